@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: Apache-2.0
+
+GO        ?= go
+BIN       := bin
+BINARIES  := enclave-agent host-proxy kms-server nitro-verify
+FUZZTIME  ?= 10s
+PKGS      := ./...
+
+.PHONY: all build test demo bench fuzz lint vet clean
+
+all: build
+
+## build: compile the four binaries into ./bin
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+
+## test: vet, then every test with the race detector
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+## lint: gofmt, go vet and staticcheck
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) tool staticcheck $(PKGS)
+
+## bench: the benchmarks behind docs/PERFORMANCE.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS)
+
+## fuzz: a short run of every fuzz target (FUZZTIME each)
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## demo: the whole flow on one machine (see README)
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)
