@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package keystore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// keyIDPattern bounds what may become a file name.
+var keyIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// Dir is the directory backend of [Store]. Create it with [OpenDir].
+type Dir struct {
+	dir  string
+	lock *os.File
+
+	mu      sync.RWMutex
+	closed  bool
+	keys    map[string]*Key
+	aliases map[string]Alias
+}
+
+var _ Store = (*Dir)(nil)
+
+// OpenDir opens (creating it when missing, mode 0700) the key store in dir
+// and takes its lock. It fails with an error matching [ErrLocked] when
+// another process holds the directory, and with [ErrCorrupt] when a record
+// cannot be decoded. Leftover temporary files of an interrupted write are
+// removed.
+func OpenDir(dir string) (*Dir, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	lf, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	if err := lockFile(lf); err != nil {
+		lf.Close()
+		if errors.Is(err, errWouldBlock) {
+			return nil, &LockedError{Dir: dir}
+		}
+		return nil, fmt.Errorf("keystore: lock %s: %w", dir, err)
+	}
+	d := &Dir{dir: dir, lock: lf, keys: map[string]*Key{}, aliases: map[string]Alias{}}
+	if err := d.load(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Dir) load() error {
+	kdir := filepath.Join(d.dir, "keys")
+	ents, err := os.ReadDir(kdir)
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".tmp-") {
+			os.Remove(filepath.Join(kdir, name))
+			continue
+		}
+		id, ok := strings.CutSuffix(name, ".json")
+		if !ok || !keyIDPattern.MatchString(id) {
+			continue
+		}
+		p := filepath.Join(kdir, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("keystore: %w", err)
+		}
+		var k Key
+		if err := json.Unmarshal(b, &k); err != nil {
+			return &CorruptError{Path: p, Err: err}
+		}
+		if k.ID != id {
+			return &CorruptError{Path: p, Err: fmt.Errorf("key ID %q does not match the file name", k.ID)}
+		}
+		d.keys[id] = &k
+	}
+	if ents, err := os.ReadDir(d.dir); err == nil {
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				os.Remove(filepath.Join(d.dir, e.Name()))
+			}
+		}
+	}
+	p := filepath.Join(d.dir, "aliases.json")
+	b, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("keystore: %w", err)
+	default:
+		var list []Alias
+		if err := json.Unmarshal(b, &list); err != nil {
+			return &CorruptError{Path: p, Err: err}
+		}
+		for _, a := range list {
+			d.aliases[a.Name] = a
+		}
+	}
+	return nil
+}
+
+// Close releases the lock. Further calls fail with [ErrClosed].
+func (d *Dir) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	return d.lock.Close() // closing the descriptor releases the flock
+}
+
+func (d *Dir) keyPath(id string) string { return filepath.Join(d.dir, "keys", id+".json") }
+
+// CreateKey implements [Store].
+func (d *Dir) CreateKey(_ context.Context, k *Key) error {
+	if !keyIDPattern.MatchString(k.ID) {
+		return fmt.Errorf("keystore: invalid key ID %q", k.ID)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if _, ok := d.keys[k.ID]; ok {
+		return ErrExists
+	}
+	c := k.Clone()
+	c.Revision = 1
+	if err := d.writeJSON(d.keyPath(c.ID), c); err != nil {
+		return err
+	}
+	d.keys[c.ID] = c
+	return nil
+}
+
+// GetKey implements [Store].
+func (d *Dir) GetKey(_ context.Context, id string) (*Key, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	k, ok := d.keys[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return k.Clone(), nil
+}
+
+// UpdateKey implements [Store].
+func (d *Dir) UpdateKey(_ context.Context, id string, fn func(*Key) error) (*Key, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	cur, ok := d.keys[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	c := cur.Clone()
+	if err := fn(c); err != nil {
+		return nil, err
+	}
+	c.ID = id
+	c.Revision = cur.Revision + 1
+	if err := d.writeJSON(d.keyPath(id), c); err != nil {
+		return nil, err
+	}
+	d.keys[id] = c
+	return c.Clone(), nil
+}
+
+// ListKeys implements [Store].
+func (d *Dir) ListKeys(context.Context) ([]*Key, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	out := make([]*Key, 0, len(d.keys))
+	for _, k := range d.keys {
+		out = append(out, k.Clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// CreateAlias implements [Store].
+func (d *Dir) CreateAlias(_ context.Context, a Alias) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if _, ok := d.aliases[a.Name]; ok {
+		return ErrExists
+	}
+	if _, ok := d.keys[a.KeyID]; !ok {
+		return ErrNotFound
+	}
+	d.aliases[a.Name] = a
+	if err := d.writeAliases(); err != nil {
+		delete(d.aliases, a.Name)
+		return err
+	}
+	return nil
+}
+
+// GetAlias implements [Store].
+func (d *Dir) GetAlias(_ context.Context, name string) (Alias, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return Alias{}, ErrClosed
+	}
+	a, ok := d.aliases[name]
+	if !ok {
+		return Alias{}, ErrNotFound
+	}
+	return a, nil
+}
+
+// DeleteAlias implements [Store].
+func (d *Dir) DeleteAlias(_ context.Context, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	a, ok := d.aliases[name]
+	if !ok {
+		return ErrNotFound
+	}
+	delete(d.aliases, name)
+	if err := d.writeAliases(); err != nil {
+		d.aliases[name] = a
+		return err
+	}
+	return nil
+}
+
+// ListAliases implements [Store].
+func (d *Dir) ListAliases(context.Context) ([]Alias, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	return d.sortedAliases(), nil
+}
+
+func (d *Dir) sortedAliases() []Alias {
+	out := make([]Alias, 0, len(d.aliases))
+	for _, a := range d.aliases {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (d *Dir) writeAliases() error {
+	return d.writeJSON(filepath.Join(d.dir, "aliases.json"), d.sortedAliases())
+}
+
+// writeJSON replaces path atomically and durably: temporary file in the
+// same directory, fsync, rename, fsync of the directory.
+func (d *Dir) writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return WriteFileAtomic(path, b, 0o600)
+}
+
+// WriteFileAtomic writes data to path so that after a crash path holds either
+// its previous content or data, never a mix: temporary file in the same
+// directory, write, fsync, rename over path, fsync of the directory.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-")
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("keystore: fsync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	ok = true
+	df, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	defer df.Close()
+	if err := df.Sync(); err != nil {
+		return fmt.Errorf("keystore: fsync %s: %w", dir, err)
+	}
+	return nil
+}

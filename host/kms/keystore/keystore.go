@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors returned by every [Store] implementation, matched with
+// errors.Is.
+var (
+	// ErrNotFound: no key or alias with that name.
+	ErrNotFound = errors.New("keystore: not found")
+	// ErrExists: a key or alias with that name already exists.
+	ErrExists = errors.New("keystore: already exists")
+	// ErrLocked: another process holds the store (directory backend).
+	ErrLocked = errors.New("keystore: store is locked by another process")
+	// ErrCorrupt: a stored record could not be decoded.
+	ErrCorrupt = errors.New("keystore: corrupt record")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("keystore: closed")
+)
+
+// Key states, as KMS names them.
+const (
+	StateEnabled         = "Enabled"
+	StateDisabled        = "Disabled"
+	StatePendingDeletion = "PendingDeletion"
+)
+
+// Key is one KMS key as stored. Backends store every field verbatim.
+type Key struct {
+	ID          string    `json:"id"` // UUID, the KMS key ID
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description,omitempty"`
+	KeySpec     string    `json:"key_spec"`  // SYMMETRIC_DEFAULT, HMAC_256, ...
+	KeyUsage    string    `json:"key_usage"` // ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC
+	State       string    `json:"state"`     // StateEnabled, StateDisabled, StatePendingDeletion
+	// DeletionDate is set while State is StatePendingDeletion.
+	DeletionDate        time.Time `json:"deletion_date,omitzero"`
+	PendingWindowInDays int       `json:"pending_window_in_days,omitempty"`
+	// Policy is the key policy document (JSON) named "default".
+	Policy string `json:"policy"`
+	// WrappedMaterial is the key material sealed under the server's root
+	// key; opaque to the store.
+	WrappedMaterial []byte `json:"wrapped_material"`
+	// Revision is incremented by the store on every update.
+	Revision int64 `json:"revision"`
+}
+
+// Clone returns a deep copy of k.
+func (k *Key) Clone() *Key {
+	c := *k
+	c.WrappedMaterial = append([]byte(nil), k.WrappedMaterial...)
+	return &c
+}
+
+// Alias maps an alias name ("alias/...") to a key ID.
+type Alias struct {
+	Name      string    `json:"name"`
+	KeyID     string    `json:"key_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Store is the storage interface of the kms-server. Implementations must be
+// safe for concurrent use; every method is atomic and durable when it
+// returns nil.
+type Store interface {
+	// CreateKey stores a new key; ErrExists when the ID is taken.
+	CreateKey(ctx context.Context, k *Key) error
+	// GetKey returns a copy of the key; ErrNotFound when absent.
+	GetKey(ctx context.Context, id string) (*Key, error)
+	// UpdateKey runs fn on a copy of the current key inside one
+	// transaction and stores the result (with Revision incremented) when fn
+	// returns nil; fn's error is returned unchanged and nothing is written.
+	// It returns the stored key.
+	UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error)
+	// ListKeys returns every key, ordered by ID.
+	ListKeys(ctx context.Context) ([]*Key, error)
+	// CreateAlias adds an alias; ErrExists when the name is taken,
+	// ErrNotFound when the target key does not exist.
+	CreateAlias(ctx context.Context, a Alias) error
+	// GetAlias returns the alias; ErrNotFound when absent.
+	GetAlias(ctx context.Context, name string) (Alias, error)
+	// DeleteAlias removes an alias; ErrNotFound when absent.
+	DeleteAlias(ctx context.Context, name string) error
+	// ListAliases returns every alias, ordered by name.
+	ListAliases(ctx context.Context) ([]Alias, error)
+	// Close releases the store (and its lock).
+	Close() error
+}
+
+// CorruptError reports a record that could not be decoded.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("keystore: corrupt record %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Is matches ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// LockedError reports a directory held by another process.
+type LockedError struct {
+	Dir string
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("keystore: %s is in use by another kms-server process (lock held on %s/LOCK)", e.Dir, e.Dir)
+}
+
+// Is matches ErrLocked.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
