@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+type baseOp uint8
+
+const (
+	opStringEquals baseOp = iota
+	opStringNotEquals
+	opStringEqualsIgnoreCase
+	opStringNotEqualsIgnoreCase
+	opStringLike
+	opStringNotLike
+	opBool
+	opNull
+)
+
+var baseOps = map[string]baseOp{
+	"StringEquals":              opStringEquals,
+	"StringNotEquals":           opStringNotEquals,
+	"StringEqualsIgnoreCase":    opStringEqualsIgnoreCase,
+	"StringNotEqualsIgnoreCase": opStringNotEqualsIgnoreCase,
+	"StringLike":                opStringLike,
+	"StringNotLike":             opStringNotLike,
+	"Bool":                      opBool,
+	"Null":                      opNull,
+}
+
+// negated reports whether the operator is the negation of a positive match
+// (AWS: such operators are true when the key is absent from the request).
+func (o baseOp) negated() bool {
+	return o == opStringNotEquals || o == opStringNotEqualsIgnoreCase || o == opStringNotLike
+}
+
+// match is the positive comparison of one policy value with one request value.
+func (o baseOp) match(policyValue, requestValue string) bool {
+	switch o {
+	case opStringEquals, opStringNotEquals:
+		return policyValue == requestValue
+	case opStringEqualsIgnoreCase, opStringNotEqualsIgnoreCase, opBool:
+		return strings.EqualFold(policyValue, requestValue)
+	case opStringLike, opStringNotLike:
+		return wildcardMatch(policyValue, requestValue)
+	}
+	return false
+}
+
+type setOp uint8
+
+const (
+	setNone setOp = iota
+	setAnyValue
+	setAllValues
+)
+
+type condition struct {
+	op       string // the operator as written, e.g. "ForAnyValue:StringEquals"
+	base     baseOp
+	set      setOp
+	ifExists bool
+	key      string   // the condition key as written
+	lkey     string   // lower-cased, for lookup
+	values   []string // Bool and Null values lower-cased
+}
+
+// parseConditions parses a Condition block, keeping document order (which
+// decides which failed condition a reason names).
+func parseConditions(v *jval, path, version string) ([]condition, error) {
+	if v.kind != jObject {
+		return nil, malformed(path, "must be an object, not %s", v.kind)
+	}
+	var out []condition
+	for i := range v.obj {
+		opm := &v.obj[i]
+		opath := path + "." + opm.key
+		base, set, ifExists, err := parseOperator(opm.key, opath)
+		if err != nil {
+			return nil, err
+		}
+		if opm.val.kind != jObject {
+			return nil, malformed(opath, "must be an object mapping condition keys to values, not %s", opm.val.kind)
+		}
+		if len(opm.val.obj) == 0 {
+			return nil, malformed(opath, "no condition keys")
+		}
+		seen := make(map[string]string)
+		for j := range opm.val.obj {
+			km := &opm.val.obj[j]
+			kpath := opath + "." + km.key
+			lkey := strings.ToLower(km.key)
+			if prev, dup := seen[lkey]; dup {
+				return nil, malformed(kpath, "condition key %q repeats %q (condition keys are case-insensitive)", km.key, prev)
+			}
+			seen[lkey] = km.key
+			multi, err := checkConditionKey(km.key, lkey, kpath)
+			if err != nil {
+				return nil, err
+			}
+			if set == setAllValues && !multi {
+				return nil, unsupported(kpath, "ForAllValues with the single-valued key %q matches requests without it (KMS: OverlyPermissiveCondition); remove ForAllValues", km.key)
+			}
+			values, err := conditionValues(&km.val, kpath, version, base)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, condition{op: opm.key, base: base, set: set, ifExists: ifExists, key: km.key, lkey: lkey, values: values})
+		}
+	}
+	return out, nil
+}
+
+func parseOperator(name, path string) (base baseOp, set setOp, ifExists bool, err error) {
+	rest := name
+	switch {
+	case strings.HasPrefix(rest, "ForAnyValue:"):
+		set, rest = setAnyValue, strings.TrimPrefix(rest, "ForAnyValue:")
+	case strings.HasPrefix(rest, "ForAllValues:"):
+		set, rest = setAllValues, strings.TrimPrefix(rest, "ForAllValues:")
+	}
+	if r, ok := strings.CutSuffix(rest, "IfExists"); ok {
+		ifExists, rest = true, r
+	}
+	base, ok := baseOps[rest]
+	if !ok {
+		return 0, 0, false, unsupported(path, "condition operator %q is not supported (supported: StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool, Null, with optional ForAnyValue:/ForAllValues: prefix and IfExists suffix)", name)
+	}
+	if base == opNull && (set != setNone || ifExists) {
+		return 0, 0, false, malformed(path, "Null takes neither a set prefix nor IfExists")
+	}
+	return base, set, ifExists, nil
+}
+
+// Condition keys, as documented by AWS KMS. Lookups are case-insensitive.
+const (
+	KeyImageSha384              = "kms:RecipientAttestation:ImageSha384"
+	KeyPCRPrefix                = "kms:RecipientAttestation:PCR"
+	KeyEncryptionContextPrefix  = "kms:EncryptionContext:"
+	KeyEncryptionContextKeys    = "kms:EncryptionContextKeys"
+	KeyCallerAccount            = "kms:CallerAccount"
+	KeyViaService               = "kms:ViaService"
+	KeyPrincipalArn             = "aws:PrincipalArn"
+	KeyPrincipalAccount         = "aws:PrincipalAccount"
+	keyAttestationPrefixLower   = "kms:recipientattestation:"
+	keyPCRPrefixLower           = "kms:recipientattestation:pcr"
+	keyEncryptionContextPrefixL = "kms:encryptioncontext:"
+)
+
+// MaxPCR is the highest PCR index accepted in kms:RecipientAttestation:PCR<n>.
+const MaxPCR = 31
+
+// checkConditionKey accepts only the keys this engine knows the request
+// context carries faithfully: an unknown key would simply be absent, which
+// silently disables a Deny. It reports whether the key is multi-valued.
+func checkConditionKey(key, lkey, path string) (multi bool, err error) {
+	switch {
+	case lkey == strings.ToLower(KeyImageSha384):
+		return false, nil
+	case strings.HasPrefix(lkey, keyPCRPrefixLower):
+		if _, ok := parseUint(lkey[len(keyPCRPrefixLower):], MaxPCR); !ok {
+			return false, unsupported(path, "condition key %q: want kms:RecipientAttestation:PCR0 to PCR%d", key, MaxPCR)
+		}
+		return false, nil
+	case strings.HasPrefix(lkey, keyAttestationPrefixLower):
+		return false, unsupported(path, "condition key %q is not supported (want kms:RecipientAttestation:ImageSha384 or PCR<n>)", key)
+	case strings.HasPrefix(lkey, keyEncryptionContextPrefixL):
+		if len(lkey) == len(keyEncryptionContextPrefixL) {
+			return false, malformed(path, "condition key %q names no encryption context key", key)
+		}
+		return false, nil
+	case lkey == strings.ToLower(KeyEncryptionContextKeys):
+		return true, nil
+	case lkey == strings.ToLower(KeyCallerAccount), lkey == strings.ToLower(KeyViaService),
+		lkey == strings.ToLower(KeyPrincipalArn), lkey == strings.ToLower(KeyPrincipalAccount):
+		return false, nil
+	}
+	return false, unsupported(path, "condition key %q is not supported", key)
+}
+
+func conditionValues(v *jval, path, version string, base baseOp) ([]string, error) {
+	var items []jval
+	switch v.kind {
+	case jArray:
+		if len(v.arr) == 0 {
+			return nil, malformed(path, "empty value list")
+		}
+		items = v.arr
+	default:
+		items = []jval{*v}
+	}
+	out := make([]string, 0, len(items))
+	for i := range items {
+		it := &items[i]
+		switch it.kind {
+		case jString, jNumber, jBool: // AWS compares numbers and booleans as their text
+		default:
+			return nil, malformed(path, "condition value must be a string, number or boolean, not %s", it.kind)
+		}
+		s := it.s
+		if base == opBool || base == opNull {
+			s = strings.ToLower(s)
+			if s != "true" && s != "false" {
+				return nil, malformed(path, "%s value must be true or false, not %q", opName(base), it.s)
+			}
+		}
+		if err := checkVariables(s, path, version); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func opName(o baseOp) string {
+	for k, v := range baseOps {
+		if v == o {
+			return k
+		}
+	}
+	return fmt.Sprintf("op(%d)", o)
+}

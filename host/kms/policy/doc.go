@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package policy parses and evaluates AWS KMS key policies: the subset of the
+// AWS JSON policy grammar that a self-hosted KMS needs to release keys only to
+// attested Nitro Enclaves.
+//
+// [Parse] turns a policy document into a [Policy]; [Policy.Evaluate] answers a
+// [Request] (principal, action, key, condition keys) with a [Decision] whose
+// Reason says why, in the words users of KMS ask for: which statement, which
+// condition, what was expected and what was presented.
+//
+//	p, err := policy.Parse(doc)
+//	...
+//	ctx := policy.AddAttestation(nil, verifiedDoc.PCRs)
+//	ctx = policy.AddEncryptionContext(ctx, encryptionContext)
+//	d := p.Evaluate(policy.Request{Principal: arn, Action: "kms:Decrypt", Resource: keyARN, Context: ctx})
+//	if !d.Allowed { /* AccessDeniedException carrying d.Reason */ }
+//
+// [DefaultKeyPolicy] returns the policy KMS gives keys created without one.
+//
+// # Grammar
+//
+// Version ("2012-10-17" or "2008-10-17"), Id and Statement (an object or an
+// array). Each statement: Sid, Effect, Principal ("*" or {"AWS": …,
+// "Service": …}; an account root ARN or a bare 12-digit account ID matches
+// every principal of that account; a role ARN also matches the role's STS
+// assumed-role sessions), Action or NotAction (wildcards * and ?, matched
+// case-insensitively), Resource ("*" or ARN patterns) and Condition.
+//
+// Condition operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+// StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool and Null, with
+// the ForAnyValue:/ForAllValues: prefixes and the IfExists suffix. Values are
+// a string (numbers and booleans are compared as their text) or an array,
+// any of which may match; keys and operators are ANDed.
+//
+// Condition keys: kms:RecipientAttestation:ImageSha384 (PCR0) and
+// kms:RecipientAttestation:PCR0…PCR31, presented as lower-case hex (write
+// them with StringEqualsIgnoreCase, as AWS recommends);
+// kms:EncryptionContext:<key>; kms:EncryptionContextKeys (multi-valued);
+// kms:CallerAccount; kms:ViaService; aws:PrincipalArn; aws:PrincipalAccount.
+// Condition key names are case-insensitive, including the <key> part of
+// kms:EncryptionContext:<key>, as the AWS KMS Developer Guide documents ("the
+// condition key, which consists of the kms:EncryptionContext: prefix and the
+// context-key replacement, is not case sensitive"); the case sensitivity of
+// the value is the operator's. To require a case-sensitive encryption context
+// key, add kms:EncryptionContextKeys with StringEquals, as in AWS.
+//
+// # Security considerations
+//
+// Unsupported grammar is rejected, never ignored. An evaluator that skipped a
+// condition it did not understand, a NotPrincipal, a NotResource or a policy
+// variable would grant more than the author wrote (a skipped Deny condition
+// makes the Deny never apply; a skipped Allow condition makes the Allow
+// unconditional). So [Parse] fails with [ErrUnsupported] on any of them, and
+// with [ErrMalformed] on unknown or duplicate members (JSON decoders
+// disagree about duplicates: the classic parser differential), invalid
+// principals, empty value lists and invalid UTF-8.
+//
+// Unknown condition keys are rejected too: a key the server never presents
+// would silently disable every Deny conditioned on it.
+//
+// ForAllValues is accepted only with the multi-valued kms:EncryptionContextKeys.
+// With a single-valued key it holds when the key is absent, so an Allow would
+// admit requests without an attestation document or encryption context. KMS
+// refuses it for kms:EncryptionContext:<key> (OverlyPermissiveCondition); this
+// package refuses it for every single-valued key.
+//
+// Negated operators (StringNotEquals, StringNotEqualsIgnoreCase,
+// StringNotLike) hold when the key is absent, as in AWS. That is what makes
+// a "Deny unless ImageSha384 is X" statement also deny requests with no
+// attestation document; in an Allow it admits such requests, so prefer the
+// positive operators in Allow statements.
+//
+// Attestation condition keys must be filled only from a document that passed
+// attestation.Verify; a debug-mode document has all-zero PCRs, which no
+// realistic PCR condition expects.
+//
+// Documents are bounded ([MaxPolicySize] = 32 KiB as in KMS, [MaxStatements],
+// [MaxDepth]); wildcard matching is iterative and O(len(pattern)·len(value)).
+// Evaluation never panics on a policy that parsed (fuzzed).
+package policy

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Request is one authorization question put to a key policy.
+type Request struct {
+	// Principal is the ARN of the authenticated caller, e.g.
+	// "arn:aws:iam::111122223333:role/data-processing".
+	Principal string
+	// Action is the KMS action, e.g. "kms:Decrypt" (matched
+	// case-insensitively).
+	Action string
+	// Resource is the key ARN. Optional: when empty, only statements whose
+	// Resource is "*" match as Allow, while a Deny with any Resource still
+	// applies (fail closed).
+	Resource string
+	// Context holds the condition key values of the request, e.g.
+	// "kms:RecipientAttestation:ImageSha384", "kms:RecipientAttestation:PCR0",
+	// "kms:EncryptionContext:purpose", "kms:EncryptionContextKeys". Key names
+	// are case-insensitive; values are compared as the condition operator
+	// says. A key that is absent (or has no values) fails positive
+	// conditions. [AddAttestation] and [AddEncryptionContext] fill it.
+	// aws:PrincipalArn, aws:PrincipalAccount and kms:CallerAccount are
+	// derived from Principal when Context does not set them.
+	Context map[string][]string
+}
+
+// Decision is the outcome of [Policy.Evaluate].
+type Decision struct {
+	// Allowed is true only when an Allow statement matched and no Deny did.
+	Allowed bool
+	// Reason says why, naming the statement and, for a denial, the failed
+	// condition with the expected and the presented values, e.g.
+	// `condition StringEqualsIgnoreCase kms:RecipientAttestation:PCR0:
+	// expected "ab…", presented "cd…" (statement "Enable enclave")`.
+	Reason string
+	// MatchedStatement is the Sid (or "Statement[i]" without one) of the
+	// Allow statement that granted access, or of the Deny statement that
+	// refused it; "" for an implicit deny.
+	MatchedStatement string
+	// ExplicitDeny is true when a Deny statement matched.
+	ExplicitDeny bool
+}
+
+// How far an Allow statement got before it failed; higher is closer.
+type stage int
+
+const (
+	stagePrincipal stage = iota // principal did not match
+	stageAction                 // action did not match
+	stageResource               // resource did not match
+	stageCondition              // principal, action and resource matched; a condition failed
+)
+
+// Evaluate decides r against the policy as AWS does:
+//
+//  1. A Deny statement whose principal, action, resource and every condition
+//     match denies (explicit deny wins over any Allow).
+//  2. Otherwise an Allow statement whose principal, action, resource and every
+//     condition match allows.
+//  3. Otherwise the request is denied (implicit deny). The reason describes the
+//     closest Allow statement: the first one whose principal, action and
+//     resource matched, naming its first failed condition; or, when none got
+//     that far, "no statement allows <action> for <principal>".
+//
+// Condition semantics follow IAM: several values for one key are ORed, keys
+// and operators are ANDed; negated operators (StringNotEquals…) and
+// ForAllValues hold when the key is absent, IfExists makes an absent key
+// hold, ForAnyValue and the positive operators fail on an absent key. A
+// single-valued key presented with several values (say, two encryption
+// context keys that differ only in case) must satisfy an Allow condition with
+// every value, and satisfies a Deny condition with any value: fail closed in
+// both directions.
+//
+// A nil *Policy denies everything.
+func (p *Policy) Evaluate(r Request) Decision {
+	if p == nil {
+		return Decision{Reason: "no key policy"}
+	}
+	ctx := buildContext(&r)
+	hasAtt := false
+	for k := range ctx {
+		if strings.HasPrefix(k, keyAttestationPrefixLower) {
+			hasAtt = true
+			break
+		}
+	}
+	action := strings.ToLower(r.Action)
+
+	for i := range p.statements {
+		s := &p.statements[i]
+		if s.effect != effectDeny || s.scope(&r, action) != stageCondition {
+			continue
+		}
+		if ok, _ := s.conditionsHold(ctx, hasAtt); !ok {
+			continue
+		}
+		reason := fmt.Sprintf("explicit deny by statement %q", s.label())
+		if len(s.conditions) > 0 {
+			reason += ": " + s.conditions[0].whyHeld(ctx, hasAtt)
+		}
+		return Decision{Reason: reason, MatchedStatement: s.label(), ExplicitDeny: true}
+	}
+
+	best, bestStage, bestWhy := -1, stage(-1), ""
+	for i := range p.statements {
+		s := &p.statements[i]
+		if s.effect != effectAllow {
+			continue
+		}
+		st := s.scope(&r, action)
+		if st == stageCondition {
+			ok, why := s.conditionsHold(ctx, hasAtt)
+			if ok {
+				return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by statement %q", s.label()), MatchedStatement: s.label()}
+			}
+			if bestStage < stageCondition {
+				best, bestStage, bestWhy = i, st, why
+			}
+			continue
+		}
+		if st > bestStage {
+			best, bestStage = i, st
+		}
+	}
+	if bestStage == stageCondition {
+		return Decision{Reason: fmt.Sprintf("%s (statement %q)", bestWhy, p.statements[best].label())}
+	}
+	reason := fmt.Sprintf("no statement allows %s for %s", r.Action, r.Principal)
+	if bestStage == stageResource && r.Resource != "" {
+		reason += " on " + r.Resource
+	}
+	return Decision{Reason: reason}
+}
+
+// buildContext lower-cases the context keys (merging keys that differ only
+// in case) and derives the principal keys.
+func buildContext(r *Request) map[string][]string {
+	ctx := make(map[string][]string, len(r.Context)+3)
+	for k, v := range r.Context {
+		if len(v) == 0 {
+			continue
+		}
+		lk := strings.ToLower(k)
+		if prev, ok := ctx[lk]; ok {
+			ctx[lk] = append(append(make([]string, 0, len(prev)+len(v)), prev...), v...)
+			continue
+		}
+		ctx[lk] = v // read-only from here on
+	}
+	if r.Principal != "" {
+		setDefault(ctx, "aws:principalarn", r.Principal)
+		if acct := accountOf(r.Principal); acct != "" {
+			setDefault(ctx, "aws:principalaccount", acct)
+			setDefault(ctx, "kms:calleraccount", acct)
+		}
+	}
+	return ctx
+}
+
+func setDefault(ctx map[string][]string, k, v string) {
+	if _, ok := ctx[k]; !ok {
+		ctx[k] = []string{v}
+	}
+}
+
+// scope reports how far the statement's principal, action and resource match
+// r; stageCondition means all three matched.
+func (s *statement) scope(r *Request, action string) stage {
+	ok := false
+	for i := range s.principals {
+		if s.principals[i].matches(r.Principal) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return stagePrincipal
+	}
+	matched := false
+	for _, a := range s.actions {
+		if wildcardMatch(a, action) {
+			matched = true
+			break
+		}
+	}
+	if matched == s.notAction {
+		return stageAction
+	}
+	for _, res := range s.resources {
+		switch {
+		case res == "*":
+			return stageCondition
+		case r.Resource == "":
+			if s.effect == effectDeny { // unknown resource: a Deny applies
+				return stageCondition
+			}
+		case wildcardMatch(res, r.Resource):
+			return stageCondition
+		}
+	}
+	return stageResource
+}
+
+// conditionsHold reports whether every condition holds and, if not, why the
+// first failing one failed.
+func (s *statement) conditionsHold(ctx map[string][]string, hasAtt bool) (bool, string) {
+	for i := range s.conditions {
+		c := &s.conditions[i]
+		if !c.holds(ctx, s.effect) {
+			return false, c.whyFailed(ctx, hasAtt)
+		}
+	}
+	return true, ""
+}
+
+func (c *condition) holds(ctx map[string][]string, eff effect) bool {
+	vals := ctx[c.lkey]
+	present := len(vals) > 0
+	if c.base == opNull {
+		for _, pv := range c.values {
+			if (pv == "true") != present {
+				return true
+			}
+		}
+		return false
+	}
+	if !present {
+		switch {
+		case c.ifExists:
+			return true
+		case c.set == setAnyValue:
+			return false
+		case c.set == setAllValues:
+			return true
+		}
+		return c.base.negated()
+	}
+	anyMode := c.set == setAnyValue || (c.set == setNone && eff == effectDeny)
+	for _, v := range vals {
+		h := c.valueHolds(v)
+		if anyMode && h {
+			return true
+		}
+		if !anyMode && !h {
+			return false
+		}
+	}
+	return !anyMode
+}
+
+// valueHolds applies the operator to one request value: positive operators
+// hold when any policy value matches, negated ones when none does.
+func (c *condition) valueHolds(v string) bool {
+	m := false
+	for _, pv := range c.values {
+		if c.base.match(pv, v) {
+			m = true
+			break
+		}
+	}
+	return m != c.base.negated()
+}
+
+func (c *condition) isAttestation() bool {
+	return strings.HasPrefix(c.lkey, keyAttestationPrefixLower)
+}
+
+func (c *condition) whyFailed(ctx map[string][]string, hasAtt bool) string {
+	vals := ctx[c.lkey]
+	if c.base == opNull {
+		if len(vals) > 0 {
+			return fmt.Sprintf("condition Null %s: expected the key to be absent, presented %s", c.key, quoteList(vals))
+		}
+		return fmt.Sprintf("condition Null %s: expected the key to be present, but the request has none", c.key)
+	}
+	if len(vals) == 0 {
+		if c.isAttestation() && !hasAtt {
+			return fmt.Sprintf("no attestation document presented (condition on %s)", c.key)
+		}
+		return fmt.Sprintf("condition %s %s: key not present in the request", c.op, c.key)
+	}
+	why := fmt.Sprintf("condition %s %s: %s %s, presented %s", c.op, c.key, c.expectation(), quoteList(c.values), quoteList(vals))
+	if c.base == opStringEquals {
+	hint:
+		for _, v := range vals {
+			for _, pv := range c.values {
+				if strings.EqualFold(v, pv) {
+					why += " (the values differ only in letter case; StringEqualsIgnoreCase would match)"
+					break hint
+				}
+			}
+		}
+	}
+	return why
+}
+
+func (c *condition) whyHeld(ctx map[string][]string, hasAtt bool) string {
+	vals := ctx[c.lkey]
+	if c.base == opNull {
+		if len(vals) > 0 {
+			return fmt.Sprintf("condition Null %s holds: key present", c.key)
+		}
+		return fmt.Sprintf("condition Null %s holds: key absent", c.key)
+	}
+	if len(vals) == 0 {
+		if c.isAttestation() && !hasAtt {
+			return fmt.Sprintf("condition %s %s holds: no attestation document presented", c.op, c.key)
+		}
+		return fmt.Sprintf("condition %s %s holds: key not present in the request", c.op, c.key)
+	}
+	return fmt.Sprintf("condition %s %s holds: %s %s, presented %s", c.op, c.key, c.expectation(), quoteList(c.values), quoteList(vals))
+}
+
+// expectation phrases what the operator wants of a presented value.
+func (c *condition) expectation() string {
+	one := len(c.values) == 1
+	switch c.base {
+	case opStringNotEquals, opStringNotEqualsIgnoreCase:
+		if one {
+			return "expected not"
+		}
+		return "expected none of"
+	case opStringLike:
+		if one {
+			return "expected a match for"
+		}
+		return "expected a match for one of"
+	case opStringNotLike:
+		if one {
+			return "expected no match for"
+		}
+		return "expected no match for any of"
+	}
+	if one {
+		return "expected"
+	}
+	return "expected one of"
+}
+
+// Reason formatting bounds: values are quoted (control characters escaped),
+// long values cut, long lists shortened.
+const (
+	maxReasonValue  = 256
+	maxReasonValues = 8
+)
+
+func quoteList(vals []string) string {
+	var b strings.Builder
+	for i, v := range vals {
+		if i == maxReasonValues {
+			fmt.Fprintf(&b, " and %d more", len(vals)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if len(v) > maxReasonValue {
+			cut := maxReasonValue
+			for cut > 0 && !utf8.RuneStart(v[cut]) {
+				cut--
+			}
+			b.WriteString(strconv.Quote(v[:cut]))
+			b.WriteString("…")
+			continue
+		}
+		b.WriteString(strconv.Quote(v))
+	}
+	return b.String()
+}
