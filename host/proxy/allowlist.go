@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// AllowEntry is one entry of the egress allow-list, in vsock-proxy's format:
+//
+//	allowlist:
+//	  - {address: kms.eu-west-1.amazonaws.com, port: 443}
+//	  - {address: 10.0.0.0/8, port: 5432}
+//	  - {address: 127.0.0.1, port: 8443}
+//
+// Address is a DNS name, an IP address or a CIDR prefix.
+type AllowEntry struct {
+	Address string `yaml:"address"`
+	Port    int    `yaml:"port"`
+}
+
+// allowList is the compiled allow-list.
+type allowList struct {
+	names    map[string][]int // canonical name → ports
+	prefixes []allowPrefix
+}
+
+type allowPrefix struct {
+	prefix netip.Prefix
+	port   int
+	text   string // as written
+}
+
+// canonicalName lower-cases a DNS name and drops a trailing dot.
+func canonicalName(s string) string {
+	return strings.ToLower(strings.TrimSuffix(s, "."))
+}
+
+// parseHost classifies an allow-list address or destination host: an IP
+// address, a CIDR prefix (only when allowPrefix), or a DNS name.
+func parseHost(s string, allowCIDR bool) (ip netip.Addr, prefix netip.Prefix, name string, err error) {
+	if s == "" {
+		return ip, prefix, "", fmt.Errorf("empty address")
+	}
+	if strings.Contains(s, "/") {
+		if !allowCIDR {
+			return ip, prefix, "", fmt.Errorf("%q: a prefix is not allowed here", s)
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return ip, prefix, "", fmt.Errorf("%q is not a valid CIDR prefix", s)
+		}
+		return ip, p.Masked(), "", nil
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return a.Unmap(), prefix, "", nil
+	}
+	if !validHostname(s) {
+		return ip, prefix, "", fmt.Errorf("%q is neither an IP address, a CIDR prefix nor a valid host name", s)
+	}
+	return ip, prefix, canonicalName(s), nil
+}
+
+func compileAllowList(entries []AllowEntry) (*allowList, []error) {
+	al := &allowList{names: map[string][]int{}}
+	var errs []error
+	for i, e := range entries {
+		if e.Port < 1 || e.Port > 65535 {
+			errs = append(errs, &ConfigError{Where: fmt.Sprintf("allowlist[%d]", i), Err: ErrInvalidConfig,
+				Reason: fmt.Sprintf("port %d out of range 1-65535", e.Port)})
+			continue
+		}
+		ip, prefix, name, err := parseHost(e.Address, true)
+		if err != nil {
+			errs = append(errs, &ConfigError{Where: fmt.Sprintf("allowlist[%d]", i), Err: ErrInvalidConfig, Reason: err.Error()})
+			continue
+		}
+		switch {
+		case name != "":
+			al.names[name] = append(al.names[name], e.Port)
+		case ip.IsValid():
+			al.prefixes = append(al.prefixes, allowPrefix{prefix: netip.PrefixFrom(ip, ip.BitLen()), port: e.Port, text: e.Address})
+		default:
+			al.prefixes = append(al.prefixes, allowPrefix{prefix: prefix, port: e.Port, text: e.Address})
+		}
+	}
+	return al, errs
+}
+
+// nameAllowed reports whether name:port is allowed by a name entry.
+func (al *allowList) nameAllowed(name string, port int) bool {
+	for _, p := range al.names[canonicalName(name)] {
+		if p == port {
+			return true
+		}
+	}
+	return false
+}
+
+// ipListed reports whether ip:port is allowed by an IP or CIDR entry.
+func (al *allowList) ipListed(ip netip.Addr, port int) bool {
+	ip = ip.Unmap()
+	for _, p := range al.prefixes {
+		if p.port == port && p.prefix.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// specialKind names the address classes a DNS answer may not lead to unless
+// an IP or CIDR entry lists them explicitly: they reach the parent instance
+// itself (loopback, the instance metadata service at 169.254.169.254) or are
+// not unicast destinations at all. "" for ordinary addresses.
+func specialKind(ip netip.Addr) string {
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsLinkLocalUnicast():
+		return "link-local (instance metadata)"
+	case ip.IsUnspecified():
+		return "unspecified"
+	case ip.IsMulticast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast():
+		return "multicast"
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "broadcast"
+	case ip.Is6() && netip.MustParsePrefix("fd00:ec2::/32").Contains(ip):
+		return "link-local (instance metadata)"
+	}
+	return ""
+}
+
+// checkResolved decides whether a connection to ip:port, reached by
+// resolving the destination name, is allowed. The rules, in order:
+//
+//  1. an IP or CIDR entry covering ip on port allows it;
+//  2. a loopback, link-local (metadata service), unspecified, multicast or
+//     broadcast address is refused (DNS must not steer the enclave to the
+//     parent itself);
+//  3. a name entry for the destination name on port allows whatever that
+//     name resolves to at check time.
+//
+// It returns "" when allowed, else the reason.
+func (al *allowList) checkResolved(name string, ip netip.Addr, port int) string {
+	if al.ipListed(ip, port) {
+		return ""
+	}
+	if k := specialKind(ip); k != "" {
+		return fmt.Sprintf("%s resolved to %s, a %s address; list it explicitly (- {address: %s, port: %d}) to allow it",
+			name, ip, k, ip, port)
+	}
+	if name != "" && al.nameAllowed(name, port) {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d is not in the allow-list", ip, port)
+}
+
+// validHostname reports whether h is a syntactically valid DNS name.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			switch {
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// Defaults applied by [New] to zero fields of a [Config].
+const (
+	DefaultMaxConnections  = 1024
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultDNSRefresh      = 30 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultRefreshBefore   = 5 * time.Minute
+	// DefaultIMDSURL is the instance metadata service of the parent.
+	DefaultIMDSURL = "http://169.254.169.254"
+)
+
+// Route directions.
+const (
+	// Egress routes carry connections from the enclave (a vsock listener on
+	// the parent) to an allow-listed TCP destination.
+	Egress = "egress"
+	// Ingress routes carry connections from the host network (a TCP
+	// listener) into the enclave (a vsock destination).
+	Ingress = "ingress"
+)
+
+// Config is the proxy configuration: the YAML file (a superset of
+// vsock-proxy's, which holds only allowlist) plus run-time dependencies that
+// are not part of the file.
+//
+//	allowlist:
+//	  - {address: kms.eu-west-1.amazonaws.com, port: 443}
+//	routes:
+//	  - name: kms
+//	    direction: egress
+//	    listen: vsock://any:8000
+//	    destination: tcp://kms.eu-west-1.amazonaws.com:443
+//	  - name: attestation
+//	    direction: ingress
+//	    listen: tcp://0.0.0.0:8443
+//	    destination: vsock://16:5005
+//	admin: tcp://127.0.0.1:9102
+//
+// The zero value of every optional field selects the documented default.
+type Config struct {
+	// AllowList governs egress destinations (see [AllowEntry]). Ingress
+	// destinations (the enclave) are not subject to it.
+	AllowList []AllowEntry `yaml:"allowlist"`
+	// Routes are the listeners; at least one route or Credentials is needed.
+	Routes []Route `yaml:"routes"`
+	// Credentials, when set, serves the parent's role credentials to the
+	// enclave.
+	Credentials *CredentialsConfig `yaml:"credentials"`
+	// Admin is a loopback TCP or unix address serving /healthz and /metrics;
+	// empty disables it.
+	Admin string `yaml:"admin"`
+
+	// MaxConnections is the default per-route concurrency limit
+	// (DefaultMaxConnections when 0). A connection beyond the limit waits
+	// up to the connect timeout for a slot, then is closed with a logged
+	// reason.
+	MaxConnections int `yaml:"max_connections"`
+	// ConnectTimeout bounds waiting for a slot, resolving and dialling.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// IdleTimeout closes a connection with no traffic in either direction
+	// for this long (between 1 and 1.5 times the value).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DNSRefresh is how long a resolved destination is used before it is
+	// resolved again. Go's resolver does not expose record TTLs, so this
+	// interval stands in for them.
+	DNSRefresh time.Duration `yaml:"dns_refresh"`
+	// ShutdownTimeout bounds draining active connections after shutdown
+	// starts; connections still open then are closed.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger `yaml:"-"`
+	// Resolver resolves destination names; nil is net.DefaultResolver.
+	Resolver Resolver `yaml:"-"`
+	// Registerer receives the proxy's metrics; nil creates a private
+	// registry (see [Proxy.Gatherer]).
+	Registerer prometheus.Registerer `yaml:"-"`
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time `yaml:"-"`
+	// Environ is the environment for credentials source "env"; nil is
+	// os.Environ at start-up.
+	Environ []string `yaml:"-"`
+}
+
+// Route is one listener and where its connections go.
+type Route struct {
+	// Name identifies the route in logs, metrics and errors; unique.
+	Name string `yaml:"name"`
+	// Direction is Egress or Ingress.
+	Direction string `yaml:"direction"`
+	// Listen is a transport address (vsock://CID:PORT, tcp://HOST:PORT,
+	// unix:///PATH) to accept connections on.
+	Listen string `yaml:"listen"`
+	// Destination is where connections go: for egress a tcp://HOST:PORT
+	// on the allow-list, for ingress any transport address.
+	Destination string `yaml:"destination"`
+	// MaxConnections overrides Config.MaxConnections for this route.
+	MaxConnections int `yaml:"max_connections"`
+	// IPVersion restricts resolved egress addresses to 4 or 6 (0: both).
+	IPVersion int `yaml:"ip_version"`
+	// ConnectTimeout and IdleTimeout override the global values.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+}
+
+// CredentialsConfig configures the credentials route: an HTTP endpoint on
+// Listen answering GET /credentials with the container-credentials JSON
+// ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}).
+type CredentialsConfig struct {
+	// Listen is the transport address the enclave connects to.
+	Listen string `yaml:"listen"`
+	// Source is "imds" (the parent's instance role through IMDSv2), "file"
+	// (a JSON file with the same fields, re-read on refresh) or "env"
+	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+	Source string `yaml:"source"`
+	// File is the JSON file for source "file".
+	File string `yaml:"file"`
+	// IMDSURL is the metadata service base URL (DefaultIMDSURL when empty).
+	IMDSURL string `yaml:"imds_url"`
+	// Role is the instance profile role; empty: the first one IMDS lists.
+	Role string `yaml:"role"`
+	// RefreshBefore is how long before Expiration credentials are fetched
+	// again (DefaultRefreshBefore when 0).
+	RefreshBefore time.Duration `yaml:"refresh_before"`
+}
+
+// Sentinel errors.
+var (
+	// ErrInvalidConfig is matched by every configuration error.
+	ErrInvalidConfig = errors.New("proxy: invalid configuration")
+	// ErrNotAllowed is matched by configuration errors for an egress
+	// destination missing from the allow-list, and by refused connections.
+	ErrNotAllowed = errors.New("proxy: destination not in the allow-list")
+	// ErrDuplicateListen is matched when two listeners share an address.
+	ErrDuplicateListen = errors.New("proxy: duplicate listen address")
+	// ErrBadAddress is matched by malformed transport addresses (it wraps
+	// transport.ErrBadAddress).
+	ErrBadAddress = transport.ErrBadAddress
+)
+
+// ConfigError is one configuration problem. Where names the route
+// (`route "kms"`), allow-list entry or setting; Err is the sentinel class.
+type ConfigError struct {
+	Where  string
+	Reason string
+	Err    error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Where == "" {
+		return "proxy: " + e.Reason
+	}
+	return "proxy: " + e.Where + ": " + e.Reason
+}
+
+// Unwrap returns the sentinel class and ErrInvalidConfig.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil || e.Err == ErrInvalidConfig {
+		return []error{ErrInvalidConfig}
+	}
+	return []error{e.Err, ErrInvalidConfig}
+}
+
+// ConfigErrors aggregates every problem found in a configuration, so that
+// an operator sees them all at once.
+type ConfigErrors []error
+
+func (e ConfigErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap returns the individual errors.
+func (e ConfigErrors) Unwrap() []error { return e }
+
+// ParseConfig decodes a YAML configuration strictly: unknown fields, a
+// second YAML document and type mismatches are errors. It does not validate
+// semantics; [New] does.
+func ParseConfig(data []byte) (*Config, error) {
+	cfg := new(Config)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{Reason: strings.TrimPrefix(err.Error(), "yaml: "), Err: ErrInvalidConfig}
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{Reason: "more than one YAML document", Err: ErrInvalidConfig}
+	}
+	return cfg, nil
+}
+
+// compiledRoute is a validated route.
+type compiledRoute struct {
+	Route
+	listen   transport.Addr
+	dest     transport.Addr
+	destHost string // egress: host part (name or IP literal)
+	destPort int    // egress
+	destIP   netip.Addr
+}
+
+type compiled struct {
+	allow  *allowList
+	routes []*compiledRoute
+	creds  *CredentialsConfig
+	credsL transport.Addr
+	admin  transport.Addr
+}
+
+// validate checks cfg and returns the compiled form, or a ConfigErrors.
+func validate(cfg *Config) (*compiled, error) {
+	var errs []error
+	add := func(where string, class error, format string, args ...any) {
+		errs = append(errs, &ConfigError{Where: where, Err: class, Reason: fmt.Sprintf(format, args...)})
+	}
+	c := &compiled{}
+	var aerrs []error
+	c.allow, aerrs = compileAllowList(cfg.AllowList)
+	errs = append(errs, aerrs...)
+
+	for name, d := range map[string]time.Duration{"connect_timeout": cfg.ConnectTimeout, "idle_timeout": cfg.IdleTimeout,
+		"dns_refresh": cfg.DNSRefresh, "shutdown_timeout": cfg.ShutdownTimeout} {
+		if d < 0 {
+			add(name, ErrInvalidConfig, "negative duration %v", d)
+		}
+	}
+	if cfg.MaxConnections < 0 {
+		add("max_connections", ErrInvalidConfig, "negative value %d", cfg.MaxConnections)
+	}
+
+	listens := map[string]string{} // listen key → owner
+	claim := func(owner string, a transport.Addr) {
+		key := a.String()
+		if a.Network == transport.NetworkVsock {
+			key = "vsock port " + strconv.FormatUint(uint64(a.Port), 10) // any CID and a specific CID clash
+		}
+		if prev, dup := listens[key]; dup {
+			add(owner, ErrDuplicateListen, "listen address %s is already used by %s", a, prev)
+			return
+		}
+		listens[key] = owner
+	}
+
+	if len(cfg.Routes) == 0 && cfg.Credentials == nil {
+		add("", ErrInvalidConfig, "no routes: give LOCAL_PORT REMOTE_HOST REMOTE_PORT or a routes: section")
+	}
+	names := map[string]bool{}
+	for i, r := range cfg.Routes {
+		where := fmt.Sprintf("routes[%d]", i)
+		if r.Name == "" {
+			add(where, ErrInvalidConfig, "missing name")
+		} else {
+			where = fmt.Sprintf("route %q", r.Name)
+			if names[r.Name] {
+				add(where, ErrInvalidConfig, "duplicate route name")
+			}
+			names[r.Name] = true
+		}
+		cr := &compiledRoute{Route: r}
+		if r.Direction != Egress && r.Direction != Ingress {
+			add(where, ErrInvalidConfig, "direction %q: want egress or ingress", r.Direction)
+		}
+		if r.MaxConnections < 0 {
+			add(where, ErrInvalidConfig, "max_connections: negative value %d", r.MaxConnections)
+		}
+		if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
+			add(where, ErrInvalidConfig, "ip_version %d: want 4, 6 or 0 (both)", r.IPVersion)
+		}
+		if r.ConnectTimeout < 0 || r.IdleTimeout < 0 {
+			add(where, ErrInvalidConfig, "negative timeout")
+		}
+		var err error
+		if r.Listen == "" {
+			add(where, ErrInvalidConfig, "missing listen address")
+		} else if cr.listen, err = transport.ParseAddr(r.Listen); err != nil {
+			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
+		} else {
+			claim(where, cr.listen)
+		}
+		if r.Destination == "" {
+			add(where, ErrInvalidConfig, "missing destination")
+		} else if cr.dest, err = transport.ParseAddr(r.Destination); err != nil {
+			add(where, ErrBadAddress, "destination: %v", strings.TrimPrefix(err.Error(), "transport: "))
+		} else if r.Direction == Egress {
+			if msg, cls := checkEgressDest(c.allow, cr); msg != "" {
+				add(where, cls, "%s", msg)
+			}
+		}
+		c.routes = append(c.routes, cr)
+	}
+
+	if cc := cfg.Credentials; cc != nil {
+		where := "credentials"
+		var err error
+		if cc.Listen == "" {
+			add(where, ErrInvalidConfig, "missing listen address")
+		} else if c.credsL, err = transport.ParseAddr(cc.Listen); err != nil {
+			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
+		} else {
+			claim(where, c.credsL)
+		}
+		switch cc.Source {
+		case "imds":
+			if cc.IMDSURL != "" {
+				if u, err := url.Parse(cc.IMDSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					add(where, ErrInvalidConfig, "imds_url %q: want http://HOST[:PORT]", cc.IMDSURL)
+				}
+			}
+		case "file":
+			if cc.File == "" {
+				add(where, ErrInvalidConfig, "source file needs file:")
+			}
+		case "env":
+		default:
+			add(where, ErrInvalidConfig, "source %q: want imds, file or env", cc.Source)
+		}
+		if cc.RefreshBefore < 0 {
+			add(where, ErrInvalidConfig, "negative refresh_before")
+		}
+		c.creds = cc
+	}
+
+	if cfg.Admin != "" {
+		a, err := transport.ParseAddr(cfg.Admin)
+		switch {
+		case err != nil:
+			add("admin", ErrBadAddress, "%v", strings.TrimPrefix(err.Error(), "transport: "))
+		case a.Network == transport.NetworkVsock:
+			add("admin", ErrInvalidConfig, "%s: the admin endpoint must be on localhost (tcp://127.0.0.1:PORT or unix://)", a)
+		case a.Network == transport.NetworkTCP && !isLoopbackHostPort(a.Address):
+			add("admin", ErrInvalidConfig, "%s: the admin endpoint must be on localhost (tcp://127.0.0.1:PORT or unix://)", a)
+		default:
+			c.admin = a
+			claim("admin", a)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, ConfigErrors(errs)
+	}
+	return c, nil
+}
+
+// checkEgressDest validates an egress destination against the allow-list.
+func checkEgressDest(al *allowList, cr *compiledRoute) (string, error) {
+	if cr.dest.Network != transport.NetworkTCP {
+		return fmt.Sprintf("destination %s: an egress destination must be tcp://HOST:PORT", cr.dest), ErrInvalidConfig
+	}
+	host, portStr, _ := net.SplitHostPort(cr.dest.Address)
+	port, _ := strconv.Atoi(portStr)
+	if port == 0 {
+		return fmt.Sprintf("destination %s: port 0", cr.dest), ErrInvalidConfig
+	}
+	cr.destPort = port
+	ip, _, name, err := parseHost(host, false)
+	if err != nil {
+		return fmt.Sprintf("destination: %v", err), ErrBadAddress
+	}
+	if ip.IsValid() {
+		cr.destIP = ip
+		cr.destHost = ip.String()
+		if cr.IPVersion == 4 && !ip.Is4() || cr.IPVersion == 6 && !ip.Is6() {
+			return fmt.Sprintf("destination %s is not an IPv%d address", ip, cr.IPVersion), ErrInvalidConfig
+		}
+		if !al.ipListed(ip, port) {
+			return fmt.Sprintf("destination %s:%d is not in the allow-list; add \"- {address: %s, port: %d}\" to allowlist",
+				ip, port, ip, port), ErrNotAllowed
+		}
+		return "", nil
+	}
+	cr.destHost = name
+	if !al.nameAllowed(name, port) {
+		return fmt.Sprintf("destination %s:%d is not in the allow-list; add \"- {address: %s, port: %d}\" to allowlist",
+			name, port, name, port), ErrNotAllowed
+	}
+	return "", nil
+}
+
+func isLoopbackHostPort(hp string) bool {
+	host, _, err := net.SplitHostPort(hp)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

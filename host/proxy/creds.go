@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Credentials are AWS credentials in the container-credentials JSON format
+// (what ECS and the IMDS security-credentials endpoint serve). String and
+// LogValue redact the secrets, so they never reach a log by accident.
+type Credentials struct {
+	AccessKeyID     string    `json:"AccessKeyId"`
+	SecretAccessKey string    `json:"SecretAccessKey"`
+	Token           string    `json:"Token,omitempty"`
+	Expiration      time.Time `json:"Expiration,omitzero"`
+}
+
+// String returns the access key ID and expiry only.
+func (c Credentials) String() string {
+	return fmt.Sprintf("Credentials{AccessKeyId: %s, SecretAccessKey: <redacted>, Expiration: %s}",
+		c.AccessKeyID, c.Expiration.Format(time.RFC3339))
+}
+
+// LogValue redacts the secrets for log/slog.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("access_key_id", c.AccessKeyID),
+		slog.Time("expiration", c.Expiration))
+}
+
+// ErrCredentials is matched by failures to obtain credentials.
+var ErrCredentials = errors.New("proxy: credentials unavailable")
+
+type credSource func(ctx context.Context) (Credentials, error)
+
+// credCache fetches credentials from the configured source and keeps them
+// until RefreshBefore their expiry. A failed refresh keeps serving the
+// cached credentials while they are still valid.
+type credCache struct {
+	fetch         credSource
+	now           func() time.Time
+	refreshBefore time.Duration
+	log           *slog.Logger
+	m             *metrics
+
+	mu   sync.Mutex
+	cur  Credentials
+	have bool
+}
+
+func newCredCache(cc *CredentialsConfig, now func() time.Time, environ []string, log *slog.Logger, m *metrics) (*credCache, error) {
+	c := &credCache{now: now, refreshBefore: cc.RefreshBefore, log: log, m: m}
+	if c.refreshBefore == 0 {
+		c.refreshBefore = DefaultRefreshBefore
+	}
+	switch cc.Source {
+	case "imds":
+		base := cc.IMDSURL
+		if base == "" {
+			base = DefaultIMDSURL
+		}
+		c.fetch = imdsSource(strings.TrimSuffix(base, "/"), cc.Role)
+	case "file":
+		path := cc.File
+		c.fetch = func(context.Context) (Credentials, error) { return fileCredentials(path) }
+	case "env":
+		if environ == nil {
+			environ = os.Environ()
+		}
+		env := append([]string(nil), environ...)
+		c.fetch = func(context.Context) (Credentials, error) { return envCredentials(env) }
+	}
+	return c, nil
+}
+
+// get returns valid credentials, refreshing them when they are within
+// refreshBefore of their expiry.
+func (c *credCache) get(ctx context.Context) (Credentials, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.have && (c.cur.Expiration.IsZero() || now.Before(c.cur.Expiration.Add(-c.refreshBefore))) {
+		return c.cur, nil
+	}
+	fresh, err := c.fetch(ctx)
+	if err == nil && !fresh.Expiration.IsZero() && !now.Before(fresh.Expiration) {
+		err = fmt.Errorf("source returned credentials that expired at %s", fresh.Expiration.Format(time.RFC3339))
+	}
+	if err != nil {
+		c.m.creds.WithLabelValues("refresh_error").Inc()
+		if c.have && (c.cur.Expiration.IsZero() || now.Before(c.cur.Expiration)) {
+			c.log.Warn("credentials refresh failed: serving the cached credentials until they expire",
+				"error", err, "expiration", c.cur.Expiration)
+			return c.cur, nil
+		}
+		return Credentials{}, fmt.Errorf("%w: %v", ErrCredentials, err)
+	}
+	c.cur, c.have = fresh, true
+	c.log.Info("credentials refreshed", "credentials", fresh)
+	return fresh, nil
+}
+
+// prefetch warms the cache at start-up; a failure is logged, not fatal.
+func (c *credCache) prefetch(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.get(fctx); err != nil {
+		c.log.Warn("credentials not available yet", "error", err)
+	}
+}
+
+// handler serves GET /credentials.
+func (c *credCache) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /credentials", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		cr, err := c.get(r.Context())
+		if err != nil {
+			c.m.creds.WithLabelValues("error").Inc()
+			c.log.Warn("credentials request failed", "error", err)
+			http.Error(w, "credentials unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		c.m.creds.WithLabelValues("ok").Inc()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(cr)
+	})
+	return mux
+}
+
+func validCreds(c Credentials) error {
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		return errors.New("AccessKeyId or SecretAccessKey missing")
+	}
+	return nil
+}
+
+func fileCredentials(path string) (Credentials, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Credentials{}, err
+	}
+	var c Credentials
+	if err := json.Unmarshal(data, &c); err != nil {
+		// The decoder's message could quote the secret: leave it out.
+		return Credentials{}, fmt.Errorf("%s: not a credentials JSON object", path)
+	}
+	if err := validCreds(c); err != nil {
+		return Credentials{}, fmt.Errorf("%s: %v", path, err)
+	}
+	return c, nil
+}
+
+func envCredentials(env []string) (Credentials, error) {
+	get := func(k string) string {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	c := Credentials{AccessKeyID: get("AWS_ACCESS_KEY_ID"), SecretAccessKey: get("AWS_SECRET_ACCESS_KEY"),
+		Token: get("AWS_SESSION_TOKEN")}
+	if err := validCreds(c); err != nil {
+		return Credentials{}, fmt.Errorf("environment: %v (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", err)
+	}
+	return c, nil
+}
+
+// imdsSource fetches the instance role's credentials through IMDSv2: a
+// session token (PUT /latest/api/token), the role name when not configured,
+// then /latest/meta-data/iam/security-credentials/ROLE.
+func imdsSource(base, role string) credSource {
+	// No proxy from the environment: credentials go nowhere but IMDS.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	do := func(ctx context.Context, method, path, token string) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if token == "" {
+			req.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "21600")
+		} else {
+			req.Header.Set("X-aws-ec2-metadata-token", token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("IMDS %s %s: HTTP %d", method, path, resp.StatusCode)
+		}
+		return body, nil
+	}
+	return func(ctx context.Context) (Credentials, error) {
+		tok, err := do(ctx, http.MethodPut, "/latest/api/token", "")
+		if err != nil {
+			return Credentials{}, err
+		}
+		token := strings.TrimSpace(string(tok))
+		r := role
+		if r == "" {
+			list, err := do(ctx, http.MethodGet, "/latest/meta-data/iam/security-credentials/", token)
+			if err != nil {
+				return Credentials{}, err
+			}
+			r, _, _ = strings.Cut(strings.TrimSpace(string(list)), "\n")
+			if r == "" {
+				return Credentials{}, errors.New("IMDS: the instance has no IAM role")
+			}
+		}
+		body, err := do(ctx, http.MethodGet, "/latest/meta-data/iam/security-credentials/"+r, token)
+		if err != nil {
+			return Credentials{}, err
+		}
+		var resp struct {
+			Code string
+			Credentials
+		}
+		if err := json.Unmarshal(body, &resp); err != nil {
+			return Credentials{}, fmt.Errorf("IMDS: role %s: malformed credentials document", r)
+		}
+		if resp.Code != "" && resp.Code != "Success" {
+			return Credentials{}, fmt.Errorf("IMDS: role %s: code %q", r, resp.Code)
+		}
+		if err := validCreds(resp.Credentials); err != nil {
+			return Credentials{}, fmt.Errorf("IMDS: role %s: %v", r, err)
+		}
+		return resp.Credentials, nil
+	}
+}

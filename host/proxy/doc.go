@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package proxy is host-proxy, the parent instance's connection proxy for
+// Nitro Enclaves: a drop-in for AWS's vsock-proxy that carries several routes
+// in one process, in both directions.
+//
+// # Routes
+//
+// An egress route listens where the enclave connects (a vsock port on the
+// parent, vsock://any:PORT) and forwards each connection to an allow-listed
+// TCP destination. An ingress route listens on the host network and forwards
+// into the enclave (vsock://CID:PORT), e.g. to expose the agent's attestation
+// endpoint. Every listen and destination address is an
+// internal/transport address, so each route also works over TCP and unix
+// sockets for development and tests.
+//
+// # Allow-list
+//
+// Egress destinations must be on the allow-list (vsock-proxy's format,
+// entries {address, port}). An entry's address is a DNS name, an IP address or
+// a CIDR prefix. [New] refuses a route whose destination has no matching
+// entry and says which entry to add. At connection time a destination name
+// is resolved (see DNS below) and every address is checked again:
+//
+//  1. an IP or CIDR entry covering the address on the port allows it;
+//  2. a loopback, link-local (including the instance metadata service
+//     169.254.169.254), unspecified, multicast or broadcast address is
+//     refused unless rule 1 allowed it — DNS must not steer the enclave to
+//     the parent itself;
+//  3. a name entry for the destination name and port allows whatever the
+//     name resolves to at check time.
+//
+// Refused addresses are logged and counted; when no address is left the
+// connection is closed.
+//
+// # DNS
+//
+// Names are resolved with the system resolver ([net.Resolver], replaceable
+// through [Config].Resolver) and the answer is reused for
+// [Config].DNSRefresh (default 30 s). Go's resolver does not expose record
+// TTLs, so the interval stands in for them; lower it for names with short
+// TTLs. A failed refresh keeps the previous answer (logged) and retries
+// sooner. No restart is ever needed.
+//
+// # Data path
+//
+// Each connection takes a slot of its route's concurrency limit
+// (max_connections, vsock-proxy's -w). A connection that finds no free slot
+// waits up to the connect timeout, then is closed with a logged reason: there
+// is no pool of idle workers and no queue beyond that wait. Bytes are copied
+// by a pair of goroutines, with the kernel's splice(2) for TCP and unix
+// sockets on Linux and pooled buffers otherwise. End-of-stream is propagated
+// as a half-close (CloseWrite) in each direction independently. Connect and
+// idle timeouts apply per route. A failing destination closes only the
+// connection that needed it.
+//
+// # Credentials
+//
+// An optional credentials route serves the parent's AWS credentials to the
+// enclave as container-credentials JSON on GET /credentials: from IMDSv2 on
+// the parent, or from a file or the environment in development. They are
+// cached, fetched again [CredentialsConfig].RefreshBefore their expiry, and
+// never logged ([Credentials] redacts itself). This replaces passing
+// credentials on a command line, where `ps` shows them.
+//
+// # Operations
+//
+// Metrics (Prometheus, namespace hostproxy, labelled by route) and /healthz
+// are served on the admin address, which must be on localhost. Logs are
+// structured (log/slog). When the context given to [Proxy.Serve] is done the
+// proxy stops accepting, reports 503 on /healthz, waits up to
+// ShutdownTimeout for active connections and then closes those left.
+package proxy

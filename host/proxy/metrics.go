@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the proxy's Prometheus series, all labelled by route.
+type metrics struct {
+	connections *prometheus.CounterVec   // route
+	active      *prometheus.GaugeVec     // route
+	errors      *prometheus.CounterVec   // route, reason
+	bytes       *prometheus.CounterVec   // route, direction
+	dns         *prometheus.CounterVec   // route, result
+	creds       *prometheus.CounterVec   // result
+	limitWait   *prometheus.HistogramVec // route
+}
+
+// Error reasons used as the "reason" label and in logs.
+const (
+	reasonLimit      = "limit"       // no slot within the connect timeout
+	reasonDNS        = "dns"         // resolution failed
+	reasonNotAllowed = "not_allowed" // every resolved address refused
+	reasonDial       = "dial"        // destination refused or timed out
+	reasonIdle       = "idle"        // idle timeout
+	reasonCopy       = "copy"        // I/O error mid-stream
+	reasonShutdown   = "shutdown"    // closed at the end of the drain deadline
+	reasonAccept     = "accept"      // transient accept error
+)
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "connections_total",
+			Help: "Connections accepted, per route.",
+		}, []string{"route"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "hostproxy", Name: "connections_active",
+			Help: "Connections being proxied now (or waiting for a slot), per route.",
+		}, []string{"route"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "connection_errors_total",
+			Help: "Connections that ended in an error, per route and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept).",
+		}, []string{"route", "reason"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "bytes_total",
+			Help: "Bytes forwarded, per route and direction (in: from the accepting side to the destination, out: back). Counted when a copy returns (at least every idle_timeout/2).",
+		}, []string{"route", "direction"}),
+		dns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "dns_refused_total",
+			Help: "Resolved destination addresses refused by the allow-list, per route.",
+		}, []string{"route"}),
+		creds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "credentials_requests_total",
+			Help: "Requests to the credentials route, per result (ok, error, refresh_error).",
+		}, []string{"result"}),
+		limitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "hostproxy", Name: "connect_seconds",
+			Help:    "Time from accept to an established destination connection, per route.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"route"}),
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.active, m.errors, m.bytes, m.dns, m.creds, m.limitWait} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

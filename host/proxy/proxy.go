@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// Proxy is a running set of routes. Create it with [New], bind with
+// [Proxy.Listen] and serve with [Proxy.Serve] (or both with [Proxy.Run]).
+type Proxy struct {
+	cfg      Config
+	c        *compiled
+	log      *slog.Logger
+	m        *metrics
+	gatherer prometheus.Gatherer
+	routes   []*route
+	creds    *credCache
+
+	mu        sync.Mutex
+	listeners map[string]net.Listener // route name / "credentials" / "admin"
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup // connection handlers
+	serving   atomic.Bool
+	draining  atomic.Bool
+	forced    atomic.Bool
+}
+
+type route struct {
+	*compiledRoute
+	sem            chan struct{}
+	dns            *dnsCache // egress to a name
+	connectTimeout time.Duration
+	idleTimeout    time.Duration
+	bytesIn        prometheus.Counter
+	bytesOut       prometheus.Counter
+}
+
+// New validates cfg (see [Config]) and prepares a proxy. Every problem is
+// reported at once in a [ConfigErrors]; each matches [ErrInvalidConfig], and
+// [ErrNotAllowed], [ErrDuplicateListen] or [ErrBadAddress] where they apply.
+// New does not listen or contact anything.
+func New(cfg *Config) (*Proxy, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	c, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{cfg: *cfg, c: c, listeners: map[string]net.Listener{}, conns: map[net.Conn]struct{}{}}
+	d := &p.cfg
+	if d.MaxConnections == 0 {
+		d.MaxConnections = DefaultMaxConnections
+	}
+	if d.ConnectTimeout == 0 {
+		d.ConnectTimeout = DefaultConnectTimeout
+	}
+	if d.IdleTimeout == 0 {
+		d.IdleTimeout = DefaultIdleTimeout
+	}
+	if d.DNSRefresh == 0 {
+		d.DNSRefresh = DefaultDNSRefresh
+	}
+	if d.ShutdownTimeout == 0 {
+		d.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Resolver == nil {
+		d.Resolver = net.DefaultResolver
+	}
+	p.log = d.Logger
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	reg := d.Registerer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, p.gatherer = r, r
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		p.gatherer = g
+	}
+	if p.m, err = newMetrics(reg); err != nil {
+		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+	}
+	for _, cr := range c.routes {
+		r := &route{compiledRoute: cr, connectTimeout: cr.ConnectTimeout, idleTimeout: cr.IdleTimeout}
+		if r.connectTimeout == 0 {
+			r.connectTimeout = d.ConnectTimeout
+		}
+		if r.idleTimeout == 0 {
+			r.idleTimeout = d.IdleTimeout
+		}
+		max := cr.MaxConnections
+		if max == 0 {
+			max = d.MaxConnections
+		}
+		r.sem = make(chan struct{}, max)
+		if cr.Direction == Egress && !cr.destIP.IsValid() {
+			network := "ip"
+			if cr.IPVersion != 0 {
+				network += strconv.Itoa(cr.IPVersion)
+			}
+			r.dns = &dnsCache{resolver: d.Resolver, name: cr.destHost, network: network, refresh: d.DNSRefresh, now: d.Now}
+		}
+		r.bytesIn = p.m.bytes.WithLabelValues(cr.Name, "in")
+		r.bytesOut = p.m.bytes.WithLabelValues(cr.Name, "out")
+		p.m.connections.WithLabelValues(cr.Name)
+		p.m.active.WithLabelValues(cr.Name)
+		p.routes = append(p.routes, r)
+	}
+	if c.creds != nil {
+		p.creds, err = newCredCache(c.creds, d.Now, d.Environ, p.log, p.m)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Gatherer returns the registry the metrics were registered in, when it can
+// gather (the private registry, or a Registerer that is also a Gatherer).
+func (p *Proxy) Gatherer() prometheus.Gatherer { return p.gatherer }
+
+// Listen binds every listener: each route, the credentials route and the
+// admin endpoint. On failure nothing stays bound and the error names the
+// route.
+func (p *Proxy) Listen() error {
+	type want struct {
+		name string
+		addr transport.Addr
+	}
+	var ws []want
+	for _, r := range p.routes {
+		ws = append(ws, want{r.Name, r.listen})
+	}
+	if p.creds != nil {
+		ws = append(ws, want{"credentials", p.c.credsL})
+	}
+	if !p.c.admin.IsZero() {
+		ws = append(ws, want{"admin", p.c.admin})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range ws {
+		l, err := transport.Listen(w.addr)
+		if err != nil {
+			for _, l := range p.listeners {
+				l.Close()
+			}
+			clear(p.listeners)
+			return fmt.Errorf("proxy: %s: listen on %s: %w", w.name, w.addr, err)
+		}
+		p.listeners[w.name] = l
+	}
+	return nil
+}
+
+// Addr returns the bound address of the named route ("credentials" and
+// "admin" for those listeners), or nil before [Proxy.Listen].
+func (p *Proxy) Addr(name string) net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l := p.listeners[name]; l != nil {
+		return l.Addr()
+	}
+	return nil
+}
+
+// Run is [Proxy.Listen] followed by [Proxy.Serve].
+func (p *Proxy) Run(ctx context.Context) error {
+	if err := p.Listen(); err != nil {
+		return err
+	}
+	return p.Serve(ctx)
+}
+
+// Serve accepts connections on the bound listeners until ctx is done, then
+// shuts down gracefully: it stops accepting, reports unhealthy, waits up to
+// ShutdownTimeout for active connections to finish and closes those still
+// open. It returns nil after a shutdown, or an error if it was never bound.
+func (p *Proxy) Serve(ctx context.Context) error {
+	p.mu.Lock()
+	if len(p.listeners) == 0 {
+		p.mu.Unlock()
+		return errors.New("proxy: Serve before Listen")
+	}
+	listeners := make(map[string]net.Listener, len(p.listeners))
+	for k, v := range p.listeners {
+		listeners[k] = v
+	}
+	p.mu.Unlock()
+
+	var loops sync.WaitGroup
+	var servers []*http.Server
+	for _, r := range p.routes {
+		l := listeners[r.Name]
+		loops.Add(1)
+		go func() { defer loops.Done(); p.acceptLoop(r, l) }()
+		p.log.Info("route ready", "route", r.Name, "direction", r.Direction, "listen", l.Addr().String(),
+			"destination", r.dest.String(), "max_connections", cap(r.sem))
+	}
+	if l := listeners["credentials"]; l != nil {
+		srv := &http.Server{Handler: p.creds.handler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+		servers = append(servers, srv)
+		loops.Add(1)
+		go func() { defer loops.Done(); _ = srv.Serve(l) }()
+		p.creds.prefetch(ctx)
+		p.log.Info("credentials route ready", "listen", l.Addr().String(), "source", p.c.creds.Source)
+	}
+	if l := listeners["admin"]; l != nil {
+		srv := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+		servers = append(servers, srv)
+		loops.Add(1)
+		go func() { defer loops.Done(); _ = srv.Serve(l) }()
+		p.log.Info("admin endpoint ready", "listen", l.Addr().String())
+	}
+	p.serving.Store(true)
+
+	<-ctx.Done()
+	p.draining.Store(true)
+	p.log.Info("shutting down: no longer accepting", "active", p.activeCount(), "drain_timeout", p.cfg.ShutdownTimeout.String())
+	for name, l := range listeners {
+		if name != "admin" && name != "credentials" {
+			l.Close()
+		}
+	}
+	drained := make(chan struct{})
+	go func() { p.wg.Wait(); close(drained) }()
+	timer := time.NewTimer(p.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+		p.log.Info("drained all connections")
+	case <-timer.C:
+		n := p.closeAll()
+		p.log.Warn("drain deadline reached: closing connections still open", "closed", n)
+		<-drained
+	}
+	for _, srv := range servers {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+		_ = srv.Close()
+	}
+	loops.Wait()
+	p.serving.Store(false)
+	p.mu.Lock()
+	clear(p.listeners)
+	p.mu.Unlock()
+	return nil
+}
+
+// AdminHandler serves /healthz (200 "ok" while serving, 503 while draining
+// or stopped) and /metrics.
+func (p *Proxy) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		switch {
+		case p.draining.Load():
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "draining\n")
+		case !p.serving.Load():
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "starting\n")
+		default:
+			_, _ = io.WriteString(w, "ok\n")
+		}
+	})
+	if p.gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(p.gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+func (p *Proxy) acceptLoop(r *route, l net.Listener) {
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || p.draining.Load() {
+				return
+			}
+			// Transient (EMFILE, ECONNABORTED...): back off, keep serving.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.m.errors.WithLabelValues(r.Name, reasonAccept).Inc()
+			p.log.Warn("accept failed", "route", r.Name, "error", err, "retry_in", backoff.String())
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !p.track(c) {
+			c.Close()
+			return
+		}
+		go p.handle(r, c)
+	}
+}
+
+// track registers a connection for the forced close at the drain deadline;
+// it fails once that has happened. New handlers are counted in p.wg.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.forced.Load() {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *Proxy) trackUpstream(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.forced.Load() {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	for _, c := range cs {
+		delete(p.conns, c)
+	}
+	p.mu.Unlock()
+}
+
+func (p *Proxy) activeCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+func (p *Proxy) closeAll() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forced.Store(true)
+	for c := range p.conns {
+		c.Close()
+	}
+	return len(p.conns)
+}
+
+// handle proxies one accepted connection. It never panics on peer input:
+// it only copies bytes.
+func (p *Proxy) handle(r *route, c net.Conn) {
+	defer p.wg.Done()
+	start := time.Now()
+	log := p.log.With("route", r.Name, "peer", c.RemoteAddr().String())
+	p.m.connections.WithLabelValues(r.Name).Inc()
+	active := p.m.active.WithLabelValues(r.Name)
+	active.Inc()
+	defer active.Dec()
+	defer func() { c.Close(); p.untrack(c) }()
+	fail := func(reason string, msg string, args ...any) {
+		if p.forced.Load() {
+			reason = reasonShutdown
+		}
+		p.m.errors.WithLabelValues(r.Name, reason).Inc()
+		log.Warn(msg, append(args, "reason", reason)...)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), r.connectTimeout)
+	defer cancel()
+	select {
+	case r.sem <- struct{}{}:
+	default:
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			fail(reasonLimit, "connection refused: concurrency limit reached", "max_connections", cap(r.sem),
+				"waited", r.connectTimeout.String())
+			return
+		}
+	}
+	defer func() { <-r.sem }()
+
+	up, reason, err := p.dial(ctx, r, log)
+	if err != nil {
+		fail(reason, "destination unavailable: closing connection", "destination", r.dest.String(), "error", err)
+		return
+	}
+	if !p.trackUpstream(up) {
+		up.Close()
+		return
+	}
+	defer func() { up.Close(); p.untrack(up) }()
+	p.m.limitWait.WithLabelValues(r.Name).Observe(time.Since(start).Seconds())
+
+	ps := &pipeState{idle: r.idleTimeout}
+	var in, out atomic.Int64
+	errc := make(chan error, 1)
+	go func() {
+		err := ps.direction(up, c, func(n int64) { in.Add(n); r.bytesIn.Add(float64(n)) })
+		if err != nil {
+			c.Close()
+			up.Close()
+		}
+		errc <- err
+	}()
+	errOut := ps.direction(c, up, func(n int64) { out.Add(n); r.bytesOut.Add(float64(n)) })
+	if errOut != nil {
+		c.Close()
+		up.Close()
+	}
+	errIn := <-errc
+	args := []any{"bytes_in", in.Load(), "bytes_out", out.Load(), "duration", time.Since(start).String()}
+	if err := firstReal(errIn, errOut); err != nil {
+		reason := reasonCopy
+		if errors.Is(err, errIdle) {
+			reason = reasonIdle
+		}
+		fail(reason, "connection ended with an error", append(args, "error", err)...)
+		return
+	}
+	log.Debug("connection closed", args...)
+}
+
+// firstReal picks the error that ended a connection, preferring one that is
+// not a consequence of the other side being closed.
+func firstReal(a, b error) error {
+	for _, e := range []error{a, b} {
+		if e != nil && !errors.Is(e, net.ErrClosed) {
+			return e
+		}
+	}
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// dial connects to the route's destination; for egress it resolves, checks
+// every address against the allow-list and tries the allowed ones in order.
+func (p *Proxy) dial(ctx context.Context, r *route, log *slog.Logger) (net.Conn, string, error) {
+	if r.Direction == Ingress {
+		c, err := transport.Dial(ctx, r.dest)
+		if err != nil {
+			return nil, reasonDial, err
+		}
+		return c, "", nil
+	}
+	var addrs []netip.Addr
+	if r.dns == nil {
+		addrs = []netip.Addr{r.destIP}
+	} else {
+		got, stale, err := r.dns.lookup(ctx)
+		if err != nil {
+			return nil, reasonDNS, fmt.Errorf("resolving %s: %w", r.destHost, err)
+		}
+		if stale != nil {
+			log.Warn("DNS refresh failed: using the previous answer", "name", r.destHost, "error", stale)
+		}
+		for _, a := range got {
+			if why := p.c.allow.checkResolved(r.destHost, a, r.destPort); why != "" {
+				p.m.dns.WithLabelValues(r.Name).Inc()
+				log.Warn("resolved address refused", "name", r.destHost, "address", a.String(), "why", why)
+				continue
+			}
+			addrs = append(addrs, a)
+		}
+		if len(addrs) == 0 {
+			return nil, reasonNotAllowed, fmt.Errorf("%w: no address of %s is allowed (resolved to %v)", ErrNotAllowed, r.destHost, got)
+		}
+	}
+	var d net.Dialer
+	var errs []error
+	for _, a := range addrs {
+		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(a, uint16(r.destPort)).String())
+		if err == nil {
+			return c, "", nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, reasonDial, errors.Join(errs...)
+}
