@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package attestation
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha512"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// DefaultMaxFutureSkew is the future clock skew allowed when
+// Options.MaxFutureSkew is zero.
+const DefaultMaxFutureSkew = 5 * time.Minute
+
+// Options is the policy [Verify] and [Verifier.Verify] apply. The zero
+// value is the safe default: the embedded AWS root, the current time, no
+// age limit beyond certificate validity, a small future skew, no PCR,
+// nonce, user data or public key expectations, debug mode rejected.
+type Options struct {
+	// Roots are the trusted roots. Nil trusts only the embedded AWS Nitro
+	// root ([AWSNitroRootG1]); a non-nil empty slice is an error. Give other
+	// roots (an emulator's) only when you trust them: every document they
+	// sign verifies. Must be nil with a [Verifier], which has its own.
+	Roots []*x509.Certificate
+	// CurrentTime is the verification time; zero reads the clock once, at
+	// the entry point. It is the time certificates are checked at (unless
+	// AtDocumentTime) and the time freshness is measured against (always).
+	CurrentTime time.Time
+	// AtDocumentTime checks certificate validity at the document's own
+	// timestamp instead of CurrentTime: the way to verify a stored
+	// document, whose leaf certificate expired three hours after it was
+	// made. The timestamp is chosen by the signer, so combine this with
+	// MaxAge to bound how old an accepted document may be.
+	AtDocumentTime bool
+	// MaxAge rejects documents whose timestamp is more than MaxAge before
+	// CurrentTime ([ErrTooOld]). Zero sets no limit besides certificate
+	// validity (a leaf lives three hours); negative is an error. A service
+	// that relies on fresh documents should set it (e.g. 5 minutes) and
+	// use a nonce.
+	MaxAge time.Duration
+	// MaxFutureSkew is how far the document's timestamp may be after
+	// CurrentTime ([ErrFromFuture]): zero means [DefaultMaxFutureSkew];
+	// negative is an error.
+	MaxFutureSkew time.Duration
+	// PCRs holds expected PCR values by index, any subset; every other PCR
+	// is accepted as it is. Pin at least PCR0 (the image) for a production
+	// enclave; PCR4 depends on the parent instance and PCR8 exists only for
+	// signed images. A nil value expects the PCR to be absent.
+	PCRs map[int][]byte
+	// Nonce, UserData and PublicKey, when non-nil, must equal the
+	// document's field exactly (constant-time comparison); a non-nil empty
+	// slice expects a present, empty field. Nil skips the check.
+	Nonce, UserData, PublicKey []byte
+	// AllowDebugUnsafe accepts documents of debug-mode enclaves (PCR0,
+	// PCR1 and PCR2 all zero), whose memory the parent instance can read.
+	// Never set it in production.
+	AllowDebugUnsafe bool
+}
+
+// Verify parses and verifies an attestation document and returns it only
+// when every check passed; otherwise it returns nil and an error whose
+// [ErrorCode] names the first failed check. In order, it checks:
+//
+//  1. Decoding: the document is decoded strictly as [Parse] does
+//     ([ErrMalformed]); a NitroTPM document is rejected ([ErrNotEnclave]);
+//     the protected header is exactly ES384 ([ErrUnsupportedAlgorithm]).
+//  2. Algorithm: the leaf certificate's key is ECDSA P-384
+//     ([ErrUnsupportedAlgorithm]).
+//  3. Certificate validity: the leaf and every cabundle certificate are
+//     valid at the verification time, CurrentTime or the document's
+//     timestamp with AtDocumentTime ([ErrCertificateExpired],
+//     [ErrCertificateNotYetValid]).
+//  4. Chain: cabundle[0] is byte for byte one of the trusted roots, and the
+//     leaf chains to it through cabundle[1:] under RFC 5280 rules as
+//     crypto/x509 applies them (signatures, CA basic constraints, path
+//     length, name constraints, unknown critical extensions), plus key
+//     usage certSign on every CA and digitalSignature on the leaf when the
+//     certificates carry a key usage extension ([ErrUntrustedChain]).
+//  5. Signature: the COSE_Sign1 ES384 signature over the Sig_structure
+//     ["Signature1", protected, h”, payload] verifies with the leaf key
+//     ([ErrBadSignature]); high-S signatures are accepted, as AWS makes
+//     them.
+//  6. Freshness: the timestamp is at most MaxFutureSkew after CurrentTime
+//     ([ErrFromFuture]) and, with MaxAge, at most MaxAge before it
+//     ([ErrTooOld]).
+//  7. PCRs: every PCR in Options.PCRs has the expected value; all
+//     mismatches are reported together ([PCRMismatchError]).
+//  8. Nonce, user data and public key equal the expected values when given
+//     ([ErrNonceMismatch], [ErrUserDataMismatch], [ErrPublicKeyMismatch]).
+//  9. Debug mode: PCR0, PCR1 and PCR2 are not all zero, unless
+//     AllowDebugUnsafe ([ErrDebugMode]).
+//
+// Contradictory options are rejected before anything else
+// ([ErrInvalidOptions]).
+func Verify(data []byte, opts Options) (*Document, error) {
+	now := opts.CurrentTime
+	if now.IsZero() {
+		now = time.Now()
+	}
+	t := defaultTrust()
+	if opts.Roots != nil {
+		var err error
+		if t, err = newTrust(opts.Roots); err != nil {
+			return nil, err
+		}
+	}
+	return verify(t, nil, data, &opts, now)
+}
+
+// trust is a set of pinned roots.
+type trust struct {
+	roots [][]byte // DER of each root, for the byte-wise cabundle[0] check
+	pool  *x509.CertPool
+}
+
+func newTrust(roots []*x509.Certificate) (*trust, error) {
+	if roots == nil {
+		root, err := x509.ParseCertificate(awsNitroRootG1DER())
+		if err != nil {
+			return nil, err
+		}
+		roots = []*x509.Certificate{root}
+	}
+	if len(roots) == 0 {
+		return nil, &OptionsError{Reason: "Roots is empty; use nil for the embedded AWS root"}
+	}
+	t := &trust{pool: x509.NewCertPool()}
+	for i, r := range roots {
+		if r == nil || len(r.Raw) == 0 {
+			return nil, &OptionsError{Reason: "Roots[" + strconv.Itoa(i) + "] is not a parsed certificate"}
+		}
+		// A private copy, so that a caller changing its certificate later
+		// cannot change what this trust accepts.
+		c, err := x509.ParseCertificate(bytes.Clone(r.Raw))
+		if err != nil {
+			return nil, &OptionsError{Reason: "Roots[" + strconv.Itoa(i) + "]: " + err.Error()}
+		}
+		t.roots = append(t.roots, c.Raw)
+		t.pool.AddCert(c)
+	}
+	return t, nil
+}
+
+// isRoot reports whether der is byte for byte a trusted root.
+func (t *trust) isRoot(der []byte) bool {
+	for _, r := range t.roots {
+		if bytes.Equal(r, der) {
+			return true
+		}
+	}
+	return false
+}
+
+// chain is what verification needs from a document's certificates, kept
+// in private copies so that a caller modifying a returned Document's
+// certificates cannot change a cached chain's behaviour.
+type chain struct {
+	leaf     *x509.Certificate   // handed out in Documents (read-only by contract)
+	bundle   []*x509.Certificate // idem
+	key      *ecdsa.PublicKey    // private copy of the leaf's key
+	validity []validity          // leaf first, then cabundle in order
+}
+
+type validity struct {
+	position, subject   string
+	notBefore, notAfter time.Time
+}
+
+// newChain checks the leaf key (step 2) and records what later steps need.
+func newChain(leaf *x509.Certificate, bundle []*x509.Certificate) (*chain, error) {
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, &AlgorithmError{Reason: fmt.Sprintf("leaf key is %s", leaf.PublicKeyAlgorithm)}
+	}
+	if pub.Curve != elliptic.P384() {
+		return nil, &AlgorithmError{Reason: fmt.Sprintf("leaf key is ECDSA %s", pub.Curve.Params().Name)}
+	}
+	point, err := pub.Bytes()
+	if err != nil {
+		return nil, &AlgorithmError{Reason: "leaf key: " + err.Error()}
+	}
+	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), point)
+	if err != nil {
+		return nil, &AlgorithmError{Reason: "leaf key: " + err.Error()}
+	}
+	c := &chain{
+		leaf:     leaf,
+		bundle:   bundle,
+		key:      key,
+		validity: make([]validity, 0, 1+len(bundle)),
+	}
+	c.validity = append(c.validity, validity{"certificate", leaf.Subject.String(), leaf.NotBefore, leaf.NotAfter})
+	for i, b := range bundle {
+		c.validity = append(c.validity, validity{"cabundle[" + strconv.Itoa(i) + "]", b.Subject.String(), b.NotBefore, b.NotAfter})
+	}
+	return c, nil
+}
+
+// checkValidity is step 3.
+func (c *chain) checkValidity(at time.Time, atDocumentTime bool) error {
+	for _, v := range c.validity {
+		if at.Before(v.notBefore) || at.After(v.notAfter) {
+			return &ValidityError{Subject: v.subject, Position: v.position, NotBefore: v.notBefore,
+				NotAfter: v.notAfter, At: at, AtDocumentTime: atDocumentTime}
+		}
+	}
+	return nil
+}
+
+// verifyChain is step 4. The caller has checked validity at `at`.
+func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) error {
+	// cabundle[0] must be a pinned root, compared byte-wise, and is left out
+	// of the intermediates: were it in both pools, crypto/x509 would check
+	// the regional CA's signature twice (hf/nitrite's sixth verification).
+	if !t.isRoot(rd.cabundle[0]) {
+		return &ChainError{Reason: fmt.Sprintf("cabundle[0] %q is not a trusted root; give its root with --root (Options.Roots) only if you trust it", c.bundle[0].Subject.String())}
+	}
+	inter := x509.NewCertPool()
+	for _, b := range c.bundle[1:] {
+		inter.AddCert(b)
+	}
+	chains, err := c.leaf.Verify(x509.VerifyOptions{
+		Roots:         t.pool,
+		Intermediates: inter,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return &ChainError{Reason: x509Reason(err)}
+	}
+	// crypto/x509 ignores the key usage extension; RFC 5280 requires
+	// keyCertSign on CA certificates, and the leaf signs documents.
+	if c.leaf.KeyUsage != 0 && c.leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return &ChainError{Reason: "the leaf certificate's key usage lacks digitalSignature"}
+	}
+	var kuErr error
+	for _, ch := range chains {
+		kuErr = nil
+		for _, ca := range ch[1:] {
+			if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+				kuErr = &ChainError{Reason: fmt.Sprintf("CA certificate %q's key usage lacks keyCertSign", ca.Subject.String())}
+				break
+			}
+		}
+		if kuErr == nil {
+			return nil
+		}
+	}
+	return kuErr
+}
+
+// x509Reason describes a crypto/x509 verification error without making
+// its types part of this package's API.
+func x509Reason(err error) string {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return "the leaf does not chain to a trusted root through cabundle"
+	}
+	return err.Error()
+}
+
+// sigStructurePrefix is the CBOR encoding of the Sig_structure up to the
+// payload: array(4), "Signature1", the protected header bstr A1 01 38 22,
+// and the empty external_aad bstr. Parse admits no other protected header,
+// so the prefix is constant.
+var sigStructurePrefix = []byte{
+	0x84,
+	0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', '1',
+	0x44, 0xa1, 0x01, 0x38, 0x22,
+	0x40,
+}
+
+// verifySignature is step 5.
+func verifySignature(pub *ecdsa.PublicKey, rd *rawDocument) error {
+	h := sha512.New384()
+	h.Write(sigStructurePrefix)
+	var head [9]byte
+	h.Write(bstrHead(head[:0], len(rd.payload)))
+	h.Write(rd.payload)
+	var digest [48]byte
+	r := new(big.Int).SetBytes(rd.signature[:48])
+	s := new(big.Int).SetBytes(rd.signature[48:])
+	if !ecdsa.Verify(pub, h.Sum(digest[:0]), r, s) {
+		return &SignatureError{}
+	}
+	return nil
+}
+
+// bstrHead appends the CBOR head of a byte string of length n.
+func bstrHead(b []byte, n int) []byte {
+	switch {
+	case n < 24:
+		return append(b, 0x40|byte(n))
+	case n <= 0xff:
+		return append(b, 0x58, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x59, byte(n>>8), byte(n))
+	default:
+		return append(b, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// checkOptions rejects contradictory or out-of-range options.
+func checkOptions(opts *Options) error {
+	if opts.MaxAge < 0 {
+		return &OptionsError{Reason: "MaxAge is negative"}
+	}
+	if opts.MaxFutureSkew < 0 {
+		return &OptionsError{Reason: "MaxFutureSkew is negative"}
+	}
+	for i := range opts.PCRs {
+		if i < 0 || i >= MaxPCRs {
+			return &OptionsError{Reason: fmt.Sprintf("PCRs has index %d, outside 0-%d", i, MaxPCRs-1)}
+		}
+	}
+	return nil
+}
+
+// verify runs every check of [Verify]; cache may be nil.
+func verify(t *trust, cache *chainCache, data []byte, opts *Options, now time.Time) (*Document, error) {
+	if err := checkOptions(opts); err != nil {
+		return nil, err
+	}
+	// 1. Decoding.
+	rd, err := parseRaw(data)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		c      *chain
+		key    chainKey
+		cached bool
+	)
+	if cache != nil {
+		key = newChainKey(rd)
+		c, cached = cache.get(key)
+	}
+	if !cached {
+		leaf, bundle, err := parseCertificates(rd)
+		if err != nil {
+			return nil, err
+		}
+		// 2. Algorithm.
+		if c, err = newChain(leaf, bundle); err != nil {
+			return nil, err
+		}
+	}
+	ts := time.UnixMilli(int64(rd.timestamp)).UTC()
+	certTime := now
+	if opts.AtDocumentTime {
+		certTime = ts
+	}
+	// 3. Certificate validity, at every verification, cached or not.
+	if err := c.checkValidity(certTime, opts.AtDocumentTime); err != nil {
+		return nil, err
+	}
+	// 4. Chain, unless this exact chain was verified before.
+	if !cached {
+		if err := t.verifyChain(c, rd, certTime); err != nil {
+			return nil, err
+		}
+		if cache != nil {
+			cache.add(key, c)
+		}
+	}
+	// 5. Signature.
+	if err := verifySignature(c.key, rd); err != nil {
+		return nil, err
+	}
+	// 6. Freshness, against the current time even with AtDocumentTime.
+	skew := opts.MaxFutureSkew
+	if skew == 0 {
+		skew = DefaultMaxFutureSkew
+	}
+	if ts.Sub(now) > skew {
+		return nil, &FreshnessError{Timestamp: ts, At: now, Future: true, Limit: skew}
+	}
+	if opts.MaxAge > 0 && now.Sub(ts) > opts.MaxAge {
+		return nil, &FreshnessError{Timestamp: ts, At: now, Limit: opts.MaxAge}
+	}
+	doc := rd.document(data, c.leaf, c.bundle)
+	// 7. PCRs.
+	if err := checkPCRs(opts.PCRs, doc.PCRs); err != nil {
+		return nil, err
+	}
+	// 8. Nonce, user data, public key.
+	for _, f := range [...]struct {
+		name      string
+		want, got []byte
+	}{
+		{"nonce", opts.Nonce, doc.Nonce},
+		{"user_data", opts.UserData, doc.UserData},
+		{"public_key", opts.PublicKey, doc.PublicKey},
+	} {
+		if f.want != nil && (f.got == nil || subtle.ConstantTimeCompare(f.want, f.got) != 1) {
+			return nil, &MismatchError{Field: f.name, Want: bytes.Clone(f.want), Got: bytes.Clone(f.got)}
+		}
+	}
+	// 9. Debug mode.
+	if !opts.AllowDebugUnsafe && doc.Debug() {
+		return nil, &DebugModeError{}
+	}
+	return doc, nil
+}
+
+// checkPCRs is step 7: every mismatch, in index order.
+func checkPCRs(want, got map[int][]byte) error {
+	if len(want) == 0 {
+		return nil
+	}
+	idx := make([]int, 0, len(want))
+	for i := range want {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	var mm []PCRMismatch
+	for _, i := range idx {
+		g, ok := got[i]
+		if !bytes.Equal(want[i], g) || (want[i] == nil && ok) {
+			mm = append(mm, PCRMismatch{Index: i, Want: bytes.Clone(want[i]), Got: bytes.Clone(g)})
+		}
+	}
+	if mm != nil {
+		return &PCRMismatchError{Mismatches: mm}
+	}
+	return nil
+}
