@@ -207,7 +207,8 @@ func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("nitroca: %w", err)
 	}
 	defer os.Remove(f.Name()) // no-op after the rename
-	if err := f.Chmod(perm); err == nil {
+	err = f.Chmod(perm)
+	if err == nil {
 		_, err = f.Write(data)
 	}
 	if cerr := f.Close(); err == nil {
