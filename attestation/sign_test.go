@@ -401,3 +401,56 @@ func TestSignErrors(t *testing.T) {
 		t.Error("nil document signed")
 	}
 }
+
+// TestSignVerifies checks that Parse and Verify accept the Signer's output
+// in every layout and give back exactly what was signed.
+func TestSignVerifies(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	c := newChain(t, now)
+	pcrs := map[int][]byte{}
+	for i := range 16 {
+		pcrs[i] = bytes.Repeat([]byte{byte(i + 1)}, 48)
+	}
+	want := &attestation.Document{ModuleID: c.ModuleID, Digest: "SHA384", Timestamp: now.Add(1234 * time.Millisecond),
+		PCRs: pcrs, PublicKey: []byte("pk"), UserData: []byte{}, Nonce: nil}
+	for _, tc := range []struct {
+		name          string
+		definite, tag bool
+	}{{"indefinite", false, false}, {"definite", true, false}, {"tag18", false, true}, {"definite_tag18", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.Signer()
+			s.Definite, s.Tag18 = tc.definite, tc.tag
+			raw, err := s.Sign(want, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := attestation.Verify(raw, attestation.Options{Roots: c.Roots(), CurrentTime: now.Add(time.Minute),
+				PCRs: pcrs, PublicKey: []byte("pk"), UserData: []byte{}})
+			if err != nil {
+				t.Fatalf("Verify: %v (code %s)", err, attestation.ErrorCode(err))
+			}
+			if got.ModuleID != want.ModuleID || got.Digest != "SHA384" || !got.Timestamp.Equal(want.Timestamp) ||
+				len(got.PCRs) != 16 || !bytes.Equal(got.PublicKey, want.PublicKey) ||
+				got.UserData == nil || len(got.UserData) != 0 || got.Nonce != nil || !bytes.Equal(got.Raw, raw) ||
+				!got.Certificate.Equal(c.Leaf) || len(got.CABundle) != 4 || !got.CABundle[0].Equal(c.Root) {
+				t.Errorf("Verify returned %+v", got)
+			}
+			for i, v := range pcrs {
+				if !bytes.Equal(got.PCRs[i], v) {
+					t.Errorf("PCR%d = %x", i, got.PCRs[i])
+				}
+			}
+			if _, err := attestation.Parse(raw); err != nil {
+				t.Errorf("Parse: %v", err)
+			}
+		})
+	}
+	// The empty-digest default is SHA384.
+	raw, err := c.Signer().Sign(&attestation.Document{ModuleID: "m", Timestamp: now, PCRs: pcrs}, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := attestation.Parse(raw); err != nil || d.Digest != "SHA384" {
+		t.Errorf("default digest: %v %v", d, err)
+	}
+}
