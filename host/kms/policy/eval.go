@@ -4,6 +4,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -150,7 +151,9 @@ func buildContext(r *Request) map[string][]string {
 		}
 		lk := strings.ToLower(k)
 		if prev, ok := ctx[lk]; ok {
-			ctx[lk] = append(append(make([]string, 0, len(prev)+len(v)), prev...), v...)
+			merged := append(append(make([]string, 0, len(prev)+len(v)), prev...), v...)
+			sort.Strings(merged) // map order must not leak into reasons
+			ctx[lk] = merged
 			continue
 		}
 		ctx[lk] = v // read-only from here on

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package policy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fuzzRequests exercise every kind of condition key and principal.
+var fuzzRequests = []Request{
+	{Principal: "arn:aws:iam::111122223333:role/data-processing", Action: "kms:Decrypt"},
+	{Principal: "arn:aws:iam::111122223333:user/alice", Action: "kms:GenerateDataKey", Resource: "arn:aws:kms:us-east-1:111122223333:key/k",
+		Context: AddEncryptionContext(AddAttestation(nil, map[int][]byte{0: {0x7c, 0x1a}, 1: {0x0e}, 8: {}}), map[string]string{"AppName": "ExampleApp", "appname": "x", "Stage": "Restricted"})},
+	{Principal: "arn:aws:sts::444455556666:assumed-role/r/s", Action: "KMS:ReEncryptFrom", Context: map[string][]string{"kms:ViaService": {"ec2.us-west-2.amazonaws.com"}, "kms:CallerAccount": {}, "KMS:ENCRYPTIONCONTEXTKEYS": {"a", "b", "c"}}},
+	{Principal: "ec2.amazonaws.com", Action: "kms:CreateGrant", Context: map[string][]string{"kms:EncryptionContext:flag": {"true", "TRUE"}}},
+	{},
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.json")
+	for _, name := range files {
+		doc, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(doc)
+	}
+	f.Add(DefaultKeyPolicy("111122223333"))
+	f.Add([]byte(stmt(base + `,"Condition":{"ForAllValues:StringLike":{"kms:EncryptionContextKeys":["a*","?b"]},"Null":{"kms:ViaService":true},"BoolIfExists":{"kms:EncryptionContext:flag":"true"}}`)))
+	f.Add([]byte(`{"Statement":[{"Effect":"Deny","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:role/a/b"],"Service":"ec2.amazonaws.com"},"NotAction":"kms:Describe?ey","Resource":"arn:aws:kms:*:111122223333:key/*"}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		p, err := Parse(doc)
+		if err != nil {
+			if p != nil {
+				t.Fatal("policy returned beside an error")
+			}
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %T is not a *ParseError: %v", err, err)
+			}
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error matches no sentinel: %v", err)
+			}
+			if !strings.HasPrefix(err.Error(), "policy: ") {
+				t.Fatalf("error lacks the package prefix: %v", err)
+			}
+			return
+		}
+		for _, r := range fuzzRequests {
+			d := p.Evaluate(r)
+			switch {
+			case d.Reason == "":
+				t.Fatalf("empty reason: %+v", d)
+			case d.Allowed && (d.MatchedStatement == "" || d.ExplicitDeny):
+				t.Fatalf("inconsistent allow: %+v", d)
+			case d.ExplicitDeny && (d.Allowed || d.MatchedStatement == ""):
+				t.Fatalf("inconsistent explicit deny: %+v", d)
+			}
+			if d2 := p.Evaluate(r); d2 != d {
+				t.Fatalf("non-deterministic: %+v then %+v", d, d2)
+			}
+		}
+	})
+}
