@@ -134,7 +134,11 @@ func (p *Policy) Evaluate(r Request) Decision {
 	if bestStage == stageCondition {
 		return Decision{Reason: fmt.Sprintf("%s (statement %q)", bestWhy, p.statements[best].label())}
 	}
-	reason := fmt.Sprintf("no statement allows %s for %s", r.Action, r.Principal)
+	who := r.Principal
+	if who == "" {
+		who = "an anonymous caller"
+	}
+	reason := fmt.Sprintf("no statement allows %s for %s", r.Action, who)
 	if bestStage == stageResource && r.Resource != "" {
 		reason += " on " + r.Resource
 	}

@@ -440,3 +440,21 @@ func TestClosestStatement(t *testing.T) {
 		t.Errorf("got %+v\nwant reason %s", d, want)
 	}
 }
+
+func TestReasonDeterministicWithMergedKeys(t *testing.T) {
+	p := mustParse(t, stmt(`"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":"good"}}`))
+	req := Request{Principal: role, Action: "kms:Decrypt", Context: AddEncryptionContext(nil, map[string]string{"app": "z", "APP": "a", "App": "m"})}
+	want := `condition StringEquals kms:EncryptionContext:app: expected "good", presented "a", "m", "z" (statement "S")`
+	for range 20 {
+		if d := p.Evaluate(req); d.Reason != want {
+			t.Fatalf("Reason = %s, want %s", d.Reason, want)
+		}
+	}
+	if d := p.Evaluate(Request{Action: "kms:Decrypt"}); d.Reason != `condition StringEquals kms:EncryptionContext:app: key not present in the request (statement "S")` {
+		t.Errorf("anonymous: %s", d.Reason)
+	}
+	q := mustParse(t, stmt(`"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"`))
+	if d := q.Evaluate(Request{Action: "kms:Decrypt"}); d.Reason != "no statement allows kms:Decrypt for an anonymous caller" {
+		t.Errorf("anonymous: %s", d.Reason)
+	}
+}
