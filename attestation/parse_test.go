@@ -150,7 +150,9 @@ func cat(parts ...[]byte) []byte {
 }
 
 // pcrsWith encodes a pcrs map from explicit encoded entries.
-func pcrsWith(entries ...[]byte) []byte { return cat(append([][]byte{head(5, len(entries))}, entries...)...) }
+func pcrsWith(entries ...[]byte) []byte {
+	return cat(append([][]byte{head(5, len(entries))}, entries...)...)
+}
 
 func pcrEntry(i int, v []byte) []byte {
 	if i < 0 {
