@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package emulator
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/enclavekit/enclavekit/enclave"
+)
+
+// ParseMeasurements reads image measurements as `nitro-cli describe-eif`
+// and `nitro-cli build-enclave` print them: either their whole JSON output
+// (the "Measurements" object is used, other keys ignored) or the
+// Measurements object alone, {"HashAlgorithm": "Sha384 { ... }", "PCR0":
+// "hex", "PCR1": ..., "PCR2": ..., "PCR8": ...}. It returns the PCRs by
+// index, for [Config.PCRs]. Values must be 48 bytes of hex; indices 0-15.
+func ParseMeasurements(data []byte) (map[int][]byte, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("%w: measurements: %v", ErrConfig, err)
+	}
+	if m, ok := top["Measurements"]; ok {
+		top = nil
+		if err := json.Unmarshal(m, &top); err != nil {
+			return nil, fmt.Errorf("%w: measurements: %v", ErrConfig, err)
+		}
+	}
+	pcrs := make(map[int][]byte)
+	for k, raw := range top {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("%w: measurements: %s is not a string", ErrConfig, k)
+		}
+		if k == "HashAlgorithm" {
+			if !strings.HasPrefix(strings.ToLower(s), "sha384") {
+				return nil, fmt.Errorf("%w: measurements: hash algorithm %q, want Sha384", ErrConfig, s)
+			}
+			continue
+		}
+		n, ok := strings.CutPrefix(k, "PCR")
+		if !ok {
+			return nil, fmt.Errorf("%w: measurements: unknown key %q", ErrConfig, k)
+		}
+		i, err := strconv.Atoi(n)
+		if err != nil || i < 0 || i >= enclave.BootLockedPCRs || strconv.Itoa(i) != n {
+			return nil, fmt.Errorf("%w: measurements: bad PCR key %q (PCR0-PCR15)", ErrConfig, k)
+		}
+		v, err := ParsePCRHex(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: measurements: %s: %v", ErrConfig, k, err)
+		}
+		pcrs[i] = v
+	}
+	if len(pcrs) == 0 {
+		return nil, fmt.Errorf("%w: measurements: no PCR values", ErrConfig)
+	}
+	return pcrs, nil
+}
+
+// ParsePCRHex decodes a 48-byte PCR value written in hex (either case).
+func ParsePCRHex(s string) ([]byte, error) {
+	v, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("not hex: %v", err)
+	}
+	if len(v) != enclave.PCRSize {
+		return nil, fmt.Errorf("%d bytes, want %d", len(v), enclave.PCRSize)
+	}
+	return v, nil
+}
