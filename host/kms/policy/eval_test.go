@@ -458,3 +458,23 @@ func TestReasonDeterministicWithMergedKeys(t *testing.T) {
 		t.Errorf("anonymous: %s", d.Reason)
 	}
 }
+
+func TestEvaluateConcurrent(t *testing.T) {
+	p := mustParseFile(t, "enclave_pcrs.json")
+	ctx := attested(image)
+	done := make(chan Decision)
+	for range 8 {
+		go func() {
+			var d Decision
+			for range 200 {
+				d = p.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Context: ctx})
+			}
+			done <- d
+		}()
+	}
+	for range 8 {
+		if d := <-done; !d.Allowed {
+			t.Errorf("concurrent evaluate: %+v", d)
+		}
+	}
+}

@@ -86,6 +86,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown attestation key", stmt(base + `,"Condition":{"StringEquals":{"kms:RecipientAttestation:ModuleId":"i-1"}}`), ErrUnsupported, "ModuleId"},
 		{"PCR out of range", stmt(base + `,"Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:PCR32":"00"}}`), ErrUnsupported, "PCR32"},
 		{"PCR leading zero", stmt(base + `,"Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:PCR01":"00"}}`), ErrUnsupported, "PCR01"},
+		{"PCR signed index", stmt(base + `,"Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:PCR+1":"00"}}`), ErrUnsupported, "PCR+1"},
 		{"PCR no index", stmt(base + `,"Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:PCR":"00"}}`), ErrUnsupported, "PCR"},
 		{"encryption context without key", stmt(base + `,"Condition":{"StringEquals":{"kms:EncryptionContext:":"x"}}`), ErrMalformed, "names no encryption context key"},
 		{"duplicate key by case", stmt(base + `,"Condition":{"StringEquals":{"kms:EncryptionContext:app":"x","kms:encryptioncontext:APP":"y"}}`), ErrMalformed, "case-insensitive"},

@@ -308,6 +308,11 @@ func parseUint(s string, max int) (int, bool) {
 	if s == "" || len(s) > 1 && s[0] == '0' {
 		return 0, false
 	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || n > max {
 		return 0, false
