@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package verifycli
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const usage = `Usage: nitro-verify [flags] [FILE|-]
+
+Verify an AWS Nitro Enclaves attestation document: its COSE_Sign1 ES384
+signature, its certificate chain to the AWS Nitro root, its fields, and the
+policy given by the flags. The input (FILE, or standard input when FILE is
+absent or -) is raw CBOR, base64 or hex, detected automatically.
+
+Flags:
+    --root FILE        Trust the PEM root certificate(s) in FILE instead of the
+                       embedded AWS Nitro Enclaves root G1 (e.g. an emulator's).
+    --at TIME          Verify at TIME (RFC 3339), or at "document": check the
+                       certificates at the document's own timestamp (stored
+                       documents; leaf certificates live 3 hours). Default: now.
+    --max-age DUR      Reject documents older than DUR (e.g. 5m, 24h) at the
+                       current time (also with --at document).
+    --pcr N=HEX        Expect PCR N to be HEX. Repeatable.
+    --pcrs FILE        Expect the PCRs in FILE: JSON {"PCR0":"hex",...}, or the
+                       output of 'nitro-cli describe-eif' (its "Measurements").
+    --nonce HEX        Expect this nonce.
+    --user-data HEX    Expect this user data.
+    --public-key HEX   Expect this public key (hex of its DER).
+    --allow-debug      Accept debug-mode enclaves (PCR0-2 zero). Unsafe: their
+                       memory is readable from the parent instance.
+    --json             Write a JSON report to standard output, whatever the verdict.
+    --version          Print the version and exit.
+
+Exit status: 0 verified, 1 rejected (any reason, malformed input included),
+2 usage or I/O error. A rejection is reported on standard error as
+"nitro-verify: error: CODE: MESSAGE", CODE being one of malformed,
+unsupported_algorithm, bad_signature, untrusted_chain, certificate_expired,
+certificate_not_yet_valid, pcr_mismatch, nonce_mismatch, user_data_mismatch,
+public_key_mismatch, too_old, from_future, debug_mode, not_enclave.
+
+Examples:
+    nitro-verify --at document doc.cbor
+    nitro-verify --pcrs measurements.json --max-age 5m --json doc.b64
+    curl -s https://enclave.example/attestation | nitro-verify --nonce 0102ab -
+`
+
+// config is what the flags ask for.
+type config struct {
+	input       string // "" or "-" for stdin
+	rootFile    string
+	roots       []*x509.Certificate
+	at          time.Time
+	atDocument  bool
+	maxAge      time.Duration
+	pcrs        map[int][]byte
+	nonce       []byte
+	userData    []byte
+	publicKey   []byte
+	allowDebug  bool
+	json        bool
+	showVersion bool
+	help        bool
+}
+
+// usageError is a problem with the command line (exit 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// hexFlag records an expected byte string; "" sets an empty, non-nil one.
+type hexFlag struct {
+	name string
+	dst  *[]byte
+}
+
+func (h hexFlag) String() string { return "" }
+
+func (h hexFlag) Set(s string) error {
+	b, err := decodeHex(s)
+	if err != nil {
+		return err
+	}
+	*h.dst = b
+	return nil
+}
+
+func decodeHex(s string) ([]byte, error) {
+	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("not hex")
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
+// parseArgs parses the command line; flags and the file may come in any
+// order. It reads --root and --pcrs files.
+func parseArgs(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("nitro-verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var at, pcrsFile string
+	var maxAge time.Duration
+	var pcrFlags []string
+	fs.StringVar(&c.rootFile, "root", "", "")
+	fs.StringVar(&at, "at", "", "")
+	fs.DurationVar(&maxAge, "max-age", 0, "")
+	fs.Func("pcr", "", func(s string) error { pcrFlags = append(pcrFlags, s); return nil })
+	fs.StringVar(&pcrsFile, "pcrs", "", "")
+	fs.Var(hexFlag{"nonce", &c.nonce}, "nonce", "")
+	fs.Var(hexFlag{"user-data", &c.userData}, "user-data", "")
+	fs.Var(hexFlag{"public-key", &c.publicKey}, "public-key", "")
+	fs.BoolVar(&c.allowDebug, "allow-debug", false, "")
+	fs.BoolVar(&c.json, "json", false, "")
+	fs.BoolVar(&c.showVersion, "version", false, "")
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.help = true
+				return c, nil
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if c.showVersion {
+		return c, nil
+	}
+	if len(positional) > 1 {
+		return nil, usagef("one input file at most, got %d: %s", len(positional), strings.Join(positional, " "))
+	}
+	if len(positional) == 1 {
+		c.input = positional[0]
+	}
+	switch {
+	case at == "" || at == "now":
+	case at == "document":
+		c.atDocument = true
+	default:
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return nil, usagef("--at %q: want an RFC 3339 time (2026-01-02T15:04:05Z) or \"document\"", at)
+		}
+		c.at = t
+	}
+	if maxAge < 0 {
+		return nil, usagef("--max-age %v: must not be negative", maxAge)
+	}
+	c.maxAge = maxAge
+	for _, p := range pcrFlags {
+		i, v, err := parsePCRFlag(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := addPCR(c, i, v, "--pcr"); err != nil {
+			return nil, err
+		}
+	}
+	if pcrsFile != "" {
+		m, err := readPCRsFile(pcrsFile)
+		if err != nil {
+			return nil, err
+		}
+		idx := make([]int, 0, len(m))
+		for i := range m {
+			idx = append(idx, i)
+		}
+		sort.Ints(idx)
+		for _, i := range idx {
+			if err := addPCR(c, i, m[i], "--pcrs"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.rootFile != "" {
+		roots, err := readRoots(c.rootFile)
+		if err != nil {
+			return nil, err
+		}
+		c.roots = roots
+	}
+	return c, nil
+}
+
+func addPCR(c *config, i int, v []byte, from string) error {
+	if c.pcrs == nil {
+		c.pcrs = map[int][]byte{}
+	}
+	if old, ok := c.pcrs[i]; ok && !bytes.Equal(old, v) {
+		return usagef("%s: PCR%d given twice with different values", from, i)
+	}
+	c.pcrs[i] = v
+	return nil
+}
+
+// parsePCRFlag parses "N=HEX" (also "PCRN=HEX").
+func parsePCRFlag(s string) (int, []byte, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return 0, nil, usagef("--pcr %q: want N=HEX", s)
+	}
+	i, err := pcrIndex(k)
+	if err != nil {
+		return 0, nil, usagef("--pcr %q: %v", s, err)
+	}
+	b, err := pcrValue(v)
+	if err != nil {
+		return 0, nil, usagef("--pcr %q: %v", s, err)
+	}
+	return i, b, nil
+}
+
+func pcrIndex(k string) (int, error) {
+	k = strings.TrimPrefix(strings.TrimSpace(k), "PCR")
+	i, err := strconv.Atoi(k)
+	if err != nil || i < 0 || i > 31 || strconv.Itoa(i) != k {
+		return 0, fmt.Errorf("PCR index %q: want 0 to 31", k)
+	}
+	return i, nil
+}
+
+func pcrValue(v string) ([]byte, error) {
+	b, err := decodeHex(v)
+	if err != nil {
+		return nil, errors.New("value is not hex")
+	}
+	if n := len(b); n != 32 && n != 48 && n != 64 {
+		return nil, fmt.Errorf("value is %d bytes, want 32, 48 or 64 (48 for SHA-384)", n)
+	}
+	return b, nil
+}
+
+// maxSideFile bounds --root and --pcrs files.
+const maxSideFile = 1 << 20
+
+func readSmallFile(name, flagName string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSideFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	if len(b) > maxSideFile {
+		return nil, fmt.Errorf("%s %s: larger than %d bytes", flagName, name, maxSideFile)
+	}
+	return b, nil
+}
+
+// readPCRsFile reads {"PCR0":"hex",...}, or an object holding such a
+// "Measurements" object (nitro-cli describe-eif / build-enclave output).
+// "HashAlgorithm" is ignored; any other key in the PCR object is an error.
+func readPCRsFile(name string) (map[int][]byte, error) {
+	b, err := readSmallFile(name, "--pcrs")
+	if err != nil {
+		return nil, err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, usagef("--pcrs %s: not a JSON object: %v", name, err)
+	}
+	if m, ok := top["Measurements"]; ok {
+		top = nil
+		if err := json.Unmarshal(m, &top); err != nil {
+			return nil, usagef("--pcrs %s: Measurements is not a JSON object", name)
+		}
+	}
+	out := map[int][]byte{}
+	for k, raw := range top {
+		if k == "HashAlgorithm" {
+			continue
+		}
+		if !strings.HasPrefix(k, "PCR") {
+			return nil, usagef("--pcrs %s: unexpected key %q (want PCR0, PCR1, ...)", name, k)
+		}
+		i, err := pcrIndex(k)
+		if err != nil {
+			return nil, usagef("--pcrs %s: %v", name, err)
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, usagef("--pcrs %s: %s is not a string", name, k)
+		}
+		v, err := pcrValue(s)
+		if err != nil {
+			return nil, usagef("--pcrs %s: %s: %v", name, k, err)
+		}
+		out[i] = v
+	}
+	if len(out) == 0 {
+		return nil, usagef("--pcrs %s: no PCR values", name)
+	}
+	return out, nil
+}
+
+// readRoots reads every CERTIFICATE block of a PEM file.
+func readRoots(name string) ([]*x509.Certificate, error) {
+	b, err := readSmallFile(name, "--root")
+	if err != nil {
+		return nil, err
+	}
+	var roots []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, usagef("--root %s: %v", name, err)
+		}
+		roots = append(roots, c)
+	}
+	if len(roots) == 0 {
+		return nil, usagef("--root %s: no PEM certificate in it", name)
+	}
+	return roots, nil
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package verifycli
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
+)
+
+// MediaType identifies the JSON report format.
+const MediaType = "application/vnd.enclavekit.verification+json;version=1"
+
+// Report is the JSON report written with --json.
+type Report struct {
+	MediaType string `json:"mediaType"`
+	Verified  bool   `json:"verified"`
+	// Error is set only on rejection.
+	Error *ReportError `json:"error,omitempty"`
+	// Input describes what was read, when it was read.
+	Input *ReportInput `json:"input,omitempty"`
+	// Verification is the policy applied.
+	Verification ReportPolicy `json:"verification"`
+	// Document is set whenever the input parsed, verified or not.
+	Document *ReportDocument `json:"document,omitempty"`
+}
+
+// ReportInput describes the input.
+type ReportInput struct {
+	Encoding Encoding `json:"encoding,omitempty"`
+	// Size is the size of the decoded document in bytes.
+	Size int `json:"size"`
+}
+
+// ReportPolicy is the verification policy, as applied.
+type ReportPolicy struct {
+	// Time is the verification time (RFC 3339); with AtDocumentTime the
+	// certificates were checked at the document's timestamp instead.
+	Time           string `json:"time"`
+	AtDocumentTime bool   `json:"at_document_time"`
+	// Roots lists the trusted roots' subjects and SHA-256 fingerprints.
+	Roots        []ReportRoot `json:"roots"`
+	MaxAge       string       `json:"max_age,omitempty"`
+	ExpectedPCRs []int        `json:"expected_pcrs,omitempty"`
+	Nonce        *string      `json:"nonce,omitempty"`
+	UserData     *string      `json:"user_data,omitempty"`
+	PublicKey    *string      `json:"public_key,omitempty"`
+	AllowDebug   bool         `json:"allow_debug"`
+}
+
+// ReportRoot is a trusted root.
+type ReportRoot struct {
+	Subject string `json:"subject"`
+	SHA256  string `json:"sha256"`
+}
+
+// ReportError is a rejection: a stable code, the message, a hint, and the
+// details of the error type.
+type ReportError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+	// PCRMismatches lists every mismatched PCR (code pcr_mismatch).
+	PCRMismatches []ReportPCRMismatch `json:"pcr_mismatches,omitempty"`
+	// Field names the field concerned (malformed, *_mismatch, not_enclave).
+	Field string `json:"field,omitempty"`
+	// Expected and Actual are hex (*_mismatch); Actual null when absent.
+	Expected *string `json:"expected,omitempty"`
+	Actual   *string `json:"actual,omitempty"`
+	// Certificate validity errors.
+	Position  string `json:"position,omitempty"`
+	Subject   string `json:"subject,omitempty"`
+	NotBefore string `json:"not_before,omitempty"`
+	NotAfter  string `json:"not_after,omitempty"`
+	At        string `json:"at,omitempty"`
+	// Freshness errors.
+	Timestamp string `json:"timestamp,omitempty"`
+	Limit     string `json:"limit,omitempty"`
+}
+
+// ReportPCRMismatch is one mismatched PCR; Actual is null when the
+// document has no such PCR.
+type ReportPCRMismatch struct {
+	Index    int     `json:"index"`
+	Expected string  `json:"expected"`
+	Actual   *string `json:"actual"`
+}
+
+// ReportDocument is the document's content. Byte fields are hex (null
+// when the document has null or no such field), times RFC 3339.
+type ReportDocument struct {
+	ModuleID    string              `json:"module_id"`
+	Digest      string              `json:"digest"`
+	Timestamp   string              `json:"timestamp"`
+	Debug       bool                `json:"debug"`
+	PCRs        []ReportPCR         `json:"pcrs"`
+	PublicKey   *string             `json:"public_key"`
+	UserData    *string             `json:"user_data"`
+	Nonce       *string             `json:"nonce"`
+	Certificate ReportCertificate   `json:"certificate"`
+	CABundle    []ReportCertificate `json:"cabundle"`
+}
+
+// ReportPCR is one PCR; Expected is set when the policy pinned it.
+type ReportPCR struct {
+	Index    int     `json:"index"`
+	Value    string  `json:"value"`
+	Expected *string `json:"expected,omitempty"`
+	Match    *bool   `json:"match,omitempty"`
+}
+
+// ReportCertificate summarises a certificate.
+type ReportCertificate struct {
+	Subject   string `json:"subject"`
+	Issuer    string `json:"issuer"`
+	Serial    string `json:"serial"`
+	NotBefore string `json:"not_before"`
+	NotAfter  string `json:"not_after"`
+	SHA256    string `json:"sha256"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func hexPtr(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := hex.EncodeToString(b)
+	return &s
+}
+
+func certReport(c *x509.Certificate) ReportCertificate {
+	sum := sha256.Sum256(c.Raw)
+	return ReportCertificate{
+		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: hex.EncodeToString(c.SerialNumber.Bytes()),
+		NotBefore: rfc3339(c.NotBefore), NotAfter: rfc3339(c.NotAfter), SHA256: hex.EncodeToString(sum[:]),
+	}
+}
+
+func documentReport(d *attestation.Document, expected map[int][]byte) *ReportDocument {
+	r := &ReportDocument{
+		ModuleID: d.ModuleID, Digest: d.Digest, Timestamp: rfc3339(d.Timestamp), Debug: d.Debug(),
+		PublicKey: hexPtr(d.PublicKey), UserData: hexPtr(d.UserData), Nonce: hexPtr(d.Nonce),
+		PCRs: []ReportPCR{}, CABundle: []ReportCertificate{},
+	}
+	idx := make([]int, 0, len(d.PCRs))
+	for i := range d.PCRs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		p := ReportPCR{Index: i, Value: hex.EncodeToString(d.PCRs[i])}
+		if want, ok := expected[i]; ok {
+			p.Expected = hexPtr(want)
+			m := bytes.Equal(want, d.PCRs[i])
+			p.Match = &m
+		}
+		r.PCRs = append(r.PCRs, p)
+	}
+	if d.Certificate != nil {
+		r.Certificate = certReport(d.Certificate)
+	}
+	for _, c := range d.CABundle {
+		r.CABundle = append(r.CABundle, certReport(c))
+	}
+	return r
+}
+
+// errorReport fills the code, message, hint and the details of err.
+func errorReport(err error, c *config) *ReportError {
+	code := attestation.ErrorCode(err)
+	r := &ReportError{Code: code, Message: strings.TrimPrefix(err.Error(), "attestation: "), Hint: hint(code, c)}
+	var pm *attestation.PCRMismatchError
+	var mal *attestation.MalformedError
+	var mm *attestation.MismatchError
+	var ve *attestation.ValidityError
+	var fe *attestation.FreshnessError
+	var ne *attestation.NotEnclaveError
+	switch {
+	case errors.As(err, &pm):
+		for _, m := range pm.Mismatches {
+			r.PCRMismatches = append(r.PCRMismatches, ReportPCRMismatch{Index: m.Index, Expected: hex.EncodeToString(m.Want), Actual: hexPtr(m.Got)})
+		}
+	case errors.As(err, &mal):
+		r.Field = mal.Field
+	case errors.As(err, &mm):
+		r.Field, r.Expected, r.Actual = mm.Field, hexPtr(mm.Want), hexPtr(mm.Got)
+	case errors.As(err, &ve):
+		r.Position, r.Subject = ve.Position, ve.Subject
+		r.NotBefore, r.NotAfter, r.At = rfc3339(ve.NotBefore), rfc3339(ve.NotAfter), rfc3339(ve.At)
+	case errors.As(err, &fe):
+		r.Timestamp, r.At, r.Limit = rfc3339(fe.Timestamp), rfc3339(fe.At), fe.Limit.String()
+	case errors.As(err, &ne):
+		r.Field = ne.Field
+	}
+	return r
+}
+
+// hint says what would fix or explain a rejection.
+func hint(code string, c *config) string {
+	switch code {
+	case "malformed":
+		return "the input is not a strictly encoded Nitro Enclaves attestation document (a COSE_Sign1 as raw CBOR, base64 or hex)"
+	case "unsupported_algorithm":
+		return "Nitro Security Module documents are signed with ES384 by an ECDSA P-384 leaf; this one was not made by an NSM"
+	case "bad_signature":
+		return "the document was changed after it was signed, or signed with another key than its leaf certificate's"
+	case "untrusted_chain":
+		if c.rootFile == "" {
+			return "the chain does not lead to the AWS Nitro Enclaves root; for an emulator's documents pass its root with --root FILE"
+		}
+		return "the chain does not lead to a root in " + c.rootFile
+	case "certificate_expired":
+		if !c.atDocument {
+			return "leaf certificates live 3 hours: verify a stored document at its own time with --at document (and bound its age with --max-age)"
+		}
+		return "a certificate had expired at the document's own timestamp: the document was not made by a live NSM"
+	case "certificate_not_yet_valid":
+		if !c.atDocument {
+			return "check the clock, or verify at another time with --at TIME or --at document"
+		}
+		return "a certificate was not yet valid at the document's own timestamp: the document was not made by a live NSM"
+	case "pcr_mismatch":
+		return "the enclave image or its configuration differs from the expected measurements (see nitro-cli describe-eif); PCR4 depends on the parent instance, PCR8 exists only for signed images"
+	case "nonce_mismatch":
+		return "the document answers another challenge: ask for a new document with your nonce"
+	case "user_data_mismatch":
+		return "the user data differs from --user-data"
+	case "public_key_mismatch":
+		return "the public key differs from --public-key"
+	case "too_old":
+		return "ask for a fresh document, or raise --max-age"
+	case "from_future":
+		return "the document's timestamp is after the verification time: check the clocks, or verify with --at TIME"
+	case "debug_mode":
+		return "debug-mode enclaves expose their memory to the parent instance; --allow-debug accepts them (development only)"
+	case "not_enclave":
+		return "this is a NitroTPM attestation of an EC2 instance, not of a Nitro Enclave"
+	}
+	return ""
+}
+
+// writeText writes the human report of a verified document.
+func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolicy) {
+	fmt.Fprintf(w, "Verified: Nitro Enclaves attestation document\n\n")
+	fmt.Fprintf(w, "Module ID    %s\n", d.ModuleID)
+	fmt.Fprintf(w, "Timestamp    %s\n", rfc3339(d.Timestamp))
+	at := pol.Time
+	if c.atDocument {
+		at = "the document's timestamp (certificates); freshness at " + pol.Time
+	}
+	fmt.Fprintf(w, "Verified at  %s\n", at)
+	fmt.Fprintf(w, "Digest       %s\n", d.Digest)
+	if c.maxAge > 0 {
+		fmt.Fprintf(w, "Max age      %s\n", c.maxAge)
+	}
+	if d.Debug() {
+		fmt.Fprintf(w, "Debug mode   YES (accepted with --allow-debug: the parent can read the enclave's memory)\n")
+	}
+	fmt.Fprintf(w, "Public key   %s\n", short(d.PublicKey))
+	fmt.Fprintf(w, "User data    %s\n", short(d.UserData))
+	fmt.Fprintf(w, "Nonce        %s\n", short(d.Nonce))
+
+	fmt.Fprintf(w, "\nPCRs         actual                                                                                            expected\n")
+	rep := documentReport(d, c.pcrs)
+	for _, p := range rep.PCRs {
+		exp := "-"
+		if p.Match != nil {
+			exp = "match"
+			if !*p.Match {
+				exp = "MISMATCH " + *p.Expected
+			}
+		}
+		fmt.Fprintf(w, "  PCR%-2d      %-96s  %s\n", p.Index, p.Value, exp)
+	}
+
+	fmt.Fprintf(w, "\nCertificate chain (leaf first)\n")
+	chainLine(w, "leaf", d.Certificate)
+	names := []string{"root", "regional", "zonal", "instance"}
+	for i := len(d.CABundle) - 1; i >= 0; i-- {
+		name := fmt.Sprintf("cabundle[%d]", i)
+		if i < len(names) && len(d.CABundle) == 4 {
+			name += " " + names[i]
+		}
+		chainLine(w, name, d.CABundle[i])
+	}
+}
+
+func chainLine(w io.Writer, name string, c *x509.Certificate) {
+	fmt.Fprintf(w, "  %-20s %s\n  %-20s valid %s to %s\n", name, c.Subject, "", rfc3339(c.NotBefore), rfc3339(c.NotAfter))
+}
+
+// short renders a byte field for humans: null, or its length and hex (cut
+// after 64 bytes).
+func short(b []byte) string {
+	if b == nil {
+		return "null"
+	}
+	s := hex.EncodeToString(b)
+	if len(b) > 64 {
+		s = hex.EncodeToString(b[:64]) + "…"
+	}
+	if len(b) == 0 {
+		s = "(empty)"
+	}
+	return fmt.Sprintf("%d bytes %s", len(b), s)
+}
