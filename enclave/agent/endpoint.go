@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// Attestation endpoint paths and limits.
+const (
+	AttestationPath = "/v1/attestation"
+	HealthPath      = "/v1/health"
+	// MaxAttestationRequestBody bounds the JSON body of POST
+	// /v1/attestation: three 1024-byte fields in hex and the keys fit.
+	MaxAttestationRequestBody = 8 << 10
+	// MediaTypeCBOR is the content type of the returned document.
+	MediaTypeCBOR = "application/cbor"
+)
+
+// ErrBadRequest is wrapped by every [ParseAttestationRequest] failure.
+var ErrBadRequest = errors.New("agent: bad attestation request")
+
+// AttestationRequest is the decoded body of POST /v1/attestation. A nil
+// field is absent (null in the document); a non-nil empty one is a
+// zero-length byte string.
+type AttestationRequest struct {
+	Nonce, UserData, PublicKey []byte
+}
+
+// ParseAttestationRequest decodes the JSON body of POST /v1/attestation
+// strictly:
+//
+//	{"nonce": "HEX", "user_data": "HEX", "public_key": "HEX"}
+//
+// Every member is optional and may be null; values are hex strings (either
+// case, even length) of at most 1024 bytes decoded. An empty body or {}
+// asks for a document without any of them. Unknown or duplicate members,
+// other JSON types, trailing data and bodies over
+// [MaxAttestationRequestBody] are rejected with errors wrapping
+// [ErrBadRequest].
+func ParseAttestationRequest(body []byte) (*AttestationRequest, error) {
+	bad := func(format string, args ...any) (*AttestationRequest, error) {
+		return nil, fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+	}
+	if len(body) > MaxAttestationRequestBody {
+		return bad("body over %d bytes", MaxAttestationRequestBody)
+	}
+	req := &AttestationRequest{}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return bad("want a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad("malformed JSON")
+		}
+		key, _ := tok.(string)
+		var dst *[]byte
+		switch key {
+		case "nonce":
+			dst = &req.Nonce
+		case "user_data":
+			dst = &req.UserData
+		case "public_key":
+			dst = &req.PublicKey
+		default:
+			return bad("unknown member %q (want nonce, user_data, public_key)", key)
+		}
+		if seen[key] {
+			return bad("duplicate member %q", key)
+		}
+		seen[key] = true
+		tok, err = dec.Token()
+		if err != nil {
+			return bad("malformed JSON")
+		}
+		switch v := tok.(type) {
+		case nil:
+			*dst = nil
+		case string:
+			if len(v) > 2*enclave.MaxAttestationField {
+				return bad("%s is over %d bytes", key, enclave.MaxAttestationField)
+			}
+			b, err := hex.DecodeString(v)
+			if err != nil {
+				return bad("%s is not hex", key)
+			}
+			*dst = b
+		default:
+			return bad("%s must be a hex string or null", key)
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return bad("malformed JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad("trailing data after the JSON object")
+	}
+	return req, nil
+}
+
+// EndpointConfig configures [NewEndpoint].
+type EndpointConfig struct {
+	// NSM answers the attestation requests. Required.
+	NSM enclave.NSM
+	// Kind names the NSM in the health answer: "device" or "emulator".
+	Kind string
+	// Ready, when set, is consulted by GET /v1/health: an error makes it
+	// answer 503 with the message.
+	Ready func() error
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// NewEndpoint returns the HTTP handler of the attestation endpoint:
+//
+//	POST /v1/attestation   body as in [ParseAttestationRequest]; answers
+//	                       200 with the raw document (application/cbor),
+//	                       400 for a bad request or one over the NSM's
+//	                       limits, 500 when the NSM fails
+//	GET  /v1/health        200 {"status":"ok","nsm":KIND,"module_id":...},
+//	                       503 {"status":"unavailable","error":...}
+//
+// Errors are JSON {"error":{"code":"...","message":"..."}} with code one of
+// bad_request, method_not_allowed, not_found, nsm_error, unavailable.
+func NewEndpoint(cfg *EndpointConfig) (http.Handler, error) {
+	if cfg == nil || cfg.NSM == nil {
+		return nil, fmt.Errorf("%w: endpoint without NSM", ErrConfig)
+	}
+	e := &endpoint{cfg: *cfg, log: cfg.Logger}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(AttestationPath, e.attest)
+	mux.HandleFunc(HealthPath, e.health)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: use POST "+AttestationPath+" or GET "+HealthPath)
+	})
+	return mux, nil
+}
+
+type endpoint struct {
+	cfg EndpointConfig
+	log *slog.Logger
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func (e *endpoint) attest(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "Content-Type must be application/json")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAttestationRequestBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("body over %d bytes", MaxAttestationRequestBody))
+		return
+	}
+	req, err := ParseAttestationRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	doc, err := e.cfg.NSM.Attestation(req.Nonce, req.UserData, req.PublicKey)
+	if err != nil {
+		if errors.Is(err, enclave.ErrInvalidArgument) || errors.Is(err, enclave.ErrInputTooLarge) {
+			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
+		e.log.Error("attestation endpoint: NSM failed", slog.Any("err", err))
+		writeError(w, http.StatusInternalServerError, "nsm_error", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", MediaTypeCBOR)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(doc)
+}
+
+func (e *endpoint) health(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	fail := func(err error) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": err.Error()})
+	}
+	if e.cfg.Ready != nil {
+		if err := e.cfg.Ready(); err != nil {
+			fail(err)
+			return
+		}
+	}
+	d, err := e.cfg.NSM.DescribeNSM()
+	if err != nil {
+		fail(err)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "nsm": e.cfg.Kind, "module_id": d.ModuleID})
+}
+
+// Serve serves h on the transport address addr (vsock://, tcp:// or
+// unix://) until ctx is done, then shuts down gracefully (up to 5 s). ready,
+// when not nil, receives the listener's address once listening.
+func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	a, err := transport.ParseAddr(addr)
+	if err != nil {
+		return fmt.Errorf("agent: listen address: %w", err)
+	}
+	ln, err := transport.Listen(a)
+	if err != nil {
+		return fmt.Errorf("agent: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("agent: serve: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-errc
+		return nil
+	}
+}

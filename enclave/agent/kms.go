@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package agent
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/transport"
+	"github.com/enclavekit/enclavekit/recipient"
+)
+
+// Defaults for [Config].
+const (
+	DefaultKeyBits       = 2048
+	DefaultKeyRotation   = time.Hour
+	DefaultTimeout       = 30 * time.Second
+	DefaultExpiryWindow  = 5 * time.Minute
+	defaultMaxIdleConns  = 4
+	defaultTLSHandshake  = 10 * time.Second
+	defaultResponseStart = 30 * time.Second
+)
+
+// Sentinel errors.
+var (
+	// ErrConfig is wrapped by every configuration error of [New].
+	ErrConfig = errors.New("agent: invalid configuration")
+	// ErrPlaintextInResponse is returned when a response to a request sent
+	// with Recipient carries Plaintext: the key material crossed the host
+	// in the clear, and the agent refuses it (fail closed).
+	ErrPlaintextInResponse = errors.New("agent: KMS response carries Plaintext despite Recipient: refused")
+	// ErrNoCiphertextForRecipient is returned when a response lacks
+	// CiphertextForRecipient.
+	ErrNoCiphertextForRecipient = errors.New("agent: KMS response lacks CiphertextForRecipient")
+	// ErrRecipientOpen is wrapped when CiphertextForRecipient cannot be
+	// opened with the agent's key.
+	ErrRecipientOpen = errors.New("agent: cannot open CiphertextForRecipient")
+	errClosed        = errors.New("agent: client is closed")
+)
+
+// Config configures a [Client]. Credentials never come from flags: give an
+// environment provider ([EnvCredentials]) or the host's credential endpoint
+// ([EndpointCredentials]).
+type Config struct {
+	// NSM supplies attestation documents and the entropy for the RSA key.
+	// Required.
+	NSM enclave.NSM
+	// Region is the KMS region, e.g. "eu-west-1". Required.
+	Region string
+	// Endpoint is the KMS base URL. Empty means real AWS KMS,
+	// https://kms.<Region>.amazonaws.com, with TLS inside the enclave end
+	// to end. For kms-server give http://HOST:PORT or https://HOST:PORT.
+	Endpoint string
+	// Proxy is the transport address every connection is dialled to
+	// (vsock://3:8000 to the host-proxy in production; tcp:// or unix://
+	// in development), whatever host the endpoint names; TLS, when the
+	// endpoint is https, still runs end to end with the endpoint's host as
+	// server name. Empty dials the endpoint's host directly over TCP.
+	Proxy string
+	// TLS is the TLS configuration for https endpoints (e.g. RootCAs for a
+	// kms-server certificate); nil uses the system roots. ServerName
+	// defaults to the endpoint's host.
+	TLS *tls.Config
+	// Credentials signs requests (SigV4); it is wrapped in an
+	// aws.CredentialsCache that refreshes ExpiryWindow before expiry.
+	// Required.
+	Credentials aws.CredentialsProvider
+	// ExpiryWindow is how long before expiry credentials are refreshed; 0
+	// is DefaultExpiryWindow.
+	ExpiryWindow time.Duration
+	// KeyBits is the RSA key size; 0 is 2048 (what KMS accepts).
+	KeyBits int
+	// KeyRotation is how often the RSA key is replaced; 0 is
+	// DefaultKeyRotation; negative never rotates.
+	KeyRotation time.Duration
+	// Timeout bounds each KMS call; 0 is DefaultTimeout.
+	Timeout time.Duration
+	// Clock drives key rotation; nil is time.Now.
+	Clock func() time.Time
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// Client calls KMS with Recipient and returns plaintext only inside the
+// enclave. It is safe for concurrent use.
+type Client struct {
+	nsm     enclave.NSM
+	kms     *kms.Client
+	keys    *keyring
+	timeout time.Duration
+	http    *http.Client
+}
+
+// New builds a client and generates its first RSA key with entropy from the
+// NSM.
+func New(cfg *Config) (*Client, error) {
+	if cfg == nil || cfg.NSM == nil {
+		return nil, fmt.Errorf("%w: no NSM", ErrConfig)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("%w: no region", ErrConfig)
+	}
+	if cfg.Credentials == nil {
+		return nil, fmt.Errorf("%w: no credentials provider (use the environment or the host's credential endpoint)", ErrConfig)
+	}
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		endpoint = "https://kms." + cfg.Region + ".amazonaws.com"
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return nil, fmt.Errorf("%w: endpoint %q: want http(s)://HOST[:PORT]", ErrConfig, endpoint)
+	}
+	httpClient, err := newHTTPClient(u, cfg.Proxy, cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	bits := cfg.KeyBits
+	if bits == 0 {
+		bits = DefaultKeyBits
+	}
+	rotation := cfg.KeyRotation
+	if rotation == 0 {
+		rotation = DefaultKeyRotation
+	}
+	window := cfg.ExpiryWindow
+	if window == 0 {
+		window = DefaultExpiryWindow
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	keys, err := newKeyring(cfg.NSM, bits, rotation, clock, log)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg := aws.Config{
+		Region: cfg.Region,
+		Credentials: aws.NewCredentialsCache(cfg.Credentials, func(o *aws.CredentialsCacheOptions) {
+			o.ExpiryWindow = window
+		}),
+		HTTPClient: httpClient,
+	}
+	kc := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		o.BaseEndpoint = aws.String(u.Scheme + "://" + u.Host)
+	})
+	return &Client{nsm: cfg.NSM, kms: kc, keys: keys, timeout: timeout, http: httpClient}, nil
+}
+
+func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, error) {
+	tr := &http.Transport{
+		Proxy:                 nil, // never an HTTP proxy from the environment
+		MaxIdleConns:          defaultMaxIdleConns,
+		MaxIdleConnsPerHost:   defaultMaxIdleConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   defaultTLSHandshake,
+		ResponseHeaderTimeout: defaultResponseStart,
+	}
+	if proxy != "" {
+		addr, err := transport.ParseAddr(proxy)
+		if err != nil {
+			return nil, fmt.Errorf("%w: proxy: %w", ErrConfig, err)
+		}
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return transport.Dial(ctx, addr)
+		}
+	} else {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		tr.DialContext = d.DialContext
+	}
+	if u.Scheme == "https" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if tlsCfg != nil {
+			tc = tlsCfg.Clone()
+			if tc.MinVersion < tls.VersionTLS12 {
+				tc.MinVersion = tls.VersionTLS12
+			}
+		}
+		if tc.ServerName == "" {
+			tc.ServerName = u.Hostname()
+		}
+		tr.TLSClientConfig = tc
+	}
+	return &http.Client{Transport: tr}, nil
+}
+
+// Close releases the client's connections and zeroises its RSA key (best
+// effort). It does not close the NSM.
+func (c *Client) Close() error {
+	c.keys.close()
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// RotateKey replaces the RSA key now (the schedule continues from here).
+func (c *Client) RotateKey() error { return c.keys.rotate() }
+
+// recipientFor acquires the current key and a fresh attestation document
+// carrying its public key.
+func (c *Client) recipientFor() (*ringKey, *types.RecipientInfo, error) {
+	rk, err := c.keys.acquire()
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := c.nsm.Attestation(nil, nil, rk.spki)
+	if err != nil {
+		c.keys.release(rk)
+		return nil, nil, fmt.Errorf("agent: attestation document: %w", err)
+	}
+	return rk, &types.RecipientInfo{
+		AttestationDocument:    doc,
+		KeyEncryptionAlgorithm: types.KeyEncryptionMechanismRsaesOaepSha256,
+	}, nil
+}
+
+// open checks the response for the fail-closed conditions and opens
+// CiphertextForRecipient.
+func open(priv *rsa.PrivateKey, op string, plaintext, cfr []byte) ([]byte, error) {
+	if len(plaintext) != 0 {
+		clear(plaintext)
+		return nil, fmt.Errorf("%s: %w", op, ErrPlaintextInResponse)
+	}
+	if len(cfr) == 0 {
+		return nil, fmt.Errorf("%s: %w", op, ErrNoCiphertextForRecipient)
+	}
+	pt, err := recipient.Open(priv, cfr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", op, ErrRecipientOpen, err)
+	}
+	return pt, nil
+}
+
+func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// DataKey is a data key: Plaintext for use inside the enclave, and
+// CiphertextBlob to store and later [Client.Decrypt].
+type DataKey struct {
+	KeyID          string
+	CiphertextBlob []byte
+	Plaintext      []byte
+}
+
+// GenerateDataKey calls KMS GenerateDataKey with in's fields (KeyId,
+// KeySpec or NumberOfBytes, EncryptionContext, GrantTokens, DryRun) and
+// Recipient set to a fresh attestation document (any Recipient in in is
+// replaced); it returns the data key opened from CiphertextForRecipient.
+// KMS errors are returned wrapped (errors.As a smithy.APIError for the
+// KMS error code).
+func (c *Client) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput) (*DataKey, error) {
+	if in == nil {
+		in = &kms.GenerateDataKeyInput{}
+	}
+	rk, rcpt, err := c.recipientFor()
+	if err != nil {
+		return nil, err
+	}
+	defer c.keys.release(rk)
+	req := *in
+	req.Recipient = rcpt
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	out, err := c.kms.GenerateDataKey(ctx, &req)
+	if err != nil {
+		return nil, fmt.Errorf("agent: GenerateDataKey: %w", err)
+	}
+	pt, err := open(rk.priv, "agent: GenerateDataKey", out.Plaintext, out.CiphertextForRecipient)
+	if err != nil {
+		return nil, err
+	}
+	return &DataKey{KeyID: aws.ToString(out.KeyId), CiphertextBlob: out.CiphertextBlob, Plaintext: pt}, nil
+}
+
+// Decrypted is the result of [Client.Decrypt].
+type Decrypted struct {
+	KeyID               string
+	EncryptionAlgorithm string
+	Plaintext           []byte
+}
+
+// Decrypt calls KMS Decrypt with in's fields and Recipient set to a fresh
+// attestation document, and returns the plaintext opened from
+// CiphertextForRecipient.
+func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted, error) {
+	if in == nil {
+		in = &kms.DecryptInput{}
+	}
+	rk, rcpt, err := c.recipientFor()
+	if err != nil {
+		return nil, err
+	}
+	defer c.keys.release(rk)
+	req := *in
+	req.Recipient = rcpt
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	out, err := c.kms.Decrypt(ctx, &req)
+	if err != nil {
+		return nil, fmt.Errorf("agent: Decrypt: %w", err)
+	}
+	pt, err := open(rk.priv, "agent: Decrypt", out.Plaintext, out.CiphertextForRecipient)
+	if err != nil {
+		return nil, err
+	}
+	return &Decrypted{KeyID: aws.ToString(out.KeyId), EncryptionAlgorithm: string(out.EncryptionAlgorithm), Plaintext: pt}, nil
+}
+
+// GenerateRandom calls KMS GenerateRandom for n bytes with Recipient and
+// returns the random bytes opened from CiphertextForRecipient.
+func (c *Client) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
+	if n < 1 || n > 1024 {
+		return nil, fmt.Errorf("agent: GenerateRandom: %d bytes: want 1 to 1024", n)
+	}
+	rk, rcpt, err := c.recipientFor()
+	if err != nil {
+		return nil, err
+	}
+	defer c.keys.release(rk)
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	out, err := c.kms.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(int32(n)), Recipient: rcpt})
+	if err != nil {
+		return nil, fmt.Errorf("agent: GenerateRandom: %w", err)
+	}
+	return open(rk.priv, "agent: GenerateRandom", out.Plaintext, out.CiphertextForRecipient)
+}
+
+// DataKeyPair is the result of [Client.GenerateDataKeyPair].
+type DataKeyPair struct {
+	KeyID                    string
+	KeyPairSpec              string
+	PublicKey                []byte // DER SubjectPublicKeyInfo
+	PrivateKeyCiphertextBlob []byte
+	PrivateKeyPlaintext      []byte // DER PKCS#8, opened inside the enclave
+}
+
+// GenerateDataKeyPair calls KMS GenerateDataKeyPair with Recipient and
+// returns the private key opened from CiphertextForRecipient.
+func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKeyPairInput) (*DataKeyPair, error) {
+	if in == nil {
+		in = &kms.GenerateDataKeyPairInput{}
+	}
+	rk, rcpt, err := c.recipientFor()
+	if err != nil {
+		return nil, err
+	}
+	defer c.keys.release(rk)
+	req := *in
+	req.Recipient = rcpt
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	out, err := c.kms.GenerateDataKeyPair(ctx, &req)
+	if err != nil {
+		return nil, fmt.Errorf("agent: GenerateDataKeyPair: %w", err)
+	}
+	pt, err := open(rk.priv, "agent: GenerateDataKeyPair", out.PrivateKeyPlaintext, out.CiphertextForRecipient)
+	if err != nil {
+		return nil, err
+	}
+	return &DataKeyPair{
+		KeyID: aws.ToString(out.KeyId), KeyPairSpec: string(out.KeyPairSpec), PublicKey: out.PublicKey,
+		PrivateKeyCiphertextBlob: out.PrivateKeyCiphertextBlob, PrivateKeyPlaintext: pt,
+	}, nil
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/recipient"
+)
+
+// fakeKMS answers GenerateDataKey like KMS does with Recipient (sealing to
+// the document's public key) or, in the modes that must fail, wrongly.
+type fakeKMS struct {
+	t        *testing.T
+	mode     string // "sealed", "plaintext", "missing", "garbage"
+	roots    []*x509Cert
+	authKeys atomic.Value
+	calls    atomic.Int32
+}
+
+func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	f.authKeys.Store(r.Header.Get("Authorization"))
+	body, _ := io.ReadAll(r.Body)
+	var req struct {
+		Recipient *struct{ AttestationDocument []byte }
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Recipient == nil {
+		http.Error(w, `{"__type":"ValidationException","message":"no Recipient"}`, 400)
+		return
+	}
+	doc, err := attestation.Verify(req.Recipient.AttestationDocument, attestation.Options{Roots: f.roots, AllowDebugUnsafe: true})
+	if err != nil || doc.PublicKey == nil {
+		http.Error(w, `{"__type":"ValidationException","message":"bad document"}`, 400)
+		return
+	}
+	key := bytes.Repeat([]byte{0x42}, 32)
+	resp := map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/fake", "CiphertextBlob": []byte("blob")}
+	switch f.mode {
+	case "sealed", "plaintext":
+		cfr, err := recipient.Seal(doc.PublicKey, key, rand.Reader)
+		if err != nil {
+			f.t.Errorf("Seal: %v", err)
+		}
+		resp["CiphertextForRecipient"] = cfr
+		if f.mode == "plaintext" {
+			resp["Plaintext"] = key
+		}
+	case "garbage":
+		resp["CiphertextForRecipient"] = []byte("not CMS")
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+func TestClientFailsClosed(t *testing.T) {
+	e := newEmulator(t)
+	for _, tc := range []struct {
+		mode string
+		want error
+	}{
+		{"sealed", nil},
+		{"plaintext", ErrPlaintextInResponse},
+		{"missing", ErrNoCiphertextForRecipient},
+		{"garbage", ErrRecipientOpen},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			f := &fakeKMS{t: t, mode: tc.mode, roots: []*x509Cert{e.Root()}}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveOn(t, ln, f)
+			c, err := New(&Config{
+				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", Proxy: "tcp://" + ln.Addr().String(),
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+				Logger:      slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			dk, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("alias/x"), KeySpec: "AES_256"})
+			if tc.want == nil {
+				if err != nil || !bytes.Equal(dk.Plaintext, bytes.Repeat([]byte{0x42}, 32)) || string(dk.CiphertextBlob) != "blob" {
+					t.Fatalf("GenerateDataKey: %+v, %v", dk, err)
+				}
+				if a, _ := f.authKeys.Load().(string); !strings.Contains(a, "Credential=AKIDTEST/") {
+					t.Fatalf("request not SigV4-signed with the credentials: %q", a)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || dk != nil {
+				t.Fatalf("GenerateDataKey: %+v, %v; want %v", dk, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	e := newEmulator(t)
+	creds := credentials.NewStaticCredentialsProvider("a", "b", "")
+	for name, cfg := range map[string]*Config{
+		"nil":          nil,
+		"no NSM":       {Region: "us-east-1", Credentials: creds},
+		"no region":    {NSM: e, Credentials: creds},
+		"no creds":     {NSM: e, Region: "us-east-1"},
+		"bad endpoint": {NSM: e, Region: "us-east-1", Credentials: creds, Endpoint: "ftp://x"},
+		"path":         {NSM: e, Region: "us-east-1", Credentials: creds, Endpoint: "http://x/kms"},
+		"bad proxy":    {NSM: e, Region: "us-east-1", Credentials: creds, Proxy: "vsock://3"},
+	} {
+		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+// credServer serves credentials like the host's endpoint, counting fetches.
+func credServer(t *testing.T, expires func() time.Time) (addr string, fetches *atomic.Int32) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "creds.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetches = new(atomic.Int32)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+DefaultCredentialsPath, func(w http.ResponseWriter, r *http.Request) {
+		n := fetches.Add(1)
+		fmt.Fprintf(w, `{"AccessKeyId":"AKIDHOST%d","SecretAccessKey":"s","Token":"tok","Expiration":%q}`, n, expires().UTC().Format(time.RFC3339))
+	})
+	serveOn(t, ln, mux)
+	return "unix://" + sock, fetches
+}
+
+func TestEndpointCredentials(t *testing.T) {
+	addr, fetches := credServer(t, func() time.Time { return time.Now().Add(time.Hour) })
+	p := &EndpointCredentials{Addr: addr}
+	c, err := p.Retrieve(context.Background())
+	if err != nil || c.AccessKeyID != "AKIDHOST1" || c.SessionToken != "tok" || !c.CanExpire || time.Until(c.Expires) < 50*time.Minute {
+		t.Fatalf("Retrieve: %+v, %v", c, err)
+	}
+	if fetches.Load() != 1 {
+		t.Fatal("fetch count")
+	}
+	for name, p := range map[string]*EndpointCredentials{
+		"bad addr":  {Addr: "http://x"},
+		"bad path":  {Addr: addr, Path: "creds"},
+		"not found": {Addr: addr, Path: "/nope"},
+		"no server": {Addr: "unix:///nonexistent/enclavekit.sock"},
+	} {
+		if _, err := p.Retrieve(context.Background()); !errors.Is(err, ErrCredentials) {
+			t.Errorf("%s: %v, want ErrCredentials", name, err)
+		}
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x", "AWS_SESSION_TOKEN": "t"}
+	ec, err := EnvCredentials{Getenv: func(k string) string { return env[k] }}.Retrieve(context.Background())
+	if err != nil || ec.AccessKeyID != "AKIDENV" || ec.SessionToken != "t" {
+		t.Fatalf("EnvCredentials: %+v %v", ec, err)
+	}
+	if _, err := (EnvCredentials{Getenv: func(string) string { return "" }}).Retrieve(context.Background()); !errors.Is(err, ErrCredentials) {
+		t.Fatalf("empty environment: %v", err)
+	}
+}
+
+// TestCredentialsRefreshedBeforeExpiry: credentials expiring inside the
+// expiry window are fetched again for the next request; long-lived ones
+// are reused.
+func TestCredentialsRefreshedBeforeExpiry(t *testing.T) {
+	e := newEmulator(t)
+	for _, tc := range []struct {
+		name     string
+		lifetime time.Duration
+		want     int32
+	}{{"expiring", 2 * time.Minute, 3}, {"long-lived", time.Hour, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, fetches := credServer(t, func() time.Time { return time.Now().Add(tc.lifetime) })
+			f := &fakeKMS{t: t, mode: "sealed", roots: []*x509Cert{e.Root()}}
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			serveOn(t, ln, f)
+			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://" + ln.Addr().String(),
+				Credentials: &EndpointCredentials{Addr: addr}, ExpiryWindow: 5 * time.Minute, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for range 3 {
+				if _, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("k"), KeySpec: "AES_256"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := fetches.Load(); got != tc.want {
+				t.Fatalf("%d credential fetches for 3 requests, want %d", got, tc.want)
+			}
+			if a, _ := f.authKeys.Load().(string); !strings.Contains(a, fmt.Sprintf("Credential=AKIDHOST%d/", tc.want)) {
+				t.Fatalf("last request signed with %q", a)
+			}
+		})
+	}
+}
