@@ -153,7 +153,8 @@ type coseSign1 struct {
 // absent), each once, with its exact type and within the Max* limits.
 // Strings must be definite-length; no other tags are allowed. A payload
 // with nitrotpm_pcrs is rejected with [ErrNotEnclave], any other failure
-// with [ErrMalformed] (a protected header naming another algorithm with
+// with [ErrMalformed] (a protected header naming another algorithm, or a
+// signature of the size of ES256's or ES512's, with
 // [ErrUnsupportedAlgorithm]).
 func Parse(data []byte) (*Document, error) {
 	rd, err := parseRaw(data)
@@ -231,7 +232,11 @@ func parseRaw(data []byte) (*rawDocument, error) {
 	if !bytes.Equal(msg.Unprotected, []byte{0xa0}) {
 		return nil, &MalformedError{Field: "unprotected header", Reason: "not the empty map"}
 	}
-	if len(msg.Signature) != 96 {
+	switch len(msg.Signature) {
+	case 96:
+	case 64, 132: // r||s sizes of ES256 and ES512: a leaf on another curve
+		return nil, &AlgorithmError{Reason: fmt.Sprintf("%d-byte signature (ES256 or ES512 sized), want 96 (ES384 r||s)", len(msg.Signature))}
+	default:
 		return nil, &MalformedError{Field: "signature", Reason: fmt.Sprintf("%d bytes, want 96 (ES384 r||s)", len(msg.Signature))}
 	}
 	rd := &rawDocument{payload: msg.Payload, signature: msg.Signature}

@@ -224,6 +224,9 @@ func TestParseRejects(t *testing.T) {
 		{"unprotected null", "", func(d *testDoc) { d.unprotected = []byte{0xf6} }, ErrMalformed},
 		{"signature 95 bytes", "", func(d *testDoc) { d.signature = encBytes(zeros(95)) }, ErrMalformed},
 		{"signature 97 bytes", "", func(d *testDoc) { d.signature = encBytes(zeros(97)) }, ErrMalformed},
+		{"signature 0 bytes", "", func(d *testDoc) { d.signature = encBytes(nil) }, ErrMalformed},
+		{"signature ES256 sized", "", func(d *testDoc) { d.signature = encBytes(zeros(64)) }, ErrUnsupportedAlgorithm},
+		{"signature ES512 sized", "", func(d *testDoc) { d.signature = encBytes(zeros(132)) }, ErrUnsupportedAlgorithm},
 		{"signature text", "", func(d *testDoc) { d.signature = encText(string(zeros(96))) }, ErrMalformed},
 		// Payload map.
 		{"payload empty", "", func(d *testDoc) { d.payloadRaw = []byte{} }, ErrMalformed},

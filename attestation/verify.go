@@ -263,7 +263,7 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) error {
 func x509Reason(err error) string {
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		return "the leaf does not chain to a trusted root through cabundle"
+		return "the leaf does not chain to a trusted root through cabundle (" + err.Error() + ")"
 	}
 	return err.Error()
 }
