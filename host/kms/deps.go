@@ -3,35 +3,34 @@
 package kms
 
 import (
-	"errors"
-	"io"
+	"fmt"
 	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
 )
 
-// attestedDoc is what the server uses of a verified attestation document.
-type attestedDoc struct {
-	ModuleID  string
-	PCRs      map[int][]byte
-	PublicKey []byte
+// docVerifier verifies Recipient attestation documents with the shared
+// attestation.Verifier (warm chain cache) and the server's policy.
+type docVerifier struct {
+	v          *attestation.Verifier
+	maxAge     time.Duration
+	allowDebug bool
 }
 
-// docVerifier verifies a Recipient's attestation document at now.
-type docVerifier interface {
-	verify(doc []byte, now time.Time) (*attestedDoc, error)
+func newDocVerifier(cfg *Config) (*docVerifier, error) {
+	if cfg.AttestationRoots != nil && len(cfg.AttestationRoots) == 0 {
+		return nil, fmt.Errorf("%w: empty AttestationRoots (nil trusts the AWS root)", ErrConfig)
+	}
+	return &docVerifier{
+		v:          attestation.NewVerifier(&attestation.VerifierConfig{Roots: cfg.AttestationRoots}),
+		maxAge:     cfg.MaxDocumentAge,
+		allowDebug: cfg.AllowDebugEnclaves,
+	}, nil
 }
 
-// recipientSealer encrypts plaintext to the RSA SPKI public key as KMS's
-// CiphertextForRecipient.
-type recipientSealer func(spki, plaintext []byte, rand io.Reader) ([]byte, error)
-
-type unavailableVerifier struct{}
-
-func (unavailableVerifier) verify([]byte, time.Time) (*attestedDoc, error) {
-	return nil, errors.New("attestation verification is not available yet")
-}
-
-func newDocVerifier(*Config) (docVerifier, error) { return unavailableVerifier{}, nil }
-
-func sealForRecipient([]byte, []byte, io.Reader) ([]byte, error) {
-	return nil, errors.New("recipient sealing is not available yet")
+// verify checks signature, chain to the configured roots, certificate
+// validity and freshness at now, and debug mode unless allowed. PCRs are
+// not checked here: key policies decide about them.
+func (d *docVerifier) verify(doc []byte, now time.Time) (*attestation.Document, error) {
+	return d.v.Verify(doc, attestation.Options{CurrentTime: now, MaxAge: d.maxAge, AllowDebugUnsafe: d.allowDebug})
 }

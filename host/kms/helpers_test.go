@@ -4,6 +4,9 @@ package kms
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"reflect"
 	"testing"
@@ -24,4 +27,13 @@ func checkKeyPair(t testing.TB, priv, pub []byte) {
 	if !p.(equaler).Equal(k.(crypto.Signer).Public()) {
 		t.Fatalf("public key %v does not match private key %v", reflect.TypeOf(p), reflect.TypeOf(k))
 	}
+}
+
+func mustECDSA(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

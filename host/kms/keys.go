@@ -13,8 +13,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kms/keystore"
 	"github.com/enclavekit/enclavekit/host/kms/policy"
+	"github.com/enclavekit/enclavekit/recipient"
 )
 
 const (
@@ -174,7 +176,7 @@ func (s *Server) policyOf(k *keystore.Key) (*policy.Policy, error) {
 
 // authorize evaluates k's policy for the caller, action, encryption context
 // and (for recipient requests) the verified attestation document.
-func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[string]string, doc *attestedDoc) error {
+func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[string]string, doc *attestation.Document) error {
 	p, err := s.policyOf(k)
 	if err != nil {
 		return err // a stored policy that no longer parses is an internal error
@@ -190,7 +192,7 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	return nil
 }
 
-func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedDoc) policy.Request {
+func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestation.Document) policy.Request {
 	ctx := policy.AddEncryptionContext(nil, ec)
 	if doc != nil {
 		ctx = policy.AddAttestation(ctx, doc.PCRs)
@@ -201,7 +203,7 @@ func (s *Server) policyRequest(c *call, id, action string, ec map[string]string,
 // checkRecipient verifies a Recipient parameter: algorithm, attestation
 // document (signature, chain to the configured roots, freshness), and an RSA
 // public key of 2048 to 4096 bits. nil ri gives nil.
-func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestedDoc, error) {
+func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestation.Document, error) {
 	if ri == nil {
 		return nil, nil
 	}
@@ -213,7 +215,7 @@ func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestedDoc, error
 	}
 	doc, err := s.verifier.verify(ri.AttestationDocument, c.now)
 	if err != nil {
-		return nil, validation("The attestation document in Recipient is not valid: %v", err)
+		return nil, validation("The attestation document in Recipient is not valid (%s): %v", attestation.ErrorCode(err), err)
 	}
 	c.ev.AdditionalEventData = &additionalEventData{Recipient: &auditRecipient{
 		AttestationDocumentModuleID:           doc.ModuleID,
@@ -234,6 +236,6 @@ func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestedDoc, error
 }
 
 // forRecipient encrypts plaintext to the attested public key.
-func (s *Server) forRecipient(doc *attestedDoc, plaintext []byte) ([]byte, error) {
-	return s.seal(doc.PublicKey, plaintext, s.rand)
+func (s *Server) forRecipient(doc *attestation.Document, plaintext []byte) ([]byte, error) {
+	return recipient.Seal(doc.PublicKey, plaintext, s.rand)
 }

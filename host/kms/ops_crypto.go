@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"io"
 
+	"github.com/enclavekit/enclavekit/attestation"
+
 	"github.com/enclavekit/enclavekit/host/kms/keystore"
 )
 
@@ -29,7 +31,7 @@ func dryRun(string) error {
 // useKey loads a key for a cryptographic operation: resolve, authorize,
 // check state and usage. Authorization comes before the state check so an
 // unauthorised caller learns nothing about the key.
-func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *attestedDoc) (*keystore.Key, *material, error) {
+func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *attestation.Document) (*keystore.Key, *material, error) {
 	k, err := s.loadKey(c, ref)
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +75,7 @@ func (s *Server) encrypt(c *call, body []byte) (any, error) {
 }
 
 // openAny decrypts blob for the Decrypt and ReEncrypt source side.
-func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]string, action string, doc *attestedDoc) (*keystore.Key, []byte, error) {
+func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]string, action string, doc *attestation.Document) (*keystore.Key, []byte, error) {
 	if len(blob) == 0 || len(blob) > 6144 {
 		return nil, nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
 	}

@@ -34,8 +34,7 @@ type Server struct {
 	ownsStore bool
 	rootAEAD  cipher.AEAD
 	signer    *v4.Signer
-	verifier  docVerifier
-	seal      recipientSealer
+	verifier  *docVerifier
 	rand      io.Reader
 
 	materials sync.Map // key ID → *material (unwrapped key material; immutable per key)
@@ -77,7 +76,6 @@ func NewServer(cfg *Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.seal = sealForRecipient
 	if c.Store != nil {
 		s.store = c.Store
 	} else {
