@@ -22,7 +22,30 @@ var (
 	ErrCorrupt = errors.New("keystore: corrupt record")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("keystore: closed")
+	// ErrUnavailable: the store's backing service (a database) could not
+	// be reached or did not answer in time. The operation may or may not
+	// have taken effect when it was a write; callers answer a retryable
+	// error (KMS's DependencyTimeoutException) and the store recovers by
+	// itself when the service returns.
+	ErrUnavailable = errors.New("keystore: backing store unavailable")
 )
+
+type cachedReadsKey struct{}
+
+// WithCachedReads marks ctx so that a backend configured to do so may
+// answer [Store.GetKey] and [Store.GetAlias] from its cache of records it
+// read earlier when its backing service is unavailable, instead of failing
+// with [ErrUnavailable]. The kms-server sets it for Decrypt and
+// GenerateDataKey only; backends without such a cache ignore it.
+func WithCachedReads(ctx context.Context) context.Context {
+	return context.WithValue(ctx, cachedReadsKey{}, true)
+}
+
+// CachedReadsAllowed reports whether ctx was marked by [WithCachedReads].
+func CachedReadsAllowed(ctx context.Context) bool {
+	v, _ := ctx.Value(cachedReadsKey{}).(bool)
+	return v
+}
 
 // Key states, as KMS names them.
 const (
