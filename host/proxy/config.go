@@ -258,6 +258,9 @@ func validate(cfg *Config) (*compiled, error) {
 
 	listens := map[string]string{} // listen key → owner
 	claim := func(owner string, a transport.Addr) {
+		if a.Network == transport.NetworkVsock && a.Port == 0xFFFFFFFF || a.Network == transport.NetworkTCP && strings.HasSuffix(a.Address, ":0") {
+			return // the kernel picks a free port for each
+		}
 		key := a.String()
 		if a.Network == transport.NetworkVsock {
 			key = "vsock port " + strconv.FormatUint(uint64(a.Port), 10) // any CID and a specific CID clash

@@ -22,7 +22,7 @@ type closeWriter interface{ CloseWrite() error }
 // pipeState is shared by the two directions of one proxied connection.
 type pipeState struct {
 	idle       time.Duration // 0: no idle timeout
-	lastActive atomic.Int64 // unix nanoseconds of the last observed progress
+	lastActive atomic.Int64  // unix nanoseconds of the last observed progress
 }
 
 // direction copies src to dst until EOF, error or idleness. On EOF it

@@ -28,9 +28,9 @@ type dnsCache struct {
 	refresh  time.Duration
 	now      func() time.Time
 
-	mu      sync.Mutex
-	addrs   []netip.Addr
-	expires time.Time
+	mu       sync.Mutex
+	addrs    []netip.Addr
+	expires  time.Time
 	inflight chan struct{} // closed when the running lookup finishes
 }
 

@@ -381,8 +381,8 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 		if p.forced.Load() {
 			reason = reasonShutdown
 		}
-		p.m.errors.WithLabelValues(r.Name, reason).Inc()
 		log.Warn(msg, append(args, "reason", reason)...)
+		p.m.errors.WithLabelValues(r.Name, reason).Inc()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), r.connectTimeout)
@@ -413,6 +413,7 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	p.m.limitWait.WithLabelValues(r.Name).Observe(time.Since(start).Seconds())
 
 	ps := &pipeState{idle: r.idleTimeout}
+	ps.lastActive.Store(time.Now().UnixNano())
 	var in, out atomic.Int64
 	errc := make(chan error, 1)
 	go func() {
