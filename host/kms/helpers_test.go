@@ -8,7 +8,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -37,3 +39,5 @@ func mustECDSA(t testing.TB) *ecdsa.PrivateKey {
 	}
 	return k
 }
+
+func ioNopCloser(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
