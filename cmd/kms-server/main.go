@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Command kms-server is a self-hostable, KMS-compatible key service that
+// releases keys only to attested Nitro Enclaves (package host/kms).
+//
+//	kms-server init [--dir DIR]          write a starter config into DIR (default .)
+//	kms-server --config FILE [flags]     serve
+//
+// Flags: --listen ADDR and --metrics-listen ADDR override the file;
+// --log-level debug|info|warn|error. SIGTERM or SIGINT shut down
+// gracefully. Metrics are served on /metrics and health on /healthz on the
+// metrics listener.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/enclavekit/enclavekit/host/kms"
+	"github.com/enclavekit/enclavekit/host/kms/kmsconfig"
+)
+
+const usage = `Usage:
+  kms-server init [--dir DIR]
+  kms-server --config FILE [--listen ADDR] [--metrics-listen ADDR] [--log-level LEVEL]
+
+A KMS-compatible key service (JSON 1.1 protocol, SigV4) that releases keys
+only to attested Nitro Enclaves. "init" writes kms-server.yaml, root.key and
+keys/ into DIR for development.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "init" {
+		return runInit(args[1:], stderr)
+	}
+	fs := flag.NewFlagSet("kms-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	listen := fs.String("listen", "", "KMS listen address (overrides the file)")
+	metricsListen := fs.String("metrics-listen", "", "metrics and health listen address (overrides the file; \"off\" disables)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *cfgPath == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "kms-server: error: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	if err := serve(*cfgPath, *listen, *metricsListen, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "kms-server: error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runInit(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kms-server init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "directory to write the starter configuration into")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	st, err := kmsconfig.WriteStarter(*dir, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "kms-server: error: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, `wrote %s
+      %s (root key, keep it secret and backed up: without it the keys are lost)
+      %s (key store)
+start:  kms-server --config %s
+try:    AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=us-east-1 \
+          aws kms create-key --endpoint-url http://%s
+`, st.ConfigPath, st.RootKeyPath, st.KeyStoreDir, st.ConfigPath, st.AccessKeyID, st.Secret, st.Listen)
+	return 0
+}
+
+func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Logger) error {
+	f, err := kmsconfig.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	if listen != "" {
+		f.Listen = listen
+	}
+	if metricsListen != "" {
+		f.MetricsListen = metricsListen
+	}
+	audit := stdout
+	if p := f.AuditPath(); p != "" && p != "-" {
+		af, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		defer af.Close()
+		audit = af
+	}
+	cfg, err := f.ServerConfig(audit)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	srv, err := kms.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	srv.MetricsRegistry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	ln, err := net.Listen("tcp", f.Listen)
+	if err != nil {
+		return err
+	}
+	hs := srv.HTTPServer(f.Listen)
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("serving KMS", "addr", ln.Addr().String(), "region", cfg.Region, "key_store", cfg.KeyStoreDir)
+
+	var ms *http.Server
+	if f.MetricsListen != "" && f.MetricsListen != "off" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+			if err := srv.Healthy(r.Context()); err != nil {
+				http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			io.WriteString(w, "ok\n")
+		})
+		mln, err := net.Listen("tcp", f.MetricsListen)
+		if err != nil {
+			hs.Close()
+			return err
+		}
+		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
+		go func() { errc <- ms.Serve(mln) }()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if ms != nil {
+		ms.Shutdown(sctx)
+	}
+	return err
+}
