@@ -21,6 +21,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
+func prometheusRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
+
 // waitMetric waits (briefly) for a counter or gauge to reach want: handlers
 // record outcomes just after closing the connection a test observes.
 func waitMetric(t testing.TB, c prometheus.Collector, want float64) {

@@ -209,12 +209,12 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	var loops sync.WaitGroup
+	var loops, routeLoops sync.WaitGroup
 	var servers []*http.Server
 	for _, r := range p.routes {
 		l := listeners[r.Name]
-		loops.Add(1)
-		go func() { defer loops.Done(); p.acceptLoop(r, l) }()
+		routeLoops.Add(1)
+		go func() { defer routeLoops.Done(); p.acceptLoop(r, l) }()
 		p.log.Info("route ready", "route", r.Name, "direction", r.Direction, "listen", l.Addr().String(),
 			"destination", r.dest.String(), "max_connections", cap(r.sem))
 	}
@@ -245,6 +245,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			l.Close()
 		}
 	}
+	routeLoops.Wait() // no handler starts after this
 	drained := make(chan struct{})
 	go func() { p.wg.Wait(); close(drained) }()
 	timer := time.NewTimer(p.cfg.ShutdownTimeout)
