@@ -23,6 +23,8 @@ type Fixture struct {
 	Chain *nitroca.Chain
 	// Now is the default document timestamp and verification time.
 	Now time.Time
+
+	tb testing.TB // from New, for Doc
 }
 
 // New returns a fixture with a new chain whose certificates all start at
@@ -33,7 +35,7 @@ func New(tb testing.TB, now time.Time) *Fixture {
 	if err != nil {
 		tb.Fatalf("attestationtest: %v", err)
 	}
-	return &Fixture{Chain: c, Now: now}
+	return &Fixture{Chain: c, Now: now, tb: tb}
 }
 
 // PCRs returns the default PCR values: indexes 0-15, 48 bytes each; PCR0,
@@ -76,6 +78,26 @@ func (f *Fixture) Document(tb testing.TB, mods ...func(*attestation.Document)) [
 		}
 	}
 	return f.Sign(tb, d)
+}
+
+// Doc is [Fixture.Document] failing the test given to [New]; on a Fixture
+// built otherwise it panics on error.
+func (f *Fixture) Doc(mods ...func(*attestation.Document)) []byte {
+	d := f.Defaults()
+	for _, m := range mods {
+		if m != nil {
+			m(d)
+		}
+	}
+	b, err := f.Chain.Signer().Sign(d, rand.Reader)
+	if err != nil {
+		if f.tb == nil {
+			panic("attestationtest: " + err.Error())
+		}
+		f.tb.Helper()
+		f.tb.Fatalf("attestationtest: %v", err)
+	}
+	return b
 }
 
 // Sign signs doc as it is with the chain's leaf. It fails tb on error.

@@ -53,6 +53,21 @@ func TestDocumentDefaults(t *testing.T) {
 	}
 }
 
+func TestDoc(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	fx := attestationtest.New(t, now)
+	raw := fx.Doc(func(d *attestation.Document) { d.UserData = []byte("u") })
+	d, err := attestation.Verify(raw, fx.Options())
+	if err != nil || string(d.UserData) != "u" {
+		t.Fatalf("Verify: %v", err)
+	}
+	// A Fixture literal works too (Doc panics only on signing errors).
+	lit := &attestationtest.Fixture{Chain: fx.Chain, Now: now}
+	if _, err := attestation.Verify(lit.Doc(), lit.Options()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCopyPCRs(t *testing.T) {
 	a := attestationtest.PCRs()
 	b := attestationtest.CopyPCRs(a)

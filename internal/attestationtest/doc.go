@@ -13,6 +13,9 @@
 //	doc := fx.Document(t, func(d *attestation.Document) { d.PublicKey = spki })
 //	got, err := attestation.Verify(doc, fx.Options())
 //
+// [Fixture.Doc] does the same without a testing.TB argument (it uses the
+// one given to New), as a short form in table-driven tests.
+//
 // The defaults are those of a production enclave: module ID from the
 // leaf, digest SHA384, timestamp = now, 16 PCRs of 48 bytes with PCR0, PCR1,
 // PCR2 and PCR4 non-zero (so not debug mode), no public key, user data or
