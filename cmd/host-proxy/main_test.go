@@ -189,3 +189,10 @@ func TestSIGTERMDrain(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 }
+
+func TestDeployExampleValid(t *testing.T) {
+	code, stdout, stderr := runCmd("--config", "../../deploy/host-proxy.yaml", "--check")
+	if code != 0 || !strings.Contains(stdout, "configuration ok") {
+		t.Fatalf("deploy/host-proxy.yaml: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
