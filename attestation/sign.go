@@ -112,14 +112,16 @@ func (s *Signer) SignPayload(payload []byte, rand io.Reader) ([]byte, error) {
 	}
 	buf.WriteByte(0x84) // array of 4
 	enc := cbor.NewEncoder(&buf)
-	for _, v := range [][]byte{signProtectedES384, nil, payload, sig} {
-		if v == nil {
-			buf.WriteByte(0xa0) // unprotected: the empty map
-			continue
-		}
-		if err := enc.Encode(v); err != nil {
-			return nil, fmt.Errorf("attestation: sign: %w", err)
-		}
+	err = enc.Encode(signProtectedES384)
+	buf.WriteByte(0xa0) // unprotected header: the empty map
+	if err == nil {
+		err = enc.Encode(payload)
+	}
+	if err == nil {
+		err = enc.Encode(sig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attestation: sign: %w", err)
 	}
 	return buf.Bytes(), nil
 }
