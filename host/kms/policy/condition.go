@@ -38,14 +38,14 @@ func (o baseOp) negated() bool {
 }
 
 // match is the positive comparison of one policy value with one request value.
-func (o baseOp) match(policyValue, requestValue string) bool {
+func (o baseOp) match(policyValue, requestValue string, budget *int) bool {
 	switch o {
 	case opStringEquals, opStringNotEquals:
 		return policyValue == requestValue
 	case opStringEqualsIgnoreCase, opStringNotEqualsIgnoreCase, opBool:
 		return strings.EqualFold(policyValue, requestValue)
 	case opStringLike, opStringNotLike:
-		return wildcardMatch(policyValue, requestValue)
+		return wildcardMatch(policyValue, requestValue, budget)
 	}
 	return false
 }

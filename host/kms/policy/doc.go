@@ -76,6 +76,9 @@
 // realistic PCR condition expects.
 //
 // Documents are bounded ([MaxPolicySize] = 32 KiB as in KMS, [MaxStatements],
-// [MaxDepth]); wildcard matching is iterative and O(len(pattern)·len(value)).
-// Evaluation never panics on a policy that parsed (fuzzed).
+// [MaxDepth]). Wildcard matching is iterative, O(len(pattern)·len(value)),
+// and one evaluation has a fixed work budget: a policy whose StringLike
+// patterns are crafted to be slow against long presented values denies the
+// request with a reason saying so, rather than burning the server's CPU or
+// skipping a Deny. Evaluation never panics on a policy that parsed (fuzzed).
 package policy

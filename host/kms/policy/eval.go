@@ -94,13 +94,16 @@ func (p *Policy) Evaluate(r Request) Decision {
 		}
 	}
 	action := strings.ToLower(r.Action)
+	budget := maxEvalSteps
 
 	for i := range p.statements {
 		s := &p.statements[i]
-		if s.effect != effectDeny || s.scope(&r, action) != stageCondition {
-			continue
+		inScope := s.effect == effectDeny && s.scope(&r, action, &budget) == stageCondition
+		held := inScope && holdsAll(s, ctx, hasAtt, &budget)
+		if budget < 0 {
+			return exhausted(s)
 		}
-		if ok, _ := s.conditionsHold(ctx, hasAtt); !ok {
+		if !held {
 			continue
 		}
 		reason := fmt.Sprintf("explicit deny by statement %q", s.label())
@@ -116,9 +119,12 @@ func (p *Policy) Evaluate(r Request) Decision {
 		if s.effect != effectAllow {
 			continue
 		}
-		st := s.scope(&r, action)
+		st := s.scope(&r, action, &budget)
 		if st == stageCondition {
-			ok, why := s.conditionsHold(ctx, hasAtt)
+			ok, why := s.conditionsHold(ctx, hasAtt, &budget)
+			if budget < 0 {
+				return exhausted(s)
+			}
 			if ok {
 				return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by statement %q", s.label()), MatchedStatement: s.label()}
 			}
@@ -126,6 +132,9 @@ func (p *Policy) Evaluate(r Request) Decision {
 				best, bestStage, bestWhy = i, st, why
 			}
 			continue
+		}
+		if budget < 0 {
+			return exhausted(s)
 		}
 		if st > bestStage {
 			best, bestStage = i, st
@@ -143,6 +152,21 @@ func (p *Policy) Evaluate(r Request) Decision {
 		reason += " on " + r.Resource
 	}
 	return Decision{Reason: reason}
+}
+
+// maxEvalSteps bounds the wildcard-matching work of one evaluation. Legit
+// policies use a few hundred steps; a policy whose StringLike patterns are
+// crafted to be slow against long presented values hits the bound and the
+// request is denied (fail closed) instead of burning CPU.
+const maxEvalSteps = 1 << 22
+
+func holdsAll(s *statement, ctx map[string][]string, hasAtt bool, budget *int) bool {
+	ok, _ := s.conditionsHold(ctx, hasAtt, budget)
+	return ok
+}
+
+func exhausted(s *statement) Decision {
+	return Decision{Reason: fmt.Sprintf("policy evaluation exceeded its work limit at statement %q (wildcard patterns too costly for the presented values)", s.label())}
 }
 
 // buildContext lower-cases the context keys (merging keys that differ only
@@ -180,7 +204,7 @@ func setDefault(ctx map[string][]string, k, v string) {
 
 // scope reports how far the statement's principal, action and resource match
 // r; stageCondition means all three matched.
-func (s *statement) scope(r *Request, action string) stage {
+func (s *statement) scope(r *Request, action string, budget *int) stage {
 	ok := false
 	for i := range s.principals {
 		if s.principals[i].matches(r.Principal) {
@@ -193,7 +217,7 @@ func (s *statement) scope(r *Request, action string) stage {
 	}
 	matched := false
 	for _, a := range s.actions {
-		if wildcardMatch(a, action) {
+		if wildcardMatch(a, action, budget) {
 			matched = true
 			break
 		}
@@ -209,7 +233,7 @@ func (s *statement) scope(r *Request, action string) stage {
 			if s.effect == effectDeny { // unknown resource: a Deny applies
 				return stageCondition
 			}
-		case wildcardMatch(res, r.Resource):
+		case wildcardMatch(res, r.Resource, budget):
 			return stageCondition
 		}
 	}
@@ -218,17 +242,17 @@ func (s *statement) scope(r *Request, action string) stage {
 
 // conditionsHold reports whether every condition holds and, if not, why the
 // first failing one failed.
-func (s *statement) conditionsHold(ctx map[string][]string, hasAtt bool) (bool, string) {
+func (s *statement) conditionsHold(ctx map[string][]string, hasAtt bool, budget *int) (bool, string) {
 	for i := range s.conditions {
 		c := &s.conditions[i]
-		if !c.holds(ctx, s.effect) {
+		if !c.holds(ctx, s.effect, budget) {
 			return false, c.whyFailed(ctx, hasAtt)
 		}
 	}
 	return true, ""
 }
 
-func (c *condition) holds(ctx map[string][]string, eff effect) bool {
+func (c *condition) holds(ctx map[string][]string, eff effect, budget *int) bool {
 	vals := ctx[c.lkey]
 	present := len(vals) > 0
 	if c.base == opNull {
@@ -252,7 +276,7 @@ func (c *condition) holds(ctx map[string][]string, eff effect) bool {
 	}
 	anyMode := c.set == setAnyValue || (c.set == setNone && eff == effectDeny)
 	for _, v := range vals {
-		h := c.valueHolds(v)
+		h := c.valueHolds(v, budget)
 		if anyMode && h {
 			return true
 		}
@@ -265,10 +289,10 @@ func (c *condition) holds(ctx map[string][]string, eff effect) bool {
 
 // valueHolds applies the operator to one request value: positive operators
 // hold when any policy value matches, negated ones when none does.
-func (c *condition) valueHolds(v string) bool {
+func (c *condition) valueHolds(v string, budget *int) bool {
 	m := false
 	for _, pv := range c.values {
-		if c.base.match(pv, v) {
+		if c.base.match(pv, v, budget) {
 			m = true
 			break
 		}

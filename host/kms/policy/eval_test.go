@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -475,6 +476,34 @@ func TestEvaluateConcurrent(t *testing.T) {
 	for range 8 {
 		if d := <-done; !d.Allowed {
 			t.Errorf("concurrent evaluate: %+v", d)
+		}
+	}
+}
+
+// TestWorkLimit: a StringLike pattern crafted to be slow against a long
+// presented value is cut off by the evaluation budget, and the request is
+// denied whether the pattern sits in an Allow or in a Deny.
+func TestWorkLimit(t *testing.T) {
+	slow := "*" + strings.Repeat("a", 4000) + "b"
+	ctx := ctxOf("kms:EncryptionContext:x", strings.Repeat("a", 8192))
+	for _, doc := range []string{
+		stmt(`"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotLike":{"kms:EncryptionContext:x":"` + slow + `"}}`),
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+		 {"Sid":"S","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringLike":{"kms:EncryptionContext:x":"` + slow + `"}}}]}`,
+	} {
+		p := mustParse(t, doc)
+		start := time.Now()
+		d := p.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Context: ctx})
+		if d.Allowed || !strings.Contains(d.Reason, `exceeded its work limit at statement "S"`) {
+			t.Errorf("got %+v, want a denial for the work limit", d)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("evaluation took %v", el)
+		}
+		// With a short value the same policy evaluates normally.
+		d = p.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Context: ctxOf("kms:EncryptionContext:x", "aab")})
+		if !d.Allowed {
+			t.Errorf("short value: %+v, want allowed", d)
 		}
 	}
 }

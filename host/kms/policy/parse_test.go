@@ -267,7 +267,8 @@ func TestWildcardMatch(t *testing.T) {
 		{"arn:aws:kms:*:111122223333:key/*", "arn:aws:kms:eu-west-1:444455556666:key/1234", false},
 	}
 	for _, tt := range tests {
-		if got := wildcardMatch(tt.pattern, tt.s); got != tt.want {
+		budget := maxEvalSteps
+		if got := wildcardMatch(tt.pattern, tt.s, &budget); got != tt.want || budget < 0 {
 			t.Errorf("wildcardMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
 		}
 	}
@@ -277,8 +278,9 @@ func TestWildcardMatchWorstCase(t *testing.T) {
 	// Many stars against a long non-matching string must stay polynomial.
 	pattern := strings.Repeat("a*", 500) + "b"
 	s := strings.Repeat("a", 8000)
-	if wildcardMatch(pattern, s) {
-		t.Fatal("unexpected match")
+	budget := maxEvalSteps
+	if wildcardMatch(pattern, s, &budget) || budget < 0 {
+		t.Fatalf("unexpected match or budget exhausted (%d)", budget)
 	}
 }
 

@@ -8,11 +8,16 @@ import "unicode/utf8"
 // sequence of characters (including none) and '?' exactly one character, as
 // in IAM's Action, Resource and StringLike matching. The comparison is
 // case-sensitive; callers lower-case both sides for case-insensitive
-// matching. It runs in O(len(pattern)*len(s)) time without recursion.
-func wildcardMatch(pattern, s string) bool {
+// matching. It runs in O(len(pattern)*len(s)) time without recursion, one
+// unit of *budget per step; when the budget runs out (*budget < 0) it returns
+// false and the caller must fail closed.
+func wildcardMatch(pattern, s string, budget *int) bool {
 	px, sx := 0, 0
 	starPx, starSx := -1, -1
 	for px < len(pattern) || sx < len(s) {
+		if *budget--; *budget < 0 {
+			return false
+		}
 		if px < len(pattern) {
 			switch c := pattern[px]; c {
 			case '*':
