@@ -297,3 +297,44 @@ func TestReadPCRsFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRun feeds arbitrary input to the whole CLI with --json: it must exit
+// 0 or 1 (never 2, never panic), and stdout must be a JSON report that
+// agrees with the exit code.
+func FuzzRun(f *testing.F) {
+	dir := f.TempDir()
+	root := filepath.Join(dir, "root.pem")
+	pemBytes, err := fs.ReadFile(testvectors.FS, "root.pem")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(root, pemBytes, 0o644); err != nil {
+		f.Fatal(err)
+	}
+	files, _ := fs.Glob(testvectors.FS, "*.cbor")
+	for _, name := range files {
+		b, err := fs.ReadFile(testvectors.FS, name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out, errb bytes.Buffer
+		code := Run([]string{"--json", "--root", root, "--at", "2026-01-01T00:10:30Z", "--allow-debug"},
+			bytes.NewReader(in), &out, &errb, testNow)
+		if code != ExitVerified && code != ExitRejected {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var rep Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("stdout is not JSON: %v", err)
+		}
+		if rep.Verified != (code == ExitVerified) || (rep.Error == nil) != rep.Verified {
+			t.Fatalf("exit %d but report verified=%v error=%v", code, rep.Verified, rep.Error)
+		}
+		if rep.Error != nil && rep.Error.Code == "" {
+			t.Fatalf("rejection without a code: %s", errb.String())
+		}
+	})
+}
