@@ -3,13 +3,18 @@
 package recipient
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"math/big"
 	"strconv"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Accepted RSA modulus sizes, inclusive.
@@ -58,9 +63,18 @@ func SubjectKeyID(spkiDER []byte) []byte {
 	return h[:]
 }
 
+// oidRSAEncryption is rsaEncryption, 1.2.840.113549.1.1.1.
+var oidRSAEncryption = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}
+
 // parsePublicKey parses a DER SubjectPublicKeyInfo holding an acceptable
-// RSA key.
+// RSA key. RSA keys take a direct, strict DER path (the same checks as
+// crypto/x509: rsaEncryption with NULL parameters, a BIT STRING without
+// unused bits holding a positive modulus and exponent, nothing trailing);
+// anything else goes through x509.ParsePKIXPublicKey for a precise error.
 func parsePublicKey(der []byte) (*rsa.PublicKey, error) {
+	if pub, ok := parseRSASPKI(der); ok {
+		return pub, checkKey(pub)
+	}
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return nil, &KeyError{Reason: "not a DER SubjectPublicKeyInfo: " + err.Error()}
@@ -69,10 +83,30 @@ func parsePublicKey(der []byte) (*rsa.PublicKey, error) {
 	if !ok {
 		return nil, &KeyError{Reason: "not an RSA key (" + typeName(k) + "); KMS recipients are RSA 2048 to 4096 bits"}
 	}
-	if err := checkKey(pub); err != nil {
-		return nil, err
+	// x509 accepted an RSA key the direct path did not: be as strict as x509.
+	return pub, checkKey(pub)
+}
+
+// parseRSASPKI is the direct path of parsePublicKey.
+func parseRSASPKI(der []byte) (*rsa.PublicKey, bool) {
+	var spki, alg, oid, bits, rsaKey cryptobyte.String
+	var unused uint8
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&spki, asn1.SEQUENCE) || !in.Empty() ||
+		!spki.ReadASN1(&alg, asn1.SEQUENCE) ||
+		!alg.ReadASN1(&oid, asn1.OBJECT_IDENTIFIER) || !bytes.Equal(oid, oidRSAEncryption) ||
+		!alg.ReadASN1(&cryptobyte.String{}, asn1.NULL) || !alg.Empty() ||
+		!spki.ReadASN1(&bits, asn1.BIT_STRING) || !spki.Empty() ||
+		!bits.ReadUint8(&unused) || unused != 0 {
+		return nil, false
 	}
-	return pub, nil
+	n, e := new(big.Int), int64(0)
+	if !bits.ReadASN1(&rsaKey, asn1.SEQUENCE) || !bits.Empty() ||
+		!rsaKey.ReadASN1Integer(n) || !rsaKey.ReadASN1Integer(&e) || !rsaKey.Empty() ||
+		n.Sign() <= 0 || e <= 0 || e > 1<<31-1 {
+		return nil, false
+	}
+	return &rsa.PublicKey{N: n, E: int(e)}, true
 }
 
 func typeName(k any) string {

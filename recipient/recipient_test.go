@@ -505,3 +505,37 @@ func TestOpenRejections(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRSASPKIAgreesWithX509: the direct SPKI path accepts nothing
+// crypto/x509 rejects, and reads the same key, under every single-byte
+// change of a valid SPKI.
+func TestParseRSASPKIAgreesWithX509(t *testing.T) {
+	for _, bits := range []int{2048, 4096} {
+		spki, _ := PublicKeyDER(&testKey(t, bits).PublicKey)
+		check := func(der []byte) {
+			pub, ok := parseRSASPKI(der)
+			if !ok {
+				return
+			}
+			k, err := x509.ParsePKIXPublicKey(der)
+			if err != nil {
+				t.Fatalf("direct path accepts %x, x509 says %v", der, err)
+			}
+			if xp, isRSA := k.(*rsa.PublicKey); !isRSA || !xp.Equal(pub) {
+				t.Fatalf("direct path and x509 read different keys from %x", der)
+			}
+		}
+		check(spki)
+		if _, ok := parseRSASPKI(spki); !ok {
+			t.Fatal("direct path rejects a valid SPKI")
+		}
+		for i := range spki {
+			for _, d := range []byte{0x01, 0x80, 0xff} {
+				m := bytes.Clone(spki)
+				m[i] ^= d
+				check(m)
+			}
+			check(spki[:i])
+		}
+	}
+}
