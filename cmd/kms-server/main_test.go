@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/host/kms/kmsconfig"
+)
+
+const childEnv = "ENCLAVEKIT_KMS_SERVER_CHILD"
+
+// TestMain lets the test binary act as kms-server for the crash test.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan struct{}
+}
+
+// startChild runs the test binary as kms-server on a free loopback port
+// and waits until it serves.
+func startChild(t *testing.T, cfgPath string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "--config", cfgPath, "--listen", "127.0.0.1:0", "--metrics-listen", "off")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var log bytes.Buffer
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "serving KMS" {
+				addrc <- m["addr"].(string)
+			}
+		}
+		close(addrc)
+		cmd.Wait()
+		close(c.done)
+	}()
+	select {
+	case a, ok := <-addrc:
+		if !ok {
+			t.Fatal("kms-server child exited before serving")
+		}
+		c.addr = a
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("kms-server child did not start")
+	}
+	return c
+}
+
+func (c *child) kill() {
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+func clientFor(st *kmsconfig.Starter, addr string) *awskms.Client {
+	return awskms.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(st.AccessKeyID, st.Secret, ""),
+		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + addr) })
+}
+
+type acked struct {
+	keyID string
+	pt    []byte
+	blob  []byte // nil: only the key was acknowledged
+}
+
+// TestCrashRecovery kills the server with SIGKILL at random moments while
+// clients create keys and encrypt; after a restart every acknowledged key
+// must exist and decrypt what it encrypted.
+func TestCrashRecovery(t *testing.T) {
+	dur := 6 * time.Second
+	if testing.Short() {
+		dur = 2 * time.Second
+	}
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var acks []acked
+	kills := 0
+	deadline := time.Now().Add(dur)
+	for time.Now().Before(deadline) {
+		c := startChild(t, st.ConfigPath)
+		client := clientFor(st, c.addr)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+					if err != nil {
+						continue
+					}
+					id := *ck.KeyMetadata.KeyId
+					mu.Lock()
+					acks = append(acks, acked{keyID: id})
+					mu.Unlock()
+					pt := make([]byte, 32)
+					rand.Read(pt)
+					enc, err := client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: pt,
+						EncryptionContext: map[string]string{"k": id}})
+					if err != nil {
+						continue
+					}
+					mu.Lock()
+					acks = append(acks, acked{keyID: id, pt: pt, blob: enc.CiphertextBlob})
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(50+mrand.IntN(400)) * time.Millisecond)
+		c.kill()
+		kills++
+		cancel()
+		wg.Wait()
+	}
+
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	client := clientFor(st, c.addr)
+	ctx := context.Background()
+
+	// A second server on the same directory is refused.
+	var stderr bytes.Buffer
+	if code := run([]string{"--config", st.ConfigPath, "--listen", "127.0.0.1:0", "--metrics-listen", "off"}, io.Discard, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "in use by another kms-server process") {
+		t.Fatalf("second server on one key store: exit %d, %s", code, stderr.String())
+	}
+
+	blobs := 0
+	for _, a := range acks {
+		if a.blob == nil {
+			if _, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(a.keyID)}); err != nil {
+				t.Fatalf("acknowledged key %s lost: %v", a.keyID, err)
+			}
+			continue
+		}
+		blobs++
+		out, err := client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: a.blob, EncryptionContext: map[string]string{"k": a.keyID}})
+		if err != nil {
+			t.Fatalf("acknowledged ciphertext under %s does not decrypt: %v", a.keyID, err)
+		}
+		if !bytes.Equal(out.Plaintext, a.pt) {
+			t.Fatalf("key %s decrypts to a different plaintext", a.keyID)
+		}
+	}
+	if blobs == 0 || kills < 2 {
+		t.Fatalf("crash test exercised too little: %d kills, %d acknowledged encryptions", kills, blobs)
+	}
+	t.Logf("%d kills, %d acknowledged keys and encryptions verified", kills, len(acks))
+}
+
+// TestInitAndUsage covers the command line.
+func TestInitAndUsage(t *testing.T) {
+	var stderr bytes.Buffer
+	dir := t.TempDir()
+	if code := run([]string{"init", "--dir", dir}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("init: %d %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "kms-server --config") {
+		t.Errorf("init output: %s", stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"init", "--dir", dir}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "not overwriting") {
+		t.Fatalf("second init: %d %s", code, stderr.String())
+	}
+	if code := run(nil, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("no --config: exit %d, want 2", code)
+	}
+	stderr.Reset()
+	if code := run([]string{"--config", dir + "/missing.yaml"}, io.Discard, &stderr); code != 1 {
+		t.Fatalf("missing config: exit %d", code)
+	}
+}
