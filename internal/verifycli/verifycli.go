@@ -139,6 +139,10 @@ func reject(stdout, stderr io.Writer, c *config, rep *Report, err error) int {
 		}
 		fmt.Fprintf(stderr, "  PCR%-2d expected %s\n        actual   %s\n", m.Index, m.Expected, actual)
 	}
+	var mm *attestation.MismatchError
+	if errors.As(err, &mm) {
+		fmt.Fprintf(stderr, "  expected %s\n  actual   %s\n", short(mm.Want), short(mm.Got))
+	}
 	if rep.Error.Hint != "" {
 		fmt.Fprintf(stderr, "hint: %s\n", rep.Error.Hint)
 	}
