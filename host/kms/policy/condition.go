@@ -137,14 +137,31 @@ func parseOperator(name, path string) (base baseOp, set setOp, ifExists bool, er
 
 // Condition keys, as documented by AWS KMS. Lookups are case-insensitive.
 const (
-	KeyImageSha384              = "kms:RecipientAttestation:ImageSha384"
-	KeyPCRPrefix                = "kms:RecipientAttestation:PCR"
-	KeyEncryptionContextPrefix  = "kms:EncryptionContext:"
-	KeyEncryptionContextKeys    = "kms:EncryptionContextKeys"
-	KeyCallerAccount            = "kms:CallerAccount"
-	KeyViaService               = "kms:ViaService"
-	KeyPrincipalArn             = "aws:PrincipalArn"
-	KeyPrincipalAccount         = "aws:PrincipalAccount"
+	// KeyImageSha384 is PCR0 of the request's verified attestation document,
+	// lower-case hex.
+	KeyImageSha384 = "kms:RecipientAttestation:ImageSha384"
+	// KeyPCRPrefix followed by a decimal index names that PCR of the
+	// attestation document, lower-case hex (see [PCRKey]).
+	KeyPCRPrefix = "kms:RecipientAttestation:PCR"
+	// KeyEncryptionContextPrefix followed by an encryption context key holds
+	// that key's value (the key part is case-insensitive, as in AWS).
+	KeyEncryptionContextPrefix = "kms:EncryptionContext:"
+	// KeyEncryptionContextKeys is multi-valued: the encryption context keys.
+	KeyEncryptionContextKeys = "kms:EncryptionContextKeys"
+	// KeyCallerAccount is the caller's account ID (derived from
+	// Request.Principal when Context does not set it).
+	KeyCallerAccount = "kms:CallerAccount"
+	// KeyViaService is the AWS service a request came through; absent for
+	// direct calls.
+	KeyViaService = "kms:ViaService"
+	// KeyPrincipalArn is the caller's ARN (derived from Request.Principal).
+	KeyPrincipalArn = "aws:PrincipalArn"
+	// KeyPrincipalAccount is the caller's account ID (derived from
+	// Request.Principal).
+	KeyPrincipalAccount = "aws:PrincipalAccount"
+)
+
+const (
 	keyAttestationPrefixLower   = "kms:recipientattestation:"
 	keyPCRPrefixLower           = "kms:recipientattestation:pcr"
 	keyEncryptionContextPrefixL = "kms:encryptioncontext:"

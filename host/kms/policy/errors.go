@@ -37,6 +37,7 @@ type ParseError struct {
 	Err error
 }
 
+// Error returns "policy: <path>: <message>".
 func (e *ParseError) Error() string {
 	if e.Path == "" {
 		return "policy: " + e.Msg

@@ -21,7 +21,10 @@ const (
 
 // Policy versions accepted in the Version element.
 const (
+	// Version2012 is the current policy language version (policy
+	// variables, which this package rejects, exist only in it).
 	Version2012 = "2012-10-17"
+	// Version2008 is the original version, assumed when Version is absent.
 	Version2008 = "2008-10-17"
 )
 
