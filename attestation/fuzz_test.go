@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package attestation
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+)
+
+// addSeeds adds every shared vector (real, NitroTPM, negative) and every
+// document the project generates (../testvectors) to the corpus.
+func addSeeds(f *testing.F) {
+	var files []string
+	for _, sub := range []string{"real", "nitrotpm", "negative"} {
+		m, err := filepath.Glob(filepath.Join(sharedvectors.Dir(f, "attestation", sub), "*.cbor"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	own, _ := filepath.Glob(filepath.Join("..", "testvectors", "*.cbor"))
+	files = append(files, own...)
+	if len(files) < 27 {
+		f.Fatalf("only %d seed vectors", len(files))
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data)
+		if err != nil {
+			if doc != nil {
+				t.Fatal("document beside an error")
+			}
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupportedAlgorithm) && !errors.Is(err, ErrNotEnclave) {
+				t.Fatalf("unexpected error class %v (code %q)", err, ErrorCode(err))
+			}
+			return
+		}
+		if !bytes.Equal(doc.Raw, data) {
+			t.Fatal("Raw differs from the input")
+		}
+		if doc.Digest != "SHA384" || doc.ModuleID == "" || len(doc.ModuleID) > MaxModuleIDLen ||
+			doc.Certificate == nil || len(doc.CABundle) == 0 || len(doc.CABundle) > MaxCABundle ||
+			len(doc.PCRs) == 0 || len(doc.PCRs) > MaxPCRs || doc.Timestamp.IsZero() {
+			t.Fatalf("accepted document breaks a field rule: %+v", doc)
+		}
+		for i, v := range doc.PCRs {
+			if i < 0 || i >= MaxPCRs || (len(v) != 32 && len(v) != 48 && len(v) != 64) {
+				t.Fatalf("accepted PCR%d of %d bytes", i, len(v))
+			}
+		}
+		for _, v := range [][]byte{doc.PublicKey, doc.UserData, doc.Nonce} {
+			if len(v) > MaxUserFieldLen {
+				t.Fatalf("accepted a %d-byte field", len(v))
+			}
+		}
+		// Deterministic: the accepted bytes parse again to the same fields.
+		again, err := Parse(doc.Raw)
+		if err != nil || again.ModuleID != doc.ModuleID || !again.Timestamp.Equal(doc.Timestamp) ||
+			len(again.PCRs) != len(doc.PCRs) || !bytes.Equal(again.Nonce, doc.Nonce) ||
+			!again.Certificate.Equal(doc.Certificate) {
+			t.Fatalf("re-parse differs: %v", err)
+		}
+		// A trailing byte is always rejected.
+		if _, err := Parse(append(bytes.Clone(data), 0)); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("trailing byte accepted: %v", err)
+		}
+	})
+}
+
+func FuzzVerify(f *testing.F) {
+	addSeeds(f)
+	// One Verifier for the whole run: its cache must never change a verdict.
+	v := NewVerifier(&VerifierConfig{CacheSize: 4})
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := Options{AtDocumentTime: true, CurrentTime: now, AllowDebugUnsafe: true}
+		doc, err := Verify(data, opts)
+		if (doc == nil) == (err == nil) {
+			t.Fatalf("doc %v beside err %v", doc != nil, err)
+		}
+		code := ErrorCode(err)
+		if err != nil && code == "" {
+			t.Fatalf("error without a code: %v", err)
+		}
+		vdoc, verr := v.Verify(data, opts)
+		if ErrorCode(verr) != code || (vdoc == nil) != (doc == nil) {
+			t.Fatalf("Verifier says %v, Verify says %v", verr, err)
+		}
+		if doc == nil {
+			return
+		}
+		if !bytes.Equal(doc.Raw, data) {
+			t.Fatal("Raw differs from the input")
+		}
+		p, err := Parse(data)
+		if err != nil || p.ModuleID != doc.ModuleID || !p.Timestamp.Equal(doc.Timestamp) {
+			t.Fatalf("verified document does not parse the same: %v", err)
+		}
+	})
+}
