@@ -35,7 +35,7 @@ func ExampleVerify() {
 
 	doc, err := attestation.Verify(data, attestation.Options{
 		CurrentTime:    time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC), // usually left zero: now
-		AtDocumentTime: true,                                         // the leaf expired long ago
+		AtDocumentTime: true,                                        // the leaf expired long ago
 		MaxAge:         24 * time.Hour,
 		PCRs:           map[int][]byte{0: pcr0},
 	})
