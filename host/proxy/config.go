@@ -29,6 +29,8 @@ const (
 	DefaultDNSRefresh      = 30 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultRefreshBefore   = 5 * time.Minute
+	// MaxConnectionsLimit is the largest accepted max_connections.
+	MaxConnectionsLimit = 1 << 20
 	// DefaultIMDSURL is the instance metadata service of the parent.
 	DefaultIMDSURL = "http://169.254.169.254"
 )
@@ -252,8 +254,8 @@ func validate(cfg *Config) (*compiled, error) {
 			add(name, ErrInvalidConfig, "negative duration %v", d)
 		}
 	}
-	if cfg.MaxConnections < 0 {
-		add("max_connections", ErrInvalidConfig, "negative value %d", cfg.MaxConnections)
+	if cfg.MaxConnections < 0 || cfg.MaxConnections > MaxConnectionsLimit {
+		add("max_connections", ErrInvalidConfig, "%d out of range 0-%d", cfg.MaxConnections, MaxConnectionsLimit)
 	}
 
 	listens := map[string]string{} // listen key → owner
@@ -291,8 +293,8 @@ func validate(cfg *Config) (*compiled, error) {
 		if r.Direction != Egress && r.Direction != Ingress {
 			add(where, ErrInvalidConfig, "direction %q: want egress or ingress", r.Direction)
 		}
-		if r.MaxConnections < 0 {
-			add(where, ErrInvalidConfig, "max_connections: negative value %d", r.MaxConnections)
+		if r.MaxConnections < 0 || r.MaxConnections > MaxConnectionsLimit {
+			add(where, ErrInvalidConfig, "max_connections: %d out of range 0-%d", r.MaxConnections, MaxConnectionsLimit)
 		}
 		if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
 			add(where, ErrInvalidConfig, "ip_version %d: want 4, 6 or 0 (both)", r.IPVersion)
