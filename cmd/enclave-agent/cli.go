@@ -77,7 +77,7 @@ Global flags (accepted before or after the command):
   --kms-ca FILE             PEM roots for an https endpoint (default: system roots)
   --credentials-endpoint ADDR
                             fetch credentials from the host at ADDR (vsock://...)
-  --credentials-path PATH   HTTP path there (default /v1/credentials)
+  --credentials-path PATH   HTTP path there (default /credentials, as host-proxy serves it)
                             without it: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
                             AWS_SESSION_TOKEN from the environment
   --key-rotation DUR        replace the recipient RSA key this often (default 1h)

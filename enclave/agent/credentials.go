@@ -44,7 +44,7 @@ func (p EnvCredentials) Retrieve(context.Context) (aws.Credentials, error) {
 
 // DefaultCredentialsPath is the HTTP path [EndpointCredentials] requests
 // when Path is empty.
-const DefaultCredentialsPath = "/v1/credentials"
+const DefaultCredentialsPath = "/credentials"
 
 // maxCredentialsBody bounds the credential endpoint's answer.
 const maxCredentialsBody = 64 << 10
