@@ -463,11 +463,12 @@ func TestVerifierCache(t *testing.T) {
 	// A caller modifying a returned certificate does not change the cache.
 	doc1.Certificate.PublicKey = &newKey(t).PublicKey
 	doc1.CABundle[0].Raw = nil
+	doc1.CABundle[1] = nil
 	doc2, err := v.Verify(d2, opts)
 	if err != nil {
 		t.Fatalf("warm: %v", err)
 	}
-	if !bytes.Equal(doc2.Nonce, []byte("2")) {
+	if !bytes.Equal(doc2.Nonce, []byte("2")) || doc2.CABundle[1] == nil {
 		t.Error("wrong document")
 	}
 	// Validity is checked at each verification, cached or not.

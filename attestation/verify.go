@@ -387,7 +387,7 @@ func verify(t *trust, cache *chainCache, data []byte, opts *Options, now time.Ti
 	if opts.MaxAge > 0 && now.Sub(ts) > opts.MaxAge {
 		return nil, &FreshnessError{Timestamp: ts, At: now, Limit: opts.MaxAge}
 	}
-	doc := rd.document(data, c.leaf, c.bundle)
+	doc := rd.document(data, c.leaf, slices.Clone(c.bundle)) // own slice: a cached chain is shared
 	// 7. PCRs.
 	if err := checkPCRs(opts.PCRs, doc.PCRs); err != nil {
 		return nil, err
