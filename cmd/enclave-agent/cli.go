@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -29,6 +30,7 @@ import (
 	"github.com/enclavekit/enclavekit/enclave"
 	"github.com/enclavekit/enclavekit/enclave/agent"
 	"github.com/enclavekit/enclavekit/enclave/emulator"
+	"github.com/enclavekit/enclavekit/internal/nitroca"
 )
 
 const usage = `usage: enclave-agent [global flags] COMMAND [flags]
@@ -56,14 +58,16 @@ Commands:
   pcr lock N | pcr lock-range N
                read, extend and lock PCRs (16-31 are the application's)
   describe-nsm print the NSM description as JSON
-  emulator-root --out FILE
-               write the emulator's root certificate (PEM); needs
-               --emulator-state so that the root outlives this process
+  emulator-root --emulator-state DIR [--out FILE]
+               write the emulator's root certificate (PEM; created in DIR
+               on first use) for verifiers: nitro-verify --root FILE
   help         this text
 
 Global flags (accepted before or after the command):
   --nsm device|emulator     the NSM to use (default device: /dev/nsm)
-  --emulator-state DIR      keep the emulator's root CA in DIR (root.pem, root.key)
+  --emulator-state DIR      keep the emulator's root CA (root.pem, root.key) and
+                            PCR bank (pcrs.json, shared by every process using
+                            DIR, like one enclave's NSM) in DIR
   --emulator-root-out FILE  write the emulator's root certificate to FILE at start
   --image-measurements FILE emulator PCRs from nitro-cli describe-eif/build-enclave JSON
   --pcr0 HEX, --pcr1 HEX, --pcr2 HEX, --pcr N=HEX (repeatable)
@@ -839,20 +843,18 @@ func (a *app) emulatorRoot(args []string) error {
 	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
-	if a.g.nsm != "emulator" {
-		a.g.nsm = "emulator"
-	}
 	if a.g.emulatorState == "" {
 		return usagef("emulator-root: --emulator-state DIR is required (a root not kept there dies with this process)")
 	}
-	if !a.g.debugMode && a.g.pcr0 == "" && a.g.measurements == "" && len(a.g.pcrs) == 0 {
-		a.g.debugMode = true // the root does not depend on the PCRs
+	if err := os.MkdirAll(a.g.emulatorState, 0o700); err != nil {
+		return err
 	}
-	nsm, err := a.openNSM()
+	// The root only: starting an emulator here would boot (and so reset)
+	// the state directory's PCR bank.
+	root, err := nitroca.LoadOrCreateRoot(filepath.Join(a.g.emulatorState, emulator.RootCertFile),
+		filepath.Join(a.g.emulatorState, emulator.RootKeyFile), rand.Reader, time.Now())
 	if err != nil {
 		return err
 	}
-	defer nsm.Close()
-	pem := nsm.(*emulator.Emulator).RootPEM()
-	return a.output(*out, pem)
+	return a.output(*out, root.CertPEM())
 }

@@ -17,7 +17,14 @@
 //     (for example the Measurements of `nitro-cli describe-eif`), or all
 //     zero in debug mode, as a debug-mode enclave reports them. PCR4 holds
 //     the parent instance value (configurable; by default derived from the
-//     emulated instance ID). PCR3 and PCR8 are zero unless given.
+//     emulated instance ID, or from the root when a state directory is
+//     used, so that it is stable there). PCR3 and PCR8 are zero unless
+//     given.
+//   - With a state directory ([Config.StateDir]), one PCR bank shared by
+//     every process using it, under a file lock, as the processes of one
+//     enclave share the device: a PCR extended and locked by one command
+//     shows in the next command's documents. Starting with other boot
+//     measurements resets the bank (an emulated reboot).
 //   - Attestation documents in AWS's exact shape (field order, encodings,
 //     null for absent fields, indefinite-length payload map), carrying the
 //     locked PCRs, signed through a CA chain shaped like AWS's (root,

@@ -65,7 +65,13 @@ type Config struct {
 	Root *nitroca.Root
 	// StateDir keeps the root certificate (root.pem, 0644) and key
 	// (root.key, 0600) so that verifiers told to trust it once keep doing
-	// so across restarts. Created with mode 0700 when missing.
+	// so across restarts, and the PCR bank (pcrs.json), shared under a file
+	// lock by every process using the directory, as the device's bank is
+	// shared by the processes of one enclave: a PCR extended and locked by
+	// one command shows in the next one's documents. A process started with
+	// other boot measurements (PCR0-PCR15) resets the bank: an emulated
+	// reboot. Created with mode 0700 when missing. Empty keeps everything
+	// in memory.
 	StateDir string
 	// Region is named in the emulated certificates ("" is nitroca's default).
 	Region string
@@ -88,8 +94,12 @@ type Emulator struct {
 	root   *nitroca.Root
 	region string
 
+	stateDir string // "" keeps the PCR bank in memory only
+	boot     string // bootID of this process's boot measurements
+
 	mu       sync.Mutex
 	closed   bool
+	joined   bool // the shared bank was checked (and reset if booted differently)
 	pcrs     [enclave.MaxPCRs][]byte
 	locked   [enclave.MaxPCRs]bool
 	chain    *nitroca.Chain
@@ -169,7 +179,17 @@ func New(cfg *Config) (*Emulator, error) {
 		copy(e.pcrs[i], v)
 	}
 	if _, ok := cfg.PCRs[4]; !ok {
-		e.pcrs[4] = InstancePCR(instanceID(e.moduleID))
+		if cfg.StateDir != "" {
+			// Stable across the processes sharing the bank.
+			e.pcrs[4] = InstancePCR("i-" + fmt.Sprintf("%x", sha256Sum(root.Cert.Raw))[:17])
+		} else {
+			e.pcrs[4] = InstancePCR(instanceID(e.moduleID))
+		}
+	}
+	e.boot = bootID(&e.pcrs)
+	e.stateDir = cfg.StateDir
+	if err := e.withBank(false, func() error { return nil }); err != nil {
+		return nil, err
 	}
 
 	e.log.Warn("NSM EMULATOR IN USE: attestation documents are signed by a local software CA and prove nothing; never trust its root in production",
@@ -214,13 +234,6 @@ func (e *Emulator) RootPEM() []byte { return e.root.CertPEM() }
 // ModuleID returns the emulated enclave's module ID, "i-<17 hex>-enc<16 hex>".
 func (e *Emulator) ModuleID() string { return e.moduleID }
 
-func (e *Emulator) errClosed() error {
-	if e.closed {
-		return enclave.ErrClosed
-	}
-	return nil
-}
-
 func nsmErr(op, code string) error { return &enclave.NSMError{Op: op, Code: code} }
 
 // Attestation implements [enclave.NSM]: a document signed by the current
@@ -229,11 +242,19 @@ func (e *Emulator) Attestation(nonce, userData, publicKey []byte) ([]byte, error
 	if err := enclave.CheckAttestationRequest(nonce, userData, publicKey); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.errClosed(); err != nil {
+	var out []byte
+	err := e.withBank(false, func() error {
+		var err error
+		out, err = e.attestLocked(nonce, userData, publicKey)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+func (e *Emulator) attestLocked(nonce, userData, publicKey []byte) ([]byte, error) {
 	now := e.clock()
 	if err := e.freshLeafLocked(now); err != nil {
 		return nil, err
@@ -301,15 +322,16 @@ func (e *Emulator) freshLeafLocked(now time.Time) error {
 
 // DescribePCR implements [enclave.NSM].
 func (e *Emulator) DescribePCR(index int) ([]byte, bool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.errClosed(); err != nil {
-		return nil, false, err
-	}
 	if index < 0 || index >= enclave.MaxPCRs {
 		return nil, false, nsmErr("DescribePCR", enclave.CodeInvalidIndex)
 	}
-	return slices.Clone(e.pcrs[index]), e.locked[index], nil
+	var v []byte
+	var locked bool
+	err := e.withBank(false, func() error {
+		v, locked = slices.Clone(e.pcrs[index]), e.locked[index]
+		return nil
+	})
+	return v, locked, err
 }
 
 // ExtendPCR implements [enclave.NSM]: PCR = SHA-384(PCR || data).
@@ -317,69 +339,67 @@ func (e *Emulator) ExtendPCR(index int, data []byte) ([]byte, error) {
 	if err := enclave.CheckExtendRequest(index, data); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.errClosed(); err != nil {
-		return nil, err
-	}
 	if index >= enclave.MaxPCRs {
 		return nil, nsmErr("ExtendPCR", enclave.CodeInvalidIndex)
 	}
-	if e.locked[index] {
-		return nil, nsmErr("ExtendPCR", enclave.CodeReadOnlyIndex)
+	var v []byte
+	err := e.withBank(true, func() error {
+		if e.locked[index] {
+			return nsmErr("ExtendPCR", enclave.CodeReadOnlyIndex)
+		}
+		e.pcrs[index] = enclave.ExtendPCRValue(e.pcrs[index], data)
+		v = slices.Clone(e.pcrs[index])
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	e.pcrs[index] = enclave.ExtendPCRValue(e.pcrs[index], data)
-	return slices.Clone(e.pcrs[index]), nil
+	return v, nil
 }
 
 // LockPCR implements [enclave.NSM].
 func (e *Emulator) LockPCR(index int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.errClosed(); err != nil {
-		return err
-	}
 	if index < 0 || index >= enclave.MaxPCRs {
 		return nsmErr("LockPCR", enclave.CodeInvalidIndex)
 	}
-	if e.locked[index] {
-		return nsmErr("LockPCR", enclave.CodeReadOnlyIndex)
-	}
-	e.locked[index] = true
-	return nil
+	return e.withBank(true, func() error {
+		if e.locked[index] {
+			return nsmErr("LockPCR", enclave.CodeReadOnlyIndex)
+		}
+		e.locked[index] = true
+		return nil
+	})
 }
 
 // LockPCRs implements [enclave.NSM]: locks [0, n).
 func (e *Emulator) LockPCRs(n int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.errClosed(); err != nil {
-		return err
-	}
 	if n < 0 || n > enclave.MaxPCRs {
 		return nsmErr("LockPCRs", enclave.CodeInvalidIndex)
 	}
-	for i := range n {
-		e.locked[i] = true
-	}
-	return nil
+	return e.withBank(true, func() error {
+		for i := range n {
+			e.locked[i] = true
+		}
+		return nil
+	})
 }
 
 // DescribeNSM implements [enclave.NSM].
 func (e *Emulator) DescribeNSM() (*enclave.Description, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.errClosed(); err != nil {
-		return nil, err
-	}
 	d := &enclave.Description{
 		VersionMajor: VersionMajor, VersionMinor: VersionMinor, VersionPatch: VersionPatch,
 		ModuleID: e.moduleID, MaxPCRs: enclave.MaxPCRs, Digest: "SHA384",
 	}
-	for i, l := range e.locked {
-		if l {
-			d.LockedPCRs = append(d.LockedPCRs, i)
+	err := e.withBank(false, func() error {
+		for i, l := range e.locked {
+			if l {
+				d.LockedPCRs = append(d.LockedPCRs, i)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -366,6 +366,9 @@ func TestStateDirKeepsRoot(t *testing.T) {
 	if !e1.Root().Equal(e2.Root()) {
 		t.Fatal("a second emulator on the same state dir has another root")
 	}
+	if !bytes.Equal(mustPCR(t, e1, 4), mustPCR(t, e2, 4)) {
+		t.Fatal("PCR4 differs between emulators sharing a state dir")
+	}
 	fi, err := os.Stat(filepath.Join(dir, RootKeyFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("root key file: %v %v", fi, err)
@@ -411,4 +414,56 @@ func TestParseMeasurements(t *testing.T) {
 			t.Errorf("%s: %v, want ErrConfig", name, err)
 		}
 	}
+}
+
+// TestSharedPCRBank: emulators on one state directory share the PCR bank
+// as the processes of one enclave share the device's.
+func TestSharedPCRBank(t *testing.T) {
+	dir := t.TempDir()
+	e1, _ := newTest(t, func(c *Config) { c.StateDir = dir })
+	e2, _ := newTest(t, func(c *Config) { c.StateDir = dir })
+	v, err := e1.ExtendPCR(16, []byte("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.LockPCR(16); err != nil {
+		t.Fatal(err)
+	}
+	got, locked, err := e2.DescribePCR(16)
+	if err != nil || !bytes.Equal(got, v) || !locked {
+		t.Fatalf("second process sees PCR16 = %x locked=%v (%v), want %x locked", got, locked, err, v)
+	}
+	if _, err := e2.ExtendPCR(16, []byte("x")); !errors.Is(err, enclave.ErrReadOnlyIndex) {
+		t.Fatalf("extending PCR16 locked by the other process: %v", err)
+	}
+	raw, err := e2.Attestation(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := attestation.Parse(raw)
+	if !bytes.Equal(doc.PCRs[16], v) {
+		t.Fatalf("document of the second process lacks PCR16")
+	}
+	// The same state started later keeps the bank.
+	e3, _ := newTest(t, func(c *Config) { c.StateDir = dir })
+	if got, locked, _ := e3.DescribePCR(16); !bytes.Equal(got, v) || !locked {
+		t.Fatal("a later process with the same measurements lost the bank")
+	}
+	// Other boot measurements: an emulated reboot, a fresh bank.
+	e5, _ := newTest(t, func(c *Config) { c.StateDir = dir; c.PCRs = nil; c.Debug = true })
+	if got, locked, _ := e5.DescribePCR(16); !bytes.Equal(got, make([]byte, 48)) || locked {
+		t.Fatal("a reboot with other measurements kept PCR16")
+	}
+	if _, _, err := e1.DescribePCR(16); err == nil || !strings.Contains(err.Error(), "rebooted") {
+		t.Fatalf("old process after the reboot: %v", err)
+	}
+}
+
+func mustPCR(t *testing.T, e *Emulator, i int) []byte {
+	t.Helper()
+	v, _, err := e.DescribePCR(i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
