@@ -33,14 +33,21 @@ var (
 	enclaveKey     *rsa.PrivateKey
 )
 
-// testEnclaveKey is one RSA-2048 key shared by the tests (generation is slow).
+// testEnclaveKey is a fixed RSA-2048 test key (testdata/enclave_key.pem,
+// made with openssl genpkey): generation is slow and, for instruction
+// counts, of random cost.
 func testEnclaveKey(t testing.TB) *rsa.PrivateKey {
 	enclaveKeyOnce.Do(func() {
-		k, err := recipient.GenerateKey(rand.Reader, 2048)
+		b, err := os.ReadFile("testdata/enclave_key.pem")
 		if err != nil {
 			panic(err)
 		}
-		enclaveKey = k
+		blk, _ := pem.Decode(b)
+		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		if err != nil {
+			panic(err)
+		}
+		enclaveKey = k.(*rsa.PrivateKey)
 	})
 	return enclaveKey
 }

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kms
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+func TestMetricsAndAudit(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	id := env.createKey(t)
+	env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/missing")})
+	if err := env.srv.Healthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	w := httptest.NewRecorder()
+	env.srv.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(w.Body)
+	for _, want := range []string{
+		`kms_requests_total{code="",operation="CreateKey"} 1`,
+		`kms_requests_total{code="NotFoundException",operation="DescribeKey"} 1`,
+		`kms_request_duration_seconds_bucket{operation="CreateKey"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	lines := strings.Split(strings.TrimSpace(env.audit.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d audit lines, want 2", len(lines))
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev["operation"] != "CreateKey" || ev["decision"] != "allow" || ev["principal"] != testPrincipal ||
+		ev["keyArn"] != env.srv.keyARN(id) || ev["requestId"] == "" || ev["accessKeyId"] != testAKID {
+		t.Fatalf("audit line: %v", ev)
+	}
+	json.Unmarshal([]byte(lines[1]), &ev)
+	if ev["decision"] != "error" || ev["errorCode"] != CodeNotFound {
+		t.Fatalf("audit line for a failure: %v", ev)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	good := func() *Config {
+		return &Config{KeyStoreDir: t.TempDir(), RootKey: make([]byte, 32),
+			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a"}}}
+	}
+	for name, mod := range map[string]func(*Config){
+		"short root key": func(c *Config) { c.RootKey = make([]byte, 16) },
+		"no access keys": func(c *Config) { c.AccessKeys = nil },
+		"no store":       func(c *Config) { c.KeyStoreDir = "" },
+		"bad account":    func(c *Config) { c.AccountID = "12" },
+		"bad region":     func(c *Config) { c.Region = "Mars" },
+		"empty roots":    func(c *Config) { c.AttestationRoots = []*x509.Certificate{} },
+		"no principal":   func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} },
+	} {
+		c := good()
+		mod(c)
+		if _, err := NewServer(c); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
+	}
+	if _, err := NewServer(nil); !errors.Is(err, ErrConfig) {
+		t.Errorf("nil config: %v", err)
+	}
+}
