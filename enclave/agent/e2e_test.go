@@ -58,7 +58,7 @@ type e2eEnv struct {
 	tls      *tls.Config
 }
 
-func startKMSServer(t *testing.T, network string) *e2eEnv {
+func startKMSServer(t testing.TB, network string) *e2eEnv {
 	t.Helper()
 	root, err := nitroca.NewRoot(rand.Reader, time.Now())
 	if err != nil {
@@ -113,7 +113,7 @@ func startKMSServer(t *testing.T, network string) *e2eEnv {
 	return env
 }
 
-func selfSigned(t *testing.T, name string) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB, name string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -133,7 +133,7 @@ func selfSigned(t *testing.T, name string) (tls.Certificate, *x509.CertPool) {
 
 // admin is a plain SDK client (no Recipient) dialling through the same
 // transport address.
-func (env *e2eEnv) admin(t *testing.T) *awskms.Client {
+func (env *e2eEnv) admin(t testing.TB) *awskms.Client {
 	t.Helper()
 	addr, err := transport.ParseAddr(env.proxy)
 	if err != nil {
@@ -151,7 +151,7 @@ func (env *e2eEnv) admin(t *testing.T) *awskms.Client {
 
 // agentFor starts an emulator running the given image (trusted by the
 // server) and an agent client on it.
-func (env *e2eEnv) agentFor(t *testing.T, pcr0 []byte) *Client {
+func (env *e2eEnv) agentFor(t testing.TB, pcr0 []byte) *Client {
 	t.Helper()
 	emu, err := emulator.New(&emulator.Config{PCRs: map[int][]byte{0: pcr0, 1: image("pcr1"), 2: image("pcr2")}, Root: env.root, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -46,7 +46,7 @@ func (c *fakeClock) Add(d time.Duration) {
 
 var testStart = time.Date(2026, 11, 28, 12, 0, 0, 123_000_000, time.UTC)
 
-func newTest(t *testing.T, mod func(*Config)) (*Emulator, *fakeClock) {
+func newTest(t testing.TB, mod func(*Config)) (*Emulator, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{now: testStart}
 	cfg := &Config{PCRs: testImage(), Clock: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
