@@ -106,6 +106,9 @@ type Config struct {
 	// Environ is the environment for credentials source "env"; nil is
 	// os.Environ at start-up.
 	Environ []string `yaml:"-"`
+
+	// noSplice forces the buffered copy path (benchmarks compare the two).
+	noSplice bool
 }
 
 // Route is one listener and where its connections go.

@@ -22,7 +22,8 @@ type closeWriter interface{ CloseWrite() error }
 // pipeState is shared by the two directions of one proxied connection.
 type pipeState struct {
 	idle       time.Duration // 0: no idle timeout
-	lastActive atomic.Int64  // unix nanoseconds of the last observed progress
+	noSplice   bool
+	lastActive atomic.Int64 // unix nanoseconds of the last observed progress
 }
 
 // direction copies src to dst until EOF, error or idleness. On EOF it
@@ -40,7 +41,7 @@ type pipeState struct {
 // after the read deadline: a write timeout is told apart from a read timeout
 // by the time, and means the peer has not read for that long.
 func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
-	spliceable := canSplice(dst, src)
+	spliceable := !ps.noSplice && canSplice(dst, src)
 	var buf *[]byte
 	if !spliceable {
 		buf = bufPool.Get().(*[]byte)

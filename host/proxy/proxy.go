@@ -50,6 +50,9 @@ type route struct {
 	idleTimeout    time.Duration
 	bytesIn        prometheus.Counter
 	bytesOut       prometheus.Counter
+	mConns         prometheus.Counter
+	mActive        prometheus.Gauge
+	mConnect       prometheus.Observer
 }
 
 // New validates cfg (see [Config]) and prepares a proxy. Every problem is
@@ -123,8 +126,9 @@ func New(cfg *Config) (*Proxy, error) {
 		}
 		r.bytesIn = p.m.bytes.WithLabelValues(cr.Name, "in")
 		r.bytesOut = p.m.bytes.WithLabelValues(cr.Name, "out")
-		p.m.connections.WithLabelValues(cr.Name)
-		p.m.active.WithLabelValues(cr.Name)
+		r.mConns = p.m.connections.WithLabelValues(cr.Name)
+		r.mActive = p.m.active.WithLabelValues(cr.Name)
+		r.mConnect = p.m.limitWait.WithLabelValues(cr.Name)
 		p.routes = append(p.routes, r)
 	}
 	if c.creds != nil {
@@ -372,17 +376,23 @@ func (p *Proxy) closeAll() int {
 func (p *Proxy) handle(r *route, c net.Conn) {
 	defer p.wg.Done()
 	start := time.Now()
-	log := p.log.With("route", r.Name, "peer", c.RemoteAddr().String())
-	p.m.connections.WithLabelValues(r.Name).Inc()
-	active := p.m.active.WithLabelValues(r.Name)
-	active.Inc()
-	defer active.Dec()
+	r.mConns.Inc()
+	r.mActive.Inc()
+	defer r.mActive.Dec()
 	defer func() { c.Close(); p.untrack(c) }()
+	// The connection's logger is built only when something is logged.
+	var clog *slog.Logger
+	log := func() *slog.Logger {
+		if clog == nil {
+			clog = p.log.With("route", r.Name, "peer", c.RemoteAddr().String())
+		}
+		return clog
+	}
 	fail := func(reason string, msg string, args ...any) {
 		if p.forced.Load() {
 			reason = reasonShutdown
 		}
-		log.Warn(msg, append(args, "reason", reason)...)
+		log().Warn(msg, append(args, "reason", reason)...)
 		p.m.errors.WithLabelValues(r.Name, reason).Inc()
 	}
 
@@ -411,9 +421,9 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 		return
 	}
 	defer func() { up.Close(); p.untrack(up) }()
-	p.m.limitWait.WithLabelValues(r.Name).Observe(time.Since(start).Seconds())
+	r.mConnect.Observe(time.Since(start).Seconds())
 
-	ps := &pipeState{idle: r.idleTimeout}
+	ps := &pipeState{idle: r.idleTimeout, noSplice: p.cfg.noSplice}
 	ps.lastActive.Store(time.Now().UnixNano())
 	var in, out atomic.Int64
 	errc := make(chan error, 1)
@@ -440,7 +450,9 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 		fail(reason, "connection ended with an error", append(args, "error", err)...)
 		return
 	}
-	log.Debug("connection closed", args...)
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		log().Debug("connection closed", args...)
+	}
 }
 
 // firstReal picks the error that ended a connection, preferring one that is
@@ -459,7 +471,7 @@ func firstReal(a, b error) error {
 
 // dial connects to the route's destination; for egress it resolves, checks
 // every address against the allow-list and tries the allowed ones in order.
-func (p *Proxy) dial(ctx context.Context, r *route, log *slog.Logger) (net.Conn, string, error) {
+func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (net.Conn, string, error) {
 	if r.Direction == Ingress {
 		c, err := transport.Dial(ctx, r.dest)
 		if err != nil {
@@ -476,12 +488,12 @@ func (p *Proxy) dial(ctx context.Context, r *route, log *slog.Logger) (net.Conn,
 			return nil, reasonDNS, fmt.Errorf("resolving %s: %w", r.destHost, err)
 		}
 		if stale != nil {
-			log.Warn("DNS refresh failed: using the previous answer", "name", r.destHost, "error", stale)
+			log().Warn("DNS refresh failed: using the previous answer", "name", r.destHost, "error", stale)
 		}
 		for _, a := range got {
 			if why := p.c.allow.checkResolved(r.destHost, a, r.destPort); why != "" {
 				p.m.dns.WithLabelValues(r.Name).Inc()
-				log.Warn("resolved address refused", "name", r.destHost, "address", a.String(), "why", why)
+				log().Warn("resolved address refused", "name", r.destHost, "address", a.String(), "why", why)
 				continue
 			}
 			addrs = append(addrs, a)
