@@ -31,7 +31,7 @@ const childEnv = "ENCLAVEKIT_KMS_SERVER_CHILD"
 // TestMain lets the test binary act as kms-server for the crash test.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		main()
 	}
 	os.Exit(m.Run())
 }
