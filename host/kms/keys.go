@@ -94,6 +94,11 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k.State == keystore.StatePendingDeletion && !c.now.Before(k.DeletionDate) {
+		// The waiting period is over: the key is deleted as far as any
+		// caller can tell (its record stays in the store).
+		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
+	}
 	if c.ev.KeyARN == "" {
 		c.ev.KeyARN = s.keyARN(id)
 	}

@@ -8,9 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -78,5 +82,46 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := NewServer(nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("nil config: %v", err)
+	}
+}
+
+// TestDeletionTakesEffect: after the waiting period a key is gone.
+func TestDeletionTakesEffect(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	t0 := time.Now()
+	now.Store(&t0)
+	env := newEnv(t, func(c *Config) { c.Clock = func() time.Time { return *now.Load() } })
+	ctx := context.Background()
+	id := env.createKey(t)
+	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(7*24*time.Hour + time.Second)
+	now.Store(&later)
+	// Requests are signed with the real clock; widen the skew for this test.
+	env.srv.cfg.MaxClockSkew = 8 * 24 * time.Hour
+	_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+	wantCode(t, err, CodeNotFound)
+}
+
+// TestHeaderLimit: the production http.Server refuses oversized headers.
+func TestHeaderLimit(t *testing.T) {
+	env := newEnv(t, nil)
+	hs := env.srv.HTTPServer("127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(ln)
+	defer hs.Close()
+	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/", strings.NewReader("{}"))
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
 	}
 }
