@@ -65,8 +65,13 @@
 //
 // Keys live behind keystore.Store; the embedded default is a directory
 // (keystore.OpenDir). Key material is sealed with AES-256-GCM under
-// [Config.RootKey] (additional data: a label and the key ID) before it
-// reaches the store, so no backend sees it in the clear.
+// [Config.RootKey] before it reaches the store, so no backend sees it in
+// the clear. The additional data binds the material to the key ID, key
+// spec, key usage and the SHA-256 of the key policy: whoever can write to
+// the store but lacks the root key cannot loosen a policy or swap material
+// between keys (the key then fails with KMSInternalException). Every
+// request verifies the record (cached while it is unchanged) before it
+// trusts its policy. The key state is not bound.
 //
 // # Audit
 //

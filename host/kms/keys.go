@@ -3,9 +3,11 @@
 package kms
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -102,6 +104,12 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	if c.ev.KeyARN == "" {
 		c.ev.KeyARN = s.keyARN(id)
 	}
+	// Nothing in the record (its policy above all) is trusted before the
+	// root key vouches for it.
+	if _, err := s.material(k); err != nil {
+		s.cfg.Logger.Error("key record rejected", "key", s.keyARN(id), "error", err)
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -123,34 +131,71 @@ func (s *Server) usable(k *keystore.Key) error {
 	return nil
 }
 
-// material is a key's unwrapped material, cached for the process life (a
-// key's material never changes).
+// material is a key's unwrapped material. It is cached per key together
+// with the wrapped bytes and the policy it was verified with, so a record
+// changed in the store is verified again before use.
 type material struct {
-	raw  []byte
-	aead cipher.AEAD // nil for non-AES keys
+	raw     []byte
+	aead    cipher.AEAD // nil for non-AES keys
+	wrapped []byte
+	policy  string
 }
 
-func (s *Server) wrapMaterial(id string, raw []byte) ([]byte, error) {
+// wrapAAD binds the wrapped material to the key's identity and to the
+// fields that decide who may use it: key ID, spec, usage and the SHA-256 of
+// the key policy. Whoever can write to the key store but does not hold the
+// root key cannot swap material between keys or loosen a key's policy: the
+// record then fails to unwrap and the key is refused (KMSInternalException).
+// Key state (Enabled/Disabled/PendingDeletion) is not bound.
+func wrapAAD(k *keystore.Key) []byte {
+	h := sha256.Sum256([]byte(k.Policy))
+	aad := make([]byte, 0, len(wrapLabel)+len(k.ID)+len(k.KeySpec)+len(k.KeyUsage)+3+len(h))
+	aad = append(aad, wrapLabel...)
+	for _, f := range []string{k.ID, k.KeySpec, k.KeyUsage} {
+		aad = append(aad, f...)
+		aad = append(aad, 0)
+	}
+	return append(aad, h[:]...)
+}
+
+// wrapMaterial seals raw under the root key for k (see wrapAAD).
+func (s *Server) wrapMaterial(k *keystore.Key, raw []byte) ([]byte, error) {
 	nonce := make([]byte, s.rootAEAD.NonceSize())
 	if _, err := io.ReadFull(s.rand, nonce); err != nil {
 		return nil, err
 	}
-	return s.rootAEAD.Seal(nonce, nonce, raw, []byte(wrapLabel+id)), nil
+	return s.rootAEAD.Seal(nonce, nonce, raw, wrapAAD(k)), nil
 }
 
-func (s *Server) material(k *keystore.Key) (*material, error) {
-	if m, ok := s.materials.Load(k.ID); ok {
-		return m.(*material), nil
-	}
+// unwrap opens k's material and so verifies the record's binding.
+func (s *Server) unwrap(k *keystore.Key) ([]byte, error) {
 	ns := s.rootAEAD.NonceSize()
 	if len(k.WrappedMaterial) < ns {
-		return nil, errors.New("kms: wrapped key material too short")
+		return nil, errIntegrity
 	}
-	raw, err := s.rootAEAD.Open(nil, k.WrappedMaterial[:ns], k.WrappedMaterial[ns:], []byte(wrapLabel+k.ID))
+	raw, err := s.rootAEAD.Open(nil, k.WrappedMaterial[:ns], k.WrappedMaterial[ns:], wrapAAD(k))
 	if err != nil {
-		return nil, errors.New("kms: cannot unwrap key material (wrong root key?)")
+		return nil, errIntegrity
 	}
-	m := &material{raw: raw}
+	return raw, nil
+}
+
+var errIntegrity = errors.New("kms: key record fails its integrity check (modified in the store, or a different root key)")
+
+// material returns k's unwrapped material, verifying the record first
+// unless the same record was verified before.
+func (s *Server) material(k *keystore.Key) (*material, error) {
+	if v, ok := s.materials.Load(k.ID); ok {
+		m := v.(*material)
+		if m.policy == k.Policy && bytes.Equal(m.wrapped, k.WrappedMaterial) {
+			return m, nil
+		}
+	}
+	raw, err := s.unwrap(k)
+	if err != nil {
+		return nil, err
+	}
+	m := &material{raw: raw, wrapped: bytes.Clone(k.WrappedMaterial), policy: k.Policy}
 	if k.KeySpec == specSymmetric {
 		blk, err := aes.NewCipher(raw)
 		if err != nil {
@@ -158,8 +203,8 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 		}
 		m.aead, _ = cipher.NewGCM(blk)
 	}
-	actual, _ := s.materials.LoadOrStore(k.ID, m)
-	return actual.(*material), nil
+	s.materials.Store(k.ID, m)
+	return m, nil
 }
 
 type cachedPolicy struct {

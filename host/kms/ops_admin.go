@@ -135,12 +135,13 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	if _, err := io.ReadFull(s.rand, raw); err != nil {
 		return nil, err
 	}
-	wrapped, err := s.wrapMaterial(id, raw)
+	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
+		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
+	wrapped, err := s.wrapMaterial(k, raw)
 	if err != nil {
 		return nil, err
 	}
-	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
-		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText, WrappedMaterial: wrapped}
+	k.WrappedMaterial = wrapped
 	if err := s.store.CreateKey(c.ctx, k); err != nil {
 		return nil, err
 	}
@@ -490,8 +491,15 @@ func (s *Server) putKeyPolicy(c *call, body []byte) (any, error) {
 		return nil, err
 	}
 	if _, err := s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
+		// Re-bind the material to the new policy (see wrapAAD), after
+		// checking the record as it is now.
+		raw, err := s.unwrap(k)
+		if err != nil {
+			return err
+		}
 		k.Policy = *in.Policy
-		return nil
+		k.WrappedMaterial, err = s.wrapMaterial(k, raw)
+		return err
 	}); err != nil {
 		return nil, err
 	}
