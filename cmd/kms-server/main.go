@@ -36,6 +36,7 @@ import (
 const usage = `Usage:
   kms-server init [--dir DIR]
   kms-server --config FILE [--listen ADDR] [--metrics-listen ADDR] [--log-level LEVEL]
+  kms-server --version
 
 A KMS-compatible key service (JSON 1.1 protocol, SigV4) that releases keys
 only to attested Nitro Enclaves. "init" writes kms-server.yaml, root.key and
@@ -64,8 +65,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "KMS listen address (overrides the file)")
 	metricsListen := fs.String("metrics-listen", "", "metrics and health listen address (overrides the file; \"off\" disables)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *version {
+		v := "(devel)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		fmt.Fprintln(stdout, "kms-server", v)
+		return 0
 	}
 	if *cfgPath == "" || fs.NArg() != 0 {
 		fs.Usage()

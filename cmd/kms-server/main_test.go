@@ -208,6 +208,10 @@ func TestInitAndUsage(t *testing.T) {
 	if code := run([]string{"init", "--dir", dir}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "not overwriting") {
 		t.Fatalf("second init: %d %s", code, stderr.String())
 	}
+	var stdout bytes.Buffer
+	if code := run([]string{"--version"}, &stdout, io.Discard); code != 0 || !strings.HasPrefix(stdout.String(), "kms-server ") {
+		t.Fatalf("--version: %d %q", code, stdout.String())
+	}
 	if code := run(nil, io.Discard, io.Discard); code != 2 {
 		t.Fatalf("no --config: exit %d, want 2", code)
 	}
