@@ -64,4 +64,3 @@ func BenchmarkKeyRotation(b *testing.B) {
 		}
 	}
 }
-

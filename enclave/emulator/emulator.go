@@ -79,7 +79,7 @@ type Config struct {
 	// validity; nil is time.Now.
 	Clock func() time.Time
 	// Rand is the entropy for keys, signatures and GetRandom; nil is
-	// crypto/rand.
+	// crypto/rand. It must be safe for concurrent use.
 	Rand io.Reader
 	// Logger receives the emulator warning and rotation notices; nil is
 	// slog.Default().
