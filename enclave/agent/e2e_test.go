@@ -158,8 +158,12 @@ func (env *e2eEnv) agentFor(t testing.TB, pcr0 []byte) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
+	endpoint := env.endpoint
+	if env.tls != nil {
+		endpoint = "" // the default: https://kms.us-east-1.amazonaws.com, as against real AWS KMS
+	}
 	c, err := New(&Config{
-		NSM: emu, Region: "us-east-1", Endpoint: env.endpoint, Proxy: env.proxy, TLS: env.tls,
+		NSM: emu, Region: "us-east-1", Endpoint: endpoint, Proxy: env.proxy, TLS: env.tls,
 		Credentials: EnvCredentials{Getenv: envMap{"AWS_ACCESS_KEY_ID": enclaveAKID, "AWS_SECRET_ACCESS_KEY": enclaveSecret}.get},
 		Logger:      slog.New(slog.DiscardHandler),
 	})

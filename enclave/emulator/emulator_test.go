@@ -467,3 +467,26 @@ func mustPCR(t *testing.T, e *Emulator, i int) []byte {
 	}
 	return v
 }
+
+func FuzzParseMeasurements(f *testing.F) {
+	f.Add([]byte(`{"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": "` + strings.Repeat("ab", 48) + `"}}`))
+	f.Add([]byte(`{"PCR0": "` + strings.Repeat("00", 48) + `", "PCR8": "` + strings.Repeat("11", 48) + `"}`))
+	f.Add([]byte(`{"Measurements": 3}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pcrs, err := ParseMeasurements(data)
+		if err != nil {
+			if pcrs != nil || !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v with %v", err, pcrs)
+			}
+			return
+		}
+		if len(pcrs) == 0 {
+			t.Fatal("accepted no PCRs")
+		}
+		for i, v := range pcrs {
+			if i < 0 || i > 15 || len(v) != 48 {
+				t.Fatalf("accepted PCR%d of %d bytes", i, len(v))
+			}
+		}
+	})
+}
