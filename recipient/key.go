@@ -26,7 +26,7 @@ const (
 
 // GenerateKey returns a new RSA key of bits bits (0 means
 // [DefaultKeyBits]; 2048, 3072 and 4096 are accepted) with exponent 65537,
-// precomputed. A nil rand means crypto/rand.Reader.
+// precomputed. A nil random means crypto/rand.Reader.
 func GenerateKey(random io.Reader, bits int) (*rsa.PrivateKey, error) {
 	if bits == 0 {
 		bits = DefaultKeyBits
@@ -53,8 +53,40 @@ func PublicKeyDER(pub *rsa.PublicKey) ([]byte, error) {
 	if err := checkKey(pub); err != nil {
 		return nil, err
 	}
-	return x509.MarshalPKIXPublicKey(pub)
+	return marshalSPKI(pub), nil
 }
+
+// marshalSPKI encodes pub as a DER SubjectPublicKeyInfo, byte for byte as
+// x509.MarshalPKIXPublicKey does (a test checks), with one allocation:
+// Open computes it for every envelope.
+func marshalSPKI(pub *rsa.PublicKey) []byte {
+	nLen := pub.N.BitLen()/8 + 1 // a positive INTEGER: room for a leading zero bit
+	eLen := 1
+	for e := pub.E; e >= 0x80; e >>= 8 {
+		eLen++
+	}
+	rsaKey := tlvLen(nLen) + 2 + eLen
+	bitString := 1 + tlvLen(rsaKey)
+	spki := len(spkiRSAAlg) + tlvLen(bitString)
+	out := make([]byte, 0, tlvLen(spki))
+	out = appendLen(append(out, 0x30), spki)
+	out = append(out, spkiRSAAlg...)
+	out = appendLen(append(out, 0x03), bitString)
+	out = append(out, 0x00, 0x30)
+	out = appendLen(out, rsaKey)
+	out = appendLen(append(out, 0x02), nLen)
+	start := len(out)
+	out = out[:start+nLen]
+	pub.N.FillBytes(out[start:])
+	out = append(out, 0x02, byte(eLen))
+	for i := eLen - 1; i >= 0; i-- {
+		out = append(out, byte(pub.E>>(8*i)))
+	}
+	return out
+}
+
+// spkiRSAAlg is the AlgorithmIdentifier rsaEncryption with NULL parameters.
+var spkiRSAAlg = []byte{0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00}
 
 // SubjectKeyID returns SHA-256 of spkiDER, the recipient identifier KMS
 // puts into the envelope for the key with that SubjectPublicKeyInfo.

@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/x509"
 	"errors"
 	"strconv"
 	"strings"
@@ -80,11 +79,7 @@ func Open(priv *rsa.PrivateKey, blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	spki, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return nil, &KeyError{Bits: priv.N.BitLen(), Reason: err.Error()}
-	}
-	ski := sha256.Sum256(spki)
+	ski := sha256.Sum256(marshalSPKI(&priv.PublicKey))
 	if !bytes.Equal(env.ski, ski[:]) {
 		return nil, &RecipientMismatchError{Envelope: bytes.Clone(env.ski), Key: ski[:]}
 	}
@@ -313,25 +308,25 @@ func parseOAEP(alg ber.Element) error {
 		return err
 	}
 	// hashAlgorithm [0]: required here (the default is SHA-1).
-	h, err := expectOptional(&pr, 0)
+	h, ok, err := expectOptional(&pr, 0)
 	if err != nil {
 		return err
 	}
-	if h == nil {
+	if !ok {
 		return unsupported(params, "RSAES-OAEP hashAlgorithm", "absent (SHA-1 default): only SHA-256 is supported")
 	}
-	if err := explicitHash(*h, "RSAES-OAEP hashAlgorithm"); err != nil {
+	if err := explicitHash(h, "RSAES-OAEP hashAlgorithm"); err != nil {
 		return err
 	}
 	// maskGenAlgorithm [1]: required here (the default is MGF1-SHA-1).
-	m, err := expectOptional(&pr, 1)
+	m, ok, err := expectOptional(&pr, 1)
 	if err != nil {
 		return err
 	}
-	if m == nil {
+	if !ok {
 		return unsupported(params, "RSAES-OAEP maskGenAlgorithm", "absent (MGF1-SHA-1 default): only MGF1-SHA-256 is supported")
 	}
-	mr, err := children(*m, "RSAES-OAEP maskGenAlgorithm")
+	mr, err := children(m, "RSAES-OAEP maskGenAlgorithm")
 	if err != nil {
 		return err
 	}
@@ -360,12 +355,12 @@ func parseOAEP(alg ber.Element) error {
 		return err
 	}
 	// pSourceAlgorithm [2]: absent, or pSpecified with an empty label.
-	p, err := expectOptional(&pr, 2)
+	p, ok, err := expectOptional(&pr, 2)
 	if err != nil {
 		return err
 	}
-	if p != nil {
-		if err := emptyLabel(*p); err != nil {
+	if ok {
+		if err := emptyLabel(p); err != nil {
 			return err
 		}
 	}
@@ -519,23 +514,23 @@ func expect(r *ber.Reader, field string, class ber.Class, tag uint32, constructe
 
 // expectOptional returns the next element if it is a constructed [tag], nil
 // if the reader is empty or holds something else next.
-func expectOptional(r *ber.Reader, tag uint32) (*ber.Element, error) {
+func expectOptional(r *ber.Reader, tag uint32) (ber.Element, bool, error) {
 	if r.Empty() {
-		return nil, nil
+		return ber.Element{}, false, nil
 	}
 	save := *r
 	e, err := r.Next()
 	if err != nil {
-		return nil, berError(err, "RSAES-OAEP parameters")
+		return e, false, berError(err, "RSAES-OAEP parameters")
 	}
 	if e.Class == ber.ClassContextSpecific && e.Tag == tag {
 		if !e.Constructed {
-			return nil, unexpected(e, "RSAES-OAEP parameters", "constructed ["+strconv.Itoa(int(tag))+"]")
+			return e, false, unexpected(e, "RSAES-OAEP parameters", "constructed ["+strconv.Itoa(int(tag))+"]")
 		}
-		return &e, nil
+		return e, true, nil
 	}
 	*r = save
-	return nil, nil
+	return ber.Element{}, false, nil
 }
 
 func expectOID(r *ber.Reader, field string, want []byte) error {

@@ -539,3 +539,24 @@ func TestParseRSASPKIAgreesWithX509(t *testing.T) {
 		}
 	}
 }
+
+func TestMarshalSPKIMatchesX509(t *testing.T) {
+	for _, bits := range []int{2048, 3072, 4096} {
+		pub := &testKey(t, bits).PublicKey
+		want, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := PublicKeyDER(pub)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("RSA-%d: PublicKeyDER = %x, %v; x509 has %x", bits, got, err, want)
+		}
+	}
+	// A large exponent too.
+	k := testKey(t, 2048)
+	pub := &rsa.PublicKey{N: k.N, E: 1<<31 - 1}
+	want, _ := x509.MarshalPKIXPublicKey(pub)
+	if got := marshalSPKI(pub); !bytes.Equal(got, want) {
+		t.Fatalf("e=2^31-1: %x, x509 has %x", got, want)
+	}
+}
