@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"sync"
 )
 
@@ -58,8 +59,10 @@ func (ev *auditEvent) finish(code string, err error) {
 
 // auditLog serialises events as JSON lines onto one writer.
 type auditLog struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	log    *slog.Logger
+	failed bool // a write failed; logged once until writes succeed again
 }
 
 func (a *auditLog) write(ev *auditEvent) {
@@ -69,6 +72,13 @@ func (a *auditLog) write(ev *auditEvent) {
 	}
 	b = append(b, '\n')
 	a.mu.Lock()
-	a.w.Write(b)
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	if _, err := a.w.Write(b); err != nil {
+		if !a.failed {
+			a.log.Error("audit log write failed", "error", err)
+		}
+		a.failed = true
+		return
+	}
+	a.failed = false
 }

@@ -85,7 +85,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		}
 		s.store, s.ownsStore = d, true
 	}
-	s.audit = &auditLog{w: c.AuditLog}
+	s.audit = &auditLog{w: c.AuditLog, log: c.Logger}
 	s.metrics = newMetrics()
 	s.ops = s.operations()
 	return s, nil
@@ -223,11 +223,30 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.Principal = key.PrincipalARN
 	if !ok || fn == nil {
-		err = apiErr(CodeUnknownOperation, "unknown or unsupported operation %q", target)
+		if ok && knownUnsupported[name] {
+			err = apiErr(CodeUnsupportedOperation, "%s is a KMS operation this server does not implement", name)
+		} else {
+			err = apiErr(CodeUnknownOperation, "unknown operation %q", target)
+		}
 		return
 	}
 	c := &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev}
 	out, err = fn(c, body)
+}
+
+// knownUnsupported are KMS operations this server does not implement; they
+// answer UnsupportedOperationException rather than UnknownOperationException.
+var knownUnsupported = map[string]bool{
+	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "CreateGrant": true,
+	"Decapsulate": true, "DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true, "DeriveSharedSecret": true,
+	"DescribeCustomKeyStores": true, "DisableKeyRotation": true, "DisconnectCustomKeyStore": true,
+	"EnableKeyRotation": true, "Encapsulate": true, "GenerateMac": true, "GetKeyLastUsage": true,
+	"GetKeyRotationStatus": true, "GetParametersForImport": true, "GetPublicKey": true, "ImportKeyMaterial": true,
+	"ListGrants": true, "ListKeyPolicies": true, "ListKeyRotations": true, "ListResourceTags": true,
+	"ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
+	"RotateKeyOnDemand": true, "Sign": true, "TagResource": true, "UntagResource": true, "UpdateAlias": true,
+	"UpdateCustomKeyStore": true, "UpdateKeyDescription": true, "UpdatePrimaryRegion": true, "Verify": true,
+	"VerifyMac": true,
 }
 
 // decode parses a JSON request body strictly enough: one object, no
