@@ -160,9 +160,10 @@ func (t *trust) isRoot(der []byte) bool {
 	return false
 }
 
-// chain is what verification needs from a document's certificates, kept
-// in private copies so that a caller modifying a returned Document's
-// certificates cannot change a cached chain's behaviour.
+// chain is what verification needs from a document's certificates: the leaf
+// key and the validity windows are private copies, so that a caller
+// modifying a returned Document's certificates cannot change a cached
+// chain's verdicts (only, at worst, the subject named in a message).
 type chain struct {
 	leaf     *x509.Certificate   // handed out in Documents (read-only by contract)
 	bundle   []*x509.Certificate // idem
@@ -171,8 +172,9 @@ type chain struct {
 }
 
 type validity struct {
-	position, subject   string
 	notBefore, notAfter time.Time
+	cert                *x509.Certificate // for the subject in messages only
+	index               int               // -1 for the leaf, else the cabundle index
 }
 
 // newChain checks the leaf key (step 2) and records what later steps need.
@@ -198,9 +200,9 @@ func newChain(leaf *x509.Certificate, bundle []*x509.Certificate) (*chain, error
 		key:      key,
 		validity: make([]validity, 0, 1+len(bundle)),
 	}
-	c.validity = append(c.validity, validity{"certificate", leaf.Subject.String(), leaf.NotBefore, leaf.NotAfter})
+	c.validity = append(c.validity, validity{leaf.NotBefore, leaf.NotAfter, leaf, -1})
 	for i, b := range bundle {
-		c.validity = append(c.validity, validity{"cabundle[" + strconv.Itoa(i) + "]", b.Subject.String(), b.NotBefore, b.NotAfter})
+		c.validity = append(c.validity, validity{b.NotBefore, b.NotAfter, b, i})
 	}
 	return c, nil
 }
@@ -209,7 +211,11 @@ func newChain(leaf *x509.Certificate, bundle []*x509.Certificate) (*chain, error
 func (c *chain) checkValidity(at time.Time, atDocumentTime bool) error {
 	for _, v := range c.validity {
 		if at.Before(v.notBefore) || at.After(v.notAfter) {
-			return &ValidityError{Subject: v.subject, Position: v.position, NotBefore: v.notBefore,
+			pos := "certificate"
+			if v.index >= 0 {
+				pos = "cabundle[" + strconv.Itoa(v.index) + "]"
+			}
+			return &ValidityError{Subject: v.cert.Subject.String(), Position: pos, NotBefore: v.notBefore,
 				NotAfter: v.notAfter, At: at, AtDocumentTime: atDocumentTime}
 		}
 	}
