@@ -86,7 +86,7 @@ type Options struct {
 //     usage certSign on every CA and digitalSignature on the leaf when the
 //     certificates carry a key usage extension ([ErrUntrustedChain]).
 //  5. Signature: the COSE_Sign1 ES384 signature over the Sig_structure
-//     ["Signature1", protected, h”, payload] verifies with the leaf key
+//     ["Signature1", protected, empty external_aad, payload] verifies with the leaf key
 //     ([ErrBadSignature]); high-S signatures are accepted, as AWS makes
 //     them.
 //  6. Freshness: the timestamp is at most MaxFutureSkew after CurrentTime
