@@ -79,7 +79,8 @@ type Config struct {
 	// MaxConnections is the default per-route concurrency limit
 	// (DefaultMaxConnections when 0). A connection beyond the limit waits
 	// up to the connect timeout for a slot, then is closed with a logged
-	// reason.
+	// reason; at most MaxConnections connections wait at once, further ones
+	// are closed at once.
 	MaxConnections int `yaml:"max_connections"`
 	// ConnectTimeout bounds waiting for a slot, resolving and dialling.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`

@@ -45,6 +45,7 @@ type Proxy struct {
 type route struct {
 	*compiledRoute
 	sem            chan struct{}
+	waiting        atomic.Int64 // connections waiting for a slot
 	dns            *dnsCache // egress to a name
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
@@ -401,9 +402,19 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	select {
 	case r.sem <- struct{}{}:
 	default:
+		// At the limit: wait up to the connect timeout for a slot, with at
+		// most max_connections connections waiting at once.
+		if r.waiting.Add(1) > int64(cap(r.sem)) {
+			r.waiting.Add(-1)
+			fail(reasonLimit, "connection refused: concurrency limit reached and too many waiting",
+				"max_connections", cap(r.sem))
+			return
+		}
 		select {
 		case r.sem <- struct{}{}:
+			r.waiting.Add(-1)
 		case <-ctx.Done():
+			r.waiting.Add(-1)
 			fail(reasonLimit, "connection refused: concurrency limit reached", "max_connections", cap(r.sem),
 				"waited", r.connectTimeout.String())
 			return

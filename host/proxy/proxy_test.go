@@ -384,12 +384,14 @@ func TestConcurrencyLimit(t *testing.T) {
 	up := startServer(t, func(c net.Conn) { <-release; echo(c) })
 	cfg := egressConfig(t, up)
 	cfg.Routes[0].MaxConnections = 2
-	cfg.ConnectTimeout = 300 * time.Millisecond
+	cfg.ConnectTimeout = time.Second
 	log, logs := testLogger(t)
 	cfg.Logger = log
 	p, _ := startProxy(t, cfg)
 
 	held := []net.Conn{dialRoute(t, p, "r"), dialRoute(t, p, "r")}
+	defer held[0].Close()
+	defer held[1].Close()
 	time.Sleep(50 * time.Millisecond) // both hold their slots
 	c := dialRoute(t, p, "r")
 	expectClosed(t, c, 5*time.Second)
@@ -398,16 +400,28 @@ func TestConcurrencyLimit(t *testing.T) {
 	if !strings.Contains(logs.String(), "concurrency limit reached") {
 		t.Errorf("no logged reason:\n%s", logs.String())
 	}
-	// A connection waiting for a slot gets it when one frees up in time.
+	// A connection waiting for a slot gets it when one frees up in time;
+	// beyond max_connections waiting ones, a connection is refused at once.
 	waiting := dialRoute(t, p, "r")
 	defer waiting.Close()
+	waiting2 := dialRoute(t, p, "r")
+	defer waiting2.Close()
 	time.Sleep(50 * time.Millisecond)
-	held[0].Close()
-	close(release)
-	if got := roundTrip(t, waiting, []byte("slot")); string(got) != "slot" {
-		t.Fatalf("got %q", got)
+	extra := dialRoute(t, p, "r")
+	start := time.Now()
+	expectClosed(t, extra, 5*time.Second)
+	extra.Close()
+	if el := time.Since(start); el > 200*time.Millisecond {
+		t.Errorf("third waiting connection held for %v, want refused at once", el)
 	}
+	held[0].Close()
 	held[1].Close()
+	close(release)
+	for _, w := range []net.Conn{waiting, waiting2} {
+		if got := roundTrip(t, w, []byte("slot")); string(got) != "slot" {
+			t.Fatalf("got %q", got)
+		}
+	}
 }
 
 func TestDNSReresolve(t *testing.T) {
