@@ -46,7 +46,7 @@ type route struct {
 	*compiledRoute
 	sem            chan struct{}
 	waiting        atomic.Int64 // connections waiting for a slot
-	dns            *dnsCache // egress to a name
+	dns            *dnsCache    // egress to a name
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
 	bytesIn        prometheus.Counter
