@@ -15,7 +15,6 @@
 # directory (logs, documents, audit log) after the run.
 
 set -euo pipefail
-set -m # every background process in its own process group, killed as a group
 
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
@@ -39,7 +38,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	local pid
 	for pid in "${PIDS[@]}"; do
-		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		kill -TERM "$pid" 2>/dev/null || true
 	done
 	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
@@ -66,6 +65,8 @@ fail() {
 }
 
 # start NAME CMD...: run CMD in the background, output to $WORK/NAME.log.
+# CMD is one of our binaries, exec'd directly (no subshell, no children of
+# its own), so its PID is all there is to stop.
 start() {
 	local name=$1
 	shift
