@@ -45,12 +45,13 @@ Commands:
   attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
                [--format raw|base64|hex] [--out FILE]
                print an attestation document (raw CBOR by default)
-  genkey       --key-id ID [--key-spec AES_256|AES_128 | --bytes N]
+  genkey       --key-id ID [--key-spec AES_256 (default)|AES_128 | --bytes N]
                [--context K=V]... [--format json|raw] [--out FILE]
                [--ciphertext-out FILE]
                GenerateDataKey with Recipient
   decrypt      (--ciphertext BASE64 | --ciphertext-file FILE) [--key-id ID]
-               [--context K=V]... [--format json|raw] [--out FILE]
+               [--context K=V]... [--encryption-algorithm ALG]
+               [--format json|raw] [--out FILE]
                Decrypt with Recipient
   genrandom    --length N [--format json|raw] [--out FILE]
                GenerateRandom with Recipient
@@ -80,16 +81,22 @@ Global flags (accepted before or after the command):
                             tcp://HOST:PORT or unix:///PATH (TLS stays end to end)
   --kms-ca FILE             PEM roots for an https endpoint (default: system roots)
   --credentials-endpoint ADDR
-                            fetch credentials from the host at ADDR (vsock://...)
-  --credentials-path PATH   HTTP path there (default /credentials, as host-proxy serves it)
+                            fetch credentials from the host-proxy's credentials
+                            route at ADDR (vsock://3:8002, unix://..., tcp://...);
                             without it: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
                             AWS_SESSION_TOKEN from the environment
+  --credentials-path PATH   HTTP path there (default /credentials)
   --key-rotation DUR        replace the recipient RSA key this often (default 1h)
   --log-level LEVEL         debug, info, warn, error (default info)
   --version                 print the version
 
-Credentials are never taken from flags. Output files are written with mode
-0600. Exit status: 0 success, 1 the operation failed, 2 usage error.
+JSON output holds base64 blobs: {"KeyId","CiphertextBlob","Plaintext"} for
+genkey, {"KeyId","EncryptionAlgorithm","Plaintext"} for decrypt,
+{"Plaintext"} for genrandom; --format raw writes the plaintext bytes to --out
+(and genkey the CiphertextBlob to --ciphertext-out). Credentials are never
+taken from flags. Output files are written with mode 0600 (the emulator root
+with --emulator-root-out: 0644). Exit status: 0 success, 1 the operation
+failed, 2 usage error.
 `
 
 type globals struct {
