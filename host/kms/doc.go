@@ -13,8 +13,11 @@
 // Content-Type application/x-amz-json-1.1, KMS's member names, blobs in
 // standard base64. Errors are {"__type": name, "message": text} with the
 // X-Amzn-ErrorType header, HTTP 400 for client errors (412 for
-// DryRunOperationException, 413 for an oversized body) and 500 for
-// KMSInternalException. Every response carries x-amzn-RequestId.
+// DryRunOperationException, 413 for an oversized body), 500 for
+// KMSInternalException and 503 for DependencyTimeoutException (the key store
+// is unavailable: keystore.ErrUnavailable; Decrypt and GenerateDataKey mark
+// their context with keystore.WithCachedReads so a database backend may
+// answer them from its cache). Every response carries x-amzn-RequestId.
 //
 // Operations: CreateKey (SYMMETRIC_DEFAULT and HMAC key specs; asymmetric
 // KMS keys answer UnsupportedOperationException), DescribeKey, ListKeys,

@@ -26,6 +26,7 @@ func (e *APIError) Error() string { return "kms: " + e.Code + ": " + e.Message }
 const (
 	CodeAccessDenied           = "AccessDeniedException"
 	CodeAlreadyExists          = "AlreadyExistsException"
+	CodeDependencyTimeout      = "DependencyTimeoutException"
 	CodeDisabled               = "DisabledException"
 	CodeDryRunOperation        = "DryRunOperationException"
 	CodeIncorrectKey           = "IncorrectKeyException"
@@ -58,6 +59,8 @@ func apiErr(code string, format string, args ...any) *APIError {
 	switch code {
 	case CodeInternal:
 		st = statusInternal
+	case CodeDependencyTimeout:
+		st = http.StatusServiceUnavailable
 	case CodeDryRunOperation:
 		st = statusDryRun
 	case CodeRequestEntityTooLarge:

@@ -104,6 +104,7 @@ func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]stri
 }
 
 func (s *Server) decrypt(c *call, body []byte) (any, error) {
+	c.ctx = keystore.WithCachedReads(c.ctx) // a database backend may answer from its cache while down
 	var in decryptInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -230,6 +231,7 @@ func (s *Server) generateDataKeyCommon(c *call, in *generateDataKeyInput, action
 }
 
 func (s *Server) generateDataKey(c *call, body []byte) (any, error) {
+	c.ctx = keystore.WithCachedReads(c.ctx)
 	var in generateDataKeyInput
 	if err := decode(body, &in); err != nil {
 		return nil, err

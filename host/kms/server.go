@@ -282,7 +282,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 func writeError(w http.ResponseWriter, err error) string {
 	var ae *APIError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, keystore.ErrUnavailable):
+		ae = apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
+	default:
 		ae = internalErr()
 	}
 	b, _ := json.Marshal(struct {
