@@ -31,10 +31,16 @@ var _ NSM = (*Device)(nil)
 // OpenDevice opens /dev/nsm. Outside a Nitro Enclave it fails with a
 // *[NoDeviceError] matching [ErrNoDevice].
 func OpenDevice() (*Device, error) {
-	sess, err := nsm.OpenSession(nsm.Options{
+	return openDevice(nsm.Options{
 		Open:    func() (nsm.FileDescriptor, error) { return os.Open(DevicePath) },
 		Syscall: nsm.DefaultOptions.Syscall,
 	})
+}
+
+// openDevice opens a session with the given options (tests substitute the
+// ioctl).
+func openDevice(opts nsm.Options) (*Device, error) {
+	sess, err := nsm.OpenSession(opts)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &NoDeviceError{Path: DevicePath, Err: err}
