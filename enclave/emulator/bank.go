@@ -24,9 +24,11 @@ const (
 type bankFile struct {
 	// Boot identifies the boot measurements (PCR0-PCR15) the bank was
 	// started with: SHA-384 over them, hex.
-	Boot   string   `json:"boot"`
-	PCRs   []string `json:"pcrs"`
-	Locked []bool   `json:"locked"`
+	Boot string `json:"boot"`
+	// ModuleID is the emulated enclave's module ID, kept for its lifetime.
+	ModuleID string   `json:"module_id"`
+	PCRs     []string `json:"pcrs"`
+	Locked   []bool   `json:"locked"`
 }
 
 // bootID fingerprints the boot values of PCR0-PCR15.
@@ -103,12 +105,15 @@ func (e *Emulator) loadBankLocked() error {
 	}
 	e.pcrs = pcrs
 	copy(e.locked[:], f.Locked)
+	if f.ModuleID != "" {
+		e.moduleID = f.ModuleID
+	}
 	e.joined = true // from now on this process follows the shared bank
 	return nil
 }
 
 func (e *Emulator) saveBankLocked() error {
-	f := bankFile{Boot: e.boot, PCRs: make([]string, enclave.MaxPCRs), Locked: e.locked[:]}
+	f := bankFile{Boot: e.boot, ModuleID: e.moduleID, PCRs: make([]string, enclave.MaxPCRs), Locked: e.locked[:]}
 	for i, v := range e.pcrs {
 		f.PCRs[i] = hex.EncodeToString(v)
 	}

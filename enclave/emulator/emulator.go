@@ -193,7 +193,7 @@ func New(cfg *Config) (*Emulator, error) {
 	}
 
 	e.log.Warn("NSM EMULATOR IN USE: attestation documents are signed by a local software CA and prove nothing; never trust its root in production",
-		slog.String("module_id", e.moduleID),
+		slog.String("module_id", e.ModuleID()),
 		slog.String("root_sha256", fmt.Sprintf("%x", sha256Sum(root.Cert.Raw))),
 		slog.Bool("debug_mode", cfg.Debug))
 	return e, nil
@@ -232,7 +232,11 @@ func (e *Emulator) Root() *x509.Certificate { return e.root.Cert }
 func (e *Emulator) RootPEM() []byte { return e.root.CertPEM() }
 
 // ModuleID returns the emulated enclave's module ID, "i-<17 hex>-enc<16 hex>".
-func (e *Emulator) ModuleID() string { return e.moduleID }
+func (e *Emulator) ModuleID() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.moduleID
+}
 
 func nsmErr(op, code string) error { return &enclave.NSMError{Op: op, Code: code} }
 
@@ -388,9 +392,10 @@ func (e *Emulator) LockPCRs(n int) error {
 func (e *Emulator) DescribeNSM() (*enclave.Description, error) {
 	d := &enclave.Description{
 		VersionMajor: VersionMajor, VersionMinor: VersionMinor, VersionPatch: VersionPatch,
-		ModuleID: e.moduleID, MaxPCRs: enclave.MaxPCRs, Digest: "SHA384",
+		MaxPCRs: enclave.MaxPCRs, Digest: "SHA384",
 	}
 	err := e.withBank(false, func() error {
+		d.ModuleID = e.moduleID
 		for i, l := range e.locked {
 			if l {
 				d.LockedPCRs = append(d.LockedPCRs, i)

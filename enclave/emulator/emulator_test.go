@@ -444,6 +444,9 @@ func TestSharedPCRBank(t *testing.T) {
 	if !bytes.Equal(doc.PCRs[16], v) {
 		t.Fatalf("document of the second process lacks PCR16")
 	}
+	if e1.ModuleID() != e2.ModuleID() || doc.ModuleID != e1.ModuleID() {
+		t.Fatalf("module IDs differ within one emulated enclave: %s %s %s", e1.ModuleID(), e2.ModuleID(), doc.ModuleID)
+	}
 	// The same state started later keeps the bank.
 	e3, _ := newTest(t, func(c *Config) { c.StateDir = dir })
 	if got, locked, _ := e3.DescribePCR(16); !bytes.Equal(got, v) || !locked {
@@ -453,6 +456,9 @@ func TestSharedPCRBank(t *testing.T) {
 	e5, _ := newTest(t, func(c *Config) { c.StateDir = dir; c.PCRs = nil; c.Debug = true })
 	if got, locked, _ := e5.DescribePCR(16); !bytes.Equal(got, make([]byte, 48)) || locked {
 		t.Fatal("a reboot with other measurements kept PCR16")
+	}
+	if e5.ModuleID() == e1.ModuleID() {
+		t.Fatal("a rebooted enclave kept the module ID")
 	}
 	if _, _, err := e1.DescribePCR(16); err == nil || !strings.Contains(err.Error(), "rebooted") {
 		t.Fatalf("old process after the reboot: %v", err)
