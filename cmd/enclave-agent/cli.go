@@ -721,9 +721,13 @@ func (a *app) serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	return agent.Serve(ctx, *listen, h, func(addr net.Addr) {
+	err = agent.Serve(ctx, *listen, h, func(addr net.Addr) {
 		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()))
 	})
+	if err == nil {
+		log.Info("attestation endpoint stopped")
+	}
+	return err
 }
 
 // --- pcr ---

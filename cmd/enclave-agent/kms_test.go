@@ -250,7 +250,7 @@ func TestServeCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("serve exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "data key fetched with Recipient") || strings.Contains(stderr, "Plaintext\"") {
+	if !strings.Contains(stderr, "data key fetched with Recipient") || !strings.Contains(stderr, "attestation endpoint stopped") || strings.Contains(stderr, "Plaintext\"") {
 		t.Fatalf("serve log: %s", stderr)
 	}
 }
