@@ -158,7 +158,11 @@ func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Lo
 	hs := srv.HTTPServer(f.Listen)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("serving KMS", "addr", ln.Addr().String(), "region", cfg.Region, "key_store", cfg.KeyStoreDir)
+	store := cfg.KeyStoreDir
+	if cfg.Postgres != nil {
+		store = "postgres"
+	}
+	log.Info("serving KMS", "addr", ln.Addr().String(), "region", cfg.Region, "key_store", store)
 
 	var ms *http.Server
 	if f.MetricsListen != "" && f.MetricsListen != "off" {

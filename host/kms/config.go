@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kms/keystore"
+	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres"
 )
 
 // AccessKey is one SigV4 credential the server accepts.
@@ -23,7 +24,7 @@ type AccessKey struct {
 }
 
 // Config configures a [Server]. Zero fields take the documented defaults;
-// RootKey, AccessKeys and one of KeyStoreDir / Store are required.
+// RootKey, AccessKeys and one of KeyStoreDir / Postgres / Store are required.
 type Config struct {
 	// KeyStoreDir is the directory of the embedded key store (see
 	// keystore.OpenDir); ignored when Store is set.
@@ -31,6 +32,12 @@ type Config struct {
 	// Store, when set, replaces the directory store (e.g. PostgreSQL). The
 	// server does not close a Store it was given.
 	Store keystore.Store
+	// Postgres, when set (and Store is nil), selects the PostgreSQL key
+	// store (package keystore/postgres) instead of KeyStoreDir, for several
+	// replicas sharing one database. The server opens it (creating or
+	// migrating the schema), owns it and closes it in Close. Its Clock
+	// defaults to Clock.
+	Postgres *postgres.Config
 	// RootKey is the operator's 32-byte key under which every key's material
 	// is sealed (AES-256-GCM) before it reaches the store.
 	RootKey []byte
@@ -114,8 +121,10 @@ func (c *Config) withDefaults() (Config, error) {
 		return Config{}, fmt.Errorf("%w: root key must be 32 bytes, got %d", ErrConfig, len(cfg.RootKey))
 	case len(cfg.AccessKeys) == 0:
 		return Config{}, fmt.Errorf("%w: no access keys", ErrConfig)
-	case cfg.Store == nil && cfg.KeyStoreDir == "":
-		return Config{}, fmt.Errorf("%w: no key store (set KeyStoreDir)", ErrConfig)
+	case cfg.Store == nil && cfg.KeyStoreDir == "" && cfg.Postgres == nil:
+		return Config{}, fmt.Errorf("%w: no key store (set KeyStoreDir or Postgres)", ErrConfig)
+	case cfg.Store == nil && cfg.KeyStoreDir != "" && cfg.Postgres != nil:
+		return Config{}, fmt.Errorf("%w: set KeyStoreDir or Postgres, not both", ErrConfig)
 	case cfg.MaxDocumentAge < 0 || cfg.MaxClockSkew < 0 || cfg.MaxBodyBytes < 0:
 		return Config{}, fmt.Errorf("%w: negative limit", ErrConfig)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/enclavekit/enclavekit/host/kms/keystore"
+	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres"
 )
 
 // Server is the KMS-compatible key service. Create it with [NewServer],
@@ -76,9 +77,22 @@ func NewServer(cfg *Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Store != nil {
+	switch {
+	case c.Store != nil:
 		s.store = c.Store
-	} else {
+	case c.Postgres != nil:
+		pc := *c.Postgres
+		if pc.Clock == nil {
+			pc.Clock = c.Clock
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ps, err := postgres.Open(ctx, &pc)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownsStore = ps, true
+	default:
 		d, err := keystore.OpenDir(c.KeyStoreDir)
 		if err != nil {
 			return nil, err

@@ -19,6 +19,9 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres"
+	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres/pgtest"
 )
 
 const (
@@ -52,6 +55,7 @@ type testEnv struct {
 	client *awskms.Client
 	audit  *syncBuffer
 	dir    string
+	dbURL  string // the PostgreSQL schema when the backend is postgres
 }
 
 func newEnv(t testing.TB, mod func(*Config)) *testEnv {
@@ -67,8 +71,16 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 		AccountID: testAccount,
 		AuditLog:  env.audit,
 	}
+	if testBackend == backendPostgres {
+		env.dbURL = pgtest.URL(t)
+		cfg.KeyStoreDir = ""
+		cfg.Postgres = &postgres.Config{URL: env.dbURL}
+	}
 	if mod != nil {
 		mod(cfg)
+	}
+	if cfg.KeyStoreDir != "" || cfg.Store != nil {
+		cfg.Postgres = nil // the test chose its store
 	}
 	srv, err := NewServer(cfg)
 	if err != nil {

@@ -22,6 +22,17 @@
 //	  allow_debug: false
 //	audit_log: /path/audit.jsonl      # "-" for standard output
 //
+// Several replicas share their keys through PostgreSQL instead of a
+// directory: replace key_store_dir with a postgres block (every replica gets
+// the same database and the same root key):
+//
+//	postgres:
+//	  url_env: KMS_POSTGRES_URL      # or url: postgres://user:pw@host:5432/db?sslmode=verify-full
+//	  max_conns: 16                  # connection pool size per replica
+//	  operation_timeout: 5s          # then DependencyTimeoutException
+//	  cached_reads_on_outage: false  # true: serve Decrypt/GenerateDataKey for cached keys while the database is down
+//	  cached_reads_max_age: 5m
+//
 // Unknown fields are errors. Relative paths are relative to the file.
 package kmsconfig
 
@@ -43,6 +54,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kms"
 	"github.com/enclavekit/enclavekit/host/kms/keystore"
+	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres"
 )
 
 // ErrConfig reports an invalid configuration file.
@@ -55,6 +67,7 @@ type File struct {
 	Region        string      `yaml:"region"`
 	AccountID     string      `yaml:"account_id"`
 	KeyStoreDir   string      `yaml:"key_store_dir"`
+	Postgres      *Postgres   `yaml:"postgres"`
 	RootKeyFile   string      `yaml:"root_key_file"`
 	RootKeyEnv    string      `yaml:"root_key_env"`
 	AccessKeys    []AccessKey `yaml:"access_keys"`
@@ -62,6 +75,52 @@ type File struct {
 	AuditLog      string      `yaml:"audit_log"`
 
 	dir string // directory of the file, for relative paths
+}
+
+// Postgres selects the PostgreSQL key store (package keystore/postgres).
+type Postgres struct {
+	// URL is the connection URL; URLEnv names an environment variable
+	// holding it instead (keeps the password out of the file).
+	URL    string `yaml:"url"`
+	URLEnv string `yaml:"url_env"`
+	// MaxConns bounds the connection pool of this replica (default 16).
+	MaxConns int32 `yaml:"max_conns"`
+	// OperationTimeout bounds each store operation (default 5s); past it
+	// the request fails with DependencyTimeoutException.
+	OperationTimeout time.Duration `yaml:"operation_timeout"`
+	// CachedReadsOnOutage lets this replica serve Decrypt and
+	// GenerateDataKey for keys it has read before while the database is
+	// unreachable (default false: those requests fail too). A key disabled
+	// during the outage then stays usable here until the database returns.
+	CachedReadsOnOutage bool `yaml:"cached_reads_on_outage"`
+	// CachedReadsMaxAge bounds how old a cached record may be (default 5m).
+	CachedReadsMaxAge time.Duration `yaml:"cached_reads_max_age"`
+}
+
+// StoreConfig returns the PostgreSQL store configuration, nil when the
+// file uses key_store_dir.
+func (f *File) StoreConfig() (*postgres.Config, error) {
+	p := f.Postgres
+	if p == nil {
+		return nil, nil
+	}
+	u := p.URL
+	switch {
+	case p.URL != "" && p.URLEnv != "":
+		return nil, fmt.Errorf("%w: postgres: set url or url_env, not both", ErrConfig)
+	case p.URLEnv != "":
+		u = os.Getenv(p.URLEnv)
+		if u == "" {
+			return nil, fmt.Errorf("%w: postgres: $%s is empty", ErrConfig, p.URLEnv)
+		}
+	case u == "":
+		return nil, fmt.Errorf("%w: postgres: url or url_env is required", ErrConfig)
+	}
+	if p.MaxConns < 0 || p.OperationTimeout < 0 || p.CachedReadsMaxAge < 0 {
+		return nil, fmt.Errorf("%w: postgres: negative limit", ErrConfig)
+	}
+	return &postgres.Config{URL: u, MaxConns: p.MaxConns, OperationTimeout: p.OperationTimeout,
+		CachedReadsOnOutage: p.CachedReadsOnOutage, CachedReadsMaxAge: p.CachedReadsMaxAge}, nil
 }
 
 // AccessKey is one accepted SigV4 credential.
@@ -158,8 +217,17 @@ func (f *File) ServerConfig(audit io.Writer) (*kms.Config, error) {
 		AllowDebugEnclaves: f.Attestation.AllowDebug,
 		AuditLog:           audit,
 	}
-	if cfg.KeyStoreDir == "" {
-		return nil, fmt.Errorf("%w: key_store_dir is required", ErrConfig)
+	pg, err := f.StoreConfig()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pg != nil && cfg.KeyStoreDir != "":
+		return nil, fmt.Errorf("%w: set key_store_dir or postgres, not both", ErrConfig)
+	case pg != nil:
+		cfg.Postgres = pg
+	case cfg.KeyStoreDir == "":
+		return nil, fmt.Errorf("%w: key_store_dir (or postgres) is required", ErrConfig)
 	}
 	for _, k := range f.AccessKeys {
 		if _, dup := cfg.AccessKeys[k.ID]; dup {
