@@ -3,6 +3,7 @@
 package attestation
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -232,5 +233,34 @@ func TestNegativeDocuments(t *testing.T) {
 				t.Fatalf("Verifier.Verify: doc %v, err %v, want %s", doc != nil, err, code)
 			}
 		})
+	}
+}
+
+// TestVerifyRejectsBitFlips flips one bit at positions spread over a real
+// document: every change is rejected with a code, and no document is
+// returned.
+func TestVerifyRejectsBitFlips(t *testing.T) {
+	data := sharedvectors.ReadFile(t, "attestation", "real", "2022-11-09_veracruz.cbor")
+	opts := Options{AtDocumentTime: true, CurrentTime: time.Date(2022, 11, 10, 0, 0, 0, 0, time.UTC)}
+	if _, err := Verify(data, opts); err != nil {
+		t.Fatal(err)
+	}
+	v := NewVerifier(&VerifierConfig{CacheSize: -1}) // caching disabled
+	codes := map[string]int{}
+	for i := 0; i < len(data); i += 61 {
+		m := bytes.Clone(data)
+		m[i] ^= 1 << (i % 8)
+		doc, err := Verify(m, opts)
+		if doc != nil || ErrorCode(err) == "" {
+			t.Fatalf("flip at %d: doc %v, err %v", i, doc != nil, err)
+		}
+		if vdoc, verr := v.Verify(m, opts); vdoc != nil || ErrorCode(verr) != ErrorCode(err) {
+			t.Fatalf("flip at %d: Verifier says %v, Verify %v", i, verr, err)
+		}
+		codes[ErrorCode(err)]++
+	}
+	t.Logf("rejections by code: %v", codes)
+	if codes["bad_signature"] == 0 || codes["malformed"] == 0 || codes["untrusted_chain"] == 0 {
+		t.Errorf("expected signature, decoding and chain failures among %v", codes)
 	}
 }
