@@ -128,6 +128,7 @@ kms-server init --dir "$WORK/kms" 2>/dev/null
 ADMIN_ID=$(sed -n 's/^  - id: //p' "$WORK/kms/kms-server.yaml")
 ADMIN_SECRET=$(sed -n 's/^    secret: //p' "$WORK/kms/kms-server.yaml")
 ADMIN_ARN=$(sed -n 's/^    principal: //p' "$WORK/kms/kms-server.yaml")
+[ -n "$ADMIN_ID" ] && [ -n "$ADMIN_SECRET" ] && [ -n "$ADMIN_ARN" ] || fail "cannot read the access key that kms-server init wrote"
 ROLE_ID=AKIA$(random_hex 8 | tr 'a-f' 'A-F')
 ROLE_SECRET=$(random_hex 20)
 cat >"$WORK/kms/kms-server.yaml" <<EOF
