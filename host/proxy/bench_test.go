@@ -29,7 +29,7 @@ var benchConns = []int{1, 64, 1000}
 type benchEnv struct {
 	sink, echo         string // direct addresses
 	proxySink, proxyEc string // through the proxy
-	bufSink, bufEc     string // through a proxy copying with buffers, no splice
+	spSink, spEc       string // through a proxy copying with splice(2)
 }
 
 func newBenchEnv(b testing.TB) *benchEnv {
@@ -50,7 +50,7 @@ func newBenchEnv(b testing.TB) *benchEnv {
 			}
 		}
 	})
-	cfg := func(noSplice bool) *Config {
+	cfg := func(splice bool) *Config {
 		return &Config{
 			AllowList: []AllowEntry{{Address: "127.0.0.1", Port: sink.port()}, {Address: "127.0.0.1", Port: ech.port()}},
 			Routes: []Route{
@@ -58,19 +58,19 @@ func newBenchEnv(b testing.TB) *benchEnv {
 				{Name: "echo", Direction: Egress, Listen: "tcp://127.0.0.1:0", Destination: ech.url()},
 			},
 			MaxConnections: 4096,
-			noSplice:       noSplice,
+			splice:         splice,
 		}
 	}
 	p, _ := startProxy(b, cfg(false))
-	pb, _ := startProxy(b, cfg(true))
+	ps, _ := startProxy(b, cfg(true))
 	return &benchEnv{sink: sink.l.Addr().String(), echo: ech.l.Addr().String(),
 		proxySink: p.Addr("sink").String(), proxyEc: p.Addr("echo").String(),
-		bufSink: pb.Addr("sink").String(), bufEc: pb.Addr("echo").String()}
+		spSink: ps.Addr("sink").String(), spEc: ps.Addr("echo").String()}
 }
 
 func (e *benchEnv) targets() []struct{ name, sink, echo string } {
 	return []struct{ name, sink, echo string }{{"direct", e.sink, e.echo}, {"proxy", e.proxySink, e.proxyEc},
-		{"proxy-nosplice", e.bufSink, e.bufEc}}
+		{"proxy-splice", e.spSink, e.spEc}}
 }
 
 func dialAll(b testing.TB, addr string, n int) []net.Conn {
@@ -149,10 +149,12 @@ func cpuTime() time.Duration {
 }
 
 // benchLatency runs b.N 1 KiB request/response exchanges over conns
-// persistent connections and reports p50 and p99 in µs.
+// persistent connections and reports p50 and p99 in µs, and the process's
+// CPU time per exchange.
 func benchLatency(b *testing.B, addr string, conns int) {
 	cs := dialAll(b, addr, conns)
 	lat := make([][]time.Duration, conns)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for i, c := range cs {
@@ -181,6 +183,7 @@ func benchLatency(b *testing.B, addr string, conns int) {
 	for _, c := range cs {
 		c.Close()
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) > 0 {
@@ -190,8 +193,10 @@ func benchLatency(b *testing.B, addr string, conns int) {
 }
 
 // benchConnect opens b.N connections with conns concurrent workers; each
-// exchanges 1 KiB and closes. It reports connections per second.
+// exchanges 1 KiB and closes. It reports connections per second and the
+// process's CPU time per connection.
 func benchConnect(b *testing.B, addr string, conns int) {
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -221,6 +226,7 @@ func benchConnect(b *testing.B, addr string, conns int) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "conns/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/conn")
 }
 
 func BenchmarkThroughput(b *testing.B) {

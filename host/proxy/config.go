@@ -108,8 +108,9 @@ type Config struct {
 	// os.Environ at start-up.
 	Environ []string `yaml:"-"`
 
-	// noSplice forces the buffered copy path (benchmarks compare the two).
-	noSplice bool
+	// splice copies TCP and unix connections with io.Copy, i.e. splice(2)
+	// on Linux, instead of buffers (benchmarks compare the two).
+	splice bool
 }
 
 // Route is one listener and where its connections go.

@@ -12,9 +12,19 @@ import (
 	"time"
 )
 
-// bufPool holds copy buffers for connections the kernel cannot splice
-// (vsock). TCP and unix sockets are spliced by io.Copy on Linux.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// Copy buffers. A direction reads into a small buffer while traffic is
+// sparse, so an idle connection holds only two small buffers; a read that
+// fills its buffer switches to a large one for bulk transfers, which goes back
+// to the pool when reads turn short again (or at every idle tick).
+const (
+	smallBuf = 4 << 10
+	largeBuf = 128 << 10
+)
+
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
+)
 
 // closeWriter is implemented by *net.TCPConn, *net.UnixConn and *vsock.Conn.
 type closeWriter interface{ CloseWrite() error }
@@ -22,8 +32,8 @@ type closeWriter interface{ CloseWrite() error }
 // pipeState is shared by the two directions of one proxied connection.
 type pipeState struct {
 	idle       time.Duration // 0: no idle timeout
-	noSplice   bool
-	lastActive atomic.Int64 // unix nanoseconds of the last observed progress
+	splice     bool          // use io.Copy (splice(2) for TCP and unix sockets)
+	lastActive atomic.Int64  // unix nanoseconds of the last observed progress
 }
 
 // direction copies src to dst until EOF, error or idleness. On EOF it
@@ -41,11 +51,11 @@ type pipeState struct {
 // after the read deadline: a write timeout is told apart from a read timeout
 // by the time, and means the peer has not read for that long.
 func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
-	spliceable := !ps.noSplice && canSplice(dst, src)
-	var buf *[]byte
+	spliceable := ps.splice && canSplice(dst, src)
+	var small *[]byte
 	if !spliceable {
-		buf = bufPool.Get().(*[]byte)
-		defer bufPool.Put(buf)
+		small = smallPool.Get().(*[]byte)
+		defer smallPool.Put(small)
 	}
 	tick := ps.idle / 2
 	for {
@@ -61,7 +71,7 @@ func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 		if spliceable {
 			n, err = io.Copy(dst, src)
 		} else {
-			n, err = io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *buf)
+			n, err = copyAdaptive(dst, src, *small)
 		}
 		if n > 0 {
 			count(n)
@@ -113,7 +123,42 @@ func canSplice(dst, src net.Conn) bool {
 	return false
 }
 
-// writerOnly and readerOnly hide ReadFrom/WriteTo so io.CopyBuffer uses the
-// pooled buffer instead of allocating one per call.
-type writerOnly struct{ io.Writer }
-type readerOnly struct{ io.Reader }
+// copyAdaptive copies src to dst until EOF (nil) or an error, starting with
+// small and switching to a pooled large buffer while reads fill the buffer.
+func copyAdaptive(dst io.Writer, src io.Reader, small []byte) (int64, error) {
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			largePool.Put(large)
+		}
+	}()
+	buf := small
+	var written int64
+	for {
+		nr, er := src.Read(buf)
+		if nr > 0 {
+			nw, ew := dst.Write(buf[:nr])
+			written += int64(nw)
+			if ew != nil {
+				return written, ew
+			}
+			if nw != nr {
+				return written, io.ErrShortWrite
+			}
+		}
+		if er != nil {
+			if er == io.EOF {
+				return written, nil
+			}
+			return written, er
+		}
+		switch {
+		case large == nil && nr == len(buf):
+			large = largePool.Get().(*[]byte)
+			buf = *large
+		case large != nil && nr < smallBuf:
+			largePool.Put(large)
+			large, buf = nil, small
+		}
+	}
+}

@@ -434,7 +434,7 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	defer func() { up.Close(); p.untrack(up) }()
 	r.mConnect.Observe(time.Since(start).Seconds())
 
-	ps := &pipeState{idle: r.idleTimeout, noSplice: p.cfg.noSplice}
+	ps := &pipeState{idle: r.idleTimeout, splice: p.cfg.splice}
 	ps.lastActive.Store(time.Now().UnixNano())
 	var in, out atomic.Int64
 	errc := make(chan error, 1)
