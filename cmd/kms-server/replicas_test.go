@@ -15,7 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -553,9 +556,12 @@ func TestReplicasConsistency(t *testing.T) {
 	}
 }
 
-// TestReplicasThroughput (ENCLAVEKIT_REPLICAS_BENCH=10s) measures
-// GenerateDataKey throughput with 64 clients: one replica on the directory
-// store, then three replicas on PostgreSQL (docs/PERFORMANCE.md).
+// TestReplicasThroughput (ENCLAVEKIT_REPLICAS_BENCH=10s) measures, with
+// 64 clients: GenerateDataKey (the hot path: one key read per request) and
+// CreateKey (one durable write per request), first on one replica with the
+// directory store, then on three replicas with PostgreSQL; with the CPU
+// spent per request by the servers, PostgreSQL and the clients
+// (docs/PERFORMANCE.md, "kms-server replicas").
 func TestReplicasThroughput(t *testing.T) {
 	v := os.Getenv("ENCLAVEKIT_REPLICAS_BENCH")
 	if v == "" {
@@ -578,40 +584,85 @@ audit_log: audit.jsonl
 `, replicaAKID, replicaSecret), 0o600)
 	k := startChild(t, p)
 	t.Cleanup(k.kill)
-	dirRes := measureGDK(t, []*awskms.Client{replicaClient(k.addr)}, dur)
+	dirClients := []*awskms.Client{replicaClient(k.addr)}
+	dirPids := []int{k.cmd.Process.Pid}
+	dirGDK := measure(t, dirClients, dirPids, dur, opGDK)
+	dirCK := measure(t, dirClients, dirPids, dur, opCreateKey)
 	k.kill()
 	rs := startReplicas(t, 3)
-	pgRes := measureGDK(t, rs.clients, dur)
-	t.Logf("GenerateDataKey, 64 clients, %v each:", dur)
-	t.Logf("  1 replica, directory store : %s", dirRes)
-	t.Logf("  3 replicas, PostgreSQL     : %s", pgRes)
+	var pids []int
+	for _, k := range rs.kids {
+		pids = append(pids, k.cmd.Process.Pid)
+	}
+	pgGDK := measure(t, rs.clients, pids, dur, opGDK)
+	pgCK := measure(t, rs.clients, pids, dur, opCreateKey)
+	t.Logf("64 clients, %v per row, GOMAXPROCS %d:", dur, runtime.GOMAXPROCS(0))
+	t.Logf("  GenerateDataKey, 1 replica, directory store : %s", dirGDK)
+	t.Logf("  GenerateDataKey, 3 replicas, PostgreSQL     : %s", pgGDK)
+	t.Logf("  CreateKey,       1 replica, directory store : %s", dirCK)
+	t.Logf("  CreateKey,       3 replicas, PostgreSQL     : %s", pgCK)
 }
 
-type gdkResult struct {
-	n        int
-	rate     float64
-	p50, p99 time.Duration
+const (
+	opGDK       = "GenerateDataKey"
+	opCreateKey = "CreateKey"
+)
+
+type loadResult struct {
+	n                  int
+	rate               float64
+	p50, p99           time.Duration
+	server, pg, client time.Duration // CPU per request
 }
 
-func (r gdkResult) String() string {
-	return fmt.Sprintf("%d requests, %.0f req/s, p50 %v, p99 %v", r.n, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+func (r loadResult) String() string {
+	return fmt.Sprintf("%6.0f req/s, p50 %5.1f ms, p99 %5.1f ms; CPU/request: servers %4.0f µs, postgres %4.0f µs, clients %4.0f µs",
+		r.rate, ms(r.p50), ms(r.p99), us(r.server), us(r.pg), us(r.client))
 }
 
-func measureGDK(t *testing.T, clients []*awskms.Client, dur time.Duration) gdkResult {
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// postgresCPU sums the CPU time of every process named postgres.
+func postgresCPU(t *testing.T) time.Duration {
+	ents, _ := os.ReadDir("/proc")
+	var sum time.Duration
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(b)) != "postgres" {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			sum += procCPU(t, pid)
+		}
+	}
+	return sum
+}
+
+func measure(t *testing.T, clients []*awskms.Client, pids []int, dur time.Duration, op string) loadResult {
 	ctx := context.Background()
 	var ids []*string
-	for _, c := range clients[:1] {
-		for range 8 {
-			out, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, out.KeyMetadata.KeyId)
+	for range 8 {
+		out, err := clients[0].CreateKey(ctx, &awskms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
 		}
+		ids = append(ids, out.KeyMetadata.KeyId)
+	}
+	serverCPU := func() time.Duration {
+		var sum time.Duration
+		for _, p := range pids {
+			sum += procCPU(t, p)
+		}
+		return sum
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var errs atomic.Int64
+	s0, p0, c0 := serverCPU(), postgresCPU(t), selfCPU()
 	start := time.Now()
 	end := start.Add(dur)
 	var wg sync.WaitGroup
@@ -623,7 +674,13 @@ func measureGDK(t *testing.T, clients []*awskms.Client, dur time.Duration) gdkRe
 			var mine []time.Duration
 			for i := 0; time.Now().Before(end); i++ {
 				t0 := time.Now()
-				_, err := c.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: ids[(w+i)%len(ids)], KeySpec: types.DataKeySpecAes256})
+				var err error
+				switch op {
+				case opGDK:
+					_, err = c.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: ids[(w+i)%len(ids)], KeySpec: types.DataKeySpecAes256})
+				case opCreateKey:
+					_, err = c.CreateKey(ctx, &awskms.CreateKeyInput{})
+				}
 				if err != nil {
 					errs.Add(1)
 					continue
@@ -637,9 +694,12 @@ func measureGDK(t *testing.T, clients []*awskms.Client, dur time.Duration) gdkRe
 	}
 	wg.Wait()
 	el := time.Since(start)
+	s1, p1, c1 := serverCPU(), postgresCPU(t), selfCPU()
 	if errs.Load() != 0 {
-		t.Fatalf("%d errors", errs.Load())
+		t.Fatalf("%s: %d errors", op, errs.Load())
 	}
 	slices.Sort(lat)
-	return gdkResult{n: len(lat), rate: float64(len(lat)) / el.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100]}
+	n := len(lat)
+	return loadResult{n: n, rate: float64(n) / el.Seconds(), p50: lat[n/2], p99: lat[n*99/100],
+		server: (s1 - s0) / time.Duration(n), pg: (p1 - p0) / time.Duration(n), client: (c1 - c0) / time.Duration(n)}
 }
