@@ -57,7 +57,8 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
+step() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 say() { printf '   %s\n' "$*"; }
 fail() {
 	echo "demo: error: $*" >&2
@@ -230,7 +231,7 @@ grep '"operation":"GenerateDataKey"' "$WORK/tap.jsonl" | tail -1 | sed 's/^/   |
 RESP=$(grep '"operation":"GenerateDataKey"' "$WORK/tap.jsonl" | tail -1 | sed 's/.*"response"://')
 case "$RESP" in *'"CiphertextForRecipient"'*) ;; *) fail "no CiphertextForRecipient in the response" ;; esac
 case "$RESP" in *'"Plaintext"'*) fail "the response carried Plaintext" ;; esac
-say "the response has CiphertextBlob (to store) and CiphertextForRecipient, and no Plaintext:"
+say "the response has CiphertextBlob (to store) and CiphertextForRecipient, and no Plaintext;"
 say "the data key crossed the parent only encrypted to the enclave's ephemeral RSA key"
 
 step "4. The enclave opens CiphertextForRecipient with its private key"
