@@ -60,8 +60,12 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	// `go test` puts its own GOROOT/bin first on PATH.
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/enclave-agent", "./cmd/host-proxy", "./cmd/kms-server", "./cmd/nitro-verify")
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if raceEnabled {
+		args = append(args, "-race") // the binaries race-checked too, and no second compilation of the dependencies
+	}
+	args = append(args, "./cmd/enclave-agent", "./cmd/host-proxy", "./cmd/kms-server", "./cmd/nitro-verify")
+	cmd := exec.Command("go", args...)
 	cmd.Dir = ".." // the module root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
