@@ -5,16 +5,20 @@ package kms
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/enclavekit/enclavekit/host/kms/keystore"
+	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres"
 	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres/pgtest"
 )
 
@@ -109,5 +113,68 @@ func TestBackendNoPlaintextInDatabase(t *testing.T) {
 	out, err := same.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, KeyId: aws.String(id)})
 	if err != nil || string(out.Plaintext) != "secret payload" {
 		t.Fatalf("second replica: %v", err)
+	}
+}
+
+// TestBackendDatabaseOutage: while PostgreSQL is unreachable every request
+// fails with DependencyTimeoutException (retryable, 503), unless the
+// operator allowed cached reads, which keep Decrypt and GenerateDataKey
+// working for keys this replica has read (and nothing else); when the
+// database returns the server recovers without a restart.
+func TestBackendDatabaseOutage(t *testing.T) {
+	if testBackend != backendPostgres {
+		t.Skip("PostgreSQL backend only")
+	}
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cached_reads=%v", cached), func(t *testing.T) {
+			u := pgtest.URL(t)
+			p := pgtest.NewProxy(t, u)
+			env := newEnv(t, func(c *Config) {
+				c.Postgres = &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second, CachedReadsOnOutage: cached}
+			})
+			ctx := context.Background()
+			id := env.createKey(t)
+			blob := env.encrypt(t, id, []byte("during outage"), nil)
+			p.SetDown(true)
+
+			_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+			wantCode(t, err, CodeDependencyTimeout)
+			_, err = env.client.CreateKey(ctx, &awskms.CreateKeyInput{})
+			wantCode(t, err, CodeDependencyTimeout)
+			_, err = env.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("x")})
+			wantCode(t, err, CodeDependencyTimeout)
+			out, err := env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
+			if cached {
+				if err != nil || string(out.Plaintext) != "during outage" {
+					t.Fatalf("Decrypt from the cache during the outage: %v", err)
+				}
+				if _, err := env.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), NumberOfBytes: aws.Int32(32)}); err != nil {
+					t.Fatalf("GenerateDataKey from the cache during the outage: %v", err)
+				}
+			} else {
+				wantCode(t, err, CodeDependencyTimeout)
+				_, err = env.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), NumberOfBytes: aws.Int32(32)})
+				wantCode(t, err, CodeDependencyTimeout)
+			}
+			if err := env.srv.Healthy(ctx); !errors.Is(err, keystore.ErrUnavailable) {
+				t.Fatalf("Healthy during the outage: %v", err)
+			}
+
+			p.SetDown(false)
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no recovery after the database returned: %v", err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if pt := env.decrypt(t, blob, nil); string(pt) != "during outage" {
+				t.Fatal("Decrypt after recovery")
+			}
+		})
 	}
 }

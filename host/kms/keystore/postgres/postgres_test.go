@@ -5,9 +5,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -222,79 +220,13 @@ func TestTerminatedConnections(t *testing.T) {
 	}
 }
 
-// cutProxy forwards loopback TCP to the database and can cut every
-// connection and refuse new ones, simulating an outage.
-type cutProxy struct {
-	target string
-	l      net.Listener
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{target: target, l: l}
-	t.Cleanup(func() { l.Close(); p.setDown(true) })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.down {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			d, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, d)
-			p.mu.Unlock()
-			go func() { io.Copy(d, c); d.Close() }()
-			go func() { io.Copy(c, d); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
-func (p *cutProxy) url(t *testing.T, u string) string {
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu.Host = p.l.Addr().String()
-	return pu.String()
-}
-
 // TestOutage: with the database unreachable every method fails with
 // ErrUnavailable (no cached reads by default, even for marked requests);
 // when it returns the store recovers by itself.
 func TestOutage(t *testing.T) {
 	u := pgtest.URL(t)
-	pu, _ := url.Parse(u)
-	p := newCutProxy(t, pu.Host)
-	s := open(t, &postgres.Config{URL: p.url(t, u), OperationTimeout: time.Second})
+	p := pgtest.NewProxy(t, u)
+	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second})
 	ctx := context.Background()
 	k := storetest.NewKey(storetest.ID(1))
 	if err := s.CreateKey(ctx, k); err != nil {
@@ -303,7 +235,7 @@ func TestOutage(t *testing.T) {
 	if err := s.CreateAlias(ctx, keystore.Alias{Name: "alias/o", KeyID: k.ID}); err != nil {
 		t.Fatal(err)
 	}
-	p.setDown(true)
+	p.SetDown(true)
 	cctx := keystore.WithCachedReads(ctx)
 	if _, err := s.GetKey(cctx, k.ID); !errors.Is(err, keystore.ErrUnavailable) {
 		t.Fatalf("GetKey during outage: %v, want ErrUnavailable", err)
@@ -318,7 +250,7 @@ func TestOutage(t *testing.T) {
 	if _, err := s.UpdateKey(ctx, k.ID, func(*keystore.Key) error { return nil }); !errors.Is(err, keystore.ErrUnavailable) {
 		t.Fatalf("UpdateKey during outage: %v, want ErrUnavailable", err)
 	}
-	p.setDown(false)
+	p.SetDown(false)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := s.GetKey(ctx, k.ID)
@@ -340,12 +272,11 @@ func TestOutage(t *testing.T) {
 // records still fail, and entries expire after CachedReadsMaxAge.
 func TestCachedReadsOnOutage(t *testing.T) {
 	u := pgtest.URL(t)
-	pu, _ := url.Parse(u)
-	p := newCutProxy(t, pu.Host)
+	p := pgtest.NewProxy(t, u)
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := open(t, &postgres.Config{URL: p.url(t, u), OperationTimeout: time.Second,
+	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second,
 		CachedReadsOnOutage: true, CachedReadsMaxAge: time.Minute, Clock: clock})
 	ctx := context.Background()
 	k := storetest.NewKey(storetest.ID(1))
@@ -370,7 +301,7 @@ func TestCachedReadsOnOutage(t *testing.T) {
 	if got, _ := s.GetKey(keystore.WithCachedReads(ctx), k.ID); got.State != keystore.StateDisabled {
 		t.Fatalf("cache served a stale key while the database was up: %+v", got)
 	}
-	p.setDown(true)
+	p.SetDown(true)
 	cctx := keystore.WithCachedReads(ctx)
 	got, err := s.GetKey(cctx, k.ID)
 	if err != nil || got.State != keystore.StateDisabled || string(got.WrappedMaterial) != string(k.WrappedMaterial) {
