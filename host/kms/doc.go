@@ -67,7 +67,10 @@
 // # Storage
 //
 // Keys live behind keystore.Store; the embedded default is a directory
-// (keystore.OpenDir). Key material is sealed with AES-256-GCM under
+// (keystore.OpenDir). [Config.Postgres] selects PostgreSQL instead
+// (package keystore/postgres) for several replicas sharing one database:
+// nothing is cached between requests by default, so a change made through
+// one replica holds on every replica at its next request. Key material is sealed with AES-256-GCM under
 // [Config.RootKey] before it reaches the store, so no backend sees it in
 // the clear. The additional data binds the material to the key ID, key
 // spec, key usage and the SHA-256 of the key policy: whoever can write to

@@ -6,12 +6,15 @@
 //
 // # The interface
 //
-// [Store] is deliberately small so that other backends (a PostgreSQL
-// backend for several replicas is planned) can implement it with one table
-// for keys and one for aliases. Every method is atomic on its own;
+// [Store] is deliberately small so that other backends (the PostgreSQL
+// backend for several replicas, package keystore/postgres) can implement it
+// with one table for keys and one for aliases. Every method is atomic on its
+// own;
 // [Store.UpdateKey] is the one read-modify-write primitive and must run its
 // function inside a transaction (row lock) so concurrent updates of one key
-// serialise.
+// serialise. Package keystore/storetest is the conformance suite every
+// backend passes. A backend whose service can be unreachable reports it
+// with [ErrUnavailable].
 //
 // A backend never sees key material in the clear: [Key.WrappedMaterial] is
 // sealed by the server under the operator's root key before it reaches the
