@@ -280,3 +280,7 @@ func settle(want int, f func() int) int {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
