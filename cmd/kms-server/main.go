@@ -110,8 +110,8 @@ func runInit(args []string, stderr io.Writer) int {
       %s (root key, keep it secret and backed up: without it the keys are lost)
       %s (key store)
 start:  kms-server --config %s
-try:    AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=us-east-1 \
-          aws kms create-key --endpoint-url http://%s
+try:    AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s \
+          aws kms create-key --region us-east-1 --endpoint-url http://%s
 `, st.ConfigPath, st.RootKeyPath, st.KeyStoreDir, st.ConfigPath, st.AccessKeyID, st.Secret, st.Listen)
 	return 0
 }
