@@ -132,6 +132,9 @@ type Route struct {
 	// ConnectTimeout and IdleTimeout override the global values.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+	// AllowedCIDs, when set, admits only connections from these vsock
+	// context IDs (enclaves); the listen address must be vsock.
+	AllowedCIDs []uint32 `yaml:"allowed_cids"`
 }
 
 // CredentialsConfig configures the credentials route: an HTTP endpoint on
@@ -153,6 +156,10 @@ type CredentialsConfig struct {
 	// RefreshBefore is how long before Expiration credentials are fetched
 	// again (DefaultRefreshBefore when 0).
 	RefreshBefore time.Duration `yaml:"refresh_before"`
+	// AllowedCIDs, when set, serves only these vsock context IDs
+	// (enclaves); the listen address must be vsock. Recommended: any
+	// enclave on the parent can otherwise fetch the role's credentials.
+	AllowedCIDs []uint32 `yaml:"allowed_cids"`
 }
 
 // Sentinel errors.
@@ -314,6 +321,9 @@ func validate(cfg *Config) (*compiled, error) {
 			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
 		} else {
 			claim(where, cr.listen)
+			if len(r.AllowedCIDs) > 0 && cr.listen.Network != transport.NetworkVsock {
+				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", cr.listen)
+			}
 		}
 		if r.Destination == "" {
 			add(where, ErrInvalidConfig, "missing destination")
@@ -336,6 +346,9 @@ func validate(cfg *Config) (*compiled, error) {
 			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
 		} else {
 			claim(where, c.credsL)
+			if len(cc.AllowedCIDs) > 0 && c.credsL.Network != transport.NetworkVsock {
+				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", c.credsL)
+			}
 		}
 		switch cc.Source {
 		case "imds":

@@ -76,6 +76,10 @@ func TestConfigErrors(t *testing.T) {
 		{"negative duration", allow + "idle_timeout: -1s\nroutes:\n  - {name: a, direction: ingress, listen: 'tcp://127.0.0.1:1', destination: 'vsock://3:5'}\n",
 			ErrInvalidConfig, "idle_timeout: negative duration"},
 		{"bad duration", allow + "idle_timeout: soon\n", ErrInvalidConfig, "cannot unmarshal"},
+		{"allowed_cids on tcp", allow + "routes:\n  - {name: a, direction: egress, allowed_cids: [16], listen: 'tcp://127.0.0.1:1', destination: 'tcp://kms.example.com:443'}\n",
+			ErrInvalidConfig, `route "a": allowed_cids needs a vsock listen address, not tcp://127.0.0.1:1`},
+		{"credentials allowed_cids on unix", "credentials: {listen: 'unix:///run/c.sock', source: env, allowed_cids: [16]}\n",
+			ErrInvalidConfig, "credentials: allowed_cids needs a vsock listen address"},
 		{"credentials source", "credentials: {listen: 'vsock://any:8003', source: magic}\n", ErrInvalidConfig, `credentials: source "magic"`},
 		{"credentials file missing", "credentials: {listen: 'vsock://any:8003', source: file}\n", ErrInvalidConfig, "source file needs file:"},
 		{"credentials bad imds", "credentials: {listen: 'vsock://any:8003', source: imds, imds_url: 'ftp://x'}\n", ErrInvalidConfig, "imds_url"},
@@ -131,11 +135,11 @@ func TestValidConfig(t *testing.T) {
   - {address: 10.0.0.0/8, port: 5432}
   - {address: "::1", port: 8443}
 routes:
-  - {name: kms, direction: egress, listen: 'vsock://any:8000', destination: 'tcp://kms.example.com:443', max_connections: 64}
+  - {name: kms, direction: egress, listen: 'vsock://any:8000', destination: 'tcp://kms.example.com:443', max_connections: 64, allowed_cids: [16, 17]}
   - {name: db, direction: egress, listen: 'vsock://any:8001', destination: 'tcp://10.1.2.3:5432', ip_version: 4}
   - {name: local, direction: egress, listen: 'unix:///run/x.sock', destination: 'tcp://[::1]:8443'}
   - {name: attest, direction: ingress, listen: 'tcp://0.0.0.0:8443', destination: 'vsock://16:5005'}
-credentials: {listen: 'vsock://any:8003', source: imds}
+credentials: {listen: 'vsock://any:8003', source: imds, allowed_cids: [16]}
 admin: 'tcp://127.0.0.1:9102'
 dns_refresh: 10s
 idle_timeout: 2m

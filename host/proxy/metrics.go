@@ -17,14 +17,15 @@ type metrics struct {
 
 // Error reasons used as the "reason" label and in logs.
 const (
-	reasonLimit      = "limit"       // no slot within the connect timeout
-	reasonDNS        = "dns"         // resolution failed
-	reasonNotAllowed = "not_allowed" // every resolved address refused
-	reasonDial       = "dial"        // destination refused or timed out
-	reasonIdle       = "idle"        // idle timeout
-	reasonCopy       = "copy"        // I/O error mid-stream
-	reasonShutdown   = "shutdown"    // closed at the end of the drain deadline
-	reasonAccept     = "accept"      // transient accept error
+	reasonLimit      = "limit"            // no slot within the connect timeout
+	reasonDNS        = "dns"              // resolution failed
+	reasonNotAllowed = "not_allowed"      // every resolved address refused
+	reasonDial       = "dial"             // destination refused or timed out
+	reasonIdle       = "idle"             // idle timeout
+	reasonCopy       = "copy"             // I/O error mid-stream
+	reasonShutdown   = "shutdown"         // closed at the end of the drain deadline
+	reasonAccept     = "accept"           // transient accept error
+	reasonPeer       = "peer_not_allowed" // vsock peer outside allowed_cids
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "connection_errors_total",
-			Help: "Connections that ended in an error, per route and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept).",
+			Help: "Connections that ended in an error, per route and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept, peer_not_allowed).",
 		}, []string{"route", "reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "bytes_total",
@@ -51,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		creds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "credentials_requests_total",
-			Help: "Requests to the credentials route, per result (ok, error, refresh_error).",
+			Help: "Requests to the credentials route, per result (ok, error, refresh_error, peer_not_allowed).",
 		}, []string{"result"}),
 		limitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "hostproxy", Name: "connect_seconds",

@@ -152,16 +152,17 @@ func (p *Proxy) Listen() error {
 	type want struct {
 		name string
 		addr transport.Addr
+		cids []uint32
 	}
 	var ws []want
 	for _, r := range p.routes {
-		ws = append(ws, want{r.Name, r.listen})
+		ws = append(ws, want{r.Name, r.listen, r.AllowedCIDs})
 	}
 	if p.creds != nil {
-		ws = append(ws, want{"credentials", p.c.credsL})
+		ws = append(ws, want{"credentials", p.c.credsL, p.c.creds.AllowedCIDs})
 	}
 	if !p.c.admin.IsZero() {
-		ws = append(ws, want{"admin", p.c.admin})
+		ws = append(ws, want{"admin", p.c.admin, nil})
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -174,9 +175,23 @@ func (p *Proxy) Listen() error {
 			clear(p.listeners)
 			return fmt.Errorf("proxy: %s: listen on %s: %w", w.name, w.addr, err)
 		}
-		p.listeners[w.name] = l
+		p.listeners[w.name] = newPeerListener(l, w.cids, p.peerRefused(w.name))
 	}
 	return nil
+}
+
+// peerRefused logs and counts a connection from a vsock peer outside the
+// listener's allowed_cids.
+func (p *Proxy) peerRefused(name string) func(net.Addr) {
+	return func(peer net.Addr) {
+		p.log.Warn("connection refused: peer not in allowed_cids", "route", name, "peer", peer.String(),
+			"reason", reasonPeer)
+		if name == "credentials" {
+			p.m.creds.WithLabelValues(reasonPeer).Inc()
+			return
+		}
+		p.m.errors.WithLabelValues(name, reasonPeer).Inc()
+	}
 }
 
 // Addr returns the bound address of the named route ("credentials" and

@@ -46,11 +46,17 @@ func TestForward64MiB(t *testing.T) {
 	}
 	results := make(chan result, 2)
 	up := startServer(t, func(c net.Conn) {
-		go func() { _, _ = c.Write(serverData); _ = c.(closeWriter).CloseWrite() }()
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			_, _ = c.Write(serverData)
+			_ = c.(closeWriter).CloseWrite()
+		}()
 		h := sha256.New()
 		var r result
 		_, r.err = io.Copy(h, c)
 		copy(r.sum[:], h.Sum(nil))
+		<-wrote // the handler's return closes c
 		results <- r
 	})
 	for _, listen := range []string{"tcp://127.0.0.1:0", "unix://" + filepath.Join(t.TempDir(), "p.sock")} {
