@@ -64,7 +64,10 @@
 // the parent, or from a file or the environment in development. They are
 // cached, fetched again [CredentialsConfig].RefreshBefore their expiry, and
 // never logged ([Credentials] redacts itself). This replaces passing
-// credentials on a command line, where `ps` shows them.
+// credentials on a command line, where `ps` shows them. Any enclave on the
+// parent can connect to a vsock port of the parent, so set allowed_cids on
+// the credentials route (and on egress routes) to admit only the intended
+// enclave's context ID.
 //
 // # Operations
 //
