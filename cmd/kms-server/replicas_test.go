@@ -558,8 +558,9 @@ func TestReplicasConsistency(t *testing.T) {
 
 // TestReplicasThroughput (ENCLAVEKIT_REPLICAS_BENCH=10s) measures, with
 // 64 clients: GenerateDataKey (the hot path: one key read per request) and
-// CreateKey (one durable write per request), first on one replica with the
-// directory store, then on three replicas with PostgreSQL; with the CPU
+// CreateKey (one durable write per request), on one replica with the
+// directory store, one replica with PostgreSQL and three replicas with
+// PostgreSQL; with the CPU
 // spent per request by the servers, PostgreSQL and the clients
 // (docs/PERFORMANCE.md, "kms-server replicas").
 func TestReplicasThroughput(t *testing.T) {
@@ -589,6 +590,11 @@ audit_log: audit.jsonl
 	dirGDK := measure(t, dirClients, dirPids, dur, opGDK)
 	dirCK := measure(t, dirClients, dirPids, dur, opCreateKey)
 	k.kill()
+	one := startReplicas(t, 1)
+	onePids := []int{one.kids[0].cmd.Process.Pid}
+	oneGDK := measure(t, one.clients, onePids, dur, opGDK)
+	oneCK := measure(t, one.clients, onePids, dur, opCreateKey)
+	one.kill(0)
 	rs := startReplicas(t, 3)
 	var pids []int
 	for _, k := range rs.kids {
@@ -598,8 +604,10 @@ audit_log: audit.jsonl
 	pgCK := measure(t, rs.clients, pids, dur, opCreateKey)
 	t.Logf("64 clients, %v per row, GOMAXPROCS %d:", dur, runtime.GOMAXPROCS(0))
 	t.Logf("  GenerateDataKey, 1 replica, directory store : %s", dirGDK)
+	t.Logf("  GenerateDataKey, 1 replica, PostgreSQL      : %s", oneGDK)
 	t.Logf("  GenerateDataKey, 3 replicas, PostgreSQL     : %s", pgGDK)
 	t.Logf("  CreateKey,       1 replica, directory store : %s", dirCK)
+	t.Logf("  CreateKey,       1 replica, PostgreSQL      : %s", oneCK)
 	t.Logf("  CreateKey,       3 replicas, PostgreSQL     : %s", pgCK)
 }
 
@@ -682,7 +690,9 @@ func measure(t *testing.T, clients []*awskms.Client, pids []int, dur time.Durati
 					_, err = c.CreateKey(ctx, &awskms.CreateKeyInput{})
 				}
 				if err != nil {
-					errs.Add(1)
+					if errs.Add(1) == 1 {
+						t.Logf("%s: first error after %v: %v", op, time.Since(t0), err)
+					}
 					continue
 				}
 				mine = append(mine, time.Since(t0))
