@@ -508,6 +508,31 @@ func TestReplicasConsistency(t *testing.T) {
 			t.Fatalf("replica %d: Encrypt with a key created on replica 0: %v", r, err)
 		}
 	}
+	// A policy change through replica 0 holds on every replica at once.
+	pol := `{"Version":"2012-10-17","Statement":[
+{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/replica-test"},"Action":"kms:*","Resource":"*"},
+{"Sid":"no-encrypt","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/replica-test"},"Action":"kms:Encrypt","Resource":"*"}]}`
+	if _, err := rs.client(0).PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: id, PolicyName: aws.String("default"), Policy: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	for r := range 3 {
+		_, err := rs.client(r).Encrypt(ctx, &awskms.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+		var ae interface{ ErrorCode() string }
+		if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+			t.Fatalf("replica %d after PutKeyPolicy on replica 0: %v, want AccessDeniedException", r, err)
+		}
+	}
+	// And lifting it through replica 2 too.
+	allow := `{"Version":"2012-10-17","Statement":[
+{"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/replica-test"},"Action":"kms:*","Resource":"*"}]}`
+	if _, err := rs.client(2).PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: id, PolicyName: aws.String("default"), Policy: aws.String(allow)}); err != nil {
+		t.Fatal(err)
+	}
+	for r := range 3 {
+		if _, err := rs.client(r).Encrypt(ctx, &awskms.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+			t.Fatalf("replica %d after the deny was lifted on replica 2: %v", r, err)
+		}
+	}
 	if _, err := rs.client(1).DisableKey(ctx, &awskms.DisableKeyInput{KeyId: id}); err != nil {
 		t.Fatal(err)
 	}
