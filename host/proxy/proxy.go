@@ -217,6 +217,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 // shuts down gracefully: it stops accepting, reports unhealthy, waits up to
 // ShutdownTimeout for active connections to finish and closes those still
 // open. It returns nil after a shutdown, or an error if it was never bound.
+// A Proxy serves once.
 func (p *Proxy) Serve(ctx context.Context) error {
 	p.mu.Lock()
 	if len(p.listeners) == 0 {
@@ -244,7 +245,8 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		servers = append(servers, srv)
 		loops.Add(1)
 		go func() { defer loops.Done(); _ = srv.Serve(l) }()
-		p.creds.prefetch(ctx)
+		loops.Add(1)
+		go func() { defer loops.Done(); p.creds.prefetch(ctx) }() // warm the cache, don't delay start-up
 		p.log.Info("credentials route ready", "listen", l.Addr().String(), "source", p.c.creds.Source)
 	}
 	if l := listeners["admin"]; l != nil {
