@@ -23,7 +23,11 @@
 //
 // The RSA-2048 key is generated with entropy from the NSM and replaced on a
 // schedule ([Config.KeyRotation]); a replaced key is zeroised (best effort)
-// once no request in flight still uses it.
+// once no request in flight still uses it. A CiphertextForRecipient that does
+// not open ([ErrRecipientOpen]) also retires the key at once: the parent
+// instance relays every envelope and could tamper with it, so no key ever
+// answers more than one failed decryption, and neither a CBC padding oracle
+// nor an OAEP oracle has anything to query.
 //
 // # Credentials
 //

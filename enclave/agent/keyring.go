@@ -33,6 +33,7 @@ type ringKey struct {
 	created time.Time
 	refs    int  // requests using the key; guarded by keyring.mu
 	retired bool // replaced; zeroised when refs drops to 0
+	spent   bool // an envelope failed to open under it: replace before next use
 }
 
 func newKeyring(rand io.Reader, bits int, every time.Duration, clock func() time.Time, log *slog.Logger) (*keyring, error) {
@@ -66,7 +67,7 @@ func (k *keyring) acquire() (*ringKey, error) {
 	if k.cur == nil {
 		return nil, errClosed
 	}
-	if k.every > 0 && k.clock().Sub(k.cur.created) >= k.every {
+	if k.cur.spent || (k.every > 0 && k.clock().Sub(k.cur.created) >= k.every) {
 		if err := k.rotateLocked(); err != nil {
 			return nil, err
 		}
@@ -102,6 +103,14 @@ func (k *keyring) retireLocked(rk *ringKey) {
 	if rk.refs == 0 {
 		zeroise(rk.priv)
 	}
+}
+
+// discard marks rk as spent, so that no later request uses it: the next
+// acquire replaces it when it is still the current key.
+func (k *keyring) discard(rk *ringKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	rk.spent = true
 }
 
 func (k *keyring) release(rk *ringKey) {

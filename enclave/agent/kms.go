@@ -4,7 +4,6 @@ package agent
 
 import (
 	"context"
-	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -236,8 +235,12 @@ func (c *Client) recipientFor() (*ringKey, *types.RecipientInfo, error) {
 }
 
 // open checks the response for the fail-closed conditions and opens
-// CiphertextForRecipient.
-func open(priv *rsa.PrivateKey, op string, plaintext, cfr []byte) ([]byte, error) {
+// CiphertextForRecipient with rk. When the envelope does not open, rk is
+// discarded: the next request uses a fresh key pair. A parent instance that
+// tampers with envelopes therefore gets at most one failed decryption per
+// key, which leaves nothing for a padding or OAEP oracle to work with
+// (see the recipient package's security considerations).
+func (c *Client) open(rk *ringKey, op string, plaintext, cfr []byte) ([]byte, error) {
 	if len(plaintext) != 0 {
 		clear(plaintext)
 		return nil, fmt.Errorf("%s: %w", op, ErrPlaintextInResponse)
@@ -245,8 +248,9 @@ func open(priv *rsa.PrivateKey, op string, plaintext, cfr []byte) ([]byte, error
 	if len(cfr) == 0 {
 		return nil, fmt.Errorf("%s: %w", op, ErrNoCiphertextForRecipient)
 	}
-	pt, err := recipient.Open(priv, cfr)
+	pt, err := recipient.Open(rk.priv, cfr)
 	if err != nil {
+		c.keys.discard(rk)
 		return nil, fmt.Errorf("%s: %w: %w", op, ErrRecipientOpen, err)
 	}
 	return pt, nil
@@ -287,7 +291,7 @@ func (c *Client) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInp
 	if err != nil {
 		return nil, fmt.Errorf("agent: GenerateDataKey: %w", err)
 	}
-	pt, err := open(rk.priv, "agent: GenerateDataKey", out.Plaintext, out.CiphertextForRecipient)
+	pt, err := c.open(rk, "agent: GenerateDataKey", out.Plaintext, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +325,7 @@ func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted,
 	if err != nil {
 		return nil, fmt.Errorf("agent: Decrypt: %w", err)
 	}
-	pt, err := open(rk.priv, "agent: Decrypt", out.Plaintext, out.CiphertextForRecipient)
+	pt, err := c.open(rk, "agent: Decrypt", out.Plaintext, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +349,7 @@ func (c *Client) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: GenerateRandom: %w", err)
 	}
-	return open(rk.priv, "agent: GenerateRandom", out.Plaintext, out.CiphertextForRecipient)
+	return c.open(rk, "agent: GenerateRandom", out.Plaintext, out.CiphertextForRecipient)
 }
 
 // DataKeyPair is the result of [Client.GenerateDataKeyPair].
@@ -376,7 +380,7 @@ func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKe
 	if err != nil {
 		return nil, fmt.Errorf("agent: GenerateDataKeyPair: %w", err)
 	}
-	pt, err := open(rk.priv, "agent: GenerateDataKeyPair", out.PrivateKeyPlaintext, out.CiphertextForRecipient)
+	pt, err := c.open(rk, "agent: GenerateDataKeyPair", out.PrivateKeyPlaintext, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}

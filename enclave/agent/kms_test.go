@@ -35,6 +35,7 @@ type fakeKMS struct {
 	roots    []*x509Cert
 	authKeys atomic.Value
 	calls    atomic.Int32
+	lastKey  atomic.Value // string: the public key of the last request's document
 }
 
 func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +54,7 @@ func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"__type":"ValidationException","message":"bad document"}`, 400)
 		return
 	}
+	f.lastKey.Store(string(doc.PublicKey))
 	key := bytes.Repeat([]byte{0x42}, 32)
 	resp := map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/fake", "CiphertextBlob": []byte("blob")}
 	switch f.mode {
@@ -118,6 +120,51 @@ func TestClientFailsClosed(t *testing.T) {
 			}
 			if !errors.Is(err, tc.want) || dk != nil {
 				t.Fatalf("GenerateDataKey: %+v, %v; want %v", dk, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestFailedOpenDiscardsKey checks that an envelope that does not open
+// retires the recipient key, so a relaying parent gets at most one failed
+// decryption per key, while a successful request keeps it.
+func TestFailedOpenDiscardsKey(t *testing.T) {
+	e := newEmulator(t)
+	for _, tc := range []struct {
+		mode    string
+		sameKey bool
+		wantErr error
+	}{
+		{"sealed", true, nil},
+		{"garbage", false, ErrRecipientOpen},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			f := &fakeKMS{t: t, mode: tc.mode, roots: []*x509Cert{e.Root()}}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveOn(t, ln, f)
+			c, err := New(&Config{
+				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", Proxy: "tcp://" + ln.Addr().String(),
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+				Logger:      slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var keys []string
+			for range 2 {
+				_, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("alias/x"), KeySpec: "AES_256"})
+				if !errors.Is(err, tc.wantErr) && (tc.wantErr != nil || err != nil) {
+					t.Fatalf("GenerateDataKey: %v; want %v", err, tc.wantErr)
+				}
+				k, _ := f.lastKey.Load().(string)
+				keys = append(keys, k)
+			}
+			if keys[0] == "" || (keys[0] == keys[1]) != tc.sameKey {
+				t.Fatalf("same recipient key on both requests = %v, want %v", keys[0] == keys[1], tc.sameKey)
 			}
 		})
 	}
