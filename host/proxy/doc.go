@@ -50,10 +50,12 @@
 // is no pool of idle workers, and at most max_connections connections wait.
 // Bytes are copied by a pair of goroutines through pooled buffers: 4 KiB
 // while traffic is sparse (an idle connection holds 8 KiB), 128 KiB while
-// reads fill the buffer. Measured on loopback this costs less CPU per byte
-// than splice(2) through a pipe, and AF_VSOCK cannot splice anyway (see
-// docs/PERFORMANCE.md). End-of-stream is propagated
-// as a half-close (CloseWrite) in each direction independently. Connect and
+// reads fill the buffer. AF_VSOCK cannot splice(2); between two TCP
+// sockets on loopback splice costs less CPU per byte when the upstream reads
+// in large blocks but more when it reads 8 KiB at a time, and neither gets
+// within 80% of a direct connection once the CPUs are saturated (see
+// docs/PERFORMANCE.md), so buffers are used everywhere. End-of-stream is
+// propagated as a half-close (CloseWrite) in each direction independently. Connect and
 // idle timeouts apply per route. A failing destination closes only the
 // connection that needed it.
 //
