@@ -261,12 +261,14 @@ func (p *Proxy) Serve(ctx context.Context) error {
 
 	<-ctx.Done()
 	p.draining.Store(true)
-	p.log.Info("shutting down: no longer accepting", "active", p.activeCount(), "drain_timeout", p.cfg.ShutdownTimeout.String())
 	for name, l := range listeners {
 		if name != "admin" && name != "credentials" {
 			l.Close()
 		}
 	}
+	// Logged only once the listeners are closed, so that the line is true
+	// when it is read.
+	p.log.Info("shutting down: no longer accepting", "active", p.activeCount(), "drain_timeout", p.cfg.ShutdownTimeout.String())
 	routeLoops.Wait() // no handler starts after this
 	drained := make(chan struct{})
 	go func() { p.wg.Wait(); close(drained) }()
