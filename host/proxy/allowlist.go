@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
 // AllowEntry is one entry of the egress allow-list, in vsock-proxy's format:
@@ -57,7 +59,7 @@ func parseHost(s string, allowCIDR bool) (ip netip.Addr, prefix netip.Prefix, na
 	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
 		return a.Unmap(), prefix, "", nil
 	}
-	if !validHostname(s) {
+	if !transport.ValidHostname(s) {
 		return ip, prefix, "", fmt.Errorf("%q is neither an IP address, a CIDR prefix nor a valid host name", s)
 	}
 	return ip, prefix, canonicalName(s), nil
@@ -156,26 +158,4 @@ func (al *allowList) checkResolved(name string, ip netip.Addr, port int) string 
 		return ""
 	}
 	return fmt.Sprintf("%s:%d is not in the allow-list", ip, port)
-}
-
-// validHostname reports whether h is a syntactically valid DNS name.
-func validHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			default:
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -125,7 +125,7 @@ func ParseAddr(s string) (Addr, error) {
 			}
 		} else if strings.Contains(host, ":") {
 			return bad("IPv6 address must be in brackets")
-		} else if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+		} else if _, err := netip.ParseAddr(host); err != nil && !ValidHostname(host) {
 			return bad("%q is neither an IP address nor a valid host name", host)
 		}
 		if _, err := parseDecimal(portStr, 16); err != nil {
@@ -232,10 +232,10 @@ func parseDecimal(s string, bits int) (uint64, error) {
 	return v, nil
 }
 
-// validHostname reports whether h is a syntactically valid DNS name
+// ValidHostname reports whether h is a syntactically valid DNS name
 // (letters, digits, hyphens, underscores in labels of 1-63, total ≤ 253, an
 // optional trailing dot).
-func validHostname(h string) bool {
+func ValidHostname(h string) bool {
 	h = strings.TrimSuffix(h, ".")
 	if h == "" || len(h) > 253 {
 		return false
