@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,9 +32,33 @@ const childEnv = "ENCLAVEKIT_KMS_SERVER_CHILD"
 // TestMain lets the test binary act as kms-server for the crash test.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
+		childProfile()
 		main()
 	}
 	os.Exit(m.Run())
+}
+
+// childProfile writes a CPU profile of the child server to the file named
+// by ENCLAVEKIT_CHILD_CPUPROFILE, covering ENCLAVEKIT_CHILD_CPUPROFILE_FOR
+// (default 20s) from start (the child is killed, so it stops on a timer).
+func childProfile() {
+	path := os.Getenv("ENCLAVEKIT_CHILD_CPUPROFILE")
+	if path == "" {
+		return
+	}
+	d, err := time.ParseDuration(os.Getenv("ENCLAVEKIT_CHILD_CPUPROFILE_FOR"))
+	if err != nil {
+		d = 20 * time.Second
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	if pprof.StartCPUProfile(f) != nil {
+		f.Close()
+		return
+	}
+	time.AfterFunc(d, func() { pprof.StopCPUProfile(); f.Close() })
 }
 
 type child struct {
