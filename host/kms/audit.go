@@ -3,6 +3,7 @@
 package kms
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -62,18 +63,26 @@ type auditLog struct {
 	mu     sync.Mutex
 	w      io.Writer
 	log    *slog.Logger
-	failed bool // a write failed; logged once until writes succeed again
+	failed bool      // a write failed; logged once until writes succeed again
+	bufs   sync.Pool // *bytes.Buffer for encoding one line
+}
+
+func newAuditLog(w io.Writer, log *slog.Logger) *auditLog {
+	a := &auditLog{w: w, log: log}
+	a.bufs.New = func() any { return new(bytes.Buffer) }
+	return a
 }
 
 func (a *auditLog) write(ev *auditEvent) {
-	b, err := json.Marshal(ev)
-	if err != nil {
+	buf := a.bufs.Get().(*bytes.Buffer)
+	defer a.bufs.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(ev); err != nil { // Encode ends the line
 		return
 	}
-	b = append(b, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.w.Write(b); err != nil {
+	if _, err := a.w.Write(buf.Bytes()); err != nil {
 		if !a.failed {
 			a.log.Error("audit log write failed", "error", err)
 		}

@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,9 +101,10 @@ func NewServer(cfg *Config) (*Server, error) {
 		}
 		s.store, s.ownsStore = d, true
 	}
-	s.audit = &auditLog{w: c.AuditLog, log: c.Logger}
+	s.audit = newAuditLog(c.AuditLog, c.Logger)
 	s.metrics = newMetrics()
 	s.ops = s.operations()
+	s.metrics.prepare(slices.Collect(maps.Keys(s.ops)))
 	return s, nil
 }
 
@@ -219,7 +222,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = apiErr(CodeRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.cfg.MaxBodyBytes)
 		return
 	}
-	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, rerr := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength)
 	if rerr != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(rerr, &mbe) {
@@ -269,18 +272,39 @@ func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	// json.Unmarshal rejects trailing data itself and, unlike a Decoder,
+	// does not copy the body into a buffer of its own.
+	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return apiErr(CodeSerialization, "member %s has the wrong type (want %s)", te.Field, te.Type)
 		}
 		return apiErr(CodeSerialization, "malformed JSON request body: %v", err)
 	}
-	if dec.More() {
-		return apiErr(CodeSerialization, "malformed JSON request body: trailing data")
-	}
 	return nil
+}
+
+// readBody reads the whole body; a declared Content-Length (already checked
+// against the limit) sizes the buffer once instead of growing it from 512
+// bytes through several copies.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than declared: grow and go on
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
