@@ -131,6 +131,13 @@ type EndpointConfig struct {
 	Ready func() error
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
+	// AllowPublicKey lets callers put a public_key of their choosing into
+	// the documents the endpoint returns. Leave it false unless every
+	// caller is trusted: such a document binds this enclave's PCRs to the
+	// caller's key, so as the Recipient of a KMS request (real AWS KMS or
+	// kms-server) it makes KMS encrypt data keys to the caller, the parent
+	// instance included, with every PCR condition of the key policy met.
+	AllowPublicKey bool
 }
 
 // NewEndpoint returns the HTTP handler of the attestation endpoint:
@@ -141,6 +148,9 @@ type EndpointConfig struct {
 //	                       limits, 500 when the NSM fails
 //	GET  /v1/health        200 {"status":"ok","nsm":KIND,"module_id":...},
 //	                       503 {"status":"unavailable","error":...}
+//
+// A request with a non-null public_key is refused (400) unless
+// EndpointConfig.AllowPublicKey is set: see there.
 //
 // Errors are JSON {"error":{"code":"...","message":"..."}} with code one of
 // bad_request, method_not_allowed, not_found, nsm_error, unavailable.
@@ -191,6 +201,13 @@ func (e *endpoint) attest(w http.ResponseWriter, r *http.Request) {
 	req, err := ParseAttestationRequest(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if req.PublicKey != nil && !e.cfg.AllowPublicKey {
+		// A document with the caller's key would be a KMS Recipient for
+		// the caller: never sign one for an untrusted caller.
+		writeError(w, http.StatusBadRequest, "bad_request",
+			"public_key is not accepted: a document carrying the caller's key would let it receive this enclave's KMS keys")
 		return
 	}
 	doc, err := e.cfg.NSM.Attestation(req.Nonce, req.UserData, req.PublicKey)
