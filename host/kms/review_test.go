@@ -8,7 +8,9 @@ package kms
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"net/http"
 	"testing"
@@ -17,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/attestation"
 )
 
 // TestReviewTargetMustBeSigned: X-Amz-Target chooses the operation, so a
@@ -56,4 +60,22 @@ func TestReviewTargetMustBeSigned(t *testing.T) {
 	if code != CodeInvalidSignature && code != CodeIncompleteSignature {
 		t.Errorf("unsigned X-Amz-Target: %d %q, want %s or %s", status, code, CodeInvalidSignature, CodeIncompleteSignature)
 	}
+}
+
+// TestReviewRecipientKeyRejectedAsValidation: checkRecipient (keys.go)
+// accepts any RSA key of 2048 to 4096 bits, but recipient.Seal also refuses
+// an even modulus or an exponent below 65537; such a caller-supplied key
+// then surfaces as KMSInternalException (HTTP 500, logged as a server
+// error) after the operation ran. A bad Recipient key is the caller's
+// error: expected ValidationException, before any key is used.
+func TestReviewRecipientKeyRejectedAsValidation(t *testing.T) {
+	e := newRecipientEnv(t, nil)
+	weak := &rsa.PublicKey{N: e.priv.N, E: 3}
+	spki, err := x509.MarshalPKIXPublicKey(weak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := e.doc(t, func(d *attestation.Document) { d.PublicKey = spki })
+	_, err = e.client.GenerateRandom(context.Background(), &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(32), Recipient: e.recipient(doc)})
+	wantCode(t, err, CodeValidation)
 }
