@@ -95,6 +95,15 @@ func SubjectKeyID(spkiDER []byte) []byte {
 	return h[:]
 }
 
+// ParsePublicKey parses a DER SubjectPublicKeyInfo and applies exactly the
+// checks [Seal] applies to its key: RSA of 2048 to 4096 bits, odd modulus,
+// odd exponent of at least 65537. A service can call it while validating a
+// request, so that a key Seal would refuse is reported as the caller's
+// error before any work is done. Errors match [ErrUnsupportedKey].
+func ParsePublicKey(spkiDER []byte) (*rsa.PublicKey, error) {
+	return parsePublicKey(spkiDER)
+}
+
 // oidRSAEncryption is rsaEncryption, 1.2.840.113549.1.1.1.
 var oidRSAEncryption = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}
 

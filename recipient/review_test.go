@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package recipient
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"testing"
+)
+
+// TestParsePublicKeyMatchesSeal: ParsePublicKey refuses exactly the keys
+// Seal refuses, so a service can validate a Recipient key up front.
+func TestParsePublicKeyMatchesSeal(t *testing.T) {
+	priv := testKey(t, 2048)
+	good, err := PublicKeyDER(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: priv.N, E: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		der []byte
+		ok  bool
+	}{
+		"rsa-2048": {good, true},
+		"e=3":      {weak, false},
+		"garbage":  {[]byte{0x30, 0x00}, false},
+	} {
+		pub, perr := ParsePublicKey(tc.der)
+		_, serr := Seal(tc.der, []byte("x"), nil)
+		if tc.ok != (perr == nil) || (perr == nil) != (serr == nil) {
+			t.Errorf("%s: ParsePublicKey %v, Seal %v, want ok=%v", name, perr, serr, tc.ok)
+		}
+		if !tc.ok && !errors.Is(perr, ErrUnsupportedKey) {
+			t.Errorf("%s: %v does not match ErrUnsupportedKey", name, perr)
+		}
+		if tc.ok && (pub == nil || pub.N.Cmp(priv.N) != 0) {
+			t.Errorf("%s: wrong key", name)
+		}
+	}
+}
