@@ -41,5 +41,16 @@
 // [NewEndpoint] serves POST /v1/attestation (a JSON body with hex nonce,
 // user_data and public_key, see [ParseAttestationRequest]; the raw
 // document back as application/cbor) and GET /v1/health; [Serve] runs it
-// on a transport address.
+// on a transport address. A caller-supplied public_key is refused unless
+// [EndpointConfig.AllowPublicKey]: a document binding this enclave's PCRs to
+// the caller's key is a KMS Recipient that releases this enclave's keys to
+// the caller.
+//
+// # Plain HTTP
+//
+// CiphertextForRecipient is not authenticated (see the recipient package):
+// whoever relays it can replace it with an envelope sealed to the public key
+// in the attestation document it also relays. Over a plain http:// endpoint
+// the parent instance can therefore hand the enclave data keys of its own
+// choosing. Use https (TLS inside the enclave) for anything but development.
 package agent

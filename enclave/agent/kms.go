@@ -61,7 +61,10 @@ type Config struct {
 	Region string
 	// Endpoint is the KMS base URL. Empty means real AWS KMS,
 	// https://kms.<Region>.amazonaws.com, with TLS inside the enclave end
-	// to end. For kms-server give http://HOST:PORT or https://HOST:PORT.
+	// to end. For kms-server give http://HOST:PORT or https://HOST:PORT;
+	// plain http lets the parent substitute the data keys the enclave
+	// receives (see the package documentation), so use it only in
+	// development.
 	Endpoint string
 	// Proxy is the transport address every connection is dialled to
 	// (vsock://3:8000 to the host-proxy in production; tcp:// or unix://
