@@ -119,7 +119,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 
 	// Rebuild the request with only the headers the client signed.
 	signed := strings.Split(a.signedHeaders, ";")
-	hasHost := false
+	hasHost, hasTarget := false, false
 	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	re := &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: make(http.Header, len(signed))}
 	for _, h := range signed {
@@ -138,10 +138,16 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "signed header %q is missing from the request", h)
 			}
 			re.Header[textproto.CanonicalMIMEHeaderKey(h)] = vals
+			hasTarget = hasTarget || h == "x-amz-target"
 		}
 	}
 	if !hasHost {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "'Host' must be a signed header")
+	}
+	// X-Amz-Target chooses the operation: a signature that does not cover
+	// it would let a signed DescribeKey be replayed as DisableKey.
+	if !hasTarget && r.Header.Get("X-Amz-Target") != "" {
+		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "'X-Amz-Target' must be a signed header")
 	}
 	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: key.Secret}
 	if err := s.signer.SignHTTP(ctx, creds, re, payloadHash, "kms", s.cfg.Region, t); err != nil {

@@ -5,6 +5,7 @@ package kms
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"testing"
 )
 
@@ -77,4 +78,16 @@ func FuzzDecodeGenerateDataKeyFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkFastJSON)
+}
+
+func TestIsKeyID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	for _, id := range []string{"", "0b8f5a6c-1f1e-4a57-9a3e-1c7d2b0c9a11", "0B8F5A6C-1F1E-4A57-9A3E-1C7D2B0C9A11",
+		"0b8f5a6c-1f1e-4a57-9a3e-1c7d2b0c9a1", "0b8f5a6c-1f1e-4a57-9a3e-1c7d2b0c9a111", "0b8f5a6c1-f1e-4a57-9a3e-1c7d2b0c9a11",
+		"0b8f5a6g-1f1e-4a57-9a3e-1c7d2b0c9a11", "00000000-0000-0000-0000-000000000000", "0b8f5a6c-1f1e-4a57-9a3e_1c7d2b0c9a11",
+		"alias/x", "0b8f5a6c-1f1e-4a57-9a3e-1c7d2b0c9a1\n"} {
+		if got, want := isKeyID(id), re.MatchString(id); got != want {
+			t.Errorf("isKeyID(%q) = %v, regexp says %v", id, got, want)
+		}
+	}
 }

@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -28,10 +26,30 @@ const (
 	wrapLabel     = "enclavekit/kms key material v1\x00"
 )
 
-var (
-	uuidPattern  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`)
-)
+var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`)
+
+// isKeyID reports whether id is a lower-case UUID (8-4-4-4-12 hex digits),
+// as ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ would,
+// without a regexp match on every request.
+func isKeyID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 func (s *Server) keyARN(id string) string {
 	return "arn:aws:kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":key/" + id
@@ -86,7 +104,7 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !uuidPattern.MatchString(id) {
+	if !isKeyID(id) {
 		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
 	}
 	k, err := s.store.GetKey(c.ctx, id)
@@ -274,13 +292,10 @@ func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestation.Docume
 	if len(doc.PublicKey) == 0 {
 		return nil, validation("The attestation document in Recipient has no public_key")
 	}
-	pub, err := x509.ParsePKIXPublicKey(doc.PublicKey)
-	if err != nil {
-		return nil, validation("The public_key of the attestation document is not a DER SubjectPublicKeyInfo: %v", err)
-	}
-	rk, ok := pub.(*rsa.PublicKey)
-	if !ok || rk.N.BitLen() < 2048 || rk.N.BitLen() > 4096 {
-		return nil, validation("The public_key of the attestation document must be an RSA key of 2048 to 4096 bits")
+	// Exactly the checks recipient.Seal applies, so a key it would refuse is
+	// the caller's ValidationException here, before any key is used.
+	if _, err := recipient.ParsePublicKey(doc.PublicKey); err != nil {
+		return nil, validation("The public_key of the attestation document must be an RSA key of 2048 to 4096 bits with an odd exponent of at least 65537: %v", err)
 	}
 	return doc, nil
 }
