@@ -21,6 +21,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/host/kms/keystore"
 )
 
 // TestReviewTargetMustBeSigned: X-Amz-Target chooses the operation, so a
@@ -78,4 +79,41 @@ func TestReviewRecipientKeyRejectedAsValidation(t *testing.T) {
 	doc := e.doc(t, func(d *attestation.Document) { d.PublicKey = spki })
 	_, err = e.client.GenerateRandom(context.Background(), &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(32), Recipient: e.recipient(doc)})
 	wantCode(t, err, CodeValidation)
+}
+
+// TestReviewAliasRecordIntegrity: wrapAAD binds a key record's ID, spec,
+// usage and policy, so a key-store writer without the root key cannot
+// loosen a key (TestRecordIntegrity). Alias records are not bound at all:
+// the same writer can repoint alias/app at another key (one whose policy it
+// controls), and every GenerateDataKey or Encrypt by alias then encrypts
+// under that key, whose CiphertextBlobs the writer can decrypt. Expected:
+// an alias whose record was not written by the server is refused (e.g.
+// KMSInternalException, as for a tampered key record) — or, if that is
+// accepted as out of scope, the wrapAAD comment should say aliases are not
+// protected and this test be dropped.
+func TestReviewAliasRecordIntegrity(t *testing.T) {
+	store, err := keystore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	env := newEnv(t, func(c *Config) { c.Store = store })
+	ctx := context.Background()
+	app, other := env.createKey(t), env.createKey(t)
+	if _, err := env.client.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: aws.String(app)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Behind the server's back.
+	if err := store.DeleteAlias(ctx, "alias/app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAlias(ctx, keystore.Alias{Name: "alias/app", KeyID: other, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String("alias/app"), NumberOfBytes: aws.Int32(32)})
+	if err == nil {
+		t.Fatalf("GenerateDataKey by a repointed alias succeeded under key %s (alias/app was created for %s)", aws.ToString(out.KeyId), app)
+	}
+	wantCode(t, err, CodeInternal)
 }
