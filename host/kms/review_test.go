@@ -117,3 +117,32 @@ func TestReviewAliasRecordIntegrity(t *testing.T) {
 	}
 	wantCode(t, err, CodeInternal)
 }
+
+// TestReviewForeignPrincipalCannotCreateKeysOrAliases: CreateKey
+// (ops_admin.go createKey) authorizes nobody, and CreateAlias authorizes
+// only against the target key's policy, which the caller wrote. A
+// principal of another account (arn:aws:iam::444455556666:user/stranger)
+// can therefore create a key in this server's account (111122223333) whose
+// policy lets everyone use it, and claim a free alias name such as
+// alias/prod: every GenerateDataKey by that alias then encrypts under the
+// stranger's key, and the stranger decrypts the CiphertextBlobs. In AWS,
+// CreateKey and CreateAlias are IAM actions of the key's own account and
+// cannot be called cross-account. Expected: AccessDeniedException for a
+// principal outside Config.AccountID (at least for CreateAlias).
+func TestReviewForeignPrincipalCannotCreateKeysOrAliases(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	stranger := env.clientFor("AKIAOTHERPRINCIPAL01", "other-secret")
+	open := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`
+	ck, err := stranger.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(open)})
+	if err == nil {
+		_, err = stranger.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/prod"), TargetKeyId: ck.KeyMetadata.KeyId})
+		if err == nil {
+			out, gerr := env.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String("alias/prod"), NumberOfBytes: aws.Int32(32)})
+			if gerr == nil {
+				t.Errorf("a principal of another account claimed alias/prod: this account's GenerateDataKey now uses its key %s", aws.ToString(out.KeyId))
+			}
+		}
+	}
+	wantCode(t, err, CodeAccessDenied)
+}
