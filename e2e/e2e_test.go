@@ -358,7 +358,7 @@ credentials:
 	writeFile(t, path("image-a.json"), fmt.Sprintf(`{"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": %q, "PCR1": %q, "PCR2": %q}}`, pcr0A, pcr1A, pcr2A), 0o644)
 	enclaveArgs := func(state string, image ...string) []string {
 		return append(append([]string{"--nsm", "emulator", "--emulator-state", path(state)}, image...),
-			"--region", region, "--kms-endpoint", "http://kms.e2e.internal", "--proxy", "unix://"+path("egress.sock"),
+			"--region", region, "--kms-endpoint", "http://kms.e2e.internal", "--insecure-http-unsafe", "--proxy", "unix://"+path("egress.sock"),
 			"--credentials-endpoint", "unix://"+path("creds.sock"))
 	}
 	agentA := enclaveArgs("enclave-a", "--image-measurements", path("image-a.json"))

@@ -207,7 +207,7 @@ cat >"$WORK/image-a.json" <<EOF
 {"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": "$PCR0_A", "PCR1": "$PCR1_A", "PCR2": "$PCR2_A"}}
 EOF
 AGENT_A=(enclave-agent --nsm emulator --emulator-state "$WORK/enclave-a" --image-measurements "$WORK/image-a.json"
-	--region "$REGION" --kms-endpoint http://kms.demo.internal --proxy "unix://$WORK/kms-egress.sock"
+	--region "$REGION" --kms-endpoint http://kms.demo.internal --insecure-http-unsafe --proxy "unix://$WORK/kms-egress.sock"
 	--credentials-endpoint "unix://$WORK/credentials.sock")
 start agent-a "${AGENT_A[@]}" serve --listen "unix://$WORK/enclave-a/agent.sock"
 wait_for agent-a 'attestation endpoint listening'
@@ -254,7 +254,7 @@ say "same key: delivered twice, never in the clear outside the enclave"
 
 step "6. Another enclave image asks for the same key and is denied"
 AGENT_B=(enclave-agent --nsm emulator --emulator-state "$WORK/enclave-b" --pcr0 "$PCR0_B"
-	--region "$REGION" --kms-endpoint http://kms.demo.internal --proxy "unix://$WORK/kms-egress.sock"
+	--region "$REGION" --kms-endpoint http://kms.demo.internal --insecure-http-unsafe --proxy "unix://$WORK/kms-egress.sock"
 	--credentials-endpoint "unix://$WORK/credentials.sock")
 say "enclave-agent  image B (PCR0 ${PCR0_B:0:16}…), same role, same credentials, same emulated hardware"
 set +e

@@ -76,7 +76,11 @@ Global flags (accepted before or after the command):
   --debug-mode              emulator: a debug-mode enclave (PCR0-PCR2 zero)
   --region REGION           KMS region (default $AWS_REGION)
   --kms-endpoint URL        KMS base URL (default https://kms.REGION.amazonaws.com;
-                            kms-server: http://HOST:PORT or https://HOST:PORT)
+                            kms-server: https://HOST:PORT, or http://HOST:PORT
+                            with --insecure-http-unsafe)
+  --insecure-http-unsafe    allow an http:// KMS endpoint. Unsafe: without TLS
+                            the parent instance can choose the data keys this
+                            enclave receives. Development only.
   --proxy ADDR              dial every KMS connection to ADDR: vsock://3:8000,
                             tcp://HOST:PORT or unix:///PATH (TLS stays end to end)
   --kms-ca FILE             PEM roots for an https endpoint (default: system roots)
@@ -105,6 +109,7 @@ type globals struct {
 	pcrs                                              pcrFlag
 	debugMode                                         bool
 	region, endpoint, proxy, kmsCA                    string
+	insecureHTTP                                      bool
 	credEndpoint, credPath                            string
 	keyRotation                                       time.Duration
 	logLevel                                          string
@@ -153,6 +158,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.endpoint, "kms-endpoint", g.endpoint, "")
 	fs.StringVar(&g.proxy, "proxy", g.proxy, "")
 	fs.StringVar(&g.kmsCA, "kms-ca", g.kmsCA, "")
+	fs.BoolVar(&g.insecureHTTP, "insecure-http-unsafe", g.insecureHTTP, "")
 	fs.StringVar(&g.credEndpoint, "credentials-endpoint", g.credEndpoint, "")
 	fs.StringVar(&g.credPath, "credentials-path", g.credPath, "")
 	fs.DurationVar(&g.keyRotation, "key-rotation", g.keyRotation, "")
@@ -426,7 +432,7 @@ func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
 	}
 	c, err := agent.New(&agent.Config{
 		NSM: nsm, Region: region, Endpoint: a.g.endpoint, Proxy: a.g.proxy, TLS: tlsCfg,
-		Credentials: creds, KeyRotation: a.g.keyRotation, Logger: log,
+		InsecureHTTPUnsafe: a.g.insecureHTTP, Credentials: creds, KeyRotation: a.g.keyRotation, Logger: log,
 	})
 	if err != nil {
 		if errors.Is(err, agent.ErrConfig) {

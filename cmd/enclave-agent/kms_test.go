@@ -101,7 +101,7 @@ func startKMS(t *testing.T) *cliEnv {
 
 func (e *cliEnv) globalArgs(pcr0 string) []string {
 	return []string{"--nsm", "emulator", "--emulator-state", filepath.Join(e.dir, "state"), "--pcr0", pcr0,
-		"--kms-endpoint", "http://kms.local", "--proxy", "unix://" + e.sock}
+		"--kms-endpoint", "http://kms.local", "--insecure-http-unsafe", "--proxy", "unix://" + e.sock}
 }
 
 func (e *cliEnv) run(t *testing.T, ctx context.Context, args ...string) (int, string, string) {

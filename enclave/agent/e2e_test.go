@@ -164,8 +164,9 @@ func (env *e2eEnv) agentFor(t testing.TB, pcr0 []byte) *Client {
 	}
 	c, err := New(&Config{
 		NSM: emu, Region: "us-east-1", Endpoint: endpoint, Proxy: env.proxy, TLS: env.tls,
-		Credentials: EnvCredentials{Getenv: envMap{"AWS_ACCESS_KEY_ID": enclaveAKID, "AWS_SECRET_ACCESS_KEY": enclaveSecret}.get},
-		Logger:      slog.New(slog.DiscardHandler),
+		InsecureHTTPUnsafe: strings.HasPrefix(endpoint, "http://"),
+		Credentials:        EnvCredentials{Getenv: envMap{"AWS_ACCESS_KEY_ID": enclaveAKID, "AWS_SECRET_ACCESS_KEY": enclaveSecret}.get},
+		Logger:             slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -63,9 +63,16 @@ type Config struct {
 	// https://kms.<Region>.amazonaws.com, with TLS inside the enclave end
 	// to end. For kms-server give http://HOST:PORT or https://HOST:PORT;
 	// plain http lets the parent substitute the data keys the enclave
-	// receives (see the package documentation), so use it only in
-	// development.
+	// receives (see the package documentation), so it is refused unless
+	// InsecureHTTPUnsafe is set.
 	Endpoint string
+	// InsecureHTTPUnsafe allows an http:// Endpoint. Unsafe: without TLS
+	// inside the enclave nothing authenticates the response, and the parent
+	// instance, which relays it, can replace CiphertextForRecipient with an
+	// envelope sealed to the public key it saw in the attestation document,
+	// choosing the data key the enclave then uses. For development against
+	// a local kms-server only.
+	InsecureHTTPUnsafe bool
 	// Proxy is the transport address every connection is dialled to
 	// (vsock://3:8000 to the host-proxy in production; tcp:// or unix://
 	// in development), whatever host the endpoint names; TLS, when the
@@ -126,6 +133,9 @@ func New(cfg *Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 		return nil, fmt.Errorf("%w: endpoint %q: want http(s)://HOST[:PORT]", ErrConfig, endpoint)
 	}
+	if u.Scheme == "http" && !cfg.InsecureHTTPUnsafe {
+		return nil, fmt.Errorf("%w: endpoint %q is plain http: the parent instance could choose the data keys this enclave receives; use https (with the key server's CA in Config.TLS), or set InsecureHTTPUnsafe (--insecure-http-unsafe) for development only", ErrConfig, endpoint)
+	}
 	httpClient, err := newHTTPClient(u, cfg.Proxy, cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -153,6 +163,10 @@ func New(cfg *Config) (*Client, error) {
 	timeout := cfg.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
+	}
+	if u.Scheme == "http" {
+		log.Warn("agent: KMS endpoint is plain http (InsecureHTTPUnsafe): the parent instance can choose the data keys this enclave receives; development only",
+			slog.String("endpoint", endpoint))
 	}
 	keys, err := newKeyring(cfg.NSM, bits, rotation, clock, log)
 	if err != nil {

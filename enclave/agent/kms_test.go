@@ -100,7 +100,7 @@ func TestClientFailsClosed(t *testing.T) {
 			}
 			serveOn(t, ln, f)
 			c, err := New(&Config{
-				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", Proxy: "tcp://" + ln.Addr().String(),
+				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
 				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 				Logger:      slog.New(slog.DiscardHandler),
 			})
@@ -146,7 +146,7 @@ func TestFailedOpenDiscardsKey(t *testing.T) {
 			}
 			serveOn(t, ln, f)
 			c, err := New(&Config{
-				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", Proxy: "tcp://" + ln.Addr().String(),
+				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
 				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 				Logger:      slog.New(slog.DiscardHandler),
 			})
@@ -179,7 +179,8 @@ func TestConfigErrors(t *testing.T) {
 		"no region":    {NSM: e, Credentials: creds},
 		"no creds":     {NSM: e, Region: "us-east-1"},
 		"bad endpoint": {NSM: e, Region: "us-east-1", Credentials: creds, Endpoint: "ftp://x"},
-		"path":         {NSM: e, Region: "us-east-1", Credentials: creds, Endpoint: "http://x/kms"},
+		"path":         {NSM: e, Region: "us-east-1", Credentials: creds, Endpoint: "http://x/kms", InsecureHTTPUnsafe: true},
+		"plain http":   {NSM: e, Region: "us-east-1", Credentials: creds, Endpoint: "http://x"},
 		"bad proxy":    {NSM: e, Region: "us-east-1", Credentials: creds, Proxy: "vsock://3"},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
@@ -251,7 +252,7 @@ func TestCredentialsRefreshedBeforeExpiry(t *testing.T) {
 			f := &fakeKMS{t: t, mode: "sealed", roots: []*x509Cert{e.Root()}}
 			ln, _ := net.Listen("tcp", "127.0.0.1:0")
 			serveOn(t, ln, f)
-			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://" + ln.Addr().String(),
+			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://" + ln.Addr().String(), InsecureHTTPUnsafe: true,
 				Credentials: &EndpointCredentials{Addr: addr}, ExpiryWindow: 5 * time.Minute, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)

@@ -99,7 +99,7 @@ func TestThroughHostProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Close()
-	c, err := New(&Config{NSM: emu, Region: "us-east-1", Endpoint: "http://kms.local", Proxy: "unix://" + egress,
+	c, err := New(&Config{NSM: emu, Region: "us-east-1", Endpoint: "http://kms.local", InsecureHTTPUnsafe: true, Proxy: "unix://" + egress,
 		Credentials: &EndpointCredentials{Addr: "unix://" + creds}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
