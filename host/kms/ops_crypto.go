@@ -233,10 +233,8 @@ func (s *Server) generateDataKeyCommon(c *call, in *generateDataKeyInput, action
 func (s *Server) generateDataKey(c *call, body []byte) (any, error) {
 	c.ctx = keystore.WithCachedReads(c.ctx)
 	var in generateDataKeyInput
-	if !decodeGenerateDataKeyFast(body, &in) {
-		if err := decode(body, &in); err != nil {
-			return nil, err
-		}
+	if err := decode(body, &in); err != nil {
+		return nil, err
 	}
 	return s.generateDataKeyCommon(c, &in, "kms:GenerateDataKey", true)
 }
