@@ -72,9 +72,38 @@ func (s *Server) metadata(k *keystore.Key) keyMetadata {
 
 var hmacSizes = map[string]int{"HMAC_224": 28, "HMAC_256": 32, "HMAC_384": 48, "HMAC_512": 64}
 
+// requireOwnAccount refuses action to principals of other accounts. KMS
+// makes CreateKey, CreateAlias and DeleteAlias IAM actions of the key's own
+// account that cannot be called cross-account; kms-server has no IAM layer,
+// so without this rule a principal of another account could create a key
+// with a policy of its choosing and claim an alias name this account uses
+// (alias/prod), and this account's GenerateDataKey by that alias would then
+// encrypt under the stranger's key.
+func (s *Server) requireOwnAccount(c *call, action, resource string) error {
+	if principalAccount(c.principal) == s.cfg.AccountID {
+		return nil
+	}
+	return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because the principal is not in account %s (%s cannot be called cross-account)",
+		c.principal, action, resource, s.cfg.AccountID, action)
+}
+
+// principalAccount returns the account ID of an IAM or STS principal ARN
+// (arn:PARTITION:iam::ACCOUNT:... or arn:PARTITION:sts::ACCOUNT:...), or ""
+// when p is not one.
+func principalAccount(p string) string {
+	parts := strings.SplitN(p, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || (parts[2] != "iam" && parts[2] != "sts") || parts[3] != "" {
+		return ""
+	}
+	return parts[4]
+}
+
 func (s *Server) createKey(c *call, body []byte) (any, error) {
 	var in createKeyInput
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := s.requireOwnAccount(c, "kms:CreateKey", "arn:aws:kms:"+s.cfg.Region+":"+s.cfg.AccountID+":key/*"); err != nil {
 		return nil, err
 	}
 	spec := in.KeySpec
@@ -345,6 +374,9 @@ func (s *Server) createAlias(c *call, body []byte) (any, error) {
 	if err := s.validAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
+	if err := s.requireOwnAccount(c, "kms:CreateAlias", s.aliasARN(in.AliasName)); err != nil {
+		return nil, err
+	}
 	if strings.HasPrefix(in.TargetKeyID, "alias/") || strings.Contains(in.TargetKeyID, ":alias/") {
 		return nil, validation("TargetKeyId must be a key ID or key ARN, not an alias")
 	}
@@ -377,6 +409,9 @@ func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
 	}
 	if !strings.HasPrefix(in.AliasName, "alias/") {
 		return nil, apiErr(CodeInvalidAliasName, "Alias name must begin with 'alias/'")
+	}
+	if err := s.requireOwnAccount(c, "kms:DeleteAlias", s.aliasARN(in.AliasName)); err != nil {
+		return nil, err
 	}
 	a, err := s.store.GetAlias(c.ctx, in.AliasName)
 	if errors.Is(err, keystore.ErrNotFound) {

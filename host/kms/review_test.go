@@ -146,3 +146,38 @@ func TestReviewForeignPrincipalCannotCreateKeysOrAliases(t *testing.T) {
 	}
 	wantCode(t, err, CodeAccessDenied)
 }
+
+// TestForeignPrincipalCannotDeleteAlias: DeleteAlias is refused to a
+// principal of another account even when the key's policy would allow it.
+func TestForeignPrincipalCannotDeleteAlias(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	open := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`
+	ck, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(open)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.client.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/prod"), TargetKeyId: ck.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	stranger := env.clientFor("AKIAOTHERPRINCIPAL01", "other-secret")
+	_, err = stranger.DeleteAlias(ctx, &awskms.DeleteAliasInput{AliasName: aws.String("alias/prod")})
+	wantCode(t, err, CodeAccessDenied)
+}
+
+func TestPrincipalAccount(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:iam::111122223333:user/dev":                      "111122223333",
+		"arn:aws:iam::111122223333:root":                          "111122223333",
+		"arn:aws:sts::444455556666:assumed-role/r/session":        "444455556666",
+		"arn:aws-cn:iam::111122223333:role/x":                     "111122223333",
+		"arn:aws:kms:us-east-1:111122223333:key/x":                "",
+		"arn:aws:iam:us-east-1:111122223333:user/regional-is-bad": "",
+		"111122223333": "",
+		"":             "",
+	} {
+		if got := principalAccount(in); got != want {
+			t.Errorf("principalAccount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
