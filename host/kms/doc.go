@@ -77,7 +77,13 @@
 // the store but lacks the root key cannot loosen a policy or swap material
 // between keys (the key then fails with KMSInternalException). Every
 // request verifies the record (cached while it is unchanged) before it
-// trusts its policy. The key state is not bound.
+// trusts its policy. Alias records carry an HMAC-SHA256 of the alias name
+// and key ID under a key derived from the root key (HKDF), checked at every
+// lookup by alias, so such a writer cannot point an alias at another key
+// either. The key state is not bound, and a writer can still delete records
+// (denial of service, not disclosure). CreateKey, CreateAlias and
+// DeleteAlias are refused to principals of other accounts, as in KMS, where
+// they cannot be called cross-account.
 //
 // # Audit
 //

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -93,10 +95,40 @@ func (s *Server) resolveKeyID(c *call, ref string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if !s.aliasValid(a) {
+			return "", errAliasIntegrity
+		}
 		return a.KeyID, nil
 	}
 	return name, nil
 }
+
+// aliasMACLabel separates the alias MAC key from every other use of the
+// root key.
+const aliasMACLabel = "enclavekit kms-server alias record MAC v1"
+
+// aliasMAC binds an alias name to its key ID under a key derived from the
+// root key. Whoever can write to the key store but does not hold the root
+// key cannot point an existing alias at another key (say, one whose policy
+// they control, so that this account's GenerateDataKey by alias encrypts
+// under a key they can use): the record fails [Server.aliasValid] and the
+// alias is refused (KMSInternalException), as a tampered key record is.
+func (s *Server) aliasMAC(name, keyID string) []byte {
+	m := hmac.New(sha256.New, s.aliasKey)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(name)))
+	m.Write(n[:])
+	m.Write([]byte(name))
+	m.Write([]byte(keyID))
+	return m.Sum(nil)
+}
+
+// aliasValid reports whether a's MAC is the one this server would write.
+func (s *Server) aliasValid(a keystore.Alias) bool {
+	return hmac.Equal(a.MAC, s.aliasMAC(a.Name, a.KeyID))
+}
+
+var errAliasIntegrity = errors.New("kms: alias record fails its integrity check (modified in the store, or a different root key)")
 
 // loadKey resolves ref and loads the key; the key ARN goes to the audit log.
 func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {

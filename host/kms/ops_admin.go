@@ -390,7 +390,7 @@ func (s *Server) createAlias(c *call, body []byte) (any, error) {
 	if k.State == keystore.StatePendingDeletion {
 		return nil, apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 	}
-	err = s.store.CreateAlias(c.ctx, keystore.Alias{Name: in.AliasName, KeyID: k.ID, CreatedAt: c.now.UTC()})
+	err = s.store.CreateAlias(c.ctx, keystore.Alias{Name: in.AliasName, KeyID: k.ID, CreatedAt: c.now.UTC(), MAC: s.aliasMAC(in.AliasName, k.ID)})
 	switch {
 	case errors.Is(err, keystore.ErrExists):
 		return nil, apiErr(CodeAlreadyExists, "An alias with the name %s already exists", s.aliasARN(in.AliasName))

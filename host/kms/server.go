@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,6 +38,7 @@ type Server struct {
 	store     keystore.Store
 	ownsStore bool
 	rootAEAD  cipher.AEAD
+	aliasKey  []byte // HMAC key for alias records, derived from the root key
 	signer    *v4.Signer
 	verifier  *docVerifier
 	rand      io.Reader
@@ -75,6 +78,9 @@ func NewServer(cfg *Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
 	}
 	s.rootAEAD, _ = cipher.NewGCM(blk)
+	if s.aliasKey, err = hkdf.Key(sha256.New, c.RootKey, nil, aliasMACLabel, 32); err != nil {
+		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
+	}
 	s.verifier, err = newDocVerifier(&c)
 	if err != nil {
 		return nil, err

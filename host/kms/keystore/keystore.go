@@ -86,6 +86,9 @@ type Alias struct {
 	Name      string    `json:"name"`
 	KeyID     string    `json:"key_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// MAC binds Name to KeyID under the server's root key; opaque to the
+	// store, which keeps it verbatim.
+	MAC []byte `json:"mac,omitempty"`
 }
 
 // Store is the storage interface of the kms-server. Implementations must be
