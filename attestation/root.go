@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	_ "embed"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -49,3 +51,33 @@ var defaultTrust = sync.OnceValue(func() *trust {
 	}
 	return t
 })
+
+// ParseRootsPEM returns the certificates in the PEM data (blocks of type
+// CERTIFICATE; other blocks are skipped), for [Options.Roots] or
+// [VerifierConfig.Roots]: an emulator's root, say, written by
+// `enclave-agent emulator-root`. It is an error when a certificate does not
+// parse or when there is none.
+func ParseRootsPEM(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, data = pem.Decode(data)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("attestation: root certificate %d: %w", len(out)+1, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errNoPEMRoots
+	}
+	return out, nil
+}
+
+var errNoPEMRoots = errors.New("attestation: no PEM certificate found")

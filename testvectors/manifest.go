@@ -8,8 +8,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
@@ -76,21 +74,9 @@ func Load(fsys fs.FS) (*Manifest, []*x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var roots []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, pb = pem.Decode(pb)
-		if blk == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("testvectors: root: %w", err)
-		}
-		roots = append(roots, c)
-	}
-	if len(roots) == 0 {
-		return nil, nil, errors.New("testvectors: no certificate in " + m.Root)
+	roots, err := attestation.ParseRootsPEM(pb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("testvectors: %s: %w", m.Root, err)
 	}
 	return &m, roots, nil
 }

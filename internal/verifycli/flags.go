@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
 )
 
 const usage = `Usage: nitro-verify [flags] [FILE|-]
@@ -327,24 +328,9 @@ func readRoots(name string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var roots []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, usagef("--root %s: %v", name, err)
-		}
-		roots = append(roots, c)
-	}
-	if len(roots) == 0 {
-		return nil, usagef("--root %s: no PEM certificate in it", name)
+	roots, err := attestation.ParseRootsPEM(b)
+	if err != nil {
+		return nil, usagef("--root %s: %v", name, err)
 	}
 	return roots, nil
 }

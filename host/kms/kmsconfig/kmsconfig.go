@@ -41,7 +41,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +51,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kms"
 	"github.com/enclavekit/enclavekit/host/kms/keystore"
 	"github.com/enclavekit/enclavekit/host/kms/keystore/postgres"
@@ -253,24 +253,9 @@ func readPEMCerts(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no PEM certificate in %s", ErrConfig, path)
+	out, err := attestation.ParseRootsPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
 	}
 	return out, nil
 }
