@@ -251,6 +251,34 @@ func (c *Client) recipientFor() (*ringKey, *types.RecipientInfo, error) {
 	}, nil
 }
 
+// withRecipient is the round trip every operation shares: it takes the
+// current key and a fresh attestation document carrying its public key,
+// runs call with them as Recipient within the client's timeout, and opens
+// the CiphertextForRecipient that fields picks from the response (refusing
+// a response that carries plaintext).
+func withRecipient[O any](ctx context.Context, c *Client, op string,
+	call func(context.Context, *types.RecipientInfo) (O, error),
+	fields func(O) (plaintext, cfr []byte)) (O, []byte, error) {
+	var zero O
+	rk, rcpt, err := c.recipientFor()
+	if err != nil {
+		return zero, nil, err
+	}
+	defer c.keys.release(rk)
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	out, err := call(ctx, rcpt)
+	if err != nil {
+		return zero, nil, fmt.Errorf("agent: %s: %w", op, err)
+	}
+	plaintext, cfr := fields(out)
+	pt, err := c.open(rk, "agent: "+op, plaintext, cfr)
+	if err != nil {
+		return zero, nil, err
+	}
+	return out, pt, nil
+}
+
 // open checks the response for the fail-closed conditions and opens
 // CiphertextForRecipient with rk. When the envelope does not open, rk is
 // discarded: the next request uses a fresh key pair. A parent instance that
@@ -292,23 +320,16 @@ type DataKey struct {
 // KMS errors are returned wrapped (errors.As a smithy.APIError for the
 // KMS error code).
 func (c *Client) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput) (*DataKey, error) {
-	if in == nil {
-		in = &kms.GenerateDataKeyInput{}
+	req := kms.GenerateDataKeyInput{}
+	if in != nil {
+		req = *in
 	}
-	rk, rcpt, err := c.recipientFor()
-	if err != nil {
-		return nil, err
-	}
-	defer c.keys.release(rk)
-	req := *in
-	req.Recipient = rcpt
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	out, err := c.kms.GenerateDataKey(ctx, &req)
-	if err != nil {
-		return nil, fmt.Errorf("agent: GenerateDataKey: %w", err)
-	}
-	pt, err := c.open(rk, "agent: GenerateDataKey", out.Plaintext, out.CiphertextForRecipient)
+	out, pt, err := withRecipient(ctx, c, "GenerateDataKey",
+		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateDataKeyOutput, error) {
+			req.Recipient = r
+			return c.kms.GenerateDataKey(ctx, &req)
+		},
+		func(o *kms.GenerateDataKeyOutput) ([]byte, []byte) { return o.Plaintext, o.CiphertextForRecipient })
 	if err != nil {
 		return nil, err
 	}
@@ -326,23 +347,16 @@ type Decrypted struct {
 // attestation document, and returns the plaintext opened from
 // CiphertextForRecipient.
 func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted, error) {
-	if in == nil {
-		in = &kms.DecryptInput{}
+	req := kms.DecryptInput{}
+	if in != nil {
+		req = *in
 	}
-	rk, rcpt, err := c.recipientFor()
-	if err != nil {
-		return nil, err
-	}
-	defer c.keys.release(rk)
-	req := *in
-	req.Recipient = rcpt
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	out, err := c.kms.Decrypt(ctx, &req)
-	if err != nil {
-		return nil, fmt.Errorf("agent: Decrypt: %w", err)
-	}
-	pt, err := c.open(rk, "agent: Decrypt", out.Plaintext, out.CiphertextForRecipient)
+	out, pt, err := withRecipient(ctx, c, "Decrypt",
+		func(ctx context.Context, r *types.RecipientInfo) (*kms.DecryptOutput, error) {
+			req.Recipient = r
+			return c.kms.Decrypt(ctx, &req)
+		},
+		func(o *kms.DecryptOutput) ([]byte, []byte) { return o.Plaintext, o.CiphertextForRecipient })
 	if err != nil {
 		return nil, err
 	}
@@ -355,18 +369,12 @@ func (c *Client) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 	if n < 1 || n > 1024 {
 		return nil, fmt.Errorf("agent: GenerateRandom: %d bytes: want 1 to 1024", n)
 	}
-	rk, rcpt, err := c.recipientFor()
-	if err != nil {
-		return nil, err
-	}
-	defer c.keys.release(rk)
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	out, err := c.kms.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(int32(n)), Recipient: rcpt})
-	if err != nil {
-		return nil, fmt.Errorf("agent: GenerateRandom: %w", err)
-	}
-	return c.open(rk, "agent: GenerateRandom", out.Plaintext, out.CiphertextForRecipient)
+	_, pt, err := withRecipient(ctx, c, "GenerateRandom",
+		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateRandomOutput, error) {
+			return c.kms.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(int32(n)), Recipient: r})
+		},
+		func(o *kms.GenerateRandomOutput) ([]byte, []byte) { return o.Plaintext, o.CiphertextForRecipient })
+	return pt, err
 }
 
 // DataKeyPair is the result of [Client.GenerateDataKeyPair].
@@ -381,23 +389,18 @@ type DataKeyPair struct {
 // GenerateDataKeyPair calls KMS GenerateDataKeyPair with Recipient and
 // returns the private key opened from CiphertextForRecipient.
 func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKeyPairInput) (*DataKeyPair, error) {
-	if in == nil {
-		in = &kms.GenerateDataKeyPairInput{}
+	req := kms.GenerateDataKeyPairInput{}
+	if in != nil {
+		req = *in
 	}
-	rk, rcpt, err := c.recipientFor()
-	if err != nil {
-		return nil, err
-	}
-	defer c.keys.release(rk)
-	req := *in
-	req.Recipient = rcpt
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	out, err := c.kms.GenerateDataKeyPair(ctx, &req)
-	if err != nil {
-		return nil, fmt.Errorf("agent: GenerateDataKeyPair: %w", err)
-	}
-	pt, err := c.open(rk, "agent: GenerateDataKeyPair", out.PrivateKeyPlaintext, out.CiphertextForRecipient)
+	out, pt, err := withRecipient(ctx, c, "GenerateDataKeyPair",
+		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateDataKeyPairOutput, error) {
+			req.Recipient = r
+			return c.kms.GenerateDataKeyPair(ctx, &req)
+		},
+		func(o *kms.GenerateDataKeyPairOutput) ([]byte, []byte) {
+			return o.PrivateKeyPlaintext, o.CiphertextForRecipient
+		})
 	if err != nil {
 		return nil, err
 	}
