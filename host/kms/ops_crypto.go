@@ -194,21 +194,33 @@ func dataKeySize(spec string, n *int) (int, error) {
 	}
 }
 
+// useKeyForRecipient is the front half of the data-key operations: it
+// verifies the Recipient's attestation document (nil doc without one),
+// authorizes action on the key with the document's PCRs in the policy
+// context, and stops a DryRun there, before any key is generated.
+func (s *Server) useKeyForRecipient(c *call, ref, action string, ec map[string]string, ri *recipientInfo, dry bool) (*keystore.Key, *material, *attestation.Document, error) {
+	doc, err := s.checkRecipient(c, ri)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	k, m, err := s.useKey(c, ref, action, ec, doc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if dry {
+		return nil, nil, nil, dryRun(action)
+	}
+	return k, m, doc, nil
+}
+
 func (s *Server) generateDataKeyCommon(c *call, in *generateDataKeyInput, action string, withPlaintext bool) (any, error) {
 	size, err := dataKeySize(in.KeySpec, in.NumberOfBytes)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := s.checkRecipient(c, in.Recipient)
+	k, m, doc, err := s.useKeyForRecipient(c, in.KeyID, action, in.EncryptionContext, in.Recipient, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	k, m, err := s.useKey(c, in.KeyID, action, in.EncryptionContext, doc)
-	if err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, dryRun(action)
 	}
 	dk := make([]byte, size)
 	if _, err := io.ReadFull(s.rand, dk); err != nil {
@@ -295,16 +307,9 @@ func (s *Server) generateDataKeyPairCommon(c *call, body []byte, action string, 
 		_, _, err := generateKeyPair(in.KeyPairSpec, nil)
 		return nil, err
 	}
-	doc, err := s.checkRecipient(c, in.Recipient)
+	k, m, doc, err := s.useKeyForRecipient(c, in.KeyID, action, in.EncryptionContext, in.Recipient, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	k, m, err := s.useKey(c, in.KeyID, action, in.EncryptionContext, doc)
-	if err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, dryRun(action)
 	}
 	priv, pub, err := generateKeyPair(in.KeyPairSpec, s.rand)
 	if err != nil {
