@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/enclave/emulator"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
@@ -81,6 +82,28 @@ func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
 	t.Cleanup(func() { srv.Close() })
 }
 
+// newFakeClient starts a fakeKMS in mode on loopback and returns it with a
+// client that talks to it (closed when the test ends).
+func newFakeClient(t *testing.T, e *emulator.Emulator, mode string) (*fakeKMS, *Client) {
+	t.Helper()
+	f := &fakeKMS{t: t, mode: mode, roots: []*x509Cert{e.Root()}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, ln, f)
+	c, err := New(&Config{
+		NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return f, c
+}
+
 func TestClientFailsClosed(t *testing.T) {
 	e := newEmulator(t)
 	for _, tc := range []struct {
@@ -93,21 +116,7 @@ func TestClientFailsClosed(t *testing.T) {
 		{"garbage", ErrRecipientOpen},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			f := &fakeKMS{t: t, mode: tc.mode, roots: []*x509Cert{e.Root()}}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			serveOn(t, ln, f)
-			c, err := New(&Config{
-				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
-				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-				Logger:      slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			f, c := newFakeClient(t, e, tc.mode)
 			dk, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("alias/x"), KeySpec: "AES_256"})
 			if tc.want == nil {
 				if err != nil || !bytes.Equal(dk.Plaintext, bytes.Repeat([]byte{0x42}, 32)) || string(dk.CiphertextBlob) != "blob" {
@@ -139,21 +148,7 @@ func TestFailedOpenDiscardsKey(t *testing.T) {
 		{"garbage", false, ErrRecipientOpen},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			f := &fakeKMS{t: t, mode: tc.mode, roots: []*x509Cert{e.Root()}}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			serveOn(t, ln, f)
-			c, err := New(&Config{
-				NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
-				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-				Logger:      slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			f, c := newFakeClient(t, e, tc.mode)
 			var keys []string
 			for range 2 {
 				_, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("alias/x"), KeySpec: "AES_256"})
