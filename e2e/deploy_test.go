@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/host/kms/policy"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
 
 // TestDeployKeyPolicy checks the example key policy of the README

@@ -26,7 +26,7 @@ import (
 
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/enclavekit/enclavekit/host/kms/kmsconfig"
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 	"github.com/enclavekit/enclavekit/internal/demo"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )

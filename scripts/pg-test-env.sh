@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # A throw-away PostgreSQL server on loopback for the tests of the PostgreSQL
-# key store (host/kms/keystore/postgres) and the multi-replica kms-server test.
+# key store (host/kmsserver/keystore/postgres) and the multi-replica kms-server test.
 #
 #   scripts/pg-test-env.sh start   start (creating when missing) and print
 #                                  export ENCLAVEKIT_TEST_POSTGRES_URL=...

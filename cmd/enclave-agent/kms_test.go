@@ -23,7 +23,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/attestation"
-	hostkms "github.com/enclavekit/enclavekit/host/kms"
+	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -59,9 +59,9 @@ func startKMS(t *testing.T) *cliEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := hostkms.NewServer(&hostkms.Config{
+	srv, err := kmsserver.NewServer(&kmsserver.Config{
 		KeyStoreDir: filepath.Join(dir, "keys"), RootKey: bytes.Repeat([]byte{3}, 32),
-		AccessKeys: map[string]hostkms.AccessKey{
+		AccessKeys: map[string]kmsserver.AccessKey{
 			adminAKID: {Secret: adminSecret, PrincipalARN: "arn:aws:iam::111122223333:user/admin"},
 			roleAKID:  {Secret: roleSecret, PrincipalARN: "arn:aws:iam::111122223333:role/enclave"},
 		},

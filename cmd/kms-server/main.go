@@ -29,8 +29,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/enclavekit/enclavekit/host/kms"
-	"github.com/enclavekit/enclavekit/host/kms/kmsconfig"
+	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 )
 
 const usage = `Usage:
@@ -141,7 +141,7 @@ func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Lo
 		return err
 	}
 	cfg.Logger = log
-	srv, err := kms.NewServer(cfg)
+	srv, err := kmsserver.NewServer(cfg)
 	if err != nil {
 		return err
 	}

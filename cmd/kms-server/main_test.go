@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/enclavekit/enclavekit/host/kms/kmsconfig"
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 )
 
 const childEnv = "ENCLAVEKIT_KMS_SERVER_CHILD"

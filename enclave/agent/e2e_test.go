@@ -30,7 +30,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
-	hostkms "github.com/enclavekit/enclavekit/host/kms"
+	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -64,10 +64,10 @@ func startKMSServer(t testing.TB, network string) *e2eEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := hostkms.NewServer(&hostkms.Config{
+	srv, err := kmsserver.NewServer(&kmsserver.Config{
 		KeyStoreDir: t.TempDir(),
 		RootKey:     bytes.Repeat([]byte{9}, 32),
-		AccessKeys: map[string]hostkms.AccessKey{
+		AccessKeys: map[string]kmsserver.AccessKey{
 			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN},
 			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN},
 		},

@@ -21,7 +21,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
-	hostkms "github.com/enclavekit/enclavekit/host/kms"
+	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/proxy"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 )
@@ -35,9 +35,9 @@ func TestThroughHostProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := hostkms.NewServer(&hostkms.Config{
+	srv, err := kmsserver.NewServer(&kmsserver.Config{
 		KeyStoreDir: t.TempDir(), RootKey: bytes.Repeat([]byte{5}, 32),
-		AccessKeys: map[string]hostkms.AccessKey{
+		AccessKeys: map[string]kmsserver.AccessKey{
 			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN},
 			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN},
 		},

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/host/kms/policy"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
 
 func TestSummarize(t *testing.T) {

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+)
+
+// auditEvent is one JSON line of the audit log. It never carries key
+// material, plaintext, ciphertext or the attestation document itself.
+type auditEvent struct {
+	Time        string `json:"time"`
+	RequestID   string `json:"requestId"`
+	Operation   string `json:"operation"`
+	Principal   string `json:"principal,omitempty"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	SourceIP    string `json:"sourceIp,omitempty"`
+	KeyARN      string `json:"keyArn,omitempty"`
+	// Decision is "allow" (the request succeeded), "deny" (authentication
+	// or authorization refused it) or "error" (anything else).
+	Decision     string `json:"decision"`
+	ErrorCode    string `json:"errorCode,omitempty"`
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// PolicyReason is the policy engine's explanation (matched statement,
+	// or the failed condition with expected and presented values).
+	PolicyReason string `json:"policyReason,omitempty"`
+	// AdditionalEventData mirrors CloudTrail's for recipient requests.
+	AdditionalEventData *additionalEventData `json:"additionalEventData,omitempty"`
+}
+
+type additionalEventData struct {
+	Recipient *auditRecipient `json:"recipient,omitempty"`
+}
+
+type auditRecipient struct {
+	AttestationDocumentModuleID           string `json:"attestationDocumentModuleId"`
+	AttestationDocumentEnclaveImageDigest string `json:"attestationDocumentEnclaveImageDigest"`
+}
+
+func (ev *auditEvent) finish(code string, err error) {
+	switch code {
+	case "":
+		ev.Decision = "allow"
+	case CodeAccessDenied, CodeMissingAuthToken, CodeIncompleteSignature, CodeInvalidSignature, CodeUnrecognizedClient:
+		ev.Decision = "deny"
+	default:
+		ev.Decision = "error"
+	}
+	ev.ErrorCode = code
+	var ae *APIError
+	if errors.As(err, &ae) {
+		ev.ErrorMessage = ae.Message
+	}
+}
+
+// auditLog serialises events as JSON lines onto one writer.
+type auditLog struct {
+	mu     sync.Mutex
+	w      io.Writer
+	log    *slog.Logger
+	failed bool      // a write failed; logged once until writes succeed again
+	bufs   sync.Pool // *bytes.Buffer for encoding one line
+}
+
+func newAuditLog(w io.Writer, log *slog.Logger) *auditLog {
+	a := &auditLog{w: w, log: log}
+	a.bufs.New = func() any { return new(bytes.Buffer) }
+	return a
+}
+
+func (a *auditLog) write(ev *auditEvent) {
+	buf := a.bufs.Get().(*bytes.Buffer)
+	defer a.bufs.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(ev); err != nil { // Encode ends the line
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, err := a.w.Write(buf.Bytes()); err != nil {
+		if !a.failed {
+			a.log.Error("audit log write failed", "error", err)
+		}
+		a.failed = true
+		return
+	}
+	a.failed = false
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// signedPost signs a raw KMS request at signTime and lets tamper change it
+// after signing; it returns status, __type and body.
+func signedPost(t *testing.T, env *testEnv, target string, body []byte, signTime time.Time, tamper func(*http.Request)) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", env.ts.URL+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "TrentService."+target)
+	sum := sha256.Sum256(body)
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret},
+		req, hex.EncodeToString(sum[:]), "kms", "us-east-1", signTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tamper != nil {
+		tamper(req)
+	}
+	hdr := map[string]string{}
+	for k := range req.Header {
+		hdr[k] = req.Header.Get(k)
+	}
+	var b []byte
+	if req.Body != nil {
+		buf := new(bytes.Buffer)
+		buf.ReadFrom(req.Body)
+		b = buf.Bytes()
+	}
+	return rawPost(t, env.ts.URL+"/", hdr, b)
+}
+
+func TestSigV4(t *testing.T) {
+	env := newEnv(t, func(c *Config) { c.MaxBodyBytes = 4 << 10 })
+	ctx := context.Background()
+
+	// The official client with a wrong secret, an unknown key.
+	_, err := env.clientFor(testAKID, "wrong-secret").ListKeys(ctx, &awskms.ListKeysInput{})
+	ae := wantCode(t, err, CodeInvalidSignature)
+	if !strings.Contains(ae.Message, "signature we calculated does not match") {
+		t.Errorf("message: %s", ae.Message)
+	}
+	_, err = env.clientFor("AKIAUNKNOWN000000000", testSecret).ListKeys(ctx, &awskms.ListKeysInput{})
+	wantCode(t, err, CodeUnrecognizedClient)
+
+	now := time.Now()
+	for _, tc := range []struct {
+		name     string
+		target   string
+		body     string
+		signTime time.Time
+		tamper   func(*http.Request)
+		status   int
+		code     string
+		msg      string
+	}{
+		{"valid", "ListKeys", `{}`, now, nil, 200, "", ""},
+		{"stale date", "ListKeys", `{}`, now.Add(-6 * time.Minute), nil, 400, CodeInvalidSignature, "Signature expired"},
+		{"future date", "ListKeys", `{}`, now.Add(6 * time.Minute), nil, 400, CodeInvalidSignature, "Signature not yet current"},
+		{"body changed after signing", "ListKeys", `{}`, now, func(r *http.Request) {
+			r.Body = ioNopCloser(`{"Limit":1}`)
+		}, 400, CodeInvalidSignature, "does not match"},
+		{"target changed after signing", "ListKeys", `{}`, now, func(r *http.Request) {
+			r.Header.Set("X-Amz-Target", "TrentService.ListAliases")
+		}, 400, CodeInvalidSignature, "does not match"},
+		{"signature flipped", "ListKeys", `{}`, now, func(r *http.Request) {
+			a := r.Header.Get("Authorization")
+			last := a[len(a)-1]
+			if last == '0' {
+				last = '1'
+			} else {
+				last = '0'
+			}
+			r.Header.Set("Authorization", a[:len(a)-1]+string(last))
+		}, 400, CodeInvalidSignature, "does not match"},
+		{"payload hash header mismatch", "ListKeys", `{}`, now, func(r *http.Request) {
+			r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("0", 64))
+		}, 400, CodeInvalidSignature, "x-amz-content-sha256"},
+		{"wrong region", "ListKeys", `{}`, now, func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/us-east-1/", "/eu-west-1/", 1))
+		}, 400, CodeInvalidSignature, "region"},
+		{"no date", "ListKeys", `{}`, now, func(r *http.Request) { r.Header.Del("X-Amz-Date") }, 400, CodeIncompleteSignature, "X-Amz-Date"},
+		{"missing credential", "ListKeys", `{}`, now, func(r *http.Request) {
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00")
+		}, 400, CodeIncompleteSignature, "Credential"},
+		{"malformed JSON", "ListKeys", `{"Limit":`, now, nil, 400, CodeSerialization, "malformed"},
+		{"wrong member type", "ListKeys", `{"Limit":"ten"}`, now, nil, 400, CodeSerialization, "Limit"},
+		{"JSON array", "ListKeys", `[]`, now, nil, 400, CodeSerialization, ""},
+		{"unknown operation", "Frobnicate", `{}`, now, nil, 400, CodeUnknownOperation, "Frobnicate"},
+		{"unsupported operation", "Sign", `{}`, now, nil, 400, CodeUnsupportedOperation, "Sign"},
+		{"oversized body", "Encrypt", `{"Plaintext":"` + strings.Repeat("A", 5000) + `"}`, now, nil, 413, CodeRequestEntityTooLarge, "exceeds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, typ, body := signedPost(t, env, tc.target, []byte(tc.body), tc.signTime, tc.tamper)
+			if st != tc.status || typ != tc.code || !strings.Contains(body, tc.msg) {
+				t.Fatalf("got %d %s %s, want %d %s containing %q", st, typ, body, tc.status, tc.code, tc.msg)
+			}
+		})
+	}
+	// Every refusal is in the audit log as a denial.
+	if n := strings.Count(env.audit.String(), `"decision":"deny"`); n < 8 {
+		t.Errorf("%d denials audited, want at least 8", n)
+	}
+}
+
+func TestUnsignedWrongMethod(t *testing.T) {
+	env := newEnv(t, nil)
+	resp, err := http.Get(env.ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != CodeUnknownOperation || resp.Header.Get("x-amzn-RequestId") == "" {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+	}
+}

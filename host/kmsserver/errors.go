@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrConfig reports an invalid [Config].
+var ErrConfig = errors.New("kmsserver: invalid configuration")
+
+// APIError is an error answered to the client in KMS's JSON shape:
+// {"__type": Code, "message": Message}, with HTTP status Status and the
+// X-Amzn-ErrorType header set to Code.
+type APIError struct {
+	Code    string // KMS's exception name, e.g. "NotFoundException"
+	Message string
+	Status  int // HTTP status
+}
+
+func (e *APIError) Error() string { return "kmsserver: " + e.Code + ": " + e.Message }
+
+// KMS's exception names used by the server.
+const (
+	CodeAccessDenied           = "AccessDeniedException"
+	CodeAlreadyExists          = "AlreadyExistsException"
+	CodeDependencyTimeout      = "DependencyTimeoutException"
+	CodeDisabled               = "DisabledException"
+	CodeDryRunOperation        = "DryRunOperationException"
+	CodeIncorrectKey           = "IncorrectKeyException"
+	CodeIncompleteSignature    = "IncompleteSignatureException"
+	CodeInvalidAliasName       = "InvalidAliasNameException"
+	CodeInvalidArn             = "InvalidArnException"
+	CodeInvalidCiphertext      = "InvalidCiphertextException"
+	CodeInvalidKeyUsage        = "InvalidKeyUsageException"
+	CodeInvalidMarker          = "InvalidMarkerException"
+	CodeInvalidSignature       = "InvalidSignatureException"
+	CodeInvalidState           = "KMSInvalidStateException"
+	CodeInternal               = "KMSInternalException"
+	CodeMalformedPolicy        = "MalformedPolicyDocumentException"
+	CodeMissingAuthToken       = "MissingAuthenticationTokenException"
+	CodeNotFound               = "NotFoundException"
+	CodeSerialization          = "SerializationException"
+	CodeUnknownOperation       = "UnknownOperationException"
+	CodeUnrecognizedClient     = "UnrecognizedClientException"
+	CodeUnsupportedOperation   = "UnsupportedOperationException"
+	CodeValidation             = "ValidationException"
+	CodeRequestEntityTooLarge  = "RequestEntityTooLargeException"
+	statusDryRun               = http.StatusPreconditionFailed // KMS answers DryRunOperationException with 412
+	statusInternal             = http.StatusInternalServerError
+	statusClient               = http.StatusBadRequest
+	statusRequestEntityTooLage = http.StatusRequestEntityTooLarge
+)
+
+func apiErr(code string, format string, args ...any) *APIError {
+	st := statusClient
+	switch code {
+	case CodeInternal:
+		st = statusInternal
+	case CodeDependencyTimeout:
+		st = http.StatusServiceUnavailable
+	case CodeDryRunOperation:
+		st = statusDryRun
+	case CodeRequestEntityTooLarge:
+		st = statusRequestEntityTooLage
+	}
+	return &APIError{Code: code, Message: fmt.Sprintf(format, args...), Status: st}
+}
+
+func validation(format string, args ...any) *APIError {
+	return apiErr(CodeValidation, format, args...)
+}
+
+func internalErr() *APIError {
+	return apiErr(CodeInternal, "internal error, see the server log")
+}

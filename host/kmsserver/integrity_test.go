@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+// TestRecordIntegrity: someone who can write to the key store but lacks
+// the root key can neither loosen a key's policy nor swap key material.
+func TestRecordIntegrity(t *testing.T) {
+	store, err := keystore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	env := newEnv(t, func(c *Config) { c.Store = store })
+	ctx := context.Background()
+	c := env.client
+	id1, id2 := env.createKey(t), env.createKey(t)
+	blob := env.encrypt(t, id1, []byte("x"), nil)
+
+	// PutKeyPolicy through the server keeps the key usable.
+	gp, _ := c.GetKeyPolicy(ctx, &awskms.GetKeyPolicyInput{KeyId: aws.String(id1)})
+	if _, err := c.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: aws.String(id1), Policy: gp.Policy}); err != nil {
+		t.Fatal(err)
+	}
+	if pt := env.decrypt(t, blob, nil); string(pt) != "x" {
+		t.Fatal("decrypt after PutKeyPolicy")
+	}
+
+	// Editing the policy behind the server's back.
+	loose := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`
+	if _, err := store.UpdateKey(ctx, id1, func(k *keystore.Key) error { k.Policy = loose; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
+	wantCode(t, err, CodeInternal)
+	_, err = c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id1)})
+	wantCode(t, err, CodeInternal)
+
+	// Swapping material between keys.
+	k2, _ := store.GetKey(ctx, id2)
+	if _, err := store.UpdateKey(ctx, id1, func(k *keystore.Key) error {
+		k.Policy = k2.Policy
+		k.WrappedMaterial = bytes.Clone(k2.WrappedMaterial)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id1), Plaintext: []byte("y")})
+	wantCode(t, err, CodeInternal)
+	// The untouched key still works.
+	env.encrypt(t, id2, []byte("z"), nil)
+}
+
+// TestWrongRootKey: a server with another root key cannot use the keys.
+func TestWrongRootKey(t *testing.T) {
+	dir := t.TempDir()
+	env := newEnv(t, func(c *Config) { c.KeyStoreDir = dir })
+	id := env.createKey(t)
+	env.ts.Close()
+	env.srv.Close()
+	env2 := newEnv(t, func(c *Config) { c.KeyStoreDir = dir; c.RootKey = bytes.Repeat([]byte{8}, 32) })
+	_, err := env2.client.Encrypt(context.Background(), &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("y")})
+	wantCode(t, err, CodeInternal)
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package storetest is the conformance suite every
+// [github.com/enclavekit/enclavekit/host/kmsserver/keystore.Store] backend must
+// pass: create/read/update/list semantics, the ErrExists / ErrNotFound
+// sentinels, verbatim storage of every field, ordering of lists, atomic
+// read-modify-write under concurrency and alias uniqueness under concurrent
+// CreateAlias.
+//
+// A backend's test calls [Run] with a function that opens a fresh, empty
+// store:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) keystore.Store {
+//			s, err := keystore.OpenDir(t.TempDir())
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		})
+//	}
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+// Open returns a fresh, empty store; Run closes it at the end of each
+// subtest.
+type Open func(t *testing.T) keystore.Store
+
+// Run runs the conformance suite as subtests of t.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s keystore.Store)
+	}{
+		{"KeyRoundTrip", testKeyRoundTrip},
+		{"CreateKeyExists", testCreateKeyExists},
+		{"GetKeyNotFound", testGetKeyNotFound},
+		{"GetKeyReturnsCopy", testGetKeyReturnsCopy},
+		{"UpdateKey", testUpdateKey},
+		{"UpdateKeyAbort", testUpdateKeyAbort},
+		{"UpdateKeyNotFound", testUpdateKeyNotFound},
+		{"ListKeysOrdered", testListKeysOrdered},
+		{"Aliases", testAliases},
+		{"ListAliasesOrdered", testListAliasesOrdered},
+		{"ConcurrentUpdateKey", testConcurrentUpdateKey},
+		{"ConcurrentCreateAlias", testConcurrentCreateAlias},
+		{"ConcurrentCreateKey", testConcurrentCreateKey},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+// ID returns a key ID (a UUID) numbered n, so tests can predict the order.
+func ID(n int) string {
+	return fmt.Sprintf("%08x-1c2d-4e5f-8a9b-0c1d2e3f4a5b", n)
+}
+
+// NewKey returns a key with every field set to a distinct value, times
+// with nanoseconds and a non-UTC zone offset stripped (stores keep UTC).
+func NewKey(id string) *keystore.Key {
+	return &keystore.Key{
+		ID:                  id,
+		CreatedAt:           time.Date(2026, 11, 28, 23, 1, 2, 123456789, time.UTC),
+		Description:         "conformance key \u00e9\u2603 \"quoted\"",
+		KeySpec:             "SYMMETRIC_DEFAULT",
+		KeyUsage:            "ENCRYPT_DECRYPT",
+		State:               keystore.StateEnabled,
+		Policy:              `{"Version":"2012-10-17","Statement":[]}`,
+		WrappedMaterial:     []byte{0, 1, 2, 0xfe, 0xff, 0},
+		PendingWindowInDays: 0,
+	}
+}
+
+var bg = context.Background()
+
+func mustCreate(t *testing.T, s keystore.Store, k *keystore.Key) {
+	t.Helper()
+	if err := s.CreateKey(bg, k); err != nil {
+		t.Fatalf("CreateKey(%s): %v", k.ID, err)
+	}
+}
+
+// sameKey compares every field; times with Equal (location may differ).
+func sameKey(t *testing.T, got, want *keystore.Key) {
+	t.Helper()
+	g, w := got.Clone(), want.Clone()
+	if !g.CreatedAt.Equal(w.CreatedAt) || !g.DeletionDate.Equal(w.DeletionDate) {
+		t.Errorf("times: got created %v deletion %v, want %v %v", g.CreatedAt, g.DeletionDate, w.CreatedAt, w.DeletionDate)
+	}
+	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
+	g.DeletionDate, w.DeletionDate = time.Time{}, time.Time{}
+	if len(g.WrappedMaterial) == 0 && len(w.WrappedMaterial) == 0 {
+		g.WrappedMaterial, w.WrappedMaterial = nil, nil
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("key differs:\n got %+v\nwant %+v", g, w)
+	}
+}
+
+func testKeyRoundTrip(t *testing.T, s keystore.Store) {
+	k := NewKey(ID(1))
+	k.Revision = 42 // ignored: the store starts at 1
+	mustCreate(t, s, k)
+	got, err := s.GetKey(bg, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := k.Clone()
+	want.Revision = 1
+	sameKey(t, got, want)
+
+	// Every field survives an update verbatim, pending deletion included.
+	del := time.Date(2026, 12, 28, 23, 1, 2, 987654321, time.UTC)
+	upd, err := s.UpdateKey(bg, k.ID, func(k *keystore.Key) error {
+		k.State = keystore.StatePendingDeletion
+		k.DeletionDate = del
+		k.PendingWindowInDays = 30
+		k.Policy = `{"changed":true}`
+		k.Description = ""
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.State, want.DeletionDate, want.PendingWindowInDays, want.Policy, want.Description, want.Revision =
+		keystore.StatePendingDeletion, del, 30, `{"changed":true}`, "", 2
+	sameKey(t, upd, want)
+	got, err = s.GetKey(bg, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKey(t, got, want)
+}
+
+func testCreateKeyExists(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	other := NewKey(ID(1))
+	other.Description = "second"
+	if err := s.CreateKey(bg, other); !errors.Is(err, keystore.ErrExists) {
+		t.Fatalf("duplicate CreateKey: %v, want ErrExists", err)
+	}
+	got, err := s.GetKey(bg, ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Description == "second" || got.Revision != 1 {
+		t.Fatalf("duplicate CreateKey overwrote the key: %+v", got)
+	}
+}
+
+func testGetKeyNotFound(t *testing.T, s keystore.Store) {
+	if _, err := s.GetKey(bg, ID(9)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetKey of a missing key: %v, want ErrNotFound", err)
+	}
+	mustCreate(t, s, NewKey(ID(1)))
+	if _, err := s.GetKey(bg, ID(9)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetKey of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+func testGetKeyReturnsCopy(t *testing.T, s keystore.Store) {
+	k := NewKey(ID(1))
+	mustCreate(t, s, k)
+	k.WrappedMaterial[0] = 0x55 // the caller's copy, after CreateKey
+	k.State = keystore.StateDisabled
+	got, _ := s.GetKey(bg, ID(1))
+	got.WrappedMaterial[1] = 0x66
+	got.State = keystore.StateDisabled
+	again, err := s.GetKey(bg, ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKey(t, again, &keystore.Key{ID: ID(1), CreatedAt: k.CreatedAt, Description: k.Description, KeySpec: k.KeySpec,
+		KeyUsage: k.KeyUsage, State: keystore.StateEnabled, Policy: k.Policy,
+		WrappedMaterial: NewKey("").WrappedMaterial, Revision: 1})
+}
+
+func testUpdateKey(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	calls := 0
+	k, err := s.UpdateKey(bg, ID(1), func(k *keystore.Key) error {
+		calls++
+		if k.ID != ID(1) || k.Revision != 1 || k.State != keystore.StateEnabled {
+			return fmt.Errorf("fn got %+v", k)
+		}
+		k.State = keystore.StateDisabled
+		k.ID = ID(2) // ignored: the ID cannot change
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Errorf("fn called %d times", calls)
+	}
+	if k.ID != ID(1) || k.State != keystore.StateDisabled || k.Revision != 2 {
+		t.Fatalf("UpdateKey returned %+v", k)
+	}
+	if _, err := s.GetKey(bg, ID(2)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("UpdateKey changed the key ID: %v", err)
+	}
+	got, _ := s.GetKey(bg, ID(1))
+	if got.State != keystore.StateDisabled || got.Revision != 2 {
+		t.Fatalf("after UpdateKey: %+v", got)
+	}
+	k.State = keystore.StateEnabled // returned key is a copy
+	if got, _ := s.GetKey(bg, ID(1)); got.State != keystore.StateDisabled {
+		t.Fatal("UpdateKey's result aliases the stored key")
+	}
+}
+
+type abortError struct{ n int }
+
+func (e *abortError) Error() string { return fmt.Sprintf("abort %d", e.n) }
+
+func testUpdateKeyAbort(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	abort := &abortError{7}
+	k, err := s.UpdateKey(bg, ID(1), func(k *keystore.Key) error {
+		k.State = keystore.StateDisabled
+		return abort
+	})
+	if err != abort || k != nil {
+		t.Fatalf("UpdateKey with failing fn: %v (%T), %v; want fn's error unchanged and nil key", err, err, k)
+	}
+	got, _ := s.GetKey(bg, ID(1))
+	if got.State != keystore.StateEnabled || got.Revision != 1 {
+		t.Fatalf("aborted UpdateKey wrote: %+v", got)
+	}
+}
+
+func testUpdateKeyNotFound(t *testing.T, s keystore.Store) {
+	called := false
+	_, err := s.UpdateKey(bg, ID(3), func(*keystore.Key) error { called = true; return nil })
+	if !errors.Is(err, keystore.ErrNotFound) || called {
+		t.Fatalf("UpdateKey of a missing key: %v (fn called %v), want ErrNotFound", err, called)
+	}
+}
+
+func testListKeysOrdered(t *testing.T, s keystore.Store) {
+	l, err := s.ListKeys(bg)
+	if err != nil || len(l) != 0 {
+		t.Fatalf("ListKeys of an empty store: %v, %v", l, err)
+	}
+	for _, n := range []int{0xb0, 0x0a, 0xff, 0x1, 0xa0} {
+		mustCreate(t, s, NewKey(ID(n)))
+	}
+	l, err = s.ListKeys(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range l {
+		ids = append(ids, k.ID)
+		if k.Revision != 1 || len(k.WrappedMaterial) == 0 {
+			t.Errorf("listed key %+v", k)
+		}
+	}
+	want := []string{ID(0x1), ID(0x0a), ID(0xa0), ID(0xb0), ID(0xff)}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("ListKeys order %v, want %v", ids, want)
+	}
+}
+
+func testAliases(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	mustCreate(t, s, NewKey(ID(2)))
+	at := time.Date(2026, 11, 28, 1, 2, 3, 456789123, time.UTC)
+	a := keystore.Alias{Name: "alias/app", KeyID: ID(1), CreatedAt: at}
+	if err := s.CreateAlias(bg, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetAlias(bg, "alias/app")
+	if err != nil || got.Name != a.Name || got.KeyID != a.KeyID || !got.CreatedAt.Equal(at) {
+		t.Fatalf("GetAlias: %+v, %v; want %+v", got, err, a)
+	}
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/app", KeyID: ID(2), CreatedAt: at}); !errors.Is(err, keystore.ErrExists) {
+		t.Fatalf("duplicate alias: %v, want ErrExists", err)
+	}
+	if got, _ := s.GetAlias(bg, "alias/app"); got.KeyID != ID(1) {
+		t.Fatalf("duplicate CreateAlias moved the alias to %s", got.KeyID)
+	}
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/dangling", KeyID: ID(9), CreatedAt: at}); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("alias to a missing key: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetAlias(bg, "alias/dangling"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("failed CreateAlias left an alias: %v", err)
+	}
+	// A taken name wins over a missing target.
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/app", KeyID: ID(9), CreatedAt: at}); !errors.Is(err, keystore.ErrExists) {
+		t.Fatalf("taken name and missing key: %v, want ErrExists", err)
+	}
+	if _, err := s.GetAlias(bg, "alias/none"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetAlias missing: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteAlias(bg, "alias/app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAlias(bg, "alias/app"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetAlias after delete: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteAlias(bg, "alias/app"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("DeleteAlias twice: %v, want ErrNotFound", err)
+	}
+	// The name is free again, and may point elsewhere.
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/app", KeyID: ID(2), CreatedAt: at}); err != nil {
+		t.Fatalf("re-create deleted alias: %v", err)
+	}
+	if got, _ := s.GetAlias(bg, "alias/app"); got.KeyID != ID(2) {
+		t.Fatalf("re-created alias points to %s", got.KeyID)
+	}
+}
+
+func testListAliasesOrdered(t *testing.T, s keystore.Store) {
+	l, err := s.ListAliases(bg)
+	if err != nil || len(l) != 0 {
+		t.Fatalf("ListAliases of an empty store: %v, %v", l, err)
+	}
+	mustCreate(t, s, NewKey(ID(1)))
+	// Byte order, as Go sorts strings (not a locale's collation).
+	names := []string{"alias/b", "alias/B", "alias/_x", "alias/a/b", "alias/-y", "alias/a", "alias/Z9"}
+	for _, n := range names {
+		if err := s.CreateAlias(bg, keystore.Alias{Name: n, KeyID: ID(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err = s.ListAliases(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range l {
+		got = append(got, a.Name)
+		if a.KeyID != ID(1) {
+			t.Errorf("alias %s → %s", a.Name, a.KeyID)
+		}
+	}
+	want := []string{"alias/-y", "alias/B", "alias/Z9", "alias/_x", "alias/a", "alias/a/b", "alias/b"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListAliases order %v, want %v", got, want)
+	}
+}
+
+// testConcurrentUpdateKey: N goroutines each add 1 to a counter M times
+// through UpdateKey; no increment may be lost.
+func testConcurrentUpdateKey(t *testing.T, s keystore.Store) {
+	const workers, rounds = 16, 8
+	mustCreate(t, s, NewKey(ID(1)))
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				_, err := s.UpdateKey(bg, ID(1), func(k *keystore.Key) error {
+					k.PendingWindowInDays++
+					k.WrappedMaterial = append(k.WrappedMaterial, byte(k.PendingWindowInDays))
+					return nil
+				})
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent UpdateKey: %v", err)
+	}
+	k, err := s.GetKey(bg, ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.PendingWindowInDays != workers*rounds || k.Revision != 1+workers*rounds {
+		t.Fatalf("after %d concurrent increments: counter %d, revision %d (lost updates)", workers*rounds, k.PendingWindowInDays, k.Revision)
+	}
+	if len(k.WrappedMaterial) != len(NewKey("").WrappedMaterial)+workers*rounds {
+		t.Fatalf("material grew to %d bytes, want %d", len(k.WrappedMaterial), len(NewKey("").WrappedMaterial)+workers*rounds)
+	}
+	for i, b := range k.WrappedMaterial[len(NewKey("").WrappedMaterial):] {
+		if int(b) != i+1 {
+			t.Fatalf("update %d saw counter %d: updates interleaved", i+1, b)
+		}
+	}
+}
+
+// testConcurrentCreateAlias: N goroutines create one alias name for
+// different keys; exactly one wins, the others get ErrExists.
+func testConcurrentCreateAlias(t *testing.T, s keystore.Store) {
+	const workers = 16
+	for i := range workers {
+		mustCreate(t, s, NewKey(ID(i)))
+	}
+	for round := range 3 {
+		name := fmt.Sprintf("alias/race-%d", round)
+		var wg sync.WaitGroup
+		results := make([]error, workers)
+		start := make(chan struct{})
+		for i := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				results[i] = s.CreateAlias(bg, keystore.Alias{Name: name, KeyID: ID(i)})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range results {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("%s: workers %d and %d both created it", name, winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, keystore.ErrExists):
+				t.Fatalf("%s: worker %d: %v, want nil or ErrExists", name, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("%s: nobody won", name)
+		}
+		a, err := s.GetAlias(bg, name)
+		if err != nil || a.KeyID != ID(winner) {
+			t.Fatalf("%s → %s, %v; the winner was %s", name, a.KeyID, err, ID(winner))
+		}
+	}
+	l, _ := s.ListAliases(bg)
+	if len(l) != 3 {
+		t.Fatalf("%d aliases after 3 races, want 3", len(l))
+	}
+}
+
+// testConcurrentCreateKey: N goroutines create one key ID; exactly one wins.
+func testConcurrentCreateKey(t *testing.T, s keystore.Store) {
+	const workers = 16
+	var wg sync.WaitGroup
+	results := make([]error, workers)
+	start := make(chan struct{})
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := NewKey(ID(1))
+			k.Description = fmt.Sprint(i)
+			<-start
+			results[i] = s.CreateKey(bg, k)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range results {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("workers %d and %d both created the key", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, keystore.ErrExists):
+			t.Fatalf("worker %d: %v, want nil or ErrExists", i, err)
+		}
+	}
+	k, err := s.GetKey(bg, ID(1))
+	if err != nil || k.Description != fmt.Sprint(winner) || k.Revision != 1 {
+		t.Fatalf("stored key %+v, %v; winner %d", k, err, winner)
+	}
+}
+
+func testClosed(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.GetKey(bg, ID(1)); !errors.Is(err, keystore.ErrClosed) {
+		t.Fatalf("GetKey after Close: %v, want ErrClosed", err)
+	}
+	if err := s.CreateKey(bg, NewKey(ID(2))); !errors.Is(err, keystore.ErrClosed) {
+		t.Fatalf("CreateKey after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.UpdateKey(bg, ID(1), func(*keystore.Key) error { return nil }); !errors.Is(err, keystore.ErrClosed) {
+		t.Fatalf("UpdateKey after Close: %v, want ErrClosed", err)
+	}
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/x", KeyID: ID(1)}); !errors.Is(err, keystore.ErrClosed) {
+		t.Fatalf("CreateAlias after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.ListKeys(bg); !errors.Is(err, keystore.ErrClosed) {
+		t.Fatalf("ListKeys after Close: %v, want ErrClosed", err)
+	}
+}

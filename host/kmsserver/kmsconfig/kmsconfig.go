@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package kmsconfig reads and writes the kms-server's YAML configuration
+// file and turns it into a [kmsserver.Config].
+//
+// A starter file, as `kms-server init` writes it:
+//
+//	listen: 127.0.0.1:7700
+//	metrics_listen: 127.0.0.1:7701
+//	region: us-east-1
+//	account_id: "111122223333"
+//	key_store_dir: /path/keys
+//	root_key_file: /path/root.key    # 64 hex digits (32 bytes), mode 0600
+//	# root_key_env: KMS_ROOT_KEY     # or: the hex root key in this variable
+//	access_keys:
+//	  - id: AKIA...
+//	    secret: ...
+//	    principal: arn:aws:iam::111122223333:user/dev
+//	attestation:
+//	  roots: []            # PEM files; empty trusts the AWS Nitro root only
+//	  max_age: 5m
+//	  allow_debug: false
+//	audit_log: /path/audit.jsonl      # "-" for standard output
+//
+// Several replicas share their keys through PostgreSQL instead of a
+// directory: replace key_store_dir with a postgres block (every replica gets
+// the same database and the same root key):
+//
+//	postgres:
+//	  url_env: KMS_POSTGRES_URL      # or url: postgres://user:pw@host:5432/db?sslmode=verify-full
+//	  max_conns: 16                  # connection pool size per replica
+//	  operation_timeout: 5s          # then DependencyTimeoutException
+//	  cached_reads_on_outage: false  # true: serve Decrypt/GenerateDataKey for cached keys while the database is down
+//	  cached_reads_max_age: 5m
+//
+// Unknown fields are errors. Relative paths are relative to the file.
+package kmsconfig
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+)
+
+// ErrConfig reports an invalid configuration file.
+var ErrConfig = errors.New("kmsconfig: invalid configuration")
+
+// File is the configuration file's content.
+type File struct {
+	Listen        string      `yaml:"listen"`
+	MetricsListen string      `yaml:"metrics_listen"`
+	Region        string      `yaml:"region"`
+	AccountID     string      `yaml:"account_id"`
+	KeyStoreDir   string      `yaml:"key_store_dir"`
+	Postgres      *Postgres   `yaml:"postgres"`
+	RootKeyFile   string      `yaml:"root_key_file"`
+	RootKeyEnv    string      `yaml:"root_key_env"`
+	AccessKeys    []AccessKey `yaml:"access_keys"`
+	Attestation   Attestation `yaml:"attestation"`
+	AuditLog      string      `yaml:"audit_log"`
+
+	dir string // directory of the file, for relative paths
+}
+
+// Postgres selects the PostgreSQL key store (package keystore/postgres).
+type Postgres struct {
+	// URL is the connection URL; URLEnv names an environment variable
+	// holding it instead (keeps the password out of the file).
+	URL    string `yaml:"url"`
+	URLEnv string `yaml:"url_env"`
+	// MaxConns bounds the connection pool of this replica (default 16).
+	MaxConns int32 `yaml:"max_conns"`
+	// OperationTimeout bounds each store operation (default 5s); past it
+	// the request fails with DependencyTimeoutException.
+	OperationTimeout time.Duration `yaml:"operation_timeout"`
+	// CachedReadsOnOutage lets this replica serve Decrypt and
+	// GenerateDataKey for keys it has read before while the database is
+	// unreachable (default false: those requests fail too). A key disabled
+	// during the outage then stays usable here until the database returns.
+	CachedReadsOnOutage bool `yaml:"cached_reads_on_outage"`
+	// CachedReadsMaxAge bounds how old a cached record may be (default 5m).
+	CachedReadsMaxAge time.Duration `yaml:"cached_reads_max_age"`
+}
+
+// StoreConfig returns the PostgreSQL store configuration, nil when the
+// file uses key_store_dir.
+func (f *File) StoreConfig() (*postgres.Config, error) {
+	p := f.Postgres
+	if p == nil {
+		return nil, nil
+	}
+	u := p.URL
+	switch {
+	case p.URL != "" && p.URLEnv != "":
+		return nil, fmt.Errorf("%w: postgres: set url or url_env, not both", ErrConfig)
+	case p.URLEnv != "":
+		u = os.Getenv(p.URLEnv)
+		if u == "" {
+			return nil, fmt.Errorf("%w: postgres: $%s is empty", ErrConfig, p.URLEnv)
+		}
+	case u == "":
+		return nil, fmt.Errorf("%w: postgres: url or url_env is required", ErrConfig)
+	}
+	if p.MaxConns < 0 || p.OperationTimeout < 0 || p.CachedReadsMaxAge < 0 {
+		return nil, fmt.Errorf("%w: postgres: negative limit", ErrConfig)
+	}
+	return &postgres.Config{URL: u, MaxConns: p.MaxConns, OperationTimeout: p.OperationTimeout,
+		CachedReadsOnOutage: p.CachedReadsOnOutage, CachedReadsMaxAge: p.CachedReadsMaxAge}, nil
+}
+
+// AccessKey is one accepted SigV4 credential.
+type AccessKey struct {
+	ID        string `yaml:"id"`
+	Secret    string `yaml:"secret"`
+	Principal string `yaml:"principal"`
+}
+
+// Attestation configures Recipient verification.
+type Attestation struct {
+	Roots      []string      `yaml:"roots"`
+	MaxAge     time.Duration `yaml:"max_age"`
+	AllowDebug bool          `yaml:"allow_debug"`
+}
+
+// Load reads and strictly decodes the file at path.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	f.dir = filepath.Dir(abs)
+	if f.Listen == "" {
+		f.Listen = "127.0.0.1:7700"
+	}
+	return &f, nil
+}
+
+func (f *File) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || p == "-" {
+		return p
+	}
+	return filepath.Join(f.dir, p)
+}
+
+// RootKey reads the root key from root_key_file or root_key_env (64 hex
+// digits, surrounding white space ignored).
+func (f *File) RootKey() ([]byte, error) {
+	var src, text string
+	switch {
+	case f.RootKeyFile != "" && f.RootKeyEnv != "":
+		return nil, fmt.Errorf("%w: set root_key_file or root_key_env, not both", ErrConfig)
+	case f.RootKeyFile != "":
+		p := f.path(f.RootKeyFile)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("%w: root key file %s is accessible by group or others (mode %v); chmod 600 it", ErrConfig, p, fi.Mode().Perm())
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		src, text = p, string(b)
+	case f.RootKeyEnv != "":
+		src, text = "$"+f.RootKeyEnv, os.Getenv(f.RootKeyEnv)
+	default:
+		return nil, fmt.Errorf("%w: no root key (root_key_file or root_key_env)", ErrConfig)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(text))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("%w: root key in %s must be 64 hex digits", ErrConfig, src)
+	}
+	return k, nil
+}
+
+// ServerConfig builds the server configuration. audit is where the audit
+// log goes when the file names none (or "-").
+func (f *File) ServerConfig(audit io.Writer) (*kmsserver.Config, error) {
+	rk, err := f.RootKey()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &kmsserver.Config{
+		KeyStoreDir:        f.path(f.KeyStoreDir),
+		RootKey:            rk,
+		AccessKeys:         map[string]kmsserver.AccessKey{},
+		Region:             f.Region,
+		AccountID:          f.AccountID,
+		MaxDocumentAge:     f.Attestation.MaxAge,
+		AllowDebugEnclaves: f.Attestation.AllowDebug,
+		AuditLog:           audit,
+	}
+	pg, err := f.StoreConfig()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pg != nil && cfg.KeyStoreDir != "":
+		return nil, fmt.Errorf("%w: set key_store_dir or postgres, not both", ErrConfig)
+	case pg != nil:
+		cfg.Postgres = pg
+	case cfg.KeyStoreDir == "":
+		return nil, fmt.Errorf("%w: key_store_dir (or postgres) is required", ErrConfig)
+	}
+	for _, k := range f.AccessKeys {
+		if _, dup := cfg.AccessKeys[k.ID]; dup {
+			return nil, fmt.Errorf("%w: access key %s listed twice", ErrConfig, k.ID)
+		}
+		cfg.AccessKeys[k.ID] = kmsserver.AccessKey{Secret: k.Secret, PrincipalARN: k.Principal}
+	}
+	for _, p := range f.Attestation.Roots {
+		certs, err := readPEMCerts(f.path(p))
+		if err != nil {
+			return nil, err
+		}
+		cfg.AttestationRoots = append(cfg.AttestationRoots, certs...)
+	}
+	return cfg, nil
+}
+
+// AuditPath returns the audit log path ("" or "-" for standard output).
+func (f *File) AuditPath() string { return f.path(f.AuditLog) }
+
+func readPEMCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out, err := attestation.ParseRootsPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	return out, nil
+}
+
+// Starter describes what [WriteStarter] wrote.
+type Starter struct {
+	ConfigPath, RootKeyPath, KeyStoreDir string
+	AccessKeyID, Secret, Principal       string
+	Listen                               string
+}
+
+// WriteStarter writes a development configuration into dir: kms-server.yaml
+// (0600, it holds a secret), root.key (0600, 32 random bytes as hex) and the
+// key store directory keys/. It refuses to overwrite an existing file.
+func WriteStarter(dir string, random io.Reader) (*Starter, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &Starter{
+		ConfigPath:  filepath.Join(abs, "kms-server.yaml"),
+		RootKeyPath: filepath.Join(abs, "root.key"),
+		KeyStoreDir: filepath.Join(abs, "keys"),
+		Principal:   "arn:aws:iam::111122223333:user/dev",
+		Listen:      "127.0.0.1:7700",
+	}
+	for _, p := range []string{st.ConfigPath, st.RootKeyPath} {
+		if _, err := os.Stat(p); err == nil {
+			return nil, fmt.Errorf("kmsconfig: %s exists; not overwriting it", p)
+		}
+	}
+	buf := make([]byte, 32+10+30)
+	if _, err := io.ReadFull(random, buf); err != nil {
+		return nil, err
+	}
+	const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	id := []byte("AKIA")
+	for _, b := range buf[32:48] {
+		id = append(id, idAlphabet[int(b)%len(idAlphabet)])
+	}
+	st.AccessKeyID = string(id)
+	st.Secret = hex.EncodeToString(buf[48:68])
+	if err := os.MkdirAll(st.KeyStoreDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := keystore.WriteFileAtomic(st.RootKeyPath, []byte(hex.EncodeToString(buf[:32])+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf(`# kms-server configuration (development starter written by "kms-server init").
+listen: %s
+metrics_listen: 127.0.0.1:7701
+region: us-east-1
+account_id: "111122223333"
+key_store_dir: keys
+root_key_file: root.key
+access_keys:
+  - id: %s
+    secret: %s
+    principal: %s
+attestation:
+  # PEM files of trusted roots; empty trusts only the AWS Nitro Enclaves root.
+  # Add an emulator root only for development.
+  roots: []
+  max_age: 5m
+  allow_debug: false
+audit_log: audit.jsonl
+`, st.Listen, st.AccessKeyID, st.Secret, st.Principal)
+	if err := keystore.WriteFileAtomic(st.ConfigPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	return st, nil
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	// byOp holds each known operation's pre-resolved success counter and
+	// duration histogram (read-only after prepare), so the common path
+	// skips the label hashing and lookup of WithLabelValues.
+	byOp map[string]opMetrics
+}
+
+type opMetrics struct {
+	ok       prometheus.Counter
+	duration prometheus.Observer
+}
+
+// prepare resolves the success series of the given operations. Like
+// WithLabelValues it creates them, so they are exported (at 0) from the
+// start.
+func (m *metrics) prepare(ops []string) {
+	m.byOp = make(map[string]opMetrics, len(ops))
+	for _, op := range ops {
+		m.byOp[op] = opMetrics{ok: m.requests.WithLabelValues(op, ""), duration: m.duration.WithLabelValues(op)}
+	}
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kms_requests_total",
+			Help: "KMS requests by operation and result code (\"\" for success).",
+		}, []string{"operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kms_request_duration_seconds",
+			Help:    "Time to serve a KMS request, by operation.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"operation"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *metrics) observe(op, code string, d time.Duration) {
+	if om, ok := m.byOp[op]; ok {
+		if code == "" {
+			om.ok.Inc()
+		} else {
+			m.requests.WithLabelValues(op, code).Inc()
+		}
+		om.duration.Observe(d.Seconds())
+		return
+	}
+	m.requests.WithLabelValues(op, code).Inc()
+	m.duration.WithLabelValues(op).Observe(d.Seconds())
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+)
+
+// Server is the KMS-compatible key service. Create it with [NewServer],
+// serve [Server.Handler], and [Server.Close] it when done.
+type Server struct {
+	cfg       Config
+	store     keystore.Store
+	ownsStore bool
+	rootAEAD  cipher.AEAD
+	aliasKey  []byte // HMAC key for alias records, derived from the root key
+	signer    *v4.Signer
+	verifier  *docVerifier
+	rand      io.Reader
+
+	materials sync.Map // key ID → *material (unwrapped key material; immutable per key)
+	policies  sync.Map // key ID → *cachedPolicy
+
+	audit   *auditLog
+	metrics *metrics
+	ops     map[string]opFunc
+}
+
+type opFunc func(c *call, body []byte) (any, error)
+
+// call carries one request through an operation.
+type call struct {
+	ctx       context.Context
+	op        string
+	principal string
+	now       time.Time
+	ev        *auditEvent
+}
+
+// NewServer validates cfg, opens the key store (taking its lock) and
+// returns a server. Close releases the store.
+func NewServer(cfg *Config) (*Server, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, signer: newSigner(), rand: c.Rand}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	blk, err := aes.NewCipher(c.RootKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
+	}
+	s.rootAEAD, _ = cipher.NewGCM(blk)
+	if s.aliasKey, err = hkdf.Key(sha256.New, c.RootKey, nil, aliasMACLabel, 32); err != nil {
+		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
+	}
+	s.verifier, err = newDocVerifier(&c)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Store != nil:
+		s.store = c.Store
+	case c.Postgres != nil:
+		pc := *c.Postgres
+		if pc.Clock == nil {
+			pc.Clock = c.Clock
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ps, err := postgres.Open(ctx, &pc)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownsStore = ps, true
+	default:
+		d, err := keystore.OpenDir(c.KeyStoreDir)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownsStore = d, true
+	}
+	s.audit = newAuditLog(c.AuditLog, c.Logger)
+	s.metrics = newMetrics()
+	s.ops = s.operations()
+	s.metrics.prepare(slices.Collect(maps.Keys(s.ops)))
+	return s, nil
+}
+
+// Close releases the key store (when the server opened it).
+func (s *Server) Close() error {
+	if s.ownsStore {
+		return s.store.Close()
+	}
+	return nil
+}
+
+// Handler returns the KMS protocol handler (POST / only).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// MetricsHandler serves the server's Prometheus metrics.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// MetricsRegistry returns the registry holding the server's metrics, so a
+// caller can add its own collectors (Go runtime, process).
+func (s *Server) MetricsRegistry() *prometheus.Registry { return s.metrics.reg }
+
+// Healthy reports whether the key store answers.
+func (s *Server) Healthy(ctx context.Context) error {
+	_, err := s.store.GetKey(ctx, "00000000-0000-0000-0000-000000000000")
+	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// HTTPServer returns an http.Server for the KMS handler with the timeouts
+// and header limit the service needs (slow clients cannot hold connections).
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+func (s *Server) newRequestID() string {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "00000000-0000-0000-0000-000000000000"
+	}
+	return formatUUID(b)
+}
+
+func formatUUID(b [16]byte) string {
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	now := s.cfg.Clock()
+	reqID := s.newRequestID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	ev := &auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: reqID, SourceIP: sourceIP(r)}
+	op := "unknown"
+	var out any
+	var err error
+	defer func() {
+		code := ""
+		if err != nil {
+			code = writeError(w, err)
+		} else {
+			writeJSON(w, out)
+		}
+		ev.finish(code, err)
+		s.audit.write(ev)
+		s.metrics.observe(op, code, time.Since(start))
+		if err != nil {
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status >= 500 {
+				s.cfg.Logger.Error("request failed", "request_id", reqID, "operation", op, "error", err)
+			}
+		}
+	}()
+
+	target := r.Header.Get("X-Amz-Target")
+	name, ok := strings.CutPrefix(target, "TrentService.")
+	fn := s.ops[name]
+	if ok && fn != nil {
+		op = name
+	}
+	ev.Operation = name
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		err = apiErr(CodeUnknownOperation, "only POST / is served")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-amz-json-1.1") &&
+		!strings.HasPrefix(ct, "application/x-amz-json-1.0") && !strings.HasPrefix(ct, "application/json") {
+		err = apiErr(CodeSerialization, "Content-Type must be application/x-amz-json-1.1")
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		err = apiErr(CodeRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.cfg.MaxBodyBytes)
+		return
+	}
+	body, rerr := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength)
+	if rerr != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(rerr, &mbe) {
+			err = apiErr(CodeRequestEntityTooLarge, "request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)
+		} else {
+			err = apiErr(CodeSerialization, "could not read the request body")
+		}
+		return
+	}
+	akid, key, aerr := s.authenticate(r.Context(), r, body, now)
+	ev.AccessKeyID = akid
+	if aerr != nil {
+		err = aerr
+		return
+	}
+	ev.Principal = key.PrincipalARN
+	if !ok || fn == nil {
+		if ok && knownUnsupported[name] {
+			err = apiErr(CodeUnsupportedOperation, "%s is a KMS operation this server does not implement", name)
+		} else {
+			err = apiErr(CodeUnknownOperation, "unknown operation %q", target)
+		}
+		return
+	}
+	c := &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev}
+	out, err = fn(c, body)
+}
+
+// knownUnsupported are KMS operations this server does not implement; they
+// answer UnsupportedOperationException rather than UnknownOperationException.
+var knownUnsupported = map[string]bool{
+	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "CreateGrant": true,
+	"Decapsulate": true, "DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true, "DeriveSharedSecret": true,
+	"DescribeCustomKeyStores": true, "DisableKeyRotation": true, "DisconnectCustomKeyStore": true,
+	"EnableKeyRotation": true, "Encapsulate": true, "GenerateMac": true, "GetKeyLastUsage": true,
+	"GetKeyRotationStatus": true, "GetParametersForImport": true, "GetPublicKey": true, "ImportKeyMaterial": true,
+	"ListGrants": true, "ListKeyPolicies": true, "ListKeyRotations": true, "ListResourceTags": true,
+	"ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
+	"RotateKeyOnDemand": true, "Sign": true, "TagResource": true, "UntagResource": true, "UpdateAlias": true,
+	"UpdateCustomKeyStore": true, "UpdateKeyDescription": true, "UpdatePrimaryRegion": true, "Verify": true,
+	"VerifyMac": true,
+}
+
+// decode parses a JSON request body strictly enough: one object, no
+// trailing data. Unknown members are ignored (newer SDKs send new ones).
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	// json.Unmarshal rejects trailing data itself and, unlike a Decoder,
+	// does not copy the body into a buffer of its own.
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return apiErr(CodeSerialization, "member %s has the wrong type (want %s)", te.Field, te.Type)
+		}
+		return apiErr(CodeSerialization, "malformed JSON request body: %v", err)
+	}
+	return nil
+}
+
+// readBody reads the whole body; a declared Content-Length (already checked
+// against the limit) sizes the buffer once instead of growing it from 512
+// bytes through several copies.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than declared: grow and go on
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, internalErr())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, err error) string {
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, keystore.ErrUnavailable):
+		ae = apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
+	default:
+		ae = internalErr()
+	}
+	b, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{ae.Code, ae.Message})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", ae.Code)
+	w.WriteHeader(ae.Status)
+	w.Write(b)
+	return ae.Code
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
