@@ -30,7 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres/pgtest"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 )
 
 const (

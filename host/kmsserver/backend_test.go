@@ -19,7 +19,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
-	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres/pgtest"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 )
 
 // The server's test suite runs once per key store backend: the directory

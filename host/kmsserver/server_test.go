@@ -21,7 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
-	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres/pgtest"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
-	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres/pgtest"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/storetest"
 )
 
