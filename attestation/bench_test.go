@@ -73,7 +73,7 @@ func BenchmarkVerifyCold(b *testing.B) {
 func BenchmarkVerifierWarm(b *testing.B) {
 	data := benchData(b)
 	opts := Options{AtDocumentTime: true, CurrentTime: time.Date(2026, 1, 3, 21, 0, 0, 0, time.UTC)}
-	v := NewVerifier(nil)
+	v := newVerifier(b, nil)
 	if _, err := v.Verify(data, opts); err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,16 @@ package attestation
 
 import "testing"
 
+// newVerifier is NewVerifier for a configuration that must be valid.
+func newVerifier(tb testing.TB, cfg *VerifierConfig) *Verifier {
+	tb.Helper()
+	v, err := NewVerifier(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
 func TestChainCacheLRU(t *testing.T) {
 	c := newChainCache(2)
 	k := func(b byte) chainKey { return chainKey{b} }

@@ -58,7 +58,11 @@ func ExampleVerify() {
 // the certificate chain is cached and each document costs one signature
 // verification.
 func ExampleVerifier() {
-	v := attestation.NewVerifier(nil) // the AWS root, default cache size
+	v, err := attestation.NewVerifier(nil) // the AWS root, default cache size
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	data := readShared("2025-04-29_oyster_aws_pcr16.cbor")
 	for range 2 {
 		doc, err := v.Verify(data, attestation.Options{AtDocumentTime: true})
@@ -69,7 +73,7 @@ func ExampleVerifier() {
 		fmt.Println(len(doc.PCRs), "PCRs")
 	}
 	// A PCR policy reports every mismatched index.
-	_, err := v.Verify(data, attestation.Options{
+	_, err = v.Verify(data, attestation.Options{
 		AtDocumentTime: true,
 		PCRs:           map[int][]byte{3: make([]byte, 48), 16: nil},
 	})

@@ -86,7 +86,7 @@ func FuzzParse(f *testing.F) {
 func FuzzVerify(f *testing.F) {
 	addSeeds(f)
 	// One Verifier for the whole run: its cache must never change a verdict.
-	v := NewVerifier(&VerifierConfig{CacheSize: 4})
+	v := newVerifier(f, &VerifierConfig{CacheSize: 4})
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := Options{AtDocumentTime: true, CurrentTime: now, AllowDebugUnsafe: true}

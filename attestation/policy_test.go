@@ -27,6 +27,17 @@ var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // wantCode checks that a failed verification returned no document, the
 // code and the matching sentinel.
+// newVerifier is attestation.NewVerifier for a configuration that must be
+// valid.
+func newVerifier(tb testing.TB, cfg *attestation.VerifierConfig) *attestation.Verifier {
+	tb.Helper()
+	v, err := attestation.NewVerifier(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
 func wantCode(t *testing.T, doc *attestation.Document, err error, code string, sentinel error) {
 	t.Helper()
 	if doc != nil {
@@ -66,7 +77,7 @@ func TestVerifyFixture(t *testing.T) {
 	// The AWS root alone does not trust the fixture's chain.
 	doc, err = attestation.Verify(data, attestation.Options{CurrentTime: t0})
 	wantCode(t, doc, err, "untrusted_chain", attestation.ErrUntrustedChain)
-	doc, err = attestation.NewVerifier(nil).Verify(data, attestation.Options{CurrentTime: t0})
+	doc, err = newVerifier(t, nil).Verify(data, attestation.Options{CurrentTime: t0})
 	wantCode(t, doc, err, "untrusted_chain", attestation.ErrUntrustedChain)
 	// Nor does another emulated root.
 	other := attestationtest.New(t, t0)
@@ -222,7 +233,7 @@ func TestVerifyChain(t *testing.T) {
 				attestation.Verify,
 				func(b []byte, o attestation.Options) (*attestation.Document, error) {
 					o.Roots = nil
-					return attestation.NewVerifier(&attestation.VerifierConfig{Roots: f.Roots()}).Verify(b, o)
+					return newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots()}).Verify(b, o)
 				},
 			} {
 				doc, err := v(data, f.Options())
@@ -440,19 +451,25 @@ func TestVerifyInvalidOptions(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	v := attestation.NewVerifier(&attestation.VerifierConfig{Roots: f.Roots()})
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots()})
 	if _, err := v.Verify(data, f.Options()); !errors.Is(err, attestation.ErrInvalidOptions) {
 		t.Errorf("Verifier with Options.Roots: %v", err)
 	}
-	v = attestation.NewVerifier(&attestation.VerifierConfig{Roots: []*x509.Certificate{}})
-	if _, err := v.Verify(data, attestation.Options{CurrentTime: t0}); !errors.Is(err, attestation.ErrInvalidOptions) {
-		t.Errorf("Verifier with empty roots: %v", err)
+	for name, roots := range map[string][]*x509.Certificate{
+		"empty roots":   {},
+		"nil root":      {nil},
+		"unparsed root": {{}},
+	} {
+		v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: roots})
+		if v != nil || !errors.Is(err, attestation.ErrInvalidOptions) || attestation.ErrorCode(err) != "invalid_options" {
+			t.Errorf("NewVerifier with %s: %v, %v", name, v, err)
+		}
 	}
 }
 
 func TestVerifierCache(t *testing.T) {
 	f := attestationtest.New(t, t0)
-	v := attestation.NewVerifier(&attestation.VerifierConfig{Roots: f.Roots(), CacheSize: 2})
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots(), CacheSize: 2})
 	opts := attestation.Options{CurrentTime: t0}
 	d1 := f.Document(t, func(d *attestation.Document) { d.Nonce = []byte("1") })
 	d2 := f.Document(t, func(d *attestation.Document) { d.Nonce = []byte("2") })
@@ -524,7 +541,7 @@ func TestVerifierConcurrent(t *testing.T) {
 	for _, f := range fs {
 		docs = append(docs, f.Document(t))
 	}
-	v := attestation.NewVerifier(&attestation.VerifierConfig{Roots: fs[0].Roots(), CacheSize: 2}) // smaller than the working set
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: fs[0].Roots(), CacheSize: 2}) // smaller than the working set
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for g := range 4 {

@@ -119,7 +119,7 @@ func TestRealDocuments(t *testing.T) {
 			}
 
 			// And so does a cached Verifier.
-			vf := NewVerifier(nil)
+			vf := newVerifier(t, nil)
 			for range 2 {
 				if _, err := vf.Verify(v.data, opts.withDebug(v.Debug)); err != nil {
 					t.Fatalf("Verifier: %v", err)
@@ -228,7 +228,7 @@ func TestNegativeDocuments(t *testing.T) {
 			if doc != nil || ErrorCode(err) != code {
 				t.Fatalf("Verify: doc %v, err %v (code %q), want %s", doc != nil, err, ErrorCode(err), code)
 			}
-			doc, err = NewVerifier(nil).Verify(v.data, opts)
+			doc, err = newVerifier(t, nil).Verify(v.data, opts)
 			if doc != nil || ErrorCode(err) != code {
 				t.Fatalf("Verifier.Verify: doc %v, err %v, want %s", doc != nil, err, code)
 			}
@@ -245,7 +245,7 @@ func TestVerifyRejectsBitFlips(t *testing.T) {
 	if _, err := Verify(data, opts); err != nil {
 		t.Fatal(err)
 	}
-	v := NewVerifier(&VerifierConfig{CacheSize: -1}) // caching disabled
+	v := newVerifier(t, &VerifierConfig{CacheSize: -1}) // caching disabled
 	codes := map[string]int{}
 	for i := 0; i < len(data); i += 61 {
 		m := bytes.Clone(data)

@@ -41,14 +41,13 @@ type VerifierConfig struct {
 type Verifier struct {
 	trust *trust
 	cache *chainCache // nil: no caching
-	err   error       // configuration error, returned by Verify
 }
 
 // NewVerifier returns a Verifier for cfg; nil cfg trusts the embedded AWS
-// root with the default cache size. An invalid cfg (empty non-nil Roots, an
-// unparsable root) yields a Verifier whose Verify returns
-// [ErrInvalidOptions].
-func NewVerifier(cfg *VerifierConfig) *Verifier {
+// root with the default cache size. An invalid cfg (empty non-nil Roots, a
+// nil or unparsable root) is an [OptionsError] matching
+// [ErrInvalidOptions], and no Verifier.
+func NewVerifier(cfg *VerifierConfig) (*Verifier, error) {
 	if cfg == nil {
 		cfg = &VerifierConfig{}
 	}
@@ -56,7 +55,10 @@ func NewVerifier(cfg *VerifierConfig) *Verifier {
 	if cfg.Roots == nil {
 		v.trust = defaultTrust()
 	} else {
-		v.trust, v.err = newTrust(cfg.Roots)
+		var err error
+		if v.trust, err = newTrust(cfg.Roots); err != nil {
+			return nil, err
+		}
 	}
 	size := cfg.CacheSize
 	if size == 0 {
@@ -65,7 +67,7 @@ func NewVerifier(cfg *VerifierConfig) *Verifier {
 	if size > 0 {
 		v.cache = newChainCache(size)
 	}
-	return v
+	return v, nil
 }
 
 // Verify verifies data as [Verify] does, with every check in the same
@@ -76,9 +78,6 @@ func (v *Verifier) Verify(data []byte, opts Options) (*Document, error) {
 	now := opts.CurrentTime
 	if now.IsZero() {
 		now = time.Now()
-	}
-	if v.err != nil {
-		return nil, v.err
 	}
 	if opts.Roots != nil {
 		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}

@@ -111,7 +111,10 @@ audit_log: audit.jsonl
 	}
 
 	floor := func(d time.Duration) (float64, time.Duration) {
-		v := attestation.NewVerifier(&attestation.VerifierConfig{Roots: fix.Roots()})
+		v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: fix.Roots()})
+		if err != nil {
+			t.Fatal(err)
+		}
 		blk, _ := aes.NewCipher(make([]byte, 32))
 		aead, _ := cipher.NewGCM(blk)
 		v.Verify(doc, attestation.Options{CurrentTime: time.Now(), MaxAge: 5 * time.Minute})

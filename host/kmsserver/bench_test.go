@@ -29,7 +29,10 @@ import (
 func BenchmarkFloorGenerateDataKeyRecipient(b *testing.B) {
 	e := newRecipientEnv(b, nil)
 	doc := e.doc(b)
-	v := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	if err != nil {
+		b.Fatal(err)
+	}
 	blk, _ := aes.NewCipher(make([]byte, 32))
 	aead, _ := cipher.NewGCM(blk)
 	now := time.Now()

@@ -18,11 +18,12 @@ type docVerifier struct {
 }
 
 func newDocVerifier(cfg *Config) (*docVerifier, error) {
-	if cfg.AttestationRoots != nil && len(cfg.AttestationRoots) == 0 {
-		return nil, fmt.Errorf("%w: empty AttestationRoots (nil trusts the AWS root)", ErrConfig)
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: cfg.AttestationRoots})
+	if err != nil {
+		return nil, fmt.Errorf("%w: AttestationRoots: %v", ErrConfig, err)
 	}
 	return &docVerifier{
-		v:          attestation.NewVerifier(&attestation.VerifierConfig{Roots: cfg.AttestationRoots}),
+		v:          v,
 		maxAge:     cfg.MaxDocumentAge,
 		allowDebug: cfg.AllowDebugEnclaves,
 	}, nil

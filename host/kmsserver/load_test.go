@@ -41,7 +41,10 @@ func loadDuration(t *testing.T) time.Duration {
 // (warm Verifier.Verify, recipient.Seal of 32 bytes, one AES-256-GCM seal)
 // on every core for d and returns operations per second.
 func floorRate(t *testing.T, e *recipientEnv, doc []byte, d time.Duration) (rate float64, cpuPerOp time.Duration) {
-	v := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	blk, _ := aes.NewCipher(make([]byte, 32))
 	aead, _ := cipher.NewGCM(blk)
 	if _, err := v.Verify(doc, attestation.Options{CurrentTime: time.Now(), MaxAge: 5 * time.Minute}); err != nil {
