@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 // benchDoc is the real document the benchmarks use: a 2026 document with an
@@ -18,7 +18,7 @@ import (
 const benchDoc = "2026-01-03_tempo_base_indefinite"
 
 func benchData(b *testing.B) []byte {
-	return sharedvectors.ReadFile(b, "attestation", "real", benchDoc+".cbor")
+	return awsvectors.ReadFile(b, "attestation", "real", benchDoc+".cbor")
 }
 
 // BenchmarkECDSAP384Verify is the floor: one standard-library ECDSA P-384

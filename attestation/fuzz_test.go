@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 // addSeeds adds every shared vector (real, NitroTPM, negative) and every
@@ -18,7 +18,7 @@ import (
 func addSeeds(f *testing.F) {
 	var files []string
 	for _, sub := range []string{"real", "nitrotpm", "negative"} {
-		m, err := filepath.Glob(filepath.Join(sharedvectors.Dir(f, "attestation", sub), "*.cbor"))
+		m, err := filepath.Glob(filepath.Join(awsvectors.Path(f, "attestation", sub), "*.cbor"))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 // pair is one payload key and the CBOR encoding of its value.
@@ -38,7 +38,7 @@ type testDoc struct {
 // realDoc splits a shared real document (default: a definite-map one).
 func realDoc(tb testing.TB, name string) *testDoc {
 	tb.Helper()
-	data := sharedvectors.ReadFile(tb, "attestation", "real", name+".cbor")
+	data := awsvectors.ReadFile(tb, "attestation", "real", name+".cbor")
 	var msg coseSign1
 	if _, err := strictDecMode.UnmarshalFirst(data, &msg); err != nil {
 		tb.Fatal(err)
@@ -172,7 +172,7 @@ func TestParseReal(t *testing.T) {
 	for _, name := range []string{definiteDoc, indefiniteDoc} {
 		d := realDoc(t, name)
 		data := d.encode()
-		orig := sharedvectors.ReadFile(t, "attestation", "real", name+".cbor")
+		orig := awsvectors.ReadFile(t, "attestation", "real", name+".cbor")
 		if !bytes.Equal(data, orig) {
 			t.Fatalf("%s: test encoder does not round-trip", name)
 		}

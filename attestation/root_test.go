@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 func TestAWSNitroRootG1Fingerprint(t *testing.T) {
@@ -32,7 +32,7 @@ func TestAWSNitroRootG1Fingerprint(t *testing.T) {
 }
 
 func TestAWSNitroRootG1MatchesSharedPEM(t *testing.T) {
-	shared := sharedvectors.ReadFile(t, "attestation", "aws_nitro_root_g1.pem")
+	shared := awsvectors.ReadFile(t, "attestation", "aws_nitro_root_g1.pem")
 	if !bytes.Equal(bytes.TrimSpace(shared), bytes.TrimSpace(awsNitroRootG1PEM)) {
 		t.Fatal("embedded root differs from the shared vector's")
 	}

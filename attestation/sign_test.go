@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -187,7 +187,7 @@ func newChain(t *testing.T, at time.Time) *nitroca.Chain {
 // bytes everywhere except the certificates: same envelope, key order, map
 // and string heads, null versus empty fields, integer widths.
 func TestSignMatchesRealLayout(t *testing.T) {
-	dir := sharedvectors.Dir(t, "attestation", "real")
+	dir := awsvectors.Path(t, "attestation", "real")
 	files, err := filepath.Glob(filepath.Join(dir, "*.cbor"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no real documents in %s: %v", dir, err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 // vectorFacts is the part of a shared vector's .json the tests assert.
@@ -54,7 +54,7 @@ type userField struct {
 // loadVectors reads every .cbor of a shared vector folder with its facts.
 func loadVectors(tb testing.TB, sub string) []vectorFacts {
 	tb.Helper()
-	dir := sharedvectors.Dir(tb, "attestation", sub)
+	dir := awsvectors.Path(tb, "attestation", sub)
 	files, err := filepath.Glob(filepath.Join(dir, "*.cbor"))
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("no vectors in %s: %v", dir, err)
@@ -240,7 +240,7 @@ func TestNegativeDocuments(t *testing.T) {
 // document: every change is rejected with a code, and no document is
 // returned.
 func TestVerifyRejectsBitFlips(t *testing.T) {
-	data := sharedvectors.ReadFile(t, "attestation", "real", "2022-11-09_veracruz.cbor")
+	data := awsvectors.ReadFile(t, "attestation", "real", "2022-11-09_veracruz.cbor")
 	opts := Options{AtDocumentTime: true, CurrentTime: time.Date(2022, 11, 10, 0, 0, 0, 0, time.UTC)}
 	if _, err := Verify(data, opts); err != nil {
 		t.Fatal(err)

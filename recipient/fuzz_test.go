@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 // FuzzOpen feeds Open arbitrary envelopes under the real KMS vector's key,
@@ -17,7 +17,7 @@ import (
 func FuzzOpen(f *testing.F) {
 	key := readKey(f, "kms_genkey_edgebit")
 	for _, n := range []string{"kms_genkey_edgebit", "kms_awssdkc_constructed", "kms_awssdkc_primitive", "openssl_stream_synthetic"} {
-		f.Add(sharedvectors.ReadFile(f, "cms", n+".ber"))
+		f.Add(awsvectors.ReadFile(f, "cms", n+".ber"))
 	}
 	spki, err := PublicKeyDER(&key.PublicKey)
 	if err != nil {

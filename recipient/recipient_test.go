@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 func TestSealOpenRoundTrip(t *testing.T) {
@@ -176,7 +176,7 @@ func TestGenerateKey(t *testing.T) {
 }
 
 func TestOpenRejectsKeys(t *testing.T) {
-	blob := sharedvectors.ReadFile(t, "cms", "kms_genkey_edgebit.ber")
+	blob := awsvectors.ReadFile(t, "cms", "kms_genkey_edgebit.ber")
 	k1024, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +317,7 @@ func TestOpenTruncated(t *testing.T) {
 	}
 	blobs := map[string][]byte{"Seal": sealed}
 	for _, n := range []string{"kms_genkey_edgebit", "kms_awssdkc_constructed", "kms_awssdkc_primitive", "openssl_stream_synthetic"} {
-		blobs[n] = sharedvectors.ReadFile(t, "cms", n+".ber")
+		blobs[n] = awsvectors.ReadFile(t, "cms", n+".ber")
 	}
 	env := newTestEnv(t, key, []byte("definite"))
 	env.parts.definite = true

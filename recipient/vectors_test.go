@@ -13,10 +13,10 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
-// vectorFacts is the subset of the shared vectors' JSON the tests use.
+// vectorFacts is the subset of the real vectors' JSON the tests use.
 type vectorFacts struct {
 	ExpectedPlaintextHex string `json:"expected_plaintext_hex"`
 	RidSKIHex            string `json:"rid_subjectKeyIdentifier_hex"`
@@ -32,7 +32,7 @@ type vectorFacts struct {
 func readFacts(t testing.TB, name string) vectorFacts {
 	t.Helper()
 	var f vectorFacts
-	if err := json.Unmarshal(sharedvectors.ReadFile(t, "cms", name+".json"), &f); err != nil {
+	if err := json.Unmarshal(awsvectors.ReadFile(t, "cms", name+".json"), &f); err != nil {
 		t.Fatalf("%s.json: %v", name, err)
 	}
 	return f
@@ -40,7 +40,7 @@ func readFacts(t testing.TB, name string) vectorFacts {
 
 func readKey(t testing.TB, name string) *rsa.PrivateKey {
 	t.Helper()
-	blk, _ := pem.Decode(sharedvectors.ReadFile(t, "cms", name+".recipient_key.pem"))
+	blk, _ := pem.Decode(awsvectors.ReadFile(t, "cms", name+".recipient_key.pem"))
 	if blk == nil {
 		t.Fatalf("%s: no PEM block", name)
 	}
@@ -64,7 +64,7 @@ func mustHex(t testing.TB, s string) []byte {
 }
 
 func TestOpenRealKMS(t *testing.T) {
-	blob := sharedvectors.ReadFile(t, "cms", "kms_genkey_edgebit.ber")
+	blob := awsvectors.ReadFile(t, "cms", "kms_genkey_edgebit.ber")
 	facts := readFacts(t, "kms_genkey_edgebit")
 	key := readKey(t, "kms_genkey_edgebit")
 	got, err := Open(key, blob)
@@ -94,7 +94,7 @@ func TestOpenRealKMS(t *testing.T) {
 func TestParseRealKMS(t *testing.T) {
 	for _, name := range []string{"kms_awssdkc_constructed", "kms_awssdkc_primitive"} {
 		t.Run(name, func(t *testing.T) {
-			blob := sharedvectors.ReadFile(t, "cms", name+".ber")
+			blob := awsvectors.ReadFile(t, "cms", name+".ber")
 			want := readFacts(t, name).ExpectedParse
 			env, err := parse(blob)
 			if err != nil {
@@ -136,7 +136,7 @@ func TestParseRealKMS(t *testing.T) {
 }
 
 func TestOpenOpenSSLSynthetic(t *testing.T) {
-	blob := sharedvectors.ReadFile(t, "cms", "openssl_stream_synthetic.ber")
+	blob := awsvectors.ReadFile(t, "cms", "openssl_stream_synthetic.ber")
 	got, err := Open(readKey(t, "openssl_stream_synthetic"), blob)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -150,7 +150,7 @@ func TestOpenOpenSSLSynthetic(t *testing.T) {
 // every byte with the real KMS blob except the random or key-dependent
 // ranges: the SKI, the encrypted key, the IV and the ciphertext.
 func TestSealMatchesKMSTemplate(t *testing.T) {
-	real := sharedvectors.ReadFile(t, "cms", "kms_genkey_edgebit.ber")
+	real := awsvectors.ReadFile(t, "cms", "kms_genkey_edgebit.ber")
 	key := testKey(t, 2048)
 	spki, err := PublicKeyDER(&key.PublicKey)
 	if err != nil {

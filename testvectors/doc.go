@@ -11,8 +11,8 @@
 // random, so the bytes change on every run but the manifest does not). No
 // private key is kept: verification needs only root.pem.
 //
-// Real AWS documents are not here: they live in the shared vectors folder
-// (see internal/sharedvectors).
+// Real AWS documents are in testvectors/aws, with their provenance
+// (tests find them with internal/awsvectors).
 package testvectors
 
 //go:generate go run ./gen -out .

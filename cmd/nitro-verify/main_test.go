@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 	"github.com/enclavekit/enclavekit/internal/verifycli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -95,10 +95,9 @@ func TestScript(t *testing.T) {
 }
 
 // TestScriptReal runs testdata/real/*.txtar against the real AWS documents
-// in the shared vectors folder ($REAL), skipped when it is missing outside
-// CI.
+// in testvectors/aws ($REAL); a missing folder fails the test.
 func TestScriptReal(t *testing.T) {
-	real := sharedvectors.Dir(t, "attestation")
+	real := awsvectors.Path(t, "attestation")
 	vec := vectorsDir(t)
 	testscript.Run(t, testscript.Params{
 		Dir:  filepath.Join("testdata", "real"),

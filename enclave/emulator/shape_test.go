@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/enclavekit/enclavekit/attestation"
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 // head is one decoded CBOR item head.
@@ -175,7 +175,7 @@ func payloadShapes(t *testing.T, doc []byte) (envelope, mapHead string, fields [
 }
 
 // TestShapeMatchesRealDocuments compares emulator documents with every
-// real AWS document in the shared vectors, field for field: envelope
+// real AWS document in testvectors/aws, field for field: envelope
 // (untagged, protected header bytes, empty unprotected map, 96-byte
 // signature), payload key order, CBOR major types, head widths, PCR map
 // keys and value lengths, cabundle length, null versus byte string for
@@ -183,7 +183,7 @@ func payloadShapes(t *testing.T, doc []byte) (envelope, mapHead string, fields [
 // documents from before mid-2025 (definite), which AWS has since changed to
 // the indefinite form the emulator writes.
 func TestShapeMatchesRealDocuments(t *testing.T) {
-	dir := sharedvectors.Dir(t, "attestation", "real")
+	dir := awsvectors.Path(t, "attestation", "real")
 	files, err := filepath.Glob(filepath.Join(dir, "*.cbor"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no real documents in %s: %v", dir, err)

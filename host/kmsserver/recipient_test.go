@@ -24,7 +24,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/attestationtest"
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
@@ -255,8 +255,8 @@ func TestRecipientRejections(t *testing.T) {
 		{"EC public key", e.doc(t, func(d *attestation.Document) { d.PublicKey = ecKey }), "RSA key of 2048 to 4096"},
 		{"RSA-1024 public key", e.doc(t, func(d *attestation.Document) { d.PublicKey = smallDER }), "RSA key of 2048 to 4096"},
 		{"garbage", []byte("not a document"), "malformed"},
-		{"NitroTPM document", sharedvectors.ReadFile(t, "attestation", "nitrotpm", "2026-03-25_nitrotpm_a.cbor"), "not_enclave"},
-		{"real AWS document, leaf expired", sharedvectors.ReadFile(t, "attestation", "real", "2022-10-13_evervault_valid.cbor"), "certificate_expired"},
+		{"NitroTPM document", awsvectors.ReadFile(t, "attestation", "nitrotpm", "2026-03-25_nitrotpm_a.cbor"), "not_enclave"},
+		{"real AWS document, leaf expired", awsvectors.ReadFile(t, "attestation", "real", "2022-10-13_evervault_valid.cbor"), "certificate_expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ae := wantCode(t, gdk(e.recipient(tc.doc)), CodeValidation)
@@ -284,7 +284,7 @@ func TestRecipientAWSRoot(t *testing.T) {
 	if !strings.Contains(ae.Message, "untrusted_chain") {
 		t.Fatalf("emulator document under the AWS root: %s", ae.Message)
 	}
-	real := sharedvectors.ReadFile(t, "attestation", "real", "2022-10-13_evervault_valid.cbor")
+	real := awsvectors.ReadFile(t, "attestation", "real", "2022-10-13_evervault_valid.cbor")
 	_, err = env.client.GenerateRandom(context.Background(), &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(32),
 		Recipient: &types.RecipientInfo{KeyEncryptionAlgorithm: types.KeyEncryptionMechanismRsaesOaepSha256, AttestationDocument: real}})
 	ae = wantCode(t, err, CodeValidation)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enclavekit/enclavekit/internal/sharedvectors"
+	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -226,12 +226,12 @@ func TestTruncatedVectors(t *testing.T) {
 	}
 }
 
-// vectors returns the shared CMS blobs (real KMS and OpenSSL output).
+// vectors returns the CMS blobs in testvectors/aws (real KMS and OpenSSL output).
 func vectors(t testing.TB) [][]byte {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(sharedvectors.Dir(t, "cms"), "*.ber"))
+	files, _ := filepath.Glob(filepath.Join(awsvectors.Path(t, "cms"), "*.ber"))
 	if len(files) < 4 {
-		t.Fatalf("expected at least 4 shared CMS vectors, found %d", len(files))
+		t.Fatalf("expected at least 4 CMS vectors in testvectors/aws, found %d", len(files))
 	}
 	var out [][]byte
 	for _, f := range files {
