@@ -95,9 +95,12 @@
 // succeeded. Callers must therefore (1) open only envelopes received over
 // an authenticated channel; (2) never open envelopes on request of the
 // relaying party or retry on failure with the same key; (3) report Open
-// failures outward as one generic error; and, to bound the oracle to a
-// single query, (4) discard the ephemeral key pair after a failed Open, so
-// that a captured genuine encryptedKey can never be opened again.
+// failures outward as one generic error; and (4) do nothing afterwards that
+// depends on the outcome. Discarding the key pair after a failed Open is
+// such a thing: a relaying party sees the new public key in the next
+// attestation document, and since it can obtain a genuine envelope for any
+// new key (KMS Decrypt with that document as Recipient), the discarded key
+// bounds nothing. The enclave/agent package rotates on schedule only.
 //
 // Key hygiene: the content-encryption key lives in a buffer that is zeroed
 // on return, but the expanded AES key schedule inside crypto/aes cannot be

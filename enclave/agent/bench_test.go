@@ -64,3 +64,22 @@ func BenchmarkKeyRotation(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGenerateDataKeyRotateEach is the alternative to scheduled
+// rotation that issue 12 weighed: a fresh RSA key after every response. Its
+// ratio to BenchmarkGenerateDataKeyRecipient, in the same run, is the cost
+// recorded in docs/PERFORMANCE.md (the agent rotates on schedule only).
+func BenchmarkGenerateDataKeyRotateEach(b *testing.B) {
+	env, keyID := benchKey(b)
+	c := env.agentFor(b, image("bench"))
+	in := &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"}
+	for b.Loop() {
+		dk, err := c.GenerateDataKey(context.Background(), in)
+		if err != nil || len(dk.Plaintext) != 32 {
+			b.Fatal(err)
+		}
+		if err := c.RotateKey(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,13 +21,56 @@
 // caller inside the enclave. A response that carries Plaintext anyway is
 // refused ([ErrPlaintextInResponse]): fail closed.
 //
-// The RSA-2048 key is generated with entropy from the NSM and replaced on a
-// schedule ([Config.KeyRotation]); a replaced key is zeroised (best effort)
-// once no request in flight still uses it. A CiphertextForRecipient that does
-// not open ([ErrRecipientOpen]) also retires the key at once: the parent
-// instance relays every envelope and could tamper with it, so no key ever
-// answers more than one failed decryption, and neither a CBC padding oracle
-// nor an OAEP oracle has anything to query.
+// The RSA-2048 key is generated with crypto/rand (since Go 1.26
+// rsa.GenerateKey ignores any other reader: the kernel's pool, which the
+// boot tasks seed from the NSM, is the entropy) and replaced on a schedule
+// only ([Config.KeyRotation]); a replaced key is zeroised (best effort) once
+// no request in flight still uses it.
+//
+// # What a relaying parent can learn
+//
+// The parent instance relays every request and response. Over TLS inside
+// the enclave it sees only ciphertext. Over plain HTTP it can read and
+// change everything, and CBC without a MAC is malleable: with the enclave's
+// fresh document it can ask KMS itself for the envelope of a stored blob,
+// flip bits in its IV and blocks, and hand the result to the agent. If
+// anything the agent did next depended on whether that envelope's padding
+// was valid, the parent would have a padding oracle and recover the
+// plaintext a few thousand requests later (issue 12 did, 16 bytes in about
+// 2,000 requests, when a failed open retired the RSA key). So:
+//
+//   - the RSA key is rotated on schedule only, never because a response
+//     failed (the next document carries the same public key, and no key
+//     generation happens that could be timed);
+//   - every failure to open, and every plaintext that is not what was asked
+//     for (a data key of another length than KeySpec or NumberOfBytes,
+//     random bytes of another length, a key pair that does not parse as
+//     KeyPairSpec or does not match the PublicKey), is the same
+//     [ErrRecipientOpen] with no detail, since an application's error log may
+//     reach the host;
+//   - padding is checked in constant time (see the recipient package).
+//
+// TestNoPaddingOracle replays the attack and checks that the parent learns
+// nothing from the agent's next request.
+//
+// What remains possible without TLS, and why http:// is refused unless
+// [Config.InsecureHTTPUnsafe] is set:
+//
+//   - the parent chooses keys: it can seal any plaintext to the public key
+//     in the document it relays, and the agent cannot tell (nothing
+//     authenticates CiphertextForRecipient);
+//   - [Client.Decrypt] cannot know the plaintext's length, so a tampered
+//     envelope whose padding stays valid returns a different plaintext to
+//     the application; if the application then behaves observably
+//     differently (fails to parse the secret and retries, exits, logs), that
+//     behaviour is an oracle the agent cannot remove;
+//   - timing that cannot be avoided: an envelope whose OAEP layer fails
+//     skips the AES decryption (microseconds, against a network round trip),
+//     and a data key pair is parsed only when its padding is valid;
+//   - the parent can withhold, delay, replay or reorder responses.
+//
+// Over TLS to KMS or kms-server none of these apply: the parent relays
+// bytes it cannot change unnoticed.
 //
 // # Credentials
 //
@@ -52,5 +95,6 @@
 // whoever relays it can replace it with an envelope sealed to the public key
 // in the attestation document it also relays. Over a plain http:// endpoint
 // the parent instance can therefore hand the enclave data keys of its own
-// choosing. Use https (TLS inside the enclave) for anything but development.
+// choosing (see "What a relaying parent can learn" above). Use https (TLS
+// inside the enclave) for anything but development.
 package agent

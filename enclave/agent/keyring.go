@@ -16,6 +16,12 @@ import (
 
 // keyring holds the agent's ephemeral RSA key, replaces it on schedule and
 // zeroises a retired key once no request uses it any more.
+//
+// The key is replaced on schedule only, never because of what a response
+// did: the parent instance relays every response, and whatever the agent
+// does differently after an envelope that did not open (a new public key
+// in the next attestation document, a key generation it could time) would
+// tell it whether the padding of a tampered envelope was valid.
 type keyring struct {
 	rand  io.Reader
 	bits  int
@@ -23,8 +29,9 @@ type keyring struct {
 	clock func() time.Time
 	log   *slog.Logger
 
-	mu  sync.Mutex
-	cur *ringKey
+	mu          sync.Mutex
+	cur         *ringKey
+	generations int // keys generated so far
 }
 
 type ringKey struct {
@@ -33,7 +40,6 @@ type ringKey struct {
 	created time.Time
 	refs    int  // requests using the key; guarded by keyring.mu
 	retired bool // replaced; zeroised when refs drops to 0
-	spent   bool // an envelope failed to open under it: replace before next use
 }
 
 func newKeyring(rand io.Reader, bits int, every time.Duration, clock func() time.Time, log *slog.Logger) (*keyring, error) {
@@ -42,8 +48,15 @@ func newKeyring(rand io.Reader, bits int, every time.Duration, clock func() time
 	if err != nil {
 		return nil, err
 	}
-	k.cur = rk
+	k.cur, k.generations = rk, 1
 	return k, nil
+}
+
+// generated returns how many keys the keyring has generated.
+func (k *keyring) generated() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.generations
 }
 
 func (k *keyring) generate() (*ringKey, error) {
@@ -67,7 +80,7 @@ func (k *keyring) acquire() (*ringKey, error) {
 	if k.cur == nil {
 		return nil, errClosed
 	}
-	if k.cur.spent || (k.every > 0 && k.clock().Sub(k.cur.created) >= k.every) {
+	if k.every > 0 && k.clock().Sub(k.cur.created) >= k.every {
 		if err := k.rotateLocked(); err != nil {
 			return nil, err
 		}
@@ -91,6 +104,7 @@ func (k *keyring) rotateLocked() error {
 	if err != nil {
 		return err
 	}
+	k.generations++
 	old := k.cur
 	k.cur = rk
 	k.retireLocked(old)
@@ -103,14 +117,6 @@ func (k *keyring) retireLocked(rk *ringKey) {
 	if rk.refs == 0 {
 		zeroise(rk.priv)
 	}
-}
-
-// discard marks rk as spent, so that no later request uses it: the next
-// acquire replaces it when it is still the current key.
-func (k *keyring) discard(rk *ringKey) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	rk.spent = true
 }
 
 func (k *keyring) release(rk *ringKey) {

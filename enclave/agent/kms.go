@@ -44,9 +44,14 @@ var (
 	// ErrNoCiphertextForRecipient is returned when a response lacks
 	// CiphertextForRecipient.
 	ErrNoCiphertextForRecipient = errors.New("agent: KMS response lacks CiphertextForRecipient")
-	// ErrRecipientOpen is wrapped when CiphertextForRecipient cannot be
-	// opened with the agent's key.
-	ErrRecipientOpen = errors.New("agent: cannot open CiphertextForRecipient")
+	// ErrRecipientOpen is returned when CiphertextForRecipient does not
+	// open with the agent's key, or opens to something other than what was
+	// asked for (a data key of another length, a key pair that does not
+	// parse or does not match its KeyPairSpec and public key). Every such
+	// failure is this one error, with no detail: the reason would tell a
+	// parent that tampered with the envelope whether its padding was valid
+	// (see the package documentation).
+	ErrRecipientOpen = errors.New("agent: CiphertextForRecipient did not open to what was asked for")
 	errClosed        = errors.New("agent: client is closed")
 )
 
@@ -255,10 +260,11 @@ func (c *Client) recipientFor() (*ringKey, *types.RecipientInfo, error) {
 // current key and a fresh attestation document carrying its public key,
 // runs call with them as Recipient within the client's timeout, and opens
 // the CiphertextForRecipient that fields picks from the response (refusing
-// a response that carries plaintext).
+// a response that carries plaintext, and a plaintext that valid, also
+// picked by fields, refuses).
 func withRecipient[O any](ctx context.Context, c *Client, op string,
 	call func(context.Context, *types.RecipientInfo) (O, error),
-	fields func(O) (plaintext, cfr []byte)) (O, []byte, error) {
+	fields func(O) (plaintext, cfr []byte, valid func([]byte) bool)) (O, []byte, error) {
 	var zero O
 	rk, rcpt, err := c.recipientFor()
 	if err != nil {
@@ -271,8 +277,8 @@ func withRecipient[O any](ctx context.Context, c *Client, op string,
 	if err != nil {
 		return zero, nil, fmt.Errorf("agent: %s: %w", op, err)
 	}
-	plaintext, cfr := fields(out)
-	pt, err := c.open(rk, "agent: "+op, plaintext, cfr)
+	plaintext, cfr, valid := fields(out)
+	pt, err := c.open(rk, "agent: "+op, plaintext, cfr, valid)
 	if err != nil {
 		return zero, nil, err
 	}
@@ -280,12 +286,14 @@ func withRecipient[O any](ctx context.Context, c *Client, op string,
 }
 
 // open checks the response for the fail-closed conditions and opens
-// CiphertextForRecipient with rk. When the envelope does not open, rk is
-// discarded: the next request uses a fresh key pair. A parent instance that
-// tampers with envelopes therefore gets at most one failed decryption per
-// key, which leaves nothing for a padding or OAEP oracle to work with
-// (see the recipient package's security considerations).
-func (c *Client) open(rk *ringKey, op string, plaintext, cfr []byte) ([]byte, error) {
+// CiphertextForRecipient with rk, then checks the plaintext with valid.
+//
+// Nothing the parent instance can observe afterwards depends on whether
+// the envelope opened: every failure to open, or to open to a plaintext
+// that valid accepts, is the same [ErrRecipientOpen] without detail, and
+// the key stays in use until its scheduled rotation (see keyring). A
+// parent that tampers with envelopes learns only what it sent.
+func (c *Client) open(rk *ringKey, op string, plaintext, cfr []byte, valid func([]byte) bool) ([]byte, error) {
 	if len(plaintext) != 0 {
 		clear(plaintext)
 		return nil, fmt.Errorf("%s: %w", op, ErrPlaintextInResponse)
@@ -294,9 +302,9 @@ func (c *Client) open(rk *ringKey, op string, plaintext, cfr []byte) ([]byte, er
 		return nil, fmt.Errorf("%s: %w", op, ErrNoCiphertextForRecipient)
 	}
 	pt, err := recipient.Open(rk.priv, cfr)
-	if err != nil {
-		c.keys.discard(rk)
-		return nil, fmt.Errorf("%s: %w: %w", op, ErrRecipientOpen, err)
+	if err != nil || !valid(pt) {
+		clear(pt)
+		return nil, fmt.Errorf("%s: %w", op, ErrRecipientOpen)
 	}
 	return pt, nil
 }
@@ -316,7 +324,9 @@ type DataKey struct {
 // GenerateDataKey calls KMS GenerateDataKey with in's fields (KeyId,
 // KeySpec or NumberOfBytes, EncryptionContext, GrantTokens, DryRun) and
 // Recipient set to a fresh attestation document (any Recipient in in is
-// replaced); it returns the data key opened from CiphertextForRecipient.
+// replaced); it returns the data key opened from CiphertextForRecipient,
+// which must be as long as KeySpec or NumberOfBytes says ([ErrRecipientOpen]
+// otherwise; a request with neither, or both, gets no data key).
 // KMS errors are returned wrapped (errors.As a smithy.APIError for the
 // KMS error code).
 func (c *Client) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput) (*DataKey, error) {
@@ -324,12 +334,15 @@ func (c *Client) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInp
 	if in != nil {
 		req = *in
 	}
+	want := dataKeySize(req.KeySpec, req.NumberOfBytes)
 	out, pt, err := withRecipient(ctx, c, "GenerateDataKey",
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateDataKeyOutput, error) {
 			req.Recipient = r
 			return c.kms.GenerateDataKey(ctx, &req)
 		},
-		func(o *kms.GenerateDataKeyOutput) ([]byte, []byte) { return o.Plaintext, o.CiphertextForRecipient })
+		func(o *kms.GenerateDataKeyOutput) ([]byte, []byte, func([]byte) bool) {
+			return o.Plaintext, o.CiphertextForRecipient, func(pt []byte) bool { return len(pt) == want }
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +358,12 @@ type Decrypted struct {
 
 // Decrypt calls KMS Decrypt with in's fields and Recipient set to a fresh
 // attestation document, and returns the plaintext opened from
-// CiphertextForRecipient.
+// CiphertextForRecipient (1 to 4096 bytes, as KMS plaintexts are).
+//
+// Decrypt cannot know the plaintext's length in advance: over plain HTTP a
+// tampered envelope whose padding happens to stay valid is returned as a
+// plaintext of another value or length, and what the application then does
+// with it is its own signal to the parent (see the package documentation).
 func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted, error) {
 	req := kms.DecryptInput{}
 	if in != nil {
@@ -356,7 +374,9 @@ func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted,
 			req.Recipient = r
 			return c.kms.Decrypt(ctx, &req)
 		},
-		func(o *kms.DecryptOutput) ([]byte, []byte) { return o.Plaintext, o.CiphertextForRecipient })
+		func(o *kms.DecryptOutput) ([]byte, []byte, func([]byte) bool) {
+			return o.Plaintext, o.CiphertextForRecipient, func(pt []byte) bool { return len(pt) >= 1 && len(pt) <= maxKMSPlaintext }
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +393,9 @@ func (c *Client) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateRandomOutput, error) {
 			return c.kms.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(int32(n)), Recipient: r})
 		},
-		func(o *kms.GenerateRandomOutput) ([]byte, []byte) { return o.Plaintext, o.CiphertextForRecipient })
+		func(o *kms.GenerateRandomOutput) ([]byte, []byte, func([]byte) bool) {
+			return o.Plaintext, o.CiphertextForRecipient, func(pt []byte) bool { return len(pt) == n }
+		})
 	return pt, err
 }
 
@@ -387,7 +409,10 @@ type DataKeyPair struct {
 }
 
 // GenerateDataKeyPair calls KMS GenerateDataKeyPair with Recipient and
-// returns the private key opened from CiphertextForRecipient.
+// returns the private key opened from CiphertextForRecipient. The private
+// key must be a PKCS #8 key of the KeyPairSpec asked for, and, for RSA and
+// the NIST curves, match the response's PublicKey ([ErrRecipientOpen]
+// otherwise).
 func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKeyPairInput) (*DataKeyPair, error) {
 	req := kms.GenerateDataKeyPairInput{}
 	if in != nil {
@@ -398,8 +423,10 @@ func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKe
 			req.Recipient = r
 			return c.kms.GenerateDataKeyPair(ctx, &req)
 		},
-		func(o *kms.GenerateDataKeyPairOutput) ([]byte, []byte) {
-			return o.PrivateKeyPlaintext, o.CiphertextForRecipient
+		func(o *kms.GenerateDataKeyPairOutput) ([]byte, []byte, func([]byte) bool) {
+			return o.PrivateKeyPlaintext, o.CiphertextForRecipient, func(pt []byte) bool {
+				return o.KeyPairSpec == req.KeyPairSpec && keyPairMatches(string(req.KeyPairSpec), pt, o.PublicKey)
+			}
 		})
 	if err != nil {
 		return nil, err

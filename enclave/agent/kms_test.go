@@ -32,7 +32,7 @@ import (
 // the document's public key) or, in the modes that must fail, wrongly.
 type fakeKMS struct {
 	t        *testing.T
-	mode     string // "sealed", "plaintext", "missing", "garbage"
+	mode     string // "sealed", "plaintext", "missing", "garbage", "short"
 	roots    []*x509Cert
 	authKeys atomic.Value
 	calls    atomic.Int32
@@ -59,7 +59,10 @@ func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := bytes.Repeat([]byte{0x42}, 32)
 	resp := map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/fake", "CiphertextBlob": []byte("blob")}
 	switch f.mode {
-	case "sealed", "plaintext":
+	case "sealed", "plaintext", "short":
+		if f.mode == "short" {
+			key = key[:1]
+		}
 		cfr, err := recipient.Seal(doc.PublicKey, key, rand.Reader)
 		if err != nil {
 			f.t.Errorf("Seal: %v", err)
@@ -134,34 +137,66 @@ func TestClientFailsClosed(t *testing.T) {
 	}
 }
 
-// TestFailedOpenDiscardsKey checks that an envelope that does not open
-// retires the recipient key, so a relaying parent gets at most one failed
-// decryption per key, while a successful request keeps it.
-func TestFailedOpenDiscardsKey(t *testing.T) {
+// TestFailedOpenKeepsKey checks that an envelope that does not open, or
+// opens to a data key of the wrong length, changes nothing a relaying
+// parent can see: the next request carries the same recipient key, as after
+// a successful one (see TestNoPaddingOracle for the attack this prevents).
+func TestFailedOpenKeepsKey(t *testing.T) {
 	e := newEmulator(t)
 	for _, tc := range []struct {
 		mode    string
-		sameKey bool
 		wantErr error
 	}{
-		{"sealed", true, nil},
-		{"garbage", false, ErrRecipientOpen},
+		{"sealed", nil},
+		{"garbage", ErrRecipientOpen},
+		{"short", ErrRecipientOpen},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			f, c := newFakeClient(t, e, tc.mode)
 			var keys []string
 			for range 2 {
-				_, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("alias/x"), KeySpec: "AES_256"})
-				if !errors.Is(err, tc.wantErr) && (tc.wantErr != nil || err != nil) {
+				dk, err := c.GenerateDataKey(context.Background(), &kms.GenerateDataKeyInput{KeyId: aws.String("alias/x"), KeySpec: "AES_256"})
+				if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (dk != nil) {
 					t.Fatalf("GenerateDataKey: %v; want %v", err, tc.wantErr)
 				}
 				k, _ := f.lastKey.Load().(string)
 				keys = append(keys, k)
 			}
-			if keys[0] == "" || (keys[0] == keys[1]) != tc.sameKey {
-				t.Fatalf("same recipient key on both requests = %v, want %v", keys[0] == keys[1], tc.sameKey)
+			if keys[0] == "" || keys[0] != keys[1] {
+				t.Fatal("the recipient key changed after a response")
 			}
 		})
+	}
+}
+
+// TestPlaintextSizeChecked: a data key or random bytes of another length
+// than asked for are refused like an envelope that does not open.
+func TestPlaintextSizeChecked(t *testing.T) {
+	e := newEmulator(t)
+	_, c := newFakeClient(t, e, "sealed") // always seals 32 bytes
+	ctx := context.Background()
+	for name, in := range map[string]*kms.GenerateDataKeyInput{
+		"AES_128":          {KeyId: aws.String("k"), KeySpec: "AES_128"},
+		"NumberOfBytes 64": {KeyId: aws.String("k"), NumberOfBytes: aws.Int32(64)},
+		"neither":          {KeyId: aws.String("k")},
+		"both":             {KeyId: aws.String("k"), KeySpec: "AES_256", NumberOfBytes: aws.Int32(32)},
+		"unknown spec":     {KeyId: aws.String("k"), KeySpec: "AES_512"},
+	} {
+		if dk, err := c.GenerateDataKey(ctx, in); !errors.Is(err, ErrRecipientOpen) || dk != nil {
+			t.Errorf("GenerateDataKey %s answered with 32 bytes: %v, want ErrRecipientOpen", name, err)
+		}
+	}
+	if dk, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String("k"), NumberOfBytes: aws.Int32(32)}); err != nil || len(dk.Plaintext) != 32 {
+		t.Fatalf("NumberOfBytes 32: %v", err)
+	}
+	if r, err := c.GenerateRandom(ctx, 16); !errors.Is(err, ErrRecipientOpen) || r != nil {
+		t.Errorf("GenerateRandom(16) answered with 32 bytes: %v", err)
+	}
+	if r, err := c.GenerateRandom(ctx, 32); err != nil || len(r) != 32 {
+		t.Errorf("GenerateRandom(32): %v", err)
+	}
+	if kp, err := c.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: aws.String("k"), KeyPairSpec: "ECC_NIST_P256"}); !errors.Is(err, ErrRecipientOpen) || kp != nil {
+		t.Errorf("GenerateDataKeyPair answered with 32 random bytes: %v", err)
 	}
 }
 
