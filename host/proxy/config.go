@@ -26,6 +26,7 @@ const (
 	DefaultMaxConnections  = 1024
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultHalfCloseGrace  = 10 * time.Second
 	DefaultDNSRefresh      = 30 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultRefreshBefore   = 5 * time.Minute
@@ -87,6 +88,11 @@ type Config struct {
 	// IdleTimeout closes a connection with no traffic in either direction
 	// for this long (between 1 and 1.5 times the value).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// HalfCloseGrace is how long a client may keep its side of a
+	// connection open after the destination (the enclave, on an ingress
+	// route) has finished sending: then the connection is closed, so that
+	// silent clients cannot hold max_connections slots until IdleTimeout.
+	HalfCloseGrace time.Duration `yaml:"half_close_grace"`
 	// DNSRefresh is how long a resolved destination is used before it is
 	// resolved again. Go's resolver does not expose record TTLs, so this
 	// interval stands in for them.
@@ -261,7 +267,7 @@ func validate(cfg *Config) (*compiled, error) {
 	errs = append(errs, aerrs...)
 
 	for name, d := range map[string]time.Duration{"connect_timeout": cfg.ConnectTimeout, "idle_timeout": cfg.IdleTimeout,
-		"dns_refresh": cfg.DNSRefresh, "shutdown_timeout": cfg.ShutdownTimeout} {
+		"half_close_grace": cfg.HalfCloseGrace, "dns_refresh": cfg.DNSRefresh, "shutdown_timeout": cfg.ShutdownTimeout} {
 		if d < 0 {
 			add(name, ErrInvalidConfig, "negative duration %v", d)
 		}

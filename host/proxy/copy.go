@@ -34,12 +34,34 @@ type pipeState struct {
 	idle       time.Duration // 0: no idle timeout
 	splice     bool          // use io.Copy (splice(2) for TCP and unix sockets)
 	lastActive atomic.Int64  // unix nanoseconds of the last observed progress
+	graceUntil atomic.Int64  // unix nanoseconds: the end of the half-close grace; 0 before it starts
+}
+
+// startGrace bounds the reads from src (the client, once the destination
+// has finished sending) at until: the direction reading src then ends with
+// errGrace instead of waiting for the idle timeout.
+func (ps *pipeState) startGrace(src net.Conn, until time.Time) {
+	ps.graceUntil.Store(until.UnixNano())
+	_ = src.SetReadDeadline(until) // interrupts a read armed with a later deadline
+}
+
+// capDeadline returns d, or the end of the grace period when that comes
+// first.
+func (ps *pipeState) capDeadline(d time.Time) time.Time {
+	if g := ps.graceUntil.Load(); g != 0 && (d.IsZero() || time.Unix(0, g).Before(d)) {
+		return time.Unix(0, g)
+	}
+	return d
 }
 
 // direction copies src to dst until EOF, error or idleness. On EOF it
 // half-closes dst so the peer sees end-of-stream while the other direction
 // keeps flowing. It returns nil on a clean EOF, or the error that ended the
 // copy (errIdle for an idle timeout or a write stuck for the idle period).
+//
+// Once the destination has finished sending, [pipeState.startGrace] caps
+// the client's reads at the end of the half-close grace period, and the
+// direction reading the client ends with errGrace then.
 //
 // Idle detection without a deadline per read: the read deadline is armed in
 // ticks of idle/2 (Go fails a read after its deadline even when data is
@@ -63,8 +85,14 @@ func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 		if tick > 0 {
 			readDeadline := time.Now().Add(tick)
 			writeDeadline = readDeadline.Add(ps.idle)
-			_ = src.SetReadDeadline(readDeadline)
+			_ = src.SetReadDeadline(ps.capDeadline(readDeadline))
 			_ = dst.SetWriteDeadline(writeDeadline)
+			// startGrace may have run between capDeadline and
+			// SetReadDeadline: apply its deadline again, so it is never
+			// overwritten by a later one.
+			if d := ps.capDeadline(readDeadline); !d.Equal(readDeadline) {
+				_ = src.SetReadDeadline(d)
+			}
 		}
 		var n int64
 		var err error
@@ -87,6 +115,11 @@ func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 			}
 			return nil
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if g := ps.graceUntil.Load(); g != 0 && !time.Now().Before(time.Unix(0, g)) {
+				return errGrace
+			}
+		}
 		if tick > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 			now := time.Now()
 			if !now.Before(writeDeadline) {
@@ -103,6 +136,7 @@ func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 
 var (
 	errIdle        = errors.New("idle timeout")
+	errGrace       = errors.New("half-close grace period over")
 	errNoHalfClose = errors.New("connection cannot half-close")
 )
 

@@ -79,6 +79,9 @@ func New(cfg *Config) (*Proxy, error) {
 	if d.IdleTimeout == 0 {
 		d.IdleTimeout = DefaultIdleTimeout
 	}
+	if d.HalfCloseGrace == 0 {
+		d.HalfCloseGrace = DefaultHalfCloseGrace
+	}
 	if d.DNSRefresh == 0 {
 		d.DNSRefresh = DefaultDNSRefresh
 	}
@@ -454,6 +457,7 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	r.mConnect.Observe(time.Since(start).Seconds())
 
 	ps := &pipeState{idle: r.idleTimeout, splice: p.cfg.splice}
+	grace := p.cfg.HalfCloseGrace
 	ps.lastActive.Store(time.Now().UnixNano())
 	var in, out atomic.Int64
 	errc := make(chan error, 1)
@@ -469,9 +473,19 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	if errOut != nil {
 		c.Close()
 		up.Close()
+	} else {
+		// The destination has finished sending: the client gets the grace
+		// period to finish too, not the idle timeout.
+		ps.startGrace(c, time.Now().Add(grace))
 	}
 	errIn := <-errc
 	args := []any{"bytes_in", in.Load(), "bytes_out", out.Load(), "duration", time.Since(start).String()}
+	if errors.Is(errIn, errGrace) {
+		if p.log.Enabled(context.Background(), slog.LevelDebug) {
+			log().Debug("connection closed: the client kept its side open past half_close_grace", args...)
+		}
+		return
+	}
 	if err := firstReal(errIn, errOut); err != nil {
 		reason := reasonCopy
 		if errors.Is(err, errIdle) {
