@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package attestedtls
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
+)
+
+// ClientConfig is the policy a client applies to the enclave behind an
+// attested TLS endpoint.
+type ClientConfig struct {
+	// Options is the attestation policy: Roots (nil: the AWS root; must be
+	// nil with a Verifier), PCRs (pin at least PCR0), MaxAge,
+	// MaxFutureSkew, AtDocumentTime, AllowDebugUnsafe. Nonce, UserData and
+	// PublicKey must be nil: this package sets them. CurrentTime, when
+	// set, is the verification time of every handshake and challenge
+	// (tests); zero reads the clock at each of them.
+	Options attestation.Options
+	// Verifier, when set, verifies the documents and caches their
+	// certificate chains: a handshake then costs one ECDSA P-384
+	// verification beyond plain TLS. Nil uses attestation.Verify (five).
+	Verifier *attestation.Verifier
+	// Rand is the source of challenge nonces; nil is crypto/rand.
+	Rand io.Reader
+}
+
+// Client verifies attested TLS endpoints. It is safe for concurrent use.
+type Client struct {
+	opts     attestation.Options
+	verifier *attestation.Verifier
+	rand     io.Reader
+}
+
+// NewClient checks cfg and returns a Client.
+func NewClient(cfg *ClientConfig) (*Client, error) {
+	if cfg == nil {
+		return nil, &ConfigError{Reason: "a ClientConfig is required: at least Options.PCRs should pin the enclave image"}
+	}
+	o := cfg.Options
+	if o.Nonce != nil || o.UserData != nil || o.PublicKey != nil {
+		return nil, &ConfigError{Reason: "Options.Nonce, UserData and PublicKey must be nil: the TLS key and session bind the documents"}
+	}
+	if cfg.Verifier != nil && o.Roots != nil {
+		return nil, &ConfigError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
+	}
+	c := &Client{opts: o, verifier: cfg.Verifier, rand: cfg.Rand}
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	return c, nil
+}
+
+// NewTLSConfig returns a TLS configuration whose handshakes fail unless the
+// server's certificate carries an attestation document that verifies under
+// cfg and binds the server's TLS key; see [Client.TLSConfig].
+func NewTLSConfig(cfg *ClientConfig) (*tls.Config, error) {
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c.TLSConfig(), nil
+}
+
+// TLSConfig returns a TLS 1.3 client configuration whose VerifyConnection
+// runs [Client.VerifyConnectionState]: the handshake fails unless the
+// server is the attested enclave. InsecureSkipVerify is set because the
+// server's certificate is self-issued: the attestation document, verified
+// under the Client's policy, replaces the web PKI, and VerifyConnection
+// still runs. Set ServerName on the result when the server needs SNI.
+//
+// The handshake proves that the server holds the key an enclave of the
+// pinned image attested, at most MaxAge ago (the certificate's document is
+// replaced every ServerConfig.Refresh). For a proof that the enclave is
+// alive now and terminates this very session, run [Client.Challenge] on
+// the connection, or use [Client.Dial], which does both.
+func (c *Client) TLSConfig() *tls.Config {
+	return c.tlsConfig(nil)
+}
+
+func (c *Client) tlsConfig(out **attestation.Document) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // replaced by VerifyConnection: see TLSConfig
+		NextProtos:         []string{"http/1.1"},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			d, err := c.VerifyConnectionState(&cs)
+			if err == nil && out != nil {
+				*out = d
+			}
+			return err
+		},
+	}
+}
+
+func (c *Client) options() attestation.Options {
+	o := c.opts
+	if o.CurrentTime.IsZero() {
+		o.CurrentTime = time.Now()
+	}
+	return o
+}
+
+func (c *Client) verify(doc []byte, o attestation.Options) (*attestation.Document, error) {
+	if c.verifier != nil {
+		return c.verifier.Verify(doc, o)
+	}
+	return attestation.Verify(doc, o)
+}
+
+// VerifyConnectionState checks a completed handshake and returns the
+// verified document of the server's certificate. In order:
+//
+//  1. TLS 1.3 was negotiated (the exporter of a challenge needs it).
+//  2. The server's certificate carries exactly one id-pe-cmw extension
+//     holding a Nitro attestation document ([ErrNoDocument]).
+//  3. The document verifies under the Client's policy: every check of
+//     attestation.Verify, in its order (chain, signature, freshness, PCRs,
+//     debug mode), with its errors.
+//  4. The document's public_key is the SHA-256 of the certificate's
+//     SubjectPublicKeyInfo ([ErrKeyNotBound]); the TLS handshake itself
+//     proved that the server holds that key's private half.
+func (c *Client) VerifyConnectionState(cs *tls.ConnectionState) (*attestation.Document, error) {
+	if cs.Version != tls.VersionTLS13 {
+		return nil, &ConfigError{Reason: "the connection is not TLS 1.3"}
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return nil, &DocumentError{Reason: "the server sent no certificate"}
+	}
+	leaf := cs.PeerCertificates[0]
+	raw, err := DocumentFromCertificate(leaf)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := c.verify(raw, c.options())
+	if err != nil {
+		return nil, fmt.Errorf("attestedtls: the document in the server's certificate: %w", err)
+	}
+	want := KeyHash(leaf.RawSubjectPublicKeyInfo)
+	if doc.PublicKey == nil || subtle.ConstantTimeCompare(doc.PublicKey, want) != 1 {
+		return nil, &KeyBindingError{Want: want, Got: bytes.Clone(doc.PublicKey)}
+	}
+	return doc, nil
+}
+
+// Challenge asks the server on conn (an attested TLS connection whose
+// handshake is complete) for a fresh document carrying nonce, over that
+// connection, and verifies it. nil nonce draws 32 random bytes; otherwise
+// it must be [MinNonceSize] to [MaxNonceSize] bytes. In order, it checks:
+//
+//  1. The handshake: as [Client.VerifyConnectionState] (so a Challenge on a
+//     connection made with another configuration is still safe).
+//  2. The answer is a 200 application/cbor body of at most
+//     [MaxDocumentSize] bytes ([ErrChallenge]).
+//  3. The document verifies under the Client's policy with nonce as the
+//     expected nonce (attestation.ErrNonceMismatch for a replayed one).
+//  4. Its public_key binds the server's TLS key ([ErrKeyNotBound]).
+//  5. Its user_data is this session's TLS exporter value
+//     ([ErrChannelBinding]): the enclave itself terminates this session.
+//
+// ctx bounds the exchange (through the connection's deadline). The
+// connection stays usable for HTTP/1.1 requests afterwards.
+func (c *Client) Challenge(ctx context.Context, conn *tls.Conn, nonce []byte) (*attestation.Document, error) {
+	if nonce == nil {
+		nonce = make([]byte, 32)
+		if _, err := io.ReadFull(c.rand, nonce); err != nil {
+			return nil, fmt.Errorf("attestedtls: nonce: %w", err)
+		}
+	} else if len(nonce) < MinNonceSize || len(nonce) > MaxNonceSize {
+		return nil, &ConfigError{Reason: fmt.Sprintf("the challenge nonce is %d bytes, want %d to %d", len(nonce), MinNonceSize, MaxNonceSize)}
+	}
+	cs := conn.ConnectionState()
+	if !cs.HandshakeComplete {
+		return nil, &ConfigError{Reason: "Challenge needs a connection whose handshake is complete"}
+	}
+	if _, err := c.VerifyConnectionState(&cs); err != nil {
+		return nil, err
+	}
+	raw, err := exchange(ctx, conn, nonce)
+	if err != nil {
+		return nil, err
+	}
+	ekm, err := exporter(&cs)
+	if err != nil {
+		return nil, &ConfigError{Reason: "no TLS exporter on this connection: " + err.Error()}
+	}
+	o := c.options()
+	o.Nonce = nonce
+	doc, err := c.verify(raw, o)
+	if err != nil {
+		return nil, fmt.Errorf("attestedtls: the challenge document: %w", err)
+	}
+	want := KeyHash(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
+	if doc.PublicKey == nil || subtle.ConstantTimeCompare(doc.PublicKey, want) != 1 {
+		return nil, &KeyBindingError{Want: want, Got: bytes.Clone(doc.PublicKey)}
+	}
+	if doc.UserData == nil || subtle.ConstantTimeCompare(doc.UserData, ekm) != 1 {
+		return nil, &ChannelBindingError{Want: ekm, Got: bytes.Clone(doc.UserData)}
+	}
+	return doc, nil
+}
+
+// exchange sends the challenge request on conn and returns the body.
+func exchange(ctx context.Context, conn *tls.Conn, nonce []byte) ([]byte, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+		defer conn.SetDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://enclave"+ChallengePath, nil)
+	if err != nil {
+		return nil, err
+	}
+	if sn := conn.ConnectionState().ServerName; sn != "" {
+		req.Host = sn
+	}
+	req.Header.Set(NonceHeader, hex.EncodeToString(nonce))
+	req.ContentLength = 0
+	if err := req.Write(conn); err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("attestedtls: sending the challenge: %w", err))
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
+	if err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("attestedtls: reading the challenge answer: %w", err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
+	if err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("attestedtls: reading the challenge answer: %w", err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &ChallengeError{Status: resp.StatusCode, Reason: errorMessage(body)}
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != mediaTypeCBOR {
+		return nil, &ChallengeError{Status: resp.StatusCode, Reason: fmt.Sprintf("content type %q, want %s", resp.Header.Get("Content-Type"), mediaTypeCBOR)}
+	}
+	if len(body) > MaxDocumentSize {
+		return nil, &ChallengeError{Status: resp.StatusCode, Reason: fmt.Sprintf("document over %d bytes", MaxDocumentSize)}
+	}
+	return body, nil
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return err
+}
+
+// errorMessage extracts a short message from an error body.
+func errorMessage(body []byte) string {
+	if len(body) > 200 {
+		body = body[:200]
+	}
+	return fmt.Sprintf("%q", bytes.TrimSpace(body))
+}
+
+// Conn is an attested TLS connection returned by [Client.Dial].
+type Conn struct {
+	*tls.Conn
+	// Handshake is the verified document of the server's certificate.
+	Handshake *attestation.Document
+	// Document is the verified challenge document: fresh, bound to this
+	// session by the TLS exporter.
+	Document *attestation.Document
+}
+
+// Dial connects to addr, completes an attested TLS handshake (see
+// [Client.TLSConfig]) and a [Client.Challenge] with a random nonce, and
+// returns the connection only when both passed. serverName, when not
+// empty, is sent as SNI.
+func (c *Client) Dial(ctx context.Context, network, addr, serverName string) (*Conn, error) {
+	var hs *attestation.Document
+	cfg := c.tlsConfig(&hs)
+	cfg.ServerName = serverName
+	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	conn := nc.(*tls.Conn)
+	doc, err := c.Challenge(ctx, conn, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if hs == nil {
+		conn.Close()
+		return nil, errors.New("attestedtls: internal error: handshake document not recorded")
+	}
+	return &Conn{Conn: conn, Handshake: hs, Document: doc}, nil
+}
+
+// DialTLSContext is [Client.Dial] shaped for http.Transport.DialTLSContext:
+// every connection of an http.Client using it is attested and challenged
+// before its first request.
+func (c *Client) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if net.ParseIP(host) != nil {
+		host = ""
+	}
+	conn, err := c.Dial(ctx, network, addr, host)
+	if err != nil {
+		return nil, err
+	}
+	return conn.Conn, nil
+}
