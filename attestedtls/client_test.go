@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package attestedtls_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/attestedtls"
+)
+
+// A full attested connection to the emulator over TCP: handshake,
+// challenge, then the application's HTTP on the same connection.
+func TestDialEmulator(t *testing.T) {
+	e := newEnclave(t, "app")
+	cl := newClient(t, policy(e.emu, "app"))
+	conn, err := cl.Dial(ctx(t), "tcp", e.addr, "enclave.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if !bytes.Equal(conn.Handshake.PublicKey, e.srv.KeyHash()) || !bytes.Equal(conn.Document.PublicKey, e.srv.KeyHash()) {
+		t.Error("documents do not carry the server's key hash")
+	}
+	if conn.Document.Nonce == nil || len(conn.Document.UserData) != attestedtls.ExporterSize {
+		t.Errorf("challenge document: nonce %x, user_data %x", conn.Document.Nonce, conn.Document.UserData)
+	}
+	if conn.Document.ModuleID != e.emu.ModuleID() {
+		t.Errorf("module ID %q, want %q", conn.Document.ModuleID, e.emu.ModuleID())
+	}
+	// A second challenge with the client's own nonce, on the same session.
+	nonce := bytes.Repeat([]byte{0xab}, 20)
+	doc, err := cl.Challenge(ctx(t), conn.Conn, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(doc.Nonce, nonce) || !bytes.Equal(doc.UserData, conn.Document.UserData) {
+		t.Error("second challenge: wrong nonce or another exporter value on the same session")
+	}
+}
+
+// An http.Client whose every connection is attested, reaching the
+// application through the agent's reverse route.
+func TestHTTPClientThroughAttestedListener(t *testing.T) {
+	e := newEnclave(t, "app")
+	cl := newClient(t, policy(e.emu, "app"))
+	hc := &http.Client{Transport: &http.Transport{DialTLSContext: cl.DialTLSContext}}
+	defer hc.CloseIdleConnections()
+	for range 3 {
+		resp, err := hc.Get("https://" + e.addr + "/hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "hello from the enclave app: /hello" {
+			t.Fatalf("app answered %q", b)
+		}
+	}
+	// The reserved prefix never reaches the application.
+	resp, err := hc.Get("https://" + e.addr + "/.well-known/enclavekit/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("reserved path: HTTP %d, want 404", resp.StatusCode)
+	}
+}
+
+// A document from another image: PCR0 differs.
+func TestRefusePCRMismatch(t *testing.T) {
+	e := newEnclave(t, "other-image")
+	err := handshake(t, e.addr, newClient(t, policy(e.emu, "app")).TLSConfig())
+	wantCode(t, err, attestation.CodePCRMismatch, attestation.ErrPCRMismatch)
+	var pm *attestation.PCRMismatchError
+	if !errors.As(err, &pm) || len(pm.Mismatches) != 1 || pm.Mismatches[0].Index != 0 {
+		t.Fatalf("want a PCRMismatchError on PCR0, got %v", err)
+	}
+}
+
+// An expired document: the client's time is after the NSM leaf's three
+// hours.
+func TestRefuseExpiredDocument(t *testing.T) {
+	e := newEnclave(t, "app")
+	p := policy(e.emu, "app")
+	p.Options.CurrentTime = time.Now().Add(4 * time.Hour)
+	p.Options.MaxAge = 0
+	err := handshake(t, e.addr, newClient(t, p).TLSConfig())
+	wantCode(t, err, attestation.CodeCertificateExpired, attestation.ErrCertificateExpired)
+	var ve *attestation.ValidityError
+	if !errors.As(err, &ve) || !ve.Expired() {
+		t.Fatalf("want a ValidityError, got %v", err)
+	}
+	// And a document older than MaxAge.
+	p = policy(e.emu, "app")
+	p.Options.CurrentTime = time.Now().Add(time.Hour)
+	err = handshake(t, e.addr, newClient(t, p).TLSConfig())
+	wantCode(t, err, attestation.CodeTooOld, attestation.ErrTooOld)
+}
+
+// A server that replays a challenge document recorded on an earlier
+// connection (it holds the enclave's key, so the handshake passes).
+func TestRefuseReplayedChallenge(t *testing.T) {
+	e := newEnclave(t, "app")
+	var mu sync.Mutex
+	var recorded []byte
+	real := e.srv.Handler(appHandler)
+	replay := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path == attestedtls.ChallengePath && recorded != nil {
+			w.Header().Set("Content-Type", "application/cbor")
+			w.Write(recorded)
+			return
+		}
+		real.ServeHTTP(w, r)
+	})
+	addr := serveTLS(t, e.srv.TLSConfig(), replay)
+	cl := newClient(t, policy(e.emu, "app"))
+	conn, err := cl.Dial(ctx(t), "tcp", addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	mu.Lock()
+	recorded = conn.Document.Raw
+	mu.Unlock()
+
+	_, err = cl.Dial(ctx(t), "tcp", addr, "")
+	wantCode(t, err, attestation.CodeNonceMismatch, attestation.ErrNonceMismatch)
+	var mm *attestation.MismatchError
+	if !errors.As(err, &mm) || mm.Field != "nonce" {
+		t.Fatalf("want a nonce MismatchError, got %v", err)
+	}
+}
+
+// Challenge answers that are not documents.
+func TestRefuseBadChallengeAnswer(t *testing.T) {
+	e := newEnclave(t, "app")
+	for _, tc := range []struct {
+		name string
+		h    http.HandlerFunc
+	}{
+		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }},
+		{"text", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }},
+		{"huge", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/cbor")
+			w.Write(make([]byte, attestedtls.MaxDocumentSize+1))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := serveTLS(t, e.srv.TLSConfig(), tc.h)
+			_, err := newClient(t, policy(e.emu, "app")).Dial(ctx(t), "tcp", addr, "")
+			wantCode(t, err, attestation.CodeMalformed, attestedtls.ErrChallenge)
+		})
+	}
+}
+
+func TestClientConfigErrors(t *testing.T) {
+	for name, cfg := range map[string]*attestedtls.ClientConfig{
+		"nil":    nil,
+		"nonce":  {Options: attestation.Options{Nonce: []byte{1}}},
+		"pubkey": {Options: attestation.Options{PublicKey: []byte{1}}},
+	} {
+		if _, err := attestedtls.NewTLSConfig(cfg); !errors.Is(err, attestedtls.ErrConfig) || !errors.Is(err, attestation.ErrInvalidOptions) {
+			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		}
+	}
+	e := newEnclave(t, "app")
+	cl := newClient(t, policy(e.emu, "app"))
+	conn, err := cl.Dial(ctx(t), "tcp", e.addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := cl.Challenge(ctx(t), conn.Conn, []byte{1, 2, 3}); !errors.Is(err, attestedtls.ErrConfig) {
+		t.Errorf("short nonce: err = %v, want ErrConfig", err)
+	}
+}
+
+// TLS 1.2 is refused on both sides: a challenge needs the TLS 1.3
+// exporter.
+func TestTLS13Only(t *testing.T) {
+	e := newEnclave(t, "app")
+	err := handshake(t, e.addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+	if err == nil {
+		t.Fatal("the server accepted TLS 1.2")
+	}
+}
