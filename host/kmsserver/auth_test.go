@@ -130,3 +130,16 @@ func TestUnsignedWrongMethod(t *testing.T) {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
 	}
 }
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd")
+	f.Add("AWS4-HMAC-SHA256 Credential=,")
+	f.Fuzz(func(t *testing.T, h string) {
+		a, err := parseAuthorization(h)
+		if err == nil && (a.accessKeyID == "" || a.signature == "" || a.signedHeaders == "") {
+			t.Fatalf("accepted incomplete header %q", h)
+		}
+		if err != nil && err.Code != CodeIncompleteSignature {
+			t.Fatalf("code %s", err.Code)
+		}
+	})
+}

@@ -89,8 +89,8 @@ func TestBackendNoPlaintextInDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.raw) != 32 {
-		t.Fatalf("material of %d bytes", len(m.raw))
+	if len(m.Raw) != 32 {
+		t.Fatalf("material of %d bytes", len(m.Raw))
 	}
 	c, err := pgx.Connect(ctx, env.dbURL)
 	if err != nil {
@@ -101,7 +101,7 @@ func TestBackendNoPlaintextInDatabase(t *testing.T) {
 	if err := c.QueryRow(ctx, `SELECT convert_to(k::text, 'UTF8') || wrapped_material FROM keys k WHERE id = $1`, id).Scan(&dump); err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(dump, m.raw) || bytes.Contains(dump, []byte(fmt.Sprintf("%x", m.raw))) {
+	if bytes.Contains(dump, m.Raw) || bytes.Contains(dump, []byte(fmt.Sprintf("%x", m.Raw))) {
 		t.Fatal("the database row holds the plaintext key material")
 	}
 	// A replica with another root key cannot use the shared record.

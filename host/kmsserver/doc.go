@@ -59,7 +59,7 @@
 //
 // # Ciphertext blobs
 //
-// See blob.go: magic "ekb", version 1, key ID, 96-bit random nonce,
+// Package keymaterial (blob.go): magic "ekb", version 1, key ID, 96-bit random nonce,
 // AES-256-GCM with the header and the canonical (sorted) encryption context
 // as additional data. Random nonces bound one key to 2^32 encryptions
 // (NIST SP 800-38D); rotate keys well before.

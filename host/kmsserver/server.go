@@ -3,20 +3,13 @@
 package kmsserver
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,11 +17,11 @@ import (
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Server is the KMS-compatible key service. Create it with [NewServer],
@@ -37,8 +30,7 @@ type Server struct {
 	cfg       Config
 	store     keystore.Store
 	ownsStore bool
-	rootAEAD  cipher.AEAD
-	aliasKey  []byte // HMAC key for alias records, derived from the root key
+	root      *keymaterial.Root
 	signer    *v4.Signer
 	verifier  *docVerifier
 	rand      io.Reader
@@ -49,17 +41,6 @@ type Server struct {
 	audit   *auditLog
 	metrics *metrics
 	ops     map[string]opFunc
-}
-
-type opFunc func(c *call, body []byte) (any, error)
-
-// call carries one request through an operation.
-type call struct {
-	ctx       context.Context
-	op        string
-	principal string
-	now       time.Time
-	ev        *auditEvent
 }
 
 // NewServer validates cfg, opens the key store (taking its lock) and
@@ -73,12 +54,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	blk, err := aes.NewCipher(c.RootKey)
-	if err != nil {
-		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
-	}
-	s.rootAEAD, _ = cipher.NewGCM(blk)
-	if s.aliasKey, err = hkdf.Key(sha256.New, c.RootKey, nil, aliasMACLabel, 32); err != nil {
+	if s.root, err = keymaterial.NewRoot(c.RootKey); err != nil {
 		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
 	}
 	s.verifier, err = newDocVerifier(&c)
@@ -255,99 +231,4 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev}
 	out, err = fn(c, body)
-}
-
-// knownUnsupported are KMS operations this server does not implement; they
-// answer UnsupportedOperationException rather than UnknownOperationException.
-var knownUnsupported = map[string]bool{
-	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "CreateGrant": true,
-	"Decapsulate": true, "DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true, "DeriveSharedSecret": true,
-	"DescribeCustomKeyStores": true, "DisableKeyRotation": true, "DisconnectCustomKeyStore": true,
-	"EnableKeyRotation": true, "Encapsulate": true, "GenerateMac": true, "GetKeyLastUsage": true,
-	"GetKeyRotationStatus": true, "GetParametersForImport": true, "GetPublicKey": true, "ImportKeyMaterial": true,
-	"ListGrants": true, "ListKeyPolicies": true, "ListKeyRotations": true, "ListResourceTags": true,
-	"ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
-	"RotateKeyOnDemand": true, "Sign": true, "TagResource": true, "UntagResource": true, "UpdateAlias": true,
-	"UpdateCustomKeyStore": true, "UpdateKeyDescription": true, "UpdatePrimaryRegion": true, "Verify": true,
-	"VerifyMac": true,
-}
-
-// decode parses a JSON request body strictly enough: one object, no
-// trailing data. Unknown members are ignored (newer SDKs send new ones).
-func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	// json.Unmarshal rejects trailing data itself and, unlike a Decoder,
-	// does not copy the body into a buffer of its own.
-	if err := json.Unmarshal(body, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return apiErr(CodeSerialization, "member %s has the wrong type (want %s)", te.Field, te.Type)
-		}
-		return apiErr(CodeSerialization, "malformed JSON request body: %v", err)
-	}
-	return nil
-}
-
-// readBody reads the whole body; a declared Content-Length (already checked
-// against the limit) sizes the buffer once instead of growing it from 512
-// bytes through several copies.
-func readBody(r io.Reader, contentLength int64) ([]byte, error) {
-	if contentLength <= 0 {
-		return io.ReadAll(r)
-	}
-	b := make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // longer than declared: grow and go on
-		}
-	}
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, internalErr())
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-}
-
-func writeError(w http.ResponseWriter, err error) string {
-	var ae *APIError
-	switch {
-	case errors.As(err, &ae):
-	case errors.Is(err, keystore.ErrUnavailable):
-		ae = apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
-	default:
-		ae = internalErr()
-	}
-	b, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{ae.Code, ae.Message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", ae.Code)
-	w.WriteHeader(ae.Status)
-	w.Write(b)
-	return ae.Code
-}
-
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

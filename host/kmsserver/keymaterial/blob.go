@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package kmsserver
+package keymaterial
 
 import (
 	"crypto/cipher"
@@ -38,10 +38,20 @@ const (
 	maxKeyIDLen   = 64
 )
 
-var errBadBlob = errors.New("kmsserver: malformed ciphertext blob")
+// ErrMalformedBlob reports a ciphertext blob that is not of this format, or
+// that fails authentication (wrong key, changed bytes, other encryption
+// context).
+var ErrMalformedBlob = errors.New("keymaterial: malformed ciphertext blob")
 
-// canonicalContext serialises an encryption context deterministically.
-func canonicalContext(dst []byte, ec map[string]string) []byte {
+// ErrNotEncryptionKey reports blob sealing or opening with material that
+// has no AES-GCM cipher (an HMAC key).
+var ErrNotEncryptionKey = errors.New("keymaterial: key material is not an encryption key")
+
+// CanonicalContext appends the canonical encoding of an encryption context
+// to dst: uvarint(count), then for every pair in byte-wise key order
+// uvarint(len(k)) k uvarint(len(v)) v. The encoding is injective and
+// independent of map order.
+func CanonicalContext(dst []byte, ec map[string]string) []byte {
 	keys := make([]string, 0, len(ec))
 	for k := range ec {
 		keys = append(keys, k)
@@ -58,10 +68,14 @@ func canonicalContext(dst []byte, ec map[string]string) []byte {
 	return dst
 }
 
-// sealBlob encrypts plaintext under aead for keyID, binding ec.
-func sealBlob(aead cipher.AEAD, rand io.Reader, keyID string, plaintext []byte, ec map[string]string) ([]byte, error) {
+// SealBlob encrypts plaintext under aead (the key's material) for keyID,
+// binding the encryption context ec, with a fresh random nonce from rand.
+func SealBlob(aead cipher.AEAD, rand io.Reader, keyID string, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if aead == nil {
+		return nil, ErrNotEncryptionKey
+	}
 	if len(keyID) == 0 || len(keyID) > maxKeyIDLen {
-		return nil, errors.New("kmsserver: bad key ID length")
+		return nil, errors.New("keymaterial: bad key ID length")
 	}
 	hdrLen := 5 + len(keyID) + blobNonceSize
 	out := make([]byte, hdrLen, hdrLen+len(plaintext)+blobTagSize)
@@ -73,33 +87,39 @@ func sealBlob(aead cipher.AEAD, rand io.Reader, keyID string, plaintext []byte, 
 	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return nil, err
 	}
-	aad := canonicalContext(append([]byte(nil), out[:hdrLen]...), ec)
+	aad := CanonicalContext(append([]byte(nil), out[:hdrLen]...), ec)
 	return aead.Seal(out, nonce, plaintext, aad), nil
 }
 
-// blobKeyID returns the key ID named in a blob, or errBadBlob.
-func blobKeyID(blob []byte) (string, error) {
+// BlobKeyID returns the key ID named in a blob without decrypting it, or
+// [ErrMalformedBlob].
+func BlobKeyID(blob []byte) (string, error) {
 	if len(blob) < 5 || string(blob[:3]) != blobMagic || blob[3] != blobVersion1 {
-		return "", errBadBlob
+		return "", ErrMalformedBlob
 	}
 	n := int(blob[4])
 	if n == 0 || n > maxKeyIDLen || len(blob) < 5+n+blobNonceSize+blobTagSize {
-		return "", errBadBlob
+		return "", ErrMalformedBlob
 	}
 	return string(blob[5 : 5+n]), nil
 }
 
-// openBlob authenticates and decrypts a blob produced by sealBlob.
-func openBlob(aead cipher.AEAD, blob []byte, ec map[string]string) ([]byte, error) {
-	id, err := blobKeyID(blob)
+// OpenBlob authenticates and decrypts a blob produced by [SealBlob] with
+// the same material and encryption context; anything else is
+// [ErrMalformedBlob].
+func OpenBlob(aead cipher.AEAD, blob []byte, ec map[string]string) ([]byte, error) {
+	if aead == nil {
+		return nil, ErrNotEncryptionKey
+	}
+	id, err := BlobKeyID(blob)
 	if err != nil {
 		return nil, err
 	}
 	hdrLen := 5 + len(id) + blobNonceSize
-	aad := canonicalContext(append([]byte(nil), blob[:hdrLen]...), ec)
+	aad := CanonicalContext(append([]byte(nil), blob[:hdrLen]...), ec)
 	pt, err := aead.Open(nil, blob[5+len(id):hdrLen], blob[hdrLen:], aad)
 	if err != nil {
-		return nil, errBadBlob
+		return nil, ErrMalformedBlob
 	}
 	return pt, nil
 }

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// Loading a key for a request: resolve, verify the record under the root
+// key (cached while unchanged), check state and usage.
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
+)
+
+const (
+	specSymmetric = keymaterial.SpecSymmetric
+	usageEncrypt  = keymaterial.UsageEncryptDecrypt
+	usageMAC      = keymaterial.UsageGenerateVerifyMAC
+)
+
+// loadKey resolves ref and loads the key; the key ARN goes to the audit log.
+func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
+	id, err := s.resolveKeyID(c, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !isKeyID(id) {
+		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
+	}
+	k, err := s.store.GetKey(c.ctx, id)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if k.State == keystore.StatePendingDeletion && !c.now.Before(k.DeletionDate) {
+		// The waiting period is over: the key is deleted as far as any
+		// caller can tell (its record stays in the store).
+		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
+	}
+	if c.ev.KeyARN == "" {
+		c.ev.KeyARN = s.keyARN(id)
+	}
+	// Nothing in the record (its policy above all) is trusted before the
+	// root key vouches for it.
+	if _, err := s.material(k); err != nil {
+		s.cfg.Logger.Error("key record rejected", "key", s.keyARN(id), "error", err)
+		return nil, err
+	}
+	return k, nil
+}
+
+// usable checks that k can be used for a cryptographic operation of
+// ENCRYPT_DECRYPT usage.
+func (s *Server) usable(k *keystore.Key) error {
+	switch k.State {
+	case keystore.StateEnabled:
+	case keystore.StateDisabled:
+		return apiErr(CodeDisabled, "%s is disabled.", s.keyARN(k.ID))
+	case keystore.StatePendingDeletion:
+		return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+	default:
+		return apiErr(CodeInvalidState, "%s is in state %s.", s.keyARN(k.ID), k.State)
+	}
+	if k.KeySpec != specSymmetric || k.KeyUsage != usageEncrypt {
+		return apiErr(CodeInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", s.keyARN(k.ID), k.KeyUsage, "this operation")
+	}
+	return nil
+}
+
+// useKey loads a key for a cryptographic operation: resolve, authorize,
+// check state and usage. Authorization comes before the state check so an
+// unauthorised caller learns nothing about the key.
+func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *attestation.Document) (*keystore.Key, *material, error) {
+	k, err := s.loadKey(c, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.authorize(c, k, action, ec, doc); err != nil {
+		return nil, nil, err
+	}
+	if err := s.usable(k); err != nil {
+		return nil, nil, err
+	}
+	m, err := s.material(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, m, nil
+}
+
+// material is a key's unwrapped material, cached per key with the record
+// fields it was verified with, so that a record changed in the store is
+// verified again before use.
+type material struct {
+	*keymaterial.Material
+	wrapped []byte
+	binding keymaterial.Binding
+}
+
+// binding is the part of k its wrapped material is bound to.
+func binding(k *keystore.Key) keymaterial.Binding {
+	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy}
+}
+
+// material returns k's unwrapped material, verifying the record first
+// unless the same record was verified before.
+func (s *Server) material(k *keystore.Key) (*material, error) {
+	if v, ok := s.materials.Load(k.ID); ok {
+		m := v.(*material)
+		if m.binding.Policy == k.Policy && bytes.Equal(m.wrapped, k.WrappedMaterial) {
+			return m, nil
+		}
+	}
+	b := binding(k)
+	raw, err := s.root.Unwrap(b, k.WrappedMaterial)
+	if err != nil {
+		return nil, err
+	}
+	km, err := keymaterial.NewMaterial(k.KeySpec, raw)
+	if err != nil {
+		return nil, err
+	}
+	m := &material{Material: km, wrapped: bytes.Clone(k.WrappedMaterial), binding: b}
+	s.materials.Store(k.ID, m)
+	return m, nil
+}
+
+type cachedPolicy struct {
+	text string
+	pol  *policy.Policy
+}
+
+func (s *Server) policyOf(k *keystore.Key) (*policy.Policy, error) {
+	if v, ok := s.policies.Load(k.ID); ok && v.(*cachedPolicy).text == k.Policy {
+		return v.(*cachedPolicy).pol, nil
+	}
+	p, err := policy.Parse([]byte(k.Policy))
+	if err != nil {
+		return nil, err
+	}
+	s.policies.Store(k.ID, &cachedPolicy{text: k.Policy, pol: p})
+	return p, nil
+}

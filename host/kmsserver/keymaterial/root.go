@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package keymaterial
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// RootKeySize is the size of the operator's root key in bytes.
+const RootKeySize = 32
+
+const (
+	// wrapLabel starts the additional data of every wrapped material.
+	wrapLabel = "enclavekit/kms key material v1\x00"
+	// aliasMACLabel separates the alias MAC key from every other use of
+	// the root key.
+	aliasMACLabel = "enclavekit kms-server alias record MAC v1"
+)
+
+// ErrIntegrity reports a key record whose wrapped material does not open
+// under the root key with the record's binding: the record was modified in
+// the store, or it was written under another root key.
+var ErrIntegrity = errors.New("keymaterial: key record fails its integrity check (modified in the store, or a different root key)")
+
+// RootKeySizeError reports a root key of the wrong length.
+type RootKeySizeError struct {
+	Got int // length in bytes
+}
+
+func (e *RootKeySizeError) Error() string {
+	return fmt.Sprintf("keymaterial: root key must be %d bytes, got %d", RootKeySize, e.Got)
+}
+
+// Root seals key material under the operator's root key. It is safe for
+// concurrent use.
+type Root struct {
+	aead     cipher.AEAD
+	aliasKey []byte // HMAC key for alias records, derived from the root key
+}
+
+// NewRoot returns the sealer for a 32-byte root key; a key of another
+// length is a [*RootKeySizeError].
+func NewRoot(key []byte) (*Root, error) {
+	if len(key) != RootKeySize {
+		return nil, &RootKeySizeError{Got: len(key)}
+	}
+	blk, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(blk)
+	if err != nil {
+		return nil, err
+	}
+	ak, err := hkdf.Key(sha256.New, key, nil, aliasMACLabel, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &Root{aead: aead, aliasKey: ak}, nil
+}
+
+// Binding is what a key's wrapped material is bound to: the fields of the
+// key record that decide who may use the key and how. Changing any of them
+// requires the root key (re-wrapping).
+type Binding struct {
+	KeyID    string
+	KeySpec  string
+	KeyUsage string
+	// Policy is the key policy document; its SHA-256 is bound.
+	Policy string
+}
+
+// AAD returns the additional data for b: a label, then key ID, key spec and
+// key usage each followed by a NUL byte, then the SHA-256 of the policy.
+// None of the three names may contain NUL (key IDs are UUIDs, specs and
+// usages KMS's enum values), so the encoding is injective.
+func (b Binding) AAD() []byte {
+	h := sha256.Sum256([]byte(b.Policy))
+	aad := make([]byte, 0, len(wrapLabel)+len(b.KeyID)+len(b.KeySpec)+len(b.KeyUsage)+3+len(h))
+	aad = append(aad, wrapLabel...)
+	for _, f := range []string{b.KeyID, b.KeySpec, b.KeyUsage} {
+		aad = append(aad, f...)
+		aad = append(aad, 0)
+	}
+	return append(aad, h[:]...)
+}
+
+// Wrap seals raw under the root key for b, with a random nonce from rand:
+// nonce || AES-256-GCM(raw, AAD = b.AAD()).
+func (r *Root) Wrap(rand io.Reader, b Binding, raw []byte) ([]byte, error) {
+	nonce := make([]byte, r.aead.NonceSize())
+	if _, err := io.ReadFull(rand, nonce); err != nil {
+		return nil, err
+	}
+	return r.aead.Seal(nonce, nonce, raw, b.AAD()), nil
+}
+
+// Unwrap opens material sealed by [Root.Wrap] for b, and so verifies the
+// binding; any mismatch is [ErrIntegrity].
+func (r *Root) Unwrap(b Binding, wrapped []byte) ([]byte, error) {
+	ns := r.aead.NonceSize()
+	if len(wrapped) < ns {
+		return nil, ErrIntegrity
+	}
+	raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD())
+	if err != nil {
+		return nil, ErrIntegrity
+	}
+	return raw, nil
+}
+
+// AliasMAC binds an alias name to its key ID: HMAC-SHA256 under a key
+// derived from the root key over uint32(len(name)) || name || keyID.
+// Whoever can write to the key store without the root key cannot point an
+// existing alias at another key (one whose policy they control).
+func (r *Root) AliasMAC(name, keyID string) []byte {
+	m := hmac.New(sha256.New, r.aliasKey)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(name)))
+	m.Write(n[:])
+	m.Write([]byte(name))
+	m.Write([]byte(keyID))
+	return m.Sum(nil)
+}
+
+// AliasValid reports whether mac is the one [Root.AliasMAC] gives for name
+// and keyID (constant time).
+func (r *Root) AliasValid(name, keyID string, mac []byte) bool {
+	return hmac.Equal(mac, r.AliasMAC(name, keyID))
+}

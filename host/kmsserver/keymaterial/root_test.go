@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package keymaterial
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"testing"
+)
+
+func testRoot(t testing.TB) *Root {
+	t.Helper()
+	r, err := NewRoot(bytes.Repeat([]byte{7}, RootKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestNewRootKeySize(t *testing.T) {
+	for _, n := range []int{0, 16, 31, 33, 64} {
+		_, err := NewRoot(make([]byte, n))
+		var se *RootKeySizeError
+		if !errors.As(err, &se) || se.Got != n {
+			t.Errorf("NewRoot(%d bytes) = %v, want RootKeySizeError{Got: %d}", n, err, n)
+		}
+	}
+}
+
+// Every bound field of the record makes Unwrap fail when it changes.
+func TestWrapBinding(t *testing.T) {
+	r := testRoot(t)
+	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`}
+	raw := bytes.Repeat([]byte{1}, 32)
+	w, err := r.Wrap(rand.Reader, b, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Unwrap(b, w); err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("Unwrap: %x %v", got, err)
+	}
+	for name, mod := range map[string]func(*Binding){
+		"key ID":    func(b *Binding) { b.KeyID = "0b9d2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5c" },
+		"key spec":  func(b *Binding) { b.KeySpec = "HMAC_256" },
+		"key usage": func(b *Binding) { b.KeyUsage = UsageGenerateVerifyMAC },
+		"policy":    func(b *Binding) { b.Policy = `{"a":2}` },
+	} {
+		c := b
+		mod(&c)
+		if _, err := r.Unwrap(c, w); !errors.Is(err, ErrIntegrity) {
+			t.Errorf("changed %s: %v, want ErrIntegrity", name, err)
+		}
+	}
+	if _, err := r.Unwrap(b, w[:5]); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("truncated: %v", err)
+	}
+	other, _ := NewRoot(bytes.Repeat([]byte{8}, RootKeySize))
+	if _, err := other.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("other root key: %v", err)
+	}
+}
+
+func TestAliasMAC(t *testing.T) {
+	r := testRoot(t)
+	mac := r.AliasMAC("alias/app", blobTestKeyID)
+	if !r.AliasValid("alias/app", blobTestKeyID, mac) {
+		t.Fatal("own MAC rejected")
+	}
+	// The length prefix keeps name/key-ID splits apart.
+	if r.AliasValid("alias/ap", "p"+blobTestKeyID, mac) || r.AliasValid("alias/app", "0b9d2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5c", mac) || r.AliasValid("alias/app", blobTestKeyID, nil) {
+		t.Fatal("MAC accepted for another alias record")
+	}
+}
+
+func TestNewMaterial(t *testing.T) {
+	m, err := NewMaterial(SpecSymmetric, make([]byte, 32))
+	if err != nil || m.AEAD == nil {
+		t.Fatalf("symmetric: %v", err)
+	}
+	h, err := NewMaterial("HMAC_384", make([]byte, 48))
+	if err != nil || h.AEAD != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	// An HMAC key cannot seal or open blobs: an error, never a panic.
+	if _, err := SealBlob(h.AEAD, rand.Reader, blobTestKeyID, []byte("x"), nil); !errors.Is(err, ErrNotEncryptionKey) {
+		t.Errorf("SealBlob with HMAC material: %v", err)
+	}
+	if _, err := OpenBlob(h.AEAD, []byte("ekb"), nil); !errors.Is(err, ErrNotEncryptionKey) {
+		t.Errorf("OpenBlob with HMAC material: %v", err)
+	}
+	if _, err := NewMaterial(SpecSymmetric, make([]byte, 48)); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("spec and material length disagree: %v", err)
+	}
+	var ue *UnsupportedSpecError
+	if _, err := NewMaterial("RSA_2048", nil); !errors.As(err, &ue) || ue.Spec != "RSA_2048" {
+		t.Errorf("RSA_2048: %v", err)
+	}
+}
+
+func TestSizes(t *testing.T) {
+	for spec, want := range map[string]int{SpecSymmetric: 32, "HMAC_224": 28, "HMAC_256": 32, "HMAC_384": 48, "HMAC_512": 64} {
+		if n, ok := KeySize(spec); !ok || n != want {
+			t.Errorf("KeySize(%s) = %d %v, want %d", spec, n, ok, want)
+		}
+		raw, err := Generate(spec, rand.Reader)
+		if err != nil || len(raw) != want {
+			t.Errorf("Generate(%s): %d bytes, %v", spec, len(raw), err)
+		}
+	}
+	if _, ok := KeySize("RSA_2048"); ok {
+		t.Error("KeySize(RSA_2048) ok")
+	}
+	for spec, want := range map[string]int{"AES_256": 32, "AES_128": 16} {
+		if n, ok := DataKeySpecSize(spec); !ok || n != want {
+			t.Errorf("DataKeySpecSize(%s) = %d %v", spec, n, ok)
+		}
+	}
+	if _, ok := DataKeySpecSize("AES_192"); ok {
+		t.Error("DataKeySpecSize(AES_192) ok")
+	}
+}
+
+func TestGenerateKeyPair(t *testing.T) {
+	for _, spec := range KeyPairSpecs() {
+		if spec == "RSA_3072" || spec == "RSA_4096" {
+			if testing.Short() {
+				continue
+			}
+		}
+		priv, pub, err := GenerateKeyPair(spec, rand.Reader)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(priv)
+		if err != nil {
+			t.Fatalf("%s: private key is not PKCS#8: %v", spec, err)
+		}
+		p, err := x509.ParsePKIXPublicKey(pub)
+		if err != nil {
+			t.Fatalf("%s: public key is not SPKI: %v", spec, err)
+		}
+		if !p.(interface{ Equal(crypto.PublicKey) bool }).Equal(k.(crypto.Signer).Public()) {
+			t.Fatalf("%s: public key does not match", spec)
+		}
+	}
+	var ue *UnsupportedSpecError
+	if _, _, err := GenerateKeyPair("SM2", rand.Reader); !errors.As(err, &ue) || ue.Spec != "SM2" || IsKeyPairSpec("SM2") {
+		t.Fatalf("SM2: %v", err)
+	}
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// Naming keys: key IDs, key ARNs, alias names and alias ARNs.
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`)
+
+// isKeyID reports whether id is a lower-case UUID (8-4-4-4-12 hex digits),
+// as ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ would,
+// without a regexp match on every request.
+func isKeyID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Server) keyARN(id string) string {
+	return "arn:aws:kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":key/" + id
+}
+
+func (s *Server) aliasARN(name string) string {
+	return "arn:aws:kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":" + name
+}
+
+// resolveKeyID maps a key ID, key ARN, alias name or alias ARN to a key ID.
+func (s *Server) resolveKeyID(c *call, ref string) (string, error) {
+	if ref == "" {
+		return "", validation("1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
+	}
+	if len(ref) > 2048 {
+		return "", validation("KeyId is longer than 2048 characters")
+	}
+	name := ref
+	if rest, ok := strings.CutPrefix(ref, "arn:"); ok {
+		// arn:<partition>:kms:<region>:<account>:key/<id> | alias/<name>
+		parts := strings.SplitN(rest, ":", 5)
+		if len(parts) != 5 || parts[1] != "kms" {
+			return "", apiErr(CodeNotFound, "Invalid arn %s", ref)
+		}
+		if parts[2] != s.cfg.Region || parts[3] != s.cfg.AccountID {
+			return "", apiErr(CodeNotFound, "Key '%s' does not exist", ref)
+		}
+		name = parts[4]
+		if id, ok := strings.CutPrefix(name, "key/"); ok {
+			return id, nil
+		}
+		if !strings.HasPrefix(name, "alias/") {
+			return "", apiErr(CodeNotFound, "Invalid arn %s", ref)
+		}
+	}
+	if strings.HasPrefix(name, "alias/") {
+		a, err := s.store.GetAlias(c.ctx, name)
+		if errors.Is(err, keystore.ErrNotFound) {
+			return "", apiErr(CodeNotFound, "Alias %s is not found.", s.aliasARN(name))
+		}
+		if err != nil {
+			return "", err
+		}
+		if !s.root.AliasValid(a.Name, a.KeyID, a.MAC) {
+			return "", errAliasIntegrity
+		}
+		return a.KeyID, nil
+	}
+	return name, nil
+}
+
+var errAliasIntegrity = errors.New("kmsserver: alias record fails its integrity check (modified in the store, or a different root key)")

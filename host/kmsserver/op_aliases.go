@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// CreateAlias, DeleteAlias and ListAliases.
+
+import (
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+func (s *Server) validAliasName(name string) error {
+	if !aliasPattern.MatchString(name) {
+		return apiErr(CodeInvalidAliasName, "Alias name %q must begin with 'alias/' followed by 1 to 250 of [a-zA-Z0-9/_-]", name)
+	}
+	if strings.HasPrefix(name, "alias/aws/") {
+		return apiErr(CodeInvalidAliasName, "Alias must not begin with 'alias/aws/'")
+	}
+	return nil
+}
+
+func (s *Server) createAlias(c *call, body []byte) (any, error) {
+	var in aliasInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := s.validAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	if err := s.requireOwnAccount(c, "kms:CreateAlias", s.aliasARN(in.AliasName)); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(in.TargetKeyID, "alias/") || strings.Contains(in.TargetKeyID, ":alias/") {
+		return nil, validation("TargetKeyId must be a key ID or key ARN, not an alias")
+	}
+	k, err := s.loadKey(c, in.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:CreateAlias", nil, nil); err != nil {
+		return nil, err
+	}
+	if k.State == keystore.StatePendingDeletion {
+		return nil, apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+	}
+	err = s.store.CreateAlias(c.ctx, keystore.Alias{Name: in.AliasName, KeyID: k.ID, CreatedAt: c.now.UTC(), MAC: s.root.AliasMAC(in.AliasName, k.ID)})
+	switch {
+	case errors.Is(err, keystore.ErrExists):
+		return nil, apiErr(CodeAlreadyExists, "An alias with the name %s already exists", s.aliasARN(in.AliasName))
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(k.ID))
+	case err != nil:
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
+	var in aliasInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(in.AliasName, "alias/") {
+		return nil, apiErr(CodeInvalidAliasName, "Alias name must begin with 'alias/'")
+	}
+	if err := s.requireOwnAccount(c, "kms:DeleteAlias", s.aliasARN(in.AliasName)); err != nil {
+		return nil, err
+	}
+	a, err := s.store.GetAlias(c.ctx, in.AliasName)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, apiErr(CodeNotFound, "Alias %s is not found.", s.aliasARN(in.AliasName))
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(c, a.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:DeleteAlias", nil, nil); err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteAlias(c.ctx, in.AliasName); err != nil {
+		if errors.Is(err, keystore.ErrNotFound) {
+			return nil, apiErr(CodeNotFound, "Alias %s is not found.", s.aliasARN(in.AliasName))
+		}
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+func (s *Server) listAliases(c *call, body []byte) (any, error) {
+	var in listInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	filter := ""
+	if in.KeyID != "" {
+		k, err := s.loadKey(c, in.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		filter = k.ID
+	}
+	all, err := s.store.ListAliases(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sel []keystore.Alias
+	var names []string
+	for _, a := range all {
+		if filter == "" || a.KeyID == filter {
+			sel = append(sel, a)
+			names = append(names, a.Name)
+		}
+	}
+	from, to, next, err := page(names, in.Marker, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := listAliasesOutput{Aliases: []aliasListEntry{}, NextMarker: next, Truncated: next != ""}
+	for _, a := range sel[from:to] {
+		d := epoch(a.CreatedAt)
+		out.Aliases = append(out.Aliases, aliasListEntry{AliasName: a.Name, AliasArn: s.aliasARN(a.Name),
+			TargetKeyID: a.KeyID, CreationDate: &d, LastUpdatedDate: &d})
+	}
+	return out, nil
+}
+
+type aliasInput struct {
+	AliasName   string `json:"AliasName"`
+	TargetKeyID string `json:"TargetKeyId"`
+}
+
+type aliasListEntry struct {
+	AliasName       string   `json:"AliasName"`
+	AliasArn        string   `json:"AliasArn"`
+	TargetKeyID     string   `json:"TargetKeyId,omitempty"`
+	CreationDate    *float64 `json:"CreationDate,omitempty"`
+	LastUpdatedDate *float64 `json:"LastUpdatedDate,omitempty"`
+}
+
+type listAliasesOutput struct {
+	Aliases    []aliasListEntry `json:"Aliases"`
+	NextMarker string           `json:"NextMarker,omitempty"`
+	Truncated  bool             `json:"Truncated"`
+}
+
+func pageLimit(l *int) (int, error) {
+	if l == nil {
+		return 100, nil
+	}
+	if *l < 1 || *l > 1000 {
+		return 0, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000", *l)
+	}
+	return *l, nil
+}
+
+// page returns the index range [from, to) of a sorted list of n names after
+// marker, and the next marker.
+func page(names []string, marker string, limit int) (from, to int, next string, err error) {
+	if marker != "" {
+		i := sort.SearchStrings(names, marker)
+		if i >= len(names) || names[i] != marker {
+			return 0, 0, "", apiErr(CodeInvalidMarker, "Invalid marker %q", marker)
+		}
+		from = i + 1
+	}
+	to = min(from+limit, len(names))
+	if to < len(names) {
+		next = names[to-1]
+	}
+	return from, to, next, nil
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// GetKeyPolicy and PutKeyPolicy.
+
+import (
+	"strconv"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+func policyName(p *string) (string, error) {
+	if p == nil || *p == "default" {
+		return "default", nil
+	}
+	return "", apiErr(CodeNotFound, "No such policy exists: %s (the only key policy name is \"default\")", strconv.Quote(*p))
+}
+
+func (s *Server) getKeyPolicy(c *call, body []byte) (any, error) {
+	var in keyPolicyInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	name, err := policyName(in.PolicyName)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(c, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:GetKeyPolicy", nil, nil); err != nil {
+		return nil, err
+	}
+	return getKeyPolicyOutput{Policy: k.Policy, PolicyName: name}, nil
+}
+
+func (s *Server) putKeyPolicy(c *call, body []byte) (any, error) {
+	var in keyPolicyInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := policyName(in.PolicyName); err != nil {
+		return nil, err
+	}
+	if in.Policy == nil {
+		return nil, validation("1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null")
+	}
+	k, err := s.loadKey(c, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:PutKeyPolicy", nil, nil); err != nil {
+		return nil, err
+	}
+	if err := s.checkNewPolicy(c, k.ID, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
+		// Re-bind the material to the new policy (see wrapAAD), after
+		// checking the record as it is now.
+		raw, err := s.root.Unwrap(binding(k), k.WrappedMaterial)
+		if err != nil {
+			return err
+		}
+		k.Policy = *in.Policy
+		k.WrappedMaterial, err = s.root.Wrap(s.rand, binding(k), raw)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+type keyPolicyInput struct {
+	KeyID                          string  `json:"KeyId"`
+	PolicyName                     *string `json:"PolicyName"`
+	Policy                         *string `json:"Policy"`
+	BypassPolicyLockoutSafetyCheck bool    `json:"BypassPolicyLockoutSafetyCheck"`
+}
+
+type getKeyPolicyOutput struct {
+	Policy     string `json:"Policy"`
+	PolicyName string `json:"PolicyName"`
+}

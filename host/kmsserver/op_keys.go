@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// CreateKey, DescribeKey and ListKeys. Asymmetric KMS keys (Sign, Verify,
+// GetPublicKey) will join this family in CreateKey and get op_sign.go.
+
+import (
+	"io"
+	"strings"
+	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
+)
+
+func (s *Server) createKey(c *call, body []byte) (any, error) {
+	var in createKeyInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := s.requireOwnAccount(c, "kms:CreateKey", "arn:aws:kms:"+s.cfg.Region+":"+s.cfg.AccountID+":key/*"); err != nil {
+		return nil, err
+	}
+	spec := in.KeySpec
+	if spec == "" {
+		spec = in.CustomerMasterKeySpec
+	} else if in.CustomerMasterKeySpec != "" && in.CustomerMasterKeySpec != spec {
+		return nil, validation("KeySpec and CustomerMasterKeySpec differ; use KeySpec only")
+	}
+	if spec == "" {
+		spec = specSymmetric
+	}
+	usage := in.KeyUsage
+	switch {
+	case spec == specSymmetric:
+		if usage == "" {
+			usage = usageEncrypt
+		}
+		if usage != usageEncrypt {
+			return nil, validation("KeyUsage %s is not valid for KeySpec %s", usage, spec)
+		}
+	case keymaterial.IsHMAC(spec):
+		if usage != usageMAC {
+			return nil, validation("KeyUsage must be %s for KeySpec %s", usageMAC, spec)
+		}
+	case strings.HasPrefix(spec, "RSA_"), strings.HasPrefix(spec, "ECC_"), spec == "SM2", strings.HasPrefix(spec, "ML_"):
+		return nil, apiErr(CodeUnsupportedOperation, "asymmetric KMS keys (KeySpec %s) are not supported by this server; use SYMMETRIC_DEFAULT (or GenerateDataKeyPair for key pairs)", spec)
+	default:
+		return nil, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint", spec)
+	}
+	if in.Origin != "" && in.Origin != "AWS_KMS" {
+		return nil, apiErr(CodeUnsupportedOperation, "Origin %s is not supported", in.Origin)
+	}
+	if in.CustomKeyStoreID != "" || in.XksKeyID != "" {
+		return nil, apiErr(CodeUnsupportedOperation, "custom key stores are not supported")
+	}
+	if in.MultiRegion {
+		return nil, apiErr(CodeUnsupportedOperation, "multi-Region keys are not supported")
+	}
+	if len(in.Description) > 8192 {
+		return nil, validation("Description is longer than 8192 characters")
+	}
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return nil, err
+	}
+	id := formatUUID(b)
+	c.ev.KeyARN = s.keyARN(id)
+	polText := string(policy.DefaultKeyPolicy(s.cfg.AccountID))
+	if in.Policy != nil {
+		if err := s.checkNewPolicy(c, id, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return nil, err
+		}
+		polText = *in.Policy
+	}
+	raw, err := keymaterial.Generate(spec, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
+		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
+	wrapped, err := s.root.Wrap(s.rand, binding(k), raw)
+	if err != nil {
+		return nil, err
+	}
+	k.WrappedMaterial = wrapped
+	if err := s.store.CreateKey(c.ctx, k); err != nil {
+		return nil, err
+	}
+	return keyMetadataOutput{KeyMetadata: s.metadata(k)}, nil
+}
+
+// checkNewPolicy parses a key policy and, unless bypass, refuses one that
+// would lock the caller out of PutKeyPolicy (KMS's lockout safety check).
+func (s *Server) checkNewPolicy(c *call, id, text string, bypass bool) error {
+	if len(text) > 32768 {
+		return apiErr(CodeMalformedPolicy, "the key policy is longer than 32768 characters")
+	}
+	p, err := policy.Parse([]byte(text))
+	if err != nil {
+		return apiErr(CodeMalformedPolicy, "%v", err)
+	}
+	if !bypass {
+		d := p.Evaluate(s.policyRequest(c, id, "kms:PutKeyPolicy", nil, nil))
+		if !d.Allowed {
+			return apiErr(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future (%s).", d.Reason)
+		}
+	}
+	return nil
+}
+
+func (s *Server) describeKey(c *call, body []byte) (any, error) {
+	var in keyIDInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(c, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:DescribeKey", nil, nil); err != nil {
+		return nil, err
+	}
+	return keyMetadataOutput{KeyMetadata: s.metadata(k)}, nil
+}
+
+func (s *Server) listKeys(c *call, body []byte) (any, error) {
+	var in listInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.store.ListKeys(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	from, to, next, err := page(ids, in.Marker, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := listKeysOutput{Keys: []keyListEntry{}, NextMarker: next, Truncated: next != ""}
+	for _, id := range ids[from:to] {
+		out.Keys = append(out.Keys, keyListEntry{KeyID: id, KeyArn: s.keyARN(id)})
+	}
+	return out, nil
+}
+
+func (s *Server) metadata(k *keystore.Key) keyMetadata {
+	m := keyMetadata{
+		AWSAccountID:          s.cfg.AccountID,
+		KeyID:                 k.ID,
+		Arn:                   s.keyARN(k.ID),
+		CreationDate:          epoch(k.CreatedAt),
+		Enabled:               k.State == keystore.StateEnabled,
+		Description:           k.Description,
+		KeyUsage:              k.KeyUsage,
+		KeyState:              k.State,
+		Origin:                "AWS_KMS",
+		KeyManager:            "CUSTOMER",
+		CustomerMasterKeySpec: k.KeySpec,
+		KeySpec:               k.KeySpec,
+	}
+	if k.KeySpec == specSymmetric {
+		m.EncryptionAlgorithms = []string{specSymmetric}
+	} else if strings.HasPrefix(k.KeySpec, "HMAC_") {
+		m.MacAlgorithms = []string{"HMAC_SHA_" + strings.TrimPrefix(k.KeySpec, "HMAC_")}
+	}
+	if k.State == keystore.StatePendingDeletion {
+		d := epoch(k.DeletionDate)
+		m.DeletionDate = &d
+		w := k.PendingWindowInDays
+		m.PendingDeletionWindowInDay = &w
+	}
+	return m
+}
+
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+type createKeyInput struct {
+	Policy                         *string `json:"Policy"`
+	Description                    string  `json:"Description"`
+	KeyUsage                       string  `json:"KeyUsage"`
+	CustomerMasterKeySpec          string  `json:"CustomerMasterKeySpec"`
+	KeySpec                        string  `json:"KeySpec"`
+	Origin                         string  `json:"Origin"`
+	CustomKeyStoreID               string  `json:"CustomKeyStoreId"`
+	BypassPolicyLockoutSafetyCheck bool    `json:"BypassPolicyLockoutSafetyCheck"`
+	Tags                           []tag   `json:"Tags"`
+	MultiRegion                    bool    `json:"MultiRegion"`
+	XksKeyID                       string  `json:"XksKeyId"`
+}
+
+type tag struct {
+	TagKey   string `json:"TagKey"`
+	TagValue string `json:"TagValue"`
+}
+
+type keyMetadata struct {
+	AWSAccountID               string   `json:"AWSAccountId"`
+	KeyID                      string   `json:"KeyId"`
+	Arn                        string   `json:"Arn"`
+	CreationDate               float64  `json:"CreationDate"`
+	Enabled                    bool     `json:"Enabled"`
+	Description                string   `json:"Description"`
+	KeyUsage                   string   `json:"KeyUsage"`
+	KeyState                   string   `json:"KeyState"`
+	DeletionDate               *float64 `json:"DeletionDate,omitempty"`
+	PendingDeletionWindowInDay *int     `json:"PendingDeletionWindowInDays,omitempty"`
+	Origin                     string   `json:"Origin"`
+	KeyManager                 string   `json:"KeyManager"`
+	CustomerMasterKeySpec      string   `json:"CustomerMasterKeySpec"`
+	KeySpec                    string   `json:"KeySpec"`
+	EncryptionAlgorithms       []string `json:"EncryptionAlgorithms,omitempty"`
+	MacAlgorithms              []string `json:"MacAlgorithms,omitempty"`
+	MultiRegion                bool     `json:"MultiRegion"`
+}
+
+type keyMetadataOutput struct {
+	KeyMetadata keyMetadata `json:"KeyMetadata"`
+}
+
+type listInput struct {
+	Limit  *int   `json:"Limit"`
+	Marker string `json:"Marker"`
+	KeyID  string `json:"KeyId"` // ListAliases only
+}
+
+type keyListEntry struct {
+	KeyID  string `json:"KeyId"`
+	KeyArn string `json:"KeyArn"`
+}
+
+type listKeysOutput struct {
+	Keys       []keyListEntry `json:"Keys"`
+	NextMarker string         `json:"NextMarker,omitempty"`
+	Truncated  bool           `json:"Truncated"`
+}

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// EnableKey, DisableKey, ScheduleKeyDeletion and CancelKeyDeletion: the key
+// state machine. Rotation (EnableKeyRotation, RotateKeyOnDemand, ...) will go
+// in op_rotation.go beside it.
+
+import (
+	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+func (s *Server) setState(c *call, body []byte, action string, fn func(k *keystore.Key) error) (any, error) {
+	var in keyIDInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(c, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, action, nil, nil); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.UpdateKey(c.ctx, k.ID, fn); err != nil {
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+func (s *Server) enableKey(c *call, body []byte) (any, error) {
+	return s.setState(c, body, "kms:EnableKey", func(k *keystore.Key) error {
+		if k.State == keystore.StatePendingDeletion {
+			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+		}
+		k.State = keystore.StateEnabled
+		return nil
+	})
+}
+
+func (s *Server) disableKey(c *call, body []byte) (any, error) {
+	return s.setState(c, body, "kms:DisableKey", func(k *keystore.Key) error {
+		if k.State == keystore.StatePendingDeletion {
+			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+		}
+		k.State = keystore.StateDisabled
+		return nil
+	})
+}
+
+func (s *Server) scheduleKeyDeletion(c *call, body []byte) (any, error) {
+	var in scheduleKeyDeletionInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	days := 30
+	if in.PendingWindowInDays != nil {
+		days = *in.PendingWindowInDays
+		if days < 7 || days > 30 {
+			return nil, validation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30", days)
+		}
+	}
+	k, err := s.loadKey(c, in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:ScheduleKeyDeletion", nil, nil); err != nil {
+		return nil, err
+	}
+	k, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
+		if k.State == keystore.StatePendingDeletion {
+			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+		}
+		k.State = keystore.StatePendingDeletion
+		k.DeletionDate = c.now.UTC().Add(time.Duration(days) * 24 * time.Hour)
+		k.PendingWindowInDays = days
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return scheduleKeyDeletionOutput{KeyID: s.keyARN(k.ID), DeletionDate: epoch(k.DeletionDate),
+		KeyState: k.State, PendingWindowInDays: days}, nil
+}
+
+func (s *Server) cancelKeyDeletion(c *call, body []byte) (any, error) {
+	var id string
+	if _, err := s.setState(c, body, "kms:CancelKeyDeletion", func(k *keystore.Key) error {
+		if k.State != keystore.StatePendingDeletion {
+			return apiErr(CodeInvalidState, "%s is not pending deletion.", s.keyARN(k.ID))
+		}
+		id = k.ID
+		k.State = keystore.StateDisabled
+		k.DeletionDate = time.Time{}
+		k.PendingWindowInDays = 0
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return keyIDOutput{KeyID: s.keyARN(id)}, nil
+}
+
+type scheduleKeyDeletionInput struct {
+	KeyID               string `json:"KeyId"`
+	PendingWindowInDays *int   `json:"PendingWindowInDays"`
+}
+
+type scheduleKeyDeletionOutput struct {
+	KeyID               string  `json:"KeyId"`
+	DeletionDate        float64 `json:"DeletionDate"`
+	KeyState            string  `json:"KeyState"`
+	PendingWindowInDays int     `json:"PendingWindowInDays"`
+}
+
+type keyIDOutput struct {
+	KeyID string `json:"KeyId"`
+}
