@@ -87,4 +87,3 @@ func FuzzOpenBlob(f *testing.F) {
 		}
 	})
 }
-

@@ -10,8 +10,8 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
-	"github.com/enclavekit/enclavekit/internal/pgtest"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/storetest"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 )
 
 // BenchmarkStore compares the directory store with PostgreSQL for the

@@ -12,8 +12,8 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
-	"github.com/enclavekit/enclavekit/internal/pgtest"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/storetest"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 )
 
 func open(t *testing.T, cfg *postgres.Config) *postgres.Store {
