@@ -14,13 +14,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -121,6 +118,9 @@ func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	for _, w := range f.Warnings {
+		log.Warn("deprecated configuration", "config", cfgPath, "warning", w)
+	}
 	if listen != "" {
 		f.Listen = listen
 	}
@@ -136,7 +136,16 @@ func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Lo
 		defer af.Close()
 		audit = af
 	}
-	cfg, err := f.ServerConfig(audit)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	store, err := f.OpenStore(octx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cfg, err := f.ServerConfig(store, audit)
 	if err != nil {
 		return err
 	}
@@ -145,59 +154,14 @@ func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
 	srv.MetricsRegistry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-
-	ln, err := net.Listen("tcp", f.Listen)
-	if err != nil {
+	if err := srv.Listen(); err != nil {
 		return err
 	}
-	hs := srv.HTTPServer(f.Listen)
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
-	store := cfg.KeyStoreDir
-	if cfg.Postgres != nil {
-		store = "postgres"
+	attrs := []any{"addr", srv.Addr("kms").String(), "region", cfg.Region, "key_store", f.StoreName()}
+	if a := srv.Addr("metrics"); a != nil {
+		attrs = append(attrs, "metrics_addr", a.String())
 	}
-	log.Info("serving KMS", "addr", ln.Addr().String(), "region", cfg.Region, "key_store", store)
-
-	var ms *http.Server
-	if f.MetricsListen != "" && f.MetricsListen != "off" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", srv.MetricsHandler())
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-			if err := srv.Healthy(r.Context()); err != nil {
-				http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			io.WriteString(w, "ok\n")
-		})
-		mln, err := net.Listen("tcp", f.MetricsListen)
-		if err != nil {
-			hs.Close()
-			return err
-		}
-		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
-		go func() { errc <- ms.Serve(mln) }()
-		log.Info("serving metrics", "addr", mln.Addr().String())
-	}
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = hs.Shutdown(sctx)
-	if ms != nil {
-		ms.Shutdown(sctx)
-	}
-	return err
+	log.Info("serving KMS", attrs...) // every listener is bound
+	return srv.Serve(ctx)
 }

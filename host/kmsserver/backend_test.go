@@ -105,11 +105,14 @@ func TestBackendNoPlaintextInDatabase(t *testing.T) {
 		t.Fatal("the database row holds the plaintext key material")
 	}
 	// A replica with another root key cannot use the shared record.
-	other := newEnv(t, func(c *Config) { c.Postgres.URL = env.dbURL; c.RootKey = bytes.Repeat([]byte{8}, 32) })
+	other := newEnv(t, func(c *Config) {
+		c.Store = openPostgres(t, &postgres.Config{URL: env.dbURL})
+		c.RootKey = bytes.Repeat([]byte{8}, 32)
+	})
 	_, err = other.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
 	wantCode(t, err, CodeInternal)
 	// The same root key on another replica decrypts.
-	same := newEnv(t, func(c *Config) { c.Postgres.URL = env.dbURL })
+	same := newEnv(t, func(c *Config) { c.Store = openPostgres(t, &postgres.Config{URL: env.dbURL}) })
 	out, err := same.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, KeyId: aws.String(id)})
 	if err != nil || string(out.Plaintext) != "secret payload" {
 		t.Fatalf("second replica: %v", err)
@@ -130,7 +133,7 @@ func TestBackendDatabaseOutage(t *testing.T) {
 			u := pgtest.URL(t)
 			p := pgtest.NewProxy(t, u)
 			env := newEnv(t, func(c *Config) {
-				c.Postgres = &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second, CachedReadsOnOutage: cached}
+				c.Store = openPostgres(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second, CachedReadsOnOutage: cached})
 			})
 			ctx := context.Background()
 			id := env.createKey(t)

@@ -4,14 +4,16 @@ package kmsserver
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
-	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 )
 
 // AccessKey is one SigV4 credential the server accepts.
@@ -24,20 +26,13 @@ type AccessKey struct {
 }
 
 // Config configures a [Server]. Zero fields take the documented defaults;
-// RootKey, AccessKeys and one of KeyStoreDir / Postgres / Store are required.
+// Store, RootKey and AccessKeys are required.
 type Config struct {
-	// KeyStoreDir is the directory of the embedded key store (see
-	// keystore.OpenDir); ignored when Store is set.
-	KeyStoreDir string
-	// Store, when set, replaces the directory store (e.g. PostgreSQL). The
-	// server does not close a Store it was given.
+	// Store holds the keys and aliases: a keystore.Dir, a PostgreSQL store
+	// (package keystore/postgres) or any other keystore.Store. The caller
+	// opens it before [NewServer] and closes it after the server is done
+	// (package kmsconfig does both for kms-server.yaml).
 	Store keystore.Store
-	// Postgres, when set (and Store is nil), selects the PostgreSQL key
-	// store (package keystore/postgres) instead of KeyStoreDir, for several
-	// replicas sharing one database. The server opens it (creating or
-	// migrating the schema), owns it and closes it in Close. Its Clock
-	// defaults to Clock.
-	Postgres *postgres.Config
 	// RootKey is the operator's 32-byte key under which every key's material
 	// is sealed (AES-256-GCM) before it reaches the store.
 	RootKey []byte
@@ -57,16 +52,29 @@ type Config struct {
 	// request time; default 5 minutes. KMS uses no nonce, so this bounds
 	// how long a captured document (with its public key) stays usable.
 	MaxDocumentAge time.Duration
-	// AllowDebugEnclaves accepts documents from debug-mode enclaves (PCR0,
-	// PCR1 and PCR2 all zero) so that key policies decide about them (AWS
-	// KMS's behaviour; a PCR condition then denies). Default false: such
-	// documents are rejected outright.
-	AllowDebugEnclaves bool
+	// AllowDebugEnclavesUnsafe accepts documents from debug-mode enclaves
+	// (PCR0, PCR1 and PCR2 all zero) so that key policies decide about them
+	// (AWS KMS's behaviour; a PCR condition then denies). A debug enclave's
+	// memory is readable by the parent, so a key policy without PCR
+	// conditions then releases keys to it. Default false: such documents
+	// are rejected outright.
+	AllowDebugEnclavesUnsafe bool
 	// MaxClockSkew is the tolerated difference between X-Amz-Date and the
 	// server clock; default 5 minutes as AWS.
 	MaxClockSkew time.Duration
 	// MaxBodyBytes bounds a request body; default 64 KiB.
 	MaxBodyBytes int64
+
+	// Listen is the KMS listen address of [Server.Listen]; default
+	// "127.0.0.1:7700".
+	Listen string
+	// MetricsListen is the address of the metrics and health endpoint
+	// (/metrics, /healthz) of [Server.Listen]; "" serves none.
+	MetricsListen string
+	// ShutdownTimeout bounds how long [Server.Serve] waits for requests in
+	// flight after its context ends; default 10 seconds.
+	ShutdownTimeout time.Duration
+
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
 	// Rand is the source of key material, nonces and IDs; default
@@ -78,14 +86,46 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// ErrConfig is matched (errors.Is) by every configuration error of
+// [NewServer].
+var ErrConfig = errors.New("kmsserver: invalid configuration")
+
+// ConfigError is one problem in a [Config]: Setting names it in words
+// ("root key", "access key \"AKIA...\""), Reason says what is wrong.
+type ConfigError struct {
+	Setting string
+	Reason  string
+}
+
+func (e *ConfigError) Error() string { return "kmsserver: " + e.Setting + ": " + e.Reason }
+
+// Is matches [ErrConfig].
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// ConfigErrors aggregates every problem found in a [Config], so that an
+// operator sees them all at once. It matches [ErrConfig].
+type ConfigErrors []error
+
+func (e ConfigErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap returns the individual errors.
+func (e ConfigErrors) Unwrap() []error { return e }
+
 var (
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$`)
 	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
-func (c *Config) withDefaults() (Config, error) {
+// withDefaults returns c with defaults filled in, and every problem found.
+func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if c == nil {
-		return Config{}, fmt.Errorf("%w: nil config", ErrConfig)
+		return Config{}, ConfigErrors{&ConfigError{Setting: "config", Reason: "nil"}}
 	}
 	cfg := *c
 	if cfg.Region == "" {
@@ -103,6 +143,12 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:7700"
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -112,26 +158,47 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	switch {
-	case !regionPattern.MatchString(cfg.Region):
-		return Config{}, fmt.Errorf("%w: region %q", ErrConfig, cfg.Region)
-	case !accountPattern.MatchString(cfg.AccountID):
-		return Config{}, fmt.Errorf("%w: account ID %q must be 12 digits", ErrConfig, cfg.AccountID)
-	case len(cfg.RootKey) != 32:
-		return Config{}, fmt.Errorf("%w: root key must be 32 bytes, got %d", ErrConfig, len(cfg.RootKey))
-	case len(cfg.AccessKeys) == 0:
-		return Config{}, fmt.Errorf("%w: no access keys", ErrConfig)
-	case cfg.Store == nil && cfg.KeyStoreDir == "" && cfg.Postgres == nil:
-		return Config{}, fmt.Errorf("%w: no key store (set KeyStoreDir or Postgres)", ErrConfig)
-	case cfg.Store == nil && cfg.KeyStoreDir != "" && cfg.Postgres != nil:
-		return Config{}, fmt.Errorf("%w: set KeyStoreDir or Postgres, not both", ErrConfig)
-	case cfg.MaxDocumentAge < 0 || cfg.MaxClockSkew < 0 || cfg.MaxBodyBytes < 0:
-		return Config{}, fmt.Errorf("%w: negative limit", ErrConfig)
+	var errs ConfigErrors
+	bad := func(setting, format string, args ...any) {
+		errs = append(errs, &ConfigError{Setting: setting, Reason: fmt.Sprintf(format, args...)})
 	}
-	for id, k := range cfg.AccessKeys {
+	if cfg.Store == nil {
+		bad("key store", "none given (open a directory or PostgreSQL store first)")
+	}
+	if !regionPattern.MatchString(cfg.Region) {
+		bad("region", "%q is not an AWS region name", cfg.Region)
+	}
+	if !accountPattern.MatchString(cfg.AccountID) {
+		bad("account ID", "%q must be 12 digits", cfg.AccountID)
+	}
+	if len(cfg.RootKey) != 32 {
+		bad("root key", "must be 32 bytes, got %d", len(cfg.RootKey))
+	}
+	if len(cfg.AccessKeys) == 0 {
+		bad("access keys", "none configured")
+	}
+	if cfg.MaxDocumentAge < 0 {
+		bad("maximum document age", "negative")
+	}
+	if cfg.MaxClockSkew < 0 {
+		bad("maximum clock skew", "negative")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		bad("maximum body size", "negative")
+	}
+	if cfg.ShutdownTimeout < 0 {
+		bad("shutdown timeout", "negative")
+	}
+	ids := make([]string, 0, len(cfg.AccessKeys))
+	for id := range cfg.AccessKeys {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		k := cfg.AccessKeys[id]
 		if id == "" || k.Secret == "" || k.PrincipalARN == "" {
-			return Config{}, fmt.Errorf("%w: access key %q needs a secret and a principal ARN", ErrConfig, id)
+			bad(fmt.Sprintf("access key %q", id), "needs an ID, a secret and a principal ARN")
 		}
 	}
-	return cfg, nil
+	return cfg, errs
 }

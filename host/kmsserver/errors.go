@@ -3,13 +3,9 @@
 package kmsserver
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 )
-
-// ErrConfig reports an invalid [Config].
-var ErrConfig = errors.New("kmsserver: invalid configuration")
 
 // APIError is an error answered to the client in KMS's JSON shape:
 // {"__type": Code, "message": Message}, with HTTP status Status and the

@@ -15,18 +15,24 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
 
 // A key service on a loopback port, used with the official AWS SDK.
 func ExampleNewServer() {
 	dir, _ := os.MkdirTemp("", "kms-example")
 	defer os.RemoveAll(dir)
+	store, err := keystore.OpenDir(dir) // or keystore/postgres.Open
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
 	rootKey := make([]byte, 32)
 	rand.Read(rootKey) // in production: from a file or the environment, kept safe
 
 	srv, err := kmsserver.NewServer(&kmsserver.Config{
-		KeyStoreDir: dir,
-		RootKey:     rootKey,
+		Store:   store,
+		RootKey: rootKey,
 		AccessKeys: map[string]kmsserver.AccessKey{
 			"AKIAEXAMPLE000000000": {Secret: "example-secret", PrincipalARN: "arn:aws:iam::111122223333:user/dev"},
 		},
@@ -35,8 +41,7 @@ func ExampleNewServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler()) // production: srv.HTTPServer(addr)
+	ts := httptest.NewServer(srv.Handler()) // production: srv.Listen() and srv.Serve(ctx)
 	defer ts.Close()
 
 	client := awskms.NewFromConfig(aws.Config{

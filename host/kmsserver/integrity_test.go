@@ -63,12 +63,10 @@ func TestRecordIntegrity(t *testing.T) {
 
 // TestWrongRootKey: a server with another root key cannot use the keys.
 func TestWrongRootKey(t *testing.T) {
-	dir := t.TempDir()
-	env := newEnv(t, func(c *Config) { c.KeyStoreDir = dir })
+	store := openDir(t, t.TempDir())
+	env := newEnv(t, func(c *Config) { c.Store = store })
 	id := env.createKey(t)
-	env.ts.Close()
-	env.srv.Close()
-	env2 := newEnv(t, func(c *Config) { c.KeyStoreDir = dir; c.RootKey = bytes.Repeat([]byte{8}, 32) })
+	env2 := newEnv(t, func(c *Config) { c.Store = store; c.RootKey = bytes.Repeat([]byte{8}, 32) })
 	_, err := env2.client.Encrypt(context.Background(), &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("y")})
 	wantCode(t, err, CodeInternal)
 }

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -62,26 +60,38 @@ func TestMetricsAndAudit(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	good := func() *Config {
-		return &Config{KeyStoreDir: t.TempDir(), RootKey: make([]byte, 32),
+		return &Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
 			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a"}}}
 	}
-	for name, mod := range map[string]func(*Config){
-		"short root key": func(c *Config) { c.RootKey = make([]byte, 16) },
-		"no access keys": func(c *Config) { c.AccessKeys = nil },
-		"no store":       func(c *Config) { c.KeyStoreDir = "" },
-		"bad account":    func(c *Config) { c.AccountID = "12" },
-		"bad region":     func(c *Config) { c.Region = "Mars" },
-		"empty roots":    func(c *Config) { c.AttestationRoots = []*x509.Certificate{} },
-		"no principal":   func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} },
+	for name, tc := range map[string]struct {
+		mod     func(*Config)
+		setting string
+	}{
+		"short root key": {func(c *Config) { c.RootKey = make([]byte, 16) }, "root key"},
+		"no access keys": {func(c *Config) { c.AccessKeys = nil }, "access keys"},
+		"no store":       {func(c *Config) { c.Store = nil }, "key store"},
+		"bad account":    {func(c *Config) { c.AccountID = "12" }, "account ID"},
+		"bad region":     {func(c *Config) { c.Region = "Mars" }, "region"},
+		"empty roots":    {func(c *Config) { c.AttestationRoots = []*x509.Certificate{} }, "attestation roots"},
+		"no principal":   {func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} }, `access key "A"`},
+		"negative skew":  {func(c *Config) { c.MaxClockSkew = -1 }, "maximum clock skew"},
 	} {
 		c := good()
-		mod(c)
-		if _, err := NewServer(c); !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: %v, want ErrConfig", name, err)
+		tc.mod(c)
+		_, err := NewServer(c)
+		var ce *ConfigError
+		if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Setting != tc.setting {
+			t.Errorf("%s: %v, want ErrConfig naming %q", name, err, tc.setting)
 		}
 	}
 	if _, err := NewServer(nil); !errors.Is(err, ErrConfig) {
 		t.Errorf("nil config: %v", err)
+	}
+	// Every problem at once.
+	_, err := NewServer(&Config{Region: "Mars", AccountID: "12"})
+	var errs ConfigErrors
+	if !errors.As(err, &errs) || len(errs) != 5 {
+		t.Fatalf("want 5 problems (store, region, account, root key, access keys), got %v", err)
 	}
 }
 
@@ -102,26 +112,4 @@ func TestDeletionTakesEffect(t *testing.T) {
 	env.srv.cfg.MaxClockSkew = 8 * 24 * time.Hour
 	_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
 	wantCode(t, err, CodeNotFound)
-}
-
-// TestHeaderLimit: the production http.Server refuses oversized headers.
-func TestHeaderLimit(t *testing.T) {
-	env := newEnv(t, nil)
-	hs := env.srv.HTTPServer("127.0.0.1:0")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go hs.Serve(ln)
-	defer hs.Close()
-	req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/", strings.NewReader("{}"))
-	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Fatalf("status %d, want 431", resp.StatusCode)
-	}
 }

@@ -7,7 +7,6 @@ package kmsserver
 
 import (
 	"encoding/hex"
-	"fmt"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
@@ -25,12 +24,12 @@ type docVerifier struct {
 func newDocVerifier(cfg *Config) (*docVerifier, error) {
 	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: cfg.AttestationRoots})
 	if err != nil {
-		return nil, fmt.Errorf("%w: AttestationRoots: %v", ErrConfig, err)
+		return nil, err
 	}
 	return &docVerifier{
 		v:          v,
 		maxAge:     cfg.MaxDocumentAge,
-		allowDebug: cfg.AllowDebugEnclaves,
+		allowDebug: cfg.AllowDebugEnclavesUnsafe,
 	}, nil
 }
 

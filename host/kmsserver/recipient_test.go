@@ -173,7 +173,7 @@ func TestRecipientFlows(t *testing.T) {
 }
 
 func TestRecipientPolicy(t *testing.T) {
-	e := newRecipientEnv(t, func(c *Config) { c.AllowDebugEnclaves = true })
+	e := newRecipientEnv(t, func(c *Config) { c.AllowDebugEnclavesUnsafe = true })
 	ctx := context.Background()
 	c := e.client
 	pcrs := attestationtest.PCRs()

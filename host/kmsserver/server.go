@@ -7,95 +7,76 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
-	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Server is the KMS-compatible key service. Create it with [NewServer],
-// serve [Server.Handler], and [Server.Close] it when done.
+// Server is the KMS-compatible key service. Create it with [NewServer];
+// then either [Server.Listen] and [Server.Serve] it (kms-server does), or
+// mount [Server.Handler] in an HTTP server of your own (tests do).
 type Server struct {
-	cfg       Config
-	store     keystore.Store
-	ownsStore bool
-	root      *keymaterial.Root
-	signer    *v4.Signer
-	verifier  *docVerifier
-	rand      io.Reader
+	cfg      Config
+	store    keystore.Store
+	root     *keymaterial.Root
+	signer   *v4.Signer
+	verifier *docVerifier
+	rand     io.Reader
 
-	materials sync.Map // key ID → *material (unwrapped key material; immutable per key)
+	materials sync.Map // key ID → *material (unwrapped key material, with the record it was verified for)
 	policies  sync.Map // key ID → *cachedPolicy
 
 	audit   *auditLog
 	metrics *metrics
 	ops     map[string]opFunc
+
+	mu        sync.Mutex
+	listeners map[string]net.Listener // "kms", "metrics"; bound by Listen
+	serving   atomic.Bool
 }
 
-// NewServer validates cfg, opens the key store (taking its lock) and
-// returns a server. Close releases the store.
+// NewServer validates cfg and returns a server. Every problem in cfg is
+// reported at once in a [ConfigErrors] (matching [ErrConfig]). NewServer
+// does no I/O: the key store is opened by the caller, and nothing is bound
+// before [Server.Listen].
 func NewServer(cfg *Config) (*Server, error) {
-	c, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
+	c, errs := cfg.withDefaults()
+	if cfg == nil {
+		return nil, errs
 	}
-	s := &Server{cfg: c, signer: newSigner(), rand: c.Rand}
+	s := &Server{cfg: c, store: c.Store, signer: newSigner(), rand: c.Rand, listeners: map[string]net.Listener{}}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
+	var err error
+	if s.verifier, err = newDocVerifier(&c); err != nil {
+		// attestation.NewVerifier checks the roots (an empty list, a
+		// certificate that is no CA, ...).
+		errs = append(errs, &ConfigError{Setting: "attestation roots", Reason: err.Error()})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
 	if s.root, err = keymaterial.NewRoot(c.RootKey); err != nil {
-		return nil, fmt.Errorf("%w: root key: %v", ErrConfig, err)
-	}
-	s.verifier, err = newDocVerifier(&c)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case c.Store != nil:
-		s.store = c.Store
-	case c.Postgres != nil:
-		pc := *c.Postgres
-		if pc.Clock == nil {
-			pc.Clock = c.Clock
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		ps, err := postgres.Open(ctx, &pc)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		s.store, s.ownsStore = ps, true
-	default:
-		d, err := keystore.OpenDir(c.KeyStoreDir)
-		if err != nil {
-			return nil, err
-		}
-		s.store, s.ownsStore = d, true
+		return nil, ConfigErrors{&ConfigError{Setting: "root key", Reason: err.Error()}}
 	}
 	s.audit = newAuditLog(c.AuditLog, c.Logger)
 	s.metrics = newMetrics()
 	s.ops = s.operations()
 	s.metrics.prepare(slices.Collect(maps.Keys(s.ops)))
 	return s, nil
-}
-
-// Close releases the key store (when the server opened it).
-func (s *Server) Close() error {
-	if s.ownsStore {
-		return s.store.Close()
-	}
-	return nil
 }
 
 // Handler returns the KMS protocol handler (POST / only).
@@ -117,20 +98,6 @@ func (s *Server) Healthy(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// HTTPServer returns an http.Server for the KMS handler with the timeouts
-// and header limit the service needs (slow clients cannot hold connections).
-func (s *Server) HTTPServer(addr string) *http.Server {
-	return &http.Server{
-		Addr:              addr,
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
 }
 
 func (s *Server) newRequestID() string {

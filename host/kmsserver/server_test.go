@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 	"github.com/enclavekit/enclavekit/internal/pgtest"
 )
@@ -62,8 +64,7 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	t.Helper()
 	env := &testEnv{audit: &syncBuffer{}, dir: t.TempDir()}
 	cfg := &Config{
-		KeyStoreDir: env.dir,
-		RootKey:     bytes.Repeat([]byte{7}, 32),
+		RootKey: bytes.Repeat([]byte{7}, 32),
 		AccessKeys: map[string]AccessKey{
 			testAKID:               {Secret: testSecret, PrincipalARN: testPrincipal},
 			"AKIAOTHERPRINCIPAL01": {Secret: "other-secret", PrincipalARN: "arn:aws:iam::444455556666:user/stranger"},
@@ -71,16 +72,16 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 		AccountID: testAccount,
 		AuditLog:  env.audit,
 	}
-	if testBackend == backendPostgres {
-		env.dbURL = pgtest.URL(t)
-		cfg.KeyStoreDir = ""
-		cfg.Postgres = &postgres.Config{URL: env.dbURL}
-	}
 	if mod != nil {
 		mod(cfg)
 	}
-	if cfg.KeyStoreDir != "" || cfg.Store != nil {
-		cfg.Postgres = nil // the test chose its store
+	if cfg.Store == nil { // the test did not choose its store: the backend of this run
+		if testBackend == backendPostgres {
+			env.dbURL = pgtest.URL(t)
+			cfg.Store = openPostgres(t, &postgres.Config{URL: env.dbURL})
+		} else {
+			cfg.Store = openDir(t, env.dir)
+		}
 	}
 	srv, err := NewServer(cfg)
 	if err != nil {
@@ -88,9 +89,33 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	}
 	env.srv = srv
 	env.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { env.ts.Close(); srv.Close() })
+	t.Cleanup(env.ts.Close)
 	env.client = env.clientFor(testAKID, testSecret)
 	return env
+}
+
+// openDir opens the directory store in dir, closed when the test ends.
+func openDir(t testing.TB, dir string) *keystore.Dir {
+	t.Helper()
+	d, err := keystore.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// openPostgres opens a PostgreSQL store, closed when the test ends.
+func openPostgres(t testing.TB, cfg *postgres.Config) *postgres.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := postgres.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func (env *testEnv) clientFor(akid, secret string) *awskms.Client {

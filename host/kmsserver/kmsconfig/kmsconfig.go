@@ -19,7 +19,7 @@
 //	attestation:
 //	  roots: []            # PEM files; empty trusts the AWS Nitro root only
 //	  max_age: 5m
-//	  allow_debug: false
+//	  allow_debug_unsafe: false  # (allow_debug: deprecated spelling, warns)
 //	audit_log: /path/audit.jsonl      # "-" for standard output
 //
 // Several replicas share their keys through PostgreSQL instead of a
@@ -34,10 +34,15 @@
 //	  cached_reads_max_age: 5m
 //
 // Unknown fields are errors. Relative paths are relative to the file.
+//
+// [File.OpenStore] opens the key store the file names (the directory, or
+// PostgreSQL); [File.ServerConfig] builds the server configuration around
+// it. The server itself does no I/O until it listens.
 package kmsconfig
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -73,6 +78,10 @@ type File struct {
 	AccessKeys    []AccessKey `yaml:"access_keys"`
 	Attestation   Attestation `yaml:"attestation"`
 	AuditLog      string      `yaml:"audit_log"`
+
+	// Warnings lists deprecated settings Load found (for the caller to
+	// log); they still take effect.
+	Warnings []string `yaml:"-"`
 
 	dir string // directory of the file, for relative paths
 }
@@ -132,9 +141,17 @@ type AccessKey struct {
 
 // Attestation configures Recipient verification.
 type Attestation struct {
-	Roots      []string      `yaml:"roots"`
-	MaxAge     time.Duration `yaml:"max_age"`
-	AllowDebug bool          `yaml:"allow_debug"`
+	// Roots are PEM files of trusted roots; empty trusts the AWS Nitro
+	// Enclaves root only.
+	Roots []string `yaml:"roots"`
+	// MaxAge bounds the age of an attestation document (default 5m).
+	MaxAge time.Duration `yaml:"max_age"`
+	// AllowDebugUnsafe (allow_debug_unsafe) lets documents of debug-mode
+	// enclaves reach key policies (kmsserver.Config.AllowDebugEnclavesUnsafe).
+	AllowDebugUnsafe bool `yaml:"allow_debug_unsafe"`
+	// AllowDebug is the deprecated spelling allow_debug: it still works,
+	// and Load adds a warning.
+	AllowDebug *bool `yaml:"allow_debug"`
 }
 
 // Load reads and strictly decodes the file at path.
@@ -156,6 +173,13 @@ func Load(path string) (*File, error) {
 	f.dir = filepath.Dir(abs)
 	if f.Listen == "" {
 		f.Listen = "127.0.0.1:7700"
+	}
+	if a := f.Attestation.AllowDebug; a != nil {
+		if f.Attestation.AllowDebugUnsafe && !*a {
+			return nil, fmt.Errorf("%w: %s: attestation: allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only", ErrConfig, path)
+		}
+		f.Attestation.AllowDebugUnsafe = f.Attestation.AllowDebugUnsafe || *a
+		f.Warnings = append(f.Warnings, "attestation: allow_debug is deprecated; rename it allow_debug_unsafe")
 	}
 	return &f, nil
 }
@@ -200,34 +224,55 @@ func (f *File) RootKey() ([]byte, error) {
 	return k, nil
 }
 
-// ServerConfig builds the server configuration. audit is where the audit
-// log goes when the file names none (or "-").
-func (f *File) ServerConfig(audit io.Writer) (*kmsserver.Config, error) {
-	rk, err := f.RootKey()
-	if err != nil {
-		return nil, err
-	}
-	cfg := &kmsserver.Config{
-		KeyStoreDir:        f.path(f.KeyStoreDir),
-		RootKey:            rk,
-		AccessKeys:         map[string]kmsserver.AccessKey{},
-		Region:             f.Region,
-		AccountID:          f.AccountID,
-		MaxDocumentAge:     f.Attestation.MaxAge,
-		AllowDebugEnclaves: f.Attestation.AllowDebug,
-		AuditLog:           audit,
-	}
+// OpenStore opens the key store the file names: the directory of
+// key_store_dir (taking its lock), or the PostgreSQL database of postgres
+// (creating or migrating its schema, within ctx). The caller closes it.
+func (f *File) OpenStore(ctx context.Context) (keystore.Store, error) {
 	pg, err := f.StoreConfig()
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case pg != nil && cfg.KeyStoreDir != "":
+	case pg != nil && f.KeyStoreDir != "":
 		return nil, fmt.Errorf("%w: set key_store_dir or postgres, not both", ErrConfig)
 	case pg != nil:
-		cfg.Postgres = pg
-	case cfg.KeyStoreDir == "":
+		return postgres.Open(ctx, pg)
+	case f.KeyStoreDir == "":
 		return nil, fmt.Errorf("%w: key_store_dir (or postgres) is required", ErrConfig)
+	}
+	return keystore.OpenDir(f.path(f.KeyStoreDir))
+}
+
+// StoreName describes the key store for logs: the directory, or
+// "postgres".
+func (f *File) StoreName() string {
+	if f.Postgres != nil {
+		return "postgres"
+	}
+	return f.path(f.KeyStoreDir)
+}
+
+// ServerConfig builds the server configuration around store (see
+// [File.OpenStore]). audit is where the audit log goes when the file names
+// none (or "-").
+func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.Config, error) {
+	rk, err := f.RootKey()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &kmsserver.Config{
+		Store:                    store,
+		RootKey:                  rk,
+		AccessKeys:               map[string]kmsserver.AccessKey{},
+		Region:                   f.Region,
+		AccountID:                f.AccountID,
+		MaxDocumentAge:           f.Attestation.MaxAge,
+		AllowDebugEnclavesUnsafe: f.Attestation.AllowDebugUnsafe,
+		Listen:                   f.Listen,
+		AuditLog:                 audit,
+	}
+	if f.MetricsListen != "off" {
+		cfg.MetricsListen = f.MetricsListen
 	}
 	for _, k := range f.AccessKeys {
 		if _, dup := cfg.AccessKeys[k.ID]; dup {
@@ -326,7 +371,9 @@ attestation:
   # Add an emulator root only for development.
   roots: []
   max_age: 5m
-  allow_debug: false
+  # true lets debug-mode enclaves (whose memory the parent can read) reach
+  # key policies; leave it false outside development.
+  allow_debug_unsafe: false
 audit_log: audit.jsonl
 `, st.Listen, st.AccessKeyID, st.Secret, st.Principal)
 	if err := keystore.WriteFileAtomic(st.ConfigPath, []byte(cfg), 0o600); err != nil {

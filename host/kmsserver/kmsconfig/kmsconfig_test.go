@@ -3,6 +3,7 @@
 package kmsconfig
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -31,19 +32,28 @@ func TestStarterRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := f.ServerConfig(nil)
+	store, err := f.OpenStore(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.KeyStoreDir != filepath.Join(dir, "keys") || len(cfg.RootKey) != 32 ||
-		cfg.AccessKeys[st.AccessKeyID].Secret != st.Secret || f.Listen != "127.0.0.1:7700" {
+	defer store.Close()
+	if _, err := os.Stat(filepath.Join(dir, "keys", "LOCK")); err != nil || f.StoreName() != filepath.Join(dir, "keys") {
+		t.Fatalf("the directory store was not opened in keys/: %v", err)
+	}
+	cfg, err := f.ServerConfig(store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store != store || len(cfg.RootKey) != 32 || cfg.AllowDebugEnclavesUnsafe ||
+		cfg.AccessKeys[st.AccessKeyID].Secret != st.Secret || cfg.Listen != "127.0.0.1:7700" || cfg.MetricsListen != "127.0.0.1:7701" {
 		t.Fatalf("config: %+v", cfg)
 	}
-	srv, err := kmsserver.NewServer(cfg)
-	if err != nil {
+	if len(f.Warnings) != 0 {
+		t.Fatalf("the starter file has warnings: %v", f.Warnings)
+	}
+	if _, err := kmsserver.NewServer(cfg); err != nil {
 		t.Fatal(err)
 	}
-	srv.Close()
 
 	// A group-readable root key file is refused.
 	os.Chmod(st.RootKeyPath, 0o640)
@@ -69,5 +79,41 @@ func TestRootKeyEnv(t *testing.T) {
 	t.Setenv("ENCLAVEKIT_TEST_ROOT_KEY", "short")
 	if _, err := f.RootKey(); !errors.Is(err, ErrConfig) {
 		t.Fatalf("short env root key: %v", err)
+	}
+}
+
+// TestAllowDebugAlias: allow_debug_unsafe is the setting; the old spelling
+// allow_debug still works, with a warning, and may not contradict it.
+func TestAllowDebugAlias(t *testing.T) {
+	for _, tc := range []struct {
+		yaml    string
+		want    bool
+		warning bool
+		err     string
+	}{
+		{"attestation: {allow_debug_unsafe: true}\n", true, false, ""},
+		{"attestation: {allow_debug: true}\n", true, true, ""},
+		{"attestation: {allow_debug: false}\n", false, true, ""},
+		{"attestation: {allow_debug: false, allow_debug_unsafe: true}\n", false, false, "disagree"},
+		{"attestation: {}\n", false, false, ""},
+	} {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		os.WriteFile(p, []byte(tc.yaml), 0o600)
+		f, err := Load(p)
+		if tc.err != "" {
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, want ErrConfig with %q", tc.yaml, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if f.Attestation.AllowDebugUnsafe != tc.want || (len(f.Warnings) > 0) != tc.warning {
+			t.Errorf("%q: allow_debug_unsafe %v warnings %q", tc.yaml, f.Attestation.AllowDebugUnsafe, f.Warnings)
+		}
+		if tc.warning && !strings.Contains(f.Warnings[0], "allow_debug_unsafe") {
+			t.Errorf("warning %q does not name the new key", f.Warnings[0])
+		}
 	}
 }

@@ -3,12 +3,16 @@
 package kmsconfig
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 )
 
 func TestPostgresStore(t *testing.T) {
@@ -34,17 +38,22 @@ func TestPostgresStore(t *testing.T) {
 			p := filepath.Join(dir, "c.yaml")
 			os.WriteFile(p, []byte(head+tc.yaml), 0o600)
 			f, err := Load(p)
-			if err == nil {
-				cfg, err2 := f.ServerConfig(nil)
-				err = err2
-				if err == nil {
-					if cfg.Postgres == nil || cfg.Postgres.URL != tc.url || cfg.KeyStoreDir != "" {
-						t.Fatalf("Postgres %+v, dir %q", cfg.Postgres, cfg.KeyStoreDir)
+			if err == nil && tc.err == "" {
+				var pg *postgres.Config
+				if pg, err = f.StoreConfig(); err == nil {
+					if pg == nil || pg.URL != tc.url || f.StoreName() != "postgres" {
+						t.Fatalf("Postgres %+v", pg)
 					}
-					if tc.name == "url" && (cfg.Postgres.MaxConns != 4 || cfg.Postgres.OperationTimeout != 2*time.Second ||
-						!cfg.Postgres.CachedReadsOnOutage || cfg.Postgres.CachedReadsMaxAge != time.Minute) {
-						t.Fatalf("Postgres options %+v", cfg.Postgres)
+					if tc.name == "url" && (pg.MaxConns != 4 || pg.OperationTimeout != 2*time.Second ||
+						!pg.CachedReadsOnOutage || pg.CachedReadsMaxAge != time.Minute) {
+						t.Fatalf("Postgres options %+v", pg)
 					}
+				}
+			} else if err == nil {
+				// Every error case is refused before any connection.
+				var st keystore.Store
+				if st, err = f.OpenStore(context.Background()); err == nil {
+					st.Close()
 				}
 			}
 			switch {

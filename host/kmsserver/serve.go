@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// The service lifecycle: Listen binds, Serve serves until its context ends,
+// as host/proxy does. Background loops (key deletion, later rotation) run
+// under Serve too.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// httpServer returns an http.Server for h with the timeouts and header
+// limit the service needs (slow clients cannot hold connections).
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// AdminHandler serves /metrics and /healthz (200 "ok" while serving and
+// the key store answers, 503 otherwise), as the metrics listener does.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.MetricsHandler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.serving.Load() {
+			http.Error(w, "unhealthy: not serving", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.Healthy(r.Context()); err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// Listen binds the KMS listener ([Config.Listen]) and, when configured, the
+// metrics listener ([Config.MetricsListen]). On failure nothing stays bound
+// and the error names the listener.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listeners) > 0 {
+		return errors.New("kmsserver: Listen called twice")
+	}
+	want := [][2]string{{"kms", s.cfg.Listen}}
+	if s.cfg.MetricsListen != "" {
+		want = append(want, [2]string{"metrics", s.cfg.MetricsListen})
+	}
+	for _, w := range want {
+		l, err := net.Listen("tcp", w[1])
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			clear(s.listeners)
+			return fmt.Errorf("kmsserver: %s listener: %w", w[0], err)
+		}
+		s.listeners[w[0]] = l
+	}
+	return nil
+}
+
+// Addr returns the bound address of the "kms" or "metrics" listener, or
+// nil before [Server.Listen].
+func (s *Server) Addr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.listeners[name]; l != nil {
+		return l.Addr()
+	}
+	return nil
+}
+
+// Serve serves the bound listeners until ctx is done, then shuts down
+// gracefully: it stops accepting, waits up to [Config.ShutdownTimeout] for
+// requests in flight and closes the connections still open. It returns nil
+// after a shutdown, or the error that stopped a listener. A Server serves
+// once.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	ls := make(map[string]net.Listener, len(s.listeners))
+	for k, v := range s.listeners {
+		ls[k] = v
+	}
+	s.mu.Unlock()
+	if ls["kms"] == nil {
+		return errors.New("kmsserver: Serve before Listen")
+	}
+	servers := map[string]*http.Server{"kms": s.httpServer(s.Handler())}
+	if ls["metrics"] != nil {
+		servers["metrics"] = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
+	}
+	errc := make(chan error, len(servers))
+	var wg sync.WaitGroup
+	for name, hs := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(ls[name]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("kmsserver: %s listener: %w", name, err)
+			}
+		}()
+	}
+	s.serving.Store(true)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.serving.Store(false)
+	s.cfg.Logger.Info("shutting down", "drain_timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	for _, hs := range servers {
+		if serr := hs.Shutdown(sctx); serr != nil {
+			hs.Close()
+		}
+	}
+	wg.Wait()
+	s.mu.Lock()
+	clear(s.listeners)
+	s.mu.Unlock()
+	return err
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// newServing starts a server on loopback ports with Listen and Serve, as
+// kms-server does; stop ends Serve and returns its error.
+func newServing(t *testing.T, mod func(*Config)) (srv *Server, stop func() error) {
+	t.Helper()
+	cfg := &Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
+		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal}},
+		Listen:     "127.0.0.1:0", MetricsListen: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second}
+	if mod != nil {
+		mod(cfg)
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return after its context ended")
+			return nil
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return srv, stop
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServe: Listen binds both listeners, Serve answers KMS requests,
+// /healthz and /metrics until its context ends, then returns nil and
+// releases the addresses.
+func TestServe(t *testing.T) {
+	srv, stop := newServing(t, nil)
+	kmsAddr, metricsAddr := srv.Addr("kms").String(), srv.Addr("metrics").String()
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")},
+		func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
+	if _, err := client.CreateKey(context.Background(), &awskms.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := httpGet(t, "http://"+metricsAddr+"/healthz")
+		if code == 200 && body == "ok\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz: %d %q", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, body := httpGet(t, "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, `kms_requests_total{code="",operation="CreateKey"} 1`) {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Serve after shutdown: %v", err)
+	}
+	for _, a := range []string{kmsAddr, metricsAddr} {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts after Serve returned", a)
+		}
+	}
+	if srv.Addr("kms") != nil {
+		t.Error("Addr after Serve returned")
+	}
+}
+
+func TestServeBeforeListen(t *testing.T) {
+	srv, err := NewServer(&Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
+		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(context.Background()); err == nil {
+		t.Fatal("Serve before Listen succeeded")
+	}
+}
+
+// TestListenFailureReleasesAll: when the metrics address is taken, the KMS
+// listener bound before it is released and the error names the listener.
+func TestListenFailureReleasesAll(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	srv, err := NewServer(&Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
+		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal}},
+		Listen:     "127.0.0.1:0", MetricsListen: taken.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Listen()
+	var oe *net.OpError
+	if err == nil || !strings.Contains(err.Error(), "metrics listener") || !errors.As(err, &oe) {
+		t.Fatalf("Listen: %v", err)
+	}
+	if srv.Addr("kms") != nil {
+		t.Fatal("KMS listener left bound after a failed Listen")
+	}
+}
+
+// TestHeaderLimit: the KMS listener refuses oversized headers.
+func TestHeaderLimit(t *testing.T) {
+	srv, _ := newServing(t, nil)
+	req, _ := http.NewRequest("POST", "http://"+srv.Addr("kms").String()+"/", strings.NewReader("{}"))
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+}
