@@ -145,7 +145,7 @@ access_keys:
 attestation:
   roots: [../emulator-root.pem] # the emulator's root: development only
   max_age: 5m
-  allow_debug: false
+  allow_debug_unsafe: false
 audit_log: audit.jsonl
 EOF
 chmod 600 "$WORK/kms/kms-server.yaml"

@@ -24,6 +24,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -59,8 +60,13 @@ func startKMS(t *testing.T) *cliEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, err := keystore.OpenDir(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	srv, err := kmsserver.NewServer(&kmsserver.Config{
-		KeyStoreDir: filepath.Join(dir, "keys"), RootKey: bytes.Repeat([]byte{3}, 32),
+		Store: store, RootKey: bytes.Repeat([]byte{3}, 32),
 		AccessKeys: map[string]kmsserver.AccessKey{
 			adminAKID: {Secret: adminSecret, PrincipalARN: "arn:aws:iam::111122223333:user/admin"},
 			roleAKID:  {Secret: roleSecret, PrincipalARN: "arn:aws:iam::111122223333:role/enclave"},
@@ -70,7 +76,6 @@ func startKMS(t *testing.T) *cliEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
 	sock := filepath.Join(dir, "kms.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {

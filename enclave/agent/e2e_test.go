@@ -31,6 +31,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
 	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -64,9 +65,14 @@ func startKMSServer(t testing.TB, network string) *e2eEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, err := keystore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	srv, err := kmsserver.NewServer(&kmsserver.Config{
-		KeyStoreDir: t.TempDir(),
-		RootKey:     bytes.Repeat([]byte{9}, 32),
+		Store:   store,
+		RootKey: bytes.Repeat([]byte{9}, 32),
 		AccessKeys: map[string]kmsserver.AccessKey{
 			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN},
 			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN},
@@ -77,7 +83,6 @@ func startKMSServer(t testing.TB, network string) *e2eEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
 	env := &e2eEnv{root: root}
 	var ln net.Listener
 	switch network {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
 	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/proxy"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 )
@@ -35,8 +36,13 @@ func TestThroughHostProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, err := keystore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	srv, err := kmsserver.NewServer(&kmsserver.Config{
-		KeyStoreDir: t.TempDir(), RootKey: bytes.Repeat([]byte{5}, 32),
+		Store: store, RootKey: bytes.Repeat([]byte{5}, 32),
 		AccessKeys: map[string]kmsserver.AccessKey{
 			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN},
 			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN},
@@ -46,7 +52,6 @@ func TestThroughHostProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	kln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,10 @@
 // Package kmsserver is a self-hostable key service that speaks AWS KMS's wire
 // protocol and releases keys only to attested Nitro Enclaves.
 //
-// Create a [Server] with [NewServer] and serve [Server.Handler]; the
+// Open a key store (package keystore or keystore/postgres; package
+// kmsconfig does it from kms-server.yaml), create a [Server] with
+// [NewServer], then [Server.Listen] and [Server.Serve] it until a context
+// ends, or mount [Server.Handler] in an HTTP server of your own. The
 // official aws-sdk-go-v2 KMS client (with a base endpoint), `aws kms
 // --endpoint-url` and other SDKs work unchanged.
 //
@@ -19,14 +22,46 @@
 // their context with keystore.WithCachedReads so a database backend may
 // answer them from its cache). Every response carries x-amzn-RequestId.
 //
-// Operations: CreateKey (SYMMETRIC_DEFAULT and HMAC key specs; asymmetric
-// KMS keys answer UnsupportedOperationException), DescribeKey, ListKeys,
-// EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion,
-// CreateAlias, DeleteAlias, ListAliases, GetKeyPolicy, PutKeyPolicy,
-// Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
-// GenerateDataKeyWithoutPlaintext, GenerateDataKeyPair,
-// GenerateDataKeyPairWithoutPlaintext and GenerateRandom. Keys are named by
-// key ID, key ARN, alias name or alias ARN.
+// Keys are named by key ID, key ARN, alias name or alias ARN.
+//
+// # Operations
+//
+// One file per operation family, each owning its request and response
+// types; the route table is operations() in routes.go, and a test checks
+// this list against it:
+//   - op_keys.go: CreateKey, DescribeKey, ListKeys
+//     (SYMMETRIC_DEFAULT and HMAC key specs; asymmetric KMS keys answer
+//     UnsupportedOperationException)
+//   - op_lifecycle.go: EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion
+//   - op_aliases.go: CreateAlias, DeleteAlias, ListAliases
+//   - op_keypolicy.go: GetKeyPolicy, PutKeyPolicy
+//   - op_encrypt.go: Encrypt, Decrypt, ReEncrypt
+//   - op_datakey.go: GenerateDataKey, GenerateDataKeyWithoutPlaintext,
+//     GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext
+//   - op_random.go: GenerateRandom
+//
+// # Layout
+//
+// Beside the operations: server.go (the request path), serve.go (Listen
+// and Serve), protocol.go (the JSON wire format), auth.go (SigV4),
+// keyref.go (key and alias names), keyload.go (loading and verifying a key
+// record), authz.go (the key policy), recipient.go (the Recipient
+// parameter), audit.go and metrics.go. Key material, with no HTTP, is
+// package keymaterial; key policies package policy; storage package
+// keystore; the configuration file package kmsconfig.
+//
+// Where the next features go:
+//   - Rotation: op_rotation.go (EnableKeyRotation, DisableKeyRotation,
+//     GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations); key
+//     versions in keymaterial (a version in Binding and in the blob
+//     header); the scheduled rotation as a loop in serve.go, where one
+//     key's failure is logged and counted, never fatal.
+//   - Grants: op_grants.go (CreateGrant, ListGrants, RetireGrant,
+//     RevokeGrant, ListRetirableGrants); grant records in keystore;
+//     evaluation in authz.go beside the key policy.
+//   - Sign, Verify, GetPublicKey: op_sign.go; asymmetric key material in
+//     keymaterial (material.go); CreateKey accepting their specs in
+//     op_keys.go. GenerateMac and VerifyMac: op_mac.go.
 //
 // # Request path
 //
@@ -66,11 +101,12 @@
 //
 // # Storage
 //
-// Keys live behind keystore.Store; the embedded default is a directory
-// (keystore.OpenDir). [Config.Postgres] selects PostgreSQL instead
-// (package keystore/postgres) for several replicas sharing one database:
-// nothing is cached between requests by default, so a change made through
-// one replica holds on every replica at its next request. Key material is sealed with AES-256-GCM under
+// Keys live behind the keystore.Store of [Config.Store]: a directory
+// (keystore.OpenDir), or PostgreSQL (package keystore/postgres) for several
+// replicas sharing one database: nothing is cached between requests by
+// default, so a change made through one replica holds on every replica at
+// its next request. The caller opens and closes the store; the server does
+// no I/O before [Server.Listen]. Key material is sealed with AES-256-GCM under
 // [Config.RootKey] before it reaches the store, so no backend sees it in
 // the clear. The additional data binds the material to the key ID, key
 // spec, key usage and the SHA-256 of the key policy: whoever can write to

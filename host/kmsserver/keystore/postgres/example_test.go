@@ -14,20 +14,11 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 )
 
-// A kms-server replica on a shared database: kmsserver.Config.Postgres makes the
-// server open (and migrate) the store itself.
+// A kms-server replica on a shared database: open (and migrate) the store,
+// then give it to the server. Every replica gets the same database and the
+// same root key.
 func ExampleOpen() {
-	cfg := &kmsserver.Config{
-		Postgres: &postgres.Config{URL: os.Getenv("KMS_POSTGRES_URL"), OperationTimeout: 3 * time.Second},
-		RootKey:  make([]byte, 32), // the operator's root key: the same on every replica
-		AccessKeys: map[string]kmsserver.AccessKey{
-			"AKIAEXAMPLE000000000": {Secret: "secret", PrincipalARN: "arn:aws:iam::111122223333:user/app"},
-		},
-	}
-	_ = cfg // kmsserver.NewServer(cfg)
-
-	// The store on its own.
-	s, err := postgres.Open(context.Background(), &postgres.Config{URL: os.Getenv("KMS_POSTGRES_URL")})
+	s, err := postgres.Open(context.Background(), &postgres.Config{URL: os.Getenv("KMS_POSTGRES_URL"), OperationTimeout: 3 * time.Second})
 	if errors.Is(err, keystore.ErrUnavailable) {
 		log.Print("database unreachable; retry later")
 		return
@@ -37,4 +28,16 @@ func ExampleOpen() {
 		return
 	}
 	defer s.Close()
+	srv, err := kmsserver.NewServer(&kmsserver.Config{
+		Store:   s,
+		RootKey: make([]byte, 32), // the operator's root key: the same on every replica
+		AccessKeys: map[string]kmsserver.AccessKey{
+			"AKIAEXAMPLE000000000": {Secret: "secret", PrincipalARN: "arn:aws:iam::111122223333:user/app"},
+		},
+	})
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	_ = srv // srv.Listen(), then srv.Serve(ctx)
 }
