@@ -46,12 +46,19 @@ func (p EnvCredentials) Retrieve(context.Context) (aws.Credentials, error) {
 // when Path is empty.
 const DefaultCredentialsPath = "/credentials"
 
+// credentialsHeader is host-proxy's CredentialsHeader: its credentials
+// route refuses requests without it (a browser cannot send it cross-origin
+// without a preflight), and those whose Host is not localhost.
+const credentialsHeader = "X-Enclavekit-Credentials"
+
 // maxCredentialsBody bounds the credential endpoint's answer.
 const maxCredentialsBody = 64 << 10
 
 // EndpointCredentials fetches credentials from the host over a transport
-// address (vsock in production): an HTTP GET of Path answered with the JSON
-// the EC2 and ECS credential endpoints use,
+// address (vsock in production): an HTTP GET of Path, with Host localhost
+// and the header X-Enclavekit-Credentials: 1 that host-proxy's credentials
+// route requires, answered with the JSON the EC2 and ECS credential
+// endpoints use,
 //
 //	{"AccessKeyId": "...", "SecretAccessKey": "...", "Token": "...", "Expiration": "RFC 3339"}
 //
@@ -100,11 +107,12 @@ func (p *EndpointCredentials) Retrieve(ctx context.Context) (aws.Credentials, er
 			return transport.Dial(ctx, addr)
 		},
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://host"+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost"+path, nil)
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set(credentialsHeader, "1")
 	resp, err := client.Do(req)
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("%w: credential endpoint %s: %w", ErrCredentials, p.Addr, err)

@@ -145,9 +145,13 @@ type Route struct {
 
 // CredentialsConfig configures the credentials route: an HTTP endpoint on
 // Listen answering GET /credentials with the container-credentials JSON
-// ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}).
+// ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}) to requests
+// that carry [CredentialsHeader] and look like no browser's (see the
+// package documentation).
 type CredentialsConfig struct {
-	// Listen is the transport address the enclave connects to.
+	// Listen is the transport address the enclave connects to: vsock,
+	// a unix socket, or TCP on a loopback address (anything else is a
+	// configuration error).
 	Listen string `yaml:"listen"`
 	// Source is "imds" (the parent's instance role through IMDSv2), "file"
 	// (a JSON file with the same fields, re-read on refresh) or "env"
@@ -352,6 +356,9 @@ func validate(cfg *Config) (*compiled, error) {
 			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
 		} else {
 			claim(where, c.credsL)
+			if c.credsL.Network == transport.NetworkTCP && !loopbackListen(c.credsL.Address) {
+				add(where, ErrInvalidConfig, "listen %s is reachable from the network: serve credentials on vsock://, unix:// or tcp://127.0.0.1:PORT", c.credsL)
+			}
 			if len(cc.AllowedCIDs) > 0 && c.credsL.Network != transport.NetworkVsock {
 				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", c.credsL)
 			}
@@ -442,4 +449,18 @@ func isLoopbackHostPort(hp string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// loopbackListen reports whether a TCP listen address (HOST:PORT) binds
+// loopback only: localhost or a loopback IP address, not all interfaces.
+func loopbackListen(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -119,11 +121,66 @@ func (c *credCache) prefetch(ctx context.Context) {
 	}
 }
 
+// CredentialsHeader must be sent, with the value "1", on every request to
+// the credentials route. A web page cannot set it on a cross-origin request
+// without a CORS preflight, which the route does not answer.
+const CredentialsHeader = "X-Enclavekit-Credentials"
+
+// refuseBrowser returns why r must not be served credentials, or "" when it
+// may. The route listens on vsock, a unix socket or loopback TCP only (see
+// validate); a web page in a browser on the parent can still reach
+// loopback, cross-origin or through DNS rebinding (its own name resolving
+// to 127.0.0.1, so that the request is same-origin and needs no preflight).
+// Every browser request names that name in Host, and carries Origin or
+// Sec-Fetch-* metadata; a request relayed by an HTTP proxy carries
+// X-Forwarded-For (IMDSv2 refuses those for the same reason).
+func refuseBrowser(r *http.Request) string {
+	if r.Header.Get(CredentialsHeader) != "1" {
+		return "missing " + CredentialsHeader + ": 1"
+	}
+	if !loopbackHost(r.Host) {
+		return "Host is not localhost or a loopback address (DNS rebinding?)"
+	}
+	if r.Header.Get("Origin") != "" {
+		return "request from a web page (Origin)"
+	}
+	for k := range r.Header {
+		if strings.HasPrefix(k, "Sec-Fetch-") {
+			return "request from a web page (" + k + ")"
+		}
+	}
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
+		return "request relayed by a proxy"
+	}
+	return ""
+}
+
+// loopbackHost reports whether host (a Host header, with or without a port)
+// is localhost or a loopback IP address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // handler serves GET /credentials.
 func (c *credCache) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /credentials", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		if why := refuseBrowser(r); why != "" {
+			c.m.creds.WithLabelValues("refused").Inc()
+			c.log.Warn("credentials request refused", "reason", why, "peer", r.RemoteAddr)
+			http.Error(w, "forbidden: "+why, http.StatusForbidden)
+			return
+		}
 		cr, err := c.get(r.Context())
 		if err != nil {
 			c.m.creds.WithLabelValues("error").Inc()

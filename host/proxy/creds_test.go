@@ -65,7 +65,9 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func getCreds(t *testing.T, p *Proxy) (int, Credentials) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.Addr("credentials").String() + "/credentials")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.Addr("credentials").String()+"/credentials", nil)
+	req.Header.Set(CredentialsHeader, "1")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

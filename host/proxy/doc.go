@@ -71,6 +71,16 @@
 // the credentials route (and on egress routes) to admit only the intended
 // enclave's context ID.
 //
+// The route listens on vsock, a unix socket, or loopback TCP; any other TCP
+// address (0.0.0.0 included) is a configuration error. A browser on the
+// parent can still reach loopback, so every request must carry
+// [CredentialsHeader] with the value "1" (a web page cannot send it
+// cross-origin without a CORS preflight, which the route never answers),
+// name localhost or a loopback address in Host (a DNS-rebinding page names
+// its own host), and carry no Origin, Sec-Fetch-* or X-Forwarded-For
+// header. Refusals are 403, logged with the reason and counted as
+// hostproxy_credentials_requests_total{result="refused"}.
+//
 // # Operations
 //
 // Metrics (Prometheus, namespace hostproxy, labelled by route) and /healthz

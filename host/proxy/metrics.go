@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		creds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "credentials_requests_total",
-			Help: "Requests to the credentials route, per result (ok, error, refresh_error, peer_not_allowed).",
+			Help: "Requests to the credentials route, per result (ok, error, refresh_error, peer_not_allowed, refused).",
 		}, []string{"result"}),
 		limitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "hostproxy", Name: "connect_seconds",
