@@ -42,6 +42,9 @@ Commands:
   serve        --listen ADDR [--key-id ID [--key-spec AES_256]]
                serve POST /v1/attestation and GET /v1/health on ADDR; with
                --key-id, fetch a data key at start (kept in memory)
+               [--attested-listen ADDR --upstream http://127.0.0.1:PORT]
+               also serve attested TLS on ADDR: the attestation challenge
+               and a reverse proxy to the application (nitro-verify --connect)
   attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
                [--format raw|base64|hex] [--out FILE]
                print an attestation document (raw CBOR by default)
@@ -693,6 +696,8 @@ func (a *app) serve(args []string) error {
 	listen := fs.String("listen", "", "")
 	keyID := fs.String("key-id", "", "")
 	keySpec := fs.String("key-spec", "AES_256", "")
+	attestedListen := fs.String("attested-listen", "", "")
+	upstream := fs.String("upstream", "", "")
 	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
@@ -727,9 +732,16 @@ func (a *app) serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, waitAttested, err := a.startAttested(ctx, nsm, *attestedListen, *upstream)
+	if err != nil {
+		return err
+	}
 	err = agent.Serve(ctx, *listen, h, func(addr net.Addr) {
 		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()))
 	})
+	if aerr := waitAttested(); err == nil {
+		err = aerr
+	}
 	if err == nil {
 		log.Info("attestation endpoint stopped")
 	}
