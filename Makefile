@@ -17,9 +17,11 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
 
-## test: vet, then every test with the race detector
+## test: vet, then every test with the race detector, ending with a summary
+##       (N passed, N failed, N skipped; skips listed by reason). Starts a
+##       throw-away PostgreSQL server when PostgreSQL is installed.
 test: vet
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	GO='$(GO)' PKGS='$(PKGS)' scripts/test.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -9,6 +9,8 @@
 #   scripts/pg-test-env.sh stop    stop it (the data directory stays)
 #   scripts/pg-test-env.sh url     print the URL only
 #   scripts/pg-test-env.sh status  exit 0 when it is running
+#   scripts/pg-test-env.sh check   exit 0 when the server binaries are
+#                                  installed (exit 2 and say how otherwise)
 #
 # Idempotent: "start" on a running server only prints the URL; a data
 # directory left from an earlier run is reused. The server listens on
@@ -99,5 +101,6 @@ case "${1:-}" in
   stop) stop ;;
   url) echo "$URL" ;;
   status) running ;;
-  *) echo "usage: $0 start|stop|url|status" >&2; exit 2 ;;
+  check) : ;;
+  *) echo "usage: $0 start|stop|url|status|check" >&2; exit 2 ;;
 esac
