@@ -78,6 +78,9 @@ func (e *SectionError) Error() string {
 	if e.Index < 0 {
 		return fmt.Sprintf("eif: malformed image: %s", e.Reason)
 	}
+	if e.Type == SectionInvalid { // not known yet: a section table error
+		return fmt.Sprintf("eif: malformed section table: section %d: %s", e.Index, e.Reason)
+	}
 	return fmt.Sprintf("eif: malformed section %d (%s) at offset %d: %s", e.Index, e.Type, e.Offset, e.Reason)
 }
 

@@ -38,6 +38,8 @@ Flags:
     --pcr N=HEX        Expect PCR N to be HEX. Repeatable.
     --pcrs FILE        Expect the PCRs in FILE: JSON {"PCR0":"hex",...}, or the
                        output of 'nitro-cli describe-eif' (its "Measurements").
+    --eif FILE         Expect the PCRs measured from the enclave image FILE:
+                       PCR0, PCR1, PCR2, and PCR8 if the image is signed.
     --nonce HEX        Expect this nonce.
     --user-data HEX    Expect this user data.
     --public-key HEX   Expect this public key (hex of its DER).
@@ -45,6 +47,8 @@ Flags:
                        memory is readable from the parent instance.
     --json             Write a JSON report to standard output, whatever the verdict.
     --version          Print the version and exit.
+
+Measure an enclave image (describe-eif's JSON): nitro-verify measure IMAGE.eif
 
 Exit status: 0 verified, 1 rejected (any reason, malformed input included),
 2 usage or I/O error. A rejection is reported on standard error as
@@ -128,6 +132,8 @@ func parseArgs(args []string) (*config, error) {
 	fs.DurationVar(&maxAge, "max-age", 0, "")
 	fs.Func("pcr", "", func(s string) error { pcrFlags = append(pcrFlags, s); return nil })
 	fs.StringVar(&pcrsFile, "pcrs", "", "")
+	var eifFile string
+	fs.StringVar(&eifFile, "eif", "", "")
 	fs.Var(hexFlag{"nonce", &c.nonce}, "nonce", "")
 	fs.Var(hexFlag{"user-data", &c.userData}, "user-data", "")
 	fs.Var(hexFlag{"public-key", &c.publicKey}, "public-key", "")
@@ -196,6 +202,19 @@ func parseArgs(args []string) (*config, error) {
 		for _, i := range idx {
 			if err := addPCR(c, i, m[i], "--pcrs"); err != nil {
 				return nil, err
+			}
+		}
+	}
+	if eifFile != "" {
+		m, err := eifPCRs(eifFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range []int{0, 1, 2, 8} {
+			if v, ok := m[i]; ok {
+				if err := addPCR(c, i, v, "--eif"); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -40,6 +40,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 			exit = ExitUsage
 		}
 	}()
+	if len(args) > 0 && args[0] == "measure" {
+		return runMeasure(args[1:], stdout, stderr)
+	}
 	c, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)
