@@ -46,6 +46,10 @@ Flags:
     --allow-debug      Accept debug-mode enclaves (PCR0-2 zero). Unsafe: their
                        memory is readable from the parent instance.
     --json             Write a JSON report to standard output, whatever the verdict.
+    --connect H:P      Attested TLS: connect to the enclave's attested listener at
+                       H:P, verify the document in its certificate and the fresh
+                       one it returns for a nonce (--nonce, or 32 random bytes)
+                       over that connection, bound to its key and TLS session.
     --version          Print the version and exit.
 
 Measure an enclave image (describe-eif's JSON): nitro-verify measure IMAGE.eif
@@ -61,6 +65,7 @@ Examples:
     nitro-verify --at document doc.cbor
     nitro-verify --pcrs measurements.json --max-age 5m --json doc.b64
     curl -s https://enclave.example/attestation | nitro-verify --nonce 0102ab -
+    nitro-verify --connect enclave.example:443 --pcrs measurements.json
 `
 
 // config is what the flags ask for.
@@ -79,6 +84,7 @@ type config struct {
 	json        bool
 	showVersion bool
 	help        bool
+	connect     string // HOST:PORT with --connect
 }
 
 // usageError is a problem with the command line (exit 2).
@@ -140,6 +146,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&c.allowDebug, "allow-debug", false, "")
 	fs.BoolVar(&c.json, "json", false, "")
 	fs.BoolVar(&c.showVersion, "version", false, "")
+	fs.StringVar(&c.connect, "connect", "", "")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -224,6 +231,11 @@ func parseArgs(args []string) (*config, error) {
 			return nil, err
 		}
 		c.roots = roots
+	}
+	if c.connect != "" {
+		if err := checkConnectFlags(c); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -32,6 +32,8 @@ type Report struct {
 	Verification ReportPolicy `json:"verification"`
 	// Document is set whenever the input parsed, verified or not.
 	Document *ReportDocument `json:"document,omitempty"`
+	// Connection is set with --connect.
+	Connection *ReportConnection `json:"connection,omitempty"`
 }
 
 // ReportInput describes the input.
@@ -207,6 +209,11 @@ func errorReport(err error, c *config) *ReportError {
 
 // hint says what would fix or explain a rejection.
 func hint(code string, c *config) string {
+	if c.connect != "" {
+		if h := connectHint(code); h != "" {
+			return h
+		}
+	}
 	switch code {
 	case "malformed":
 		return "the input is not a strictly encoded Nitro Enclaves attestation document (a COSE_Sign1 as raw CBOR, base64 or hex)"

@@ -61,6 +61,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		return ExitVerified
 	}
 
+	if c.connect != "" {
+		return runConnect(c, stdout, stderr, now)
+	}
 	raw, err := readInput(c.input, stdin)
 	if err != nil && !errors.Is(err, ErrTooLarge) {
 		fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package verifycli
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/attestedtls"
+)
+
+// connectTimeout bounds --connect: dial, handshake and challenge.
+const connectTimeout = 20 * time.Second
+
+// ReportConnection describes an attested TLS connection (--connect).
+type ReportConnection struct {
+	// Address is HOST:PORT as given.
+	Address     string `json:"address"`
+	TLSVersion  string `json:"tls_version"`
+	CipherSuite string `json:"cipher_suite"`
+	// KeySHA256 is the SHA-256 of the server's SubjectPublicKeyInfo, the
+	// documents' public_key; CertificateSHA256 that of its certificate.
+	KeySHA256         string `json:"key_sha256"`
+	CertificateSHA256 string `json:"certificate_sha256"`
+	// HandshakeDocumentTimestamp is the time of the document in the
+	// certificate (the report's document is the fresh challenge one).
+	HandshakeDocumentTimestamp string `json:"handshake_document_timestamp,omitempty"`
+	// ChannelBinding names what binds the challenge document to this
+	// session: its user_data is the TLS exporter value of this label.
+	ChannelBinding string `json:"channel_binding"`
+}
+
+// checkConnectFlags refuses flags that mean nothing with --connect.
+func checkConnectFlags(c *config) error {
+	switch {
+	case c.input != "":
+		return usagef("--connect reads no input file (got %s)", c.input)
+	case c.atDocument:
+		return usagef("--connect verifies a live enclave: --at document does not apply")
+	case c.userData != nil || c.publicKey != nil:
+		return usagef("--connect: --user-data and --public-key are set by the connection (the TLS exporter value and the TLS key's hash)")
+	case c.nonce != nil && (len(c.nonce) < attestedtls.MinNonceSize || len(c.nonce) > attestedtls.MaxNonceSize):
+		return usagef("--connect: --nonce must be %d to %d bytes (default: 32 random bytes)", attestedtls.MinNonceSize, attestedtls.MaxNonceSize)
+	}
+	if _, _, err := net.SplitHostPort(c.connect); err != nil {
+		return usagef("--connect %q: want HOST:PORT", c.connect)
+	}
+	return nil
+}
+
+// runConnect is nitro-verify --connect: an attested TLS handshake with
+// HOST:PORT and a challenge with a fresh nonce over that connection, and
+// the report of the challenge document.
+func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
+	at := now
+	if !c.at.IsZero() {
+		at = c.at
+	}
+	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
+	cl, err := attestedtls.NewClient(&attestedtls.ClientConfig{Options: attestation.Options{
+		Roots: c.roots, CurrentTime: at, MaxAge: c.maxAge, PCRs: c.pcrs, AllowDebugUnsafe: c.allowDebug,
+	}})
+	if err != nil {
+		fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)
+		return ExitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+
+	// The handshake accepts any certificate and records the state; the
+	// attested checks run right after it, before anything is sent, so
+	// that a rejected document can still be shown in the report.
+	var cs tls.ConnectionState
+	host, _, _ := net.SplitHostPort(c.connect)
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, NextProtos: []string{"http/1.1"},
+		VerifyConnection: func(s tls.ConnectionState) error { cs = s; return nil }}
+	if net.ParseIP(host) == nil {
+		cfg.ServerName = host
+	}
+	nc, err := (&tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}).DialContext(ctx, "tcp", c.connect)
+	if err != nil {
+		fmt.Fprintf(stderr, "nitro-verify: error: --connect %s: %v\n", c.connect, err)
+		fmt.Fprintf(stderr, "nitro-verify: hint: is an attested TLS listener there (enclave-agent serve --attested-listen)?\n")
+		return ExitUsage
+	}
+	conn := nc.(*tls.Conn)
+	defer conn.Close()
+	rep.Connection = connectionReport(c.connect, &cs)
+
+	hs, err := cl.VerifyConnectionState(&cs)
+	if err != nil {
+		if len(cs.PeerCertificates) > 0 {
+			if raw, perr := attestedtls.DocumentFromCertificate(cs.PeerCertificates[0]); perr == nil {
+				if d, perr := attestation.Parse(raw); perr == nil {
+					rep.Document = documentReport(d, c.pcrs)
+				}
+			}
+		}
+		return connectReject(stdout, stderr, c, rep, err)
+	}
+	rep.Connection.HandshakeDocumentTimestamp = rfc3339(hs.Timestamp)
+	doc, err := cl.Challenge(ctx, conn, c.nonce)
+	if err != nil {
+		return connectReject(stdout, stderr, c, rep, err)
+	}
+	n := hex.EncodeToString(doc.Nonce)
+	rep.Verification.Nonce = &n
+	rep.Verified = true
+	rep.Document = documentReport(doc, c.pcrs)
+	if c.json {
+		return writeJSON(stdout, stderr, rep, ExitVerified)
+	}
+	fmt.Fprintf(stdout, "Attested TLS  %s: %s, %s\n", c.connect, rep.Connection.TLSVersion, rep.Connection.CipherSuite)
+	fmt.Fprintf(stdout, "TLS key      SHA-256 %s (the documents' public_key)\n", rep.Connection.KeySHA256)
+	fmt.Fprintf(stdout, "Session      bound: user_data is the TLS exporter value (%s)\n", attestedtls.ExporterLabel)
+	fmt.Fprintf(stdout, "Handshake    document of %s in the certificate\n\n", rep.Connection.HandshakeDocumentTimestamp)
+	writeText(stdout, doc, c, &rep.Verification)
+	return ExitVerified
+}
+
+// connectReject reports a rejection: exit 1 when err carries an
+// attestation code, 2 (I/O) otherwise.
+func connectReject(stdout, stderr io.Writer, c *config, rep *Report, err error) int {
+	switch attestation.ErrorCode(err) {
+	case "", attestation.CodeInvalidOptions:
+		fmt.Fprintf(stderr, "nitro-verify: error: --connect %s: %v\n", c.connect, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintf(stderr, "nitro-verify: hint: no answer within %s\n", connectTimeout)
+		}
+		return ExitUsage
+	}
+	return reject(stdout, stderr, c, rep, err)
+}
+
+func connectionReport(addr string, cs *tls.ConnectionState) *ReportConnection {
+	r := &ReportConnection{Address: addr, TLSVersion: tls.VersionName(cs.Version),
+		CipherSuite: tls.CipherSuiteName(cs.CipherSuite), ChannelBinding: attestedtls.ExporterLabel}
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		r.KeySHA256 = hex.EncodeToString(attestedtls.KeyHash(leaf.RawSubjectPublicKeyInfo))
+		sum := sha256.Sum256(leaf.Raw)
+		r.CertificateSHA256 = hex.EncodeToString(sum[:])
+	}
+	return r
+}
+
+// connectHint explains the rejections specific to --connect.
+func connectHint(code string) string {
+	switch code {
+	case attestation.CodePublicKeyMismatch:
+		return "the server's TLS key is not the key the enclave attested: something between you and the enclave terminates TLS (the parent instance?)"
+	case attestation.CodeUserDataMismatch:
+		return "the attestation document was made for another TLS session: the server relays it from a connection of its own"
+	case attestation.CodeNonceMismatch:
+		return "the server answered the challenge with a recorded document"
+	case attestation.CodeMalformed:
+		return "the server is not an enclavekit attested TLS listener (enclave-agent serve --attested-listen), or sent a malformed document"
+	}
+	return ""
+}
