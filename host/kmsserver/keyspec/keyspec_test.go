@@ -160,8 +160,8 @@ func TestVerifyRejections(t *testing.T) {
 			flipped := bytes.Clone(sig)
 			flipped[len(flipped)-1] ^= 1
 			rejections := map[string]func() error{
-				"flipped bit":          func() error { return k.Verify(alg, RAW, msg, flipped) },
-				"other message":        func() error { return k.Verify(alg, RAW, []byte("other"), sig) },
+				"flipped bit":   func() error { return k.Verify(alg, RAW, msg, flipped) },
+				"other message": func() error { return k.Verify(alg, RAW, []byte("other"), sig) },
 				"RAW signature of the digest checked as RAW": func() error { return k.Verify(alg, RAW, digest, sig) },
 				"trailing byte":        func() error { return k.Verify(alg, RAW, msg, append(bytes.Clone(sig), 0)) },
 				"truncated":            func() error { return k.Verify(alg, RAW, msg, sig[:len(sig)-1]) },
