@@ -4,15 +4,11 @@ package kmsserver
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -56,60 +52,4 @@ func TestMetricsAndAudit(t *testing.T) {
 	if ev["decision"] != "error" || ev["errorCode"] != CodeNotFound {
 		t.Fatalf("audit line for a failure: %v", ev)
 	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	good := func() *Config {
-		return &Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
-			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a"}}}
-	}
-	for name, tc := range map[string]struct {
-		mod     func(*Config)
-		setting string
-	}{
-		"short root key": {func(c *Config) { c.RootKey = make([]byte, 16) }, "root key"},
-		"no access keys": {func(c *Config) { c.AccessKeys = nil }, "access keys"},
-		"no store":       {func(c *Config) { c.Store = nil }, "key store"},
-		"bad account":    {func(c *Config) { c.AccountID = "12" }, "account ID"},
-		"bad region":     {func(c *Config) { c.Region = "Mars" }, "region"},
-		"empty roots":    {func(c *Config) { c.AttestationRoots = []*x509.Certificate{} }, "attestation roots"},
-		"no principal":   {func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} }, `access key "A"`},
-		"negative skew":  {func(c *Config) { c.MaxClockSkew = -1 }, "maximum clock skew"},
-	} {
-		c := good()
-		tc.mod(c)
-		_, err := NewServer(c)
-		var ce *ConfigError
-		if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Setting != tc.setting {
-			t.Errorf("%s: %v, want ErrConfig naming %q", name, err, tc.setting)
-		}
-	}
-	if _, err := NewServer(nil); !errors.Is(err, ErrConfig) {
-		t.Errorf("nil config: %v", err)
-	}
-	// Every problem at once.
-	_, err := NewServer(&Config{Region: "Mars", AccountID: "12"})
-	var errs ConfigErrors
-	if !errors.As(err, &errs) || len(errs) != 5 {
-		t.Fatalf("want 5 problems (store, region, account, root key, access keys), got %v", err)
-	}
-}
-
-// TestDeletionTakesEffect: after the waiting period a key is gone.
-func TestDeletionTakesEffect(t *testing.T) {
-	var now atomic.Pointer[time.Time]
-	t0 := time.Now()
-	now.Store(&t0)
-	env := newEnv(t, func(c *Config) { c.Clock = func() time.Time { return *now.Load() } })
-	ctx := context.Background()
-	id := env.createKey(t)
-	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
-		t.Fatal(err)
-	}
-	later := t0.Add(7*24*time.Hour + time.Second)
-	now.Store(&later)
-	// Requests are signed with the real clock; widen the skew for this test.
-	env.srv.cfg.MaxClockSkew = 8 * 24 * time.Hour
-	_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
-	wantCode(t, err, CodeNotFound)
 }

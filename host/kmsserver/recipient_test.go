@@ -330,3 +330,19 @@ func TestRecipientOpenSSL(t *testing.T) {
 		t.Fatal("openssl's plaintext differs from the data key in CiphertextBlob")
 	}
 }
+
+// TestCheckRecipientWeakKey: checkRecipient applies recipient.Seal's own
+// checks, so a Recipient key Seal would refuse (here: exponent 3) is the
+// caller's ValidationException before any key is used, not a
+// KMSInternalException after the operation ran.
+func TestCheckRecipientWeakKey(t *testing.T) {
+	e := newRecipientEnv(t, nil)
+	weak := &rsa.PublicKey{N: e.priv.N, E: 3}
+	spki, err := x509.MarshalPKIXPublicKey(weak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := e.doc(t, func(d *attestation.Document) { d.PublicKey = spki })
+	_, err = e.client.GenerateRandom(context.Background(), &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(32), Recipient: e.recipient(doc)})
+	wantCode(t, err, CodeValidation)
+}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -68,5 +69,36 @@ func TestWrongRootKey(t *testing.T) {
 	id := env.createKey(t)
 	env2 := newEnv(t, func(c *Config) { c.Store = store; c.RootKey = bytes.Repeat([]byte{8}, 32) })
 	_, err := env2.client.Encrypt(context.Background(), &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("y")})
+	wantCode(t, err, CodeInternal)
+}
+
+// TestAliasRecordIntegrity: a key-store writer without the root key who
+// repoints alias/app at another key (one whose policy it controls) is
+// refused (KMSInternalException, as for a tampered key record): alias
+// records carry keymaterial's alias MAC.
+func TestAliasRecordIntegrity(t *testing.T) {
+	store, err := keystore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	env := newEnv(t, func(c *Config) { c.Store = store })
+	ctx := context.Background()
+	app, other := env.createKey(t), env.createKey(t)
+	if _, err := env.client.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: aws.String(app)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Behind the server's back.
+	if err := store.DeleteAlias(ctx, "alias/app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAlias(ctx, keystore.Alias{Name: "alias/app", KeyID: other, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String("alias/app"), NumberOfBytes: aws.Int32(32)})
+	if err == nil {
+		t.Fatalf("GenerateDataKey by a repointed alias succeeded under key %s (alias/app was created for %s)", aws.ToString(out.KeyId), app)
+	}
 	wantCode(t, err, CodeInternal)
 }
