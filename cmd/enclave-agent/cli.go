@@ -89,7 +89,7 @@ Global flags (accepted before or after the command):
   --kms-ca FILE             PEM roots for an https endpoint (default: system roots)
   --credentials-endpoint ADDR
                             fetch credentials from the host-proxy's credentials
-                            route at ADDR (vsock://3:8002, unix://..., tcp://...);
+                            route at ADDR (vsock://3:8003, unix://..., tcp://...);
                             without it: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
                             AWS_SESSION_TOKEN from the environment
   --credentials-path PATH   HTTP path there (default /credentials)

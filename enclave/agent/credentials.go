@@ -65,7 +65,7 @@ const maxCredentialsBody = 64 << 10
 // (Token and Expiration optional). Wrapped in aws.CredentialsCache (as [New]
 // does), credentials are fetched again ExpiryWindow before Expiration.
 type EndpointCredentials struct {
-	// Addr is the endpoint's transport address, e.g. "vsock://3:8002".
+	// Addr is the endpoint's transport address, e.g. "vsock://3:8003".
 	Addr string
 	// Path is the HTTP path; "" is DefaultCredentialsPath.
 	Path string
