@@ -27,13 +27,15 @@ import (
 //	<!-- doctest -->                     run it; it must exit 0
 //	<!-- doctest exit=1 -->              run it in a subshell; it must exit 1
 //	<!-- doctest exit=fail -->           ... it must exit non-zero
+//	<!-- doctest exit=1 expect="TEXT" --> ... and print TEXT (stdout or stderr)
 //	<!-- doctest requires=aws,curl -->   run it only where these commands exist
 //	<!-- doctest skip: REASON -->        not runnable here (a Nitro host, AWS)
 //
 // The runnable blocks of one file run in order in one bash (so variables
 // and background servers carry over), in an empty directory that holds
 // symbolic links to the repository's testvectors/ and deploy/, with the
-// freshly built binaries first on PATH. Background processes are stopped
+// freshly built binaries first on PATH; a block with exit= or expect= runs
+// in a subshell. Background processes are stopped
 // when the file is done. A block without a marker fails the test: every
 // command block either runs or says why it cannot.
 
@@ -46,10 +48,14 @@ type docBlock struct {
 	body     string
 	exit     int // -1: any non-zero status
 	requires []string
+	expect   string
 	skip     string
 }
 
-var markerRE = regexp.MustCompile(`^<!--\s*doctest\b(.*?)-->\s*$`)
+var (
+	markerRE = regexp.MustCompile(`^<!--\s*doctest\b(.*?)-->\s*$`)
+	optionRE = regexp.MustCompile(`(\w+)=("[^"]*"|\S+)`)
+)
 
 // parseDocBlocks returns the shell blocks of a Markdown file.
 func parseDocBlocks(name string, data []byte) ([]docBlock, error) {
@@ -109,8 +115,12 @@ func (b *docBlock) parseMarker() error {
 		}
 		return nil
 	}
-	for _, f := range strings.Fields(m) {
-		k, v, _ := strings.Cut(f, "=")
+	rest := strings.TrimSpace(optionRE.ReplaceAllString(m, ""))
+	if rest != "" {
+		return fmt.Errorf("doctest: cannot read %q", rest)
+	}
+	for _, o := range optionRE.FindAllStringSubmatch(m, -1) {
+		f, k, v := o[0], o[1], strings.Trim(o[2], `"`)
 		switch k {
 		case "exit":
 			if v == "fail" {
@@ -124,6 +134,8 @@ func (b *docBlock) parseMarker() error {
 			b.exit = n
 		case "requires":
 			b.requires = strings.Split(v, ",")
+		case "expect":
+			b.expect = v
 		default:
 			return fmt.Errorf("doctest: unknown option %q", f)
 		}
@@ -165,13 +177,13 @@ func TestDocBlocksMarked(t *testing.T) {
 }
 
 func TestParseDocBlocks(t *testing.T) {
-	md := "text\n\n<!-- doctest exit=1 requires=aws -->\n```sh\nfalse\n```\n\n```go\nx\n```\n- item\n\n  <!-- doctest skip: needs a Nitro host -->\n  ```sh\n  nitro-cli describe-enclaves\n  ```\n```sh\nunmarked\n```\n"
+	md := "text\n\n<!-- doctest exit=1 requires=aws expect=\"no such key\" -->\n```sh\nfalse\n```\n\n```go\nx\n```\n- item\n\n  <!-- doctest skip: needs a Nitro host -->\n  ```sh\n  nitro-cli describe-enclaves\n  ```\n```sh\nunmarked\n```\n"
 	blocks, err := parseDocBlocks("x.md", []byte(md))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []docBlock{
-		{file: "x.md", line: 4, marked: true, marker: "exit=1 requires=aws", body: "false\n", exit: 1, requires: []string{"aws"}},
+		{file: "x.md", line: 4, marked: true, marker: `exit=1 requires=aws expect="no such key"`, body: "false\n", exit: 1, requires: []string{"aws"}, expect: "no such key"},
 		{file: "x.md", line: 14, marked: true, marker: "skip: needs a Nitro host", body: "nitro-cli describe-enclaves\n", skip: "needs a Nitro host"},
 		{file: "x.md", line: 17, body: "unmarked\n"},
 	}
@@ -248,14 +260,18 @@ func runDocFile(t *testing.T, root string, blocks []docBlock) {
 		}
 		ran++
 		fmt.Fprintf(&script, "echo '>>> doctest block %s' >&2\n", where)
-		if b.exit == 0 {
+		if b.exit == 0 && b.expect == "" {
 			script.WriteString(b.body)
-		} else {
-			ok, want := fmt.Sprintf(`[ "$rc" = %d ]`, b.exit), strconv.Itoa(b.exit)
-			if b.exit == -1 {
-				ok, want = `[ "$rc" != 0 ]`, "a failure"
-			}
-			fmt.Fprintf(&script, "set +e\n(\nset -e\n%s)\nrc=$?\nset -e\nif ! %s; then echo \">>> doctest: %s exited $rc, want %s\" >&2; exit 1; fi\n", b.body, ok, where, want)
+			continue
+		}
+		ok, want := fmt.Sprintf(`[ "$rc" = %d ]`, b.exit), strconv.Itoa(b.exit)
+		if b.exit == -1 {
+			ok, want = `[ "$rc" != 0 ]`, "a failure"
+		}
+		fmt.Fprintf(&script, "set +e\n(\nset -e\n%s) > .doctest.out 2>&1\nrc=$?\nset -e\ncat .doctest.out\n", b.body)
+		fmt.Fprintf(&script, "if ! %s; then echo \">>> doctest: %s exited $rc, want %s\" >&2; exit 1; fi\n", ok, where, want)
+		if b.expect != "" {
+			fmt.Fprintf(&script, "if ! grep -qF -- %s .doctest.out; then echo \">>> doctest: %s: the output lacks %s\" >&2; exit 1; fi\n", shellQuote(b.expect), where, shellQuote(b.expect))
 		}
 	}
 	script.WriteString("echo '>>> doctest: all blocks done' >&2\n")
@@ -301,6 +317,11 @@ func runDocFile(t *testing.T, root string, blocks []docBlock) {
 		t.Fatalf("the docs' commands failed (%v); output:\n%s", runErr, lastLines(string(log), 80))
 	}
 	t.Logf("%d blocks ran", ran)
+}
+
+// shellQuote quotes s for bash.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func lastLines(s string, n int) string {
