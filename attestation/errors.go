@@ -178,6 +178,11 @@ func (e *SignatureError) Is(target error) bool { return target == ErrBadSignatur
 type ChainError struct {
 	// Reason says what is wrong with the chain.
 	Reason string
+	// UntrustedRoot is the subject of cabundle[0] when it is not one of the
+	// trusted roots (Options.Roots, or the AWS root when that is nil); ""
+	// when the chain failed for another reason. A program can then say how
+	// its user adds a root (a flag, a configuration key).
+	UntrustedRoot string
 }
 
 func (e *ChainError) Error() string {
@@ -224,9 +229,9 @@ func (e *ValidityError) Error() string {
 	if e.AtDocumentTime {
 		b.WriteString(" (the document's own timestamp)")
 	} else if e.Expired() {
-		b.WriteString("; use --at document (Options.AtDocumentTime) to verify an archived document at its own time")
+		b.WriteString("; set Options.AtDocumentTime to verify an archived document at its own time")
 	} else {
-		b.WriteString("; check the verifier's clock, or use --at document (Options.AtDocumentTime)")
+		b.WriteString("; check the verifier's clock, or set Options.AtDocumentTime")
 	}
 	return b.String()
 }
@@ -354,7 +359,7 @@ func (e *FreshnessError) Error() string {
 		return fmt.Sprintf("attestation: document from the future: timestamp %s is %s after the verification time %s (allowed skew %s); check the verifier's clock or Options.MaxFutureSkew",
 			e.Timestamp.UTC().Format(time.RFC3339Nano), e.Timestamp.Sub(e.At), e.At.UTC().Format(time.RFC3339Nano), e.Limit)
 	}
-	return fmt.Sprintf("attestation: document too old: timestamp %s is %s before the verification time %s (max age %s); request a fresh document or raise --max-age (Options.MaxAge)",
+	return fmt.Sprintf("attestation: document too old: timestamp %s is %s before the verification time %s (max age %s); request a fresh document or raise Options.MaxAge",
 		e.Timestamp.UTC().Format(time.RFC3339Nano), e.At.Sub(e.Timestamp), e.At.UTC().Format(time.RFC3339Nano), e.Limit)
 }
 
@@ -379,7 +384,7 @@ func (e *FreshnessError) Is(target error) bool {
 type DebugModeError struct{}
 
 func (e *DebugModeError) Error() string {
-	return "attestation: debug-mode enclave: PCR0, PCR1 and PCR2 are all zero, so its memory is readable from the parent instance; accept it only in development with --allow-debug (Options.AllowDebugUnsafe)"
+	return "attestation: debug-mode enclave: PCR0, PCR1 and PCR2 are all zero, so its memory is readable from the parent instance; accept it only in development with Options.AllowDebugUnsafe"
 }
 
 // Code returns "debug_mode".

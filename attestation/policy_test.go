@@ -264,7 +264,7 @@ func TestVerifyValidity(t *testing.T) {
 	wantCode(t, doc, err, "certificate_expired", attestation.ErrCertificateExpired)
 	var ve *attestation.ValidityError
 	if !errors.As(err, &ve) || ve.Position != "certificate" || !ve.NotAfter.Equal(leafEnd) ||
-		!strings.Contains(err.Error(), "use --at document (Options.AtDocumentTime)") {
+		!strings.Contains(err.Error(), "set Options.AtDocumentTime") {
 		t.Errorf("validity error: %v", err)
 	}
 	opts.AtDocumentTime = true

@@ -228,7 +228,9 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) error {
 	// of the intermediates: were it in both pools, crypto/x509 would check
 	// the regional CA's signature twice (hf/nitrite's sixth verification).
 	if !t.isRoot(rd.cabundle[0]) {
-		return &ChainError{Reason: fmt.Sprintf("cabundle[0] %q is not a trusted root; give its root with --root (Options.Roots) only if you trust it", c.bundle[0].Subject.String())}
+		subject := c.bundle[0].Subject.String()
+		return &ChainError{UntrustedRoot: subject,
+			Reason: fmt.Sprintf("cabundle[0] %q is not a trusted root; add it to Options.Roots only if you trust it", subject)}
 	}
 	// crypto/x509 does the PKIX work (path building, basic constraints, path
 	// length, name constraints, unknown critical extensions). Measured, it

@@ -4,13 +4,24 @@
 // for development, the emulator) for attestation documents, fetches keys
 // from KMS or kms-server with Recipient, and serves attestation documents to
 // remote verifiers. Run "enclave-agent help" for the usage.
+//
+// The package is split by concern, as age's command is: main.go (usage and
+// dispatch), parse.go (flags), nsm.go (the NSM commands: attest, pcr,
+// describe-nsm, emulator-root), kms.go (genkey, decrypt, genrandom),
+// serve.go (the attestation endpoint) and output.go (files and JSON).
 package main
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 func main() {
@@ -18,4 +29,185 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
+}
+
+const usage = `Usage: enclave-agent [global flags] COMMAND [flags]
+       enclave-agent help | version
+
+Runs inside a Nitro Enclave: attestation documents from the NSM, keys from
+KMS (or kms-server) delivered with Recipient, an attestation endpoint.
+
+Commands:
+  serve        --listen ADDR [--key-id ID [--key-spec AES_256]]
+               serve POST /v1/attestation and GET /v1/health on ADDR; with
+               --key-id, fetch a data key at start (kept in memory)
+               [--attested-listen ADDR --upstream http://127.0.0.1:PORT]
+               also serve attested TLS on ADDR: the attestation challenge
+               and a reverse proxy to the application (nitro-verify --connect)
+  attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
+               [--format raw|base64|hex] [--out FILE]
+               print an attestation document (raw CBOR by default)
+  genkey       --key-id ID [--key-spec AES_256 (default)|AES_128 | --bytes N]
+               [--context K=V]... [--format json|raw] [--out FILE]
+               [--ciphertext-out FILE]
+               GenerateDataKey with Recipient
+  decrypt      (--ciphertext BASE64 | --ciphertext-file FILE) [--key-id ID]
+               [--context K=V]... [--encryption-algorithm ALG]
+               [--format json|raw] [--out FILE]
+               Decrypt with Recipient
+  genrandom    --length N [--format json|raw] [--out FILE]
+               GenerateRandom with Recipient
+  pcr describe N | pcr extend N (--data HEX | --data-file FILE) |
+  pcr lock N | pcr lock-range N
+               read, extend and lock PCRs (16-31 are the application's)
+  describe-nsm print the NSM description as JSON
+  emulator-root --emulator-state DIR [--out FILE]
+               write the emulator's root certificate (PEM, mode 0644; its
+               private key stays in DIR, 0600) for verifiers:
+               nitro-verify --root FILE
+  help         this text (also -h, --help)
+  version      print the version (also --version)
+
+Command flags:
+  --listen ADDR             serve: vsock://any:PORT, vsock://CID:PORT,
+                            tcp://HOST:PORT, HOST:PORT or unix:///PATH
+  --attested-listen ADDR    serve: the attested TLS listener (an address as above)
+  --upstream URL            serve: the application behind attested TLS, an
+                            http:// URL on a loopback address
+  --key-id ID               a key ID, key ARN, alias/NAME or alias ARN
+  --key-spec SPEC           AES_256 or AES_128 (genkey, serve)
+  --bytes N                 genkey: N bytes instead of --key-spec (1-1024)
+  --context K=V             encryption context pair (repeatable)
+  --ciphertext BASE64, --ciphertext-file FILE
+                            decrypt: the CiphertextBlob
+  --encryption-algorithm ALG
+                            decrypt: SYMMETRIC_DEFAULT (default) or an RSA one
+  --length N                genrandom: 1 to 1024 bytes
+  --nonce HEX, --user-data HEX, --public-key HEX
+                            attest: fields of the document
+  --data HEX, --data-file FILE
+                            pcr extend: the data to extend with
+  --format F                attest: raw, base64 or hex; KMS commands: json or raw
+  --out FILE                write there (mode 0600) instead of stdout
+  --ciphertext-out FILE     genkey: write the CiphertextBlob there (0600)
+
+Global flags (accepted before or after the command):
+  --nsm device|emulator     the NSM to use (default device: /dev/nsm)
+  --emulator-state DIR      keep the emulator's root CA (root.pem, root.key) and
+                            PCR bank (pcrs.json, shared by every process using
+                            DIR, like one enclave's NSM) in DIR
+  --emulator-root-out FILE  write the emulator's root certificate to FILE at start
+  --image-measurements FILE emulator PCRs from nitro-cli describe-eif/build-enclave JSON
+  --pcr0 HEX, --pcr1 HEX, --pcr2 HEX, --pcr N=HEX (repeatable)
+                            emulator boot PCRs (0-15)
+  --debug-mode              emulator: a debug-mode enclave (PCR0-PCR2 zero)
+  --region REGION           KMS region (default $AWS_REGION)
+  --kms-endpoint URL        KMS base URL (default https://kms.REGION.amazonaws.com;
+                            kms-server: https://HOST:PORT, or http://HOST:PORT
+                            with --insecure-http-unsafe)
+  --insecure-http-unsafe    allow an http:// KMS endpoint. Unsafe: without TLS
+                            the parent instance can choose the data keys this
+                            enclave receives. Development only.
+  --proxy ADDR              dial every KMS connection to ADDR: vsock://3:8000,
+                            tcp://HOST:PORT, HOST:PORT or unix:///PATH (TLS
+                            stays end to end)
+  --kms-ca FILE             PEM roots for an https endpoint (default: system roots)
+  --credentials-endpoint ADDR
+                            fetch credentials from the host-proxy's credentials
+                            route at ADDR (vsock://3:8003, unix://..., tcp://...);
+                            without it: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                            AWS_SESSION_TOKEN from the environment
+  --credentials-path PATH   HTTP path there (default /credentials)
+  --key-rotation DUR        replace the recipient RSA key this often (default 1h)
+  --log-level LEVEL         debug, info (default), warn or error
+  --version                 print the version and exit
+  -h, --help                print this help and exit
+
+JSON output holds base64 blobs: {"KeyId","CiphertextBlob","Plaintext"} for
+genkey, {"KeyId","EncryptionAlgorithm","Plaintext"} for decrypt,
+{"Plaintext"} for genrandom; --format raw writes the plaintext bytes to --out
+(and genkey the CiphertextBlob to --ciphertext-out). Credentials are never
+taken from flags. Output files are written with mode 0600, except the
+emulator's root certificate (public: 0644).
+
+Exit status:
+  0  success
+  1  the operation failed (KMS error, NSM error, refused response, a
+     listener that cannot be bound)
+  2  usage error (bad flag or address, unreadable input file)
+
+Examples:
+  enclave-agent --nsm emulator --debug-mode attest --format base64
+  enclave-agent --region eu-west-1 --proxy vsock://3:8000 \
+      --credentials-endpoint vsock://3:8003 genkey --key-id alias/app
+  enclave-agent --region eu-west-1 --proxy vsock://3:8000 \
+      --credentials-endpoint vsock://3:8003 serve --listen vsock://any:5005
+`
+
+// app is one invocation.
+type app struct {
+	ctx    context.Context // cancelled on SIGINT/SIGTERM
+	g      globals
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	log    *slog.Logger
+	p      *cli.Program
+}
+
+// errHelp and errVersion end a command early: -h or --version was given
+// among its flags.
+var (
+	errHelp    = errors.New("help requested")
+	errVersion = errors.New("version requested")
+)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
+		p: &cli.Program{Name: "enclave-agent", Stdout: stdout, Stderr: stderr}}
+	a.g = globals{nsm: "device", pcrs: pcrFlag{}, logLevel: "info"}
+	top := a.flags("enclave-agent")
+	rest, err := a.parseTop(top, args)
+	if err == nil && len(rest) == 0 {
+		err = usagef("no command given")
+	}
+	if err == nil {
+		cmd, cargs := rest[0], rest[1:]
+		switch {
+		case cli.IsHelp(cmd):
+			err = errHelp
+		case cli.IsVersion(cmd):
+			err = errVersion
+		case cmd == "serve":
+			err = a.serve(cargs)
+		case cmd == "attest":
+			err = a.attest(cargs)
+		case cmd == "genkey":
+			err = a.genkey(cargs)
+		case cmd == "decrypt":
+			err = a.decrypt(cargs)
+		case cmd == "genrandom":
+			err = a.genrandom(cargs)
+		case cmd == "pcr":
+			err = a.pcr(cargs)
+		case cmd == "describe-nsm":
+			err = a.describeNSM(cargs)
+		case cmd == "emulator-root":
+			err = a.emulatorRoot(cargs)
+		default:
+			err = usagef("unknown command %q", cmd)
+		}
+	}
+	switch {
+	case errors.Is(err, errHelp):
+		io.WriteString(stdout, usage)
+		return cli.ExitOK
+	case errors.Is(err, errVersion):
+		a.p.PrintVersion()
+		return cli.ExitOK
+	case errors.Is(err, enclave.ErrNoDevice):
+		err = cli.WithHint(err, "--nsm emulator --debug-mode (or --pcr0 HEX) for development")
+	}
+	return a.p.Fail(err)
 }

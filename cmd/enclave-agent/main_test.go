@@ -9,6 +9,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/enclavekit/enclavekit/internal/clitest"
 	"github.com/enclavekit/enclavekit/internal/verifycli"
 )
 
@@ -23,7 +24,8 @@ func TestMain(m *testing.M) {
 // exit status of every offline command and failure class.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:  "testdata/script",
+		Cmds: clitest.Cmds(),
 		Condition: func(cond string) (bool, error) {
 			if cond == "nsmdevice" {
 				_, err := os.Stat("/dev/nsm")

@@ -2,7 +2,8 @@
 
 // Command host-proxy is the parent instance's proxy for Nitro Enclaves, a
 // drop-in for vsock-proxy with several routes, both directions, DNS
-// re-resolution, metrics and graceful shutdown. See package host/proxy.
+// re-resolution at the records' TTL, metrics and graceful shutdown. See
+// package host/proxy. Run "host-proxy help" for the usage.
 package main
 
 import (
@@ -15,43 +16,57 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/proxy"
-	"github.com/enclavekit/enclavekit/internal/transport"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 const defaultConfig = "/etc/nitro_enclaves/vsock-proxy.yaml"
 
-const usage = `usage: host-proxy [flags] LOCAL_PORT REMOTE_HOST REMOTE_PORT
+const usage = `Usage: host-proxy [flags] LOCAL_PORT REMOTE_HOST REMOTE_PORT
        host-proxy [flags] --config FILE
+       host-proxy help | version
 
 Forward connections from the enclave (vsock port LOCAL_PORT on this instance)
 to REMOTE_HOST:REMOTE_PORT, which must be on the allow-list, like vsock-proxy.
 With --config and no arguments, serve the routes of FILE instead.
 
-flags:
-  -4, -6              resolve REMOTE_HOST to IPv4 / IPv6 addresses only
-  -w N                at most N concurrent connections (a limit, not a worker
-                      pool; further connections wait up to the connect timeout)
+Flags:
+  -4, --ipv4          resolve REMOTE_HOST to IPv4 addresses only
+  -6, --ipv6          resolve REMOTE_HOST to IPv6 addresses only
+  -w, --num_workers N at most N concurrent connections (vsock-proxy's meaning:
+                      a limit, not a worker pool; further connections wait up
+                      to the connect timeout)
   --config FILE       YAML: allowlist (vsock-proxy's format) and optionally
                       routes, credentials, admin, timeouts
                       (default ` + defaultConfig + ` with LOCAL_PORT...)
-  --listen ADDR       listen on ADDR (tcp://HOST:PORT, unix:///PATH,
-                      vsock://CID:PORT) instead of vsock://any:LOCAL_PORT
+  --listen ADDR       listen on ADDR (vsock://CID:PORT, tcp://HOST:PORT,
+                      HOST:PORT, unix:///PATH) instead of vsock://any:LOCAL_PORT
   --admin ADDR        serve /healthz and /metrics on ADDR (localhost only)
-  --connect-timeout D, --idle-timeout D, --dns-refresh D, --shutdown-timeout D
-                      override the config file's values (Go durations)
+  --connect-timeout D, --idle-timeout D, --shutdown-timeout D
+                      override the config file's values (Go durations: 10s, 5m)
+  --dns-refresh D     the longest a DNS answer is used, overriding dns_refresh;
+                      answers are re-resolved at their TTL, at least every 5s
   --log-format F      text (default) or json
-  --log-level L       debug, info (default), warn, error
-  --check             validate the configuration and exit
-  --version           print the version and exit
+  --log-level L       debug, info (default), warn or error
+  --check             validate the configuration (and the allow-list's names
+                      in DNS) and exit
+  --version           print the version and exit (also: host-proxy version)
+  -h, --help          print this help and exit (also: host-proxy help)
 
-exit status: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error
+Exit status:
+  0  clean shutdown (SIGTERM or SIGINT drains the connections), or --check ok
+  1  runtime failure (a listener cannot be bound, ...)
+  2  usage or configuration error (bad flag, unreadable or invalid file)
+
+Examples:
+  host-proxy 8000 kms.eu-west-1.amazonaws.com 443
+  host-proxy --config /etc/enclavekit/host-proxy.yaml --check
+  host-proxy --config /etc/enclavekit/host-proxy.yaml --log-format json
 `
 
 func main() {
@@ -70,13 +85,38 @@ type options struct {
 	check, version        bool
 }
 
+// errHelp asks for the help text.
+var errHelp = errors.New("help requested")
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var o options
+	p := &cli.Program{Name: "host-proxy", Stdout: stdout, Stderr: stderr}
+	err := runErr(ctx, p, args)
+	if errors.Is(err, errHelp) {
+		io.WriteString(stdout, usage)
+		return cli.ExitOK
+	}
+	return p.Fail(err)
+}
+
+// parseArgs parses the command line: flags may follow the positional
+// arguments, as vsock-proxy allows.
+func parseArgs(args []string) (*options, []string, error) {
+	if len(args) == 1 && cli.IsHelp(args[0]) {
+		return nil, nil, errHelp
+	}
+	if len(args) == 1 && args[0] == "version" {
+		return &options{version: true}, nil, nil
+	}
+	o := &options{}
 	fs := flag.NewFlagSet("host-proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.BoolVar(&o.ipv4, "4", false, "")
+	fs.BoolVar(&o.ipv4, "ipv4", false, "")
 	fs.BoolVar(&o.ipv6, "6", false, "")
+	fs.BoolVar(&o.ipv6, "ipv6", false, "")
 	fs.IntVar(&o.workers, "w", 0, "")
+	fs.IntVar(&o.workers, "num_workers", 0, "")
 	fs.StringVar(&o.config, "config", "", "")
 	fs.StringVar(&o.listen, "listen", "", "")
 	fs.StringVar(&o.admin, "admin", "", "")
@@ -88,21 +128,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.check, "check", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
-
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "host-proxy: error: "+format+"\n", a...)
-		fmt.Fprint(stderr, "hint: host-proxy --help shows the usage\n")
-		return 2
-	}
-	// Flags may follow the positional arguments, as vsock-proxy allows.
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, usage)
-				return 0
+				return nil, nil, errHelp
 			}
-			return usageErr("%v", err)
+			return nil, nil, cli.Usagef("%v", err)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -110,29 +142,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	return o, pos, nil
+}
+
+func runErr(ctx context.Context, p *cli.Program, args []string) error {
+	o, pos, err := parseArgs(args)
+	if err != nil {
+		return err
+	}
 	if o.version {
-		v := "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		fmt.Fprintln(stdout, "host-proxy", v)
-		return 0
+		p.PrintVersion()
+		return nil
 	}
 	if o.ipv4 && o.ipv6 {
-		return usageErr("-4 and -6 are mutually exclusive")
+		return cli.Usagef("-4 (--ipv4) and -6 (--ipv6) are mutually exclusive")
 	}
 	if o.workers < 0 {
-		return usageErr("-w %d: want a positive limit", o.workers)
+		return cli.Usagef("-w %d: want a positive limit", o.workers)
 	}
 	if len(pos) != 0 && len(pos) != 3 {
-		return usageErr("want LOCAL_PORT REMOTE_HOST REMOTE_PORT (got %d arguments)", len(pos))
+		return cli.Usagef("want LOCAL_PORT REMOTE_HOST REMOTE_PORT (got %d arguments)", len(pos))
 	}
 	if len(pos) == 0 && o.config == "" {
-		return usageErr("nothing to do: give LOCAL_PORT REMOTE_HOST REMOTE_PORT or --config FILE")
+		return cli.Usagef("nothing to do: give LOCAL_PORT REMOTE_HOST REMOTE_PORT or --config FILE")
 	}
-	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	log, err := newLogger(p.Stderr, o.logFormat, o.logLevel)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 
 	path := o.config
@@ -142,22 +178,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if o.config == "" {
-			return usageErr("reading the allow-list: %v (give --config FILE)", err)
+			return cli.WithHint(cli.Usagef("reading the allow-list: %v", err), "give the allow-list with --config FILE")
 		}
-		return usageErr("%v", err)
+		return cli.Usagef("--config: %v", err)
 	}
 	cfg, err := proxy.ParseConfig(data)
 	if err != nil {
-		return usageErr("%s: %v", path, err)
+		return cli.Usage(configErrors(path, err))
 	}
 	if len(pos) == 3 {
 		r, err := positionalRoute(pos, o)
 		if err != nil {
-			return usageErr("%v", err)
+			return err
 		}
 		cfg.Routes = append(cfg.Routes, r)
 	} else if o.listen != "" || o.workers != 0 || o.ipv4 || o.ipv6 {
-		return usageErr("--listen, -w, -4 and -6 apply to LOCAL_PORT REMOTE_HOST REMOTE_PORT; set them per route in %s", path)
+		return cli.Usagef("--listen, -w, -4 and -6 apply to LOCAL_PORT REMOTE_HOST REMOTE_PORT; set them per route in %s", path)
 	}
 	if o.admin != "" {
 		cfg.Admin = o.admin
@@ -171,51 +207,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Logger = log
-	p, err := proxy.New(cfg)
+	px, err := proxy.New(cfg)
 	if err != nil {
-		var ce proxy.ConfigErrors
-		if errors.As(err, &ce) {
-			for _, e := range ce {
-				fmt.Fprintf(stderr, "host-proxy: error: %s: %v\n", path, strings.TrimPrefix(e.Error(), "proxy: "))
-			}
-			return 2
-		}
-		return usageErr("%v", err)
+		return cli.Usage(configErrors(path, err))
 	}
 	if o.check {
-		fmt.Fprintf(stdout, "%s: configuration ok\n", path)
-		return 0
+		fmt.Fprintf(p.Stdout, "%s: configuration ok\n", path)
+		return nil
 	}
-	if err := p.Listen(); err != nil {
-		fmt.Fprintf(stderr, "host-proxy: error: %v\n", err)
-		return 1
+	if err := px.Listen(); err != nil {
+		return err
 	}
-	if err := p.Serve(ctx); err != nil {
-		fmt.Fprintf(stderr, "host-proxy: error: %v\n", err)
-		return 1
-	}
-	return 0
+	return px.Serve(ctx)
 }
 
-// positionalRoute is the vsock-proxy invocation as a route.
-func positionalRoute(pos []string, o options) (proxy.Route, error) {
+// configErrors names the file in front of every configuration problem,
+// one per line.
+func configErrors(path string, err error) error {
+	var ce proxy.ConfigErrors
+	if !errors.As(err, &ce) {
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "proxy: "))
+	}
+	msgs := make([]string, len(ce))
+	for i, e := range ce {
+		msgs[i] = path + ": " + strings.TrimPrefix(e.Error(), "proxy: ")
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// positionalRoute is the vsock-proxy invocation as a route, named after
+// what it listens on.
+func positionalRoute(pos []string, o *options) (proxy.Route, error) {
 	lport, err := strconv.ParseUint(pos[0], 10, 32)
 	if err != nil {
-		return proxy.Route{}, fmt.Errorf("LOCAL_PORT %q: want a vsock port number", pos[0])
+		return proxy.Route{}, cli.Usagef("LOCAL_PORT %q: want a vsock port number", pos[0])
 	}
 	rport, err := strconv.ParseUint(pos[2], 10, 16)
 	if err != nil || rport == 0 {
-		return proxy.Route{}, fmt.Errorf("REMOTE_PORT %q: want a TCP port number 1-65535", pos[2])
+		return proxy.Route{}, cli.Usagef("REMOTE_PORT %q: want a TCP port number 1-65535", pos[2])
 	}
 	listen := "vsock://any:" + strconv.FormatUint(lport, 10)
 	if o.listen != "" {
-		if _, err := transport.ParseAddr(o.listen); err != nil {
-			return proxy.Route{}, fmt.Errorf("--listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
+		a, err := cli.ParseAddr("--listen", o.listen)
+		if err != nil {
+			return proxy.Route{}, err
 		}
-		listen = o.listen
+		listen = a.String()
 	}
 	r := proxy.Route{
-		Name:           "vsock-" + strconv.FormatUint(lport, 10),
+		Name:           listen,
 		Direction:      proxy.Egress,
 		Listen:         listen,
 		Destination:    "tcp://" + net.JoinHostPort(strings.Trim(pos[1], "[]"), pos[2]),
@@ -230,9 +270,9 @@ func positionalRoute(pos []string, o options) (proxy.Route, error) {
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	lv, err := cli.ParseLogLevel(level)
+	if err != nil {
+		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -241,5 +281,5 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return nil, cli.Usagef("--log-format %q: want text or json", format)
 }

@@ -4,8 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"io"
 	"net"
 	"os"
@@ -16,17 +14,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/enclavekit/enclavekit/internal/clitest"
 )
 
 // TestMain lets the tests run this binary as host-proxy itself, so that
-// SIGTERM reaches main's signal handling.
+// SIGTERM reaches main's signal handling, and registers it as the scripts'
+// host-proxy command.
 func TestMain(m *testing.M) {
 	if os.Getenv("HOST_PROXY_TEST_MAIN") == "1" {
 		os.Args = append([]string{"host-proxy"}, strings.Fields(os.Getenv("HOST_PROXY_ARGS"))...)
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	testscript.Main(m, map[string]func(){"host-proxy": main})
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -38,55 +41,18 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-func runCmd(args ...string) (int, string, string) {
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
-}
-
-func TestUsageErrors(t *testing.T) {
-	allow := writeFile(t, "allow.yaml", "allowlist:\n  - {address: kms.example.com, port: 443}\n")
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{nil, "nothing to do"},
-		{[]string{"8000", "kms.example.com"}, "want LOCAL_PORT REMOTE_HOST REMOTE_PORT (got 2 arguments)"},
-		{[]string{"--config", allow, "8000", "other.example.com", "443"},
-			`route "vsock-8000": destination other.example.com:443 is not in the allow-list; add "- {address: other.example.com, port: 443}"`},
-		{[]string{"--config", allow, "x", "kms.example.com", "443"}, `LOCAL_PORT "x"`},
-		{[]string{"--config", allow, "8000", "kms.example.com", "0"}, `REMOTE_PORT "0"`},
-		{[]string{"-4", "-6", "--config", allow, "8000", "kms.example.com", "443"}, "mutually exclusive"},
-		{[]string{"--config", allow, "--listen", "tcp://:1", "8000", "kms.example.com", "443"}, "--listen: bad address"},
-		{[]string{"--config", allow, "-w", "4"}, "apply to LOCAL_PORT"},
-		{[]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, "no such file"},
-		{[]string{"--config", writeFile(t, "bad.yaml", "allowlist: [{address: a.example, port: 1, typo: 2}]\n")}, "field typo not found"},
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
-		{[]string{"--log-format", "xml", "--config", allow, "8000", "kms.example.com", "443"}, `--log-format "xml"`},
-	}
-	for _, tt := range tests {
-		code, _, stderr := runCmd(tt.args...)
-		if code != 2 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "host-proxy: error: ") {
-			t.Errorf("%q: exit %d, stderr:\n%s\nwant exit 2 and %q", tt.args, code, stderr, tt.want)
-		}
-	}
-}
-
-func TestCheckAndHelp(t *testing.T) {
-	allow := writeFile(t, "allow.yaml", "allowlist:\n  - {address: kms.example.com, port: 443}\n")
-	// Flags after the positional arguments, as vsock-proxy accepts them.
-	code, stdout, stderr := runCmd("8000", "kms.example.com", "443", "--config", allow, "-w", "8", "--check")
-	if code != 0 || !strings.Contains(stdout, "configuration ok") {
-		t.Errorf("--check: %d %q %q", code, stdout, stderr)
-	}
-	code, stdout, _ = runCmd("--help")
-	if code != 0 || !strings.Contains(stdout, "usage: host-proxy [flags] LOCAL_PORT REMOTE_HOST REMOTE_PORT") {
-		t.Errorf("--help: %d %q", code, stdout)
-	}
-	code, stdout, _ = runCmd("--version")
-	if code != 0 || !strings.HasPrefix(stdout, "host-proxy ") {
-		t.Errorf("--version: %d %q", code, stdout)
-	}
+// TestScript runs the command-line scripts in testdata/script: help,
+// version, --check, and every usage (exit 2) and runtime (exit 1) failure.
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:  filepath.Join("testdata", "script"),
+		Cmds: clitest.Cmds(),
+		Setup: func(e *testscript.Env) error {
+			deploy, err := filepath.Abs(filepath.Join("..", "..", "deploy"))
+			e.Setenv("DEPLOY", deploy)
+			return err
+		},
+	})
 }
 
 func freePort(t *testing.T) int {
@@ -187,12 +153,5 @@ func TestSIGTERMDrain(t *testing.T) {
 	waitLog("drained all connections")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)
-	}
-}
-
-func TestDeployExampleValid(t *testing.T) {
-	code, stdout, stderr := runCmd("--config", "../../deploy/host-proxy.yaml", "--check")
-	if code != 0 || !strings.Contains(stdout, "configuration ok") {
-		t.Fatalf("deploy/host-proxy.yaml: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

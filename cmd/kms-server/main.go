@@ -3,41 +3,76 @@
 // Command kms-server is a self-hostable, KMS-compatible key service that
 // releases keys only to attested Nitro Enclaves (package host/kms).
 //
-//	kms-server init [--dir DIR]          write a starter config into DIR (default .)
 //	kms-server --config FILE [flags]     serve
+//	kms-server init [--dir DIR]          write a development configuration
+//	kms-server help | version
 //
-// Flags: --listen ADDR and --metrics-listen ADDR override the file;
-// --log-level debug|info|warn|error. SIGTERM or SIGINT shut down
-// gracefully. Metrics are served on /metrics and health on /healthz on the
-// metrics listener.
+// Run "kms-server help" for every flag, the exit status and examples. This
+// package is wiring only: main.go parses the command line, init.go writes
+// the starter configuration, serve.go binds the listeners and serves.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/enclavekit/enclavekit/host/kmsserver"
-	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 const usage = `Usage:
-  kms-server init [--dir DIR]
-  kms-server --config FILE [--listen ADDR] [--metrics-listen ADDR] [--log-level LEVEL]
-  kms-server --version
+    kms-server --config FILE [--listen ADDR] [--metrics-listen ADDR|off] [--log-level LEVEL]
+    kms-server init [--dir DIR]
+    kms-server help | version
 
-A KMS-compatible key service (JSON 1.1 protocol, SigV4) that releases keys
-only to attested Nitro Enclaves. "init" writes kms-server.yaml, root.key and
-keys/ into DIR for development.
+A KMS-compatible key service (the AWS KMS JSON 1.1 protocol with SigV4) that
+releases keys only to attested Nitro Enclaves, with Recipient. Any KMS client
+works against it: the aws CLI (--endpoint-url), aws-sdk-go-v2,
+@aws-sdk/client-kms.
+
+Serve flags:
+    --config FILE          The configuration file (YAML), required. "kms-server
+                           init" writes a commented starter; every key is
+                           documented in the host/kmsserver/kmsconfig package.
+    --listen ADDR          The KMS listener, instead of listen: in the file.
+                           ADDR is HOST:PORT, tcp://HOST:PORT, unix:///PATH or
+                           vsock://CID:PORT.
+    --metrics-listen ADDR  The listener for /metrics (Prometheus) and /healthz,
+                           instead of metrics_listen: in the file; "off" serves
+                           neither.
+    --log-level LEVEL      debug, info (default), warn or error. Logs are JSON
+                           lines on standard error; the audit log (one JSON line
+                           per request) goes to audit_log: in the file, or to
+                           standard output.
+    --version              Print the version and exit (also: kms-server version).
+    -h, --help             Print this help and exit (also: kms-server help).
+
+Init flags:
+    --dir DIR              Write kms-server.yaml, root.key and keys/ into DIR,
+                           created if missing. Without --dir: the current
+                           directory, which must then be empty. The access key
+                           made for the development principal is printed to
+                           standard output, once.
+
+kms-server logs "serving KMS" once every listener is bound. SIGTERM or SIGINT
+stop accepting requests and let those in flight finish (up to 10 s).
+
+Exit status:
+    0  clean shutdown (or init, help, version done)
+    1  runtime failure: a listener cannot be bound, the key store cannot be
+       opened or is in use by another kms-server, init refused to overwrite
+    2  usage or configuration error (bad flag, unreadable or invalid
+       configuration file, missing root key)
+
+Examples:
+    kms-server init --dir kms-dev
+    kms-server --config kms-dev/kms-server.yaml
+    kms-server --config /etc/kms-server.yaml --listen tcp://0.0.0.0:7700 --metrics-listen off
 `
 
 func main() {
@@ -51,117 +86,82 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run is kms-server with args (without the program name); it returns the
+// exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "init" {
-		return runInit(args[1:], stderr)
-	}
-	fs := flag.NewFlagSet("kms-server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	cfgPath := fs.String("config", "", "configuration file (YAML)")
-	listen := fs.String("listen", "", "KMS listen address (overrides the file)")
-	metricsListen := fs.String("metrics-listen", "", "metrics and health listen address (overrides the file; \"off\" disables)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	version := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *version {
-		v := "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
+	p := &cli.Program{Name: "kms-server", Stdout: stdout, Stderr: stderr}
+	if len(args) > 0 {
+		switch {
+		case cli.IsHelp(args[0]):
+			io.WriteString(stdout, usage)
+			return cli.ExitOK
+		case args[0] == "version":
+			p.PrintVersion()
+			return cli.ExitOK
+		case args[0] == "init":
+			return p.Fail(runInit(args[1:], stdout, stderr))
 		}
-		fmt.Fprintln(stdout, "kms-server", v)
-		return 0
 	}
-	if *cfgPath == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "kms-server: error: --log-level: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	if err := serve(*cfgPath, *listen, *metricsListen, stdout, log); err != nil {
-		fmt.Fprintf(stderr, "kms-server: error: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-func runInit(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("kms-server init", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".", "directory to write the starter configuration into")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	st, err := kmsconfig.WriteStarter(*dir, nil)
+	o, err := parseServeFlags(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "kms-server: error: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stderr, `wrote %s
-      %s (root key, keep it secret and backed up: without it the keys are lost)
-      %s (key store)
-start:  kms-server --config %s
-try:    AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s \
-          aws kms create-key --region us-east-1 --endpoint-url http://%s
-`, st.ConfigPath, st.RootKeyPath, st.KeyStoreDir, st.ConfigPath, st.AccessKeyID, st.Secret, st.Listen)
-	return 0
-}
-
-func serve(cfgPath, listen, metricsListen string, stdout io.Writer, log *slog.Logger) error {
-	f, err := kmsconfig.Load(cfgPath)
-	if err != nil {
-		return err
-	}
-	for _, w := range f.Warnings {
-		log.Warn("deprecated configuration", "config", cfgPath, "warning", w)
-	}
-	if listen != "" {
-		f.Listen = listen
-	}
-	if metricsListen != "" {
-		f.MetricsListen = metricsListen
-	}
-	audit := stdout
-	if p := f.AuditPath(); p != "" && p != "-" {
-		af, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return err
+		if errors.Is(err, flag.ErrHelp) {
+			io.WriteString(stdout, usage)
+			return cli.ExitOK
 		}
-		defer af.Close()
-		audit = af
+		return p.Fail(err)
+	}
+	if o.version {
+		p.PrintVersion()
+		return cli.ExitOK
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	octx, cancel := context.WithTimeout(ctx, time.Minute)
-	store, err := f.OpenStore(octx)
-	cancel()
-	if err != nil {
-		return err
+	return p.Fail(serve(ctx, o, stdout, stderr))
+}
+
+// serveOptions are the serve flags.
+type serveOptions struct {
+	config, listen, metricsListen, logLevel string
+	version                                 bool
+}
+
+func parseServeFlags(args []string) (*serveOptions, error) {
+	o := &serveOptions{}
+	fs := flag.NewFlagSet("kms-server", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&o.config, "config", "", "")
+	fs.StringVar(&o.listen, "listen", "", "")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "")
+	fs.StringVar(&o.logLevel, "log-level", "info", "")
+	fs.BoolVar(&o.version, "version", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, cli.Usagef("%v", err)
 	}
-	defer store.Close()
-	cfg, err := f.ServerConfig(store, audit)
-	if err != nil {
-		return err
+	if o.version {
+		return o, nil
 	}
-	cfg.Logger = log
-	srv, err := kmsserver.NewServer(cfg)
-	if err != nil {
-		return err
+	if fs.NArg() != 0 {
+		return nil, cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	srv.MetricsRegistry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := srv.Listen(); err != nil {
-		return err
+	if o.config == "" {
+		return nil, cli.Usagef("--config FILE is required (kms-server init writes a starter)")
 	}
-	attrs := []any{"addr", srv.Addr("kms").String(), "region", cfg.Region, "key_store", f.StoreName()}
-	if a := srv.Addr("metrics"); a != nil {
-		attrs = append(attrs, "metrics_addr", a.String())
+	if _, err := cli.ParseLogLevel(o.logLevel); err != nil {
+		return nil, err
 	}
-	log.Info("serving KMS", attrs...) // every listener is bound
-	return srv.Serve(ctx)
+	if o.listen != "" {
+		if _, err := cli.ParseAddr("--listen", o.listen); err != nil {
+			return nil, err
+		}
+	}
+	if o.metricsListen != "" && o.metricsListen != "off" {
+		if _, err := cli.ParseAddr("--metrics-listen", o.metricsListen); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }

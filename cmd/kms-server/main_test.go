@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -24,18 +25,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
+	"github.com/enclavekit/enclavekit/internal/clitest"
 )
 
 const childEnv = "ENCLAVEKIT_KMS_SERVER_CHILD"
 
-// TestMain lets the test binary act as kms-server for the crash test.
+// TestMain lets the test binary act as kms-server: for the crash test (a
+// child process with childEnv set) and as the kms-server command of the
+// scripts in testdata/script.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		childProfile()
 		main()
 	}
-	os.Exit(m.Run())
+	testscript.Main(m, map[string]func(){"kms-server": main})
+}
+
+// TestScript runs the command-line scripts: help, version, init, and every
+// usage (exit 2) and runtime (exit 1) failure class.
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{Dir: filepath.Join("testdata", "script"), Cmds: clitest.Cmds()})
 }
 
 // childProfile writes a CPU profile of the child server to the file named
@@ -230,29 +242,39 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d kills, %d acknowledged keys and encryptions verified", kills, len(acks))
 }
 
-// TestInitAndUsage covers the command line.
-func TestInitAndUsage(t *testing.T) {
-	var stderr bytes.Buffer
-	dir := t.TempDir()
-	if code := run([]string{"init", "--dir", dir}, io.Discard, &stderr); code != 0 {
-		t.Fatalf("init: %d %s", code, stderr.String())
+// TestServingAfterEveryListener: the "serving KMS" line comes only once the
+// metrics listener is bound too, so /healthz answers at once.
+func TestServingAfterEveryListener(t *testing.T) {
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(stderr.String(), "kms-server --config") {
-		t.Errorf("init output: %s", stderr.String())
+	cmd := exec.Command(os.Args[0], "--config", st.ConfigPath, "--listen", "tcp://127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	stderr.Reset()
-	if code := run([]string{"init", "--dir", dir}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "not overwriting") {
-		t.Fatalf("second init: %d %s", code, stderr.String())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	var stdout bytes.Buffer
-	if code := run([]string{"--version"}, &stdout, io.Discard); code != 0 || !strings.HasPrefix(stdout.String(), "kms-server ") {
-		t.Fatalf("--version: %d %q", code, stdout.String())
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m["msg"] != "serving KMS" {
+			continue
+		}
+		maddr, _ := m["metrics_addr"].(string)
+		resp, err := http.Get("http://" + maddr + "/healthz")
+		if err != nil {
+			t.Fatalf("/healthz right after %q: %v", sc.Text(), err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz: %s", resp.Status)
+		}
+		return
 	}
-	if code := run(nil, io.Discard, io.Discard); code != 2 {
-		t.Fatalf("no --config: exit %d, want 2", code)
-	}
-	stderr.Reset()
-	if code := run([]string{"--config", dir + "/missing.yaml"}, io.Discard, &stderr); code != 1 {
-		t.Fatalf("missing config: exit %d", code)
-	}
+	t.Fatal("kms-server exited without serving")
 }

@@ -5,14 +5,12 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/enclavekit/enclavekit/internal/awsvectors"
+	"github.com/enclavekit/enclavekit/internal/clitest"
 	"github.com/enclavekit/enclavekit/internal/verifycli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -25,32 +23,11 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// cmds are the script commands beyond testscript's own:
+// cmds are the script commands beyond testscript's own: clitest's exits,
+// and
 //
-//	exits N cmd args...   run cmd and require exit status N (stdout and
-//	                      stderr are kept for the following checks)
 //	encode hex|base64|base64url SRC DST   write SRC in that encoding to DST
-var cmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"exits": func(ts *testscript.TestScript, neg bool, args []string) {
-		if neg || len(args) < 2 {
-			ts.Fatalf("usage: exits N command [args...]")
-		}
-		want, err := strconv.Atoi(args[0])
-		if err != nil {
-			ts.Fatalf("exits: %v", err)
-		}
-		got := 0
-		if err := ts.Exec(args[1], args[2:]...); err != nil {
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				ts.Fatalf("exits: %v", err)
-			}
-			got = ee.ExitCode()
-		}
-		if got != want {
-			ts.Fatalf("exit status %d, want %d", got, want)
-		}
-	},
+var cmds = clitest.With(map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"encode": func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) != 3 {
 			ts.Fatalf("usage: encode hex|base64|base64url SRC DST")
@@ -70,7 +47,7 @@ var cmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		}
 		ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(s+"\n"), 0o644))
 	},
-}
+})
 
 func vectorsDir(t *testing.T) string {
 	d, err := filepath.Abs(filepath.Join("..", "..", "testvectors"))

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
 // httpServer returns an http.Server for h with the timeouts and header
@@ -65,7 +67,12 @@ func (s *Server) Listen() error {
 		want = append(want, [2]string{"metrics", s.cfg.MetricsListen})
 	}
 	for _, w := range want {
-		l, err := net.Listen("tcp", w[1])
+		// Any transport address: HOST:PORT, tcp://, unix:// or vsock://.
+		a, err := transport.ParseAddr(w[1])
+		var l net.Listener
+		if err == nil {
+			l, err = transport.Listen(a)
+		}
 		if err != nil {
 			for _, l := range s.listeners {
 				l.Close()

@@ -14,6 +14,7 @@
 //	tcp://HOST:PORT      e.g. tcp://127.0.0.1:8000, tcp://[::1]:8000,
 //	                     tcp://kms.eu-west-1.amazonaws.com:443
 //	unix:///ABS/PATH     e.g. unix:///run/enclavekit/agent.sock
+//	HOST:PORT            the same as tcp://HOST:PORT, e.g. 127.0.0.1:7700
 //
 // Anything else (another scheme, a relative unix path, a port name such as
 // "https", user info, a query or a fragment, leading zeros) is an error that

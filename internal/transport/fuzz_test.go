@@ -11,7 +11,7 @@ import (
 // address round-trips through String.
 func FuzzParseAddr(f *testing.F) {
 	for _, s := range []string{"vsock://3:8000", "vsock://any:1", "tcp://127.0.0.1:80", "tcp://[::1]:443",
-		"tcp://kms.eu-west-1.amazonaws.com:443", "unix:///run/x.sock", "unix://rel", "tcp://:1", "vsock://03:1"} {
+		"tcp://kms.eu-west-1.amazonaws.com:443", "unix:///run/x.sock", "unix://rel", "tcp://:1", "vsock://03:1", "127.0.0.1:7700", "[::1]:1", ":1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -61,16 +61,29 @@ type Addr struct {
 	Address string
 }
 
-// ParseAddr parses "vsock://CID:PORT", "tcp://HOST:PORT" or
-// "unix:///ABS/PATH" strictly. See the package documentation for the
-// grammar. Errors wrap [ErrBadAddress] and are of type *[AddrError].
+// ParseAddr parses "vsock://CID:PORT", "tcp://HOST:PORT",
+// "unix:///ABS/PATH" or a bare "HOST:PORT" (TCP) strictly. See the package
+// documentation for the grammar. Errors wrap [ErrBadAddress] and are of
+// type *[AddrError].
 func ParseAddr(s string) (Addr, error) {
 	bad := func(format string, args ...any) (Addr, error) {
 		return Addr{}, &AddrError{Input: s, Reason: fmt.Sprintf(format, args...)}
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
-		return bad(`missing scheme: want "vsock://CID:PORT", "tcp://HOST:PORT" or "unix:///ABS/PATH"`)
+		if _, _, err := net.SplitHostPort(s); err != nil || strings.ContainsAny(s, "/@") {
+			return bad(`want tcp://HOST:PORT, HOST:PORT, vsock://CID:PORT or unix:///ABS/PATH`)
+		}
+		// A bare HOST:PORT is TCP, with tcp://'s rules.
+		a, err := ParseAddr("tcp://" + s)
+		if err != nil {
+			var ae *AddrError
+			if errors.As(err, &ae) {
+				ae.Input = s
+			}
+			return Addr{}, err
+		}
+		return a, nil
 	}
 	if strings.ContainsAny(rest, "?#") {
 		return bad("query and fragment are not allowed")
@@ -161,12 +174,16 @@ func MustParseAddr(s string) Addr {
 }
 
 // String returns the address in the form [ParseAddr] accepts, so that
-// ParseAddr(a.String()) == a for every parsed address. The zero Addr prints
-// as "".
+// ParseAddr(a.String()) == a for every parsed address: always with its
+// scheme, and [CIDAny] as "any". The zero Addr prints as "".
 func (a Addr) String() string {
 	switch a.Network {
 	case NetworkVsock:
-		return "vsock://" + strconv.FormatUint(uint64(a.CID), 10) + ":" + strconv.FormatUint(uint64(a.Port), 10)
+		cid := strconv.FormatUint(uint64(a.CID), 10)
+		if a.CID == CIDAny {
+			cid = "any"
+		}
+		return "vsock://" + cid + ":" + strconv.FormatUint(uint64(a.Port), 10)
 	case NetworkTCP, NetworkUnix:
 		return a.Network + "://" + a.Address
 	case "":

@@ -22,8 +22,11 @@ func TestParseAddrGood(t *testing.T) {
 	}{
 		{in: "vsock://3:8000", want: Addr{Network: "vsock", CID: 3, Port: 8000}},
 		{in: "vsock://0:0", want: Addr{Network: "vsock"}},
-		{in: "vsock://4294967295:4294967295", want: Addr{Network: "vsock", CID: CIDAny, Port: 0xFFFFFFFF}},
-		{in: "vsock://any:5000", want: Addr{Network: "vsock", CID: CIDAny, Port: 5000}, str: "vsock://4294967295:5000"},
+		{in: "vsock://4294967295:4294967295", want: Addr{Network: "vsock", CID: CIDAny, Port: 0xFFFFFFFF}, str: "vsock://any:4294967295"},
+		{in: "vsock://any:5000", want: Addr{Network: "vsock", CID: CIDAny, Port: 5000}},
+		{in: "127.0.0.1:7700", want: Addr{Network: "tcp", Address: "127.0.0.1:7700"}, str: "tcp://127.0.0.1:7700"},
+		{in: "[::1]:7700", want: Addr{Network: "tcp", Address: "[::1]:7700"}, str: "tcp://[::1]:7700"},
+		{in: "kms.example.com:443", want: Addr{Network: "tcp", Address: "kms.example.com:443"}, str: "tcp://kms.example.com:443"},
 		{in: "tcp://127.0.0.1:8000", want: Addr{Network: "tcp", Address: "127.0.0.1:8000"}},
 		{in: "tcp://127.0.0.1:0", want: Addr{Network: "tcp", Address: "127.0.0.1:0"}},
 		{in: "tcp://0.0.0.0:65535", want: Addr{Network: "tcp", Address: "0.0.0.0:65535"}},
@@ -64,8 +67,13 @@ func TestParseAddrBad(t *testing.T) {
 		in     string
 		reason string // substring of AddrError.Reason
 	}{
-		{"", "missing scheme"},
-		{"127.0.0.1:8000", "missing scheme"},
+		{"", "want tcp://HOST:PORT, HOST:PORT"},
+		{"127.0.0.1", "want tcp://HOST:PORT, HOST:PORT"},
+		{"/run/x.sock", "want tcp://HOST:PORT, HOST:PORT"},
+		{"user@host:80", "want tcp://HOST:PORT, HOST:PORT"},
+		{":8000", "empty host"},
+		{"127.0.0.1:https", "not a decimal number"},
+		{"::1:80", "want tcp://HOST:PORT, HOST:PORT"},
 		{"://x", "empty scheme"},
 		{"http://127.0.0.1:80", `unknown scheme "http"`},
 		{"TCP://127.0.0.1:80", `unknown scheme "TCP"`},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/attestedtls"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 // connectTimeout bounds --connect: dial, handshake and challenge.
@@ -116,7 +117,7 @@ func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	rep.Verified = true
 	rep.Document = documentReport(doc, c.pcrs)
 	if c.json {
-		return writeJSON(stdout, stderr, rep, ExitVerified)
+		return writeJSON(&cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}, rep, ExitVerified)
 	}
 	fmt.Fprintf(stdout, "Attested TLS  %s: %s, %s\n", c.connect, rep.Connection.TLSVersion, rep.Connection.CipherSuite)
 	fmt.Fprintf(stdout, "TLS key      SHA-256 %s (the documents' public_key)\n", rep.Connection.KeySHA256)
@@ -137,7 +138,7 @@ func connectReject(stdout, stderr io.Writer, c *config, rep *Report, err error) 
 		}
 		return ExitUsage
 	}
-	return reject(stdout, stderr, c, rep, err)
+	return reject(&cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}, c, rep, err)
 }
 
 func connectionReport(addr string, cs *tls.ConnectionState) *ReportConnection {

@@ -40,13 +40,13 @@ func runMeasure(args []string, stdout, stderr io.Writer) int {
 			return ExitVerified
 		}
 		if len(a) > 1 && a[0] == '-' {
-			fmt.Fprintf(stderr, "nitro-verify: error: measure: unknown flag %s\nhint: run nitro-verify measure --help for usage\n", a)
+			fmt.Fprintf(stderr, "nitro-verify: error: measure: unknown flag %s\nnitro-verify: hint: run nitro-verify measure --help for usage\n", a)
 			return ExitUsage
 		}
 		files = append(files, a)
 	}
 	if len(files) != 1 {
-		fmt.Fprintf(stderr, "nitro-verify: error: measure: want one image file, got %d\nhint: run nitro-verify measure --help for usage\n", len(files))
+		fmt.Fprintf(stderr, "nitro-verify: error: measure: want one image file, got %d\nnitro-verify: hint: run nitro-verify measure --help for usage\n", len(files))
 		return ExitUsage
 	}
 	img, err := measureFile(files[0])

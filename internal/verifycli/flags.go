@@ -18,9 +18,12 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 const usage = `Usage: nitro-verify [flags] [FILE|-]
+       nitro-verify measure IMAGE.eif
+       nitro-verify help | version
 
 Verify an AWS Nitro Enclaves attestation document: its COSE_Sign1 ES384
 signature, its certificate chain to the AWS Nitro root, its fields, and the
@@ -45,21 +48,28 @@ Flags:
     --public-key HEX   Expect this public key (hex of its DER).
     --allow-debug      Accept debug-mode enclaves (PCR0-2 zero). Unsafe: their
                        memory is readable from the parent instance.
-    --json             Write a JSON report to standard output, whatever the verdict.
+    --json             Write a JSON report to standard output, whatever the
+                       verdict (also when the input cannot be read).
     --connect H:P      Attested TLS: connect to the enclave's attested listener at
                        H:P, verify the document in its certificate and the fresh
                        one it returns for a nonce (--nonce, or 32 random bytes)
                        over that connection, bound to its key and TLS session.
-    --version          Print the version and exit.
+    --version          Print the version and exit (also: nitro-verify version).
+    -h, --help         Print this help and exit (also: nitro-verify help).
 
 Measure an enclave image (describe-eif's JSON): nitro-verify measure IMAGE.eif
 
-Exit status: 0 verified, 1 rejected (any reason, malformed input included),
-2 usage or I/O error. A rejection is reported on standard error as
-"nitro-verify: error: CODE: MESSAGE", CODE being one of malformed,
-unsupported_algorithm, bad_signature, untrusted_chain, certificate_expired,
-certificate_not_yet_valid, pcr_mismatch, nonce_mismatch, user_data_mismatch,
-public_key_mismatch, too_old, from_future, debug_mode, not_enclave.
+Exit status:
+    0  verified
+    1  rejected (any reason, malformed input included)
+    2  usage or I/O error (bad flag, unreadable input, root or PCR file)
+
+A rejection is reported on standard error as "nitro-verify: error: CODE:
+MESSAGE", CODE being one of malformed, unsupported_algorithm, bad_signature,
+untrusted_chain, certificate_expired, certificate_not_yet_valid,
+pcr_mismatch, nonce_mismatch, user_data_mismatch, public_key_mismatch,
+too_old, from_future, debug_mode, not_enclave; with --json the report's
+error.code is that CODE, or io_error when the input could not be read.
 
 Examples:
     nitro-verify --at document doc.cbor
@@ -87,12 +97,7 @@ type config struct {
 	connect     string // HOST:PORT with --connect
 }
 
-// usageError is a problem with the command line (exit 2).
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
 
 // hexFlag records an expected byte string; "" sets an empty, non-nil one.
 type hexFlag struct {
@@ -127,6 +132,16 @@ func decodeHex(s string) ([]byte, error) {
 // order. It reads --root and --pcrs files.
 func parseArgs(args []string) (*config, error) {
 	c := &config{}
+	// "nitro-verify help" and "nitro-verify version", alone; a file of
+	// that name is still readable as ./help or ./version.
+	if len(args) == 1 && args[0] == "help" {
+		c.help = true
+		return c, nil
+	}
+	if len(args) == 1 && args[0] == "version" {
+		c.showVersion = true
+		return c, nil
+	}
 	fs := flag.NewFlagSet("nitro-verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}

@@ -180,7 +180,7 @@ func documentReport(d *attestation.Document, expected map[int][]byte) *ReportDoc
 // errorReport fills the code, message, hint and the details of err.
 func errorReport(err error, c *config) *ReportError {
 	code := attestation.ErrorCode(err)
-	r := &ReportError{Code: code, Message: strings.TrimPrefix(err.Error(), "attestation: "), Hint: hint(code, c)}
+	r := &ReportError{Code: code, Message: message(err), Hint: hint(code, c)}
 	var pm *attestation.PCRMismatchError
 	var mal *attestation.MalformedError
 	var mm *attestation.MismatchError
@@ -207,6 +207,44 @@ func errorReport(err error, c *config) *ReportError {
 	return r
 }
 
+// message states a rejection in nitro-verify's terms: the facts from the
+// typed error, without the library's advice (which names Go fields; the
+// hint names nitro-verify's flags instead).
+func message(err error) string {
+	var ve *attestation.ValidityError
+	var fe *attestation.FreshnessError
+	var ce *attestation.ChainError
+	var de *attestation.DebugModeError
+	var oe *attestation.OptionsError
+	switch {
+	case errors.As(err, &ve):
+		what := "not yet valid"
+		if ve.Expired() {
+			what = "expired"
+		}
+		m := fmt.Sprintf("certificate %s: %s %q is valid from %s to %s, verification time %s", what, ve.Position, ve.Subject,
+			ve.NotBefore.UTC().Format(time.RFC3339), ve.NotAfter.UTC().Format(time.RFC3339), rfc3339(ve.At))
+		if ve.AtDocumentTime {
+			m += " (the document's own timestamp)"
+		}
+		return m
+	case errors.As(err, &fe):
+		if fe.Future {
+			return fmt.Sprintf("document from the future: timestamp %s is %s after the verification time %s (allowed skew %s)",
+				rfc3339(fe.Timestamp), fe.Timestamp.Sub(fe.At), rfc3339(fe.At), fe.Limit)
+		}
+		return fmt.Sprintf("document too old: timestamp %s is %s before the verification time %s (--max-age %s)",
+			rfc3339(fe.Timestamp), fe.At.Sub(fe.Timestamp), rfc3339(fe.At), fe.Limit)
+	case errors.As(err, &ce) && ce.UntrustedRoot != "":
+		return fmt.Sprintf("untrusted certificate chain: cabundle[0] %q is not a trusted root", ce.UntrustedRoot)
+	case errors.As(err, &de):
+		return "debug-mode enclave: PCR0, PCR1 and PCR2 are all zero, so its memory is readable from the parent instance"
+	case errors.As(err, &oe):
+		return "invalid verification options: " + oe.Reason
+	}
+	return strings.TrimPrefix(err.Error(), "attestation: ")
+}
+
 // hint says what would fix or explain a rejection.
 func hint(code string, c *config) string {
 	if c.connect != "" {
@@ -223,9 +261,9 @@ func hint(code string, c *config) string {
 		return "the document was changed after it was signed, or signed with another key than its leaf certificate's"
 	case "untrusted_chain":
 		if c.rootFile == "" {
-			return "the chain does not lead to the AWS Nitro Enclaves root; for an emulator's documents pass its root with --root FILE"
+			return "the chain does not lead to the AWS Nitro Enclaves root; for an emulator's documents pass its root with --root FILE, only if you trust it"
 		}
-		return "the chain does not lead to a root in " + c.rootFile
+		return "the chain does not lead to a root in " + c.rootFile + "; give another root with --root FILE only if you trust it"
 	case "certificate_expired":
 		if !c.atDocument {
 			return "leaf certificates live 3 hours: verify a stored document at its own time with --at document (and bound its age with --max-age)"

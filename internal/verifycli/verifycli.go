@@ -10,19 +10,23 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"sort"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 // Exit codes.
 const (
-	ExitVerified = 0
-	ExitRejected = 1
-	ExitUsage    = 2
+	ExitVerified = cli.ExitOK
+	ExitRejected = cli.ExitFailure
+	ExitUsage    = cli.ExitUsage
 )
+
+// CodeIOError is the error.code of a --json report when the input could
+// not be read (exit status 2): nothing was verified.
+const CodeIOError = "io_error"
 
 // Main runs nitro-verify with args (without the program name) and returns
 // its exit code. The clock is read once, here.
@@ -32,11 +36,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Run is [Main] with the current time given.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time) (exit int) {
+	p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
 	defer func() {
 		// attestation.Verify must never panic; if it ever does, fail closed
 		// with a message instead of a stack trace, and not as "verified".
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "nitro-verify: error: internal error (please report): %v\n", r)
+			p.Errorf("internal error (please report): %v", r)
 			exit = ExitUsage
 		}
 	}()
@@ -45,40 +50,41 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	}
 	c, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)
-		var ue *usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "hint: run nitro-verify --help for usage\n")
-		}
-		return ExitUsage
+		p.Fail(err)
+		return ExitUsage // a bad flag, or an unreadable --root or --pcrs file
 	}
 	if c.help {
 		io.WriteString(stdout, usage)
 		return ExitVerified
 	}
 	if c.showVersion {
-		fmt.Fprintf(stdout, "nitro-verify %s\n", version())
+		p.PrintVersion()
 		return ExitVerified
 	}
 
 	if c.connect != "" {
 		return runConnect(c, stdout, stderr, now)
 	}
-	raw, err := readInput(c.input, stdin)
-	if err != nil && !errors.Is(err, ErrTooLarge) {
-		fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)
-		return ExitUsage
-	}
 
 	at := now
 	if !c.at.IsZero() {
 		at = c.at
 	}
+	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
+	raw, err := readInput(c.input, stdin)
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		p.Errorf("%v", err)
+		if c.json {
+			rep.Error = &ReportError{Code: CodeIOError, Message: err.Error()}
+			return writeJSON(p, rep, ExitUsage)
+		}
+		return ExitUsage
+	}
+
 	opts := attestation.Options{
 		Roots: c.roots, CurrentTime: at, AtDocumentTime: c.atDocument, MaxAge: c.maxAge,
 		PCRs: c.pcrs, Nonce: c.nonce, UserData: c.userData, PublicKey: c.publicKey, AllowDebugUnsafe: c.allowDebug,
 	}
-	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
 
 	var data []byte
 	if err == nil {
@@ -90,25 +96,25 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	}
 	if err != nil {
 		err = &attestation.MalformedError{Field: "input", Reason: err.Error()}
-		return reject(stdout, stderr, c, rep, err)
+		return reject(p, c, rep, err)
 	}
 
 	doc, err := attestation.Verify(data, opts)
 	if err != nil {
 		switch attestation.ErrorCode(err) {
 		case "", attestation.CodeInvalidOptions:
-			fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)
+			p.Errorf("%s", message(err))
 			return ExitUsage
 		}
 		if d, perr := attestation.Parse(data); perr == nil {
 			rep.Document = documentReport(d, c.pcrs)
 		}
-		return reject(stdout, stderr, c, rep, err)
+		return reject(p, c, rep, err)
 	}
 	rep.Verified = true
 	rep.Document = documentReport(doc, c.pcrs)
 	if c.json {
-		return writeJSON(stdout, stderr, rep, ExitVerified)
+		return writeJSON(p, rep, ExitVerified)
 	}
 	writeText(stdout, doc, c, &rep.Verification)
 	return ExitVerified
@@ -135,36 +141,36 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 }
 
 // reject reports err on stderr (and as JSON on stdout with --json).
-func reject(stdout, stderr io.Writer, c *config, rep *Report, err error) int {
+func reject(p *cli.Program, c *config, rep *Report, err error) int {
 	rep.Error = errorReport(err, c)
-	fmt.Fprintf(stderr, "nitro-verify: error: %s: %s\n", rep.Error.Code, rep.Error.Message)
+	p.Errorf("%s: %s", rep.Error.Code, rep.Error.Message)
 	for _, m := range rep.Error.PCRMismatches {
 		actual := "absent"
 		if m.Actual != nil {
 			actual = *m.Actual
 		}
-		fmt.Fprintf(stderr, "  PCR%-2d expected %s\n        actual   %s\n", m.Index, m.Expected, actual)
+		fmt.Fprintf(p.Stderr, "  PCR%-2d expected %s\n        actual   %s\n", m.Index, m.Expected, actual)
 	}
 	var mm *attestation.MismatchError
 	if errors.As(err, &mm) {
-		fmt.Fprintf(stderr, "  expected %s\n  actual   %s\n", short(mm.Want), short(mm.Got))
+		fmt.Fprintf(p.Stderr, "  expected %s\n  actual   %s\n", short(mm.Want), short(mm.Got))
 	}
 	if rep.Error.Hint != "" {
-		fmt.Fprintf(stderr, "hint: %s\n", rep.Error.Hint)
+		p.Hintf("%s", rep.Error.Hint)
 	}
 	if c.json {
-		return writeJSON(stdout, stderr, rep, ExitRejected)
+		return writeJSON(p, rep, ExitRejected)
 	}
 	return ExitRejected
 }
 
-func writeJSON(stdout, stderr io.Writer, rep *Report, exit int) int {
+func writeJSON(p *cli.Program, rep *Report, exit int) int {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err == nil {
-		_, err = stdout.Write(append(b, '\n'))
+		_, err = p.Stdout.Write(append(b, '\n'))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nitro-verify: error: writing the report: %v\n", err)
+		p.Errorf("writing the report: %v", err)
 		return ExitUsage
 	}
 	return exit
@@ -189,34 +195,4 @@ func policyReport(c *config, at time.Time) ReportPolicy {
 	}
 	sort.Ints(p.ExpectedPCRs)
 	return p
-}
-
-// version describes the build: module version, VCS revision and Go version.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "+dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" {
-		v += " " + rev + modified
-	}
-	return v + " " + bi.GoVersion
 }

@@ -106,7 +106,7 @@ func TestRunVectors(t *testing.T) {
 			if code != ExitRejected || rep.Verified || rep.Error == nil || rep.Error.Code != v.Expect {
 				t.Fatalf("exit %d, error %+v; want exit 1, code %s\n%s", code, rep.Error, v.Expect, stderr)
 			}
-			if !strings.HasPrefix(stderr, "nitro-verify: error: "+v.Expect+": ") || !strings.Contains(stderr, "\nhint: ") {
+			if !strings.HasPrefix(stderr, "nitro-verify: error: "+v.Expect+": ") || !strings.Contains(stderr, "\nnitro-verify: hint: ") {
 				t.Errorf("stderr %q", stderr)
 			}
 			if v.Expect == "malformed" && rep.Document != nil {

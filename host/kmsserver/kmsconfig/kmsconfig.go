@@ -49,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,10 @@ import (
 
 // ErrConfig reports an invalid configuration file.
 var ErrConfig = errors.New("kmsconfig: invalid configuration")
+
+// ErrNoRootKey reports a root_key_file that does not exist (it also
+// matches [ErrConfig]).
+var ErrNoRootKey = errors.New("root key file not found")
 
 // File is the configuration file's content.
 type File struct {
@@ -201,6 +206,9 @@ func (f *File) RootKey() ([]byte, error) {
 	case f.RootKeyFile != "":
 		p := f.path(f.RootKeyFile)
 		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: root_key_file %s: %w", ErrConfig, p, ErrNoRootKey)
+		}
 		if err != nil {
 			return nil, err
 		}

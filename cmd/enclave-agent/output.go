@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+)
+
+// output writes b to the file (0600) or to stdout.
+func (a *app) output(file string, b []byte) error { return a.outputMode(file, b, 0o600) }
+
+// outputMode writes b to the file with mode perm, or to stdout.
+func (a *app) outputMode(file string, b []byte, perm os.FileMode) error {
+	if file == "" || file == "-" {
+		_, err := a.stdout.Write(b)
+		return err
+	}
+	return writeFile(file, b, perm)
+}
+
+type outputFlags struct{ format, out string }
+
+func (o *outputFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.format, "format", "json", "")
+	fs.StringVar(&o.out, "out", "", "")
+}
+
+func (o *outputFlags) check(cmd string) error {
+	switch o.format {
+	case "json":
+	case "raw":
+		if o.out == "" || o.out == "-" {
+			return usagef("%s: --format raw needs --out FILE (raw key material is not written to stdout)", cmd)
+		}
+	default:
+		return usagef("%s: --format %q: want json or raw", cmd, o.format)
+	}
+	return nil
+}
+
+// emit writes the JSON object v, or the raw bytes, as the flags say.
+func (a *app) emit(o *outputFlags, v any, raw []byte) error {
+	if o.format == "raw" {
+		return a.output(o.out, raw)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return a.output(o.out, append(b, '\n'))
+}
+
+func (a *app) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = a.stdout.Write(append(b, '\n'))
+	return err
+}
+
+// writeFile writes data to name through a temporary file renamed into
+// place, with mode perm.
+func writeFile(name string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".enclave-agent-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err = f.Chmod(perm); err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	return err
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

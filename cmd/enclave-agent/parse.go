@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enclavekit/enclavekit/internal/cli"
+)
+
+func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
+
+// globals are the flags every command accepts, before or after its name.
+type globals struct {
+	nsm, emulatorState, emulatorRootOut, measurements string
+	pcr0, pcr1, pcr2                                  string
+	pcrs                                              pcrFlag
+	debugMode                                         bool
+	region, endpoint, proxy, kmsCA                    string
+	insecureHTTP                                      bool
+	credEndpoint, credPath                            string
+	keyRotation                                       time.Duration
+	logLevel                                          string
+	version                                           bool
+}
+
+// pcrFlag collects --pcr N=HEX (emulator boot PCRs 0-15).
+type pcrFlag map[int]string
+
+func (p pcrFlag) String() string { return "" }
+func (p pcrFlag) Set(s string) error {
+	n, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return errors.New("want N=HEX")
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 || i > 15 {
+		return fmt.Errorf("PCR index %q: want 0-15", n)
+	}
+	p[i] = v
+	return nil
+}
+
+// kvFlag collects --context KEY=VALUE.
+type kvFlag map[string]string
+
+func (k kvFlag) String() string { return "" }
+func (k kvFlag) Set(s string) error {
+	key, v, ok := strings.Cut(s, "=")
+	if !ok || key == "" {
+		return errors.New("want KEY=VALUE")
+	}
+	k[key] = v
+	return nil
+}
+
+// register adds the global flags to fs.
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.nsm, "nsm", g.nsm, "")
+	fs.StringVar(&g.emulatorState, "emulator-state", g.emulatorState, "")
+	fs.StringVar(&g.emulatorRootOut, "emulator-root-out", g.emulatorRootOut, "")
+	fs.StringVar(&g.measurements, "image-measurements", g.measurements, "")
+	fs.StringVar(&g.pcr0, "pcr0", g.pcr0, "")
+	fs.StringVar(&g.pcr1, "pcr1", g.pcr1, "")
+	fs.StringVar(&g.pcr2, "pcr2", g.pcr2, "")
+	fs.Var(g.pcrs, "pcr", "")
+	fs.BoolVar(&g.debugMode, "debug-mode", g.debugMode, "")
+	fs.StringVar(&g.region, "region", g.region, "")
+	fs.StringVar(&g.endpoint, "kms-endpoint", g.endpoint, "")
+	fs.StringVar(&g.proxy, "proxy", g.proxy, "")
+	fs.StringVar(&g.kmsCA, "kms-ca", g.kmsCA, "")
+	fs.BoolVar(&g.insecureHTTP, "insecure-http-unsafe", g.insecureHTTP, "")
+	fs.StringVar(&g.credEndpoint, "credentials-endpoint", g.credEndpoint, "")
+	fs.StringVar(&g.credPath, "credentials-path", g.credPath, "")
+	fs.DurationVar(&g.keyRotation, "key-rotation", g.keyRotation, "")
+	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "")
+	fs.BoolVar(&g.version, "version", g.version, "")
+}
+
+// flags makes a subcommand flag set that also accepts the global flags.
+func (a *app) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	a.g.register(fs)
+	return fs
+}
+
+// parse parses args with fs, allowing flags after positional arguments
+// ("pcr extend 16 --data HEX"); the positional arguments are returned.
+func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		if fs.NArg() == 0 {
+			if a.g.version {
+				return nil, errVersion
+			}
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// parseTop parses the global flags before the command; the command and
+// its arguments are returned.
+func (a *app) parseTop(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, usagef("%v", err)
+	}
+	if a.g.version {
+		return nil, errVersion
+	}
+	return fs.Args(), nil
+}
+
+// noArgs parses args and refuses positional arguments.
+func (a *app) noArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), pos[0])
+	}
+	return nil
+}
+
+func decodeHexFlag(name, s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, usagef("--%s: not hex", name)
+	}
+	return b, nil
+}

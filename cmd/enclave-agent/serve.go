@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/enclave/agent"
+	"github.com/enclavekit/enclavekit/internal/cli"
+)
+
+// serve is "enclave-agent serve": the attestation endpoint, after an
+// optional data key fetched at start.
+func (a *app) serve(args []string) error {
+	fs := a.flags("serve")
+	listen := fs.String("listen", "", "")
+	keyID := fs.String("key-id", "", "")
+	keySpec := fs.String("key-spec", "AES_256", "")
+	attestedListen := fs.String("attested-listen", "", "")
+	upstream := fs.String("upstream", "", "")
+	if err := a.noArgs(fs, args); err != nil {
+		return err
+	}
+	if *listen == "" {
+		return usagef("serve: --listen ADDR is required (vsock://any:5000, tcp://127.0.0.1:5000, unix:///run/agent.sock)")
+	}
+	if _, err := cli.ParseAddr("serve: --listen", *listen); err != nil {
+		return err
+	}
+	if *attestedListen != "" {
+		if _, err := cli.ParseAddr("serve: --attested-listen", *attestedListen); err != nil {
+			return err
+		}
+	}
+	nsm, err := a.openNSM()
+	if err != nil {
+		return err
+	}
+	defer nsm.Close()
+	log := a.log
+	ctx := a.ctx
+
+	var dataKey *agent.DataKey
+	if *keyID != "" {
+		c, err := a.client(nsm)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		dataKey, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpec(*keySpec)})
+		if err != nil {
+			return fmt.Errorf("fetching the data key at start: %w", err)
+		}
+		defer clear(dataKey.Plaintext)
+		log.Info("data key fetched with Recipient", slog.String("key_id", dataKey.KeyID),
+			slog.Int("plaintext_bytes", len(dataKey.Plaintext)), slog.Int("ciphertext_blob_bytes", len(dataKey.CiphertextBlob)))
+	}
+	kind := a.g.nsm
+	h, err := agent.NewEndpoint(&agent.EndpointConfig{NSM: nsm, Kind: kind, Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, waitAttested, err := a.startAttested(ctx, nsm, *attestedListen, *upstream)
+	if err != nil {
+		if errors.Is(err, agent.ErrConfig) {
+			return cli.Usage(err)
+		}
+		return err
+	}
+	err = agent.Serve(ctx, *listen, h, func(addr net.Addr) {
+		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()))
+	})
+	if aerr := waitAttested(); err == nil {
+		err = aerr
+	}
+	if err == nil {
+		log.Info("attestation endpoint stopped")
+	}
+	return err
+}

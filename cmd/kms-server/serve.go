@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
+	"github.com/enclavekit/enclavekit/internal/cli"
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// storeOpenTimeout bounds opening the key store (PostgreSQL: connecting
+// and migrating).
+const storeOpenTimeout = time.Minute
+
+// serve loads the configuration, binds every listener, and serves until
+// ctx ends. Configuration problems are usage errors (exit 2).
+func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
+	lv, err := cli.ParseLogLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
+
+	f, err := kmsconfig.Load(o.config)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if o.listen != "" {
+		f.Listen = o.listen
+	}
+	if o.metricsListen != "" {
+		f.MetricsListen = o.metricsListen
+	}
+	kmsAddr, err := cli.ParseAddr(addrName(o.listen, "--listen", "listen"), f.Listen)
+	if err != nil {
+		return err
+	}
+	var metricsAddr transport.Addr
+	if f.MetricsListen != "" && f.MetricsListen != "off" {
+		if metricsAddr, err = cli.ParseAddr(addrName(o.metricsListen, "--metrics-listen", "metrics_listen"), f.MetricsListen); err != nil {
+			return err
+		}
+	}
+
+	for _, w := range f.Warnings {
+		log.Warn("deprecated configuration", "config", o.config, "warning", w)
+	}
+
+	audit := stdout
+	if p := f.AuditPath(); p != "" && p != "-" {
+		af, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("audit_log: %w", err)
+		}
+		defer af.Close()
+		audit = af
+	}
+	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	store, err := f.OpenStore(octx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, kmsconfig.ErrConfig) {
+			return cli.Usage(err)
+		}
+		return err
+	}
+	defer store.Close()
+	cfg, err := f.ServerConfig(store, audit)
+	if err != nil {
+		return cli.Usage(configHint(err))
+	}
+	cfg.Listen = kmsAddr.String()
+	cfg.MetricsListen = ""
+	if !metricsAddr.IsZero() {
+		cfg.MetricsListen = metricsAddr.String()
+	}
+	cfg.Logger = log
+	srv, err := kmsserver.NewServer(cfg)
+	if err != nil {
+		if errors.Is(err, kmsserver.ErrConfig) {
+			return cli.Usage(err)
+		}
+		return err
+	}
+	srv.MetricsRegistry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Bind every listener before saying "serving": a supervisor or a test
+	// that waits for the line can then connect to any of them.
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	attrs := []any{"addr", srv.Addr("kms").String(), "region", cfg.Region, "key_store", f.StoreName()}
+	metrics := "off"
+	if a := srv.Addr("metrics"); a != nil {
+		metrics = a.String()
+	}
+	attrs = append(attrs, "metrics_addr", metrics)
+	log.Info("serving KMS", attrs...) // every listener is bound
+	return srv.Serve(ctx)
+}
+
+// addrName names where an address came from: the flag when it was given,
+// else the configuration key.
+func addrName(flagValue, flagName, key string) string {
+	if flagValue != "" {
+		return flagName
+	}
+	return key
+}
+
+// configHint adds what to do to the configuration errors a user meets
+// first.
+func configHint(err error) error {
+	if errors.Is(err, kmsconfig.ErrNoRootKey) {
+		return cli.WithHint(err, "root_key_file names the root key that seals every key in the store: restore it from your backup; "+
+			"only for a new, empty key store make one with kms-server init --dir DIR")
+	}
+	return err
+}

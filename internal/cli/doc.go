@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package cli is what the four enclavekit commands (nitro-verify,
+// enclave-agent, host-proxy, kms-server) share so that they behave as one
+// product, in the style of filippo.io/age's command:
+//
+//   - [Version]: the build's version, read once from the build information,
+//     printed by "NAME version" and "NAME --version" as "NAME VERSION";
+//   - [Program.Errorf], [Program.Hintf] and [Program.Fail]: "NAME: error: …"
+//     and "NAME: hint: …" on standard error;
+//   - the exit status convention: [ExitOK], [ExitFailure] (for nitro-verify:
+//     rejected), [ExitUsage];
+//   - [UsageError] and [Usagef] for command-line mistakes, [WithHint] for an
+//     error that knows what would fix it;
+//   - [ParseLogLevel]: one set of --log-level words and one error for a bad
+//     one;
+//   - [IsHelp] and [IsVersion]: "--help", "-h" and "help"; "--version" and
+//     "version".
+//
+// Package clitest beside it registers the script commands the commands'
+// testscript tests share.
+package cli
