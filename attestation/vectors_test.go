@@ -114,7 +114,7 @@ func TestRealDocuments(t *testing.T) {
 			if doc != nil || !errors.Is(err, ErrCertificateExpired) || ErrorCode(err) != "certificate_expired" || !errors.As(err, &ve) {
 				t.Fatalf("Verify at %s: doc %v, err %v", expired, doc != nil, err)
 			}
-			if ve.Position != "certificate" || !strings.Contains(err.Error(), "--at document") {
+			if ve.Position != "certificate" || !strings.Contains(err.Error(), "Options.AtDocumentTime") {
 				t.Errorf("validity error %q: position %q, want the leaf and a hint", err, ve.Position)
 			}
 

@@ -125,7 +125,7 @@ cp "$WORK/enclave-a/root.pem" "$WORK/enclave-a/root.key" "$WORK/enclave-b/" # sa
 
 # kms-server: a fresh key store from `kms-server init`; its starter access
 # key becomes the administrator; the enclave role gets its own access key.
-kms-server init --dir "$WORK/kms" 2>/dev/null
+kms-server init --dir "$WORK/kms" >/dev/null 2>&1
 ADMIN_ID=$(sed -n 's/^  - id: //p' "$WORK/kms/kms-server.yaml")
 ADMIN_SECRET=$(sed -n 's/^    secret: //p' "$WORK/kms/kms-server.yaml")
 ADMIN_ARN=$(sed -n 's/^    principal: //p' "$WORK/kms/kms-server.yaml")

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package strictyaml decodes a YAML configuration file strictly and says
+// what is wrong in the file's terms: the line, the key (as a path such as
+// routes[1].connect_timeout) and what was expected, never a Go type or
+// field name. It checks the whole document before decoding, so every
+// unknown key and every mistyped value is reported at once.
+//
+// Keys are the struct fields' yaml tags; a field without a tag, or tagged
+// "-", is not a key.
+package strictyaml
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is one problem in the file.
+type Error struct {
+	// Line is the 1-based line of the offending key or value (0 when
+	// unknown).
+	Line int
+	// Key is the path of the key concerned, e.g. "routes[1].listen"; ""
+	// for the document as a whole.
+	Key string
+	// Msg says what is wrong.
+	Msg string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors lists every problem found, in line order.
+type Errors []*Error
+
+func (e Errors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap returns the individual errors.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, err := range e {
+		out[i] = err
+	}
+	return out
+}
+
+// Decode decodes the single YAML document in data into v (a pointer to a
+// struct). An empty document leaves v unchanged. Every problem is an
+// *[Error]; several come as [Errors].
+func Decode(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return syntaxError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return syntaxError(err)
+		}
+		return &Error{Line: line, Msg: "a second YAML document: a configuration file holds one"}
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return &Error{Msg: "internal error: decoding into a non-pointer"}
+	}
+	var errs Errors
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	check(root, rv.Type().Elem(), "", &errs)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		if len(errs) == 1 {
+			return errs[0]
+		}
+		return errs
+	}
+	if err := root.Decode(v); err != nil {
+		return syntaxError(err)
+	}
+	return nil
+}
+
+// syntaxError turns a yaml.v3 error ("yaml: line 3: did not find expected
+// key") into an *Error.
+func syntaxError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		var errs Errors
+		for _, m := range te.Errors {
+			errs = append(errs, lineError(m))
+		}
+		if len(errs) == 1 {
+			return errs[0]
+		}
+		return errs
+	}
+	return lineError(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// lineError splits "line N: message" into an *Error.
+func lineError(msg string) *Error {
+	var line int
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	return &Error{Line: line, Msg: "YAML: " + msg}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// check walks n against type t, appending what does not fit.
+func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if isNull(n) {
+		return
+	}
+	bad := func(format string, args ...any) {
+		*errs = append(*errs, &Error{Line: n.Line, Key: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if t == durationType {
+		var d time.Duration
+		if n.Kind != yaml.ScalarNode || n.Decode(&d) != nil {
+			bad("want a duration such as 500ms, 30s or 5m, not %s", show(n))
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			bad("want a mapping of keys, not %s", show(n))
+			return
+		}
+		fields := keysOf(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			ft, ok := fields[k.Value]
+			if !ok {
+				msg := fmt.Sprintf("unknown key %q", k.Value)
+				if s := closest(k.Value, fields); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				*errs = append(*errs, &Error{Line: k.Line, Key: path, Msg: msg})
+				continue
+			}
+			check(val, ft, join(path, k.Value), errs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			bad("want a list, not %s", show(n))
+			return
+		}
+		for i, e := range n.Content {
+			check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			bad("want a mapping, not %s", show(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			bad("want a string, not %s", show(n))
+		}
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			bad("want true or false, not %s", show(n))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v := reflect.New(t)
+		if n.Kind != yaml.ScalarNode || n.Decode(v.Interface()) != nil {
+			bad("want a whole number%s, not %s", rangeOf(t), show(n))
+		}
+	case reflect.Float32, reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
+			bad("want a number, not %s", show(n))
+		}
+	}
+}
+
+func rangeOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf(" from 0 to %d", uint64(1)<<(t.Bits())-1)
+	}
+	return ""
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// show describes a node for a message: a scalar quoted, else its kind.
+func show(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:40] + "…"
+		}
+		return fmt.Sprintf("%q", v)
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "this value"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// keysOf maps the yaml keys of struct t to their field types, following
+// ",inline" fields.
+func keysOf(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("yaml")
+		if !ok || !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(","+opts+",", ",inline,") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range keysOf(ft) {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// closest returns the known key nearest to k (edit distance at most 2, or
+// k with the underscores or case changed), or "".
+func closest(k string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
+	for name := range fields {
+		d := distance(k, name)
+		if norm(k) == norm(name) {
+			d = 0
+		}
+		if d < bestD || d == bestD && name < best {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 30
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package strictyaml
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type route struct {
+	Name    string        `yaml:"name"`
+	Timeout time.Duration `yaml:"connect_timeout"`
+	CIDs    []uint32      `yaml:"allowed_cids"`
+}
+
+type config struct {
+	Routes  []route           `yaml:"routes"`
+	Admin   string            `yaml:"admin"`
+	Max     int               `yaml:"max_connections"`
+	Debug   bool              `yaml:"allow_debug"`
+	Creds   *struct{ X int }  `yaml:"credentials"`
+	Labels  map[string]string `yaml:"labels"`
+	Ignored string            `yaml:"-"`
+	secret  string            `yaml:"secret"` // unexported: not a key
+}
+
+func TestDecodeGood(t *testing.T) {
+	var c config
+	err := Decode([]byte("routes:\n  - {name: kms, connect_timeout: 5s, allowed_cids: [16]}\nadmin: tcp://127.0.0.1:9\nmax_connections: 8\nallow_debug: false\nlabels: {a: b}\n"), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Routes) != 1 || c.Routes[0].Timeout != 5*time.Second || c.Routes[0].CIDs[0] != 16 || c.Max != 8 || c.Labels["a"] != "b" {
+		t.Fatalf("%+v", c)
+	}
+	if err := Decode(nil, &c); err != nil {
+		t.Fatalf("empty document: %v", err)
+	}
+	if c.secret != "" {
+		t.Fatal("an unexported field was decoded")
+	}
+	if err := Decode([]byte("admin: ~\n"), &c); err != nil {
+		t.Fatalf("null value: %v", err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string // every problem, in line order
+	}{
+		{"routez: []\n", []string{`line 1: unknown key "routez" (did you mean "routes"?)`}},
+		{"admin: x\nroutes:\n  - name: a\n    conect_timeout: 5s\n", []string{`line 4: routes[0]: unknown key "conect_timeout" (did you mean "connect_timeout"?)`}},
+		{"routes:\n  - name: a\n    connect_timeout: soon\n", []string{`line 3: routes[0].connect_timeout: want a duration such as 500ms, 30s or 5m, not "soon"`}},
+		{"max_connections: many\nallow_debug: maybe\n", []string{
+			`line 1: max_connections: want a whole number, not "many"`,
+			`line 2: allow_debug: want true or false, not "maybe"`}},
+		{"routes:\n  - allowed_cids: [-1]\n", []string{`line 2: routes[0].allowed_cids[0]: want a whole number from 0 to 4294967295, not "-1"`}},
+		{"routes: {name: a}\n", []string{`line 1: routes: want a list, not a mapping`}},
+		{"admin: [a]\n", []string{`line 1: admin: want a string, not a list`}},
+		{"hello\n", []string{`line 1: want a mapping of keys, not "hello"`}},
+		{"admin: a\n---\nadmin: b\n", []string{`line 2: a second YAML document: a configuration file holds one`}},
+		{"admin: [\n", []string{`line 1: YAML: did not find expected node content`}},
+		{"admin: a\nadmin: b\n", []string{`line 2: YAML: mapping key "admin" already defined at line 1`}},
+		{"secret: x\nIgnored: y\n", []string{`line 1: unknown key "secret"`, `line 2: unknown key "Ignored"`}},
+	}
+	for _, tt := range tests {
+		var c config
+		err := Decode([]byte(tt.in), &c)
+		if err == nil {
+			t.Errorf("%q: no error", tt.in)
+			continue
+		}
+		var got []string
+		var es Errors
+		var e *Error
+		switch {
+		case errors.As(err, &es):
+			for _, e := range es {
+				got = append(got, e.Error())
+			}
+		case errors.As(err, &e):
+			got = []string{e.Error()}
+		default:
+			t.Errorf("%q: %T %v", tt.in, err, err)
+			continue
+		}
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("%q:\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+		for _, g := range got {
+			if strings.Contains(g, "strictyaml.") || strings.Contains(g, "time.Duration") || strings.Contains(g, "uint32") {
+				t.Errorf("%q: a Go name in %q", tt.in, g)
+			}
+		}
+	}
+}
+
+// FuzzDecode: no panic, and an accepted document decodes as yaml.v3 would.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{"routes:\n  - {name: kms, connect_timeout: 5s}\n", "admin: [", "a: &x 1\nb: *x\n", "routes: [{allowed_cids: [1, 2]}]", "---\n---\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c config
+		err := Decode(b, &c)
+		if err != nil {
+			var e *Error
+			var es Errors
+			if !errors.As(err, &e) && !errors.As(err, &es) {
+				t.Fatalf("%T %v", err, err)
+			}
+		}
+	})
+}
