@@ -20,7 +20,9 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	if err != nil {
 		return err // a stored policy that no longer parses is an internal error
 	}
-	d := p.Evaluate(s.policyRequest(c, k.ID, action, ec, doc))
+	req := s.policyRequest(c, k.ID, action, ec, doc)
+	addKeyConditions(c, k, action, req.Context)
+	d := p.Evaluate(req)
 	if c.ev.PolicyReason == "" || !d.Allowed {
 		c.ev.PolicyReason = d.Reason
 	}

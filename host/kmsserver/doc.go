@@ -30,15 +30,22 @@
 // types; the route table is operations() in routes.go, and a test checks
 // this list against it:
 //   - op_keys.go: CreateKey, DescribeKey, ListKeys
-//     (SYMMETRIC_DEFAULT and HMAC key specs; asymmetric KMS keys answer
-//     UnsupportedOperationException)
+//     (SYMMETRIC_DEFAULT, HMAC, RSA, ECC_NIST, ECC_SECG_P256K1 and
+//     ML_KEM_768/1024 key specs; ML_KEM_512, ML_DSA, Ed25519 and SM2 answer
+//     UnsupportedOperationException with the reason)
 //   - op_lifecycle.go: EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion
 //   - op_aliases.go: CreateAlias, DeleteAlias, ListAliases
 //   - op_keypolicy.go: GetKeyPolicy, PutKeyPolicy
 //   - op_encrypt.go: Encrypt, Decrypt, ReEncrypt
+//     (RSAES_OAEP_SHA_1 and RSAES_OAEP_SHA_256 with RSA keys in
+//     asymmetric.go; ReEncrypt is symmetric only)
 //   - op_datakey.go: GenerateDataKey, GenerateDataKeyWithoutPlaintext,
 //     GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext
 //   - op_random.go: GenerateRandom
+//   - op_sign.go: Sign, Verify, GetPublicKey
+//   - op_mac.go: GenerateMac, VerifyMac
+//   - op_agreement.go: DeriveSharedSecret
+//   - op_kem.go: Encapsulate, Decapsulate
 //
 // # Layout
 //
@@ -46,9 +53,12 @@
 // and Serve), protocol.go (the JSON wire format), auth.go (SigV4),
 // keyref.go (key and alias names), keyload.go (loading and verifying a key
 // record), authz.go (the key policy), recipient.go (the Recipient
-// parameter), audit.go and metrics.go. Key material, with no HTTP, is
-// package keymaterial; key policies package policy; storage package
-// keystore; the configuration file package kmsconfig.
+// parameter), asymmetric.go (keys of the specs of package keyspec: their
+// material, usage checks, condition keys, RSA encryption), audit.go and
+// metrics.go. Key material, with no HTTP, is package keymaterial (wrapping,
+// blobs, symmetric and HMAC keys) and package keyspec (the asymmetric, HMAC
+// and ML-KEM specs and their operations); key policies package policy;
+// storage package keystore; the configuration file package kmsconfig.
 //
 // Where the next features go:
 //   - Rotation: op_rotation.go (EnableKeyRotation, DisableKeyRotation,
@@ -59,9 +69,9 @@
 //   - Grants: op_grants.go (CreateGrant, ListGrants, RetireGrant,
 //     RevokeGrant, ListRetirableGrants); grant records in keystore;
 //     evaluation in authz.go beside the key policy.
-//   - Sign, Verify, GetPublicKey: op_sign.go; asymmetric key material in
-//     keymaterial (material.go); CreateKey accepting their specs in
-//     op_keys.go. GenerateMac and VerifyMac: op_mac.go.
+//   - Key import (GetParametersForImport, ImportKeyMaterial,
+//     DeleteImportedKeyMaterial): op_import.go; keyspec.ParsePrivateKey
+//     already reads imported PKCS #8 and HMAC material.
 //
 // # Request path
 //
@@ -72,14 +82,17 @@
 // within [Config.MaxClockSkew]; JSON decoding; then per operation: input
 // validation, the Recipient check (below), key resolution, the key policy
 // (package policy) with Principal = the access key's principal ARN, Action
-// "kms:<Operation>", and condition keys kms:EncryptionContext:<k> and
-// kms:RecipientAttestation:*, key state and usage, DryRun, the work. An
+// "kms:<Operation>", and condition keys kms:EncryptionContext:<k>,
+// kms:RecipientAttestation:*, kms:KeySpec, kms:KeyUsage and the operation's
+// algorithm keys (kms:EncryptionAlgorithm, kms:SigningAlgorithm,
+// kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm), key state
+// and usage, DryRun, the work. An
 // audit line is written for every request, whatever its outcome.
 //
 // # Recipient
 //
-// Decrypt, GenerateDataKey, GenerateDataKeyPair and GenerateRandom accept
-// Recipient {KeyEncryptionAlgorithm: RSAES_OAEP_SHA_256,
+// Decrypt, GenerateDataKey, GenerateDataKeyPair, GenerateRandom and
+// DeriveSharedSecret accept Recipient {KeyEncryptionAlgorithm: RSAES_OAEP_SHA_256,
 // AttestationDocument}. The document is verified by the shared
 // attestation.Verifier against [Config.AttestationRoots] (the AWS root by
 // default) at the request time with [Config.MaxDocumentAge]; its public_key

@@ -11,6 +11,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
@@ -54,17 +55,25 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	return k, nil
 }
 
-// usable checks that k can be used for a cryptographic operation of
-// ENCRYPT_DECRYPT usage.
-func (s *Server) usable(k *keystore.Key) error {
+// enabled checks that k's state allows cryptographic operations.
+func (s *Server) enabled(k *keystore.Key) error {
 	switch k.State {
 	case keystore.StateEnabled:
+		return nil
 	case keystore.StateDisabled:
 		return apiErr(CodeDisabled, "%s is disabled.", s.keyARN(k.ID))
 	case keystore.StatePendingDeletion:
 		return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 	default:
 		return apiErr(CodeInvalidState, "%s is in state %s.", s.keyARN(k.ID), k.State)
+	}
+}
+
+// usable checks that k can be used for a cryptographic operation of
+// ENCRYPT_DECRYPT usage with a symmetric key.
+func (s *Server) usable(k *keystore.Key) error {
+	if err := s.enabled(k); err != nil {
+		return err
 	}
 	if k.KeySpec != specSymmetric || k.KeyUsage != usageEncrypt {
 		return apiErr(CodeInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", s.keyARN(k.ID), k.KeyUsage, "this operation")
@@ -98,6 +107,7 @@ func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *
 // verified again before use.
 type material struct {
 	*keymaterial.Material
+	spec    *keyspec.Key // every spec but SYMMETRIC_DEFAULT (package keyspec)
 	wrapped []byte
 	binding keymaterial.Binding
 }
@@ -112,7 +122,9 @@ func binding(k *keystore.Key) keymaterial.Binding {
 func (s *Server) material(k *keystore.Key) (*material, error) {
 	if v, ok := s.materials.Load(k.ID); ok {
 		m := v.(*material)
-		if m.binding.Policy == k.Policy && bytes.Equal(m.wrapped, k.WrappedMaterial) {
+		// The whole binding, not the policy alone: a record whose usage was
+		// changed in the store must not reuse material verified for another.
+		if m.binding == binding(k) && bytes.Equal(m.wrapped, k.WrappedMaterial) {
 			return m, nil
 		}
 	}
@@ -121,11 +133,11 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 	if err != nil {
 		return nil, err
 	}
-	km, err := keymaterial.NewMaterial(k.KeySpec, raw)
+	km, sk, err := parseMaterial(k.KeySpec, raw)
 	if err != nil {
 		return nil, err
 	}
-	m := &material{Material: km, wrapped: bytes.Clone(k.WrappedMaterial), binding: b}
+	m := &material{Material: km, spec: sk, wrapped: bytes.Clone(k.WrappedMaterial), binding: b}
 	s.materials.Store(k.ID, m)
 	return m, nil
 }

@@ -27,6 +27,9 @@ func (s *Server) encrypt(c *call, body []byte) (any, error) {
 	if len(in.Plaintext) == 0 || len(in.Plaintext) > maxPlaintext {
 		return nil, validation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and %d", maxPlaintext)
 	}
+	if isRSAEncryption(in.EncryptionAlgorithm) {
+		return s.encryptRSA(c, &in)
+	}
 	k, m, err := s.useKey(c, in.KeyID, "kms:Encrypt", in.EncryptionContext, nil)
 	if err != nil {
 		return nil, err
@@ -78,6 +81,9 @@ func (s *Server) decrypt(c *call, body []byte) (any, error) {
 	var in decryptInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
+	}
+	if isRSAEncryption(in.EncryptionAlgorithm) {
+		return s.decryptRSA(c, &in)
 	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err

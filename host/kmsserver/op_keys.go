@@ -2,8 +2,8 @@
 
 package kmsserver
 
-// CreateKey, DescribeKey and ListKeys. Asymmetric KMS keys (Sign, Verify,
-// GetPublicKey) will join this family in CreateKey and get op_sign.go.
+// CreateKey, DescribeKey and ListKeys. CreateKey makes keys of every spec
+// package keyspec implements (asymmetric.go validates and generates them).
 
 import (
 	"io"
@@ -45,10 +45,11 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		if usage != usageMAC {
 			return nil, validation("KeyUsage must be %s for KeySpec %s", usageMAC, spec)
 		}
-	case strings.HasPrefix(spec, "RSA_"), strings.HasPrefix(spec, "ECC_"), spec == "SM2", strings.HasPrefix(spec, "ML_"):
-		return nil, apiErr(CodeUnsupportedOperation, "asymmetric KMS keys (KeySpec %s) are not supported by this server; use SYMMETRIC_DEFAULT (or GenerateDataKeyPair for key pairs)", spec)
-	default:
-		return nil, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint", spec)
+	default: // asymmetric and ML-KEM specs, and the errors for unknown ones
+		var err error
+		if usage, err = checkNewKeySpec(spec, usage); err != nil {
+			return nil, err
+		}
 	}
 	if in.Origin != "" && in.Origin != "AWS_KMS" {
 		return nil, apiErr(CodeUnsupportedOperation, "Origin %s is not supported", in.Origin)
@@ -75,7 +76,7 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		}
 		polText = *in.Policy
 	}
-	raw, err := keymaterial.Generate(spec, s.rand)
+	raw, err := s.generateMaterial(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +175,7 @@ func (s *Server) metadata(k *keystore.Key) keyMetadata {
 	} else if strings.HasPrefix(k.KeySpec, "HMAC_") {
 		m.MacAlgorithms = []string{"HMAC_SHA_" + strings.TrimPrefix(k.KeySpec, "HMAC_")}
 	}
+	addAlgorithms(&m, k.KeySpec, k.KeyUsage)
 	if k.State == keystore.StatePendingDeletion {
 		d := epoch(k.DeletionDate)
 		m.DeletionDate = &d
@@ -221,6 +223,9 @@ type keyMetadata struct {
 	KeySpec                    string   `json:"KeySpec"`
 	EncryptionAlgorithms       []string `json:"EncryptionAlgorithms,omitempty"`
 	MacAlgorithms              []string `json:"MacAlgorithms,omitempty"`
+	SigningAlgorithms          []string `json:"SigningAlgorithms,omitempty"`
+	KeyAgreementAlgorithms     []string `json:"KeyAgreementAlgorithms,omitempty"`
+	EncapsulationAlgorithms    []string `json:"EncapsulationAlgorithms,omitempty"`
 	MultiRegion                bool     `json:"MultiRegion"`
 }
 

@@ -33,6 +33,14 @@ func (s *Server) operations() map[string]opFunc {
 		"GenerateDataKeyPair":                 s.generateDataKeyPair,
 		"GenerateDataKeyPairWithoutPlaintext": s.generateDataKeyPairWithoutPlaintext,
 		"GenerateRandom":                      s.generateRandom,
+		"Sign":                                s.sign,
+		"Verify":                              s.verify,
+		"GetPublicKey":                        s.getPublicKey,
+		"GenerateMac":                         s.generateMac,
+		"VerifyMac":                           s.verifyMac,
+		"DeriveSharedSecret":                  s.deriveSharedSecret,
+		"Encapsulate":                         s.encapsulate,
+		"Decapsulate":                         s.decapsulate,
 	}
 }
 
@@ -40,15 +48,14 @@ func (s *Server) operations() map[string]opFunc {
 // answer UnsupportedOperationException rather than UnknownOperationException.
 var knownUnsupported = map[string]bool{
 	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "CreateGrant": true,
-	"Decapsulate": true, "DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true, "DeriveSharedSecret": true,
+	"DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true,
 	"DescribeCustomKeyStores": true, "DisableKeyRotation": true, "DisconnectCustomKeyStore": true,
-	"EnableKeyRotation": true, "Encapsulate": true, "GenerateMac": true, "GetKeyLastUsage": true,
-	"GetKeyRotationStatus": true, "GetParametersForImport": true, "GetPublicKey": true, "ImportKeyMaterial": true,
+	"EnableKeyRotation": true, "GetKeyLastUsage": true,
+	"GetKeyRotationStatus": true, "GetParametersForImport": true, "ImportKeyMaterial": true,
 	"ListGrants": true, "ListKeyPolicies": true, "ListKeyRotations": true, "ListResourceTags": true,
 	"ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
-	"RotateKeyOnDemand": true, "Sign": true, "TagResource": true, "UntagResource": true, "UpdateAlias": true,
-	"UpdateCustomKeyStore": true, "UpdateKeyDescription": true, "UpdatePrimaryRegion": true, "Verify": true,
-	"VerifyMac": true,
+	"RotateKeyOnDemand": true, "TagResource": true, "UntagResource": true, "UpdateAlias": true,
+	"UpdateCustomKeyStore": true, "UpdateKeyDescription": true, "UpdatePrimaryRegion": true,
 }
 
 type opFunc func(c *call, body []byte) (any, error)
@@ -60,6 +67,9 @@ type call struct {
 	principal string
 	now       time.Time
 	ev        *auditEvent
+	// cond holds the operation's own condition keys for the key policy
+	// (kms:SigningAlgorithm, kms:MessageType, ...), set before authorize.
+	cond map[string][]string
 }
 
 type keyIDInput struct {

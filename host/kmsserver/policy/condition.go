@@ -159,6 +159,24 @@ const (
 	// KeyPrincipalAccount is the caller's account ID (derived from
 	// Request.Principal).
 	KeyPrincipalAccount = "aws:PrincipalAccount"
+	// KeyKeySpec is the KeySpec of the KMS key the request uses.
+	KeyKeySpec = "kms:KeySpec"
+	// KeyKeyUsage is the KeyUsage of the KMS key the request uses.
+	KeyKeyUsage = "kms:KeyUsage"
+	// KeySigningAlgorithm is the SigningAlgorithm of Sign and Verify.
+	KeySigningAlgorithm = "kms:SigningAlgorithm"
+	// KeyMessageType is the MessageType of Sign and Verify (RAW when the
+	// request leaves it out).
+	KeyMessageType = "kms:MessageType"
+	// KeyEncryptionAlgorithm is the encryption algorithm of Encrypt,
+	// Decrypt, ReEncrypt and the GenerateDataKey family (SYMMETRIC_DEFAULT
+	// with symmetric keys).
+	KeyEncryptionAlgorithm = "kms:EncryptionAlgorithm"
+	// KeyMacAlgorithm is the MacAlgorithm of GenerateMac and VerifyMac.
+	KeyMacAlgorithm = "kms:MacAlgorithm"
+	// KeyKeyAgreementAlgorithm is the KeyAgreementAlgorithm of
+	// DeriveSharedSecret.
+	KeyKeyAgreementAlgorithm = "kms:KeyAgreementAlgorithm"
 )
 
 const (
@@ -192,7 +210,11 @@ func checkConditionKey(key, lkey, path string) (multi bool, err error) {
 	case lkey == strings.ToLower(KeyEncryptionContextKeys):
 		return true, nil
 	case lkey == strings.ToLower(KeyCallerAccount), lkey == strings.ToLower(KeyViaService),
-		lkey == strings.ToLower(KeyPrincipalArn), lkey == strings.ToLower(KeyPrincipalAccount):
+		lkey == strings.ToLower(KeyPrincipalArn), lkey == strings.ToLower(KeyPrincipalAccount),
+		lkey == strings.ToLower(KeyKeySpec), lkey == strings.ToLower(KeyKeyUsage),
+		lkey == strings.ToLower(KeySigningAlgorithm), lkey == strings.ToLower(KeyMessageType),
+		lkey == strings.ToLower(KeyEncryptionAlgorithm), lkey == strings.ToLower(KeyMacAlgorithm),
+		lkey == strings.ToLower(KeyKeyAgreementAlgorithm):
 		return false, nil
 	}
 	return false, unsupported(path, "condition key %q is not supported", key)

@@ -37,7 +37,11 @@
 // kms:RecipientAttestation:PCR0…PCR31, presented as lower-case hex (write
 // them with StringEqualsIgnoreCase, as AWS recommends);
 // kms:EncryptionContext:<key>; kms:EncryptionContextKeys (multi-valued);
-// kms:CallerAccount; kms:ViaService; aws:PrincipalArn; aws:PrincipalAccount.
+// kms:CallerAccount; kms:ViaService; aws:PrincipalArn; aws:PrincipalAccount;
+// kms:KeySpec and kms:KeyUsage (of the key used); kms:SigningAlgorithm and
+// kms:MessageType (Sign, Verify); kms:EncryptionAlgorithm (Encrypt, Decrypt,
+// ReEncrypt, the GenerateDataKey family); kms:MacAlgorithm (GenerateMac,
+// VerifyMac); kms:KeyAgreementAlgorithm (DeriveSharedSecret).
 // Condition key names are case-insensitive, including the <key> part of
 // kms:EncryptionContext:<key>, as the AWS KMS Developer Guide documents ("the
 // condition key, which consists of the kms:EncryptionContext: prefix and the

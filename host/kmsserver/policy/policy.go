@@ -88,7 +88,10 @@ func (s *statement) label() string {
 //   - condition keys kms:RecipientAttestation:ImageSha384,
 //     kms:RecipientAttestation:PCR0 to PCR31, kms:EncryptionContext:<key>,
 //     kms:EncryptionContextKeys, kms:CallerAccount, kms:ViaService,
-//     aws:PrincipalArn and aws:PrincipalAccount (names case-insensitive).
+//     aws:PrincipalArn, aws:PrincipalAccount, kms:KeySpec, kms:KeyUsage,
+//     kms:SigningAlgorithm, kms:MessageType, kms:EncryptionAlgorithm,
+//     kms:MacAlgorithm and kms:KeyAgreementAlgorithm (names
+//     case-insensitive).
 //
 // Everything else is an error naming the element: unknown members, duplicate
 // members, NotPrincipal, NotResource, other operators or condition keys,

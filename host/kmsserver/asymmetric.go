@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// KMS keys of the asymmetric, HMAC and ML-KEM specs (package keyspec does
+// the cryptography): creating their material, loading them for an
+// operation, their condition keys and metadata, and Encrypt and Decrypt
+// with RSA keys.
+
+import (
+	"slices"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
+)
+
+// KMS's exception names for signature and MAC verification failures.
+const (
+	CodeKMSInvalidSignature = "KMSInvalidSignatureException"
+	CodeKMSInvalidMac       = "KMSInvalidMacException"
+)
+
+// specErr turns an error of package keyspec into the KMS exception it maps
+// to; other errors pass unchanged (an internal error).
+func specErr(err error) error {
+	if code := keyspec.Exception(err); code != "" {
+		return apiErr(code, "%s", err.Error())
+	}
+	return err
+}
+
+// checkNewKeySpec validates CreateKey's KeySpec and KeyUsage for the specs
+// package keyspec handles, as AWS does, and returns the usage to store
+// (ENCRYPT_DECRYPT when none was given).
+func checkNewKeySpec(spec, usage string) (string, error) {
+	if err := keyspec.CheckKeyUsage(keyspec.Spec(spec), keyspec.Usage(usage)); err != nil {
+		return "", specErr(err)
+	}
+	if usage == "" {
+		usage = usageEncrypt
+	}
+	return usage, nil
+}
+
+// generateMaterial returns fresh material for a new key of spec: an AES or
+// HMAC key from package keymaterial (s.rand), PKCS #8 from package keyspec
+// for the asymmetric and ML-KEM specs (crypto/rand).
+func (s *Server) generateMaterial(spec string) ([]byte, error) {
+	if _, ok := keymaterial.KeySize(spec); ok {
+		return keymaterial.Generate(spec, s.rand)
+	}
+	k, err := keyspec.Generate(keyspec.Spec(spec))
+	if err != nil {
+		return nil, specErr(err)
+	}
+	return k.Marshal(), nil
+}
+
+// parseMaterial prepares the unwrapped material of a key record: keymaterial
+// for SYMMETRIC_DEFAULT and HMAC keys, keyspec for every spec but
+// SYMMETRIC_DEFAULT. Material a spec cannot parse is an integrity failure of
+// the record.
+func parseMaterial(spec string, raw []byte) (*keymaterial.Material, *keyspec.Key, error) {
+	var km *keymaterial.Material
+	if _, ok := keymaterial.KeySize(spec); ok {
+		var err error
+		if km, err = keymaterial.NewMaterial(spec, raw); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		km = &keymaterial.Material{Raw: raw} // no AEAD: blob operations refuse it
+	}
+	if spec == specSymmetric {
+		return km, nil, nil
+	}
+	k, err := keyspec.ParsePrivateKey(keyspec.Spec(spec), raw)
+	if err != nil {
+		return nil, nil, keymaterial.ErrIntegrity
+	}
+	return km, k, nil
+}
+
+// useSpecKey loads a key for an operation of package keyspec: resolve,
+// authorize action (with the extra condition keys cond and, for Recipient
+// requests, the attestation document), check the state and that the key's
+// usage allows op (InvalidKeyUsageException), and return its material.
+func (s *Server) useSpecKey(c *call, ref string, op keyspec.Operation, action string, cond map[string][]string, doc *attestation.Document) (*keystore.Key, *keyspec.Key, error) {
+	k, err := s.loadKey(c, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.cond = cond
+	if err := s.authorize(c, k, action, nil, doc); err != nil {
+		return nil, nil, err
+	}
+	if err := s.enabled(k); err != nil {
+		return nil, nil, err
+	}
+	if err := keyspec.CheckOperation(keyspec.Spec(k.KeySpec), keyspec.Usage(k.KeyUsage), op); err != nil {
+		if ue, ok := err.(*keyspec.KeyUsageError); ok && ue.Algorithm == "" {
+			return nil, nil, apiErr(CodeInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", s.keyARN(k.ID), k.KeyUsage, op)
+		}
+		return nil, nil, specErr(err)
+	}
+	m, err := s.material(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.spec == nil { // SYMMETRIC_DEFAULT: Encrypt or Decrypt with an RSA algorithm
+		return nil, nil, apiErr(CodeInvalidKeyUsage, "%s is a symmetric key: the only EncryptionAlgorithm valid for it is SYMMETRIC_DEFAULT.", s.keyARN(k.ID))
+	}
+	return k, m.spec, nil
+}
+
+// encryptionActions are the actions whose requests carry
+// kms:EncryptionAlgorithm; for symmetric keys it is always SYMMETRIC_DEFAULT.
+var encryptionActions = []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+	"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+	"kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext"}
+
+// addKeyConditions adds the condition keys of the key and the request to a
+// policy context: kms:KeySpec and kms:KeyUsage for every operation on a key,
+// kms:EncryptionAlgorithm SYMMETRIC_DEFAULT for the symmetric encryption
+// family, and the operation's own keys (c.cond: kms:SigningAlgorithm,
+// kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm,
+// kms:EncryptionAlgorithm, kms:EncapsulationAlgorithm).
+func addKeyConditions(c *call, k *keystore.Key, action string, ctx map[string][]string) {
+	ctx[policy.KeyKeySpec] = []string{k.KeySpec}
+	ctx[policy.KeyKeyUsage] = []string{k.KeyUsage}
+	if k.KeySpec == specSymmetric && slices.Contains(encryptionActions, action) {
+		ctx[policy.KeyEncryptionAlgorithm] = []string{specSymmetric}
+	}
+	for name, v := range c.cond {
+		ctx[name] = v
+	}
+}
+
+// addAlgorithms fills the algorithm lists of DescribeKey's and
+// GetPublicKey's metadata for k, as AWS does: per usage.
+func addAlgorithms(m *keyMetadata, spec, usage string) {
+	ks := keyspec.Spec(spec)
+	switch usage {
+	case string(keyspec.SignVerify):
+		m.SigningAlgorithms = strs(ks.SigningAlgorithms())
+	case string(keyspec.EncryptDecrypt):
+		if spec != specSymmetric {
+			m.EncryptionAlgorithms = strs(ks.EncryptionAlgorithms())
+		}
+	case string(keyspec.KeyAgreement):
+		m.KeyAgreementAlgorithms = strs(ks.KeyAgreementAlgorithms())
+	case string(keyspec.EncapsulateDecapsulate):
+		m.EncapsulationAlgorithms = strs(ks.EncapsulationAlgorithms())
+	}
+}
+
+func strs[T ~string](in []T) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// isRSAEncryption reports whether alg names RSA encryption, which Encrypt
+// and Decrypt hand to encryptRSA and decryptRSA.
+func isRSAEncryption(alg string) bool {
+	return alg == string(keyspec.RSAES_OAEP_SHA_1) || alg == string(keyspec.RSAES_OAEP_SHA_256)
+}
+
+// encryptRSA is Encrypt with an RSA algorithm: RSAES-OAEP under the public
+// key of an RSA ENCRYPT_DECRYPT key. There is no encryption context with
+// asymmetric keys (ValidationException), and the ciphertext is the bare
+// OAEP output, as in AWS.
+func (s *Server) encryptRSA(c *call, in *encryptInput) (any, error) {
+	if len(in.EncryptionContext) > 0 {
+		return nil, validation("EncryptionContext is not supported with asymmetric KMS keys (EncryptionAlgorithm %s)", in.EncryptionAlgorithm)
+	}
+	cond := map[string][]string{policy.KeyEncryptionAlgorithm: {in.EncryptionAlgorithm}}
+	k, key, err := s.useSpecKey(c, in.KeyID, keyspec.OpEncrypt, "kms:Encrypt", cond, nil)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := key.Encrypt(keyspec.EncryptionAlgorithm(in.EncryptionAlgorithm), in.Plaintext)
+	if err != nil {
+		return nil, specErr(err)
+	}
+	if in.DryRun {
+		return nil, dryRun("kms:Encrypt")
+	}
+	return encryptOutput{CiphertextBlob: ct, KeyID: s.keyARN(k.ID), EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
+}
+
+// decryptRSA is Decrypt with an RSA algorithm: KeyId is required (the
+// ciphertext names no key), and with Recipient the plaintext comes back
+// only as CiphertextForRecipient.
+func (s *Server) decryptRSA(c *call, in *decryptInput) (any, error) {
+	if in.KeyID == "" {
+		return nil, validation("KeyId is required to decrypt with an asymmetric KMS key (EncryptionAlgorithm %s)", in.EncryptionAlgorithm)
+	}
+	if len(in.EncryptionContext) > 0 {
+		return nil, validation("EncryptionContext is not supported with asymmetric KMS keys (EncryptionAlgorithm %s)", in.EncryptionAlgorithm)
+	}
+	if len(in.CiphertextBlob) == 0 || len(in.CiphertextBlob) > 6144 {
+		return nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	doc, err := s.checkRecipient(c, in.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	cond := map[string][]string{policy.KeyEncryptionAlgorithm: {in.EncryptionAlgorithm}}
+	k, key, err := s.useSpecKey(c, in.KeyID, keyspec.OpDecrypt, "kms:Decrypt", cond, doc)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun("kms:Decrypt")
+	}
+	pt, err := key.Decrypt(keyspec.EncryptionAlgorithm(in.EncryptionAlgorithm), in.CiphertextBlob)
+	if err != nil {
+		return nil, specErr(err)
+	}
+	out := decryptOutput{KeyID: s.keyARN(k.ID), EncryptionAlgorithm: in.EncryptionAlgorithm}
+	if doc != nil {
+		if out.CiphertextForRecipient, err = s.forRecipient(doc, pt); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	out.Plaintext = pt
+	return out, nil
+}
