@@ -3,7 +3,9 @@
 // Package eif reads, measures, verifies and writes AWS Nitro Enclave Image
 // Files (EIF), without nitro-cli or Docker.
 //
-// [Read] parses an image strictly from an [io.Reader] in constant memory,
+// [Read] parses an image strictly from an [io.Reader] in constant memory
+// ([ReadAt] from a file or other input of known size, refusing a truncated
+// or padded image before hashing anything),
 // checks its CRC, computes the PCRs an enclave booted from it will have
 // (PCR0, PCR1, PCR2, and PCR8 for a signed image) exactly as
 // `nitro-cli describe-eif` does, and verifies its signature section.

@@ -143,6 +143,9 @@ func (e *TruncatedError) Error() string {
 	what := "header"
 	if e.Index >= 0 {
 		what = fmt.Sprintf("section %d (%s)", e.Index, e.Type)
+		if e.Type == SectionInvalid { // found from the section table alone
+			what = fmt.Sprintf("section %d", e.Index)
+		}
 	}
 	return fmt.Sprintf("eif: truncated image: %s at offset %d: want %d bytes, got %d", what, e.Offset, e.Want, e.Got)
 }

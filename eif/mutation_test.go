@@ -257,3 +257,45 @@ func isBadSig(err error) bool {
 	var e *SignatureError
 	return errors.As(err, &e) && !e.Malformed && errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrMalformed)
 }
+
+// TestReadAtRefusesBeforeHashing: with the size known, a truncated or
+// padded image is refused right after the header, having read nothing
+// else, whatever the sizes it claims.
+func TestReadAtRefusesBeforeHashing(t *testing.T) {
+	raw, ms := writeImage(t, smallSpecWith(testSigner(t, elliptic.P384())))
+	img, err := ReadAt(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil || !bytes.Equal(img.Measurements.PCR8, ms.PCR8) {
+		t.Fatalf("ReadAt: %v", err)
+	}
+	for n := 0; n < len(raw); n++ {
+		cr := &countingReaderAt{r: bytes.NewReader(raw)}
+		_, err := ReadAt(cr, int64(n))
+		var te *TruncatedError
+		if !errors.As(err, &te) || !errors.Is(err, ErrMalformed) {
+			t.Fatalf("cut at %d: %v", n, err)
+		}
+		if cr.n > HeaderSize {
+			t.Fatalf("cut at %d: read %d bytes before refusing", n, cr.n)
+		}
+	}
+	padded := append(append([]byte(nil), raw...), 0)
+	cr := &countingReaderAt{r: bytes.NewReader(padded)}
+	var td *TrailingDataError
+	if _, err := ReadAt(cr, int64(len(padded))); !errors.As(err, &td) || td.Offset != int64(len(raw)) || cr.n > HeaderSize {
+		t.Fatalf("padded: %v after %d bytes", err, cr.n)
+	}
+	if _, err := ReadAt(cr, -1); err == nil {
+		t.Fatal("negative size accepted")
+	}
+}
+
+type countingReaderAt struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += n
+	return n, err
+}

@@ -88,6 +88,22 @@ const chunkSize = 256 << 10
 // Errors match [ErrMalformed], [ErrUnsupported], [ErrCRCMismatch] or
 // [ErrBadSignature], or are I/O errors from r. On error the image is nil.
 func Read(r io.Reader) (*Image, error) {
+	return read(r, -1)
+}
+
+// ReadAt is [Read] for an input of known size, such as a file: once the
+// header is read, an image whose section table does not end exactly at
+// size is refused ([TruncatedError] or [TrailingDataError]) before any
+// section is read or hashed.
+func ReadAt(r io.ReaderAt, size int64) (*Image, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("eif: negative input size %d", size)
+	}
+	return read(io.NewSectionReader(r, 0, size), size)
+}
+
+// read is Read; size is the input's size, or -1 if unknown.
+func read(r io.Reader, size int64) (*Image, error) {
 	hdr := make([]byte, HeaderSize)
 	if n, err := io.ReadFull(r, hdr); err != nil {
 		return nil, readErr(err, &TruncatedError{Index: -1, Offset: 0, Want: HeaderSize, Got: int64(n)})
@@ -106,6 +122,18 @@ func Read(r io.Reader) (*Image, error) {
 	end, err := sectionTable(&h, img)
 	if err != nil {
 		return nil, err
+	}
+	if size >= 0 && end > size {
+		last := len(img.Sections) - 1
+		for last > 0 && img.Sections[last].Offset >= size {
+			last--
+		}
+		s := img.Sections[last]
+		got := max(0, size-s.Offset-SectionHeaderSize)
+		return nil, &TruncatedError{Index: last, Offset: s.Offset + SectionHeaderSize + got, Want: s.Size, Got: got}
+	}
+	if size >= 0 && end < size {
+		return nil, &TrailingDataError{Offset: end}
 	}
 	m := measurer{r: r, off: HeaderSize, imageHash: sha512.New384()}
 	m.crc = crc32.Update(0, crc32.IEEETable, hdr[:crcOffset])

@@ -64,14 +64,23 @@ func runMeasure(args []string, stdout, stderr io.Writer) int {
 	return ExitVerified
 }
 
-// measureFile reads and measures the image in name.
+// measureFile reads and measures the image in name. For a regular file
+// the size is known, so a truncated or padded image is refused before
+// anything is hashed.
 func measureFile(name string) (*eif.Image, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return eif.Read(f)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return eif.Read(f) // a pipe or device: stream to its end
+	}
+	return eif.ReadAt(f, fi.Size())
 }
 
 // eifError reports an image error: exit 1 when the image is refused, 2
