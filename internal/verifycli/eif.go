@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/enclavekit/enclavekit/eif"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 // This file holds nitro-verify's enclave image (EIF) support: the
@@ -32,36 +33,49 @@ Exit status: 0 measured, 1 the image is refused, 2 usage or I/O error.
 
 // runMeasure runs "nitro-verify measure ARGS".
 func runMeasure(args []string, stdout, stderr io.Writer) int {
+	p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
 	var files []string
 	for _, a := range args {
-		switch a {
-		case "-h", "-help", "--help":
+		if cli.IsHelp(a) {
 			io.WriteString(stdout, measureUsage)
 			return ExitVerified
 		}
 		if len(a) > 1 && a[0] == '-' {
-			fmt.Fprintf(stderr, "nitro-verify: error: measure: unknown flag %s\nnitro-verify: hint: run nitro-verify measure --help for usage\n", a)
-			return ExitUsage
+			return p.Fail(cli.WithHint(cli.Usagef("measure: unknown flag %s", a), "run nitro-verify measure --help for usage"))
 		}
 		files = append(files, a)
 	}
 	if len(files) != 1 {
-		fmt.Fprintf(stderr, "nitro-verify: error: measure: want one image file, got %d\nnitro-verify: hint: run nitro-verify measure --help for usage\n", len(files))
-		return ExitUsage
+		return p.Fail(cli.WithHint(cli.Usagef("measure: want one image file, got %d", len(files)), "run nitro-verify measure --help for usage"))
 	}
 	img, err := measureFile(files[0])
 	if err != nil {
-		return eifError(stderr, "measure "+files[0], err)
+		if !isImageError(err) {
+			return p.Fail(cli.Usage(fmt.Errorf("measure %s: %w", files[0], err)))
+		}
+		return p.Fail(imageRefused("measure "+files[0], err))
 	}
 	out, err := img.Describe().JSON()
 	if err == nil {
 		_, err = stdout.Write(out)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nitro-verify: error: writing the description: %v\n", err)
+		p.Errorf("writing the description: %v", err)
 		return ExitUsage
 	}
 	return ExitVerified
+}
+
+// imageRefused describes a refused image, with a hint when one helps.
+func imageRefused(what string, err error) error {
+	err = fmt.Errorf("%s: image refused: %w", what, err)
+	switch {
+	case errors.Is(err, eif.ErrCRCMismatch):
+		return cli.WithHint(err, "the file is corrupt, or was changed after it was built")
+	case errors.Is(err, eif.ErrBadSignature):
+		return cli.WithHint(err, "the signature section does not sign this image with its certificate; re-sign it (nitro-cli sign-eif) or rebuild it")
+	}
+	return err
 }
 
 // measureFile reads and measures the image in name. For a regular file
@@ -83,23 +97,6 @@ func measureFile(name string) (*eif.Image, error) {
 	return eif.ReadAt(f, fi.Size())
 }
 
-// eifError reports an image error: exit 1 when the image is refused, 2
-// when it could not be read.
-func eifError(stderr io.Writer, what string, err error) int {
-	if !isImageError(err) {
-		fmt.Fprintf(stderr, "nitro-verify: error: %s: %v\n", what, err)
-		return ExitUsage
-	}
-	fmt.Fprintf(stderr, "nitro-verify: error: %s: image refused: %v\n", what, err)
-	switch {
-	case errors.Is(err, eif.ErrCRCMismatch):
-		fmt.Fprintf(stderr, "nitro-verify: hint: the file is corrupt, or was changed after it was built\n")
-	case errors.Is(err, eif.ErrBadSignature):
-		fmt.Fprintf(stderr, "nitro-verify: hint: the signature section does not sign this image with its certificate; re-sign it (nitro-cli sign-eif) or rebuild it\n")
-	}
-	return ExitRejected
-}
-
 func isImageError(err error) bool {
 	for _, e := range []error{eif.ErrMalformed, eif.ErrUnsupported, eif.ErrCRCMismatch, eif.ErrBadSignature} {
 		if errors.Is(err, e) {
@@ -115,7 +112,7 @@ func eifPCRs(name string) (map[int][]byte, error) {
 	img, err := measureFile(name)
 	if err != nil {
 		if isImageError(err) {
-			return nil, fmt.Errorf("--eif %s: image refused: %w", name, err)
+			return nil, imageRefused("--eif "+name, err)
 		}
 		return nil, fmt.Errorf("--eif %s: %w", name, err)
 	}
