@@ -4,7 +4,10 @@ package agent
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -79,6 +82,61 @@ func BenchmarkGenerateDataKeyRotateEach(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := c.RotateKey(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLocalKMSEndpoint measures what the local KMS endpoint adds to a
+// GenerateDataKey call: each iteration makes one call through the library
+// (Client.GenerateDataKey) and one through the endpoint with an unmodified
+// aws-sdk-go-v2 client, against the same kms-server, and reports both and
+// their ratio (issue 16: at most 1.10). Interleaving puts both under the
+// same machine load.
+func BenchmarkLocalKMSEndpoint(b *testing.B) {
+	env, keyID := benchKey(b)
+	c := env.agentFor(b, image("bench"))
+	app := sdkClient(serveLocalKMS(b, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)}))
+	ctx := context.Background()
+	in := &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"}
+	var lib, ep []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		dk, err := c.GenerateDataKey(ctx, in)
+		if err != nil || len(dk.Plaintext) != 32 {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		out, err := app.GenerateDataKey(ctx, in)
+		if err != nil || len(out.Plaintext) != 32 {
+			b.Fatal(err)
+		}
+		lib, ep = append(lib, t1.Sub(t0)), append(ep, time.Since(t1))
+	}
+	// Medians: one slow call (a GC, another process) must not decide.
+	ml, me := median(lib), median(ep)
+	b.ReportMetric(float64(ml.Nanoseconds()), "ns/library")
+	b.ReportMetric(float64(me.Nanoseconds()), "ns/endpoint")
+	b.ReportMetric(float64(me)/float64(ml), "endpoint/library")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkLocalKMSEndpointOnly is the endpoint half of
+// BenchmarkLocalKMSEndpoint alone, for instruction counts under callgrind
+// against BenchmarkGenerateDataKeyRecipient (see docs/PERFORMANCE.md).
+func BenchmarkLocalKMSEndpointOnly(b *testing.B) {
+	env, keyID := benchKey(b)
+	c := env.agentFor(b, image("bench"))
+	app := sdkClient(serveLocalKMS(b, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)}))
+	in := &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"}
+	for b.Loop() {
+		out, err := app.GenerateDataKey(context.Background(), in)
+		if err != nil || len(out.Plaintext) != 32 {
 			b.Fatal(err)
 		}
 	}

@@ -116,6 +116,12 @@ type Client struct {
 	keys    *keyring
 	timeout time.Duration
 	http    *http.Client
+	// For raw requests (the local KMS endpoint): the same endpoint,
+	// credentials and clock as the SDK client.
+	base   string
+	region string
+	creds  aws.CredentialsProvider
+	now    func() time.Time
 }
 
 // New builds a client and generates its first RSA key with entropy from the
@@ -184,10 +190,12 @@ func New(cfg *Config) (*Client, error) {
 		}),
 		HTTPClient: httpClient,
 	}
+	base := u.Scheme + "://" + u.Host
 	kc := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-		o.BaseEndpoint = aws.String(u.Scheme + "://" + u.Host)
+		o.BaseEndpoint = aws.String(base)
 	})
-	return &Client{nsm: cfg.NSM, kms: kc, keys: keys, timeout: timeout, http: httpClient}, nil
+	return &Client{nsm: cfg.NSM, kms: kc, keys: keys, timeout: timeout, http: httpClient,
+		base: base, region: cfg.Region, creds: awsCfg.Credentials, now: clock}, nil
 }
 
 func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, error) {

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// Defaults for [KMSEndpointConfig].
+const (
+	DefaultKMSMaxRequest    = 64 << 10
+	DefaultKMSMaxConcurrent = 64
+	maxKMSResponse          = 1 << 20
+)
+
+// ErrKMSEndpointAddr is returned by [ServeKMSEndpoint] for a listen address
+// other than loopback TCP.
+var ErrKMSEndpointAddr = errors.New("agent: the local KMS endpoint listens on loopback TCP only")
+
+// KMSEndpointConfig configures [NewKMSEndpoint].
+type KMSEndpointConfig struct {
+	// Client makes the calls (its KMS endpoint, credentials, transport and
+	// recipient key). Required.
+	Client *Client
+	// MaxRequestBytes bounds a request body; 0 is DefaultKMSMaxRequest.
+	MaxRequestBytes int64
+	// Timeout bounds each request end to end, the key service's answer
+	// included; 0 is the Client's timeout.
+	Timeout time.Duration
+	// MaxConcurrent bounds requests in progress; further ones are answered
+	// ThrottlingException at once (the SDKs back off and retry). 0 is
+	// DefaultKMSMaxConcurrent.
+	MaxConcurrent int
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// recipientOps are the operations the endpoint answers with Recipient,
+// with the response field that carries their plaintext.
+var recipientOps = map[string]string{
+	"Decrypt":             "Plaintext",
+	"GenerateDataKey":     "Plaintext",
+	"GenerateDataKeyPair": "PrivateKeyPlaintext",
+	"GenerateRandom":      "Plaintext",
+	"DeriveSharedSecret":  "SharedSecret",
+}
+
+// passThroughOps are the KMS operations forwarded unchanged: none of them
+// returns secret material. An operation in neither list (including any the
+// KMS API gains later) is refused with UnknownOperationException rather than
+// forwarded, since its answer might carry a secret across the parent.
+var passThroughOps = map[string]bool{}
+
+func init() {
+	for _, op := range strings.Fields(`CancelKeyDeletion ConnectCustomKeyStore CreateAlias CreateCustomKeyStore
+	CreateGrant CreateKey DeleteAlias DeleteCustomKeyStore DeleteImportedKeyMaterial DescribeCustomKeyStores
+	DescribeKey DisableKey DisableKeyRotation DisconnectCustomKeyStore EnableKey EnableKeyRotation Encrypt
+	GenerateDataKeyPairWithoutPlaintext GenerateDataKeyWithoutPlaintext GenerateMac GetKeyPolicy
+	GetKeyRotationStatus GetParametersForImport GetPublicKey ImportKeyMaterial ListAliases ListGrants
+	ListKeyPolicies ListKeyRotations ListKeys ListResourceTags ListRetirableGrants PutKeyPolicy ReEncrypt
+	ReplicateKey RetireGrant RevokeGrant RotateKeyOnDemand ScheduleKeyDeletion Sign TagResource UntagResource
+	UpdateAlias UpdateCustomKeyStore UpdateKeyDescription UpdatePrimaryRegion Verify VerifyMac`) {
+		passThroughOps[op] = true
+	}
+}
+
+// secretFields may never arrive in an answer relayed by the parent.
+var secretFields = []string{"Plaintext", "PrivateKeyPlaintext", "SharedSecret"}
+
+// NewKMSEndpoint returns a handler speaking the KMS JSON 1.1 protocol
+// (POST /, X-Amz-Target: TrentService.<Op>) to applications inside the
+// enclave, for SDKs pointed at it with an endpoint URL (AWS_ENDPOINT_URL_KMS,
+// endpoint_url, endpoint). See the package documentation, "Local KMS
+// endpoint".
+func NewKMSEndpoint(cfg *KMSEndpointConfig) (http.Handler, error) {
+	if cfg == nil || cfg.Client == nil {
+		return nil, fmt.Errorf("%w: local KMS endpoint: no client", ErrConfig)
+	}
+	e := &kmsEndpoint{c: cfg.Client, max: cfg.MaxRequestBytes, timeout: cfg.Timeout, log: cfg.Logger}
+	if e.max == 0 {
+		e.max = DefaultKMSMaxRequest
+	}
+	if e.timeout == 0 {
+		e.timeout = cfg.Client.timeout
+	}
+	n := cfg.MaxConcurrent
+	if n == 0 {
+		n = DefaultKMSMaxConcurrent
+	}
+	if e.max < 0 || e.timeout < 0 || n < 0 {
+		return nil, fmt.Errorf("%w: local KMS endpoint: negative limit", ErrConfig)
+	}
+	e.sem = make(chan struct{}, n)
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	return e, nil
+}
+
+// ServeKMSEndpoint serves h (from [NewKMSEndpoint]) on addr, which must be
+// tcp://127.0.0.1:PORT or another loopback address: the endpoint returns
+// plaintext, so it must be reachable from inside the enclave only, never
+// over vsock. It returns when ctx is done, as [Serve].
+func ServeKMSEndpoint(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	if err := CheckKMSEndpointAddr(addr); err != nil {
+		return err
+	}
+	return Serve(ctx, addr, h, ready)
+}
+
+// CheckKMSEndpointAddr reports whether addr is a loopback TCP address
+// (tcp://127.0.0.1:PORT, tcp://[::1]:PORT, tcp://localhost:PORT).
+func CheckKMSEndpointAddr(addr string) error {
+	a, err := transport.ParseAddr(addr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKMSEndpointAddr, err)
+	}
+	if a.Network != transport.NetworkTCP {
+		return fmt.Errorf("%w: %s is not tcp://127.0.0.1:PORT (a vsock or unix address could be reached from the parent instance)", ErrKMSEndpointAddr, addr)
+	}
+	host, _, err := net.SplitHostPort(a.Address)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrKMSEndpointAddr, addr, err)
+	}
+	if ip, err := netip.ParseAddr(host); (err != nil || !ip.Unmap().IsLoopback()) && !strings.EqualFold(host, "localhost") {
+		return fmt.Errorf("%w: %s is not a loopback address", ErrKMSEndpointAddr, addr)
+	}
+	return nil
+}
+
+type kmsEndpoint struct {
+	c       *Client
+	max     int64
+	timeout time.Duration
+	sem     chan struct{}
+	log     *slog.Logger
+}
+
+// kmsError is a KMS-shaped error answer.
+type kmsError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *kmsError) Error() string { return e.code + ": " + e.msg }
+
+func writeKMSError(w http.ResponseWriter, e *kmsError) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", e.code)
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.code, "message": e.msg})
+}
+
+var opName = regexp.MustCompile(`^[A-Za-z]{1,64}$`)
+
+func (e *kmsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+	default:
+		writeKMSError(w, &kmsError{400, "ThrottlingException", "too many requests in progress at the local KMS endpoint"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), e.timeout)
+	defer cancel()
+	out, err := e.serve(ctx, r)
+	if err != nil {
+		var ke *kmsError
+		if !errors.As(err, &ke) {
+			ke = &kmsError{500, "KMSInternalException", "local KMS endpoint: internal error"}
+		}
+		if ke.status >= 500 {
+			e.log.Warn("agent: local KMS endpoint", slog.String("target", r.Header.Get("X-Amz-Target")), slog.String("error", ke.Error()))
+		}
+		writeKMSError(w, ke)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_, _ = w.Write(out)
+	clear(out)
+}
+
+func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error) {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return nil, &kmsError{404, "UnknownOperationException", "the local KMS endpoint answers POST / only"}
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, "TrentService.")
+	if !ok || !opName.MatchString(op) {
+		return nil, &kmsError{400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, e.max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &kmsError{413, "ValidationException", "request body exceeds " + strconv.FormatInt(e.max, 10) + " bytes"}
+		}
+		return nil, &kmsError{400, "SerializationException", "reading the request body: " + err.Error()}
+	}
+	var fields map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) == 0 {
+		fields = map[string]json.RawMessage{}
+	} else if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, &kmsError{400, "SerializationException", "the request body is not a JSON object"}
+	}
+	if ptField, ok := recipientOps[op]; ok {
+		return e.withRecipient(ctx, op, ptField, fields)
+	}
+	if !passThroughOps[op] {
+		return nil, &kmsError{400, "UnknownOperationException", "operation " + op + " is not known to the local KMS endpoint"}
+	}
+	status, resp, err := e.c.rawCall(ctx, op, body)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, upstreamError(status, resp)
+	}
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
+	}
+	for _, f := range secretFields {
+		if present(out[f]) {
+			return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + f + ": refused"}
+		}
+	}
+	return resp, nil
+}
+
+func present(v json.RawMessage) bool { return len(v) != 0 && string(v) != "null" }
+
+// upstreamError relays a KMS error answer as its code and message only.
+func upstreamError(status int, body []byte) error {
+	var ej struct {
+		Type     string `json:"__type"`
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+	}
+	if json.Unmarshal(body, &ej) != nil || ej.Type == "" {
+		return &kmsError{500, "KMSInternalException", "the key service answered HTTP " + strconv.Itoa(status) + " without a KMS error"}
+	}
+	code := ej.Type
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	if !opName.MatchString(code) {
+		code = "KMSInternalException"
+	}
+	msg := ej.Message
+	if msg == "" {
+		msg = ej.Message2
+	}
+	if status < 400 || status > 599 {
+		status = 500
+	}
+	return &kmsError{status, code, msg}
+}
+
+// withRecipient adds Recipient to the application's request, sends it, and
+// answers with the plaintext opened from CiphertextForRecipient in the field
+// the application's SDK expects.
+func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fields map[string]json.RawMessage) ([]byte, error) {
+	valid, err := plaintextCheck(op, fields)
+	if err != nil {
+		return nil, err
+	}
+	rk, rcpt, err := e.c.recipientFor()
+	if err != nil {
+		return nil, err
+	}
+	defer e.c.keys.release(rk)
+	rj, err := json.Marshal(map[string]string{
+		"AttestationDocument":    base64.StdEncoding.EncodeToString(rcpt.AttestationDocument),
+		"KeyEncryptionAlgorithm": string(rcpt.KeyEncryptionAlgorithm),
+	})
+	if err != nil {
+		return nil, err
+	}
+	fields["Recipient"] = rj
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	status, resp, err := e.c.rawCall(ctx, op, body)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, upstreamError(status, resp)
+	}
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
+	}
+	var cfr []byte
+	if v := out["CiphertextForRecipient"]; present(v) {
+		if err := json.Unmarshal(v, &cfr); err != nil {
+			return nil, &kmsError{500, "KMSInternalException", "CiphertextForRecipient is not base64"}
+		}
+	}
+	for _, f := range secretFields {
+		if present(out[f]) {
+			clear(resp)
+			return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
+		}
+	}
+	pt, err := e.c.open(rk, "agent: "+op, nil, cfr, func(pt []byte) bool { return valid(pt, out) })
+	if err != nil {
+		return nil, &kmsError{500, "KMSInternalException", err.Error()}
+	}
+	defer clear(pt)
+	delete(out, "CiphertextForRecipient")
+	enc := make([]byte, 2+base64.StdEncoding.EncodedLen(len(pt)))
+	enc[0], enc[len(enc)-1] = '"', '"'
+	base64.StdEncoding.Encode(enc[1:len(enc)-1], pt)
+	defer clear(enc)
+	out[ptField] = enc
+	return json.Marshal(out)
+}
+
+// plaintextCheck returns the check a plaintext must pass for op, from the
+// application's request (see [Client.GenerateDataKey] and the others).
+func plaintextCheck(op string, f map[string]json.RawMessage) (func(pt []byte, out map[string]json.RawMessage) bool, error) {
+	bad := func(field string) error {
+		return &kmsError{400, "ValidationException", "1 validation error detected: " + field + " is not valid"}
+	}
+	switch op {
+	case "Decrypt":
+		return func(pt []byte, _ map[string]json.RawMessage) bool { return len(pt) >= 1 && len(pt) <= maxKMSPlaintext }, nil
+	case "GenerateDataKey":
+		var spec types.DataKeySpec
+		var n *int32
+		if v, ok := f["KeySpec"]; ok && json.Unmarshal(v, &spec) != nil {
+			return nil, bad("KeySpec")
+		}
+		if v, ok := f["NumberOfBytes"]; ok && json.Unmarshal(v, &n) != nil {
+			return nil, bad("NumberOfBytes")
+		}
+		want := dataKeySize(spec, n)
+		return func(pt []byte, _ map[string]json.RawMessage) bool { return len(pt) == want }, nil
+	case "GenerateRandom":
+		var n *int32
+		if v, ok := f["NumberOfBytes"]; ok && json.Unmarshal(v, &n) != nil {
+			return nil, bad("NumberOfBytes")
+		}
+		if n == nil || *n < 1 || *n > 1024 {
+			return nil, &kmsError{400, "ValidationException", "1 validation error detected: NumberOfBytes must be between 1 and 1024"}
+		}
+		want := int(*n)
+		return func(pt []byte, _ map[string]json.RawMessage) bool { return len(pt) == want }, nil
+	case "GenerateDataKeyPair":
+		var spec string
+		if v, ok := f["KeyPairSpec"]; ok && json.Unmarshal(v, &spec) != nil {
+			return nil, bad("KeyPairSpec")
+		}
+		return func(pt []byte, out map[string]json.RawMessage) bool {
+			var gotSpec string
+			var pub []byte
+			return json.Unmarshal(out["KeyPairSpec"], &gotSpec) == nil && gotSpec == spec &&
+				json.Unmarshal(out["PublicKey"], &pub) == nil && keyPairMatches(spec, pt, pub)
+		}, nil
+	case "DeriveSharedSecret":
+		return func(pt []byte, _ map[string]json.RawMessage) bool { return sharedSecretSize(len(pt)) }, nil
+	}
+	return nil, &kmsError{400, "UnknownOperationException", op}
+}
+
+// sharedSecretSize reports whether n is the length of an ECDH shared secret
+// KMS derives: 32 (P-256, secp256k1, SM2), 48 (P-384) or 66 (P-521) bytes.
+func sharedSecretSize(n int) bool { return n == 32 || n == 48 || n == 66 }
+
+// rawCall sends one KMS JSON request, signed with the client's credentials,
+// to the client's endpoint through its transport, and returns the status and
+// body (at most 1 MiB). No retries: the application's SDK retries.
+func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "TrentService."+op)
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return 0, nil, &kmsError{500, "KMSInternalException", "agent: credentials: " + err.Error()}
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms", c.region, c.now()); err != nil {
+		return 0, nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: the key service did not answer in time"}
+		}
+		return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: the key service is unreachable: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxKMSResponse+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: the key service did not answer in time"}
+		}
+		return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: reading the key service's answer: " + err.Error()}
+	}
+	if len(out) > maxKMSResponse {
+		return 0, nil, &kmsError{500, "KMSInternalException", "agent: the key service's answer exceeds 1 MiB"}
+	}
+	return resp.StatusCode, out, nil
+}

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
+
+	"github.com/enclavekit/enclavekit/enclave/emulator"
+)
+
+// exchange is one request the parent relayed to the key service, and the
+// answer it relayed back.
+type exchange struct {
+	target    string
+	req, resp []byte
+}
+
+// recordingParent is the parent instance between the agent and kms-server
+// over plain HTTP: it relays, and keeps a copy of everything it saw.
+type recordingParent struct {
+	upstream string // host:port of kms-server
+	mu       sync.Mutex
+	seen     []exchange
+}
+
+func (p *recordingParent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	req, _ := http.NewRequestWithContext(r.Context(), r.Method, "http://"+p.upstream+r.URL.RequestURI(), bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	req.Host = r.Host
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	p.mu.Lock()
+	p.seen = append(p.seen, exchange{r.Header.Get("X-Amz-Target"), body, out})
+	p.mu.Unlock()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(out)
+}
+
+// checkNoPlaintext asserts that every Recipient operation the parent
+// relayed carried Recipient with an attestation document, that no answer
+// carried a plaintext field, and that none of secrets crossed it, raw or in
+// base64.
+func (p *recordingParent) checkNoPlaintext(t *testing.T, secrets ...[]byte) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	withRecipient := 0
+	for _, x := range p.seen {
+		op := strings.TrimPrefix(x.target, "TrentService.")
+		if _, ok := recipientOps[op]; ok {
+			var req struct{ Recipient *struct{ AttestationDocument []byte } }
+			if err := json.Unmarshal(x.req, &req); err != nil || req.Recipient == nil || len(req.Recipient.AttestationDocument) == 0 {
+				t.Errorf("%s reached the key service without Recipient: %s", op, x.req)
+			}
+			withRecipient++
+		}
+		var resp map[string]json.RawMessage
+		_ = json.Unmarshal(x.resp, &resp)
+		for _, f := range secretFields {
+			if present(resp[f]) {
+				t.Errorf("%s: the answer relayed by the parent carries %s", op, f)
+			}
+		}
+		for _, s := range secrets {
+			b64 := base64.StdEncoding.EncodeToString(s)
+			if bytes.Contains(x.req, s) || bytes.Contains(x.resp, s) || bytes.Contains(x.req, []byte(b64)) || bytes.Contains(x.resp, []byte(b64)) {
+				t.Errorf("%s: a plaintext (%d bytes) crossed the parent", op, len(s))
+			}
+		}
+	}
+	if withRecipient == 0 {
+		t.Error("no Recipient operation reached the key service")
+	}
+}
+
+// localKMS is a kms-server, the recording parent in front of it, an agent
+// (emulated NSM running the pinned image) and the local KMS endpoint.
+type localKMS struct {
+	env      *e2eEnv
+	keyID    string
+	parent   *recordingParent
+	client   *Client
+	endpoint string // http://127.0.0.1:PORT
+}
+
+func startLocalKMS(t testing.TB) *localKMS {
+	t.Helper()
+	env := startKMSServer(t, "tcp")
+	good := image("application image")
+	policy := `{"Version":"2012-10-17","Statement":[
+	 {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"` + adminARN + `"},"Action":"kms:*","Resource":"*"},
+	 {"Sid":"Describe","Effect":"Allow","Principal":{"AWS":"` + enclaveARN + `"},"Action":["kms:DescribeKey","kms:Encrypt"],"Resource":"*"},
+	 {"Sid":"EnclaveOnly","Effect":"Allow","Principal":{"AWS":"` + enclaveARN + `"},
+	  "Action":["kms:Decrypt","kms:GenerateDataKey","kms:GenerateDataKeyPair"],"Resource":"*",
+	  "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"` + hex.EncodeToString(good) + `"}}}]}`
+	ck, err := env.admin(t).CreateKey(context.Background(), &awskms.CreateKeyInput{Policy: aws.String(policy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := &recordingParent{upstream: strings.TrimPrefix(env.proxy, "tcp://")}
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOnTB(t, pln, parent)
+	emu, err := emulator.New(&emulator.Config{PCRs: map[int][]byte{0: good}, Root: env.root, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	c, err := New(&Config{NSM: emu, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true,
+		Proxy: "tcp://" + pln.Addr().String(), Credentials: credentials.NewStaticCredentialsProvider(enclaveAKID, enclaveSecret, ""),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &localKMS{env: env, keyID: aws.ToString(ck.KeyMetadata.KeyId), parent: parent, client: c,
+		endpoint: serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})}
+}
+
+// serveLocalKMS serves a local KMS endpoint on loopback and returns its URL.
+func serveLocalKMS(t testing.TB, cfg *KMSEndpointConfig) string {
+	t.Helper()
+	h, err := NewKMSEndpoint(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- ServeKMSEndpoint(ctx, "tcp://127.0.0.1:0", h, func(a net.Addr) { addrc <- a }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addrc:
+		return "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("ServeKMSEndpoint: %v", err)
+	}
+	return ""
+}
+
+func serveOnTB(t testing.TB, ln net.Listener, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// sdkClient is an unmodified aws-sdk-go-v2 KMS client of endpoint, with
+// credentials that mean nothing.
+func sdkClient(endpoint string) *awskms.Client {
+	return awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""),
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} }},
+		func(o *awskms.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+func TestLocalKMSEndpointGoSDK(t *testing.T) {
+	l := startLocalKMS(t)
+	ctx := context.Background()
+	app := sdkClient(l.endpoint)
+	dk, err := app.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(l.keyID), KeySpec: "AES_256"})
+	if err != nil || len(dk.Plaintext) != 32 || len(dk.CiphertextBlob) == 0 || dk.CiphertextForRecipient != nil {
+		t.Fatalf("GenerateDataKey: %v", err)
+	}
+	dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
+	if err != nil || !bytes.Equal(dec.Plaintext, dk.Plaintext) {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	plain, err := l.env.admin(t).Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
+	if err != nil || !bytes.Equal(plain.Plaintext, dk.Plaintext) {
+		t.Fatalf("the application's data key is not the key service's: %v", err)
+	}
+	r, err := app.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(24)})
+	if err != nil || len(r.Plaintext) != 24 {
+		t.Fatalf("GenerateRandom: %v", err)
+	}
+	kp, err := app.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(l.keyID), KeyPairSpec: "ECC_NIST_P256"})
+	if err != nil {
+		t.Fatalf("GenerateDataKeyPair: %v", err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(kp.PrivateKeyPlaintext)
+	if err != nil {
+		t.Fatalf("data key pair: %v", err)
+	}
+	if pub, err := x509.ParsePKIXPublicKey(kp.PublicKey); err != nil || !pub.(*ecdsa.PublicKey).Equal(priv.(*ecdsa.PrivateKey).Public()) {
+		t.Fatalf("data key pair halves do not match: %v", err)
+	}
+	// Passed through with the agent's credentials.
+	desc, err := app.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(l.keyID)})
+	if err != nil || !strings.HasSuffix(aws.ToString(desc.KeyMetadata.Arn), l.keyID) {
+		t.Fatalf("DescribeKey: %v", err)
+	}
+	enc, err := app.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(l.keyID), Plaintext: []byte("application secret")})
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	if dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil || string(dec.Plaintext) != "application secret" {
+		t.Fatalf("Decrypt of Encrypt: %v", err)
+	}
+	// A KMS error is relayed as itself.
+	_, err = app.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String("alias/none"), KeySpec: "AES_256"})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "NotFoundException" {
+		t.Fatalf("GenerateDataKey of a missing key: %v, want NotFoundException", err)
+	}
+	l.parent.checkNoPlaintext(t, dk.Plaintext, r.Plaintext, kp.PrivateKeyPlaintext)
+}
+
+// appResult is what the boto3 and Node clients print.
+type appResult struct {
+	PlaintextLen    int    `json:"plaintext_len"`
+	PlaintextSHA256 string `json:"plaintext_sha256"`
+	DecryptMatches  bool   `json:"decrypt_matches"`
+	Blob            []byte `json:"blob"`
+	RandomLen       int    `json:"random_len"`
+	KeyARN          string `json:"key_arn"`
+}
+
+// checkApp checks a client's output against the key service: the data key
+// it got is the one kms-server's Decrypt (without Recipient) returns for
+// its CiphertextBlob, and it never crossed the parent.
+func (l *localKMS) checkApp(t *testing.T, out []byte) {
+	t.Helper()
+	var res appResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("client output %q: %v", out, err)
+	}
+	plain, err := l.env.admin(t).Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: res.Blob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(plain.Plaintext)
+	if res.PlaintextLen != 32 || res.PlaintextSHA256 != hex.EncodeToString(sum[:]) || !res.DecryptMatches || res.RandomLen != 24 ||
+		!strings.HasSuffix(res.KeyARN, l.keyID) {
+		t.Fatalf("client result %+v", res)
+	}
+	l.parent.checkNoPlaintext(t, plain.Plaintext)
+}
+
+func TestLocalKMSEndpointBoto3(t *testing.T) {
+	py := "/usr/bin/python3" // Debian's, with python3-boto3 (a python3 on PATH may be another)
+	if err := exec.Command(py, "-c", "import boto3").Run(); err != nil {
+		t.Skipf("Debian python3-boto3 is not installed (apt-get install -y python3-boto3): %v", err)
+	}
+	l := startLocalKMS(t)
+	cmd := exec.Command(py, "testdata/localkms/boto3_client.py")
+	cmd.Env = append(os.Environ(), "ENDPOINT="+l.endpoint, "KEY_ID="+l.keyID, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("boto3 client: %v\n%s", err, stderrOf(err))
+	}
+	l.checkApp(t, out)
+}
+
+func TestLocalKMSEndpointNodeSDK(t *testing.T) {
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("npm is not installed: cannot run @aws-sdk/client-kms")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: cannot run @aws-sdk/client-kms")
+	}
+	// Installed once per machine into the user cache, from package.json.
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "enclavekit-test", "localkms-node")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"package.json", "client.mjs"} {
+		b, err := os.ReadFile(filepath.Join("testdata/localkms/node", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kms")); err != nil {
+		install := exec.Command(npm, "install", "--no-audit", "--no-fund", "--silent")
+		install.Dir = dir
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Fatalf("npm install @aws-sdk/client-kms: %v\n%s", err, out)
+		}
+	}
+	l := startLocalKMS(t)
+	cmd := exec.Command(node, "client.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ENDPOINT="+l.endpoint, "KEY_ID="+l.keyID, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("@aws-sdk/client-kms client: %v\n%s", err, stderrOf(err))
+	}
+	l.checkApp(t, out)
+}
+
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// post sends a raw request to the local endpoint and returns the status
+// and the KMS error code (from X-Amzn-ErrorType, checked against __type).
+func post(t *testing.T, url, method, target string, body io.Reader) (int, string, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
+	if target != "" {
+		req.Header.Set("X-Amz-Target", target)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	code := resp.Header.Get("X-Amzn-ErrorType")
+	if resp.StatusCode != 200 {
+		var ej struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(b, &ej); err != nil || ej.Type != code || ej.Message == "" {
+			t.Errorf("error answer is not KMS-shaped: %d %q %s", resp.StatusCode, code, b)
+		}
+	}
+	return resp.StatusCode, code, b
+}
+
+func TestLocalKMSEndpointBadRequests(t *testing.T) {
+	e := newEmulator(t)
+	f, c := newFakeClient(t, e, "sealed")
+	url := serveLocalKMS(t, &KMSEndpointConfig{Client: c, MaxRequestBytes: 1024, Logger: slog.New(slog.DiscardHandler)})
+	for _, tc := range []struct {
+		name, method, target, body string
+		status                     int
+		code                       string
+	}{
+		{"oversized", "POST", "TrentService.GenerateDataKey", `{"KeyId":"` + strings.Repeat("k", 2000) + `"}`, 413, "ValidationException"},
+		{"malformed", "POST", "TrentService.GenerateDataKey", `{"KeyId":`, 400, "SerializationException"},
+		{"not an object", "POST", "TrentService.Decrypt", `[1,2]`, 400, "SerializationException"},
+		{"unknown operation", "POST", "TrentService.Frobnicate", `{}`, 400, "UnknownOperationException"},
+		{"other service", "POST", "DynamoDB_20120810.GetItem", `{}`, 400, "UnknownOperationException"},
+		{"no target", "POST", "", `{}`, 400, "UnknownOperationException"},
+		{"GET", "GET", "TrentService.ListKeys", ``, 404, "UnknownOperationException"},
+		{"bad NumberOfBytes", "POST", "TrentService.GenerateDataKey", `{"KeyId":"k","NumberOfBytes":"x"}`, 400, "ValidationException"},
+		{"GenerateRandom 0", "POST", "TrentService.GenerateRandom", `{"NumberOfBytes":0}`, 400, "ValidationException"},
+		{"GenerateRandom 2000", "POST", "TrentService.GenerateRandom", `{"NumberOfBytes":2000}`, 400, "ValidationException"},
+	} {
+		status, code, b := post(t, url, tc.method, tc.target, strings.NewReader(tc.body))
+		if status != tc.status || code != tc.code {
+			t.Errorf("%s: %d %s %s, want %d %s", tc.name, status, code, b, tc.status, tc.code)
+		}
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("%d bad requests reached the key service", n)
+	}
+}
+
+// plaintextKMS answers every operation with a Plaintext field.
+type plaintextKMS struct{}
+
+func (plaintextKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_, _ = io.WriteString(w, `{"KeyId":"k","Plaintext":"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=","KeyMetadata":{"KeyId":"k"}}`)
+}
+
+// TestLocalKMSEndpointRefusesPlaintext: an answer carrying Plaintext, to a
+// Recipient operation or to one passed through, never reaches the
+// application.
+func TestLocalKMSEndpointRefusesPlaintext(t *testing.T) {
+	e := newEmulator(t)
+	_, c := newFakeClient(t, e, "plaintext") // CiphertextForRecipient and Plaintext
+	url := serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})
+	status, code, b := post(t, url, "POST", "TrentService.GenerateDataKey", strings.NewReader(`{"KeyId":"k","KeySpec":"AES_256"}`))
+	if status != 500 || code != "KMSInternalException" || bytes.Contains(b, []byte("Plaintext\":")) {
+		t.Fatalf("GenerateDataKey answered with Plaintext: %d %s %s", status, code, b)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, ln, plaintextKMS{})
+	c2, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	url2 := serveLocalKMS(t, &KMSEndpointConfig{Client: c2, Logger: slog.New(slog.DiscardHandler)})
+	status, code, b = post(t, url2, "POST", "TrentService.DescribeKey", strings.NewReader(`{"KeyId":"k"}`))
+	if status != 500 || code != "KMSInternalException" || bytes.Contains(b, []byte("QUFB")) {
+		t.Fatalf("DescribeKey answered with Plaintext: %d %s %s", status, code, b)
+	}
+}
+
+// TestLocalKMSEndpointFailsClosed: a key service that does not answer, or
+// cannot be reached, gets the application an error within the endpoint's
+// timeout, never a hang.
+func TestLocalKMSEndpointFailsClosed(t *testing.T) {
+	e := newEmulator(t)
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for name, addr := range map[string]string{"hangs": hang.Addr().String(), "unreachable": closedAddr} {
+		t.Run(name, func(t *testing.T) {
+			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + addr,
+				Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			const timeout = 500 * time.Millisecond
+			url := serveLocalKMS(t, &KMSEndpointConfig{Client: c, Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+			for _, target := range []string{"TrentService.GenerateDataKey", "TrentService.ListKeys"} {
+				start := time.Now()
+				status, code, b := post(t, url, "POST", target, strings.NewReader(`{"KeyId":"k","KeySpec":"AES_256"}`))
+				if el := time.Since(start); el > timeout+time.Second {
+					t.Errorf("%s: answered after %v, timeout %v", target, el, timeout)
+				}
+				if status != 503 || code != "DependencyTimeoutException" {
+					t.Errorf("%s: %d %s %s, want 503 DependencyTimeoutException", target, status, code, b)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckKMSEndpointAddr(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"tcp://127.0.0.1:8000": true, "tcp://[::1]:8000": true, "tcp://localhost:8000": true,
+		"tcp://0.0.0.0:8000": false, "tcp://10.0.0.1:8000": false, "vsock://any:8000": false,
+		"unix:///run/kms.sock": false, "http://127.0.0.1:8000": false,
+	} {
+		err := CheckKMSEndpointAddr(addr)
+		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrKMSEndpointAddr)) {
+			t.Errorf("%s: %v, want ok=%v", addr, err, ok)
+		}
+	}
+}
