@@ -44,6 +44,10 @@ Commands:
                [--attested-listen ADDR --upstream http://127.0.0.1:PORT]
                also serve attested TLS on ADDR: the attestation challenge
                and a reverse proxy to the application (nitro-verify --connect)
+               [--kms-listen 127.0.0.1:PORT]
+               also serve KMS (JSON 1.1) to applications in the enclave: an
+               AWS SDK with endpoint http://127.0.0.1:PORT gets keys with
+               Recipient
   attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
                [--format raw|base64|hex] [--out FILE]
                print an attestation document (raw CBOR by default)
@@ -74,6 +78,8 @@ Command flags:
   --attested-listen ADDR    serve: the attested TLS listener (an address as above)
   --upstream URL            serve: the application behind attested TLS, an
                             http:// URL on a loopback address
+  --kms-listen ADDR         serve: the local KMS endpoint, loopback TCP only
+                            (127.0.0.1:PORT); --kms-endpoint is the key service
   --key-id ID               a key ID, key ARN, alias/NAME or alias ARN
   --key-spec SPEC           AES_256 or AES_128 (genkey, serve)
   --bytes N                 genkey: N bytes instead of --key-spec (1-1024)

@@ -24,6 +24,7 @@ func (a *app) serve(args []string) error {
 	keySpec := fs.String("key-spec", "AES_256", "")
 	attestedListen := fs.String("attested-listen", "", "")
 	upstream := fs.String("upstream", "", "")
+	kmsListen := fs.String("kms-listen", "", "")
 	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
@@ -73,9 +74,17 @@ func (a *app) serve(args []string) error {
 		}
 		return err
 	}
+	ctx, waitKMS, err := a.startKMSEndpoint(ctx, nsm, *kmsListen)
+	if err != nil {
+		_ = waitAttested()
+		return err
+	}
 	err = agent.Serve(ctx, *listen, h, func(addr net.Addr) {
 		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()))
 	})
+	if kerr := waitKMS(); err == nil {
+		err = kerr
+	}
 	if aerr := waitAttested(); err == nil {
 		err = aerr
 	}

@@ -72,6 +72,50 @@
 // Over TLS to KMS or kms-server none of these apply: the parent relays
 // bytes it cannot change unnoticed.
 //
+// # Local KMS endpoint
+//
+// [NewKMSEndpoint] serves the KMS JSON 1.1 protocol to applications inside
+// the enclave, in any language: an unmodified AWS SDK with its endpoint URL
+// set to the agent (enclave-agent serve --kms-listen 127.0.0.1:PORT;
+// boto3's endpoint_url, AWS_ENDPOINT_URL_KMS, the Go and JavaScript SDKs'
+// endpoint option) gets its keys through the agent, and nothing in the
+// application knows about attestation.
+//
+//   - Decrypt, GenerateDataKey, GenerateDataKeyPair, GenerateRandom and
+//     DeriveSharedSecret: the agent adds Recipient (replacing any the
+//     application sent), opens CiphertextForRecipient with the checks of
+//     the library calls, and answers with Plaintext (PrivateKeyPlaintext,
+//     SharedSecret) as KMS does without Recipient. The plaintext exists only
+//     inside the enclave.
+//   - The other KMS operations that return no secret (DescribeKey, Encrypt,
+//     ListKeys, Sign, ...) pass through unchanged, signed with the agent's
+//     own credentials. Operations outside that list, including any the KMS
+//     API gains later, are refused (UnknownOperationException) rather than
+//     risk relaying a secret through the parent. Encrypt sends the
+//     application's plaintext to the key service, as KMS's Encrypt does:
+//     over TLS only the key service reads it, over plain HTTP the parent too.
+//   - An answer carrying Plaintext, PrivateKeyPlaintext or SharedSecret from
+//     the key service is refused, for every operation.
+//   - Every request is bounded: the body to [KMSEndpointConfig].MaxRequestBytes
+//     (64 KiB; 413 ValidationException beyond), the whole exchange to the
+//     timeout (503 DependencyTimeoutException when the key service does not
+//     answer in time or cannot be reached), the requests in progress to
+//     MaxConcurrent (ThrottlingException beyond); malformed JSON is
+//     SerializationException. Errors from the key service are relayed as
+//     their code and message.
+//
+// Authentication: none. The endpoint checks no SigV4 signature and needs no
+// token: applications sign with any credentials (the SDKs insist on some),
+// and the agent re-signs with its own. The reason is where the endpoint can
+// be reached from. [ServeKMSEndpoint] listens on loopback TCP only (never
+// vsock or a unix socket, which the parent could reach through a shared
+// file system or the vsock device), and an enclave's loopback is reachable
+// from inside the enclave only: every process there is part of the measured
+// image that the key policy admits. A local token would have to be
+// distributed to those same processes through the same image, adding a
+// secret without adding a boundary. Run only trusted code in the enclave, as
+// the key policy assumes anyway.
+//
 // # Credentials
 //
 // Credentials never come from the command line: [EnvCredentials] reads the

@@ -81,7 +81,9 @@ func (p *recordingParent) checkNoPlaintext(t *testing.T, secrets ...[]byte) {
 	for _, x := range p.seen {
 		op := strings.TrimPrefix(x.target, "TrentService.")
 		if _, ok := recipientOps[op]; ok {
-			var req struct{ Recipient *struct{ AttestationDocument []byte } }
+			var req struct {
+				Recipient *struct{ AttestationDocument []byte }
+			}
 			if err := json.Unmarshal(x.req, &req); err != nil || req.Recipient == nil || len(req.Recipient.AttestationDocument) == 0 {
 				t.Errorf("%s reached the key service without Recipient: %s", op, x.req)
 			}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// TestServeKMSListen: serve --kms-listen answers an unmodified SDK client
+// with data keys obtained with Recipient.
+func TestServeKMSListen(t *testing.T) {
+	e := startKMS(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kmsAddr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var code int
+	var stderr string
+	go func() {
+		code, _, stderr = e.run(t, ctx, append(e.globalArgs(pcr0Hex), "serve", "--listen", "tcp://127.0.0.1:0", "--kms-listen", kmsAddr)...)
+		close(done)
+	}()
+	app := awskms.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""),
+		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
+	var dk *awskms.GenerateDataKeyOutput
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		dk, err = app.GenerateDataKey(context.Background(), &awskms.GenerateDataKeyInput{KeyId: aws.String(e.keyID), KeySpec: "AES_256"})
+		if err == nil {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("serve exited %d: %s", code, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("local KMS endpoint: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	plain, err := e.admin.Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
+	if err != nil || len(dk.Plaintext) != 32 || !bytes.Equal(plain.Plaintext, dk.Plaintext) {
+		t.Fatalf("data key from the local endpoint: %v", err)
+	}
+	cancel()
+	<-done
+	if code != 0 || !strings.Contains(stderr, "local KMS endpoint listening") {
+		t.Fatalf("serve exit %d: %s", code, stderr)
+	}
+}
+
+func TestServeKMSListenNotLoopback(t *testing.T) {
+	e := startKMS(t)
+	for _, addr := range []string{"vsock://any:5000", "0.0.0.0:5000", "unix:///tmp/kms.sock"} {
+		code, _, stderr := e.run(t, context.Background(), append(e.globalArgs(pcr0Hex), "serve", "--listen", "tcp://127.0.0.1:0", "--kms-listen", addr)...)
+		if code != 2 || !strings.Contains(stderr, "enclave-agent: error: serve: --kms-listen") {
+			t.Errorf("--kms-listen %s: exit %d: %s", addr, code, stderr)
+		}
+	}
+}
