@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"encoding/json"
 	"io"
+	"os"
 	"reflect"
 	"testing"
 )
@@ -226,4 +227,23 @@ func appendHex(dst, b []byte) []byte {
 		dst = append(dst, digits[c>>4], digits[c&15])
 	}
 	return dst
+}
+
+// TestNewSignerOpenSSLKey reads the key file `openssl ecparam -genkey`
+// writes (an EC PARAMETERS block, then the key), as nitro-cli takes it.
+func TestNewSignerOpenSSLKey(t *testing.T) {
+	cert, _ := os.ReadFile("testdata/signing/certificate.pem")
+	key, _ := os.ReadFile("testdata/signing/key.pem")
+	if !bytes.HasPrefix(key, []byte("-----BEGIN EC PARAMETERS-----")) {
+		t.Fatal("testdata/signing/key.pem is not openssl ecparam's output")
+	}
+	if _, err := NewSigner(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSigner(cert, append(append([]byte(nil), key...), key...)); !isSpecErr(err, "private key") {
+		t.Errorf("two keys: %v", err)
+	}
+	if _, err := NewSigner(cert, []byte("-----BEGIN EC PARAMETERS-----\nBgUrgQQAIg==\n-----END EC PARAMETERS-----\n")); !isSpecErr(err, "private key") {
+		t.Errorf("parameters only: %v", err)
+	}
 }

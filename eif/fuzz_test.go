@@ -6,15 +6,23 @@ import (
 	"bytes"
 	"crypto/elliptic"
 	"errors"
+	"os"
 	"reflect"
 	"testing"
 )
 
 // FuzzRead feeds Read arbitrary bytes, seeded from images Write produces
-// (unsigned, signed with each curve, with and without metadata) and from
-// hand-assembled ones. Read must never panic, must classify every error,
+// (unsigned, signed with each curve, with and without metadata), from the
+// golden images, and from hand-assembled ones. Read must never panic, must classify every error,
 // and an accepted image must measure the same twice and describe itself.
 func FuzzRead(f *testing.F) {
+	for _, g := range []string{"testdata/golden/signed.eif", "testdata/golden/unsigned.eif"} {
+		b, err := os.ReadFile(g)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add(assemble(4, minimal()))
 	f.Add(assemble(2, minimal()))
 	raw, _ := writeImage(f, smallSpec())

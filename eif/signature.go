@@ -286,9 +286,24 @@ func NewSigner(certPEM, keyPEM []byte) (*Signer, error) {
 	if err != nil {
 		return nil, &SpecError{Field: "signing certificate", Reason: err.Error()}
 	}
-	block, _ := pem.Decode(keyPEM)
+	// openssl ecparam -genkey (nitro-cli's documented command) writes an
+	// EC PARAMETERS block before the key: skip it.
+	var block *pem.Block
+	for rest := keyPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "EC PARAMETERS" {
+			continue
+		}
+		if block != nil {
+			return nil, &SpecError{Field: "private key", Reason: "more than one PEM block"}
+		}
+		block = b
+	}
 	if block == nil {
-		return nil, &SpecError{Field: "private key", Reason: "not PEM"}
+		return nil, &SpecError{Field: "private key", Reason: "no PEM private key"}
 	}
 	var key any
 	switch block.Type {
