@@ -184,7 +184,7 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 	}
 	cfg, err := proxy.ParseConfig(data)
 	if err != nil {
-		return cli.Usage(configErrors(path, err))
+		return cli.Usage(cli.WithHint(configErrors(path, err), "deploy/host-proxy.yaml in the enclavekit repository shows every key"))
 	}
 	if len(pos) == 3 {
 		r, err := positionalRoute(pos, o)
@@ -209,6 +209,9 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 	cfg.Logger = log
 	px, err := proxy.New(cfg)
 	if err != nil {
+		return cli.Usage(configErrors(path, err))
+	}
+	if err := px.CheckNames(ctx); err != nil {
 		return cli.Usage(configErrors(path, err))
 	}
 	if o.check {

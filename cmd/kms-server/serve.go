@@ -34,6 +34,10 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 
 	f, err := kmsconfig.Load(o.config)
 	if err != nil {
+		var fe *kmsconfig.FileError
+		if errors.As(err, &fe) {
+			err = cli.WithHint(err, "kms-server init --dir DIR writes a starter file that shows the keys")
+		}
 		return cli.Usage(err)
 	}
 	if o.listen != "" {

@@ -3,10 +3,8 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,10 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.yaml.in/yaml/v3"
-
+	"github.com/enclavekit/enclavekit/internal/strictyaml"
 	"github.com/enclavekit/enclavekit/internal/transport"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults applied by [New] to zero fields of a [Config].
@@ -224,21 +221,29 @@ func (e ConfigErrors) Error() string {
 // Unwrap returns the individual errors.
 func (e ConfigErrors) Unwrap() []error { return e }
 
-// ParseConfig decodes a YAML configuration strictly: unknown fields, a
-// second YAML document and type mismatches are errors. It does not validate
-// semantics; [New] does.
+// ParseConfig decodes a YAML configuration strictly: unknown keys, a
+// second YAML document and values of the wrong type are errors, each
+// naming its line and key (e.g. `line 3: routes[0]: unknown key "lisen"
+// (did you mean "listen"?)`), all of them at once as [ConfigErrors]. It does
+// not validate semantics; [New] does.
 func ParseConfig(data []byte) (*Config, error) {
 	cfg := new(Config)
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{Reason: strings.TrimPrefix(err.Error(), "yaml: "), Err: ErrInvalidConfig}
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{Reason: "more than one YAML document", Err: ErrInvalidConfig}
+	if err := strictyaml.Decode(data, cfg); err != nil {
+		var errs ConfigErrors
+		for _, e := range unwrapAll(err) {
+			errs = append(errs, &ConfigError{Reason: e.Error(), Err: ErrInvalidConfig})
+		}
+		return nil, errs
 	}
 	return cfg, nil
+}
+
+// unwrapAll returns the errors joined in err, or err alone.
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // compiledRoute is a validated route.
@@ -269,6 +274,7 @@ func validate(cfg *Config) (*compiled, error) {
 	var aerrs []error
 	c.allow, aerrs = compileAllowList(cfg.AllowList)
 	errs = append(errs, aerrs...)
+	errs = append(errs, checkFixedNames(c.allow, cfg.AllowList)...)
 
 	for name, d := range map[string]time.Duration{"connect_timeout": cfg.ConnectTimeout, "idle_timeout": cfg.IdleTimeout,
 		"half_close_grace": cfg.HalfCloseGrace, "dns_refresh": cfg.DNSRefresh, "shutdown_timeout": cfg.ShutdownTimeout} {

@@ -239,7 +239,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		l := listeners[r.Name]
 		routeLoops.Add(1)
 		go func() { defer routeLoops.Done(); p.acceptLoop(r, l) }()
-		p.log.Info("route ready", "route", r.Name, "direction", r.Direction, "listen", l.Addr().String(),
+		p.log.Info("route ready", "route", r.Name, "direction", r.Direction, "listen", transport.Bound(r.listen, l).String(),
 			"destination", r.dest.String(), "max_connections", cap(r.sem))
 	}
 	if l := listeners["credentials"]; l != nil {
@@ -250,7 +250,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		go func() { defer loops.Done(); _ = srv.Serve(l) }()
 		loops.Add(1)
 		go func() { defer loops.Done(); p.creds.prefetch(ctx) }() // warm the cache, don't delay start-up
-		p.log.Info("credentials route ready", "listen", l.Addr().String(), "source", p.c.creds.Source)
+		p.log.Info("credentials route ready", "listen", transport.Bound(p.c.credsL, l).String(), "source", p.c.creds.Source)
 	}
 	if l := listeners["admin"]; l != nil {
 		srv := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
@@ -258,7 +258,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		servers = append(servers, srv)
 		loops.Add(1)
 		go func() { defer loops.Done(); _ = srv.Serve(l) }()
-		p.log.Info("admin endpoint ready", "listen", l.Addr().String())
+		p.log.Info("admin endpoint ready", "listen", transport.Bound(p.c.admin, l).String())
 	}
 	p.serving.Store(true)
 

@@ -280,3 +280,22 @@ func unwrapAddrErr(err error) string {
 	}
 	return err.Error()
 }
+
+// Bound returns the address a listener opened from a is bound to, written
+// as [ParseAddr] reads it: a with the port the kernel chose when a asked
+// for any (tcp port 0, vsock port 4294967295). A vsock listener keeps a's
+// CID ("any" stays "any"), so logs read vsock://any:8000, never the socket
+// library's vm(4294967295):8000.
+func Bound(a Addr, l net.Listener) Addr {
+	switch a.Network {
+	case NetworkTCP:
+		if t, ok := l.Addr().(*net.TCPAddr); ok {
+			return Addr{Network: NetworkTCP, Address: t.String()}
+		}
+	case NetworkVsock:
+		if _, port, ok := vsockAddr(l.Addr()); ok {
+			return Addr{Network: NetworkVsock, CID: a.CID, Port: port}
+		}
+	}
+	return a
+}

@@ -234,3 +234,26 @@ func TestDialRefused(t *testing.T) {
 		t.Fatalf("Dial to closed port: %v, want *net.OpError dial", err)
 	}
 }
+
+// TestBoundTCP: a tcp listener on port 0 reports the port chosen; a unix
+// one its path.
+func TestBoundTCP(t *testing.T) {
+	a := MustParseAddr("127.0.0.1:0")
+	l, err := Listen(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got, want := Bound(a, l).String(), "tcp://"+l.Addr().String(); got != want || strings.HasSuffix(got, ":0") {
+		t.Fatalf("Bound = %q, want %q", got, want)
+	}
+	u := MustParseAddr("unix://" + filepath.Join(t.TempDir(), "s.sock"))
+	ul, err := Listen(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	if Bound(u, ul) != u {
+		t.Fatalf("Bound(unix) = %v", Bound(u, ul))
+	}
+}

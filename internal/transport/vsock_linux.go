@@ -24,3 +24,10 @@ func listenVsock(cid, port uint32) (net.Listener, error) {
 	}
 	return l, nil
 }
+
+func vsockAddr(a net.Addr) (cid, port uint32, ok bool) {
+	if v, isV := a.(*vsock.Addr); isV {
+		return v.ContextID, v.Port, true
+	}
+	return 0, 0, false
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -73,5 +75,21 @@ func TestVsockDial(t *testing.T) {
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("echo: %q, %v", buf, err)
+	}
+}
+
+// TestBoundVsock: a vsock listener on any CID and any port is logged as
+// vsock://any:PORT with the port the kernel chose, never vm(4294967295).
+func TestBoundVsock(t *testing.T) {
+	a := Addr{Network: NetworkVsock, CID: CIDAny, Port: 0xFFFFFFFF}
+	l, err := Listen(a)
+	if err != nil {
+		t.Skipf("AF_VSOCK not available here: %v", err)
+	}
+	defer l.Close()
+	va := l.Addr().(*vsock.Addr)
+	got := Bound(a, l).String()
+	if want := "vsock://any:" + strconv.FormatUint(uint64(va.Port), 10); got != want || strings.Contains(got, "vm(") {
+		t.Fatalf("Bound = %q, want %q", got, want)
 	}
 }

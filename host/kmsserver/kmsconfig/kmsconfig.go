@@ -41,7 +41,6 @@
 package kmsconfig
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -55,12 +54,11 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+	"github.com/enclavekit/enclavekit/internal/strictyaml"
 )
 
 // ErrConfig reports an invalid configuration file.
@@ -159,17 +157,38 @@ type Attestation struct {
 	AllowDebug *bool `yaml:"allow_debug"`
 }
 
+// FileError is a problem in the file's YAML: unknown keys and values of the
+// wrong type, each with its line and key. It matches [ErrConfig].
+type FileError struct {
+	Path string
+	// Err is a *strictyaml.Error, or strictyaml.Errors for several.
+	Err error
+}
+
+// Error returns one line per problem, each "PATH: line N: KEY: what".
+func (e *FileError) Error() string {
+	lines := strings.Split(e.Err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = e.Path + ": " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns Err.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrConfig].
+func (e *FileError) Is(target error) bool { return target == ErrConfig }
+
 // Load reads and strictly decodes the file at path.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	if err := strictyaml.Decode(b, &f); err != nil {
+		return nil, &FileError{Path: path, Err: err}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
