@@ -368,3 +368,24 @@ func TestHostProxyExampleDocumentsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestDocLinks checks every relative link of README.md and docs/*.md names
+// a file or directory of the repository.
+func TestDocLinks(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, f := range docFiles(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(data), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), target)); err != nil {
+				t.Errorf("%s: link to %s: %v", f, m[1], err)
+			}
+		}
+	}
+}

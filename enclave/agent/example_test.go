@@ -27,7 +27,7 @@ func ExampleClient_GenerateDataKey() {
 		NSM:         nsm,
 		Region:      "eu-west-1",
 		Proxy:       "vsock://3:8000",
-		Credentials: &agent.EndpointCredentials{Addr: "vsock://3:8002"},
+		Credentials: &agent.EndpointCredentials{Addr: "vsock://3:8003"},
 	})
 	if err != nil {
 		log.Fatal(err)
