@@ -15,7 +15,7 @@ func newVerifier(tb testing.TB, cfg *VerifierConfig) *Verifier {
 }
 
 func TestChainCacheLRU(t *testing.T) {
-	c := newChainCache(2)
+	c := newLRU[chainKey, *chain](2)
 	k := func(b byte) chainKey { return chainKey{b} }
 	a, b, d := &chain{}, &chain{}, &chain{}
 	c.add(k(1), a)

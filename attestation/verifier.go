@@ -8,7 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // DefaultCacheSize is the number of verified chains a [Verifier] keeps when
@@ -22,25 +25,51 @@ type VerifierConfig struct {
 	// Roots are the trusted roots; nil trusts only the embedded AWS Nitro
 	// root. See Options.Roots.
 	Roots []*x509.Certificate
-	// CacheSize bounds the number of verified chains kept (least recently
-	// used evicted first): zero means DefaultCacheSize, negative disables
-	// the cache.
+	// CacheSize bounds the number of verified chains kept, and separately
+	// the number of verified CA bundles (least recently used evicted
+	// first): zero means DefaultCacheSize, negative disables both caches
+	// (concurrent documents with the same chain still share one chain
+	// verification).
 	CacheSize int
 }
 
 // Verifier verifies attestation documents like [Verify], for services that
-// verify many: it remembers the certificate chains whose signatures it has
-// verified, so that a document signed by a leaf it has seen costs one ECDSA
-// verification (the COSE signature) instead of five.
+// verify many, at a fraction of the cost:
 //
-// The cache is keyed by a SHA-256 hash over the exact DER bytes of the leaf
-// and of every cabundle certificate; it is filled only with chains that
-// verified to the Verifier's roots, so no input can make it accept a chain
-// it has not verified. Certificate validity is not cached: it is checked
-// at every verification time. A Verifier is safe for concurrent use.
+//   - Warm: a document whose exact chain (leaf and cabundle) was verified
+//     before costs one ECDSA verification, the COSE signature.
+//   - Semi-cold: a new leaf under CA certificates that were verified
+//     together before (one enclave among a fleet that shares the zonal and
+//     instance CAs) costs two: the leaf's certificate signature, checked
+//     against the cached issuing CA, and the COSE signature. Every other
+//     rule crypto/x509 would apply to the leaf is applied as well (see
+//     step 4 of [Verify]); when a CA above the leaf carries anything this
+//     path does not evaluate (name or policy constraints, policy mappings,
+//     any extension beyond basic constraints, key usage, key identifiers,
+//     CRL distribution points and authority information access), or the
+//     leaf does, or the leaf's issuer is not the CA that issued the cached
+//     path, the full crypto/x509 verification runs instead.
+//   - Cold: concurrent documents with the same uncached chain wait for
+//     one verification of that chain instead of each doing it.
+//
+// The caches are keyed by SHA-256 hashes over the exact DER bytes of the
+// certificates (length-prefixed); they are filled only with chains and CA
+// bundles that verified to the Verifier's roots, so no input can make them
+// accept a chain that was not verified. Certificate validity is not cached:
+// it is checked at every verification time. A Verifier is safe for
+// concurrent use.
 type Verifier struct {
-	trust *trust
-	cache *chainCache // nil: no caching
+	trust  *trust
+	chains *lru[chainKey, *chain]   // verified chains; nil: no caching
+	cas    *lru[chainKey, *caChain] // verified CA bundles; nil with chains
+	flight singleflight.Group       // step 4, one per chain key at a time
+	stats  verifierStats
+}
+
+// verifierStats counts how step 4 was done, for tests and benchmarks.
+type verifierStats struct {
+	full atomic.Int64 // crypto/x509 chain verifications
+	fast atomic.Int64 // leaves verified under a cached CA bundle
 }
 
 // NewVerifier returns a Verifier for cfg; nil cfg trusts the embedded AWS
@@ -65,15 +94,17 @@ func NewVerifier(cfg *VerifierConfig) (*Verifier, error) {
 		size = DefaultCacheSize
 	}
 	if size > 0 {
-		v.cache = newChainCache(size)
+		v.chains = newLRU[chainKey, *chain](size)
+		v.cas = newLRU[chainKey, *caChain](size)
 	}
 	return v, nil
 }
 
 // Verify verifies data as [Verify] does, with every check in the same
 // order, using the Verifier's roots: opts.Roots must be nil. When the exact
-// chain (leaf and cabundle) was verified before, step 4 is skipped; steps 1
-// to 3 and 5 to 9 always run.
+// chain (leaf and cabundle) was verified before, step 4 is skipped; when
+// only its CA bundle was, step 4 checks the leaf against the cached CAs
+// (see [Verifier]). Steps 1 to 3 and 5 to 9 always run.
 func (v *Verifier) Verify(data []byte, opts Options) (*Document, error) {
 	now := opts.CurrentTime
 	if now.IsZero() {
@@ -82,23 +113,103 @@ func (v *Verifier) Verify(data []byte, opts Options) (*Document, error) {
 	if opts.Roots != nil {
 		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
 	}
-	return verify(v.trust, v.cache, data, &opts, now)
+	return verify(v.trust, v, data, &opts, now)
 }
 
-// chainKey identifies a chain by its exact bytes.
+// chain is steps 2 to 4 with the caches.
+func (v *Verifier) chain(rd *rawDocument, certTime time.Time, atDocumentTime bool) (*chain, error) {
+	key := newChainKey(rd.leaf, rd.cabundle)
+	if v.chains != nil {
+		if c, ok := v.chains.get(key); ok {
+			// Warm: 3. Certificate validity, at every verification.
+			return c, c.checkValidity(certTime, atDocumentTime)
+		}
+	}
+	var (
+		bkey chainKey
+		ca   *caChain
+	)
+	if v.cas != nil {
+		bkey = newChainKey(nil, rd.cabundle)
+		ca, _ = v.cas.get(bkey)
+	}
+	var (
+		leaf   *x509.Certificate
+		bundle []*x509.Certificate
+		err    error
+	)
+	if ca != nil {
+		// Only the leaf is new: the cached bundle has the same bytes.
+		if leaf, err = x509.ParseCertificate(rd.leaf); err != nil {
+			return nil, &MalformedError{Field: "certificate", Reason: err.Error()}
+		}
+		bundle = ca.bundle
+	} else if leaf, bundle, err = parseCertificates(rd); err != nil {
+		return nil, err
+	}
+	// 2. Algorithm.
+	c, err := newChain(leaf, bundle)
+	if err != nil {
+		return nil, err
+	}
+	// 3. Certificate validity.
+	if err := c.checkValidity(certTime, atDocumentTime); err != nil {
+		return nil, err
+	}
+	// 4. Chain, once for all concurrent documents with this chain: every
+	// caller has checked validity at its own time, so the verdict reached
+	// at the first caller's time holds for all (see trust.verifyChain).
+	res, err, _ := v.flight.Do(string(key[:]), func() (any, error) {
+		if v.chains != nil {
+			if cached, ok := v.chains.get(key); ok {
+				return cached, nil // verified meanwhile
+			}
+		}
+		if ca != nil && ca.verifiesLeaf(c.leaf) {
+			v.stats.fast.Add(1)
+		} else {
+			v.stats.full.Add(1)
+			path, err := v.trust.verifyChain(c, rd, certTime)
+			if err != nil {
+				return nil, err
+			}
+			if v.cas != nil && ca == nil {
+				if ca := newCAChain(c.bundle, path); ca != nil {
+					v.cas.add(bkey, ca)
+				}
+			}
+		}
+		if v.chains != nil {
+			v.chains.add(key, c)
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*chain), nil
+}
+
+// chainKey identifies a chain, or a CA bundle, by its exact bytes.
 type chainKey [sha256.Size]byte
 
 // newChainKey hashes the count of certificates, then each certificate's
-// length and DER, leaf first: distinct chains never share an encoding.
-func newChainKey(rd *rawDocument) chainKey {
+// length and DER, leaf first (none for a bundle's key): distinct chains
+// never share an encoding, and a bundle's key is never a chain's.
+func newChainKey(leaf []byte, bundle [][]byte) chainKey {
 	h := sha256.New()
 	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(1+len(rd.cabundle)))
+	if leaf == nil {
+		h.Write([]byte("cabundle"))
+	}
+	binary.BigEndian.PutUint64(n[:], uint64(1+len(bundle)))
 	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(len(rd.leaf)))
-	h.Write(n[:])
-	h.Write(rd.leaf)
-	for _, c := range rd.cabundle {
+	if leaf != nil {
+		binary.BigEndian.PutUint64(n[:], uint64(len(leaf)))
+		h.Write(n[:])
+		h.Write(leaf)
+	}
+	for _, c := range bundle {
 		binary.BigEndian.PutUint64(n[:], uint64(len(c)))
 		h.Write(n[:])
 		h.Write(c)
@@ -108,51 +219,53 @@ func newChainKey(rd *rawDocument) chainKey {
 	return k
 }
 
-// chainCache is a bounded LRU of verified chains, safe for concurrent use.
-type chainCache struct {
+// lru is a bounded least-recently-used map, safe for concurrent use.
+type lru[K comparable, V any] struct {
 	mu    sync.Mutex
 	size  int
-	ll    *list.List // of *cacheEntry, most recent first
-	items map[chainKey]*list.Element
+	ll    *list.List // of *lruEntry, most recent first
+	items map[K]*list.Element
 }
 
-type cacheEntry struct {
-	key   chainKey
-	chain *chain
+type lruEntry[K comparable, V any] struct {
+	key   K
+	value V
 }
 
-func newChainCache(size int) *chainCache {
-	return &chainCache{size: size, ll: list.New(), items: make(map[chainKey]*list.Element)}
+func newLRU[K comparable, V any](size int) *lru[K, V] {
+	return &lru[K, V]{size: size, ll: list.New(), items: make(map[K]*list.Element)}
 }
 
-func (c *chainCache) get(k chainKey) (*chain, bool) {
+func (c *lru[K, V]) get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[k]
 	if !ok {
-		return nil, false
+		var zero V
+		return zero, false
 	}
 	c.ll.MoveToFront(e)
-	return e.Value.(*cacheEntry).chain, true
+	return e.Value.(*lruEntry[K, V]).value, true
 }
 
-func (c *chainCache) add(k chainKey, ch *chain) {
+// add inserts k unless it is present (the first value stays).
+func (c *lru[K, V]) add(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
 		c.ll.MoveToFront(e)
 		return
 	}
-	c.items[k] = c.ll.PushFront(&cacheEntry{key: k, chain: ch})
+	c.items[k] = c.ll.PushFront(&lruEntry[K, V]{key: k, value: v})
 	for c.ll.Len() > c.size {
 		last := c.ll.Back()
 		c.ll.Remove(last)
-		delete(c.items, last.Value.(*cacheEntry).key)
+		delete(c.items, last.Value.(*lruEntry[K, V]).key)
 	}
 }
 
-// len returns the number of cached chains (for tests).
-func (c *chainCache) len() int {
+// len returns the number of entries (for tests).
+func (c *lru[K, V]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()

@@ -11,10 +11,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/enclavekit/enclavekit/internal/es384"
 )
 
 // DefaultMaxFutureSkew is the future clock skew allowed when
@@ -82,13 +83,14 @@ type Options struct {
 //  4. Chain: cabundle[0] is byte for byte one of the trusted roots, and the
 //     leaf chains to it through cabundle[1:] under RFC 5280 rules as
 //     crypto/x509 applies them (signatures, CA basic constraints, path
-//     length, name constraints, unknown critical extensions), plus key
-//     usage certSign on every CA and digitalSignature on the leaf when the
-//     certificates carry a key usage extension ([ErrUntrustedChain]).
+//     length, name constraints, policy constraints, unknown critical
+//     extensions), plus key usage certSign on every CA and
+//     digitalSignature on the leaf when the certificates carry a key usage
+//     extension ([ErrUntrustedChain]).
 //  5. Signature: the COSE_Sign1 ES384 signature over the Sig_structure
-//     ["Signature1", protected, empty external_aad, payload] verifies with the leaf key
-//     ([ErrBadSignature]); high-S signatures are accepted, as AWS makes
-//     them.
+//     ["Signature1", protected, empty external_aad, payload] verifies with
+//     the leaf key ([ErrBadSignature]), by crypto/ecdsa's rules (0 < r, s
+//     < N); high-S signatures are accepted, as AWS makes them.
 //  6. Freshness: the timestamp is at most MaxFutureSkew after CurrentTime
 //     ([ErrFromFuture]) and, with MaxAge, at most MaxAge before it
 //     ([ErrTooOld]).
@@ -118,8 +120,15 @@ func Verify(data []byte, opts Options) (*Document, error) {
 
 // trust is a set of pinned roots.
 type trust struct {
-	roots [][]byte // DER of each root, for the byte-wise cabundle[0] check
-	pool  *x509.CertPool
+	roots []trustedRoot
+}
+
+// trustedRoot is one pinned root: its DER, for the byte-wise cabundle[0]
+// check, and a pool holding only it, so that crypto/x509 builds paths to
+// exactly the root the document names and to no other.
+type trustedRoot struct {
+	der  []byte
+	pool *x509.CertPool
 }
 
 func newTrust(roots []*x509.Certificate) (*trust, error) {
@@ -133,7 +142,7 @@ func newTrust(roots []*x509.Certificate) (*trust, error) {
 	if len(roots) == 0 {
 		return nil, &OptionsError{Reason: "Roots is empty; use nil for the embedded AWS root"}
 	}
-	t := &trust{pool: x509.NewCertPool()}
+	t := &trust{}
 	for i, r := range roots {
 		if r == nil || len(r.Raw) == 0 {
 			return nil, &OptionsError{Reason: "Roots[" + strconv.Itoa(i) + "] is not a parsed certificate"}
@@ -144,20 +153,22 @@ func newTrust(roots []*x509.Certificate) (*trust, error) {
 		if err != nil {
 			return nil, &OptionsError{Reason: "Roots[" + strconv.Itoa(i) + "]: " + err.Error()}
 		}
-		t.roots = append(t.roots, c.Raw)
-		t.pool.AddCert(c)
+		pool := x509.NewCertPool()
+		pool.AddCert(c)
+		t.roots = append(t.roots, trustedRoot{der: c.Raw, pool: pool})
 	}
 	return t, nil
 }
 
-// isRoot reports whether der is byte for byte a trusted root.
-func (t *trust) isRoot(der []byte) bool {
+// rootPool returns the pool of the trusted root that is byte for byte der,
+// or nil.
+func (t *trust) rootPool(der []byte) *x509.CertPool {
 	for _, r := range t.roots {
-		if bytes.Equal(r, der) {
-			return true
+		if bytes.Equal(r.der, der) {
+			return r.pool
 		}
 	}
-	return false
+	return nil
 }
 
 // chain is what verification needs from a document's certificates: the leaf
@@ -167,7 +178,7 @@ func (t *trust) isRoot(der []byte) bool {
 type chain struct {
 	leaf     *x509.Certificate   // handed out in Documents (read-only by contract)
 	bundle   []*x509.Certificate // idem
-	key      *ecdsa.PublicKey    // private copy of the leaf's key
+	key      *es384.PublicKey    // validated private copy of the leaf's key
 	validity []validity          // leaf first, then cabundle in order
 }
 
@@ -186,11 +197,7 @@ func newChain(leaf *x509.Certificate, bundle []*x509.Certificate) (*chain, error
 	if pub.Curve != elliptic.P384() {
 		return nil, &AlgorithmError{Reason: fmt.Sprintf("leaf key is ECDSA %s", pub.Curve.Params().Name)}
 	}
-	point, err := pub.Bytes()
-	if err != nil {
-		return nil, &AlgorithmError{Reason: "leaf key: " + err.Error()}
-	}
-	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P384(), point)
+	key, err := es384.NewPublicKey(pub)
 	if err != nil {
 		return nil, &AlgorithmError{Reason: "leaf key: " + err.Error()}
 	}
@@ -222,38 +229,45 @@ func (c *chain) checkValidity(at time.Time, atDocumentTime bool) error {
 	return nil
 }
 
-// verifyChain is step 4. The caller has checked validity at `at`.
-func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) error {
+// verifyChain is step 4 in full, with crypto/x509. The caller has checked
+// the validity of the leaf and of every cabundle certificate at `at`: then
+// the verdict does not depend on `at` (the only certificates crypto/x509
+// can use are those, the pinned root being byte for byte cabundle[0]),
+// which is what lets a [Verifier] share one verification among concurrent
+// documents and cache its result. It returns the verified path above the
+// leaf: the issuing CA first, the root last.
+func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) ([]*x509.Certificate, error) {
 	// cabundle[0] must be a pinned root, compared byte-wise, and is left out
 	// of the intermediates: were it in both pools, crypto/x509 would check
 	// the regional CA's signature twice (hf/nitrite's sixth verification).
-	if !t.isRoot(rd.cabundle[0]) {
+	roots := t.rootPool(rd.cabundle[0])
+	if roots == nil {
 		subject := c.bundle[0].Subject.String()
-		return &ChainError{UntrustedRoot: subject,
+		return nil, &ChainError{UntrustedRoot: subject,
 			Reason: fmt.Sprintf("cabundle[0] %q is not a trusted root; add it to Options.Roots only if you trust it", subject)}
 	}
 	// crypto/x509 does the PKIX work (path building, basic constraints, path
-	// length, name constraints, unknown critical extensions). Measured, it
-	// adds about 2% to the four signature checks it cannot avoid
-	// (docs/PERFORMANCE.md), so a hand-written link-by-link walk with
+	// length, name constraints, policies, unknown critical extensions).
+	// Measured, it adds about 2% to the four signature checks it cannot
+	// avoid (docs/PERFORMANCE.md), so a hand-written link-by-link walk with
 	// CheckSignatureFrom would save little and risk missing a rule.
 	inter := x509.NewCertPool()
 	for _, b := range c.bundle[1:] {
 		inter.AddCert(b)
 	}
 	chains, err := c.leaf.Verify(x509.VerifyOptions{
-		Roots:         t.pool,
+		Roots:         roots,
 		Intermediates: inter,
 		CurrentTime:   at,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return &ChainError{Reason: x509Reason(err)}
+		return nil, &ChainError{Reason: x509Reason(err)}
 	}
 	// crypto/x509 ignores the key usage extension; RFC 5280 requires
 	// keyCertSign on CA certificates, and the leaf signs documents.
-	if c.leaf.KeyUsage != 0 && c.leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return &ChainError{Reason: "the leaf certificate's key usage lacks digitalSignature"}
+	if err := checkLeafKeyUsage(c.leaf); err != nil {
+		return nil, err
 	}
 	var kuErr error
 	for _, ch := range chains {
@@ -265,10 +279,19 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) error {
 			}
 		}
 		if kuErr == nil {
-			return nil
+			return ch[1:], nil
 		}
 	}
-	return kuErr
+	return nil, kuErr
+}
+
+// checkLeafKeyUsage requires digitalSignature in the leaf's key usage
+// extension, when it has one.
+func checkLeafKeyUsage(leaf *x509.Certificate) error {
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return &ChainError{Reason: "the leaf certificate's key usage lacks digitalSignature"}
+	}
+	return nil
 }
 
 // x509Reason describes a crypto/x509 verification error without making
@@ -292,17 +315,17 @@ var sigStructurePrefix = []byte{
 	0x40,
 }
 
-// verifySignature is step 5.
-func verifySignature(pub *ecdsa.PublicKey, rd *rawDocument) error {
+// verifySignature is step 5, with [es384.Verify]: the fast path on amd64
+// and arm64, crypto/ecdsa elsewhere, accepting exactly what crypto/ecdsa
+// accepts (high-S included).
+func verifySignature(pub *es384.PublicKey, rd *rawDocument) error {
 	h := sha512.New384()
 	h.Write(sigStructurePrefix)
 	var head [9]byte
 	h.Write(bstrHead(head[:0], len(rd.payload)))
 	h.Write(rd.payload)
 	var digest [48]byte
-	r := new(big.Int).SetBytes(rd.signature[:48])
-	s := new(big.Int).SetBytes(rd.signature[48:])
-	if !ecdsa.Verify(pub, h.Sum(digest[:0]), r, s) {
+	if !es384.Verify(pub, h.Sum(digest[:0]), rd.signature) {
 		return &SignatureError{}
 	}
 	return nil
@@ -338,8 +361,9 @@ func checkOptions(opts *Options) error {
 	return nil
 }
 
-// verify runs every check of [Verify]; cache may be nil.
-func verify(t *trust, cache *chainCache, data []byte, opts *Options, now time.Time) (*Document, error) {
+// verify runs every check of [Verify]: with v nil the package-level
+// Verify (trust t, no cache), else v's Verify (t is v.trust).
+func verify(t *trust, v *Verifier, data []byte, opts *Options, now time.Time) (*Document, error) {
 	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
@@ -348,42 +372,20 @@ func verify(t *trust, cache *chainCache, data []byte, opts *Options, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	var (
-		c      *chain
-		key    chainKey
-		cached bool
-	)
-	if cache != nil {
-		key = newChainKey(rd)
-		c, cached = cache.get(key)
-	}
-	if !cached {
-		leaf, bundle, err := parseCertificates(rd)
-		if err != nil {
-			return nil, err
-		}
-		// 2. Algorithm.
-		if c, err = newChain(leaf, bundle); err != nil {
-			return nil, err
-		}
-	}
 	ts := time.UnixMilli(int64(rd.timestamp)).UTC()
 	certTime := now
 	if opts.AtDocumentTime {
 		certTime = ts
 	}
-	// 3. Certificate validity, at every verification, cached or not.
-	if err := c.checkValidity(certTime, opts.AtDocumentTime); err != nil {
-		return nil, err
+	// 2 to 4. Algorithm, certificate validity, chain.
+	var c *chain
+	if v != nil {
+		c, err = v.chain(rd, certTime, opts.AtDocumentTime)
+	} else {
+		c, err = coldChain(t, rd, certTime, opts.AtDocumentTime)
 	}
-	// 4. Chain, unless this exact chain was verified before.
-	if !cached {
-		if err := t.verifyChain(c, rd, certTime); err != nil {
-			return nil, err
-		}
-		if cache != nil {
-			cache.add(key, c)
-		}
+	if err != nil {
+		return nil, err
 	}
 	// 5. Signature.
 	if err := verifySignature(c.key, rd); err != nil {
@@ -423,6 +425,28 @@ func verify(t *trust, cache *chainCache, data []byte, opts *Options, now time.Ti
 		return nil, &DebugModeError{}
 	}
 	return doc, nil
+}
+
+// coldChain is steps 2 to 4 without a cache.
+func coldChain(t *trust, rd *rawDocument, certTime time.Time, atDocumentTime bool) (*chain, error) {
+	leaf, bundle, err := parseCertificates(rd)
+	if err != nil {
+		return nil, err
+	}
+	// 2. Algorithm.
+	c, err := newChain(leaf, bundle)
+	if err != nil {
+		return nil, err
+	}
+	// 3. Certificate validity.
+	if err := c.checkValidity(certTime, atDocumentTime); err != nil {
+		return nil, err
+	}
+	// 4. Chain.
+	if _, err := t.verifyChain(c, rd, certTime); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // checkPCRs is step 7: every mismatch, in index order.
