@@ -340,6 +340,7 @@ func TestSemiColdDifferential(t *testing.T) {
 	for _, tc := range cases {
 		runDiff(t, tc)
 	}
+	t.Logf("%d leaf and CA mutations", len(cases))
 }
 
 // TestSemiColdDifferentialVectors runs every generated document of
