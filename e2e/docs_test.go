@@ -33,7 +33,7 @@ import (
 //
 // The runnable blocks of one file run in order in one bash (so variables
 // and background servers carry over), in an empty directory that holds
-// symbolic links to the repository's testvectors/ and deploy/, with the
+// symbolic links to the repository's testvectors/, deploy/ and eif/, with the
 // freshly built binaries first on PATH; a block with exit= or expect= runs
 // in a subshell. Background processes are stopped
 // when the file is done. A block without a marker fails the test: every
@@ -281,7 +281,7 @@ func runDocFile(t *testing.T, root string, blocks []docBlock) {
 
 	docLock(t)
 	dir := t.TempDir()
-	for _, l := range []string{"testvectors", "deploy"} {
+	for _, l := range []string{"testvectors", "deploy", "eif"} {
 		if err := os.Symlink(filepath.Join(root, l), filepath.Join(dir, l)); err != nil {
 			t.Fatal(err)
 		}
