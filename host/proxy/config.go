@@ -24,7 +24,7 @@ const (
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultIdleTimeout     = 5 * time.Minute
 	DefaultHalfCloseGrace  = 10 * time.Second
-	DefaultDNSRefresh      = 30 * time.Second
+	DefaultDNSRefresh      = 5 * time.Minute
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultRefreshBefore   = 5 * time.Minute
 	// MaxConnectionsLimit is the largest accepted max_connections.
@@ -90,9 +90,11 @@ type Config struct {
 	// route) has finished sending: then the connection is closed, so that
 	// silent clients cannot hold max_connections slots until IdleTimeout.
 	HalfCloseGrace time.Duration `yaml:"half_close_grace"`
-	// DNSRefresh is how long a resolved destination is used before it is
-	// resolved again. Go's resolver does not expose record TTLs, so this
-	// interval stands in for them.
+	// DNSRefresh is the longest a resolved destination is used before it
+	// is resolved again (DefaultDNSRefresh, 5 min, when 0). Answers are
+	// kept for their records' TTL, at least MinDNSTTL and at most
+	// DNSRefresh; when the TTL is unknown (see [TTLResolver]), for
+	// FallbackDNSRefresh or DNSRefresh, whichever is shorter.
 	DNSRefresh time.Duration `yaml:"dns_refresh"`
 	// ShutdownTimeout bounds draining active connections after shutdown
 	// starts; connections still open then are closed.

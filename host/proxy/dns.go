@@ -17,15 +17,18 @@ type Resolver interface {
 }
 
 // dnsCache resolves one egress destination name and keeps the answer for
-// the refresh interval. Go's resolver does not return record TTLs, so the
-// interval (Config.DNSRefresh) stands in for them. When a refresh fails the
-// previous answer keeps being used (and the failure logged) until a refresh
-// succeeds.
+// its records' TTL, bounded to [MinDNSTTL, maxTTL], when ttl (the direct
+// DNS client, or a TTLResolver given in Config.Resolver) answers; otherwise
+// Go's resolver answers and the answer is kept for the fixed interval. When
+// a refresh fails the previous answer keeps being used (and the failure
+// logged) until a refresh succeeds.
 type dnsCache struct {
 	resolver Resolver
+	ttl      TTLResolver // nil: resolver only, at the fixed interval
 	name     string
 	network  string // "ip", "ip4" or "ip6"
-	refresh  time.Duration
+	maxTTL   time.Duration
+	fixed    time.Duration // interval when the TTL is unknown
 	now      func() time.Time
 
 	mu       sync.Mutex
@@ -58,10 +61,7 @@ func (d *dnsCache) lookup(ctx context.Context) (addrs []netip.Addr, stale error,
 		d.inflight = ch
 		d.mu.Unlock()
 
-		got, lerr := d.resolver.LookupNetIP(ctx, d.network, d.name)
-		if lerr == nil && len(got) == 0 {
-			lerr = fmt.Errorf("no addresses")
-		}
+		got, keep, lerr := d.resolve(ctx)
 		d.mu.Lock()
 		d.inflight = nil
 		close(ch)
@@ -70,7 +70,7 @@ func (d *dnsCache) lookup(ctx context.Context) (addrs []netip.Addr, stale error,
 			if old != nil {
 				// Retry sooner than a full interval, without a lookup per
 				// connection while the resolver is failing.
-				d.expires = d.now().Add(d.refresh / 4)
+				d.expires = d.now().Add(d.fixed / 4)
 			}
 			d.mu.Unlock()
 			if old != nil {
@@ -82,8 +82,41 @@ func (d *dnsCache) lookup(ctx context.Context) (addrs []netip.Addr, stale error,
 			got[i] = got[i].Unmap()
 		}
 		d.addrs = got
-		d.expires = d.now().Add(d.refresh)
+		d.expires = d.now().Add(keep)
 		d.mu.Unlock()
 		return got, nil, nil
 	}
+}
+
+// resolve looks the name up: with its TTL when it can, else with Go's
+// resolver and the fixed interval. keep is how long the answer is used.
+func (d *dnsCache) resolve(ctx context.Context) (addrs []netip.Addr, keep time.Duration, err error) {
+	if d.ttl != nil {
+		addrs, ttl, err := d.ttl.LookupNetIPTTL(ctx, d.network, d.name)
+		if err == nil && len(addrs) > 0 {
+			return addrs, clampTTL(ttl, d.maxTTL), nil
+		}
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		// The servers did not answer, or the name is not in DNS (it may
+		// be in /etc/hosts): Go's resolver decides, at the fixed interval.
+	}
+	addrs, err = d.resolver.LookupNetIP(ctx, d.network, d.name)
+	if err == nil && len(addrs) == 0 {
+		err = fmt.Errorf("no addresses")
+	}
+	return addrs, d.fixed, err
+}
+
+// clampTTL bounds a record TTL to [MinDNSTTL, max] (max below MinDNSTTL
+// wins: the operator asked for a shorter interval).
+func clampTTL(ttl, max time.Duration) time.Duration {
+	if ttl < MinDNSTTL {
+		ttl = MinDNSTTL
+	}
+	if ttl > max {
+		ttl = max
+	}
+	return ttl
 }

@@ -35,12 +35,17 @@
 //
 // # DNS
 //
-// Names are resolved with the system resolver ([net.Resolver], replaceable
-// through [Config].Resolver) and the answer is reused for
-// [Config].DNSRefresh (default 30 s). Go's resolver does not expose record
-// TTLs, so the interval stands in for them; lower it for names with short
-// TTLs. A failed refresh keeps the previous answer (logged) and retries
-// sooner. No restart is ever needed.
+// By default a destination name is resolved by asking the servers of
+// /etc/resolv.conf directly (github.com/miekg/dns), A and AAAA records,
+// following CNAMEs, and the answer is used for the records' TTL (the
+// smallest along the chain), at least [MinDNSTTL] (5 s) and at most
+// [Config].DNSRefresh (default 5 min). When that query fails, or the name is
+// not in DNS (it may be in /etc/hosts), Go's resolver answers and the answer
+// is kept for [FallbackDNSRefresh] (30 s, or DNSRefresh when shorter). A
+// [Config].Resolver replaces both; if it implements [TTLResolver] its TTLs
+// are used the same way. Every answer is checked against the allow-list
+// before it is dialled. A failed refresh keeps the previous answer (logged)
+// and retries sooner. No restart is ever needed.
 //
 // # Data path
 //

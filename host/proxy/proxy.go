@@ -91,8 +91,14 @@ func New(cfg *Config) (*Proxy, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	var ttlRes TTLResolver
 	if d.Resolver == nil {
 		d.Resolver = net.DefaultResolver
+		if c := newSystemDNSClient(resolvConf); c != nil {
+			ttlRes = c
+		}
+	} else if t, ok := d.Resolver.(TTLResolver); ok {
+		ttlRes = t
 	}
 	p.log = d.Logger
 	if p.log == nil {
@@ -126,7 +132,8 @@ func New(cfg *Config) (*Proxy, error) {
 			if cr.IPVersion != 0 {
 				network += strconv.Itoa(cr.IPVersion)
 			}
-			r.dns = &dnsCache{resolver: d.Resolver, name: cr.destHost, network: network, refresh: d.DNSRefresh, now: d.Now}
+			r.dns = &dnsCache{resolver: d.Resolver, ttl: ttlRes, name: cr.destHost, network: network,
+				maxTTL: d.DNSRefresh, fixed: min(FallbackDNSRefresh, d.DNSRefresh), now: d.Now}
 		}
 		r.bytesIn = p.m.bytes.WithLabelValues(cr.Name, "in")
 		r.bytesOut = p.m.bytes.WithLabelValues(cr.Name, "out")
