@@ -247,3 +247,47 @@ func TestNewSignerOpenSSLKey(t *testing.T) {
 		t.Errorf("parameters only: %v", err)
 	}
 }
+
+// TestReadMultiChunk streams sections of several unaligned chunks through
+// both goroutines (run it with -race) and compares with Write's
+// measurements, computed by a separate, sequential path.
+func TestReadMultiChunk(t *testing.T) {
+	blob := func(n int, seed byte) *io.SectionReader {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7) ^ seed
+		}
+		return sr(b)
+	}
+	spec := &Spec{
+		Kernel:   blob(chunkSize*2+17, 1),
+		Cmdline:  "console=ttyS0",
+		Ramdisks: []*io.SectionReader{blob(chunkSize+1, 2), blob(chunkSize*3-5, 3), blob(1, 4), blob(chunkSize, 5)},
+		Signer:   testSigner(t, elliptic.P384()),
+	}
+	raw, ms := writeImage(t, spec)
+	for name, read := range map[string]func() (*Image, error){
+		"Read":   func() (*Image, error) { return Read(bytes.NewReader(raw)) },
+		"ReadAt": func() (*Image, error) { return ReadAt(bytes.NewReader(raw), int64(len(raw))) },
+		"Read, 1-byte reads": func() (*Image, error) {
+			return Read(io.LimitReader(oneByteReader{bytes.NewReader(raw)}, int64(len(raw))))
+		},
+	} {
+		img, err := read()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(img.Measurements, *ms) {
+			t.Errorf("%s: measurements differ from Write's", name)
+		}
+	}
+}
+
+type oneByteReader struct{ r io.Reader }
+
+func (o oneByteReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:1]
+	}
+	return o.r.Read(p)
+}
