@@ -120,15 +120,15 @@ func binding(k *keystore.Key) keymaterial.Binding {
 // material returns k's unwrapped material, verifying the record first
 // unless the same record was verified before.
 func (s *Server) material(k *keystore.Key) (*material, error) {
+	b := binding(k)
 	if v, ok := s.materials.Load(k.ID); ok {
+		// A hit needs every bound field and the wrapped bytes unchanged:
+		// the cache vouches only for the exact record it verified.
 		m := v.(*material)
-		// The whole binding, not the policy alone: a record whose usage was
-		// changed in the store must not reuse material verified for another.
-		if m.binding == binding(k) && bytes.Equal(m.wrapped, k.WrappedMaterial) {
+		if m.binding == b && bytes.Equal(m.wrapped, k.WrappedMaterial) {
 			return m, nil
 		}
 	}
-	b := binding(k)
 	raw, err := s.root.Unwrap(b, k.WrappedMaterial)
 	if err != nil {
 		return nil, err

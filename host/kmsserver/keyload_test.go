@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
@@ -100,5 +101,36 @@ func TestAliasRecordIntegrity(t *testing.T) {
 	if err == nil {
 		t.Fatalf("GenerateDataKey by a repointed alias succeeded under key %s (alias/app was created for %s)", aws.ToString(out.KeyId), app)
 	}
+	wantCode(t, err, CodeInternal)
+}
+
+// TestMaterialCacheChecksEveryBoundField (issue 12, finding 6): the cache
+// of verified records must not vouch for a record whose key spec or usage
+// changed in the store. A store writer turned a cached HMAC key into a
+// SYMMETRIC_DEFAULT one: Encrypt then ran with no AEAD (a panic before the
+// fix). Every request must see KMSInternalException, as for any record
+// that fails its integrity check.
+func TestMaterialCacheChecksEveryBoundField(t *testing.T) {
+	store := openDir(t, t.TempDir())
+	env := newEnv(t, func(c *Config) { c.Store = store })
+	ctx := context.Background()
+	out, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: types.KeySpecHmac256, KeyUsage: types.KeyUsageTypeGenerateVerifyMac})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *out.KeyMetadata.KeyId
+	// Warm the cache with the genuine record.
+	if _, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateKey(ctx, id, func(k *keystore.Key) error {
+		k.KeySpec, k.KeyUsage = "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+	wantCode(t, err, CodeInternal)
+	_, err = env.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("x")})
 	wantCode(t, err, CodeInternal)
 }

@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -134,6 +136,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var out any
 	var err error
 	defer func() {
+		if p := recover(); p != nil {
+			// A bug reached by this request: answer and audit it as the
+			// internal error it is, never as the "allow" of a nil err.
+			s.cfg.Logger.Error("request panicked", "request_id", reqID, "operation", op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, err = nil, internalErr()
+		}
 		code := ""
 		if err != nil {
 			code = writeError(w, err)

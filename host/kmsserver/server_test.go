@@ -573,3 +573,24 @@ func TestProtocolErrors(t *testing.T) {
 		t.Fatalf("non-SigV4 Authorization: %d %s", st, typ)
 	}
 }
+
+// panicStore panics in GetKey, standing in for any bug reached by a request.
+type panicStore struct{ keystore.Store }
+
+func (panicStore) GetKey(context.Context, string) (*keystore.Key, error) { panic("injected store bug") }
+
+// TestPanicIsAuditedAsError (issue 12, finding 6): a request that panics
+// is answered KMSInternalException and audited as decision "error" (the
+// deferred audit used to record it as "allow").
+func TestPanicIsAuditedAsError(t *testing.T) {
+	env := newEnv(t, func(c *Config) { c.Store = panicStore{openDir(t, t.TempDir())} })
+	_, err := env.client.DescribeKey(context.Background(), &awskms.DescribeKeyInput{KeyId: aws.String("00000000-0000-4000-8000-000000000000")})
+	wantCode(t, err, CodeInternal)
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(env.audit.String())), &ev); err != nil {
+		t.Fatalf("audit: %v: %q", err, env.audit.String())
+	}
+	if ev["decision"] != "error" || ev["errorCode"] != CodeInternal {
+		t.Fatalf("a panicking request was audited as %v / %v", ev["decision"], ev["errorCode"])
+	}
+}
