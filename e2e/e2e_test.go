@@ -280,7 +280,7 @@ func TestFlow(t *testing.T) {
 		t.Fatalf("kms-server init: exit %d: %s", r.code, r.stderr)
 	}
 	starter, err := kmsconfig.Load(path("kms", "kms-server.yaml"))
-	if err != nil || len(starter.AccessKeys) != 1 {
+	if err != nil || len(starter.AccessKeys) != 2 {
 		t.Fatalf("kms-server init wrote %+v: %v", starter, err)
 	}
 	admin := starter.AccessKeys[0]
@@ -292,8 +292,17 @@ account_id: "%s"
 key_store_dir: keys
 root_key_file: root.key
 access_keys:
-  - {id: %s, secret: %s, principal: "%s"}
-  - {id: %s, secret: %s, principal: "%s"}
+  - {id: %s, secret: %s, principal: "%s", policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "kms:*", Resource: "*"}]}}
+  # The enclave role's credentials sit on the parent: data keys, Decrypt and
+  # GenerateRandom only, and only with an attestation document.
+  - id: %s
+    secret: %s
+    principal: "%s"
+    policy:
+      Version: "2012-10-17"
+      Statement:
+        - {Effect: Allow, Action: [kms:GenerateDataKey, kms:Decrypt, kms:GenerateRandom], Resource: "*"}
+        - {Effect: Deny, Action: "kms:*", Resource: "*", Condition: {"Null": {"kms:RecipientAttestation:ImageSha384": "true"}}}
 attestation:
   roots: [../emulator-root.pem]
   max_age: 5m

@@ -126,9 +126,9 @@ cp "$WORK/enclave-a/root.pem" "$WORK/enclave-a/root.key" "$WORK/enclave-b/" # sa
 # kms-server: a fresh key store from `kms-server init`; its starter access
 # key becomes the administrator; the enclave role gets its own access key.
 kms-server init --dir "$WORK/kms" >/dev/null 2>&1
-ADMIN_ID=$(sed -n 's/^  - id: //p' "$WORK/kms/kms-server.yaml")
-ADMIN_SECRET=$(sed -n 's/^    secret: //p' "$WORK/kms/kms-server.yaml")
-ADMIN_ARN=$(sed -n 's/^    principal: //p' "$WORK/kms/kms-server.yaml")
+ADMIN_ID=$(sed -n 's/^  - id: //p' "$WORK/kms/kms-server.yaml" | head -n1)
+ADMIN_SECRET=$(sed -n 's/^    secret: //p' "$WORK/kms/kms-server.yaml" | head -n1)
+ADMIN_ARN=$(sed -n 's/^    principal: //p' "$WORK/kms/kms-server.yaml" | head -n1)
 [ -n "$ADMIN_ID" ] && [ -n "$ADMIN_SECRET" ] && [ -n "$ADMIN_ARN" ] || fail "cannot read the access key that kms-server init wrote"
 ROLE_ID=AKIA$(random_hex 8 | tr 'a-f' 'A-F')
 ROLE_SECRET=$(random_hex 20)
@@ -140,8 +140,17 @@ account_id: "$ACCOUNT"
 key_store_dir: keys
 root_key_file: root.key
 access_keys:
-  - {id: $ADMIN_ID, secret: $ADMIN_SECRET, principal: "$ADMIN_ARN"}
-  - {id: $ROLE_ID, secret: $ROLE_SECRET, principal: "$ENCLAVE_ROLE"}
+  - {id: $ADMIN_ID, secret: $ADMIN_SECRET, principal: "$ADMIN_ARN", policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "kms:*", Resource: "*"}]}}
+  # The enclave role's credentials sit on the parent: data keys, Decrypt and
+  # GenerateRandom only, and only with an attestation document.
+  - id: $ROLE_ID
+    secret: $ROLE_SECRET
+    principal: "$ENCLAVE_ROLE"
+    policy:
+      Version: "2012-10-17"
+      Statement:
+        - {Effect: Allow, Action: [kms:GenerateDataKey, kms:Decrypt, kms:GenerateRandom], Resource: "*"}
+        - {Effect: Deny, Action: "kms:*", Resource: "*", Condition: {"Null": {"kms:RecipientAttestation:ImageSha384": "true"}}}
 attestation:
   roots: [../emulator-root.pem] # the emulator's root: development only
   max_age: 5m

@@ -68,8 +68,8 @@ func startKMS(t *testing.T) *cliEnv {
 	srv, err := kmsserver.NewServer(&kmsserver.Config{
 		Store: store, RootKey: bytes.Repeat([]byte{3}, 32),
 		AccessKeys: map[string]kmsserver.AccessKey{
-			adminAKID: {Secret: adminSecret, PrincipalARN: "arn:aws:iam::111122223333:user/admin"},
-			roleAKID:  {Secret: roleSecret, PrincipalARN: "arn:aws:iam::111122223333:role/enclave"},
+			adminAKID: {Secret: adminSecret, PrincipalARN: "arn:aws:iam::111122223333:user/admin", Policy: kmsserver.FullAccessPolicy},
+			roleAKID:  {Secret: roleSecret, PrincipalARN: "arn:aws:iam::111122223333:role/enclave", Policy: kmsserver.FullAccessPolicy},
 		},
 		AttestationRoots: []*x509.Certificate{root.Cert},
 	})

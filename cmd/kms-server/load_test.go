@@ -75,7 +75,7 @@ func TestLoadServerProcess(t *testing.T) {
 key_store_dir: keys
 root_key_env: ENCLAVEKIT_LOAD_ROOT_KEY
 access_keys:
-  - {id: AKIALOADTEST00000000, secret: load-secret, principal: "arn:aws:iam::111122223333:user/load"}
+  - {id: AKIALOADTEST00000000, secret: load-secret, principal: "arn:aws:iam::111122223333:user/load", policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "kms:*", Resource: "*"}]}}
 attestation: {roots: [%s], max_age: 5m}
 audit_log: audit.jsonl
 `, rootPath)

@@ -121,7 +121,7 @@ postgres:
   url: %q
 root_key_file: root.key
 access_keys:
-  - {id: %s, secret: %s, principal: "arn:aws:iam::111122223333:user/replica-test"}
+  - {id: %s, secret: %s, principal: "arn:aws:iam::111122223333:user/replica-test", policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "kms:*", Resource: "*"}]}}
 audit_log: audit-%d.jsonl
 `, u, replicaAKID, replicaSecret, i)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
@@ -605,7 +605,7 @@ func TestReplicasThroughput(t *testing.T) {
 key_store_dir: keys
 root_key_file: root.key
 access_keys:
-  - {id: %s, secret: %s, principal: "arn:aws:iam::111122223333:user/replica-test"}
+  - {id: %s, secret: %s, principal: "arn:aws:iam::111122223333:user/replica-test", policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "kms:*", Resource: "*"}]}}
 audit_log: audit.jsonl
 `, replicaAKID, replicaSecret), 0o600)
 	k := startChild(t, p)

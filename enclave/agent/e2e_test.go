@@ -74,8 +74,8 @@ func startKMSServer(t testing.TB, network string) *e2eEnv {
 		Store:   store,
 		RootKey: bytes.Repeat([]byte{9}, 32),
 		AccessKeys: map[string]kmsserver.AccessKey{
-			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN},
-			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN},
+			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN, Policy: kmsserver.FullAccessPolicy},
+			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN, Policy: kmsserver.FullAccessPolicy},
 		},
 		AccountID:        "111122223333",
 		AttestationRoots: []*x509.Certificate{root.Cert},

@@ -44,8 +44,8 @@ func TestThroughHostProxy(t *testing.T) {
 	srv, err := kmsserver.NewServer(&kmsserver.Config{
 		Store: store, RootKey: bytes.Repeat([]byte{5}, 32),
 		AccessKeys: map[string]kmsserver.AccessKey{
-			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN},
-			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN},
+			adminAKID:   {Secret: adminSecret, PrincipalARN: adminARN, Policy: kmsserver.FullAccessPolicy},
+			enclaveAKID: {Secret: enclaveSecret, PrincipalARN: enclaveARN, Policy: kmsserver.FullAccessPolicy},
 		},
 		AttestationRoots: []*x509.Certificate{root.Cert},
 	})

@@ -2,10 +2,12 @@
 
 package kmsserver
 
-// Authorization: the key policy (and, for account-level operations, the
-// caller's account). Grants will be evaluated here, beside the key policy.
+// Authorization: the key policy and the caller's identity policy together,
+// and for account-level operations the identity policy and the caller's
+// account. Grants will be evaluated here, beside the key policy.
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/enclavekit/enclavekit/attestation"
@@ -13,8 +15,17 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
 
-// authorize evaluates k's policy for the caller, action, encryption context
-// and (for recipient requests) the verified attestation document.
+// authorize decides action on key k for the caller, with the encryption
+// context and (for recipient requests) the verified attestation document,
+// from the key policy and the caller's identity policy together, as AWS
+// documents it:
+//
+//  1. An explicit Deny in either policy denies.
+//  2. The key policy must allow. When it allows a principal of the server's
+//     account by naming it (or "*"), that suffices.
+//  3. When it allows only through the account (the root ARN or account ID,
+//     as the default key policy does), it delegates: the identity policy
+//     must allow too. A principal of another account always needs both.
 func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[string]string, doc *attestation.Document) error {
 	p, err := s.policyOf(k)
 	if err != nil {
@@ -22,13 +33,69 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	}
 	req := s.policyRequest(c, k.ID, action, ec, doc)
 	addKeyConditions(c, k, action, req.Context)
-	d := p.Evaluate(req)
-	if c.ev.PolicyReason == "" || !d.Allowed {
-		c.ev.PolicyReason = d.Reason
+	kd := p.Evaluate(req)
+	id := s.identities[c.principal].Evaluate(req)
+	ok, reason := combine(kd, id, principalAccount(c.principal) == s.cfg.AccountID)
+	if c.ev.PolicyReason == "" || !ok {
+		c.ev.PolicyReason = reason
 	}
-	if !d.Allowed {
+	if !ok {
 		return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because %s",
-			c.principal, action, s.keyARN(k.ID), d.Reason)
+			c.principal, action, s.keyARN(k.ID), reason)
+	}
+	return nil
+}
+
+// combine applies authorize's rules to the key policy's and the identity
+// policy's decisions.
+func combine(key, identity policy.Decision, ownAccount bool) (bool, string) {
+	switch {
+	case key.ExplicitDeny:
+		return false, key.Reason + " in the key policy"
+	case identity.ExplicitDeny:
+		return false, identity.Reason + " in the identity policy"
+	case !key.Allowed:
+		return false, key.Reason
+	case ownAccount && !key.ViaAccount:
+		return true, key.Reason
+	case identity.Allowed:
+		return true, key.Reason + " (to the account) and " + identity.Reason + " in the identity policy"
+	}
+	return false, fmt.Sprintf("the key policy allows it only to the account (statement %q) and the identity policy does not: %s", key.MatchedStatement, identity.Reason)
+}
+
+// authorizeAccount decides an account-level action (CreateKey, ListKeys,
+// ListAliases, and the alias side of CreateAlias and DeleteAlias) from the
+// identity policy alone, for principals of the server's account only:
+// these cannot be called cross-account in AWS. resource is the alias ARN,
+// or "" for "*".
+func (s *Server) authorizeAccount(c *call, action, resource string) error {
+	shown := resource
+	if shown == "" {
+		shown = "*"
+	}
+	if err := s.requireOwnAccount(c, action, shown); err != nil {
+		return err
+	}
+	return s.authorizeIdentity(c, action, resource, nil)
+}
+
+// authorizeIdentity decides an action that no key policy covers (those of
+// authorizeAccount, and GenerateRandom) from the identity policy alone.
+func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attestation.Document) error {
+	shown := resource
+	if shown == "" {
+		shown = "*"
+	}
+	var ctx map[string][]string
+	if doc != nil {
+		ctx = policy.AddAttestation(nil, doc.PCRs)
+	}
+	d := s.identities[c.principal].Evaluate(policy.Request{Principal: c.principal, Action: action, Resource: resource, Context: ctx})
+	if !d.Allowed {
+		c.ev.PolicyReason = d.Reason + " in the identity policy"
+		return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows it (%s)",
+			c.principal, action, shown, d.Reason)
 	}
 	return nil
 }
@@ -42,12 +109,12 @@ func (s *Server) policyRequest(c *call, id, action string, ec map[string]string,
 }
 
 // requireOwnAccount refuses action to principals of other accounts. KMS
-// makes CreateKey, CreateAlias and DeleteAlias IAM actions of the key's own
-// account that cannot be called cross-account; kms-server has no IAM layer,
-// so without this rule a principal of another account could create a key
-// with a policy of its choosing and claim an alias name this account uses
-// (alias/prod), and this account's GenerateDataKey by that alias would then
-// encrypt under the stranger's key.
+// makes CreateKey, CreateAlias, DeleteAlias, ListKeys and ListAliases IAM
+// actions of the key's own account that cannot be called cross-account:
+// otherwise a principal of another account could create a key with a
+// policy of its choosing and claim an alias name this account uses
+// (alias/prod), so that this account's GenerateDataKey by that alias
+// encrypts under the stranger's key.
 func (s *Server) requireOwnAccount(c *call, action, resource string) error {
 	if principalAccount(c.principal) == s.cfg.AccountID {
 		return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
 
 // AccessKey is one SigV4 credential the server accepts.
@@ -23,7 +24,19 @@ type AccessKey struct {
 	// PrincipalARN is the identity the key authenticates, used as the
 	// Principal in key policies, e.g. "arn:aws:iam::111122223333:user/dev".
 	PrincipalARN string
+	// Policy is the principal's identity policy (IAM policy JSON without
+	// Principal, see policy.ParseIdentity); required. Access keys of one
+	// principal must carry the same policy. [FullAccessPolicy] allows every
+	// kms action; key policies still decide per key.
+	Policy string
 }
+
+// FullAccessPolicy is an identity policy allowing every kms action on every
+// resource, for administrators and tests. Key policies still decide per key
+// (a key policy that names the principal, or its account, must allow too),
+// and account-level operations (CreateKey, CreateAlias, ListKeys, ...)
+// become possible.
+const FullAccessPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"FullAccess","Effect":"Allow","Action":"kms:*","Resource":"*"}]}`
 
 // Config configures a [Server]. Zero fields take the documented defaults;
 // Store, RootKey and AccessKeys are required.
@@ -194,11 +207,20 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	policies := map[string]string{} // principal → identity policy
 	for _, id := range ids {
 		k := cfg.AccessKeys[id]
 		if id == "" || k.Secret == "" || k.PrincipalARN == "" {
 			bad(fmt.Sprintf("access key %q", id), "needs an ID, a secret and a principal ARN")
 		}
+		if k.Policy == "" {
+			bad(fmt.Sprintf("access key %q", id), "needs an identity policy (FullAccessPolicy allows every kms action)")
+		} else if _, err := policy.ParseIdentity([]byte(k.Policy)); err != nil {
+			bad(fmt.Sprintf("access key %q", id), "identity policy: %v", err)
+		} else if other, ok := policies[k.PrincipalARN]; ok && other != k.Policy {
+			bad(fmt.Sprintf("access key %q", id), "principal %s has another access key with a different identity policy", k.PrincipalARN)
+		}
+		policies[k.PrincipalARN] = k.Policy
 	}
 	return cfg, errs
 }

@@ -11,7 +11,7 @@ import (
 func TestConfigErrors(t *testing.T) {
 	good := func() *Config {
 		return &Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
-			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a"}}}
+			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a", Policy: FullAccessPolicy}}}
 	}
 	for name, tc := range map[string]struct {
 		mod     func(*Config)

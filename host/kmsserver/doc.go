@@ -80,14 +80,31 @@
 // [Config.AccessKeys], recomputed with the aws-sdk-go-v2 signer over the
 // headers the client signed and the SHA-256 of the body received, X-Amz-Date
 // within [Config.MaxClockSkew]; JSON decoding; then per operation: input
-// validation, the Recipient check (below), key resolution, the key policy
-// (package policy) with Principal = the access key's principal ARN, Action
+// validation, the Recipient check (below), key resolution, authorization
+// (below), key state and usage, DryRun, the work. An
+// audit line is written for every request, whatever its outcome.
+//
+// # Authorization
+//
+// Every principal has an identity policy ([AccessKey.Policy], IAM grammar
+// without Principal) beside each key's key policy, and package policy
+// evaluates both with Principal = the access key's principal ARN, Action
 // "kms:<Operation>", and condition keys kms:EncryptionContext:<k>,
 // kms:RecipientAttestation:*, kms:KeySpec, kms:KeyUsage and the operation's
 // algorithm keys (kms:EncryptionAlgorithm, kms:SigningAlgorithm,
-// kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm), key state
-// and usage, DryRun, the work. An
-// audit line is written for every request, whatever its outcome.
+// kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm), as AWS
+// documents it: an explicit Deny in
+// either wins; a key policy Allow that names the caller (or "*") grants by
+// itself; one that names only the caller's account (the account root, as
+// the default key policy does) delegates to the identity policy, which
+// must allow too; a principal of another account needs both. Account-level
+// operations (CreateKey, ListKeys, ListAliases, and CreateAlias and
+// DeleteAlias on the alias's side) are allowed only by an identity policy,
+// to principals of [Config.AccountID]; GenerateRandom by an identity policy
+// alone. So the credentials an enclave's parent holds can be limited to
+// GenerateDataKey and Decrypt with an attestation document (kms-server init
+// writes such a parent-role): they cannot create a key and squat the alias
+// an enclave image names.
 //
 // # Recipient
 //
@@ -130,9 +147,7 @@
 // and key ID under a key derived from the root key (HKDF), checked at every
 // lookup by alias, so such a writer cannot point an alias at another key
 // either. The key state is not bound, and a writer can still delete records
-// (denial of service, not disclosure). CreateKey, CreateAlias and
-// DeleteAlias are refused to principals of other accounts, as in KMS, where
-// they cannot be called cross-account.
+// (denial of service, not disclosure).
 //
 // # Audit
 //

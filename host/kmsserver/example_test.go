@@ -34,7 +34,7 @@ func ExampleNewServer() {
 		Store:   store,
 		RootKey: rootKey,
 		AccessKeys: map[string]kmsserver.AccessKey{
-			"AKIAEXAMPLE000000000": {Secret: "example-secret", PrincipalARN: "arn:aws:iam::111122223333:user/dev"},
+			"AKIAEXAMPLE000000000": {Secret: "example-secret", PrincipalARN: "arn:aws:iam::111122223333:user/dev", Policy: kmsserver.FullAccessPolicy},
 		},
 		// AttestationRoots: nil trusts the AWS Nitro Enclaves root only.
 	})

@@ -30,7 +30,7 @@ func (s *Server) createAlias(c *call, body []byte) (any, error) {
 	if err := s.validAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
-	if err := s.requireOwnAccount(c, "kms:CreateAlias", s.aliasARN(in.AliasName)); err != nil {
+	if err := s.authorizeAccount(c, "kms:CreateAlias", s.aliasARN(in.AliasName)); err != nil {
 		return nil, err
 	}
 	if strings.HasPrefix(in.TargetKeyID, "alias/") || strings.Contains(in.TargetKeyID, ":alias/") {
@@ -66,7 +66,7 @@ func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
 	if !strings.HasPrefix(in.AliasName, "alias/") {
 		return nil, apiErr(CodeInvalidAliasName, "Alias name must begin with 'alias/'")
 	}
-	if err := s.requireOwnAccount(c, "kms:DeleteAlias", s.aliasARN(in.AliasName)); err != nil {
+	if err := s.authorizeAccount(c, "kms:DeleteAlias", s.aliasARN(in.AliasName)); err != nil {
 		return nil, err
 	}
 	a, err := s.store.GetAlias(c.ctx, in.AliasName)
@@ -95,6 +95,11 @@ func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
 func (s *Server) listAliases(c *call, body []byte) (any, error) {
 	var in listInput
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	// Before the KeyId filter is resolved: whether a key exists is not
+	// for principals without kms:ListAliases.
+	if err := s.authorizeAccount(c, "kms:ListAliases", ""); err != nil {
 		return nil, err
 	}
 	limit, err := pageLimit(in.Limit)

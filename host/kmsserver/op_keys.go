@@ -20,7 +20,7 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := s.requireOwnAccount(c, "kms:CreateKey", "arn:aws:kms:"+s.cfg.Region+":"+s.cfg.AccountID+":key/*"); err != nil {
+	if err := s.authorizeAccount(c, "kms:CreateKey", ""); err != nil {
 		return nil, err
 	}
 	spec := in.KeySpec
@@ -130,6 +130,9 @@ func (s *Server) describeKey(c *call, body []byte) (any, error) {
 func (s *Server) listKeys(c *call, body []byte) (any, error) {
 	var in listInput
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeAccount(c, "kms:ListKeys", ""); err != nil {
 		return nil, err
 	}
 	limit, err := pageLimit(in.Limit)

@@ -21,6 +21,11 @@ func (s *Server) generateRandom(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// GenerateRandom uses no key: only the identity policy decides (with
+	// the document's PCRs as condition keys).
+	if err := s.authorizeIdentity(c, "kms:GenerateRandom", "", doc); err != nil {
+		return nil, err
+	}
 	b := make([]byte, *in.NumberOfBytes)
 	if _, err := io.ReadFull(s.rand, b); err != nil {
 		return nil, err

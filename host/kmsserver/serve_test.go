@@ -22,7 +22,7 @@ import (
 func newServing(t *testing.T, mod func(*Config)) (srv *Server, stop func() error) {
 	t.Helper()
 	cfg := &Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
-		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal}},
+		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal, Policy: FullAccessPolicy}},
 		Listen:     "127.0.0.1:0", MetricsListen: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second}
 	if mod != nil {
 		mod(cfg)
@@ -109,7 +109,7 @@ func TestServe(t *testing.T) {
 
 func TestServeBeforeListen(t *testing.T) {
 	srv, err := NewServer(&Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
-		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal}}})
+		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal, Policy: FullAccessPolicy}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestListenFailureReleasesAll(t *testing.T) {
 	}
 	defer taken.Close()
 	srv, err := NewServer(&Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32),
-		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal}},
+		AccessKeys: map[string]AccessKey{testAKID: {Secret: testSecret, PrincipalARN: testPrincipal, Policy: FullAccessPolicy}},
 		Listen:     "127.0.0.1:0", MetricsListen: taken.Addr().String()})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -39,6 +40,8 @@ type Server struct {
 
 	materials sync.Map // key ID → *material (unwrapped key material, with the record it was verified for)
 	policies  sync.Map // key ID → *cachedPolicy
+	// identities maps a principal ARN to its identity policy.
+	identities map[string]*policy.Policy
 
 	audit   *auditLog
 	metrics *metrics
@@ -70,6 +73,10 @@ func NewServer(cfg *Config) (*Server, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errs
+	}
+	s.identities = make(map[string]*policy.Policy, len(c.AccessKeys))
+	for _, k := range c.AccessKeys {
+		s.identities[k.PrincipalARN], _ = policy.ParseIdentity([]byte(k.Policy)) // checked by withDefaults
 	}
 	if s.root, err = keymaterial.NewRoot(c.RootKey); err != nil {
 		return nil, ConfigErrors{&ConfigError{Setting: "root key", Reason: err.Error()}}

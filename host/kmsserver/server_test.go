@@ -66,8 +66,8 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	cfg := &Config{
 		RootKey: bytes.Repeat([]byte{7}, 32),
 		AccessKeys: map[string]AccessKey{
-			testAKID:               {Secret: testSecret, PrincipalARN: testPrincipal},
-			"AKIAOTHERPRINCIPAL01": {Secret: "other-secret", PrincipalARN: "arn:aws:iam::444455556666:user/stranger"},
+			testAKID:               {Secret: testSecret, PrincipalARN: testPrincipal, Policy: FullAccessPolicy},
+			"AKIAOTHERPRINCIPAL01": {Secret: "other-secret", PrincipalARN: "arn:aws:iam::444455556666:user/stranger", Policy: FullAccessPolicy},
 		},
 		AccountID: testAccount,
 		AuditLog:  env.audit,

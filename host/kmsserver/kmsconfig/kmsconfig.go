@@ -15,7 +15,11 @@
 //	access_keys:
 //	  - id: AKIA...
 //	    secret: ...
-//	    principal: arn:aws:iam::111122223333:user/dev
+//	    principal: arn:aws:iam::111122223333:user/admin
+//	    policy:                      # identity policy (IAM grammar, no Principal)
+//	      Version: "2012-10-17"
+//	      Statement:
+//	        - {Effect: Allow, Action: "kms:*", Resource: "*"}
 //	attestation:
 //	  roots: []            # PEM files; empty trusts the AWS Nitro root only
 //	  max_age: 5m
@@ -140,6 +144,9 @@ type AccessKey struct {
 	ID        string `yaml:"id"`
 	Secret    string `yaml:"secret"`
 	Principal string `yaml:"principal"`
+	// Policy is the principal's identity policy (required): what it may
+	// do at all, evaluated together with each key's key policy.
+	Policy *IdentityPolicy `yaml:"policy"`
 }
 
 // Attestation configures Recipient verification.
@@ -301,11 +308,14 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 	if f.MetricsListen != "off" {
 		cfg.MetricsListen = f.MetricsListen
 	}
-	for _, k := range f.AccessKeys {
+	for i, k := range f.AccessKeys {
 		if _, dup := cfg.AccessKeys[k.ID]; dup {
 			return nil, fmt.Errorf("%w: access key %s listed twice", ErrConfig, k.ID)
 		}
-		cfg.AccessKeys[k.ID] = kmsserver.AccessKey{Secret: k.Secret, PrincipalARN: k.Principal}
+		if k.Policy == nil {
+			return nil, fmt.Errorf("%w: access_keys[%d] (%s): policy is required: the principal's identity policy (see kms-server init)", ErrConfig, i, k.ID)
+		}
+		cfg.AccessKeys[k.ID] = kmsserver.AccessKey{Secret: k.Secret, PrincipalARN: k.Principal, Policy: k.Policy.Text}
 	}
 	for _, p := range f.Attestation.Roots {
 		certs, err := readPEMCerts(f.path(p))
@@ -335,8 +345,15 @@ func readPEMCerts(path string) ([]*x509.Certificate, error) {
 // Starter describes what [WriteStarter] wrote.
 type Starter struct {
 	ConfigPath, RootKeyPath, KeyStoreDir string
-	AccessKeyID, Secret, Principal       string
-	Listen                               string
+	// AccessKeyID, Secret and Principal are the administrator's: every kms
+	// action (key policies still decide per key).
+	AccessKeyID, Secret, Principal string
+	// ParentAccessKeyID, ParentSecret and ParentPrincipal are the example
+	// parent-role's, the credentials an enclave's parent instance holds:
+	// GenerateDataKey and Decrypt with an attestation document, nothing
+	// else.
+	ParentAccessKeyID, ParentSecret, ParentPrincipal string
+	Listen                                           string
 }
 
 // WriteStarter writes a development configuration into dir: kms-server.yaml
@@ -357,25 +374,22 @@ func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 		ConfigPath:  filepath.Join(abs, "kms-server.yaml"),
 		RootKeyPath: filepath.Join(abs, "root.key"),
 		KeyStoreDir: filepath.Join(abs, "keys"),
-		Principal:   "arn:aws:iam::111122223333:user/dev",
+		Principal:   "arn:aws:iam::111122223333:user/admin",
 		Listen:      "127.0.0.1:7700",
+
+		ParentPrincipal: "arn:aws:iam::111122223333:role/parent-role",
 	}
 	for _, p := range []string{st.ConfigPath, st.RootKeyPath} {
 		if _, err := os.Stat(p); err == nil {
 			return nil, fmt.Errorf("kmsconfig: %s exists; not overwriting it", p)
 		}
 	}
-	buf := make([]byte, 32+10+30)
+	buf := make([]byte, 32+2*(16+20))
 	if _, err := io.ReadFull(random, buf); err != nil {
 		return nil, err
 	}
-	const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	id := []byte("AKIA")
-	for _, b := range buf[32:48] {
-		id = append(id, idAlphabet[int(b)%len(idAlphabet)])
-	}
-	st.AccessKeyID = string(id)
-	st.Secret = hex.EncodeToString(buf[48:68])
+	st.AccessKeyID, st.Secret = accessKey(buf[32:68])
+	st.ParentAccessKeyID, st.ParentSecret = accessKey(buf[68:104])
 	if err := os.MkdirAll(st.KeyStoreDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -390,9 +404,34 @@ account_id: "111122223333"
 key_store_dir: keys
 root_key_file: root.key
 access_keys:
+  # The administrator: every kms action; key policies still decide per key.
   - id: %s
     secret: %s
     principal: %s
+    policy:
+      Version: "2012-10-17"
+      Statement:
+        - {Sid: Administer, Effect: Allow, Action: "kms:*", Resource: "*"}
+  # The parent instance of an enclave holds these credentials, so treat them
+  # as the attacker's: GenerateDataKey and Decrypt only, and only with an
+  # attestation document (the key policy's attestation conditions decide
+  # which enclave). No CreateKey, CreateAlias or ListKeys: it cannot squat
+  # the alias an enclave image names.
+  - id: %s
+    secret: %s
+    principal: %s
+    policy:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: DataKeysForEnclaves
+          Effect: Allow
+          Action: [kms:GenerateDataKey, kms:Decrypt]
+          Resource: "arn:aws:kms:*:111122223333:key/*"
+        - Sid: OnlyWithAttestation
+          Effect: Deny
+          Action: "kms:*"
+          Resource: "*"
+          Condition: {"Null": {"kms:RecipientAttestation:ImageSha384": "true"}}
 attestation:
   # PEM files of trusted roots; empty trusts only the AWS Nitro Enclaves root.
   # Add an emulator root only for development.
@@ -402,9 +441,20 @@ attestation:
   # key policies; leave it false outside development.
   allow_debug_unsafe: false
 audit_log: audit.jsonl
-`, st.Listen, st.AccessKeyID, st.Secret, st.Principal)
+`, st.Listen, st.AccessKeyID, st.Secret, st.Principal, st.ParentAccessKeyID, st.ParentSecret, st.ParentPrincipal)
 	if err := keystore.WriteFileAtomic(st.ConfigPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// accessKey makes an AWS-style access key ID (AKIA and 16 base-32 letters)
+// and a 40-hex-digit secret from 36 random bytes.
+func accessKey(b []byte) (id, secret string) {
+	const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	out := []byte("AKIA")
+	for _, c := range b[:16] {
+		out = append(out, idAlphabet[int(c)%len(idAlphabet)])
+	}
+	return string(out), hex.EncodeToString(b[16:36])
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package policy parses and evaluates AWS KMS key policies: the subset of the
-// AWS JSON policy grammar that a self-hosted KMS needs to release keys only to
-// attested Nitro Enclaves.
+// Package policy parses and evaluates AWS KMS key policies and IAM identity
+// policies: the subset of the AWS JSON policy grammar that a self-hosted KMS
+// needs to release keys only to attested Nitro Enclaves. One engine serves
+// both, with the same condition semantics.
 //
 // [Parse] turns a policy document into a [Policy]; [Policy.Evaluate] answers a
 // [Request] (principal, action, key, condition keys) with a [Decision] whose
@@ -17,6 +18,13 @@
 //	if !d.Allowed { /* AccessDeniedException carrying d.Reason */ }
 //
 // [DefaultKeyPolicy] returns the policy KMS gives keys created without one.
+//
+// [ParseIdentity] parses an identity policy (the policy of one principal:
+// no Principal element). Package kmsserver evaluates both as AWS documents
+// it: an explicit Deny in either wins; a key policy Allow that names the
+// caller (or "*") grants by itself, while one that names the caller only
+// through its account ([Decision.ViaAccount]: the account root ARN or
+// account ID) delegates to the identity policy, which must allow too.
 //
 // # Grammar
 //

@@ -48,6 +48,12 @@ type Decision struct {
 	MatchedStatement string
 	// ExplicitDeny is true when a Deny statement matched.
 	ExplicitDeny bool
+	// ViaAccount is true when Allowed holds only through an account
+	// principal (the account root ARN or a bare account ID) and no statement
+	// names the caller more specifically. In a key policy this is AWS's
+	// delegation to the account's identity policies: the caller also needs
+	// an identity policy that allows the action.
+	ViaAccount bool
 }
 
 // How far an Allow statement got before it failed; higher is closer.
@@ -114,6 +120,7 @@ func (p *Policy) Evaluate(r Request) Decision {
 	}
 
 	best, bestStage, bestWhy := -1, stage(-1), ""
+	delegated := -1 // first Allow that matched the caller through its account only
 	for i := range p.statements {
 		s := &p.statements[i]
 		if s.effect != effectAllow {
@@ -126,7 +133,13 @@ func (p *Policy) Evaluate(r Request) Decision {
 				return exhausted(s)
 			}
 			if ok {
-				return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by statement %q", s.label()), MatchedStatement: s.label()}
+				if !s.onlyViaAccount(r.Principal) {
+					return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by statement %q", s.label()), MatchedStatement: s.label()}
+				}
+				if delegated < 0 {
+					delegated = i
+				}
+				continue
 			}
 			if bestStage < stageCondition {
 				best, bestStage, bestWhy = i, st, why
@@ -139,6 +152,11 @@ func (p *Policy) Evaluate(r Request) Decision {
 		if st > bestStage {
 			best, bestStage = i, st
 		}
+	}
+	if delegated >= 0 {
+		s := &p.statements[delegated]
+		return Decision{Allowed: true, ViaAccount: true, MatchedStatement: s.label(),
+			Reason: fmt.Sprintf("allowed by statement %q", s.label())}
 	}
 	if bestStage == stageCondition {
 		return Decision{Reason: fmt.Sprintf("%s (statement %q)", bestWhy, p.statements[best].label())}
@@ -200,6 +218,17 @@ func setDefault(ctx map[string][]string, k, v string) {
 	if _, ok := ctx[k]; !ok {
 		ctx[k] = []string{v}
 	}
+}
+
+// onlyViaAccount reports whether the statement names req only through an
+// account principal (no "*", no matching ARN or service principal).
+func (s *statement) onlyViaAccount(req string) bool {
+	for i := range s.principals {
+		if s.principals[i].kind != principalAccount && s.principals[i].matches(req) {
+			return false
+		}
+	}
+	return true
 }
 
 // scope reports how far the statement's principal, action and resource match

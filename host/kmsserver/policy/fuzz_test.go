@@ -32,7 +32,19 @@ func FuzzParse(f *testing.F) {
 	f.Add(DefaultKeyPolicy("111122223333"))
 	f.Add([]byte(stmt(base + `,"Condition":{"ForAllValues:StringLike":{"kms:EncryptionContextKeys":["a*","?b"]},"Null":{"kms:ViaService":true},"BoolIfExists":{"kms:EncryptionContext:flag":"true"}}`)))
 	f.Add([]byte(`{"Statement":[{"Effect":"Deny","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:role/a/b"],"Service":"ec2.amazonaws.com"},"NotAction":"kms:Describe?ey","Resource":"arn:aws:kms:*:111122223333:key/*"}]}`))
+	f.Add([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
+		// The identity grammar is the key-policy grammar without
+		// Principal: it must hold to the same contract.
+		if ip, err := ParseIdentity(doc); err == nil {
+			for _, r := range fuzzRequests {
+				if d := ip.Evaluate(r); d.Reason == "" || d.ViaAccount {
+					t.Fatalf("identity policy decision %+v", d)
+				}
+			}
+		} else if ip != nil || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("ParseIdentity: %v", err)
+		}
 		p, err := Parse(doc)
 		if err != nil {
 			if p != nil {
@@ -55,7 +67,7 @@ func FuzzParse(f *testing.F) {
 			switch {
 			case d.Reason == "":
 				t.Fatalf("empty reason: %+v", d)
-			case d.Allowed && (d.MatchedStatement == "" || d.ExplicitDeny):
+			case d.Allowed && (d.MatchedStatement == "" || d.ExplicitDeny), d.ViaAccount && !d.Allowed:
 				t.Fatalf("inconsistent allow: %+v", d)
 			case d.ExplicitDeny && (d.Allowed || d.MatchedStatement == ""):
 				t.Fatalf("inconsistent explicit deny: %+v", d)

@@ -33,8 +33,12 @@ const (
 type Policy struct {
 	version    string
 	id         string
+	identity   bool // an identity policy (ParseIdentity): no Principal
 	statements []statement
 }
+
+// Identity reports whether p is an identity policy ([ParseIdentity]).
+func (p *Policy) Identity() bool { return p.identity }
 
 // Version returns the policy's Version element ("2012-10-17" or
 // "2008-10-17"; "2008-10-17" when the document has none, as in AWS).
@@ -99,7 +103,17 @@ func (s *statement) label() string {
 // single-valued key (KMS itself refuses it for kms:EncryptionContext:<key> as
 // OverlyPermissiveCondition), and documents over the limits. The error is a
 // [*ParseError] matching [ErrMalformed], [ErrUnsupported] or [ErrTooLarge].
-func Parse(doc []byte) (*Policy, error) {
+func Parse(doc []byte) (*Policy, error) { return parse(doc, false) }
+
+// ParseIdentity parses an identity policy: the IAM policy attached to one
+// principal, in the same grammar as a key policy except that statements
+// have no Principal (they apply to the principal the policy is attached
+// to; Principal and NotPrincipal are [ErrMalformed]). Resource names key
+// ARNs, alias ARNs or "*". Conditions are evaluated exactly as in key
+// policies.
+func ParseIdentity(doc []byte) (*Policy, error) { return parse(doc, true) }
+
+func parse(doc []byte, identity bool) (*Policy, error) {
 	if len(doc) > MaxPolicySize {
 		return nil, &ParseError{Msg: fmt.Sprintf("document is %d bytes, over the %d-byte limit", len(doc), MaxPolicySize), Err: ErrTooLarge}
 	}
@@ -110,7 +124,7 @@ func Parse(doc []byte) (*Policy, error) {
 	if root.kind != jObject {
 		return nil, malformed("", "policy must be a JSON object, not %s", root.kind)
 	}
-	p := &Policy{version: Version2008}
+	p := &Policy{version: Version2008, identity: identity}
 	var stmts *jval
 	for i := range root.obj {
 		m := &root.obj[i]
@@ -152,7 +166,7 @@ func Parse(doc []byte) (*Policy, error) {
 	sids := make(map[string]int)
 	for i := range list {
 		path := fmt.Sprintf("Statement[%d]", i)
-		s, err := parseStatement(&list[i], path, i, p.version)
+		s, err := parseStatement(&list[i], path, i, p.version, identity)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +193,7 @@ func unknownElement(path, name, known string) error {
 	return &ParseError{Path: path, Msg: fmt.Sprintf("unknown element %q (expected one of %s)", name, known), Err: ErrMalformed}
 }
 
-func parseStatement(v *jval, path string, index int, version string) (statement, error) {
+func parseStatement(v *jval, path string, index int, version string, identity bool) (statement, error) {
 	s := statement{index: index}
 	if v.kind != jObject {
 		return s, malformed(path, "statement must be an object, not %s", v.kind)
@@ -206,9 +220,15 @@ func parseStatement(v *jval, path string, index int, version string) (statement,
 				return s, malformed(mpath, `must be "Allow" or "Deny"`)
 			}
 		case "Principal":
+			if identity {
+				return s, malformed(mpath, "an identity policy has no Principal: it applies to the principal it is attached to")
+			}
 			havePrincipal = true
 			s.principals, err = parsePrincipal(&m.val, mpath)
 		case "NotPrincipal":
+			if identity {
+				return s, malformed(mpath, "an identity policy has no NotPrincipal: it applies to the principal it is attached to")
+			}
 			return s, unsupported(mpath, "NotPrincipal is not supported")
 		case "Action", "NotAction":
 			if haveAction {
@@ -234,12 +254,15 @@ func parseStatement(v *jval, path string, index int, version string) (statement,
 	switch {
 	case !haveEffect:
 		return s, malformed(path, "missing Effect")
-	case !havePrincipal:
+	case !havePrincipal && !identity:
 		return s, malformed(path, "missing Principal (required in key policies)")
 	case !haveAction:
 		return s, malformed(path, "missing Action or NotAction")
 	case !haveResource:
 		return s, malformed(path, "missing Resource")
+	}
+	if identity {
+		s.principals = []principal{{kind: principalAny}}
 	}
 	return s, nil
 }

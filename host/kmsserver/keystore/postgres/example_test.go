@@ -32,7 +32,7 @@ func ExampleOpen() {
 		Store:   s,
 		RootKey: make([]byte, 32), // the operator's root key: the same on every replica
 		AccessKeys: map[string]kmsserver.AccessKey{
-			"AKIAEXAMPLE000000000": {Secret: "secret", PrincipalARN: "arn:aws:iam::111122223333:user/app"},
+			"AKIAEXAMPLE000000000": {Secret: "secret", PrincipalARN: "arn:aws:iam::111122223333:user/app", Policy: kmsserver.FullAccessPolicy},
 		},
 	})
 	if err != nil {
