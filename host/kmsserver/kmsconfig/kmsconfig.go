@@ -374,7 +374,7 @@ func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 		ConfigPath:  filepath.Join(abs, "kms-server.yaml"),
 		RootKeyPath: filepath.Join(abs, "root.key"),
 		KeyStoreDir: filepath.Join(abs, "keys"),
-		Principal:   "arn:aws:iam::111122223333:user/admin",
+		Principal:   "arn:aws:iam::111122223333:user/dev",
 		Listen:      "127.0.0.1:7700",
 
 		ParentPrincipal: "arn:aws:iam::111122223333:role/parent-role",
