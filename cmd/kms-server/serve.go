@@ -90,6 +90,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 		cfg.MetricsListen = metricsAddr.String()
 	}
 	cfg.Logger = log
+	cfg.AttestationMessage = attestationMessage
 	srv, err := kmsserver.NewServer(cfg)
 	if err != nil {
 		if errors.Is(err, kmsserver.ErrConfig) {

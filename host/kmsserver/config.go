@@ -72,6 +72,13 @@ type Config struct {
 	// conditions then releases keys to it. Default false: such documents
 	// are rejected outright.
 	AllowDebugEnclavesUnsafe bool
+	// AttestationMessage, when set, words a refused Recipient attestation
+	// document for the caller (the ValidationException message after the
+	// error code) and the audit log, in the terms of the program that
+	// configures the server: its configuration keys rather than this
+	// package's fields (kms-server says "attestation.roots in
+	// kms-server.yaml"). nil uses the attestation error's own message.
+	AttestationMessage func(err error) string
 	// MaxClockSkew is the tolerated difference between X-Amz-Date and the
 	// server clock; default 5 minutes as AWS.
 	MaxClockSkew time.Duration

@@ -60,7 +60,11 @@ func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestation.Docume
 	}
 	doc, err := s.verifier.verify(ri.AttestationDocument, c.now)
 	if err != nil {
-		return nil, validation("The attestation document in Recipient is not valid (%s): %v", attestation.ErrorCode(err), err)
+		msg := err.Error()
+		if s.cfg.AttestationMessage != nil {
+			msg = s.cfg.AttestationMessage(err)
+		}
+		return nil, validation("The attestation document in Recipient is not valid (%s): %s", attestation.ErrorCode(err), msg)
 	}
 	c.ev.AdditionalEventData = &additionalEventData{Recipient: &auditRecipient{
 		AttestationDocumentModuleID:           doc.ModuleID,
