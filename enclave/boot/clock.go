@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// Defaults for [ClockConfig].
+const (
+	DefaultTimePath     = "/v1/time"
+	DefaultMaxClockStep = 5 * time.Minute
+	DefaultMaxRTT       = 2 * time.Second
+	// clockTolerance is the offset below which the clock is left alone.
+	clockTolerance = 50 * time.Millisecond
+)
+
+// DefaultClockFloor is the earliest time a set clock can show: an enclave
+// clock before it is taken as unset, and the host's time, if after it, is
+// accepted whatever the step.
+var DefaultClockFloor = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ErrClockStep is matched by a [ClockStepError].
+var ErrClockStep = errors.New("boot: the host's time is too far from the enclave's clock")
+
+// ClockStepError reports a host time that would step the clock by more than
+// MaxStep: it is logged and refused, since the parent instance could
+// otherwise move the enclave's clock at will (certificate validity,
+// freshness checks).
+type ClockStepError struct {
+	Offset, Max time.Duration
+}
+
+func (e *ClockStepError) Error() string {
+	return fmt.Sprintf("boot: the host's time is %v from the enclave's clock, more than the %v allowed (max step)", e.Offset, e.Max)
+}
+
+// Is matches [ErrClockStep].
+func (e *ClockStepError) Is(target error) bool { return target == ErrClockStep }
+
+// ClockConfig configures [SyncClock].
+type ClockConfig struct {
+	// Addr is host-proxy's time route (a transport address, e.g.
+	// vsock://3:8004). Required.
+	Addr string
+	// Path is the HTTP path; "" is DefaultTimePath.
+	Path string
+	// MaxStep bounds a correction once the clock is set; 0 is
+	// DefaultMaxClockStep.
+	MaxStep time.Duration
+	// Floor: a clock before it counts as unset (any host time after Floor
+	// is then accepted); zero is DefaultClockFloor.
+	Floor time.Time
+	// MaxRTT refuses an answer that took longer (its time is too uncertain);
+	// 0 is DefaultMaxRTT.
+	MaxRTT time.Duration
+	// Now reads the clock; nil is time.Now.
+	Now func() time.Time
+	// Set sets the clock; nil is [SetSystemClock].
+	Set func(time.Time) error
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// ClockResult is what [SyncClock] measured and did.
+type ClockResult struct {
+	// Offset is the host's time minus the enclave's, at the midpoint of the
+	// request.
+	Offset time.Duration
+	// RTT is the request's round trip.
+	RTT time.Duration
+	// Stepped is true when the clock was set.
+	Stepped bool
+}
+
+// SyncClock asks the host's time route for the time and steps the clock to
+// it when the offset is over 50 ms: any offset when the clock is unset
+// (before Floor), otherwise at most MaxStep ([ClockStepError] beyond, and
+// the clock is left alone). The offset is logged either way.
+func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
+	c := *cfg
+	if c.Path == "" {
+		c.Path = DefaultTimePath
+	}
+	if c.MaxStep == 0 {
+		c.MaxStep = DefaultMaxClockStep
+	}
+	if c.Floor.IsZero() {
+		c.Floor = DefaultClockFloor
+	}
+	if c.MaxRTT == 0 {
+		c.MaxRTT = DefaultMaxRTT
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Set == nil {
+		c.Set = SetSystemClock
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	addr, err := transport.ParseAddr(c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("boot: time route: %w", err)
+	}
+	client := &http.Client{Timeout: 2 * c.MaxRTT, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return transport.Dial(ctx, addr) }}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost"+c.Path, nil)
+	if err != nil {
+		return nil, err
+	}
+	t0 := c.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("boot: time route %s: %w", c.Addr, err)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	t1 := c.Now()
+	if err != nil {
+		return nil, fmt.Errorf("boot: time route %s: %w", c.Addr, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("boot: time route %s: HTTP %d", c.Addr, resp.StatusCode)
+	}
+	var tj struct {
+		UnixNano *int64 `json:"unix_nano"`
+	}
+	if err := json.Unmarshal(body, &tj); err != nil || tj.UnixNano == nil {
+		return nil, fmt.Errorf("boot: time route %s: want {\"unix_nano\": N}", c.Addr)
+	}
+	rtt := t1.Sub(t0)
+	if rtt < 0 || rtt > c.MaxRTT {
+		return nil, fmt.Errorf("boot: time route %s: round trip %v exceeds %v: the time is too uncertain", c.Addr, rtt, c.MaxRTT)
+	}
+	host := time.Unix(0, *tj.UnixNano)
+	mid := t0.Add(rtt / 2)
+	res := &ClockResult{Offset: host.Sub(mid), RTT: rtt}
+	log := c.Logger.With(slog.Duration("offset", res.Offset), slog.Duration("rtt", rtt), slog.Time("host_time", host))
+	unset := mid.Before(c.Floor)
+	switch {
+	case host.Before(c.Floor):
+		log.Error("boot: the host's time is before the clock floor: clock left alone", slog.Time("floor", c.Floor))
+		return res, fmt.Errorf("boot: the host's time %s is before %s", host.Format(time.RFC3339), c.Floor.Format(time.RFC3339))
+	case !unset && res.Offset.Abs() <= clockTolerance:
+		log.Info("boot: clock within tolerance of the host's")
+		return res, nil
+	case !unset && res.Offset.Abs() > c.MaxStep:
+		err := &ClockStepError{Offset: res.Offset, Max: c.MaxStep}
+		log.Error("boot: the host's time is too far from the enclave's clock: clock left alone", slog.Duration("max_step", c.MaxStep))
+		return res, err
+	}
+	// Set to the host's time as of now: the offset applied to the clock
+	// read just before setting it.
+	if err := c.Set(c.Now().Add(res.Offset)); err != nil {
+		log.Error("boot: setting the clock failed", slog.String("error", err.Error()))
+		return res, fmt.Errorf("boot: setting the clock: %w", err)
+	}
+	res.Stepped = true
+	log.Info("boot: clock set from the host's time", slog.Bool("was_unset", unset))
+	return res, nil
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// timeRoute serves the host's time route on a unix socket; answer picks
+// the body for each request.
+func timeRoute(t *testing.T, answer func() string, delay time.Duration) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "time.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != DefaultTimePath {
+			http.NotFound(w, r)
+			return
+		}
+		time.Sleep(delay)
+		fmt.Fprint(w, answer())
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "unix://" + sock
+}
+
+func TestSyncClock(t *testing.T) {
+	hostNow := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	host := func() string { return fmt.Sprintf(`{"unix_nano":%d}`, hostNow.UnixNano()) }
+	for _, tc := range []struct {
+		name    string
+		enclave time.Time // the enclave's clock (frozen)
+		body    func() string
+		delay   time.Duration
+		stepped bool
+		wantErr error
+	}{
+		{"in tolerance", hostNow.Add(-10 * time.Millisecond), host, 0, false, nil},
+		{"drift corrected", hostNow.Add(-90 * time.Second), host, 0, true, nil},
+		{"ahead corrected", hostNow.Add(4 * time.Minute), host, 0, true, nil},
+		{"step too large", hostNow.Add(-2 * time.Hour), host, 0, false, ErrClockStep},
+		{"unset clock", time.Unix(0, 0), host, 0, true, nil},
+		{"host before floor", hostNow, func() string { return `{"unix_nano":0}` }, 0, false, errAny},
+		{"malformed", hostNow, func() string { return `{"time":"now"}` }, 0, false, errAny},
+		{"slow answer", hostNow, host, 300 * time.Millisecond, false, errAny},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := timeRoute(t, tc.body, tc.delay)
+			var set []time.Time
+			// The enclave's clock advances only with the real elapsed time,
+			// from tc.enclave.
+			start := time.Now()
+			now := func() time.Time { return tc.enclave.Add(time.Since(start)) }
+			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Now: now, MaxRTT: 200 * time.Millisecond,
+				Set: func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
+			switch {
+			case tc.wantErr == errAny && err == nil, tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
+				t.Fatalf("SyncClock: %v, want %v", err, tc.wantErr)
+			}
+			if (len(set) == 1) != tc.stepped || (res != nil && res.Stepped != tc.stepped) {
+				t.Fatalf("clock set %d times (stepped %v), want stepped %v", len(set), res != nil && res.Stepped, tc.stepped)
+			}
+			if tc.stepped {
+				if d := set[0].Sub(hostNow).Abs(); d > 100*time.Millisecond {
+					t.Fatalf("clock set %v from the host's time", d)
+				}
+			}
+			var se *ClockStepError
+			if errors.As(err, &se) && (se.Max != DefaultMaxClockStep || se.Offset < time.Hour) {
+				t.Fatalf("ClockStepError %+v", se)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")

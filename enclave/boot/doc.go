@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package boot holds the tasks an enclave needs before its application
+// runs, which a Nitro Enclave does not get from its minimal kernel and
+// image: `enclave-agent init` runs them, as PID 1 or before the
+// application, and each is callable on its own.
+//
+//   - [SeedEntropy] seeds the kernel's random pool from the NSM's GetRandom
+//     (the RNDADDENTROPY ioctl, crediting the entropy), so that getrandom(2)
+//     and with it Go's crypto/rand, OpenSSL and every other library are
+//     seeded from the hardware source early in boot.
+//   - [LoopbackUp] brings up the loopback interface, on which the agent's
+//     local KMS endpoint and most applications listen.
+//   - [SyncClock] sets the clock from the host's time route (host-proxy),
+//     with the step bounded: the parent instance is not trusted, so it may
+//     correct drift but not move the clock arbitrarily.
+//   - [LogForwarder] sends the application's stdout and stderr to the host
+//     over vsock, line by line, without ever blocking the application: when
+//     the host is slow or away, lines are dropped and counted.
+//   - [Supervisor] runs the application, restarts it by policy, reports its
+//     exit status, stops it gracefully on SIGTERM and, as PID 1, reaps
+//     orphaned processes.
+//
+// The Linux-only parts (ioctls, clock_settime, prctl) live in _linux.go
+// files; elsewhere they return [ErrUnsupported].
+package boot

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// Defaults for [LogForwarderConfig].
+const (
+	DefaultLogQueue     = 4096
+	DefaultMaxLogLine   = 16 << 10
+	DefaultLogWriteWait = 5 * time.Second
+)
+
+// LogRecord is one line on the wire to host-proxy's log route, as a JSON
+// line: the time, the stream ("stdout", "stderr", or "exit" for the
+// supervisor's exit report), the line without its newline, and how many
+// lines were dropped since the previous record that reached the host.
+type LogRecord struct {
+	Time    int64  `json:"t"`
+	Stream  string `json:"stream"`
+	Line    string `json:"line"`
+	Dropped uint64 `json:"dropped,omitempty"`
+}
+
+// LogStats counts what a [LogForwarder] did.
+type LogStats struct {
+	// Forwarded is the number of records written to the host.
+	Forwarded uint64
+	// DroppedLines and DroppedBytes count lines dropped because the queue
+	// was full (the host slow or unreachable), or lost in a write that
+	// failed.
+	DroppedLines, DroppedBytes uint64
+	// Split counts lines longer than MaxLine, sent in pieces.
+	Split uint64
+}
+
+// LogForwarderConfig configures a [LogForwarder].
+type LogForwarderConfig struct {
+	// Addr is host-proxy's log route, e.g. vsock://3:8005. Required unless
+	// Dial is set.
+	Addr string
+	// Dial connects to the host; nil dials Addr.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Queue is how many lines wait for the host at most; 0 is
+	// DefaultLogQueue. Beyond it lines are dropped, never waited for.
+	Queue int
+	// MaxLine splits longer lines; 0 is DefaultMaxLogLine.
+	MaxLine int
+	// WriteWait bounds one write to the host; 0 is DefaultLogWriteWait.
+	WriteWait time.Duration
+	// Echo, when set, also receives every line (e.g. the enclave console).
+	// It is written to from the application's side: give a writer that
+	// does not block.
+	Echo io.Writer
+	// Now stamps records; nil is time.Now.
+	Now func() time.Time
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// LogForwarder sends lines to the host over a connection it keeps open,
+// from a bounded queue: writers ([LogForwarder.Writer]) never block on the
+// host, and a full queue drops the line and counts it ([LogForwarder.Stats]);
+// the next record that reaches the host carries the count, so the host's log
+// shows the gap.
+type LogForwarder struct {
+	cfg   LogForwarderConfig
+	queue chan LogRecord
+
+	forwarded, droppedLines, droppedBytes, split atomic.Uint64
+	pendingDrops                                 atomic.Uint64 // not yet reported to the host
+}
+
+// NewLogForwarder checks cfg and returns a forwarder; call Run to send.
+func NewLogForwarder(cfg *LogForwarderConfig) (*LogForwarder, error) {
+	c := *cfg
+	if c.Dial == nil {
+		if c.Addr == "" {
+			return nil, errors.New("boot: log forwarder needs an address")
+		}
+		a, err := transport.ParseAddr(c.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("boot: log route: %w", err)
+		}
+		c.Dial = func(ctx context.Context) (net.Conn, error) { return transport.Dial(ctx, a) }
+	}
+	if c.Queue <= 0 {
+		c.Queue = DefaultLogQueue
+	}
+	if c.MaxLine <= 0 {
+		c.MaxLine = DefaultMaxLogLine
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = DefaultLogWriteWait
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &LogForwarder{cfg: c, queue: make(chan LogRecord, c.Queue)}, nil
+}
+
+// Stats returns the counters so far.
+func (f *LogForwarder) Stats() LogStats {
+	return LogStats{Forwarded: f.forwarded.Load(), DroppedLines: f.droppedLines.Load(),
+		DroppedBytes: f.droppedBytes.Load(), Split: f.split.Load()}
+}
+
+// Record queues one line of stream without blocking; it reports whether the
+// line was queued (false: dropped and counted).
+func (f *LogForwarder) Record(stream, line string) bool {
+	if !utf8.ValidString(line) {
+		line = string([]rune(line)) // invalid bytes become U+FFFD
+	}
+	if f.cfg.Echo != nil {
+		_, _ = io.WriteString(f.cfg.Echo, line+"\n")
+	}
+	select {
+	case f.queue <- LogRecord{Time: f.cfg.Now().UnixNano(), Stream: stream, Line: line}:
+		return true
+	default:
+		f.drop(1, len(line))
+		return false
+	}
+}
+
+func (f *LogForwarder) drop(lines, bytes int) {
+	f.droppedLines.Add(uint64(lines))
+	f.droppedBytes.Add(uint64(bytes))
+	f.pendingDrops.Add(uint64(lines))
+}
+
+// Writer returns a writer for stream (e.g. "stdout") that splits what it is
+// given into lines and queues them; Write never blocks on the host and
+// always reports success. Close flushes a last line without a newline.
+func (f *LogForwarder) Writer(stream string) io.WriteCloser {
+	return &lineWriter{f: f, stream: stream}
+}
+
+type lineWriter struct {
+	f      *LogForwarder
+	stream string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := indexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			for len(w.buf) >= w.f.cfg.MaxLine {
+				w.f.split.Add(1)
+				w.f.Record(w.stream, string(w.buf[:w.f.cfg.MaxLine]))
+				w.buf = append(w.buf[:0], w.buf[w.f.cfg.MaxLine:]...)
+			}
+			break
+		}
+		line := append(w.buf, p[:i]...)
+		for len(line) > w.f.cfg.MaxLine {
+			w.f.split.Add(1)
+			w.f.Record(w.stream, string(line[:w.f.cfg.MaxLine]))
+			line = line[w.f.cfg.MaxLine:]
+		}
+		w.f.Record(w.stream, string(line))
+		w.buf = w.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (w *lineWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.f.Record(w.stream, string(w.buf))
+		w.buf = nil
+	}
+	return nil
+}
+
+func indexByte(p []byte, c byte) int {
+	for i, b := range p {
+		if b == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Run sends queued records to the host until ctx is done, reconnecting with
+// a backoff (1 s doubling to 30 s) when the host is away; then it sends
+// what is still queued for at most WriteWait and returns.
+func (f *LogForwarder) Run(ctx context.Context) {
+	var conn net.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	backoff := time.Second
+	var nextDial time.Time
+	send := func(ctx context.Context, r LogRecord) {
+		if conn == nil {
+			if time.Now().Before(nextDial) {
+				f.drop(1, len(r.Line))
+				return
+			}
+			dctx, cancel := context.WithTimeout(ctx, f.cfg.WriteWait)
+			c, err := f.cfg.Dial(dctx)
+			cancel()
+			if err != nil {
+				f.cfg.Logger.Debug("boot: log route unreachable", slog.String("error", err.Error()))
+				nextDial = time.Now().Add(backoff)
+				backoff = min(2*backoff, 30*time.Second)
+				f.drop(1, len(r.Line))
+				return
+			}
+			conn, backoff = c, time.Second
+		}
+		r.Dropped = f.pendingDrops.Swap(0)
+		b, _ := json.Marshal(r)
+		_ = conn.SetWriteDeadline(time.Now().Add(f.cfg.WriteWait))
+		if _, err := conn.Write(append(b, '\n')); err != nil {
+			conn.Close()
+			conn = nil
+			f.pendingDrops.Add(r.Dropped)
+			f.drop(1, len(r.Line))
+			return
+		}
+		f.forwarded.Add(1)
+	}
+	for {
+		select {
+		case r := <-f.queue:
+			send(ctx, r)
+		case <-ctx.Done():
+			deadline := time.Now().Add(f.cfg.WriteWait)
+			for time.Now().Before(deadline) {
+				select {
+				case r := <-f.queue:
+					send(context.Background(), r)
+					continue
+				default:
+				}
+				return
+			}
+			return
+		}
+	}
+}

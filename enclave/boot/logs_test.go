@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logHost is host-proxy's log route stand-in: it accepts connections and,
+// unless stuck, decodes every record.
+type logHost struct {
+	l     net.Listener
+	mu    sync.Mutex
+	recs  []LogRecord
+	stuck bool // accept, never read
+}
+
+func startLogHost(t *testing.T, stuck bool) *logHost {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &logHost{l: l, stuck: stuck}
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			conns = append(conns, c)
+			h.mu.Unlock()
+			if stuck {
+				continue
+			}
+			go func() {
+				sc := bufio.NewScanner(c)
+				sc.Buffer(nil, 1<<20)
+				for sc.Scan() {
+					var r LogRecord
+					if json.Unmarshal(sc.Bytes(), &r) == nil {
+						h.mu.Lock()
+						h.recs = append(h.recs, r)
+						h.mu.Unlock()
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		h.mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		h.mu.Unlock()
+	})
+	return h
+}
+
+func (h *logHost) records() []LogRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]LogRecord(nil), h.recs...)
+}
+
+func newForwarder(t *testing.T, addr string, queue int) (*LogForwarder, func()) {
+	t.Helper()
+	f, err := NewLogForwarder(&LogForwarderConfig{Addr: "tcp://" + addr, Queue: queue, MaxLine: 64,
+		WriteWait: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	return f, func() { cancel(); <-done }
+}
+
+func TestLogForwarder(t *testing.T) {
+	h := startLogHost(t, false)
+	f, stop := newForwarder(t, h.l.Addr().String(), 100)
+	out, errw := f.Writer("stdout"), f.Writer("stderr")
+	fmt.Fprint(out, "first line\nsecond ")
+	fmt.Fprint(errw, "an error\n")
+	fmt.Fprint(out, "line\n"+strings.Repeat("x", 150)+"\nno newline")
+	out.Close()
+	want := []string{"stdout first line", "stderr an error", "stdout second line",
+		"stdout " + strings.Repeat("x", 64), "stdout " + strings.Repeat("x", 64), "stdout " + strings.Repeat("x", 22), "stdout no newline"}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.records()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	var got []string
+	for _, r := range h.records() {
+		got = append(got, r.Stream+" "+r.Line)
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("host got\n%q\nwant\n%q", got, want)
+	}
+	if s := f.Stats(); s.Forwarded != uint64(len(want)) || s.DroppedLines != 0 || s.Split != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestLogForwarderBackPressure: a host that never reads must not slow the
+// application down; lines beyond the queue are dropped and counted.
+func TestLogForwarderBackPressure(t *testing.T) {
+	h := startLogHost(t, true)
+	f, stop := newForwarder(t, h.l.Addr().String(), 256)
+	defer stop()
+	w := f.Writer("stdout")
+	const lines = 100000
+	line := strings.Repeat("y", 60) + "\n"
+	start := time.Now()
+	for i := range lines {
+		if i%1000 == 0 && time.Since(start) > 10*time.Second {
+			t.Fatalf("writing blocked: %d lines in %v", i, time.Since(start))
+		}
+		if _, err := w.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	s := f.Stats()
+	if s.DroppedLines == 0 || s.DroppedBytes != 60*s.DroppedLines {
+		t.Fatalf("a stuck host, %d lines: stats %+v", lines, s)
+	}
+	queued := uint64(len(f.queue))
+	if s.Forwarded+s.DroppedLines+queued > lines || s.Forwarded+s.DroppedLines+queued < lines-1 {
+		t.Fatalf("%d forwarded + %d dropped + %d queued != %d lines (one may be in flight)", s.Forwarded, s.DroppedLines, queued, lines)
+	}
+	t.Logf("%d lines written in %v against a stuck host: %+v", lines, el, s)
+}
+
+// TestLogForwarderReportsDrops: while the host is away lines are dropped;
+// the first record that reaches it afterwards says how many.
+func TestLogForwarderReportsDrops(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // the host is away
+	f, stop := newForwarder(t, addr, 8)
+	defer stop()
+	for i := range 20 {
+		f.Record("stdout", fmt.Sprint("lost ", i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.Stats().DroppedLines < 20 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := f.Stats(); s.DroppedLines != 20 || s.Forwarded != 0 {
+		t.Fatalf("host away: %+v", s)
+	}
+	// The host comes back on the same address; the dial backoff (1 s) passes.
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	h := &logHost{l: l2}
+	go func() {
+		c, err := l2.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			var r LogRecord
+			_ = json.Unmarshal(sc.Bytes(), &r)
+			h.mu.Lock()
+			h.recs = append(h.recs, r)
+			h.mu.Unlock()
+		}
+	}()
+	defer l2.Close()
+	time.Sleep(1100 * time.Millisecond)
+	f.Record("stdout", "back")
+	for len(h.records()) == 0 && time.Now().Before(deadline.Add(5*time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	recs := h.records()
+	if len(recs) != 1 || recs[0].Line != "back" || recs[0].Dropped != 20 {
+		t.Fatalf("after the gap the host got %+v, want the line with dropped=20", recs)
+	}
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Restart policies for [SupervisorConfig].
+const (
+	RestartNever     = "no"
+	RestartOnFailure = "on-failure"
+	RestartAlways    = "always"
+)
+
+// Defaults for [SupervisorConfig].
+const (
+	DefaultStopTimeout = 10 * time.Second
+	maxBackoff         = 30 * time.Second
+	// stableRun resets the backoff: a child that ran this long was up.
+	stableRun = time.Minute
+)
+
+// ExitStatus is how one run of the application ended.
+type ExitStatus struct {
+	// Code is the exit code, or -1 when a signal ended the process.
+	Code int `json:"code"`
+	// Signal names the signal that ended the process, if any.
+	Signal string `json:"signal,omitempty"`
+	// Restarts is how many times the application had been restarted
+	// before this run.
+	Restarts int `json:"restarts"`
+	// Runtime is how long this run lasted.
+	Runtime time.Duration `json:"runtime_ns"`
+	// Stopped is true when the supervisor stopped it (SIGTERM to init).
+	Stopped bool `json:"stopped,omitempty"`
+}
+
+// SupervisorConfig configures [Supervise].
+type SupervisorConfig struct {
+	// Path and Args are the application (Args[0] included, as exec.Cmd).
+	Path string
+	Args []string
+	// Env is the environment; nil is the supervisor's own.
+	Env []string
+	// Dir is the working directory; "" is the supervisor's.
+	Dir string
+	// Restart is RestartNever (""), RestartOnFailure or RestartAlways.
+	Restart string
+	// MaxRestarts bounds restarts; 0 is no bound.
+	MaxRestarts int
+	// Backoff is the first wait before a restart, doubling up to 30 s and
+	// back to Backoff after a run of a minute or more; 0 is 1 s.
+	Backoff time.Duration
+	// StopTimeout is how long the application has between SIGTERM and
+	// SIGKILL when the supervisor stops; 0 is DefaultStopTimeout.
+	StopTimeout time.Duration
+	// Stdout and Stderr receive the application's output (a
+	// [LogForwarder]'s writers, which never block); nil discards.
+	Stdout, Stderr io.Writer
+	// OnExit is called after every run (to report the exit to the host).
+	OnExit func(ExitStatus)
+	// ReapOrphans makes the supervisor a child subreaper that reaps every
+	// process orphaned under it (what PID 1 must do); Linux only.
+	ReapOrphans bool
+	// Logger; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// Supervise runs the application until it exits and the restart policy
+// says stop, or until ctx is done; then it sends SIGTERM, waits
+// StopTimeout, and kills. It returns the last run's status.
+func Supervise(ctx context.Context, cfg *SupervisorConfig) (ExitStatus, error) {
+	c := *cfg
+	if c.Path == "" {
+		return ExitStatus{}, errors.New("boot: no application to supervise")
+	}
+	if len(c.Args) == 0 {
+		c.Args = []string{c.Path}
+	}
+	switch c.Restart {
+	case "":
+		c.Restart = RestartNever
+	case RestartNever, RestartOnFailure, RestartAlways:
+	default:
+		return ExitStatus{}, fmt.Errorf("boot: restart policy %q: want %s, %s or %s", c.Restart, RestartNever, RestartOnFailure, RestartAlways)
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = time.Second
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	var reap *reaper
+	if c.ReapOrphans {
+		var err error
+		if reap, err = startReaper(c.Logger); err != nil {
+			return ExitStatus{}, err
+		}
+		defer reap.stop()
+	}
+	backoff := c.Backoff
+	for restarts := 0; ; restarts++ {
+		st, err := runOnce(ctx, &c, reap)
+		st.Restarts = restarts
+		if err != nil {
+			return st, err
+		}
+		c.Logger.Info("boot: application exited", slog.Int("code", st.Code), slog.String("signal", st.Signal),
+			slog.Int("restarts", restarts), slog.Duration("runtime", st.Runtime), slog.Bool("stopped", st.Stopped))
+		if c.OnExit != nil {
+			c.OnExit(st)
+		}
+		again := !st.Stopped && ctx.Err() == nil &&
+			(c.Restart == RestartAlways || (c.Restart == RestartOnFailure && st.Code != 0)) &&
+			(c.MaxRestarts == 0 || restarts < c.MaxRestarts)
+		if !again {
+			return st, nil
+		}
+		if st.Runtime >= stableRun {
+			backoff = c.Backoff
+		}
+		c.Logger.Info("boot: restarting the application", slog.Duration("after", backoff), slog.String("policy", c.Restart))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return st, nil
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus, error) {
+	cmd := exec.CommandContext(ctx, c.Path)
+	cmd.Args = c.Args
+	cmd.Env = c.Env
+	cmd.Dir = c.Dir
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = c.StopTimeout
+	start := time.Now()
+	if reap != nil {
+		reap.mu.Lock()
+	}
+	err := cmd.Start()
+	if reap != nil {
+		if err == nil {
+			reap.managed = cmd.Process.Pid
+		}
+		reap.mu.Unlock()
+	}
+	if err != nil {
+		return ExitStatus{Code: -1}, fmt.Errorf("boot: starting %s: %w", c.Path, err)
+	}
+	werr := cmd.Wait()
+	if reap != nil {
+		reap.mu.Lock()
+		reap.managed = 0
+		reap.mu.Unlock()
+	}
+	st := ExitStatus{Code: -1, Runtime: time.Since(start), Stopped: ctx.Err() != nil}
+	if ps := cmd.ProcessState; ps != nil {
+		st.Code = ps.ExitCode()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			st.Signal = ws.Signal().String()
+		}
+		return st, nil
+	}
+	return st, fmt.Errorf("boot: waiting for %s: %w", c.Path, werr)
+}

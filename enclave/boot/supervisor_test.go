@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func supervise(t *testing.T, ctx context.Context, cfg *SupervisorConfig) (ExitStatus, []ExitStatus) {
+	t.Helper()
+	var mu sync.Mutex
+	var exits []ExitStatus
+	cfg.OnExit = func(s ExitStatus) { mu.Lock(); exits = append(exits, s); mu.Unlock() }
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Path == "" {
+		cfg.Path = "/bin/sh"
+	}
+	st, err := Supervise(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Supervise: %v", err)
+	}
+	return st, exits
+}
+
+func TestSupervisorExitCodeAndRestarts(t *testing.T) {
+	ctx := context.Background()
+	st, exits := supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", "exit 3"}})
+	if st.Code != 3 || len(exits) != 1 || exits[0].Code != 3 {
+		t.Fatalf("no restart: %+v, %d exits", st, len(exits))
+	}
+	st, exits = supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", "exit 4"}, Restart: RestartOnFailure,
+		MaxRestarts: 2, Backoff: 10 * time.Millisecond})
+	if st.Code != 4 || st.Restarts != 2 || len(exits) != 3 {
+		t.Fatalf("on-failure, 2 restarts: %+v, %d exits", st, len(exits))
+	}
+	st, exits = supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", "exit 0"}, Restart: RestartOnFailure,
+		MaxRestarts: 2, Backoff: 10 * time.Millisecond})
+	if st.Code != 0 || len(exits) != 1 {
+		t.Fatalf("on-failure after success: %+v, %d exits", st, len(exits))
+	}
+	st, exits = supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", "exit 0"}, Restart: RestartAlways,
+		MaxRestarts: 1, Backoff: 10 * time.Millisecond})
+	if len(exits) != 2 {
+		t.Fatalf("always, 1 restart: %+v, %d exits", st, len(exits))
+	}
+	st, _ = supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", "kill -KILL $$"}})
+	if st.Code != -1 || st.Signal != "killed" {
+		t.Fatalf("killed by a signal: %+v", st)
+	}
+	if _, err := Supervise(ctx, &SupervisorConfig{Path: "/bin/sh", Restart: "sometimes"}); err == nil {
+		t.Fatal("an unknown restart policy was accepted")
+	}
+	if _, err := Supervise(ctx, &SupervisorConfig{Path: "/nonexistent/app", Logger: slog.New(slog.DiscardHandler)}); err == nil {
+		t.Fatal("a missing application was not an error")
+	}
+}
+
+// TestSupervisorGracefulStop: SIGTERM first, then SIGKILL after the stop
+// timeout for an application that ignores it; no restart after a stop.
+func TestSupervisorGracefulStop(t *testing.T) {
+	for _, tc := range []struct {
+		name, script string
+		code         int
+		signal       string
+	}{
+		{"handles SIGTERM", `trap 'echo bye; exit 0' TERM; echo ready; while :; do sleep 0.05; done`, 0, ""},
+		{"ignores SIGTERM", `trap '' TERM; echo ready; while :; do sleep 0.05; done`, -1, "killed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			out := &syncBuf{}
+			go func() {
+				for !strings.Contains(out.String(), "ready") {
+					time.Sleep(10 * time.Millisecond)
+				}
+				cancel()
+			}()
+			start := time.Now()
+			st, exits := supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", tc.script}, Restart: RestartAlways,
+				StopTimeout: 300 * time.Millisecond, Stdout: out})
+			if st.Code != tc.code || st.Signal != tc.signal || !st.Stopped || len(exits) != 1 {
+				t.Fatalf("%+v, %d exits, output %q", st, len(exits), out.String())
+			}
+			if el := time.Since(start); el > 5*time.Second {
+				t.Fatalf("stop took %v", el)
+			}
+		})
+	}
+}
+
+// TestSupervisorReapsOrphans: a process orphaned by the application is
+// reaped (it would stay a zombie under a PID 1 that does not).
+func TestSupervisorReapsOrphans(t *testing.T) {
+	out := &syncBuf{}
+	st, _ := supervise(t, context.Background(), &SupervisorConfig{
+		Args:        []string{"sh", "-c", "sleep 0.2 & echo $!; exit 0"},
+		Stdout:      out,
+		ReapOrphans: true,
+	})
+	if st.Code != 0 {
+		t.Fatalf("%+v", st)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatalf("orphan pid %q", out.String())
+	}
+	// Supervise returned, so its reaper stopped; reap with a new one, as a
+	// long-running init would, and watch the orphan go.
+	r, err := startReaper(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Skipf("cannot become a child subreaper: %v", err)
+	}
+	defer r.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return // reaped
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan %d not reaped: %s", pid, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
