@@ -24,7 +24,7 @@ func benchData(b *testing.B) []byte {
 // BenchmarkECDSAP384Verify is the floor: one standard-library ECDSA P-384
 // verification (the document's own COSE signature, digest precomputed).
 func BenchmarkECDSAP384Verify(b *testing.B) {
-	rd, err := parseRaw(benchData(b))
+	rd, err := parseRaw(benchData(b), kindEnclave)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func TestCOSEOracle(t *testing.T) {
 	vecs := append(loadVectors(t, "real"), loadVectors(t, "negative")...)
 	checked := 0
 	for _, v := range vecs {
-		rd, err := parseRaw(v.data)
+		rd, err := parseRaw(v.data, kindEnclave)
 		if err != nil {
 			continue // the truncated and empty-cabundle negatives
 		}

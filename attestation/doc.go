@@ -28,6 +28,18 @@
 // [Parse] decodes strictly without verifying anything, for tools that show
 // a document; its result must not be trusted.
 //
+// # NitroTPM documents
+//
+// EC2 instances attest through their NitroTPM with documents of the same
+// envelope, signer and root, whose PCRs (nitrotpm_pcrs) are the instance's
+// TPM PCRs. They have entry points of their own, [VerifyNitroTPM],
+// [Verifier.VerifyNitroTPM] and [ParseNitroTPM], returning a
+// [NitroTPMDocument]: the same checks, caches and errors, PCR policies over
+// nitrotpm_pcrs, no debug mode. Neither kind passes for the other: the
+// enclave entry points refuse NitroTPM documents ([ErrNotEnclave], code
+// "not_enclave") and the NitroTPM ones refuse enclave documents
+// ([ErrNotNitroTPM], code "not_nitrotpm").
+//
 // # Errors
 //
 // Every rejection matches exactly one sentinel (such as [ErrMalformed],

@@ -64,9 +64,12 @@ type Document struct {
 // Debug reports whether the document comes from a debug-mode enclave: PCR0,
 // PCR1 and PCR2 are all zero. A missing PCR0, PCR1 or PCR2 counts as zero,
 // so that a document that cannot prove otherwise is treated as debug.
-func (d *Document) Debug() bool {
+func (d *Document) Debug() bool { return debugPCRs(d.PCRs) }
+
+// debugPCRs reports whether PCR0, PCR1 and PCR2 are all zero or absent.
+func debugPCRs(pcrs map[int][]byte) bool {
 	for i := range 3 {
-		for _, b := range d.PCRs[i] {
+		for _, b := range pcrs[i] {
 			if b != 0 {
 				return false
 			}
@@ -75,13 +78,31 @@ func (d *Document) Debug() bool {
 	return true
 }
 
+// docKind tells the two kinds of Nitro documents apart: they share the
+// envelope, the chain and every field but the PCRs' key.
+type docKind int
+
+const (
+	kindEnclave  docKind = iota // "pcrs": a Nitro Enclave's NSM
+	kindNitroTPM                // "nitrotpm_pcrs": an EC2 instance's NitroTPM
+)
+
+// pcrsKey is the payload key that carries the PCRs of the kind.
+func (k docKind) pcrsKey() string {
+	if k == kindNitroTPM {
+		return "nitrotpm_pcrs"
+	}
+	return "pcrs"
+}
+
 // rawDocument is a strictly decoded document before its certificates are
 // parsed: what the warm path of a [Verifier] needs.
 type rawDocument struct {
+	kind      docKind
 	moduleID  string
 	digest    string
 	timestamp uint64
-	pcrs      map[int][]byte
+	pcrs      map[int][]byte // pcrs or nitrotpm_pcrs, by kind
 	leaf      []byte
 	cabundle  [][]byte
 	publicKey []byte
@@ -157,7 +178,7 @@ type coseSign1 struct {
 // signature of the size of ES256's or ES512's, with
 // [ErrUnsupportedAlgorithm]).
 func Parse(data []byte) (*Document, error) {
-	rd, err := parseRaw(data)
+	rd, err := parseRaw(data, kindEnclave)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +221,9 @@ func parseCertificates(rd *rawDocument) (*x509.Certificate, []*x509.Certificate,
 	return leaf, bundle, nil
 }
 
-// parseRaw decodes the envelope and the payload strictly (see [Parse]).
-func parseRaw(data []byte) (*rawDocument, error) {
+// parseRaw decodes the envelope and the payload of a document of the
+// given kind strictly (see [Parse] and [ParseNitroTPM]).
+func parseRaw(data []byte, kind docKind) (*rawDocument, error) {
 	if len(data) == 0 {
 		return nil, &MalformedError{Reason: "empty input"}
 	}
@@ -239,7 +261,7 @@ func parseRaw(data []byte) (*rawDocument, error) {
 	default:
 		return nil, &MalformedError{Field: "signature", Reason: fmt.Sprintf("%d bytes, want 96 (ES384 r||s)", len(msg.Signature))}
 	}
-	rd := &rawDocument{payload: msg.Payload, signature: msg.Signature}
+	rd := &rawDocument{kind: kind, payload: msg.Payload, signature: msg.Signature}
 	if err := rd.decodePayload(msg.Payload); err != nil {
 		return nil, err
 	}
@@ -351,11 +373,19 @@ func (rd *rawDocument) decodePayload(p []byte) error {
 		if rest, err = strictDecMode.UnmarshalFirst(rest, &key); err != nil {
 			return &MalformedError{Field: "payload", Reason: "key " + strconv.Itoa(i) + ": " + cborReason(err)}
 		}
+		// The PCRs' key tells the kinds apart: each verifier refuses the
+		// other kind's documents with a typed error of its own.
+		switch {
+		case key == "nitrotpm_pcrs" && rd.kind == kindEnclave:
+			return &NotEnclaveError{Field: key}
+		case key == "pcrs" && rd.kind == kindNitroTPM:
+			return &NotNitroTPMError{Field: key}
+		}
 		bit, known := payloadKeys[key]
+		if key == "nitrotpm_pcrs" {
+			bit, known = keyPCRs, true // only a NitroTPM document gets here
+		}
 		if !known {
-			if key == "nitrotpm_pcrs" {
-				return &NotEnclaveError{Field: key}
-			}
 			return &MalformedError{Field: "payload", Reason: fmt.Sprintf("unknown key %q (keys are case-sensitive)", truncate(key))}
 		}
 		if seen&bit != 0 {
@@ -375,6 +405,9 @@ func (rd *rawDocument) decodePayload(p []byte) error {
 	if missing := keysRequired &^ seen; missing != 0 {
 		for _, k := range []string{"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle"} {
 			if missing&payloadKeys[k] != 0 {
+				if k == "pcrs" {
+					k = rd.kind.pcrsKey()
+				}
 				return &MalformedError{Field: k, Reason: "missing"}
 			}
 		}
@@ -427,7 +460,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 		if rd.timestamp == 0 || rd.timestamp > maxTimestampMillis {
 			return nil, bad(fmt.Sprintf("%d ms is out of range", rd.timestamp))
 		}
-	case "pcrs":
+	case "pcrs", "nitrotpm_pcrs":
 		if major != 5 {
 			return nil, bad("not a map")
 		}

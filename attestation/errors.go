@@ -11,8 +11,9 @@ import (
 )
 
 // Sentinel errors, one per rejection class. Every error returned by [Parse],
-// [Verify] and [Verifier.Verify] matches exactly one of them with
-// [errors.Is], and [ErrorCode] gives its stable code.
+// [Verify], [ParseNitroTPM], [VerifyNitroTPM] and the [Verifier] methods
+// matches exactly one of them with [errors.Is], and [ErrorCode] gives its
+// stable code.
 var (
 	// ErrMalformed: the input is not a well-formed, strictly encoded
 	// attestation document (code "malformed").
@@ -55,6 +56,10 @@ var (
 	// ErrNotEnclave: the document is a valid-looking Nitro document that is
 	// not an enclave's, such as a NitroTPM document (code "not_enclave").
 	ErrNotEnclave = errors.New("attestation: not an enclave attestation document")
+	// ErrNotNitroTPM: the document given to [VerifyNitroTPM] or
+	// [ParseNitroTPM] is not a NitroTPM document, such as an enclave's
+	// (code "not_nitrotpm").
+	ErrNotNitroTPM = errors.New("attestation: not a NitroTPM attestation document")
 	// ErrInvalidOptions: the [Options] given are contradictory or out of
 	// range; nothing was verified (code "invalid_options").
 	ErrInvalidOptions = errors.New("attestation: invalid options")
@@ -76,6 +81,7 @@ const (
 	CodeFromFuture             = "from_future"
 	CodeDebugMode              = "debug_mode"
 	CodeNotEnclave             = "not_enclave"
+	CodeNotNitroTPM            = "not_nitrotpm"
 	CodeInvalidOptions         = "invalid_options"
 )
 
@@ -97,6 +103,7 @@ var sentinelCodes = [...]struct {
 	{ErrFromFuture, CodeFromFuture},
 	{ErrDebugMode, CodeDebugMode},
 	{ErrNotEnclave, CodeNotEnclave},
+	{ErrNotNitroTPM, CodeNotNitroTPM},
 	{ErrInvalidOptions, CodeInvalidOptions},
 }
 
@@ -104,7 +111,8 @@ var sentinelCodes = [...]struct {
 // "malformed", "unsupported_algorithm", "bad_signature", "untrusted_chain",
 // "certificate_expired", "certificate_not_yet_valid", "pcr_mismatch",
 // "nonce_mismatch", "user_data_mismatch", "public_key_mismatch", "too_old",
-// "from_future", "debug_mode", "not_enclave" or "invalid_options". It returns
+// "from_future", "debug_mode", "not_enclave", "not_nitrotpm" or
+// "invalid_options". It returns
 // "" for nil and for errors that come from elsewhere.
 func ErrorCode(err error) string {
 	if err == nil {
@@ -408,6 +416,23 @@ func (e *NotEnclaveError) Code() string { return CodeNotEnclave }
 
 // Is reports whether target is [ErrNotEnclave].
 func (e *NotEnclaveError) Is(target error) bool { return target == ErrNotEnclave }
+
+// NotNitroTPMError reports a Nitro document given to the NitroTPM verifier
+// that is not a NitroTPM document.
+type NotNitroTPMError struct {
+	// Field is the payload key that marks the document ("pcrs").
+	Field string
+}
+
+func (e *NotNitroTPMError) Error() string {
+	return "attestation: not a NitroTPM attestation document: it carries " + e.Field + " (a Nitro Enclave's document), not nitrotpm_pcrs"
+}
+
+// Code returns "not_nitrotpm".
+func (e *NotNitroTPMError) Code() string { return CodeNotNitroTPM }
+
+// Is reports whether target is [ErrNotNitroTPM].
+func (e *NotNitroTPMError) Is(target error) bool { return target == ErrNotNitroTPM }
 
 // OptionsError reports contradictory or out-of-range [Options] or
 // [VerifierConfig]; nothing was verified.

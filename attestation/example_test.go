@@ -90,3 +90,42 @@ func ExampleVerifier() {
 	// 17 PCRs
 	// PCR16: got 48 bytes
 }
+
+// Verify an EC2 instance's NitroTPM document (here a real one, at its own
+// timestamp) with the NitroTPM entry point, pinning NitroTPM PCR4; the
+// enclave entry point refuses it, and the reverse holds for enclave
+// documents.
+func ExampleVerifyNitroTPM() {
+	p, err := awsvectors.Find("attestation", "nitrotpm", "2026-03-25_nitrotpm_a.cbor")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pcr4, _ := hex.DecodeString("3382a70f46b33cde1f487166eb3e148d5ad1253879ccf9788e1a0349313b0a5659b5d214d50d72f6021ca9f8dbe28776")
+	doc, err := attestation.VerifyNitroTPM(data, attestation.Options{
+		CurrentTime:    time.Date(2026, 3, 26, 0, 0, 0, 0, time.UTC),
+		AtDocumentTime: true,
+		MaxAge:         24 * time.Hour,
+		PCRs:           map[int][]byte{4: pcr4},
+	})
+	if err != nil {
+		fmt.Println("rejected:", attestation.ErrorCode(err))
+		return
+	}
+	fmt.Println(doc.ModuleID, len(doc.PCRs), "PCRs")
+
+	_, err = attestation.Verify(data, attestation.Options{AtDocumentTime: true})
+	fmt.Println(attestation.ErrorCode(err))
+	_, err = attestation.VerifyNitroTPM(readReal("2026-01-03_tempo_base_indefinite.cbor"), attestation.Options{AtDocumentTime: true})
+	fmt.Println(attestation.ErrorCode(err))
+
+	// Output:
+	// i-016a52105bfeb18a2-tpm0000000000000000 24 PCRs
+	// not_enclave
+	// not_nitrotpm
+}

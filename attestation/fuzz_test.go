@@ -114,3 +114,45 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyNitroTPM: the NitroTPM entry points never return a document
+// beside an error, agree with each other and with the cached Verifier, and
+// no input is both an enclave document and a NitroTPM document.
+func FuzzVerifyNitroTPM(f *testing.F) {
+	addSeeds(f)
+	v := newVerifier(f, &VerifierConfig{CacheSize: 4})
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := Options{AtDocumentTime: true, CurrentTime: now}
+		doc, err := VerifyNitroTPM(data, opts)
+		if (doc == nil) == (err == nil) {
+			t.Fatalf("doc %v beside err %v", doc != nil, err)
+		}
+		code := ErrorCode(err)
+		if err != nil && code == "" {
+			t.Fatalf("error without a code: %v", err)
+		}
+		if code == "not_enclave" || code == "debug_mode" {
+			t.Fatalf("enclave-only code %q from the NitroTPM verifier", code)
+		}
+		vdoc, verr := v.VerifyNitroTPM(data, opts)
+		if ErrorCode(verr) != code || (vdoc == nil) != (doc == nil) {
+			t.Fatalf("Verifier says %v, VerifyNitroTPM says %v", verr, err)
+		}
+		p, perr := ParseNitroTPM(data)
+		e, eerr := Parse(data)
+		if perr == nil && eerr == nil {
+			t.Fatal("parses both as an enclave and as a NitroTPM document")
+		}
+		if doc == nil {
+			return
+		}
+		opts.AllowDebugUnsafe = true
+		if d, err := Verify(data, opts); d != nil || !errors.Is(err, ErrNotEnclave) {
+			t.Fatalf("a verified NitroTPM document: Verify says %v", err)
+		}
+		if perr != nil || e != nil || !bytes.Equal(doc.Raw, data) || p.ModuleID != doc.ModuleID || len(p.PCRs) != len(doc.PCRs) {
+			t.Fatalf("verified document does not parse the same: %v", perr)
+		}
+	})
+}

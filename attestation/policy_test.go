@@ -561,3 +561,74 @@ func TestVerifierConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestNitroTPMEmulated: documents the Signer makes in NitroTPM shape verify
+// with the NitroTPM entry points only, with PCR policies over
+// nitrotpm_pcrs; enclave documents are refused by them.
+func TestNitroTPMEmulated(t *testing.T) {
+	f := attestationtest.New(t, t0)
+	nonce := []byte("tpm nonce")
+	data := f.NitroTPMDocument(t, func(d *attestation.NitroTPMDocument) { d.Nonce = nonce })
+	enclaveDoc := f.Document(t)
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots()})
+	vo := attestation.Options{CurrentTime: t0}
+	pcrs := attestationtest.NitroTPMPCRs()
+
+	for name, verify := range map[string]func([]byte, attestation.Options) (*attestation.NitroTPMDocument, error){
+		"VerifyNitroTPM": func(b []byte, o attestation.Options) (*attestation.NitroTPMDocument, error) {
+			o.Roots = f.Roots()
+			return attestation.VerifyNitroTPM(b, o)
+		},
+		"Verifier.VerifyNitroTPM": v.VerifyNitroTPM,
+	} {
+		doc, err := verify(data, attestation.Options{CurrentTime: t0, Nonce: nonce, PCRs: map[int][]byte{0: pcrs[0], 23: pcrs[23]}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(doc.PCRs) != 24 || !bytes.Equal(doc.Nonce, nonce) || !strings.HasSuffix(doc.ModuleID, "-tpm0000000000000000") ||
+			!doc.Certificate.Equal(f.Chain.Leaf) || len(doc.CABundle) != 4 {
+			t.Errorf("%s: unexpected document %+v", name, doc)
+		}
+		// PCR policies are over nitrotpm_pcrs: the enclave fixture's PCR0
+		// is not the NitroTPM's.
+		doc, err = verify(data, attestation.Options{CurrentTime: t0, PCRs: map[int][]byte{0: attestationtest.PCRs()[0]}})
+		var pm *attestation.PCRMismatchError
+		if doc != nil || !errors.As(err, &pm) || len(pm.Mismatches) != 1 || pm.Mismatches[0].Index != 0 {
+			t.Errorf("%s: PCR policy: %v", name, err)
+		}
+		// An enclave document is refused with its own code.
+		doc, err = verify(enclaveDoc, vo)
+		if doc != nil || !errors.Is(err, attestation.ErrNotNitroTPM) || attestation.ErrorCode(err) != "not_nitrotpm" {
+			t.Errorf("%s: enclave document: %v", name, err)
+		}
+		// A NitroTPM document with all-zero PCR0-2 is not "debug mode":
+		// NitroTPM documents have none.
+		zero := f.NitroTPMDocument(t, func(d *attestation.NitroTPMDocument) {
+			for i := range 3 {
+				d.PCRs[i] = make([]byte, 48)
+			}
+		})
+		if _, err := verify(zero, vo); err != nil {
+			t.Errorf("%s: zero PCR0-2: %v", name, err)
+		}
+	}
+	// And the enclave entry points refuse the NitroTPM document, even with
+	// its chain cached by the NitroTPM verification above.
+	for name, verify := range map[string]func([]byte, attestation.Options) (*attestation.Document, error){
+		"Verify": func(b []byte, o attestation.Options) (*attestation.Document, error) {
+			o.Roots = f.Roots()
+			return attestation.Verify(b, o)
+		},
+		"Verifier.Verify": v.Verify,
+	} {
+		if doc, err := verify(data, vo); doc != nil || !errors.Is(err, attestation.ErrNotEnclave) {
+			t.Errorf("%s: NitroTPM document: %v", name, err)
+		}
+	}
+	if _, err := attestation.ParseNitroTPM(enclaveDoc); !errors.Is(err, attestation.ErrNotNitroTPM) {
+		t.Errorf("ParseNitroTPM of an enclave document: %v", err)
+	}
+	if _, err := attestation.Parse(data); !errors.Is(err, attestation.ErrNotEnclave) {
+		t.Errorf("Parse of a NitroTPM document: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"sort"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"golang.org/x/crypto/cryptobyte"
@@ -72,11 +73,43 @@ func (s *Signer) Sign(doc *Document, rand io.Reader) ([]byte, error) {
 	if doc == nil {
 		return nil, errors.New("attestation: sign: nil document")
 	}
-	payload, err := s.encodePayload(doc)
+	payload, err := s.encodePayload(&payloadFields{
+		moduleID: doc.ModuleID, digest: doc.Digest, timestamp: doc.Timestamp,
+		pcrsKey: "pcrs", pcrs: doc.PCRs,
+		publicKey: doc.PublicKey, userData: doc.UserData, nonce: doc.Nonce,
+	})
 	if err != nil {
 		return nil, err
 	}
 	return s.SignPayload(payload, rand)
+}
+
+// SignNitroTPM signs doc as a NitroTPM attestation document, exactly as
+// [Signer.Sign] signs an enclave's but with the PCRs under the key
+// nitrotpm_pcrs, as an EC2 instance's NitroTPM writes them: the shape
+// [VerifyNitroTPM] accepts and [Verify] refuses.
+func (s *Signer) SignNitroTPM(doc *NitroTPMDocument, rand io.Reader) ([]byte, error) {
+	if doc == nil {
+		return nil, errors.New("attestation: sign: nil document")
+	}
+	payload, err := s.encodePayload(&payloadFields{
+		moduleID: doc.ModuleID, digest: doc.Digest, timestamp: doc.Timestamp,
+		pcrsKey: "nitrotpm_pcrs", pcrs: doc.PCRs,
+		publicKey: doc.PublicKey, userData: doc.UserData, nonce: doc.Nonce,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.SignPayload(payload, rand)
+}
+
+// payloadFields is what a payload carries, for either kind of document.
+type payloadFields struct {
+	moduleID, digest           string
+	timestamp                  time.Time
+	pcrsKey                    string // "pcrs" or "nitrotpm_pcrs"
+	pcrs                       map[int][]byte
+	publicKey, userData, nonce []byte
 }
 
 // SignPayload signs arbitrary payload bytes as an ES384 COSE_Sign1 in
@@ -133,20 +166,20 @@ func (s *Signer) SignPayload(payload []byte, rand io.Reader) ([]byte, error) {
 // structs cannot express the indefinite/definite choice, while AWS's key
 // order is fixed and not canonical. Encoder.StartIndefiniteMap would do for
 // the indefinite case only; one code path for both keeps them identical.
-func (s *Signer) encodePayload(doc *Document) ([]byte, error) {
+func (s *Signer) encodePayload(doc *payloadFields) ([]byte, error) {
 	if s.Certificate == nil {
 		return nil, errors.New("attestation: sign: signer has no certificate")
 	}
-	ts := doc.Timestamp.UnixMilli()
+	ts := doc.timestamp.UnixMilli()
 	if ts < 0 {
-		return nil, fmt.Errorf("attestation: sign: timestamp %v is before 1970", doc.Timestamp)
+		return nil, fmt.Errorf("attestation: sign: timestamp %v is before 1970", doc.timestamp)
 	}
-	digest := doc.Digest
+	digest := doc.digest
 	if digest == "" {
 		digest = "SHA384"
 	}
-	idx := make([]int, 0, len(doc.PCRs))
-	for i := range doc.PCRs {
+	idx := make([]int, 0, len(doc.pcrs))
+	for i := range doc.pcrs {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
@@ -172,29 +205,29 @@ func (s *Signer) encodePayload(doc *Document) ([]byte, error) {
 		}
 	}
 	put("module_id")
-	put(doc.ModuleID)
+	put(doc.moduleID)
 	put("digest")
 	put(digest)
 	put("timestamp")
 	put(uint64(ts))
-	put("pcrs")
+	put(doc.pcrsKey)
 	if err == nil {
 		signHead(&buf, 5, uint64(len(idx)))
 	}
 	for _, i := range idx {
 		put(i)
-		put(signBytes(doc.PCRs[i]))
+		put(signBytes(doc.pcrs[i]))
 	}
 	put("certificate")
 	put(s.Certificate.Raw)
 	put("cabundle")
 	put(bundle)
 	put("public_key")
-	put(signBytes(doc.PublicKey))
+	put(signBytes(doc.publicKey))
 	put("user_data")
-	put(signBytes(doc.UserData))
+	put(signBytes(doc.userData))
 	put("nonce")
-	put(signBytes(doc.Nonce))
+	put(signBytes(doc.nonce))
 	if err != nil {
 		return nil, fmt.Errorf("attestation: sign: %w", err)
 	}

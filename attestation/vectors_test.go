@@ -4,9 +4,15 @@ package attestation
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,22 +190,148 @@ func checkFacts(t *testing.T, v *vectorFacts, doc *Document) {
 	}
 }
 
+// TestNitroTPMDocuments: the real NitroTPM documents verify with the
+// NitroTPM entry points at their own time, with the facts of their .json,
+// and are refused by the enclave ones; real enclave documents are refused
+// by the NitroTPM ones.
 func TestNitroTPMDocuments(t *testing.T) {
 	vecs := loadVectors(t, "nitrotpm")
 	if len(vecs) != 3 {
 		t.Fatalf("got %d NitroTPM vectors, want 3", len(vecs))
 	}
+	vf := newVerifier(t, nil)
 	for _, v := range vecs {
 		t.Run(v.Name, func(t *testing.T) {
-			doc, err := Verify(v.data, Options{AtDocumentTime: true, AllowDebugUnsafe: true})
-			if doc != nil || !errors.Is(err, ErrNotEnclave) || ErrorCode(err) != "not_enclave" {
-				t.Fatalf("Verify: doc %v, err %v", doc != nil, err)
+			opts := Options{AtDocumentTime: true, CurrentTime: time.UnixMilli(v.TimestampMS).Add(time.Minute)}
+			doc, err := VerifyNitroTPM(v.data, opts)
+			if err != nil {
+				t.Fatalf("VerifyNitroTPM: %v", err)
+			}
+			checkFacts(t, &v, (*Document)(doc))
+			for range 2 { // cold, then warm
+				d, err := vf.VerifyNitroTPM(v.data, opts)
+				if err != nil || d.ModuleID != v.ModuleID {
+					t.Fatalf("Verifier.VerifyNitroTPM: %v", err)
+				}
+			}
+			p, err := ParseNitroTPM(v.data)
+			if err != nil || p.ModuleID != v.ModuleID || len(p.PCRs) != v.PCRCount {
+				t.Fatalf("ParseNitroTPM: %v", err)
+			}
+			// The enclave entry points refuse it, cached chain or not.
+			for name, verify := range map[string]func([]byte, Options) (*Document, error){"Verify": Verify, "Verifier.Verify": vf.Verify} {
+				doc, err := verify(v.data, opts)
+				var ne *NotEnclaveError
+				if doc != nil || !errors.Is(err, ErrNotEnclave) || ErrorCode(err) != "not_enclave" || !errors.As(err, &ne) || ne.Field != "nitrotpm_pcrs" {
+					t.Fatalf("%s: doc %v, err %v", name, doc != nil, err)
+				}
 			}
 			if _, err := Parse(v.data); !errors.Is(err, ErrNotEnclave) {
 				t.Fatalf("Parse: %v", err)
 			}
+			// Policy, freshness and validity apply as for enclaves.
+			pcr0 := bytes.Clone(doc.PCRs[0])
+			pcr0[0] ^= 1
+			for _, tc := range []struct {
+				name string
+				opts Options
+				code string
+			}{
+				{"PCR policy", Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime, PCRs: map[int][]byte{0: pcr0, 23: doc.PCRs[23]}}, "pcr_mismatch"},
+				{"PCR policy, absent index", Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime, PCRs: map[int][]byte{24: make([]byte, 48)}}, "pcr_mismatch"},
+				{"nonce", Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime, Nonce: []byte("other")}, "nonce_mismatch"},
+				{"max age", Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime.Add(time.Hour), MaxAge: time.Minute}, "too_old"},
+				{"expired now", Options{CurrentTime: expired}, "certificate_expired"},
+				{"from the future", Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime.Add(-time.Hour)}, "from_future"},
+			} {
+				if d, err := VerifyNitroTPM(v.data, tc.opts); d != nil || ErrorCode(err) != tc.code {
+					t.Errorf("%s: doc %v, err %v, want %s", tc.name, d != nil, err, tc.code)
+				}
+				if d, err := vf.VerifyNitroTPM(v.data, tc.opts); d != nil || ErrorCode(err) != tc.code {
+					t.Errorf("%s (Verifier): doc %v, err %v, want %s", tc.name, d != nil, err, tc.code)
+				}
+			}
+			if d, err := VerifyNitroTPM(v.data, Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime,
+				PCRs: map[int][]byte{0: doc.PCRs[0], 4: doc.PCRs[4], 11: make([]byte, 48)}}); err != nil || d == nil {
+				t.Errorf("matching PCR policy: %v", err)
+			}
+			// The signature covers the payload.
+			m := bytes.Clone(v.data)
+			m[len(m)-10] ^= 0x01
+			if d, err := VerifyNitroTPM(m, opts); d != nil || ErrorCode(err) != "bad_signature" {
+				t.Errorf("flipped signature: %v", err)
+			}
+			// The AWS root only.
+			if d, err := VerifyNitroTPM(v.data, Options{AtDocumentTime: true, CurrentTime: opts.CurrentTime,
+				Roots: []*x509.Certificate{otherRoot(t)}}); d != nil || ErrorCode(err) != "untrusted_chain" {
+				t.Errorf("another root: %v", err)
+			}
 		})
 	}
+	// Enclave documents are not NitroTPM documents.
+	for _, v := range loadVectors(t, "real") {
+		doc, err := VerifyNitroTPM(v.data, Options{AtDocumentTime: true})
+		var ne *NotNitroTPMError
+		if doc != nil || !errors.Is(err, ErrNotNitroTPM) || ErrorCode(err) != "not_nitrotpm" || !errors.As(err, &ne) || ne.Field != "pcrs" {
+			t.Fatalf("%s: VerifyNitroTPM: doc %v, err %v", v.Name, doc != nil, err)
+		}
+		if d, err := vf.VerifyNitroTPM(v.data, Options{AtDocumentTime: true}); d != nil || ErrorCode(err) != "not_nitrotpm" {
+			t.Fatalf("%s: Verifier.VerifyNitroTPM: %v", v.Name, err)
+		}
+		if _, err := ParseNitroTPM(v.data); !errors.Is(err, ErrNotNitroTPM) {
+			t.Fatalf("%s: ParseNitroTPM: %v", v.Name, err)
+		}
+	}
+}
+
+// TestNitroTPMBitFlips: no single-bit change of a real NitroTPM document
+// verifies, and every rejection has a code.
+func TestNitroTPMBitFlips(t *testing.T) {
+	v := loadVectors(t, "nitrotpm")[0]
+	opts := Options{AtDocumentTime: true, CurrentTime: time.UnixMilli(v.TimestampMS).Add(time.Minute)}
+	vf := newVerifier(t, &VerifierConfig{CacheSize: -1})
+	codes := map[string]int{}
+	for i := 0; i < len(v.data); i += 37 {
+		m := bytes.Clone(v.data)
+		m[i] ^= 1 << (i % 8)
+		doc, err := VerifyNitroTPM(m, opts)
+		if doc != nil {
+			t.Fatalf("flip at %d verified", i)
+		}
+		code := ErrorCode(err)
+		if code == "" {
+			t.Fatalf("flip at %d: error without a code: %v", i, err)
+		}
+		if d, verr := vf.VerifyNitroTPM(m, opts); d != nil || ErrorCode(verr) != code {
+			t.Fatalf("flip at %d: Verifier %v, VerifyNitroTPM %v", i, verr, err)
+		}
+		codes[code]++
+	}
+	if codes["malformed"] == 0 || codes["bad_signature"] == 0 {
+		t.Errorf("codes %v: want malformed and bad_signature among them", codes)
+	}
+	t.Logf("codes: %v", codes)
+}
+
+// otherRoot is a self-signed P-384 root that signed nothing here.
+func otherRoot(t *testing.T) *x509.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other root"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<33, 0), BasicConstraintsValid: true, IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestNegativeDocuments(t *testing.T) {

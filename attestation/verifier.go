@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,7 +114,29 @@ func (v *Verifier) Verify(data []byte, opts Options) (*Document, error) {
 	if opts.Roots != nil {
 		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
 	}
-	return verify(v.trust, v, data, &opts, now)
+	rd, c, err := verify(v.trust, v, data, &opts, now, kindEnclave)
+	if err != nil {
+		return nil, err
+	}
+	return rd.document(data, c.leaf, slices.Clone(c.bundle)), nil // own slice: a cached chain is shared
+}
+
+// VerifyNitroTPM verifies a NitroTPM document as [VerifyNitroTPM] does,
+// with the Verifier's roots and caches (shared with [Verifier.Verify]: the
+// chains are the same kind of chain); opts.Roots must be nil.
+func (v *Verifier) VerifyNitroTPM(data []byte, opts Options) (*NitroTPMDocument, error) {
+	now := opts.CurrentTime
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if opts.Roots != nil {
+		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
+	}
+	rd, c, err := verify(v.trust, v, data, &opts, now, kindNitroTPM)
+	if err != nil {
+		return nil, err
+	}
+	return rd.nitroTPMDocument(data, c.leaf, slices.Clone(c.bundle)), nil
 }
 
 // chain is steps 2 to 4 with the caches.

@@ -115,7 +115,11 @@ func Verify(data []byte, opts Options) (*Document, error) {
 			return nil, err
 		}
 	}
-	return verify(t, nil, data, &opts, now)
+	rd, c, err := verify(t, nil, data, &opts, now, kindEnclave)
+	if err != nil {
+		return nil, err
+	}
+	return rd.document(data, c.leaf, slices.Clone(c.bundle)), nil
 }
 
 // trust is a set of pinned roots.
@@ -361,16 +365,18 @@ func checkOptions(opts *Options) error {
 	return nil
 }
 
-// verify runs every check of [Verify]: with v nil the package-level
-// Verify (trust t, no cache), else v's Verify (t is v.trust).
-func verify(t *trust, v *Verifier, data []byte, opts *Options, now time.Time) (*Document, error) {
+// verify runs every check of [Verify] (kind enclave) or [VerifyNitroTPM]
+// (kind nitroTPM): with v nil the package-level function (trust t, no
+// cache), else v's method (t is v.trust). It returns the decoded document
+// and its chain only when every check passed.
+func verify(t *trust, v *Verifier, data []byte, opts *Options, now time.Time, kind docKind) (*rawDocument, *chain, error) {
 	if err := checkOptions(opts); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// 1. Decoding.
-	rd, err := parseRaw(data)
+	rd, err := parseRaw(data, kind)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ts := time.UnixMilli(int64(rd.timestamp)).UTC()
 	certTime := now
@@ -385,11 +391,11 @@ func verify(t *trust, v *Verifier, data []byte, opts *Options, now time.Time) (*
 		c, err = coldChain(t, rd, certTime, opts.AtDocumentTime)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// 5. Signature.
 	if err := verifySignature(c.key, rd); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// 6. Freshness, against the current time even with AtDocumentTime.
 	skew := opts.MaxFutureSkew
@@ -397,34 +403,33 @@ func verify(t *trust, v *Verifier, data []byte, opts *Options, now time.Time) (*
 		skew = DefaultMaxFutureSkew
 	}
 	if ts.Sub(now) > skew {
-		return nil, &FreshnessError{Timestamp: ts, At: now, Future: true, Limit: skew}
+		return nil, nil, &FreshnessError{Timestamp: ts, At: now, Future: true, Limit: skew}
 	}
 	if opts.MaxAge > 0 && now.Sub(ts) > opts.MaxAge {
-		return nil, &FreshnessError{Timestamp: ts, At: now, Limit: opts.MaxAge}
+		return nil, nil, &FreshnessError{Timestamp: ts, At: now, Limit: opts.MaxAge}
 	}
-	doc := rd.document(data, c.leaf, slices.Clone(c.bundle)) // own slice: a cached chain is shared
-	// 7. PCRs.
-	if err := checkPCRs(opts.PCRs, doc.PCRs); err != nil {
-		return nil, err
+	// 7. PCRs (pcrs, or nitrotpm_pcrs).
+	if err := checkPCRs(opts.PCRs, rd.pcrs); err != nil {
+		return nil, nil, err
 	}
 	// 8. Nonce, user data, public key.
 	for _, f := range [...]struct {
 		name      string
 		want, got []byte
 	}{
-		{"nonce", opts.Nonce, doc.Nonce},
-		{"user_data", opts.UserData, doc.UserData},
-		{"public_key", opts.PublicKey, doc.PublicKey},
+		{"nonce", opts.Nonce, rd.nonce},
+		{"user_data", opts.UserData, rd.userData},
+		{"public_key", opts.PublicKey, rd.publicKey},
 	} {
 		if f.want != nil && (f.got == nil || subtle.ConstantTimeCompare(f.want, f.got) != 1) {
-			return nil, &MismatchError{Field: f.name, Want: bytes.Clone(f.want), Got: bytes.Clone(f.got)}
+			return nil, nil, &MismatchError{Field: f.name, Want: bytes.Clone(f.want), Got: bytes.Clone(f.got)}
 		}
 	}
-	// 9. Debug mode.
-	if !opts.AllowDebugUnsafe && doc.Debug() {
-		return nil, &DebugModeError{}
+	// 9. Debug mode, for enclaves (a NitroTPM document has none).
+	if kind == kindEnclave && !opts.AllowDebugUnsafe && debugPCRs(rd.pcrs) {
+		return nil, nil, &DebugModeError{}
 	}
-	return doc, nil
+	return rd, c, nil
 }
 
 // coldChain is steps 2 to 4 without a cache.

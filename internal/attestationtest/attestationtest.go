@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,59 @@ func (f *Fixture) Doc(mods ...func(*attestation.Document)) []byte {
 func (f *Fixture) Sign(tb testing.TB, doc *attestation.Document) []byte {
 	tb.Helper()
 	b, err := f.Chain.Signer().Sign(doc, rand.Reader)
+	if err != nil {
+		tb.Fatalf("attestationtest: %v", err)
+	}
+	return b
+}
+
+// NitroTPMPCRs returns the default NitroTPM PCR values: indexes 0-23, 48
+// bytes each, as an EC2 instance's NitroTPM reports them; PCR0-PCR10 are
+// SHA-384("enclavekit test NitroTPM PCR<n>"), the others zero. The map is a
+// fresh copy.
+func NitroTPMPCRs() map[int][]byte {
+	m := make(map[int][]byte, 24)
+	for i := range 24 {
+		v := make([]byte, sha512.Size384)
+		if i <= 10 {
+			h := sha512.Sum384(fmt.Appendf(nil, "enclavekit test NitroTPM PCR%d", i))
+			copy(v, h[:])
+		}
+		m[i] = v
+	}
+	return m
+}
+
+// NitroTPMDefaults returns the NitroTPM document
+// [Fixture.NitroTPMDocument] starts from: a module ID in AWS's NitroTPM
+// form ("i-<instance>-tpm0000000000000000"), digest SHA384, timestamp
+// f.Now, [NitroTPMPCRs], and nil (null) public key, user data and nonce.
+func (f *Fixture) NitroTPMDefaults() *attestation.NitroTPMDocument {
+	id := f.Chain.ModuleID
+	if i := strings.Index(id, "-enc"); i >= 0 {
+		id = id[:i]
+	}
+	return &attestation.NitroTPMDocument{
+		ModuleID:  id + "-tpm0000000000000000",
+		Digest:    "SHA384",
+		Timestamp: f.Now,
+		PCRs:      NitroTPMPCRs(),
+	}
+}
+
+// NitroTPMDocument signs the default NitroTPM document (see
+// [Fixture.NitroTPMDefaults]) after applying each non-nil mod to it: the
+// shape attestation.VerifyNitroTPM accepts and attestation.Verify refuses
+// (nitrotpm_pcrs instead of pcrs). It fails tb on error.
+func (f *Fixture) NitroTPMDocument(tb testing.TB, mods ...func(*attestation.NitroTPMDocument)) []byte {
+	tb.Helper()
+	d := f.NitroTPMDefaults()
+	for _, m := range mods {
+		if m != nil {
+			m(d)
+		}
+	}
+	b, err := f.Chain.Signer().SignNitroTPM(d, rand.Reader)
 	if err != nil {
 		tb.Fatalf("attestationtest: %v", err)
 	}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package attestation
+
+import (
+	"bytes"
+	"crypto/x509"
+	"slices"
+	"time"
+)
+
+// NitroTPMDocument is a decoded NitroTPM attestation document: an EC2
+// instance's attestation, made by its NitroTPM, not by a Nitro Enclave. It
+// has the envelope, the signer and the AWS root of an enclave's
+// [Document], but its PCRs are the instance's TPM PCRs (the payload key
+// nitrotpm_pcrs), which say nothing about any enclave. It is a type of its
+// own so that one can never be taken for the other: [Verify] refuses
+// NitroTPM documents ([ErrNotEnclave]) and [VerifyNitroTPM] refuses enclave
+// documents ([ErrNotNitroTPM]).
+//
+// A NitroTPMDocument returned by [VerifyNitroTPM] or
+// [Verifier.VerifyNitroTPM] passed every check; one returned by
+// [ParseNitroTPM] passed only strict decoding and is not trustworthy.
+// Certificates returned by a [Verifier] may be shared with other documents
+// verified with the same chain: treat them as read-only.
+type NitroTPMDocument struct {
+	// ModuleID is the issuing NitroTPM's identifier (AWS's form is
+	// "i-<instance>-tpm<16 digits>").
+	ModuleID string
+	// Digest is the PCR hash function, always "SHA384".
+	Digest string
+	// Timestamp is the document's creation time (milliseconds), in UTC.
+	Timestamp time.Time
+	// PCRs maps each NitroTPM PCR index (0-31; AWS sends 0-23) to its value
+	// (32, 48 or 64 bytes): the payload's nitrotpm_pcrs.
+	PCRs map[int][]byte
+	// Certificate is the leaf certificate that signed the document.
+	Certificate *x509.Certificate
+	// CABundle is the issuing chain as in the document: [0] is the root,
+	// then the regional, zonal and instance CAs.
+	CABundle []*x509.Certificate
+	// PublicKey, UserData and Nonce are nil when the document carries null
+	// (or omits them), and empty, non-nil for a zero-length byte string.
+	PublicKey []byte
+	UserData  []byte
+	Nonce     []byte
+	// Raw is a copy of the exact COSE_Sign1 bytes given to ParseNitroTPM
+	// or VerifyNitroTPM.
+	Raw []byte
+}
+
+// ParseNitroTPM decodes a NitroTPM attestation document strictly, as
+// [Parse] decodes an enclave's, and returns it without any cryptographic
+// check: use [VerifyNitroTPM] to trust it. The payload must carry
+// nitrotpm_pcrs where an enclave document carries pcrs; an enclave
+// document (with pcrs) is rejected with [ErrNotNitroTPM].
+func ParseNitroTPM(data []byte) (*NitroTPMDocument, error) {
+	rd, err := parseRaw(data, kindNitroTPM)
+	if err != nil {
+		return nil, err
+	}
+	leaf, bundle, err := parseCertificates(rd)
+	if err != nil {
+		return nil, err
+	}
+	return rd.nitroTPMDocument(data, leaf, bundle), nil
+}
+
+// VerifyNitroTPM parses and verifies a NitroTPM attestation document and
+// returns it only when every check passed; otherwise it returns nil and an
+// error whose [ErrorCode] names the first failed check. It makes the checks
+// of [Verify], in the same order and with the same errors, except that:
+//
+//   - step 1 decodes a NitroTPM payload (nitrotpm_pcrs instead of pcrs)
+//     and rejects an enclave document with [ErrNotEnclave]'s counterpart,
+//     [ErrNotNitroTPM] (code "not_nitrotpm");
+//   - step 7 checks Options.PCRs against the NitroTPM PCRs;
+//   - step 9 does not apply: a NitroTPM document has no debug mode, and
+//     Options.AllowDebugUnsafe changes nothing.
+//
+// The chain (step 4) leads to the same AWS Nitro root as an enclave's,
+// through the instance's CAs: a document passing here proves that a
+// NitroTPM of some EC2 instance on Nitro made it. Pin the PCRs that
+// identify what the instance booted (Options.PCRs), and use a nonce or
+// Options.MaxAge for freshness, exactly as for enclaves.
+func VerifyNitroTPM(data []byte, opts Options) (*NitroTPMDocument, error) {
+	now := opts.CurrentTime
+	if now.IsZero() {
+		now = time.Now()
+	}
+	t := defaultTrust()
+	if opts.Roots != nil {
+		var err error
+		if t, err = newTrust(opts.Roots); err != nil {
+			return nil, err
+		}
+	}
+	rd, c, err := verify(t, nil, data, &opts, now, kindNitroTPM)
+	if err != nil {
+		return nil, err
+	}
+	return rd.nitroTPMDocument(data, c.leaf, slices.Clone(c.bundle)), nil
+}
+
+// nitroTPMDocument assembles the NitroTPMDocument from decoded fields and
+// parsed certificates.
+func (rd *rawDocument) nitroTPMDocument(data []byte, leaf *x509.Certificate, bundle []*x509.Certificate) *NitroTPMDocument {
+	return &NitroTPMDocument{
+		ModuleID:    rd.moduleID,
+		Digest:      rd.digest,
+		Timestamp:   time.UnixMilli(int64(rd.timestamp)).UTC(),
+		PCRs:        rd.pcrs,
+		Certificate: leaf,
+		CABundle:    bundle,
+		PublicKey:   rd.publicKey,
+		UserData:    rd.userData,
+		Nonce:       rd.nonce,
+		Raw:         bytes.Clone(data),
+	}
+}
