@@ -70,6 +70,12 @@ type Config struct {
 	// Credentials, when set, serves the parent's role credentials to the
 	// enclave.
 	Credentials *CredentialsConfig `yaml:"credentials"`
+	// Time, when set, serves the parent's clock to the enclave
+	// (enclave-agent init --time-from): GET /v1/time.
+	Time *ServiceConfig `yaml:"time"`
+	// Logs, when set, receives the enclave application's stdout and stderr
+	// (enclave-agent init --logs-to) and writes them to host-proxy's log.
+	Logs *ServiceConfig `yaml:"logs"`
 	// Admin is a loopback TCP or unix address serving /healthz and /metrics;
 	// empty disables it.
 	Admin string `yaml:"admin"`
@@ -171,6 +177,16 @@ type CredentialsConfig struct {
 	AllowedCIDs []uint32 `yaml:"allowed_cids"`
 }
 
+// ServiceConfig configures the time and logs routes: a listener for the
+// enclave, on vsock, a unix socket or loopback TCP.
+type ServiceConfig struct {
+	// Listen is the transport address the enclave connects to.
+	Listen string `yaml:"listen"`
+	// AllowedCIDs, when set, admits only these vsock context IDs; the
+	// listen address must be vsock.
+	AllowedCIDs []uint32 `yaml:"allowed_cids"`
+}
+
 // Sentinel errors.
 var (
 	// ErrInvalidConfig is matched by every configuration error.
@@ -263,6 +279,8 @@ type compiled struct {
 	routes []*compiledRoute
 	creds  *CredentialsConfig
 	credsL transport.Addr
+	timeL  transport.Addr // zero: no time route
+	logsL  transport.Addr // zero: no logs route
 	admin  transport.Addr
 }
 
@@ -304,7 +322,7 @@ func validate(cfg *Config) (*compiled, error) {
 		listens[key] = owner
 	}
 
-	if len(cfg.Routes) == 0 && cfg.Credentials == nil {
+	if len(cfg.Routes) == 0 && cfg.Credentials == nil && cfg.Time == nil && cfg.Logs == nil {
 		add("", ErrInvalidConfig, "no routes: give LOCAL_PORT REMOTE_HOST REMOTE_PORT or a routes: section")
 	}
 	names := map[string]bool{}
@@ -390,6 +408,32 @@ func validate(cfg *Config) (*compiled, error) {
 			add(where, ErrInvalidConfig, "negative refresh_before")
 		}
 		c.creds = cc
+	}
+
+	service := func(where string, sc *ServiceConfig) transport.Addr {
+		if sc.Listen == "" {
+			add(where, ErrInvalidConfig, "missing listen address")
+			return transport.Addr{}
+		}
+		a, err := transport.ParseAddr(sc.Listen)
+		if err != nil {
+			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
+			return transport.Addr{}
+		}
+		claim(where, a)
+		if a.Network == transport.NetworkTCP && !loopbackListen(a.Address) {
+			add(where, ErrInvalidConfig, "listen %s is reachable from the network: use vsock://, unix:// or tcp://127.0.0.1:PORT", a)
+		}
+		if len(sc.AllowedCIDs) > 0 && a.Network != transport.NetworkVsock {
+			add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", a)
+		}
+		return a
+	}
+	if cfg.Time != nil {
+		c.timeL = service("time", cfg.Time)
+	}
+	if cfg.Logs != nil {
+		c.logsL = service("logs", cfg.Logs)
 	}
 
 	if cfg.Admin != "" {

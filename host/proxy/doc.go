@@ -86,6 +86,18 @@
 // header. Refusals are 403, logged with the reason and counted as
 // hostproxy_credentials_requests_total{result="refused"}.
 //
+// # Time and logs
+//
+// Two optional routes serve the enclave's boot tasks (package enclave/boot,
+// enclave-agent init): time ([Config].Time) answers GET /v1/time with the
+// parent's clock as {"unix_nano": N}, which the enclave accepts only within
+// a bounded step; logs ([Config].Logs) receives the application's stdout and
+// stderr as JSON lines and writes each to the proxy's log with its stream
+// (stderr at level WARN), the application's exit status, and the number of
+// lines the enclave dropped when the proxy was slow or away
+// (hostproxy_enclave_log_dropped_lines_total). Both listen on vsock, a unix
+// socket or loopback TCP only.
+//
 // # Operations
 //
 // Metrics (Prometheus, namespace hostproxy, labelled by route) and /healthz

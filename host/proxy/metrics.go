@@ -13,6 +13,8 @@ type metrics struct {
 	dns         *prometheus.CounterVec   // route, result
 	creds       *prometheus.CounterVec   // result
 	limitWait   *prometheus.HistogramVec // route
+	enclaveLog  *prometheus.CounterVec   // stream
+	logDropped  prometheus.Counter
 }
 
 // Error reasons used as the "reason" label and in logs.
@@ -59,8 +61,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from accept to an established destination connection, per route.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"route"}),
+		enclaveLog: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "enclave_log_lines_total",
+			Help: "Lines received on the logs route, per stream (stdout, stderr, exit, invalid).",
+		}, []string{"stream"}),
+		logDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "enclave_log_dropped_lines_total",
+			Help: "Lines the enclave reported it dropped because the host was slow or away (the forwarder never blocks the application).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.active, m.errors, m.bytes, m.dns, m.creds, m.limitWait} {
+	for _, c := range []prometheus.Collector{m.connections, m.active, m.errors, m.bytes, m.dns, m.creds, m.limitWait, m.enclaveLog, m.logDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

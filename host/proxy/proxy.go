@@ -171,6 +171,12 @@ func (p *Proxy) Listen() error {
 	if p.creds != nil {
 		ws = append(ws, want{"credentials", p.c.credsL, p.c.creds.AllowedCIDs})
 	}
+	if p.cfg.Time != nil && !p.c.timeL.IsZero() {
+		ws = append(ws, want{"time", p.c.timeL, p.cfg.Time.AllowedCIDs})
+	}
+	if p.cfg.Logs != nil && !p.c.logsL.IsZero() {
+		ws = append(ws, want{"logs", p.c.logsL, p.cfg.Logs.AllowedCIDs})
+	}
 	if !p.c.admin.IsZero() {
 		ws = append(ws, want{"admin", p.c.admin, nil})
 	}
@@ -259,6 +265,19 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		go func() { defer loops.Done(); p.creds.prefetch(ctx) }() // warm the cache, don't delay start-up
 		p.log.Info("credentials route ready", "listen", transport.Bound(p.c.credsL, l).String(), "source", p.c.creds.Source)
 	}
+	if l := listeners["time"]; l != nil {
+		srv := &http.Server{Handler: p.timeHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+		servers = append(servers, srv)
+		loops.Add(1)
+		go func() { defer loops.Done(); _ = srv.Serve(l) }()
+		p.log.Info("time route ready", "listen", transport.Bound(p.c.timeL, l).String())
+	}
+	if l := listeners["logs"]; l != nil {
+		loops.Add(1)
+		go func() { defer loops.Done(); p.serveLogs(ctx, l) }()
+		p.log.Info("logs route ready", "listen", transport.Bound(p.c.logsL, l).String())
+	}
 	if l := listeners["admin"]; l != nil {
 		srv := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
@@ -272,7 +291,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	<-ctx.Done()
 	p.draining.Store(true)
 	for name, l := range listeners {
-		if name != "admin" && name != "credentials" {
+		if name != "admin" && name != "credentials" && name != "time" {
 			l.Close()
 		}
 	}
