@@ -48,6 +48,16 @@ Commands:
                also serve KMS (JSON 1.1) to applications in the enclave: an
                AWS SDK with endpoint http://127.0.0.1:PORT gets keys with
                Recipient
+  init         [--seed-entropy=true] [--loopback=true] [--time-from ADDR]
+               [--max-clock-step 5m] [--logs-to ADDR]
+               [--restart no|on-failure|always] [--max-restarts N]
+               [--stop-timeout 10s] [--listen ADDR] [--kms-listen ADDR]
+               -- COMMAND [ARGS...]
+               boot an enclave (as PID 1 or before the application): seed the
+               kernel's random pool from the NSM, bring up lo, set the clock
+               from host-proxy's time route, then run COMMAND with its output
+               sent to host-proxy's logs route, restarted by policy, stopped
+               with SIGTERM; exits with COMMAND's status
   attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
                [--format raw|base64|hex] [--out FILE]
                print an attestation document (raw CBOR by default)
@@ -187,6 +197,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = errVersion
 		case cmd == "serve":
 			err = a.serve(cargs)
+		case cmd == "init":
+			err = a.initCmd(cargs)
 		case cmd == "attest":
 			err = a.attest(cargs)
 		case cmd == "genkey":
@@ -204,6 +216,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		default:
 			err = usagef("unknown command %q", cmd)
 		}
+	}
+	if ae := (*appExit)(nil); errors.As(err, &ae) {
+		return ae.code // init: the application's status (already logged)
 	}
 	switch {
 	case errors.Is(err, errHelp):

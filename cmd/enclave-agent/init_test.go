@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hostRoutes stands in for host-proxy's time and logs routes.
+type hostRoutes struct {
+	timeAddr, logsAddr string
+	mu                 sync.Mutex
+	lines              []string
+}
+
+func (h *hostRoutes) all() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.lines, "\n")
+}
+
+func startHostRoutes(t *testing.T) *hostRoutes {
+	t.Helper()
+	h := &hostRoutes{}
+	sock := filepath.Join(t.TempDir(), "time.sock")
+	tl, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"unix_nano":%d}`, time.Now().UnixNano())
+	})}
+	go srv.Serve(tl)
+	t.Cleanup(func() { srv.Close() })
+	h.timeAddr = "unix://" + sock
+	ll, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ll.Close() })
+	h.logsAddr = "tcp://" + ll.Addr().String()
+	go func() {
+		for {
+			c, err := ll.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					var r struct{ Stream, Line string }
+					_ = json.Unmarshal(sc.Bytes(), &r)
+					h.mu.Lock()
+					h.lines = append(h.lines, r.Stream+": "+r.Line)
+					h.mu.Unlock()
+				}
+			}()
+		}
+	}()
+	return h
+}
+
+func runInit(t *testing.T, ctx context.Context, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	base := []string{"--nsm", "emulator", "--debug-mode", "init", "--seed-entropy=false"}
+	code := run(ctx, append(base, args...), strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+	return code, stderr.String()
+}
+
+func TestInitRunsTheApplication(t *testing.T) {
+	h := startHostRoutes(t)
+	code, stderr := runInit(t, context.Background(), "--time-from", h.timeAddr, "--logs-to", h.logsAddr, "--restart", "on-failure",
+		"--max-restarts", "1", "--", "sh", "-c", "echo hello; echo oops >&2; exit 3")
+	if code != 3 {
+		t.Fatalf("init exit %d, want the application's 3\n%s", code, stderr)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(h.all(), "exit: ") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := h.all()
+	for _, want := range []string{"stdout: hello", "stderr: oops", `exit: {"code":3,"restarts":0`, `exit: {"code":3,"restarts":1`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("host got no %q:\n%s", want, got)
+		}
+	}
+	for _, want := range []string{"loopback up", "clock within tolerance", "restarting the application", "init: log forwarding"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("init log lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestInitStopsOnSIGTERM(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel) // what SIGTERM to init does
+	start := time.Now()
+	code, stderr := runInit(t, ctx, "--restart", "always", "--stop-timeout", "2s", "--",
+		"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done")
+	if code != 0 || time.Since(start) > 5*time.Second || !strings.Contains(stderr, "stopped=true") {
+		t.Fatalf("init exit %d after %v:\n%s", code, time.Since(start), stderr)
+	}
+}
+
+func TestInitUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--restart", "sometimes", "--", "true"},
+		{"--", "/nonexistent/app"},
+		{"--seed-bytes", "0", "--", "true"},
+		{"--kms-listen", "vsock://any:5000", "--", "true"},
+	} {
+		code, stderr := runInit(t, context.Background(), args...)
+		if code != 2 || !strings.Contains(stderr, "enclave-agent: error: ") {
+			t.Errorf("init %q: exit %d: %s", args, code, stderr)
+		}
+	}
+}
