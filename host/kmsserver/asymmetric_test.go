@@ -11,7 +11,9 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -632,5 +634,66 @@ func TestAsymmetricKeyRecordBinding(t *testing.T) {
 		if _, err := srv.material(k); err == nil {
 			t.Fatalf("server %d: a record with a changed KeyUsage unwrapped", i)
 		}
+	}
+}
+
+// TestAWSCLIAsymmetric drives Sign, Verify, GetPublicKey, GenerateMac and
+// VerifyMac with `aws kms ... --endpoint-url` (Debian's awscli), and has
+// OpenSSL verify the CLI's signature.
+func TestAWSCLIAsymmetric(t *testing.T) {
+	bin := awsCLI(t)
+	env := newEnv(t, nil)
+	home := t.TempDir()
+	run := func(args ...string) map[string]any {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"kms"}, append(args, "--endpoint-url", env.ts.URL, "--output", "json")...)...)
+		cmd.Env = []string{
+			"HOME=" + home, "PATH=/usr/bin:/bin",
+			"AWS_ACCESS_KEY_ID=" + testAKID, "AWS_SECRET_ACCESS_KEY=" + testSecret, "AWS_REGION=us-east-1",
+			"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+			"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("aws kms %v: %v\n%s", args, err, stderr.String())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("aws kms %v: output %q: %v", args, out, err)
+		}
+		return m
+	}
+	b64 := func(m map[string]any, k string) []byte {
+		t.Helper()
+		b, err := base64.StdEncoding.DecodeString(m[k].(string))
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		return b
+	}
+	ck := run("create-key", "--key-spec", "ECC_SECG_P256K1", "--key-usage", "SIGN_VERIFY")
+	id := ck["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	writeTemp(t, home, "msg", []byte("signed through the aws cli"))
+	s := run("sign", "--key-id", id, "--message", "fileb://"+filepath.Join(home, "msg"), "--message-type", "RAW", "--signing-algorithm", "ECDSA_SHA_256")
+	writeTemp(t, home, "sig", b64(s, "Signature"))
+	v := run("verify", "--key-id", id, "--message", "fileb://"+filepath.Join(home, "msg"), "--message-type", "RAW",
+		"--signing-algorithm", "ECDSA_SHA_256", "--signature", "fileb://"+filepath.Join(home, "sig"))
+	if v["SignatureValid"] != true {
+		t.Fatalf("verify: %v", v)
+	}
+	pk := run("get-public-key", "--key-id", id)
+	writeTemp(t, home, "pub.der", b64(pk, "PublicKey"))
+	if out := mustOSSL(t, home, "dgst", "-sha256", "-verify", "pub.der", "-keyform", "DER", "-signature", "sig", "msg"); !bytes.Contains(out, []byte("Verified OK")) {
+		t.Fatalf("openssl: %s", out)
+	}
+	hk := run("create-key", "--key-spec", "HMAC_384", "--key-usage", "GENERATE_VERIFY_MAC")
+	hid := hk["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	g := run("generate-mac", "--key-id", hid, "--message", "fileb://"+filepath.Join(home, "msg"), "--mac-algorithm", "HMAC_SHA_384")
+	writeTemp(t, home, "mac", b64(g, "Mac"))
+	vm := run("verify-mac", "--key-id", hid, "--message", "fileb://"+filepath.Join(home, "msg"), "--mac-algorithm", "HMAC_SHA_384", "--mac", "fileb://"+filepath.Join(home, "mac"))
+	if vm["MacValid"] != true {
+		t.Fatalf("verify-mac: %v", vm)
 	}
 }
