@@ -93,7 +93,9 @@ func (s *Server) useSpecKey(c *call, ref string, op keyspec.Operation, action st
 		return nil, nil, err
 	}
 	c.cond = cond
-	if err := s.authorize(c, k, action, nil, doc); err != nil {
+	err = s.authorize(c, k, action, nil, doc)
+	c.cond = nil // for this key only: ReEncrypt authorizes a second key
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := s.enabled(k); err != nil {
@@ -230,5 +232,74 @@ func (s *Server) decryptRSA(c *call, in *decryptInput) (any, error) {
 		return out, nil
 	}
 	out.Plaintext = pt
+	return out, nil
+}
+
+// reEncryptRSA is ReEncrypt with an RSA algorithm on either side: the
+// source decrypted with an RSA key (SourceKeyId required) or opened as a
+// symmetric blob, the plaintext encrypted to an RSA key or sealed as a
+// symmetric blob. Encryption contexts apply to the symmetric sides only.
+func (s *Server) reEncryptRSA(c *call, in *reEncryptInput) (any, error) {
+	srcRSA, dstRSA := isRSAEncryption(in.SourceEncryptionAlgorithm), isRSAEncryption(in.DestinationEncryptionAlgorithm)
+	if srcRSA && len(in.SourceEncryptionContext) > 0 || dstRSA && len(in.DestinationEncryptionContext) > 0 {
+		return nil, validation("EncryptionContext is not supported with asymmetric KMS keys")
+	}
+	if len(in.CiphertextBlob) == 0 || len(in.CiphertextBlob) > 6144 {
+		return nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	var src *keystore.Key
+	var pt []byte
+	if srcRSA {
+		if in.SourceKeyID == "" {
+			return nil, validation("SourceKeyId is required to re-encrypt from an asymmetric KMS key (SourceEncryptionAlgorithm %s)", in.SourceEncryptionAlgorithm)
+		}
+		cond := map[string][]string{policy.KeyEncryptionAlgorithm: {in.SourceEncryptionAlgorithm}}
+		k, key, err := s.useSpecKey(c, in.SourceKeyID, keyspec.OpDecrypt, "kms:ReEncryptFrom", cond, nil)
+		if err != nil {
+			return nil, err
+		}
+		if pt, err = key.Decrypt(keyspec.EncryptionAlgorithm(in.SourceEncryptionAlgorithm), in.CiphertextBlob); err != nil {
+			return nil, specErr(err)
+		}
+		src = k
+	} else {
+		if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		var err error
+		if src, pt, err = s.openAny(c, in.CiphertextBlob, in.SourceKeyID, in.SourceEncryptionContext, "kms:ReEncryptFrom", nil); err != nil {
+			return nil, err
+		}
+	}
+	out := reEncryptOutput{SourceKeyID: s.keyARN(src.ID), SourceEncryptionAlgorithm: specSymmetric, DestinationEncryptionAlgorithm: specSymmetric}
+	if srcRSA {
+		out.SourceEncryptionAlgorithm = in.SourceEncryptionAlgorithm
+	}
+	if dstRSA {
+		cond := map[string][]string{policy.KeyEncryptionAlgorithm: {in.DestinationEncryptionAlgorithm}}
+		k, key, err := s.useSpecKey(c, in.DestinationKeyID, keyspec.OpEncrypt, "kms:ReEncryptTo", cond, nil)
+		if err != nil {
+			return nil, err
+		}
+		if out.CiphertextBlob, err = key.Encrypt(keyspec.EncryptionAlgorithm(in.DestinationEncryptionAlgorithm), pt); err != nil {
+			return nil, specErr(err)
+		}
+		out.KeyID, out.DestinationEncryptionAlgorithm = s.keyARN(k.ID), in.DestinationEncryptionAlgorithm
+	} else {
+		if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
+			return nil, err
+		}
+		dst, m, err := s.useKey(c, in.DestinationKeyID, "kms:ReEncryptTo", in.DestinationEncryptionContext, nil)
+		if err != nil {
+			return nil, err
+		}
+		if out.CiphertextBlob, err = keymaterial.SealBlob(m.AEAD, s.rand, dst.ID, pt, in.DestinationEncryptionContext); err != nil {
+			return nil, err
+		}
+		out.KeyID = s.keyARN(dst.ID)
+	}
+	if in.DryRun {
+		return nil, dryRun("kms:ReEncrypt")
+	}
 	return out, nil
 }

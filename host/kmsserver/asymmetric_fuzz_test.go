@@ -18,7 +18,7 @@ import (
 
 // FuzzAsymmetricRequests feeds arbitrary request bodies to the operations of
 // the asymmetric, HMAC and ML-KEM keys (and to Encrypt and Decrypt, which
-// route RSA algorithms to them), with real keys of every kind behind the
+// route RSA algorithms to them, and ReEncrypt), with real keys of every kind behind the
 // KeyIds of the seeds. Whatever the body, the answer is a success or a
 // client error (HTTP 400 or 412): never a panic, never an internal error.
 func FuzzAsymmetricRequests(f *testing.F) {
@@ -36,7 +36,7 @@ func FuzzAsymmetricRequests(f *testing.F) {
 	peer, _ := ecdh.P384().GenerateKey(rand.Reader)
 	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
 	b64 := base64.StdEncoding.EncodeToString
-	ops := []string{"Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret", "Encapsulate", "Decapsulate", "Encrypt", "Decrypt"}
+	ops := []string{"Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret", "Encapsulate", "Decapsulate", "Encrypt", "Decrypt", "ReEncrypt"}
 	seed := func(op int, v map[string]any) {
 		b, _ := json.Marshal(v)
 		f.Add(byte(op), b)
@@ -56,6 +56,9 @@ func FuzzAsymmetricRequests(f *testing.F) {
 	seed(8, map[string]any{"KeyId": ids["rsa-enc"], "Plaintext": msg, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"})
 	seed(9, map[string]any{"KeyId": ids["rsa-enc"], "CiphertextBlob": b64(make([]byte, 256)), "EncryptionAlgorithm": "RSAES_OAEP_SHA_1"})
 	seed(9, map[string]any{"KeyId": ids["symmetric"], "CiphertextBlob": b64(make([]byte, 256)), "EncryptionAlgorithm": "RSAES_OAEP_SHA_1", "DryRun": true})
+	seed(10, map[string]any{"SourceKeyId": ids["rsa-enc"], "CiphertextBlob": b64(make([]byte, 256)), "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+		"DestinationKeyId": ids["symmetric"]})
+	seed(10, map[string]any{"CiphertextBlob": b64(make([]byte, 64)), "DestinationKeyId": ids["rsa-enc"], "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"})
 	table := env.srv.operations()
 	f.Fuzz(func(t *testing.T, op byte, body []byte) {
 		name := ops[int(op)%len(ops)]

@@ -697,3 +697,65 @@ func TestAWSCLIAsymmetric(t *testing.T) {
 		t.Fatalf("verify-mac: %v", vm)
 	}
 }
+
+// TestReEncryptRSASDK: ReEncrypt between RSA and symmetric keys in every
+// direction, with the SDK.
+func TestReEncryptRSASDK(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	c := env.client
+	rsaA := env.createSpecKey(t, types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt, nil)
+	rsaB := env.createSpecKey(t, types.KeySpecRsa3072, types.KeyUsageTypeEncryptDecrypt, nil)
+	sym := env.createKey(t)
+	ec := map[string]string{"k": "v"}
+	pt := []byte("moved between keys")
+	oaep := types.EncryptionAlgorithmSpecRsaesOaepSha256
+	enc, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(rsaA), Plaintext: pt, EncryptionAlgorithm: oaep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RSA -> symmetric.
+	re, err := c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceKeyId: aws.String(rsaA), SourceEncryptionAlgorithm: oaep,
+		DestinationKeyId: aws.String(sym), DestinationEncryptionContext: ec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.SourceEncryptionAlgorithm != oaep || re.DestinationEncryptionAlgorithm != types.EncryptionAlgorithmSpecSymmetricDefault || *re.SourceKeyId != env.srv.keyARN(rsaA) {
+		t.Fatalf("ReEncrypt RSA -> symmetric: %+v", re)
+	}
+	if got := env.decrypt(t, re.CiphertextBlob, ec); !bytes.Equal(got, pt) {
+		t.Fatalf("after RSA -> symmetric: %q", got)
+	}
+	// Symmetric -> RSA (another size, SHA-1).
+	re, err = c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: re.CiphertextBlob, SourceEncryptionContext: ec,
+		DestinationKeyId: aws.String(rsaB), DestinationEncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(re.CiphertextBlob) != 384 || *re.KeyId != env.srv.keyARN(rsaB) {
+		t.Fatalf("ReEncrypt symmetric -> RSA_3072: %d bytes, %s", len(re.CiphertextBlob), *re.KeyId)
+	}
+	// RSA -> RSA.
+	re, err = c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: re.CiphertextBlob, SourceKeyId: aws.String(rsaB),
+		SourceEncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1, DestinationKeyId: aws.String(rsaA), DestinationEncryptionAlgorithm: oaep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := c.Decrypt(ctx, &awskms.DecryptInput{KeyId: aws.String(rsaA), CiphertextBlob: re.CiphertextBlob, EncryptionAlgorithm: oaep})
+	if err != nil || !bytes.Equal(dec.Plaintext, pt) {
+		t.Fatalf("after RSA -> RSA: %+v, %v", dec, err)
+	}
+	// Refusals: no SourceKeyId, a context with an RSA side, the wrong
+	// source algorithm.
+	_, err = c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: re.CiphertextBlob, SourceEncryptionAlgorithm: oaep, DestinationKeyId: aws.String(sym)})
+	wantCode(t, err, CodeValidation)
+	_, err = c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: re.CiphertextBlob, SourceKeyId: aws.String(rsaA), SourceEncryptionAlgorithm: oaep,
+		SourceEncryptionContext: ec, DestinationKeyId: aws.String(sym)})
+	wantCode(t, err, CodeValidation)
+	_, err = c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: re.CiphertextBlob, SourceKeyId: aws.String(rsaA),
+		SourceEncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1, DestinationKeyId: aws.String(sym)})
+	wantCode(t, err, CodeInvalidCiphertext)
+	_, err = c.ReEncrypt(ctx, &awskms.ReEncryptInput{CiphertextBlob: re.CiphertextBlob, SourceKeyId: aws.String(rsaA), SourceEncryptionAlgorithm: oaep,
+		DestinationKeyId: aws.String(sym), DestinationEncryptionAlgorithm: oaep})
+	wantCode(t, err, CodeInvalidKeyUsage)
+}

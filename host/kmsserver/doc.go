@@ -37,8 +37,8 @@
 //   - op_aliases.go: CreateAlias, DeleteAlias, ListAliases
 //   - op_keypolicy.go: GetKeyPolicy, PutKeyPolicy
 //   - op_encrypt.go: Encrypt, Decrypt, ReEncrypt
-//     (RSAES_OAEP_SHA_1 and RSAES_OAEP_SHA_256 with RSA keys in
-//     asymmetric.go; ReEncrypt is symmetric only)
+//     (RSAES_OAEP_SHA_1 and RSAES_OAEP_SHA_256 with RSA keys, ReEncrypt
+//     included, in asymmetric.go)
 //   - op_datakey.go: GenerateDataKey, GenerateDataKeyWithoutPlaintext,
 //     GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext
 //   - op_random.go: GenerateRandom

@@ -123,6 +123,9 @@ func (s *Server) reEncrypt(c *call, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
+	if isRSAEncryption(in.SourceEncryptionAlgorithm) || isRSAEncryption(in.DestinationEncryptionAlgorithm) {
+		return s.reEncryptRSA(c, &in)
+	}
 	if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
 		return nil, err
 	}
