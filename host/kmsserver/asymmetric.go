@@ -140,6 +140,22 @@ func addKeyConditions(c *call, k *keystore.Key, action string, ctx map[string][]
 	}
 }
 
+// createKeyConditions are the condition keys of a CreateKey request for the
+// identity policy: kms:KeySpec and kms:KeyUsage as requested, with CreateKey's
+// defaults (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) when left out.
+func createKeyConditions(spec, cmkSpec, usage string) map[string][]string {
+	if spec == "" {
+		spec = cmkSpec
+	}
+	if spec == "" {
+		spec = specSymmetric
+	}
+	if usage == "" {
+		usage = usageEncrypt
+	}
+	return map[string][]string{policy.KeyKeySpec: {spec}, policy.KeyKeyUsage: {usage}}
+}
+
 // addAlgorithms fills the algorithm lists of DescribeKey's and
 // GetPublicKey's metadata for k, as AWS does: per usage.
 func addAlgorithms(m *keyMetadata, spec, usage string) {

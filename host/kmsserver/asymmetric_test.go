@@ -759,3 +759,31 @@ func TestReEncryptRSASDK(t *testing.T) {
 		DestinationKeyId: aws.String(sym), DestinationEncryptionAlgorithm: oaep})
 	wantCode(t, err, CodeInvalidKeyUsage)
 }
+
+// TestCreateKeyIdentityConditions: an identity policy can limit which keys a
+// principal creates with kms:KeySpec and kms:KeyUsage (CreateKey's defaults
+// when the request leaves them out).
+func TestCreateKeyIdentityConditions(t *testing.T) {
+	const akid, secret = "AKIASIGNINGKEYSONLY1", "signing-keys-only-secret"
+	env := newEnv(t, func(c *Config) {
+		c.AccessKeys[akid] = AccessKey{Secret: secret, PrincipalARN: "arn:aws:iam::111122223333:user/signer",
+			Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*",
+			 "Condition":{"StringEquals":{"kms:KeySpec":"ECC_NIST_P256","kms:KeyUsage":"SIGN_VERIFY"}}}]}`}
+	})
+	c := env.clientFor(akid, secret)
+	ctx := context.Background()
+	if _, err := c.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify}); err != nil {
+		t.Fatalf("allowed CreateKey: %v", err)
+	}
+	for _, in := range []*awskms.CreateKeyInput{
+		{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeKeyAgreement},
+		{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify},
+		{}, // SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT
+	} {
+		_, err := c.CreateKey(ctx, in)
+		ae := wantCode(t, err, CodeAccessDenied)
+		if !strings.Contains(ae.Message, "kms:CreateKey") {
+			t.Errorf("denial: %s", ae.Message)
+		}
+	}
+}

@@ -91,6 +91,14 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 	if doc != nil {
 		ctx = policy.AddAttestation(nil, doc.PCRs)
 	}
+	if len(c.cond) > 0 { // CreateKey's kms:KeySpec and kms:KeyUsage
+		if ctx == nil {
+			ctx = make(map[string][]string, len(c.cond))
+		}
+		for k, v := range c.cond {
+			ctx[k] = v
+		}
+	}
 	d := s.identities[c.principal].Evaluate(policy.Request{Principal: c.principal, Action: action, Resource: resource, Context: ctx})
 	if !d.Allowed {
 		c.ev.PolicyReason = d.Reason + " in the identity policy"

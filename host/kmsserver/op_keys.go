@@ -20,7 +20,10 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeAccount(c, "kms:CreateKey", ""); err != nil {
+	c.cond = createKeyConditions(in.KeySpec, in.CustomerMasterKeySpec, in.KeyUsage)
+	err := s.authorizeAccount(c, "kms:CreateKey", "")
+	c.cond = nil
+	if err != nil {
 		return nil, err
 	}
 	spec := in.KeySpec

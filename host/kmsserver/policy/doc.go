@@ -46,7 +46,8 @@
 // them with StringEqualsIgnoreCase, as AWS recommends);
 // kms:EncryptionContext:<key>; kms:EncryptionContextKeys (multi-valued);
 // kms:CallerAccount; kms:ViaService; aws:PrincipalArn; aws:PrincipalAccount;
-// kms:KeySpec and kms:KeyUsage (of the key used); kms:SigningAlgorithm and
+// kms:KeySpec and kms:KeyUsage (of the key used; for CreateKey, as
+// requested); kms:SigningAlgorithm and
 // kms:MessageType (Sign, Verify); kms:EncryptionAlgorithm (Encrypt, Decrypt,
 // ReEncrypt, the GenerateDataKey family); kms:MacAlgorithm (GenerateMac,
 // VerifyMac); kms:KeyAgreementAlgorithm (DeriveSharedSecret).
