@@ -185,7 +185,7 @@ func TestAsymmetricRefusalsSDK(t *testing.T) {
 		{types.KeySpecEccNistP256, "SIGN", CodeValidation},
 		{types.KeySpecSm2, types.KeyUsageTypeSignVerify, CodeUnsupportedOperation},
 		{types.KeySpecMlDsa65, types.KeyUsageTypeSignVerify, CodeUnsupportedOperation},
-		{types.KeySpecEccNistEdwards25519, types.KeyUsageTypeSignVerify, CodeUnsupportedOperation},
+		{types.KeySpecEccNistEdwards25519, types.KeyUsageTypeKeyAgreement, CodeValidation},
 		{types.KeySpecMlKem512, types.KeyUsageTypeEncapsulateDecapsulate, CodeUnsupportedOperation},
 	} {
 		_, err := c.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: tc.spec, KeyUsage: tc.usage})
@@ -786,4 +786,46 @@ func TestCreateKeyIdentityConditions(t *testing.T) {
 			t.Errorf("denial: %s", ae.Message)
 		}
 	}
+}
+
+// TestEd25519SDK: ECC_NIST_EDWARDS25519 keys through the SDK; OpenSSL
+// verifies the pure Ed25519 signature against GetPublicKey's key.
+func TestEd25519SDK(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	c := env.client
+	id := env.createSpecKey(t, types.KeySpecEccNistEdwards25519, types.KeyUsageTypeSignVerify, nil)
+	pk, err := c.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pk.SigningAlgorithms, []types.SigningAlgorithmSpec{types.SigningAlgorithmSpecEd25519Sha512, types.SigningAlgorithmSpecEd25519PhSha512}) {
+		t.Fatalf("signing algorithms: %v", pk.SigningAlgorithms)
+	}
+	msg := []byte("pure Ed25519 through kms-server")
+	s, err := c.Sign(ctx, &awskms.SignInput{KeyId: aws.String(id), Message: msg, MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEd25519Sha512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeTemp(t, dir, "pub.der", pk.PublicKey)
+	writeTemp(t, dir, "msg", msg)
+	writeTemp(t, dir, "sig", s.Signature)
+	if out := mustOSSL(t, dir, "pkeyutl", "-verify", "-pubin", "-inkey", "pub.der", "-keyform", "DER", "-rawin", "-in", "msg", "-sigfile", "sig"); !bytes.Contains(out, []byte("Signature Verified Successfully")) {
+		t.Fatalf("openssl: %s", out)
+	}
+	d := sha512.Sum512(msg)
+	ph, err := c.Sign(ctx, &awskms.SignInput{KeyId: aws.String(id), Message: d[:], MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpecEd25519PhSha512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Verify(ctx, &awskms.VerifyInput{KeyId: aws.String(id), Message: d[:], MessageType: types.MessageTypeDigest,
+		SigningAlgorithm: types.SigningAlgorithmSpecEd25519PhSha512, Signature: ph.Signature})
+	if err != nil || !v.SignatureValid {
+		t.Fatalf("Verify ED25519_PH_SHA_512: %v", err)
+	}
+	_, err = c.Sign(ctx, &awskms.SignInput{KeyId: aws.String(id), Message: d[:], MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpecEd25519Sha512})
+	wantCode(t, err, CodeValidation)
+	_, err = c.Verify(ctx, &awskms.VerifyInput{KeyId: aws.String(id), Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecEd25519Sha512, Signature: ph.Signature})
+	wantCode(t, err, CodeKMSInvalidSignature)
 }

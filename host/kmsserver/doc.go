@@ -30,9 +30,9 @@
 // types; the route table is operations() in routes.go, and a test checks
 // this list against it:
 //   - op_keys.go: CreateKey, DescribeKey, ListKeys
-//     (SYMMETRIC_DEFAULT, HMAC, RSA, ECC_NIST, ECC_SECG_P256K1 and
-//     ML_KEM_768/1024 key specs; ML_KEM_512, ML_DSA, Ed25519 and SM2 answer
-//     UnsupportedOperationException with the reason)
+//     (SYMMETRIC_DEFAULT, HMAC, RSA, ECC_NIST, ECC_SECG_P256K1,
+//     ECC_NIST_EDWARDS25519 and ML_KEM_768/1024 key specs; ML_KEM_512,
+//     ML_DSA and SM2 answer UnsupportedOperationException with the reason)
 //   - op_lifecycle.go: EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion
 //   - op_aliases.go: CreateAlias, DeleteAlias, ListAliases
 //   - op_keypolicy.go: GetKeyPolicy, PutKeyPolicy

@@ -24,11 +24,13 @@
 //	ECC_NIST_P384               SIGN_VERIFY, KEY_AGREEMENT      ECDSA_SHA_384, ECDH
 //	ECC_NIST_P521               SIGN_VERIFY, KEY_AGREEMENT      ECDSA_SHA_512, ECDH
 //	ECC_SECG_P256K1             SIGN_VERIFY                     ECDSA_SHA_256
+//	ECC_NIST_EDWARDS25519       SIGN_VERIFY                     ED25519_SHA_512 (RAW), ED25519_PH_SHA_512 (DIGEST)
 //	HMAC_224 … HMAC_512         GENERATE_VERIFY_MAC             HMAC_SHA_224 … HMAC_SHA_512 (the spec's own only)
 //	ML_KEM_768, ML_KEM_1024     ENCAPSULATE_DECAPSULATE         ML_KEM
 //
 // AWS also has ML_KEM_512 (Go's crypto/mlkem has no ML-KEM-512),
-// ML_DSA_44/65/87, ECC_NIST_EDWARDS25519 and SM2 (China Regions only); they
+// ML_DSA_44/65/87 (no ML-DSA in Go 1.26's standard library) and SM2 (China
+// Regions only); they
 // are refused with an [*UnsupportedError] whose Reason says why
 // ([Unsupported]).
 //
@@ -42,7 +44,10 @@
 //   - Public keys ([Key.PublicKey]): DER SubjectPublicKeyInfo, as
 //     GetPublicKey returns it; secp256k1 with OID 1.3.132.0.10.
 //   - Signatures: PKCS #1 v1.5 or PSS (salt length = hash length, MGF1 with
-//     the same hash) for RSA; DER Ecdsa-Sig-Value for ECDSA.
+//     the same hash) for RSA; DER Ecdsa-Sig-Value for ECDSA; 64 bytes
+//     (RFC 8032) for Ed25519. ED25519_SHA_512 is pure Ed25519 of a RAW
+//     message; ED25519_PH_SHA_512 takes a 64-byte DIGEST and, as AWS
+//     documents, hashes it again: Ed25519ph of M = the digest.
 //   - RAW messages are hashed with the algorithm's hash; DIGEST messages
 //     must be exactly as long as that hash. Messages are 1 to 4096 bytes.
 //   - RSA encryption: RSAES-OAEP with one hash for the label and MGF1, no
@@ -72,7 +77,7 @@
 //   - ECDH peer keys are validated (on the curve, not infinity, same curve)
 //     before use, so an invalid-curve point cannot leak the private key.
 //   - No cryptography is written here: crypto/rsa, crypto/ecdsa,
-//     crypto/ecdh, crypto/hmac, crypto/mlkem and
+//     crypto/ecdh, crypto/ed25519, crypto/hmac, crypto/mlkem and
 //     github.com/decred/dcrd/dcrec/secp256k1/v4 do the work; this package
 //     only frames DER where crypto/x509 has no codec (secp256k1, ML-KEM).
 package keyspec

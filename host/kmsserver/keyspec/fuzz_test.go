@@ -49,8 +49,8 @@ func FuzzParsePeerPublicKey(f *testing.F) {
 }
 
 func FuzzVerify(f *testing.F) {
-	specsF := []Spec{ECCNISTP256, ECCSECGP256K1, RSA2048, ECCNISTP521}
-	algs := []SigningAlgorithm{ECDSA_SHA_256, ECDSA_SHA_512, RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, "BOGUS"}
+	specsF := []Spec{ECCNISTP256, ECCSECGP256K1, RSA2048, ECCNISTP521, ECCNISTEdwards25519}
+	algs := []SigningAlgorithm{ECDSA_SHA_256, ECDSA_SHA_512, RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, "BOGUS", ED25519_SHA_512, ED25519_PH_SHA_512}
 	mts := []MessageType{RAW, DIGEST, "", EXTERNAL_MU}
 	msg := []byte("fuzz")
 	for i, spec := range specsF {

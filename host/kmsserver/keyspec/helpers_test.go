@@ -30,7 +30,7 @@ func testKey(tb testing.TB, spec Spec) *Key {
 }
 
 // signingSpecs are the specs with SIGN_VERIFY usage.
-var signingSpecs = []Spec{RSA2048, RSA3072, RSA4096, ECCNISTP256, ECCNISTP384, ECCNISTP521, ECCSECGP256K1}
+var signingSpecs = []Spec{RSA2048, RSA3072, RSA4096, ECCNISTP256, ECCNISTP384, ECCNISTP521, ECCSECGP256K1, ECCNISTEdwards25519}
 
 // opensslPath finds OpenSSL or skips: the cross-checks need an independent
 // implementation.

@@ -5,6 +5,7 @@ package keyspec
 import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/mlkem"
 	"crypto/rand"
@@ -27,6 +28,7 @@ type Key struct {
 	ec       *ecdsa.PrivateKey // NIST curves
 	k1       *secp256k1.PrivateKey
 	k1pub    *secp256k1.PublicKey
+	ed       ed25519.PrivateKey
 	hmac     []byte
 	kem768   *mlkem.DecapsulationKey768
 	kem1024  *mlkem.DecapsulationKey1024
@@ -74,6 +76,12 @@ func Generate(spec Spec) (*Key, error) {
 			return nil, err
 		}
 		return fromSecp256k1(k), nil
+	case spec == ECCNISTEdwards25519:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return fromEd25519(k)
 	case info.hmacSize > 0:
 		b := make([]byte, info.hmacSize)
 		if _, err := rand.Read(b); err != nil {
@@ -114,7 +122,7 @@ func ParsePrivateKey(spec Spec, der []byte) (*Key, error) {
 		return nil, err
 	}
 	switch {
-	case info.rsaBits > 0 || curves[spec] != nil:
+	case info.rsaBits > 0 || curves[spec] != nil || spec == ECCNISTEdwards25519:
 		if isSecp256k1PKCS8(der) {
 			return nil, fmt.Errorf("keyspec: %s material is a secp256k1 key", spec)
 		}
@@ -128,6 +136,11 @@ func ParsePrivateKey(spec Spec, der []byte) (*Key, error) {
 				return nil, fmt.Errorf("keyspec: %s material is a %d-bit RSA key", spec, k.N.BitLen())
 			}
 			return fromRSA(spec, info, k)
+		case ed25519.PrivateKey:
+			if spec != ECCNISTEdwards25519 {
+				return nil, fmt.Errorf("keyspec: %s material is an Ed25519 key", spec)
+			}
+			return fromEd25519(k)
 		case *ecdsa.PrivateKey:
 			if curves[spec] != k.Curve {
 				return nil, fmt.Errorf("keyspec: %s material is a key on %s", spec, k.Curve.Params().Name)
@@ -190,6 +203,18 @@ func fromECDSA(spec Spec, info *specInfo, k *ecdsa.PrivateKey) (*Key, error) {
 		return nil, err
 	}
 	return &Key{spec: spec, info: info, ec: k, der: der, spki: spki, ecdhOnce: sync.OnceValues(k.ECDH)}, nil
+}
+
+func fromEd25519(k ed25519.PrivateKey) (*Key, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return nil, err
+	}
+	return &Key{spec: ECCNISTEdwards25519, info: specs[ECCNISTEdwards25519], ed: k, der: der, spki: spki}, nil
 }
 
 func fromSecp256k1(k *secp256k1.PrivateKey) *Key {

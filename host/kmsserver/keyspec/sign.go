@@ -5,8 +5,10 @@ package keyspec
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha512"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +44,22 @@ func (k *Key) digestFor(op Operation, alg SigningAlgorithm, mt MessageType, msg 
 	if len(msg) == 0 || len(msg) > MaxMessage {
 		return 0, nil, &ValidationError{Field: "message", Reason: "Member must have length between 1 and 4096"}
 	}
+	switch alg {
+	case ED25519_SHA_512: // pure Ed25519 signs the message itself
+		if mt != RAW && mt != "" {
+			return 0, nil, &ValidationError{Field: "messageType", Value: string(mt), Reason: "ED25519_SHA_512 requires MessageType RAW"}
+		}
+		return 0, msg, nil
+	case ED25519_PH_SHA_512: // Ed25519ph of the digest: its prehash hashes it again
+		if mt != DIGEST {
+			return 0, nil, &ValidationError{Field: "messageType", Value: string(mt), Reason: "ED25519_PH_SHA_512 requires MessageType DIGEST"}
+		}
+		if len(msg) != sha512.Size {
+			return 0, nil, &ValidationError{Field: "message", Reason: "Digest is invalid length for algorithm ED25519_PH_SHA_512: a DIGEST message must be exactly 64 bytes"}
+		}
+		d := sha512.Sum512(msg)
+		return crypto.SHA512, d[:], nil
+	}
 	switch mt {
 	case RAW, "":
 		hh := h.New()
@@ -64,7 +82,9 @@ func (k *Key) digestFor(op Operation, alg SigningAlgorithm, mt MessageType, msg 
 // with alg's hash first, DIGEST takes msg as that hash. RSASSA-PSS uses a
 // salt as long as the hash; ECDSA signatures are DER-encoded
 // Ecdsa-Sig-Value (RFC 3279), as AWS returns them (secp256k1 signatures are
-// RFC 6979 deterministic and low-S). Errors: see digestFor.
+// RFC 6979 deterministic and low-S). ED25519_SHA_512 is pure Ed25519 of a
+// RAW message; ED25519_PH_SHA_512 is Ed25519ph of a 64-byte DIGEST message,
+// which it hashes again (AWS's definition). Errors: see digestFor.
 func (k *Key) Sign(alg SigningAlgorithm, mt MessageType, msg []byte) ([]byte, error) {
 	h, digest, err := k.digestFor(OpSign, alg, mt, msg)
 	if err != nil {
@@ -78,6 +98,8 @@ func (k *Key) Sign(alg SigningAlgorithm, mt MessageType, msg []byte) ([]byte, er
 		return rsa.SignPKCS1v15(nil, k.rsa, h, digest)
 	case k.ec != nil:
 		return ecdsa.SignASN1(rand.Reader, k.ec, digest)
+	case k.ed != nil:
+		return k.ed.Sign(nil, digest, &ed25519.Options{Hash: h})
 	default: // secp256k1
 		return secpecdsa.Sign(k.k1, digest).Serialize(), nil
 	}
@@ -115,6 +137,10 @@ func (k *Key) Verify(alg SigningAlgorithm, mt MessageType, msg, sig []byte) erro
 		}
 	case k.ec != nil:
 		if !ecdsa.VerifyASN1(&k.ec.PublicKey, digest, sig) {
+			return bad
+		}
+	case k.ed != nil:
+		if ed25519.VerifyWithOptions(k.ed.Public().(ed25519.PublicKey), digest, sig, &ed25519.Options{Hash: h}) != nil {
 			return bad
 		}
 	default: // secp256k1

@@ -33,12 +33,14 @@ const (
 	MLKEM1024        Spec = "ML_KEM_1024"
 
 	// Specs AWS has that this package refuses (see [Unsupported]).
-	SM2                 Spec = "SM2"
-	MLDSA44             Spec = "ML_DSA_44"
-	MLDSA65             Spec = "ML_DSA_65"
-	MLDSA87             Spec = "ML_DSA_87"
-	ECCNISTEdwards25519 Spec = "ECC_NIST_EDWARDS25519"
+	SM2     Spec = "SM2"
+	MLDSA44 Spec = "ML_DSA_44"
+	MLDSA65 Spec = "ML_DSA_65"
+	MLDSA87 Spec = "ML_DSA_87"
 )
+
+// ECCNISTEdwards25519 is the Ed25519 key spec (SIGN_VERIFY only).
+const ECCNISTEdwards25519 Spec = "ECC_NIST_EDWARDS25519"
 
 // Usage is an AWS KMS key usage (the KeyUsage member of CreateKey).
 type Usage string
@@ -67,6 +69,13 @@ const (
 	ECDSA_SHA_256             SigningAlgorithm = "ECDSA_SHA_256"
 	ECDSA_SHA_384             SigningAlgorithm = "ECDSA_SHA_384"
 	ECDSA_SHA_512             SigningAlgorithm = "ECDSA_SHA_512"
+	// ED25519_SHA_512 is pure Ed25519 (RFC 8032) over a RAW message.
+	ED25519_SHA_512 SigningAlgorithm = "ED25519_SHA_512"
+	// ED25519_PH_SHA_512 is Ed25519ph over a DIGEST message, which is
+	// hashed again: the signature is Ed25519ph of M = the 64-byte message,
+	// whose prehash is SHA-512(M) (FIPS 186-5 7.8.1 step 1), as AWS
+	// documents.
+	ED25519_PH_SHA_512 SigningAlgorithm = "ED25519_PH_SHA_512"
 )
 
 // EncryptionAlgorithm is an AWS KMS encryption algorithm (Encrypt, Decrypt).
@@ -157,37 +166,37 @@ var rsaEnc = []EncryptionAlgorithm{RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256}
 // specs is the table of AWS's spec/usage/algorithm pairings (AWS KMS
 // Developer Guide, "Key spec reference").
 var specs = map[Spec]*specInfo{
-	SymmetricDefault: {usages: []Usage{EncryptDecrypt}, enc: []EncryptionAlgorithm{SYMMETRIC_DEFAULT}},
-	RSA2048:          {usages: []Usage{EncryptDecrypt, SignVerify}, signing: rsaSigning, enc: rsaEnc, rsaBits: 2048},
-	RSA3072:          {usages: []Usage{EncryptDecrypt, SignVerify}, signing: rsaSigning, enc: rsaEnc, rsaBits: 3072},
-	RSA4096:          {usages: []Usage{EncryptDecrypt, SignVerify}, signing: rsaSigning, enc: rsaEnc, rsaBits: 4096},
-	ECCNISTP256:      {usages: []Usage{SignVerify, KeyAgreement}, signing: []SigningAlgorithm{ECDSA_SHA_256}, agree: []KeyAgreementAlgorithm{ECDH}},
-	ECCNISTP384:      {usages: []Usage{SignVerify, KeyAgreement}, signing: []SigningAlgorithm{ECDSA_SHA_384}, agree: []KeyAgreementAlgorithm{ECDH}},
-	ECCNISTP521:      {usages: []Usage{SignVerify, KeyAgreement}, signing: []SigningAlgorithm{ECDSA_SHA_512}, agree: []KeyAgreementAlgorithm{ECDH}},
-	ECCSECGP256K1:    {usages: []Usage{SignVerify}, signing: []SigningAlgorithm{ECDSA_SHA_256}},
-	HMAC224:          {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_224}, hmacSize: 28},
-	HMAC256:          {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_256}, hmacSize: 32},
-	HMAC384:          {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_384}, hmacSize: 48},
-	HMAC512:          {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_512}, hmacSize: 64},
-	MLKEM768:         {usages: []Usage{EncapsulateDecapsulate}, kem: []EncapsulationAlgorithm{ML_KEM}},
-	MLKEM1024:        {usages: []Usage{EncapsulateDecapsulate}, kem: []EncapsulationAlgorithm{ML_KEM}},
+	SymmetricDefault:    {usages: []Usage{EncryptDecrypt}, enc: []EncryptionAlgorithm{SYMMETRIC_DEFAULT}},
+	RSA2048:             {usages: []Usage{EncryptDecrypt, SignVerify}, signing: rsaSigning, enc: rsaEnc, rsaBits: 2048},
+	RSA3072:             {usages: []Usage{EncryptDecrypt, SignVerify}, signing: rsaSigning, enc: rsaEnc, rsaBits: 3072},
+	RSA4096:             {usages: []Usage{EncryptDecrypt, SignVerify}, signing: rsaSigning, enc: rsaEnc, rsaBits: 4096},
+	ECCNISTP256:         {usages: []Usage{SignVerify, KeyAgreement}, signing: []SigningAlgorithm{ECDSA_SHA_256}, agree: []KeyAgreementAlgorithm{ECDH}},
+	ECCNISTP384:         {usages: []Usage{SignVerify, KeyAgreement}, signing: []SigningAlgorithm{ECDSA_SHA_384}, agree: []KeyAgreementAlgorithm{ECDH}},
+	ECCNISTP521:         {usages: []Usage{SignVerify, KeyAgreement}, signing: []SigningAlgorithm{ECDSA_SHA_512}, agree: []KeyAgreementAlgorithm{ECDH}},
+	ECCSECGP256K1:       {usages: []Usage{SignVerify}, signing: []SigningAlgorithm{ECDSA_SHA_256}},
+	ECCNISTEdwards25519: {usages: []Usage{SignVerify}, signing: []SigningAlgorithm{ED25519_SHA_512, ED25519_PH_SHA_512}},
+	HMAC224:             {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_224}, hmacSize: 28},
+	HMAC256:             {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_256}, hmacSize: 32},
+	HMAC384:             {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_384}, hmacSize: 48},
+	HMAC512:             {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_512}, hmacSize: 64},
+	MLKEM768:            {usages: []Usage{EncapsulateDecapsulate}, kem: []EncapsulationAlgorithm{ML_KEM}},
+	MLKEM1024:           {usages: []Usage{EncapsulateDecapsulate}, kem: []EncapsulationAlgorithm{ML_KEM}},
 }
 
 // unsupported gives the reason for every AWS spec this package refuses.
 var unsupported = map[Spec]string{
-	MLKEM512:            "Go's crypto/mlkem implements ML-KEM-768 and ML-KEM-1024 only",
-	SM2:                 "SM2 keys exist only in AWS's China Regions; Go has no SM2 implementation in the standard library or x/crypto",
-	MLDSA44:             "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
-	MLDSA65:             "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
-	MLDSA87:             "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
-	ECCNISTEdwards25519: "Ed25519 keys (ED25519_SHA_512, ED25519_PH_SHA_512) are not implemented yet",
+	MLKEM512: "Go's crypto/mlkem implements ML-KEM-768 and ML-KEM-1024 only",
+	SM2:      "SM2 keys exist only in AWS's China Regions; Go has no SM2 implementation in the standard library or x/crypto",
+	MLDSA44:  "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
+	MLDSA65:  "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
+	MLDSA87:  "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
 }
 
 // Specs returns the key specs this package implements, SymmetricDefault
 // excluded, in AWS's documentation order.
 func Specs() []Spec {
 	return []Spec{RSA2048, RSA3072, RSA4096, ECCNISTP256, ECCNISTP384, ECCNISTP521,
-		ECCSECGP256K1, HMAC224, HMAC256, HMAC384, HMAC512, MLKEM768, MLKEM1024}
+		ECCSECGP256K1, ECCNISTEdwards25519, HMAC224, HMAC256, HMAC384, HMAC512, MLKEM768, MLKEM1024}
 }
 
 // Unsupported reports whether AWS has spec but this package refuses it, and
