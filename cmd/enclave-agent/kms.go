@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -38,6 +39,10 @@ func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
 				return nil, err
 			}
 		}
+	}
+	if strings.HasPrefix(strings.ToLower(a.g.endpoint), "http://") && !a.g.insecureHTTP {
+		return nil, cli.Usagef("--kms-endpoint %s is plain http: the parent instance could choose the data keys this enclave receives; "+
+			"use https:// (with --kms-ca FILE for kms-server's CA), or add --insecure-http-unsafe for development only", a.g.endpoint)
 	}
 	var creds aws.CredentialsProvider = agent.EnvCredentials{Getenv: a.getenv}
 	if a.g.credEndpoint != "" {

@@ -88,7 +88,8 @@ func (a *app) openNSM() (enclave.NSM, error) {
 	})
 	if err != nil {
 		if errors.Is(err, emulator.ErrConfig) {
-			return nil, cli.Usage(err)
+			return nil, cli.Usage(cli.WithHint(err,
+				"the emulator boots an image: give its PCR0 with --pcr0 HEX or --image-measurements FILE, or --debug-mode for a debug-mode enclave"))
 		}
 		return nil, err
 	}

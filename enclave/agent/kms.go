@@ -145,7 +145,7 @@ func New(cfg *Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: endpoint %q: want http(s)://HOST[:PORT]", ErrConfig, endpoint)
 	}
 	if u.Scheme == "http" && !cfg.InsecureHTTPUnsafe {
-		return nil, fmt.Errorf("%w: endpoint %q is plain http: the parent instance could choose the data keys this enclave receives; use https (with the key server's CA in Config.TLS), or set InsecureHTTPUnsafe (--insecure-http-unsafe) for development only", ErrConfig, endpoint)
+		return nil, fmt.Errorf("%w: endpoint %q is plain http: the parent instance could choose the data keys this enclave receives; use https (with the key server's CA in Config.TLS), or set Config.InsecureHTTPUnsafe for development only", ErrConfig, endpoint)
 	}
 	httpClient, err := newHTTPClient(u, cfg.Proxy, cfg.TLS)
 	if err != nil {

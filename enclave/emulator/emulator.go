@@ -139,7 +139,7 @@ func New(cfg *Config) (*Emulator, error) {
 	case cfg.Debug && (has0 || has1 || has2):
 		return nil, fmt.Errorf("%w: debug mode has PCR0-PCR2 all zero; do not also give an image measurement", ErrConfig)
 	case !cfg.Debug && !has0:
-		return nil, fmt.Errorf("%w: no image measurement: give PCR0 (e.g. --image-measurements or --pcr0) or choose debug mode", ErrConfig)
+		return nil, fmt.Errorf("%w: no image measurement: give PCR0 or choose debug mode", ErrConfig)
 	case !cfg.Debug && isZero(cfg.PCRs[0]):
 		return nil, fmt.Errorf("%w: PCR0 all zero is debug mode: choose debug mode explicitly", ErrConfig)
 	}

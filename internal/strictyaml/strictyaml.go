@@ -7,7 +7,8 @@
 // unknown key and every mistyped value is reported at once.
 //
 // Keys are the struct fields' yaml tags; a field without a tag, or tagged
-// "-", is not a key.
+// "-", is not a key. A type with its own UnmarshalYAML judges its value
+// itself.
 package strictyaml
 
 import (
@@ -136,7 +137,10 @@ func lineError(msg string) *Error {
 	return &Error{Line: line, Msg: "YAML: " + msg}
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType    = reflect.TypeOf(time.Duration(0))
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+)
 
 // check walks n against type t, appending what does not fit.
 func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
@@ -151,6 +155,19 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 	}
 	bad := func(format string, args ...any) {
 		*errs = append(*errs, &Error{Line: n.Line, Key: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+		// The type decodes itself: let it judge its node, and word its
+		// own error.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				msg = strings.Join(te.Errors, "; ")
+			}
+			bad("%s", msg)
+		}
+		return
 	}
 	if t == durationType {
 		var d time.Duration

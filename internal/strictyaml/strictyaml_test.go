@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 type route struct {
@@ -15,7 +17,25 @@ type route struct {
 	CIDs    []uint32      `yaml:"allowed_cids"`
 }
 
+// selfDecoding decodes any mapping itself, refusing a key "bad".
+type selfDecoding struct{ keys []string }
+
+func (s *selfDecoding) UnmarshalYAML(n *yaml.Node) error {
+	var m map[string]any
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	for k := range m {
+		if k == "bad" {
+			return errors.New("no bad keys here")
+		}
+		s.keys = append(s.keys, k)
+	}
+	return nil
+}
+
 type config struct {
+	Policy  *selfDecoding     `yaml:"policy"`
 	Routes  []route           `yaml:"routes"`
 	Admin   string            `yaml:"admin"`
 	Max     int               `yaml:"max_connections"`
@@ -37,6 +57,9 @@ func TestDecodeGood(t *testing.T) {
 	}
 	if err := Decode(nil, &c); err != nil {
 		t.Fatalf("empty document: %v", err)
+	}
+	if err := Decode([]byte("policy: {Version: 1, Statement: []}\n"), &c); err != nil || len(c.Policy.keys) != 2 {
+		t.Fatalf("a self-decoding value: %v %+v", err, c.Policy)
 	}
 	if c.secret != "" {
 		t.Fatal("an unexported field was decoded")
@@ -64,6 +87,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"admin: a\n---\nadmin: b\n", []string{`line 2: a second YAML document: a configuration file holds one`}},
 		{"admin: [\n", []string{`line 1: YAML: did not find expected node content`}},
 		{"admin: a\nadmin: b\n", []string{`line 2: YAML: mapping key "admin" already defined at line 1`}},
+		{"policy:\n  bad: 1\n", []string{`line 2: policy: no bad keys here`}},
 		{"secret: x\nIgnored: y\n", []string{`line 1: unknown key "secret"`, `line 2: unknown key "Ignored"`}},
 	}
 	for _, tt := range tests {
