@@ -48,6 +48,10 @@ Flags:
     --public-key HEX   Expect this public key (hex of its DER).
     --allow-debug      Accept debug-mode enclaves (PCR0-2 zero). Unsafe: their
                        memory is readable from the parent instance.
+    --nitrotpm         Verify a NitroTPM document (an EC2 instance's
+                       attestation: nitrotpm_pcrs) instead of an enclave's;
+                       --pcr, --pcrs and the report are then the NitroTPM
+                       PCRs. Enclave documents are rejected (not_nitrotpm).
     --json             Write a JSON report to standard output, whatever the
                        verdict (also when the input cannot be read).
     --connect H:P      Attested TLS: connect to the enclave's attested listener at
@@ -68,7 +72,8 @@ A rejection is reported on standard error as "nitro-verify: error: CODE:
 MESSAGE", CODE being one of malformed, unsupported_algorithm, bad_signature,
 untrusted_chain, certificate_expired, certificate_not_yet_valid,
 pcr_mismatch, nonce_mismatch, user_data_mismatch, public_key_mismatch,
-too_old, from_future, debug_mode, not_enclave; with --json the report's
+too_old, from_future, debug_mode, not_enclave, not_nitrotpm; with --json
+the report's
 error.code is that CODE, or io_error when the input could not be read.
 
 Examples:
@@ -76,6 +81,7 @@ Examples:
     nitro-verify --pcrs measurements.json --max-age 5m --json doc.b64
     curl -s https://enclave.example/attestation | nitro-verify --nonce 0102ab -
     nitro-verify --connect enclave.example:443 --pcrs measurements.json
+    nitro-verify --nitrotpm --pcr 4=HEX --nonce 0102ab tpm-doc.b64
 `
 
 // config is what the flags ask for.
@@ -91,6 +97,7 @@ type config struct {
 	userData    []byte
 	publicKey   []byte
 	allowDebug  bool
+	nitroTPM    bool // --nitrotpm: a NitroTPM document, not an enclave's
 	json        bool
 	showVersion bool
 	help        bool
@@ -159,6 +166,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.Var(hexFlag{"user-data", &c.userData}, "user-data", "")
 	fs.Var(hexFlag{"public-key", &c.publicKey}, "public-key", "")
 	fs.BoolVar(&c.allowDebug, "allow-debug", false, "")
+	fs.BoolVar(&c.nitroTPM, "nitrotpm", false, "")
 	fs.BoolVar(&c.json, "json", false, "")
 	fs.BoolVar(&c.showVersion, "version", false, "")
 	fs.StringVar(&c.connect, "connect", "", "")
@@ -246,6 +254,16 @@ func parseArgs(args []string) (*config, error) {
 			return nil, err
 		}
 		c.roots = roots
+	}
+	if c.nitroTPM {
+		switch {
+		case c.allowDebug:
+			return nil, usagef("--nitrotpm: --allow-debug does not apply (NitroTPM documents have no debug mode)")
+		case eifFile != "":
+			return nil, usagef("--nitrotpm: --eif gives an enclave image's PCRs, not an instance's NitroTPM PCRs")
+		case c.connect != "":
+			return nil, usagef("--nitrotpm: --connect attests an enclave, not an instance")
+		}
 	}
 	if c.connect != "" {
 		if err := checkConnectFlags(c); err != nil {

@@ -73,7 +73,8 @@ type ReportError struct {
 	Hint    string `json:"hint,omitempty"`
 	// PCRMismatches lists every mismatched PCR (code pcr_mismatch).
 	PCRMismatches []ReportPCRMismatch `json:"pcr_mismatches,omitempty"`
-	// Field names the field concerned (malformed, *_mismatch, not_enclave).
+	// Field names the field concerned (malformed, *_mismatch, not_enclave,
+	// not_nitrotpm).
 	Field string `json:"field,omitempty"`
 	// Expected and Actual are hex (*_mismatch); Actual null when absent.
 	Expected *string `json:"expected,omitempty"`
@@ -187,6 +188,7 @@ func errorReport(err error, c *config) *ReportError {
 	var ve *attestation.ValidityError
 	var fe *attestation.FreshnessError
 	var ne *attestation.NotEnclaveError
+	var nt *attestation.NotNitroTPMError
 	switch {
 	case errors.As(err, &pm):
 		for _, m := range pm.Mismatches {
@@ -203,6 +205,8 @@ func errorReport(err error, c *config) *ReportError {
 		r.Timestamp, r.At, r.Limit = rfc3339(fe.Timestamp), rfc3339(fe.At), fe.Limit.String()
 	case errors.As(err, &ne):
 		r.Field = ne.Field
+	case errors.As(err, &nt):
+		r.Field = nt.Field
 	}
 	return r
 }
@@ -289,14 +293,20 @@ func hint(code string, c *config) string {
 	case "debug_mode":
 		return "debug-mode enclaves expose their memory to the parent instance; --allow-debug accepts them (development only)"
 	case "not_enclave":
-		return "this is a NitroTPM attestation of an EC2 instance, not of a Nitro Enclave"
+		return "this is a NitroTPM attestation of an EC2 instance, not of a Nitro Enclave; verify it as one with --nitrotpm"
+	case "not_nitrotpm":
+		return "this is a Nitro Enclave's attestation document, not an EC2 instance's NitroTPM document; verify it without --nitrotpm"
 	}
 	return ""
 }
 
 // writeText writes the human report of a verified document.
 func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolicy) {
-	fmt.Fprintf(w, "Verified: Nitro Enclaves attestation document\n\n")
+	if c.nitroTPM {
+		fmt.Fprintf(w, "Verified: NitroTPM attestation document (EC2 instance)\n\n")
+	} else {
+		fmt.Fprintf(w, "Verified: Nitro Enclaves attestation document\n\n")
+	}
 	fmt.Fprintf(w, "Module ID    %s\n", d.ModuleID)
 	fmt.Fprintf(w, "Timestamp    %s\n", rfc3339(d.Timestamp))
 	at := pol.Time
@@ -308,7 +318,7 @@ func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolic
 	if c.maxAge > 0 {
 		fmt.Fprintf(w, "Max age      %s\n", c.maxAge)
 	}
-	if d.Debug() {
+	if d.Debug() && !c.nitroTPM {
 		fmt.Fprintf(w, "Debug mode   YES (accepted with --allow-debug: the parent can read the enclave's memory)\n")
 	}
 	fmt.Fprintf(w, "Public key   %s\n", short(d.PublicKey))

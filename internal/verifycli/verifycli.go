@@ -99,25 +99,48 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		return reject(p, c, rep, err)
 	}
 
-	doc, err := attestation.Verify(data, opts)
+	doc, err := verifyDocument(c, data, opts)
 	if err != nil {
 		switch attestation.ErrorCode(err) {
 		case "", attestation.CodeInvalidOptions:
 			p.Errorf("%s", message(err))
 			return ExitUsage
 		}
-		if d, perr := attestation.Parse(data); perr == nil {
+		if d := parseDocument(c, data); d != nil {
 			rep.Document = documentReport(d, c.pcrs)
+			rep.Document.Debug = rep.Document.Debug && !c.nitroTPM
 		}
 		return reject(p, c, rep, err)
 	}
 	rep.Verified = true
 	rep.Document = documentReport(doc, c.pcrs)
+	rep.Document.Debug = rep.Document.Debug && !c.nitroTPM
 	if c.json {
 		return writeJSON(p, rep, ExitVerified)
 	}
 	writeText(stdout, doc, c, &rep.Verification)
 	return ExitVerified
+}
+
+// verifyDocument verifies an enclave document, or with --nitrotpm a
+// NitroTPM document, whose fields the report shows in the same shape.
+func verifyDocument(c *config, data []byte, opts attestation.Options) (*attestation.Document, error) {
+	if !c.nitroTPM {
+		return attestation.Verify(data, opts)
+	}
+	d, err := attestation.VerifyNitroTPM(data, opts)
+	return (*attestation.Document)(d), err
+}
+
+// parseDocument decodes the document of a rejection for the report, or
+// returns nil.
+func parseDocument(c *config, data []byte) *attestation.Document {
+	if !c.nitroTPM {
+		d, _ := attestation.Parse(data)
+		return d
+	}
+	d, _ := attestation.ParseNitroTPM(data)
+	return (*attestation.Document)(d)
 }
 
 func readInput(name string, stdin io.Reader) ([]byte, error) {
