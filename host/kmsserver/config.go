@@ -94,6 +94,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long [Server.Serve] waits for requests in
 	// flight after its context ends; default 10 seconds.
 	ShutdownTimeout time.Duration
+	// DeletionSweepInterval is how often [Server.Serve] destroys the keys
+	// whose deletion date has passed (and once when it starts); default 1
+	// hour. Until then such a key already answers NotFoundException.
+	DeletionSweepInterval time.Duration
 
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
@@ -169,6 +173,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.DeletionSweepInterval == 0 {
+		cfg.DeletionSweepInterval = time.Hour
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -208,6 +215,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		bad("shutdown timeout", "negative")
+	}
+	if cfg.DeletionSweepInterval < 0 {
+		bad("deletion sweep interval", "negative")
 	}
 	ids := make([]string, 0, len(cfg.AccessKeys))
 	for id := range cfg.AccessKeys {

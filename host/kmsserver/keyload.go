@@ -114,7 +114,25 @@ type material struct {
 
 // binding is the part of k its wrapped material is bound to.
 func binding(k *keystore.Key) keymaterial.Binding {
-	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy}
+	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
+		State: k.State, DeletionDate: k.DeletionDate}
+}
+
+// rebind wraps a change of bound fields (policy, state) for
+// Store.UpdateKey: it verifies the record as it is in the store now,
+// applies change, and wraps the material again for the new binding.
+func (s *Server) rebind(change func(k *keystore.Key) error) func(k *keystore.Key) error {
+	return func(k *keystore.Key) error {
+		raw, _, err := s.root.Unwrap(binding(k), k.WrappedMaterial)
+		if err != nil {
+			return err
+		}
+		if err := change(k); err != nil {
+			return err
+		}
+		k.WrappedMaterial, err = s.root.Wrap(s.rand, binding(k), raw)
+		return err
+	}
 }
 
 // material returns k's unwrapped material, verifying the record first
@@ -129,7 +147,7 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 			return m, nil
 		}
 	}
-	raw, err := s.root.Unwrap(b, k.WrappedMaterial)
+	raw, _, err := s.root.Unwrap(b, k.WrappedMaterial)
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,10 @@ import (
 )
 
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	deletions *prometheus.CounterVec // by result: destroyed, failed
 	// byOp holds each known operation's pre-resolved success counter and
 	// duration histogram (read-only after prepare), so the common path
 	// skips the label hashing and lookup of WithLabelValues.
@@ -46,7 +47,13 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"operation"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration)
+	m.deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kms_key_deletions_total",
+		Help: "Keys whose deletion date passed, by result: destroyed (record and aliases removed from the store) or failed (retried at the next sweep).",
+	}, []string{"result"})
+	m.deletions.WithLabelValues("destroyed")
+	m.deletions.WithLabelValues("failed")
+	m.reg.MustRegister(m.requests, m.duration, m.deletions)
 	return m
 }
 

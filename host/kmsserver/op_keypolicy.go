@@ -57,17 +57,10 @@ func (s *Server) putKeyPolicy(c *call, body []byte) (any, error) {
 	if err := s.checkNewPolicy(c, k.ID, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
-		// Re-bind the material to the new policy (see wrapAAD), after
-		// checking the record as it is now.
-		raw, err := s.root.Unwrap(binding(k), k.WrappedMaterial)
-		if err != nil {
-			return err
-		}
+	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		k.Policy = *in.Policy
-		k.WrappedMaterial, err = s.root.Wrap(s.rand, binding(k), raw)
-		return err
-	}); err != nil {
+		return nil
+	})); err != nil {
 		return nil, err
 	}
 	return empty{}, nil

@@ -24,7 +24,7 @@ func (s *Server) setState(c *call, body []byte, action string, fn func(k *keysto
 	if err := s.authorize(c, k, action, nil, nil); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.UpdateKey(c.ctx, k.ID, fn); err != nil {
+	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(fn)); err != nil {
 		return nil, err
 	}
 	return empty{}, nil
@@ -69,7 +69,7 @@ func (s *Server) scheduleKeyDeletion(c *call, body []byte) (any, error) {
 	if err := s.authorize(c, k, "kms:ScheduleKeyDeletion", nil, nil); err != nil {
 		return nil, err
 	}
-	k, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
+	k, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}
@@ -77,7 +77,7 @@ func (s *Server) scheduleKeyDeletion(c *call, body []byte) (any, error) {
 		k.DeletionDate = c.now.UTC().Add(time.Duration(days) * 24 * time.Hour)
 		k.PendingWindowInDays = days
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}

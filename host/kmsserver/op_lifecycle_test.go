@@ -4,12 +4,17 @@ package kmsserver
 
 import (
 	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
 
 // TestDeletionTakesEffect: after the waiting period a key is gone.
@@ -29,4 +34,152 @@ func TestDeletionTakesEffect(t *testing.T) {
 	env.srv.cfg.MaxClockSkew = 8 * 24 * time.Hour
 	_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
 	wantCode(t, err, CodeNotFound)
+}
+
+// TestKeyStateIsBound (issue 12, finding 7): the key state is bound to the
+// wrapped material, so a store writer without the root key cannot bring a
+// key scheduled for deletion (or disabled) back into use by editing its
+// record: the record then fails its integrity check.
+func TestKeyStateIsBound(t *testing.T) {
+	store := openDir(t, t.TempDir())
+	env := newEnv(t, func(c *Config) { c.Store = store })
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		setup func(id string) error
+	}{
+		{"pending deletion", func(id string) error {
+			_, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+			return err
+		}},
+		{"disabled", func(id string) error {
+			_, err := env.client.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(id)})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := env.createKey(t)
+			if err := tc.setup(id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.UpdateKey(ctx, id, func(k *keystore.Key) error {
+				k.State, k.DeletionDate, k.PendingWindowInDays = keystore.StateEnabled, time.Time{}, 0
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := env.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("x")})
+			wantCode(t, err, CodeInternal)
+		})
+	}
+	// Changes made through the server keep the key usable.
+	id := env.createKey(t)
+	for _, step := range []func() error{
+		func() error {
+			_, err := env.client.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(id)})
+			return err
+		},
+		func() error {
+			_, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+			return err
+		},
+		func() error {
+			_, err := env.client.CancelKeyDeletion(ctx, &awskms.CancelKeyDeletionInput{KeyId: aws.String(id)})
+			return err
+		},
+		func() error {
+			_, err := env.client.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: aws.String(id)})
+			return err
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.encrypt(t, id, []byte("still usable"), nil)
+}
+
+// TestDeletedKeyIsDestroyed (issue 12, finding 7): once the waiting period
+// is over, the serving server removes the key's record (and its sealed
+// material) and its aliases from the store, so nobody who can write to the
+// store can bring it back by editing the record.
+func TestDeletedKeyIsDestroyed(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	t0 := time.Now()
+	now.Store(&t0)
+	store := openDir(t, t.TempDir())
+	srv, _ := newServing(t, func(c *Config) {
+		c.Store = store
+		c.Clock = func() time.Time { return *now.Load() }
+		c.MaxClockSkew = 30 * 24 * time.Hour // requests are signed with the real clock
+		c.DeletionSweepInterval = 20 * time.Millisecond
+	})
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")},
+		func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + srv.Addr("kms").String()) })
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		out, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, *out.KeyMetadata.KeyId)
+	}
+	doomed, kept := ids[0], ids[1]
+	if _, err := client.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/doomed"), TargetKeyId: aws.String(doomed)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(doomed), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(7*24*time.Hour + time.Minute)
+	now.Store(&later)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := store.GetKey(ctx, doomed)
+		if errors.Is(err, keystore.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the key's record is still in the store after its deletion date: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := store.GetAlias(ctx, "alias/doomed"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Errorf("the deleted key's alias is still in the store: %v", err)
+	}
+	if _, err := store.GetKey(ctx, kept); err != nil {
+		t.Errorf("the other key: %v", err)
+	}
+	if code, body := httpGet(t, "http://"+srv.Addr("metrics").String()+"/metrics"); code != 200 || !strings.Contains(body, `kms_key_deletions_total{result="destroyed"} 1`) {
+		t.Errorf("metrics: %d %s", code, body)
+	}
+}
+
+// TestSweepSkipsTamperedRecords: a record a store writer marked as past
+// its deletion date (the state is bound, so it fails its integrity check)
+// is not destroyed; the failure is counted, and the sweep goes on.
+func TestSweepSkipsTamperedRecords(t *testing.T) {
+	store := openDir(t, t.TempDir())
+	env := newEnv(t, func(c *Config) { c.Store = store })
+	ctx := context.Background()
+	victim := env.createKey(t)
+	if _, err := store.UpdateKey(ctx, victim, func(k *keystore.Key) error {
+		k.State, k.DeletionDate = keystore.StatePendingDeletion, time.Now().Add(-time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.srv.sweepDeletions(ctx); n != 0 {
+		t.Fatalf("sweep destroyed %d keys", n)
+	}
+	if _, err := store.GetKey(ctx, victim); err != nil {
+		t.Fatalf("a tampered record was destroyed: %v", err)
+	}
+	w := httptest.NewRecorder()
+	env.srv.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(w.Body.String(), `kms_key_deletions_total{result="failed"} 1`) {
+		t.Fatalf("the failure was not counted:\n%s", w.Body.String())
+	}
 }

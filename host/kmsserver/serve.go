@@ -3,8 +3,8 @@
 package kmsserver
 
 // The service lifecycle: Listen binds, Serve serves until its context ends,
-// as host/proxy does. Background loops (key deletion, later rotation) run
-// under Serve too.
+// as host/proxy does. Background loops (key deletion in deletion.go, later
+// rotation) run under Serve too.
 
 import (
 	"context"
@@ -96,7 +96,9 @@ func (s *Server) Addr(name string) net.Addr {
 	return nil
 }
 
-// Serve serves the bound listeners until ctx is done, then shuts down
+// Serve serves the bound listeners, and runs the background loops (the
+// destruction of keys whose deletion date has passed, every
+// [Config.DeletionSweepInterval]), until ctx is done, then shuts down
 // gracefully: it stops accepting, waits up to [Config.ShutdownTimeout] for
 // requests in flight and closes the connections still open. It returns nil
 // after a shutdown, or the error that stopped a listener. A Server serves
@@ -127,6 +129,11 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	var loops sync.WaitGroup
+	loops.Add(1)
+	go func() { defer loops.Done(); s.deletionLoop(loopCtx) }()
 	s.serving.Store(true)
 	var err error
 	select {
@@ -134,6 +141,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-errc:
 	}
 	s.serving.Store(false)
+	stopLoops()
+	loops.Wait()
 	s.cfg.Logger.Info("shutting down", "drain_timeout", s.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

@@ -12,14 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // RootKeySize is the size of the operator's root key in bytes.
 const RootKeySize = 32
 
 const (
-	// wrapLabel starts the additional data of every wrapped material.
-	wrapLabel = "enclavekit/kms key material v1\x00"
+	// wrapLabel starts the additional data of every wrapped material; v2
+	// binds the key state too.
+	wrapLabel = "enclavekit/kms key material v2\x00"
+	// wrapLabelV1 is the label of records written before the key state was
+	// bound; Unwrap still opens them (see Root.Unwrap).
+	wrapLabelV1 = "enclavekit/kms key material v1\x00"
 	// aliasMACLabel separates the alias MAC key from every other use of
 	// the root key.
 	aliasMACLabel = "enclavekit kms-server alias record MAC v1"
@@ -76,19 +81,40 @@ type Binding struct {
 	KeyUsage string
 	// Policy is the key policy document; its SHA-256 is bound.
 	Policy string
+	// State is the key state (Enabled, Disabled, PendingDeletion) and
+	// DeletionDate the end of a pending deletion (zero otherwise): a
+	// record cannot be brought back into use by editing them.
+	State        string
+	DeletionDate time.Time
 }
 
-// AAD returns the additional data for b: a label, then key ID, key spec and
-// key usage each followed by a NUL byte, then the SHA-256 of the policy.
-// None of the three names may contain NUL (key IDs are UUIDs, specs and
-// usages KMS's enum values), so the encoding is injective.
+// AAD returns the additional data for b: the label, then key ID, key spec,
+// key usage and state each followed by a NUL byte, the deletion date as
+// 8 bytes of Unix nanoseconds (0 when zero), then the SHA-256 of the
+// policy. None of the names may contain NUL (key IDs are UUIDs, the others
+// KMS's enum values), so the encoding is injective.
 func (b Binding) AAD() []byte {
+	return b.aad(wrapLabel, true)
+}
+
+func (b Binding) aad(label string, withState bool) []byte {
 	h := sha256.Sum256([]byte(b.Policy))
-	aad := make([]byte, 0, len(wrapLabel)+len(b.KeyID)+len(b.KeySpec)+len(b.KeyUsage)+3+len(h))
-	aad = append(aad, wrapLabel...)
-	for _, f := range []string{b.KeyID, b.KeySpec, b.KeyUsage} {
+	aad := make([]byte, 0, len(label)+len(b.KeyID)+len(b.KeySpec)+len(b.KeyUsage)+len(b.State)+4+8+len(h))
+	aad = append(aad, label...)
+	fields := []string{b.KeyID, b.KeySpec, b.KeyUsage}
+	if withState {
+		fields = append(fields, b.State)
+	}
+	for _, f := range fields {
 		aad = append(aad, f...)
 		aad = append(aad, 0)
+	}
+	if withState {
+		var d int64
+		if !b.DeletionDate.IsZero() {
+			d = b.DeletionDate.UnixNano()
+		}
+		aad = binary.BigEndian.AppendUint64(aad, uint64(d))
 	}
 	return append(aad, h[:]...)
 }
@@ -104,17 +130,22 @@ func (r *Root) Wrap(rand io.Reader, b Binding, raw []byte) ([]byte, error) {
 }
 
 // Unwrap opens material sealed by [Root.Wrap] for b, and so verifies the
-// binding; any mismatch is [ErrIntegrity].
-func (r *Root) Unwrap(b Binding, wrapped []byte) ([]byte, error) {
+// binding; any mismatch is [ErrIntegrity]. Material wrapped before the
+// state was bound (label v1: key ID, spec, usage and policy only) still
+// opens, with legacy true: its state is bound once it is wrapped again
+// (at its next change of state or policy).
+func (r *Root) Unwrap(b Binding, wrapped []byte) (raw []byte, legacy bool, err error) {
 	ns := r.aead.NonceSize()
 	if len(wrapped) < ns {
-		return nil, ErrIntegrity
+		return nil, false, ErrIntegrity
 	}
-	raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD())
-	if err != nil {
-		return nil, ErrIntegrity
+	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD()); err == nil {
+		return raw, false, nil
 	}
-	return raw, nil
+	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aad(wrapLabelV1, false)); err == nil {
+		return raw, true, nil
+	}
+	return nil, false, ErrIntegrity
 }
 
 // AliasMAC binds an alias name to its key ID: HMAC-SHA256 under a key

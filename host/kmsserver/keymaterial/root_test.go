@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"testing"
+	"time"
 )
 
 func testRoot(t testing.TB) *Root {
@@ -33,34 +35,61 @@ func TestNewRootKeySize(t *testing.T) {
 // Every bound field of the record makes Unwrap fail when it changes.
 func TestWrapBinding(t *testing.T) {
 	r := testRoot(t)
-	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`}
+	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`,
+		State: "PendingDeletion", DeletionDate: time.Date(2026, 12, 13, 0, 0, 0, 0, time.UTC)}
 	raw := bytes.Repeat([]byte{1}, 32)
 	w, err := r.Wrap(rand.Reader, b, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := r.Unwrap(b, w); err != nil || !bytes.Equal(got, raw) {
-		t.Fatalf("Unwrap: %x %v", got, err)
+	if got, legacy, err := r.Unwrap(b, w); err != nil || legacy || !bytes.Equal(got, raw) {
+		t.Fatalf("Unwrap: %x %v %v", got, legacy, err)
 	}
 	for name, mod := range map[string]func(*Binding){
-		"key ID":    func(b *Binding) { b.KeyID = "0b9d2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5c" },
-		"key spec":  func(b *Binding) { b.KeySpec = "HMAC_256" },
-		"key usage": func(b *Binding) { b.KeyUsage = UsageGenerateVerifyMAC },
-		"policy":    func(b *Binding) { b.Policy = `{"a":2}` },
+		"key ID":           func(b *Binding) { b.KeyID = "0b9d2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5c" },
+		"key spec":         func(b *Binding) { b.KeySpec = "HMAC_256" },
+		"key usage":        func(b *Binding) { b.KeyUsage = UsageGenerateVerifyMAC },
+		"policy":           func(b *Binding) { b.Policy = `{"a":2}` },
+		"state":            func(b *Binding) { b.State = "Enabled" },
+		"deletion date":    func(b *Binding) { b.DeletionDate = b.DeletionDate.Add(24 * time.Hour) },
+		"no deletion date": func(b *Binding) { b.DeletionDate = time.Time{} },
 	} {
 		c := b
 		mod(&c)
-		if _, err := r.Unwrap(c, w); !errors.Is(err, ErrIntegrity) {
+		if _, _, err := r.Unwrap(c, w); !errors.Is(err, ErrIntegrity) {
 			t.Errorf("changed %s: %v, want ErrIntegrity", name, err)
 		}
 	}
-	if _, err := r.Unwrap(b, w[:5]); !errors.Is(err, ErrIntegrity) {
+	if _, _, err := r.Unwrap(b, w[:5]); !errors.Is(err, ErrIntegrity) {
 		t.Errorf("truncated: %v", err)
 	}
 	other, _ := NewRoot(bytes.Repeat([]byte{8}, RootKeySize))
-	if _, err := other.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
+	if _, _, err := other.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
 		t.Errorf("other root key: %v", err)
 	}
+}
+
+// TestUnwrapLegacy: material wrapped before the state was bound (label v1)
+// still opens, reported as legacy, whatever the state says; its other
+// fields stay bound.
+func TestUnwrapLegacy(t *testing.T) {
+	r := testRoot(t)
+	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`}
+	nonce := make([]byte, r.aead.NonceSize())
+	w := r.aead.Seal(bytes.Clone(nonce), nonce, []byte("raw"), []byte(wrapLabelV1+blobTestKeyID+"\x00"+SpecSymmetric+"\x00"+UsageEncryptDecrypt+"\x00"+string(sha256Of(b.Policy))))
+	b.State = "Disabled"
+	if got, legacy, err := r.Unwrap(b, w); err != nil || !legacy || string(got) != "raw" {
+		t.Fatalf("legacy record: %q %v %v", got, legacy, err)
+	}
+	b.Policy = `{"a":2}`
+	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("legacy record with another policy: %v", err)
+	}
+}
+
+func sha256Of(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
 }
 
 func TestAliasMAC(t *testing.T) {

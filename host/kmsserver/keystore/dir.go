@@ -202,6 +202,53 @@ func (d *Dir) ListKeys(context.Context) ([]*Key, error) {
 	return out, nil
 }
 
+// DeleteKey implements [Store]: the aliases naming the key go first (one
+// write of aliases.json), then the key's file, then the directory is
+// fsynced. After a crash in between, the key is still there without its
+// aliases, and deleting it again completes the job.
+func (d *Dir) DeleteKey(_ context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if _, ok := d.keys[id]; !ok {
+		return ErrNotFound
+	}
+	var removed []Alias
+	for name, a := range d.aliases {
+		if a.KeyID == id {
+			removed = append(removed, a)
+			delete(d.aliases, name)
+		}
+	}
+	if len(removed) > 0 {
+		if err := d.writeAliases(); err != nil {
+			for _, a := range removed {
+				d.aliases[a.Name] = a
+			}
+			return err
+		}
+	}
+	if err := os.Remove(d.keyPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	delete(d.keys, id)
+	return syncDir(filepath.Join(d.dir, "keys"))
+}
+
+func syncDir(dir string) error {
+	df, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	defer df.Close()
+	if err := df.Sync(); err != nil {
+		return fmt.Errorf("keystore: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
 // CreateAlias implements [Store].
 func (d *Dir) CreateAlias(_ context.Context, a Alias) error {
 	d.mu.Lock()
@@ -322,13 +369,5 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("keystore: %w", err)
 	}
 	ok = true
-	df, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	defer df.Close()
-	if err := df.Sync(); err != nil {
-		return fmt.Errorf("keystore: fsync %s: %w", dir, err)
-	}
-	return nil
+	return syncDir(dir)
 }

@@ -106,6 +106,10 @@ type Store interface {
 	UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error)
 	// ListKeys returns every key, ordered by ID.
 	ListKeys(ctx context.Context) ([]*Key, error)
+	// DeleteKey removes a key's record (its sealed material with it) and
+	// every alias naming the key, for good; ErrNotFound when absent. The
+	// server calls it when a key's deletion date has passed.
+	DeleteKey(ctx context.Context, id string) error
 	// CreateAlias adds an alias; ErrExists when the name is taken,
 	// ErrNotFound when the target key does not exist.
 	CreateAlias(ctx context.Context, a Alias) error

@@ -335,6 +335,37 @@ func (s *Store) GetAlias(ctx context.Context, name string) (keystore.Alias, erro
 	return a, nil
 }
 
+// DeleteKey implements keystore.Store: the key's aliases and its row in one
+// transaction.
+func (s *Store) DeleteKey(ctx context.Context, id string) error {
+	err := s.op(ctx, "DeleteKey", false, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `DELETE FROM aliases WHERE key_id = $1`, id); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `DELETE FROM keys WHERE id = $1`, id)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return pgx.ErrNoRows
+			}
+			return nil
+		})
+	})
+	if s.cacheOn {
+		s.cacheMu.Lock()
+		delete(s.keys, id)
+		for name, c := range s.aliases {
+			if c.a.KeyID == id {
+				delete(s.aliases, name)
+			}
+		}
+		s.cacheMu.Unlock()
+	}
+	return err
+}
+
 // DeleteAlias implements keystore.Store.
 func (s *Store) DeleteAlias(ctx context.Context, name string) error {
 	err := s.op(ctx, "DeleteAlias", false, func(ctx context.Context) error {

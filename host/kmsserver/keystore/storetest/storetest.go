@@ -53,6 +53,7 @@ func Run(t *testing.T, open Open) {
 		{"ListKeysOrdered", testListKeysOrdered},
 		{"Aliases", testAliases},
 		{"ListAliasesOrdered", testListAliasesOrdered},
+		{"DeleteKey", testDeleteKey},
 		{"ConcurrentUpdateKey", testConcurrentUpdateKey},
 		{"ConcurrentCreateAlias", testConcurrentCreateAlias},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
@@ -485,6 +486,43 @@ func testConcurrentCreateKey(t *testing.T, s keystore.Store) {
 	}
 }
 
+// testDeleteKey: DeleteKey removes the key and the aliases naming it,
+// nothing else, and a deleted ID is free.
+func testDeleteKey(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	mustCreate(t, s, NewKey(ID(2)))
+	at := time.Date(2026, 11, 28, 1, 2, 3, 0, time.UTC)
+	for _, a := range []keystore.Alias{{Name: "alias/a", KeyID: ID(1), CreatedAt: at}, {Name: "alias/b", KeyID: ID(1), CreatedAt: at}, {Name: "alias/c", KeyID: ID(2), CreatedAt: at}} {
+		if err := s.CreateAlias(bg, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteKey(bg, ID(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetKey(bg, ID(1)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetKey after DeleteKey: %v, want ErrNotFound", err)
+	}
+	for _, name := range []string{"alias/a", "alias/b"} {
+		if _, err := s.GetAlias(bg, name); !errors.Is(err, keystore.ErrNotFound) {
+			t.Fatalf("GetAlias(%s) of a deleted key: %v, want ErrNotFound", name, err)
+		}
+	}
+	if a, err := s.GetAlias(bg, "alias/c"); err != nil || a.KeyID != ID(2) {
+		t.Fatalf("the other key's alias: %+v %v", a, err)
+	}
+	keys, err := s.ListKeys(bg)
+	if err != nil || len(keys) != 1 || keys[0].ID != ID(2) {
+		t.Fatalf("ListKeys after DeleteKey: %d keys, %v", len(keys), err)
+	}
+	if err := s.DeleteKey(bg, ID(1)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("second DeleteKey: %v, want ErrNotFound", err)
+	}
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(1), CreatedAt: at}); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("alias to a deleted key: %v, want ErrNotFound", err)
+	}
+}
+
 func testClosed(t *testing.T, s keystore.Store) {
 	mustCreate(t, s, NewKey(ID(1)))
 	if err := s.Close(); err != nil {
@@ -507,5 +545,8 @@ func testClosed(t *testing.T, s keystore.Store) {
 	}
 	if _, err := s.ListKeys(bg); !errors.Is(err, keystore.ErrClosed) {
 		t.Fatalf("ListKeys after Close: %v, want ErrClosed", err)
+	}
+	if err := s.DeleteKey(bg, ID(1)); !errors.Is(err, keystore.ErrClosed) {
+		t.Fatalf("DeleteKey after Close: %v, want ErrClosed", err)
 	}
 }

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// Destroying keys whose deletion date has passed: a background loop of
+// Serve, as vault's periodicFunc. One key's failure is logged and counted,
+// never fatal; it is retried at the next sweep.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+// deletionLoop sweeps once at once, then every DeletionSweepInterval until
+// ctx ends.
+func (s *Server) deletionLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.DeletionSweepInterval)
+	defer t.Stop()
+	for {
+		s.sweepDeletions(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepDeletions destroys every key pending deletion whose deletion date
+// has passed: its record (with the sealed material) and its aliases leave
+// the store, so that nobody who can write to the store can bring the key
+// back by editing the record. The record is verified first: the state and
+// deletion date are bound to the material, so only a deletion scheduled
+// through the server is carried out. It returns how many keys it destroyed.
+func (s *Server) sweepDeletions(ctx context.Context) int {
+	now := s.cfg.Clock()
+	keys, err := s.store.ListKeys(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.Error("key deletion sweep: cannot list keys", "error", err)
+			s.metrics.deletions.WithLabelValues("failed").Inc()
+		}
+		return 0
+	}
+	n := 0
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return n
+		}
+		if k.State != keystore.StatePendingDeletion || now.Before(k.DeletionDate) {
+			continue
+		}
+		arn := s.keyARN(k.ID)
+		if _, _, err := s.root.Unwrap(binding(k), k.WrappedMaterial); err != nil {
+			s.cfg.Logger.Error("key deletion: record fails its integrity check; not deleting it", "key", arn, "error", err)
+			s.metrics.deletions.WithLabelValues("failed").Inc()
+			continue
+		}
+		if err := s.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, keystore.ErrNotFound) {
+			s.cfg.Logger.Error("key deletion failed; retrying at the next sweep", "key", arn, "error", err)
+			s.metrics.deletions.WithLabelValues("failed").Inc()
+			continue
+		}
+		s.materials.Delete(k.ID)
+		s.policies.Delete(k.ID)
+		s.metrics.deletions.WithLabelValues("destroyed").Inc()
+		s.cfg.Logger.Info("key deleted: its deletion date has passed", "key", arn, "deletion_date", k.DeletionDate)
+		// As CloudTrail records KMS's own DeleteKey event.
+		s.audit.write(&auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: s.newRequestID(),
+			Operation: "DeleteKey", Principal: "kms-server", KeyARN: arn, Decision: "allow"})
+		n++
+	}
+	return n
+}
