@@ -153,9 +153,6 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 	if isNull(n) {
 		return
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return // the type decodes (and checks) its node itself
-	}
 	bad := func(format string, args ...any) {
 		*errs = append(*errs, &Error{Line: n.Line, Key: path, Msg: fmt.Sprintf(format, args...)})
 	}
