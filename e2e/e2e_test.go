@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -18,12 +19,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
@@ -355,7 +358,12 @@ credentials:
   listen: unix://%s
   source: file
   file: %s
-`, tapAddr.Port, path("egress.sock"), tapAddr, path("enclave-a", "agent.sock"), path("creds.sock"), path("role.json")), 0o600)
+time:
+  listen: unix://%s
+logs:
+  listen: unix://%s
+`, tapAddr.Port, path("egress.sock"), tapAddr, path("enclave-a", "agent.sock"), path("creds.sock"), path("role.json"),
+		path("time.sock"), path("logs.sock")), 0o600)
 	if r := run(t, ctx, "host-proxy", "--config", path("host-proxy.yaml"), "--check"); r.code != 0 {
 		t.Fatalf("host-proxy --check: exit %d: %s", r.code, r.stderr)
 	}
@@ -495,4 +503,80 @@ credentials:
 	if r := run(t, ctx, "enclave-agent", append(agentA, "genrandom", "--length", "16")...); r.code != 0 {
 		t.Errorf("genrandom from image A after B: exit %d: %s", r.code, r.stderr)
 	}
+
+	// 6. An application that is not Go (deploy/enclave/python-app/app.py,
+	// Debian's boto3 with endpoint_url at the agent), run by
+	// `enclave-agent init` with the local KMS endpoint: it gets a data key
+	// and decrypts a stored secret knowing nothing of attestation; its
+	// output reaches host-proxy's log through the logs route; the parent
+	// saw Recipient on both requests and no plaintext.
+	t.Run("python app", func(t *testing.T) {
+		const py = "/usr/bin/python3" // Debian's, with python3-boto3
+		if err := exec.Command(py, "-c", "import boto3").Run(); err != nil {
+			t.Skipf("Debian python3-boto3 is not installed (.ci/run installs it): %v", err)
+		}
+		secret := []byte("e2e stored secret " + randomHex(t, 8))
+		enc, err := demo.NewClient("http://"+kmsAddr, region, admin.ID, admin.Secret).Encrypt(ctx,
+			&awskms.EncryptInput{KeyId: aws.String("alias/e2e"), Plaintext: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, path("secret.blob"), string(enc.CiphertextBlob), 0o644)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kmsListen := l.Addr().String()
+		l.Close()
+		app, err := filepath.Abs("../deploy/enclave/python-app/app.py")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(exchanges(t, tapLog, "GenerateDataKey")) + len(exchanges(t, tapLog, "Decrypt"))
+		r := run(t, ctx, "enclave-agent", append(agentA, "init", "--seed-entropy=false",
+			"--time-from", "unix://"+path("time.sock"), "--logs-to", "unix://"+path("logs.sock"), "--kms-listen", kmsListen,
+			"--", "/usr/bin/env", "AWS_KMS_ENDPOINT=http://"+kmsListen, "KEY_ID=alias/e2e", "SECRET_FILE="+path("secret.blob"),
+			py, app)...)
+		if r.code != 0 {
+			t.Fatalf("init -- app.py: exit %d:\n%s\nhost-proxy:\n%s", r.code, r.stderr, hp.out.String())
+		}
+		// The application's stdout, in host-proxy's log.
+		quoted := hp.waitFor(t, `msg=("\{\\"data_key_sha256[^\n]*?\}") source=enclave`)
+		line, err := strconv.Unquote(quoted)
+		if err != nil {
+			t.Fatalf("app output in host-proxy's log %s: %v", quoted, err)
+		}
+		var out struct {
+			DataKeySHA256 string `json:"data_key_sha256"`
+			DataKeyBlob   []byte `json:"data_key_blob"`
+			SecretSHA256  string `json:"secret_sha256"`
+		}
+		if err := json.Unmarshal([]byte(line), &out); err != nil {
+			t.Fatalf("app output %q: %v", line, err)
+		}
+		sum := sha256.Sum256(secret)
+		if out.SecretSHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("the app's secret hash %s is not the stored secret's", out.SecretSHA256)
+		}
+		ref, err := demo.NewClient("http://"+kmsAddr, region, admin.ID, admin.Secret).Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: out.DataKeyBlob})
+		if dsum := sha256.Sum256(ref.Plaintext); err != nil || out.DataKeySHA256 != hex.EncodeToString(dsum[:]) {
+			t.Errorf("the app's data key is not the one in its CiphertextBlob (%v)", err)
+		}
+		for _, want := range []string{"local KMS endpoint listening", "clock within tolerance", "application exited"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("init log lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		hp.waitFor(t, `enclave application exited .*code=0`)
+		ex := append(exchanges(t, tapLog, "GenerateDataKey"), exchanges(t, tapLog, "Decrypt")...)
+		if len(ex) != before+2 {
+			t.Fatalf("tap saw %d new GenerateDataKey/Decrypt exchanges, want 2", len(ex)-before)
+		}
+		for _, e := range ex {
+			checkRecipientExchange(t, e)
+		}
+		if tl := tapLog.String(); strings.Contains(tl, base64.StdEncoding.EncodeToString(secret)) || strings.Contains(tl, base64.StdEncoding.EncodeToString(ref.Plaintext)) {
+			t.Error("a plaintext crossed the parent")
+		}
+	})
 }

@@ -84,7 +84,8 @@ type ClockResult struct {
 }
 
 // SyncClock asks the host's time route for the time and steps the clock to
-// it when the offset is over 50 ms: any offset when the clock is unset
+// it when the offset is over 50 ms plus half the round trip (the host's
+// reading is somewhere within it): any offset when the clock is unset
 // (before Floor), otherwise at most MaxStep ([ClockStepError] beyond, and
 // the clock is left alone). The offset is logged either way.
 func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
@@ -153,7 +154,9 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	case host.Before(c.Floor):
 		log.Error("boot: the host's time is before the clock floor: clock left alone", slog.Time("floor", c.Floor))
 		return res, fmt.Errorf("boot: the host's time %s is before %s", host.Format(time.RFC3339), c.Floor.Format(time.RFC3339))
-	case !unset && res.Offset.Abs() <= clockTolerance:
+	case !unset && res.Offset.Abs() <= clockTolerance+rtt/2:
+		// The host read its clock somewhere in the round trip: an offset
+		// within half of it is no evidence of drift.
 		log.Info("boot: clock within tolerance of the host's")
 		return res, nil
 	case !unset && res.Offset.Abs() > c.MaxStep:

@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+#
+# An enclave application in Python that knows nothing about attestation: it
+# uses Debian's python3-boto3 with endpoint_url pointed at enclave-agent's
+# local KMS endpoint (enclave-agent init --kms-listen 127.0.0.1:8010), which
+# adds Recipient to each request and opens the answer inside the enclave.
+#
+# It gets a data key, decrypts a stored secret, and prints only hashes:
+# never a key or the secret itself (stdout goes to the parent's log).
+#
+# Environment:
+#   AWS_KMS_ENDPOINT  the agent's local endpoint (default http://127.0.0.1:8010)
+#   KEY_ID            the KMS key (alias/NAME or key ARN) pinned to this image
+#   SECRET_FILE       a CiphertextBlob to decrypt (the stored secret)
+#   AWS_REGION        any region name (the agent talks to the real one)
+import base64
+import hashlib
+import json
+import os
+
+import boto3
+from botocore.config import Config
+
+
+def sha256(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def main():
+    kms = boto3.client(
+        "kms",
+        endpoint_url=os.environ.get("AWS_KMS_ENDPOINT", "http://127.0.0.1:8010"),
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        # The agent signs with its own credentials; these are placeholders
+        # the SDK insists on (the endpoint listens on the enclave's loopback).
+        aws_access_key_id="enclave-local",
+        aws_secret_access_key="enclave-local",
+        config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=30),
+    )
+    dk = kms.generate_data_key(KeyId=os.environ["KEY_ID"], KeySpec="AES_256")
+    with open(os.environ["SECRET_FILE"], "rb") as f:
+        secret = kms.decrypt(CiphertextBlob=f.read())["Plaintext"]
+    print(json.dumps({
+        "data_key_sha256": sha256(dk["Plaintext"]),
+        "data_key_blob": base64.b64encode(dk["CiphertextBlob"]).decode(),
+        "secret_sha256": sha256(secret),
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
