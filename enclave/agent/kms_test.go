@@ -31,7 +31,7 @@ import (
 // fakeKMS answers GenerateDataKey like KMS does with Recipient (sealing to
 // the document's public key) or, in the modes that must fail, wrongly.
 type fakeKMS struct {
-	t        *testing.T
+	t        testing.TB
 	mode     string // "sealed", "plaintext", "missing", "garbage", "short"
 	roots    []*x509Cert
 	authKeys atomic.Value
@@ -78,7 +78,7 @@ func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
+func serveOn(t testing.TB, ln net.Listener, h http.Handler) {
 	t.Helper()
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
@@ -87,7 +87,7 @@ func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
 
 // newFakeClient starts a fakeKMS in mode on loopback and returns it with a
 // client that talks to it (closed when the test ends).
-func newFakeClient(t *testing.T, e *emulator.Emulator, mode string) (*fakeKMS, *Client) {
+func newFakeClient(t testing.TB, e *emulator.Emulator, mode string) (*fakeKMS, *Client) {
 	t.Helper()
 	f := &fakeKMS{t: t, mode: mode, roots: []*x509Cert{e.Root()}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

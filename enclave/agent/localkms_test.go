@@ -137,7 +137,7 @@ func startLocalKMS(t testing.TB) *localKMS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveOnTB(t, pln, parent)
+	serveOn(t, pln, parent)
 	emu, err := emulator.New(&emulator.Config{PCRs: map[int][]byte{0: good}, Root: env.root, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -173,13 +173,6 @@ func serveLocalKMS(t testing.TB, cfg *KMSEndpointConfig) string {
 		t.Fatalf("ServeKMSEndpoint: %v", err)
 	}
 	return ""
-}
-
-func serveOnTB(t testing.TB, ln net.Listener, h http.Handler) {
-	t.Helper()
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
 }
 
 // sdkClient is an unmodified aws-sdk-go-v2 KMS client of endpoint, with

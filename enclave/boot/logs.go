@@ -169,17 +169,19 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			w.buf = append(w.buf, p...)
 			for len(w.buf) >= w.f.cfg.MaxLine {
+				n := runeCut(w.buf, w.f.cfg.MaxLine)
 				w.f.split.Add(1)
-				w.f.Record(w.stream, string(w.buf[:w.f.cfg.MaxLine]))
-				w.buf = append(w.buf[:0], w.buf[w.f.cfg.MaxLine:]...)
+				w.f.Record(w.stream, string(w.buf[:n]))
+				w.buf = append(w.buf[:0], w.buf[n:]...)
 			}
 			break
 		}
 		line := append(w.buf, p[:i]...)
 		for len(line) > w.f.cfg.MaxLine {
+			n := runeCut(line, w.f.cfg.MaxLine)
 			w.f.split.Add(1)
-			w.f.Record(w.stream, string(line[:w.f.cfg.MaxLine]))
-			line = line[w.f.cfg.MaxLine:]
+			w.f.Record(w.stream, string(line[:n]))
+			line = line[n:]
 		}
 		w.f.Record(w.stream, string(line))
 		w.buf = w.buf[:0]
@@ -196,6 +198,20 @@ func (w *lineWriter) Close() error {
 		w.buf = nil
 	}
 	return nil
+}
+
+// runeCut returns where to split b to at most max bytes without cutting a
+// UTF-8 sequence in two (max itself when b holds no rune start there).
+func runeCut(b []byte, max int) int {
+	if len(b) <= max {
+		return len(b)
+	}
+	for n := max; n > 0 && n > max-utf8.UTFMax; n-- {
+		if utf8.RuneStart(b[n]) {
+			return n
+		}
+	}
+	return max
 }
 
 func indexByte(p []byte, c byte) int {
