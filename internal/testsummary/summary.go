@@ -30,6 +30,8 @@ type Summary struct {
 
 	// SkipReasons maps a skip reason to the tests skipped for it.
 	SkipReasons map[string][]string
+	// FailedTests lists the failed tests as package.Test.
+	FailedTests []string
 	// FailedPackages lists packages that failed without a failing test.
 	FailedPackages []string
 
@@ -94,6 +96,7 @@ func (s *Summary) Add(e event) {
 		delete(s.buf, k)
 	case "fail":
 		s.Failed++
+		s.FailedTests = append(s.FailedTests, e.Package+"."+e.Test)
 		s.testFailed[e.Package] = true
 		for _, l := range s.buf[k] {
 			io.WriteString(s.out, l)
@@ -182,6 +185,14 @@ func (s *Summary) Report(w io.Writer, notes []string) {
 				ex += ", …"
 			}
 			fmt.Fprintf(w, "%5d  %s  (%s)\n", len(tests), r, ex)
+		}
+	}
+	if len(s.FailedTests) > 0 {
+		fmt.Fprintf(w, "\nfailed tests:\n")
+		tests := append([]string(nil), s.FailedTests...)
+		sort.Strings(tests)
+		for _, t := range tests {
+			fmt.Fprintf(w, "       %s\n", t)
 		}
 	}
 	if len(s.FailedPackages) > 0 {

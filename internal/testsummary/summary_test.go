@@ -71,7 +71,7 @@ func TestSummaryCountsAndEchoes(t *testing.T) {
 	if last := lines[len(lines)-1]; last != "1 passed, 2 failed, 3 skipped" {
 		t.Errorf("last line %q", last)
 	}
-	for _, want := range []string{"    2  no PostgreSQL here  (ex/a.TestPG1, …)", "ex/c: build failed", "note: PostgreSQL not installed"} {
+	for _, want := range []string{"    2  no PostgreSQL here  (ex/a.TestPG1, …)", "failed tests:\n       ex/a.TestBad\n", "ex/c: build failed", "note: PostgreSQL not installed"} {
 		if !strings.Contains(rep.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, rep.String())
 		}
