@@ -122,6 +122,10 @@ type Config struct {
 	// splice copies TCP and unix connections with io.Copy, i.e. splice(2)
 	// on Linux, instead of buffers (benchmarks compare the two).
 	splice bool
+
+	// lines locates the keys of the file ParseConfig read, so that New's
+	// errors can name the line.
+	lines strictyaml.Lines
 }
 
 // Route is one listener and where its connections go.
@@ -204,16 +208,25 @@ var (
 // ConfigError is one configuration problem. Where names the route
 // (`route "kms"`), allow-list entry or setting; Err is the sentinel class.
 type ConfigError struct {
+	// Line is the line of the file ParseConfig read where the problem is,
+	// 0 when unknown (a Config built in Go, a flag).
+	Line   int
 	Where  string
 	Reason string
 	Err    error
 }
 
 func (e *ConfigError) Error() string {
-	if e.Where == "" {
-		return "proxy: " + e.Reason
+	var b strings.Builder
+	b.WriteString("proxy: ")
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
-	return "proxy: " + e.Where + ": " + e.Reason
+	if e.Where != "" {
+		b.WriteString(e.Where + ": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
 }
 
 // Unwrap returns the sentinel class and ErrInvalidConfig.
@@ -246,7 +259,9 @@ func (e ConfigErrors) Unwrap() []error { return e }
 // not validate semantics; [New] does.
 func ParseConfig(data []byte) (*Config, error) {
 	cfg := new(Config)
-	if err := strictyaml.Decode(data, cfg); err != nil {
+	lines, err := strictyaml.DecodeLines(data, cfg)
+	cfg.lines = lines
+	if err != nil {
 		var errs ConfigErrors
 		for _, e := range unwrapAll(err) {
 			errs = append(errs, &ConfigError{Reason: e.Error(), Err: ErrInvalidConfig})
@@ -328,6 +343,7 @@ func validate(cfg *Config) (*compiled, error) {
 	names := map[string]bool{}
 	for i, r := range cfg.Routes {
 		where := fmt.Sprintf("routes[%d]", i)
+		first := len(errs)
 		if r.Name == "" {
 			add(where, ErrInvalidConfig, "missing name")
 		} else {
@@ -368,6 +384,12 @@ func validate(cfg *Config) (*compiled, error) {
 		} else if r.Direction == Egress {
 			if msg, cls := checkEgressDest(c.allow, cr); msg != "" {
 				add(where, cls, "%s", msg)
+			}
+		}
+		// The route's problems are on the route's lines in the file.
+		for _, e := range errs[first:] {
+			if ce, ok := e.(*ConfigError); ok && ce.Line == 0 {
+				ce.Line = cfg.lines[fmt.Sprintf("routes[%d]", i)]
 			}
 		}
 		c.routes = append(c.routes, cr)
@@ -451,6 +473,12 @@ func validate(cfg *Config) (*compiled, error) {
 		}
 	}
 	if len(errs) > 0 {
+		for _, e := range errs {
+			// Settings, allowlist[i], credentials, admin: their key's line.
+			if ce, ok := e.(*ConfigError); ok && ce.Line == 0 {
+				ce.Line = cfg.lines[ce.Where]
+			}
+		}
 		return nil, ConfigErrors(errs)
 	}
 	return c, nil

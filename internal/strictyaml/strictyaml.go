@@ -72,6 +72,23 @@ func (e Errors) Unwrap() []error {
 // struct). An empty document leaves v unchanged. Every problem is an
 // *[Error]; several come as [Errors].
 func Decode(data []byte, v any) error {
+	_, err := DecodeLines(data, v)
+	return err
+}
+
+// Lines maps the path of every key in a document ("routes[1]",
+// "routes[1].listen", "admin") to the line it is on, so that a check made
+// after decoding can still name the line.
+type Lines map[string]int
+
+// DecodeLines is [Decode], also returning where each key is.
+func DecodeLines(data []byte, v any) (Lines, error) {
+	lines := Lines{}
+	err := decode(data, v, lines)
+	return lines, err
+}
+
+func decode(data []byte, v any, lines Lines) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -97,7 +114,8 @@ func Decode(data []byte, v any) error {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	check(root, rv.Type().Elem(), "", &errs)
+	w := &walker{errs: &errs, lines: lines}
+	w.check(root, rv.Type().Elem(), "")
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		if len(errs) == 1 {
@@ -142,8 +160,21 @@ var (
 	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 )
 
-// check walks n against type t, appending what does not fit.
-func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
+// walker checks a document against a type.
+type walker struct {
+	errs  *Errors
+	lines Lines
+}
+
+// check walks n against type t, appending what does not fit, and records
+// the line of every path.
+func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
+	errs := w.errs
+	if path != "" {
+		if _, seen := w.lines[path]; !seen {
+			w.lines[path] = n.Line
+		}
+	}
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -194,7 +225,8 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 				*errs = append(*errs, &Error{Line: k.Line, Key: path, Msg: msg})
 				continue
 			}
-			check(val, ft, join(path, k.Value), errs)
+			w.lines[join(path, k.Value)] = k.Line
+			w.check(val, ft, join(path, k.Value))
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
@@ -202,7 +234,7 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 			return
 		}
 		for i, e := range n.Content {
-			check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+			w.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -210,7 +242,8 @@ func check(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
+			w.lines[join(path, n.Content[i].Value)] = n.Content[i].Line
+			w.check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
 		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
