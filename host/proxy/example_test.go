@@ -33,6 +33,6 @@ routes:
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, proxy.ErrNotAllowed))
 	// Output:
-	// proxy: route "s3": destination s3.eu-west-1.amazonaws.com:443 is not in the allow-list; add "- {address: s3.eu-west-1.amazonaws.com, port: 443}" to allowlist
+	// proxy: line 9: route "s3": destination s3.eu-west-1.amazonaws.com:443 is not in the allow-list; add "- {address: s3.eu-west-1.amazonaws.com, port: 443}" to allowlist
 	// true
 }
