@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/asn1"
+	"fmt"
 
 	"github.com/enclavekit/enclavekit/internal/es384"
 )
@@ -42,8 +43,8 @@ import (
 //     its signature by the issuer with the issuer's key and the algorithm
 //     it names.
 //
-// [caChain.verifiesLeaf] checks the leaf's part, with the leaf limited to
-// the same extensions, and answers false — run crypto/x509 — whenever
+// [caChain.checkLeaf] checks the leaf's part, with the leaf limited to
+// the same extensions, and leaves the decision to crypto/x509 whenever
 // anything falls outside what it evaluates. The key usage checks of
 // step 4 (keyCertSign on the CAs, digitalSignature on the leaf) are ours,
 // not crypto/x509's: the CAs' passed when the caChain was made, and the
@@ -118,23 +119,30 @@ func newCAChain(bundle, path []*x509.Certificate) *caChain {
 	return &caChain{bundle: bundle, subjects: subjects, issuer: issuer, issuerKey: key}
 }
 
-// verifiesLeaf reports whether leaf, valid at the verification time (step
-// 3 ran), is accepted under the cached CAs exactly as crypto/x509 would
-// accept it with them, and has the key usage step 4 requires. False means
-// "not decided here": the caller runs the full verification, which also
-// produces the error.
-func (ca *caChain) verifiesLeaf(leaf *x509.Certificate) bool {
+// checkLeaf decides step 4 for leaf, valid at the verification time (step
+// 3 ran), under the cached CAs, exactly as crypto/x509 would decide it with
+// them, plus the key usage step 4 requires. decided false means "not
+// decided here": the caller runs the full verification. When it decides,
+// err is nil (accepted) or a [ChainError] (the leaf's signature does not
+// verify with the issuer's key: with the issuer the only candidate,
+// crypto/x509 rejects it too), so that a stream of forged leaves under a
+// known CA bundle costs one fast verification each, not a chain
+// verification.
+func (ca *caChain) checkLeaf(leaf *x509.Certificate) (decided bool, err error) {
 	if !onlyFastExtensions(leaf) ||
 		leaf.SignatureAlgorithm != x509.ECDSAWithSHA384 ||
 		!bytes.Equal(leaf.RawIssuer, ca.issuer.RawSubject) ||
 		checkLeafKeyUsage(leaf) != nil {
-		return false
+		return false, nil
 	}
 	for _, s := range ca.subjects {
 		if bytes.Equal(leaf.RawSubject, s) {
-			return false // crypto/x509 may see a loop, or another path
+			return false, nil // crypto/x509 may see a loop, or another path
 		}
 	}
 	digest := sha512.Sum384(leaf.RawTBSCertificate)
-	return es384.VerifyASN1(ca.issuerKey, digest[:], leaf.Signature)
+	if !es384.VerifyASN1(ca.issuerKey, digest[:], leaf.Signature) {
+		return true, &ChainError{Reason: fmt.Sprintf("the leaf certificate's signature does not verify with the key of its issuer %q", ca.issuer.Subject.String())}
+	}
+	return true, nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"sync"
@@ -223,7 +224,7 @@ func TestSemiColdDifferential(t *testing.T) {
 	// zonal key.
 	impostor := &x509.Certificate{RawSubject: c.Instance.RawSubject, SubjectKeyId: c.Instance.SubjectKeyId, PublicKey: &c.ZonalKey.PublicKey}
 	wrongSigner := parseCert(t, issueDER(t, leafTmpl("wrong signer"), impostor, &key.PublicKey, c.ZonalKey))
-	cases = append(cases, diffCase{name: "leaf naming the instance CA, signed by the zonal CA", prime: prime, doc: m.doc(wrongSigner, key), opts: opts, path: fullPath, wantCode: "untrusted_chain"})
+	cases = append(cases, diffCase{name: "leaf naming the instance CA, signed by the zonal CA", prime: prime, doc: m.doc(wrongSigner, key), opts: opts, path: fastPath, wantCode: "untrusted_chain"})
 	underZonal := parseCert(t, issueDER(t, leafTmpl("under zonal"), c.Zonal, &key.PublicKey, c.ZonalKey))
 	cases = append(cases, diffCase{name: "leaf issued by the zonal CA", prime: prime, doc: m.doc(underZonal, key), opts: opts, path: fullPath, wantCode: ""})
 	underRoot := parseCert(t, issueDER(t, leafTmpl("under root"), c.Root, &key.PublicKey, c.RootKey))
@@ -252,20 +253,20 @@ func TestSemiColdDifferential(t *testing.T) {
 			out, _ := asn1.Marshal(s)
 			return out
 		}, fastPath, ""},
-		{"leaf signature byte flipped", func(b []byte) []byte { b[len(b)-5] ^= 0x10; return b }, fullPath, "untrusted_chain"},
+		{"leaf signature byte flipped", func(b []byte) []byte { b[len(b)-5] ^= 0x10; return b }, fastPath, "untrusted_chain"},
 		{"leaf signature r = 0", func(b []byte) []byte {
 			var s ecSig
 			asn1.Unmarshal(b, &s)
 			out, _ := asn1.Marshal(ecSig{big.NewInt(0), s.S})
 			return out
-		}, fullPath, "untrusted_chain"},
+		}, fastPath, "untrusted_chain"},
 		{"leaf signature s = N", func(b []byte) []byte {
 			var s ecSig
 			asn1.Unmarshal(b, &s)
 			out, _ := asn1.Marshal(ecSig{s.R, new(big.Int).Set(n384)})
 			return out
-		}, fullPath, "untrusted_chain"},
-		{"leaf signature with trailing byte", func(b []byte) []byte { return append(b, 0) }, fullPath, "untrusted_chain"},
+		}, fastPath, "untrusted_chain"},
+		{"leaf signature with trailing byte", func(b []byte) []byte { return append(b, 0) }, fastPath, "untrusted_chain"},
 		{"leaf signature non-minimal INTEGER", func(b []byte) []byte {
 			var s ecSig
 			asn1.Unmarshal(b, &s)
@@ -277,8 +278,8 @@ func TestSemiColdDifferential(t *testing.T) {
 			}
 			body = append(body, append([]byte{0x02, byte(len(sb))}, sb...)...)
 			return append([]byte{0x30, byte(len(body))}, body...)
-		}, fullPath, "untrusted_chain"},
-		{"leaf signature empty", func([]byte) []byte { return nil }, fullPath, "untrusted_chain"},
+		}, fastPath, "untrusted_chain"},
+		{"leaf signature empty", func([]byte) []byte { return nil }, fastPath, "untrusted_chain"},
 	}
 	for _, e := range sigEdits {
 		der := editSignature(t, goodDER, e.edit)
@@ -473,4 +474,33 @@ func TestColdBurst(t *testing.T) {
 	}
 	wg.Wait()
 	_ = nitroca.LeafValidity
+}
+
+// TestForgedLeavesStayCheap is the parent instance's cheapest attack on a
+// key service's CPU: documents whose leaves name a CA bundle the service
+// has verified, signed by keys of the attacker's own. Each must be
+// rejected after one (fast) signature check, never a chain verification.
+func TestForgedLeavesStayCheap(t *testing.T) {
+	f := attestationtest.New(t, t0.Add(-time.Hour))
+	f.Now = t0
+	c := f.Chain
+	m := &leafMaker{t: t, f: f}
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots()})
+	if _, err := v.Verify(f.Document(t), attestation.Options{CurrentTime: t0}); err != nil {
+		t.Fatal(err)
+	}
+	attacker := newKey(t)
+	impostor := &x509.Certificate{RawSubject: c.Instance.RawSubject, SubjectKeyId: c.Instance.SubjectKeyId, PublicKey: &attacker.PublicKey}
+	const n = 20
+	for i := range n {
+		k := newKey(t)
+		leaf := parseCert(t, issueDER(t, leafTmpl(fmt.Sprintf("forged %d", i)), impostor, &k.PublicKey, attacker))
+		doc, err := v.Verify(m.doc(leaf, k), attestation.Options{CurrentTime: t0})
+		if doc != nil || attestation.ErrorCode(err) != "untrusted_chain" {
+			t.Fatalf("forged leaf %d: %v", i, err)
+		}
+	}
+	if full, fast := attestation.VerifierStats(v); full != 1 || fast != n {
+		t.Errorf("%d chain verifications and %d fast leaf checks for 1 good and %d forged documents", full, fast, n)
+	}
 }

@@ -49,7 +49,10 @@ type VerifierConfig struct {
 //     any extension beyond basic constraints, key usage, key identifiers,
 //     CRL distribution points and authority information access), or the
 //     leaf does, or the leaf's issuer is not the CA that issued the cached
-//     path, the full crypto/x509 verification runs instead.
+//     path, the full crypto/x509 verification runs instead. A leaf that
+//     names the cached issuer but whose signature does not verify is
+//     rejected after that one check, so forged leaves under a known CA
+//     bundle cost no chain verification.
 //   - Cold: concurrent documents with the same uncached chain wait for
 //     one verification of that chain instead of each doing it.
 //
@@ -188,9 +191,17 @@ func (v *Verifier) chain(rd *rawDocument, certTime time.Time, atDocumentTime boo
 				return cached, nil // verified meanwhile
 			}
 		}
-		if ca != nil && ca.verifiesLeaf(c.leaf) {
-			v.stats.fast.Add(1)
-		} else {
+		decided := false
+		if ca != nil {
+			var err error
+			if decided, err = ca.checkLeaf(c.leaf); decided {
+				v.stats.fast.Add(1)
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+		if !decided {
 			v.stats.full.Add(1)
 			path, err := v.trust.verifyChain(c, rd, certTime)
 			if err != nil {
