@@ -69,8 +69,9 @@
 //     that, with the sizes equal, unused table entries zero and no bytes
 //     after the last section (A would parse 12 trailing bytes as a section
 //     header; Q ignores them).
-//   - Version and flags: A's reader accepts any; Q requires version 4 or
-//     later and flags 0 (it boots only x86_64). This package accepts
+//   - Version and flags: A's reader accepts any; Q (the revision read)
+//     requires version 4 or later and flags 0, booting x86_64 images only
+//     (later QEMU documentation also shows aarch64). This package accepts
 //     versions 2-4 (a signature section only from 3, metadata only from 4)
 //     and flags 0 or aarch64.
 //   - Section flags: A writes 0; Q requires 0; so does this package.
