@@ -258,7 +258,39 @@ func (e *Emulator) Attestation(nonce, userData, publicKey []byte) ([]byte, error
 	return out, nil
 }
 
+// AttestationNitroTPM returns a NitroTPM-shaped document: what an EC2
+// instance's NitroTPM returns (nitrotpm_pcrs instead of pcrs, a module ID
+// ending in "-tpm0000000000000000"), carrying PCRs 0-23 of the emulator's
+// bank, signed by the same chain. It is not part of the NSM interface: it
+// exists to test NitroTPM verifiers (attestation.VerifyNitroTPM, key
+// policies with NitroTPM condition keys), which must refuse enclave
+// documents, as enclave verifiers refuse these.
+func (e *Emulator) AttestationNitroTPM(nonce, userData, publicKey []byte) ([]byte, error) {
+	if err := enclave.CheckAttestationRequest(nonce, userData, publicKey); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := e.withBank(false, func() error {
+		var err error
+		out, err = e.signLocked(true, nonce, userData, publicKey)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// nitroTPMPCRs is the number of PCRs a NitroTPM reports.
+const nitroTPMPCRs = 24
+
 func (e *Emulator) attestLocked(nonce, userData, publicKey []byte) ([]byte, error) {
+	return e.signLocked(false, nonce, userData, publicKey)
+}
+
+// signLocked signs an enclave document (the locked PCRs), or with nitroTPM
+// a NitroTPM-shaped one (PCRs 0-23).
+func (e *Emulator) signLocked(nitroTPM bool, nonce, userData, publicKey []byte) ([]byte, error) {
 	now := e.clock()
 	if err := e.freshLeafLocked(now); err != nil {
 		return nil, err
@@ -273,11 +305,18 @@ func (e *Emulator) attestLocked(nonce, userData, publicKey []byte) ([]byte, erro
 		Nonce:     clone(nonce),
 	}
 	for i := range e.pcrs {
-		if e.locked[i] {
+		if e.locked[i] || (nitroTPM && i < nitroTPMPCRs) {
 			doc.PCRs[i] = slices.Clone(e.pcrs[i])
 		}
 	}
-	out, err := e.chain.Signer().Sign(doc, e.rand)
+	var out []byte
+	var err error
+	if nitroTPM {
+		doc.ModuleID = instanceID(e.moduleID) + "-tpm0000000000000000"
+		out, err = e.chain.Signer().SignNitroTPM((*attestation.NitroTPMDocument)(doc), e.rand)
+	} else {
+		out, err = e.chain.Signer().Sign(doc, e.rand)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}

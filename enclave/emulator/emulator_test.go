@@ -496,3 +496,42 @@ func FuzzParseMeasurements(f *testing.F) {
 		}
 	})
 }
+
+// TestNitroTPMDocuments: the emulator's NitroTPM-shaped documents verify
+// with attestation.VerifyNitroTPM (PCRs 0-23 of the bank, locked or not)
+// and are refused by the enclave verifier, as its enclave documents are by
+// the NitroTPM verifier.
+func TestNitroTPMDocuments(t *testing.T) {
+	e, clk := newTest(t, nil)
+	if _, err := e.ExtendPCR(17, []byte("tpm")); err != nil {
+		t.Fatal(err)
+	}
+	nonce := []byte("tpm nonce")
+	raw, err := e.AttestationNitroTPM(nonce, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := attestation.Options{Roots: []*x509Certificate{e.Root()}, CurrentTime: clk.Now(), Nonce: nonce}
+	want17 := enclave.ExtendPCRValue(make([]byte, 48), []byte("tpm"))
+	doc, err := attestation.VerifyNitroTPM(raw, attestation.Options{Roots: opts.Roots, CurrentTime: opts.CurrentTime, Nonce: nonce,
+		PCRs: map[int][]byte{0: testImage()[0], 17: want17}})
+	if err != nil {
+		t.Fatalf("VerifyNitroTPM: %v", err)
+	}
+	if len(doc.PCRs) != 24 || !strings.HasSuffix(doc.ModuleID, "-tpm0000000000000000") || strings.Contains(doc.ModuleID, "-enc") {
+		t.Errorf("NitroTPM document: %d PCRs, module ID %q", len(doc.PCRs), doc.ModuleID)
+	}
+	if _, err := attestation.Verify(raw, opts); !errors.Is(err, attestation.ErrNotEnclave) {
+		t.Errorf("Verify of a NitroTPM document: %v", err)
+	}
+	enc, err := e.Attestation(nonce, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attestation.VerifyNitroTPM(enc, opts); !errors.Is(err, attestation.ErrNotNitroTPM) {
+		t.Errorf("VerifyNitroTPM of an enclave document: %v", err)
+	}
+	if _, err := e.AttestationNitroTPM(make([]byte, 4096), nil, nil); err == nil {
+		t.Error("oversized nonce accepted")
+	}
+}
