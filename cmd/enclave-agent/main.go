@@ -48,7 +48,7 @@ Commands:
                also serve KMS (JSON 1.1) to applications in the enclave: an
                AWS SDK with endpoint http://127.0.0.1:PORT gets keys with
                Recipient
-  init         [--seed-entropy=true] [--loopback=true] [--time-from ADDR]
+  init         [--seed-entropy=true] [--seed-bytes N] [--loopback=true] [--time-from ADDR]
                [--max-clock-step 5m] [--logs-to ADDR]
                [--restart no|on-failure|always] [--max-restarts N]
                [--stop-timeout 10s] [--listen ADDR] [--kms-listen ADDR]

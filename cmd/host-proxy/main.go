@@ -108,6 +108,26 @@ func parseArgs(args []string) (*options, []string, error) {
 		return &options{version: true}, nil, nil
 	}
 	o := &options{}
+	fs := flagSet(o)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, nil, errHelp
+			}
+			return nil, nil, cli.Usagef("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return o, pos, nil
+}
+
+// flagSet registers every flag into o.
+func flagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("host-proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -128,21 +148,7 @@ func parseArgs(args []string) (*options, []string, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.check, "check", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, nil, errHelp
-			}
-			return nil, nil, cli.Usagef("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	return o, pos, nil
+	return fs
 }
 
 func runErr(ctx context.Context, p *cli.Program, args []string) error {

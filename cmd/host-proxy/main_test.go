@@ -4,11 +4,13 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -154,4 +156,18 @@ func TestSIGTERMDrain(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
+}
+
+// TestHelpListsEveryFlag: the help describes every flag the command
+// accepts, so the two cannot drift apart.
+func TestHelpListsEveryFlag(t *testing.T) {
+	flagSet(&options{}).VisitAll(func(f *flag.Flag) {
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		if !regexp.MustCompile(`(^|[\s,])` + regexp.QuoteMeta(dash+f.Name) + `\b`).MatchString(usage) {
+			t.Errorf("the help does not describe %s%s", dash, f.Name)
+		}
+	})
 }

@@ -125,8 +125,8 @@ type serveOptions struct {
 	version                                 bool
 }
 
-func parseServeFlags(args []string) (*serveOptions, error) {
-	o := &serveOptions{}
+// serveFlagSet registers the serve flags into o.
+func serveFlagSet(o *serveOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("kms-server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -135,6 +135,12 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.version, "version", false, "")
+	return fs
+}
+
+func parseServeFlags(args []string) (*serveOptions, error) {
+	o := &serveOptions{}
+	fs := serveFlagSet(o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err

@@ -8,12 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"flag"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -277,4 +279,14 @@ func TestServingAfterEveryListener(t *testing.T) {
 		return
 	}
 	t.Fatal("kms-server exited without serving")
+}
+
+// TestHelpListsEveryFlag: the help describes every flag the command
+// accepts, so the two cannot drift apart.
+func TestHelpListsEveryFlag(t *testing.T) {
+	serveFlagSet(&serveOptions{}).VisitAll(func(f *flag.Flag) {
+		if !regexp.MustCompile(`\n\s+--` + regexp.QuoteMeta(f.Name) + `\b`).MatchString(usage) {
+			t.Errorf("the help does not describe --%s", f.Name)
+		}
+	})
 }
