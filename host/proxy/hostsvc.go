@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
 // timeHandler serves GET /v1/time: the parent's clock as
@@ -71,7 +73,7 @@ func (p *Proxy) serveLogs(ctx context.Context, l net.Listener) {
 		select {
 		case sem <- struct{}{}:
 		default:
-			p.log.Warn("logs route: connection refused: too many", "peer", c.RemoteAddr().String(), "max", maxLogConns)
+			p.log.Warn("logs route: connection refused: too many", "peer", transport.PeerString(c.RemoteAddr()), "max", maxLogConns)
 			c.Close()
 			continue
 		}
@@ -89,7 +91,7 @@ func (p *Proxy) serveLogs(ctx context.Context, l net.Listener) {
 }
 
 func (p *Proxy) readLogs(c net.Conn) {
-	log := p.log.With("source", "enclave", "peer", c.RemoteAddr().String())
+	log := p.log.With("source", "enclave", "peer", transport.PeerString(c.RemoteAddr()))
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 4096), maxLogLine)
 	for {

@@ -200,7 +200,7 @@ func (p *Proxy) Listen() error {
 // listener's allowed_cids.
 func (p *Proxy) peerRefused(name string) func(net.Addr) {
 	return func(peer net.Addr) {
-		p.log.Warn("connection refused: peer not in allowed_cids", "route", name, "peer", peer.String(),
+		p.log.Warn("connection refused: peer not in allowed_cids", "route", name, "peer", transport.PeerString(peer),
 			"reason", reasonPeer)
 		if name == "credentials" {
 			p.m.creds.WithLabelValues(reasonPeer).Inc()
@@ -433,7 +433,7 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	var clog *slog.Logger
 	log := func() *slog.Logger {
 		if clog == nil {
-			clog = p.log.With("route", r.Name, "peer", c.RemoteAddr().String())
+			clog = p.log.With("route", r.Name, "peer", transport.PeerString(c.RemoteAddr()))
 		}
 		return clog
 	}

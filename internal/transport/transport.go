@@ -299,3 +299,26 @@ func Bound(a Addr, l net.Listener) Addr {
 	}
 	return a
 }
+
+// PeerString writes a connection's address as [ParseAddr] reads it
+// (vsock://3:1034, tcp://10.0.0.5:40000, unix:///run/x.sock), so that logs
+// never show the socket library's vm(3):1034; other addresses as they
+// print themselves.
+func PeerString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	if cid, port, ok := vsockAddr(a); ok {
+		return Addr{Network: NetworkVsock, CID: cid, Port: port}.String()
+	}
+	switch v := a.(type) {
+	case *net.TCPAddr:
+		return "tcp://" + v.String()
+	case *net.UnixAddr:
+		if v.Name == "" || v.Name == "@" {
+			return "unix:(unnamed)"
+		}
+		return "unix://" + v.Name
+	}
+	return a.String()
+}

@@ -257,3 +257,21 @@ func TestBoundTCP(t *testing.T) {
 		t.Fatalf("Bound(unix) = %v", Bound(u, ul))
 	}
 }
+
+// TestPeerString: peers in the transport syntax.
+func TestPeerString(t *testing.T) {
+	for _, tt := range []struct {
+		a    net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 40000}, "tcp://10.0.0.5:40000"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 1}, "tcp://[::1]:1"},
+		{&net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "unix:///run/x.sock"},
+		{&net.UnixAddr{Net: "unix"}, "unix:(unnamed)"},
+		{nil, ""},
+	} {
+		if got := PeerString(tt.a); got != tt.want {
+			t.Errorf("PeerString(%v) = %q, want %q", tt.a, got, tt.want)
+		}
+	}
+}

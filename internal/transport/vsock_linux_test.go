@@ -93,3 +93,10 @@ func TestBoundVsock(t *testing.T) {
 		t.Fatalf("Bound = %q, want %q", got, want)
 	}
 }
+
+// TestPeerStringVsock: a vsock peer reads vsock://CID:PORT.
+func TestPeerStringVsock(t *testing.T) {
+	if got := PeerString(&vsock.Addr{ContextID: 16, Port: 1034}); got != "vsock://16:1034" {
+		t.Fatalf("PeerString = %q", got)
+	}
+}
