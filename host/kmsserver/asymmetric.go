@@ -9,6 +9,7 @@ package kmsserver
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
@@ -318,4 +319,50 @@ func (s *Server) reEncryptRSA(c *call, in *reEncryptInput) (any, error) {
 		return nil, dryRun("kms:ReEncrypt")
 	}
 	return out, nil
+}
+
+// dataKeyPairSpecs are AWS's GenerateDataKeyPair specs, in AWS's order;
+// keymaterial makes the RSA and NIST ones, keyspec ECC_SECG_P256K1 and
+// ECC_NIST_EDWARDS25519.
+var dataKeyPairSpecs = []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+	"ECC_SECG_P256K1", "SM2", "ECC_NIST_EDWARDS25519", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}
+
+// unsupportedDataKeyPairs are the GenerateDataKeyPair specs this server
+// refuses, and why.
+var unsupportedDataKeyPairs = map[string]string{
+	"SM2":         "SM2 key pairs exist only in AWS's China Regions",
+	"ML_KEM_512":  "Go's crypto/mlkem has no ML-KEM-512",
+	"ML_KEM_768":  "the private key format AWS returns for ML-KEM data key pairs is not reproduced",
+	"ML_KEM_1024": "the private key format AWS returns for ML-KEM data key pairs is not reproduced",
+}
+
+// checkDataKeyPairSpec validates GenerateDataKeyPair's KeyPairSpec: outside
+// AWS's set a ValidationException, a spec this server refuses an
+// UnsupportedOperationException with the reason.
+func checkDataKeyPairSpec(spec string) error {
+	if !slices.Contains(dataKeyPairSpecs, spec) {
+		return validation("1 validation error detected: Value '%s' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [%s]",
+			spec, strings.Join(dataKeyPairSpecs, ", "))
+	}
+	if reason, ok := unsupportedDataKeyPairs[spec]; ok {
+		return apiErr(CodeUnsupportedOperation, "KeyPairSpec %s is not supported: %s", spec, reason)
+	}
+	return nil
+}
+
+// newDataKeyPair returns a fresh key pair of spec as PKCS #8 and
+// SubjectPublicKeyInfo DER.
+func (s *Server) newDataKeyPair(spec string) (priv, pub []byte, err error) {
+	if keymaterial.IsKeyPairSpec(spec) {
+		return keymaterial.GenerateKeyPair(spec, s.rand)
+	}
+	k, err := keyspec.Generate(keyspec.Spec(spec))
+	if err != nil {
+		return nil, nil, specErr(err)
+	}
+	pub, err = k.PublicKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.Marshal(), pub, nil
 }

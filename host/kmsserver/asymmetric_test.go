@@ -829,3 +829,41 @@ func TestEd25519SDK(t *testing.T) {
 	_, err = c.Verify(ctx, &awskms.VerifyInput{KeyId: aws.String(id), Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecEd25519Sha512, Signature: ph.Signature})
 	wantCode(t, err, CodeKMSInvalidSignature)
 }
+
+// TestDataKeyPairSpecsSDK: GenerateDataKeyPair makes ECC_SECG_P256K1 and
+// ECC_NIST_EDWARDS25519 pairs too (PKCS #8 that OpenSSL reads, the SPKI it
+// derives from it), and refuses SM2 and ML-KEM pairs with the reason.
+func TestDataKeyPairSpecsSDK(t *testing.T) {
+	e := newRecipientEnv(t, nil)
+	ctx := context.Background()
+	c := e.client
+	id := e.createKey(t)
+	for _, spec := range []types.DataKeyPairSpec{types.DataKeyPairSpecEccSecgP256k1, types.DataKeyPairSpecEccNistEdwards25519} {
+		out, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(e.decrypt(t, out.PrivateKeyCiphertextBlob, nil), out.PrivateKeyPlaintext) || out.KeyPairSpec != spec {
+			t.Fatalf("%s: the blob does not hold the private key", spec)
+		}
+		dir := t.TempDir()
+		writeTemp(t, dir, "priv.der", out.PrivateKeyPlaintext)
+		mustOSSL(t, dir, "pkey", "-inform", "DER", "-in", "priv.der", "-pubout", "-outform", "DER", "-out", "pub.der")
+		pub, err := os.ReadFile(filepath.Join(dir, "pub.der"))
+		if err != nil || !bytes.Equal(pub, out.PublicKey) {
+			t.Fatalf("%s: OpenSSL derives another public key from the private key", spec)
+		}
+		// With Recipient, the private key only for the enclave.
+		rout, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: spec, Recipient: e.recipient(e.doc(t))})
+		if err != nil || rout.PrivateKeyPlaintext != nil {
+			t.Fatalf("%s with Recipient: %v", spec, err)
+		}
+		if !bytes.Equal(e.open(t, rout.CiphertextForRecipient), e.decrypt(t, rout.PrivateKeyCiphertextBlob, nil)) {
+			t.Fatalf("%s: CiphertextForRecipient and the blob hold different keys", spec)
+		}
+	}
+	for _, spec := range []types.DataKeyPairSpec{types.DataKeyPairSpecSm2, types.DataKeyPairSpecMlKem512, types.DataKeyPairSpecMlKem768} {
+		_, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: spec})
+		wantCode(t, err, CodeUnsupportedOperation)
+	}
+}

@@ -41,6 +41,9 @@
 //     included, in asymmetric.go)
 //   - op_datakey.go: GenerateDataKey, GenerateDataKeyWithoutPlaintext,
 //     GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext
+//     (RSA and ECC_NIST pairs from keymaterial, ECC_SECG_P256K1 and
+//     ECC_NIST_EDWARDS25519 pairs from keyspec; SM2 and ML-KEM pairs answer
+//     UnsupportedOperationException)
 //   - op_random.go: GenerateRandom
 //   - op_sign.go: Sign, Verify, GetPublicKey
 //   - op_mac.go: GenerateMac, VerifyMac

@@ -7,7 +7,6 @@ package kmsserver
 
 import (
 	"io"
-	"strings"
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
@@ -115,15 +114,14 @@ func (s *Server) generateDataKeyPairCommon(c *call, body []byte, action string, 
 	if !withPlaintext && in.Recipient != nil {
 		return nil, validation("GenerateDataKeyPairWithoutPlaintext does not take a Recipient")
 	}
-	if !keymaterial.IsKeyPairSpec(in.KeyPairSpec) {
-		return nil, validation("1 validation error detected: Value '%s' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [%s]",
-			in.KeyPairSpec, strings.Join(keymaterial.KeyPairSpecs(), ", "))
+	if err := checkDataKeyPairSpec(in.KeyPairSpec); err != nil {
+		return nil, err
 	}
 	k, m, doc, err := s.useKeyForRecipient(c, in.KeyID, action, in.EncryptionContext, in.Recipient, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	priv, pub, err := keymaterial.GenerateKeyPair(in.KeyPairSpec, s.rand)
+	priv, pub, err := s.newDataKeyPair(in.KeyPairSpec)
 	if err != nil {
 		return nil, err
 	}

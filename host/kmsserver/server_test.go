@@ -473,8 +473,8 @@ func TestGenerateDataKeyPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKeyPair(t, env.decrypt(t, wp.PrivateKeyCiphertextBlob, nil), wp.PublicKey)
-	_, err = env.client.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: "ECC_SECG_P256K1"})
-	wantCode(t, err, CodeValidation)
+	_, err = env.client.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: "ECC_SECG_P128K1"})
+	wantCode(t, err, CodeValidation) // secp256k1 and Ed25519 pairs: TestDataKeyPairSpecsSDK
 }
 
 func TestKeyPolicies(t *testing.T) {
