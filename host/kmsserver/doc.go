@@ -34,7 +34,9 @@
 //     ECC_NIST_EDWARDS25519 and ML_KEM_768/1024 key specs; ML_KEM_512,
 //     ML_DSA and SM2 answer UnsupportedOperationException with the reason)
 //   - op_lifecycle.go: EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion
-//   - op_aliases.go: CreateAlias, DeleteAlias, ListAliases
+//   - op_aliases.go: CreateAlias, UpdateAlias, DeleteAlias, ListAliases
+//   - op_tags.go: TagResource, UntagResource, ListResourceTags
+//   - op_metadata.go: UpdateKeyDescription, ListKeyPolicies
 //   - op_keypolicy.go: GetKeyPolicy, PutKeyPolicy
 //   - op_encrypt.go: Encrypt, Decrypt, ReEncrypt
 //     (RSAES_OAEP_SHA_1 and RSAES_OAEP_SHA_256 with RSA keys, ReEncrypt

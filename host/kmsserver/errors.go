@@ -33,6 +33,8 @@ const (
 	CodeInvalidKeyUsage        = "InvalidKeyUsageException"
 	CodeInvalidMarker          = "InvalidMarkerException"
 	CodeInvalidSignature       = "InvalidSignatureException"
+	CodeLimitExceeded          = "LimitExceededException"
+	CodeTag                    = "TagException"
 	CodeInvalidState           = "KMSInvalidStateException"
 	CodeInternal               = "KMSInternalException"
 	CodeMalformedPolicy        = "MalformedPolicyDocumentException"

@@ -2,7 +2,7 @@
 
 package kmsserver
 
-// CreateAlias, DeleteAlias and ListAliases.
+// CreateAlias, UpdateAlias, DeleteAlias and ListAliases.
 
 import (
 	"errors"
@@ -56,6 +56,72 @@ func (s *Server) createAlias(c *call, body []byte) (any, error) {
 		return nil, err
 	}
 	return empty{}, nil
+}
+
+// updateAlias points an alias at another key in one store operation
+// (keystore.Store.UpdateAlias): the alias is never free, so no one can
+// create it in between. As AWS: the caller needs kms:UpdateAlias on the
+// alias (identity policy) and on both keys (their key policies); the new
+// key must be of the same type and usage as the old one.
+func (s *Server) updateAlias(c *call, body []byte) (any, error) {
+	var in aliasInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := s.validAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	if in.TargetKeyID == "" {
+		return nil, validation("1 validation error detected: Value null at 'targetKeyId' failed to satisfy constraint: Member must not be null")
+	}
+	if err := s.authorizeAccount(c, "kms:UpdateAlias", s.aliasARN(in.AliasName)); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(in.TargetKeyID, "alias/") || strings.Contains(in.TargetKeyID, ":alias/") {
+		return nil, validation("TargetKeyId must be a key ID or key ARN, not an alias")
+	}
+	old, err := s.loadKey(c, in.AliasName)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, old, "kms:UpdateAlias", nil, nil); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(c, in.TargetKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:UpdateAlias", nil, nil); err != nil {
+		return nil, err
+	}
+	if k.State == keystore.StatePendingDeletion {
+		return nil, apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+	}
+	if keyType(k.KeySpec) != keyType(old.KeySpec) || k.KeyUsage != old.KeyUsage {
+		return nil, validation("%s is not the same type of key (%s, %s) as %s (%s, %s), which alias %s names",
+			s.keyARN(k.ID), k.KeySpec, k.KeyUsage, s.keyARN(old.ID), old.KeySpec, old.KeyUsage, in.AliasName)
+	}
+	err = s.store.UpdateAlias(c.ctx, keystore.Alias{Name: in.AliasName, KeyID: k.ID, UpdatedAt: c.now.UTC(), MAC: s.root.AliasMAC(in.AliasName, k.ID)})
+	if errors.Is(err, keystore.ErrNotFound) {
+		// The alias was deleted, or the key destroyed, meanwhile.
+		return nil, apiErr(CodeNotFound, "Alias %s or key %s is not found.", s.aliasARN(in.AliasName), s.keyARN(k.ID))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+// keyType is the class of a key spec UpdateAlias compares: symmetric,
+// HMAC or asymmetric.
+func keyType(spec string) string {
+	switch {
+	case spec == specSymmetric:
+		return "symmetric"
+	case strings.HasPrefix(spec, "HMAC_"):
+		return "hmac"
+	}
+	return "asymmetric"
 }
 
 func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
@@ -132,9 +198,12 @@ func (s *Server) listAliases(c *call, body []byte) (any, error) {
 	}
 	out := listAliasesOutput{Aliases: []aliasListEntry{}, NextMarker: next, Truncated: next != ""}
 	for _, a := range sel[from:to] {
-		d := epoch(a.CreatedAt)
+		d, u := epoch(a.CreatedAt), epoch(a.CreatedAt)
+		if !a.UpdatedAt.IsZero() {
+			u = epoch(a.UpdatedAt)
+		}
 		out.Aliases = append(out.Aliases, aliasListEntry{AliasName: a.Name, AliasArn: s.aliasARN(a.Name),
-			TargetKeyID: a.KeyID, CreationDate: &d, LastUpdatedDate: &d})
+			TargetKeyID: a.KeyID, CreationDate: &d, LastUpdatedDate: &u})
 	}
 	return out, nil
 }

@@ -66,6 +66,16 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	if len(in.Description) > 8192 {
 		return nil, validation("Description is longer than 8192 characters")
 	}
+	if len(in.Tags) > 0 {
+		if err := checkTags(in.Tags); err != nil {
+			return nil, err
+		}
+		// AWS: tagging at creation needs kms:TagResource in the
+		// principal's identity policy too.
+		if err := s.authorizeAccount(c, "kms:TagResource", ""); err != nil {
+			return nil, err
+		}
+	}
 	var b [16]byte
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
 		return nil, err
@@ -85,6 +95,9 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	}
 	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
 		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
+	if err := mergeTags(k, in.Tags); err != nil {
+		return nil, err
+	}
 	wrapped, err := s.root.Wrap(s.rand, binding(k), raw)
 	if err != nil {
 		return nil, err

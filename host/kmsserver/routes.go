@@ -41,6 +41,12 @@ func (s *Server) operations() map[string]opFunc {
 		"DeriveSharedSecret":                  s.deriveSharedSecret,
 		"Encapsulate":                         s.encapsulate,
 		"Decapsulate":                         s.decapsulate,
+		"TagResource":                         s.tagResource,
+		"UntagResource":                       s.untagResource,
+		"ListResourceTags":                    s.listResourceTags,
+		"UpdateAlias":                         s.updateAlias,
+		"UpdateKeyDescription":                s.updateKeyDescription,
+		"ListKeyPolicies":                     s.listKeyPolicies,
 	}
 }
 
@@ -52,10 +58,10 @@ var knownUnsupported = map[string]bool{
 	"DescribeCustomKeyStores": true, "DisableKeyRotation": true, "DisconnectCustomKeyStore": true,
 	"EnableKeyRotation": true, "GetKeyLastUsage": true,
 	"GetKeyRotationStatus": true, "GetParametersForImport": true, "ImportKeyMaterial": true,
-	"ListGrants": true, "ListKeyPolicies": true, "ListKeyRotations": true, "ListResourceTags": true,
+	"ListGrants": true, "ListKeyRotations": true,
 	"ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
-	"RotateKeyOnDemand": true, "TagResource": true, "UntagResource": true, "UpdateAlias": true,
-	"UpdateCustomKeyStore": true, "UpdateKeyDescription": true, "UpdatePrimaryRegion": true,
+	"RotateKeyOnDemand":    true,
+	"UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
 }
 
 type opFunc func(c *call, body []byte) (any, error)

@@ -284,6 +284,30 @@ func (d *Dir) GetAlias(_ context.Context, name string) (Alias, error) {
 	return a, nil
 }
 
+// UpdateAlias implements [Store]: aliases.json is replaced in one atomic
+// rename, so after a crash it names either the old or the new key.
+func (d *Dir) UpdateAlias(_ context.Context, a Alias) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	cur, ok := d.aliases[a.Name]
+	if !ok {
+		return ErrNotFound
+	}
+	if _, ok := d.keys[a.KeyID]; !ok {
+		return ErrNotFound
+	}
+	a.CreatedAt = cur.CreatedAt
+	d.aliases[a.Name] = a
+	if err := d.writeAliases(); err != nil {
+		d.aliases[a.Name] = cur
+		return err
+	}
+	return nil
+}
+
 // DeleteAlias implements [Store].
 func (d *Dir) DeleteAlias(_ context.Context, name string) error {
 	d.mu.Lock()

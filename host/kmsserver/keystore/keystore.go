@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -72,12 +73,22 @@ type Key struct {
 	WrappedMaterial []byte `json:"wrapped_material"`
 	// Revision is incremented by the store on every update.
 	Revision int64 `json:"revision"`
+	// Tags are the key's tags (TagResource), in the order the server keeps
+	// them (by tag key).
+	Tags []Tag `json:"tags,omitempty"`
+}
+
+// Tag is one tag of a key.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Clone returns a deep copy of k.
 func (k *Key) Clone() *Key {
 	c := *k
 	c.WrappedMaterial = append([]byte(nil), k.WrappedMaterial...)
+	c.Tags = slices.Clone(k.Tags)
 	return &c
 }
 
@@ -89,6 +100,9 @@ type Alias struct {
 	// MAC binds Name to KeyID under the server's root key; opaque to the
 	// store, which keeps it verbatim.
 	MAC []byte `json:"mac,omitempty"`
+	// UpdatedAt is when the alias was last pointed at a key (zero until
+	// its first UpdateAlias).
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // Store is the storage interface of the kms-server. Implementations must be
@@ -115,6 +129,12 @@ type Store interface {
 	CreateAlias(ctx context.Context, a Alias) error
 	// GetAlias returns the alias; ErrNotFound when absent.
 	GetAlias(ctx context.Context, name string) (Alias, error)
+	// UpdateAlias points an existing alias at another key, replacing its
+	// KeyID, MAC and UpdatedAt (Name and CreatedAt stay) in one atomic
+	// write: there is no moment, crash included, at which the alias is
+	// absent or names no key. ErrNotFound when the alias or the target key
+	// does not exist.
+	UpdateAlias(ctx context.Context, a Alias) error
 	// DeleteAlias removes an alias; ErrNotFound when absent.
 	DeleteAlias(ctx context.Context, name string) error
 	// ListAliases returns every alias, ordered by name.

@@ -366,6 +366,36 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	return err
 }
 
+// UpdateAlias implements keystore.Store: one UPDATE of the alias's row
+// (its target a foreign key checked in the same statement), so the alias
+// names the old key or the new one, never none.
+func (s *Store) UpdateAlias(ctx context.Context, a keystore.Alias) error {
+	err := s.op(ctx, "UpdateAlias", false, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var rec []byte
+			if err := tx.QueryRow(ctx, `SELECT record FROM aliases WHERE name = $1 FOR UPDATE`, a.Name).Scan(&rec); err != nil {
+				return err
+			}
+			var cur keystore.Alias
+			if err := decodeAlias(a.Name, rec, &cur); err != nil {
+				return err
+			}
+			a.CreatedAt = cur.CreatedAt
+			nrec, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE aliases SET key_id = $2, record = $3::jsonb WHERE name = $1`, a.Name, a.KeyID, string(nrec))
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.rememberAlias(a)
+	return nil
+}
+
 // DeleteAlias implements keystore.Store.
 func (s *Store) DeleteAlias(ctx context.Context, name string) error {
 	err := s.op(ctx, "DeleteAlias", false, func(ctx context.Context) error {

@@ -58,6 +58,8 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentCreateAlias", testConcurrentCreateAlias},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
 		{"Closed", testClosed},
+		{"UpdateAlias", testUpdateAlias},
+		{"ConcurrentUpdateAlias", testConcurrentUpdateAlias},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +88,7 @@ func NewKey(id string) *keystore.Key {
 		Policy:              `{"Version":"2012-10-17","Statement":[]}`,
 		WrappedMaterial:     []byte{0, 1, 2, 0xfe, 0xff, 0},
 		PendingWindowInDays: 0,
+		Tags:                []keystore.Tag{{Key: "env", Value: "prod \u00e9"}, {Key: "empty", Value: ""}},
 	}
 }
 
@@ -184,13 +187,14 @@ func testGetKeyReturnsCopy(t *testing.T, s keystore.Store) {
 	got, _ := s.GetKey(bg, ID(1))
 	got.WrappedMaterial[1] = 0x66
 	got.State = keystore.StateDisabled
+	got.Tags[0].Value = "changed"
 	again, err := s.GetKey(bg, ID(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameKey(t, again, &keystore.Key{ID: ID(1), CreatedAt: k.CreatedAt, Description: k.Description, KeySpec: k.KeySpec,
 		KeyUsage: k.KeyUsage, State: keystore.StateEnabled, Policy: k.Policy,
-		WrappedMaterial: NewKey("").WrappedMaterial, Revision: 1})
+		WrappedMaterial: NewKey("").WrappedMaterial, Revision: 1, Tags: NewKey("").Tags})
 }
 
 func testUpdateKey(t *testing.T, s keystore.Store) {
@@ -548,5 +552,97 @@ func testClosed(t *testing.T, s keystore.Store) {
 	}
 	if err := s.DeleteKey(bg, ID(1)); !errors.Is(err, keystore.ErrClosed) {
 		t.Fatalf("DeleteKey after Close: %v, want ErrClosed", err)
+	}
+}
+
+func testUpdateAlias(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	mustCreate(t, s, NewKey(ID(2)))
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(1), CreatedAt: created, MAC: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	updated := created.Add(time.Hour)
+	if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(2), MAC: []byte{2}, UpdatedAt: updated}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.GetAlias(bg, "alias/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.KeyID != ID(2) || !reflect.DeepEqual(a.MAC, []byte{2}) || !a.CreatedAt.Equal(created) || !a.UpdatedAt.Equal(updated) {
+		t.Fatalf("after UpdateAlias: %+v", a)
+	}
+	list, err := s.ListAliases(bg)
+	if err != nil || len(list) != 1 || list[0].KeyID != ID(2) {
+		t.Fatalf("ListAliases after UpdateAlias: %+v, %v", list, err)
+	}
+	if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/missing", KeyID: ID(2)}); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("UpdateAlias of a missing alias: %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(9)}); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("UpdateAlias to a missing key: %v, want ErrNotFound", err)
+	}
+	if a, err := s.GetAlias(bg, "alias/a"); err != nil || a.KeyID != ID(2) {
+		t.Fatalf("a failed UpdateAlias changed the alias: %+v, %v", a, err)
+	}
+	if _, err := s.GetAlias(bg, "alias/missing"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("a failed UpdateAlias created the alias: %v", err)
+	}
+	// The key it named can be deleted; the alias goes with its new key only.
+	if err := s.DeleteKey(bg, ID(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAlias(bg, "alias/a"); err != nil {
+		t.Fatalf("alias lost with the key it no longer names: %v", err)
+	}
+}
+
+// testConcurrentUpdateAlias: readers never see the alias absent or naming
+// a third key while writers move it back and forth.
+func testConcurrentUpdateAlias(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	mustCreate(t, s, NewKey(ID(2)))
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/moving", KeyID: ID(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errc := make(chan error, 8)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/moving", KeyID: ID(1 + (i+w)%2)}); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	var rg sync.WaitGroup
+	rg.Add(1)
+	go func() {
+		defer rg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			a, err := s.GetAlias(bg, "alias/moving")
+			if err != nil || (a.KeyID != ID(1) && a.KeyID != ID(2)) {
+				errc <- fmt.Errorf("reader saw %+v, %v", a, err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	rg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
 	}
 }

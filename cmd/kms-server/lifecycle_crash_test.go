@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	mrand "math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
+)
+
+// TestCrashUpdateAlias kills the server with SIGKILL at random moments
+// while clients move one alias between two keys with UpdateAlias; after
+// every restart the alias exists and names one of the two keys (never
+// none, never a third), and after the last one it names the key of the
+// last acknowledged move when no move was in flight at the kill.
+func TestCrashUpdateAlias(t *testing.T) {
+	dur := 4 * time.Second
+	if testing.Short() {
+		dur = 2 * time.Second
+	}
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := startChild(t, st.ConfigPath)
+	client := clientFor(st, c.addr)
+	var keys [2]string
+	for i := range keys {
+		out, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = *out.KeyMetadata.KeyId
+	}
+	if _, err := client.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/moving"), TargetKeyId: aws.String(keys[0])}); err != nil {
+		t.Fatal(err)
+	}
+	c.kill()
+
+	kills, moves := 0, 0
+	deadline := time.Now().Add(dur)
+	for time.Now().Before(deadline) || kills < 3 {
+		c := startChild(t, st.ConfigPath)
+		client := clientFor(st, c.addr)
+		dk, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/moving")})
+		if err != nil {
+			c.kill()
+			t.Fatalf("after %d kills the alias does not resolve: %v", kills, err)
+		}
+		if got := *dk.KeyMetadata.KeyId; got != keys[0] && got != keys[1] {
+			c.kill()
+			t.Fatalf("after %d kills the alias names %s", kills, got)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; cctx.Err() == nil; i++ {
+					if _, err := client.UpdateAlias(cctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/moving"),
+						TargetKeyId: aws.String(keys[(i+w)%2])}); err == nil {
+						mu.Lock()
+						moves++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(30+mrand.IntN(300)) * time.Millisecond)
+		c.kill()
+		kills++
+		cancel()
+		wg.Wait()
+	}
+	// Quiet: one acknowledged move, then a kill; the move holds.
+	c = startChild(t, st.ConfigPath)
+	client = clientFor(st, c.addr)
+	if _, err := client.UpdateAlias(ctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/moving"), TargetKeyId: aws.String(keys[1])}); err != nil {
+		t.Fatal(err)
+	}
+	c.kill()
+	c = startChild(t, st.ConfigPath)
+	defer c.kill()
+	client = clientFor(st, c.addr)
+	dk, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/moving")})
+	if err != nil || *dk.KeyMetadata.KeyId != keys[1] {
+		t.Fatalf("the acknowledged UpdateAlias before the kill was lost: %v", err)
+	}
+	if moves == 0 {
+		t.Fatal("crash test exercised no UpdateAlias")
+	}
+	t.Logf("%d kills, %d acknowledged moves", kills, moves)
+}
