@@ -418,8 +418,8 @@ type DataKeyPair struct {
 
 // GenerateDataKeyPair calls KMS GenerateDataKeyPair with Recipient and
 // returns the private key opened from CiphertextForRecipient. The private
-// key must be a PKCS #8 key of the KeyPairSpec asked for, and, for RSA and
-// the NIST curves, match the response's PublicKey ([ErrRecipientOpen]
+// key must be a PKCS #8 key of the KeyPairSpec asked for, and, for RSA, the
+// NIST curves and Ed25519, match the response's PublicKey ([ErrRecipientOpen]
 // otherwise).
 func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKeyPairInput) (*DataKeyPair, error) {
 	req := kms.GenerateDataKeyPairInput{}

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
@@ -41,8 +42,8 @@ var (
 )
 
 // keyPairMatches reports whether priv, a DER PKCS #8 private key, is a key
-// of spec (a KMS KeyPairSpec) and, for RSA and the NIST curves, the private
-// half of pub (a DER SubjectPublicKeyInfo). ECC_SECG_P256K1 and SM2 keys,
+// of spec (a KMS KeyPairSpec) and, for RSA, the NIST curves and Ed25519,
+// the private half of pub (a DER SubjectPublicKeyInfo). ECC_SECG_P256K1 and SM2 keys,
 // which crypto/x509 does not parse, are checked for their structure, curve
 // and scalar length only.
 func keyPairMatches(spec string, priv, pub []byte) bool {
@@ -64,6 +65,8 @@ func keyPairMatches(spec string, priv, pub []byte) bool {
 	case *rsa.PrivateKey:
 		bits := map[string]int{"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}[spec]
 		return bits != 0 && k.N.BitLen() == bits && k.PublicKey.Equal(p)
+	case ed25519.PrivateKey:
+		return spec == "ECC_NIST_EDWARDS25519" && k.Public().(ed25519.PublicKey).Equal(p)
 	case *ecdsa.PrivateKey:
 		curve := map[string]elliptic.Curve{"ECC_NIST_P256": elliptic.P256(), "ECC_NIST_P384": elliptic.P384(),
 			"ECC_NIST_P521": elliptic.P521()}[spec]
