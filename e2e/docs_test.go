@@ -269,7 +269,7 @@ func runDocFile(t *testing.T, root string, blocks []docBlock) {
 	for _, b := range blocks {
 		where := fmt.Sprintf("%s:%d", b.file, b.line)
 		if b.skip != "" {
-			t.Run(fmt.Sprintf("line%d", b.line), func(t *testing.T) { t.Skipf("%s: %s", where, b.skip) })
+			t.Run(fmt.Sprintf("line%d", b.line), func(t *testing.T) { t.Skip(b.skip) })
 			continue
 		}
 		if !b.marked {
@@ -283,7 +283,7 @@ func runDocFile(t *testing.T, root string, blocks []docBlock) {
 		}
 		if len(missing) > 0 {
 			// Later blocks may build on this one: stop here, saying so.
-			reason := fmt.Sprintf("%s and every later block of the file: needs %s (.ci/run installs it)", where, strings.Join(missing, ", "))
+			reason := fmt.Sprintf("needs %s (.ci/run installs it); this block and the rest of its file were not run", strings.Join(missing, ", "))
 			t.Run(fmt.Sprintf("line%d", b.line), func(t *testing.T) { t.Skip(reason) })
 			break
 		}
