@@ -14,8 +14,9 @@
 // end, the host only relaying bytes; against kms-server the endpoint may be
 // plain HTTP or HTTPS.
 //
-// [Client.GenerateDataKey], [Client.Decrypt], [Client.GenerateRandom] and
-// [Client.GenerateDataKeyPair] always send Recipient with a fresh attestation
+// [Client.GenerateDataKey], [Client.Decrypt], [Client.GenerateRandom],
+// [Client.GenerateDataKeyPair] and [Client.DeriveSharedSecret] always send
+// Recipient with a fresh attestation
 // document carrying the agent's RSA public key, open CiphertextForRecipient
 // with the private key (recipient.Open), and return the plaintext to the
 // caller inside the enclave. A response that carries Plaintext anyway is
@@ -91,7 +92,9 @@
 //     ListKeys, Sign, ...) pass through unchanged, signed with the agent's
 //     own credentials. Operations outside that list, including any the KMS
 //     API gains later, are refused (UnknownOperationException) rather than
-//     risk relaying a secret through the parent. Encrypt sends the
+//     risk relaying a secret through the parent; so are Encapsulate and
+//     Decapsulate, whose shared secret KMS returns in plaintext (they take
+//     no Recipient). Encrypt sends the
 //     application's plaintext to the key service, as KMS's Encrypt does:
 //     over TLS only the key service reads it, over plain HTTP the parent too.
 //   - An answer carrying Plaintext, PrivateKeyPlaintext or SharedSecret from

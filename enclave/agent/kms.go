@@ -444,3 +444,23 @@ func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKe
 		PrivateKeyCiphertextBlob: out.PrivateKeyCiphertextBlob, PrivateKeyPlaintext: pt,
 	}, nil
 }
+
+// DeriveSharedSecret calls KMS DeriveSharedSecret (ECDH between a
+// KEY_AGREEMENT key and in.PublicKey) with Recipient, and returns the shared
+// secret opened from CiphertextForRecipient: 32, 48 or 66 bytes, as the
+// curves KMS supports give ([ErrRecipientOpen] otherwise).
+func (c *Client) DeriveSharedSecret(ctx context.Context, in *kms.DeriveSharedSecretInput) ([]byte, error) {
+	req := kms.DeriveSharedSecretInput{}
+	if in != nil {
+		req = *in
+	}
+	_, secret, err := withRecipient(ctx, c, "DeriveSharedSecret",
+		func(ctx context.Context, r *types.RecipientInfo) (*kms.DeriveSharedSecretOutput, error) {
+			req.Recipient = r
+			return c.kms.DeriveSharedSecret(ctx, &req)
+		},
+		func(o *kms.DeriveSharedSecretOutput) ([]byte, []byte, func([]byte) bool) {
+			return o.SharedSecret, o.CiphertextForRecipient, func(pt []byte) bool { return sharedSecretSize(len(pt)) }
+		})
+	return secret, err
+}

@@ -69,14 +69,16 @@ var recipientOps = map[string]string{
 // passThroughOps are the KMS operations forwarded unchanged: none of them
 // returns secret material. An operation in neither list (including any the
 // KMS API gains later) is refused with UnknownOperationException rather than
-// forwarded, since its answer might carry a secret across the parent.
+// forwarded, since its answer might carry a secret across the parent:
+// Encapsulate and Decapsulate are refused so, as KMS returns their shared
+// secret in plaintext and takes no Recipient for them.
 var passThroughOps = map[string]bool{}
 
 func init() {
 	for _, op := range strings.Fields(`CancelKeyDeletion ConnectCustomKeyStore CreateAlias CreateCustomKeyStore
 	CreateGrant CreateKey DeleteAlias DeleteCustomKeyStore DeleteImportedKeyMaterial DescribeCustomKeyStores
 	DescribeKey DisableKey DisableKeyRotation DisconnectCustomKeyStore EnableKey EnableKeyRotation Encrypt
-	GenerateDataKeyPairWithoutPlaintext GenerateDataKeyWithoutPlaintext GenerateMac GetKeyPolicy
+	GenerateDataKeyPairWithoutPlaintext GenerateDataKeyWithoutPlaintext GenerateMac GetKeyLastUsage GetKeyPolicy
 	GetKeyRotationStatus GetParametersForImport GetPublicKey ImportKeyMaterial ListAliases ListGrants
 	ListKeyPolicies ListKeyRotations ListKeys ListResourceTags ListRetirableGrants PutKeyPolicy ReEncrypt
 	ReplicateKey RetireGrant RevokeGrant RotateKeyOnDemand ScheduleKeyDeletion Sign TagResource UntagResource

@@ -5,7 +5,9 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -27,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
@@ -113,6 +116,7 @@ func (p *recordingParent) checkNoPlaintext(t *testing.T, secrets ...[]byte) {
 type localKMS struct {
 	env      *e2eEnv
 	keyID    string
+	ecdhKey  string // an ECC_NIST_P256 KEY_AGREEMENT key
 	parent   *recordingParent
 	client   *Client
 	endpoint string // http://127.0.0.1:PORT
@@ -124,11 +128,16 @@ func startLocalKMS(t testing.TB) *localKMS {
 	good := image("application image")
 	policy := `{"Version":"2012-10-17","Statement":[
 	 {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"` + adminARN + `"},"Action":"kms:*","Resource":"*"},
-	 {"Sid":"Describe","Effect":"Allow","Principal":{"AWS":"` + enclaveARN + `"},"Action":["kms:DescribeKey","kms:Encrypt"],"Resource":"*"},
+	 {"Sid":"Describe","Effect":"Allow","Principal":{"AWS":"` + enclaveARN + `"},"Action":["kms:DescribeKey","kms:Encrypt","kms:GetPublicKey"],"Resource":"*"},
 	 {"Sid":"EnclaveOnly","Effect":"Allow","Principal":{"AWS":"` + enclaveARN + `"},
-	  "Action":["kms:Decrypt","kms:GenerateDataKey","kms:GenerateDataKeyPair"],"Resource":"*",
+	  "Action":["kms:Decrypt","kms:GenerateDataKey","kms:GenerateDataKeyPair","kms:DeriveSharedSecret"],"Resource":"*",
 	  "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"` + hex.EncodeToString(good) + `"}}}]}`
 	ck, err := env.admin(t).CreateKey(context.Background(), &awskms.CreateKeyInput{Policy: aws.String(policy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecdhKey, err := env.admin(t).CreateKey(context.Background(), &awskms.CreateKeyInput{Policy: aws.String(policy),
+		KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeKeyAgreement})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +159,7 @@ func startLocalKMS(t testing.TB) *localKMS {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &localKMS{env: env, keyID: aws.ToString(ck.KeyMetadata.KeyId), parent: parent, client: c,
+	return &localKMS{env: env, keyID: aws.ToString(ck.KeyMetadata.KeyId), ecdhKey: aws.ToString(ecdhKey.KeyMetadata.KeyId), parent: parent, client: c,
 		endpoint: serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})}
 }
 
@@ -227,13 +236,46 @@ func TestLocalKMSEndpointGoSDK(t *testing.T) {
 	if dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil || string(dec.Plaintext) != "application secret" {
 		t.Fatalf("Decrypt of Encrypt: %v", err)
 	}
+	// DeriveSharedSecret with Recipient: the secret ECDH gives with the
+	// key's public half, through the endpoint and through the library.
+	peer, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	pk, err := app.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: aws.String(l.ecdhKey)})
+	if err != nil {
+		t.Fatalf("GetPublicKey: %v", err)
+	}
+	kpub, err := x509.ParsePKIXPublicKey(pk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kecdh, _ := kpub.(*ecdsa.PublicKey).ECDH()
+	want, _ := peer.ECDH(kecdh)
+	ss, err := app.DeriveSharedSecret(ctx, &awskms.DeriveSharedSecretInput{KeyId: aws.String(l.ecdhKey),
+		KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpecEcdh, PublicKey: peerDER})
+	if err != nil || !bytes.Equal(ss.SharedSecret, want) {
+		t.Fatalf("DeriveSharedSecret through the endpoint: %v", err)
+	}
+	if lib, err := l.client.DeriveSharedSecret(ctx, &awskms.DeriveSharedSecretInput{KeyId: aws.String(l.ecdhKey),
+		KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpecEcdh, PublicKey: peerDER}); err != nil || !bytes.Equal(lib, want) {
+		t.Fatalf("Client.DeriveSharedSecret: %v", err)
+	}
+	// Encapsulate and Decapsulate answer a shared secret in plaintext: refused.
+	_, err = app.Decapsulate(ctx, &awskms.DecapsulateInput{KeyId: aws.String(l.keyID), SharedSecretCiphertextBlob: []byte("x"),
+		EncapsulationAlgorithm: "ML_KEM"})
+	var ue smithy.APIError
+	if !errors.As(err, &ue) || ue.ErrorCode() != "UnknownOperationException" {
+		t.Fatalf("Decapsulate: %v, want UnknownOperationException", err)
+	}
 	// A KMS error is relayed as itself.
 	_, err = app.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String("alias/none"), KeySpec: "AES_256"})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "NotFoundException" {
 		t.Fatalf("GenerateDataKey of a missing key: %v, want NotFoundException", err)
 	}
-	l.parent.checkNoPlaintext(t, dk.Plaintext, r.Plaintext, kp.PrivateKeyPlaintext)
+	l.parent.checkNoPlaintext(t, dk.Plaintext, r.Plaintext, kp.PrivateKeyPlaintext, want)
 }
 
 // appResult is what the boto3 and Node clients print.
