@@ -211,39 +211,68 @@ func writeFile(t *testing.T, name, content string, perm os.FileMode) {
 	}
 }
 
-// exchanges returns the tap's records for op.
-func exchanges(t *testing.T, tapLog *logBuffer, op string) []demo.Exchange {
+// tapConnections returns the relay tap's records: what the parent saw of
+// each KMS connection it relayed.
+func tapConnections(t *testing.T, tapLog *logBuffer) []demo.Connection {
 	t.Helper()
-	var out []demo.Exchange
+	var out []demo.Connection
 	for _, line := range strings.Split(strings.TrimSpace(tapLog.String()), "\n") {
 		if line == "" {
 			continue
 		}
-		var ex demo.Exchange
-		if err := json.Unmarshal([]byte(line), &ex); err != nil {
+		var c demo.Connection
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
 			t.Fatalf("tap log line %q: %v", line, err)
 		}
-		if ex.Operation == op {
-			out = append(out, ex)
+		out = append(out, c)
+	}
+	return out
+}
+
+// checkParentSawTLSOnly asserts that every connection the parent relayed
+// was TLS, and that nothing of a KMS exchange was readable in it.
+func checkParentSawTLSOnly(t *testing.T, tapLog *logBuffer) {
+	t.Helper()
+	conns := tapConnections(t, tapLog)
+	if len(conns) == 0 {
+		t.Fatal("the tap relayed no connection")
+	}
+	for _, c := range conns {
+		if !c.TLS || len(c.Readable) != 0 || c.BytesUp == 0 || c.BytesDown == 0 {
+			t.Errorf("the parent saw %+v, want TLS records only", c)
+		}
+	}
+}
+
+// auditEvents returns kms-server's audit lines for op.
+func auditEvents(t *testing.T, file, op string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if ev["operation"] == op {
+			out = append(out, ev)
 		}
 	}
 	return out
 }
 
-// checkRecipientExchange asserts what the parent saw of one Recipient
-// call: an attestation document went out, CiphertextForRecipient and no
-// Plaintext came back.
-func checkRecipientExchange(t *testing.T, ex demo.Exchange) {
+// checkRecipientAudit asserts kms-server's record of one Recipient call:
+// allowed, for the key, with image digest pcr0 from the attestation
+// document.
+func checkRecipientAudit(t *testing.T, ev map[string]any, keyARN, pcr0 string) {
 	t.Helper()
-	rec, _ := ex.Request["Recipient"].(map[string]any)
-	if ex.Status != 200 || rec == nil || rec["KeyEncryptionAlgorithm"] != "RSAES_OAEP_SHA_256" || rec["AttestationDocument"] == nil {
-		t.Errorf("%s: request as the parent saw it: status %d, %v", ex.Operation, ex.Status, ex.Request)
-	}
-	if _, ok := ex.Response["Plaintext"]; ok {
-		t.Errorf("%s: the response carried Plaintext past the parent: %v", ex.Operation, ex.Response)
-	}
-	if s, _ := ex.Response["CiphertextForRecipient"].(string); !strings.HasSuffix(s, " bytes>") {
-		t.Errorf("%s: no CiphertextForRecipient in the response: %v", ex.Operation, ex.Response)
+	aed, _ := ev["additionalEventData"].(map[string]any)
+	rec, _ := aed["recipient"].(map[string]any)
+	if ev["decision"] != "allow" || ev["keyArn"] != keyARN || rec == nil || rec["attestationDocumentEnclaveImageDigest"] != pcr0 {
+		t.Errorf("%s: audit %v, want allow for %s with image %s", ev["operation"], ev, keyARN, pcr0)
 	}
 }
 
@@ -309,6 +338,7 @@ access_keys:
 attestation:
   roots: [../emulator-root.pem]
   max_age: 5m
+tls: {cert: tls-cert.pem, key: tls-key.pem} # init's development certificate
 audit_log: audit.jsonl
 `, region, account, admin.ID, admin.Secret, admin.Principal, roleID, roleSecret, enclaveRole), 0o600)
 	kmsProc := start(t, "kms-server", "--config", path("kms", "kms-server.yaml"))
@@ -320,7 +350,12 @@ audit_log: audit.jsonl
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyID, err := demo.CreatePinnedKey(ctx, demo.NewClient("http://"+kmsAddr, region, admin.ID, admin.Secret), policy, "alias/e2e", "e2e")
+	kmsCA, err := demo.LoadCA(path("kms", "tls-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminClient := demo.NewClient("https://"+kmsAddr, region, admin.ID, admin.Secret, kmsCA)
+	keyID, err := demo.CreatePinnedKey(ctx, adminClient, policy, "alias/e2e", "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,9 +370,9 @@ audit_log: audit.jsonl
 	if err != nil {
 		t.Fatal(err)
 	}
-	tapSrv := &http.Server{Handler: &demo.Tap{Target: kmsTarget, Log: tapLog}, ReadHeaderTimeout: 10 * time.Second}
-	go tapSrv.Serve(tapLn)
-	t.Cleanup(func() { tapSrv.Close() })
+	tapCtx, stopTap := context.WithCancel(ctx)
+	go (&demo.RelayTap{Target: kmsTarget, Log: tapLog}).Serve(tapCtx, tapLn)
+	t.Cleanup(stopTap)
 	tapAddr := tapLn.Addr().(*net.TCPAddr)
 
 	// host-proxy: egress to KMS (through the tap), ingress to agent A's
@@ -375,7 +410,7 @@ logs:
 	writeFile(t, path("image-a.json"), fmt.Sprintf(`{"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": %q, "PCR1": %q, "PCR2": %q}}`, pcr0A, pcr1A, pcr2A), 0o644)
 	enclaveArgs := func(state string, image ...string) []string {
 		return append(append([]string{"--nsm", "emulator", "--emulator-state", path(state)}, image...),
-			"--region", region, "--kms-endpoint", "http://kms.e2e.internal", "--insecure-http-unsafe", "--proxy", "unix://"+path("egress.sock"),
+			"--region", region, "--kms-endpoint", "https://localhost", "--kms-ca", path("kms", "tls-ca.pem"), "--proxy", "unix://"+path("egress.sock"),
 			"--credentials-endpoint", "unix://"+path("creds.sock"))
 	}
 	agentA := enclaveArgs("enclave-a", "--image-measurements", path("image-a.json"))
@@ -422,8 +457,9 @@ logs:
 		t.Errorf("nitro-verify without --root: exit %d: %s", r.code, r.stderr)
 	}
 
-	// 2. GenerateDataKey with Recipient: the parent sees
-	// CiphertextForRecipient, never Plaintext.
+	// 2. GenerateDataKey with Recipient: over TLS the parent sees record
+	// sizes only; kms-server answered CiphertextForRecipient (its audit
+	// log names the attested image).
 	r = run(t, ctx, "enclave-agent", append(agentA, "genkey", "--key-id", "alias/e2e", "--ciphertext-out", path("datakey.blob"))...)
 	if r.code != 0 {
 		t.Fatalf("genkey: exit %d: %s", r.code, r.stderr)
@@ -432,13 +468,14 @@ logs:
 	if err := json.Unmarshal([]byte(r.stdout), &gk); err != nil {
 		t.Fatalf("genkey output %q: %v", r.stdout, err)
 	}
-	gen := exchanges(t, tapLog, "GenerateDataKey")
+	checkParentSawTLSOnly(t, tapLog)
+	gen := auditEvents(t, path("kms", "audit.jsonl"), "GenerateDataKey")
 	if len(gen) != 1 {
-		t.Fatalf("tap saw %d GenerateDataKey exchanges, want 1:\n%s", len(gen), tapLog.String())
+		t.Fatalf("kms-server audited %d GenerateDataKey requests, want 1: %v", len(gen), gen)
 	}
-	checkRecipientExchange(t, gen[0])
-	if !strings.HasSuffix(gk.KeyId, "key/"+keyID) || gen[0].Response["KeyId"] != gk.KeyId {
-		t.Errorf("genkey KeyId %q, tap %v, want the key %s", gk.KeyId, gen[0].Response["KeyId"], keyID)
+	checkRecipientAudit(t, gen[0], gk.KeyId, pcr0A)
+	if !strings.HasSuffix(gk.KeyId, "key/"+keyID) {
+		t.Errorf("genkey KeyId %q, want the key %s", gk.KeyId, keyID)
 	}
 
 	// 3. The agent opened it: a 32-byte key, the one kms-server wraps in
@@ -452,7 +489,7 @@ logs:
 	if len(key) != 32 {
 		t.Fatalf("genkey: %d-byte key", len(key))
 	}
-	ref, err := demo.NewClient("http://"+kmsAddr, region, admin.ID, admin.Secret).Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
+	ref, err := adminClient.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
 	if err != nil || !bytes.Equal(ref.Plaintext, key) {
 		t.Fatalf("the agent's key %s differs from the CiphertextBlob's (%v)", demo.Fingerprint(key), err)
 	}
@@ -469,11 +506,17 @@ logs:
 	if again, _ := base64.StdEncoding.DecodeString(dec.Plaintext); !bytes.Equal(again, key) || dec.KeyId != gk.KeyId {
 		t.Fatalf("decrypt gave %s (key %s), genkey %s (key %s)", demo.Fingerprint(again), dec.KeyId, demo.Fingerprint(key), gk.KeyId)
 	}
-	decs := exchanges(t, tapLog, "Decrypt")
-	if len(decs) != 1 {
-		t.Fatalf("tap saw %d Decrypt exchanges, want 1:\n%s", len(decs), tapLog.String())
+	checkParentSawTLSOnly(t, tapLog)
+	var decs []map[string]any
+	for _, ev := range auditEvents(t, path("kms", "audit.jsonl"), "Decrypt") {
+		if ev["additionalEventData"] != nil { // the administrator's reference Decrypt has none
+			decs = append(decs, ev)
+		}
 	}
-	checkRecipientExchange(t, decs[0])
+	if len(decs) != 1 {
+		t.Fatalf("kms-server audited %d Decrypt requests with Recipient, want 1: %v", len(decs), decs)
+	}
+	checkRecipientAudit(t, decs[0], gk.KeyId, pcr0A)
 
 	// 5. Image B, same role and hardware: denied, the message naming the
 	// condition with expected and presented values.
@@ -491,9 +534,10 @@ logs:
 	if _, err := os.Stat(path("enclave-b", "datakey.blob")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("image B got a ciphertext blob: %v", err)
 	}
-	if gen := exchanges(t, tapLog, "GenerateDataKey"); len(gen) != 2 || gen[1].Status != 400 || gen[1].Response["__type"] != "AccessDeniedException" {
-		t.Errorf("tap: image B's GenerateDataKey: %+v", gen[len(gen)-1])
+	if gen := auditEvents(t, path("kms", "audit.jsonl"), "GenerateDataKey"); len(gen) != 2 || gen[1]["decision"] != "deny" || gen[1]["errorCode"] != "AccessDeniedException" {
+		t.Errorf("audit: image B's GenerateDataKey: %v", gen[len(gen)-1])
 	}
+	checkParentSawTLSOnly(t, tapLog)
 	audit, err := os.ReadFile(path("kms", "audit.jsonl"))
 	if err != nil || !strings.Contains(string(audit), `"decision":"deny"`) || !strings.Contains(string(audit), `"attestationDocumentEnclaveImageDigest":"`+pcr0B+`"`) {
 		t.Errorf("audit log (%v):\n%s", err, audit)
@@ -516,7 +560,7 @@ logs:
 			t.Skipf("Debian python3-boto3 is not installed (.ci/run installs it): %v", err)
 		}
 		secret := []byte("e2e stored secret " + randomHex(t, 8))
-		enc, err := demo.NewClient("http://"+kmsAddr, region, admin.ID, admin.Secret).Encrypt(ctx,
+		enc, err := adminClient.Encrypt(ctx,
 			&awskms.EncryptInput{KeyId: aws.String("alias/e2e"), Plaintext: secret})
 		if err != nil {
 			t.Fatal(err)
@@ -532,7 +576,8 @@ logs:
 		if err != nil {
 			t.Fatal(err)
 		}
-		genBefore, decBefore := len(exchanges(t, tapLog, "GenerateDataKey")), len(exchanges(t, tapLog, "Decrypt"))
+		auditFile := path("kms", "audit.jsonl")
+		genBefore, decBefore := len(auditEvents(t, auditFile, "GenerateDataKey")), len(auditEvents(t, auditFile, "Decrypt"))
 		r := run(t, ctx, "enclave-agent", append(agentA, "init", "--seed-entropy=false",
 			"--time-from", "unix://"+path("time.sock"), "--logs-to", "unix://"+path("logs.sock"), "--kms-listen", kmsListen,
 			"--", "/usr/bin/env", "AWS_KMS_ENDPOINT=http://"+kmsListen, "KEY_ID=alias/e2e", "SECRET_FILE="+path("secret.blob"),
@@ -558,7 +603,7 @@ logs:
 		if out.SecretSHA256 != hex.EncodeToString(sum[:]) {
 			t.Errorf("the app's secret hash %s is not the stored secret's", out.SecretSHA256)
 		}
-		ref, err := demo.NewClient("http://"+kmsAddr, region, admin.ID, admin.Secret).Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: out.DataKeyBlob})
+		ref, err := adminClient.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: out.DataKeyBlob})
 		if dsum := sha256.Sum256(ref.Plaintext); err != nil || out.DataKeySHA256 != hex.EncodeToString(dsum[:]) {
 			t.Errorf("the app's data key is not the one in its CiphertextBlob (%v)", err)
 		}
@@ -568,13 +613,22 @@ logs:
 			}
 		}
 		hp.waitFor(t, `enclave application exited".*code=0`)
-		ex := append(exchanges(t, tapLog, "GenerateDataKey")[genBefore:], exchanges(t, tapLog, "Decrypt")[decBefore:]...)
+		// The app's two requests went out with Recipient (kms-server's
+		// audit log names the attested image), over TLS through the parent.
+		var ex []map[string]any
+		for _, e := range append(auditEvents(t, auditFile, "GenerateDataKey")[genBefore:], auditEvents(t, auditFile, "Decrypt")[decBefore:]...) {
+			if e["principal"] != enclaveRole { // not the administrator's reference Decrypt
+				continue
+			}
+			ex = append(ex, e)
+		}
 		if len(ex) != 2 {
-			t.Fatalf("tap saw %d new GenerateDataKey/Decrypt exchanges, want 2", len(ex))
+			t.Fatalf("kms-server audited %d new GenerateDataKey/Decrypt requests, want 2: %v", len(ex), ex)
 		}
 		for _, e := range ex {
-			checkRecipientExchange(t, e)
+			checkRecipientAudit(t, e, e["keyArn"].(string), pcr0A)
 		}
+		checkParentSawTLSOnly(t, tapLog)
 		if tl := tapLog.String(); strings.Contains(tl, base64.StdEncoding.EncodeToString(secret)) || strings.Contains(tl, base64.StdEncoding.EncodeToString(ref.Plaintext)) {
 			t.Error("a plaintext crossed the parent")
 		}

@@ -4,11 +4,13 @@
 # The whole attested key-delivery flow on one machine, with the four
 # binaries as separate processes over loopback TCP and unix sockets:
 #
-#   enclave-agent (emulated NSM) --unix--> host-proxy egress --tcp--> tap --tcp--> kms-server
+#   enclave-agent (emulated NSM) --unix--> host-proxy egress --tcp--> tap --tcp--> kms-server (HTTPS)
 #   ekdemo fetch-attestation --tcp--> host-proxy ingress --unix--> enclave-agent serve
 #
-# The tap stands where the parent instance stands and logs every KMS
-# exchange with blobs replaced by their sizes: what the parent can learn.
+# The agent talks HTTPS to kms-server (the development CA of kms-server
+# init, --kms-ca). The tap stands where the parent instance stands and
+# relays the bytes, logging what it could read of each connection: TLS
+# records only.
 #
 # Needs only Go. Run it with `make demo` (which builds ./bin first).
 # Environment: BIN (default bin), GO (default go), KEEP=1 keeps the work
@@ -155,6 +157,7 @@ attestation:
   roots: [../emulator-root.pem] # the emulator's root: development only
   max_age: 5m
   allow_debug_unsafe: false
+tls: {cert: tls-cert.pem, key: tls-key.pem} # init's development certificate (127.0.0.1, localhost)
 audit_log: audit.jsonl
 EOF
 chmod 600 "$WORK/kms/kms-server.yaml"
@@ -162,17 +165,18 @@ start kms-server kms-server --config "$WORK/kms/kms-server.yaml"
 wait_for kms-server '"msg":"serving KMS"'
 KMS_ADDR=$(sed -n 's/.*"msg":"serving KMS","addr":"\([^"]*\)".*/\1/p' "$WORK/kms-server.log" | head -1)
 [ -n "$KMS_ADDR" ] || fail "no kms-server address in its log"
-say "kms-server     http://$KMS_ADDR   (key store $WORK/kms/keys, emulator root trusted)"
+say "kms-server     https://$KMS_ADDR   (key store $WORK/kms/keys, emulator root trusted, development CA $WORK/kms/tls-ca.pem)"
 
 # The key administrator creates the key, pinned to image A's PCR0.
 KEY_ID=$(AWS_ACCESS_KEY_ID=$ADMIN_ID AWS_SECRET_ACCESS_KEY=$ADMIN_SECRET AWS_REGION=$REGION \
-	ekdemo create-key --endpoint "http://$KMS_ADDR" --image-sha384 "$PCR0_A" \
+	ekdemo create-key --endpoint "https://$KMS_ADDR" --ca "$WORK/kms/tls-ca.pem" --image-sha384 "$PCR0_A" \
 	--admin-arn "$ADMIN_ARN" --enclave-arn "$ENCLAVE_ROLE" --alias alias/demo --policy-out "$WORK/key-policy.json")
 say "key            $KEY_ID (alias/demo), created by $ADMIN_ARN through the KMS API"
 say "key policy     $ENCLAVE_ROLE may GenerateDataKey/Decrypt only if"
 say "               kms:RecipientAttestation:ImageSha384 = ${PCR0_A:0:16}… (image A's PCR0)"
 
-# The tap: where the parent instance sees the traffic.
+# The tap: where the parent instance relays the traffic (bytes, as the
+# parent does).
 start tap ekdemo tap --listen tcp://127.0.0.1:0 --to "tcp://$KMS_ADDR" --log "$WORK/tap.jsonl" --addr-file "$WORK/tap.addr"
 wait_file "$WORK/tap.addr"
 TAP_ADDR=$(cat "$WORK/tap.addr")
@@ -206,6 +210,7 @@ start host-proxy host-proxy --config "$WORK/host-proxy.yaml"
 wait_for host-proxy 'credentials route ready'
 wait_for host-proxy 'route=attestation'
 INGRESS=$(sed -n 's/.*route=attestation .*listen=\([^ ]*\).*/\1/p' "$WORK/host-proxy.log" | head -1)
+INGRESS=${INGRESS#tcp://} # host-proxy logs listen addresses as tcp://HOST:PORT
 [ -n "$INGRESS" ] || fail "no ingress address in host-proxy's log"
 say "host-proxy     egress  unix://$WORK/kms-egress.sock -> tcp://$TAP_ADDR (tap) -> kms-server"
 say "               ingress tcp://$INGRESS -> unix://$WORK/enclave-a/agent.sock"
@@ -216,7 +221,7 @@ cat >"$WORK/image-a.json" <<EOF
 {"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": "$PCR0_A", "PCR1": "$PCR1_A", "PCR2": "$PCR2_A"}}
 EOF
 AGENT_A=(enclave-agent --nsm emulator --emulator-state "$WORK/enclave-a" --image-measurements "$WORK/image-a.json"
-	--region "$REGION" --kms-endpoint http://kms.demo.internal --insecure-http-unsafe --proxy "unix://$WORK/kms-egress.sock"
+	--region "$REGION" --kms-endpoint https://localhost --kms-ca "$WORK/kms/tls-ca.pem" --proxy "unix://$WORK/kms-egress.sock"
 	--credentials-endpoint "unix://$WORK/credentials.sock")
 start agent-a "${AGENT_A[@]}" serve --listen "unix://$WORK/enclave-a/agent.sock"
 wait_for agent-a 'attestation endpoint listening'
@@ -235,13 +240,16 @@ step "3. The enclave asks for a data key: GenerateDataKey with Recipient"
 "${AGENT_A[@]}" genkey --key-id alias/demo --format raw \
 	--out "$WORK/enclave-a/datakey.bin" --ciphertext-out "$WORK/datakey.blob" 2>"$WORK/genkey.log" ||
 	{ cat "$WORK/genkey.log" >&2; fail "genkey failed"; }
-say "what the parent instance saw pass through (the tap's log, blobs shown as sizes):"
-grep '"operation":"GenerateDataKey"' "$WORK/tap.jsonl" | tail -1 | sed 's/^/   | /; s/,"response"/\n   |   ,"response"/'
-RESP=$(grep '"operation":"GenerateDataKey"' "$WORK/tap.jsonl" | tail -1 | sed 's/.*"response"://')
-case "$RESP" in *'"CiphertextForRecipient"'*) ;; *) fail "no CiphertextForRecipient in the response" ;; esac
-case "$RESP" in *'"Plaintext"'*) fail "the response carried Plaintext" ;; esac
-say "the response has CiphertextBlob (to store) and CiphertextForRecipient, and no Plaintext;"
-say "the data key crossed the parent only encrypted to the enclave's ephemeral RSA key"
+say "what the parent instance saw pass through (the tap's log of that connection):"
+tail -1 "$WORK/tap.jsonl" | sed 's/^/   | /'
+tail -1 "$WORK/tap.jsonl" | grep -q '"tls":true,.*"readable":null' || fail "the parent could read the KMS exchange"
+say "TLS records only: no request, no response, no key readable"
+AUDIT=$(grep '"operation":"GenerateDataKey"' "$WORK/kms/audit.jsonl" | tail -1)
+say "kms-server's audit log: $(printf '%s' "$AUDIT" | grep -o '"decision":"[^"]*"'), Recipient with"
+say "  $(printf '%s' "$AUDIT" | grep -o '"attestationDocumentEnclaveImageDigest":"[^"]*"')"
+case "$AUDIT" in *'"decision":"allow"'*'"attestationDocumentEnclaveImageDigest":"'"$PCR0_A"'"'*) ;; *) fail "no Recipient GenerateDataKey for image A in the audit log" ;; esac
+say "kms-server answers a Recipient request with CiphertextForRecipient, never Plaintext: even inside TLS"
+say "the data key travelled encrypted to the enclave's ephemeral RSA key"
 
 step "4. The enclave opens CiphertextForRecipient with its private key"
 FP1=$(ekdemo fingerprint "$WORK/enclave-a/datakey.bin")
@@ -252,10 +260,10 @@ step "5. Later, the enclave decrypts the stored CiphertextBlob: Decrypt with Rec
 "${AGENT_A[@]}" decrypt --ciphertext-file "$WORK/datakey.blob" --format raw \
 	--out "$WORK/enclave-a/datakey-again.bin" 2>"$WORK/decrypt.log" ||
 	{ cat "$WORK/decrypt.log" >&2; fail "decrypt failed"; }
-grep '"operation":"Decrypt"' "$WORK/tap.jsonl" | tail -1 | sed 's/^/   | /; s/,"response"/\n   |   ,"response"/'
-RESP=$(grep '"operation":"Decrypt"' "$WORK/tap.jsonl" | tail -1 | sed 's/.*"response"://')
-case "$RESP" in *'"CiphertextForRecipient"'*) ;; *) fail "no CiphertextForRecipient in the Decrypt response" ;; esac
-case "$RESP" in *'"Plaintext"'*) fail "the Decrypt response carried Plaintext" ;; esac
+tail -1 "$WORK/tap.jsonl" | grep -q '"tls":true,.*"readable":null' || fail "the parent could read the Decrypt exchange"
+grep '"operation":"Decrypt"' "$WORK/kms/audit.jsonl" | tail -1 | grep -q '"decision":"allow".*"attestationDocumentEnclaveImageDigest":"'"$PCR0_A"'"' ||
+	fail "no Recipient Decrypt for image A in the audit log"
+say "the parent relayed TLS records only; kms-server answered with CiphertextForRecipient"
 FP2=$(ekdemo fingerprint "$WORK/enclave-a/datakey-again.bin")
 say "data key after Decrypt:      $FP2"
 [ "$FP1" = "$FP2" ] || fail "Decrypt gave a different key"
@@ -263,7 +271,7 @@ say "same key: delivered twice, never in the clear outside the enclave"
 
 step "6. Another enclave image asks for the same key and is denied"
 AGENT_B=(enclave-agent --nsm emulator --emulator-state "$WORK/enclave-b" --pcr0 "$PCR0_B"
-	--region "$REGION" --kms-endpoint http://kms.demo.internal --insecure-http-unsafe --proxy "unix://$WORK/kms-egress.sock"
+	--region "$REGION" --kms-endpoint https://localhost --kms-ca "$WORK/kms/tls-ca.pem" --proxy "unix://$WORK/kms-egress.sock"
 	--credentials-endpoint "unix://$WORK/credentials.sock")
 say "enclave-agent  image B (PCR0 ${PCR0_B:0:16}…), same role, same credentials, same emulated hardware"
 set +e

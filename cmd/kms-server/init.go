@@ -53,11 +53,12 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, `kms-server: wrote %s (mode 0600: it holds the secret access key)
 kms-server:       %s (the root key: keep it secret and backed up; without it every key in the store is lost)
 kms-server:       %s (the key store)
+kms-server:       %s (the development CA that clients trust; its key is not kept)
 kms-server: warning: the secret access key above is shown once; keep it like a password
 start:  kms-server --config %s
 try:    AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=... \
-          aws kms create-key --region us-east-1 --endpoint-url http://%s
-`, st.ConfigPath, st.RootKeyPath, st.KeyStoreDir, st.ConfigPath, st.AccessKeyID, st.Listen)
+          aws kms create-key --region us-east-1 --endpoint-url https://%s --ca-bundle %s
+`, st.ConfigPath, st.RootKeyPath, st.KeyStoreDir, st.TLSCAPath, st.ConfigPath, st.AccessKeyID, st.Listen, st.TLSCAPath)
 	return nil
 }
 

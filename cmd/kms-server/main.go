@@ -26,7 +26,7 @@ import (
 )
 
 const usage = `Usage:
-    kms-server --config FILE [--listen ADDR] [--metrics-listen ADDR|off] [--log-level LEVEL]
+    kms-server --config FILE [--listen ADDR] [--metrics-listen ADDR|off] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]
     kms-server init [--dir DIR]
     kms-server help | version
 
@@ -45,6 +45,12 @@ Serve flags:
     --metrics-listen ADDR  The listener for /metrics (Prometheus) and /healthz,
                            instead of metrics_listen: in the file; "off" serves
                            neither.
+    --tls-cert FILE        The KMS listener's certificate (PEM, with its chain)
+    --tls-key FILE         and private key, instead of tls: cert and key in the
+                           file; give both. TLS 1.2 at least. SIGHUP reads them
+                           again without dropping connections. Plain HTTP is
+                           refused on any address but loopback unless the file
+                           says insecure_http_unsafe: true.
     --log-level LEVEL      debug, info (default), warn or error. Logs are JSON
                            lines on standard error; the audit log (one JSON line
                            per request) goes to audit_log: in the file, or to
@@ -53,14 +59,17 @@ Serve flags:
     -h, --help             Print this help and exit (also: kms-server help).
 
 Init flags:
-    --dir DIR              Write kms-server.yaml, root.key and keys/ into DIR,
-                           created if missing. Without --dir: the current
+    --dir DIR              Write kms-server.yaml, root.key, keys/ and a
+                           development CA (tls-ca.pem) with a certificate for
+                           127.0.0.1 and localhost (tls-cert.pem, tls-key.pem)
+                           into DIR, created if missing. Without --dir: the current
                            directory, which must then be empty. The access key
                            made for the development principal is printed to
                            standard output, once.
 
 kms-server logs "serving KMS" once every listener is bound. SIGTERM or SIGINT
-stop accepting requests and let those in flight finish (up to 10 s).
+stop accepting requests and let those in flight finish (up to 10 s). SIGHUP
+reloads the TLS certificate and key.
 
 Exit status:
     0  clean shutdown (or init, help, version done)
@@ -122,6 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // serveOptions are the serve flags.
 type serveOptions struct {
 	config, listen, metricsListen, logLevel string
+	tlsCert, tlsKey                         string
 	version                                 bool
 }
 
@@ -133,6 +143,8 @@ func serveFlagSet(o *serveOptions) *flag.FlagSet {
 	fs.StringVar(&o.config, "config", "", "")
 	fs.StringVar(&o.listen, "listen", "", "")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.version, "version", false, "")
 	return fs
@@ -155,6 +167,9 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 	}
 	if o.config == "" {
 		return nil, cli.Usagef("--config FILE is required (kms-server init writes a starter)")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, cli.Usagef("--tls-cert and --tls-key go together: give both")
 	}
 	if _, err := cli.ParseLogLevel(o.logLevel); err != nil {
 		return nil, err

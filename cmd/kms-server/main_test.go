@@ -7,8 +7,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -129,13 +132,19 @@ func (c *child) kill() {
 	<-c.done
 }
 
+// clientFor is the starter's administrator talking HTTPS to addr, trusting
+// the starter's development CA.
 func clientFor(st *kmsconfig.Starter, addr string) *awskms.Client {
+	pool := x509.NewCertPool()
+	if b, err := os.ReadFile(st.TLSCAPath); err != nil || !pool.AppendCertsFromPEM(b) {
+		panic(fmt.Sprintf("the starter's CA %s: %v", st.TLSCAPath, err))
+	}
 	return awskms.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(st.AccessKeyID, st.Secret, ""),
-		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
+		HTTPClient:  &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
-	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + addr) })
+	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("https://" + addr) })
 }
 
 type acked struct {

@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -45,6 +48,20 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 	if o.metricsListen != "" {
 		f.MetricsListen = o.metricsListen
+	}
+	if o.tlsCert != "" {
+		// Flags name files relative to the working directory, the file
+		// relative to itself.
+		cert, err1 := filepath.Abs(o.tlsCert)
+		key, err2 := filepath.Abs(o.tlsKey)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		t := kmsconfig.TLS{Cert: cert, Key: key}
+		if f.TLS != nil {
+			t.ClientCA = f.TLS.ClientCA
+		}
+		f.TLS = &t
 	}
 	kmsAddr, err := cli.ParseAddr(addrName(o.listen, "--listen", "listen"), f.Listen)
 	if err != nil {
@@ -100,12 +117,38 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 	srv.MetricsRegistry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// SIGHUP reads the TLS certificate and key again (a renewal); open
+	// connections keep theirs.
+	if cert, _ := f.Certificate(); cert != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					if err := cert.Reload(); err != nil {
+						log.Error("SIGHUP: TLS certificate not reloaded; serving the previous one", "error", err)
+					} else {
+						log.Info("SIGHUP: TLS certificate reloaded")
+					}
+				}
+			}
+		}()
+	}
+
 	// Bind every listener before saying "serving": a supervisor or a test
 	// that waits for the line can then connect to any of them.
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	attrs := []any{"addr", srv.Addr("kms").String(), "region", cfg.Region, "key_store", f.StoreName()}
+	scheme := "http"
+	if cfg.TLSConfig != nil {
+		scheme = "https"
+	}
+	attrs := []any{"addr", srv.Addr("kms").String(), "scheme", scheme, "region", cfg.Region, "key_store", f.StoreName()}
 	metrics := "off"
 	if a := srv.Addr("metrics"); a != nil {
 		metrics = a.String()

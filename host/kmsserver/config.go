@@ -3,11 +3,14 @@
 package kmsserver
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strings"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
+	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
 // AccessKey is one SigV4 credential the server accepts.
@@ -88,6 +92,18 @@ type Config struct {
 	// Listen is the KMS listen address of [Server.Listen]; default
 	// "127.0.0.1:7700".
 	Listen string
+	// TLSConfig, when set, serves the KMS listener over TLS with it (a copy
+	// whose MinVersion is at least TLS 1.2; Go prefers TLS 1.3). Give it a
+	// GetCertificate that reloads the certificate to renew it without
+	// dropping connections (package kmsconfig does, on SIGHUP); ClientCAs
+	// with ClientAuth for mutual TLS.
+	TLSConfig *tls.Config
+	// InsecureHTTPUnsafe lets the KMS listener serve plain HTTP on an
+	// address other than loopback. Unsafe: whoever is on the path (the
+	// parent instance above all, when it relays an enclave's requests)
+	// reads and changes every request and response. Without it, a
+	// non-loopback Listen without TLSConfig is a configuration error.
+	InsecureHTTPUnsafe bool
 	// MetricsListen is the address of the metrics and health endpoint
 	// (/metrics, /healthz) of [Server.Listen]; "" serves none.
 	MetricsListen string
@@ -219,6 +235,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.DeletionSweepInterval < 0 {
 		bad("deletion sweep interval", "negative")
 	}
+	if cfg.TLSConfig == nil && !cfg.InsecureHTTPUnsafe && !isLoopback(cfg.Listen) {
+		bad("listen", "plain HTTP on %s, which is not a loopback address: configure TLS (tls: cert and key, or --tls-cert and --tls-key), or allow it explicitly with insecure_http_unsafe", cfg.Listen)
+	}
 	ids := make([]string, 0, len(cfg.AccessKeys))
 	for id := range cfg.AccessKeys {
 		ids = append(ids, id)
@@ -240,4 +259,31 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 		policies[k.PrincipalARN] = k.Policy
 	}
 	return cfg, errs
+}
+
+// isLoopback reports whether a listen address names a local endpoint only:
+// a unix socket, or TCP on 127.0.0.0/8, ::1 or localhost. All interfaces
+// (empty host), any other name or address, and vsock (reachable from the
+// enclaves of the host) are not.
+func isLoopback(addr string) bool {
+	a, err := transport.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	switch a.Network {
+	case transport.NetworkUnix:
+		return true
+	case transport.NetworkTCP:
+	default:
+		return false
+	}
+	host, _, err := net.SplitHostPort(a.Address)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

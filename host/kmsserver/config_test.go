@@ -3,8 +3,10 @@
 package kmsserver
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +44,42 @@ func TestConfigErrors(t *testing.T) {
 	var errs ConfigErrors
 	if !errors.As(err, &errs) || len(errs) != 5 {
 		t.Fatalf("want 5 problems (store, region, account, root key, access keys), got %v", err)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:7700": true, "tcp://127.0.0.1:7700": true, "127.1.2.3:1": true, "[::1]:7700": true,
+		"localhost:7700": true, "LOCALHOST:1": true, "unix:///run/kms.sock": true,
+		":7700": false, "0.0.0.0:7700": false, "[::]:7700": false, "10.0.0.1:7700": false,
+		"kms.internal:7700": false, "vsock://3:7700": false, "vsock://any:7700": false, "garbage": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestPlainHTTPOnlyOnLoopback: a KMS listener that is not loopback needs
+// TLS, or insecure_http_unsafe said explicitly (issue 12).
+func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
+	base := func() *Config {
+		return &Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32), Listen: "0.0.0.0:7700",
+			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a", Policy: FullAccessPolicy}}}
+	}
+	_, err := NewServer(base())
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Setting != "listen" || !strings.Contains(ce.Reason, "insecure_http_unsafe") {
+		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
+	}
+	c := base()
+	c.InsecureHTTPUnsafe = true
+	if _, err := NewServer(c); err != nil {
+		t.Fatalf("with InsecureHTTPUnsafe: %v", err)
+	}
+	c = base()
+	c.TLSConfig = &tls.Config{}
+	if _, err := NewServer(c); err != nil {
+		t.Fatalf("with TLS: %v", err)
 	}
 }

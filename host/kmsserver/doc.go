@@ -144,15 +144,31 @@
 // no I/O before [Server.Listen]. Key material is sealed with AES-256-GCM under
 // [Config.RootKey] before it reaches the store, so no backend sees it in
 // the clear. The additional data binds the material to the key ID, key
-// spec, key usage and the SHA-256 of the key policy: whoever can write to
-// the store but lacks the root key cannot loosen a policy or swap material
-// between keys (the key then fails with KMSInternalException). Every
-// request verifies the record (cached while it is unchanged) before it
-// trusts its policy. Alias records carry an HMAC-SHA256 of the alias name
-// and key ID under a key derived from the root key (HKDF), checked at every
-// lookup by alias, so such a writer cannot point an alias at another key
-// either. The key state is not bound, and a writer can still delete records
-// (denial of service, not disclosure).
+// spec, key usage, the SHA-256 of the key policy, the key state and the
+// deletion date (package keymaterial): whoever can write to the store but
+// lacks the root key cannot loosen a policy, swap material between keys or
+// bring a disabled or deleted key back (the key then fails with
+// KMSInternalException). Every request verifies the record (cached while
+// every bound field and the wrapped bytes are unchanged) before it trusts
+// its policy. Records written before the state was bound still open; their
+// state is bound at their next change. Alias records carry an HMAC-SHA256
+// of the alias name and key ID under a key derived from the root key
+// (HKDF), checked at every lookup by alias, so such a writer cannot point
+// an alias at another key either. [Server.Serve] destroys a key when its
+// deletion date has passed (every [Config.DeletionSweepInterval]): its
+// record, with the sealed material, and its aliases leave the store; a key
+// whose record fails its check is left alone, logged and counted. A writer
+// can still delete records, or restore an old copy it kept (rollback is
+// not detected): denial of service, not disclosure.
+//
+// # TLS
+//
+// [Config.TLSConfig] serves the KMS listener over TLS (1.2 at least); its
+// GetCertificate may reload the certificate (package kmsconfig does on
+// SIGHUP) without dropping connections. Plain HTTP is refused on any
+// listen address but loopback or a unix socket unless
+// [Config.InsecureHTTPUnsafe]: the parent instance relays an enclave's
+// requests and, over plain HTTP, could answer them itself.
 //
 // # Audit
 //

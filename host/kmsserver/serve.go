@@ -8,6 +8,7 @@ package kmsserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +54,8 @@ func (s *Server) AdminHandler() http.Handler {
 	return mux
 }
 
-// Listen binds the KMS listener ([Config.Listen]) and, when configured, the
+// Listen binds the KMS listener ([Config.Listen], TLS with
+// [Config.TLSConfig]) and, when configured, the
 // metrics listener ([Config.MetricsListen]). On failure nothing stays bound
 // and the error names the listener.
 func (s *Server) Listen() error {
@@ -112,6 +114,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	if ls["kms"] == nil {
 		return errors.New("kmsserver: Serve before Listen")
+	}
+	if s.cfg.TLSConfig != nil {
+		tc := s.cfg.TLSConfig.Clone()
+		if tc.MinVersion < tls.VersionTLS12 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		ls["kms"] = tls.NewListener(ls["kms"], tc)
 	}
 	servers := map[string]*http.Server{"kms": s.httpServer(s.Handler())}
 	if ls["metrics"] != nil {

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"strings"
 	"sync"
 
@@ -62,13 +65,28 @@ func KeyPolicy(adminARN, enclaveARN, imageSha384 string) ([]byte, error) {
 }
 
 // NewClient returns a KMS client for a key service at endpoint
-// (http://HOST:PORT) with static credentials.
-func NewClient(endpoint, region, accessKeyID, secret string) *kms.Client {
+// (https://HOST:PORT) with static credentials, trusting roots (nil: the
+// system's roots).
+func NewClient(endpoint, region, accessKeyID, secret string, roots *x509.CertPool) *kms.Client {
 	return kms.NewFromConfig(aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secret, ""),
-		HTTPClient:  &http.Client{Transport: &http.Transport{Proxy: nil}},
+		HTTPClient:  &http.Client{Transport: &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: roots}}},
 	}, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// LoadCA reads a PEM file of CA certificates (kms-server init's
+// tls-ca.pem) into a pool.
+func LoadCA(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrDemo, path)
+	}
+	return p, nil
 }
 
 // CreatePinnedKey creates a symmetric key with policy and, when alias is not

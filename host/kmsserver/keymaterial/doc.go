@@ -11,7 +11,8 @@
 //
 // [NewRoot] takes the operator's 32-byte root key. [Root.Wrap] seals a
 // key's material with AES-256-GCM under it, with a [Binding] as additional
-// data: the key ID, key spec, key usage and the SHA-256 of the key policy.
+// data: the key ID, key spec, key usage, the SHA-256 of the key policy,
+// the key state and the deletion date.
 // [Root.Unwrap] fails with [ErrIntegrity] when any of them changed, so whoever
 // can write to the key store without holding the root key can neither
 // loosen a policy nor move material between keys. [Root.AliasMAC] binds an

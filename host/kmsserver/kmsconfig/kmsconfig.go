@@ -25,6 +25,11 @@
 //	  max_age: 5m
 //	  allow_debug_unsafe: false  # (allow_debug: deprecated spelling, warns)
 //	audit_log: /path/audit.jsonl      # "-" for standard output
+//	tls:                              # HTTPS; cert and key are read again on SIGHUP
+//	  cert: tls-cert.pem
+//	  key: tls-key.pem
+//	  client_ca: clients.pem          # optional: require client certificates it signed
+//	# insecure_http_unsafe: true      # plain HTTP on a non-loopback listen address
 //
 // Several replicas share their keys through PostgreSQL instead of a
 // directory: replace key_store_dir with a postgres block (every replica gets
@@ -85,12 +90,19 @@ type File struct {
 	AccessKeys    []AccessKey `yaml:"access_keys"`
 	Attestation   Attestation `yaml:"attestation"`
 	AuditLog      string      `yaml:"audit_log"`
+	// TLS serves the KMS listener over TLS (tls: {cert, key, client_ca}).
+	TLS *TLS `yaml:"tls"`
+	// InsecureHTTPUnsafe (insecure_http_unsafe) allows plain HTTP on a
+	// listen address that is not loopback; see
+	// kmsserver.Config.InsecureHTTPUnsafe.
+	InsecureHTTPUnsafe bool `yaml:"insecure_http_unsafe"`
 
 	// Warnings lists deprecated settings Load found (for the caller to
 	// log); they still take effect.
 	Warnings []string `yaml:"-"`
 
-	dir string // directory of the file, for relative paths
+	dir  string       // directory of the file, for relative paths
+	cert *Certificate // loaded by Certificate, once
 }
 
 // Postgres selects the PostgreSQL key store (package keystore/postgres).
@@ -303,7 +315,15 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 		MaxDocumentAge:           f.Attestation.MaxAge,
 		AllowDebugEnclavesUnsafe: f.Attestation.AllowDebugUnsafe,
 		Listen:                   f.Listen,
+		InsecureHTTPUnsafe:       f.InsecureHTTPUnsafe,
 		AuditLog:                 audit,
+	}
+	if f.TLS != nil {
+		tc, err := f.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLSConfig = tc
 	}
 	if f.MetricsListen != "off" {
 		cfg.MetricsListen = f.MetricsListen
@@ -353,12 +373,21 @@ type Starter struct {
 	// GenerateDataKey and Decrypt with an attestation document, nothing
 	// else.
 	ParentAccessKeyID, ParentSecret, ParentPrincipal string
-	Listen                                           string
+	// Listen is the KMS listener (HTTPS with the development certificate).
+	Listen string
+	// TLSCAPath is the development CA clients trust (aws --ca-bundle,
+	// AWS_CA_BUNDLE, enclave-agent --kms-ca); TLSCertPath and TLSKeyPath
+	// the server's certificate (127.0.0.1, ::1, localhost) and key.
+	TLSCAPath, TLSCertPath, TLSKeyPath string
 }
 
 // WriteStarter writes a development configuration into dir: kms-server.yaml
-// (0600, it holds a secret), root.key (0600, 32 random bytes as hex) and the
-// key store directory keys/. It refuses to overwrite an existing file.
+// (0600, it holds secrets) with an administrator and a parent-role
+// principal, root.key (0600, 32 random bytes as hex), the key store
+// directory keys/, and a development CA (tls-ca.pem) with the server's
+// certificate for 127.0.0.1, ::1 and localhost (tls-cert.pem, tls-key.pem
+// 0600), so that development runs HTTPS too. It refuses to overwrite an
+// existing file.
 func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 	if random == nil {
 		random = rand.Reader
@@ -378,8 +407,11 @@ func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 		Listen:      "127.0.0.1:7700",
 
 		ParentPrincipal: "arn:aws:iam::111122223333:role/parent-role",
+		TLSCAPath:       filepath.Join(abs, "tls-ca.pem"),
+		TLSCertPath:     filepath.Join(abs, "tls-cert.pem"),
+		TLSKeyPath:      filepath.Join(abs, "tls-key.pem"),
 	}
-	for _, p := range []string{st.ConfigPath, st.RootKeyPath} {
+	for _, p := range []string{st.ConfigPath, st.RootKeyPath, st.TLSCAPath, st.TLSCertPath, st.TLSKeyPath} {
 		if _, err := os.Stat(p); err == nil {
 			return nil, fmt.Errorf("kmsconfig: %s exists; not overwriting it", p)
 		}
@@ -396,6 +428,9 @@ func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 	if err := keystore.WriteFileAtomic(st.RootKeyPath, []byte(hex.EncodeToString(buf[:32])+"\n"), 0o600); err != nil {
 		return nil, err
 	}
+	if err := writeDevTLS(random, time.Now(), st.TLSCAPath, st.TLSCertPath, st.TLSKeyPath); err != nil {
+		return nil, err
+	}
 	cfg := fmt.Sprintf(`# kms-server configuration (development starter written by "kms-server init").
 listen: %s
 metrics_listen: 127.0.0.1:7701
@@ -403,6 +438,15 @@ region: us-east-1
 account_id: "111122223333"
 key_store_dir: keys
 root_key_file: root.key
+# HTTPS with a development certificate for 127.0.0.1, ::1 and localhost,
+# signed by the development CA in tls-ca.pem: clients trust that file
+# (aws --ca-bundle or AWS_CA_BUNDLE, enclave-agent --kms-ca). kms-server reads
+# cert and key again on SIGHUP. Plain HTTP is refused on any address but
+# loopback unless insecure_http_unsafe: true says otherwise.
+tls:
+  cert: tls-cert.pem
+  key: tls-key.pem
+  # client_ca: clients-ca.pem   # require client certificates it signed (mutual TLS)
 access_keys:
   # The administrator: every kms action; key policies still decide per key.
   - id: %s

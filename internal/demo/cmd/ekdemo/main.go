@@ -4,7 +4,7 @@
 // and an observer on the parent instance would do with other tools (the aws
 // CLI, curl), written in Go so that the demo needs nothing but Go.
 //
-//	ekdemo create-key --endpoint URL --image-sha384 HEX --admin-arn ARN --enclave-arn ARN [--alias alias/NAME] [--policy-out FILE]
+//	ekdemo create-key --endpoint URL [--ca FILE] --image-sha384 HEX --admin-arn ARN --enclave-arn ARN [--alias alias/NAME] [--policy-out FILE]
 //	ekdemo tap --listen ADDR --to ADDR --log FILE [--addr-file FILE]
 //	ekdemo fetch-attestation --url URL [--nonce HEX] --out FILE
 //	ekdemo fingerprint FILE
@@ -16,6 +16,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -32,7 +33,7 @@ import (
 )
 
 const usage = `usage:
-  ekdemo create-key --endpoint URL --image-sha384 HEX --admin-arn ARN --enclave-arn ARN [--alias alias/NAME] [--policy-out FILE]
+  ekdemo create-key --endpoint URL [--ca FILE] --image-sha384 HEX --admin-arn ARN --enclave-arn ARN [--alias alias/NAME] [--policy-out FILE]
   ekdemo tap --listen ADDR --to ADDR --log FILE [--addr-file FILE]
   ekdemo fetch-attestation --url URL [--nonce HEX] --out FILE
   ekdemo fingerprint FILE
@@ -77,6 +78,7 @@ func parse(fs *flag.FlagSet, args []string) {
 func createKey(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create-key", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "")
+	caFile := fs.String("ca", "", "")
 	image := fs.String("image-sha384", "", "")
 	adminARN := fs.String("admin-arn", "", "")
 	enclaveARN := fs.String("enclave-arn", "", "")
@@ -96,7 +98,13 @@ func createKey(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	keyID, err := demo.CreatePinnedKey(ctx, demo.NewClient(*endpoint, region, id, secret), policy, *alias, "enclavekit demo key")
+	var roots *x509.CertPool
+	if *caFile != "" {
+		if roots, err = demo.LoadCA(*caFile); err != nil {
+			return err
+		}
+	}
+	keyID, err := demo.CreatePinnedKey(ctx, demo.NewClient(*endpoint, region, id, secret, roots), policy, *alias, "enclavekit demo key")
 	if err != nil {
 		return err
 	}
@@ -133,15 +141,9 @@ func tap(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: &demo.Tap{Target: target, Log: lf}, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	// A byte relay, as the parent relays the enclave's traffic: over TLS it
+	// sees record sizes, nothing of the KMS exchange.
+	return (&demo.RelayTap{Target: target, Log: lf}).Serve(ctx, ln)
 }
 
 func fetchAttestation(ctx context.Context, args []string) error {
