@@ -299,3 +299,52 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		}
 	})
 }
+
+// TestSIGHUPReloadsCertificate: SIGHUP makes kms-server read its TLS
+// certificate and key again; connections opened afterwards get the new
+// pair.
+func TestSIGHUPReloadsCertificate(t *testing.T) {
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	// A second starter's CA and certificate stand in for the renewal.
+	renewed, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{renewed.TLSCertPath: st.TLSCertPath, renewed.TLSKeyPath: st.TLSKeyPath} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool := x509.NewCertPool()
+	b, _ := os.ReadFile(renewed.TLSCAPath)
+	pool.AppendCertsFromPEM(b)
+	dial := func() error {
+		conn, err := tls.Dial("tcp", c.addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if dial() == nil {
+		t.Fatal("the renewed certificate was served before SIGHUP")
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for dial() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no renewed certificate after SIGHUP: %v", dial())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
