@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"os"
 	"strings"
 
@@ -38,6 +39,11 @@ func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
 			if _, err := cli.ParseAddr(f.name, f.value); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if e := a.g.endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, cli.Usagef("--kms-endpoint %q: want https://HOST[:PORT]", e)
 		}
 	}
 	if strings.HasPrefix(strings.ToLower(a.g.endpoint), "http://") && !a.g.insecureHTTP {

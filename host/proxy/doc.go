@@ -31,7 +31,12 @@
 //     name resolves to at check time.
 //
 // Refused addresses are logged and counted; when no address is left the
-// connection is closed.
+// connection is closed. A name entry that could never allow anything is a
+// configuration error: [New] refuses names that resolve to loopback or the
+// metadata service by definition (localhost, *.localhost, instance-data,
+// ...) unless their addresses are listed, and [Proxy.CheckNames] (run by
+// host-proxy at start-up and with --check) refuses a name whose every
+// current answer rule 2 refuses.
 //
 // # DNS
 //
