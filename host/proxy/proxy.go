@@ -189,6 +189,9 @@ func (p *Proxy) Listen() error {
 				l.Close()
 			}
 			clear(p.listeners)
+			if w.name == w.addr.String() { // a route named after its address
+				return fmt.Errorf("proxy: listen on %s: %w", w.addr, err)
+			}
 			return fmt.Errorf("proxy: %s: listen on %s: %w", w.name, w.addr, err)
 		}
 		p.listeners[w.name] = newPeerListener(l, w.cids, p.peerRefused(w.name))
