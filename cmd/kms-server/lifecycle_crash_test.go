@@ -101,3 +101,86 @@ func TestCrashUpdateAlias(t *testing.T) {
 	}
 	t.Logf("%d kills, %d acknowledged moves", kills, moves)
 }
+
+// TestCrashRotation kills the server with SIGKILL at random moments while
+// clients encrypt and rotate keys on demand; after a restart every
+// acknowledged ciphertext decrypts (whichever material it names) and every
+// acknowledged rotation is listed by ListKeyRotations.
+func TestCrashRotation(t *testing.T) {
+	dur := 4 * time.Second
+	if testing.Short() {
+		dur = 2 * time.Second
+	}
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	type blob struct {
+		key  string
+		pt   []byte
+		blob []byte
+	}
+	var mu sync.Mutex
+	var blobs []blob
+	rotations := map[string]int{} // acknowledged rotations per key
+	kills := 0
+	deadline := time.Now().Add(dur)
+	for time.Now().Before(deadline) || kills < 3 {
+		c := startChild(t, st.ConfigPath)
+		client := clientFor(st, c.addr)
+		cctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ck, err := client.CreateKey(cctx, &awskms.CreateKeyInput{})
+				if err != nil {
+					return
+				}
+				id := *ck.KeyMetadata.KeyId
+				for i := 0; cctx.Err() == nil && i < 24; i++ {
+					pt := []byte{byte(w), byte(i)}
+					enc, err := client.Encrypt(cctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: pt})
+					if err == nil {
+						mu.Lock()
+						blobs = append(blobs, blob{id, pt, enc.CiphertextBlob})
+						mu.Unlock()
+					}
+					if _, err := client.RotateKeyOnDemand(cctx, &awskms.RotateKeyOnDemandInput{KeyId: aws.String(id)}); err == nil {
+						mu.Lock()
+						rotations[id]++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(30+mrand.IntN(300)) * time.Millisecond)
+		c.kill()
+		kills++
+		cancel()
+		wg.Wait()
+	}
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	client := clientFor(st, c.addr)
+	for _, b := range blobs {
+		out, err := client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: b.blob})
+		if err != nil || string(out.Plaintext) != string(b.pt) {
+			t.Fatalf("acknowledged ciphertext under %s does not decrypt: %v", b.key, err)
+		}
+	}
+	total := 0
+	for id, n := range rotations {
+		lr, err := client.ListKeyRotations(ctx, &awskms.ListKeyRotationsInput{KeyId: aws.String(id)})
+		if err != nil || len(lr.Rotations) < n {
+			t.Fatalf("key %s: %d acknowledged rotations, %d listed (%v)", id, n, len(lr.Rotations), err)
+		}
+		total += n
+	}
+	if len(blobs) == 0 || total == 0 {
+		t.Fatalf("crash test exercised too little: %d ciphertexts, %d rotations", len(blobs), total)
+	}
+	t.Logf("%d kills, %d acknowledged ciphertexts and %d rotations verified", kills, len(blobs), total)
+}

@@ -310,7 +310,7 @@ func (s *Server) reEncryptRSA(c *call, in *reEncryptInput) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if out.CiphertextBlob, err = keymaterial.SealBlob(m.AEAD, s.rand, dst.ID, pt, in.DestinationEncryptionContext); err != nil {
+		if out.CiphertextBlob, err = s.sealBlob(dst, m, pt, in.DestinationEncryptionContext); err != nil {
 			return nil, err
 		}
 		out.KeyID = s.keyARN(dst.ID)

@@ -114,6 +114,10 @@ type Config struct {
 	// whose deletion date has passed (and once when it starts); default 1
 	// hour. Until then such a key already answers NotFoundException.
 	DeletionSweepInterval time.Duration
+	// RotationSweepInterval is how often [Server.Serve] rotates the keys
+	// whose automatic rotation is due (and once when it starts); default
+	// 1 hour.
+	RotationSweepInterval time.Duration
 
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
@@ -192,6 +196,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.DeletionSweepInterval == 0 {
 		cfg.DeletionSweepInterval = time.Hour
 	}
+	if cfg.RotationSweepInterval == 0 {
+		cfg.RotationSweepInterval = time.Hour
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -231,6 +238,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		bad("shutdown timeout", "negative")
+	}
+	if cfg.RotationSweepInterval < 0 {
+		bad("rotation sweep interval", "negative")
 	}
 	if cfg.DeletionSweepInterval < 0 {
 		bad("deletion sweep interval", "negative")

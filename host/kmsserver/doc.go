@@ -37,6 +37,10 @@
 //   - op_aliases.go: CreateAlias, UpdateAlias, DeleteAlias, ListAliases
 //   - op_tags.go: TagResource, UntagResource, ListResourceTags
 //   - op_metadata.go: UpdateKeyDescription, ListKeyPolicies
+//   - op_rotation.go: EnableKeyRotation, DisableKeyRotation,
+//     GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations
+//     (symmetric encryption keys; materials and the automatic rotation
+//     loop in rotation.go)
 //   - op_keypolicy.go: GetKeyPolicy, PutKeyPolicy
 //   - op_encrypt.go: Encrypt, Decrypt, ReEncrypt
 //     (RSAES_OAEP_SHA_1 and RSAES_OAEP_SHA_256 with RSA keys, ReEncrypt
@@ -59,18 +63,15 @@
 // keyref.go (key and alias names), keyload.go (loading and verifying a key
 // record), authz.go (the key policy), recipient.go (the Recipient
 // parameter), asymmetric.go (keys of the specs of package keyspec: their
-// material, usage checks, condition keys, RSA encryption), audit.go and
+// material, usage checks, condition keys, RSA encryption), rotation.go
+// (key materials, rotating, the automatic rotation loop), pagination.go
+// (Limit and Marker of the list operations of one key), audit.go and
 // metrics.go. Key material, with no HTTP, is package keymaterial (wrapping,
 // blobs, symmetric and HMAC keys) and package keyspec (the asymmetric, HMAC
 // and ML-KEM specs and their operations); key policies package policy;
 // storage package keystore; the configuration file package kmsconfig.
 //
 // Where the next features go:
-//   - Rotation: op_rotation.go (EnableKeyRotation, DisableKeyRotation,
-//     GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations); key
-//     versions in keymaterial (a version in Binding and in the blob
-//     header); the scheduled rotation as a loop in serve.go, where one
-//     key's failure is logged and counted, never fatal.
 //   - Grants: op_grants.go (CreateGrant, ListGrants, RetireGrant,
 //     RevokeGrant, ListRetirableGrants); grant records in keystore;
 //     evaluation in authz.go beside the key policy.
@@ -129,10 +130,24 @@
 //
 // # Ciphertext blobs
 //
-// Package keymaterial (blob.go): magic "ekb", version 1, key ID, 96-bit random nonce,
-// AES-256-GCM with the header and the canonical (sorted) encryption context
-// as additional data. Random nonces bound one key to 2^32 encryptions
-// (NIST SP 800-38D); rotate keys well before.
+// Package keymaterial (blob.go): magic "ekb", version 2, key ID, key
+// material ID, 96-bit random nonce, AES-256-GCM with the header and the
+// canonical (sorted) encryption context as additional data (version 1,
+// without the material ID, from before rotation, still opens). Random
+// nonces bound one material to 2^32 encryptions (NIST SP 800-38D); rotate
+// keys well before.
+//
+// # Rotation
+//
+// A rotation (RotateKeyOnDemand, or automatic every RotationPeriodInDays
+// by a loop of [Server.Serve], rotation.go) gives a symmetric key a new
+// current material and keeps the old one, sealed for its key and material
+// ID, in the same store update: a crash leaves the old record or the new
+// one. New blobs name the current material; Decrypt opens a blob with the
+// material it names (cached like the current one, at the same cost);
+// ReEncrypt moves a blob to the current material. Replicas sharing
+// PostgreSQL may sweep together: the due date is checked again inside the
+// update, so a key rotates once.
 //
 // # Storage
 //

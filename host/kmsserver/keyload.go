@@ -115,7 +115,7 @@ type material struct {
 // binding is the part of k its wrapped material is bound to.
 func binding(k *keystore.Key) keymaterial.Binding {
 	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
-		State: k.State, DeletionDate: k.DeletionDate}
+		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID}
 }
 
 // rebind wraps a change of bound fields (policy, state) for

@@ -13,6 +13,7 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	deletions *prometheus.CounterVec // by result: destroyed, failed
+	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed
 	// byOp holds each known operation's pre-resolved success counter and
 	// duration histogram (read-only after prepare), so the common path
 	// skips the label hashing and lookup of WithLabelValues.
@@ -53,7 +54,13 @@ func newMetrics() *metrics {
 	}, []string{"result"})
 	m.deletions.WithLabelValues("destroyed")
 	m.deletions.WithLabelValues("failed")
-	m.reg.MustRegister(m.requests, m.duration, m.deletions)
+	m.rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kms_key_rotations_total",
+		Help: "Automatic key rotations, by result: rotated or failed (retried at the next sweep).",
+	}, []string{"result"})
+	m.rotations.WithLabelValues("rotated")
+	m.rotations.WithLabelValues("failed")
+	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations)
 	return m
 }
 

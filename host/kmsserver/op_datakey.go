@@ -67,7 +67,7 @@ func (s *Server) generateDataKeyCommon(c *call, in *generateDataKeyInput, action
 	if _, err := io.ReadFull(s.rand, dk); err != nil {
 		return nil, err
 	}
-	blob, err := keymaterial.SealBlob(m.AEAD, s.rand, k.ID, dk, in.EncryptionContext)
+	blob, err := s.sealBlob(k, m, dk, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (s *Server) generateDataKeyPairCommon(c *call, body []byte, action string, 
 	if err != nil {
 		return nil, err
 	}
-	blob, err := keymaterial.SealBlob(m.AEAD, s.rand, k.ID, priv, in.EncryptionContext)
+	blob, err := s.sealBlob(k, m, priv, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}

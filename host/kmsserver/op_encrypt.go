@@ -40,7 +40,7 @@ func (s *Server) encrypt(c *call, body []byte) (any, error) {
 	if in.DryRun {
 		return nil, dryRun("kms:Encrypt")
 	}
-	blob, err := keymaterial.SealBlob(m.AEAD, s.rand, k.ID, in.Plaintext, in.EncryptionContext)
+	blob, err := s.sealBlob(k, m, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +67,9 @@ func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]stri
 	}
 	k, m, err := s.useKey(c, id, action, ec, doc)
 	if err != nil {
+		return nil, nil, err
+	}
+	if m, err = s.blobMaterial(k, m, blob); err != nil {
 		return nil, nil, err
 	}
 	pt, err := keymaterial.OpenBlob(m.AEAD, blob, ec)
@@ -143,7 +146,7 @@ func (s *Server) reEncrypt(c *call, body []byte) (any, error) {
 	if in.DryRun {
 		return nil, dryRun("kms:ReEncrypt")
 	}
-	blob, err := keymaterial.SealBlob(m.AEAD, s.rand, dst.ID, pt, in.DestinationEncryptionContext)
+	blob, err := s.sealBlob(dst, m, pt, in.DestinationEncryptionContext)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,11 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	}
 	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
 		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
+	if spec == specSymmetric { // the keys that rotate: their blobs name the material
+		if k.MaterialID, err = keymaterial.NewMaterialID(s.rand); err != nil {
+			return nil, err
+		}
+	}
 	if err := mergeTags(k, in.Tags); err != nil {
 		return nil, err
 	}
@@ -191,6 +196,7 @@ func (s *Server) metadata(k *keystore.Key) keyMetadata {
 	}
 	if k.KeySpec == specSymmetric {
 		m.EncryptionAlgorithms = []string{specSymmetric}
+		m.CurrentKeyMaterialID = displayMaterialID(k.ID, k.MaterialID)
 	} else if strings.HasPrefix(k.KeySpec, "HMAC_") {
 		m.MacAlgorithms = []string{"HMAC_SHA_" + strings.TrimPrefix(k.KeySpec, "HMAC_")}
 	}
@@ -246,6 +252,7 @@ type keyMetadata struct {
 	KeyAgreementAlgorithms     []string `json:"KeyAgreementAlgorithms,omitempty"`
 	EncapsulationAlgorithms    []string `json:"EncapsulationAlgorithms,omitempty"`
 	MultiRegion                bool     `json:"MultiRegion"`
+	CurrentKeyMaterialID       string   `json:"CurrentKeyMaterialId,omitempty"`
 }
 
 type keyMetadataOutput struct {

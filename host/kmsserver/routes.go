@@ -47,6 +47,11 @@ func (s *Server) operations() map[string]opFunc {
 		"UpdateAlias":                         s.updateAlias,
 		"UpdateKeyDescription":                s.updateKeyDescription,
 		"ListKeyPolicies":                     s.listKeyPolicies,
+		"EnableKeyRotation":                   s.enableKeyRotation,
+		"DisableKeyRotation":                  s.disableKeyRotation,
+		"GetKeyRotationStatus":                s.getKeyRotationStatus,
+		"RotateKeyOnDemand":                   s.rotateKeyOnDemand,
+		"ListKeyRotations":                    s.listKeyRotations,
 	}
 }
 
@@ -55,12 +60,10 @@ func (s *Server) operations() map[string]opFunc {
 var knownUnsupported = map[string]bool{
 	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "CreateGrant": true,
 	"DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true,
-	"DescribeCustomKeyStores": true, "DisableKeyRotation": true, "DisconnectCustomKeyStore": true,
-	"EnableKeyRotation": true, "GetKeyLastUsage": true,
-	"GetKeyRotationStatus": true, "GetParametersForImport": true, "ImportKeyMaterial": true,
-	"ListGrants": true, "ListKeyRotations": true,
-	"ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
-	"RotateKeyOnDemand":    true,
+	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true,
+	"GetKeyLastUsage":        true,
+	"GetParametersForImport": true, "ImportKeyMaterial": true,
+	"ListGrants": true, "ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
 	"UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
 }
 

@@ -3,8 +3,8 @@
 package kmsserver
 
 // The service lifecycle: Listen binds, Serve serves until its context ends,
-// as host/proxy does. Background loops (key deletion in deletion.go, later
-// rotation) run under Serve too.
+// as host/proxy does. Background loops (key deletion in deletion.go,
+// automatic rotation in rotation.go) run under Serve too.
 
 import (
 	"context"
@@ -100,7 +100,8 @@ func (s *Server) Addr(name string) net.Addr {
 
 // Serve serves the bound listeners, and runs the background loops (the
 // destruction of keys whose deletion date has passed, every
-// [Config.DeletionSweepInterval]), until ctx is done, then shuts down
+// [Config.DeletionSweepInterval]; the automatic rotation of keys, every
+// [Config.RotationSweepInterval]), until ctx is done, then shuts down
 // gracefully: it stops accepting, waits up to [Config.ShutdownTimeout] for
 // requests in flight and closes the connections still open. It returns nil
 // after a shutdown, or the error that stopped a listener. A Server serves
@@ -143,6 +144,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	var loops sync.WaitGroup
 	loops.Add(1)
 	go func() { defer loops.Done(); s.deletionLoop(loopCtx) }()
+	loops.Add(1)
+	go func() { defer loops.Done(); s.rotationLoop(loopCtx) }()
 	s.serving.Store(true)
 	var err error
 	select {

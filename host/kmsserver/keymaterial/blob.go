@@ -5,13 +5,27 @@ package keymaterial
 import (
 	"crypto/cipher"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"sort"
 )
 
-// Ciphertext blob format, version 1 (all of it is bound as additional data
-// except the GCM output):
+// Ciphertext blob format, version 2 (all of it is bound as additional data
+// except the GCM output): it names the key material version (a key's
+// material changes at every rotation) beside the key:
+//
+//	offset  size  field
+//	0       3     magic "ekb"
+//	3       1     version 0x02
+//	4       1     key ID length n (36 for a UUID)
+//	5       n     key ID (ASCII)
+//	5+n     32    key material ID (32 bytes; as text, 64 hex digits)
+//	37+n    12    nonce (random)
+//	49+n    rest  AES-256-GCM ciphertext || 16-byte tag
+//
+// Version 1, written before key rotation existed, names no material: it is
+// always under the key's original material (material ID ""):
 //
 //	offset  size  field
 //	0       3     magic "ekb"
@@ -21,21 +35,26 @@ import (
 //	5+n     12    nonce (random)
 //	17+n    rest  AES-256-GCM ciphertext || 16-byte tag
 //
-// The additional data is header (bytes 0 to 17+n) || canonical(encryption
+// The additional data is the header (up to the ciphertext) || canonical(encryption
 // context), where canonical is: uvarint(count), then for every pair in
 // byte-wise key order uvarint(len(k)) k uvarint(len(v)) v. Any change of
-// key, nonce, version or context therefore fails authentication.
+// key, material, nonce, version or context therefore fails authentication.
 //
 // Nonces are 96 random bits from the configured random source for every
-// encryption. With random nonces NIST SP 800-38D bounds one key to 2^32
-// encryptions (collision probability below 2^-32); operators must rotate to
-// a new key well before that many Encrypt/GenerateDataKey calls on one key.
+// encryption. With random nonces NIST SP 800-38D bounds one key material to
+// 2^32 encryptions (collision probability below 2^-32); operators must
+// rotate the key (automatic rotation, RotateKeyOnDemand) well before that
+// many Encrypt/GenerateDataKey calls under one material.
 const (
-	blobMagic     = "ekb"
-	blobVersion1  = 0x01
-	blobNonceSize = 12
-	blobTagSize   = 16
-	maxKeyIDLen   = 64
+	blobMagic    = "ekb"
+	blobVersion1 = 0x01
+	blobVersion2 = 0x02
+	// MaterialIDSize is the size in bytes of a key material ID (its text
+	// form is twice as many lower-case hex digits).
+	MaterialIDSize = 32
+	blobNonceSize  = 12
+	blobTagSize    = 16
+	maxKeyIDLen    = 64
 )
 
 // ErrMalformedBlob reports a ciphertext blob that is not of this format, or
@@ -69,21 +88,40 @@ func CanonicalContext(dst []byte, ec map[string]string) []byte {
 }
 
 // SealBlob encrypts plaintext under aead (the key's material) for keyID,
-// binding the encryption context ec, with a fresh random nonce from rand.
+// binding the encryption context ec, with a fresh random nonce from rand,
+// in a version 1 blob (one that names no key material).
 func SealBlob(aead cipher.AEAD, rand io.Reader, keyID string, plaintext []byte, ec map[string]string) ([]byte, error) {
+	return SealBlobMaterial(aead, rand, keyID, "", plaintext, ec)
+}
+
+// SealBlobMaterial is [SealBlob] for the key material materialID (64
+// lower-case hex digits): a version 2 blob naming it. An empty materialID
+// writes a version 1 blob.
+func SealBlobMaterial(aead cipher.AEAD, rand io.Reader, keyID, materialID string, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if aead == nil {
 		return nil, ErrNotEncryptionKey
 	}
 	if len(keyID) == 0 || len(keyID) > maxKeyIDLen {
 		return nil, errors.New("keymaterial: bad key ID length")
 	}
-	hdrLen := 5 + len(keyID) + blobNonceSize
+	var mid []byte
+	if materialID != "" {
+		var err error
+		if mid, err = hex.DecodeString(materialID); err != nil || len(mid) != MaterialIDSize || hex.EncodeToString(mid) != materialID {
+			return nil, errors.New("keymaterial: bad key material ID")
+		}
+	}
+	hdrLen := 5 + len(keyID) + len(mid) + blobNonceSize
 	out := make([]byte, hdrLen, hdrLen+len(plaintext)+blobTagSize)
 	copy(out, blobMagic)
 	out[3] = blobVersion1
+	if mid != nil {
+		out[3] = blobVersion2
+	}
 	out[4] = byte(len(keyID))
 	copy(out[5:], keyID)
-	nonce := out[5+len(keyID) : hdrLen]
+	copy(out[5+len(keyID):], mid)
+	nonce := out[hdrLen-blobNonceSize : hdrLen]
 	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return nil, err
 	}
@@ -94,14 +132,35 @@ func SealBlob(aead cipher.AEAD, rand io.Reader, keyID string, plaintext []byte, 
 // BlobKeyID returns the key ID named in a blob without decrypting it, or
 // [ErrMalformedBlob].
 func BlobKeyID(blob []byte) (string, error) {
-	if len(blob) < 5 || string(blob[:3]) != blobMagic || blob[3] != blobVersion1 {
-		return "", ErrMalformedBlob
+	id, _, _, err := parseBlob(blob)
+	return id, err
+}
+
+// BlobMaterialID returns the key material ID named in a blob (64 lower-case
+// hex digits), "" for a version 1 blob, or [ErrMalformedBlob].
+func BlobMaterialID(blob []byte) (string, error) {
+	_, mid, _, err := parseBlob(blob)
+	return mid, err
+}
+
+// parseBlob returns the key ID, material ID and header length of a blob.
+func parseBlob(blob []byte) (keyID, materialID string, hdrLen int, err error) {
+	if len(blob) < 5 || string(blob[:3]) != blobMagic || (blob[3] != blobVersion1 && blob[3] != blobVersion2) {
+		return "", "", 0, ErrMalformedBlob
 	}
 	n := int(blob[4])
-	if n == 0 || n > maxKeyIDLen || len(blob) < 5+n+blobNonceSize+blobTagSize {
-		return "", ErrMalformedBlob
+	midLen := 0
+	if blob[3] == blobVersion2 {
+		midLen = MaterialIDSize
 	}
-	return string(blob[5 : 5+n]), nil
+	hdrLen = 5 + n + midLen + blobNonceSize
+	if n == 0 || n > maxKeyIDLen || len(blob) < hdrLen+blobTagSize {
+		return "", "", 0, ErrMalformedBlob
+	}
+	if midLen > 0 {
+		materialID = hex.EncodeToString(blob[5+n : 5+n+midLen])
+	}
+	return string(blob[5 : 5+n]), materialID, hdrLen, nil
 }
 
 // OpenBlob authenticates and decrypts a blob produced by [SealBlob] with
@@ -111,13 +170,12 @@ func OpenBlob(aead cipher.AEAD, blob []byte, ec map[string]string) ([]byte, erro
 	if aead == nil {
 		return nil, ErrNotEncryptionKey
 	}
-	id, err := BlobKeyID(blob)
+	_, _, hdrLen, err := parseBlob(blob)
 	if err != nil {
 		return nil, err
 	}
-	hdrLen := 5 + len(id) + blobNonceSize
 	aad := CanonicalContext(append([]byte(nil), blob[:hdrLen]...), ec)
-	pt, err := aead.Open(nil, blob[5+len(id):hdrLen], blob[hdrLen:], aad)
+	pt, err := aead.Open(nil, blob[hdrLen-blobNonceSize:hdrLen], blob[hdrLen:], aad)
 	if err != nil {
 		return nil, ErrMalformedBlob
 	}

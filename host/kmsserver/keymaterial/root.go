@@ -9,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,13 @@ const (
 	// wrapLabel starts the additional data of every wrapped material; v2
 	// binds the key state too.
 	wrapLabel = "enclavekit/kms key material v2\x00"
+	// wrapLabelV3 is the label of a key's current material when it has a
+	// material ID (keys made since rotation exists): v2 and the ID.
+	wrapLabelV3 = "enclavekit/kms key material v3\x00"
+	// retiredLabel starts the additional data of a material a rotation
+	// retired: it is bound to its key, spec and material ID only (it is
+	// used only once the key's current record has been verified).
+	retiredLabel = "enclavekit/kms retired key material v1\x00"
 	// wrapLabelV1 is the label of records written before the key state was
 	// bound; Unwrap still opens them (see Root.Unwrap).
 	wrapLabelV1 = "enclavekit/kms key material v1\x00"
@@ -86,14 +94,24 @@ type Binding struct {
 	// record cannot be brought back into use by editing them.
 	State        string
 	DeletionDate time.Time
+	// MaterialID names the material (64 hex digits), "" for the original
+	// material of a key made before rotation existed.
+	MaterialID string
 }
 
 // AAD returns the additional data for b: the label, then key ID, key spec,
 // key usage and state each followed by a NUL byte, the deletion date as
 // 8 bytes of Unix nanoseconds (0 when zero), then the SHA-256 of the
-// policy. None of the names may contain NUL (key IDs are UUIDs, the others
-// KMS's enum values), so the encoding is injective.
+// policy; with a material ID (label v3) the ID and a NUL byte follow. None
+// of the names may contain NUL (key IDs are UUIDs, material IDs hex, the
+// others KMS's enum values), so the encoding is injective.
 func (b Binding) AAD() []byte {
+	if b.MaterialID != "" {
+		// v3: the v2 fields, then the material ID and a NUL.
+		aad := b.aad(wrapLabelV3, true)
+		aad = append(aad, b.MaterialID...)
+		return append(aad, 0)
+	}
 	return b.aad(wrapLabel, true)
 }
 
@@ -142,10 +160,60 @@ func (r *Root) Unwrap(b Binding, wrapped []byte) (raw []byte, legacy bool, err e
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD()); err == nil {
 		return raw, false, nil
 	}
+	if b.MaterialID != "" {
+		return nil, false, ErrIntegrity
+	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aad(wrapLabelV1, false)); err == nil {
 		return raw, true, nil
 	}
 	return nil, false, ErrIntegrity
+}
+
+// retiredAAD is the additional data of a retired material: the label,
+// then key ID, key spec and material ID, each followed by a NUL byte.
+func retiredAAD(keyID, keySpec, materialID string) []byte {
+	aad := make([]byte, 0, len(retiredLabel)+len(keyID)+len(keySpec)+len(materialID)+3)
+	aad = append(aad, retiredLabel...)
+	for _, f := range []string{keyID, keySpec, materialID} {
+		aad = append(aad, f...)
+		aad = append(aad, 0)
+	}
+	return aad
+}
+
+// WrapRetired seals raw, a material a rotation retired (materialID "" for
+// the original material of a key made before rotation existed), under the
+// root key for its key and spec: nonce || AES-256-GCM(raw).
+func (r *Root) WrapRetired(rand io.Reader, keyID, keySpec, materialID string, raw []byte) ([]byte, error) {
+	nonce := make([]byte, r.aead.NonceSize())
+	if _, err := io.ReadFull(rand, nonce); err != nil {
+		return nil, err
+	}
+	return r.aead.Seal(nonce, nonce, raw, retiredAAD(keyID, keySpec, materialID)), nil
+}
+
+// UnwrapRetired opens a material sealed by [Root.WrapRetired]; any
+// mismatch (another key, spec or material ID) is [ErrIntegrity].
+func (r *Root) UnwrapRetired(keyID, keySpec, materialID string, wrapped []byte) ([]byte, error) {
+	ns := r.aead.NonceSize()
+	if len(wrapped) < ns {
+		return nil, ErrIntegrity
+	}
+	raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], retiredAAD(keyID, keySpec, materialID))
+	if err != nil {
+		return nil, ErrIntegrity
+	}
+	return raw, nil
+}
+
+// NewMaterialID returns a fresh key material ID from rand: 32 random bytes
+// as 64 lower-case hex digits, the form of AWS's KeyMaterialId.
+func NewMaterialID(rand io.Reader) (string, error) {
+	var b [MaterialIDSize]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // AliasMAC binds an alias name to its key ID: HMAC-SHA256 under a key

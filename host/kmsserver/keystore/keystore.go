@@ -76,6 +76,41 @@ type Key struct {
 	// Tags are the key's tags (TagResource), in the order the server keeps
 	// them (by tag key).
 	Tags []Tag `json:"tags,omitempty"`
+	// MaterialID names the current material, the one WrappedMaterial
+	// holds (64 hex digits); "" for a key made before rotation existed
+	// and not rotated since.
+	MaterialID string `json:"material_id,omitempty"`
+	// RetiredMaterials are the materials earlier rotations replaced,
+	// oldest first, each sealed under the root key: ciphertexts made under
+	// them still decrypt. A rotation appends to it in the same update that
+	// replaces WrappedMaterial, so no acknowledged material is ever lost.
+	RetiredMaterials []RetiredMaterial `json:"retired_materials,omitempty"`
+	// Rotations records every rotation, oldest first.
+	Rotations []Rotation `json:"rotations,omitempty"`
+	// RotationEnabled is true while automatic rotation is on, every
+	// RotationPeriodInDays days; NextRotationDate is when it is due.
+	RotationEnabled      bool      `json:"rotation_enabled,omitempty"`
+	RotationPeriodInDays int       `json:"rotation_period_in_days,omitempty"`
+	NextRotationDate     time.Time `json:"next_rotation_date,omitzero"`
+}
+
+// RetiredMaterial is a key material a rotation replaced.
+type RetiredMaterial struct {
+	// MaterialID names it ("" for the original material of a key made
+	// before rotation existed).
+	MaterialID string `json:"material_id"`
+	// WrappedMaterial is the material sealed under the root key; opaque to
+	// the store.
+	WrappedMaterial []byte `json:"wrapped_material"`
+}
+
+// Rotation is one rotation of a key's material.
+type Rotation struct {
+	// MaterialID names the material the rotation made current.
+	MaterialID string    `json:"material_id"`
+	Date       time.Time `json:"date"`
+	// Type is AUTOMATIC or ON_DEMAND, as KMS names them.
+	Type string `json:"type"`
 }
 
 // Tag is one tag of a key.
@@ -89,6 +124,11 @@ func (k *Key) Clone() *Key {
 	c := *k
 	c.WrappedMaterial = append([]byte(nil), k.WrappedMaterial...)
 	c.Tags = slices.Clone(k.Tags)
+	c.Rotations = slices.Clone(k.Rotations)
+	c.RetiredMaterials = nil
+	for _, r := range k.RetiredMaterials {
+		c.RetiredMaterials = append(c.RetiredMaterials, RetiredMaterial{MaterialID: r.MaterialID, WrappedMaterial: slices.Clone(r.WrappedMaterial)})
+	}
 	return &c
 }
 

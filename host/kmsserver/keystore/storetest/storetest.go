@@ -89,6 +89,13 @@ func NewKey(id string) *keystore.Key {
 		WrappedMaterial:     []byte{0, 1, 2, 0xfe, 0xff, 0},
 		PendingWindowInDays: 0,
 		Tags:                []keystore.Tag{{Key: "env", Value: "prod \u00e9"}, {Key: "empty", Value: ""}},
+		MaterialID:          "c0ffee",
+		RetiredMaterials:    []keystore.RetiredMaterial{{MaterialID: "", WrappedMaterial: []byte{9, 0, 8}}, {MaterialID: "beef", WrappedMaterial: []byte{0}}},
+		Rotations: []keystore.Rotation{{MaterialID: "beef", Date: time.Date(2026, 11, 29, 1, 2, 3, 0, time.UTC), Type: "ON_DEMAND"},
+			{MaterialID: "c0ffee", Date: time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC), Type: "AUTOMATIC"}},
+		RotationEnabled:      true,
+		RotationPeriodInDays: 365,
+		NextRotationDate:     time.Date(2027, 11, 30, 1, 2, 3, 0, time.UTC),
 	}
 }
 
@@ -110,6 +117,16 @@ func sameKey(t *testing.T, got, want *keystore.Key) {
 	}
 	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
 	g.DeletionDate, w.DeletionDate = time.Time{}, time.Time{}
+	if !g.NextRotationDate.Equal(w.NextRotationDate) || len(g.Rotations) != len(w.Rotations) {
+		t.Errorf("rotation: got next %v, %d rotations, want %v, %d", g.NextRotationDate, len(g.Rotations), w.NextRotationDate, len(w.Rotations))
+	}
+	g.NextRotationDate, w.NextRotationDate = time.Time{}, time.Time{}
+	for i := range min(len(g.Rotations), len(w.Rotations)) {
+		if !g.Rotations[i].Date.Equal(w.Rotations[i].Date) {
+			t.Errorf("rotation %d date: got %v, want %v", i, g.Rotations[i].Date, w.Rotations[i].Date)
+		}
+		g.Rotations[i].Date, w.Rotations[i].Date = time.Time{}, time.Time{}
+	}
 	if len(g.WrappedMaterial) == 0 && len(w.WrappedMaterial) == 0 {
 		g.WrappedMaterial, w.WrappedMaterial = nil, nil
 	}
@@ -188,13 +205,16 @@ func testGetKeyReturnsCopy(t *testing.T, s keystore.Store) {
 	got.WrappedMaterial[1] = 0x66
 	got.State = keystore.StateDisabled
 	got.Tags[0].Value = "changed"
+	got.RetiredMaterials[0].WrappedMaterial[0] = 0x77
 	again, err := s.GetKey(bg, ID(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameKey(t, again, &keystore.Key{ID: ID(1), CreatedAt: k.CreatedAt, Description: k.Description, KeySpec: k.KeySpec,
 		KeyUsage: k.KeyUsage, State: keystore.StateEnabled, Policy: k.Policy,
-		WrappedMaterial: NewKey("").WrappedMaterial, Revision: 1, Tags: NewKey("").Tags})
+		WrappedMaterial: NewKey("").WrappedMaterial, Revision: 1, Tags: NewKey("").Tags, MaterialID: k.MaterialID,
+		RetiredMaterials: NewKey("").RetiredMaterials, Rotations: k.Rotations, RotationEnabled: true,
+		RotationPeriodInDays: k.RotationPeriodInDays, NextRotationDate: k.NextRotationDate})
 }
 
 func testUpdateKey(t *testing.T, s keystore.Store) {
