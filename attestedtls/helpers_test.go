@@ -128,3 +128,7 @@ func wantCode(t testing.TB, err error, code string, targets ...error) {
 		}
 	}
 }
+
+func newVerifier(root *x509.Certificate) (*attestation.Verifier, error) {
+	return attestation.NewVerifier(&attestation.VerifierConfig{Roots: []*x509.Certificate{root}})
+}
