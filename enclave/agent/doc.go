@@ -136,6 +136,14 @@
 // the caller's key is a KMS Recipient that releases this enclave's keys to
 // the caller.
 //
+// # Attested TLS
+//
+// [NewAttested] serves the application (a reverse proxy to its local HTTP
+// port) and the attestation challenge on one TLS listener whose key is
+// made inside the enclave and bound by the documents (see the attestedtls
+// package); remote clients verify it with attestedtls or nitro-verify
+// --connect, through host-proxy ingress, which relays it as raw TCP.
+//
 // # Plain HTTP
 //
 // CiphertextForRecipient is not authenticated (see the recipient package):

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package attestedtls_test
+
+import (
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/attestedtls"
+)
+
+// A remote client: every connection of this http.Client is attested (the
+// document in the certificate binds the server's key and pins the image)
+// and challenged (a fresh document bound to the TLS session) before its
+// first request.
+func ExampleClient_DialTLSContext() {
+	pcr0, _ := hex.DecodeString("f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b")
+	v, err := attestation.NewVerifier(nil) // the AWS Nitro root; caches chains
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := attestedtls.NewClient(&attestedtls.ClientConfig{
+		Verifier: v,
+		Options:  attestation.Options{PCRs: map[int][]byte{0: pcr0}, MaxAge: 10 * time.Minute},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialTLSContext: c.DialTLSContext}}
+	resp, err := hc.Get("https://enclave.example:8443/orders/42")
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, attestation.ErrPCRMismatch), attestedtls.ErrKeyNotBound, ...
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+}
+
+// The enclave side: a TLS key made in the enclave, a certificate carrying
+// the NSM's document, the challenge, and the application behind it.
+func ExampleNewServer() {
+	var nsm attestedtls.Attester // enclave.NSM: the device, or the emulator in development
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
+	s, err := attestedtls.NewServer(&attestedtls.ServerConfig{NSM: nsm})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Addr: ":8443", Handler: s.Handler(app), TLSConfig: s.TLSConfig(), ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServeTLS("", ""))
+}
+
+// The handshake alone, for any protocol over TLS: it fails unless the
+// server is the attested enclave; a Challenge on the connection then
+// proves it live and terminating this very session.
+func ExampleNewTLSConfig() {
+	cfg, err := attestedtls.NewTLSConfig(&attestedtls.ClientConfig{
+		Options: attestation.Options{PCRs: map[int][]byte{0: make([]byte, 48)}, MaxAge: 10 * time.Minute},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", "enclave.example:8443", cfg)
+	if err != nil {
+		log.Fatal(err) // the handshake refused the server: see the typed errors
+	}
+	defer conn.Close()
+}
