@@ -75,7 +75,7 @@ var ErrConfig = errors.New("kmsconfig: invalid configuration")
 
 // ErrNoRootKey reports a root_key_file that does not exist (it also
 // matches [ErrConfig]).
-var ErrNoRootKey = errors.New("root key file not found")
+var ErrNoRootKey = errors.New("kmsconfig: root key file not found")
 
 // File is the configuration file's content.
 type File struct {
@@ -101,8 +101,10 @@ type File struct {
 	// log); they still take effect.
 	Warnings []string `yaml:"-"`
 
-	dir  string       // directory of the file, for relative paths
-	cert *Certificate // loaded by Certificate, once
+	dir   string           // directory of the file, for relative paths
+	cert  *Certificate     // loaded by Certificate, once
+	file  string           // the path Load read, for errors
+	lines strictyaml.Lines // where each key is, for errors
 }
 
 // Postgres selects the PostgreSQL key store (package keystore/postgres).
@@ -135,17 +137,17 @@ func (f *File) StoreConfig() (*postgres.Config, error) {
 	u := p.URL
 	switch {
 	case p.URL != "" && p.URLEnv != "":
-		return nil, fmt.Errorf("%w: postgres: set url or url_env, not both", ErrConfig)
+		return nil, f.errorf("postgres", "set url or url_env, not both")
 	case p.URLEnv != "":
 		u = os.Getenv(p.URLEnv)
 		if u == "" {
-			return nil, fmt.Errorf("%w: postgres: $%s is empty", ErrConfig, p.URLEnv)
+			return nil, f.errorf("postgres.url_env", "$%s is empty", p.URLEnv)
 		}
 	case u == "":
-		return nil, fmt.Errorf("%w: postgres: url or url_env is required", ErrConfig)
+		return nil, f.errorf("postgres", "url or url_env is required")
 	}
 	if p.MaxConns < 0 || p.OperationTimeout < 0 || p.CachedReadsMaxAge < 0 {
-		return nil, fmt.Errorf("%w: postgres: negative limit", ErrConfig)
+		return nil, f.errorf("postgres", "negative limit")
 	}
 	return &postgres.Config{URL: u, MaxConns: p.MaxConns, OperationTimeout: p.OperationTimeout,
 		CachedReadsOnOutage: p.CachedReadsOnOutage, CachedReadsMaxAge: p.CachedReadsMaxAge}, nil
@@ -179,16 +181,22 @@ type Attestation struct {
 // FileError is a problem in the file's YAML: unknown keys and values of the
 // wrong type, each with its line and key. It matches [ErrConfig].
 type FileError struct {
+	// Path is the file ("" for a File not read by Load).
 	Path string
 	// Err is a *strictyaml.Error, or strictyaml.Errors for several.
 	Err error
+	// Class, when set, is a sentinel the error also matches
+	// ([ErrNoRootKey]).
+	Class error
 }
 
 // Error returns one line per problem, each "PATH: line N: KEY: what".
 func (e *FileError) Error() string {
 	lines := strings.Split(e.Err.Error(), "\n")
 	for i, l := range lines {
-		lines[i] = e.Path + ": " + l
+		if e.Path != "" {
+			lines[i] = e.Path + ": " + l
+		}
 	}
 	return strings.Join(lines, "\n")
 }
@@ -196,8 +204,22 @@ func (e *FileError) Error() string {
 // Unwrap returns Err.
 func (e *FileError) Unwrap() error { return e.Err }
 
-// Is reports whether target is [ErrConfig].
-func (e *FileError) Is(target error) bool { return target == ErrConfig }
+// Is reports whether target is [ErrConfig] or Class.
+func (e *FileError) Is(target error) bool {
+	return target == ErrConfig || (e.Class != nil && target == e.Class)
+}
+
+// errorf is a problem with key (a path such as "postgres.url_env" or
+// "access_keys[1]"; "" for the file as a whole): a *FileError naming the
+// file, the key's line and the key. It matches [ErrConfig].
+func (f *File) errorf(key, format string, args ...any) error {
+	return f.wrapf(key, nil, format, args...)
+}
+
+// wrapf is errorf for a problem that also matches class.
+func (f *File) wrapf(key string, class error, format string, args ...any) error {
+	return &FileError{Path: f.file, Err: &strictyaml.Error{Line: f.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}, Class: class}
+}
 
 // Load reads and strictly decodes the file at path.
 func Load(path string) (*File, error) {
@@ -206,9 +228,11 @@ func Load(path string) (*File, error) {
 		return nil, err
 	}
 	var f File
-	if err := strictyaml.Decode(b, &f); err != nil {
+	lines, err := strictyaml.DecodeLines(b, &f)
+	if err != nil {
 		return nil, &FileError{Path: path, Err: err}
 	}
+	f.file, f.lines = path, lines
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -219,7 +243,7 @@ func Load(path string) (*File, error) {
 	}
 	if a := f.Attestation.AllowDebug; a != nil {
 		if f.Attestation.AllowDebugUnsafe && !*a {
-			return nil, fmt.Errorf("%w: %s: attestation: allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only", ErrConfig, path)
+			return nil, f.errorf("attestation.allow_debug", "allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only")
 		}
 		f.Attestation.AllowDebugUnsafe = f.Attestation.AllowDebugUnsafe || *a
 		f.Warnings = append(f.Warnings, "attestation: allow_debug is deprecated; rename it allow_debug_unsafe")
@@ -238,34 +262,35 @@ func (f *File) path(p string) string {
 // digits, surrounding white space ignored).
 func (f *File) RootKey() ([]byte, error) {
 	var src, text string
+	srcKey := "root_key_env"
 	switch {
 	case f.RootKeyFile != "" && f.RootKeyEnv != "":
-		return nil, fmt.Errorf("%w: set root_key_file or root_key_env, not both", ErrConfig)
+		return nil, f.errorf("root_key_env", "set root_key_file or root_key_env, not both")
 	case f.RootKeyFile != "":
 		p := f.path(f.RootKeyFile)
 		fi, err := os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: root_key_file %s: %w", ErrConfig, p, ErrNoRootKey)
+			return nil, f.wrapf("root_key_file", ErrNoRootKey, "%s: root key file not found", p)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("%w: root key file %s is accessible by group or others (mode %v); chmod 600 it", ErrConfig, p, fi.Mode().Perm())
+			return nil, f.errorf("root_key_file", "%s is accessible by group or others (mode %v); chmod 600 it", p, fi.Mode().Perm())
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
-		src, text = p, string(b)
+		src, text, srcKey = p, string(b), "root_key_file"
 	case f.RootKeyEnv != "":
 		src, text = "$"+f.RootKeyEnv, os.Getenv(f.RootKeyEnv)
 	default:
-		return nil, fmt.Errorf("%w: no root key (root_key_file or root_key_env)", ErrConfig)
+		return nil, f.errorf("", "no root key (root_key_file or root_key_env)")
 	}
 	k, err := hex.DecodeString(strings.TrimSpace(text))
 	if err != nil || len(k) != 32 {
-		return nil, fmt.Errorf("%w: root key in %s must be 64 hex digits", ErrConfig, src)
+		return nil, f.errorf(srcKey, "root key in %s must be 64 hex digits", src)
 	}
 	return k, nil
 }
@@ -280,11 +305,11 @@ func (f *File) OpenStore(ctx context.Context) (keystore.Store, error) {
 	}
 	switch {
 	case pg != nil && f.KeyStoreDir != "":
-		return nil, fmt.Errorf("%w: set key_store_dir or postgres, not both", ErrConfig)
+		return nil, f.errorf("postgres", "set key_store_dir or postgres, not both")
 	case pg != nil:
 		return postgres.Open(ctx, pg)
 	case f.KeyStoreDir == "":
-		return nil, fmt.Errorf("%w: key_store_dir (or postgres) is required", ErrConfig)
+		return nil, f.errorf("", "key_store_dir (or postgres) is required")
 	}
 	return keystore.OpenDir(f.path(f.KeyStoreDir))
 }
@@ -330,10 +355,10 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 	}
 	for i, k := range f.AccessKeys {
 		if _, dup := cfg.AccessKeys[k.ID]; dup {
-			return nil, fmt.Errorf("%w: access key %s listed twice", ErrConfig, k.ID)
+			return nil, f.errorf(fmt.Sprintf("access_keys[%d].id", i), "access key %s listed twice", k.ID)
 		}
 		if k.Policy == nil {
-			return nil, fmt.Errorf("%w: access_keys[%d] (%s): policy is required: the principal's identity policy (see kms-server init)", ErrConfig, i, k.ID)
+			return nil, f.errorf(fmt.Sprintf("access_keys[%d]", i), "(%s): policy is required: the principal's identity policy (see kms-server init)", k.ID)
 		}
 		cfg.AccessKeys[k.ID] = kmsserver.AccessKey{Secret: k.Secret, PrincipalARN: k.Principal, Policy: k.Policy.Text}
 	}

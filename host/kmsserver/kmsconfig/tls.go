@@ -73,7 +73,7 @@ func (f *File) Certificate() (*Certificate, error) {
 		return f.cert, nil
 	}
 	if f.TLS.Cert == "" || f.TLS.Key == "" {
-		return nil, fmt.Errorf("%w: tls: cert and key are both required", ErrConfig)
+		return nil, f.errorf("tls", "cert and key are both required")
 	}
 	c, err := LoadCertificate(f.path(f.TLS.Cert), f.path(f.TLS.Key))
 	if err != nil {
@@ -95,11 +95,11 @@ func (f *File) tlsConfig() (*tls.Config, error) {
 	if f.TLS.ClientCA != "" {
 		b, err := os.ReadFile(f.path(f.TLS.ClientCA))
 		if err != nil {
-			return nil, fmt.Errorf("%w: tls: client_ca: %v", ErrConfig, err)
+			return nil, f.errorf("tls.client_ca", "%v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%w: tls: client_ca %s holds no PEM certificate", ErrConfig, f.path(f.TLS.ClientCA))
+			return nil, f.errorf("tls.client_ca", "%s holds no PEM certificate", f.path(f.TLS.ClientCA))
 		}
 		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
