@@ -49,3 +49,24 @@ func BenchmarkEvaluateDenied(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateIdentity is the second evaluation kms-server makes per
+// request: the caller's identity policy (kms-server init's parent-role:
+// an Allow and a Deny unless attested) on the same request.
+func BenchmarkEvaluateIdentity(b *testing.B) {
+	p, err := ParseIdentity([]byte(`{"Version":"2012-10-17","Statement":[
+		{"Sid":"DataKeysForEnclaves","Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"arn:aws:kms:*:111122223333:key/*"},
+		{"Sid":"OnlyWithAttestation","Effect":"Deny","Action":"kms:*","Resource":"*","Condition":{"Null":{"kms:RecipientAttestation:ImageSha384":"true"}}}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pcrs := map[int][]byte{0: mustHex(image), 1: mustHex(pcr1), 2: mustHex(pcr2), 3: make([]byte, 48), 4: make([]byte, 48), 8: make([]byte, 48)}
+	ctx := AddAttestation(nil, pcrs)
+	b.ReportAllocs()
+	for b.Loop() {
+		d := p.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Resource: keyARN, Context: ctx})
+		if !d.Allowed {
+			b.Fatal(d.Reason)
+		}
+	}
+}
