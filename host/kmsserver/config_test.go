@@ -27,6 +27,17 @@ func TestConfigErrors(t *testing.T) {
 		"empty roots":    {func(c *Config) { c.AttestationRoots = []*x509.Certificate{} }, "attestation roots"},
 		"no principal":   {func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} }, `access key "A"`},
 		"negative skew":  {func(c *Config) { c.MaxClockSkew = -1 }, "maximum clock skew"},
+		"no identity policy": {func(c *Config) {
+			c.AccessKeys["A"] = AccessKey{Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a"}
+		}, `access key "A"`},
+		"identity policy with a Principal": {func(c *Config) {
+			c.AccessKeys["A"] = AccessKey{Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a",
+				Policy: `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`}
+		}, `access key "A"`},
+		"one principal, two identity policies": {func(c *Config) {
+			c.AccessKeys["B"] = AccessKey{Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a",
+				Policy: `{"Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}`}
+		}, `access key "B"`},
 	} {
 		c := good()
 		tc.mod(c)
