@@ -35,14 +35,15 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// AdminHandler serves /metrics and /healthz (200 "ok" while serving and
-// the key store answers, 503 otherwise), as the metrics listener does.
+// AdminHandler serves /metrics and /healthz (200 "ok" while the key store
+// answers and shutdown has not begun, 503 otherwise), as the metrics
+// listener does.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.MetricsHandler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.serving.Load() {
-			http.Error(w, "unhealthy: not serving", http.StatusServiceUnavailable)
+		if s.draining.Load() {
+			http.Error(w, "unhealthy: shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		if err := s.Healthy(r.Context()); err != nil {
@@ -146,13 +147,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer loops.Done(); s.deletionLoop(loopCtx) }()
 	loops.Add(1)
 	go func() { defer loops.Done(); s.rotationLoop(loopCtx) }()
-	s.serving.Store(true)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.serving.Store(false)
+	s.draining.Store(true)
 	stopLoops()
 	loops.Wait()
 	s.cfg.Logger.Info("shutting down", "drain_timeout", s.cfg.ShutdownTimeout.String())

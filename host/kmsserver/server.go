@@ -49,7 +49,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[string]net.Listener // "kms", "metrics"; bound by Listen
-	serving   atomic.Bool
+	draining  atomic.Bool             // Serve's context has ended
 }
 
 // NewServer validates cfg and returns a server. Every problem in cfg is
