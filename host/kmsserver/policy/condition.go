@@ -143,6 +143,12 @@ const (
 	// KeyPCRPrefix followed by a decimal index names that PCR of the
 	// attestation document, lower-case hex (see [PCRKey]).
 	KeyPCRPrefix = "kms:RecipientAttestation:PCR"
+	// KeyNitroTPMPCRPrefix followed by a decimal index (0 to
+	// [MaxNitroTPMPCR]) names that PCR of a NitroTPM attestation document
+	// (an EC2 instance's, not an enclave's), lower-case hex (see
+	// [NitroTPMPCRKey]). It is present only with a NitroTPM document, and
+	// the enclave keys only with an enclave document.
+	KeyNitroTPMPCRPrefix = "kms:RecipientAttestation:NitroTPMPCR"
 	// KeyEncryptionContextPrefix followed by an encryption context key holds
 	// that key's value (the key part is case-insensitive, as in AWS).
 	KeyEncryptionContextPrefix = "kms:EncryptionContext:"
@@ -182,26 +188,37 @@ const (
 const (
 	keyAttestationPrefixLower   = "kms:recipientattestation:"
 	keyPCRPrefixLower           = "kms:recipientattestation:pcr"
+	keyNitroTPMPCRPrefixLower   = "kms:recipientattestation:nitrotpmpcr"
+	keyImageSha384Lower         = "kms:recipientattestation:imagesha384"
 	keyEncryptionContextPrefixL = "kms:encryptioncontext:"
 )
 
 // MaxPCR is the highest PCR index accepted in kms:RecipientAttestation:PCR<n>.
 const MaxPCR = 31
 
+// MaxNitroTPMPCR is the highest PCR index accepted in
+// kms:RecipientAttestation:NitroTPMPCR<n>: a NitroTPM reports PCRs 0-23.
+const MaxNitroTPMPCR = 23
+
 // checkConditionKey accepts only the keys this engine knows the request
 // context carries faithfully: an unknown key would simply be absent, which
 // silently disables a Deny. It reports whether the key is multi-valued.
 func checkConditionKey(key, lkey, path string) (multi bool, err error) {
 	switch {
-	case lkey == strings.ToLower(KeyImageSha384):
+	case lkey == keyImageSha384Lower:
 		return false, nil
 	case strings.HasPrefix(lkey, keyPCRPrefixLower):
 		if _, ok := parseUint(lkey[len(keyPCRPrefixLower):], MaxPCR); !ok {
 			return false, unsupported(path, "condition key %q: want kms:RecipientAttestation:PCR0 to PCR%d", key, MaxPCR)
 		}
 		return false, nil
+	case strings.HasPrefix(lkey, keyNitroTPMPCRPrefixLower):
+		if _, ok := parseUint(lkey[len(keyNitroTPMPCRPrefixLower):], MaxNitroTPMPCR); !ok {
+			return false, unsupported(path, "condition key %q: want kms:RecipientAttestation:NitroTPMPCR0 to NitroTPMPCR%d", key, MaxNitroTPMPCR)
+		}
+		return false, nil
 	case strings.HasPrefix(lkey, keyAttestationPrefixLower):
-		return false, unsupported(path, "condition key %q is not supported (want kms:RecipientAttestation:ImageSha384 or PCR<n>)", key)
+		return false, unsupported(path, "condition key %q is not supported (want kms:RecipientAttestation:ImageSha384, PCR<n> or NitroTPMPCR<n>)", key)
 	case strings.HasPrefix(lkey, keyEncryptionContextPrefixL):
 		if len(lkey) == len(keyEncryptionContextPrefixL) {
 			return false, malformed(path, "condition key %q names no encryption context key", key)

@@ -16,8 +16,9 @@ func PCRKey(i int) string { return KeyPCRPrefix + strconv.Itoa(i) }
 // AddAttestation adds the condition keys of a verified attestation document to
 // ctx (allocating it when nil) and returns it: kms:RecipientAttestation:PCR<n>
 // for every PCR, and kms:RecipientAttestation:ImageSha384 (= PCR0), all as
-// lower-case hex as AWS KMS presents them. Call it only with the PCRs of a
-// document that passed verification; with no document, add nothing, and
+// lower-case hex as AWS KMS presents them. Call it only with the PCRs of an
+// enclave document that passed verification (attestation.Verify; for a
+// NitroTPM document, [AddNitroTPMAttestation]); with no document, add nothing, and
 // attestation conditions fail ("no attestation document presented").
 func AddAttestation(ctx map[string][]string, pcrs map[int][]byte) map[string][]string {
 	if ctx == nil {
@@ -32,6 +33,33 @@ func AddAttestation(ctx map[string][]string, pcrs map[int][]byte) map[string][]s
 		if i == 0 {
 			ctx[KeyImageSha384] = []string{h}
 		}
+	}
+	return ctx
+}
+
+// NitroTPMPCRKey returns the condition key for NitroTPM PCR index i,
+// "kms:RecipientAttestation:NitroTPMPCR<i>".
+func NitroTPMPCRKey(i int) string { return KeyNitroTPMPCRPrefix + strconv.Itoa(i) }
+
+// AddNitroTPMAttestation adds the condition keys of a verified NitroTPM
+// attestation document (an EC2 instance's, attestation.VerifyNitroTPM) to
+// ctx (allocating it when nil) and returns it:
+// kms:RecipientAttestation:NitroTPMPCR<n> for every PCR 0 to
+// [MaxNitroTPMPCR], as lower-case hex, and nothing else. It never adds
+// kms:RecipientAttestation:ImageSha384 or PCR<n>: a NitroTPM PCR0 measures
+// the instance's firmware, not an enclave image, so conditions on the
+// enclave keys fail for a NitroTPM document even when the values are
+// equal. Call it only with the PCRs of a document that passed
+// verification, and never together with [AddAttestation].
+func AddNitroTPMAttestation(ctx map[string][]string, pcrs map[int][]byte) map[string][]string {
+	if ctx == nil {
+		ctx = make(map[string][]string, len(pcrs))
+	}
+	for i, v := range pcrs {
+		if i < 0 || i > MaxNitroTPMPCR {
+			continue
+		}
+		ctx[NitroTPMPCRKey(i)] = []string{hex.EncodeToString(v)}
 	}
 	return ctx
 }

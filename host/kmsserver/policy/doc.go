@@ -42,8 +42,11 @@
 // any of which may match; keys and operators are ANDed.
 //
 // Condition keys: kms:RecipientAttestation:ImageSha384 (PCR0) and
-// kms:RecipientAttestation:PCR0…PCR31, presented as lower-case hex (write
-// them with StringEqualsIgnoreCase, as AWS recommends);
+// kms:RecipientAttestation:PCR0…PCR31 of a Nitro Enclave's document
+// ([AddAttestation]), kms:RecipientAttestation:NitroTPMPCR0…NitroTPMPCR23 of
+// an EC2 instance's NitroTPM document ([AddNitroTPMAttestation]), all
+// presented as lower-case hex (write them with StringEqualsIgnoreCase, as
+// AWS recommends);
 // kms:EncryptionContext:<key>; kms:EncryptionContextKeys (multi-valued);
 // kms:CallerAccount; kms:ViaService; aws:PrincipalArn; aws:PrincipalAccount;
 // kms:KeySpec and kms:KeyUsage (of the key used; for CreateKey, as
@@ -85,8 +88,15 @@
 // positive operators in Allow statements.
 //
 // Attestation condition keys must be filled only from a document that passed
-// attestation.Verify; a debug-mode document has all-zero PCRs, which no
-// realistic PCR condition expects.
+// attestation.Verify (or attestation.VerifyNitroTPM for the NitroTPM keys);
+// a debug-mode document has all-zero PCRs, which no realistic PCR condition
+// expects.
+//
+// The two kinds of documents never share keys. A NitroTPM document presents
+// only NitroTPMPCR<n>, an enclave document only ImageSha384 and PCR<n>: a
+// parent instance whose NitroTPM PCR0 happens to equal (or is made to equal)
+// a pinned enclave image still fails an ImageSha384 or PCR<n> condition, and
+// the reason says that the document is of the other kind.
 //
 // Documents are bounded ([MaxPolicySize] = 32 KiB as in KMS, [MaxStatements],
 // [MaxDepth]). Wildcard matching is iterative, O(len(pattern)·len(value)),

@@ -92,13 +92,7 @@ func (p *Policy) Evaluate(r Request) Decision {
 		return Decision{Reason: "no key policy"}
 	}
 	ctx := buildContext(&r)
-	hasAtt := false
-	for k := range ctx {
-		if strings.HasPrefix(k, keyAttestationPrefixLower) {
-			hasAtt = true
-			break
-		}
-	}
+	hasAtt := attestationOf(ctx)
 	action := strings.ToLower(r.Action)
 	budget := maxEvalSteps
 
@@ -178,7 +172,7 @@ func (p *Policy) Evaluate(r Request) Decision {
 // request is denied (fail closed) instead of burning CPU.
 const maxEvalSteps = 1 << 22
 
-func holdsAll(s *statement, ctx map[string][]string, hasAtt bool, budget *int) bool {
+func holdsAll(s *statement, ctx map[string][]string, hasAtt attKind, budget *int) bool {
 	ok, _ := s.conditionsHold(ctx, hasAtt, budget)
 	return ok
 }
@@ -271,7 +265,7 @@ func (s *statement) scope(r *Request, action string, budget *int) stage {
 
 // conditionsHold reports whether every condition holds and, if not, why the
 // first failing one failed.
-func (s *statement) conditionsHold(ctx map[string][]string, hasAtt bool, budget *int) (bool, string) {
+func (s *statement) conditionsHold(ctx map[string][]string, hasAtt attKind, budget *int) (bool, string) {
 	for i := range s.conditions {
 		c := &s.conditions[i]
 		if !c.holds(ctx, s.effect, budget) {
@@ -333,7 +327,45 @@ func (c *condition) isAttestation() bool {
 	return strings.HasPrefix(c.lkey, keyAttestationPrefixLower)
 }
 
-func (c *condition) whyFailed(ctx map[string][]string, hasAtt bool) string {
+// attKind is the kind of attestation document whose keys a request carries.
+type attKind uint8
+
+const (
+	attNone     attKind = iota // no attestation key: no document presented
+	attEnclave                 // ImageSha384 and PCR<n>: a Nitro Enclave's document
+	attNitroTPM                // NitroTPMPCR<n>: an EC2 instance's NitroTPM document
+)
+
+// attestationOf tells from the (lower-cased) context which kind of
+// document the attestation keys come from. It only shapes reasons: which
+// keys are present decides every condition by itself.
+func attestationOf(ctx map[string][]string) attKind {
+	for k := range ctx {
+		switch {
+		case strings.HasPrefix(k, keyNitroTPMPCRPrefixLower):
+			return attNitroTPM
+		case strings.HasPrefix(k, keyAttestationPrefixLower):
+			return attEnclave
+		}
+	}
+	return attNone
+}
+
+// otherKind names the kind of document presented when c is an attestation
+// key of the other kind ("" otherwise): its absence is by design, and the
+// reason says so.
+func (c *condition) otherKind(att attKind) string {
+	tpmKey := strings.HasPrefix(c.lkey, keyNitroTPMPCRPrefixLower)
+	switch {
+	case att == attNitroTPM && !tpmKey:
+		return "a NitroTPM document (an EC2 instance's), which has no Nitro Enclave keys"
+	case att == attEnclave && tpmKey:
+		return "a Nitro Enclave document, which has no NitroTPM keys"
+	}
+	return ""
+}
+
+func (c *condition) whyFailed(ctx map[string][]string, hasAtt attKind) string {
 	vals := ctx[c.lkey]
 	if c.base == opNull {
 		if len(vals) > 0 {
@@ -342,8 +374,11 @@ func (c *condition) whyFailed(ctx map[string][]string, hasAtt bool) string {
 		return fmt.Sprintf("condition Null %s: expected the key to be present, but the request has none", c.key)
 	}
 	if len(vals) == 0 {
-		if c.isAttestation() && !hasAtt {
+		if c.isAttestation() && hasAtt == attNone {
 			return fmt.Sprintf("no attestation document presented (condition on %s)", c.key)
+		}
+		if other := c.otherKind(hasAtt); other != "" {
+			return fmt.Sprintf("condition %s %s: key not present: the attestation document is %s", c.op, c.key, other)
 		}
 		return fmt.Sprintf("condition %s %s: key not present in the request", c.op, c.key)
 	}
@@ -362,7 +397,7 @@ func (c *condition) whyFailed(ctx map[string][]string, hasAtt bool) string {
 	return why
 }
 
-func (c *condition) whyHeld(ctx map[string][]string, hasAtt bool) string {
+func (c *condition) whyHeld(ctx map[string][]string, hasAtt attKind) string {
 	vals := ctx[c.lkey]
 	if c.base == opNull {
 		if len(vals) > 0 {
@@ -371,8 +406,11 @@ func (c *condition) whyHeld(ctx map[string][]string, hasAtt bool) string {
 		return fmt.Sprintf("condition Null %s holds: key absent", c.key)
 	}
 	if len(vals) == 0 {
-		if c.isAttestation() && !hasAtt {
+		if c.isAttestation() && hasAtt == attNone {
 			return fmt.Sprintf("condition %s %s holds: no attestation document presented", c.op, c.key)
+		}
+		if other := c.otherKind(hasAtt); other != "" {
+			return fmt.Sprintf("condition %s %s holds: key not present: the attestation document is %s", c.op, c.key, other)
 		}
 		return fmt.Sprintf("condition %s %s holds: key not present in the request", c.op, c.key)
 	}

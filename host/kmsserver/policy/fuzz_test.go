@@ -17,6 +17,8 @@ var fuzzRequests = []Request{
 		Context: AddEncryptionContext(AddAttestation(nil, map[int][]byte{0: {0x7c, 0x1a}, 1: {0x0e}, 8: {}}), map[string]string{"AppName": "ExampleApp", "appname": "x", "Stage": "Restricted"})},
 	{Principal: "arn:aws:sts::444455556666:assumed-role/r/s", Action: "KMS:ReEncryptFrom", Context: map[string][]string{"kms:ViaService": {"ec2.us-west-2.amazonaws.com"}, "kms:CallerAccount": {}, "KMS:ENCRYPTIONCONTEXTKEYS": {"a", "b", "c"}}},
 	{Principal: "ec2.amazonaws.com", Action: "kms:CreateGrant", Context: map[string][]string{"kms:EncryptionContext:flag": {"true", "TRUE"}}},
+	{Principal: "arn:aws:iam::111122223333:role/data-processing", Action: "kms:Decrypt",
+		Context: AddNitroTPMAttestation(nil, map[int][]byte{0: {0x7c, 0x1a}, 4: {0xa4}, 7: {}})},
 	{},
 }
 

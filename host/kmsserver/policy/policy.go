@@ -90,7 +90,8 @@ func (s *statement) label() string {
 //     StringNotLike, Bool and Null, with the ForAnyValue: and ForAllValues:
 //     prefixes and the IfExists suffix;
 //   - condition keys kms:RecipientAttestation:ImageSha384,
-//     kms:RecipientAttestation:PCR0 to PCR31, kms:EncryptionContext:<key>,
+//     kms:RecipientAttestation:PCR0 to PCR31,
+//     kms:RecipientAttestation:NitroTPMPCR0 to NitroTPMPCR23, kms:EncryptionContext:<key>,
 //     kms:EncryptionContextKeys, kms:CallerAccount, kms:ViaService,
 //     aws:PrincipalArn, aws:PrincipalAccount, kms:KeySpec, kms:KeyUsage,
 //     kms:SigningAlgorithm, kms:MessageType, kms:EncryptionAlgorithm,
