@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
@@ -88,7 +87,7 @@ func parseMaterial(spec string, raw []byte) (*keymaterial.Material, *keyspec.Key
 // authorize action (with the extra condition keys cond and, for Recipient
 // requests, the attestation document), check the state and that the key's
 // usage allows op (InvalidKeyUsageException), and return its material.
-func (s *Server) useSpecKey(c *call, ref string, op keyspec.Operation, action string, cond map[string][]string, doc *attestation.Document) (*keystore.Key, *keyspec.Key, error) {
+func (s *Server) useSpecKey(c *call, ref string, op keyspec.Operation, action string, cond map[string][]string, doc *attestedRecipient) (*keystore.Key, *keyspec.Key, error) {
 	k, err := s.loadKey(c, ref)
 	if err != nil {
 		return nil, nil, err

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sort"
+	"strconv"
 	"sync"
 )
 
@@ -39,7 +41,32 @@ type additionalEventData struct {
 
 type auditRecipient struct {
 	AttestationDocumentModuleID           string `json:"attestationDocumentModuleId"`
-	AttestationDocumentEnclaveImageDigest string `json:"attestationDocumentEnclaveImageDigest"`
+	AttestationDocumentEnclaveImageDigest string `json:"attestationDocumentEnclaveImageDigest,omitempty"`
+	// nitroTPMPCRs of a NitroTPM document, written as CloudTrail does:
+	// attestationDocumentNitroTPMPCR<n> members (see MarshalJSON).
+	nitroTPMPCRs map[int]string
+}
+
+// MarshalJSON writes the record, with a NitroTPM document's PCRs as
+// attestationDocumentNitroTPMPCR<n> members in ascending order.
+func (r *auditRecipient) MarshalJSON() ([]byte, error) {
+	type plain auditRecipient // without this method
+	b, err := json.Marshal((*plain)(r))
+	if err != nil || len(r.nitroTPMPCRs) == 0 {
+		return b, err
+	}
+	idx := make([]int, 0, len(r.nitroTPMPCRs))
+	for i := range r.nitroTPMPCRs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	b = b[:len(b)-1] // the closing brace; the object has a member already
+	for _, i := range idx {
+		v, _ := json.Marshal(r.nitroTPMPCRs[i])
+		b = append(b, `,"attestationDocumentNitroTPMPCR`+strconv.Itoa(i)+`":`...)
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
 }
 
 func (ev *auditEvent) finish(code string, err error) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
@@ -26,7 +25,7 @@ import (
 //  3. When it allows only through the account (the root ARN or account ID,
 //     as the default key policy does), it delegates: the identity policy
 //     must allow too. A principal of another account always needs both.
-func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[string]string, doc *attestation.Document) error {
+func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[string]string, doc *attestedRecipient) error {
 	p, err := s.policyOf(k)
 	if err != nil {
 		return err // a stored policy that no longer parses is an internal error
@@ -82,14 +81,14 @@ func (s *Server) authorizeAccount(c *call, action, resource string) error {
 
 // authorizeIdentity decides an action that no key policy covers (those of
 // authorizeAccount, and GenerateRandom) from the identity policy alone.
-func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attestation.Document) error {
+func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attestedRecipient) error {
 	shown := resource
 	if shown == "" {
 		shown = "*"
 	}
 	var ctx map[string][]string
 	if doc != nil {
-		ctx = policy.AddAttestation(nil, doc.PCRs)
+		ctx = doc.addConditionKeys(nil)
 	}
 	if len(c.cond) > 0 { // CreateKey's kms:KeySpec and kms:KeyUsage
 		if ctx == nil {
@@ -108,10 +107,10 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 	return nil
 }
 
-func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestation.Document) policy.Request {
+func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedRecipient) policy.Request {
 	ctx := policy.AddEncryptionContext(nil, ec)
 	if doc != nil {
-		ctx = policy.AddAttestation(ctx, doc.PCRs)
+		ctx = doc.addConditionKeys(ctx)
 	}
 	return policy.Request{Principal: c.principal, Action: action, Resource: s.keyARN(id), Context: ctx}
 }

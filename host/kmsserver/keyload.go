@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 
-	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
@@ -84,7 +83,7 @@ func (s *Server) usable(k *keystore.Key) error {
 // useKey loads a key for a cryptographic operation: resolve, authorize,
 // check state and usage. Authorization comes before the state check so an
 // unauthorised caller learns nothing about the key.
-func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *attestation.Document) (*keystore.Key, *material, error) {
+func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *attestedRecipient) (*keystore.Key, *material, error) {
 	k, err := s.loadKey(c, ref)
 	if err != nil {
 		return nil, nil, err

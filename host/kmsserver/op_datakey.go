@@ -8,7 +8,6 @@ package kmsserver
 import (
 	"io"
 
-	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
@@ -39,7 +38,7 @@ func dataKeySize(spec string, n *int) (int, error) {
 // verifies the Recipient's attestation document (nil doc without one),
 // authorizes action on the key with the document's PCRs in the policy
 // context, and stops a DryRun there, before any key is generated.
-func (s *Server) useKeyForRecipient(c *call, ref, action string, ec map[string]string, ri *recipientInfo, dry bool) (*keystore.Key, *material, *attestation.Document, error) {
+func (s *Server) useKeyForRecipient(c *call, ref, action string, ec map[string]string, ri *recipientInfo, dry bool) (*keystore.Key, *material, *attestedRecipient, error) {
 	doc, err := s.checkRecipient(c, ri)
 	if err != nil {
 		return nil, nil, nil, err

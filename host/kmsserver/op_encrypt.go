@@ -5,7 +5,6 @@ package kmsserver
 // Encrypt, Decrypt and ReEncrypt: ciphertext blobs under a symmetric key.
 
 import (
-	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
@@ -48,7 +47,7 @@ func (s *Server) encrypt(c *call, body []byte) (any, error) {
 }
 
 // openAny decrypts blob for the Decrypt and ReEncrypt source side.
-func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]string, action string, doc *attestation.Document) (*keystore.Key, []byte, error) {
+func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]string, action string, doc *attestedRecipient) (*keystore.Key, []byte, error) {
 	if len(blob) == 0 || len(blob) > 6144 {
 		return nil, nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
 	}

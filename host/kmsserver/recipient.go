@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
@@ -34,10 +37,130 @@ func newDocVerifier(cfg *Config) (*docVerifier, error) {
 }
 
 // verify checks signature, chain to the configured roots, certificate
-// validity and freshness at now, and debug mode unless allowed. PCRs are
-// not checked here: key policies decide about them.
-func (d *docVerifier) verify(doc []byte, now time.Time) (*attestation.Document, error) {
-	return d.v.Verify(doc, attestation.Options{CurrentTime: now, MaxAge: d.maxAge, AllowDebugUnsafe: d.allowDebug})
+// validity and freshness at now, and debug mode unless allowed, with the
+// verifier of the document's kind (see recipientKind): the enclave one, or
+// the NitroTPM one for a document that carries nitrotpm_pcrs and no pcrs.
+// The kind is decided once, before verification, and an error of the
+// chosen verifier is final: nothing falls back to the other. PCRs are not
+// checked here: key policies decide about them.
+func (d *docVerifier) verify(doc []byte, now time.Time) (*attestedRecipient, error) {
+	opts := attestation.Options{CurrentTime: now, MaxAge: d.maxAge, AllowDebugUnsafe: d.allowDebug}
+	if recipientKind(doc) == kindNitroTPM {
+		tpm, err := d.v.VerifyNitroTPM(doc, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &attestedRecipient{nitroTPM: tpm}, nil
+	}
+	enc, err := d.v.Verify(doc, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &attestedRecipient{enclave: enc}, nil
+}
+
+// attestedRecipient is the verified attestation document of a Recipient:
+// exactly one of enclave (a Nitro Enclave's) and nitroTPM (an EC2
+// instance's NitroTPM) is set. Each kind presents its own condition keys
+// only, so a policy written for one kind never admits the other.
+type attestedRecipient struct {
+	enclave  *attestation.Document
+	nitroTPM *attestation.NitroTPMDocument
+}
+
+// publicKey is the document's public_key (nil when null).
+func (a *attestedRecipient) publicKey() []byte {
+	if a.nitroTPM != nil {
+		return a.nitroTPM.PublicKey
+	}
+	return a.enclave.PublicKey
+}
+
+// addConditionKeys adds the document's condition keys to ctx: ImageSha384
+// and PCR<n> for an enclave, NitroTPMPCR<n> for a NitroTPM.
+func (a *attestedRecipient) addConditionKeys(ctx map[string][]string) map[string][]string {
+	if a.nitroTPM != nil {
+		return policy.AddNitroTPMAttestation(ctx, a.nitroTPM.PCRs)
+	}
+	return policy.AddAttestation(ctx, a.enclave.PCRs)
+}
+
+// auditRecord is what the audit log says of the document, as CloudTrail
+// does: the module, and the enclave image digest or the NitroTPM PCRs.
+func (a *attestedRecipient) auditRecord() *auditRecipient {
+	if a.nitroTPM != nil {
+		pcrs := make(map[int]string, len(a.nitroTPM.PCRs))
+		for i, v := range a.nitroTPM.PCRs {
+			if i >= 0 && i <= policy.MaxNitroTPMPCR {
+				pcrs[i] = hex.EncodeToString(v)
+			}
+		}
+		return &auditRecipient{AttestationDocumentModuleID: a.nitroTPM.ModuleID, nitroTPMPCRs: pcrs}
+	}
+	return &auditRecipient{
+		AttestationDocumentModuleID:           a.enclave.ModuleID,
+		AttestationDocumentEnclaveImageDigest: hex.EncodeToString(a.enclave.PCRs[0]),
+	}
+}
+
+// docKind is the kind of Nitro attestation document a Recipient carries.
+type docKind uint8
+
+const (
+	kindEnclave  docKind = iota // "pcrs": a Nitro Enclave's
+	kindNitroTPM                // "nitrotpm_pcrs": an EC2 instance's NitroTPM
+)
+
+// kindDecMode only routes (see recipientKind): bounded, duplicate map keys
+// refused; the verifier then decodes strictly.
+var kindDecMode = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:  8,
+		MaxArrayElements: 64,
+		MaxMapPairs:      64,
+	}.DecMode()
+	if err != nil {
+		panic("kmsserver: " + err.Error()) // constant options
+	}
+	return dm
+}()
+
+// recipientKind decides from the document's own shape which verifier it
+// goes to: kindNitroTPM exactly when its COSE_Sign1 payload is a map with
+// the key nitrotpm_pcrs and without the key pcrs (exact, case-sensitive
+// keys); anything else, undecodable input included, is kindEnclave, whose
+// verifier refuses nitrotpm_pcrs (not_enclave) and reports malformed input
+// as before. The choice cannot admit a document under the wrong rules:
+// each strict verifier refuses the other kind's PCRs key wherever it
+// appears, so a routing mistake can only turn into a rejection.
+func recipientKind(doc []byte) docKind {
+	if len(doc) == 0 || len(doc) > attestation.MaxDocumentSize {
+		return kindEnclave
+	}
+	if doc[0] == 0xd2 { // tag 18, COSE_Sign1
+		doc = doc[1:]
+	}
+	var msg struct {
+		_           struct{} `cbor:",toarray"`
+		Protected   cbor.RawMessage
+		Unprotected cbor.RawMessage
+		Payload     []byte
+		Signature   cbor.RawMessage
+	}
+	if err := kindDecMode.Unmarshal(doc, &msg); err != nil {
+		return kindEnclave
+	}
+	var payload map[string]cbor.RawMessage
+	if err := kindDecMode.Unmarshal(msg.Payload, &payload); err != nil {
+		return kindEnclave
+	}
+	_, tpm := payload["nitrotpm_pcrs"]
+	_, enc := payload["pcrs"]
+	if tpm && !enc {
+		return kindNitroTPM
+	}
+	return kindEnclave
 }
 
 type recipientInfo struct {
@@ -46,9 +169,10 @@ type recipientInfo struct {
 }
 
 // checkRecipient verifies a Recipient parameter: algorithm, attestation
-// document (signature, chain to the configured roots, freshness), and an RSA
-// public key of 2048 to 4096 bits. nil ri gives nil.
-func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestation.Document, error) {
+// document (signature, chain to the configured roots, freshness; a Nitro
+// Enclave's or an EC2 instance's NitroTPM document), and an RSA public key
+// of 2048 to 4096 bits. nil ri gives nil.
+func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestedRecipient, error) {
 	if ri == nil {
 		return nil, nil
 	}
@@ -66,22 +190,20 @@ func (s *Server) checkRecipient(c *call, ri *recipientInfo) (*attestation.Docume
 		}
 		return nil, validation("The attestation document in Recipient is not valid (%s): %s", attestation.ErrorCode(err), msg)
 	}
-	c.ev.AdditionalEventData = &additionalEventData{Recipient: &auditRecipient{
-		AttestationDocumentModuleID:           doc.ModuleID,
-		AttestationDocumentEnclaveImageDigest: hex.EncodeToString(doc.PCRs[0]),
-	}}
-	if len(doc.PublicKey) == 0 {
+	c.ev.AdditionalEventData = &additionalEventData{Recipient: doc.auditRecord()}
+	pub := doc.publicKey()
+	if len(pub) == 0 {
 		return nil, validation("The attestation document in Recipient has no public_key")
 	}
 	// Exactly the checks recipient.Seal applies, so a key it would refuse is
 	// the caller's ValidationException here, before any key is used.
-	if _, err := recipient.ParsePublicKey(doc.PublicKey); err != nil {
+	if _, err := recipient.ParsePublicKey(pub); err != nil {
 		return nil, validation("The public_key of the attestation document must be an RSA key of 2048 to 4096 bits with an odd exponent of at least 65537: %v", err)
 	}
 	return doc, nil
 }
 
 // forRecipient encrypts plaintext to the attested public key.
-func (s *Server) forRecipient(doc *attestation.Document, plaintext []byte) ([]byte, error) {
-	return recipient.Seal(doc.PublicKey, plaintext, s.rand)
+func (s *Server) forRecipient(doc *attestedRecipient, plaintext []byte) ([]byte, error) {
+	return recipient.Seal(doc.publicKey(), plaintext, s.rand)
 }

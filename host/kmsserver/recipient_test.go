@@ -255,7 +255,7 @@ func TestRecipientRejections(t *testing.T) {
 		{"EC public key", e.doc(t, func(d *attestation.Document) { d.PublicKey = ecKey }), "RSA key of 2048 to 4096"},
 		{"RSA-1024 public key", e.doc(t, func(d *attestation.Document) { d.PublicKey = smallDER }), "RSA key of 2048 to 4096"},
 		{"garbage", []byte("not a document"), "malformed"},
-		{"NitroTPM document", awsvectors.ReadFile(t, "attestation", "nitrotpm", "2026-03-25_nitrotpm_a.cbor"), "not_enclave"},
+		{"real NitroTPM document (verified as one), leaf expired", awsvectors.ReadFile(t, "attestation", "nitrotpm", "2026-03-25_nitrotpm_a.cbor"), "certificate_expired"},
 		{"real AWS document, leaf expired", awsvectors.ReadFile(t, "attestation", "real", "2022-10-13_evervault_valid.cbor"), "certificate_expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
