@@ -12,10 +12,13 @@ import (
 	"time"
 )
 
-// Copy buffers. A direction reads into a small buffer while traffic is
-// sparse, so an idle connection holds only two small buffers; a read that
-// fills its buffer switches to a large one for bulk transfers, which goes back
-// to the pool when reads turn short again (or at every idle tick).
+// Copy buffers. While traffic is sparse a direction waits for its source to
+// become readable without holding a buffer (see [readWaiter]), then takes a
+// small pooled buffer for one read and its write and gives it back, so an
+// idle connection holds no buffer at all. A read that fills the small buffer
+// switches to a large one for bulk transfers, held across reads until they
+// turn short again (or until the idle tick). A source that cannot wait
+// without reading (no syscall.RawConn) holds a small buffer while it blocks.
 const (
 	smallBuf = 4 << 10
 	largeBuf = 128 << 10
@@ -74,10 +77,9 @@ func (ps *pipeState) capDeadline(d time.Time) time.Time {
 // by the time, and means the peer has not read for that long.
 func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 	spliceable := ps.splice && canSplice(dst, src)
-	var small *[]byte
+	var wait func() error
 	if !spliceable {
-		small = smallPool.Get().(*[]byte)
-		defer smallPool.Put(small)
+		wait = readWaiter(src)
 	}
 	tick := ps.idle / 2
 	for {
@@ -99,7 +101,7 @@ func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 		if spliceable {
 			n, err = io.Copy(dst, src)
 		} else {
-			n, err = copyAdaptive(dst, src, *small)
+			n, err = copyAdaptive(dst, src, wait)
 		}
 		if n > 0 {
 			count(n)
@@ -157,28 +159,50 @@ func canSplice(dst, src net.Conn) bool {
 	return false
 }
 
-// copyAdaptive copies src to dst until EOF (nil) or an error, starting with
-// small and switching to a pooled large buffer while reads fill the buffer.
-func copyAdaptive(dst io.Writer, src io.Reader, small []byte) (int64, error) {
+// copyAdaptive copies src to dst until EOF (nil) or an error. While reads are
+// short it calls wait (when not nil) before each read, so that no buffer is
+// held while src has nothing to read, then reads into a pooled small buffer
+// and returns it to the pool after the write; a read that fills the small
+// buffer switches to a pooled large buffer, held while reads keep filling
+// at least a small buffer's worth.
+func copyAdaptive(dst io.Writer, src io.Reader, wait func() error) (int64, error) {
 	var large *[]byte
 	defer func() {
 		if large != nil {
 			largePool.Put(large)
 		}
 	}()
-	buf := small
 	var written int64
 	for {
+		var small *[]byte
+		var buf []byte
+		if large != nil {
+			buf = *large
+		} else {
+			if wait != nil {
+				if err := wait(); err != nil {
+					return written, err
+				}
+			}
+			small = smallPool.Get().(*[]byte)
+			buf = *small
+		}
 		nr, er := src.Read(buf)
 		if nr > 0 {
 			nw, ew := dst.Write(buf[:nr])
 			written += int64(nw)
+			if ew == nil && nw != nr {
+				ew = io.ErrShortWrite
+			}
 			if ew != nil {
+				if small != nil {
+					smallPool.Put(small)
+				}
 				return written, ew
 			}
-			if nw != nr {
-				return written, io.ErrShortWrite
-			}
+		}
+		if small != nil {
+			smallPool.Put(small)
 		}
 		if er != nil {
 			if er == io.EOF {
@@ -189,10 +213,9 @@ func copyAdaptive(dst io.Writer, src io.Reader, small []byte) (int64, error) {
 		switch {
 		case large == nil && nr == len(buf):
 			large = largePool.Get().(*[]byte)
-			buf = *large
 		case large != nil && nr < smallBuf:
 			largePool.Put(large)
-			large, buf = nil, small
+			large = nil
 		}
 	}
 }

@@ -423,31 +423,58 @@ func (p *Proxy) closeAll() int {
 	return len(p.conns)
 }
 
+// conn is one proxied connection: what its handler and its two copy
+// goroutines share for logging and metrics.
+type conn struct {
+	p     *Proxy
+	r     *route
+	c     net.Conn
+	start time.Time
+	clog  *slog.Logger
+}
+
+// log returns the connection's logger, built only when something is logged.
+func (cn *conn) log() *slog.Logger {
+	if cn.clog == nil {
+		cn.clog = cn.p.log.With("route", cn.r.Name, "peer", transport.PeerString(cn.c.RemoteAddr()))
+	}
+	return cn.clog
+}
+
+// fail logs why the connection ended and counts it.
+func (cn *conn) fail(reason string, msg string, args ...any) {
+	if cn.p.forced.Load() {
+		reason = reasonShutdown
+	}
+	cn.log().Warn(msg, append(args, "reason", reason)...)
+	cn.p.m.errors.WithLabelValues(cn.r.Name, reason).Inc()
+}
+
 // handle proxies one accepted connection. It never panics on peer input:
-// it only copies bytes.
+// it only copies bytes. It waits for a slot and dials the destination,
+// then hands the connection to two fresh goroutines, one per direction, and
+// returns: its own stack, grown by the dial, is not kept for the life of
+// the connection (an idle connection costs two small stacks and no
+// buffer, see [readWaiter]).
 func (p *Proxy) handle(r *route, c net.Conn) {
-	defer p.wg.Done()
-	start := time.Now()
+	cn := &conn{p: p, r: r, c: c, start: time.Now()}
 	r.mConns.Inc()
 	r.mActive.Inc()
-	defer r.mActive.Dec()
-	defer func() { c.Close(); p.untrack(c) }()
-	// The connection's logger is built only when something is logged.
-	var clog *slog.Logger
-	log := func() *slog.Logger {
-		if clog == nil {
-			clog = p.log.With("route", r.Name, "peer", transport.PeerString(c.RemoteAddr()))
-		}
-		return clog
+	up, ok := p.connect(cn)
+	if !ok {
+		c.Close()
+		p.untrack(c)
+		r.mActive.Dec()
+		p.wg.Done()
+		return
 	}
-	fail := func(reason string, msg string, args ...any) {
-		if p.forced.Load() {
-			reason = reasonShutdown
-		}
-		log().Warn(msg, append(args, "reason", reason)...)
-		p.m.errors.WithLabelValues(r.Name, reason).Inc()
-	}
+	go p.pipe(cn, up)
+}
 
+// connect takes a slot of the route and dials its destination. On success
+// the slot is held and up is tracked; pipe releases both.
+func (p *Proxy) connect(cn *conn) (up net.Conn, ok bool) {
+	r := cn.r
 	ctx, cancel := context.WithTimeout(context.Background(), r.connectTimeout)
 	defer cancel()
 	select {
@@ -457,33 +484,45 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 		// most max_connections connections waiting at once.
 		if r.waiting.Add(1) > int64(cap(r.sem)) {
 			r.waiting.Add(-1)
-			fail(reasonLimit, "connection refused: concurrency limit reached and too many waiting",
+			cn.fail(reasonLimit, "connection refused: concurrency limit reached and too many waiting",
 				"max_connections", cap(r.sem))
-			return
+			return nil, false
 		}
 		select {
 		case r.sem <- struct{}{}:
 			r.waiting.Add(-1)
 		case <-ctx.Done():
 			r.waiting.Add(-1)
-			fail(reasonLimit, "connection refused: concurrency limit reached", "max_connections", cap(r.sem),
+			cn.fail(reasonLimit, "connection refused: concurrency limit reached", "max_connections", cap(r.sem),
 				"waited", r.connectTimeout.String())
-			return
+			return nil, false
 		}
 	}
-	defer func() { <-r.sem }()
-
-	up, reason, err := p.dial(ctx, r, log)
+	up, reason, err := p.dial(ctx, r, cn.log)
 	if err != nil {
-		fail(reason, "destination unavailable: closing connection", "destination", r.dest.String(), "error", err)
-		return
+		<-r.sem
+		cn.fail(reason, "destination unavailable: closing connection", "destination", r.dest.String(), "error", err)
+		return nil, false
 	}
 	if !p.trackUpstream(up) {
+		<-r.sem
 		up.Close()
-		return
+		return nil, false
 	}
+	r.mConnect.Observe(time.Since(cn.start).Seconds())
+	return up, true
+}
+
+// pipe copies both directions of a connected pair (the destination to the
+// client on this goroutine, the client to the destination on another) and
+// then releases everything handle and connect took.
+func (p *Proxy) pipe(cn *conn, up net.Conn) {
+	r, c := cn.r, cn.c
+	defer p.wg.Done()
+	defer r.mActive.Dec()
+	defer func() { c.Close(); p.untrack(c) }()
+	defer func() { <-r.sem }()
 	defer func() { up.Close(); p.untrack(up) }()
-	r.mConnect.Observe(time.Since(start).Seconds())
 
 	ps := &pipeState{idle: r.idleTimeout, splice: p.cfg.splice}
 	grace := p.cfg.HalfCloseGrace
@@ -508,10 +547,10 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 		ps.startGrace(c, time.Now().Add(grace))
 	}
 	errIn := <-errc
-	args := []any{"bytes_in", in.Load(), "bytes_out", out.Load(), "duration", time.Since(start).String()}
+	args := []any{"bytes_in", in.Load(), "bytes_out", out.Load(), "duration", time.Since(cn.start).String()}
 	if errors.Is(errIn, errGrace) {
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
-			log().Debug("connection closed: the client kept its side open past half_close_grace", args...)
+			cn.log().Debug("connection closed: the client kept its side open past half_close_grace", args...)
 		}
 		return
 	}
@@ -520,11 +559,11 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 		if errors.Is(err, errIdle) {
 			reason = reasonIdle
 		}
-		fail(reason, "connection ended with an error", append(args, "error", err)...)
+		cn.fail(reason, "connection ended with an error", append(args, "error", err)...)
 		return
 	}
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
-		log().Debug("connection closed", args...)
+		cn.log().Debug("connection closed", args...)
 	}
 }
 
