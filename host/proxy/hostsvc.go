@@ -31,7 +31,10 @@ func (p *Proxy) timeHandler() http.Handler {
 
 // Limits of the logs route.
 const (
-	maxLogLine      = 64 << 10 // a record (the enclave splits lines at 16 KiB)
+	// maxLogLine bounds a record: the enclave splits lines at 16 KiB, and
+	// JSON escapes a byte in at most 6 (\u0001, \u003c), so 96 KiB plus
+	// the record's own fields; a longer record ends the connection.
+	maxLogLine      = 128 << 10
 	maxLogConns     = 8
 	logConnIdleTime = 10 * time.Minute
 )

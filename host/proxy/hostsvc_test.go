@@ -79,3 +79,38 @@ func TestServiceRoutesLocalOnly(t *testing.T) {
 		t.Fatalf("vsock time and logs routes: %v", err)
 	}
 }
+
+// TestLogsRouteEscapedLine: a line of the longest length the enclave sends
+// (boot.DefaultMaxLogLine) made of characters JSON escapes six bytes each
+// (control characters, <, >, &) still fits a record of the logs route, so
+// the application cannot end the connection (and lose the lines queued
+// behind it) by printing one; and its newlines and escape sequences reach
+// the proxy's log quoted, never as lines of their own.
+func TestLogsRouteEscapedLine(t *testing.T) {
+	log, logs := testLogger(t)
+	p, _ := startProxy(t, &Config{Logger: log, Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+	f, err := boot.NewLogForwarder(&boot.LogForwarderConfig{Addr: "tcp://" + p.Addr("logs").String(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	f.Record("stdout", strings.Repeat("\x01", boot.DefaultMaxLogLine))
+	f.Record("stdout", "forged\nlevel=ERROR msg=\"from the enclave\" \x1b[2J")
+	f.Record("stdout", "after the long line")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "after the long line") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	if !strings.Contains(out, `msg="after the long line"`) || strings.Contains(out, "connection ended") {
+		t.Fatalf("the line after a long escaped one was not logged, or the connection ended")
+	}
+	waitMetric(t, p.m.enclaveLog.WithLabelValues("stdout"), 3)
+	if strings.Contains(out, "\nlevel=ERROR") || strings.Contains(out, "\x1b") {
+		t.Errorf("an enclave line reached the proxy's log unquoted:\n%q", out)
+	}
+}
