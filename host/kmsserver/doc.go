@@ -124,7 +124,22 @@
 // condition keys kms:RecipientAttestation:ImageSha384 (PCR0) and
 // kms:RecipientAttestation:PCR<n> (lower-case hex); a failed condition is an
 // AccessDeniedException whose message names the condition, the expected
-// and the presented value. The response then carries
+// and the presented value.
+//
+// An EC2 instance's NitroTPM document is accepted too, where AWS accepts
+// it (the same five operations): a document whose payload carries
+// nitrotpm_pcrs and no pcrs goes to attestation.Verifier.VerifyNitroTPM
+// (same roots, maximum age and cache), any other to the enclave verifier.
+// The choice is made once from the document's shape, and an error of the
+// chosen verifier is final: nothing is retried with the other, and each
+// verifier refuses the other kind's PCRs, so no document is accepted under
+// the other kind's rules. A NitroTPM document's PCRs become
+// kms:RecipientAttestation:NitroTPMPCR0 to NitroTPMPCR23 and nothing else:
+// an enclave condition (ImageSha384, PCR<n>) fails against a NitroTPM
+// document and a NitroTPMPCR<n> condition against an enclave document, with
+// a denial naming the key and the kind of document presented. The audit
+// log records the module ID and the NitroTPM PCRs
+// (attestationDocumentNitroTPMPCR<n>) as CloudTrail does. The response then carries
 // CiphertextForRecipient (recipient.Seal, CMS EnvelopedData as KMS emits)
 // and no plaintext.
 //
