@@ -175,6 +175,12 @@ func (c *Client) VerifyConnectionState(cs *tls.ConnectionState) (*attestation.Do
 // ctx bounds the exchange (through the connection's deadline). The
 // connection stays usable for HTTP/1.1 requests afterwards.
 func (c *Client) Challenge(ctx context.Context, conn *tls.Conn, nonce []byte) (*attestation.Document, error) {
+	return c.challenge(ctx, conn, nonce, false)
+}
+
+// challenge is Challenge; handshakeVerified skips step 1 when this
+// Client's VerifyConnection passed on conn's handshake (Dial).
+func (c *Client) challenge(ctx context.Context, conn *tls.Conn, nonce []byte, handshakeVerified bool) (*attestation.Document, error) {
 	if nonce == nil {
 		nonce = make([]byte, 32)
 		if _, err := io.ReadFull(c.rand, nonce); err != nil {
@@ -187,8 +193,10 @@ func (c *Client) Challenge(ctx context.Context, conn *tls.Conn, nonce []byte) (*
 	if !cs.HandshakeComplete {
 		return nil, &ConfigError{Reason: "Challenge needs a connection whose handshake is complete"}
 	}
-	if _, err := c.VerifyConnectionState(&cs); err != nil {
-		return nil, err
+	if !handshakeVerified {
+		if _, err := c.VerifyConnectionState(&cs); err != nil {
+			return nil, err
+		}
 	}
 	raw, err := exchange(ctx, conn, nonce)
 	if err != nil {
@@ -294,14 +302,14 @@ func (c *Client) Dial(ctx context.Context, network, addr, serverName string) (*C
 		return nil, err
 	}
 	conn := nc.(*tls.Conn)
-	doc, err := c.Challenge(ctx, conn, nil)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
 	if hs == nil {
 		conn.Close()
 		return nil, errors.New("attestedtls: internal error: handshake document not recorded")
+	}
+	doc, err := c.challenge(ctx, conn, nil, true)
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return &Conn{Conn: conn, Handshake: hs, Document: doc}, nil
 }

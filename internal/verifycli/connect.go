@@ -162,6 +162,8 @@ func connectHint(code string) string {
 		return "the attestation document was made for another TLS session: the server relays it from a connection of its own"
 	case attestation.CodeNonceMismatch:
 		return "the server answered the challenge with a recorded document"
+	case attestation.CodeTooOld:
+		return "the document in the server's certificate is replaced every few minutes (5 by default) and a challenge document is fresh: a --max-age below that refresh interval refuses some handshakes"
 	case attestation.CodeMalformed:
 		return "the server is not an enclavekit attested TLS listener (enclave-agent serve --attested-listen), or sent a malformed document"
 	}
