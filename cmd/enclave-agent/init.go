@@ -95,7 +95,7 @@ func (a *app) initCmd(args []string) error {
 	}
 	// 3. The clock: a failure is logged, not fatal (the clock may be right).
 	if *timeFrom != "" {
-		if _, err := boot.SyncClock(ctx, &boot.ClockConfig{Addr: *timeFrom, MaxStep: *maxStep, Logger: log}); err != nil {
+		if _, err := boot.SyncClock(ctx, &boot.ClockConfig{Addr: *timeFrom, MaxStep: *maxStep, Reference: boot.NSMTime(nsm), Logger: log}); err != nil {
 			log.Error("init: clock not set from the host", slog.String("error", err.Error()))
 		}
 	}

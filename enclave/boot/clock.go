@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/enclave"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -66,6 +68,12 @@ type ClockConfig struct {
 	MaxRTT time.Duration
 	// Now reads the clock; nil is time.Now.
 	Now func() time.Time
+	// Reference, when set, reads a clock the parent instance cannot set
+	// ([NSMTime]: the timestamp of a document the NSM makes). The host's
+	// time must then be within MaxStep of it, whether the enclave's clock
+	// is set or not ([ClockStepError] beyond, and the clock is left
+	// alone): without it an unset clock takes any host time after Floor.
+	Reference func() (time.Time, error)
 	// Set sets the clock; nil is [SetSystemClock].
 	Set func(time.Time) error
 	// Logger; nil is slog.Default().
@@ -87,7 +95,8 @@ type ClockResult struct {
 // it when the offset is over 50 ms plus half the round trip (the host's
 // reading is somewhere within it): any offset when the clock is unset
 // (before Floor), otherwise at most MaxStep ([ClockStepError] beyond, and
-// the clock is left alone). The offset is logged either way.
+// the clock is left alone); with a Reference, only to a host time within
+// MaxStep of it, set or unset. The offset is logged either way.
 func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	c := *cfg
 	if c.Path == "" {
@@ -150,6 +159,20 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	res := &ClockResult{Offset: host.Sub(mid), RTT: rtt}
 	log := c.Logger.With(slog.Duration("offset", res.Offset), slog.Duration("rtt", rtt), slog.Time("host_time", host))
 	unset := mid.Before(c.Floor)
+	if c.Reference != nil {
+		ref, err := c.Reference()
+		if err != nil {
+			log.Error("boot: reading the reference clock failed: clock left alone", slog.String("error", err.Error()))
+			return res, fmt.Errorf("boot: reference clock: %w", err)
+		}
+		// The host's time as of the reference's reading, by the enclave's
+		// clock (which advances correctly even when unset).
+		if off := host.Add(c.Now().Sub(mid)).Sub(ref); off.Abs() > c.MaxStep {
+			log.Error("boot: the host's time is too far from the reference clock (the NSM's): clock left alone",
+				slog.Time("reference", ref), slog.Duration("max_step", c.MaxStep))
+			return res, &ClockStepError{Offset: off, Max: c.MaxStep}
+		}
+	}
 	switch {
 	case host.Before(c.Floor):
 		log.Error("boot: the host's time is before the clock floor: clock left alone", slog.Time("floor", c.Floor))
@@ -173,4 +196,21 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	res.Stepped = true
 	log.Info("boot: clock set from the host's time", slog.Bool("was_unset", unset))
 	return res, nil
+}
+
+// NSMTime returns a [ClockConfig] Reference reading the NSM's clock: the
+// timestamp (milliseconds, UTC) of an attestation document it makes, set
+// by the Nitro hypervisor, which the parent instance cannot move.
+func NSMTime(nsm enclave.NSM) func() (time.Time, error) {
+	return func() (time.Time, error) {
+		raw, err := nsm.Attestation(nil, nil, nil)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("NSM attestation: %w", err)
+		}
+		d, err := attestation.Parse(raw)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("the NSM's document: %w", err)
+		}
+		return d.Timestamp, nil
+	}
 }

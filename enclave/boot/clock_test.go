@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/enclavekit/enclavekit/enclave/emulator"
 )
 
 // timeRoute serves the host's time route on a unix socket; answer picks
@@ -86,3 +88,58 @@ func TestSyncClock(t *testing.T) {
 }
 
 var errAny = errors.New("any error")
+
+// TestSyncClockReference: with a Reference (a clock the parent cannot
+// set), the host's time must be within MaxStep of it: an unset enclave
+// clock is no longer set to whatever time after the floor the parent
+// names (years ahead, or back into an expired certificate's validity).
+func TestSyncClockReference(t *testing.T) {
+	trusted := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		enclave time.Time
+		host    time.Time
+		refErr  error
+		stepped bool
+		wantErr error
+	}{
+		{"unset clock, host agrees", time.Unix(0, 0), trusted.Add(2 * time.Second), nil, true, nil},
+		{"unset clock, host years ahead", time.Unix(0, 0), trusted.AddDate(3, 0, 0), nil, false, ErrClockStep},
+		{"unset clock, host back a year", time.Unix(0, 0), trusted.AddDate(-1, 0, 0), nil, false, ErrClockStep},
+		{"set clock, host and clock agree, reference does not", trusted.Add(-time.Hour).Add(time.Minute), trusted.Add(-time.Hour), nil, false, ErrClockStep},
+		{"set clock, drift corrected", trusted.Add(-90 * time.Second), trusted, nil, true, nil},
+		{"reference fails", time.Unix(0, 0), trusted, errors.New("no NSM"), false, errAny},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := timeRoute(t, func() string { return fmt.Sprintf(`{"unix_nano":%d}`, tc.host.UnixNano()) }, 0)
+			start := time.Now()
+			now := func() time.Time { return tc.enclave.Add(time.Since(start)) }
+			ref := func() (time.Time, error) { return trusted.Add(time.Since(start)), tc.refErr }
+			var set []time.Time
+			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Now: now, Reference: ref, MaxRTT: 200 * time.Millisecond,
+				Set: func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
+			switch {
+			case tc.wantErr == errAny && err == nil, tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
+				t.Fatalf("SyncClock: %v, want %v", err, tc.wantErr)
+			}
+			if (len(set) == 1) != tc.stepped || (res != nil && res.Stepped != tc.stepped) {
+				t.Fatalf("clock set %v, want stepped %v", set, tc.stepped)
+			}
+		})
+	}
+}
+
+// TestNSMTime: the reference init uses is the timestamp of a document the
+// NSM makes.
+func TestNSMTime(t *testing.T) {
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	e, err := emulator.New(&emulator.Config{Debug: true, Clock: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	got, err := NSMTime(e)()
+	if err != nil || !got.Equal(at) {
+		t.Fatalf("NSMTime: %v, %v; want %v", got, err, at)
+	}
+}
