@@ -73,6 +73,11 @@
 // example when enclaves hold different data). Debug-mode enclaves of the
 // same image report zero PCR0-2 and are refused unless AllowDebugUnsafe.
 //
+// Anyone who reaches the listener can ask for challenges, each an NSM
+// request; at most ServerConfig.MaxChallenges are answered at once, the
+// rest refused with 503 at once, so a flood cannot queue NSM work without
+// bound (it can still keep challenges busy: a denial of service).
+//
 // The parent can also refuse service, delay, or cut connections; and it
 // can replay a stale handshake only as long as MaxAge allows, and never a
 // challenge. Pin at least PCR0: without PCRs any enclave on any Nitro host

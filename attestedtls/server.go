@@ -27,6 +27,9 @@ import (
 // certificate when ServerConfig.Refresh is zero.
 const DefaultRefresh = 5 * time.Minute
 
+// DefaultMaxChallenges is ServerConfig.MaxChallenges when zero.
+const DefaultMaxChallenges = 4
+
 // minRefresh bounds how often the certificate is replaced, whatever the
 // NSM's leaf says.
 const minRefresh = time.Minute
@@ -53,6 +56,11 @@ type ServerConfig struct {
 	// this package ignore them (the document is what they trust); they
 	// help other tools show the certificate.
 	DNSNames []string
+	// MaxChallenges bounds the challenges answered at once (each is an NSM
+	// request, shared with everything else the enclave asks the NSM);
+	// more are refused at once with 503 and Retry-After. Zero is
+	// [DefaultMaxChallenges]; negative is an error.
+	MaxChallenges int
 	// Clock is the time source; nil is time.Now.
 	Clock func() time.Time
 	// Logger; nil is slog.Default().
@@ -71,6 +79,7 @@ type Server struct {
 	dnsNames []string
 	clock    func() time.Time
 	log      *slog.Logger
+	slots    chan struct{} // challenge slots
 
 	key     *ecdsa.PrivateKey
 	spki    []byte
@@ -92,8 +101,15 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if cfg.Refresh < 0 {
 		return nil, &ConfigError{Reason: "ServerConfig.Refresh is negative"}
 	}
+	if cfg.MaxChallenges < 0 {
+		return nil, &ConfigError{Reason: "ServerConfig.MaxChallenges is negative"}
+	}
+	slots := cfg.MaxChallenges
+	if slots == 0 {
+		slots = DefaultMaxChallenges
+	}
 	s := &Server{nsm: cfg.NSM, refresh: cfg.Refresh, dnsNames: append([]string(nil), cfg.DNSNames...),
-		clock: cfg.Clock, log: cfg.Logger}
+		clock: cfg.Clock, log: cfg.Logger, slots: make(chan struct{}, slots)}
 	if s.refresh == 0 {
 		s.refresh = DefaultRefresh
 	}
@@ -226,7 +242,8 @@ func (s *Server) renewLocked(now time.Time) error {
 // (application/cbor) whose nonce is the client's, whose user_data is this
 // TLS session's exporter value ([ExporterLabel]) and whose public_key is
 // [Server.KeyHash]. Errors are JSON {"error":{"code","message"}} with code
-// bad_request, method_not_allowed, not_found or nsm_error.
+// bad_request, method_not_allowed, not_found, busy (503: more than
+// ServerConfig.MaxChallenges at once) or nsm_error.
 func (s *Server) Handler(app http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(ChallengePath, s.challenge)
@@ -282,6 +299,14 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 	ekm, err := exporter(r.TLS)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "no TLS exporter on this connection: "+err.Error())
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "busy", "too many attestation challenges at once; retry")
 		return
 	}
 	doc, err := s.nsm.Attestation(nonce, ekm, s.keyHash)

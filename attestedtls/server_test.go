@@ -136,3 +136,51 @@ func TestParseNonce(t *testing.T) {
 		}
 	}
 }
+
+// blockingNSM holds every challenge until released.
+type blockingNSM struct {
+	attestedtls.Attester
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingNSM) Attestation(n, u, p []byte) ([]byte, error) {
+	if n != nil { // a challenge, not the certificate's document
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.Attester.Attestation(n, u, p)
+}
+
+// A flood of challenges cannot queue NSM requests without bound: beyond
+// MaxChallenges at once, the server answers 503 at once.
+func TestChallengeConcurrencyBound(t *testing.T) {
+	emu := newEmulator(t, "app")
+	nsm := &blockingNSM{Attester: emu, entered: make(chan struct{}, 8), release: make(chan struct{})}
+	s, err := attestedtls.NewServer(&attestedtls.ServerConfig{NSM: nsm, MaxChallenges: 2, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, s.TLSConfig(), s.Handler(appHandler))
+	cl := newClient(t, policy(emu, "app"))
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := cl.Dial(ctx(t), "tcp", addr, "")
+			errs <- err
+		}()
+	}
+	<-nsm.entered
+	<-nsm.entered
+	_, err = cl.Dial(ctx(t), "tcp", addr, "")
+	var ce *attestedtls.ChallengeError
+	if !errors.As(err, &ce) || ce.Status != 503 {
+		t.Fatalf("third challenge at once: err = %v, want a 503 ChallengeError", err)
+	}
+	close(nsm.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("held challenge: %v", err)
+		}
+	}
+}
