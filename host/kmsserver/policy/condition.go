@@ -18,6 +18,25 @@ const (
 	opStringNotLike
 	opBool
 	opNull
+	// The typed operators (operators.go); keep them last and grouped.
+	opNumericEquals
+	opNumericNotEquals
+	opNumericLessThan
+	opNumericLessThanEquals
+	opNumericGreaterThan
+	opNumericGreaterThanEquals
+	opDateEquals
+	opDateNotEquals
+	opDateLessThan
+	opDateLessThanEquals
+	opDateGreaterThan
+	opDateGreaterThanEquals
+	opIPAddress
+	opNotIPAddress
+	opArnEquals
+	opArnNotEquals
+	opArnLike
+	opArnNotLike
 )
 
 var baseOps = map[string]baseOp{
@@ -29,12 +48,35 @@ var baseOps = map[string]baseOp{
 	"StringNotLike":             opStringNotLike,
 	"Bool":                      opBool,
 	"Null":                      opNull,
+	"NumericEquals":             opNumericEquals,
+	"NumericNotEquals":          opNumericNotEquals,
+	"NumericLessThan":           opNumericLessThan,
+	"NumericLessThanEquals":     opNumericLessThanEquals,
+	"NumericGreaterThan":        opNumericGreaterThan,
+	"NumericGreaterThanEquals":  opNumericGreaterThanEquals,
+	"DateEquals":                opDateEquals,
+	"DateNotEquals":             opDateNotEquals,
+	"DateLessThan":              opDateLessThan,
+	"DateLessThanEquals":        opDateLessThanEquals,
+	"DateGreaterThan":           opDateGreaterThan,
+	"DateGreaterThanEquals":     opDateGreaterThanEquals,
+	"IpAddress":                 opIPAddress,
+	"NotIpAddress":              opNotIPAddress,
+	"ArnEquals":                 opArnEquals,
+	"ArnNotEquals":              opArnNotEquals,
+	"ArnLike":                   opArnLike,
+	"ArnNotLike":                opArnNotLike,
 }
 
 // negated reports whether the operator is the negation of a positive match
 // (AWS: such operators are true when the key is absent from the request).
 func (o baseOp) negated() bool {
-	return o == opStringNotEquals || o == opStringNotEqualsIgnoreCase || o == opStringNotLike
+	switch o {
+	case opStringNotEquals, opStringNotEqualsIgnoreCase, opStringNotLike,
+		opNumericNotEquals, opDateNotEquals, opNotIPAddress, opArnNotEquals, opArnNotLike:
+		return true
+	}
+	return false
 }
 
 // match is the positive comparison of one policy value with one request value.
@@ -63,9 +105,10 @@ type condition struct {
 	base     baseOp
 	set      setOp
 	ifExists bool
-	key      string   // the condition key as written
-	lkey     string   // lower-cased, for lookup
-	values   []string // Bool and Null values lower-cased
+	key      string    // the condition key as written
+	lkey     string    // lower-cased, for lookup
+	values   []string  // Bool and Null values lower-cased
+	operands []operand // the parsed values of a typed operator, parallel to values
 }
 
 // parseConditions parses a Condition block, keeping document order (which
@@ -108,7 +151,18 @@ func parseConditions(v *jval, path, version string) ([]condition, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, condition{op: opm.key, base: base, set: set, ifExists: ifExists, key: km.key, lkey: lkey, values: values})
+			var operands []operand
+			if base.typed() {
+				operands = make([]operand, len(values))
+				for i, v := range values {
+					o, want, ok := parseOperand(base, v)
+					if !ok {
+						return nil, malformed(kpath, "%s value must be %s, not %q", rest(opm.key), want, v)
+					}
+					operands[i] = o
+				}
+			}
+			out = append(out, condition{op: opm.key, base: base, set: set, ifExists: ifExists, key: km.key, lkey: lkey, values: values, operands: operands})
 		}
 	}
 	return out, nil
@@ -127,7 +181,7 @@ func parseOperator(name, path string) (base baseOp, set setOp, ifExists bool, er
 	}
 	base, ok := baseOps[rest]
 	if !ok {
-		return 0, 0, false, unsupported(path, "condition operator %q is not supported (supported: StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool, Null, with optional ForAnyValue:/ForAllValues: prefix and IfExists suffix)", name)
+		return 0, 0, false, unsupported(path, "condition operator %q is not supported (supported: String(Not)Equals(IgnoreCase), String(Not)Like, Numeric*, Date*, (Not)IpAddress, Arn(Not)Equals, Arn(Not)Like, Bool, Null, with optional ForAnyValue:/ForAllValues: prefix and IfExists suffix)", name)
 	}
 	if base == opNull && (set != setNone || ifExists) {
 		return 0, 0, false, malformed(path, "Null takes neither a set prefix nor IfExists")
@@ -231,8 +285,13 @@ func checkConditionKey(key, lkey, path string) (multi bool, err error) {
 		lkey == strings.ToLower(KeyKeySpec), lkey == strings.ToLower(KeyKeyUsage),
 		lkey == strings.ToLower(KeySigningAlgorithm), lkey == strings.ToLower(KeyMessageType),
 		lkey == strings.ToLower(KeyEncryptionAlgorithm), lkey == strings.ToLower(KeyMacAlgorithm),
-		lkey == strings.ToLower(KeyKeyAgreementAlgorithm):
+		lkey == strings.ToLower(KeyKeyAgreementAlgorithm),
+		lkey == strings.ToLower(KeySourceIP), lkey == strings.ToLower(KeySecureTransport),
+		lkey == strings.ToLower(KeyCurrentTime), lkey == strings.ToLower(KeyEpochTime),
+		lkey == strings.ToLower(KeyRequestAlias):
 		return false, nil
+	case lkey == strings.ToLower(KeyResourceAliases):
+		return true, nil
 	}
 	return false, unsupported(path, "condition key %q is not supported", key)
 }
@@ -269,6 +328,14 @@ func conditionValues(v *jval, path, version string, base baseOp) ([]string, erro
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// rest returns the operator name without its set prefix and IfExists suffix.
+func rest(op string) string {
+	if _, r, ok := strings.Cut(op, ":"); ok {
+		op = r
+	}
+	return strings.TrimSuffix(op, "IfExists")
 }
 
 func opName(o baseOp) string {

@@ -36,10 +36,20 @@
 // case-insensitively), Resource ("*" or ARN patterns) and Condition.
 //
 // Condition operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase,
-// StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool and Null, with
+// StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool and Null;
+// NumericEquals, NumericNotEquals, NumericLessThan(Equals) and
+// NumericGreaterThan(Equals) (decimal numbers: "10", "-0.5"); DateEquals,
+// DateNotEquals, DateLessThan(Equals) and DateGreaterThan(Equals) (ISO 8601
+// with a zone, a bare date, or epoch seconds); IpAddress and NotIpAddress
+// (CIDR blocks or single addresses, IPv4 and IPv6); ArnEquals, ArnNotEquals,
+// ArnLike and ArnNotLike (the six colon-separated parts matched one by one,
+// case-sensitively, with * and ?; ArnEquals is ArnLike, as in IAM); all with
 // the ForAnyValue:/ForAllValues: prefixes and the IfExists suffix. Values are
 // a string (numbers and booleans are compared as their text) or an array,
-// any of which may match; keys and operators are ANDed.
+// any of which may match; keys and operators are ANDed. A policy value that
+// is not of its operator's type (a number, date, CIDR block or ARN) fails
+// [Parse] with [ErrMalformed]; a request value that is not fails closed: the
+// condition does not hold in an Allow statement and holds in a Deny.
 //
 // Condition keys: kms:RecipientAttestation:ImageSha384 (PCR0) and
 // kms:RecipientAttestation:PCR0…PCR31 of a Nitro Enclave's document
@@ -53,7 +63,10 @@
 // requested); kms:SigningAlgorithm and
 // kms:MessageType (Sign, Verify); kms:EncryptionAlgorithm (Encrypt, Decrypt,
 // ReEncrypt, the GenerateDataKey family); kms:MacAlgorithm (GenerateMac,
-// VerifyMac); kms:KeyAgreementAlgorithm (DeriveSharedSecret).
+// VerifyMac); kms:KeyAgreementAlgorithm (DeriveSharedSecret);
+// kms:RequestAlias and kms:ResourceAliases (multi-valued); aws:SourceIp (the
+// connection's address, never a forwarding header), aws:SecureTransport,
+// aws:CurrentTime and aws:EpochTime ([AddTransport] fills these four).
 // Condition key names are case-insensitive, including the <key> part of
 // kms:EncryptionContext:<key>, as the AWS KMS Developer Guide documents ("the
 // condition key, which consists of the kms:EncryptionContext: prefix and the
@@ -75,14 +88,16 @@
 // Unknown condition keys are rejected too: a key the server never presents
 // would silently disable every Deny conditioned on it.
 //
-// ForAllValues is accepted only with the multi-valued kms:EncryptionContextKeys.
+// ForAllValues is accepted only with the multi-valued kms:EncryptionContextKeys
+// and kms:ResourceAliases.
 // With a single-valued key it holds when the key is absent, so an Allow would
 // admit requests without an attestation document or encryption context. KMS
 // refuses it for kms:EncryptionContext:<key> (OverlyPermissiveCondition); this
 // package refuses it for every single-valued key.
 //
 // Negated operators (StringNotEquals, StringNotEqualsIgnoreCase,
-// StringNotLike) hold when the key is absent, as in AWS. That is what makes
+// StringNotLike, NumericNotEquals, DateNotEquals, NotIpAddress, ArnNotEquals,
+// ArnNotLike) hold when the key is absent, as in AWS. That is what makes
 // a "Deny unless ImageSha384 is X" statement also deny requests with no
 // attestation document; in an Allow it admits such requests, so prefer the
 // positive operators in Allow statements.

@@ -298,29 +298,56 @@ func (c *condition) holds(ctx map[string][]string, eff effect, budget *int) bool
 		return c.base.negated()
 	}
 	anyMode := c.set == setAnyValue || (c.set == setNone && eff == effectDeny)
+	result := !anyMode
 	for _, v := range vals {
-		h := c.valueHolds(v, budget)
+		h, ok := c.valueHolds(v, budget)
+		if !ok {
+			// A request value a typed operator cannot read (not a
+			// number, date, address or ARN): fail closed, so an Allow
+			// does not apply and a Deny does, whatever the other values.
+			return eff == effectDeny
+		}
 		if anyMode && h {
-			return true
+			if !c.base.typed() {
+				return true
+			}
+			result = true
 		}
 		if !anyMode && !h {
-			return false
+			if !c.base.typed() {
+				return false
+			}
+			result = false
 		}
 	}
-	return !anyMode
+	return result
 }
 
 // valueHolds applies the operator to one request value: positive operators
-// hold when any policy value matches, negated ones when none does.
-func (c *condition) valueHolds(v string, budget *int) bool {
+// hold when any policy value matches, negated ones when none does. ok is
+// false when a typed operator cannot read the request value.
+func (c *condition) valueHolds(v string, budget *int) (holds, ok bool) {
 	m := false
+	if c.base.typed() {
+		for i := range c.operands {
+			hit, ok := c.base.matchTyped(&c.operands[i], v, budget)
+			if !ok {
+				return false, false
+			}
+			if hit {
+				m = true
+				break
+			}
+		}
+		return m != c.base.negated(), true
+	}
 	for _, pv := range c.values {
 		if c.base.match(pv, v, budget) {
 			m = true
 			break
 		}
 	}
-	return m != c.base.negated()
+	return m != c.base.negated(), true
 }
 
 func (c *condition) isAttestation() bool {
@@ -420,6 +447,12 @@ func (c *condition) whyHeld(ctx map[string][]string, hasAtt attKind) string {
 // expectation phrases what the operator wants of a presented value.
 func (c *condition) expectation() string {
 	one := len(c.values) == 1
+	if w, ok := typedExpectation[c.base]; ok {
+		if one {
+			return "expected " + w
+		}
+		return "expected " + w + " one of"
+	}
 	switch c.base {
 	case opStringNotEquals, opStringNotEqualsIgnoreCase:
 		if one {

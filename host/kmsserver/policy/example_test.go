@@ -52,11 +52,11 @@ func ExampleParse_unsupported() {
 	_, err := policy.Parse([]byte(`{
 	  "Version": "2012-10-17",
 	  "Statement": {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
-	    "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}
+	    "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}
 	}`))
 	fmt.Println(err)
 	// Output:
-	// policy: Statement[0].Condition.IpAddress: condition operator "IpAddress" is not supported (supported: StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool, Null, with optional ForAnyValue:/ForAllValues: prefix and IfExists suffix)
+	// policy: Statement[0].Condition.StringNotEquals.aws:SourceVpce: condition key "aws:SourceVpce" is not supported
 }
 
 func ExampleDefaultKeyPolicy() {

@@ -4,10 +4,12 @@ package policy
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzRequests exercise every kind of condition key and principal.
@@ -19,6 +21,9 @@ var fuzzRequests = []Request{
 	{Principal: "ec2.amazonaws.com", Action: "kms:CreateGrant", Context: map[string][]string{"kms:EncryptionContext:flag": {"true", "TRUE"}}},
 	{Principal: "arn:aws:iam::111122223333:role/data-processing", Action: "kms:Decrypt",
 		Context: AddNitroTPMAttestation(nil, map[int][]byte{0: {0x7c, 0x1a}, 4: {0xa4}, 7: {}})},
+	{Principal: "arn:aws:iam::111122223333:role/r", Action: "kms:Sign", Context: AddTransport(map[string][]string{
+		"kms:RequestAlias": {"alias/prod"}, "kms:ResourceAliases": {"alias/prod", "alias/x"}, "kms:EncryptionContext:n": {"12.5", "x"}},
+		netip.MustParseAddr("203.0.113.7"), true, time.Unix(1796603400, 0))},
 	{},
 }
 
@@ -35,6 +40,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(stmt(base + `,"Condition":{"ForAllValues:StringLike":{"kms:EncryptionContextKeys":["a*","?b"]},"Null":{"kms:ViaService":true},"BoolIfExists":{"kms:EncryptionContext:flag":"true"}}`)))
 	f.Add([]byte(`{"Statement":[{"Effect":"Deny","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:role/a/b"],"Service":"ec2.amazonaws.com"},"NotAction":"kms:Describe?ey","Resource":"arn:aws:kms:*:111122223333:key/*"}]}`))
 	f.Add([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}]}`))
+	f.Add([]byte(stmt(base + `,"Condition":{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","2001:db8::/32"]},"Bool":{"aws:SecureTransport":true},"DateLessThan":{"aws:CurrentTime":"2027-01-01T00:00:00Z"},"NumericGreaterThanEqualsIfExists":{"aws:EpochTime":1796603400}}`)))
+	f.Add([]byte(stmt(base + `,"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/r*"},"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/p*"},"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"},"NumericNotEquals":{"kms:EncryptionContext:n":"-1.5"},"DateNotEquals":{"aws:EpochTime":"2026-12-07"}}`)))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		// The identity grammar is the key-policy grammar without
 		// Principal: it must hold to the same contract.
