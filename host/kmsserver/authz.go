@@ -32,6 +32,9 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	}
 	req := s.policyRequest(c, k.ID, action, ec, doc)
 	addKeyConditions(c, k, action, req.Context)
+	if err := s.addResourceAliases(c, k, req.Context, p, s.identities[c.principal]); err != nil {
+		return err
+	}
 	kd := p.Evaluate(req)
 	id := s.identities[c.principal].Evaluate(req)
 	ok, reason := combine(kd, id, principalAccount(c.principal) == s.cfg.AccountID)
@@ -86,14 +89,11 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 	if shown == "" {
 		shown = "*"
 	}
-	var ctx map[string][]string
+	ctx := addRequestConditions(c, "", nil)
 	if doc != nil {
-		ctx = doc.addConditionKeys(nil)
+		ctx = doc.addConditionKeys(ctx)
 	}
 	if len(c.cond) > 0 { // CreateKey's kms:KeySpec and kms:KeyUsage
-		if ctx == nil {
-			ctx = make(map[string][]string, len(c.cond))
-		}
 		for k, v := range c.cond {
 			ctx[k] = v
 		}
@@ -108,7 +108,7 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 }
 
 func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedRecipient) policy.Request {
-	ctx := policy.AddEncryptionContext(nil, ec)
+	ctx := policy.AddEncryptionContext(addRequestConditions(c, id, nil), ec)
 	if doc != nil {
 		ctx = doc.addConditionKeys(ctx)
 	}

@@ -60,7 +60,8 @@
 //
 // Beside the operations: server.go (the request path), serve.go (Listen
 // and Serve), protocol.go (the JSON wire format), auth.go (SigV4),
-// keyref.go (key and alias names), keyload.go (loading and verifying a key
+// keyref.go (key and alias names), condkeys.go (the request's transport,
+// time and alias condition keys), keyload.go (loading and verifying a key
 // record), authz.go (the key policy), recipient.go (the Recipient
 // parameter), asymmetric.go (keys of the specs of package keyspec: their
 // material, usage checks, condition keys, RSA encryption), rotation.go
@@ -98,7 +99,12 @@
 // "kms:<Operation>", and condition keys kms:EncryptionContext:<k>,
 // kms:RecipientAttestation:*, kms:KeySpec, kms:KeyUsage and the operation's
 // algorithm keys (kms:EncryptionAlgorithm, kms:SigningAlgorithm,
-// kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm), as AWS
+// kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm),
+// kms:RequestAlias (the alias the request named the key by, keyref.go),
+// kms:ResourceAliases (the key's aliases, listed only when a deciding
+// policy reads it), aws:SourceIp (the connection's remote address, never a
+// forwarding header), aws:SecureTransport (TLS or not), aws:CurrentTime and
+// aws:EpochTime (the request time), filled in condkeys.go, as AWS
 // documents it: an explicit Deny in
 // either wins; a key policy Allow that names the caller (or "*") grants by
 // itself; one that names only the caller's account (the account root, as

@@ -82,6 +82,7 @@ func (s *Server) resolveKeyID(c *call, ref string) (string, error) {
 		if !s.root.AliasValid(a.Name, a.KeyID, a.MAC) {
 			return "", errAliasIntegrity
 		}
+		c.noteRequestAlias(a.KeyID, name)
 		return a.KeyID, nil
 	}
 	return name, nil

@@ -8,6 +8,7 @@ package kmsserver
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -79,6 +80,12 @@ type call struct {
 	// cond holds the operation's own condition keys for the key policy
 	// (kms:SigningAlgorithm, kms:MessageType, ...), set before authorize.
 	cond map[string][]string
+	// source and secure are the connection's remote address and whether
+	// it is TLS (aws:SourceIp, aws:SecureTransport); requestAlias maps a
+	// key ID to the alias the request named it by (kms:RequestAlias).
+	source       netip.Addr
+	secure       bool
+	requestAlias map[string]string
 }
 
 type keyIDInput struct {

@@ -211,6 +211,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	c := &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev}
+	c := &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev, source: remoteAddr(r), secure: r.TLS != nil}
 	out, err = fn(c, body)
 }

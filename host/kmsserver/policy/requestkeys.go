@@ -5,6 +5,7 @@ package policy
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,4 +45,22 @@ func AddTransport(ctx map[string][]string, source netip.Addr, secure bool, now t
 	ctx[KeyCurrentTime] = []string{now.Format(time.RFC3339)}
 	ctx[KeyEpochTime] = []string{strconv.FormatInt(now.Unix(), 10)}
 	return ctx
+}
+
+// UsesKey reports whether any condition of the policy names the condition
+// key (case-insensitively), so a caller can skip gathering a costly key
+// (kms:ResourceAliases) that no condition reads. A nil *Policy uses none.
+func (p *Policy) UsesKey(key string) bool {
+	if p == nil {
+		return false
+	}
+	lkey := strings.ToLower(key)
+	for i := range p.statements {
+		for j := range p.statements[i].conditions {
+			if p.statements[i].conditions[j].lkey == lkey {
+				return true
+			}
+		}
+	}
+	return false
 }
