@@ -117,7 +117,11 @@
 // image that the key policy admits. A local token would have to be
 // distributed to those same processes through the same image, adding a
 // secret without adding a boundary. Run only trusted code in the enclave, as
-// the key policy assumes anyway.
+// the key policy assumes anyway. A proxy inside the enclave can still carry
+// outside requests to loopback (the attested listener's --upstream, an
+// application's reverse proxy): the endpoint refuses any request bearing a
+// proxy's headers (X-Forwarded-*, Forwarded, Via) with
+// AccessDeniedException, and nothing may forward raw TCP to it.
 //
 // # Credentials
 //

@@ -208,6 +208,9 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, &kmsError{404, "UnknownOperationException", "the local KMS endpoint answers POST / only"}
 	}
+	if h := relayHeader(r.Header); h != "" {
+		return nil, &kmsError{403, "AccessDeniedException", "the local KMS endpoint answers processes in the enclave only: the request carries " + h + " (relayed by a proxy)"}
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "TrentService.")
 	if !ok || !opName.MatchString(op) {
@@ -250,6 +253,20 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 		}
 	}
 	return resp, nil
+}
+
+// relayHeader returns the name of a header a reverse proxy adds
+// (X-Forwarded-*, Forwarded, Via; the attested listener sets
+// X-Forwarded-Proto), or "". Such a request may come from outside the
+// enclave (the attested listener's --upstream, or an application's proxy,
+// pointed at this endpoint), and the answer carries plaintext.
+func relayHeader(h http.Header) string {
+	for k := range h {
+		if strings.HasPrefix(k, "X-Forwarded-") || k == "Forwarded" || k == "Via" {
+			return k
+		}
+	}
+	return ""
 }
 
 func present(v json.RawMessage) bool { return len(v) != 0 && string(v) != "null" }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -529,5 +530,49 @@ func TestCheckKMSEndpointAddr(t *testing.T) {
 		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrKMSEndpointAddr)) {
 			t.Errorf("%s: %v, want ok=%v", addr, err, ok)
 		}
+	}
+}
+
+// TestLocalKMSEndpointRefusesRelayed: a request that came through a
+// reverse proxy is refused before it reaches the key service. The attack:
+// the attested listener (reachable by the parent and anyone it relays)
+// with --upstream pointed at the local KMS endpoint by mistake, or at an
+// application proxy routing to it; the parent, as a client of that
+// listener, would Decrypt the enclave's ciphertexts in plaintext.
+func TestLocalKMSEndpointRefusesRelayed(t *testing.T) {
+	e := newEmulator(t)
+	f, c := newFakeClient(t, e, "sealed")
+	url := serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})
+	att, err := NewAttested(&AttestedConfig{NSM: e, Upstream: url, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "https://enclave.example/", strings.NewReader(`{"NumberOfBytes":32}`))
+	req.Header.Set("X-Amz-Target", "TrentService.GenerateRandom")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	rec := httptest.NewRecorder()
+	att.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden || rec.Header().Get("X-Amzn-ErrorType") != "AccessDeniedException" {
+		t.Errorf("through the attested listener: %d %s %s, want 403 AccessDeniedException", rec.Code, rec.Header().Get("X-Amzn-ErrorType"), rec.Body)
+	}
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via"} {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"NumberOfBytes":32}`))
+		req.Header.Set("X-Amz-Target", "TrentService.GenerateRandom")
+		req.Header.Set(h, "x")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != "AccessDeniedException" {
+			t.Errorf("with %s: %d %s, want 403 AccessDeniedException", h, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+		}
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("%d relayed requests reached the key service", n)
+	}
+	status, _, b := post(t, url, "POST", "TrentService.GenerateRandom", strings.NewReader(`{"NumberOfBytes":32}`))
+	if status != 200 {
+		t.Errorf("a direct request: %d %s", status, b)
 	}
 }
