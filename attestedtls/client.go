@@ -165,7 +165,7 @@ func (c *Client) VerifyConnectionState(cs *tls.ConnectionState) (*attestation.Do
 //  1. The handshake: as [Client.VerifyConnectionState] (so a Challenge on a
 //     connection made with another configuration is still safe).
 //  2. The answer is a 200 application/cbor body of at most
-//     [MaxDocumentSize] bytes ([ErrChallenge]).
+//     [MaxDocumentSize] bytes, its headers bounded too ([ErrChallenge]).
 //  3. The document verifies under the Client's policy with nonce as the
 //     expected nonce (attestation.ErrNonceMismatch for a replayed one).
 //  4. Its public_key binds the server's TLS key ([ErrKeyNotBound]).
@@ -222,6 +222,10 @@ func (c *Client) challenge(ctx context.Context, conn *tls.Conn, nonce []byte, ha
 	return doc, nil
 }
 
+// maxChallengeAnswer bounds a challenge answer read from the server, status
+// line, headers and (possibly chunked) body together.
+const maxChallengeAnswer = 2*MaxDocumentSize + 32<<10
+
 // exchange sends the challenge request on conn and returns the body.
 func exchange(ctx context.Context, conn *tls.Conn, nonce []byte) ([]byte, error) {
 	if dl, ok := ctx.Deadline(); ok {
@@ -242,13 +246,25 @@ func exchange(ctx context.Context, conn *tls.Conn, nonce []byte) ([]byte, error)
 	if err := req.Write(conn); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("attestedtls: sending the challenge: %w", err))
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), req)
+	// The whole answer, head included, is bounded: http.ReadResponse
+	// alone would read headers without limit.
+	lr := &io.LimitedReader{R: conn, N: maxChallengeAnswer}
+	tooLong := func() error {
+		return &ChallengeError{Reason: fmt.Sprintf("the answer is over %d bytes", maxChallengeAnswer)}
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(lr, 4096), req)
 	if err != nil {
+		if lr.N == 0 {
+			return nil, tooLong()
+		}
 		return nil, ctxErr(ctx, fmt.Errorf("attestedtls: reading the challenge answer: %w", err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
 	if err != nil {
+		if lr.N == 0 {
+			return nil, tooLong()
+		}
 		return nil, ctxErr(ctx, fmt.Errorf("attestedtls: reading the challenge answer: %w", err))
 	}
 	if resp.StatusCode != http.StatusOK {

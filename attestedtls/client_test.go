@@ -3,11 +3,13 @@
 package attestedtls_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,5 +195,51 @@ func TestTLS13Only(t *testing.T) {
 	err := handshake(t, e.addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
 	if err == nil {
 		t.Fatal("the server accepted TLS 1.2")
+	}
+}
+
+// TestChallengeBoundsTheAnswer: an attested server that answers the
+// challenge with megabytes of headers (or an endless stream of them) makes
+// the client fail with a ChallengeError once the answer is over its
+// bound, instead of holding it all in memory until the deadline.
+func TestChallengeBoundsTheAnswer(t *testing.T) {
+	emu := newEmulator(t, "image")
+	srv, err := attestedtls.NewServer(&attestedtls.ServerConfig{NSM: emu, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		w := bufio.NewWriter(c)
+		w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/cbor\r\n")
+		pad := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
+		for range 4 << 10 { // 4 MiB of headers
+			w.WriteString(pad)
+		}
+		w.WriteString("Content-Length: 1\r\n\r\nx")
+		w.Flush()
+	}()
+	cl := newClient(t, policy(emu, "image"))
+	conn, err := tls.Dial("tcp", ln.Addr().String(), cl.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = cl.Challenge(ctx(t), conn, nil)
+	var ce *attestedtls.ChallengeError
+	if !errors.As(err, &ce) || !errors.Is(err, attestedtls.ErrChallenge) {
+		t.Fatalf("Challenge: %v, want a ChallengeError for an oversized answer", err)
 	}
 }
