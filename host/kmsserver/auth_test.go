@@ -103,7 +103,7 @@ func TestSigV4(t *testing.T) {
 		{"wrong member type", "ListKeys", `{"Limit":"ten"}`, now, nil, 400, CodeSerialization, "Limit"},
 		{"JSON array", "ListKeys", `[]`, now, nil, 400, CodeSerialization, ""},
 		{"unknown operation", "Frobnicate", `{}`, now, nil, 400, CodeUnknownOperation, "Frobnicate"},
-		{"unsupported operation", "CreateGrant", `{}`, now, nil, 400, CodeUnsupportedOperation, "CreateGrant"},
+		{"unsupported operation", "CreateCustomKeyStore", `{}`, now, nil, 400, CodeUnsupportedOperation, "CreateCustomKeyStore"},
 		{"oversized body", "Encrypt", `{"Plaintext":"` + strings.Repeat("A", 5000) + `"}`, now, nil, 413, CodeRequestEntityTooLarge, "exceeds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

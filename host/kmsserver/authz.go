@@ -4,7 +4,8 @@ package kmsserver
 
 // Authorization: the key policy and the caller's identity policy together,
 // and for account-level operations the identity policy and the caller's
-// account. Grants will be evaluated here, beside the key policy.
+// account. Grants are evaluated here too, beside the key policy (an
+// explicit Deny of either policy wins over a grant).
 
 import (
 	"fmt"
@@ -38,6 +39,15 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	kd := p.Evaluate(req)
 	id := s.identities[c.principal].Evaluate(req)
 	ok, reason := combine(kd, id, principalAccount(c.principal) == s.cfg.AccountID)
+	c.grant = nil
+	if !ok && !kd.ExplicitDeny && !id.ExplicitDeny {
+		// Grants allow beside the key policy, never against an explicit
+		// Deny of either policy (op_grants.go).
+		if g := grantFor(c.principal, k, action, ec); g != nil {
+			ok, reason = true, "grant "+g.ID+" allows it"
+			c.grant = g
+		}
+	}
 	if c.ev.PolicyReason == "" || !ok {
 		c.ev.PolicyReason = reason
 	}

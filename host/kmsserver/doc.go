@@ -37,6 +37,8 @@
 //   - op_aliases.go: CreateAlias, UpdateAlias, DeleteAlias, ListAliases
 //   - op_tags.go: TagResource, UntagResource, ListResourceTags
 //   - op_metadata.go: UpdateKeyDescription, ListKeyPolicies
+//   - op_grants.go: CreateGrant, ListGrants, ListRetirableGrants,
+//     RetireGrant, RevokeGrant
 //   - op_rotation.go: EnableKeyRotation, DisableKeyRotation,
 //     GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations
 //     (symmetric encryption keys; materials and the automatic rotation
@@ -73,9 +75,6 @@
 // storage package keystore; the configuration file package kmsconfig.
 //
 // Where the next features go:
-//   - Grants: op_grants.go (CreateGrant, ListGrants, RetireGrant,
-//     RevokeGrant, ListRetirableGrants); grant records in keystore;
-//     evaluation in authz.go beside the key policy.
 //   - Key import (GetParametersForImport, ImportKeyMaterial,
 //     DeleteImportedKeyMaterial): op_import.go; keyspec.ParsePrivateKey
 //     already reads imported PKCS #8 and HMAC material.
@@ -117,6 +116,16 @@
 // GenerateDataKey and Decrypt with an attestation document (kms-server init
 // writes such a parent-role): they cannot create a key and squat the alias
 // an enclave image names.
+//
+// Grants (op_grants.go) allow beside the key policy, as in AWS: when the
+// policies do not allow a request, a grant of the key naming the caller as
+// grantee, with the operation, and whose encryption context constraint the
+// request meets, allows it. An explicit Deny in the key policy or the
+// identity policy still wins, so a grant cannot lift a Deny on attestation
+// conditions. CreateGrant presents kms:GrantOperations,
+// kms:GranteePrincipal, kms:RetiringPrincipal, kms:GrantIsForAWSResource
+// (always false) and kms:GrantConstraintType to the policies. Grants live
+// in the key record, bound with the policy to the wrapped material.
 //
 // # Recipient
 //

@@ -34,6 +34,8 @@ const (
 	CodeInvalidMarker          = "InvalidMarkerException"
 	CodeInvalidSignature       = "InvalidSignatureException"
 	CodeLimitExceeded          = "LimitExceededException"
+	CodeInvalidGrantID         = "InvalidGrantIdException"
+	CodeInvalidGrantToken      = "InvalidGrantTokenException"
 	CodeTag                    = "TagException"
 	CodeInvalidState           = "KMSInvalidStateException"
 	CodeInternal               = "KMSInternalException"

@@ -61,7 +61,7 @@ var goldenCalls = []struct {
 	name, target, body string
 }{
 	{"unknown operation", "Frobnicate", `{}`},
-	{"unsupported operation", "CreateGrant", `{}`},
+	{"unsupported operation", "CreateCustomKeyStore", `{}`},
 	{"malformed JSON", "DescribeKey", `{"KeyId":`},
 	{"wrong member type", "DescribeKey", `{"KeyId":7}`},
 	{"no such key", "DescribeKey", `{"KeyId":"00000000-0000-4000-8000-000000000000"}`},

@@ -111,9 +111,11 @@ type material struct {
 	binding keymaterial.Binding
 }
 
-// binding is the part of k its wrapped material is bound to.
+// binding is the part of k its wrapped material is bound to. The grants,
+// which widen access as the policy does, are bound with the policy (see
+// grantsDigest).
 func binding(k *keystore.Key) keymaterial.Binding {
-	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
+	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy + grantsDigest(k.Grants),
 		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID}
 }
 

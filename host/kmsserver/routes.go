@@ -10,6 +10,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
 
 func (s *Server) operations() map[string]opFunc {
@@ -53,19 +55,22 @@ func (s *Server) operations() map[string]opFunc {
 		"GetKeyRotationStatus":                s.getKeyRotationStatus,
 		"RotateKeyOnDemand":                   s.rotateKeyOnDemand,
 		"ListKeyRotations":                    s.listKeyRotations,
+		"CreateGrant":                         s.createGrant,
+		"ListGrants":                          s.listGrants,
+		"ListRetirableGrants":                 s.listRetirableGrants,
+		"RetireGrant":                         s.retireGrant,
+		"RevokeGrant":                         s.revokeGrant,
 	}
 }
 
 // knownUnsupported are KMS operations this server does not implement; they
 // answer UnsupportedOperationException rather than UnknownOperationException.
 var knownUnsupported = map[string]bool{
-	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "CreateGrant": true,
-	"DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true,
+	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true,
 	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true,
 	"GetKeyLastUsage":        true,
 	"GetParametersForImport": true, "ImportKeyMaterial": true,
-	"ListGrants": true, "ListRetirableGrants": true, "ReplicateKey": true, "RetireGrant": true, "RevokeGrant": true,
-	"UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
+	"ReplicateKey": true, "UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
 }
 
 type opFunc func(c *call, body []byte) (any, error)
@@ -86,6 +91,9 @@ type call struct {
 	source       netip.Addr
 	secure       bool
 	requestAlias map[string]string
+	// grant is the grant that allowed the last authorization, nil when a
+	// policy did.
+	grant *keystore.Grant
 }
 
 type keyIDInput struct {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -92,6 +93,33 @@ type Key struct {
 	RotationEnabled      bool      `json:"rotation_enabled,omitempty"`
 	RotationPeriodInDays int       `json:"rotation_period_in_days,omitempty"`
 	NextRotationDate     time.Time `json:"next_rotation_date,omitzero"`
+	// Grants are the key's grants (CreateGrant), oldest first.
+	Grants []Grant `json:"grants,omitempty"`
+}
+
+// Grant is one grant on a key: GranteePrincipal may perform Operations on
+// the key, within Constraints.
+type Grant struct {
+	ID                string    `json:"id"` // 64 hex digits
+	Name              string    `json:"name,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	GranteePrincipal  string    `json:"grantee_principal"`
+	RetiringPrincipal string    `json:"retiring_principal,omitempty"`
+	// IssuingAccount is the account of the principal that created it.
+	IssuingAccount string   `json:"issuing_account"`
+	Operations     []string `json:"operations"`
+	// EncryptionContextEquals and EncryptionContextSubset are the grant
+	// constraints (at most one is set).
+	EncryptionContextEquals map[string]string `json:"encryption_context_equals,omitempty"`
+	EncryptionContextSubset map[string]string `json:"encryption_context_subset,omitempty"`
+}
+
+// Clone returns a deep copy of g.
+func (g Grant) Clone() Grant {
+	g.Operations = slices.Clone(g.Operations)
+	g.EncryptionContextEquals = maps.Clone(g.EncryptionContextEquals)
+	g.EncryptionContextSubset = maps.Clone(g.EncryptionContextSubset)
+	return g
 }
 
 // RetiredMaterial is a key material a rotation replaced.
@@ -125,6 +153,10 @@ func (k *Key) Clone() *Key {
 	c.WrappedMaterial = append([]byte(nil), k.WrappedMaterial...)
 	c.Tags = slices.Clone(k.Tags)
 	c.Rotations = slices.Clone(k.Rotations)
+	c.Grants = nil
+	for _, g := range k.Grants {
+		c.Grants = append(c.Grants, g.Clone())
+	}
 	c.RetiredMaterials = nil
 	for _, r := range k.RetiredMaterials {
 		c.RetiredMaterials = append(c.RetiredMaterials, RetiredMaterial{MaterialID: r.MaterialID, WrappedMaterial: slices.Clone(r.WrappedMaterial)})

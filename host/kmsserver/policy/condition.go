@@ -237,6 +237,21 @@ const (
 	// KeyKeyAgreementAlgorithm is the KeyAgreementAlgorithm of
 	// DeriveSharedSecret.
 	KeyKeyAgreementAlgorithm = "kms:KeyAgreementAlgorithm"
+	// KeyGrantOperations is multi-valued: the Operations of a CreateGrant
+	// request.
+	KeyGrantOperations = "kms:GrantOperations"
+	// KeyGranteePrincipal is the GranteePrincipal of a CreateGrant request.
+	KeyGranteePrincipal = "kms:GranteePrincipal"
+	// KeyRetiringPrincipal is the RetiringPrincipal of a CreateGrant
+	// request (absent when it names none).
+	KeyRetiringPrincipal = "kms:RetiringPrincipal"
+	// KeyGrantIsForAWSResource is "true" when an AWS service creates the
+	// grant on the caller's behalf; always "false" for kms-server.
+	KeyGrantIsForAWSResource = "kms:GrantIsForAWSResource"
+	// KeyGrantConstraintType is EncryptionContextEquals or
+	// EncryptionContextSubset when a CreateGrant request has that
+	// constraint (absent without one).
+	KeyGrantConstraintType = "kms:GrantConstraintType"
 )
 
 const (
@@ -278,7 +293,7 @@ func checkConditionKey(key, lkey, path string) (multi bool, err error) {
 			return false, malformed(path, "condition key %q names no encryption context key", key)
 		}
 		return false, nil
-	case lkey == strings.ToLower(KeyEncryptionContextKeys):
+	case lkey == strings.ToLower(KeyEncryptionContextKeys), lkey == strings.ToLower(KeyGrantOperations):
 		return true, nil
 	case lkey == strings.ToLower(KeyCallerAccount), lkey == strings.ToLower(KeyViaService),
 		lkey == strings.ToLower(KeyPrincipalArn), lkey == strings.ToLower(KeyPrincipalAccount),
@@ -288,7 +303,9 @@ func checkConditionKey(key, lkey, path string) (multi bool, err error) {
 		lkey == strings.ToLower(KeyKeyAgreementAlgorithm),
 		lkey == strings.ToLower(KeySourceIP), lkey == strings.ToLower(KeySecureTransport),
 		lkey == strings.ToLower(KeyCurrentTime), lkey == strings.ToLower(KeyEpochTime),
-		lkey == strings.ToLower(KeyRequestAlias):
+		lkey == strings.ToLower(KeyRequestAlias),
+		lkey == strings.ToLower(KeyGranteePrincipal), lkey == strings.ToLower(KeyRetiringPrincipal),
+		lkey == strings.ToLower(KeyGrantIsForAWSResource), lkey == strings.ToLower(KeyGrantConstraintType):
 		return false, nil
 	case lkey == strings.ToLower(KeyResourceAliases):
 		return true, nil

@@ -66,7 +66,10 @@
 // VerifyMac); kms:KeyAgreementAlgorithm (DeriveSharedSecret);
 // kms:RequestAlias and kms:ResourceAliases (multi-valued); aws:SourceIp (the
 // connection's address, never a forwarding header), aws:SecureTransport,
-// aws:CurrentTime and aws:EpochTime ([AddTransport] fills these four).
+// aws:CurrentTime and aws:EpochTime ([AddTransport] fills these four);
+// kms:GrantOperations (multi-valued), kms:GranteePrincipal,
+// kms:RetiringPrincipal, kms:GrantIsForAWSResource and
+// kms:GrantConstraintType (CreateGrant).
 // Condition key names are case-insensitive, including the <key> part of
 // kms:EncryptionContext:<key>, as the AWS KMS Developer Guide documents ("the
 // condition key, which consists of the kms:EncryptionContext: prefix and the

@@ -96,6 +96,9 @@ func NewKey(id string) *keystore.Key {
 		RotationEnabled:      true,
 		RotationPeriodInDays: 365,
 		NextRotationDate:     time.Date(2027, 11, 30, 1, 2, 3, 0, time.UTC),
+		Grants: []keystore.Grant{{ID: "g1", Name: "n", CreatedAt: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), GranteePrincipal: "arn:aws:iam::111122223333:role/a",
+			RetiringPrincipal: "arn:aws:iam::111122223333:role/b", IssuingAccount: "111122223333", Operations: []string{"Decrypt", "Encrypt"},
+			EncryptionContextSubset: map[string]string{"k": "v \u00e9"}}},
 	}
 }
 
@@ -121,6 +124,12 @@ func sameKey(t *testing.T, got, want *keystore.Key) {
 		t.Errorf("rotation: got next %v, %d rotations, want %v, %d", g.NextRotationDate, len(g.Rotations), w.NextRotationDate, len(w.Rotations))
 	}
 	g.NextRotationDate, w.NextRotationDate = time.Time{}, time.Time{}
+	for i := range min(len(g.Grants), len(w.Grants)) {
+		if !g.Grants[i].CreatedAt.Equal(w.Grants[i].CreatedAt) {
+			t.Errorf("grant %d date: got %v, want %v", i, g.Grants[i].CreatedAt, w.Grants[i].CreatedAt)
+		}
+		g.Grants[i].CreatedAt, w.Grants[i].CreatedAt = time.Time{}, time.Time{}
+	}
 	for i := range min(len(g.Rotations), len(w.Rotations)) {
 		if !g.Rotations[i].Date.Equal(w.Rotations[i].Date) {
 			t.Errorf("rotation %d date: got %v, want %v", i, g.Rotations[i].Date, w.Rotations[i].Date)
@@ -206,6 +215,8 @@ func testGetKeyReturnsCopy(t *testing.T, s keystore.Store) {
 	got.State = keystore.StateDisabled
 	got.Tags[0].Value = "changed"
 	got.RetiredMaterials[0].WrappedMaterial[0] = 0x77
+	got.Grants[0].Operations[0] = "Sign"
+	got.Grants[0].EncryptionContextSubset["k"] = "changed"
 	again, err := s.GetKey(bg, ID(1))
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +225,7 @@ func testGetKeyReturnsCopy(t *testing.T, s keystore.Store) {
 		KeyUsage: k.KeyUsage, State: keystore.StateEnabled, Policy: k.Policy,
 		WrappedMaterial: NewKey("").WrappedMaterial, Revision: 1, Tags: NewKey("").Tags, MaterialID: k.MaterialID,
 		RetiredMaterials: NewKey("").RetiredMaterials, Rotations: k.Rotations, RotationEnabled: true,
-		RotationPeriodInDays: k.RotationPeriodInDays, NextRotationDate: k.NextRotationDate})
+		RotationPeriodInDays: k.RotationPeriodInDays, NextRotationDate: k.NextRotationDate, Grants: NewKey("").Grants})
 }
 
 func testUpdateKey(t *testing.T, s keystore.Store) {
