@@ -10,12 +10,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -479,4 +482,53 @@ func signedHeaders(tb testing.TB, body []byte, op string) http.Header {
 		tb.Fatal(err)
 	}
 	return req.Header
+}
+
+// TestServeRotatesKeys: Serve runs the automatic rotation loop: once the
+// (injected) clock passes a key's rotation date, the key rotates without a
+// request, and the rotation is counted in the metrics.
+func TestServeRotatesKeys(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	t0 := time.Now()
+	now.Store(&t0)
+	srv, _ := newServing(t, func(c *Config) {
+		c.Clock = func() time.Time { return *now.Load() }
+		c.MaxClockSkew = 100 * 24 * time.Hour // requests are signed with the real clock
+		c.RotationSweepInterval = 20 * time.Millisecond
+	})
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")},
+		func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + srv.Addr("kms").String()) })
+	ctx := context.Background()
+	ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyId
+	if _, err := client.EnableKeyRotation(ctx, &awskms.EnableKeyRotationInput{KeyId: id, RotationPeriodInDays: aws.Int32(90)}); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(90*24*time.Hour + time.Minute)
+	now.Store(&later)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lr, err := client.ListKeyRotations(ctx, &awskms.ListKeyRotationsInput{KeyId: id})
+		if err == nil && len(lr.Rotations) == 1 && lr.Rotations[0].RotationType == types.RotationTypeAutomatic {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic rotation: %+v, %v", lr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		code, body := httpGet(t, "http://"+srv.Addr("metrics").String()+"/metrics")
+		if code == 200 && strings.Contains(body, `kms_key_rotations_total{result="rotated"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Open) {
 		{"Closed", testClosed},
 		{"UpdateAlias", testUpdateAlias},
 		{"ConcurrentUpdateAlias", testConcurrentUpdateAlias},
+		{"ConcurrentRotations", testConcurrentRotations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -675,5 +676,58 @@ func testConcurrentUpdateAlias(t *testing.T, s keystore.Store) {
 	close(errc)
 	for err := range errc {
 		t.Fatal(err)
+	}
+}
+
+// testConcurrentRotations: rotations made at once (each retires the
+// current material and installs a new one in one UpdateKey, as the server
+// does) lose no material: every material ever made current is either the
+// current one or retired, once.
+func testConcurrentRotations(t *testing.T, s keystore.Store) {
+	k := NewKey(ID(1))
+	k.MaterialID, k.RetiredMaterials, k.Rotations = "m-initial", nil, nil
+	mustCreate(t, s, k)
+	const workers, each = 4, 5
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				mid := fmt.Sprintf("m-%d-%d", w, i)
+				if _, err := s.UpdateKey(bg, ID(1), func(k *keystore.Key) error {
+					k.RetiredMaterials = append(k.RetiredMaterials, keystore.RetiredMaterial{MaterialID: k.MaterialID, WrappedMaterial: []byte(k.MaterialID)})
+					k.MaterialID = mid
+					k.Rotations = append(k.Rotations, keystore.Rotation{MaterialID: mid, Date: time.Now().UTC(), Type: "ON_DEMAND"})
+					return nil
+				}); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	got, err := s.GetKey(bg, ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.RetiredMaterials) != workers*each || len(got.Rotations) != workers*each {
+		t.Fatalf("%d retired materials, %d rotations, want %d each", len(got.RetiredMaterials), len(got.Rotations), workers*each)
+	}
+	seen := map[string]bool{got.MaterialID: true}
+	for _, r := range got.RetiredMaterials {
+		if seen[r.MaterialID] || string(r.WrappedMaterial) != r.MaterialID {
+			t.Fatalf("material %q retired twice or with another's bytes", r.MaterialID)
+		}
+		seen[r.MaterialID] = true
+	}
+	if !seen["m-initial"] || len(seen) != workers*each+1 {
+		t.Fatalf("materials lost: %d distinct", len(seen))
 	}
 }
