@@ -115,10 +115,11 @@ const (
 // refused; the verifier then decodes strictly.
 var kindDecMode = func() cbor.DecMode {
 	dm, err := cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  8,
-		MaxArrayElements: 64,
-		MaxMapPairs:      64,
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
+		MaxNestedLevels:   8,
+		MaxArrayElements:  64,
+		MaxMapPairs:       64,
 	}.DecMode()
 	if err != nil {
 		panic("kmsserver: " + err.Error()) // constant options
@@ -151,13 +152,14 @@ func recipientKind(doc []byte) docKind {
 	if err := kindDecMode.Unmarshal(doc, &msg); err != nil {
 		return kindEnclave
 	}
-	var payload map[string]cbor.RawMessage
+	var payload struct {
+		PCRs     cbor.RawMessage `cbor:"pcrs"`
+		NitroTPM cbor.RawMessage `cbor:"nitrotpm_pcrs"`
+	}
 	if err := kindDecMode.Unmarshal(msg.Payload, &payload); err != nil {
 		return kindEnclave
 	}
-	_, tpm := payload["nitrotpm_pcrs"]
-	_, enc := payload["pcrs"]
-	if tpm && !enc {
+	if payload.NitroTPM != nil && payload.PCRs == nil {
 		return kindNitroTPM
 	}
 	return kindEnclave

@@ -76,3 +76,14 @@ func FuzzRecipientKind(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRecipientKind is the routing every Recipient request pays before
+// verification (compare BenchmarkFloorGenerateDataKeyRecipient).
+func BenchmarkRecipientKind(b *testing.B) {
+	doc := attestationtest.New(b, time.Now()).Document(b)
+	for b.Loop() {
+		if recipientKind(doc) != kindEnclave {
+			b.Fatal("wrong kind")
+		}
+	}
+}
