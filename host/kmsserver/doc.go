@@ -57,6 +57,12 @@
 //   - op_mac.go: GenerateMac, VerifyMac
 //   - op_agreement.go: DeriveSharedSecret
 //   - op_kem.go: Encapsulate, Decapsulate
+//   - op_import.go: GetParametersForImport, ImportKeyMaterial,
+//     DeleteImportedKeyMaterial (SYMMETRIC_DEFAULT keys of Origin
+//     EXTERNAL; a self-contained import token sealed under the root key,
+//     bound to the key and expiring after 24 h; the imported material's ID
+//     is a keyed fingerprint, so only the same material reimports; Origin
+//     and ValidTo are bound to the wrapped material)
 //
 // # Layout
 //
@@ -75,9 +81,8 @@
 // storage package keystore; the configuration file package kmsconfig.
 //
 // Where the next features go:
-//   - Key import (GetParametersForImport, ImportKeyMaterial,
-//     DeleteImportedKeyMaterial): op_import.go; keyspec.ParsePrivateKey
-//     already reads imported PKCS #8 and HMAC material.
+//   - Import of asymmetric and HMAC material: op_import.go;
+//     keyspec.ParsePrivateKey already reads PKCS #8 and HMAC material.
 //
 // # Request path
 //

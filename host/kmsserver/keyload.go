@@ -47,9 +47,18 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	}
 	// Nothing in the record (its policy above all) is trusted before the
 	// root key vouches for it.
-	if _, err := s.material(k); err != nil {
+	m, err := s.material(k)
+	if err != nil {
 		s.cfg.Logger.Error("key record rejected", "key", s.keyARN(id), "error", err)
 		return nil, err
+	}
+	if k.Origin == keystore.OriginExternal && k.State != keystore.StatePendingDeletion &&
+		(m.Material == nil || !k.ValidTo.IsZero() && !c.now.Before(k.ValidTo)) {
+		// An imported key without material (whatever EnableKey or
+		// CancelKeyDeletion set), or with material past its ValidTo, is
+		// PendingImport: the record is verified, and the state changes
+		// for this request only, so no operation reaches absent material.
+		k.State = keystore.StatePendingImport
 	}
 	return k, nil
 }
@@ -116,7 +125,8 @@ type material struct {
 // grantsDigest).
 func binding(k *keystore.Key) keymaterial.Binding {
 	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy + grantsDigest(k.Grants),
-		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID}
+		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID,
+		Imported: k.Origin == keystore.OriginExternal, ValidTo: k.ValidTo}
 }
 
 // rebind wraps a change of bound fields (policy, state) for
@@ -151,6 +161,9 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 	raw, _, err := s.root.Unwrap(b, k.WrappedMaterial)
 	if err != nil {
 		return nil, err
+	}
+	if len(raw) == 0 && b.Imported {
+		return &material{binding: b}, nil // verified; no material to use (see loadKey)
 	}
 	km, sk, err := parseMaterial(k.KeySpec, raw)
 	if err != nil {

@@ -54,7 +54,11 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 			return nil, err
 		}
 	}
-	if in.Origin != "" && in.Origin != "AWS_KMS" {
+	external := in.Origin == keystore.OriginExternal
+	if external && spec != specSymmetric {
+		return nil, apiErr(CodeUnsupportedOperation, "Origin EXTERNAL is supported for SYMMETRIC_DEFAULT keys only, not %s", spec)
+	}
+	if in.Origin != "" && in.Origin != "AWS_KMS" && !external {
 		return nil, apiErr(CodeUnsupportedOperation, "Origin %s is not supported", in.Origin)
 	}
 	if in.CustomKeyStoreID != "" || in.XksKeyID != "" {
@@ -89,13 +93,15 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		}
 		polText = *in.Policy
 	}
-	raw, err := s.generateMaterial(spec)
-	if err != nil {
-		return nil, err
-	}
 	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
 		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
-	if spec == specSymmetric { // the keys that rotate: their blobs name the material
+	var raw []byte
+	if external { // no material until ImportKeyMaterial (op_import.go)
+		k.Origin, k.State = keystore.OriginExternal, keystore.StatePendingImport
+	} else if raw, err = s.generateMaterial(spec); err != nil {
+		return nil, err
+	}
+	if spec == specSymmetric && !external { // the keys that rotate: their blobs name the material
 		if k.MaterialID, err = keymaterial.NewMaterialID(s.rand); err != nil {
 			return nil, err
 		}
@@ -189,7 +195,7 @@ func (s *Server) metadata(k *keystore.Key) keyMetadata {
 		Description:           k.Description,
 		KeyUsage:              k.KeyUsage,
 		KeyState:              k.State,
-		Origin:                "AWS_KMS",
+		Origin:                origin(k),
 		KeyManager:            "CUSTOMER",
 		CustomerMasterKeySpec: k.KeySpec,
 		KeySpec:               k.KeySpec,
@@ -201,6 +207,17 @@ func (s *Server) metadata(k *keystore.Key) keyMetadata {
 		m.MacAlgorithms = []string{"HMAC_SHA_" + strings.TrimPrefix(k.KeySpec, "HMAC_")}
 	}
 	addAlgorithms(&m, k.KeySpec, k.KeyUsage)
+	if k.Origin == keystore.OriginExternal {
+		if k.State == keystore.StatePendingImport {
+			m.CurrentKeyMaterialID = ""
+		} else if k.ValidTo.IsZero() {
+			m.ExpirationModel = expirationDoesNotExpire
+		} else {
+			m.ExpirationModel = expirationExpires
+			v := epoch(k.ValidTo)
+			m.ValidTo = &v
+		}
+	}
 	if k.State == keystore.StatePendingDeletion {
 		d := epoch(k.DeletionDate)
 		m.DeletionDate = &d
@@ -253,6 +270,16 @@ type keyMetadata struct {
 	EncapsulationAlgorithms    []string `json:"EncapsulationAlgorithms,omitempty"`
 	MultiRegion                bool     `json:"MultiRegion"`
 	CurrentKeyMaterialID       string   `json:"CurrentKeyMaterialId,omitempty"`
+	ExpirationModel            string   `json:"ExpirationModel,omitempty"`
+	ValidTo                    *float64 `json:"ValidTo,omitempty"`
+}
+
+// origin is k's Origin as KMS names it.
+func origin(k *keystore.Key) string {
+	if k.Origin == keystore.OriginExternal {
+		return keystore.OriginExternal
+	}
+	return "AWS_KMS"
 }
 
 type keyMetadataOutput struct {

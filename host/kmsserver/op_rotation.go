@@ -30,6 +30,9 @@ func (s *Server) rotatable(c *call, ref, action string) (*keystore.Key, error) {
 	if err := s.authorize(c, k, action, nil, nil); err != nil {
 		return nil, err
 	}
+	if k.Origin == keystore.OriginExternal {
+		return nil, apiErr(CodeUnsupportedOperation, "%s has imported key material (Origin EXTERNAL); this server does not rotate it.", s.keyARN(k.ID))
+	}
 	if k.KeySpec != specSymmetric {
 		return nil, apiErr(CodeUnsupportedOperation, "%s is a %s key; key rotation is supported for symmetric encryption keys only.", s.keyARN(k.ID), k.KeySpec)
 	}

@@ -60,17 +60,19 @@ func (s *Server) operations() map[string]opFunc {
 		"ListRetirableGrants":                 s.listRetirableGrants,
 		"RetireGrant":                         s.retireGrant,
 		"RevokeGrant":                         s.revokeGrant,
+		"GetParametersForImport":              s.getParametersForImport,
+		"ImportKeyMaterial":                   s.importKeyMaterial,
+		"DeleteImportedKeyMaterial":           s.deleteImportedKeyMaterial,
 	}
 }
 
 // knownUnsupported are KMS operations this server does not implement; they
 // answer UnsupportedOperationException rather than UnknownOperationException.
 var knownUnsupported = map[string]bool{
-	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true, "DeleteImportedKeyMaterial": true,
+	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true,
 	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true,
-	"GetKeyLastUsage":        true,
-	"GetParametersForImport": true, "ImportKeyMaterial": true,
-	"ReplicateKey": true, "UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
+	"GetKeyLastUsage": true,
+	"ReplicateKey":    true, "UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
 }
 
 type opFunc func(c *call, body []byte) (any, error)

@@ -97,6 +97,12 @@ type Binding struct {
 	// MaterialID names the material (64 hex digits), "" for the original
 	// material of a key made before rotation existed.
 	MaterialID string
+	// Imported is true for a key of Origin EXTERNAL, whose material comes
+	// from ImportKeyMaterial, and ValidTo the expiry of that material
+	// (zero when it does not expire): both are bound, so a store writer
+	// can neither extend the expiry nor turn a key into an imported one.
+	Imported bool
+	ValidTo  time.Time
 }
 
 // AAD returns the additional data for b: the label, then key ID, key spec,
@@ -105,15 +111,33 @@ type Binding struct {
 // policy; with a material ID (label v3) the ID and a NUL byte follow. None
 // of the names may contain NUL (key IDs are UUIDs, material IDs hex, the
 // others KMS's enum values), so the encoding is injective.
+//
+// An imported key's AAD ends with importMarker and the expiry as 8 bytes of
+// Unix seconds (0 when the material does not expire); no other AAD has
+// that suffix (v2 ends with a hash, v3 with hex digits and a NUL).
 func (b Binding) AAD() []byte {
+	var aad []byte
 	if b.MaterialID != "" {
 		// v3: the v2 fields, then the material ID and a NUL.
-		aad := b.aad(wrapLabelV3, true)
+		aad = b.aad(wrapLabelV3, true)
 		aad = append(aad, b.MaterialID...)
-		return append(aad, 0)
+		aad = append(aad, 0)
+	} else {
+		aad = b.aad(wrapLabel, true)
 	}
-	return b.aad(wrapLabel, true)
+	if b.Imported {
+		var v int64
+		if !b.ValidTo.IsZero() {
+			v = b.ValidTo.Unix()
+		}
+		aad = append(aad, importMarker...)
+		aad = binary.BigEndian.AppendUint64(aad, uint64(v))
+	}
+	return aad
 }
+
+// importMarker precedes the expiry in an imported key's AAD.
+const importMarker = "\x00imported key material\x00"
 
 func (b Binding) aad(label string, withState bool) []byte {
 	h := sha256.Sum256([]byte(b.Policy))

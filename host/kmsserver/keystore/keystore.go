@@ -54,7 +54,13 @@ const (
 	StateEnabled         = "Enabled"
 	StateDisabled        = "Disabled"
 	StatePendingDeletion = "PendingDeletion"
+	// StatePendingImport is a key of Origin EXTERNAL without key material:
+	// created so, or after DeleteImportedKeyMaterial or its expiry.
+	StatePendingImport = "PendingImport"
 )
+
+// OriginExternal is the Origin of a key whose material is imported.
+const OriginExternal = "EXTERNAL"
 
 // Key is one KMS key as stored. Backends store every field verbatim.
 type Key struct {
@@ -95,6 +101,11 @@ type Key struct {
 	NextRotationDate     time.Time `json:"next_rotation_date,omitzero"`
 	// Grants are the key's grants (CreateGrant), oldest first.
 	Grants []Grant `json:"grants,omitempty"`
+	// Origin is OriginExternal for a key whose material is imported, ""
+	// for AWS_KMS. ValidTo is when imported material expires (zero: it
+	// does not).
+	Origin  string    `json:"origin,omitempty"`
+	ValidTo time.Time `json:"valid_to,omitzero"`
 }
 
 // Grant is one grant on a key: GranteePrincipal may perform Operations on

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+// GetParametersForImport, ImportKeyMaterial and DeleteImportedKeyMaterial,
+// for SYMMETRIC_DEFAULT keys created with Origin EXTERNAL.
+//
+// The import token is self-contained: the wrapping private key (PKCS #8)
+// sealed under the root key ([keymaterial.Root.Wrap]) with the key ID, the
+// wrapping algorithm, the wrapping key spec and the expiry as additional
+// data, so the server keeps no state between the two calls. The key ID of
+// the ImportKeyMaterial request (not the token's) goes into the check:
+// a token for key A does not open for key B, and an edited expiry does not
+// open at all.
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+)
+
+// Import error codes, as KMS names them.
+const (
+	CodeInvalidImportToken    = "InvalidImportTokenException"
+	CodeExpiredImportToken    = "ExpiredImportTokenException"
+	CodeIncorrectKeyMaterial  = "IncorrectKeyMaterialException"
+	importTokenLifetime       = 24 * time.Hour
+	maxImportTokenBytes       = 6144 // KMS's limit on ImportToken
+	maxImportedMaterialExpiry = 365 * 24 * time.Hour
+	expirationExpires         = "KEY_MATERIAL_EXPIRES"
+	expirationDoesNotExpire   = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	importTokenSpec           = "enclavekit import token" // Binding.KeySpec of a token
+)
+
+var wrappingKeyBits = map[string]int{"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
+
+// wrappingHash is the OAEP hash of the wrapping algorithms served.
+func wrappingHash(alg string) (crypto.Hash, error) {
+	switch alg {
+	case "RSAES_OAEP_SHA_1":
+		return crypto.SHA1, nil
+	case "RSAES_OAEP_SHA_256":
+		return crypto.SHA256, nil
+	case "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256":
+		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm %s needs AES key wrap with padding (RFC 5649), which this server does not implement; use RSAES_OAEP_SHA_256 for symmetric key material", alg)
+	case "RSAES_PKCS1_V1_5":
+		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm RSAES_PKCS1_V1_5 is not supported (padding oracle); use RSAES_OAEP_SHA_256")
+	case "SM2PKE":
+		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm SM2PKE is not supported")
+	}
+	return 0, validation("1 validation error detected: Value '%s' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256]", alg)
+}
+
+// importable loads an EXTERNAL key for an import operation and authorizes
+// action on it.
+func (s *Server) importable(c *call, ref, action string) (*keystore.Key, error) {
+	k, err := s.loadKey(c, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, action, nil, nil); err != nil {
+		return nil, err
+	}
+	if k.Origin != keystore.OriginExternal {
+		return nil, apiErr(CodeUnsupportedOperation, "%s has Origin AWS_KMS; key material can be imported only into keys created with Origin EXTERNAL.", s.keyARN(k.ID))
+	}
+	if k.State == keystore.StatePendingDeletion {
+		return nil, apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+	}
+	return k, nil
+}
+
+type importToken struct {
+	KeyID   string `json:"k"`
+	Alg     string `json:"a"`
+	Spec    string `json:"s"`
+	Expires int64  `json:"e"`
+	Wrapped []byte `json:"w"`
+}
+
+func tokenBinding(keyID, alg, spec string, expires int64) keymaterial.Binding {
+	return keymaterial.Binding{KeyID: keyID, KeySpec: importTokenSpec, KeyUsage: alg, State: spec, DeletionDate: time.Unix(expires, 0)}
+}
+
+func (s *Server) getParametersForImport(c *call, body []byte) (any, error) {
+	var in struct {
+		KeyID             string `json:"KeyId"`
+		WrappingAlgorithm string `json:"WrappingAlgorithm"`
+		WrappingKeySpec   string `json:"WrappingKeySpec"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := wrappingHash(in.WrappingAlgorithm); err != nil {
+		return nil, err
+	}
+	bits, ok := wrappingKeyBits[in.WrappingKeySpec]
+	if !ok {
+		if in.WrappingKeySpec == "SM2" {
+			return nil, apiErr(CodeUnsupportedOperation, "WrappingKeySpec SM2 is not supported")
+		}
+		return nil, validation("1 validation error detected: Value '%s' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]", in.WrappingKeySpec)
+	}
+	k, err := s.importable(c, in.KeyID, "kms:GetParametersForImport")
+	if err != nil {
+		return nil, err
+	}
+	if k.KeySpec != specSymmetric {
+		return nil, apiErr(CodeUnsupportedOperation, "%s is a %s key; this server imports SYMMETRIC_DEFAULT key material only.", s.keyARN(k.ID), k.KeySpec)
+	}
+	priv, err := rsa.GenerateKey(s.rand, bits)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	expires := c.now.Add(importTokenLifetime).Unix()
+	wrapped, err := s.root.Wrap(s.rand, tokenBinding(k.ID, in.WrappingAlgorithm, in.WrappingKeySpec, expires), der)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := json.Marshal(importToken{KeyID: k.ID, Alg: in.WrappingAlgorithm, Spec: in.WrappingKeySpec, Expires: expires, Wrapped: wrapped})
+	if err != nil {
+		return nil, err
+	}
+	return getParametersForImportOutput{KeyID: s.keyARN(k.ID), ImportToken: tok, PublicKey: pub,
+		ParametersValidTo: float64(expires)}, nil
+}
+
+type getParametersForImportOutput struct {
+	KeyID             string  `json:"KeyId"`
+	ImportToken       []byte  `json:"ImportToken"`
+	PublicKey         []byte  `json:"PublicKey"`
+	ParametersValidTo float64 `json:"ParametersValidTo"`
+}
+
+// openImportToken returns the wrapping private key and algorithm of a
+// token issued for key id, or the KMS error.
+func (s *Server) openImportToken(c *call, id string, token []byte) (*rsa.PrivateKey, string, error) {
+	var t importToken
+	if len(token) > maxImportTokenBytes || json.Unmarshal(token, &t) != nil || t.KeyID != id {
+		return nil, "", apiErr(CodeInvalidImportToken, "The import token is invalid.")
+	}
+	// The request's key ID, not the token's, is bound: a token for another
+	// key fails here.
+	der, _, err := s.root.Unwrap(tokenBinding(id, t.Alg, t.Spec, t.Expires), t.Wrapped)
+	if err != nil {
+		return nil, "", apiErr(CodeInvalidImportToken, "The import token is invalid or was issued for another key.")
+	}
+	if !c.now.Before(time.Unix(t.Expires, 0)) {
+		return nil, "", apiErr(CodeExpiredImportToken, "The import token expired at %s; call GetParametersForImport again.", time.Unix(t.Expires, 0).UTC().Format(time.RFC3339))
+	}
+	pk, err := x509.ParsePKCS8PrivateKey(der)
+	priv, ok := pk.(*rsa.PrivateKey)
+	if err != nil || !ok {
+		return nil, "", internalErr()
+	}
+	return priv, t.Alg, nil
+}
+
+// importedMaterialID is the material ID of imported material: a keyed
+// fingerprint (HMAC under the root key's alias key) of the material and
+// the key, so reimporting the same material keeps the ID its ciphertexts
+// name, and different material is recognized without storing it.
+func (s *Server) importedMaterialID(keyID string, raw []byte) string {
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(s.root.AliasMAC("import-material:"+hex.EncodeToString(h[:]), keyID))
+}
+
+func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
+	var in struct {
+		KeyID                string   `json:"KeyId"`
+		ImportToken          []byte   `json:"ImportToken"`
+		EncryptedKeyMaterial []byte   `json:"EncryptedKeyMaterial"`
+		ValidTo              *float64 `json:"ValidTo"`
+		ExpirationModel      string   `json:"ExpirationModel"`
+		ImportType           string   `json:"ImportType"`
+		KeyMaterialID        string   `json:"KeyMaterialId"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.ImportToken) == 0 || len(in.EncryptedKeyMaterial) == 0 {
+		return nil, validation("ImportToken and EncryptedKeyMaterial are required")
+	}
+	if len(in.EncryptedKeyMaterial) > 6144 {
+		return nil, validation("EncryptedKeyMaterial is longer than 6144 bytes")
+	}
+	var validTo time.Time
+	switch in.ExpirationModel {
+	case "", expirationExpires, expirationDoesNotExpire:
+	default:
+		return nil, validation("ExpirationModel must be %s or %s", expirationExpires, expirationDoesNotExpire)
+	}
+	if in.ValidTo != nil {
+		if in.ExpirationModel == expirationDoesNotExpire {
+			return nil, validation("ValidTo is not allowed with ExpirationModel %s", expirationDoesNotExpire)
+		}
+		validTo = time.Unix(int64(*in.ValidTo), 0).UTC()
+		if !validTo.After(c.now) || validTo.Sub(c.now) > maxImportedMaterialExpiry {
+			return nil, validation("ValidTo must be in the future and at most 365 days away")
+		}
+	} else if in.ExpirationModel == expirationExpires {
+		return nil, validation("ValidTo is required with ExpirationModel %s", expirationExpires)
+	}
+	if in.ImportType != "" && in.ImportType != "EXISTING_KEY_MATERIAL" && in.ImportType != "NEW_KEY_MATERIAL" {
+		return nil, validation("ImportType must be NEW_KEY_MATERIAL or EXISTING_KEY_MATERIAL")
+	}
+	if in.ImportType == "NEW_KEY_MATERIAL" {
+		return nil, apiErr(CodeUnsupportedOperation, "ImportType NEW_KEY_MATERIAL (on-demand rotation of imported keys) is not supported")
+	}
+	k, err := s.importable(c, in.KeyID, "kms:ImportKeyMaterial")
+	if err != nil {
+		return nil, err
+	}
+	priv, alg, err := s.openImportToken(c, k.ID, in.ImportToken)
+	if err != nil {
+		return nil, err
+	}
+	h, _ := wrappingHash(alg)
+	raw, err := rsa.DecryptOAEP(h.New(), nil, priv, in.EncryptedKeyMaterial, nil)
+	if err != nil {
+		return nil, apiErr(CodeInvalidCiphertext, "The encrypted key material could not be decrypted with the wrapping key of this import token (%s).", alg)
+	}
+	if len(raw) != 32 {
+		return nil, apiErr(CodeIncorrectKeyMaterial, "SYMMETRIC_DEFAULT key material must be 256 bits, not %d", 8*len(raw))
+	}
+	mid := s.importedMaterialID(k.ID, raw)
+	if in.KeyMaterialID != "" && in.KeyMaterialID != mid {
+		return nil, apiErr(CodeIncorrectKeyMaterial, "KeyMaterialId %s does not name this key material", in.KeyMaterialID)
+	}
+	updated, err := s.store.UpdateKey(c.ctx, k.ID, func(cur *keystore.Key) error {
+		if _, _, err := s.root.Unwrap(binding(cur), cur.WrappedMaterial); err != nil {
+			return err
+		}
+		if cur.State == keystore.StatePendingDeletion {
+			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(cur.ID))
+		}
+		if cur.MaterialID != "" && cur.MaterialID != mid {
+			return apiErr(CodeIncorrectKeyMaterial, "The key material is not the key material previously imported into %s; a key takes only the material first imported into it.", s.keyARN(cur.ID))
+		}
+		cur.MaterialID = mid
+		cur.ValidTo = validTo
+		if cur.State == keystore.StatePendingImport {
+			cur.State = keystore.StateEnabled
+		}
+		wrapped, err := s.root.Wrap(s.rand, binding(cur), raw)
+		if err != nil {
+			return err
+		}
+		cur.WrappedMaterial = wrapped
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return importKeyMaterialOutput{KeyID: s.keyARN(updated.ID), KeyMaterialID: mid}, nil
+}
+
+type importKeyMaterialOutput struct {
+	KeyID         string `json:"KeyId"`
+	KeyMaterialID string `json:"KeyMaterialId"`
+}
+
+func (s *Server) deleteImportedKeyMaterial(c *call, body []byte) (any, error) {
+	var in struct {
+		KeyID         string `json:"KeyId"`
+		KeyMaterialID string `json:"KeyMaterialId"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	k, err := s.importable(c, in.KeyID, "kms:DeleteImportedKeyMaterial")
+	if err != nil {
+		return nil, err
+	}
+	if in.KeyMaterialID != "" && in.KeyMaterialID != k.MaterialID {
+		return nil, apiErr(CodeNotFound, "Key material %s of %s does not exist", in.KeyMaterialID, s.keyARN(k.ID))
+	}
+	updated, err := s.store.UpdateKey(c.ctx, k.ID, func(cur *keystore.Key) error {
+		if _, _, err := s.root.Unwrap(binding(cur), cur.WrappedMaterial); err != nil {
+			return err
+		}
+		if cur.State == keystore.StatePendingDeletion {
+			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(cur.ID))
+		}
+		cur.State = keystore.StatePendingImport
+		cur.ValidTo = time.Time{}
+		wrapped, err := s.root.Wrap(s.rand, binding(cur), nil)
+		if err != nil {
+			return err
+		}
+		cur.WrappedMaterial = wrapped
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.materials.Delete(k.ID)
+	return importKeyMaterialOutput{KeyID: s.keyARN(updated.ID), KeyMaterialID: updated.MaterialID}, nil
+}
