@@ -117,7 +117,8 @@ type material struct {
 	*keymaterial.Material
 	spec    *keyspec.Key // every spec but SYMMETRIC_DEFAULT (package keyspec)
 	wrapped []byte
-	binding keymaterial.Binding
+	binding keymaterial.Binding // without the grants digest (see material)
+	grants  []keystore.Grant    // the grants verified with it
 }
 
 // binding is the part of k its wrapped material is bound to. The grants,
@@ -149,16 +150,21 @@ func (s *Server) rebind(change func(k *keystore.Key) error) func(k *keystore.Key
 // material returns k's unwrapped material, verifying the record first
 // unless the same record was verified before.
 func (s *Server) material(k *keystore.Key) (*material, error) {
-	b := binding(k)
+	// The grants are compared with those verified rather than hashed
+	// again (grantsDigest costs ~0.3 ms for 100 grants).
+	b := binding(&keystore.Key{ID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
+		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID})
 	if v, ok := s.materials.Load(k.ID); ok {
 		// A hit needs every bound field and the wrapped bytes unchanged:
 		// the cache vouches only for the exact record it verified.
 		m := v.(*material)
-		if m.binding == b && bytes.Equal(m.wrapped, k.WrappedMaterial) {
+		if m.binding == b && grantsEqual(m.grants, k.Grants) && bytes.Equal(m.wrapped, k.WrappedMaterial) {
 			return m, nil
 		}
 	}
-	raw, _, err := s.root.Unwrap(b, k.WrappedMaterial)
+	full := b
+	full.Policy += grantsDigest(k.Grants)
+	raw, _, err := s.root.Unwrap(full, k.WrappedMaterial)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +176,9 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 		return nil, err
 	}
 	m := &material{Material: km, spec: sk, wrapped: bytes.Clone(k.WrappedMaterial), binding: b}
+	for _, g := range k.Grants {
+		m.grants = append(m.grants, g.Clone())
+	}
 	s.materials.Store(k.ID, m)
 	return m, nil
 }

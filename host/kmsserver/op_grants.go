@@ -89,6 +89,14 @@ func grantsDigest(gs []keystore.Grant) string {
 	return "\x00grants\x00" + hex.EncodeToString(h[:])
 }
 
+// grantsEqual reports whether two grant lists are the same, field by field.
+func grantsEqual(a, b []keystore.Grant) bool {
+	return slices.EqualFunc(a, b, func(x, y keystore.Grant) bool {
+		return x.ID == y.ID && x.Name == y.Name && x.CreatedAt.Equal(y.CreatedAt) && x.CreatedAt.Location() == y.CreatedAt.Location() &&
+			x.IssuingAccount == y.IssuingAccount && sameGrant(&x, &y)
+	})
+}
+
 // grantFor returns a grant of k allowing principal the action with the
 // encryption context ec, or nil.
 func grantFor(principal string, k *keystore.Key, action string, ec map[string]string) *keystore.Grant {
