@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// decode uses goccy/go-json for speed; FuzzDecodeMatchesEncodingJSON holds
+// it to encoding/json: the same bodies accepted, the same values decoded.
+// Seeded from the request shapes of every operation that decodes a
+// Recipient or a blob, with the real AWS attestation documents as
+// AttestationDocument.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	docs, _ := filepath.Glob("../../testvectors/aws/attestation/real/*")
+	for _, p := range docs {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) > 64<<10 {
+			continue
+		}
+		body, _ := json.Marshal(map[string]any{"KeyId": "alias/x", "KeySpec": "AES_256", "EncryptionContext": map[string]string{"a": "b"},
+			"Recipient": map[string]any{"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": b}})
+		f.Add(body)
+	}
+	for _, s := range []string{
+		``, ` `, `{}`, `null`, `[]`, `{"KeyId":"k"}`, `{"KeyId":"k"} `, `{"KeyId":"k"}{}`, `{"KeyId":"k"} x`,
+		`{"keyid":"lower","KEYID":"upper"}`, `{"KeyId":"a","KeyId":"b"}`, `{"NumberOfBytes":32}`,
+		`{"NumberOfBytes":1.5}`, `{"NumberOfBytes":1e3}`, `{"NumberOfBytes":99999999999999999999}`, `{"NumberOfBytes":-0}`,
+		`{"NumberOfBytes":"32"}`, `{"NumberOfBytes":null}`, `{"DryRun":true}`, `{"DryRun":"true"}`, `{"DryRun":1}`,
+		`{"Recipient":{"AttestationDocument":"AAEC"}}`, `{"Recipient":{"AttestationDocument":"AAE"}}`,
+		`{"Recipient":{"AttestationDocument":"AA\nEC"}}`, `{"Recipient":{"AttestationDocument":"AA\\nEC"}}`,
+		`{"Recipient":{"AttestationDocument":"AAEC=="}}`, `{"Recipient":{"AttestationDocument":"AA-_"}}`,
+		`{"Recipient":{"AttestationDocument":null}}`, `{"Recipient":null}`, `{"Recipient":[]}`, `{"Recipient":"x"}`,
+		`{"CiphertextBlob":"AQID","EncryptionContext":{"k":"v","k":"w"}}`, `{"EncryptionContext":{"k":1}}`,
+		`{"Plaintext":"aGVsbG8="}`, `{"GrantTokens":["a",null]}`, `{"KeyId":"\u00e9\ud800"}`, "{\"KeyId\":\"\xff\"}",
+		`{"KeyId":"a\u0000b"}`, `{"Unknown":{"deep":[1,2,{"x":null}]},"KeyId":"k"}`, `{"KeyId":k}`, `{"KeyId":"k",}`,
+		`{"KeyId" "k"}`, `{` + "\t\r\n" + `"KeyId":"k"}`, `{"KeyId":"k"`, `"just a string"`, `123`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		compareDecode[generateDataKeyInput](t, body)
+		compareDecode[generateDataKeyPairInput](t, body)
+		compareDecode[encryptInput](t, body)
+		compareDecode[decryptInput](t, body)
+		compareDecode[reEncryptInput](t, body)
+	})
+}
+
+func compareDecode[T any](t *testing.T, body []byte) {
+	t.Helper()
+	var got, want T
+	err := decode(body, &got)
+	std := body
+	if len(bytes.TrimSpace(std)) == 0 {
+		std = []byte("{}")
+	}
+	stdErr := json.Unmarshal(std, &want)
+	if (err == nil) != (stdErr == nil) {
+		t.Fatalf("%T %q: decode error %v, encoding/json error %v", got, body, err, stdErr)
+	}
+	if err != nil {
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Code != CodeSerialization {
+			t.Fatalf("%T %q: decode error %v, want a %s APIError", got, body, err, CodeSerialization)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%T %q: decode %+v, encoding/json %+v", got, body, got, want)
+	}
+}
