@@ -7,7 +7,7 @@
 //
 // The package is split by concern, as age's command is: main.go (usage and
 // dispatch), parse.go (flags), nsm.go (the NSM commands: attest, pcr,
-// describe-nsm, emulator-root), kms.go (genkey, decrypt, genrandom),
+// describe-nsm, emulator-root), kms.go (genkey, decrypt, genrandom), derive.go (derive, sign),
 // serve.go (the attestation endpoint) and output.go (files and JSON).
 package main
 
@@ -71,6 +71,14 @@ Commands:
                Decrypt with Recipient
   genrandom    --length N [--format json|raw] [--out FILE]
                GenerateRandom with Recipient
+  derive       --key-id ID (--public-key BASE64 | --public-key-file FILE)
+               [--key-agreement-algorithm ECDH] [--format json|raw] [--out FILE]
+               DeriveSharedSecret with Recipient (the peer's DER public key)
+  sign         --key-id ID (--message BASE64 | --message-file FILE)
+               --signing-algorithm ALG [--message-type RAW|DIGEST]
+               [--format json|raw] [--out FILE]
+               Sign: a pass-through (KMS has no Recipient on Sign; the key
+               policy gates it by other means, see docs/key-policies.md)
   pcr describe N | pcr extend N (--data HEX | --data-file FILE) |
   pcr lock N | pcr lock-range N
                read, extend and lock PCRs (16-31 are the application's)
@@ -141,7 +149,8 @@ Global flags (accepted before or after the command):
 
 JSON output holds base64 blobs: {"KeyId","CiphertextBlob","Plaintext"} for
 genkey, {"KeyId","EncryptionAlgorithm","Plaintext"} for decrypt,
-{"Plaintext"} for genrandom; --format raw writes the plaintext bytes to --out
+{"Plaintext"} for genrandom, {"KeyId","KeyAgreementAlgorithm","SharedSecret"}
+for derive, {"KeyId","SigningAlgorithm","Signature"} for sign; --format raw writes the plaintext bytes to --out
 (and genkey the CiphertextBlob to --ciphertext-out). Credentials are never
 taken from flags. Output files are written with mode 0600, except the
 emulator's root certificate (public: 0644).
@@ -207,6 +216,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = a.decrypt(cargs)
 		case cmd == "genrandom":
 			err = a.genrandom(cargs)
+		case cmd == "derive":
+			err = a.derive(cargs)
+		case cmd == "sign":
+			err = a.sign(cargs)
 		case cmd == "pcr":
 			err = a.pcr(cargs)
 		case cmd == "describe-nsm":
