@@ -8,7 +8,7 @@ BINARIES  := enclave-agent host-proxy kms-server nitro-verify
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: all build test demo bench fuzz lint vet clean
+.PHONY: all build test demo bench bench-proxy fuzz lint vet clean
 
 all: build
 
@@ -34,6 +34,11 @@ lint: vet
 ## bench: the benchmarks behind docs/PERFORMANCE.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS)
+
+## bench-proxy: host-proxy against nginx, HAProxy and socat on loopback (installs
+##              them from Debian when missing; ROUNDS, SECONDS_PER; minutes)
+bench-proxy:
+	GO='$(GO)' scripts/bench-proxy.sh
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each)
 fuzz:

@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCompareProxies is the side-by-side comparison behind `make
+// bench-proxy` (scripts/bench-proxy.sh): host-proxy, nginx (stream
+// module), HAProxy (tcp mode) and socat, each a separate process on
+// loopback in front of the same in-process upstreams, at their defaults
+// and tuned (splice where the proxy has it, 256 KiB buffers), with the
+// rounds interleaved. It runs only when ENCLAVEKIT_BENCH_PROXY names the
+// host-proxy binary; every measurement is bounded in time and count.
+//
+// Environment: ENCLAVEKIT_BENCH_PROXY (host-proxy binary, required),
+// ENCLAVEKIT_BENCH_ROUNDS (default 2), ENCLAVEKIT_BENCH_SECONDS (seconds
+// per measurement, default 1).
+func TestCompareProxies(t *testing.T) {
+	bin := os.Getenv("ENCLAVEKIT_BENCH_PROXY")
+	if bin == "" {
+		t.Skip("a benchmark run: set ENCLAVEKIT_BENCH_PROXY to a host-proxy binary (make bench-proxy does)")
+	}
+	rounds := envInt("ENCLAVEKIT_BENCH_ROUNDS", 2)
+	per := time.Duration(envInt("ENCLAVEKIT_BENCH_SECONDS", 1)) * time.Second
+	dir := t.TempDir()
+
+	type result struct{ vals map[string][]float64 }
+	var names []string
+	results := map[string]*result{}
+	// A failed measurement (e.g. a proxy resetting a connection) is logged
+	// and left out of the medians; a cell with no value shows "–".
+	record := func(proxy, metric string, v float64, err error) {
+		if err != nil {
+			t.Logf("%s %s: %v", proxy, metric, err)
+		}
+		r := results[proxy]
+		if r == nil {
+			r = &result{vals: map[string][]float64{}}
+			results[proxy] = r
+			names = append(names, proxy)
+		}
+		if err == nil {
+			r.vals[metric] = append(r.vals[metric], v)
+		}
+	}
+	kinds := []proxyKind{
+		{name: "direct"},
+		{name: "host-proxy", start: startHostProxy(bin)},
+		{name: "nginx", start: startNginx(false)},
+		{name: "nginx-tuned", start: startNginx(true)},
+		{name: "haproxy", start: startHAProxy(false)},
+		{name: "haproxy-tuned", start: startHAProxy(true)},
+		{name: "socat", start: startSocat(false), maxConc: 64},
+		{name: "socat-tuned", start: startSocat(true), maxConc: 64},
+	}
+	for round := range rounds {
+		for _, k := range kinds {
+			up := newCompareUpstreams(t)
+			sink, echoAddr := up.sink, up.echo
+			var procs []*exec.Cmd
+			if k.start != nil {
+				ports := freePorts(t, 2)
+				var err error
+				procs, err = k.start(filepath.Join(dir, fmt.Sprintf("%s-%d", k.name, round)), ports, []string{up.sink, up.echo})
+				if err != nil {
+					t.Errorf("%s: %v", k.name, err)
+					up.close()
+					continue
+				}
+				sink, echoAddr = fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+				if err := waitListening(sink, echoAddr); err != nil {
+					stopProcs(procs)
+					up.close()
+					t.Errorf("%s: %v", k.name, err)
+					continue
+				}
+			}
+			if procs != nil {
+				// First, on the fresh process: memory freed by earlier
+				// measurements would otherwise be reused and hide the cost.
+				idle := 1000
+				if k.maxConc > 0 {
+					idle = 100
+				}
+				b, err := measureIdle(procs, echoAddr, idle)
+				record(k.name, "idle-kB/conn", b/1e3, err)
+			}
+			for _, n := range []int{1, 64, 1000} {
+				if k.maxConc > 0 && n > k.maxConc {
+					continue
+				}
+				mbs, err := measureThroughput(sink, n, per)
+				record(k.name, fmt.Sprintf("MB/s@%d", n), mbs, err)
+			}
+			for _, n := range []int{1, 64, 1000} {
+				if k.maxConc > 0 && n > k.maxConc {
+					continue
+				}
+				cps, err := measureConnect(echoAddr, n, per)
+				record(k.name, fmt.Sprintf("conns/s@%d", n), cps, err)
+			}
+			for _, n := range []int{1, 64} {
+				p50, p99, err := measureLatency(echoAddr, n, per)
+				record(k.name, fmt.Sprintf("p50µs@%d", n), p50, err)
+				record(k.name, fmt.Sprintf("p99µs@%d", n), p99, err)
+			}
+			stopProcs(procs)
+			up.close()
+		}
+	}
+	metrics := []string{"MB/s@1", "MB/s@64", "MB/s@1000", "conns/s@1", "conns/s@64", "conns/s@1000",
+		"p50µs@1", "p99µs@1", "p50µs@64", "p99µs@64", "idle-kB/conn"}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n| proxy | %s |\n|---|%s\n", strings.Join(metrics, " | "), strings.Repeat("---:|", len(metrics)))
+	for _, name := range names {
+		fmt.Fprintf(&sb, "| %s |", name)
+		for _, m := range metrics {
+			v := results[name].vals[m]
+			if len(v) == 0 {
+				sb.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&sb, " %s |", fmtMedian(v))
+		}
+		sb.WriteString("\n")
+	}
+	fmt.Fprintf(&sb, "\nmedian of %d interleaved rounds, %v per measurement; load average before/after: see the script's output\n", rounds, per)
+	fmt.Print(sb.String())
+}
+
+type proxyKind struct {
+	name    string
+	start   func(dir string, listen []int, upstream []string) ([]*exec.Cmd, error)
+	maxConc int // socat forks a process per connection: bounded
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func fmtMedian(v []float64) string {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	switch {
+	case m >= 100:
+		return strconv.FormatFloat(m, 'f', 0, 64)
+	default:
+		return strconv.FormatFloat(m, 'f', 1, 64)
+	}
+}
+
+// compareUpstreams are a sink (reads with 256 KiB reads, then acknowledges
+// the byte count) and a 1 KiB echo, fresh for each proxy so that
+// connections in TIME_WAIT from one do not exhaust ports for the next.
+type compareUpstreams struct {
+	ls         []net.Listener
+	sink, echo string
+	wg         sync.WaitGroup
+}
+
+func newCompareUpstreams(t *testing.T) *compareUpstreams {
+	u := &compareUpstreams{}
+	serve := func(h func(net.Conn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.ls = append(u.ls, l)
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() { defer c.Close(); h(c) }()
+			}
+		}()
+		return l.Addr().String()
+	}
+	u.sink = serve(func(c net.Conn) {
+		buf := make([]byte, 256<<10)
+		var n int64
+		for {
+			nr, err := c.Read(buf)
+			n += int64(nr)
+			if err != nil {
+				break
+			}
+		}
+		var ack [8]byte
+		binary.BigEndian.PutUint64(ack[:], uint64(n))
+		_, _ = c.Write(ack[:])
+	})
+	u.echo = serve(func(c net.Conn) {
+		buf := make([]byte, 1024)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	return u
+}
+
+func (u *compareUpstreams) close() {
+	for _, l := range u.ls {
+		l.Close()
+	}
+	u.wg.Wait()
+}
+
+func freePorts(t *testing.T, n int) []int {
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+func waitListening(addrs ...string) error {
+	for _, a := range addrs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s not listening: %w", a, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func startProcs(cmds ...*exec.Cmd) ([]*exec.Cmd, error) {
+	for i, c := range cmds {
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if c.Stderr == nil {
+			c.Stderr = os.Stderr
+		}
+		if err := c.Start(); err != nil {
+			stopProcs(cmds[:i])
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
+
+func stopProcs(cmds []*exec.Cmd) {
+	for _, c := range cmds {
+		if c.Process != nil {
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL) // the process group: nginx workers, socat children
+			_ = c.Wait()
+		}
+	}
+}
+
+func startHostProxy(bin string) func(string, []int, []string) ([]*exec.Cmd, error) {
+	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		var cfg strings.Builder
+		cfg.WriteString("allowlist:\n")
+		for _, u := range up {
+			h, p, _ := net.SplitHostPort(u)
+			fmt.Fprintf(&cfg, "  - {address: %s, port: %s}\n", h, p)
+		}
+		cfg.WriteString("max_connections: 8192\nroutes:\n")
+		for i, u := range up {
+			fmt.Fprintf(&cfg, "  - {name: r%d, direction: egress, listen: \"tcp://127.0.0.1:%d\", destination: \"tcp://%s\"}\n", i, listen[i], u)
+		}
+		path := filepath.Join(dir, "host-proxy.yaml")
+		if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
+			return nil, err
+		}
+		c := exec.Command(bin, "--config", path)
+		c.Stderr = io.Discard
+		return startProcs(c)
+	}
+}
+
+func startNginx(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
+	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		workers, extra := "1", "    proxy_half_close on;\n"
+		if tuned {
+			workers, extra = "auto", "    proxy_half_close on;\n    proxy_buffer_size 256k;\n"
+		}
+		var cfg strings.Builder
+		fmt.Fprintf(&cfg, "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\ndaemon off;\nworker_processes %s;\n"+
+			"worker_rlimit_nofile 20000;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents { worker_connections 8192; }\nstream {\n",
+			workers, dir, dir)
+		for i, u := range up {
+			fmt.Fprintf(&cfg, "  server {\n    listen 127.0.0.1:%d;\n    proxy_pass %s;\n%s  }\n", listen[i], u, extra)
+		}
+		cfg.WriteString("}\n")
+		path := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
+			return nil, err
+		}
+		return startProcs(exec.Command("nginx", "-e", dir+"/error.log", "-p", dir, "-c", path))
+	}
+}
+
+func startHAProxy(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
+	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		global, defaults := "", ""
+		if tuned {
+			global, defaults = "  tune.bufsize 262144\n", "  option splice-auto\n"
+		}
+		var cfg strings.Builder
+		fmt.Fprintf(&cfg, "global\n  maxconn 4500\n%sdefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 10m\n"+
+			"  timeout server 10m\n%s", global, defaults)
+		for i, u := range up {
+			fmt.Fprintf(&cfg, "listen r%d\n  bind 127.0.0.1:%d\n  server s %s\n", i, listen[i], u)
+		}
+		path := filepath.Join(dir, "haproxy.cfg")
+		if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
+			return nil, err
+		}
+		c := exec.Command("haproxy", "-db", "-q", "-f", path)
+		return startProcs(c)
+	}
+}
+
+func startSocat(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
+	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
+		var cmds []*exec.Cmd
+		for i, u := range up {
+			args := []string{}
+			if tuned {
+				args = append(args, "-b", "262144")
+			}
+			args = append(args, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr,backlog=1024", listen[i]), "TCP:"+u)
+			cmds = append(cmds, exec.Command("socat", args...))
+		}
+		return startProcs(cmds...)
+	}
+}
+
+// measureThroughput sends 256 KiB writes on n connections for d, then
+// half-closes each and waits for the sink's byte count: MB/s acknowledged.
+func measureThroughput(addr string, n int, d time.Duration) (float64, error) {
+	cs, err := dialN(addr, n)
+	if err != nil {
+		return 0, err
+	}
+	defer closeAll(cs)
+	time.Sleep(100 * time.Millisecond) // the proxy has dialled the upstream
+	var total atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	stop := start.Add(d)
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			_ = c.SetDeadline(stop.Add(30 * time.Second))
+			for time.Now().Before(stop) {
+				if _, err := c.Write(buf); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+			_ = c.(*net.TCPConn).CloseWrite()
+			var ack [8]byte
+			if _, err := io.ReadFull(c, ack[:]); err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			total.Add(int64(binary.BigEndian.Uint64(ack[:])))
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if e, _ := firstErr.Load().(error); e != nil {
+		return 0, e
+	}
+	return float64(total.Load()) / 1e6 / el.Seconds(), nil
+}
+
+// measureConnect runs n workers that each connect, exchange 1 KiB and
+// close, for d (at most 200,000 connections): connections per second.
+func measureConnect(addr string, n int, d time.Duration) (float64, error) {
+	var done atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	stop := start.Add(d)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1024)
+			for time.Now().Before(stop) && done.Load() < 200000 {
+				c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+				if err == nil {
+					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+					if _, err = c.Write(buf); err == nil {
+						_, err = io.ReadFull(c, buf)
+					}
+					c.Close()
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(done.Load()) / time.Since(start).Seconds()
+	if e, _ := firstErr.Load().(error); e != nil {
+		return rate, e
+	}
+	return rate, nil
+}
+
+// measureLatency runs 1 KiB exchanges on n persistent connections for d
+// (at most 100,000 each): p50 and p99 in µs.
+func measureLatency(addr string, n int, d time.Duration) (float64, float64, error) {
+	cs, err := dialN(addr, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeAll(cs)
+	lat := make([][]time.Duration, n)
+	var firstErr atomic.Value
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1024)
+			_ = c.SetDeadline(stop.Add(30 * time.Second))
+			for time.Now().Before(stop) && len(lat[i]) < 100000 {
+				t0 := time.Now()
+				if _, err := c.Write(buf); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	all := slices.Concat(lat...)
+	if len(all) == 0 {
+		e, _ := firstErr.Load().(error)
+		return 0, 0, errors.Join(errors.New("no exchange completed"), e)
+	}
+	slices.Sort(all)
+	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
+	e, _ := firstErr.Load().(error)
+	return us(all[len(all)/2]), us(all[len(all)*99/100]), e
+}
+
+// measureIdle opens n connections that each complete one exchange (so the
+// proxy has connected upstream) and then stay idle, and returns the growth
+// of the proxy's proportional set size (Pss, all processes of its process
+// groups) per connection, in bytes.
+func measureIdle(procs []*exec.Cmd, addr string, n int) (float64, error) {
+	before := pssOf(procs)
+	cs, err := dialN(addr, n)
+	if err != nil {
+		return 0, err
+	}
+	defer closeAll(cs)
+	buf := make([]byte, 1024)
+	for _, c := range cs {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(buf); err != nil {
+			return 0, err
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return 0, err
+		}
+	}
+	time.Sleep(time.Second)
+	after := pssOf(procs)
+	return (float64(after) - float64(before)) / float64(n), nil
+}
+
+func dialN(addr string, n int) ([]net.Conn, error) {
+	cs := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			closeAll(cs)
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+func closeAll(cs []net.Conn) {
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// pssOf sums Pss over every process whose process group is one of procs'
+// (the proxies were started as group leaders).
+func pssOf(procs []*exec.Cmd) int64 {
+	groups := map[int]bool{}
+	for _, p := range procs {
+		groups[p.Process.Pid] = true
+	}
+	ents, _ := os.ReadDir("/proc")
+	var total int64
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		pgid, err := syscall.Getpgid(pid)
+		if err != nil || !groups[pgid] {
+			continue
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "Pss:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				total += kb << 10
+			}
+		}
+		f.Close()
+	}
+	return total
+}
