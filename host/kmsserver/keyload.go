@@ -125,7 +125,15 @@ type material struct {
 // which widen access as the policy does, are bound with the policy (see
 // grantsDigest).
 func binding(k *keystore.Key) keymaterial.Binding {
-	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy + grantsDigest(k.Grants),
+	b := bindingWithoutGrants(k)
+	b.Policy += grantsDigest(k.Grants)
+	return b
+}
+
+// bindingWithoutGrants is binding without the grants digest (which the
+// material cache does not recompute on a hit: see material).
+func bindingWithoutGrants(k *keystore.Key) keymaterial.Binding {
+	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
 		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID,
 		Imported: k.Origin == keystore.OriginExternal, ValidTo: k.ValidTo}
 }
@@ -152,8 +160,7 @@ func (s *Server) rebind(change func(k *keystore.Key) error) func(k *keystore.Key
 func (s *Server) material(k *keystore.Key) (*material, error) {
 	// The grants are compared with those verified rather than hashed
 	// again (grantsDigest costs ~0.3 ms for 100 grants).
-	b := binding(&keystore.Key{ID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
-		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID})
+	b := bindingWithoutGrants(k)
 	if v, ok := s.materials.Load(k.ID); ok {
 		// A hit needs every bound field and the wrapped bytes unchanged:
 		// the cache vouches only for the exact record it verified.

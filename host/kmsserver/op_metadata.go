@@ -3,7 +3,8 @@
 package kmsserver
 
 // UpdateKeyDescription and ListKeyPolicies. (Tags are op_tags.go,
-// UpdateAlias op_aliases.go.)
+// UpdateAlias op_aliases.go.) keyOfOwnAccount serves the operations that
+// AWS does not allow cross-account.
 
 import (
 	"unicode/utf8"
@@ -12,6 +13,23 @@ import (
 )
 
 const maxDescriptionLen = 8192
+
+// keyOfOwnAccount loads and authorizes a key for an operation AWS does not
+// allow cross-account (tags, description, rotation, ListKeyPolicies): a
+// principal of another account is refused whatever the key policy says.
+func (s *Server) keyOfOwnAccount(c *call, ref, action string) (*keystore.Key, error) {
+	k, err := s.loadKey(c, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.requireOwnAccount(c, action, s.keyARN(k.ID)); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, action, nil, nil); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
 
 func (s *Server) updateKeyDescription(c *call, body []byte) (any, error) {
 	var in updateKeyDescriptionInput
@@ -24,11 +42,8 @@ func (s *Server) updateKeyDescription(c *call, body []byte) (any, error) {
 	if utf8.RuneCountInString(*in.Description) > maxDescriptionLen {
 		return nil, validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to %d", maxDescriptionLen)
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:UpdateKeyDescription")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:UpdateKeyDescription", nil, nil); err != nil {
 		return nil, err
 	}
 	_, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
@@ -55,11 +70,7 @@ func (s *Server) listKeyPolicies(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, in.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:ListKeyPolicies", nil, nil); err != nil {
+	if _, err := s.keyOfOwnAccount(c, in.KeyID, "kms:ListKeyPolicies"); err != nil {
 		return nil, err
 	}
 	names := []string{"default"}

@@ -21,13 +21,11 @@ const (
 )
 
 // rotatable loads and authorizes a key for a rotation operation and checks
-// that it is a symmetric encryption key.
+// that it is a symmetric encryption key. These operations cannot be called
+// cross-account in AWS.
 func (s *Server) rotatable(c *call, ref, action string) (*keystore.Key, error) {
-	k, err := s.loadKey(c, ref)
+	k, err := s.keyOfOwnAccount(c, ref, action)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, action, nil, nil); err != nil {
 		return nil, err
 	}
 	if k.Origin == keystore.OriginExternal {
@@ -111,10 +109,16 @@ func (s *Server) getKeyRotationStatus(c *call, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	k, err := s.rotatable(c, in.KeyID, "kms:GetKeyRotationStatus")
+	// Cross-account use allowed, as in AWS.
+	k, err := s.loadKey(c, in.KeyID)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorize(c, k, "kms:GetKeyRotationStatus", nil, nil); err != nil {
+		return nil, err
+	}
+	// Keys that do not rotate (asymmetric, HMAC, imported) answer false,
+	// as AWS.
 	out := getKeyRotationStatusOutput{KeyID: s.keyARN(k.ID)}
 	// As AWS: a key pending deletion reports rotation off (and keeps its
 	// setting for a cancelled deletion).

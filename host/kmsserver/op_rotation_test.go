@@ -180,8 +180,9 @@ func TestRotation(t *testing.T) {
 	wantCode(t, err, CodeUnsupportedOperation)
 	_, err = c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: hk.KeyMetadata.KeyId})
 	wantCode(t, err, CodeUnsupportedOperation)
-	_, err = c.GetKeyRotationStatus(ctx, &awskms.GetKeyRotationStatusInput{KeyId: hk.KeyMetadata.KeyId})
-	wantCode(t, err, CodeUnsupportedOperation)
+	if st, err := c.GetKeyRotationStatus(ctx, &awskms.GetKeyRotationStatusInput{KeyId: hk.KeyMetadata.KeyId}); err != nil || st.KeyRotationEnabled {
+		t.Fatalf("GetKeyRotationStatus of an HMAC key: %+v, %v", st, err)
+	}
 	if dk, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: hk.KeyMetadata.KeyId}); err != nil || dk.KeyMetadata.CurrentKeyMaterialId != nil {
 		t.Fatalf("an HMAC key shows a CurrentKeyMaterialId: %v", err)
 	}
@@ -208,10 +209,23 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Another account may not rotate the key.
+	// Another account may not rotate the key, even when the key policy
+	// allows it: rotation is not a cross-account operation in AWS.
 	other := env.clientFor("AKIAOTHERPRINCIPAL01", "other-secret")
 	_, err = other.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: aws.String(id)})
 	wantCode(t, err, CodeAccessDenied)
+	open := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`
+	ok, err := c.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(open), BypassPolicyLockoutSafetyCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: ok.KeyMetadata.Arn})
+	wantCode(t, err, CodeAccessDenied)
+	_, err = other.TagResource(ctx, &awskms.TagResourceInput{KeyId: ok.KeyMetadata.Arn, Tags: sdkTags("a", "b")})
+	wantCode(t, err, CodeAccessDenied)
+	if _, err := other.GetKeyRotationStatus(ctx, &awskms.GetKeyRotationStatusInput{KeyId: ok.KeyMetadata.Arn}); err != nil {
+		t.Fatalf("GetKeyRotationStatus is allowed cross-account: %v", err)
+	}
 	if currentMaterial(t, c, id) != m2 {
 		t.Fatal("a refused rotation changed the material")
 	}

@@ -92,11 +92,8 @@ func (s *Server) tagResource(c *call, body []byte) (any, error) {
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:TagResource")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:TagResource", nil, nil); err != nil {
 		return nil, err
 	}
 	_, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
@@ -127,11 +124,8 @@ func (s *Server) untagResource(c *call, body []byte) (any, error) {
 			return nil, err
 		}
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:UntagResource")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:UntagResource", nil, nil); err != nil {
 		return nil, err
 	}
 	_, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
@@ -156,11 +150,8 @@ func (s *Server) listResourceTags(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:ListResourceTags")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:ListResourceTags", nil, nil); err != nil {
 		return nil, err
 	}
 	keys := make([]string, len(k.Tags))
