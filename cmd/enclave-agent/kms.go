@@ -50,6 +50,9 @@ func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
 		return nil, cli.Usagef("--kms-endpoint %s is plain http: the parent instance could choose the data keys this enclave receives; "+
 			"use https:// (with --kms-ca FILE for kms-server's CA), or add --insecure-http-unsafe for development only", a.g.endpoint)
 	}
+	if acct := a.g.kmsAccount; acct != "" && (len(acct) != 12 || strings.Trim(acct, "0123456789") != "") {
+		return nil, cli.Usagef("--kms-account %q: want a 12-digit AWS account ID", acct)
+	}
 	var creds aws.CredentialsProvider = agent.EnvCredentials{Getenv: a.getenv}
 	if a.g.credEndpoint != "" {
 		creds = &agent.EndpointCredentials{Addr: a.g.credEndpoint, Path: a.g.credPath}
@@ -69,7 +72,7 @@ func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
 		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	c, err := agent.New(&agent.Config{
-		NSM: nsm, Region: region, Endpoint: a.g.endpoint, Proxy: a.g.proxy, TLS: tlsCfg,
+		NSM: nsm, Region: region, Endpoint: a.g.endpoint, Proxy: a.g.proxy, TLS: tlsCfg, KMSAccount: a.g.kmsAccount,
 		InsecureHTTPUnsafe: a.g.insecureHTTP, Credentials: creds, KeyRotation: a.g.keyRotation, Logger: log,
 	})
 	if err != nil {

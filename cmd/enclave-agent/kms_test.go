@@ -183,8 +183,20 @@ func TestKMSCommands(t *testing.T) {
 		t.Fatalf("genkey from another image: exit %d, stdout %q, stderr %s", code, out, errOut)
 	}
 
+	// --kms-account: the server's account answers; another account (the
+	// parent handing in credentials for its own account) is refused, exit 1.
+	code, _, errOut = e.run(t, ctx, append(g, "--kms-account", "111122223333", "genkey", "--key-id", e.keyID)...)
+	if code != 0 {
+		t.Fatalf("genkey --kms-account (the server's): exit %d: %s", code, errOut)
+	}
+	code, out, errOut = e.run(t, ctx, append(g, "--kms-account", "444455556666", "genkey", "--key-id", e.keyID)...)
+	if code != 1 || out != "" || !strings.Contains(errOut, "444455556666") || !strings.Contains(errOut, "--kms-account") {
+		t.Fatalf("genkey --kms-account (another): exit %d, stdout %q, stderr %s", code, out, errOut)
+	}
+
 	// usage errors: exit 2
 	for _, args := range [][]string{
+		append(g, "--kms-account", "1234", "genrandom"),
 		append(g, "genkey"),
 		append(g, "genkey", "--key-id", "x", "--format", "raw"),
 		append(g, "genkey", "--key-id", "x", "--format", "raw", "--out", keyFile),

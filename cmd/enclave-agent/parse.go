@@ -23,7 +23,7 @@ type globals struct {
 	pcr0, pcr1, pcr2                                  string
 	pcrs                                              pcrFlag
 	debugMode                                         bool
-	region, endpoint, proxy, kmsCA                    string
+	region, endpoint, proxy, kmsCA, kmsAccount        string
 	insecureHTTP                                      bool
 	credEndpoint, credPath                            string
 	keyRotation                                       time.Duration
@@ -76,6 +76,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.endpoint, "kms-endpoint", g.endpoint, "")
 	fs.StringVar(&g.proxy, "proxy", g.proxy, "")
 	fs.StringVar(&g.kmsCA, "kms-ca", g.kmsCA, "")
+	fs.StringVar(&g.kmsAccount, "kms-account", g.kmsAccount, "")
 	fs.BoolVar(&g.insecureHTTP, "insecure-http-unsafe", g.insecureHTTP, "")
 	fs.StringVar(&g.credEndpoint, "credentials-endpoint", g.credEndpoint, "")
 	fs.StringVar(&g.credPath, "credentials-path", g.credPath, "")

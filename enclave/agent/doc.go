@@ -130,6 +130,19 @@
 // host over vsock. [New] wraps either in aws.CredentialsCache, which
 // fetches again before expiry.
 //
+// # Which account
+//
+// The parent instance supplies the credentials, and an alias (alias/app) or
+// a bare key ID resolves in the credentials' account: a parent can hand in
+// credentials for its own account, where alias/app names a key it can
+// decrypt with, and the CiphertextBlob the enclave stores is then the
+// parent's to open without Recipient. Set [Config.KMSAccount] (enclave-agent
+// --kms-account ACCOUNT_ID) to the application's account: every KMS
+// response's KeyId must then be a key ARN in it, and, when the request names
+// a key by its full key ARN, that ARN. Any other response is refused with a
+// [KeyAccountError] (the local KMS endpoint answers KMSInternalException),
+// like any other bad response: none of its plaintext is used.
+//
 // # Attestation endpoint
 //
 // [NewEndpoint] serves POST /v1/attestation (a JSON body with hex nonce,

@@ -88,6 +88,15 @@ type Config struct {
 	// kms-server certificate); nil uses the system roots. ServerName
 	// defaults to the endpoint's host.
 	TLS *tls.Config
+	// KMSAccount, when set, is the AWS account (12 digits) whose keys the
+	// client uses: every KMS response's KeyId must be a key ARN in it, and,
+	// when the request names a key by its full key ARN, that ARN; any other
+	// response is refused ([KeyAccountError]) and none of its plaintext is
+	// used. The parent instance supplies the credentials, and an alias or a
+	// bare key ID resolves in the credentials' account, so without it a
+	// parent can hand in credentials for its own account, where alias/app
+	// names a key it can decrypt with. Empty checks nothing.
+	KMSAccount string
 	// Credentials signs requests (SigV4); it is wrapped in an
 	// aws.CredentialsCache that refreshes ExpiryWindow before expiry.
 	// Required.
@@ -122,6 +131,8 @@ type Client struct {
 	region string
 	creds  aws.CredentialsProvider
 	now    func() time.Time
+	// account is Config.KMSAccount.
+	account string
 }
 
 // New builds a client and generates its first RSA key with entropy from the
@@ -135,6 +146,9 @@ func New(cfg *Config) (*Client, error) {
 	}
 	if cfg.Credentials == nil {
 		return nil, fmt.Errorf("%w: no credentials provider (use the environment or the host's credential endpoint)", ErrConfig)
+	}
+	if cfg.KMSAccount != "" && !validAccount(cfg.KMSAccount) {
+		return nil, fmt.Errorf("%w: KMS account %q: want a 12-digit AWS account ID", ErrConfig, cfg.KMSAccount)
 	}
 	endpoint := cfg.Endpoint
 	if endpoint == "" {
@@ -195,7 +209,7 @@ func New(cfg *Config) (*Client, error) {
 		o.BaseEndpoint = aws.String(base)
 	})
 	return &Client{nsm: cfg.NSM, kms: kc, keys: keys, timeout: timeout, http: httpClient,
-		base: base, region: cfg.Region, creds: awsCfg.Credentials, now: clock}, nil
+		base: base, region: cfg.Region, creds: awsCfg.Credentials, now: clock, account: cfg.KMSAccount}, nil
 }
 
 func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, error) {
@@ -317,6 +331,11 @@ func (c *Client) open(rk *ringKey, op string, plaintext, cfr []byte, valid func(
 	return pt, nil
 }
 
+// checkKeyAccount checks a response's KeyId against Config.KMSAccount.
+func (c *Client) checkKeyAccount(op string, requested, got *string) error {
+	return checkKeyAccount(c.account, op, aws.ToString(requested), aws.ToString(got))
+}
+
 func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
 }
@@ -346,7 +365,11 @@ func (c *Client) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInp
 	out, pt, err := withRecipient(ctx, c, "GenerateDataKey",
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateDataKeyOutput, error) {
 			req.Recipient = r
-			return c.kms.GenerateDataKey(ctx, &req)
+			out, err := c.kms.GenerateDataKey(ctx, &req)
+			if err == nil {
+				err = c.checkKeyAccount("GenerateDataKey", req.KeyId, out.KeyId)
+			}
+			return out, err
 		},
 		func(o *kms.GenerateDataKeyOutput) ([]byte, []byte, func([]byte) bool) {
 			return o.Plaintext, o.CiphertextForRecipient, func(pt []byte) bool { return len(pt) == want }
@@ -380,7 +403,11 @@ func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted,
 	out, pt, err := withRecipient(ctx, c, "Decrypt",
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.DecryptOutput, error) {
 			req.Recipient = r
-			return c.kms.Decrypt(ctx, &req)
+			out, err := c.kms.Decrypt(ctx, &req)
+			if err == nil {
+				err = c.checkKeyAccount("Decrypt", req.KeyId, out.KeyId)
+			}
+			return out, err
 		},
 		func(o *kms.DecryptOutput) ([]byte, []byte, func([]byte) bool) {
 			return o.Plaintext, o.CiphertextForRecipient, func(pt []byte) bool { return len(pt) >= 1 && len(pt) <= maxKMSPlaintext }
@@ -429,7 +456,11 @@ func (c *Client) GenerateDataKeyPair(ctx context.Context, in *kms.GenerateDataKe
 	out, pt, err := withRecipient(ctx, c, "GenerateDataKeyPair",
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.GenerateDataKeyPairOutput, error) {
 			req.Recipient = r
-			return c.kms.GenerateDataKeyPair(ctx, &req)
+			out, err := c.kms.GenerateDataKeyPair(ctx, &req)
+			if err == nil {
+				err = c.checkKeyAccount("GenerateDataKeyPair", req.KeyId, out.KeyId)
+			}
+			return out, err
 		},
 		func(o *kms.GenerateDataKeyPairOutput) ([]byte, []byte, func([]byte) bool) {
 			return o.PrivateKeyPlaintext, o.CiphertextForRecipient, func(pt []byte) bool {
@@ -457,7 +488,11 @@ func (c *Client) DeriveSharedSecret(ctx context.Context, in *kms.DeriveSharedSec
 	_, secret, err := withRecipient(ctx, c, "DeriveSharedSecret",
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.DeriveSharedSecretOutput, error) {
 			req.Recipient = r
-			return c.kms.DeriveSharedSecret(ctx, &req)
+			out, err := c.kms.DeriveSharedSecret(ctx, &req)
+			if err == nil {
+				err = c.checkKeyAccount("DeriveSharedSecret", req.KeyId, out.KeyId)
+			}
+			return out, err
 		},
 		func(o *kms.DeriveSharedSecretOutput) ([]byte, []byte, func([]byte) bool) {
 			return o.SharedSecret, o.CiphertextForRecipient, func(pt []byte) bool { return sharedSecretSize(len(pt)) }

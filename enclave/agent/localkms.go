@@ -252,6 +252,11 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 			return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + f + ": refused"}
 		}
 	}
+	if present(out["KeyId"]) {
+		if err := e.checkKeyAccount(op, fields, out); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
 }
 
@@ -346,6 +351,11 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 			return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
 		}
 	}
+	if op != "GenerateRandom" {
+		if err := e.checkKeyAccount(op, fields, out); err != nil {
+			return nil, err
+		}
+	}
 	pt, err := e.c.open(rk, "agent: "+op, nil, cfr, func(pt []byte) bool { return valid(pt, out) })
 	if err != nil {
 		return nil, &kmsError{500, "KMSInternalException", err.Error()}
@@ -358,6 +368,26 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	defer clear(enc)
 	out[ptField] = enc
 	return json.Marshal(out)
+}
+
+// checkKeyAccount checks the answer's KeyId against the client's
+// Config.KMSAccount (see [KeyAccountError]): the key the request named
+// (DestinationKeyId for ReEncrypt) and the key the answer names.
+func (e *kmsEndpoint) checkKeyAccount(op string, req, out map[string]json.RawMessage) error {
+	if e.c.account == "" {
+		return nil
+	}
+	field := "KeyId"
+	if op == "ReEncrypt" {
+		field = "DestinationKeyId"
+	}
+	var requested, got string
+	_ = json.Unmarshal(req[field], &requested)
+	_ = json.Unmarshal(out["KeyId"], &got)
+	if err := checkKeyAccount(e.c.account, op, requested, got); err != nil {
+		return &kmsError{500, "KMSInternalException", err.Error()}
+	}
+	return nil
 }
 
 // plaintextCheck returns the check a plaintext must pass for op, from the
