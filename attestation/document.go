@@ -178,7 +178,14 @@ type coseSign1 struct {
 // signature of the size of ES256's or ES512's, with
 // [ErrUnsupportedAlgorithm]).
 func Parse(data []byte) (*Document, error) {
-	rd, err := parseRaw(data, kindEnclave)
+	return parseKind(data, kindEnclave)
+}
+
+// parseKind is the body of [Parse] and [ParseNitroTPM]: it decodes a
+// document of kind and returns its fields as a Document, which
+// ParseNitroTPM converts to a NitroTPMDocument (the same fields).
+func parseKind(data []byte, kind docKind) (*Document, error) {
+	rd, err := parseRaw(data, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +196,8 @@ func Parse(data []byte) (*Document, error) {
 	return rd.document(data, leaf, bundle), nil
 }
 
-// document assembles the Document from decoded fields and parsed
-// certificates.
+// document assembles the fields of a Document or, converted, of a
+// NitroTPMDocument from decoded fields and parsed certificates.
 func (rd *rawDocument) document(data []byte, leaf *x509.Certificate, bundle []*x509.Certificate) *Document {
 	return &Document{
 		ModuleID:    rd.moduleID,

@@ -3,9 +3,7 @@
 package attestation
 
 import (
-	"bytes"
 	"crypto/x509"
-	"slices"
 	"time"
 )
 
@@ -23,6 +21,11 @@ import (
 // [ParseNitroTPM] passed only strict decoding and is not trustworthy.
 // Certificates returned by a [Verifier] may be shared with other documents
 // verified with the same chain: treat them as read-only.
+//
+// Its fields are those of [Document], in the same order: the package
+// decodes both kinds with one code path and converts (the compiler
+// refuses the conversion if the two ever differ), after step 1 has
+// checked the document's kind.
 type NitroTPMDocument struct {
 	// ModuleID is the issuing NitroTPM's identifier (AWS's form is
 	// "i-<instance>-tpm<16 digits>").
@@ -55,15 +58,8 @@ type NitroTPMDocument struct {
 // nitrotpm_pcrs where an enclave document carries pcrs; an enclave
 // document (with pcrs) is rejected with [ErrNotNitroTPM].
 func ParseNitroTPM(data []byte) (*NitroTPMDocument, error) {
-	rd, err := parseRaw(data, kindNitroTPM)
-	if err != nil {
-		return nil, err
-	}
-	leaf, bundle, err := parseCertificates(rd)
-	if err != nil {
-		return nil, err
-	}
-	return rd.nitroTPMDocument(data, leaf, bundle), nil
+	d, err := parseKind(data, kindNitroTPM)
+	return (*NitroTPMDocument)(d), err
 }
 
 // VerifyNitroTPM parses and verifies a NitroTPM attestation document and
@@ -84,37 +80,6 @@ func ParseNitroTPM(data []byte) (*NitroTPMDocument, error) {
 // identify what the instance booted (Options.PCRs), and use a nonce or
 // Options.MaxAge for freshness, exactly as for enclaves.
 func VerifyNitroTPM(data []byte, opts Options) (*NitroTPMDocument, error) {
-	now := opts.CurrentTime
-	if now.IsZero() {
-		now = time.Now()
-	}
-	t := defaultTrust()
-	if opts.Roots != nil {
-		var err error
-		if t, err = newTrust(opts.Roots); err != nil {
-			return nil, err
-		}
-	}
-	rd, c, err := verify(t, nil, data, &opts, now, kindNitroTPM)
-	if err != nil {
-		return nil, err
-	}
-	return rd.nitroTPMDocument(data, c.leaf, slices.Clone(c.bundle)), nil
-}
-
-// nitroTPMDocument assembles the NitroTPMDocument from decoded fields and
-// parsed certificates.
-func (rd *rawDocument) nitroTPMDocument(data []byte, leaf *x509.Certificate, bundle []*x509.Certificate) *NitroTPMDocument {
-	return &NitroTPMDocument{
-		ModuleID:    rd.moduleID,
-		Digest:      rd.digest,
-		Timestamp:   time.UnixMilli(int64(rd.timestamp)).UTC(),
-		PCRs:        rd.pcrs,
-		Certificate: leaf,
-		CABundle:    bundle,
-		PublicKey:   rd.publicKey,
-		UserData:    rd.userData,
-		Nonce:       rd.nonce,
-		Raw:         bytes.Clone(data),
-	}
+	d, err := verifyKind(nil, data, &opts, kindNitroTPM)
+	return (*NitroTPMDocument)(d), err
 }

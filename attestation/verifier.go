@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,36 +109,15 @@ func NewVerifier(cfg *VerifierConfig) (*Verifier, error) {
 // only its CA bundle was, step 4 checks the leaf against the cached CAs
 // (see [Verifier]). Steps 1 to 3 and 5 to 9 always run.
 func (v *Verifier) Verify(data []byte, opts Options) (*Document, error) {
-	now := opts.CurrentTime
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if opts.Roots != nil {
-		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
-	}
-	rd, c, err := verify(v.trust, v, data, &opts, now, kindEnclave)
-	if err != nil {
-		return nil, err
-	}
-	return rd.document(data, c.leaf, slices.Clone(c.bundle)), nil // own slice: a cached chain is shared
+	return verifyKind(v, data, &opts, kindEnclave)
 }
 
 // VerifyNitroTPM verifies a NitroTPM document as [VerifyNitroTPM] does,
 // with the Verifier's roots and caches (shared with [Verifier.Verify]: the
 // chains are the same kind of chain); opts.Roots must be nil.
 func (v *Verifier) VerifyNitroTPM(data []byte, opts Options) (*NitroTPMDocument, error) {
-	now := opts.CurrentTime
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if opts.Roots != nil {
-		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
-	}
-	rd, c, err := verify(v.trust, v, data, &opts, now, kindNitroTPM)
-	if err != nil {
-		return nil, err
-	}
-	return rd.nitroTPMDocument(data, c.leaf, slices.Clone(c.bundle)), nil
+	d, err := verifyKind(v, data, &opts, kindNitroTPM)
+	return (*NitroTPMDocument)(d), err
 }
 
 // chain is steps 2 to 4 with the caches.

@@ -104,22 +104,41 @@ type Options struct {
 // Contradictory options are rejected before anything else
 // ([ErrInvalidOptions]).
 func Verify(data []byte, opts Options) (*Document, error) {
+	return verifyKind(nil, data, &opts, kindEnclave)
+}
+
+// verifyKind is the body of [Verify], [VerifyNitroTPM] and the [Verifier]
+// methods: it runs [verify] for documents of kind, with v's roots and caches
+// (opts.Roots must then be nil) or, for v nil, with opts.Roots or the
+// embedded AWS root, at opts.CurrentTime or now. The fields of a verified
+// document of either kind are returned as a Document; the NitroTPM entry
+// points convert it to a NitroTPMDocument, which has the same fields. kind
+// is checked by verify's step 1, so a document of the other kind never
+// gets this far.
+func verifyKind(v *Verifier, data []byte, opts *Options, kind docKind) (*Document, error) {
 	now := opts.CurrentTime
 	if now.IsZero() {
 		now = time.Now()
 	}
-	t := defaultTrust()
-	if opts.Roots != nil {
+	var t *trust
+	switch {
+	case v != nil && opts.Roots != nil:
+		return nil, &OptionsError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
+	case v != nil:
+		t = v.trust
+	case opts.Roots != nil:
 		var err error
 		if t, err = newTrust(opts.Roots); err != nil {
 			return nil, err
 		}
+	default:
+		t = defaultTrust()
 	}
-	rd, c, err := verify(t, nil, data, &opts, now, kindEnclave)
+	rd, c, err := verify(t, v, data, opts, now, kind)
 	if err != nil {
 		return nil, err
 	}
-	return rd.document(data, c.leaf, slices.Clone(c.bundle)), nil
+	return rd.document(data, c.leaf, slices.Clone(c.bundle)), nil // own slice: a cached chain is shared
 }
 
 // trust is a set of pinned roots.
