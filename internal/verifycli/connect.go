@@ -54,6 +54,12 @@ func checkConnectFlags(c *config) error {
 	if _, _, err := net.SplitHostPort(c.connect); err != nil {
 		return usagef("--connect %q: want HOST:PORT", c.connect)
 	}
+	// Without expected PCRs any genuine enclave passes, one the parent
+	// instance runs itself (with its own image) included.
+	if len(c.pcrs) == 0 && !c.anyImage {
+		return cli.WithHint(usagef("--connect: no expected PCRs: any enclave would pass, one the parent instance runs itself included"),
+			"give the image you expect with --pcr N=HEX, --pcrs FILE or --eif FILE (or --any-image-unsafe to accept any enclave)")
+	}
 	return nil
 }
 

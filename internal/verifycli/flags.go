@@ -58,6 +58,9 @@ Flags:
                        H:P, verify the document in its certificate and the fresh
                        one it returns for a nonce (--nonce, or 32 random bytes)
                        over that connection, bound to its key and TLS session.
+                       Requires --pcr, --pcrs or --eif (the image expected).
+    --any-image-unsafe With --connect: accept any enclave image. Unsafe: an
+                       enclave the parent instance runs itself passes too.
     --version          Print the version and exit (also: nitro-verify version).
     -h, --help         Print this help and exit (also: nitro-verify help).
 
@@ -102,6 +105,7 @@ type config struct {
 	showVersion bool
 	help        bool
 	connect     string // HOST:PORT with --connect
+	anyImage    bool   // --any-image-unsafe: --connect without expected PCRs
 }
 
 func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
@@ -170,6 +174,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&c.json, "json", false, "")
 	fs.BoolVar(&c.showVersion, "version", false, "")
 	fs.StringVar(&c.connect, "connect", "", "")
+	fs.BoolVar(&c.anyImage, "any-image-unsafe", false, "")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -264,6 +269,9 @@ func parseArgs(args []string) (*config, error) {
 		case c.connect != "":
 			return nil, usagef("--nitrotpm: --connect attests an enclave, not an instance")
 		}
+	}
+	if c.anyImage && c.connect == "" {
+		return nil, usagef("--any-image-unsafe applies to --connect only (a document is checked against the PCRs given, if any)")
 	}
 	if c.connect != "" {
 		if err := checkConnectFlags(c); err != nil {
