@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/enclavekit/enclavekit/internal/cborhead"
 )
 
 // Protocol constants.
@@ -67,9 +69,9 @@ func MarshalExtensionValue(doc []byte) ([]byte, error) {
 		return nil, fmt.Errorf("attestedtls: document of %d bytes is over %d", len(doc), MaxDocumentSize)
 	}
 	rec := []byte{0x83}
-	rec = cborHead(rec, 3, len(CMWType))
+	rec = cborhead.Append(rec, 3, uint64(len(CMWType)))
 	rec = append(rec, CMWType...)
-	rec = cborHead(rec, 2, len(doc))
+	rec = cborhead.Append(rec, 2, uint64(len(doc)))
 	rec = append(rec, doc...)
 	rec = append(rec, cmwIndicatorEvidence)
 	var b cryptobyte.Builder
@@ -96,16 +98,16 @@ func ParseExtensionValue(val []byte) ([]byte, error) {
 		return bad("not a CBOR array of 3 (type, value, indicator)")
 	}
 	r = r[1:]
-	major, n, r, ok := readCBORHead(r)
-	if !ok || major != 3 || n > len(r) {
+	major, n, r, ok := cborhead.Read(r)
+	if !ok || major != 3 || n > uint64(len(r)) {
 		return bad("CMW type is not a text string")
 	}
 	if typ := string(r[:n]); typ != CMWType {
 		return bad("CMW type %q, want %q", truncate(typ), CMWType)
 	}
 	r = r[n:]
-	major, n, r, ok = readCBORHead(r)
-	if !ok || major != 2 || n > len(r) {
+	major, n, r, ok = cborhead.Read(r)
+	if !ok || major != 2 || n > uint64(len(r)) {
 		return bad("CMW value is not a byte string")
 	}
 	if n > MaxDocumentSize {
@@ -151,43 +153,4 @@ func truncate(s string) string {
 		return s[:64] + "…"
 	}
 	return s
-}
-
-// cborHead appends a CBOR head of the given major type and argument,
-// minimally encoded.
-func cborHead(b []byte, major byte, n int) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= 0xff:
-		return append(b, m|24, byte(n))
-	case n <= 0xffff:
-		return append(b, m|25, byte(n>>8), byte(n))
-	default:
-		return append(b, m|26, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-// readCBORHead reads a definite, minimally encoded CBOR head with an
-// argument below 2^32.
-func readCBORHead(b []byte) (major byte, n int, rest []byte, ok bool) {
-	if len(b) == 0 {
-		return 0, 0, nil, false
-	}
-	major, ai := b[0]>>5, b[0]&0x1f
-	b = b[1:]
-	switch {
-	case ai < 24:
-		return major, int(ai), b, true
-	case ai == 24 && len(b) >= 1 && b[0] >= 24:
-		return major, int(b[0]), b[1:], true
-	case ai == 25 && len(b) >= 2:
-		v := int(b[0])<<8 | int(b[1])
-		return major, v, b[2:], v > 0xff
-	case ai == 26 && len(b) >= 4:
-		v := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
-		return major, v, b[4:], v > 0xffff
-	}
-	return 0, 0, nil, false
 }

@@ -3,15 +3,17 @@
 package eif
 
 import (
-	"encoding/binary"
 	"errors"
+
+	"github.com/enclavekit/enclavekit/internal/cborhead"
 )
 
 // The signature section is serde_cbor's encoding of Rust structs whose
 // byte fields are Vec<u8>: CBOR arrays of small unsigned integers, not byte
 // strings. No general CBOR library models that shape, so this file holds a
 // minimal strict reader and writer for exactly the items used: definite
-// heads with minimal arguments, text keys, arrays of uint8, byte strings.
+// heads with minimal arguments (package internal/cborhead, shared with
+// attestedtls), text keys, arrays of uint8, byte strings.
 
 const (
 	majorUint  = 0
@@ -24,65 +26,15 @@ const (
 var errCBOR = errors.New("not the expected CBOR encoding")
 
 // appendHead appends a CBOR head with the shortest encoding of n.
-func appendHead(b []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= 0xff:
-		return append(b, m|24, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(b, m|27), n)
-}
+func appendHead(b []byte, major byte, n uint64) []byte { return cborhead.Append(b, major, n) }
 
 // readHead reads a definite CBOR head with a minimally encoded argument.
 func readHead(b []byte) (major byte, n uint64, rest []byte, err error) {
-	if len(b) == 0 {
-		return 0, 0, nil, errCBOR
+	major, n, rest, ok := cborhead.Read(b)
+	if !ok {
+		return 0, 0, nil, errCBOR // truncated, not minimal, indefinite or reserved
 	}
-	major, ai := b[0]>>5, b[0]&0x1f
-	b = b[1:]
-	switch {
-	case ai < 24:
-		return major, uint64(ai), b, nil
-	case ai == 24:
-		if len(b) < 1 || b[0] < 24 {
-			return 0, 0, nil, errCBOR
-		}
-		return major, uint64(b[0]), b[1:], nil
-	case ai == 25:
-		if len(b) < 2 {
-			return 0, 0, nil, errCBOR
-		}
-		n = uint64(binary.BigEndian.Uint16(b))
-		if n <= 0xff {
-			return 0, 0, nil, errCBOR
-		}
-		return major, n, b[2:], nil
-	case ai == 26:
-		if len(b) < 4 {
-			return 0, 0, nil, errCBOR
-		}
-		n = uint64(binary.BigEndian.Uint32(b))
-		if n <= 0xffff {
-			return 0, 0, nil, errCBOR
-		}
-		return major, n, b[4:], nil
-	case ai == 27:
-		if len(b) < 8 {
-			return 0, 0, nil, errCBOR
-		}
-		n = binary.BigEndian.Uint64(b)
-		if n <= 0xffffffff {
-			return 0, 0, nil, errCBOR
-		}
-		return major, n, b[8:], nil
-	}
-	return 0, 0, nil, errCBOR // indefinite lengths and reserved values
+	return major, n, rest, nil
 }
 
 // appendText appends a CBOR text string.
