@@ -186,8 +186,10 @@ type CredentialsConfig struct {
 type ServiceConfig struct {
 	// Listen is the transport address the enclave connects to.
 	Listen string `yaml:"listen"`
-	// AllowedCIDs, when set, admits only these vsock context IDs; the
-	// listen address must be vsock.
+	// AllowedCIDs admits only these vsock context IDs (enclaves). Required
+	// with a vsock listen address, and only there: any enclave on the
+	// parent could otherwise set the clock an enclave steps to, or write
+	// log lines in the application's name.
 	AllowedCIDs []uint32 `yaml:"allowed_cids"`
 }
 
@@ -448,6 +450,12 @@ func validate(cfg *Config) (*compiled, error) {
 		}
 		if len(sc.AllowedCIDs) > 0 && a.Network != transport.NetworkVsock {
 			add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", a)
+		}
+		if a.Network == transport.NetworkVsock && len(sc.AllowedCIDs) == 0 {
+			// Any enclave on the parent, one the parent runs itself
+			// included, could otherwise set the clock an enclave steps to
+			// or write log lines in the application's name.
+			add(where, ErrInvalidConfig, "listen %s needs allowed_cids: the enclave CIDs served (any enclave on the parent could otherwise connect)", a)
 		}
 		return a
 	}

@@ -5,6 +5,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -74,8 +75,20 @@ func TestServiceRoutesLocalOnly(t *testing.T) {
 			t.Errorf("%+v %+v: accepted", cfg.Time, cfg.Logs)
 		}
 	}
+	// On vsock any enclave on the parent (one the parent runs itself
+	// included) could set the clock enclave-agent init steps to, or write
+	// lines under the application's name: an allow-list is required.
+	for _, cfg := range []*Config{
+		{Time: &ServiceConfig{Listen: "vsock://any:8004"}},
+		{Logs: &ServiceConfig{Listen: "vsock://any:8005"}},
+	} {
+		_, err := New(cfg)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "allowed_cids") {
+			t.Errorf("%+v %+v without allowed_cids: %v", cfg.Time, cfg.Logs, err)
+		}
+	}
 	if _, err := New(&Config{Time: &ServiceConfig{Listen: "vsock://any:8004", AllowedCIDs: []uint32{16}},
-		Logs: &ServiceConfig{Listen: "vsock://any:8005"}}); err != nil {
+		Logs: &ServiceConfig{Listen: "vsock://any:8005", AllowedCIDs: []uint32{16}}}); err != nil {
 		t.Fatalf("vsock time and logs routes: %v", err)
 	}
 }

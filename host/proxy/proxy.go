@@ -269,7 +269,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		p.log.Info("credentials route ready", "listen", transport.Bound(p.c.credsL, l).String(), "source", p.c.creds.Source)
 	}
 	if l := listeners["time"]; l != nil {
-		srv := &http.Server{Handler: p.timeHandler(), ReadHeaderTimeout: 10 * time.Second,
+		srv := &http.Server{Handler: p.timeHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
 		servers = append(servers, srv)
 		loops.Add(1)
