@@ -115,6 +115,17 @@ func TestInitStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
+// TestInitStopsOnEarlySIGTERM: a SIGTERM before the application has started
+// (what made TestInitStopsOnSIGTERM flaky) is a clean stop, exit 0.
+func TestInitStopsOnEarlySIGTERM(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, stderr := runInit(t, ctx, "--restart", "always", "--", "sh", "-c", "exit 3")
+	if code != 0 || !strings.Contains(stderr, "stopped=true") {
+		t.Fatalf("init exit %d:\n%s", code, stderr)
+	}
+}
+
 func TestInitUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{},

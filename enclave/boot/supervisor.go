@@ -113,6 +113,13 @@ func Supervise(ctx context.Context, cfg *SupervisorConfig) (ExitStatus, error) {
 	for restarts := 0; ; restarts++ {
 		st, err := runOnce(ctx, &c, reap)
 		st.Restarts = restarts
+		if errors.Is(err, errStoppedBeforeStart) {
+			// A stop requested before or while starting (SIGTERM to init
+			// during boot, or during the restart backoff) is a clean stop:
+			// nothing ran, so nothing is reported through OnExit.
+			c.Logger.Info("boot: stopped before the application started", slog.Int("restarts", restarts), slog.Bool("stopped", true))
+			return st, nil
+		}
 		if err != nil {
 			return st, err
 		}
@@ -140,7 +147,14 @@ func Supervise(ctx context.Context, cfg *SupervisorConfig) (ExitStatus, error) {
 	}
 }
 
+// errStoppedBeforeStart is runOnce's answer when ctx was done before the
+// application started.
+var errStoppedBeforeStart = errors.New("boot: stopped before the application started")
+
 func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus, error) {
+	if ctx.Err() != nil {
+		return ExitStatus{Code: -1, Stopped: true}, errStoppedBeforeStart
+	}
 	cmd := exec.CommandContext(ctx, c.Path)
 	cmd.Args = c.Args
 	cmd.Env = c.Env
@@ -161,6 +175,10 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		reap.mu.Unlock()
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			// exec.Cmd.Start refuses a done context without starting.
+			return ExitStatus{Code: -1, Stopped: true}, errStoppedBeforeStart
+		}
 		return ExitStatus{Code: -1}, fmt.Errorf("boot: starting %s: %w", c.Path, err)
 	}
 	werr := cmd.Wait()

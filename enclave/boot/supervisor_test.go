@@ -63,6 +63,20 @@ func TestSupervisorExitCodeAndRestarts(t *testing.T) {
 	}
 }
 
+// TestSupervisorStopBeforeStart: a stop requested before the application
+// has started (SIGTERM to init during boot) is a clean stop, not a failure
+// to start: no error, Stopped, and no run reported.
+func TestSupervisorStopBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, policy := range []string{RestartNever, RestartAlways} {
+		st, exits := supervise(t, ctx, &SupervisorConfig{Args: []string{"sh", "-c", "exit 3"}, Restart: policy})
+		if !st.Stopped || st.Restarts != 0 || len(exits) != 0 {
+			t.Fatalf("%s: %+v, %d exits", policy, st, len(exits))
+		}
+	}
+}
+
 // TestSupervisorGracefulStop: SIGTERM first, then SIGKILL after the stop
 // timeout for an application that ignores it; no restart after a stop.
 func TestSupervisorGracefulStop(t *testing.T) {
