@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,38 @@ func TestAttestationMessage(t *testing.T) {
 		if !strings.Contains(got, tt.want) || strings.Contains(got, "Options") {
 			t.Errorf("%T: %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestExpiredDocumentDenial: a genuine AWS document whose leaf certificate
+// has expired is refused with kms-server's own words (send a fresh
+// document), never the library's Options.AtDocumentTime, which no
+// kms-server user can set.
+func TestExpiredDocumentDenial(t *testing.T) {
+	doc, err := os.ReadFile("../../testvectors/aws/attestation/real/2022-10-13_evervault_valid.cbor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil) // roots: [] (AWS only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	client := clientFor(st, c.addr)
+	ctx := context.Background()
+	ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: ck.KeyMetadata.KeyId, KeySpec: types.DataKeySpecAes256,
+		Recipient: &types.RecipientInfo{KeyEncryptionAlgorithm: types.KeyEncryptionMechanismRsaesOaepSha256, AttestationDocument: doc}})
+	if err == nil {
+		t.Fatal("an expired document was accepted")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "(certificate_expired)") || !strings.Contains(msg, "send a fresh document") ||
+		strings.Contains(msg, "Options") || strings.Contains(msg, "AtDocumentTime") {
+		t.Fatalf("denial: %s", msg)
 	}
 }
