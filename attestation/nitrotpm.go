@@ -2,11 +2,6 @@
 
 package attestation
 
-import (
-	"crypto/x509"
-	"time"
-)
-
 // NitroTPMDocument is a decoded NitroTPM attestation document: an EC2
 // instance's attestation, made by its NitroTPM, not by a Nitro Enclave. It
 // has the envelope, the signer and the AWS root of an enclave's
@@ -22,35 +17,17 @@ import (
 // Certificates returned by a [Verifier] may be shared with other documents
 // verified with the same chain: treat them as read-only.
 //
-// Its fields are those of [Document], in the same order: the package
-// decodes both kinds with one code path and converts (the compiler
-// refuses the conversion if the two ever differ), after step 1 has
-// checked the document's kind.
-type NitroTPMDocument struct {
-	// ModuleID is the issuing NitroTPM's identifier (AWS's form is
-	// "i-<instance>-tpm<16 digits>").
-	ModuleID string
-	// Digest is the PCR hash function, always "SHA384".
-	Digest string
-	// Timestamp is the document's creation time (milliseconds), in UTC.
-	Timestamp time.Time
-	// PCRs maps each NitroTPM PCR index (0-31; AWS sends 0-23) to its value
-	// (32, 48 or 64 bytes): the payload's nitrotpm_pcrs.
-	PCRs map[int][]byte
-	// Certificate is the leaf certificate that signed the document.
-	Certificate *x509.Certificate
-	// CABundle is the issuing chain as in the document: [0] is the root,
-	// then the regional, zonal and instance CAs.
-	CABundle []*x509.Certificate
-	// PublicKey, UserData and Nonce are nil when the document carries null
-	// (or omits them), and empty, non-nil for a zero-length byte string.
-	PublicKey []byte
-	UserData  []byte
-	Nonce     []byte
-	// Raw is a copy of the exact COSE_Sign1 bytes given to ParseNitroTPM
-	// or VerifyNitroTPM.
-	Raw []byte
-}
+// It has the fields of [Document], with the same meaning, except that
+// ModuleID is the issuing NitroTPM's identifier (AWS's form is
+// "i-<instance>-tpm<16 digits>"), PCRs maps each NitroTPM PCR index (0-31;
+// AWS sends 0-23) to its value (32, 48 or 64 bytes), the payload's
+// nitrotpm_pcrs, and Raw is a copy of the exact COSE_Sign1 bytes given to
+// ParseNitroTPM or VerifyNitroTPM. It is a defined type, not an alias: it
+// has none of Document's methods (no [Document.Debug]: a NitroTPM has no
+// debug mode), and a *NitroTPMDocument is never a *Document nor the other
+// way round without an explicit conversion, which this package makes only
+// after step 1 has checked the document's kind.
+type NitroTPMDocument Document
 
 // ParseNitroTPM decodes a NitroTPM attestation document strictly, as
 // [Parse] decodes an enclave's, and returns it without any cryptographic
