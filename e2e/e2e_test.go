@@ -411,7 +411,7 @@ logs:
 	enclaveArgs := func(state string, image ...string) []string {
 		return append(append([]string{"--nsm", "emulator", "--emulator-state", path(state)}, image...),
 			"--region", region, "--kms-endpoint", "https://localhost", "--kms-ca", path("kms", "tls-ca.pem"), "--proxy", "unix://"+path("egress.sock"),
-			"--credentials-endpoint", "unix://"+path("creds.sock"))
+			"--credentials-endpoint", "unix://"+path("creds.sock"), "--kms-account", account)
 	}
 	agentA := enclaveArgs("enclave-a", "--image-measurements", path("image-a.json"))
 	srvA := start(t, "enclave-agent", append(agentA, "serve", "--listen", "unix://"+path("enclave-a", "agent.sock"))...)

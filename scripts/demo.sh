@@ -222,7 +222,7 @@ cat >"$WORK/image-a.json" <<EOF
 EOF
 AGENT_A=(enclave-agent --nsm emulator --emulator-state "$WORK/enclave-a" --image-measurements "$WORK/image-a.json"
 	--region "$REGION" --kms-endpoint https://localhost --kms-ca "$WORK/kms/tls-ca.pem" --proxy "unix://$WORK/kms-egress.sock"
-	--credentials-endpoint "unix://$WORK/credentials.sock")
+	--credentials-endpoint "unix://$WORK/credentials.sock" --kms-account "$ACCOUNT")
 start agent-a "${AGENT_A[@]}" serve --listen "unix://$WORK/enclave-a/agent.sock"
 wait_for agent-a 'attestation endpoint listening'
 say "enclave-agent  image A (PCR0 ${PCR0_A:0:16}…), emulated NSM, serving unix://$WORK/enclave-a/agent.sock"
@@ -272,7 +272,7 @@ say "same key: delivered twice, never in the clear outside the enclave"
 step "6. Another enclave image asks for the same key and is denied"
 AGENT_B=(enclave-agent --nsm emulator --emulator-state "$WORK/enclave-b" --pcr0 "$PCR0_B"
 	--region "$REGION" --kms-endpoint https://localhost --kms-ca "$WORK/kms/tls-ca.pem" --proxy "unix://$WORK/kms-egress.sock"
-	--credentials-endpoint "unix://$WORK/credentials.sock")
+	--credentials-endpoint "unix://$WORK/credentials.sock" --kms-account "$ACCOUNT")
 say "enclave-agent  image B (PCR0 ${PCR0_B:0:16}…), same role, same credentials, same emulated hardware"
 set +e
 "${AGENT_B[@]}" genkey --key-id alias/demo --format raw --out "$WORK/enclave-b/datakey.bin" \
