@@ -173,9 +173,26 @@ func TestCrashRotation(t *testing.T) {
 	}
 	total := 0
 	for id, n := range rotations {
-		lr, err := client.ListKeyRotations(ctx, &awskms.ListKeyRotationsInput{KeyId: aws.String(id)})
-		if err != nil || len(lr.Rotations) < n {
-			t.Fatalf("key %s: %d acknowledged rotations, %d listed (%v)", id, n, len(lr.Rotations), err)
+		// Paged in tens: an unpaged answer for a key with ~25 rotations
+		// from the kms-server binary currently fails in the SDK with "use
+		// of closed network connection" (an open bug, reported; the
+		// in-process ListKeyRotations tests pass), and this test is about
+		// acknowledged rotations surviving SIGKILL.
+		listed := 0
+		in := &awskms.ListKeyRotationsInput{KeyId: aws.String(id), Limit: aws.Int32(10)}
+		for {
+			lr, err := client.ListKeyRotations(ctx, in)
+			if err != nil {
+				t.Fatalf("key %s: %d acknowledged rotations, ListKeyRotations: %v", id, n, err)
+			}
+			listed += len(lr.Rotations)
+			if !lr.Truncated {
+				break
+			}
+			in.Marker = lr.NextMarker
+		}
+		if listed < n {
+			t.Fatalf("key %s: %d acknowledged rotations, %d listed", id, n, listed)
 		}
 		total += n
 	}
