@@ -169,4 +169,15 @@
 // the parent instance can therefore hand the enclave data keys of its own
 // choosing (see "What a relaying parent can learn" above). Use https (TLS
 // inside the enclave) for anything but development.
+//
+// # Serving
+//
+// The agent's endpoints (attestation, local KMS, attested TLS) are
+// http.Handlers served by [Serve] or [Attested.Serve], each taking a
+// context that ends it. They do not follow host/kmsserver's and
+// host/proxy's Listen/Serve(ctx) type on purpose: the agent owns no store,
+// no background loop and no second listener per endpoint; enclave-agent
+// serve composes them and owns their lifetimes. A long-lived loop added
+// here later (key rotation is already on a timer inside [Client]) would
+// move the agent to the same Listen/Serve(ctx) shape.
 package agent

@@ -66,8 +66,8 @@ type ClockConfig struct {
 	// MaxRTT refuses an answer that took longer (its time is too uncertain);
 	// 0 is DefaultMaxRTT.
 	MaxRTT time.Duration
-	// Now reads the clock; nil is time.Now.
-	Now func() time.Time
+	// Clock reads the clock; nil is time.Now.
+	Clock func() time.Time
 	// Reference, when set, reads a clock the parent instance cannot set
 	// ([NSMTime]: the timestamp of a document the NSM makes). The host's
 	// time must then be within MaxStep of it, whether the enclave's clock
@@ -111,8 +111,8 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	if c.MaxRTT == 0 {
 		c.MaxRTT = DefaultMaxRTT
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.Set == nil {
 		c.Set = SetSystemClock
@@ -130,14 +130,14 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	t0 := c.Now()
+	t0 := c.Clock()
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("boot: time route %s: %w", c.Addr, err)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
-	t1 := c.Now()
+	t1 := c.Clock()
 	if err != nil {
 		return nil, fmt.Errorf("boot: time route %s: %w", c.Addr, err)
 	}
@@ -167,7 +167,7 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 		}
 		// The host's time as of the reference's reading, by the enclave's
 		// clock (which advances correctly even when unset).
-		if off := host.Add(c.Now().Sub(mid)).Sub(ref); off.Abs() > c.MaxStep {
+		if off := host.Add(c.Clock().Sub(mid)).Sub(ref); off.Abs() > c.MaxStep {
 			log.Error("boot: the host's time is too far from the reference clock (the NSM's): clock left alone",
 				slog.Time("reference", ref), slog.Duration("max_step", c.MaxStep))
 			return res, &ClockStepError{Offset: off, Max: c.MaxStep}
@@ -189,7 +189,7 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	}
 	// Set to the host's time as of now: the offset applied to the clock
 	// read just before setting it.
-	if err := c.Set(c.Now().Add(res.Offset)); err != nil {
+	if err := c.Set(c.Clock().Add(res.Offset)); err != nil {
 		log.Error("boot: setting the clock failed", slog.String("error", err.Error()))
 		return res, fmt.Errorf("boot: setting the clock: %w", err)
 	}

@@ -65,7 +65,7 @@ func TestSyncClock(t *testing.T) {
 			// from tc.enclave.
 			start := time.Now()
 			now := func() time.Time { return tc.enclave.Add(time.Since(start)) }
-			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Now: now, MaxRTT: 200 * time.Millisecond,
+			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Clock: now, MaxRTT: 200 * time.Millisecond,
 				Set: func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
 			switch {
 			case tc.wantErr == errAny && err == nil, tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
@@ -116,7 +116,7 @@ func TestSyncClockReference(t *testing.T) {
 			now := func() time.Time { return tc.enclave.Add(time.Since(start)) }
 			ref := func() (time.Time, error) { return trusted.Add(time.Since(start)), tc.refErr }
 			var set []time.Time
-			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Now: now, Reference: ref, MaxRTT: 200 * time.Millisecond,
+			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Clock: now, Reference: ref, MaxRTT: 200 * time.Millisecond,
 				Set: func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
 			switch {
 			case tc.wantErr == errAny && err == nil, tc.wantErr != errAny && !errors.Is(err, tc.wantErr):

@@ -66,8 +66,8 @@ type LogForwarderConfig struct {
 	// It is written to from the application's side: give a writer that
 	// does not block.
 	Echo io.Writer
-	// Now stamps records; nil is time.Now.
-	Now func() time.Time
+	// Clock stamps records; nil is time.Now.
+	Clock func() time.Time
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -107,8 +107,8 @@ func NewLogForwarder(cfg *LogForwarderConfig) (*LogForwarder, error) {
 	if c.WriteWait <= 0 {
 		c.WriteWait = DefaultLogWriteWait
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -132,7 +132,7 @@ func (f *LogForwarder) Record(stream, line string) bool {
 		_, _ = io.WriteString(f.cfg.Echo, line+"\n")
 	}
 	select {
-	case f.queue <- LogRecord{Time: f.cfg.Now().UnixNano(), Stream: stream, Line: line}:
+	case f.queue <- LogRecord{Time: f.cfg.Clock().UnixNano(), Stream: stream, Line: line}:
 		return true
 	default:
 		f.drop(1, len(line))

@@ -113,8 +113,8 @@ type Config struct {
 	// Registerer receives the proxy's metrics; nil creates a private
 	// registry (see [Proxy.Gatherer]).
 	Registerer prometheus.Registerer `yaml:"-"`
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time `yaml:"-"`
+	// Clock is the clock; nil is time.Now.
+	Clock func() time.Time `yaml:"-"`
 	// Environ is the environment for credentials source "env"; nil is
 	// os.Environ at start-up.
 	Environ []string `yaml:"-"`

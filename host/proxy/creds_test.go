@@ -87,7 +87,7 @@ func TestCredentialsIMDS(t *testing.T) {
 	srv := httptest.NewServer(imds)
 	defer srv.Close()
 	log, logs := testLogger(t)
-	p, _ := startProxy(t, &Config{Logger: log, Now: clock.Now, Credentials: &CredentialsConfig{
+	p, _ := startProxy(t, &Config{Logger: log, Clock: clock.Now, Credentials: &CredentialsConfig{
 		Listen: "tcp://127.0.0.1:0", Source: "imds", IMDSURL: srv.URL, RefreshBefore: 10 * time.Minute}})
 
 	code, c := getCreds(t, p)

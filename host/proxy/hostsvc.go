@@ -24,7 +24,7 @@ func (p *Proxy) timeHandler() http.Handler {
 	mux.HandleFunc("GET /v1/time", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(map[string]int64{"unix_nano": p.cfg.Now().UnixNano()})
+		_ = json.NewEncoder(w).Encode(map[string]int64{"unix_nano": p.cfg.Clock().UnixNano()})
 	})
 	return mux
 }

@@ -19,12 +19,12 @@ import (
 func TestTimeRoute(t *testing.T) {
 	log, _ := testLogger(t)
 	parent := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	p, _ := startProxy(t, &Config{Logger: log, Now: func() time.Time { return parent },
+	p, _ := startProxy(t, &Config{Logger: log, Clock: func() time.Time { return parent },
 		Time: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
 	var set time.Time
 	enclave := parent.Add(-time.Minute)
 	res, err := boot.SyncClock(context.Background(), &boot.ClockConfig{Addr: "tcp://" + p.Addr("time").String(),
-		Now: func() time.Time { return enclave }, Set: func(t time.Time) error { set = t; return nil }, Logger: slog.New(slog.DiscardHandler)})
+		Clock: func() time.Time { return enclave }, Set: func(t time.Time) error { set = t; return nil }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || !res.Stepped || !set.Equal(parent) || res.Offset != time.Minute {
 		t.Fatalf("SyncClock: %+v, set %v, %v", res, set, err)
 	}

@@ -88,8 +88,8 @@ func New(cfg *Config) (*Proxy, error) {
 	if d.ShutdownTimeout == 0 {
 		d.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if d.Now == nil {
-		d.Now = time.Now
+	if d.Clock == nil {
+		d.Clock = time.Now
 	}
 	var ttlRes TTLResolver
 	if d.Resolver == nil {
@@ -133,7 +133,7 @@ func New(cfg *Config) (*Proxy, error) {
 				network += strconv.Itoa(cr.IPVersion)
 			}
 			r.dns = &dnsCache{resolver: d.Resolver, ttl: ttlRes, name: cr.destHost, network: network,
-				maxTTL: d.DNSRefresh, fixed: min(FallbackDNSRefresh, d.DNSRefresh), now: d.Now}
+				maxTTL: d.DNSRefresh, fixed: min(FallbackDNSRefresh, d.DNSRefresh), now: d.Clock}
 		}
 		r.bytesIn = p.m.bytes.WithLabelValues(cr.Name, "in")
 		r.bytesOut = p.m.bytes.WithLabelValues(cr.Name, "out")
@@ -143,7 +143,7 @@ func New(cfg *Config) (*Proxy, error) {
 		p.routes = append(p.routes, r)
 	}
 	if c.creds != nil {
-		p.creds, err = newCredCache(c.creds, d.Now, d.Environ, p.log, p.m)
+		p.creds, err = newCredCache(c.creds, d.Clock, d.Environ, p.log, p.m)
 		if err != nil {
 			return nil, err
 		}

@@ -439,7 +439,7 @@ func TestDNSReresolve(t *testing.T) {
 	cfg := &Config{
 		Logger:   log,
 		Resolver: res,
-		Now:      clock.Now,
+		Clock:    clock.Now,
 		AllowList: []AllowEntry{
 			{Address: "upstream.test", Port: up.port()},
 			{Address: "127.0.0.1", Port: up.port()}, // loopback must be listed explicitly
