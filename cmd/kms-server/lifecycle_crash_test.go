@@ -173,11 +173,14 @@ func TestCrashRotation(t *testing.T) {
 	}
 	total := 0
 	for id, n := range rotations {
-		// Paged in tens: an unpaged answer for a key with ~25 rotations
-		// from the kms-server binary currently fails in the SDK with "use
-		// of closed network connection" (an open bug, reported; the
-		// in-process ListKeyRotations tests pass), and this test is about
-		// acknowledged rotations surviving SIGKILL.
+		// Paged in tens. Unpaged, after the crash loop, this client's
+		// ListKeyRotations of a key with ~25 rotations (a chunked answer
+		// of about 6 KB) fails now and then with "use of closed network
+		// connection" while the SDK reads the body. Dumped, the server's
+		// answer is well formed, and the same call through a per-operation
+		// HTTP client succeeds; the cause is not yet understood and is
+		// reported as open. This test is about acknowledged rotations
+		// surviving SIGKILL.
 		listed := 0
 		in := &awskms.ListKeyRotationsInput{KeyId: aws.String(id), Limit: aws.Int32(10)}
 		for {
