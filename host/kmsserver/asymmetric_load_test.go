@@ -45,26 +45,12 @@ func signKey(tb testing.TB, env *testEnv) (string, *keyspec.Key) {
 // every core for d: the cryptography of one Sign request, which is itself
 // within 1% of the bare crypto/ecdsa call (docs/PERFORMANCE.md, keyspec).
 func signFloorRate(t *testing.T, k *keyspec.Key, msg []byte, d time.Duration) (rate float64, cpuPerOp time.Duration) {
-	var n atomic.Int64
-	cpu0 := processCPU()
-	stop := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				if _, err := k.Sign(keyspec.ECDSA_SHA_256, keyspec.RAW, msg); err != nil {
-					t.Error(err)
-					return
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	cpu := processCPU() - cpu0
-	return float64(n.Load()) / d.Seconds(), cpu / time.Duration(max(n.Load(), 1))
+	return onEveryCore(t, d, func() func() error {
+		return func() error {
+			_, err := k.Sign(keyspec.ECDSA_SHA_256, keyspec.RAW, msg)
+			return err
+		}
+	})
 }
 
 // TestLoadSign: 64 concurrent official clients doing Sign (ECC_NIST_P256,
