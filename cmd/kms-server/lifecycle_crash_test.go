@@ -3,10 +3,8 @@
 package main
 
 import (
-	"errors"
-
 	"context"
-	"github.com/aws/smithy-go"
+	"errors"
 	mrand "math/rand/v2"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 )
