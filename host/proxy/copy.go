@@ -13,9 +13,9 @@ import (
 )
 
 // Copy buffers. While traffic is sparse a direction waits for its source to
-// become readable without holding a buffer (see [readWaiter]), then takes a
-// small pooled buffer for one read and its write and gives it back, so an
-// idle connection holds no buffer at all. A read that fills the small buffer
+// become readable without holding a buffer (see [rawSource]), taking a small
+// pooled buffer for one read and its write and giving it back, so an idle
+// connection holds no buffer at all. A read that fills the small buffer
 // switches to a large one for bulk transfers, held across reads until they
 // turn short again (or until the idle tick). A source that cannot wait
 // without reading (no syscall.RawConn) holds a small buffer while it blocks.
@@ -77,9 +77,9 @@ func (ps *pipeState) capDeadline(d time.Time) time.Time {
 // by the time, and means the peer has not read for that long.
 func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 	spliceable := ps.splice && canSplice(dst, src)
-	var wait func() error
+	var source bufSource
 	if !spliceable {
-		wait = readWaiter(src)
+		source = newSource(src)
 	}
 	tick := ps.idle / 2
 	for {
@@ -101,7 +101,7 @@ func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
 		if spliceable {
 			n, err = io.Copy(dst, src)
 		} else {
-			n, err = copyAdaptive(dst, src, wait)
+			n, err = copyAdaptive(dst, source)
 		}
 		if n > 0 {
 			count(n)
@@ -159,13 +159,33 @@ func canSplice(dst, src net.Conn) bool {
 	return false
 }
 
+// bufSource is a reader that picks its own buffer: the large buffer it is
+// given, or else a pooled small buffer it takes once there is something to
+// read. It returns the buffer used (nil when none was kept: an error before
+// any read), which copyAdaptive gives back to smallPool when it is not large.
+type bufSource interface {
+	readBuf(large *[]byte) (buf *[]byte, n int, err error)
+}
+
+// plainSource reads an io.Reader that cannot wait without reading: it holds
+// a small buffer while its read blocks.
+type plainSource struct{ r io.Reader }
+
+func (s plainSource) readBuf(large *[]byte) (*[]byte, int, error) {
+	b := large
+	if b == nil {
+		b = smallPool.Get().(*[]byte)
+	}
+	n, err := s.r.Read(*b)
+	return b, n, err
+}
+
 // copyAdaptive copies src to dst until EOF (nil) or an error. While reads are
-// short it calls wait (when not nil) before each read, so that no buffer is
-// held while src has nothing to read, then reads into a pooled small buffer
-// and returns it to the pool after the write; a read that fills the small
-// buffer switches to a pooled large buffer, held while reads keep filling
-// at least a small buffer's worth.
-func copyAdaptive(dst io.Writer, src io.Reader, wait func() error) (int64, error) {
+// short each read takes a pooled small buffer only once src has data (see
+// [rawSource]) and the buffer goes back to the pool after the write; a read
+// that fills the small buffer switches to a pooled large buffer, held while
+// reads keep filling at least a small buffer's worth.
+func copyAdaptive(dst io.Writer, src bufSource) (int64, error) {
 	var large *[]byte
 	defer func() {
 		if large != nil {
@@ -174,35 +194,24 @@ func copyAdaptive(dst io.Writer, src io.Reader, wait func() error) (int64, error
 	}()
 	var written int64
 	for {
-		var small *[]byte
-		var buf []byte
-		if large != nil {
-			buf = *large
-		} else {
-			if wait != nil {
-				if err := wait(); err != nil {
-					return written, err
-				}
-			}
-			small = smallPool.Get().(*[]byte)
-			buf = *small
-		}
-		nr, er := src.Read(buf)
+		b, nr, er := src.readBuf(large)
+		small := b != nil && b != large
 		if nr > 0 {
-			nw, ew := dst.Write(buf[:nr])
+			nw, ew := dst.Write((*b)[:nr])
 			written += int64(nw)
 			if ew == nil && nw != nr {
 				ew = io.ErrShortWrite
 			}
 			if ew != nil {
-				if small != nil {
-					smallPool.Put(small)
+				if small {
+					smallPool.Put(b)
 				}
 				return written, ew
 			}
 		}
-		if small != nil {
-			smallPool.Put(small)
+		full := b != nil && nr == len(*b)
+		if small {
+			smallPool.Put(b)
 		}
 		if er != nil {
 			if er == io.EOF {
@@ -211,7 +220,7 @@ func copyAdaptive(dst io.Writer, src io.Reader, wait func() error) (int64, error
 			return written, er
 		}
 		switch {
-		case large == nil && nr == len(buf):
+		case large == nil && full:
 			large = largePool.Get().(*[]byte)
 		case large != nil && nr < smallBuf:
 			largePool.Put(large)

@@ -36,7 +36,7 @@ func TestCopyAdaptive(t *testing.T) {
 	// Sparse, then bulk, then sparse again.
 	r := &chunkReader{data: data, sizes: []int{100, 200, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 50, 60, 70, 1 << 20}}
 	var out bytes.Buffer
-	n, err := copyAdaptive(&out, r, nil)
+	n, err := copyAdaptive(&out, plainSource{r})
 	if err != nil || n != int64(len(data)) || !bytes.Equal(out.Bytes(), data) {
 		t.Fatalf("copied %d, %v; equal=%v", n, err, bytes.Equal(out.Bytes(), data))
 	}
@@ -60,7 +60,7 @@ func (failWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
 
 func TestCopyAdaptiveShortWrite(t *testing.T) {
 	r := &chunkReader{data: []byte("hello"), sizes: []int{5}}
-	if _, err := copyAdaptive(failWriter{}, r, nil); !errors.Is(err, io.ErrShortWrite) {
+	if _, err := copyAdaptive(failWriter{}, plainSource{r}); !errors.Is(err, io.ErrShortWrite) {
 		t.Fatalf("err = %v, want io.ErrShortWrite", err)
 	}
 }

@@ -455,7 +455,7 @@ func (cn *conn) fail(reason string, msg string, args ...any) {
 // then hands the connection to two fresh goroutines, one per direction, and
 // returns: its own stack, grown by the dial, is not kept for the life of
 // the connection (an idle connection costs two small stacks and no
-// buffer, see [readWaiter]).
+// buffer, see [rawSource]).
 func (p *Proxy) handle(r *route, c net.Conn) {
 	cn := &conn{p: p, r: r, c: c, start: time.Now()}
 	r.mConns.Inc()
