@@ -52,7 +52,12 @@ func (s *Server) generateMaterial(spec string) ([]byte, error) {
 	if _, ok := keymaterial.KeySize(spec); ok {
 		return keymaterial.Generate(spec, s.rand)
 	}
+	release, err := s.startKeyGen(spec)
+	if err != nil {
+		return nil, err
+	}
 	k, err := keyspec.Generate(keyspec.Spec(spec))
+	release()
 	if err != nil {
 		return nil, specErr(err)
 	}
@@ -352,6 +357,11 @@ func checkDataKeyPairSpec(spec string) error {
 // newDataKeyPair returns a fresh key pair of spec as PKCS #8 and
 // SubjectPublicKeyInfo DER.
 func (s *Server) newDataKeyPair(spec string) (priv, pub []byte, err error) {
+	release, err := s.startKeyGen(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	if keymaterial.IsKeyPairSpec(spec) {
 		return keymaterial.GenerateKeyPair(spec, s.rand)
 	}

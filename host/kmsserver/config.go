@@ -88,6 +88,13 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// MaxBodyBytes bounds a request body; default 64 KiB.
 	MaxBodyBytes int64
+	// MaxConcurrentKeyGenerations bounds the RSA key generations running
+	// at once (CreateKey, GenerateDataKeyPair(WithoutPlaintext) and
+	// GetParametersForImport make one per request, up to a second of CPU
+	// each for RSA_4096); a request beyond it is refused at once with a
+	// ThrottlingException, which the AWS SDKs retry. Default (0): half of
+	// GOMAXPROCS, at least 1.
+	MaxConcurrentKeyGenerations int
 
 	// Listen is the KMS listen address of [Server.Listen]; default
 	// "127.0.0.1:7700".
@@ -187,6 +194,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
+	if cfg.MaxConcurrentKeyGenerations == 0 {
+		cfg.MaxConcurrentKeyGenerations = defaultKeyGenerations()
+	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:7700"
 	}
@@ -235,6 +245,10 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	}
 	if cfg.MaxBodyBytes < 0 {
 		bad("maximum body size", "negative")
+	}
+	if cfg.MaxConcurrentKeyGenerations < 0 {
+		bad("maximum concurrent key generations", "negative")
+		cfg.MaxConcurrentKeyGenerations = 1
 	}
 	if cfg.ShutdownTimeout < 0 {
 		bad("shutdown timeout", "negative")

@@ -95,6 +95,14 @@
 // (below), key state and usage, DryRun, the work. An
 // audit line is written for every request, whatever its outcome.
 //
+// The work of CreateKey, GenerateDataKeyPair(WithoutPlaintext) and
+// GetParametersForImport includes an RSA key generation for RSA specs
+// (about a second of CPU for RSA_4096): at most
+// [Config.MaxConcurrentKeyGenerations] run at once, and a request beyond
+// them is answered ThrottlingException (HTTP 400) at once, after its
+// authorization, so that a principal allowed to call them cannot take every
+// core. Other specs cost microseconds and are not bounded.
+//
 // # Authorization
 //
 // Every principal has an identity policy ([AccessKey.Policy], IAM grammar

@@ -37,6 +37,7 @@ const (
 	CodeInvalidGrantID         = "InvalidGrantIdException"
 	CodeInvalidGrantToken      = "InvalidGrantTokenException"
 	CodeTag                    = "TagException"
+	CodeThrottling             = "ThrottlingException"
 	CodeInvalidState           = "KMSInvalidStateException"
 	CodeInternal               = "KMSInternalException"
 	CodeMalformedPolicy        = "MalformedPolicyDocumentException"

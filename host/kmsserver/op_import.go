@@ -115,7 +115,12 @@ func (s *Server) getParametersForImport(c *call, body []byte) (any, error) {
 	if k.KeySpec != specSymmetric {
 		return nil, apiErr(CodeUnsupportedOperation, "%s is a %s key; this server imports SYMMETRIC_DEFAULT key material only.", s.keyARN(k.ID), k.KeySpec)
 	}
+	release, err := s.startKeyGen(in.WrappingKeySpec)
+	if err != nil {
+		return nil, err
+	}
 	priv, err := rsa.GenerateKey(s.rand, bits)
+	release()
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,7 @@ type Server struct {
 	audit   *auditLog
 	metrics *metrics
 	ops     map[string]opFunc
+	keyGen  chan struct{} // one token per RSA key generation in progress (startKeyGen)
 
 	mu        sync.Mutex
 	listeners map[string]net.Listener // "kms", "metrics"; bound by Listen
@@ -61,7 +62,8 @@ func NewServer(cfg *Config) (*Server, error) {
 	if cfg == nil {
 		return nil, errs
 	}
-	s := &Server{cfg: c, store: c.Store, signer: newSigner(), rand: c.Rand, listeners: map[string]net.Listener{}}
+	s := &Server{cfg: c, store: c.Store, signer: newSigner(), rand: c.Rand, listeners: map[string]net.Listener{},
+		keyGen: make(chan struct{}, c.MaxConcurrentKeyGenerations)}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

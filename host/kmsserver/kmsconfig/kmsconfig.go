@@ -96,6 +96,10 @@ type File struct {
 	// listen address that is not loopback; see
 	// kmsserver.Config.InsecureHTTPUnsafe.
 	InsecureHTTPUnsafe bool `yaml:"insecure_http_unsafe"`
+	// MaxConcurrentKeyGenerations (max_concurrent_key_generations) bounds
+	// the RSA key generations running at once; see
+	// kmsserver.Config.MaxConcurrentKeyGenerations.
+	MaxConcurrentKeyGenerations int `yaml:"max_concurrent_key_generations"`
 
 	// Warnings lists deprecated settings Load found (for the caller to
 	// log); they still take effect.
@@ -241,6 +245,9 @@ func Load(path string) (*File, error) {
 	if f.Listen == "" {
 		f.Listen = "127.0.0.1:7700"
 	}
+	if f.MaxConcurrentKeyGenerations < 0 {
+		return nil, f.errorf("max_concurrent_key_generations", "negative; leave it out (half the CPUs) or give at least 1")
+	}
 	if a := f.Attestation.AllowDebug; a != nil {
 		if f.Attestation.AllowDebugUnsafe && !*a {
 			return nil, f.errorf("attestation.allow_debug", "allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only")
@@ -332,16 +339,17 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 		return nil, err
 	}
 	cfg := &kmsserver.Config{
-		Store:                    store,
-		RootKey:                  rk,
-		AccessKeys:               map[string]kmsserver.AccessKey{},
-		Region:                   f.Region,
-		AccountID:                f.AccountID,
-		MaxDocumentAge:           f.Attestation.MaxAge,
-		AllowDebugEnclavesUnsafe: f.Attestation.AllowDebugUnsafe,
-		Listen:                   f.Listen,
-		InsecureHTTPUnsafe:       f.InsecureHTTPUnsafe,
-		AuditLog:                 audit,
+		Store:                       store,
+		RootKey:                     rk,
+		AccessKeys:                  map[string]kmsserver.AccessKey{},
+		Region:                      f.Region,
+		AccountID:                   f.AccountID,
+		MaxDocumentAge:              f.Attestation.MaxAge,
+		AllowDebugEnclavesUnsafe:    f.Attestation.AllowDebugUnsafe,
+		Listen:                      f.Listen,
+		InsecureHTTPUnsafe:          f.InsecureHTTPUnsafe,
+		MaxConcurrentKeyGenerations: f.MaxConcurrentKeyGenerations,
+		AuditLog:                    audit,
 	}
 	if f.TLS != nil {
 		tc, err := f.tlsConfig()

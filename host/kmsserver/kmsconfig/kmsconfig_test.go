@@ -117,3 +117,20 @@ func TestAllowDebugAlias(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConcurrentKeyGenerations: the file's bound reaches the server's
+// configuration; a negative one is refused with the key's name and line.
+func TestMaxConcurrentKeyGenerations(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("listen: 127.0.0.1:1\nmax_concurrent_key_generations: 3\n"), 0o600)
+	f, err := Load(p)
+	if err != nil || f.MaxConcurrentKeyGenerations != 3 {
+		t.Fatalf("Load: %+v, %v", f, err)
+	}
+	os.WriteFile(p, []byte("listen: 127.0.0.1:1\nmax_concurrent_key_generations: -1\n"), 0o600)
+	_, err = Load(p)
+	var fe *FileError
+	if !errors.Is(err, ErrConfig) || !errors.As(err, &fe) || !strings.Contains(err.Error(), "max_concurrent_key_generations") || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("negative bound: %v", err)
+	}
+}
