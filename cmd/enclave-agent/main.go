@@ -136,9 +136,9 @@ Global flags (accepted before or after the command):
                             tcp://HOST:PORT, HOST:PORT or unix:///PATH (TLS
                             stays end to end)
   --kms-ca FILE             PEM roots for an https endpoint (default: system roots)
-  --kms-account ACCOUNT_ID  refuse any KMS answer whose KeyId is not a key ARN in
-                            this account (or, for a key ARN asked for, not that
-                            ARN): the parent supplies the credentials, and
+  --kms-account ACCOUNT_ID  refuse any KMS answer naming a key outside this
+                            account (or, for a key ARN asked for, another key);
+                            the parent supplies the credentials, and
                             alias/NAME or a bare key ID resolves in their account
   --credentials-endpoint ADDR
                             fetch credentials from the host-proxy's credentials

@@ -141,7 +141,12 @@
 // response's KeyId must then be a key ARN in it, and, when the request names
 // a key by its full key ARN, that ARN. Any other response is refused with a
 // [KeyAccountError] (the local KMS endpoint answers KMSInternalException),
-// like any other bad response: none of its plaintext is used.
+// like any other bad response: none of its plaintext is used. The local KMS
+// endpoint checks every key an answer it passes through names, at any
+// depth (KeyMetadata.KeyId, Arn and AWSAccountId, multi-Region keys,
+// ReEncrypt's SourceKeyId, the entries of ListKeys, ListAliases and
+// ListGrants): each must be in the account, and a bare key ID is accepted
+// only beside an ARN in the account that names the same key.
 //
 // # Attestation endpoint
 //

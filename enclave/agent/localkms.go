@@ -252,10 +252,8 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 			return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + f + ": refused"}
 		}
 	}
-	if present(out["KeyId"]) {
-		if err := e.checkKeyAccount(op, fields, out); err != nil {
-			return nil, err
-		}
+	if err := e.checkAccount(op, fields, out); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -351,10 +349,11 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 			return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
 		}
 	}
-	if op != "GenerateRandom" {
-		if err := e.checkKeyAccount(op, fields, out); err != nil {
-			return nil, err
-		}
+	if op != "GenerateRandom" && e.c.account != "" && !present(out["KeyId"]) {
+		return nil, &kmsError{500, "KMSInternalException", (&KeyAccountError{Op: op, Account: e.c.account, Requested: requestedKey(fields), Field: "KeyId"}).Error()}
+	}
+	if err := e.checkAccount(op, fields, out); err != nil {
+		return nil, err
 	}
 	pt, err := e.c.open(rk, "agent: "+op, nil, cfr, func(pt []byte) bool { return valid(pt, out) })
 	if err != nil {
@@ -370,24 +369,20 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	return json.Marshal(out)
 }
 
-// checkKeyAccount checks the answer's KeyId against the client's
-// Config.KMSAccount (see [KeyAccountError]): the key the request named
-// (DestinationKeyId for ReEncrypt) and the key the answer names.
-func (e *kmsEndpoint) checkKeyAccount(op string, req, out map[string]json.RawMessage) error {
-	if e.c.account == "" {
-		return nil
-	}
-	field := "KeyId"
-	if op == "ReEncrypt" {
-		field = "DestinationKeyId"
-	}
-	var requested, got string
-	_ = json.Unmarshal(req[field], &requested)
-	_ = json.Unmarshal(out["KeyId"], &got)
-	if err := checkKeyAccount(e.c.account, op, requested, got); err != nil {
+// checkAccount checks every key the answer names against the client's
+// Config.KMSAccount (see [checkAnswerAccount] and [KeyAccountError]).
+func (e *kmsEndpoint) checkAccount(op string, req, out map[string]json.RawMessage) error {
+	if err := checkAnswerAccount(e.c.account, op, req, out); err != nil {
 		return &kmsError{500, "KMSInternalException", err.Error()}
 	}
 	return nil
+}
+
+// requestedKey returns the request's KeyId, or "".
+func requestedKey(req map[string]json.RawMessage) string {
+	var s string
+	_ = json.Unmarshal(req["KeyId"], &s)
+	return s
 }
 
 // plaintextCheck returns the check a plaintext must pass for op, from the
