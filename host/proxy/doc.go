@@ -103,6 +103,14 @@
 // (hostproxy_enclave_log_dropped_lines_total). Both listen on vsock, a unix
 // socket or loopback TCP only.
 //
+// The enclave's lines are attacker-controlled text in the proxy's log: the
+// slog handler quotes them (newlines, terminal escapes), and a line whose
+// quoted form would pass 32 KiB is logged in parts, each with part and
+// parts attributes, so that no log line reaches journald's default LineMax
+// (48 KiB), past which journald would cut it and log the rest, chosen by
+// the enclave, as an entry of host-proxy's own. An exit report whose
+// signal name is over 64 bytes is counted invalid.
+//
 // # Operations
 //
 // Metrics (Prometheus, namespace hostproxy, labelled by route) and /healthz

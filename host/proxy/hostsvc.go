@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -37,7 +39,50 @@ const (
 	maxLogLine      = 128 << 10
 	maxLogConns     = 8
 	logConnIdleTime = 10 * time.Minute
+	// maxLogPart bounds the escaped size of the part of an enclave line
+	// written in one log line (splitLogLine): 32 KiB, well under
+	// journald's default LineMax (48 KiB) with the record's attributes.
+	// journald cuts a longer line into entries of its own, and the text
+	// after the cut, chosen by the enclave, would read as host-proxy's own
+	// entry.
+	maxLogPart = 32 << 10
 )
+
+// splitLogLine cuts line into parts each written in at most maxLogPart
+// bytes by slog's text or JSON handler, at rune boundaries; a line that
+// fits is one part.
+func splitLogLine(line string) []string {
+	var parts []string
+	start, size := 0, 0
+	for i, r := range line {
+		n := escapedSize(r)
+		if size+n > maxLogPart {
+			parts = append(parts, line[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	return append(parts, line[start:])
+}
+
+// escapedSize is the most bytes slog's text handler (strconv.Quote) or
+// JSON handler writes for r.
+func escapedSize(r rune) int {
+	switch {
+	case r < 0x20, r == '<', r == '>', r == '&', r == '\u2028', r == '\u2029':
+		return 6 // \u001b (JSON), \x1b (text)
+	case r == '"', r == '\\':
+		return 2
+	case r < utf8.RuneSelf:
+		if r == 0x7f {
+			return 4 // \x7f
+		}
+		return 1
+	case !unicode.IsPrint(r):
+		return 10 // \U000e0001 at most
+	}
+	return utf8.RuneLen(r)
+}
 
 // logRecord is enclave/boot's LogRecord on the wire.
 type logRecord struct {
@@ -122,6 +167,12 @@ func (p *Proxy) readLogs(c net.Conn) {
 			if r.Stream == "stderr" {
 				lvl = slog.LevelWarn
 			}
+			if parts := splitLogLine(r.Line); len(parts) > 1 {
+				for i, part := range parts {
+					log.Log(context.Background(), lvl, part, append(attrs, "part", i+1, "parts", len(parts))...)
+				}
+				continue
+			}
 			log.Log(context.Background(), lvl, r.Line, attrs...)
 		case "exit":
 			p.m.enclaveLog.WithLabelValues("exit").Inc()
@@ -131,7 +182,9 @@ func (p *Proxy) readLogs(c net.Conn) {
 				Restarts int    `json:"restarts"`
 				Stopped  bool   `json:"stopped"`
 			}
-			if json.Unmarshal([]byte(r.Line), &st) != nil {
+			// A signal name is short (SIGTERM, "killed"): a long one is
+			// no exit report, and would be logged unsplit.
+			if json.Unmarshal([]byte(r.Line), &st) != nil || len(st.Signal) > 64 {
 				p.m.enclaveLog.WithLabelValues("invalid").Inc()
 				continue
 			}

@@ -3,8 +3,11 @@
 package proxy
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -25,5 +28,28 @@ func FuzzLogsRoute(f *testing.F) {
 		_, _ = a.Write(in)
 		a.Close()
 		<-done
+	})
+}
+
+// FuzzSplitLogLine: the parts of any line join back to it, and each is
+// written by slog's text handler (strconv.Quote) and JSON handler (at most
+// encoding/json's escaping, HTML characters included) in maxLogPart bytes
+// plus its quotes.
+func FuzzSplitLogLine(f *testing.F) {
+	f.Add("hello from the enclave")
+	f.Add(strings.Repeat("\x01", 16<<10))
+	f.Add(strings.Repeat("<\u2028\U000e0001\"\\\x7fé", 3000))
+	f.Fuzz(func(t *testing.T, line string) {
+		line = strings.ToValidUTF8(line, "\uFFFD") // as json.Unmarshal leaves it
+		parts := splitLogLine(line)
+		if strings.Join(parts, "") != line {
+			t.Fatalf("parts do not join to the line")
+		}
+		for _, p := range parts {
+			j, _ := json.Marshal(p)
+			if q := strconv.Quote(p); len(q) > maxLogPart+2 || len(j) > maxLogPart+2 {
+				t.Fatalf("a part is written in %d (text) or %d (JSON) bytes, over %d", len(q), len(j), maxLogPart+2)
+			}
+		}
 	})
 }
