@@ -17,7 +17,9 @@
 //     it may correct drift but not move the clock arbitrarily.
 //   - [LogForwarder] sends the application's stdout and stderr to the host
 //     over vsock, line by line, without ever blocking the application: when
-//     the host is slow or away, lines are dropped and counted.
+//     the host is slow or away, lines are dropped and counted. The queue is
+//     bounded in lines and in bytes (4 MiB by default): a host that never
+//     reads holds it full, so its size is memory the parent can take.
 //   - [Supervisor] runs the application, restarts it by policy, reports its
 //     exit status, stops it gracefully on SIGTERM and, as PID 1, reaps
 //     orphaned processes.

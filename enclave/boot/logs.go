@@ -20,9 +20,13 @@ import (
 
 // Defaults for [LogForwarderConfig].
 const (
-	DefaultLogQueue     = 4096
-	DefaultMaxLogLine   = 16 << 10
-	DefaultLogWriteWait = 5 * time.Second
+	DefaultLogQueue = 4096
+	// DefaultLogQueueBytes bounds the bytes of the lines waiting for the
+	// host: a host that never reads keeps the queue full as long as it
+	// likes, so the queue's size is memory the parent can take.
+	DefaultLogQueueBytes = 4 << 20
+	DefaultMaxLogLine    = 16 << 10
+	DefaultLogWriteWait  = 5 * time.Second
 )
 
 // LogRecord is one line on the wire to host-proxy's log route, as a JSON
@@ -41,8 +45,8 @@ type LogStats struct {
 	// Forwarded is the number of records written to the host.
 	Forwarded uint64
 	// DroppedLines and DroppedBytes count lines dropped because the queue
-	// was full (the host slow or unreachable), or lost in a write that
-	// failed.
+	// was full (Queue lines or QueueBytes bytes: the host slow or
+	// unreachable), or lost in a write that failed.
 	DroppedLines, DroppedBytes uint64
 	// Split counts lines longer than MaxLine, sent in pieces.
 	Split uint64
@@ -58,6 +62,10 @@ type LogForwarderConfig struct {
 	// Queue is how many lines wait for the host at most; 0 is
 	// DefaultLogQueue. Beyond it lines are dropped, never waited for.
 	Queue int
+	// QueueBytes is how many bytes of lines (after invalid UTF-8 is
+	// replaced) wait for the host at most; 0 is DefaultLogQueueBytes.
+	// Beyond it lines are dropped, as beyond Queue.
+	QueueBytes int
 	// MaxLine splits longer lines; 0 is DefaultMaxLogLine.
 	MaxLine int
 	// WriteWait bounds one write to the host; 0 is DefaultLogWriteWait.
@@ -82,6 +90,7 @@ type LogForwarder struct {
 	queue chan LogRecord
 
 	forwarded, droppedLines, droppedBytes, split atomic.Uint64
+	queuedBytes                                  atomic.Int64  // bytes of the lines in queue
 	pendingDrops                                 atomic.Uint64 // not yet reported to the host
 }
 
@@ -100,6 +109,9 @@ func NewLogForwarder(cfg *LogForwarderConfig) (*LogForwarder, error) {
 	}
 	if c.Queue <= 0 {
 		c.Queue = DefaultLogQueue
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultLogQueueBytes
 	}
 	if c.MaxLine <= 0 {
 		c.MaxLine = DefaultMaxLogLine
@@ -123,7 +135,8 @@ func (f *LogForwarder) Stats() LogStats {
 }
 
 // Record queues one line of stream without blocking; it reports whether the
-// line was queued (false: dropped and counted).
+// line was queued (false: dropped and counted, when the queue holds Queue
+// lines or QueueBytes bytes).
 func (f *LogForwarder) Record(stream, line string) bool {
 	if !utf8.ValidString(line) {
 		line = string([]rune(line)) // invalid bytes become U+FFFD
@@ -131,10 +144,16 @@ func (f *LogForwarder) Record(stream, line string) bool {
 	if f.cfg.Echo != nil {
 		_, _ = io.WriteString(f.cfg.Echo, line+"\n")
 	}
+	if f.queuedBytes.Add(int64(len(line))) > int64(f.cfg.QueueBytes) {
+		f.queuedBytes.Add(-int64(len(line)))
+		f.drop(1, len(line))
+		return false
+	}
 	select {
 	case f.queue <- LogRecord{Time: f.cfg.Clock().UnixNano(), Stream: stream, Line: line}:
 		return true
 	default:
+		f.queuedBytes.Add(-int64(len(line)))
 		f.drop(1, len(line))
 		return false
 	}
@@ -268,12 +287,14 @@ func (f *LogForwarder) Run(ctx context.Context) {
 	for {
 		select {
 		case r := <-f.queue:
+			f.queuedBytes.Add(-int64(len(r.Line)))
 			send(ctx, r)
 		case <-ctx.Done():
 			deadline := time.Now().Add(f.cfg.WriteWait)
 			for time.Now().Before(deadline) {
 				select {
 				case r := <-f.queue:
+					f.queuedBytes.Add(-int64(len(r.Line)))
 					send(context.Background(), r)
 					continue
 				default:
