@@ -20,6 +20,8 @@
 //     the host is slow or away, lines are dropped and counted. The queue is
 //     bounded in lines and in bytes (4 MiB by default): a host that never
 //     reads holds it full, so its size is memory the parent can take.
+//     The forwarder never reads from the host (the application's stdin is
+//     /dev/null), and stamps lines to the millisecond only.
 //   - [Supervisor] runs the application, restarts it by policy, reports its
 //     exit status, stops it gracefully on SIGTERM and, as PID 1, reaps
 //     orphaned processes.
