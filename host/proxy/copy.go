@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,84 +56,8 @@ func (ps *pipeState) capDeadline(d time.Time) time.Time {
 	return d
 }
 
-// direction copies src to dst until EOF, error or idleness. On EOF it
-// half-closes dst so the peer sees end-of-stream while the other direction
-// keeps flowing. It returns nil on a clean EOF, or the error that ended the
-// copy (errIdle for an idle timeout or a write stuck for the idle period).
-//
-// Once the destination has finished sending, [pipeState.startGrace] caps
-// the client's reads at the end of the half-close grace period, and the
-// direction reading the client ends with errGrace then.
-//
-// Idle detection without a deadline per read: the read deadline is armed in
-// ticks of idle/2 (Go fails a read after its deadline even when data is
-// waiting, so an active io.Copy returns at every tick). A tick that copied
-// something records activity. A tick that copied nothing ends the connection
-// only when neither direction has recorded activity for a whole idle period;
-// an active peer direction records activity at least every tick, so a
-// one-way transfer is never cut. The write deadline sits one idle period
-// after the read deadline: a write timeout is told apart from a read timeout
-// by the time, and means the peer has not read for that long.
-func (ps *pipeState) direction(dst, src net.Conn, count func(int64)) error {
-	spliceable := ps.splice && canSplice(dst, src)
-	var source bufSource
-	if !spliceable {
-		source = newSource(src)
-	}
-	tick := ps.idle / 2
-	for {
-		var writeDeadline time.Time
-		if tick > 0 {
-			readDeadline := time.Now().Add(tick)
-			writeDeadline = readDeadline.Add(ps.idle)
-			_ = src.SetReadDeadline(ps.capDeadline(readDeadline))
-			_ = dst.SetWriteDeadline(writeDeadline)
-			// startGrace may have run between capDeadline and
-			// SetReadDeadline: apply its deadline again, so it is never
-			// overwritten by a later one.
-			if d := ps.capDeadline(readDeadline); !d.Equal(readDeadline) {
-				_ = src.SetReadDeadline(d)
-			}
-		}
-		var n int64
-		var err error
-		if spliceable {
-			n, err = io.Copy(dst, src)
-		} else {
-			n, err = copyAdaptive(dst, source)
-		}
-		if n > 0 {
-			count(n)
-			ps.lastActive.Store(time.Now().UnixNano())
-		}
-		if err == nil {
-			cw, ok := dst.(closeWriter)
-			if !ok {
-				return errNoHalfClose
-			}
-			if err := cw.CloseWrite(); err != nil {
-				return err
-			}
-			return nil
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if g := ps.graceUntil.Load(); g != 0 && !time.Now().Before(time.Unix(0, g)) {
-				return errGrace
-			}
-		}
-		if tick > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-			now := time.Now()
-			if !now.Before(writeDeadline) {
-				return errIdle // a write stuck for the idle period (or worse)
-			}
-			if n > 0 || now.Sub(time.Unix(0, ps.lastActive.Load())) < ps.idle {
-				continue
-			}
-			return errIdle
-		}
-		return err
-	}
-}
+// spliceCopy is io.Copy: splice(2) for the pairs [canSplice] accepts.
+func spliceCopy(dst, src net.Conn) (int64, error) { return io.Copy(dst, src) }
 
 var (
 	errIdle        = errors.New("idle timeout")

@@ -60,7 +60,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			time.Sleep(200 * time.Millisecond) // every direction parked in its read
+			time.Sleep(500 * time.Millisecond) // every direction parked (parkAfter) or waiting in its read
 			after := idleSnapshot()
 			for i := range b.N {
 				_ = i // one measurement; the loop only satisfies the benchmark API

@@ -40,6 +40,7 @@ type Proxy struct {
 	serving   atomic.Bool
 	draining  atomic.Bool
 	forced    atomic.Bool
+	parker    *parker // idle directions without goroutines; nil before Serve or where unsupported
 }
 
 type route struct {
@@ -249,6 +250,10 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
+	p.parker = newParker(sweepPeriod(p.routes))
+	if p.parker != nil {
+		defer p.parker.stop() // after the drain: no pair is left
+	}
 	var loops, routeLoops sync.WaitGroup
 	var servers []*http.Server
 	for _, r := range p.routes {
@@ -326,6 +331,18 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	clear(p.listeners)
 	p.mu.Unlock()
 	return nil
+}
+
+// sweepPeriod is how often the parker looks for parked connections past
+// their idle timeout: an eighth of the shortest one, within [10ms, 1s].
+func sweepPeriod(routes []*route) time.Duration {
+	period := time.Second
+	for _, r := range routes {
+		if r.idleTimeout > 0 {
+			period = min(period, r.idleTimeout/8)
+		}
+	}
+	return max(period, 10*time.Millisecond)
 }
 
 // AdminHandler serves /healthz (200 "ok" while serving, 503 while draining
@@ -415,12 +432,16 @@ func (p *Proxy) activeCount() int {
 
 func (p *Proxy) closeAll() int {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.forced.Store(true)
 	for c := range p.conns {
 		c.Close()
 	}
-	return len(p.conns)
+	n := len(p.conns)
+	p.mu.Unlock()
+	if p.parker != nil {
+		p.parker.shutdown() // parked directions have no goroutine to see the close
+	}
+	return n
 }
 
 // conn is one proxied connection: what its handler and its two copy
@@ -451,11 +472,11 @@ func (cn *conn) fail(reason string, msg string, args ...any) {
 }
 
 // handle proxies one accepted connection. It never panics on peer input:
-// it only copies bytes. It waits for a slot and dials the destination,
-// then hands the connection to two fresh goroutines, one per direction, and
-// returns: its own stack, grown by the dial, is not kept for the life of
-// the connection (an idle connection costs two small stacks and no
-// buffer, see [rawSource]).
+// it only copies bytes. It waits for a slot and dials the destination, then
+// hands the connection to a fresh goroutine (see [Proxy.pipe]) and returns:
+// its own stack, grown by the dial, is not kept for the life of the
+// connection. An idle connection holds no goroutine and no buffer (see
+// [parker] and [rawSource]).
 func (p *Proxy) handle(r *route, c net.Conn) {
 	cn := &conn{p: p, r: r, c: c, start: time.Now()}
 	r.mConns.Inc()
@@ -511,60 +532,6 @@ func (p *Proxy) connect(cn *conn) (up net.Conn, ok bool) {
 	}
 	r.mConnect.Observe(time.Since(cn.start).Seconds())
 	return up, true
-}
-
-// pipe copies both directions of a connected pair (the destination to the
-// client on this goroutine, the client to the destination on another) and
-// then releases everything handle and connect took.
-func (p *Proxy) pipe(cn *conn, up net.Conn) {
-	r, c := cn.r, cn.c
-	defer p.wg.Done()
-	defer r.mActive.Dec()
-	defer func() { c.Close(); p.untrack(c) }()
-	defer func() { <-r.sem }()
-	defer func() { up.Close(); p.untrack(up) }()
-
-	ps := &pipeState{idle: r.idleTimeout, splice: p.cfg.splice}
-	grace := p.cfg.HalfCloseGrace
-	ps.lastActive.Store(time.Now().UnixNano())
-	var in, out atomic.Int64
-	errc := make(chan error, 1)
-	go func() {
-		err := ps.direction(up, c, func(n int64) { in.Add(n); r.bytesIn.Add(float64(n)) })
-		if err != nil {
-			c.Close()
-			up.Close()
-		}
-		errc <- err
-	}()
-	errOut := ps.direction(c, up, func(n int64) { out.Add(n); r.bytesOut.Add(float64(n)) })
-	if errOut != nil {
-		c.Close()
-		up.Close()
-	} else {
-		// The destination has finished sending: the client gets the grace
-		// period to finish too, not the idle timeout.
-		ps.startGrace(c, time.Now().Add(grace))
-	}
-	errIn := <-errc
-	args := []any{"bytes_in", in.Load(), "bytes_out", out.Load(), "duration", time.Since(cn.start).String()}
-	if errors.Is(errIn, errGrace) {
-		if p.log.Enabled(context.Background(), slog.LevelDebug) {
-			cn.log().Debug("connection closed: the client kept its side open past half_close_grace", args...)
-		}
-		return
-	}
-	if err := firstReal(errIn, errOut); err != nil {
-		reason := reasonCopy
-		if errors.Is(err, errIdle) {
-			reason = reasonIdle
-		}
-		cn.fail(reason, "connection ended with an error", append(args, "error", err)...)
-		return
-	}
-	if p.log.Enabled(context.Background(), slog.LevelDebug) {
-		cn.log().Debug("connection closed", args...)
-	}
 }
 
 // firstReal picks the error that ended a connection, preferring one that is

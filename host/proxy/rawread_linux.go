@@ -74,3 +74,11 @@ func (s *rawSource) readBuf(large *[]byte) (*[]byte, int, error) {
 	}
 	return s.buf, s.n, nil
 }
+
+// sourceRawConn returns the syscall.RawConn a source reads through, or nil.
+func sourceRawConn(s bufSource) syscall.RawConn {
+	if rs, ok := s.(*rawSource); ok {
+		return rs.rc
+	}
+	return nil
+}

@@ -4,8 +4,14 @@
 
 package proxy
 
-import "io"
+import (
+	"io"
+	"syscall"
+)
 
 // newSource is Linux only in its raw form: elsewhere a direction holds a
 // small buffer while its read blocks.
 func newSource(src io.Reader) bufSource { return plainSource{src} }
+
+// sourceRawConn is nil: without the Linux parker no direction parks.
+func sourceRawConn(bufSource) syscall.RawConn { return nil }

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// parker holds the sockets of idle directions in one epoll instance for the
+// whole proxy, so that an idle connection has no goroutine (and so no
+// stack) at all: a direction that has read nothing for [parkAfter] registers
+// its source socket (level-triggered, one-shot) and its goroutine ends;
+// when the socket turns readable (data, end of stream, an error) the
+// parker's loop starts a goroutine for that direction again. The socket
+// stays in Go's netpoller at the same time; the parker only learns when to
+// start reading.
+//
+// Events name a pair by its slot in a table and the slot's generation, never
+// by a pointer, so an event that arrives after the pair has ended (or after
+// its slot was reused) is recognised and dropped. Registrations are made and
+// removed through syscall.RawConn.Control, which holds the descriptor open,
+// so an operation can never reach a descriptor number that was closed and
+// reused by another socket.
+//
+// The loop also sweeps the table every sweep period: a pair whose every
+// direction is parked or done and that has been idle for its idle timeout
+// is closed (read deadlines, which bound running directions, cannot bound
+// a direction that has no goroutine).
+type parker struct {
+	epfd  int
+	evfd  int // eventfd: wakes the loop to stop
+	sweep time.Duration
+
+	mu      sync.Mutex
+	slots   []parkSlot
+	free    []uint32
+	stopped bool // no pair is added once set
+
+	done chan struct{}
+}
+
+type parkSlot struct {
+	pr  *pair
+	gen uint32
+}
+
+const stopKey = ^uint64(0)
+
+// newParker creates the epoll instance and starts its loop; nil when the
+// system refuses (connections then keep their goroutines while idle).
+func newParker(sweep time.Duration) *parker {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setKey(&ev, stopKey)
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return nil
+	}
+	k := &parker{epfd: epfd, evfd: evfd, sweep: sweep, done: make(chan struct{})}
+	go k.loop()
+	return k
+}
+
+// The 64-bit epoll data is the Fd and Pad fields of unix.EpollEvent.
+func setKey(ev *unix.EpollEvent, key uint64) {
+	ev.Fd, ev.Pad = int32(uint32(key)), int32(uint32(key>>32))
+}
+func getKey(ev *unix.EpollEvent) uint64 { return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32 }
+
+// key names direction d of the pair in slot with generation gen.
+func parkKey(slot, gen uint32, d int) uint64 { return uint64(gen)<<32 | uint64(slot)<<1 | uint64(d) }
+
+// add gives pr a slot; false once the parker is stopping or the table is
+// full (pr then never parks).
+func (k *parker) add(pr *pair) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stopped {
+		return false
+	}
+	var i uint32
+	if n := len(k.free); n > 0 {
+		i = k.free[n-1]
+		k.free = k.free[:n-1]
+	} else {
+		if len(k.slots) >= 1<<31-1 {
+			return false
+		}
+		i = uint32(len(k.slots))
+		k.slots = append(k.slots, parkSlot{})
+	}
+	k.slots[i].pr = pr
+	pr.slot, pr.gen = i, k.slots[i].gen
+	return true
+}
+
+// remove frees pr's slot; events still queued for it are dropped by the
+// generation check.
+func (k *parker) remove(pr *pair) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := &k.slots[pr.slot]
+	if s.pr != pr {
+		return
+	}
+	s.pr = nil
+	s.gen++
+	k.free = append(k.free, pr.slot)
+}
+
+// lookup returns the pair an event key names, or nil for a stale key.
+func (k *parker) lookup(key uint64) (*pair, int) {
+	slot, gen, d := uint32(key)>>1, uint32(key>>32), int(key&1)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if int(slot) >= len(k.slots) || k.slots[slot].gen != gen {
+		return nil, 0
+	}
+	return k.slots[slot].pr, d
+}
+
+// at returns the pair in slot i (nil for a free slot) and whether i is in
+// the table.
+func (k *parker) at(i int) (*pair, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if i >= len(k.slots) {
+		return nil, false
+	}
+	return k.slots[i].pr, true
+}
+
+// arm registers rc's descriptor for one readiness event named key (add the
+// first time, re-arm after). It fails when the socket is closed.
+func (k *parker) arm(rc syscall.RawConn, key uint64, first bool) bool {
+	op := unix.EPOLL_CTL_MOD
+	if first {
+		op = unix.EPOLL_CTL_ADD
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
+	setKey(&ev, key)
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(k.epfd, op, int(fd), &ev) }); err != nil {
+		return false
+	}
+	return cerr == nil
+}
+
+// disarm removes rc's descriptor from the epoll set, before the socket is
+// closed or read by a goroutine again (a closed socket has left the set
+// already: Control then does nothing).
+func (k *parker) disarm(rc syscall.RawConn) {
+	_ = rc.Control(func(fd uintptr) { _ = unix.EpollCtl(k.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+}
+
+func (k *parker) loop() {
+	defer close(k.done)
+	var events [128]unix.EpollEvent
+	next := time.Now().Add(k.sweep)
+	for {
+		wait := max(time.Until(next), 0)
+		n, err := unix.EpollWait(k.epfd, events[:], int((wait+time.Millisecond-1)/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			return // EBADF, EINVAL: cannot happen while the parker lives
+		}
+		for i := range max(n, 0) {
+			key := getKey(&events[i])
+			if key == stopKey {
+				return
+			}
+			if pr, d := k.lookup(key); pr != nil {
+				pr.wake(d)
+			}
+		}
+		if now := time.Now(); !now.Before(next) {
+			k.forEach(func(pr *pair) { pr.sweep(now) })
+			next = now.Add(k.sweep)
+		}
+	}
+}
+
+// forEach calls f for every pair in the table, without holding the table's
+// lock during f.
+func (k *parker) forEach(f func(*pair)) {
+	for i := 0; ; i++ {
+		pr, ok := k.at(i)
+		if !ok {
+			return
+		}
+		if pr != nil {
+			f(pr)
+		}
+	}
+}
+
+// shutdown stops adding pairs and ends every parked direction (the proxy's
+// forced close at the drain deadline: the sockets are closed already).
+func (k *parker) shutdown() {
+	k.mu.Lock()
+	k.stopped = true
+	k.mu.Unlock()
+	k.forEach(func(pr *pair) { pr.shutdown() })
+}
+
+// stop ends the loop and releases the epoll instance, once no pair is left.
+func (k *parker) stop() {
+	one := [8]byte{1}
+	_, _ = unix.Write(k.evfd, one[:])
+	<-k.done
+	unix.Close(k.evfd)
+	unix.Close(k.epfd)
+}
