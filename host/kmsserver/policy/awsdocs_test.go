@@ -5,6 +5,7 @@ package policy
 import (
 	"encoding/hex"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -167,6 +168,62 @@ func TestAddAttestation(t *testing.T) {
 	existing := map[string][]string{"x": {"y"}}
 	if got := AddAttestation(existing, map[int][]byte{2: {1}}); len(got) != 2 || got["kms:RecipientAttestation:PCR2"][0] != "01" {
 		t.Errorf("AddAttestation into existing = %v", got)
+	}
+}
+
+// TestAddAttestationValues: the values share one buffer (addPCRs), yet
+// each is its own one-element slice: appending to one (as
+// AddEncryptionContext appends to its keys) never changes another, and
+// values longer than the encoder's 64-byte chunks come out whole.
+func TestAddAttestationValues(t *testing.T) {
+	long := make([]byte, 200)
+	for i := range long {
+		long[i] = byte(i)
+	}
+	pcrs := map[int][]byte{0: {0xAB}, 1: {0xCD}, 2: long, 31: make([]byte, 48)}
+	got := AddAttestation(nil, pcrs)
+	for i, v := range pcrs {
+		k := PCRKey(i)
+		if want := hex.EncodeToString(v); len(got[k]) != 1 || got[k][0] != want {
+			t.Fatalf("%s = %q, want [%q]", k, got[k], want)
+		}
+		if c := cap(got[k]); c != 1 {
+			t.Errorf("%s has capacity %d, want 1", k, c)
+		}
+	}
+	got[PCRKey(0)] = append(got[PCRKey(0)], "x")
+	if len(got[KeyImageSha384]) != 1 || got[KeyImageSha384][0] != "ab" || got[PCRKey(1)][0] != "cd" {
+		t.Errorf("an append to PCR0 changed other values: %v", got)
+	}
+	tpm := AddNitroTPMAttestation(nil, map[int][]byte{0: long, 23: {1}})
+	if len(tpm) != 2 || tpm[NitroTPMPCRKey(0)][0] != hex.EncodeToString(long) || tpm[NitroTPMPCRKey(23)][0] != "01" {
+		t.Errorf("AddNitroTPMAttestation = %v", tpm)
+	}
+	if got := AddAttestation(nil, map[int][]byte{40: {1}}); len(got) != 0 {
+		t.Errorf("AddAttestation of an index past MaxPCR = %v, want nothing", got)
+	}
+}
+
+// TestKeyNames: the precomputed names are the formatted ones, outside the
+// tables too, and lowerKey is strings.ToLower for known and unknown keys.
+func TestKeyNames(t *testing.T) {
+	for i := -1; i <= MaxPCR+1; i++ {
+		if got, want := PCRKey(i), KeyPCRPrefix+strconv.Itoa(i); got != want {
+			t.Errorf("PCRKey(%d) = %q, want %q", i, got, want)
+		}
+		if got, want := NitroTPMPCRKey(i), KeyNitroTPMPCRPrefix+strconv.Itoa(i); got != want {
+			t.Errorf("NitroTPMPCRKey(%d) = %q, want %q", i, got, want)
+		}
+	}
+	keys := []string{KeyImageSha384, PCRKey(0), PCRKey(31), NitroTPMPCRKey(23), KeySourceIP, KeyKeySpec,
+		"kms:EncryptionContext:Purpose", "KMS:RecipientAttestation:PCR0", "x"}
+	for k := range lowerKeys {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if got, want := lowerKey(k), strings.ToLower(k); got != want {
+			t.Errorf("lowerKey(%q) = %q, want %q", k, got, want)
+		}
 	}
 }
 

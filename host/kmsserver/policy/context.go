@@ -7,11 +7,106 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // PCRKey returns the condition key for PCR index i,
 // "kms:RecipientAttestation:PCR<i>".
-func PCRKey(i int) string { return KeyPCRPrefix + strconv.Itoa(i) }
+func PCRKey(i int) string {
+	if i >= 0 && i < len(pcrKeys) {
+		return pcrKeys[i]
+	}
+	return KeyPCRPrefix + strconv.Itoa(i)
+}
+
+// pcrKeys and nitroTPMPCRKeys are PCRKey(i) and NitroTPMPCRKey(i) for every
+// index a document may present, formatted once instead of per request.
+// Read-only.
+var (
+	pcrKeys         = keyTable(KeyPCRPrefix, MaxPCR)
+	nitroTPMPCRKeys = keyTable(KeyNitroTPMPCRPrefix, MaxNitroTPMPCR)
+)
+
+func keyTable(prefix string, max int) []string {
+	t := make([]string, max+1)
+	for i := range t {
+		t[i] = prefix + strconv.Itoa(i)
+	}
+	return t
+}
+
+// lowerKeys maps the condition keys this package names, in the case it
+// names them, to their lower-case form, so that evaluation lower-cases the
+// keys every request presents without allocating (see lowerKey). Read-only.
+var lowerKeys = func() map[string]string {
+	named := []string{KeyImageSha384, KeyEncryptionContextKeys, KeyCallerAccount, KeyViaService,
+		KeyPrincipalArn, KeyPrincipalAccount, KeyKeySpec, KeyKeyUsage, KeySigningAlgorithm,
+		KeyMessageType, KeyEncryptionAlgorithm, KeyMacAlgorithm, KeyKeyAgreementAlgorithm,
+		KeyGrantOperations, KeyGranteePrincipal, KeyRetiringPrincipal, KeyGrantIsForAWSResource,
+		KeyGrantConstraintType, KeySourceIP, KeySecureTransport, KeyCurrentTime, KeyEpochTime,
+		KeyRequestAlias, KeyResourceAliases}
+	named = append(append(named, pcrKeys...), nitroTPMPCRKeys...)
+	m := make(map[string]string, len(named))
+	for _, k := range named {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+// lowerKey is strings.ToLower(k), from lowerKeys when k is one of them.
+func lowerKey(k string) string {
+	if l, ok := lowerKeys[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}
+
+// addPCRs sets keys[i] (and also, for PCR0, alias0 unless it is "") in ctx
+// to the lower-case hex of pcrs[i] for every i in keys' range. The values
+// share one string and one backing array (two allocations instead of two
+// per PCR); every value slice has a capacity of one, so an append to one
+// never writes into another.
+func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, alias0 string) {
+	type span struct{ i, from, to int }
+	var spans [MaxPCR + 1]span // no table is longer than pcrKeys
+	n, size := 0, 0
+	for i, v := range pcrs {
+		if i >= 0 && i < len(keys) {
+			n++
+			size += hex.EncodedLen(len(v))
+		}
+	}
+	if n == 0 {
+		return
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	var tmp [128]byte
+	k := 0
+	for i, v := range pcrs {
+		if i < 0 || i >= len(keys) {
+			continue
+		}
+		from := sb.Len()
+		for len(v) > 0 {
+			c := min(len(v), len(tmp)/2)
+			sb.Write(tmp[:hex.Encode(tmp[:], v[:c])])
+			v = v[c:]
+		}
+		spans[k] = span{i, from, sb.Len()}
+		k++
+	}
+	all := sb.String()
+	vals := make([]string, n)
+	for j, sp := range spans[:n] {
+		vals[j] = all[sp.from:sp.to]
+		v := vals[j : j+1 : j+1]
+		ctx[keys[sp.i]] = v
+		if sp.i == 0 && alias0 != "" {
+			ctx[alias0] = v
+		}
+	}
+}
 
 // AddAttestation adds the condition keys of a verified attestation document to
 // ctx (allocating it when nil) and returns it: kms:RecipientAttestation:PCR<n>
@@ -24,22 +119,18 @@ func AddAttestation(ctx map[string][]string, pcrs map[int][]byte) map[string][]s
 	if ctx == nil {
 		ctx = make(map[string][]string, len(pcrs)+1)
 	}
-	for i, v := range pcrs {
-		if i < 0 || i > MaxPCR {
-			continue
-		}
-		h := hex.EncodeToString(v)
-		ctx[PCRKey(i)] = []string{h}
-		if i == 0 {
-			ctx[KeyImageSha384] = []string{h}
-		}
-	}
+	addPCRs(ctx, pcrs, pcrKeys, KeyImageSha384)
 	return ctx
 }
 
 // NitroTPMPCRKey returns the condition key for NitroTPM PCR index i,
 // "kms:RecipientAttestation:NitroTPMPCR<i>".
-func NitroTPMPCRKey(i int) string { return KeyNitroTPMPCRPrefix + strconv.Itoa(i) }
+func NitroTPMPCRKey(i int) string {
+	if i >= 0 && i < len(nitroTPMPCRKeys) {
+		return nitroTPMPCRKeys[i]
+	}
+	return KeyNitroTPMPCRPrefix + strconv.Itoa(i)
+}
 
 // AddNitroTPMAttestation adds the condition keys of a verified NitroTPM
 // attestation document (an EC2 instance's, attestation.VerifyNitroTPM) to
@@ -55,12 +146,7 @@ func AddNitroTPMAttestation(ctx map[string][]string, pcrs map[int][]byte) map[st
 	if ctx == nil {
 		ctx = make(map[string][]string, len(pcrs))
 	}
-	for i, v := range pcrs {
-		if i < 0 || i > MaxNitroTPMPCR {
-			continue
-		}
-		ctx[NitroTPMPCRKey(i)] = []string{hex.EncodeToString(v)}
-	}
+	addPCRs(ctx, pcrs, nitroTPMPCRKeys, "")
 	return ctx
 }
 

@@ -189,7 +189,7 @@ func buildContext(r *Request) map[string][]string {
 		if len(v) == 0 {
 			continue
 		}
-		lk := strings.ToLower(k)
+		lk := lowerKey(k)
 		if prev, ok := ctx[lk]; ok {
 			merged := append(append(make([]string, 0, len(prev)+len(v)), prev...), v...)
 			sort.Strings(merged) // map order must not leak into reasons
