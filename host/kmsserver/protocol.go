@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 
 	gojson "github.com/goccy/go-json"
 
@@ -39,14 +40,18 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-// readBody reads the whole body; a declared Content-Length (already checked
-// against the limit) sizes the buffer once instead of growing it from 512
-// bytes through several copies.
-func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+// readBody reads the whole body into buf (its contents are overwritten;
+// nil is fine); a declared Content-Length (already checked against the
+// limit) sizes the buffer once instead of growing it through several
+// copies.
+func readBody(r io.Reader, contentLength int64, buf []byte) ([]byte, error) {
 	if contentLength <= 0 {
-		return io.ReadAll(r)
+		contentLength = 512
 	}
-	b := make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
+	b := buf[:0]
+	if int64(cap(b)) < contentLength+1 {
+		b = make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
+	}
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -60,6 +65,32 @@ func readBody(r io.Reader, contentLength int64) ([]byte, error) {
 			b = append(b, 0)[:len(b)] // longer than declared: grow and go on
 		}
 	}
+}
+
+// maxPooledBody is the largest request body buffer kept for reuse: a
+// Recipient request is about 7 KB; a rare large body is left to the
+// garbage collector rather than held in the pool.
+const maxPooledBody = 32 << 10
+
+// bodyPool recycles request body buffers (*[]byte). A buffer is cleared
+// before it goes back: bodies carry plaintext (Encrypt) and key material
+// (ImportKeyMaterial) that must not outlive their request.
+type bodyPool struct{ p sync.Pool }
+
+func (bp *bodyPool) get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return nil
+}
+
+func (bp *bodyPool) put(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBody {
+		return
+	}
+	clear(b[:cap(b)])
+	b = b[:0]
+	bp.p.Put(&b)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -76,3 +76,45 @@ func compareDecode[T any](t *testing.T, body []byte) {
 		t.Fatalf("%T %q: decode %+v, encoding/json %+v", got, body, got, want)
 	}
 }
+
+// TestReadBody reads bodies shorter than, as long as and longer than the
+// declared length and the reused buffer, and without a declared length.
+func TestReadBody(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 100) // 1,600 bytes
+	for _, tc := range []struct {
+		name     string
+		declared int64
+		buf      []byte
+	}{
+		{"declared, no buffer", 1600, nil},
+		{"declared, small buffer", 1600, make([]byte, 10)},
+		{"declared, large buffer", 1600, make([]byte, 0, 8192)},
+		{"undeclared", -1, nil},
+		{"declared too short", 100, make([]byte, 0, 50)},
+		{"declared too long", 5000, nil},
+	} {
+		got, err := readBody(bytes.NewReader(body), tc.declared, tc.buf)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("%s: readBody = %d bytes, %v; want the %d bytes", tc.name, len(got), err, len(body))
+		}
+	}
+}
+
+// TestBodyPoolClears: a body buffer is wiped when it goes back to the pool
+// (request bodies carry plaintext and key material), and a buffer over
+// maxPooledBody is not kept.
+func TestBodyPoolClears(t *testing.T) {
+	var bp bodyPool
+	b := append(make([]byte, 0, 64), "plaintext secret"...)
+	bp.put(b)
+	if !bytes.Equal(b[:cap(b)], make([]byte, cap(b))) {
+		t.Fatalf("pooled buffer not cleared: %q", b[:cap(b)])
+	}
+	big := append(make([]byte, 0, maxPooledBody+1), "x"...)
+	bp.put(big)
+	for range 10 {
+		if got := bp.get(); cap(got) > maxPooledBody {
+			t.Fatalf("the pool returned a buffer of %d bytes, over the %d limit", cap(got), maxPooledBody)
+		}
+	}
+}

@@ -38,6 +38,7 @@ type Server struct {
 	verifier *docVerifier
 	rand     io.Reader
 
+	bodies    bodyPool // request body buffers
 	materials sync.Map // key ID → *material (unwrapped key material, with the record it was verified for)
 	policies  sync.Map // key ID → *cachedPolicy
 	// identities maps a principal ARN to its identity policy.
@@ -188,7 +189,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = apiErr(CodeRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.cfg.MaxBodyBytes)
 		return
 	}
-	body, rerr := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength)
+	// The body goes back to the pool (cleared) once the operation has
+	// returned, before the deferred response and audit line: nothing keeps
+	// a reference to it, as decode copies every string and byte slice out;
+	// a response that aliased it would read as zeros.
+	body, rerr := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.bodies.get())
+	defer s.bodies.put(body)
 	if rerr != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(rerr, &mbe) {
