@@ -36,33 +36,41 @@ type auditEvent struct {
 }
 
 type additionalEventData struct {
-	Recipient *auditRecipient `json:"recipient,omitempty"`
+	// Recipient is an *auditRecipient (a Nitro Enclave's document) or an
+	// *auditNitroTPMRecipient (an EC2 instance's NitroTPM document).
+	Recipient any `json:"recipient,omitempty"`
 }
 
+// auditRecipient is a Nitro Enclave's document in the audit log: plain
+// members, encoded without a MarshalJSON of its own.
 type auditRecipient struct {
 	AttestationDocumentModuleID           string `json:"attestationDocumentModuleId"`
 	AttestationDocumentEnclaveImageDigest string `json:"attestationDocumentEnclaveImageDigest,omitempty"`
-	// nitroTPMPCRs of a NitroTPM document, written as CloudTrail does:
-	// attestationDocumentNitroTPMPCR<n> members (see MarshalJSON).
-	nitroTPMPCRs map[int]string
 }
 
-// MarshalJSON writes the record, with a NitroTPM document's PCRs as
+// auditNitroTPMRecipient is a NitroTPM document in the audit log: its
+// PCRs written as CloudTrail does, attestationDocumentNitroTPMPCR<n>
+// members (see MarshalJSON).
+type auditNitroTPMRecipient struct {
+	moduleID string
+	pcrs     map[int]string
+}
+
+// MarshalJSON writes the record, with the PCRs as
 // attestationDocumentNitroTPMPCR<n> members in ascending order.
-func (r *auditRecipient) MarshalJSON() ([]byte, error) {
-	type plain auditRecipient // without this method
-	b, err := json.Marshal((*plain)(r))
-	if err != nil || len(r.nitroTPMPCRs) == 0 {
+func (r *auditNitroTPMRecipient) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(auditRecipient{AttestationDocumentModuleID: r.moduleID})
+	if err != nil || len(r.pcrs) == 0 {
 		return b, err
 	}
-	idx := make([]int, 0, len(r.nitroTPMPCRs))
-	for i := range r.nitroTPMPCRs {
+	idx := make([]int, 0, len(r.pcrs))
+	for i := range r.pcrs {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
 	b = b[:len(b)-1] // the closing brace; the object has a member already
 	for _, i := range idx {
-		v, _ := json.Marshal(r.nitroTPMPCRs[i])
+		v, _ := json.Marshal(r.pcrs[i])
 		b = append(b, `,"attestationDocumentNitroTPMPCR`+strconv.Itoa(i)+`":`...)
 		b = append(b, v...)
 	}

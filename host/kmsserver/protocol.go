@@ -93,15 +93,30 @@ func (bp *bodyPool) put(b []byte) {
 	bp.p.Put(&b)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+// writeJSON writes v as the response, encoded into a pooled buffer (the
+// same bytes as json.Marshal, without its copy of them); the buffer is
+// cleared before it goes back, as responses carry plaintext.
+func (s *Server) writeJSON(w http.ResponseWriter, v any) {
+	buf, _ := s.outBufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			b := buf.Bytes()
+			clear(b[:cap(b)])
+			s.outBufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		writeError(w, internalErr())
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})) // Encode ends the value with a newline
 }
 
 func writeError(w http.ResponseWriter, err error) string {

@@ -87,7 +87,7 @@ func (a *attestedRecipient) addConditionKeys(ctx map[string][]string) map[string
 
 // auditRecord is what the audit log says of the document, as CloudTrail
 // does: the module, and the enclave image digest or the NitroTPM PCRs.
-func (a *attestedRecipient) auditRecord() *auditRecipient {
+func (a *attestedRecipient) auditRecord() any {
 	if a.nitroTPM != nil {
 		pcrs := make(map[int]string, len(a.nitroTPM.PCRs))
 		for i, v := range a.nitroTPM.PCRs {
@@ -95,7 +95,7 @@ func (a *attestedRecipient) auditRecord() *auditRecipient {
 				pcrs[i] = hex.EncodeToString(v)
 			}
 		}
-		return &auditRecipient{AttestationDocumentModuleID: a.nitroTPM.ModuleID, nitroTPMPCRs: pcrs}
+		return &auditNitroTPMRecipient{moduleID: a.nitroTPM.ModuleID, pcrs: pcrs}
 	}
 	return &auditRecipient{
 		AttestationDocumentModuleID:           a.enclave.ModuleID,

@@ -38,9 +38,10 @@ type Server struct {
 	verifier *docVerifier
 	rand     io.Reader
 
-	bodies    bodyPool // request body buffers
-	materials sync.Map // key ID → *material (unwrapped key material, with the record it was verified for)
-	policies  sync.Map // key ID → *cachedPolicy
+	bodies    bodyPool  // request body buffers
+	outBufs   sync.Pool // *bytes.Buffer for encoding responses (writeJSON)
+	materials sync.Map  // key ID → *material (unwrapped key material, with the record it was verified for)
+	policies  sync.Map  // key ID → *cachedPolicy
 	// identities maps a principal ARN to its identity policy.
 	identities map[string]*policy.Policy
 
@@ -156,7 +157,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			code = writeError(w, err)
 		} else {
-			writeJSON(w, out)
+			s.writeJSON(w, out)
 		}
 		ev.finish(code, err)
 		s.audit.write(ev)
