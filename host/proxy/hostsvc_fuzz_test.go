@@ -12,22 +12,37 @@ import (
 )
 
 // FuzzLogsRoute feeds arbitrary bytes to the logs route's reader, as a
-// compromised enclave could: it never panics and returns when the
-// connection ends.
+// compromised enclave could: it never panics, returns when the connection
+// ends, and writes no log line journald would cut (journaldLineMax), in
+// either log format.
 func FuzzLogsRoute(f *testing.F) {
 	f.Add([]byte(`{"t":1,"stream":"stdout","line":"hello"}` + "\n" + `{"t":2,"stream":"exit","line":"{\"code\":3}","dropped":5}` + "\n"))
 	f.Add([]byte(`{"stream":"exit","line":"not json"}` + "\n{\n\x00\xff"))
-	p, err := New(&Config{Logger: slog.New(slog.DiscardHandler), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
-	if err != nil {
-		f.Fatal(err)
-	}
+	long, _ := json.Marshal(map[string]any{"t": 1, "stream": "stderr", "line": strings.Repeat("\x1b[2J", 3<<10)})
+	f.Add(append(long, '\n'))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		a, b := net.Pipe()
-		done := make(chan struct{})
-		go func() { p.readLogs(b); close(done) }()
-		_, _ = a.Write(in)
-		a.Close()
-		<-done
+		for _, format := range []string{"text", "json"} {
+			buf := &syncBuffer{}
+			var h slog.Handler = slog.NewTextHandler(buf, nil)
+			if format == "json" {
+				h = slog.NewJSONHandler(buf, nil)
+			}
+			p, err := New(&Config{Logger: slog.New(h), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := net.Pipe()
+			done := make(chan struct{})
+			go func() { p.readLogs(b); close(done) }()
+			_, _ = a.Write(in)
+			a.Close()
+			<-done
+			for _, l := range strings.Split(buf.String(), "\n") {
+				if len(l) >= journaldLineMax {
+					t.Fatalf("%s: a log line of %d bytes", format, len(l))
+				}
+			}
+		}
 	})
 }
 
