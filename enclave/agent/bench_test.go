@@ -3,14 +3,20 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // benchKey creates a key whose policy lets the enclave principal in
@@ -93,31 +99,92 @@ func BenchmarkGenerateDataKeyRotateEach(b *testing.B) {
 // aws-sdk-go-v2 client, against the same kms-server, and reports both and
 // their ratio (issue 16: at most 1.10). Interleaving puts both under the
 // same machine load.
+//
+// A third call splits the difference: the same application SDK client
+// against a stub, served as the endpoint is, that answers a canned
+// GenerateDataKey answer of the same size at once. It is what the
+// application's own SDK call and one loopback HTTP exchange cost with
+// nothing behind them; (endpoint - stub) / library is the endpoint's own
+// share. Wall time is the median of each; CPU time (the whole process:
+// SDK, endpoint, kms-server, emulator) is the mean, from getrusage around
+// each call.
 func BenchmarkLocalKMSEndpoint(b *testing.B) {
 	env, keyID := benchKey(b)
 	c := env.agentFor(b, image("bench"))
 	app := sdkClient(serveLocalKMS(b, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)}))
 	ctx := context.Background()
 	in := &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"}
-	var lib, ep []time.Duration
+	// The stub's answer: the endpoint's own, as the SDK got it.
+	var canned []byte
+	probe := sdkClient(serveLocalKMS(b, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)}))
+	if _, err := probe.GenerateDataKey(ctx, in, awskms.WithAPIOptions(func(st *middleware.Stack) error {
+		return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("canned", func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if r, ok := out.RawResponse.(*smithyhttp.Response); ok && err == nil {
+				canned, err = io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(canned))
+			}
+			return out, md, err
+		}), middleware.After)
+	})); err != nil || len(canned) == 0 {
+		b.Fatalf("canned answer: %v", err)
+	}
+	stub := sdkClient(serveStub(b, canned))
+
+	var lib, ep, st []time.Duration
+	var cpuLib, cpuEP, cpuStub time.Duration
 	for b.Loop() {
-		t0 := time.Now()
+		c0, t0 := processCPU(), time.Now()
 		dk, err := c.GenerateDataKey(ctx, in)
 		if err != nil || len(dk.Plaintext) != 32 {
 			b.Fatal(err)
 		}
-		t1 := time.Now()
+		c1, t1 := processCPU(), time.Now()
 		out, err := app.GenerateDataKey(ctx, in)
 		if err != nil || len(out.Plaintext) != 32 {
 			b.Fatal(err)
 		}
-		lib, ep = append(lib, t1.Sub(t0)), append(ep, time.Since(t1))
+		c2, t2 := processCPU(), time.Now()
+		so, err := stub.GenerateDataKey(ctx, in)
+		if err != nil || len(so.Plaintext) != 32 {
+			b.Fatal(err)
+		}
+		c3, t3 := processCPU(), time.Now()
+		lib, ep, st = append(lib, t1.Sub(t0)), append(ep, t2.Sub(t1)), append(st, t3.Sub(t2))
+		cpuLib, cpuEP, cpuStub = cpuLib+c1-c0, cpuEP+c2-c1, cpuStub+c3-c2
 	}
 	// Medians: one slow call (a GC, another process) must not decide.
-	ml, me := median(lib), median(ep)
+	ml, me, ms := median(lib), median(ep), median(st)
+	n := float64(len(lib))
 	b.ReportMetric(float64(ml.Nanoseconds()), "ns/library")
 	b.ReportMetric(float64(me.Nanoseconds()), "ns/endpoint")
+	b.ReportMetric(float64(ms.Nanoseconds()), "ns/sdk-stub")
 	b.ReportMetric(float64(me)/float64(ml), "endpoint/library")
+	b.ReportMetric(float64(me-ms)/float64(ml), "(endpoint-stub)/library")
+	b.ReportMetric(float64(cpuLib.Nanoseconds())/n, "cpu-ns/library")
+	b.ReportMetric(float64(cpuEP.Nanoseconds())/n, "cpu-ns/endpoint")
+	b.ReportMetric(float64(cpuStub.Nanoseconds())/n, "cpu-ns/sdk-stub")
+	if cpuLib > 0 {
+		b.ReportMetric(float64(cpuEP)/float64(cpuLib), "cpu-endpoint/library")
+		b.ReportMetric(float64(cpuEP-cpuStub)/float64(cpuLib), "cpu-(endpoint-stub)/library")
+	}
+}
+
+// serveStub serves, as ServeKMSEndpoint serves the endpoint, a handler that
+// reads the request and answers canned at once; it returns its URL.
+func serveStub(b *testing.B, canned []byte) string {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		writeJSON(w, http.StatusOK, canned)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- ServeKMSEndpoint(ctx, "tcp://127.0.0.1:0", h, func(a net.Addr) { addrc <- a }) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return "http://" + (<-addrc).String()
 }
 
 func median(d []time.Duration) time.Duration {

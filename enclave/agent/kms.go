@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -131,6 +132,7 @@ type Client struct {
 	base   string
 	region string
 	creds  aws.CredentialsProvider
+	signer *v4.Signer
 	now    func() time.Time
 	// account is Config.KMSAccount.
 	account string
@@ -210,7 +212,7 @@ func New(cfg *Config) (*Client, error) {
 		o.BaseEndpoint = aws.String(base)
 	})
 	return &Client{nsm: cfg.NSM, kms: kc, keys: keys, timeout: timeout, http: httpClient,
-		base: base, region: cfg.Region, creds: awsCfg.Credentials, now: clock, account: cfg.KMSAccount}, nil
+		base: base, region: cfg.Region, creds: awsCfg.Credentials, signer: v4.NewSigner(), now: clock, account: cfg.KMSAccount}, nil
 }
 
 func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, error) {

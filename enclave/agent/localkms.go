@@ -13,15 +13,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/enclavekit/enclavekit/internal/transport"
@@ -169,13 +169,35 @@ type kmsError struct {
 func (e *kmsError) Error() string { return e.code + ": " + e.msg }
 
 func writeKMSError(w http.ResponseWriter, e *kmsError) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	b, _ := json.Marshal(map[string]string{"__type": e.code, "message": e.msg})
 	w.Header().Set("X-Amzn-ErrorType", e.code)
-	w.WriteHeader(e.status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.code, "message": e.msg})
+	writeJSON(w, e.status, b)
 }
 
-var opName = regexp.MustCompile(`^[A-Za-z]{1,64}$`)
+// writeJSON writes an answer in one piece with its Content-Length and
+// nothing after the JSON (a trailing newline left unread by an SDK's
+// decoder costs the application its connection).
+func writeJSON(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// validOpName reports whether s is 1 to 64 ASCII letters (an operation or
+// error code name).
+func validOpName(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
 
 func (e *kmsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	select {
@@ -199,8 +221,7 @@ func (e *kmsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeKMSError(w, ke)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_, _ = w.Write(out)
+	writeJSON(w, http.StatusOK, out)
 	clear(out)
 }
 
@@ -213,7 +234,7 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, "TrentService.")
-	if !ok || !opName.MatchString(op) {
+	if !ok || !validOpName(op) {
 		return nil, &kmsError{400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, e.max))
@@ -288,7 +309,7 @@ func upstreamError(status int, body []byte) error {
 	if i := strings.LastIndexByte(code, '#'); i >= 0 {
 		code = code[i+1:]
 	}
-	if !opName.MatchString(code) {
+	if !validOpName(code) {
 		code = "KMSInternalException"
 	}
 	msg := ej.Message
@@ -314,19 +335,19 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 		return nil, err
 	}
 	defer e.c.keys.release(rk)
-	rj, err := json.Marshal(map[string]string{
-		"AttestationDocument":    base64.StdEncoding.EncodeToString(rcpt.AttestationDocument),
-		"KeyEncryptionAlgorithm": string(rcpt.KeyEncryptionAlgorithm),
-	})
-	if err != nil {
-		return nil, err
-	}
+	// The members are written as they are, not through json.Marshal, which
+	// would validate and compact each again (the 7 KB base64 document
+	// twice): they are valid JSON, as json.Unmarshal checked all of body,
+	// and base64 and the algorithm's name need no escaping.
+	doc := base64.StdEncoding
+	rj := make([]byte, 0, len(`{"AttestationDocument":"","KeyEncryptionAlgorithm":""}`)+doc.EncodedLen(len(rcpt.AttestationDocument))+len(rcpt.KeyEncryptionAlgorithm))
+	rj = append(rj, `{"AttestationDocument":"`...)
+	rj = doc.AppendEncode(rj, rcpt.AttestationDocument)
+	rj = append(rj, `","KeyEncryptionAlgorithm":"`...)
+	rj = append(rj, rcpt.KeyEncryptionAlgorithm...)
+	rj = append(rj, `"}`...)
 	fields["Recipient"] = rj
-	body, err := json.Marshal(fields)
-	if err != nil {
-		return nil, err
-	}
-	status, resp, err := e.c.rawCall(ctx, op, body)
+	status, resp, err := e.c.rawCall(ctx, op, appendObject(nil, fields))
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +387,43 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	base64.StdEncoding.Encode(enc[1:len(enc)-1], pt)
 	defer clear(enc)
 	out[ptField] = enc
-	return json.Marshal(out)
+	return appendObject(nil, out), nil
+}
+
+// appendObject appends m as a JSON object, members in name order, each
+// value as it is: m comes from json.Unmarshal (which checked every value)
+// and from values the endpoint made valid.
+func appendObject(dst []byte, m map[string]json.RawMessage) []byte {
+	n := 2
+	for k, v := range m {
+		n += len(k) + len(v) + 4
+	}
+	dst = slices.Grow(dst, n)
+	dst = append(dst, '{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendName(dst, k)
+		dst = append(dst, ':')
+		dst = append(dst, m[k]...)
+	}
+	return append(dst, '}')
+}
+
+// appendName appends s as a JSON string: as it is when it needs no
+// escaping (member names of KMS requests and answers), else through
+// json.Marshal.
+func appendName(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // checkAccount checks every key the answer names against the client's
@@ -451,7 +508,7 @@ func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []by
 		return 0, nil, &kmsError{500, "KMSInternalException", "agent: credentials: " + err.Error()}
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms", c.region, c.now()); err != nil {
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms", c.region, c.now()); err != nil {
 		return 0, nil, err
 	}
 	resp, err := c.http.Do(req)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 )
 
@@ -52,4 +53,47 @@ func FuzzKMSEndpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzAppendObject: the endpoint's writer of JSON objects gives, for any
+// object json.Unmarshal accepts, valid JSON meaning what encoding/json's
+// Marshal of the same members means.
+func FuzzAppendObject(f *testing.F) {
+	for _, seed := range []string{
+		`{"KeyId":"k","KeySpec":"AES_256","EncryptionContext":{"a":"b"}}`,
+		`{"a\u0000b":1,"<&>":"<&>","é":[1,2,{"x":null}]," sp ace":true}`,
+		`{ "a" : { "b" : [ ] } , "c" : "\"\\" }`,
+		`{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(in, &m) != nil || m == nil {
+			return
+		}
+		got := appendObject(nil, m)
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%q: appendObject wrote invalid JSON %q: %v", in, got, err)
+		}
+		_ = json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("%q: appendObject %q, json.Marshal %q", in, got, want)
+		}
+	})
+}
+
+func TestValidOpName(t *testing.T) {
+	for s, want := range map[string]bool{"GenerateDataKey": true, "a": true, "": false, "Generate_DataKey": false,
+		"Op1": false, "Op@": false, "Op[": false, "Op`": false, "Op{": false, "Opé": false, string(make([]byte, 65)): false,
+		"Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": true} {
+		if validOpName(s) != want {
+			t.Errorf("validOpName(%q) = %v", s, !want)
+		}
+	}
 }
