@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -52,6 +54,104 @@ func BenchmarkFloorGenerateDataKeyRecipient(b *testing.B) {
 		}
 		rand.Read(nonce)
 		aead.Seal(nil, nonce, dk, nil)
+	}
+}
+
+// BenchmarkFloorProtocolGenerateDataKeyRecipient is the floor plus the work
+// the protocol itself mandates for this request, which no implementation
+// can skip: the SHA-256 of the exact request body and of the canonical
+// request (SigV4), the HMAC-SHA256 of the string to sign with the signing
+// key (its derivation is cached per day, region and service, so not
+// counted) and the comparison of signatures, decoding the request JSON
+// (base64 of the document included) with the server's codec, and encoding
+// the JSON response (base64 of the two ciphertexts). The ratio of this
+// benchmark to BenchmarkFloorGenerateDataKeyRecipient is the least a
+// handler of the KMS JSON protocol can achieve against the floor.
+func BenchmarkFloorProtocolGenerateDataKeyRecipient(b *testing.B) {
+	benchProtocol(b, true)
+}
+
+// BenchmarkProtocolGenerateDataKeyRecipient is the protocol's share of
+// BenchmarkFloorProtocolGenerateDataKeyRecipient alone: SigV4 hashes and
+// HMAC, request decoding, response encoding, on the same body, without
+// the floor's work (the ciphertexts of the response are fixed).
+func BenchmarkProtocolGenerateDataKeyRecipient(b *testing.B) {
+	benchProtocol(b, false)
+}
+
+func benchProtocol(b *testing.B, floor bool) {
+	e := newRecipientEnv(b, nil)
+	doc := e.doc(b)
+	body, _ := json.Marshal(map[string]any{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "KeySpec": "AES_256",
+		"Recipient": map[string]any{"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": doc}})
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	blk, _ := aes.NewCipher(make([]byte, 32))
+	aead, _ := cipher.NewGCM(blk)
+	now := time.Now()
+	amzDate := now.UTC().Format(amzDateFormat)
+	signingKey := make([]byte, 32) // derived once per day, region and service
+	dk := make([]byte, 32)
+	nonce := make([]byte, 12)
+	blob := aead.Seal(nil, nonce, dk, nil)
+	sealed, err := recipient.Seal(e.spki, dk, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	arn := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	canon := make([]byte, 0, 512)
+	sts := make([]byte, 0, 256)
+	var hexSum [64]byte
+	wantSig := make([]byte, 64)
+	if _, err := v.Verify(doc, attestation.Options{CurrentTime: now, MaxAge: 5 * time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		// SigV4: the payload hash, the canonical request's hash, the HMAC
+		// of the string to sign, and the comparison.
+		sum := sha256.Sum256(body)
+		hex.Encode(hexSum[:], sum[:])
+		canon = append(canon[:0], "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:kms.local\nx-amz-date:"...)
+		canon = append(canon, amzDate...)
+		canon = append(canon, "\nx-amz-target:TrentService.GenerateDataKey\n\ncontent-type;host;x-amz-date;x-amz-target\n"...)
+		canon = append(canon, hexSum[:]...)
+		sum = sha256.Sum256(canon)
+		sts = append(sts[:0], "AWS4-HMAC-SHA256\n"...)
+		sts = append(sts, amzDate...)
+		sts = append(sts, "\n"...)
+		sts = append(sts, amzDate[:8]...)
+		sts = append(sts, "/us-east-1/kms/aws4_request\n"...)
+		sts = hex.AppendEncode(sts, sum[:])
+		mac := hmac.New(sha256.New, signingKey)
+		mac.Write(sts)
+		var sig [64]byte
+		hex.Encode(sig[:], mac.Sum(nil))
+		subtle.ConstantTimeCompare(sig[:], wantSig)
+		// The request JSON, with the server's codec.
+		var in generateDataKeyInput
+		if err := decode(body, &in); err != nil {
+			b.Fatal(err)
+		}
+		ct, ctr := blob, sealed
+		if floor {
+			got, err := v.Verify(in.Recipient.AttestationDocument, attestation.Options{CurrentTime: now, MaxAge: 5 * time.Minute})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rand.Read(dk)
+			if ctr, err = recipient.Seal(got.PublicKey, dk, nil); err != nil {
+				b.Fatal(err)
+			}
+			rand.Read(nonce)
+			ct = aead.Seal(nil, nonce, dk, nil)
+		}
+		// The JSON response.
+		if _, err := json.Marshal(generateDataKeyOutput{CiphertextBlob: ct, KeyID: arn, CiphertextForRecipient: ctr}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
