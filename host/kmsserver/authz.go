@@ -36,8 +36,9 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	if err := s.addResourceAliases(c, k, req.Context, p, s.identities[c.principal]); err != nil {
 		return err
 	}
-	kd := p.Evaluate(req)
-	id := s.identities[c.principal].Evaluate(req)
+	pr := policy.Prepare(req) // once for both policies
+	kd := p.EvaluatePrepared(pr)
+	id := s.identities[c.principal].EvaluatePrepared(pr)
 	ok, reason := combine(kd, id, principalAccount(c.principal) == s.cfg.AccountID)
 	c.grant = nil
 	if !ok && !kd.ExplicitDeny && !id.ExplicitDeny {
@@ -118,7 +119,13 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 }
 
 func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedRecipient) policy.Request {
-	ctx := policy.AddEncryptionContext(addRequestConditions(c, id, nil), ec)
+	// Sized for every key added here and in authorize, so that the map
+	// does not grow (and rehash) key by key.
+	n := 8 + len(c.cond) + len(ec) + 1
+	if doc != nil {
+		n += doc.conditionKeyCount()
+	}
+	ctx := policy.AddEncryptionContext(addRequestConditions(c, id, make(map[string][]string, n)), ec)
 	if doc != nil {
 		ctx = doc.addConditionKeys(ctx)
 	}

@@ -85,6 +85,14 @@ func (a *attestedRecipient) addConditionKeys(ctx map[string][]string) map[string
 	return policy.AddAttestation(ctx, a.enclave.PCRs)
 }
 
+// conditionKeyCount is how many keys addConditionKeys adds at most.
+func (a *attestedRecipient) conditionKeyCount() int {
+	if a.nitroTPM != nil {
+		return len(a.nitroTPM.PCRs)
+	}
+	return len(a.enclave.PCRs) + 1 // + ImageSha384
+}
+
 // auditRecord is what the audit log says of the document, as CloudTrail
 // does: the module, and the enclave image digest or the NitroTPM PCRs.
 func (a *attestedRecipient) auditRecord() any {

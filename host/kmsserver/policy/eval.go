@@ -91,9 +91,36 @@ func (p *Policy) Evaluate(r Request) Decision {
 	if p == nil {
 		return Decision{Reason: "no key policy"}
 	}
+	return p.EvaluatePrepared(Prepare(r))
+}
+
+// PreparedRequest is a [Request] readied for evaluation once: its condition
+// keys lower-cased (merging keys that differ only in case) and the
+// principal's keys derived. A request put to several policies, as every
+// key operation is to the key policy and the caller's identity policy, is
+// prepared once and evaluated with [Policy.EvaluatePrepared]. Later changes
+// to the Request's Context do not reach it. Safe for concurrent
+// evaluations: nothing changes it after Prepare.
+type PreparedRequest struct {
+	r      Request
+	ctx    map[string][]string
+	hasAtt attKind
+	action string
+}
+
+// Prepare readies r for [Policy.EvaluatePrepared].
+func Prepare(r Request) *PreparedRequest {
 	ctx := buildContext(&r)
-	hasAtt := attestationOf(ctx)
-	action := strings.ToLower(r.Action)
+	return &PreparedRequest{r: r, ctx: ctx, hasAtt: attestationOf(ctx), action: strings.ToLower(r.Action)}
+}
+
+// EvaluatePrepared is [Policy.Evaluate] of a prepared request: the same
+// decision, without lower-casing the request's context again.
+func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
+	if p == nil {
+		return Decision{Reason: "no key policy"}
+	}
+	r, ctx, hasAtt, action := pr.r, pr.ctx, pr.hasAtt, pr.action
 	budget := maxEvalSteps
 
 	for i := range p.statements {

@@ -507,3 +507,29 @@ func TestWorkLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluatePrepared: a request prepared once decides as Evaluate does
+// against each policy it is put to, and a later change to its Context does
+// not reach the prepared request.
+func TestEvaluatePrepared(t *testing.T) {
+	allowPCR0 := mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*",
+		"Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:PCR0":"ab01"}}}]}`)
+	denyAll := mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`)
+	for _, pcr0 := range [][]byte{{0xab, 0x01}, {0xcd}} {
+		r := Request{Principal: "arn:aws:iam::111122223333:user/alice", Action: "kms:Decrypt",
+			Context: AddAttestation(nil, map[int][]byte{0: pcr0})}
+		pr := Prepare(r)
+		for _, p := range []*Policy{allowPCR0, denyAll, nil} {
+			if got, want := p.EvaluatePrepared(pr), p.Evaluate(r); got != want {
+				t.Errorf("PCR0 %x: EvaluatePrepared = %+v, Evaluate = %+v", pcr0, got, want)
+			}
+		}
+	}
+	r := Request{Principal: "arn:aws:iam::111122223333:user/alice", Action: "kms:Decrypt",
+		Context: AddAttestation(nil, map[int][]byte{0: {0xcd}})}
+	pr := Prepare(r)
+	r.Context[PCRKey(0)] = []string{"ab01"}
+	if d := allowPCR0.EvaluatePrepared(pr); d.Allowed {
+		t.Errorf("a change to Context after Prepare reached the prepared request: %+v", d)
+	}
+}
