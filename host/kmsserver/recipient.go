@@ -152,25 +152,42 @@ func recipientKind(doc []byte) docKind {
 	}
 	var msg struct {
 		_           struct{} `cbor:",toarray"`
-		Protected   cbor.RawMessage
-		Unprotected cbor.RawMessage
+		Protected   cborSkip
+		Unprotected cborSkip
 		Payload     []byte
-		Signature   cbor.RawMessage
+		Signature   cborSkip
 	}
 	if err := kindDecMode.Unmarshal(doc, &msg); err != nil {
 		return kindEnclave
 	}
 	var payload struct {
-		PCRs     cbor.RawMessage `cbor:"pcrs"`
-		NitroTPM cbor.RawMessage `cbor:"nitrotpm_pcrs"`
+		PCRs     cborPresent `cbor:"pcrs"`
+		NitroTPM cborPresent `cbor:"nitrotpm_pcrs"`
 	}
 	if err := kindDecMode.Unmarshal(msg.Payload, &payload); err != nil {
 		return kindEnclave
 	}
-	if payload.NitroTPM != nil && payload.PCRs == nil {
+	if payload.NitroTPM && !payload.PCRs {
 		return kindNitroTPM
 	}
 	return kindEnclave
+}
+
+// cborSkip takes one data item and keeps nothing of it; the decoder has
+// checked that it is well-formed (as for cbor.RawMessage, without its copy).
+type cborSkip struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (*cborSkip) UnmarshalCBOR([]byte) error { return nil }
+
+// cborPresent records that a map key is present, whatever its value (null
+// included, as a non-nil cbor.RawMessage would), without copying the value.
+type cborPresent bool
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (p *cborPresent) UnmarshalCBOR([]byte) error {
+	*p = true
+	return nil
 }
 
 type recipientInfo struct {

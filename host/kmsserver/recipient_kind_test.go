@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/attestationtest"
 	"github.com/enclavekit/enclavekit/internal/awsvectors"
@@ -66,8 +68,14 @@ func FuzzRecipientKind(f *testing.F) {
 	for _, doc := range kindSeeds(f) {
 		f.Add(doc)
 	}
+	for _, payload := range kindPayloads(f) {
+		f.Add(payload)
+	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		k := recipientKind(doc)
+		if want := recipientKindRaw(doc); k != want {
+			t.Fatalf("recipientKind %d, with cbor.RawMessage fields %d", k, want)
+		}
 		if _, err := attestation.Parse(doc); err == nil && k != kindEnclave {
 			t.Fatal("an enclave document routed to the NitroTPM verifier")
 		}
@@ -75,6 +83,88 @@ func FuzzRecipientKind(f *testing.F) {
 			t.Fatal("a NitroTPM document routed to the enclave verifier")
 		}
 	})
+}
+
+// recipientKindRaw is recipientKind as first written, with cbor.RawMessage
+// for the fields it does not read: the reference for cborSkip and
+// cborPresent, which take the same items without copying them.
+func recipientKindRaw(doc []byte) docKind {
+	if len(doc) == 0 || len(doc) > attestation.MaxDocumentSize {
+		return kindEnclave
+	}
+	if doc[0] == 0xd2 {
+		doc = doc[1:]
+	}
+	var msg struct {
+		_           struct{} `cbor:",toarray"`
+		Protected   cbor.RawMessage
+		Unprotected cbor.RawMessage
+		Payload     []byte
+		Signature   cbor.RawMessage
+	}
+	if err := kindDecMode.Unmarshal(doc, &msg); err != nil {
+		return kindEnclave
+	}
+	var payload struct {
+		PCRs     cbor.RawMessage `cbor:"pcrs"`
+		NitroTPM cbor.RawMessage `cbor:"nitrotpm_pcrs"`
+	}
+	if err := kindDecMode.Unmarshal(msg.Payload, &payload); err != nil {
+		return kindEnclave
+	}
+	if payload.NitroTPM != nil && payload.PCRs == nil {
+		return kindNitroTPM
+	}
+	return kindEnclave
+}
+
+// kindPayloads are COSE_Sign1 shapes around payloads whose PCR keys are
+// null, empty, duplicated or of another type, and malformed items in the
+// fields recipientKind does not read.
+func kindPayloads(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	sign1 := func(protected, payload any) []byte {
+		p, err := cbor.Marshal(payload)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b, err := cbor.Marshal([]any{protected, map[any]any{}, p, []byte{1, 2}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	return map[string][]byte{
+		"nitrotpm null":          sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": nil}),
+		"nitrotpm, pcrs null":    sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": map[int][]byte{0: {1}}, "pcrs": nil}),
+		"nitrotpm empty":         sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": map[int][]byte{}}),
+		"nitrotpm a string":      sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": "x"}),
+		"pcrs only":              sign1([]byte{0xa0}, map[string]any{"pcrs": map[int][]byte{0: {1}}}),
+		"neither":                sign1([]byte{0xa0}, map[string]any{"module_id": "m"}),
+		"protected not bytes":    sign1(7, map[string]any{"nitrotpm_pcrs": map[int][]byte{}}),
+		"payload not a map":      sign1([]byte{0xa0}, []int{1}),
+		"nitrotpm, payload tail": append(sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": nil}), 0x00),
+		"truncated signature":    sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": nil})[:20],
+	}
+}
+
+// TestRecipientKindFields: recipientKind decides as recipientKindRaw does
+// on the shapes of kindPayloads, and each of them sends a present
+// nitrotpm_pcrs (even null) without pcrs to the NitroTPM verifier.
+func TestRecipientKindFields(t *testing.T) {
+	// The routing reads only the payload's keys: a protected header of the
+	// wrong type is the NitroTPM verifier's to refuse.
+	want := map[string]docKind{"nitrotpm null": kindNitroTPM, "nitrotpm empty": kindNitroTPM, "nitrotpm a string": kindNitroTPM,
+		"protected not bytes": kindNitroTPM}
+	for name, doc := range kindPayloads(t) {
+		got := recipientKind(doc)
+		if ref := recipientKindRaw(doc); got != ref {
+			t.Errorf("%s: recipientKind %d, with cbor.RawMessage fields %d", name, got, ref)
+		}
+		if got != want[name] {
+			t.Errorf("%s: recipientKind %d, want %d", name, got, want[name])
+		}
+	}
 }
 
 // BenchmarkRecipientKind is the routing every Recipient request pays before
