@@ -6,11 +6,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // TestKeyGenerationBound is the CPU exhaustion attack of a principal
@@ -105,5 +110,42 @@ func TestKeyGenerationBoundConfig(t *testing.T) {
 	var ce *ConfigError
 	if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || ce.Setting != "maximum concurrent key generations" {
 		t.Fatalf("negative bound: %v", err)
+	}
+}
+
+// TestKeyGenerationBoundSDKRetries: the AWS SDK's standard retryer treats
+// the ThrottlingException as a throttle and retries with backoff, so a
+// caller that meets the bound while a generation runs gets its key once
+// the slot is free, without code of its own.
+func TestKeyGenerationBoundSDKRetries(t *testing.T) {
+	env := newEnv(t, func(c *Config) { c.MaxConcurrentKeyGenerations = 1 })
+	var attempts atomic.Int32
+	client := awskms.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, ""),
+		HTTPClient:  env.ts.Client(),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 10
+				o.MaxBackoff = 200 * time.Millisecond
+			})
+		},
+	}, func(o *awskms.Options) {
+		o.BaseEndpoint = aws.String(env.ts.URL)
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("count", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				attempts.Add(1)
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+		})
+	})
+	env.srv.keyGen <- struct{}{} // a generation in flight
+	time.AfterFunc(300*time.Millisecond, func() { <-env.srv.keyGen })
+	_, err := client.CreateKey(context.Background(), &awskms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatalf("CreateKey RSA_2048 with the SDK's standard retryer: %v", err)
+	}
+	if n := attempts.Load(); n < 2 {
+		t.Fatalf("%d attempts: the throttled first one was not retried", n)
 	}
 }
