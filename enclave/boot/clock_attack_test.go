@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// TestSyncClockParentPower pins what the parent can still do to the clock
+// of `enclave-agent init` (a Reference, the NSM's time, is set): replay a
+// time answer it recorded earlier, or name one years away, and it is
+// refused with a *ClockStepError, the clock left alone; name a time just
+// inside MaxStep of the NSM's and it is taken. The parent moves the clock
+// by at most MaxStep (--max-clock-step, 5 minutes by default), once, at
+// boot: a certificate or document that expired more than MaxStep ago
+// stays expired.
+func TestSyncClockParentPower(t *testing.T) {
+	nsm := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		enclave time.Time
+		host    time.Time
+		stepped bool
+	}{
+		{"answer recorded 10 minutes ago, unset clock", time.Unix(0, 0), nsm.Add(-10 * time.Minute), false},
+		{"answer recorded 10 minutes ago, set clock", nsm, nsm.Add(-10 * time.Minute), false},
+		{"a day back, into an expired certificate's validity", nsm, nsm.AddDate(0, 0, -1), false},
+		{"a year ahead, past a rotation date", time.Unix(0, 0), nsm.AddDate(1, 0, 0), false},
+		{"just inside the bound, back", time.Unix(0, 0), nsm.Add(-DefaultMaxClockStep + 5*time.Second), true},
+		{"just inside the bound, ahead", nsm, nsm.Add(DefaultMaxClockStep - 5*time.Second), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := timeRoute(t, func() string { return fmt.Sprintf(`{"unix_nano":%d}`, tc.host.UnixNano()) }, 0)
+			start := time.Now()
+			var set []time.Time
+			_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxRTT: 500 * time.Millisecond,
+				Clock:     func() time.Time { return tc.enclave.Add(time.Since(start)) },
+				Reference: func() (time.Time, error) { return nsm.Add(time.Since(start)), nil },
+				Set:       func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
+			if tc.stepped {
+				if err != nil || len(set) != 1 || set[0].Sub(tc.host).Abs() > time.Second {
+					t.Fatalf("within the bound: %v, set %v", err, set)
+				}
+				return
+			}
+			var se *ClockStepError
+			if !errors.As(err, &se) || !errors.Is(err, ErrClockStep) || len(set) != 0 {
+				t.Fatalf("SyncClock: %v, set %v; want a *ClockStepError and the clock left alone", err, set)
+			}
+			if se.Max != DefaultMaxClockStep || se.Offset.Abs() <= se.Max {
+				t.Fatalf("ClockStepError %+v", se)
+			}
+		})
+	}
+}
