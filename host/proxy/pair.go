@@ -17,8 +17,14 @@ import (
 // parkAfter is how long a direction waits for its source in Go's netpoller
 // (holding a goroutine) before it hands the socket to the proxy's [parker]
 // and its goroutine ends. Traffic with shorter gaps never leaves the
-// netpoller; an idle connection holds no goroutine after this long.
-const parkAfter = 100 * time.Millisecond
+// netpoller; an idle connection holds no goroutine after this long. Longer
+// means fewer wake-ups through the parker (each costs about 8 µs of CPU
+// more than a wake-up in the netpoller), shorter means fewer goroutine
+// stacks alive at once while connections are being opened (the runtime
+// keeps that memory after they end): at 100 ms host-proxy grew by
+// 8.7-9.7 kB per idle connection measured from outside, at 25 ms by
+// 6.2-6.7 kB, at 10 ms by 5.4-5.9 kB.
+const parkAfter = 25 * time.Millisecond
 
 // The two directions of a pair.
 const (

@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"errors"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -32,7 +34,8 @@ import (
 // a direction that has no goroutine).
 type parker struct {
 	epfd  int
-	evfd  int // eventfd: wakes the loop to stop
+	f     *os.File        // epfd, in Go's netpoller: the loop waits there
+	rc    syscall.RawConn // f's
 	sweep time.Duration
 
 	mu      sync.Mutex
@@ -48,28 +51,31 @@ type parkSlot struct {
 	gen uint32
 }
 
-const stopKey = ^uint64(0)
-
 // newParker creates the epoll instance and starts its loop; nil when the
 // system refuses (connections then keep their goroutines while idle).
+//
+// The epoll descriptor is itself registered in Go's netpoller (an epoll
+// set is readable while it has events), so the loop is an ordinary
+// goroutine waiting there: a parked socket turning readable wakes one
+// thread, as a goroutine blocked in a read would, not a thread blocked in
+// epoll_wait that must then find a P and another thread to run the
+// direction.
 func newParker(sweep time.Duration) *parker {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil
 	}
-	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil
+	}
+	f := os.NewFile(uintptr(epfd), "host-proxy parker")
+	rc, err := f.SyscallConn()
 	if err != nil {
-		unix.Close(epfd)
+		f.Close()
 		return nil
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN}
-	setKey(&ev, stopKey)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(evfd)
-		unix.Close(epfd)
-		return nil
-	}
-	k := &parker{epfd: epfd, evfd: evfd, sweep: sweep, done: make(chan struct{})}
+	k := &parker{epfd: epfd, f: f, rc: rc, sweep: sweep, done: make(chan struct{})}
 	go k.loop()
 	return k
 }
@@ -169,25 +175,35 @@ func (k *parker) disarm(rc syscall.RawConn) {
 func (k *parker) loop() {
 	defer close(k.done)
 	var events [128]unix.EpollEvent
-	next := time.Now().Add(k.sweep)
-	for {
-		wait := max(time.Until(next), 0)
-		n, err := unix.EpollWait(k.epfd, events[:], int((wait+time.Millisecond-1)/time.Millisecond))
-		if err != nil && err != unix.EINTR {
-			return // EBADF, EINVAL: cannot happen while the parker lives
-		}
-		for i := range max(n, 0) {
-			key := getKey(&events[i])
-			if key == stopKey {
-				return
+	var n int
+	var werr error
+	poll := func(fd uintptr) bool {
+		for {
+			n, werr = unix.EpollWait(int(fd), events[:], 0)
+			if werr != unix.EINTR {
+				return n > 0 || werr != nil // nothing: wait in the netpoller
 			}
-			if pr, d := k.lookup(key); pr != nil {
+		}
+	}
+	next := time.Now().Add(k.sweep)
+	_ = k.f.SetReadDeadline(next)
+	for {
+		err := k.rc.Read(poll)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			n = 0
+		case err != nil || werr != nil:
+			return // closed by stop
+		}
+		for i := range n {
+			if pr, d := k.lookup(getKey(&events[i])); pr != nil {
 				pr.wake(d)
 			}
 		}
 		if now := time.Now(); !now.Before(next) {
 			k.forEach(func(pr *pair) { pr.sweep(now) })
 			next = now.Add(k.sweep)
+			_ = k.f.SetReadDeadline(next)
 		}
 	}
 }
@@ -215,11 +231,9 @@ func (k *parker) shutdown() {
 	k.forEach(func(pr *pair) { pr.shutdown() })
 }
 
-// stop ends the loop and releases the epoll instance, once no pair is left.
+// stop ends the loop and releases the epoll instance, once no pair is left
+// (nothing calls arm or disarm any more).
 func (k *parker) stop() {
-	one := [8]byte{1}
-	_, _ = unix.Write(k.evfd, one[:])
+	k.f.Close() // the loop's wait returns os.ErrClosed
 	<-k.done
-	unix.Close(k.evfd)
-	unix.Close(k.epfd)
 }

@@ -584,7 +584,9 @@ func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (ne
 	var d net.Dialer
 	var errs []error
 	for _, a := range addrs {
-		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(a, uint16(r.destPort)).String())
+		// DialTCP with the address as it is: no formatting, parsing or
+		// resolver on the way.
+		c, err := d.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(a.Unmap(), uint16(r.destPort)))
 		if err == nil {
 			return c, "", nil
 		}
