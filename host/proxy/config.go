@@ -191,6 +191,12 @@ type ServiceConfig struct {
 	// parent could otherwise set the clock an enclave steps to, or write
 	// log lines in the application's name.
 	AllowedCIDs []uint32 `yaml:"allowed_cids"`
+	// MaxLinesPerSecond (logs only) bounds the enclave's lines written to
+	// the proxy's log, with a burst of ten seconds' worth; the rest are
+	// dropped and counted. 0 is DefaultLogLinesPerSecond. journald drops
+	// every message of a unit past its rate limit (by default 10000 per
+	// 30 s), the proxy's own with the enclave's: keep this below it.
+	MaxLinesPerSecond int `yaml:"max_lines_per_second"`
 }
 
 // Sentinel errors.
@@ -461,9 +467,15 @@ func validate(cfg *Config) (*compiled, error) {
 	}
 	if cfg.Time != nil {
 		c.timeL = service("time", cfg.Time)
+		if cfg.Time.MaxLinesPerSecond != 0 {
+			add("time", ErrInvalidConfig, "max_lines_per_second is a setting of the logs route")
+		}
 	}
 	if cfg.Logs != nil {
 		c.logsL = service("logs", cfg.Logs)
+		if cfg.Logs.MaxLinesPerSecond < 0 {
+			add("logs", ErrInvalidConfig, "negative max_lines_per_second")
+		}
 	}
 
 	if cfg.Admin != "" {

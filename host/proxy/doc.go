@@ -109,7 +109,14 @@
 // parts attributes, so that no log line reaches journald's default LineMax
 // (48 KiB), past which journald would cut it and log the rest, chosen by
 // the enclave, as an entry of host-proxy's own. An exit report whose
-// signal name is over 64 bytes is counted invalid.
+// signal name is over 64 bytes is counted invalid. At most
+// ServiceConfig.MaxLinesPerSecond enclave lines are written (default
+// [DefaultLogLinesPerSecond], a burst of ten seconds' worth), all
+// connections together: journald drops every message of a unit past its
+// rate limit, so an enclave printing as fast as it can would otherwise
+// silence the proxy's own warnings. The rest are dropped, counted as
+// hostproxy_enclave_log_lines_total{stream="rate_limited"}, and reported
+// in one warning when lines pass again.
 //
 // # Operations
 //

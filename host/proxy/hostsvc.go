@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -140,6 +143,7 @@ func (p *Proxy) serveLogs(ctx context.Context, l net.Listener) {
 
 func (p *Proxy) readLogs(c net.Conn) {
 	log := p.log.With("source", "enclave", "peer", transport.PeerString(c.RemoteAddr()))
+	defer p.logLimit.report(log)
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 4096), maxLogLine)
 	for {
@@ -157,41 +161,96 @@ func (p *Proxy) readLogs(c net.Conn) {
 		}
 		if r.Dropped > 0 {
 			p.m.logDropped.Add(float64(r.Dropped))
-			log.Warn("enclave log lines dropped (the host was slow or away)", "dropped", r.Dropped)
 		}
-		attrs := []any{"stream", r.Stream, "enclave_time", time.Unix(0, r.Time).UTC()}
+		var parts []string // the log lines of a stdout or stderr record
+		var st struct {    // an exit record's report
+			Code     int    `json:"code"`
+			Signal   string `json:"signal"`
+			Restarts int    `json:"restarts"`
+			Stopped  bool   `json:"stopped"`
+		}
 		switch r.Stream {
 		case "stdout", "stderr":
-			p.m.enclaveLog.WithLabelValues(r.Stream).Inc()
-			lvl := slog.LevelInfo
-			if r.Stream == "stderr" {
-				lvl = slog.LevelWarn
-			}
-			if parts := splitLogLine(r.Line); len(parts) > 1 {
-				for i, part := range parts {
-					log.Log(context.Background(), lvl, part, append(attrs, "part", i+1, "parts", len(parts))...)
-				}
-				continue
-			}
-			log.Log(context.Background(), lvl, r.Line, attrs...)
+			parts = splitLogLine(r.Line)
 		case "exit":
-			p.m.enclaveLog.WithLabelValues("exit").Inc()
-			var st struct {
-				Code     int    `json:"code"`
-				Signal   string `json:"signal"`
-				Restarts int    `json:"restarts"`
-				Stopped  bool   `json:"stopped"`
-			}
 			// A signal name is short (SIGTERM, "killed"): a long one is
 			// no exit report, and would be logged unsplit.
 			if json.Unmarshal([]byte(r.Line), &st) != nil || len(st.Signal) > 64 {
 				p.m.enclaveLog.WithLabelValues("invalid").Inc()
 				continue
 			}
-			log.Warn("enclave application exited", append(attrs, "code", st.Code, "signal", st.Signal,
-				"restarts", st.Restarts, "stopped", st.Stopped)...)
+			parts = []string{""}
 		default:
 			p.m.enclaveLog.WithLabelValues("invalid").Inc()
+			continue
 		}
+		lines := len(parts)
+		if r.Dropped > 0 {
+			lines++
+		}
+		if !p.logLimit.allow(p.cfg.Clock(), lines) {
+			p.m.enclaveLog.WithLabelValues("rate_limited").Inc()
+			continue
+		}
+		p.logLimit.report(log)
+		p.m.enclaveLog.WithLabelValues(r.Stream).Inc()
+		if r.Dropped > 0 {
+			log.Warn("enclave log lines dropped (the host was slow or away)", "dropped", r.Dropped)
+		}
+		attrs := []any{"stream", r.Stream, "enclave_time", time.Unix(0, r.Time).UTC()}
+		if r.Stream == "exit" {
+			log.Warn("enclave application exited", append(attrs, "code", st.Code, "signal", st.Signal,
+				"restarts", st.Restarts, "stopped", st.Stopped)...)
+			continue
+		}
+		lvl := slog.LevelInfo
+		if r.Stream == "stderr" {
+			lvl = slog.LevelWarn
+		}
+		if len(parts) > 1 {
+			for i, part := range parts {
+				log.Log(context.Background(), lvl, part, append(attrs, "part", i+1, "parts", len(parts))...)
+			}
+			continue
+		}
+		log.Log(context.Background(), lvl, r.Line, attrs...)
+	}
+}
+
+// DefaultLogLinesPerSecond is the logs route's MaxLinesPerSecond when
+// zero: with its burst of ten seconds' worth, well under journald's
+// default rate limit of 10000 messages per 30 s (333 a second) per unit,
+// past which journald drops the proxy's own messages too.
+const DefaultLogLinesPerSecond = 200
+
+// logLimiter is the logs route's budget of lines written to the proxy's
+// log, shared by its connections (journald's limit is per unit).
+type logLimiter struct {
+	lim     *rate.Limiter
+	perSec  int
+	pending atomic.Uint64 // records dropped since the last report
+}
+
+func newLogLimiter(sc *ServiceConfig) *logLimiter {
+	n := DefaultLogLinesPerSecond
+	if sc != nil && sc.MaxLinesPerSecond > 0 {
+		n = sc.MaxLinesPerSecond
+	}
+	return &logLimiter{lim: rate.NewLimiter(rate.Limit(n), 10*n), perSec: n}
+}
+
+// allow takes lines from the budget at now, or counts a dropped record.
+func (l *logLimiter) allow(now time.Time, lines int) bool {
+	if l.lim.AllowN(now, lines) {
+		return true
+	}
+	l.pending.Add(1)
+	return false
+}
+
+// report logs how many records were dropped since the last report, if any.
+func (l *logLimiter) report(log *slog.Logger) {
+	if n := l.pending.Swap(0); n > 0 {
+		log.Warn("enclave log lines dropped: over the logs route's rate limit", "dropped", n, "max_lines_per_second", l.perSec)
 	}
 }

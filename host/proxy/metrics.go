@@ -63,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		enclaveLog: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "enclave_log_lines_total",
-			Help: "Lines received on the logs route, per stream (stdout, stderr, exit, invalid).",
+			Help: "Lines received on the logs route, per stream (stdout, stderr, exit, invalid, rate_limited: over max_lines_per_second, not logged).",
 		}, []string{"stream"}),
 		logDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "enclave_log_dropped_lines_total",

@@ -40,7 +40,8 @@ type Proxy struct {
 	serving   atomic.Bool
 	draining  atomic.Bool
 	forced    atomic.Bool
-	parker    *parker // idle directions without goroutines; nil before Serve or where unsupported
+	parker    *parker     // idle directions without goroutines; nil before Serve or where unsupported
+	logLimit  *logLimiter // the logs route's budget of lines (hostsvc.go)
 }
 
 type route struct {
@@ -115,6 +116,7 @@ func New(cfg *Config) (*Proxy, error) {
 	if p.m, err = newMetrics(reg); err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 	}
+	p.logLimit = newLogLimiter(d.Logs)
 	for _, cr := range c.routes {
 		r := &route{compiledRoute: cr, connectTimeout: cr.ConnectTimeout, idleTimeout: cr.IdleTimeout}
 		if r.connectTimeout == 0 {
