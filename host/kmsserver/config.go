@@ -90,8 +90,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxConcurrentKeyGenerations bounds the RSA key generations running
 	// at once (CreateKey, GenerateDataKeyPair(WithoutPlaintext) and
-	// GetParametersForImport make one per request, up to a second of CPU
-	// each for RSA_4096); a request beyond it is refused at once with a
+	// GetParametersForImport make one per request, 1 to 2 s of CPU each
+	// for RSA_4096); a request beyond it is refused at once with a
 	// ThrottlingException, which the AWS SDKs retry. Default (0): half of
 	// GOMAXPROCS, at least 1.
 	MaxConcurrentKeyGenerations int

@@ -97,7 +97,7 @@
 //
 // The work of CreateKey, GenerateDataKeyPair(WithoutPlaintext) and
 // GetParametersForImport includes an RSA key generation for RSA specs
-// (about a second of CPU for RSA_4096): at most
+// (1 to 2 s of CPU for RSA_4096): at most
 // [Config.MaxConcurrentKeyGenerations] run at once, and a request beyond
 // them is answered ThrottlingException (HTTP 400) at once, after its
 // authorization, so that a principal allowed to call them cannot take every

@@ -20,7 +20,7 @@ import (
 
 // TestKeyGenerationBound is the CPU exhaustion attack of a principal
 // allowed to call CreateKey, GenerateDataKeyPair or GetParametersForImport:
-// each of them makes an RSA key per request (about a second of CPU for
+// each of them makes an RSA key per request (1 to 2 s of CPU for
 // RSA_4096), so without a bound a few callers in a loop take every core.
 // With the bound's one slot taken (a generation in flight), each of them
 // gets a ThrottlingException at once, without generating; elliptic-curve
