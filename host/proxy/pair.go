@@ -5,6 +5,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -41,6 +42,7 @@ const (
 
 type pairDir struct {
 	src, dst net.Conn
+	sink     io.Writer       // dst, or its raw writer
 	source   bufSource       // nil when splicing
 	rc       syscall.RawConn // the source's, when this direction can park
 	armed    bool            // the source has been added to the parker's epoll set
@@ -82,6 +84,7 @@ func (p *Proxy) pipe(cn *conn, up net.Conn) {
 			continue
 		}
 		pd.source = newSource(pd.src)
+		pd.sink = newSink(pd.dst)
 		pd.rc = sourceRawConn(pd.source)
 	}
 	if p.parker != nil && (pr.dirs[dirIn].rc != nil || pr.dirs[dirOut].rc != nil) && p.parker.add(pr) {
@@ -162,7 +165,7 @@ func (pr *pair) direction(d int) error {
 		if pd.source == nil {
 			n, err = spliceCopy(dst, src)
 		} else {
-			n, err = copyAdaptive(dst, pd.source)
+			n, err = copyAdaptive(pd.sink, pd.source)
 		}
 		if n > 0 {
 			pr.count(d, n)

@@ -586,9 +586,10 @@ func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (ne
 	var d net.Dialer
 	var errs []error
 	for _, a := range addrs {
-		// DialTCP with the address as it is: no formatting, parsing or
-		// resolver on the way.
-		c, err := d.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(a.Unmap(), uint16(r.destPort)))
+		// Not Dialer.DialTCP: its zero local address is bound
+		// explicitly (an ephemeral port chosen before the destination
+		// is known, a bind(2) more per connection).
+		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(a, uint16(r.destPort)).String())
 		if err == nil {
 			return c, "", nil
 		}

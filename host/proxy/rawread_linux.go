@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // rawSource reads a socket through its syscall.RawConn: the read(2) runs
@@ -45,7 +46,7 @@ func (s *rawSource) read(fd uintptr) bool {
 		b = smallPool.Get().(*[]byte)
 	}
 	for {
-		n, err := syscall.Read(int(fd), *b)
+		n, err := rawRead(fd, *b)
 		switch err {
 		case syscall.EINTR:
 			continue
@@ -81,4 +82,90 @@ func sourceRawConn(s bufSource) syscall.RawConn {
 		return rs.rc
 	}
 	return nil
+}
+
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket
+// without the runtime's system-call bookkeeping (entersyscall/exitsyscall):
+// they never block, and a loopback write can take tens of microseconds
+// (the receiver's TCP processing runs inside it), long enough for the
+// runtime's monitor to hand the P to another thread, which costs two
+// thread wake-ups per write under light load.
+func rawRead(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+// rawSink writes a socket through its syscall.RawConn with rawWrite,
+// waiting in the netpoller (and honouring the write deadline) while the
+// socket is full.
+type rawSink struct {
+	rc     syscall.RawConn
+	b      []byte
+	n      int
+	err    error
+	writeF func(fd uintptr) bool
+}
+
+// newSink returns the writer copyAdaptive writes to: a rawSink when dst has
+// a syscall.RawConn, else dst itself.
+func newSink(dst io.Writer) io.Writer {
+	sc, ok := dst.(syscall.Conn)
+	if !ok {
+		return dst
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return dst
+	}
+	s := &rawSink{rc: rc}
+	s.writeF = s.write
+	return s
+}
+
+func (s *rawSink) write(fd uintptr) bool {
+	for s.n < len(s.b) {
+		n, err := rawWrite(fd, s.b[s.n:])
+		switch err {
+		case nil:
+			s.n += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			s.err = err
+			return true
+		}
+	}
+	return true
+}
+
+func (s *rawSink) Write(b []byte) (int, error) {
+	s.b, s.n, s.err = b, 0, nil
+	err := s.rc.Write(s.writeF)
+	n := s.n
+	s.b = nil
+	if err != nil {
+		return n, err
+	}
+	if s.err != nil {
+		return n, os.NewSyscallError("write", s.err)
+	}
+	return n, nil
 }

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -69,5 +70,56 @@ func TestRawSource(t *testing.T) {
 	b.Close()
 	if buf, _, err := src.readBuf(nil); !errors.Is(err, net.ErrClosed) || buf != nil {
 		t.Fatalf("closed: %v, %v; want net.ErrClosed and no buffer", buf != nil, err)
+	}
+}
+
+// TestRawSink: writes through RawConn.Write with write(2) outside the
+// runtime's system-call bookkeeping deliver everything, wait while the
+// socket is full and honour the write deadline, and report a closed socket
+// and a peer that has gone.
+func TestRawSink(t *testing.T) {
+	a, b := tcpPair(t)
+	w := newSink(a)
+	if _, ok := w.(*rawSink); !ok {
+		t.Fatalf("newSink(*net.TCPConn) = %T, want *rawSink", w)
+	}
+	big := make([]byte, 8<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	got := make(chan []byte)
+	go func() { all, _ := io.ReadAll(b); got <- all }()
+	if n, err := w.Write(big); err != nil || n != len(big) {
+		t.Fatalf("wrote %d, %v", n, err)
+	}
+	_ = a.(*net.TCPConn).CloseWrite()
+	if all := <-got; !bytes.Equal(all, big) {
+		t.Fatalf("peer read %d bytes, not what was written", len(all))
+	}
+
+	c, d := tcpPair(t) // d never reads
+	w = newSink(c)
+	_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	n, err := w.Write(big)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 || n == len(big) {
+		t.Fatalf("to a peer that does not read: %d, %v; want part written and os.ErrDeadlineExceeded", n, err)
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	_ = d.(*net.TCPConn).SetLinger(0)
+	d.Close() // reset: the next writes fail
+	deadline := time.Now().Add(5 * time.Second)
+	for err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a reset connection keep succeeding")
+		}
+		_, err = w.Write([]byte("x"))
+	}
+	var se *os.SyscallError
+	if !errors.As(err, &se) {
+		t.Fatalf("to a reset peer: %v; want an *os.SyscallError", err)
+	}
+	c.Close()
+	if _, err := w.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closed: %v; want net.ErrClosed", err)
 	}
 }
