@@ -26,6 +26,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -88,9 +89,9 @@ func startKMS(t *testing.T) *cliEnv {
 	addr, _ := transport.ParseAddr("unix://" + sock)
 	admin := awskms.NewFromConfig(aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(adminAKID, adminSecret, ""),
-		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		HTTPClient: sdkhttp.New(&http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return transport.Dial(ctx, addr)
-		}}},
+		}}}),
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://kms.local") })
 	policy := `{"Version":"2012-10-17","Statement":[
 	 {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/admin"},"Action":"kms:*","Resource":"*"},

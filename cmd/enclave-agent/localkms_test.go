@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 // TestServeKMSListen: serve --kms-listen answers an unmodified SDK client
@@ -34,7 +36,7 @@ func TestServeKMSListen(t *testing.T) {
 		close(done)
 	}()
 	app := awskms.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""),
-		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
+		HTTPClient: sdkhttp.New(nil), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
 	var dk *awskms.GenerateDataKeyOutput
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/attestationtest"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
@@ -93,7 +94,7 @@ audit_log: audit.jsonl
 	client := awskms.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIALOADTEST00000000", "load-secret", ""),
-		HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second},
+		HTTPClient:  sdkhttp.New(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + c.addr) })
 	ctx := context.Background()

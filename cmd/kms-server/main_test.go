@@ -34,6 +34,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 	"github.com/enclavekit/enclavekit/internal/clitest"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 const childEnv = "ENCLAVEKIT_KMS_SERVER_CHILD"
@@ -142,7 +143,7 @@ func clientFor(st *kmsconfig.Starter, addr string) *awskms.Client {
 	return awskms.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(st.AccessKeyID, st.Secret, ""),
-		HTTPClient:  &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		HTTPClient:  sdkhttp.New(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("https://" + addr) })
 }

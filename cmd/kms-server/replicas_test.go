@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/enclavekit/enclavekit/internal/pgtest"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 const (
@@ -145,7 +146,7 @@ func replicaClient(addr string) *awskms.Client {
 	return awskms.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(replicaAKID, replicaSecret, ""),
-		HTTPClient:  &http.Client{Timeout: 10 * time.Second, Transport: tr},
+		HTTPClient:  sdkhttp.New(&http.Client{Timeout: 10 * time.Second, Transport: tr}),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + addr) })
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -150,7 +151,7 @@ func (env *e2eEnv) admin(t testing.TB) *awskms.Client {
 	}
 	return awskms.NewFromConfig(aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(adminAKID, adminSecret, ""),
-		HTTPClient: &http.Client{Transport: tr}, Retryer: func() aws.Retryer { return aws.NopRetryer{} },
+		HTTPClient: sdkhttp.New(&http.Client{Transport: tr}), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String(env.endpoint) })
 }
 

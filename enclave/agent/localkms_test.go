@@ -34,6 +34,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 // exchange is one request the parent relayed to the key service, and the
@@ -190,6 +191,7 @@ func serveLocalKMS(t testing.TB, cfg *KMSEndpointConfig) string {
 func sdkClient(endpoint string) *awskms.Client {
 	return awskms.NewFromConfig(aws.Config{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""),
+		HTTPClient:  sdkhttp.New(nil),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} }},
 		func(o *awskms.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }

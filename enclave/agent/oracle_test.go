@@ -23,6 +23,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/enclave/emulator"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -231,6 +232,6 @@ func (env *e2eEnv) client(t testing.TB, akid, secret string) *awskms.Client {
 	}
 	return awskms.NewFromConfig(aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		HTTPClient: &http.Client{Transport: tr}, Retryer: func() aws.Retryer { return aws.NopRetryer{} },
+		HTTPClient: sdkhttp.New(&http.Client{Transport: tr}), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String(env.endpoint) })
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 // keyWithDeny creates a key (through the SDK client) whose policy allows
@@ -81,7 +83,7 @@ func TestSecureTransportCondition(t *testing.T) {
 	t.Cleanup(tlsTS.Close)
 	tlsClient := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, ""),
-		HTTPClient:  tlsTS.Client(), Retryer: func() aws.Retryer { return aws.NopRetryer{} }},
+		HTTPClient:  sdkhttp.New(tlsTS.Client()), Retryer: func() aws.Retryer { return aws.NopRetryer{} }},
 		func(o *awskms.Options) { o.BaseEndpoint = aws.String(tlsTS.URL) })
 	if err := encryptWith(tlsClient, key); err != nil {
 		t.Fatalf("Encrypt over TLS: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 // TestDeletionTakesEffect: after the waiting period a key is gone.
@@ -114,7 +115,7 @@ func TestDeletedKeyIsDestroyed(t *testing.T) {
 		c.MaxClockSkew = 30 * 24 * time.Hour // requests are signed with the real clock
 		c.DeletionSweepInterval = 20 * time.Millisecond
 	})
-	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: sdkhttp.New(nil),
 		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")},
 		func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + srv.Addr("kms").String()) })
 	ctx := context.Background()

@@ -25,6 +25,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 func blobMaterialID(t testing.TB, blob []byte) string {
@@ -510,7 +511,7 @@ func TestServeRotatesKeys(t *testing.T) {
 		c.MaxClockSkew = 100 * 24 * time.Hour // requests are signed with the real clock
 		c.RotationSweepInterval = 20 * time.Millisecond
 	})
-	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: sdkhttp.New(nil),
 		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")},
 		func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + srv.Addr("kms").String()) })
 	ctx := context.Background()

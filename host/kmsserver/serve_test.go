@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 // newServing starts a server on loopback ports with Listen and Serve, as
@@ -73,7 +75,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestServe(t *testing.T) {
 	srv, stop := newServing(t, nil)
 	kmsAddr, metricsAddr := srv.Addr("kms").String(), srv.Addr("metrics").String()
-	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1",
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: sdkhttp.New(nil),
 		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")},
 		func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
 	if _, err := client.CreateKey(context.Background(), &awskms.CreateKeyInput{}); err != nil {

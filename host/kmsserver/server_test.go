@@ -24,6 +24,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 	"github.com/enclavekit/enclavekit/internal/pgtest"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 const (
@@ -122,7 +123,7 @@ func (env *testEnv) clientFor(akid, secret string) *awskms.Client {
 	return awskms.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		HTTPClient:  env.ts.Client(),
+		HTTPClient:  sdkhttp.New(env.ts.Client()),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}, func(o *awskms.Options) { o.BaseEndpoint = aws.String(env.ts.URL) })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 // TestStarterParentRole: in the configuration `kms-server init` writes,
@@ -48,6 +49,7 @@ func TestStarterParentRole(t *testing.T) {
 	client := func(id, secret string) *awskms.Client {
 		return awskms.NewFromConfig(aws.Config{Region: "us-east-1",
 			Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
+			HTTPClient:  sdkhttp.New(nil),
 			Retryer:     func() aws.Retryer { return aws.NopRetryer{} }},
 			func(o *awskms.Options) { o.BaseEndpoint = aws.String(ts.URL) })
 	}

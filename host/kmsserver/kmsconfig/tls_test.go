@@ -19,6 +19,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
 func caPool(t *testing.T, path string) *x509.CertPool {
@@ -78,7 +79,7 @@ func TestStarterServesTLS(t *testing.T) {
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, st.TLSCAPath)}}
 	hc := &http.Client{Transport: tr}
-	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: hc,
+	client := awskms.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: sdkhttp.New(hc),
 		Credentials: credentials.NewStaticCredentialsProvider(st.AccessKeyID, st.Secret, "")},
 		func(o *awskms.Options) { o.BaseEndpoint = aws.String(url) })
 	if _, err := client.CreateKey(ctx, &awskms.CreateKeyInput{}); err != nil {
