@@ -213,6 +213,9 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 		}
 	}
 	cfg.Logger = log
+	// Give back the memory of a burst of connections once it is idle
+	// (docs/PERFORMANCE.md, host-proxy: memory per idle connection).
+	cfg.ReleaseMemoryAfterBursts = true
 	px, err := proxy.New(cfg)
 	if err != nil {
 		return cli.Usage(configErrors(path, err))

@@ -103,45 +103,63 @@ func TestCompareProxies(t *testing.T) {
 				b, err := measureIdle(procs, echoAddr, idle)
 				record(k.name, "idle-kB/conn", b/1e3, err)
 			}
-			for _, n := range []int{1, 64, 1000} {
-				if k.maxConc > 0 && n > k.maxConc {
-					continue
+			// CPU per operation of the proxy's processes (user + system
+			// time from /proc): steadier than wall-clock rates when other
+			// processes share the cores.
+			cpu := func(metric string, before time.Duration, ops float64, err error) {
+				if procs != nil && err == nil && ops > 0 {
+					record(k.name, metric, float64((cpuOf(procs)-before).Microseconds())/ops, nil)
 				}
-				mbs, err := measureThroughput(sink, n, per)
-				record(k.name, fmt.Sprintf("MB/s@%d", n), mbs, err)
 			}
 			for _, n := range []int{1, 64, 1000} {
 				if k.maxConc > 0 && n > k.maxConc {
 					continue
 				}
-				cps, err := measureConnect(echoAddr, n, per)
+				c0 := cpuOf(procs)
+				mbs, mb, err := measureThroughput(sink, n, per)
+				record(k.name, fmt.Sprintf("MB/s@%d", n), mbs, err)
+				cpu(fmt.Sprintf("µs/MB@%d", n), c0, mb, err)
+			}
+			for _, n := range []int{1, 64, 1000} {
+				if k.maxConc > 0 && n > k.maxConc {
+					continue
+				}
+				c0 := cpuOf(procs)
+				cps, conns, err := measureConnect(echoAddr, n, per)
 				record(k.name, fmt.Sprintf("conns/s@%d", n), cps, err)
+				cpu(fmt.Sprintf("µs/conn@%d", n), c0, conns, err)
 			}
 			for _, n := range []int{1, 64} {
-				p50, p99, err := measureLatency(echoAddr, n, per)
+				c0 := cpuOf(procs)
+				p50, p99, exchanges, err := measureLatency(echoAddr, n, per)
 				record(k.name, fmt.Sprintf("p50µs@%d", n), p50, err)
 				record(k.name, fmt.Sprintf("p99µs@%d", n), p99, err)
+				cpu(fmt.Sprintf("µs/exchange@%d", n), c0, exchanges, err)
 			}
 			stopProcs(procs)
 			up.close()
 		}
 	}
-	metrics := []string{"MB/s@1", "MB/s@64", "MB/s@1000", "conns/s@1", "conns/s@64", "conns/s@1000",
-		"p50µs@1", "p99µs@1", "p50µs@64", "p99µs@64", "idle-kB/conn"}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n| proxy | %s |\n|---|%s\n", strings.Join(metrics, " | "), strings.Repeat("---:|", len(metrics)))
-	for _, name := range names {
-		fmt.Fprintf(&sb, "| %s |", name)
-		for _, m := range metrics {
-			v := results[name].vals[m]
-			if len(v) == 0 {
-				sb.WriteString(" – |")
-				continue
+	table := func(title string, metrics []string) {
+		fmt.Fprintf(&sb, "\n%s\n\n| proxy | %s |\n|---|%s\n", title, strings.Join(metrics, " | "), strings.Repeat("---:|", len(metrics)))
+		for _, name := range names {
+			fmt.Fprintf(&sb, "| %s |", name)
+			for _, m := range metrics {
+				v := results[name].vals[m]
+				if len(v) == 0 {
+					sb.WriteString(" – |")
+					continue
+				}
+				fmt.Fprintf(&sb, " %s |", fmtMedian(v))
 			}
-			fmt.Fprintf(&sb, " %s |", fmtMedian(v))
+			sb.WriteString("\n")
 		}
-		sb.WriteString("\n")
 	}
+	table("Rates, latency and idle memory", []string{"MB/s@1", "MB/s@64", "MB/s@1000", "conns/s@1", "conns/s@64", "conns/s@1000",
+		"p50µs@1", "p99µs@1", "p50µs@64", "p99µs@64", "idle-kB/conn"})
+	table("CPU of the proxy's processes per MB, connection and exchange (µs, user + system from /proc)",
+		[]string{"µs/MB@1", "µs/MB@64", "µs/MB@1000", "µs/conn@1", "µs/conn@64", "µs/conn@1000", "µs/exchange@1", "µs/exchange@64"})
 	fmt.Fprintf(&sb, "\nmedian of %d interleaved rounds, %v per measurement; load average before/after: see the script's output\n", rounds, per)
 	fmt.Print(sb.String())
 }
@@ -387,11 +405,12 @@ func startSocat(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
 }
 
 // measureThroughput sends 256 KiB writes on n connections for d, then
-// half-closes each and waits for the sink's byte count: MB/s acknowledged.
-func measureThroughput(addr string, n int, d time.Duration) (float64, error) {
+// half-closes each and waits for the sink's byte count: MB/s acknowledged,
+// and the MB.
+func measureThroughput(addr string, n int, d time.Duration) (mbs, mb float64, err error) {
 	cs, err := dialN(addr, n)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer closeAll(cs)
 	time.Sleep(100 * time.Millisecond) // the proxy has dialled the upstream
@@ -424,14 +443,15 @@ func measureThroughput(addr string, n int, d time.Duration) (float64, error) {
 	wg.Wait()
 	el := time.Since(start)
 	if e, _ := firstErr.Load().(error); e != nil {
-		return 0, e
+		return 0, 0, e
 	}
-	return float64(total.Load()) / 1e6 / el.Seconds(), nil
+	return float64(total.Load()) / 1e6 / el.Seconds(), float64(total.Load()) / 1e6, nil
 }
 
 // measureConnect runs n workers that each connect, exchange 1 KiB and
-// close, for d (at most 200,000 connections): connections per second.
-func measureConnect(addr string, n int, d time.Duration) (float64, error) {
+// close, for d (at most 200,000 connections): connections per second, and
+// the connections made.
+func measureConnect(addr string, n int, d time.Duration) (rate, conns float64, err error) {
 	var done atomic.Int64
 	var firstErr atomic.Value
 	start := time.Now()
@@ -460,19 +480,20 @@ func measureConnect(addr string, n int, d time.Duration) (float64, error) {
 		}()
 	}
 	wg.Wait()
-	rate := float64(done.Load()) / time.Since(start).Seconds()
+	conns = float64(done.Load())
+	rate = conns / time.Since(start).Seconds()
 	if e, _ := firstErr.Load().(error); e != nil {
-		return rate, e
+		return rate, conns, e
 	}
-	return rate, nil
+	return rate, conns, nil
 }
 
 // measureLatency runs 1 KiB exchanges on n persistent connections for d
-// (at most 100,000 each): p50 and p99 in µs.
-func measureLatency(addr string, n int, d time.Duration) (float64, float64, error) {
+// (at most 100,000 each): p50 and p99 in µs, and the exchanges made.
+func measureLatency(addr string, n int, d time.Duration) (p50, p99, exchanges float64, err error) {
 	cs, err := dialN(addr, n)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer closeAll(cs)
 	lat := make([][]time.Duration, n)
@@ -503,12 +524,12 @@ func measureLatency(addr string, n int, d time.Duration) (float64, float64, erro
 	all := slices.Concat(lat...)
 	if len(all) == 0 {
 		e, _ := firstErr.Load().(error)
-		return 0, 0, errors.Join(errors.New("no exchange completed"), e)
+		return 0, 0, 0, errors.Join(errors.New("no exchange completed"), e)
 	}
 	slices.Sort(all)
 	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
 	e, _ := firstErr.Load().(error)
-	return us(all[len(all)/2]), us(all[len(all)*99/100]), e
+	return us(all[len(all)/2]), us(all[len(all)*99/100]), float64(len(all)), e
 }
 
 // measureIdle opens n connections that each complete one exchange (so the
@@ -588,4 +609,49 @@ func pssOf(procs []*exec.Cmd) int64 {
 		f.Close()
 	}
 	return total
+}
+
+// cpuOf sums user + system time over every process whose process group is
+// one of procs' (0 for none), with the time of children they have reaped
+// (socat's per-connection processes), from /proc/PID/stat in clock ticks
+// (USER_HZ, 100 per second on Linux).
+func cpuOf(procs []*exec.Cmd) time.Duration {
+	if len(procs) == 0 {
+		return 0
+	}
+	groups := map[int]bool{}
+	for _, p := range procs {
+		groups[p.Process.Pid] = true
+	}
+	ents, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		pgid, err := syscall.Getpgid(pid)
+		if err != nil || !groups[pgid] {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces) in parentheses:
+		// utime, stime, cutime and cstime are the 14th to 17th of the line.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		for _, v := range f[11:15] {
+			t, _ := strconv.ParseInt(v, 10, 64)
+			ticks += t
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }

@@ -118,6 +118,15 @@ type Config struct {
 	// Environ is the environment for credentials source "env"; nil is
 	// os.Environ at start-up.
 	Environ []string `yaml:"-"`
+	// ReleaseMemoryAfterBursts returns the memory a burst of connections
+	// used to the system once the burst has gone idle (Linux): when at
+	// least 256 connection directions were copying at once and no more
+	// than a quarter of that number still are, the proxy calls
+	// debug.FreeOSMemory (a garbage collection and a scavenge of the whole
+	// process), at most every 10 s. Without it the Go runtime keeps that
+	// memory for reuse. host-proxy sets it; a program embedding the proxy
+	// decides for its own process.
+	ReleaseMemoryAfterBursts bool `yaml:"-"`
 
 	// splice copies TCP and unix connections with io.Copy, i.e. splice(2)
 	// on Linux, instead of buffers (benchmarks compare the two).

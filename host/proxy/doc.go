@@ -58,16 +58,27 @@
 // (max_connections, vsock-proxy's -w). A connection that finds no free slot
 // waits up to the connect timeout, then is closed with a logged reason: there
 // is no pool of idle workers, and at most max_connections connections wait.
-// Bytes are copied by a pair of goroutines through pooled buffers: 4 KiB
-// while traffic is sparse (an idle connection holds 8 KiB), 128 KiB while
-// reads fill the buffer. AF_VSOCK cannot splice(2); between two TCP
-// sockets on loopback splice costs less CPU per byte when the upstream reads
-// in large blocks but more when it reads 8 KiB at a time, and neither gets
-// within 80% of a direct connection once the CPUs are saturated (see
-// docs/PERFORMANCE.md), so buffers are used everywhere. End-of-stream is
-// propagated as a half-close (CloseWrite) in each direction independently. Connect and
-// idle timeouts apply per route. A failing destination closes only the
-// connection that needed it.
+// Bytes are copied by one goroutine per direction, and only while the
+// direction has something to copy: each read(2) runs inside
+// syscall.RawConn's read callback, into a pooled 4 KiB buffer taken there
+// (128 KiB while reads fill the buffer), so a direction waiting for data
+// holds no buffer. A direction that has read nothing for 25 ms hands its
+// socket to one epoll set for the whole proxy (Linux; registered
+// level-triggered and one-shot, named by a table slot and generation) and
+// its goroutine ends; the socket turning readable starts a goroutine again.
+// An idle connection therefore holds no goroutine and no buffer, only its
+// two sockets and about 1.5 kB of state (on other systems an idle
+// direction keeps its goroutine). The idle timeout of a connection whose
+// directions are all parked is applied by a periodic sweep (an eighth of
+// the shortest idle timeout, 10 ms to 1 s); the drain deadline's forced
+// close ends parked connections too. AF_VSOCK cannot splice(2); between two
+// TCP sockets on loopback splice costs less CPU per byte when the upstream
+// reads in large blocks but more when it reads 8 KiB at a time, and
+// neither gets within 80% of a direct connection once the CPUs are
+// saturated (see docs/PERFORMANCE.md), so buffers are used everywhere.
+// End-of-stream is propagated as a half-close (CloseWrite) in each
+// direction independently. Connect and idle timeouts apply per route. A
+// failing destination closes only the connection that needed it.
 //
 // # Credentials
 //

@@ -96,6 +96,10 @@ func (p *Proxy) pipe(cn *conn, up net.Conn) {
 
 // run copies direction d on the calling goroutine until it parks or ends.
 func (pr *pair) run(d int) {
+	if pr.k != nil {
+		pr.k.goStart()
+		defer pr.k.goEnd()
+	}
 	err := pr.direction(d)
 	if err == errParked {
 		return

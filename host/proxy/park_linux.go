@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +39,17 @@ type parker struct {
 	rc    syscall.RawConn // f's
 	sweep time.Duration
 
+	// Memory after bursts: running counts the directions of parkable pairs
+	// that have a goroutine, peak its highest value since the last release.
+	// When release is set and the count falls to a quarter of a peak of at
+	// least burst, release runs (at most every releaseGap).
+	running     atomic.Int64
+	peak        atomic.Int64
+	release     func()
+	burst       int64
+	releaseGap  time.Duration
+	lastRelease time.Time // the loop's
+
 	mu      sync.Mutex
 	slots   []parkSlot
 	free    []uint32
@@ -60,7 +72,10 @@ type parkSlot struct {
 // thread, as a goroutine blocked in a read would, not a thread blocked in
 // epoll_wait that must then find a P and another thread to run the
 // direction.
-func newParker(sweep time.Duration) *parker {
+//
+// release, when not nil, is called (on its own goroutine) after a burst of
+// connections has gone idle: see [Config].ReleaseMemoryAfterBursts.
+func newParker(sweep time.Duration, release func()) *parker {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil
@@ -75,7 +90,8 @@ func newParker(sweep time.Duration) *parker {
 		f.Close()
 		return nil
 	}
-	k := &parker{epfd: epfd, f: f, rc: rc, sweep: sweep, done: make(chan struct{})}
+	k := &parker{epfd: epfd, f: f, rc: rc, sweep: sweep, done: make(chan struct{}),
+		release: release, burst: burstDirections, releaseGap: releaseGap}
 	go k.loop()
 	return k
 }
@@ -202,10 +218,46 @@ func (k *parker) loop() {
 		}
 		if now := time.Now(); !now.Before(next) {
 			k.forEach(func(pr *pair) { pr.sweep(now) })
+			k.afterBurst(now)
 			next = now.Add(k.sweep)
 			_ = k.f.SetReadDeadline(next)
 		}
 	}
+}
+
+// Bursts: a peak of at least burstDirections running directions that falls
+// to a quarter of it releases memory, at most every releaseGap.
+const (
+	burstDirections = 256
+	releaseGap      = 10 * time.Second
+)
+
+// goStart and goEnd count a direction's goroutine.
+func (k *parker) goStart() {
+	n := k.running.Add(1)
+	for {
+		p := k.peak.Load()
+		if n <= p || k.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (k *parker) goEnd() { k.running.Add(-1) }
+
+// afterBurst calls release once a burst of running directions has parked
+// or ended (called by the loop at each sweep).
+func (k *parker) afterBurst(now time.Time) {
+	if k.release == nil {
+		return
+	}
+	pk, run := k.peak.Load(), k.running.Load()
+	if pk < k.burst || run > pk/4 || (!k.lastRelease.IsZero() && now.Sub(k.lastRelease) < k.releaseGap) {
+		return
+	}
+	k.lastRelease = now
+	k.peak.Store(run)
+	go k.release()
 }
 
 // forEach calls f for every pair in the table, without holding the table's

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -283,7 +284,7 @@ func TestManyParked(t *testing.T) {
 // TestParkerStaleKey: an event for a pair that has ended, or for an earlier
 // pair in a reused slot, names no pair.
 func TestParkerStaleKey(t *testing.T) {
-	k := newParker(time.Second)
+	k := newParker(time.Second, nil)
 	if k == nil {
 		t.Fatal("newParker failed")
 	}
@@ -318,4 +319,61 @@ func TestParkerStaleKey(t *testing.T) {
 	if k.add(&pair{}) {
 		t.Fatal("add after shutdown")
 	}
+}
+
+// TestReleaseAfterBurst: memory is released once a burst of running
+// directions (at least burst of them at once) has fallen to a quarter,
+// not for smaller peaks, not while the burst is still running, and at most
+// every releaseGap.
+func TestReleaseAfterBurst(t *testing.T) {
+	var calls atomic.Int32
+	k := newParker(time.Hour, func() { calls.Add(1) }) // the loop never sweeps
+	if k == nil {
+		t.Fatal("newParker failed")
+	}
+	defer k.stop()
+	k.burst = 8
+	expect := func(want int32) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for calls.Load() != want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // and no more than that
+		if got := calls.Load(); got != want {
+			t.Fatalf("release called %d times, want %d", got, want)
+		}
+	}
+	run := func(n int) {
+		for range n {
+			k.goStart()
+		}
+	}
+	end := func(n int) {
+		for range n {
+			k.goEnd()
+		}
+	}
+	now := time.Now()
+	run(7)
+	end(7)
+	k.afterBurst(now)
+	expect(0) // a peak below the burst size
+	run(10)
+	k.afterBurst(now)
+	expect(0) // still running
+	end(7)
+	k.afterBurst(now)
+	expect(0) // 3 of 10 still running: more than a quarter
+	end(1)
+	k.afterBurst(now)
+	expect(1)
+	run(10)
+	end(10)
+	k.afterBurst(now.Add(k.releaseGap / 2))
+	expect(1) // too soon after the last
+	k.afterBurst(now.Add(k.releaseGap))
+	expect(2)
+	k.afterBurst(now.Add(3 * k.releaseGap))
+	expect(2) // no burst since
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -252,7 +253,11 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	p.parker = newParker(sweepPeriod(p.routes))
+	var release func()
+	if p.cfg.ReleaseMemoryAfterBursts {
+		release = debug.FreeOSMemory
+	}
+	p.parker = newParker(sweepPeriod(p.routes), release)
 	if p.parker != nil {
 		defer p.parker.stop() // after the drain: no pair is left
 	}
