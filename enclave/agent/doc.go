@@ -84,7 +84,8 @@
 //
 //   - Decrypt, GenerateDataKey, GenerateDataKeyPair, GenerateRandom and
 //     DeriveSharedSecret: the agent adds Recipient (replacing any the
-//     application sent), opens CiphertextForRecipient with the checks of
+//     application sent, in any case: kms-server matches member names
+//     regardless of case), opens CiphertextForRecipient with the checks of
 //     the library calls, and answers with Plaintext (PrivateKeyPlaintext,
 //     SharedSecret) as KMS does without Recipient. The plaintext exists only
 //     inside the enclave.
@@ -103,8 +104,8 @@
 //     (64 KiB; 413 ValidationException beyond), the whole exchange to the
 //     timeout (503 DependencyTimeoutException when the key service does not
 //     answer in time or cannot be reached), the requests in progress to
-//     MaxConcurrent (ThrottlingException beyond); malformed JSON is
-//     SerializationException. Errors from the key service are relayed as
+//     MaxConcurrent (ThrottlingException beyond); malformed JSON, and
+//     members whose names differ only in case, are SerializationException. Errors from the key service are relayed as
 //     their code and message.
 //
 // Authentication: none. The endpoint checks no SigV4 signature and needs no

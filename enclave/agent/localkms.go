@@ -251,6 +251,9 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 	} else if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		return nil, &kmsError{400, "SerializationException", "the request body is not a JSON object"}
 	}
+	if a, b, ok := caseTwins(fields); ok {
+		return nil, &kmsError{400, "SerializationException", "members " + strconv.Quote(a) + " and " + strconv.Quote(b) + " differ only in case"}
+	}
 	if ptField, ok := recipientOps[op]; ok {
 		return e.withRecipient(ctx, op, ptField, fields)
 	}
@@ -277,6 +280,21 @@ func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error
 		return nil, err
 	}
 	return resp, nil
+}
+
+// caseTwins returns two member names of m that differ only in case. Key
+// services may match names regardless of case (kms-server does, the last
+// one winning), so such a request would mean what the key service picks.
+func caseTwins(m map[string]json.RawMessage) (string, string, bool) {
+	names := slices.Sorted(maps.Keys(m))
+	for i, a := range names {
+		for _, b := range names[i+1:] {
+			if strings.EqualFold(a, b) {
+				return a, b, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 // relayHeader returns the name of a header a reverse proxy adds
@@ -346,6 +364,13 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	rj = append(rj, `","KeyEncryptionAlgorithm":"`...)
 	rj = append(rj, rcpt.KeyEncryptionAlgorithm...)
 	rj = append(rj, `"}`...)
+	for k := range fields {
+		// kms-server matches member names regardless of case: a
+		// "recipient" of the application's must not stand beside ours.
+		if strings.EqualFold(k, "Recipient") {
+			delete(fields, k)
+		}
+	}
 	fields["Recipient"] = rj
 	status, resp, err := e.c.rawCall(ctx, op, appendObject(nil, fields))
 	if err != nil {
