@@ -17,6 +17,10 @@
 //	d := p.Evaluate(policy.Request{Principal: arn, Action: "kms:Decrypt", Resource: keyARN, Context: ctx})
 //	if !d.Allowed { /* AccessDeniedException carrying d.Reason */ }
 //
+// A request put to several policies (the key policy and the caller's
+// identity policy) is readied once with [Prepare] and decided by each with
+// [Policy.EvaluatePrepared], with the same decisions as Evaluate.
+//
 // [DefaultKeyPolicy] returns the policy KMS gives keys created without one.
 //
 // [ParseIdentity] parses an identity policy (the policy of one principal:
