@@ -5,6 +5,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -99,7 +101,7 @@ func BenchmarkGenerateDataKeyRotateEach(b *testing.B) {
 // (Client.GenerateDataKey) and one through the endpoint with an unmodified
 // aws-sdk-go-v2 client, against the same kms-server, and reports both and
 // their ratio (issue 16: at most 1.10). Interleaving puts both under the
-// same machine load.
+// same machine load; the order turns with each iteration.
 //
 // A third call splits the difference: the same application SDK client
 // against a stub, served as the endpoint is, that answers a canned
@@ -142,36 +144,57 @@ func BenchmarkLocalKMSEndpoint(b *testing.B) {
 	}
 	reqBody := []byte(`{"KeyId":"` + keyID + `","KeySpec":"AES_256"}`)
 
-	var lib, ep, st, hd []time.Duration
-	var cpuLib, cpuEP, cpuStub, cpuHandler time.Duration
-	for b.Loop() {
-		c0, t0 := processCPU(), time.Now()
-		dk, err := c.GenerateDataKey(ctx, in)
-		if err != nil || len(dk.Plaintext) != 32 {
-			b.Fatal(err)
-		}
-		c1, t1 := processCPU(), time.Now()
-		out, err := app.GenerateDataKey(ctx, in)
-		if err != nil || len(out.Plaintext) != 32 {
-			b.Fatal(err)
-		}
-		c2, t2 := processCPU(), time.Now()
-		so, err := stub.GenerateDataKey(ctx, in)
-		if err != nil || len(so.Plaintext) != 32 {
-			b.Fatal(err)
-		}
-		c3, t3 := processCPU(), time.Now()
-		r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(reqBody))
-		r.Header.Set("X-Amz-Target", "TrentService.GenerateDataKey")
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != http.StatusOK {
-			b.Fatalf("handler: %d %s", w.Code, w.Body)
-		}
-		c4, t4 := processCPU(), time.Now()
-		lib, ep, st, hd = append(lib, t1.Sub(t0)), append(ep, t2.Sub(t1)), append(st, t3.Sub(t2)), append(hd, t4.Sub(t3))
-		cpuLib, cpuEP, cpuStub, cpuHandler = cpuLib+c1-c0, cpuEP+c2-c1, cpuStub+c3-c2, cpuHandler+c4-c3
+	// The four calls in turn, each iteration starting one further along, so
+	// that each follows each of the others as often: what one call leaves
+	// behind (garbage, cold caches, sleeping threads) must not fall on one
+	// side of a ratio only.
+	calls := []func() error{
+		func() error {
+			dk, err := c.GenerateDataKey(ctx, in)
+			if err == nil && len(dk.Plaintext) != 32 {
+				err = errors.New("library: not a 32-byte key")
+			}
+			return err
+		},
+		func() error {
+			out, err := app.GenerateDataKey(ctx, in)
+			if err == nil && len(out.Plaintext) != 32 {
+				err = errors.New("endpoint: not a 32-byte key")
+			}
+			return err
+		},
+		func() error {
+			out, err := stub.GenerateDataKey(ctx, in)
+			if err == nil && len(out.Plaintext) != 32 {
+				err = errors.New("stub: not a 32-byte key")
+			}
+			return err
+		},
+		func() error {
+			r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(reqBody))
+			r.Header.Set("X-Amz-Target", "TrentService.GenerateDataKey")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				return fmt.Errorf("handler: %d %s", w.Code, w.Body)
+			}
+			return nil
+		},
 	}
+	wall := make([][]time.Duration, len(calls))
+	cpu := make([]time.Duration, len(calls))
+	for i := 0; b.Loop(); i++ {
+		for j := range calls {
+			k := (i + j) % len(calls)
+			c0, t0 := processCPU(), time.Now()
+			if err := calls[k](); err != nil {
+				b.Fatal(err)
+			}
+			wall[k], cpu[k] = append(wall[k], time.Since(t0)), cpu[k]+processCPU()-c0
+		}
+	}
+	lib, ep, st, hd := wall[0], wall[1], wall[2], wall[3]
+	cpuLib, cpuEP, cpuStub, cpuHandler := cpu[0], cpu[1], cpu[2], cpu[3]
 	// Medians: one slow call (a GC, another process) must not decide.
 	ml, me, ms, mh := median(lib), median(ep), median(st), median(hd)
 	n := float64(len(lib))
