@@ -31,11 +31,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port prints a loopback TCP port nothing listens on.
+# free_port prints a loopback TCP port nothing listens on now, below the
+# kernel's ephemeral range (so no outgoing connection of a test takes it
+# between this check and the server's bind); another program may still
+# bind it first, and the start below then tries another.
 free_port() {
-  local p
+  local lo=32768 hi p
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  if [ "$lo" -le 11024 ]; then lo=61024; fi # no room below: fall back to the top (rare)
   for _ in $(seq 1 50); do
-    p=$((40000 + RANDOM % 20000))
+    p=$((lo - 10000 + RANDOM % 10000))
+    if [ "$p" -ge 65536 ]; then continue; fi
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -44,12 +52,29 @@ free_port() {
   return 1
 }
 
+# start_pg starts the throw-away server on a free port with a fresh data
+# directory, up to 3 times (a port taken between the check and the bind);
+# it sets pg_port, pg_dir and env_line.
+start_pg() {
+  local try
+  for try in 1 2 3; do
+    pg_port="$(free_port)" || return 1
+    pg_dir="$(mktemp -d /var/tmp/enclavekit-pg-test.XXXXXX)"
+    if env_line="$(ENCLAVEKIT_PG_DIR="$pg_dir" ENCLAVEKIT_PG_PORT="$pg_port" scripts/pg-test-env.sh start)"; then
+      return 0
+    fi
+    echo "test.sh: the throw-away PostgreSQL server did not start on 127.0.0.1:$pg_port (try $try of 3):" >&2
+    tail -n 5 "$pg_dir/server.log" >&2 2>/dev/null || true
+    cleanup
+    pg_dir=""
+  done
+  return 1
+}
+
 if [ -n "${ENCLAVEKIT_TEST_POSTGRES_URL:-}" ]; then
   notes+=("PostgreSQL tests use ENCLAVEKIT_TEST_POSTGRES_URL from the environment")
 elif scripts/pg-test-env.sh check 2>/dev/null; then
-  pg_port="$(free_port)"
-  pg_dir="$(mktemp -d /var/tmp/enclavekit-pg-test.XXXXXX)"
-  if env_line="$(ENCLAVEKIT_PG_DIR="$pg_dir" ENCLAVEKIT_PG_PORT="$pg_port" scripts/pg-test-env.sh start)"; then
+  if start_pg; then
     eval "$env_line"
     export ENCLAVEKIT_TEST_POSTGRES_URL
     notes+=("PostgreSQL tests ran against a throw-away server on 127.0.0.1:$pg_port (removed at exit)")
