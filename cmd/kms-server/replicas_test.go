@@ -285,9 +285,11 @@ type replicaLedger struct {
 // TestReplicas is the multi-replica test of issue 8: three kms-server
 // processes on one PostgreSQL database, 64 concurrent official clients
 // spread over them creating keys, aliases and data keys for
-// ENCLAVEKIT_REPLICAS_DURATION (default 4s; 20s for the full run); one
-// replica is killed with SIGKILL (and restarted) and one database
-// connection of another is cut with pg_terminate_backend mid-run. Then
+// ENCLAVEKIT_REPLICAS_DURATION (default 4s; 20s for the full run; longer
+// when a slow machine needs it for the chaos and enough acknowledged work);
+// one replica is killed with SIGKILL (and restarted) and one database
+// connection of another is cut with pg_terminate_backend mid-run, each
+// event after more acknowledged work. Then
 // every acknowledged key and alias exists exactly once and every
 // acknowledged data key decrypts to its plaintext through every replica.
 func TestReplicas(t *testing.T) {
@@ -303,7 +305,12 @@ func TestReplicas(t *testing.T) {
 	rs := startReplicas(t, 3)
 	led := &replicaLedger{aliases: map[string]string{}}
 
-	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	// The run lasts at least dur and until the chaos is over and every
+	// worker's worth of keys and data keys is acknowledged, however slow
+	// the machine; giveUp only turns a hang into a failure.
+	begin := time.Now()
+	giveUp := begin.Add(dur + 3*time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -315,51 +322,86 @@ func TestReplicas(t *testing.T) {
 			}
 		}()
 	}
+	// waitUntil polls cond (the workers' progress) every 10ms; false when
+	// giveUp passed first.
+	waitUntil := func(cond func() bool) bool {
+		for !cond() {
+			if time.Now().After(giveUp) {
+				return false
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return true
+	}
+	// mark returns a condition: frac of dur has passed since the start and
+	// the workers acknowledged at least workers/4 more operations since the
+	// call, so each event happens under load, on a slow machine too.
+	mark := func(frac float64) func() bool {
+		at := begin.Add(time.Duration(frac * float64(dur)))
+		ops := led.ops.Load() + workers/4
+		return func() bool { return !time.Now().Before(at) && led.ops.Load() >= ops }
+	}
 
-	// Chaos: SIGKILL replica 2 at 30 %, restart it at 60 %; cut a database
-	// connection of replica 0 at 45 %.
+	// Chaos: SIGKILL replica 2 at 30 %, cut a database connection of
+	// replica 0 at 45 %, restart replica 2 at 60 % (of dur, and each after
+	// more work).
 	var killed, cut atomic.Bool
+	chaosDone := make(chan struct{})
 	go func() {
-		time.Sleep(dur * 3 / 10)
+		defer close(chaosDone)
+		if !waitUntil(mark(0.30)) {
+			return
+		}
 		rs.kill(2)
 		killed.Store(true)
-		time.Sleep(dur * 15 / 100)
-		for range 50 {
-			if pid, err := rs.terminateBackend(context.Background(), 0); err == nil {
-				t.Logf("terminated backend %d of replica 0", pid)
-				cut.Store(true)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !waitUntil(mark(0.45)) {
+			return
 		}
-		time.Sleep(dur * 15 / 100)
+		// Replica 0 holds a connection once it has served a request; the
+		// first tries may find none yet.
+		waitUntil(func() bool {
+			pid, err := rs.terminateBackend(context.Background(), 0)
+			if err != nil {
+				return false
+			}
+			t.Logf("terminated backend %d of replica 0", pid)
+			cut.Store(true)
+			return true
+		})
+		if !waitUntil(mark(0.60)) {
+			return
+		}
 		rs.restart(2)
 	}()
-	wg.Wait()
-	// Let the chaos goroutine finish its restart.
-	for range 200 {
-		rs.mu.Lock()
-		k := rs.kids[2]
-		rs.mu.Unlock()
+	enough := func() bool {
+		led.mu.Lock()
+		defer led.mu.Unlock()
+		return len(led.keys) >= workers && len(led.dataKeys) >= workers
+	}
+	ranLongEnough := waitUntil(func() bool {
 		select {
-		case <-k.done:
-			time.Sleep(50 * time.Millisecond)
-			continue
+		case <-chaosDone:
+			return !time.Now().Before(begin.Add(dur)) && enough()
 		default:
+			return false
 		}
-		break
-	}
+	})
+	cancel()
+	wg.Wait()
+	<-chaosDone
+	elapsed := time.Since(begin)
 	if !killed.Load() || !cut.Load() {
-		t.Fatalf("chaos did not happen: killed %v, connection cut %v", killed.Load(), cut.Load())
+		t.Fatalf("chaos did not happen in %v: killed %v, connection cut %v", elapsed, killed.Load(), cut.Load())
 	}
+	if !ranLongEnough {
+		t.Fatalf("too little work acknowledged in %v: %d keys, %d data keys", elapsed, len(led.keys), len(led.dataKeys))
+	}
+	dur = elapsed
 	t.Logf("%d workers, %v: %d acknowledged operations (%.0f/s), %d retries on another replica; %d keys, %d aliases, %d data keys",
 		workers, dur, led.ops.Load(), float64(led.ops.Load())/dur.Seconds(), led.retries.Load(), len(led.keys), len(led.aliases), len(led.dataKeys))
 	rs.mu.Lock()
 	t.Logf("errors seen by clients (each retried on another replica): %v", rs.errs)
 	rs.mu.Unlock()
-	if len(led.keys) < workers || len(led.dataKeys) < workers {
-		t.Fatalf("too little work acknowledged: %d keys, %d data keys", len(led.keys), len(led.dataKeys))
-	}
 	verifyReplicas(t, rs, led)
 }
 
