@@ -153,6 +153,9 @@ func checkAnswerAccount(account, op string, req, out map[string]json.RawMessage)
 	if op == "ReEncrypt" {
 		dest = "DestinationKeyId"
 	}
+	if err := requireKeys(account, op, req, out); err != nil {
+		return err
+	}
 	a := &answerCheck{account: account, op: op, requested: map[string]string{
 		"KeyId": named(dest), "SourceKeyId": named("SourceKeyId"), "KeyMetadata.Arn": named("KeyId")}}
 	for _, f := range []string{"KeyId", "DestinationKeyId", "SourceKeyId"} {
@@ -161,6 +164,36 @@ func checkAnswerAccount(account, op string, req, out map[string]json.RawMessage)
 		}
 	}
 	return a.object("", out, 1)
+}
+
+// keyedAnswers lists, per operation, the answer fields that name the keys
+// it used: KMS always answers them, and with an account configured an answer
+// without one is refused, or a parent could strip the key it used.
+var keyedAnswers = map[string][]string{
+	"Decrypt": {"KeyId"}, "GenerateDataKey": {"KeyId"}, "GenerateDataKeyPair": {"KeyId"}, "DeriveSharedSecret": {"KeyId"},
+	"Encrypt": {"KeyId"}, "ReEncrypt": {"KeyId", "SourceKeyId"},
+	"GenerateDataKeyWithoutPlaintext": {"KeyId"}, "GenerateDataKeyPairWithoutPlaintext": {"KeyId"},
+	"Sign": {"KeyId"}, "Verify": {"KeyId"}, "GenerateMac": {"KeyId"}, "VerifyMac": {"KeyId"}, "GetPublicKey": {"KeyId"},
+	"DescribeKey": {"KeyMetadata.Arn"}, "CreateKey": {"KeyMetadata.Arn"},
+}
+
+// requireKeys checks that out has every field keyedAnswers lists for op.
+func requireKeys(account, op string, req, out map[string]json.RawMessage) error {
+	for _, path := range keyedAnswers[op] {
+		m, name := out, path
+		if parent, field, ok := strings.Cut(path, "."); ok {
+			m, name = nil, field
+			_ = json.Unmarshal(out[parent], &m)
+		}
+		if !present(m[name]) {
+			var requested string
+			if path == "KeyId" || path == "KeyMetadata.Arn" {
+				_ = json.Unmarshal(req["KeyId"], &requested)
+			}
+			return &KeyAccountError{Op: op, Account: account, Requested: requested, Field: path}
+		}
+	}
+	return nil
 }
 
 type answerCheck struct {

@@ -60,7 +60,9 @@ func TestLocalKMSEndpointPassThroughAccount(t *testing.T) {
 		"ListKeys":  `{"Keys":[{"KeyId":"` + keyUUID + `","KeyArn":"` + arnApp + `"},{"KeyId":"` + keyUUID2 + `","KeyArn":"` + arnApp2 + `"}],"Truncated":false}`,
 		"ListAliases": `{"Aliases":[{"AliasName":"alias/app","AliasArn":"arn:aws:kms:us-east-1:` + acctApp + `:alias/app","TargetKeyId":"` + keyUUID + `"},` +
 			`{"AliasName":"alias/aws/ebs","AliasArn":"arn:aws:kms:us-east-1:` + acctApp + `:alias/aws/ebs"}],"Truncated":false}`,
-		"ListGrants": `{"Grants":[{"KeyId":"` + arnApp + `","GrantId":"g","GranteePrincipal":"arn:aws:iam::999999999999:role/x"}],"Truncated":false}`,
+		"Encrypt":      `{"CiphertextBlob":"AAAA","KeyId":"` + arnApp + `","EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}`,
+		"GetPublicKey": `{"KeyId":"` + arnApp + `","PublicKey":"AAAA"}`,
+		"ListGrants":   `{"Grants":[{"KeyId":"` + arnApp + `","GrantId":"g","GranteePrincipal":"arn:aws:iam::999999999999:role/x"}],"Truncated":false}`,
 		// As AWS KMS may list them: bare key IDs, of the key ARN requested.
 		"ListKeyRotations": `{"Rotations":[{"KeyId":"` + keyUUID + `","RotationType":"ON_DEMAND"}],"Truncated":false}`,
 	}
@@ -77,8 +79,8 @@ func TestLocalKMSEndpointPassThroughAccount(t *testing.T) {
 			`{"KeyMetadata":` + metadata(keyUUID, arnApp, acctParent, "") + `}`, "KeyMetadata.AWSAccountId"},
 		{"DescribeKey, KeyId not the Arn's key", "DescribeKey", `{"KeyId":"alias/app"}`,
 			`{"KeyMetadata":` + metadata(keyUUID2, arnApp, acctApp, "") + `}`, "KeyMetadata.KeyId"},
-		{"DescribeKey, no Arn", "DescribeKey", `{"KeyId":"alias/app"}`,
-			`{"KeyMetadata":{"KeyId":"` + keyUUID + `"}}`, "KeyMetadata.KeyId"},
+		{"ListKeys, a bare key ID without its ARN", "ListKeys", `{}`,
+			`{"Keys":[{"KeyId":"` + keyUUID + `"}]}`, "Keys[0].KeyId"},
 		{"DescribeKey, a replica in the parent's account", "DescribeKey", `{"KeyId":"alias/app"}`,
 			`{"KeyMetadata":` + metadata(keyUUID, arnApp, acctApp, `,"MultiRegionConfiguration":{"ReplicaKeys":[{"Arn":"arn:aws:kms:eu-west-1:`+acctParent+`:key/`+keyUUID+`","Region":"eu-west-1"}]}`) + `}`,
 			"KeyMetadata.MultiRegionConfiguration.ReplicaKeys[0].Arn"},
@@ -103,7 +105,16 @@ func TestLocalKMSEndpointPassThroughAccount(t *testing.T) {
 		{"ListKeyRotations of a key ARN, another bare key ID", "ListKeyRotations", `{"KeyId":"` + arnApp + `"}`,
 			`{"Rotations":[{"KeyId":"` + keyUUID2 + `","RotationType":"ON_DEMAND"}]}`, "Rotations[0].KeyId"},
 		{"nested deeper than any KMS answer", "DescribeKey", `{"KeyId":"alias/app"}`,
-			`{"KeyMetadata":` + strings.Repeat(`{"a":[`, 20) + strings.Repeat(`]}`, 20) + `}`, "nests deeper"},
+			`{"KeyMetadata":` + metadata(keyUUID, arnApp, acctApp, `,"x":`+strings.Repeat(`{"a":[`, 20)+strings.Repeat(`]}`, 20)) + `}`, "nests deeper"},
+		// Stripping the key from an answer does not escape the check.
+		{"Encrypt without KeyId", "Encrypt", `{"KeyId":"alias/app","Plaintext":"AAAA"}`,
+			`{"CiphertextBlob":"AAAA","EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}`, "KeyId"},
+		{"GetPublicKey, KeyId null", "GetPublicKey", `{"KeyId":"alias/app"}`,
+			`{"KeyId":null,"PublicKey":"AAAA"}`, "KeyId"},
+		{"ReEncrypt without SourceKeyId", "ReEncrypt", `{"CiphertextBlob":"AAAA","DestinationKeyId":"alias/app"}`,
+			`{"CiphertextBlob":"AAAA","KeyId":"` + arnApp + `"}`, "SourceKeyId"},
+		{"DescribeKey without KeyMetadata", "DescribeKey", `{"KeyId":"alias/app"}`, `{}`, "KeyMetadata.Arn"},
+		{"CreateKey without an Arn", "CreateKey", `{}`, `{"KeyMetadata":{"KeyState":"Enabled"}}`, "KeyMetadata.Arn"},
 		{"KeyId not a string", "DescribeKey", `{"KeyId":"alias/app"}`,
 			`{"KeyMetadata":{"KeyId":["` + keyUUID + `"],"Arn":"` + arnApp + `"}}`, "KeyMetadata.KeyId"},
 	}

@@ -147,7 +147,9 @@
 // depth (KeyMetadata.KeyId, Arn and AWSAccountId, multi-Region keys,
 // ReEncrypt's SourceKeyId, the entries of ListKeys, ListAliases and
 // ListGrants): each must be in the account, and a bare key ID is accepted
-// only beside an ARN in the account that names the same key.
+// only beside an ARN in the account that names the same key. An answer
+// lacking the key its operation used (Encrypt's KeyId, DescribeKey's
+// KeyMetadata.Arn, ...) is refused too.
 //
 // # Attestation endpoint
 //

@@ -395,9 +395,6 @@ func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 			return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
 		}
 	}
-	if op != "GenerateRandom" && e.c.account != "" && !present(out["KeyId"]) {
-		return nil, &kmsError{500, "KMSInternalException", (&KeyAccountError{Op: op, Account: e.c.account, Requested: requestedKey(fields), Field: "KeyId"}).Error()}
-	}
 	if err := e.checkAccount(op, fields, out); err != nil {
 		return nil, err
 	}
@@ -458,13 +455,6 @@ func (e *kmsEndpoint) checkAccount(op string, req, out map[string]json.RawMessag
 		return &kmsError{500, "KMSInternalException", err.Error()}
 	}
 	return nil
-}
-
-// requestedKey returns the request's KeyId, or "".
-func requestedKey(req map[string]json.RawMessage) string {
-	var s string
-	_ = json.Unmarshal(req["KeyId"], &s)
-	return s
 }
 
 // plaintextCheck returns the check a plaintext must pass for op, from the
