@@ -251,6 +251,7 @@ func (pr *pair) closeLocked(err error) bool {
 		switch pd.state {
 		case dirParked:
 			pr.k.disarm(pd.rc)
+			pd.armed = false
 			pd.state, pd.err = dirDone, err
 		case dirRunning:
 			done = false
@@ -283,6 +284,7 @@ func (pr *pair) finish(d int, err error) {
 	} else {
 		if d == dirOut && pr.dirs[dirIn].state == dirParked && !pr.closed {
 			pr.k.disarm(pr.dirs[dirIn].rc)
+			pr.dirs[dirIn].armed = false // a later park adds it again
 			pr.dirs[dirIn].state = dirRunning
 			wakeIn = true
 		}
