@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/slots"
 )
 
 // DefaultRefresh is how often a [Server] replaces the document in its
@@ -79,7 +80,7 @@ type Server struct {
 	dnsNames []string
 	clock    func() time.Time
 	log      *slog.Logger
-	slots    chan struct{} // challenge slots
+	slots    *slots.Slots // challenge slots
 
 	key     *ecdsa.PrivateKey
 	spki    []byte
@@ -104,12 +105,12 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if cfg.MaxChallenges < 0 {
 		return nil, &ConfigError{Reason: "ServerConfig.MaxChallenges is negative"}
 	}
-	slots := cfg.MaxChallenges
-	if slots == 0 {
-		slots = DefaultMaxChallenges
+	n := cfg.MaxChallenges
+	if n == 0 {
+		n = DefaultMaxChallenges
 	}
 	s := &Server{nsm: cfg.NSM, refresh: cfg.Refresh, dnsNames: append([]string(nil), cfg.DNSNames...),
-		clock: cfg.Clock, log: cfg.Logger, slots: make(chan struct{}, slots)}
+		clock: cfg.Clock, log: cfg.Logger, slots: slots.New(n)}
 	if s.refresh == 0 {
 		s.refresh = DefaultRefresh
 	}
@@ -301,14 +302,12 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "no TLS exporter on this connection: "+err.Error())
 		return
 	}
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
+	if !s.slots.TryAcquire() {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many attestation challenges at once; retry")
 		return
 	}
+	defer s.slots.Release()
 	doc, err := s.nsm.Attestation(nonce, ekm, s.keyHash)
 	if err != nil {
 		s.log.Error("attested TLS: challenge: NSM failed", slog.Any("err", err))

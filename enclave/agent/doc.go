@@ -160,6 +160,12 @@
 // [EndpointConfig.AllowPublicKey]: a document binding this enclave's PCRs to
 // the caller's key is a KMS Recipient that releases this enclave's keys to
 // the caller.
+// Each request is an NSM request, so at most
+// [EndpointConfig.MaxConcurrent] (default [DefaultEndpointMaxConcurrent])
+// are served at once and the rest refused at once with 503 busy and
+// Retry-After: a flood from the parent gets fast refusals instead of an
+// unbounded queue of NSM work (it can still keep the endpoint busy: a
+// denial of service, which the parent can cause anyway).
 //
 // # Attested TLS
 //

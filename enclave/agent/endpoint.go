@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/slots"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -29,6 +30,9 @@ const (
 	MaxAttestationRequestBody = 8 << 10
 	// MediaTypeCBOR is the content type of the returned document.
 	MediaTypeCBOR = "application/cbor"
+	// DefaultEndpointMaxConcurrent is EndpointConfig.MaxConcurrent when
+	// zero.
+	DefaultEndpointMaxConcurrent = 4
 )
 
 // ErrBadRequest is wrapped by every [ParseAttestationRequest] failure.
@@ -138,6 +142,13 @@ type EndpointConfig struct {
 	// kms-server) it makes KMS encrypt data keys to the caller, the parent
 	// instance included, with every PCR condition of the key policy met.
 	AllowPublicKey bool
+	// MaxConcurrent bounds the NSM requests the endpoint makes at once
+	// (attestations and health checks together; the NSM is shared with
+	// everything else the enclave asks of it). Requests beyond it are
+	// refused at once with 503 and Retry-After, so that a flood from the
+	// parent cannot queue NSM work without bound. Zero is
+	// [DefaultEndpointMaxConcurrent]; negative is an error.
+	MaxConcurrent int
 }
 
 // NewEndpoint returns the HTTP handler of the attestation endpoint:
@@ -149,16 +160,27 @@ type EndpointConfig struct {
 //	GET  /v1/health        200 {"status":"ok","nsm":KIND,"module_id":...},
 //	                       503 {"status":"unavailable","error":...}
 //
+// Both ask the NSM; beyond EndpointConfig.MaxConcurrent requests at once,
+// more are answered 503 at once with Retry-After: 1 (code busy for the
+// attestation, status unavailable for the health check).
+//
 // A request with a non-null public_key is refused (400) unless
 // EndpointConfig.AllowPublicKey is set: see there.
 //
 // Errors are JSON {"error":{"code":"...","message":"..."}} with code one of
-// bad_request, method_not_allowed, not_found, nsm_error, unavailable.
+// bad_request, method_not_allowed, not_found, busy, nsm_error.
 func NewEndpoint(cfg *EndpointConfig) (http.Handler, error) {
 	if cfg == nil || cfg.NSM == nil {
 		return nil, fmt.Errorf("%w: endpoint without NSM", ErrConfig)
 	}
-	e := &endpoint{cfg: *cfg, log: cfg.Logger}
+	if cfg.MaxConcurrent < 0 {
+		return nil, fmt.Errorf("%w: endpoint MaxConcurrent is negative", ErrConfig)
+	}
+	n := cfg.MaxConcurrent
+	if n == 0 {
+		n = DefaultEndpointMaxConcurrent
+	}
+	e := &endpoint{cfg: *cfg, log: cfg.Logger, slots: slots.New(n)}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -172,9 +194,13 @@ func NewEndpoint(cfg *EndpointConfig) (http.Handler, error) {
 }
 
 type endpoint struct {
-	cfg EndpointConfig
-	log *slog.Logger
+	cfg   EndpointConfig
+	log   *slog.Logger
+	slots *slots.Slots // NSM requests in progress
 }
+
+// busyMessage is the refusal of a request beyond the endpoint's slots.
+const busyMessage = "too many NSM requests at once; retry"
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -210,7 +236,13 @@ func (e *endpoint) attest(w http.ResponseWriter, r *http.Request) {
 			"public_key is not accepted: a document carrying the caller's key would let it receive this enclave's KMS keys")
 		return
 	}
+	if !e.slots.TryAcquire() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "busy", busyMessage)
+		return
+	}
 	doc, err := e.cfg.NSM.Attestation(req.Nonce, req.UserData, req.PublicKey)
+	e.slots.Release()
 	if err != nil {
 		if errors.Is(err, enclave.ErrInvalidArgument) || errors.Is(err, enclave.ErrInputTooLarge) {
 			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
@@ -244,7 +276,13 @@ func (e *endpoint) health(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !e.slots.TryAcquire() {
+		w.Header().Set("Retry-After", "1")
+		fail(errors.New(busyMessage))
+		return
+	}
 	d, err := e.cfg.NSM.DescribeNSM()
+	e.slots.Release()
 	if err != nil {
 		fail(err)
 		return
