@@ -126,6 +126,10 @@ func (c *credCache) prefetch(ctx context.Context) {
 // without a CORS preflight, which the route does not answer.
 const CredentialsHeader = "X-Enclavekit-Credentials"
 
+// maxLoggedName bounds a header name the credentials route logs or
+// answers: the longest real one (Sec-Fetch-Dest) is 14 bytes.
+const maxLoggedName = 64
+
 // refuseBrowser returns why r must not be served credentials, or "" when it
 // may. The route listens on vsock, a unix socket or loopback TCP only (see
 // validate); a web page in a browser on the parent can still reach
@@ -146,7 +150,8 @@ func refuseBrowser(r *http.Request) string {
 	}
 	for k := range r.Header {
 		if strings.HasPrefix(k, "Sec-Fetch-") {
-			return "request from a web page (" + k + ")"
+			// k is the client's choice, up to the server's header limit.
+			return "request from a web page (" + quoteBounded(k, maxLoggedName) + ")"
 		}
 	}
 	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {

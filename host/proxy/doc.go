@@ -100,7 +100,9 @@
 // name localhost or a loopback address in Host (a DNS-rebinding page names
 // its own host), and carry no Origin, Sec-Fetch-* or X-Forwarded-For
 // header. Refusals are 403, logged with the reason and counted as
-// hostproxy_credentials_requests_total{result="refused"}.
+// hostproxy_credentials_requests_total{result="refused"}; a header name
+// the reason names is the client's choice, so it is quoted and cut to 64
+// bytes (with its full length), in the log and in the answer.
 //
 // # Time and logs
 //

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,16 +58,27 @@ const (
 // fits is one part.
 func splitLogLine(line string) []string {
 	var parts []string
-	start, size := 0, 0
-	for i, r := range line {
-		n := escapedSize(r)
-		if size+n > maxLogPart {
-			parts = append(parts, line[start:i])
-			start, size = i, 0
+	for {
+		head, rest := cutEscaped(line, maxLogPart)
+		parts = append(parts, head)
+		if rest == "" {
+			return parts
 		}
-		size += n
+		line = rest
 	}
-	return append(parts, line[start:])
+}
+
+// cutEscaped cuts s at the last rune boundary where slog's text or JSON
+// handler writes the head in at most limit bytes (one rune at least).
+func cutEscaped(s string, limit int) (head, rest string) {
+	size := 0
+	for i, r := range s {
+		size += escapedSize(r)
+		if size > limit && i > 0 {
+			return s[:i], s[i:]
+		}
+	}
+	return s, ""
 }
 
 // escapedSize is the most bytes slog's text handler (strconv.Quote) or
@@ -253,4 +266,16 @@ func (l *logLimiter) report(log *slog.Logger) {
 	if n := l.pending.Swap(0); n > 0 {
 		log.Warn("enclave log lines dropped: over the logs route's rate limit", "dropped", n, "max_lines_per_second", l.perSec)
 	}
+}
+
+// quoteBounded returns s quoted (strconv.Quote, invalid UTF-8 as U+FFFD),
+// cut at a rune boundary to at most limit bytes as slog's text or JSON
+// handler writes them, with "…" and the full length when cut: for values
+// the peer chooses, logged or answered.
+func quoteBounded(s string, limit int) string {
+	head, rest := cutEscaped(strings.ToValidUTF8(s, "\uFFFD"), limit)
+	if rest == "" {
+		return strconv.Quote(head)
+	}
+	return strconv.Quote(head) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
