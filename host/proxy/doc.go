@@ -116,6 +116,13 @@
 // (hostproxy_enclave_log_dropped_lines_total). Both listen on vsock, a unix
 // socket or loopback TCP only.
 //
+// The time and credentials routes take one small GET at a time, so their
+// HTTP servers refuse request headers over 4 KiB (431; net/http reads 4
+// KiB of slack), close a connection whose headers take over 5 s or that
+// sits idle for 5 s, and give a handler 30 s to answer (a credentials
+// refresh is up to three IMDS requests of 5 s): a client cannot hold a
+// connection and a megabyte of header buffer, Go's defaults.
+//
 // The enclave's lines are attacker-controlled text in the proxy's log: the
 // slog handler quotes them (newlines, terminal escapes), and a line whose
 // quoted form would pass 32 KiB is logged in parts, each with part and

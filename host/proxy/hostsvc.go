@@ -279,3 +279,34 @@ func quoteBounded(s string, limit int) string {
 	}
 	return strconv.Quote(head) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
+
+// Limits of the host service routes' HTTP servers (time, credentials):
+// their requests are a bodiless GET with a few short headers, from the
+// enclave over vsock, so a client that sends more, or slowly, or sits on
+// an idle connection, is cut off early instead of holding a connection
+// and a megabyte of header buffer (Go's defaults: 1 MB, no timeouts).
+const (
+	// serviceMaxHeaderBytes bounds the request line and headers (net/http
+	// reads 4 KiB more before it refuses with 431).
+	serviceMaxHeaderBytes    = 4 << 10
+	serviceReadHeaderTimeout = 5 * time.Second
+	// serviceReadTimeout covers headers and body (there is none).
+	serviceReadTimeout = 5 * time.Second
+	// serviceWriteTimeout covers the handler: a credentials refresh is up
+	// to three IMDS requests of at most 5 s each.
+	serviceWriteTimeout = 30 * time.Second
+	serviceIdleTimeout  = 5 * time.Second
+)
+
+// newServiceServer returns the HTTP server of a host service route, with
+// the limits above; log receives the server's own errors at WARN (nil:
+// the standard logger).
+func newServiceServer(h http.Handler, log *slog.Logger) *http.Server {
+	s := &http.Server{Handler: h, MaxHeaderBytes: serviceMaxHeaderBytes,
+		ReadHeaderTimeout: serviceReadHeaderTimeout, ReadTimeout: serviceReadTimeout,
+		WriteTimeout: serviceWriteTimeout, IdleTimeout: serviceIdleTimeout}
+	if log != nil {
+		s.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	return s
+}

@@ -271,8 +271,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 			"destination", r.dest.String(), "max_connections", cap(r.sem))
 	}
 	if l := listeners["credentials"]; l != nil {
-		srv := &http.Server{Handler: p.creds.handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+		srv := newServiceServer(p.creds.handler(), p.log)
 		servers = append(servers, srv)
 		loops.Add(1)
 		go func() { defer loops.Done(); _ = srv.Serve(l) }()
@@ -281,8 +280,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		p.log.Info("credentials route ready", "listen", transport.Bound(p.c.credsL, l).String(), "source", p.c.creds.Source)
 	}
 	if l := listeners["time"]; l != nil {
-		srv := &http.Server{Handler: p.timeHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
-			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+		srv := newServiceServer(p.timeHandler(), p.log)
 		servers = append(servers, srv)
 		loops.Add(1)
 		go func() { defer loops.Done(); _ = srv.Serve(l) }()
