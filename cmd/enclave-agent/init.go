@@ -55,6 +55,10 @@ func (a *app) initCmd(args []string) error {
 	if *seedBytes < 1 || *seedBytes > 4096 {
 		return usagef("init: --seed-bytes %d: want 1 to 4096", *seedBytes)
 	}
+	if *maxStep > boot.MaxClockStepLimit || *maxStep < 0 {
+		return cli.WithHint(usagef("init: --max-clock-step %v: want at most %v (and positive)", *maxStep, boot.MaxClockStepLimit),
+			"--max-clock-step bounds how far the parent instance can move the clock from the NSM's; the default is "+boot.DefaultMaxClockStep.String())
+	}
 	if *maxStep <= 0 || *stopTimeout <= 0 || *maxRestarts < 0 {
 		return usagef("init: --max-clock-step and --stop-timeout must be positive, --max-restarts not negative")
 	}

@@ -49,7 +49,7 @@ Commands:
                AWS SDK with endpoint http://127.0.0.1:PORT gets keys with
                Recipient
   init         [--seed-entropy=true] [--seed-bytes N] [--loopback=true] [--time-from ADDR]
-               [--max-clock-step 5m] [--logs-to ADDR]
+               [--max-clock-step 5m (at most 1h)] [--logs-to ADDR]
                [--restart no|on-failure|always] [--max-restarts N]
                [--stop-timeout 10s] [--listen ADDR] [--kms-listen ADDR]
                -- COMMAND [ARGS...]

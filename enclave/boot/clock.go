@@ -27,6 +27,13 @@ const (
 	clockTolerance = 50 * time.Millisecond
 )
 
+// MaxClockStepLimit is the largest [ClockConfig] MaxStep: the bound is
+// what keeps the parent instance from moving the enclave's clock (a step of
+// a year would let it revive expired certificates or pass a rotation
+// date), so a larger one is refused with a [ClockConfigError] rather than
+// let it bound nothing.
+const MaxClockStepLimit = time.Hour
+
 // DefaultClockFloor is the earliest time a set clock can show: an enclave
 // clock before it is taken as unset, and the host's time, if after it, is
 // accepted whatever the step.
@@ -50,6 +57,26 @@ func (e *ClockStepError) Error() string {
 // Is matches [ErrClockStep].
 func (e *ClockStepError) Is(target error) bool { return target == ErrClockStep }
 
+// ErrClockConfig is matched by a [ClockConfigError].
+var ErrClockConfig = errors.New("boot: bad clock configuration")
+
+// ClockConfigError reports a [ClockConfig] field out of range: MaxStep
+// negative or over [MaxClockStepLimit]. [SyncClock] returns it before it
+// asks the host.
+type ClockConfigError struct {
+	// Field is the ClockConfig field, e.g. "MaxStep".
+	Field string
+	// Value is the value given; Max the largest accepted.
+	Value, Max time.Duration
+}
+
+func (e *ClockConfigError) Error() string {
+	return fmt.Sprintf("boot: ClockConfig.%s %v is out of range: want 0 (the default) up to %v", e.Field, e.Value, e.Max)
+}
+
+// Is matches [ErrClockConfig].
+func (e *ClockConfigError) Is(target error) bool { return target == ErrClockConfig }
+
 // ClockConfig configures [SyncClock].
 type ClockConfig struct {
 	// Addr is host-proxy's time route (a transport address, e.g.
@@ -57,8 +84,9 @@ type ClockConfig struct {
 	Addr string
 	// Path is the HTTP path; "" is DefaultTimePath.
 	Path string
-	// MaxStep bounds a correction once the clock is set; 0 is
-	// DefaultMaxClockStep.
+	// MaxStep bounds a correction once the clock is set, and the distance
+	// from Reference; 0 is DefaultMaxClockStep, negative or over
+	// [MaxClockStepLimit] is a [ClockConfigError].
 	MaxStep time.Duration
 	// Floor: a clock before it counts as unset (any host time after Floor
 	// is then accepted); zero is DefaultClockFloor.
@@ -96,9 +124,13 @@ type ClockResult struct {
 // reading is somewhere within it): any offset when the clock is unset
 // (before Floor), otherwise at most MaxStep ([ClockStepError] beyond, and
 // the clock is left alone); with a Reference, only to a host time within
-// MaxStep of it, set or unset. The offset is logged either way.
+// MaxStep of it, set or unset. The offset is logged either way. A MaxStep
+// out of range is a [ClockConfigError], returned before the host is asked.
 func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	c := *cfg
+	if c.MaxStep < 0 || c.MaxStep > MaxClockStepLimit {
+		return nil, &ClockConfigError{Field: "MaxStep", Value: c.MaxStep, Max: MaxClockStepLimit}
+	}
 	if c.Path == "" {
 		c.Path = DefaultTimePath
 	}

@@ -58,3 +58,40 @@ func TestSyncClockParentPower(t *testing.T) {
 		})
 	}
 }
+
+// A MaxStep of months would let the parent move the clock that far from
+// the NSM's, so the bound would bound nothing: SyncClock refuses a MaxStep
+// over MaxClockStepLimit (or negative) with a *ClockConfigError before it
+// asks the host, and never sets the clock.
+func TestSyncClockMaxStepBounded(t *testing.T) {
+	nsm := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	host := nsm.AddDate(0, 3, 0) // the parent names a time three months ahead
+	asked := 0
+	addr := timeRoute(t, func() string { asked++; return fmt.Sprintf(`{"unix_nano":%d}`, host.UnixNano()) }, 0)
+	for _, step := range []time.Duration{MaxClockStepLimit + time.Nanosecond, 365 * 24 * time.Hour, time.Duration(1<<63 - 1), -time.Minute} {
+		start := time.Now()
+		var set []time.Time
+		_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxStep: step, MaxRTT: 500 * time.Millisecond,
+			Clock:     func() time.Time { return time.Unix(0, 0).Add(time.Since(start)) },
+			Reference: func() (time.Time, error) { return nsm.Add(time.Since(start)), nil },
+			Set:       func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
+		var ce *ClockConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrClockConfig) || len(set) != 0 {
+			t.Fatalf("MaxStep %v: %v, set %v; want a *ClockConfigError and the clock left alone", step, err, set)
+		}
+		if ce.Field != "MaxStep" || ce.Value != step || ce.Max != MaxClockStepLimit {
+			t.Fatalf("MaxStep %v: ClockConfigError %+v", step, ce)
+		}
+	}
+	if asked != 0 {
+		t.Fatalf("the host was asked %d times with a bad MaxStep", asked)
+	}
+	// The limit itself is accepted (and still refuses three months).
+	_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxStep: MaxClockStepLimit, MaxRTT: 500 * time.Millisecond,
+		Clock:     func() time.Time { return time.Unix(0, 0) },
+		Reference: func() (time.Time, error) { return nsm, nil },
+		Set:       func(time.Time) error { t.Fatal("clock set"); return nil }, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, ErrClockStep) {
+		t.Fatalf("MaxStep at the limit: %v, want ErrClockStep", err)
+	}
+}

@@ -12,9 +12,12 @@
 //   - [LoopbackUp] brings up the loopback interface, on which the agent's
 //     local KMS endpoint and most applications listen.
 //   - [SyncClock] sets the clock from the host's time route (host-proxy),
-//     with the step bounded, and with [NSMTime] as the reference the
-//     host's time must agree with: the parent instance is not trusted, so
-//     it may correct drift but not move the clock arbitrarily.
+//     with the step bounded (ClockConfig.MaxStep, default 5 minutes, at
+//     most [MaxClockStepLimit], one hour: a larger bound would bound
+//     nothing, so it is a [ClockConfigError]), and with [NSMTime] as the
+//     reference the host's time must agree with: the parent instance is
+//     not trusted, so it may correct drift but not move the clock
+//     arbitrarily.
 //   - [LogForwarder] sends the application's stdout and stderr to the host
 //     over vsock, line by line, without ever blocking the application: when
 //     the host is slow or away, lines are dropped and counted. The queue is
