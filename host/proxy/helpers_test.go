@@ -41,6 +41,19 @@ func waitMetric(t testing.TB, c prometheus.Collector, want float64) {
 	}
 }
 
+// waitUntil polls cond until it holds, failing the test (naming what) if
+// it does not within 10 seconds.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // metricValue reads a counter or gauge.
 func metricValue(c prometheus.Collector) float64 {
 	ch := make(chan prometheus.Metric, 1)
