@@ -26,9 +26,20 @@ func open(t *testing.T, cfg *postgres.Config) *postgres.Store {
 	return s
 }
 
+// testOperationTimeout is the OperationTimeout of the tests whose subject
+// is not that timeout. The conformance suite's concurrency cases serialize
+// a hundred or more committed transactions on one row (the suite runs its
+// cases in parallel, and beside it a second replica may do the same), so
+// on a loaded machine one operation can wait behind the others for longer
+// than the 5s default; the outage tests' proxy refuses connections during
+// the outage, so there methods fail at once whatever it is, while before
+// and after it the timeout bounds opening, migrating and serving, which a
+// second (as it was) did not always allow on a loaded machine.
+const testOperationTimeout = 30 * time.Second
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) keystore.Store {
-		return open(t, &postgres.Config{URL: pgtest.URL(t)})
+		return open(t, &postgres.Config{URL: pgtest.URL(t), OperationTimeout: testOperationTimeout})
 	})
 }
 
@@ -37,8 +48,8 @@ func TestConformance(t *testing.T) {
 // suite's counts would be off if either saw a stale or lost write.
 func TestReplicasShareState(t *testing.T) {
 	u := pgtest.URL(t)
-	a := open(t, &postgres.Config{URL: u})
-	b := open(t, &postgres.Config{URL: u})
+	a := open(t, &postgres.Config{URL: u, OperationTimeout: testOperationTimeout})
+	b := open(t, &postgres.Config{URL: u, OperationTimeout: testOperationTimeout})
 	ctx := context.Background()
 	k := storetest.NewKey(storetest.ID(1))
 	if err := a.CreateKey(ctx, k); err != nil {
@@ -226,7 +237,7 @@ func TestTerminatedConnections(t *testing.T) {
 func TestOutage(t *testing.T) {
 	u := pgtest.URL(t)
 	p := pgtest.NewProxy(t, u)
-	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second})
+	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: testOperationTimeout})
 	ctx := context.Background()
 	k := storetest.NewKey(storetest.ID(1))
 	if err := s.CreateKey(ctx, k); err != nil {
@@ -276,7 +287,7 @@ func TestCachedReadsOnOutage(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: time.Second,
+	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: testOperationTimeout,
 		CachedReadsOnOutage: true, CachedReadsMaxAge: time.Minute, Clock: clock})
 	ctx := context.Background()
 	k := storetest.NewKey(storetest.ID(1))
