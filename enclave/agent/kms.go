@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 	"github.com/enclavekit/enclavekit/internal/transport"
 	"github.com/enclavekit/enclavekit/recipient"
 )
@@ -205,7 +205,11 @@ func New(cfg *Config) (*Client, error) {
 		Credentials: aws.NewCredentialsCache(cfg.Credentials, func(o *aws.CredentialsCacheOptions) {
 			o.ExpiryWindow = window
 		}),
-		HTTPClient: httpClient,
+		// sdkhttp keeps the SDK from costing a connection (a new TLS
+		// handshake through the host's proxy) on a few calls in ten:
+		// aws/aws-sdk-go-v2#1825, #2737, described in package sdkhttp.
+		// TestClientKeepsConnection checks it.
+		HTTPClient: sdkhttp.New(httpClient),
 	}
 	base := u.Scheme + "://" + u.Host
 	kc := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
@@ -249,32 +253,8 @@ func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, 
 		}
 		tr.TLSClientConfig = tc
 	}
-	return &http.Client{Transport: keepConn{tr}}, nil
+	return &http.Client{Transport: tr}, nil
 }
-
-// keepConn sends each request's body without its WriteTo method.
-// aws-sdk-go-v2 closes a request body as soon as the response is in, and
-// its body wrapper's WriteTo then answers io.EOF; net/http, which checks
-// for bytes beyond Content-Length with io.Copy after sending the body (and
-// the answer may already be in by then), takes that for a failed write and
-// drops the connection. A few calls in ten paid a new connection (over
-// TLS through the host's proxy, a new handshake); Read after Close answers
-// io.EOF too, which io.Copy takes for the end it is.
-type keepConn struct{ tr *http.Transport }
-
-func (k keepConn) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		if _, ok := r.Body.(io.WriterTo); ok {
-			body := r.Body
-			r = r.WithContext(r.Context()) // a shallow copy: a RoundTripper must not modify the request
-			r.Body = struct{ io.ReadCloser }{body}
-		}
-	}
-	return k.tr.RoundTrip(r)
-}
-
-// CloseIdleConnections closes the transport's idle connections.
-func (k keepConn) CloseIdleConnections() { k.tr.CloseIdleConnections() }
 
 // Close releases the client's connections and zeroises its RSA key (best
 // effort). It does not close the NSM.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/enclavekit/enclavekit/internal/slots"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -113,7 +114,7 @@ func NewKMSEndpoint(cfg *KMSEndpointConfig) (http.Handler, error) {
 	if e.max < 0 || e.timeout < 0 || n < 0 {
 		return nil, fmt.Errorf("%w: local KMS endpoint: negative limit", ErrConfig)
 	}
-	e.sem = make(chan struct{}, n)
+	e.slots = slots.New(n)
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -155,7 +156,7 @@ type kmsEndpoint struct {
 	c       *Client
 	max     int64
 	timeout time.Duration
-	sem     chan struct{}
+	slots   *slots.Slots // requests in progress
 	log     *slog.Logger
 }
 
@@ -200,13 +201,11 @@ func validOpName(s string) bool {
 }
 
 func (e *kmsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	select {
-	case e.sem <- struct{}{}:
-		defer func() { <-e.sem }()
-	default:
+	if !e.slots.TryAcquire() {
 		writeKMSError(w, &kmsError{400, "ThrottlingException", "too many requests in progress at the local KMS endpoint"})
 		return
 	}
+	defer e.slots.Release()
 	ctx, cancel := context.WithTimeout(r.Context(), e.timeout)
 	defer cancel()
 	out, err := e.serve(ctx, r)

@@ -12,12 +12,10 @@ import (
 )
 
 // TestClientKeepsConnection: consecutive library calls share one
-// connection to the key service. aws-sdk-go-v2 closes a request's body as
-// soon as the response is in, and its body wrapper then answers the
-// transport's after-body check (WriteTo) with io.EOF, which net/http takes
-// for a failed write and drops the connection: without
-// Config's transport hiding WriteTo, a few calls in ten opened a new
-// connection (over TLS through the host's proxy, a new handshake each).
+// connection to the key service. Without internal/sdkhttp between the SDK
+// and the transport (aws/aws-sdk-go-v2#1825, #2737: see that package's
+// documentation), a few calls in ten opened a new connection (over TLS
+// through the host's proxy, a new handshake each).
 func TestClientKeepsConnection(t *testing.T) {
 	env := startKMSServer(t, "tcp")
 	ck, err := env.admin(t).CreateKey(context.Background(), &awskms.CreateKeyInput{})

@@ -25,4 +25,12 @@
 //
 // Without WriteTo, the check uses Read, which returns (0, io.EOF) after the
 // close: the ordinary end of a body.
+//
+// # Users
+//
+// enclave/agent's Client sends its KMS calls through it (there a dropped
+// connection is a new TLS handshake through the host's proxy; its
+// TestClientKeepsConnection counts the connections), and every test here
+// that points an SDK client at a KMS server uses it, so that the race
+// cannot fail a test on a loaded machine.
 package sdkhttp
