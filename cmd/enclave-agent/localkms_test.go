@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/enclavekit/enclavekit/enclave/agent"
 	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
@@ -71,6 +73,47 @@ func TestServeKMSListenNotLoopback(t *testing.T) {
 		code, _, stderr := e.run(t, context.Background(), append(e.globalArgs(pcr0Hex), "serve", "--listen", "tcp://127.0.0.1:0", "--kms-listen", addr)...)
 		if code != 2 || !strings.Contains(stderr, "enclave-agent: error: serve: --kms-listen") {
 			t.Errorf("--kms-listen %s: exit %d: %s", addr, code, stderr)
+		}
+	}
+}
+
+// TestServeMaxConcurrentAttestations: serve passes
+// --max-concurrent-attestations to the attestation endpoint (its start line
+// reports the bound in force), and 0 leaves the default.
+func TestServeMaxConcurrentAttestations(t *testing.T) {
+	for _, tc := range []struct{ arg, want string }{{"1", "max_concurrent=1"}, {"0", "max_concurrent=4"}, {"", "max_concurrent=4"}} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		args := []string{"--nsm", "emulator", "--debug-mode", "serve", "--listen", "tcp://" + addr}
+		if tc.arg != "" {
+			args = append(args, "--max-concurrent-attestations", tc.arg)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var stderr bytes.Buffer
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr, func(string) string { return "" })
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + agent.HealthPath)
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("--max-concurrent-attestations %q: serve did not answer: %v", tc.arg, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if code := <-done; code != 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Fatalf("--max-concurrent-attestations %q: exit %d, want 0 and %q in:\n%s", tc.arg, code, tc.want, stderr.String())
 		}
 	}
 }

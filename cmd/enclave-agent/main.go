@@ -39,6 +39,7 @@ KMS (or kms-server) delivered with Recipient, an attestation endpoint.
 
 Commands:
   serve        --listen ADDR [--key-id ID [--key-spec AES_256]]
+               [--max-concurrent-attestations 4]
                serve POST /v1/attestation and GET /v1/health on ADDR; with
                --key-id, fetch a data key at start (kept in memory)
                [--attested-listen ADDR --upstream http://127.0.0.1:PORT]
@@ -93,6 +94,10 @@ Commands:
 Command flags:
   --listen ADDR             serve: vsock://any:PORT, vsock://CID:PORT,
                             tcp://HOST:PORT, HOST:PORT or unix:///PATH
+  --max-concurrent-attestations N
+                            serve: NSM requests the attestation endpoint
+                            serves at once (default 4; 0 is the default);
+                            more get 503 busy with Retry-After: 1 at once
   --attested-listen ADDR    serve: the attested TLS listener (an address as above)
   --upstream URL            serve: the application behind attested TLS, an
                             http:// URL on a loopback address

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ func (a *app) serve(args []string) error {
 	attestedListen := fs.String("attested-listen", "", "")
 	upstream := fs.String("upstream", "", "")
 	kmsListen := fs.String("kms-listen", "", "")
+	maxAttest := fs.Int("max-concurrent-attestations", agent.DefaultEndpointMaxConcurrent, "")
 	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +35,10 @@ func (a *app) serve(args []string) error {
 	}
 	if _, err := cli.ParseAddr("serve: --listen", *listen); err != nil {
 		return err
+	}
+	if *maxAttest < 0 {
+		return cli.WithHint(usagef("serve: --max-concurrent-attestations %d: must not be negative", *maxAttest),
+			fmt.Sprintf("--max-concurrent-attestations bounds the NSM requests the attestation endpoint serves at once (more get 503 busy); the default is %d", agent.DefaultEndpointMaxConcurrent))
 	}
 	if *attestedListen != "" {
 		if _, err := cli.ParseAddr("serve: --attested-listen", *attestedListen); err != nil {
@@ -63,7 +69,8 @@ func (a *app) serve(args []string) error {
 			slog.Int("plaintext_bytes", len(dataKey.Plaintext)), slog.Int("ciphertext_blob_bytes", len(dataKey.CiphertextBlob)))
 	}
 	kind := a.g.nsm
-	h, err := agent.NewEndpoint(&agent.EndpointConfig{NSM: nsm, Kind: kind, Logger: log})
+	epCfg := &agent.EndpointConfig{NSM: nsm, Kind: kind, MaxConcurrent: *maxAttest, Logger: log}
+	h, err := agent.NewEndpoint(epCfg)
 	if err != nil {
 		return err
 	}
@@ -80,7 +87,8 @@ func (a *app) serve(args []string) error {
 		return err
 	}
 	err = agent.Serve(ctx, *listen, h, func(addr net.Addr) {
-		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()))
+		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()),
+			slog.Int("max_concurrent", cmp.Or(epCfg.MaxConcurrent, agent.DefaultEndpointMaxConcurrent)))
 	})
 	if kerr := waitKMS(); err == nil {
 		err = kerr
