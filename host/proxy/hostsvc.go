@@ -280,9 +280,10 @@ func quoteBounded(s string, limit int) string {
 	return strconv.Quote(head) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
-// Limits of the host service routes' HTTP servers (time, credentials):
-// their requests are a bodiless GET with a few short headers, from the
-// enclave over vsock, so a client that sends more, or slowly, or sits on
+// Limits of the host service routes' HTTP servers (time, credentials)
+// and of the admin endpoint (/healthz, /metrics): their requests are a
+// bodiless GET with a few short headers, from the enclave over vsock or a
+// local scraper, so a client that sends more, or slowly, or sits on
 // an idle connection, is cut off early instead of holding a connection
 // and a megabyte of header buffer (Go's defaults: 1 MB, no timeouts).
 const (

@@ -7,27 +7,33 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
 
-// serviceRoutesProxy serves the time and credentials routes on loopback.
-func serviceRoutesProxy(t *testing.T) (timeAddr, credsAddr string) {
+// serviceRoutesProxy serves the time and credentials routes and the admin
+// endpoint on loopback, and returns, by name, a URL each answers 200.
+func serviceRoutesProxy(t *testing.T) map[string]string {
 	t.Helper()
 	log, _ := testLogger(t)
 	p, _ := startProxy(t, &Config{Logger: log, Time: &ServiceConfig{Listen: "tcp://127.0.0.1:0"},
 		Environ:     []string{"AWS_ACCESS_KEY_ID=AKIDROLE", "AWS_SECRET_ACCESS_KEY=role-secret"},
-		Credentials: &CredentialsConfig{Listen: "tcp://127.0.0.1:0", Source: "env"}})
-	return p.Addr("time").String(), p.Addr("credentials").String()
+		Credentials: &CredentialsConfig{Listen: "tcp://127.0.0.1:0", Source: "env"},
+		Admin:       "tcp://127.0.0.1:0"})
+	return map[string]string{
+		"time":        "http://" + p.Addr("time").String() + "/v1/time",
+		"credentials": "http://" + p.Addr("credentials").String() + "/credentials",
+		"admin":       "http://" + p.Addr("admin").String() + "/metrics",
+	}
 }
 
-// The service routes take tiny GET requests: a client sending 16 KiB of
-// headers (Go's default limit is 1 MB a request, held in memory and
-// parsed) is refused with 431.
+// The service routes and the admin endpoint take tiny GET requests: a
+// client sending 16 KiB of headers (Go's default limit is 1 MB a request,
+// held in memory and parsed) is refused with 431.
 func TestServiceRoutesHeaderLimit(t *testing.T) {
-	timeAddr, credsAddr := serviceRoutesProxy(t)
-	for _, u := range []string{"http://" + timeAddr + "/v1/time", "http://" + credsAddr + "/credentials"} {
+	for name, u := range serviceRoutesProxy(t) {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		req.Header.Set(CredentialsHeader, "1")
 		req.Host = "localhost"
@@ -37,7 +43,7 @@ func TestServiceRoutesHeaderLimit(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			t.Fatalf("%s: a plain request: HTTP %d", u, resp.StatusCode)
+			t.Fatalf("%s: a plain request: HTTP %d", name, resp.StatusCode)
 		}
 		req.Header.Set("X-Padding", strings.Repeat("a", 16<<10))
 		resp, err = http.DefaultClient.Do(req)
@@ -46,7 +52,7 @@ func TestServiceRoutesHeaderLimit(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("%s: 16 KiB of headers: HTTP %d, want 431", u, resp.StatusCode)
+			t.Errorf("%s: 16 KiB of headers: HTTP %d, want 431", name, resp.StatusCode)
 		}
 	}
 }
@@ -55,7 +61,7 @@ func TestServiceRoutesHeaderLimit(t *testing.T) {
 // never), or keeps a connection idle, does not hold it for long: the
 // server closes it within the service routes' timeouts.
 func TestServiceRoutesTimeouts(t *testing.T) {
-	timeAddr, credsAddr := serviceRoutesProxy(t)
+	urls := serviceRoutesProxy(t)
 	closedWithin := func(t *testing.T, c net.Conn, limit time.Duration) {
 		t.Helper()
 		start := time.Now()
@@ -65,10 +71,14 @@ func TestServiceRoutesTimeouts(t *testing.T) {
 			t.Fatalf("connection still open after %v (err %v), want closed within %v", took, err, limit)
 		}
 	}
-	for name, addr := range map[string]string{"time": timeAddr, "credentials": credsAddr} {
+	for name, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Run(name+"/slow headers", func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", addr)
+			c, err := net.Dial("tcp", u.Host)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,18 +88,21 @@ func TestServiceRoutesTimeouts(t *testing.T) {
 		})
 		t.Run(name+"/idle", func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", addr)
+			c, err := net.Dial("tcp", u.Host)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			_, _ = io.WriteString(c, "GET /v1/time HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			_, _ = io.WriteString(c, "GET "+u.Path+" HTTP/1.1\r\nHost: localhost\r\n"+CredentialsHeader+": 1\r\n\r\n")
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: HTTP %d", u.Path, resp.StatusCode)
+			}
 			start := time.Now()
 			closedWithin(t, c, serviceIdleTimeout)
 			if time.Since(start) < serviceIdleTimeout/2 {

@@ -292,8 +292,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		p.log.Info("logs route ready", "listen", transport.Bound(p.c.logsL, l).String())
 	}
 	if l := listeners["admin"]; l != nil {
-		srv := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+		srv := newServiceServer(p.AdminHandler(), p.log) // a scrape is a small GET too
 		servers = append(servers, srv)
 		loops.Add(1)
 		go func() { defer loops.Done(); _ = srv.Serve(l) }()
