@@ -14,11 +14,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,26 +27,19 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/attestationtest"
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
-// procCPU returns the user+system CPU time of process pid (Linux /proc).
+// procCPU returns the user+system CPU time of process pid (Linux /proc);
+// it skips the test where there is no /proc.
 func procCPU(t *testing.T, pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	ts, err := proccpu.Of(pid)
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		t.Skipf("no CPU time for the process: %v", err)
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ is 100 on Linux
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return ts.Self
 }
 
 // TestLoadServerProcess is the load test behind docs/PERFORMANCE.md: a
@@ -120,7 +111,7 @@ audit_log: audit.jsonl
 		aead, _ := cipher.NewGCM(blk)
 		v.Verify(doc, attestation.Options{CurrentTime: time.Now(), MaxAge: 5 * time.Minute})
 		var n atomic.Int64
-		cpu0 := selfCPU()
+		cpu0 := proccpu.Self()
 		stop := time.Now().Add(d)
 		var wg sync.WaitGroup
 		for range runtime.GOMAXPROCS(0) {
@@ -143,13 +134,13 @@ audit_log: audit.jsonl
 			}()
 		}
 		wg.Wait()
-		return float64(n.Load()) / d.Seconds(), (selfCPU() - cpu0) / time.Duration(max(n.Load(), 1))
+		return float64(n.Load()) / d.Seconds(), (proccpu.Self() - cpu0) / time.Duration(max(n.Load(), 1))
 	}
 	f1, fc1 := floor(d / 4)
 
 	var errs atomic.Int64
 	lat := make([][]time.Duration, clients)
-	srvCPU0, cliCPU0 := procCPU(t, c.cmd.Process.Pid), selfCPU()
+	srvCPU0, cliCPU0 := procCPU(t, c.cmd.Process.Pid), proccpu.Self()
 	start := time.Now()
 	stop := start.Add(d)
 	var wg sync.WaitGroup
@@ -172,7 +163,7 @@ audit_log: audit.jsonl
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	srvCPU, cliCPU := procCPU(t, c.cmd.Process.Pid)-srvCPU0, selfCPU()-cliCPU0
+	srvCPU, cliCPU := procCPU(t, c.cmd.Process.Pid)-srvCPU0, proccpu.Self()-cliCPU0
 	f2, fc2 := floor(d / 4)
 	var all []time.Duration
 	for _, l := range lat {

@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/enclavekit/enclavekit/internal/pgtest"
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
@@ -738,7 +739,7 @@ func measure(t *testing.T, clients []*awskms.Client, pids []int, dur time.Durati
 	var mu sync.Mutex
 	var lat []time.Duration
 	var errs atomic.Int64
-	s0, p0, c0 := serverCPU(), postgresCPU(t), selfCPU()
+	s0, p0, c0 := serverCPU(), postgresCPU(t), proccpu.Self()
 	start := time.Now()
 	end := start.Add(dur)
 	var wg sync.WaitGroup
@@ -772,7 +773,7 @@ func measure(t *testing.T, clients []*awskms.Client, pids []int, dur time.Durati
 	}
 	wg.Wait()
 	el := time.Since(start)
-	s1, p1, c1 := serverCPU(), postgresCPU(t), selfCPU()
+	s1, p1, c1 := serverCPU(), postgresCPU(t), proccpu.Self()
 	if errs.Load() != 0 {
 		t.Fatalf("%s: %d errors", op, errs.Load())
 	}

@@ -20,6 +20,8 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 )
 
 // benchKey creates a key whose policy lets the enclave principal in
@@ -186,11 +188,11 @@ func BenchmarkLocalKMSEndpoint(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		for j := range calls {
 			k := (i + j) % len(calls)
-			c0, t0 := processCPU(), time.Now()
+			c0, t0 := proccpu.Self(), time.Now()
 			if err := calls[k](); err != nil {
 				b.Fatal(err)
 			}
-			wall[k], cpu[k] = append(wall[k], time.Since(t0)), cpu[k]+processCPU()-c0
+			wall[k], cpu[k] = append(wall[k], time.Since(t0)), cpu[k]+proccpu.Self()-c0
 		}
 	}
 	lib, ep, st, hd := wall[0], wall[1], wall[2], wall[3]

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 )
 
 // signKey creates an ECC_NIST_P256 signing key and returns its ID and its
@@ -72,7 +73,7 @@ func TestLoadSign(t *testing.T) {
 	var errs atomic.Int64
 	lat := make([][]time.Duration, clients)
 	sigs := make([][]byte, clients)
-	cpu0 := processCPU()
+	cpu0 := proccpu.Self()
 	start := time.Now()
 	stop := start.Add(d)
 	var wg sync.WaitGroup
@@ -96,7 +97,7 @@ func TestLoadSign(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := proccpu.Self() - cpu0
 	floor2, floorCPU2 := signFloorRate(t, key, msg, d/4)
 	floor, floorCPU := (floor1+floor2)/2, (floorCPU1+floorCPU2)/2
 	var all []time.Duration

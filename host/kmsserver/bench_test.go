@@ -23,6 +23,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
@@ -43,7 +44,7 @@ func BenchmarkFloorGenerateDataKeyRecipient(b *testing.B) {
 	nonce := make([]byte, 12)
 	v.Verify(doc, attestation.Options{CurrentTime: now, MaxAge: 5 * time.Minute})
 	b.ResetTimer()
-	defer reportCPU(b, processCPU())
+	defer reportCPU(b, proccpu.Self())
 	for b.Loop() {
 		got, err := v.Verify(doc, attestation.Options{CurrentTime: now, MaxAge: 5 * time.Minute})
 		if err != nil {
@@ -110,7 +111,7 @@ func benchProtocol(b *testing.B, floor bool) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	defer reportCPU(b, processCPU())
+	defer reportCPU(b, proccpu.Self())
 	for b.Loop() {
 		// SigV4: the payload hash, the canonical request's hash, the HMAC
 		// of the string to sign, and the comparison.
@@ -192,7 +193,7 @@ func BenchmarkServeGenerateDataKeyRecipient(b *testing.B) {
 	}
 	serve()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := proccpu.Self()
 	for b.Loop() {
 		serve()
 	}
@@ -209,7 +210,7 @@ func BenchmarkServeGenerateDataKeyRecipient(b *testing.B) {
 // disturb less than the wall time of ns/op.
 func reportCPU(b *testing.B, start time.Duration) {
 	if b.N > 0 {
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(proccpu.Self()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
 

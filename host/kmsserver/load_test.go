@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 	"github.com/enclavekit/enclavekit/recipient"
 )
 
@@ -75,7 +76,7 @@ func floorRate(t *testing.T, e *recipientEnv, doc []byte, d time.Duration) (rate
 // the load tests compare the server with.
 func onEveryCore(t *testing.T, d time.Duration, newOp func() func() error) (rate float64, cpuPerOp time.Duration) {
 	var n atomic.Int64
-	cpu0 := processCPU()
+	cpu0 := proccpu.Self()
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -93,7 +94,7 @@ func onEveryCore(t *testing.T, d time.Duration, newOp func() func() error) (rate
 		}()
 	}
 	wg.Wait()
-	cpu := processCPU() - cpu0
+	cpu := proccpu.Self() - cpu0
 	return float64(n.Load()) / d.Seconds(), cpu / time.Duration(max(n.Load(), 1))
 }
 
@@ -122,7 +123,7 @@ func TestLoadGenerateDataKeyRecipient(t *testing.T) {
 	}
 	var errs atomic.Int64
 	lat := make([][]time.Duration, clients)
-	cpu0 := processCPU()
+	cpu0 := proccpu.Self()
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -146,7 +147,7 @@ func TestLoadGenerateDataKeyRecipient(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := proccpu.Self() - cpu0
 	floor2, floorCPU2 := floorRate(t, e, doc, d/4)
 	floor, floorCPU := (floor1+floor2)/2, (floorCPU1+floorCPU2)/2
 	var all []time.Duration

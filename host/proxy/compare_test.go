@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/enclavekit/enclavekit/internal/proccpu"
 )
 
 // TestCompareProxies is the side-by-side comparison behind `make
@@ -580,25 +582,13 @@ func closeAll(cs []net.Conn) {
 // pssOf sums Pss over every process whose process group is one of procs'
 // (the proxies were started as group leaders).
 func pssOf(procs []*exec.Cmd) int64 {
-	groups := map[int]bool{}
-	for _, p := range procs {
-		groups[p.Process.Pid] = true
-	}
-	ents, _ := os.ReadDir("/proc")
 	var total int64
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		pgid, err := syscall.Getpgid(pid)
-		if err != nil || !groups[pgid] {
-			continue
-		}
+	eachInGroups(procs, func(pid int) {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 		if err != nil {
-			continue
+			return
 		}
+		defer f.Close()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			if rest, ok := strings.CutPrefix(sc.Text(), "Pss:"); ok {
@@ -606,52 +596,41 @@ func pssOf(procs []*exec.Cmd) int64 {
 				total += kb << 10
 			}
 		}
-		f.Close()
-	}
+	})
 	return total
 }
 
-// cpuOf sums user + system time over every process whose process group is
-// one of procs' (0 for none), with the time of children they have reaped
-// (socat's per-connection processes), from /proc/PID/stat in clock ticks
-// (USER_HZ, 100 per second on Linux).
-func cpuOf(procs []*exec.Cmd) time.Duration {
+// eachInGroups calls f with the PID of every process whose process group
+// is one of procs' (none when procs is empty).
+func eachInGroups(procs []*exec.Cmd, f func(pid int)) {
 	if len(procs) == 0 {
-		return 0
+		return
 	}
 	groups := map[int]bool{}
 	for _, p := range procs {
 		groups[p.Process.Pid] = true
 	}
 	ents, _ := os.ReadDir("/proc")
-	var ticks int64
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		pgid, err := syscall.Getpgid(pid)
-		if err != nil || !groups[pgid] {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// Fields after the command (which may hold spaces) in parentheses:
-		// utime, stime, cutime and cstime are the 14th to 17th of the line.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 15 {
-			continue
-		}
-		for _, v := range f[11:15] {
-			t, _ := strconv.ParseInt(v, 10, 64)
-			ticks += t
+		if pgid, err := syscall.Getpgid(pid); err == nil && groups[pgid] {
+			f(pid)
 		}
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// cpuOf sums user + system time over every process whose process group is
+// one of procs' (0 for none), with the time of children they have reaped
+// (socat's per-connection processes).
+func cpuOf(procs []*exec.Cmd) time.Duration {
+	var total time.Duration
+	eachInGroups(procs, func(pid int) {
+		if ts, err := proccpu.Of(pid); err == nil {
+			total += ts.Total()
+		}
+	})
+	return total
 }

@@ -2,15 +2,16 @@
 
 //go:build unix
 
-package agent
+package proccpu
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user+system CPU time of this process so far.
-func processCPU() time.Duration {
+// Self returns the user + system CPU time of the calling process so far,
+// to the microsecond (getrusage), or 0 where it cannot be read.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
