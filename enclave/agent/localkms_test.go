@@ -336,17 +336,26 @@ func TestLocalKMSEndpointNodeSDK(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not installed: cannot run @aws-sdk/client-kms")
 	}
-	// Installed once per machine into the user cache, from package.json.
+	// Installed once per machine into the user cache with `npm ci`, from
+	// the committed package-lock.json (exact versions, integrity hashes);
+	// the directory is named by the lockfile's hash, so a changed lock
+	// installs afresh and never reuses another version's node_modules.
+	const src = "testdata/localkms/node"
+	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "enclavekit-test", "localkms-node")
+	sum := sha256.Sum256(lock)
+	dir := filepath.Join(cache, "enclavekit-test", "localkms-node-"+hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"package.json", "client.mjs"} {
-		b, err := os.ReadFile(filepath.Join("testdata/localkms/node", f))
+	for _, f := range []string{"package.json", "package-lock.json", "client.mjs"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,10 +364,10 @@ func TestLocalKMSEndpointNodeSDK(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kms")); err != nil {
-		install := exec.Command(npm, "install", "--no-audit", "--no-fund", "--silent")
+		install := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--silent")
 		install.Dir = dir
 		if out, err := install.CombinedOutput(); err != nil {
-			t.Fatalf("npm install @aws-sdk/client-kms: %v\n%s", err, out)
+			t.Fatalf("npm ci (@aws-sdk/client-kms from %s/package-lock.json): %v\n%s", src, err, out)
 		}
 	}
 	l := startLocalKMS(t)
