@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -40,6 +39,7 @@ func (a *app) initCmd(args []string) error {
 	stopTimeout := fs.Duration("stop-timeout", boot.DefaultStopTimeout, "")
 	listen := fs.String("listen", "", "")
 	kmsListen := fs.String("kms-listen", "", "")
+	maxAttest := fs.Int("max-concurrent-attestations", agent.DefaultEndpointMaxConcurrent, "")
 	command, err := a.parseTop(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +66,9 @@ func (a *app) initCmd(args []string) error {
 		if _, err := cli.ParseAddr("init: --listen", *listen); err != nil {
 			return err
 		}
+	}
+	if err := checkMaxAttest("init", *maxAttest); err != nil {
+		return err
 	}
 	path, err := exec.LookPath(command[0])
 	if err != nil {
@@ -128,7 +131,8 @@ func (a *app) initCmd(args []string) error {
 	}
 	waitEndpoint := func() error { return nil }
 	if *listen != "" {
-		h, err := agent.NewEndpoint(&agent.EndpointConfig{NSM: nsm, Kind: a.g.nsm, Logger: log})
+		epCfg := &agent.EndpointConfig{NSM: nsm, Kind: a.g.nsm, MaxConcurrent: *maxAttest, Logger: log}
+		h, err := agent.NewEndpoint(epCfg)
 		if err != nil {
 			_ = waitKMS()
 			return err
@@ -137,9 +141,7 @@ func (a *app) initCmd(args []string) error {
 		ctx, cancel = context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
-			done <- agent.Serve(ctx, *listen, h, func(addr net.Addr) {
-				log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()))
-			})
+			done <- agent.Serve(ctx, *listen, h, endpointListening(log, *listen, epCfg))
 			cancel()
 		}()
 		waitEndpoint = func() error { cancel(); return <-done }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/enclavekit/enclavekit/enclave/agent"
 )
 
 // hostRoutes stands in for host-proxy's time and logs routes.
@@ -138,5 +140,46 @@ func TestInitUsage(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, "enclave-agent: error: ") {
 			t.Errorf("init %q: exit %d: %s", args, code, stderr)
 		}
+	}
+}
+
+// TestInitMaxConcurrentAttestations: init passes --max-concurrent-attestations
+// to the attestation endpoint it starts with --listen, as serve does (its
+// start line reports the bound in force).
+func TestInitMaxConcurrentAttestations(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stderr := runInit(t, ctx, "--listen", "tcp://"+addr, "--max-concurrent-attestations", "2", "--", "sleep", "30")
+		done <- result{code, stderr}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + agent.HealthPath)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("init's attestation endpoint did not answer: %v\n%s", err, (<-done).stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	r := <-done
+	if !strings.Contains(r.stderr, "attestation endpoint listening") || !strings.Contains(r.stderr, "max_concurrent=2") {
+		t.Fatalf("init exit %d; its log lacks the endpoint's start line with max_concurrent=2:\n%s", r.code, r.stderr)
 	}
 }

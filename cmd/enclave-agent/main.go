@@ -52,7 +52,8 @@ Commands:
   init         [--seed-entropy=true] [--seed-bytes N] [--loopback=true] [--time-from ADDR]
                [--max-clock-step 5m (at most 1h)] [--logs-to ADDR]
                [--restart no|on-failure|always] [--max-restarts N]
-               [--stop-timeout 10s] [--listen ADDR] [--kms-listen ADDR]
+               [--stop-timeout 10s] [--listen ADDR [--max-concurrent-attestations 4]]
+               [--kms-listen ADDR]
                -- COMMAND [ARGS...]
                boot an enclave (as PID 1 or before the application): seed the
                kernel's random pool from the NSM, bring up lo, set the clock
@@ -95,7 +96,7 @@ Command flags:
   --listen ADDR             serve: vsock://any:PORT, vsock://CID:PORT,
                             tcp://HOST:PORT, HOST:PORT or unix:///PATH
   --max-concurrent-attestations N
-                            serve: NSM requests the attestation endpoint
+                            serve, init: NSM requests the attestation endpoint
                             serves at once (default 4; 0 is the default);
                             more get 503 busy with Retry-After: 1 at once
   --attested-listen ADDR    serve: the attested TLS listener (an address as above)

@@ -36,9 +36,8 @@ func (a *app) serve(args []string) error {
 	if _, err := cli.ParseAddr("serve: --listen", *listen); err != nil {
 		return err
 	}
-	if *maxAttest < 0 {
-		return cli.WithHint(usagef("serve: --max-concurrent-attestations %d: must not be negative", *maxAttest),
-			fmt.Sprintf("--max-concurrent-attestations bounds the NSM requests the attestation endpoint serves at once (more get 503 busy); the default is %d", agent.DefaultEndpointMaxConcurrent))
+	if err := checkMaxAttest("serve", *maxAttest); err != nil {
+		return err
 	}
 	if *attestedListen != "" {
 		if _, err := cli.ParseAddr("serve: --attested-listen", *attestedListen); err != nil {
@@ -86,10 +85,7 @@ func (a *app) serve(args []string) error {
 		_ = waitAttested()
 		return err
 	}
-	err = agent.Serve(ctx, *listen, h, func(addr net.Addr) {
-		log.Info("attestation endpoint listening", slog.String("addr", *listen), slog.String("local", addr.String()),
-			slog.Int("max_concurrent", cmp.Or(epCfg.MaxConcurrent, agent.DefaultEndpointMaxConcurrent)))
-	})
+	err = agent.Serve(ctx, *listen, h, endpointListening(log, *listen, epCfg))
 	if kerr := waitKMS(); err == nil {
 		err = kerr
 	}
@@ -100,4 +96,23 @@ func (a *app) serve(args []string) error {
 		log.Info("attestation endpoint stopped")
 	}
 	return err
+}
+
+// checkMaxAttest refuses a negative --max-concurrent-attestations for cmd
+// (serve or init) as a usage error with a hint.
+func checkMaxAttest(cmd string, n int) error {
+	if n >= 0 {
+		return nil
+	}
+	return cli.WithHint(usagef("%s: --max-concurrent-attestations %d: must not be negative", cmd, n),
+		fmt.Sprintf("--max-concurrent-attestations bounds the NSM requests the attestation endpoint serves at once (more get 503 busy); the default is %d", agent.DefaultEndpointMaxConcurrent))
+}
+
+// endpointListening returns the attestation endpoint's start-line logger,
+// which reports the bound actually in force.
+func endpointListening(log *slog.Logger, listen string, cfg *agent.EndpointConfig) func(net.Addr) {
+	return func(addr net.Addr) {
+		log.Info("attestation endpoint listening", slog.String("addr", listen), slog.String("local", addr.String()),
+			slog.Int("max_concurrent", cmp.Or(cfg.MaxConcurrent, agent.DefaultEndpointMaxConcurrent)))
+	}
 }
