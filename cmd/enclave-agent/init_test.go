@@ -15,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/enclavekit/enclavekit/enclave/agent"
 )
 
 // hostRoutes stands in for host-proxy's time and logs routes.
@@ -164,18 +162,9 @@ func TestInitMaxConcurrentAttestations(t *testing.T) {
 		code, stderr := runInit(t, ctx, "--listen", "tcp://"+addr, "--max-concurrent-attestations", "2", "--", "sleep", "30")
 		done <- result{code, stderr}
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + agent.HealthPath)
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("init's attestation endpoint did not answer: %v\n%s", err, (<-done).stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := waitHealth(addr, 20*time.Second); err != nil {
+		cancel()
+		t.Fatalf("init's attestation endpoint did not answer: %v\n%s", err, (<-done).stderr)
 	}
 	cancel()
 	r := <-done

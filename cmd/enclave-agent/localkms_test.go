@@ -98,22 +98,30 @@ func TestServeMaxConcurrentAttestations(t *testing.T) {
 		go func() {
 			done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr, func(string) string { return "" })
 		}()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			resp, err := http.Get("http://" + addr + agent.HealthPath)
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				cancel()
-				t.Fatalf("--max-concurrent-attestations %q: serve did not answer: %v", tc.arg, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := waitHealth(addr, 20*time.Second); err != nil {
+			cancel()
+			t.Fatalf("--max-concurrent-attestations %q: serve did not answer: %v", tc.arg, err)
 		}
 		cancel()
 		if code := <-done; code != 0 || !strings.Contains(stderr.String(), tc.want) {
 			t.Fatalf("--max-concurrent-attestations %q: exit %d, want 0 and %q in:\n%s", tc.arg, code, tc.want, stderr.String())
 		}
+	}
+}
+
+// waitHealth polls the attestation endpoint's health route on addr until it
+// answers, or returns the last error after limit.
+func waitHealth(addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := http.Get("http://" + addr + agent.HealthPath)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
