@@ -4,8 +4,6 @@ package proxy
 
 import (
 	"encoding/json"
-	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,21 +20,8 @@ func FuzzLogsRoute(f *testing.F) {
 	f.Add(append(long, '\n'))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, format := range []string{"text", "json"} {
-			buf := &syncBuffer{}
-			var h slog.Handler = slog.NewTextHandler(buf, nil)
-			if format == "json" {
-				h = slog.NewJSONHandler(buf, nil)
-			}
-			p, err := New(&Config{Logger: slog.New(h), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, b := net.Pipe()
-			done := make(chan struct{})
-			go func() { p.readLogs(b); close(done) }()
-			_, _ = a.Write(in)
-			a.Close()
-			<-done
+			p, buf := logsProxy(t, format)
+			feedLogs(p, in)
 			for _, l := range strings.Split(buf.String(), "\n") {
 				if len(l) >= journaldLineMax {
 					t.Fatalf("%s: a log line of %d bytes", format, len(l))

@@ -36,22 +36,9 @@ func TestLogsRouteLongLines(t *testing.T) {
 	for _, tc := range []struct{ name, line string }{{"plain 100 KiB", plain}, {"16 KiB of control characters", controls}} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, format := range []string{"text", "json"} {
-				buf := &syncBuffer{}
-				var h slog.Handler = slog.NewTextHandler(buf, nil)
-				if format == "json" {
-					h = slog.NewJSONHandler(buf, nil)
-				}
-				p, err := New(&Config{Logger: slog.New(h), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				a, b := net.Pipe()
-				done := make(chan struct{})
-				go func() { p.readLogs(b); close(done) }()
+				p, buf := logsProxy(t, format)
 				jl, _ := json.Marshal(tc.line)
-				fmt.Fprintf(a, `{"t":1,"stream":"stdout","line":%s}`+"\n", jl)
-				a.Close()
-				<-done
+				feedLogs(p, fmt.Appendf(nil, `{"t":1,"stream":"stdout","line":%s}`+"\n", jl))
 				out := buf.String()
 				lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 				for i, l := range lines {
@@ -110,16 +97,38 @@ func TestLogsRouteLongExitSignal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := net.Pipe()
-	done := make(chan struct{})
-	go func() { p.readLogs(b); close(done) }()
 	st, _ := json.Marshal(map[string]any{"code": -1, "signal": strings.Repeat("x", 100<<10)})
 	rec, _ := json.Marshal(map[string]any{"t": 1, "stream": "exit", "line": string(st)})
-	fmt.Fprintf(a, "%s\n", rec)
-	a.Close()
-	<-done
+	feedLogs(p, append(rec, '\n'))
 	if out := logs.String(); strings.Contains(out, "exited") || len(out) >= journaldLineMax {
 		t.Fatalf("a 100 KiB signal name was logged (%d bytes of log)", len(out))
 	}
 	waitMetric(t, p.m.enclaveLog.WithLabelValues("invalid"), 1)
+}
+
+// logsProxy returns a proxy with a logs route whose log goes, in slog's
+// text or JSON format, to the returned buffer.
+func logsProxy(t testing.TB, format string) (*Proxy, *syncBuffer) {
+	t.Helper()
+	buf := &syncBuffer{}
+	var h slog.Handler = slog.NewTextHandler(buf, nil)
+	if format == "json" {
+		h = slog.NewJSONHandler(buf, nil)
+	}
+	p, err := New(&Config{Logger: slog.New(h), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, buf
+}
+
+// feedLogs hands in to p's logs route as one enclave connection and
+// returns once the route has read all of it.
+func feedLogs(p *Proxy, in []byte) {
+	a, b := net.Pipe()
+	done := make(chan struct{})
+	go func() { p.readLogs(b); close(done) }()
+	_, _ = a.Write(in)
+	a.Close()
+	<-done
 }
