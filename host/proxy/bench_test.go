@@ -37,35 +37,11 @@ type benchEnv struct {
 
 func newBenchEnv(b testing.TB) *benchEnv {
 	env := &benchEnv{}
-	// The sink reads with the sender's 256 KiB buffer: io.Copy(io.Discard, c)
-	// would read 8 KiB at a time, a cost both paths share that hides part
-	// of the proxy's.
 	sink := startServer(b, func(c net.Conn) {
 		env.sinkConns.Add(1)
-		buf := make([]byte, 256<<10)
-		var n int64
-		for {
-			nr, err := c.Read(buf)
-			n += int64(nr)
-			if err != nil {
-				break
-			}
-		}
-		var ack [8]byte
-		binary.BigEndian.PutUint64(ack[:], uint64(n))
-		_, _ = c.Write(ack[:])
+		sinkAndAck(c)
 	})
-	ech := startServer(b, func(c net.Conn) {
-		buf := make([]byte, 1024)
-		for {
-			if _, err := io.ReadFull(c, buf); err != nil {
-				return
-			}
-			if _, err := c.Write(buf); err != nil {
-				return
-			}
-		}
-	})
+	ech := startServer(b, echoKiB)
 	cfg := func(splice bool) *Config {
 		return &Config{
 			AllowList: []AllowEntry{{Address: "127.0.0.1", Port: sink.port()}, {Address: "127.0.0.1", Port: ech.port()}},
@@ -279,6 +255,38 @@ func BenchmarkConnect(b *testing.B) {
 	for _, n := range benchConns {
 		for _, t := range env.targets() {
 			b.Run(fmt.Sprintf("conns=%d/path=%s", n, t.name), func(b *testing.B) { benchConnect(b, t.echo, n) })
+		}
+	}
+}
+
+// sinkAndAck reads c to its end with a 256 KiB buffer (the senders' write
+// size: io.Copy(io.Discard, c) would read 8 KiB at a time, a cost every
+// path shares that hides part of a proxy's), then writes the byte count
+// as 8 big-endian bytes, the acknowledgement the bulk benchmarks wait for.
+func sinkAndAck(c net.Conn) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		nr, err := c.Read(buf)
+		n += int64(nr)
+		if err != nil {
+			break
+		}
+	}
+	var ack [8]byte
+	binary.BigEndian.PutUint64(ack[:], uint64(n))
+	_, _ = c.Write(ack[:])
+}
+
+// echoKiB answers every 1 KiB read from c with the same 1 KiB.
+func echoKiB(c net.Conn) {
+	buf := make([]byte, 1024)
+	for {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		if _, err := c.Write(buf); err != nil {
+			return
 		}
 	}
 }

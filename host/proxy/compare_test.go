@@ -224,31 +224,8 @@ func newCompareUpstreams(t *testing.T) *compareUpstreams {
 		}()
 		return l.Addr().String()
 	}
-	u.sink = serve(func(c net.Conn) {
-		buf := make([]byte, 256<<10)
-		var n int64
-		for {
-			nr, err := c.Read(buf)
-			n += int64(nr)
-			if err != nil {
-				break
-			}
-		}
-		var ack [8]byte
-		binary.BigEndian.PutUint64(ack[:], uint64(n))
-		_, _ = c.Write(ack[:])
-	})
-	u.echo = serve(func(c net.Conn) {
-		buf := make([]byte, 1024)
-		for {
-			if _, err := io.ReadFull(c, buf); err != nil {
-				return
-			}
-			if _, err := c.Write(buf); err != nil {
-				return
-			}
-		}
-	})
+	u.sink = serve(sinkAndAck)
+	u.echo = serve(echoKiB)
 	return u
 }
 
