@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	mrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -47,40 +46,27 @@ func TestCrashUpdateAlias(t *testing.T) {
 
 	kills, moves := 0, 0
 	deadline := time.Now().Add(dur)
+	var mu sync.Mutex
 	for time.Now().Before(deadline) || kills < 3 {
-		c := startChild(t, st.ConfigPath)
-		client := clientFor(st, c.addr)
-		dk, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/moving")})
-		if err != nil {
-			c.kill()
-			t.Fatalf("after %d kills the alias does not resolve: %v", kills, err)
-		}
-		if got := *dk.KeyMetadata.KeyId; got != keys[0] && got != keys[1] {
-			c.kill()
-			t.Fatalf("after %d kills the alias names %s", kills, got)
-		}
-		cctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for w := range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; cctx.Err() == nil; i++ {
-					if _, err := client.UpdateAlias(cctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/moving"),
-						TargetKeyId: aws.String(keys[(i+w)%2])}); err == nil {
-						mu.Lock()
-						moves++
-						mu.Unlock()
-					}
+		crashRound(t, st, 3, 30*time.Millisecond, 300*time.Millisecond, func(client *awskms.Client) {
+			dk, err := client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/moving")})
+			if err != nil {
+				t.Fatalf("after %d kills the alias does not resolve: %v", kills, err)
+			}
+			if got := *dk.KeyMetadata.KeyId; got != keys[0] && got != keys[1] {
+				t.Fatalf("after %d kills the alias names %s", kills, got)
+			}
+		}, func(cctx context.Context, client *awskms.Client, w int) {
+			for i := 0; cctx.Err() == nil; i++ {
+				if _, err := client.UpdateAlias(cctx, &awskms.UpdateAliasInput{AliasName: aws.String("alias/moving"),
+					TargetKeyId: aws.String(keys[(i+w)%2])}); err == nil {
+					mu.Lock()
+					moves++
+					mu.Unlock()
 				}
-			}()
-		}
-		time.Sleep(time.Duration(30+mrand.IntN(300)) * time.Millisecond)
-		c.kill()
+			}
+		})
 		kills++
-		cancel()
-		wg.Wait()
 	}
 	// Quiet: one acknowledged move, then a kill; the move holds.
 	c = startChild(t, st.ConfigPath)
@@ -127,40 +113,28 @@ func TestCrashRotation(t *testing.T) {
 	kills := 0
 	deadline := time.Now().Add(dur)
 	for time.Now().Before(deadline) || kills < 3 {
-		c := startChild(t, st.ConfigPath)
-		client := clientFor(st, c.addr)
-		cctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for w := range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ck, err := client.CreateKey(cctx, &awskms.CreateKeyInput{})
-				if err != nil {
-					return
+		crashRound(t, st, 3, 30*time.Millisecond, 300*time.Millisecond, nil, func(cctx context.Context, client *awskms.Client, w int) {
+			ck, err := client.CreateKey(cctx, &awskms.CreateKeyInput{})
+			if err != nil {
+				return
+			}
+			id := *ck.KeyMetadata.KeyId
+			for i := 0; cctx.Err() == nil && i < 24; i++ {
+				pt := []byte{byte(w), byte(i)}
+				enc, err := client.Encrypt(cctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: pt})
+				if err == nil {
+					mu.Lock()
+					blobs = append(blobs, blob{id, pt, enc.CiphertextBlob})
+					mu.Unlock()
 				}
-				id := *ck.KeyMetadata.KeyId
-				for i := 0; cctx.Err() == nil && i < 24; i++ {
-					pt := []byte{byte(w), byte(i)}
-					enc, err := client.Encrypt(cctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: pt})
-					if err == nil {
-						mu.Lock()
-						blobs = append(blobs, blob{id, pt, enc.CiphertextBlob})
-						mu.Unlock()
-					}
-					if _, err := client.RotateKeyOnDemand(cctx, &awskms.RotateKeyOnDemandInput{KeyId: aws.String(id)}); err == nil {
-						mu.Lock()
-						rotations[id]++
-						mu.Unlock()
-					}
+				if _, err := client.RotateKeyOnDemand(cctx, &awskms.RotateKeyOnDemandInput{KeyId: aws.String(id)}); err == nil {
+					mu.Lock()
+					rotations[id]++
+					mu.Unlock()
 				}
-			}()
-		}
-		time.Sleep(time.Duration(30+mrand.IntN(300)) * time.Millisecond)
-		c.kill()
+			}
+		})
 		kills++
-		cancel()
-		wg.Wait()
 	}
 	c := startChild(t, st.ConfigPath)
 	defer c.kill()

@@ -128,6 +128,36 @@ func startChild(t *testing.T, cfgPath string) *child {
 	return c
 }
 
+// crashRound starts kms-server from st, runs work on workers goroutines
+// against it (w is the worker's number), kills the server with SIGKILL
+// after pause plus a random part of spread, then cancels the workers'
+// context and waits for them. check, when not nil, runs first against the
+// fresh server; the server is killed however the round ends.
+func crashRound(t *testing.T, st *kmsconfig.Starter, workers int, pause, spread time.Duration,
+	check func(*awskms.Client), work func(ctx context.Context, client *awskms.Client, w int)) {
+	t.Helper()
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	client := clientFor(st, c.addr)
+	if check != nil {
+		check(client)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(ctx, client, w)
+		}()
+	}
+	time.Sleep(pause + mrand.N(spread))
+	c.kill()
+	cancel()
+	wg.Wait()
+}
+
 func (c *child) kill() {
 	c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
@@ -182,41 +212,29 @@ func TestCrashRecovery(t *testing.T) {
 		return false
 	}
 	for time.Now().Before(deadline) || (!enough() && time.Now().Before(hardDeadline)) {
-		c := startChild(t, st.ConfigPath)
-		client := clientFor(st, c.addr)
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
-					if err != nil {
-						continue
-					}
-					id := *ck.KeyMetadata.KeyId
-					mu.Lock()
-					acks = append(acks, acked{keyID: id})
-					mu.Unlock()
-					pt := make([]byte, 32)
-					rand.Read(pt)
-					enc, err := client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: pt,
-						EncryptionContext: map[string]string{"k": id}})
-					if err != nil {
-						continue
-					}
-					mu.Lock()
-					acks = append(acks, acked{keyID: id, pt: pt, blob: enc.CiphertextBlob})
-					mu.Unlock()
+		crashRound(t, st, 4, 50*time.Millisecond, 400*time.Millisecond, nil, func(ctx context.Context, client *awskms.Client, _ int) {
+			for ctx.Err() == nil {
+				ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+				if err != nil {
+					continue
 				}
-			}()
-		}
-		time.Sleep(time.Duration(50+mrand.IntN(400)) * time.Millisecond)
-		c.kill()
+				id := *ck.KeyMetadata.KeyId
+				mu.Lock()
+				acks = append(acks, acked{keyID: id})
+				mu.Unlock()
+				pt := make([]byte, 32)
+				rand.Read(pt)
+				enc, err := client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: pt,
+					EncryptionContext: map[string]string{"k": id}})
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				acks = append(acks, acked{keyID: id, pt: pt, blob: enc.CiphertextBlob})
+				mu.Unlock()
+			}
+		})
 		kills++
-		cancel()
-		wg.Wait()
 	}
 
 	c := startChild(t, st.ConfigPath)
