@@ -149,32 +149,7 @@ func TestNitroTPMRecipientFlows(t *testing.T) {
 		t.Fatalf("GenerateDataKey: plaintext %x, data key of %d bytes", gdk.Plaintext, len(dk))
 	}
 
-	blob := e.encrypt(t, id, []byte("instance secret"), ec)
-	dec, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec, Recipient: e.recipient(e.tpmDoc(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dec.Plaintext != nil || string(e.open(t, dec.CiphertextForRecipient)) != "instance secret" {
-		t.Fatalf("Decrypt: %+v", dec)
-	}
-
-	kp, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: types.DataKeyPairSpecEccNistP256,
-		Recipient: e.recipient(e.tpmDoc(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kp.PrivateKeyPlaintext != nil {
-		t.Fatal("GenerateDataKeyPair returned the private key in the clear")
-	}
-	checkKeyPair(t, e.open(t, kp.CiphertextForRecipient), kp.PublicKey)
-
-	rnd, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(48), Recipient: e.recipient(e.tpmDoc(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rnd.Plaintext != nil || len(e.open(t, rnd.CiphertextForRecipient)) != 48 {
-		t.Fatalf("GenerateRandom: %+v", rnd)
-	}
+	e.checkSealedAnswers(t, id, ec, func() []byte { return e.tpmDoc(t) })
 
 	agree := e.createSpecKey(t, types.KeySpecEccNistP256, types.KeyUsageTypeKeyAgreement, aws.String(pol))
 	peer, err := x509.MarshalPKIXPublicKey(&mustECDSA(t).PublicKey)

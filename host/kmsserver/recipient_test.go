@@ -89,6 +89,41 @@ func (e *recipientEnv) recipient(doc []byte) *types.RecipientInfo {
 	return &types.RecipientInfo{KeyEncryptionAlgorithm: types.KeyEncryptionMechanismRsaesOaepSha256, AttestationDocument: doc}
 }
 
+// checkSealedAnswers makes Decrypt, GenerateRandom and GenerateDataKeyPair
+// calls with key id, each with a Recipient on a fresh document from doc,
+// and checks that each answer carries its secret only in
+// CiphertextForRecipient, which opens to it.
+func (e *recipientEnv) checkSealedAnswers(t *testing.T, id string, ec map[string]string, doc func() []byte) {
+	t.Helper()
+	ctx, c := context.Background(), e.client
+	blob := e.encrypt(t, id, []byte("sealed secret"), ec)
+	dec, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec, Recipient: e.recipient(doc())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Plaintext != nil || string(e.open(t, dec.CiphertextForRecipient)) != "sealed secret" {
+		t.Fatalf("Decrypt with Recipient: %+v", dec)
+	}
+
+	rnd, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(48), Recipient: e.recipient(doc())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rnd.Plaintext != nil || len(e.open(t, rnd.CiphertextForRecipient)) != 48 {
+		t.Fatalf("GenerateRandom with Recipient: %+v", rnd)
+	}
+
+	kp, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: types.DataKeyPairSpecEccNistP256,
+		Recipient: e.recipient(doc())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kp.PrivateKeyPlaintext != nil {
+		t.Fatal("GenerateDataKeyPair with Recipient returned the private key in the clear")
+	}
+	checkKeyPair(t, e.open(t, kp.CiphertextForRecipient), kp.PublicKey)
+}
+
 func (e *recipientEnv) open(t testing.TB, ct []byte) []byte {
 	t.Helper()
 	pt, err := recipient.Open(e.priv, ct)
@@ -133,32 +168,7 @@ func TestRecipientFlows(t *testing.T) {
 		t.Fatal("CiphertextBlob and CiphertextForRecipient carry different keys")
 	}
 
-	blob := e.encrypt(t, id, []byte("enclave secret"), ec)
-	dec, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec, Recipient: e.recipient(e.doc(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dec.Plaintext != nil || string(e.open(t, dec.CiphertextForRecipient)) != "enclave secret" {
-		t.Fatalf("Decrypt with Recipient: %+v", dec)
-	}
-
-	rnd, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(48), Recipient: e.recipient(e.doc(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rnd.Plaintext != nil || len(e.open(t, rnd.CiphertextForRecipient)) != 48 {
-		t.Fatalf("GenerateRandom with Recipient: %+v", rnd)
-	}
-
-	kp, err := c.GenerateDataKeyPair(ctx, &awskms.GenerateDataKeyPairInput{KeyId: aws.String(id), KeyPairSpec: types.DataKeyPairSpecEccNistP256,
-		Recipient: e.recipient(e.doc(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kp.PrivateKeyPlaintext != nil {
-		t.Fatal("GenerateDataKeyPair with Recipient returned the private key in the clear")
-	}
-	checkKeyPair(t, e.open(t, kp.CiphertextForRecipient), kp.PublicKey)
+	e.checkSealedAnswers(t, id, ec, func() []byte { return e.doc(t) })
 
 	// The audit log names the module and PCR0, and no key material.
 	audit := e.audit.String()
