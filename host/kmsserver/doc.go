@@ -59,7 +59,9 @@
 //   - op_kem.go: Encapsulate, Decapsulate
 //   - op_import.go: GetParametersForImport, ImportKeyMaterial,
 //     DeleteImportedKeyMaterial (SYMMETRIC_DEFAULT keys of Origin
-//     EXTERNAL; a self-contained import token sealed under the root key,
+//     EXTERNAL; wrapping algorithms RSAES_OAEP_SHA_1/256 and
+//     RSA_AES_KEY_WRAP_SHA_1/256, the latter's AES Key Wrap with Padding
+//     in package keywrap; a self-contained import token sealed under the root key,
 //     bound to the key and expiring after 24 h; the imported material's ID
 //     is a keyed fingerprint, so only the same material reimports; Origin
 //     and ValidTo are bound to the wrapped material)

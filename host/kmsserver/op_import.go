@@ -3,7 +3,9 @@
 package kmsserver
 
 // GetParametersForImport, ImportKeyMaterial and DeleteImportedKeyMaterial,
-// for SYMMETRIC_DEFAULT keys created with Origin EXTERNAL.
+// for SYMMETRIC_DEFAULT keys created with Origin EXTERNAL, with the
+// wrapping algorithms RSAES_OAEP_SHA_1/256 and RSA_AES_KEY_WRAP_SHA_1/256
+// (see unwrapKeyMaterial).
 //
 // The import token is self-contained: the wrapping private key (PKCS #8)
 // sealed under the root key ([keymaterial.Root.Wrap]) with the key ID, the
@@ -20,10 +22,12 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keywrap"
 )
 
 // Import error codes, as KMS names them.
@@ -42,20 +46,58 @@ const (
 var wrappingKeyBits = map[string]int{"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
 
 // wrappingHash is the OAEP hash of the wrapping algorithms served.
+// RSA_AES_KEY_WRAP_SHA_1 and _SHA_256 use it for the AES key (see
+// unwrapKeyMaterial).
 func wrappingHash(alg string) (crypto.Hash, error) {
 	switch alg {
-	case "RSAES_OAEP_SHA_1":
+	case "RSAES_OAEP_SHA_1", "RSA_AES_KEY_WRAP_SHA_1":
 		return crypto.SHA1, nil
-	case "RSAES_OAEP_SHA_256":
+	case "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_256":
 		return crypto.SHA256, nil
-	case "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256":
-		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm %s needs AES key wrap with padding (RFC 5649), which this server does not implement; use RSAES_OAEP_SHA_256 for symmetric key material", alg)
 	case "RSAES_PKCS1_V1_5":
 		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm RSAES_PKCS1_V1_5 is not supported (padding oracle); use RSAES_OAEP_SHA_256")
 	case "SM2PKE":
 		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm SM2PKE is not supported")
 	}
-	return 0, validation("1 validation error detected: Value '%s' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256]", alg)
+	return 0, validation("1 validation error detected: Value '%s' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, SM2PKE]", alg)
+}
+
+// isRSAAES reports whether alg is one of the two-step RSA_AES_KEY_WRAP
+// wrapping algorithms.
+func isRSAAES(alg string) bool { return strings.HasPrefix(alg, "RSA_AES_KEY_WRAP_") }
+
+// unwrapKeyMaterial opens EncryptedKeyMaterial with the import token's
+// wrapping key. RSAES_OAEP_*: RSAES-OAEP with the hash for both the label
+// hash and MGF1, an empty label. RSA_AES_KEY_WRAP_* (AWS's import
+// procedure, PKCS #11's CKM_RSA_AES_KEY_WRAP): the first modulus-length
+// bytes are a 256-bit AES key under RSAES-OAEP as above, the rest the key
+// material under that AES key with AES Key Wrap with Padding (RFC 5649,
+// package keywrap). Every failure, in either step, is the same
+// InvalidCiphertextException: the caller learns no more than "wrong".
+func unwrapKeyMaterial(priv *rsa.PrivateKey, alg string, enc []byte) ([]byte, error) {
+	h, _ := wrappingHash(alg)
+	bad := apiErr(CodeInvalidCiphertext, "The encrypted key material could not be decrypted with the wrapping key of this import token (%s).", alg)
+	if !isRSAAES(alg) {
+		raw, err := rsa.DecryptOAEP(h.New(), nil, priv, enc, nil)
+		if err != nil {
+			return nil, bad
+		}
+		return raw, nil
+	}
+	n := priv.Size()
+	if len(enc) <= n {
+		return nil, bad
+	}
+	kek, err := rsa.DecryptOAEP(h.New(), nil, priv, enc[:n], nil)
+	if err != nil || len(kek) != 32 {
+		return nil, bad
+	}
+	raw, err := keywrap.Unwrap(kek, enc[n:])
+	clear(kek)
+	if err != nil {
+		return nil, bad
+	}
+	return raw, nil
 }
 
 // importable loads an EXTERNAL key for an import operation and authorizes
@@ -235,10 +277,9 @@ func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, _ := wrappingHash(alg)
-	raw, err := rsa.DecryptOAEP(h.New(), nil, priv, in.EncryptedKeyMaterial, nil)
+	raw, err := unwrapKeyMaterial(priv, alg, in.EncryptedKeyMaterial)
 	if err != nil {
-		return nil, apiErr(CodeInvalidCiphertext, "The encrypted key material could not be decrypted with the wrapping key of this import token (%s).", alg)
+		return nil, err
 	}
 	if len(raw) != 32 {
 		return nil, apiErr(CodeIncorrectKeyMaterial, "SYMMETRIC_DEFAULT key material must be 256 bits, not %d", 8*len(raw))

@@ -202,7 +202,7 @@ func TestImportAttacks(t *testing.T) {
 		WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
 	wantCode(t, err, CodeUnsupportedOperation)
 	_, err = env.client.GetParametersForImport(ctx, &awskms.GetParametersForImportInput{KeyId: aws.String(a),
-		WrappingAlgorithm: types.AlgorithmSpecRsaAesKeyWrapSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+		WrappingAlgorithm: types.AlgorithmSpecRsaesPkcs1V15, WrappingKeySpec: types.WrappingKeySpecRsa2048})
 	wantCode(t, err, CodeUnsupportedOperation)
 	_, err = env.client.CreateKey(ctx, &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
 	wantCode(t, err, CodeUnsupportedOperation)

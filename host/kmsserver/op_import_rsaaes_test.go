@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"hash"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keywrap"
+)
+
+// opensslRSAAES wraps material for import with RSA_AES_KEY_WRAP_SHA_1 or
+// _SHA_256 exactly as AWS's import instructions do with OpenSSL: a fresh
+// 256-bit AES key, `openssl enc -id-aes256-wrap-pad` of the material under
+// it, `openssl pkeyutl -encrypt` of the AES key with OAEP (and MGF1) of md,
+// and the two concatenated, the RSA ciphertext first.
+func opensslRSAAES(t *testing.T, pubDER, material []byte, md string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "WrappingPublicKey.bin"), pubDER, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "PlaintextKeyMaterial.bin"), material, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) []byte {
+		cmd := exec.Command("openssl", args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("openssl %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	run("rand", "-out", "aes-key.bin", "32")
+	aesKey, err := os.ReadFile(filepath.Join(dir, "aes-key.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("enc", "-id-aes256-wrap-pad", "-K", hex.EncodeToString(aesKey), "-iv", "A65959A6",
+		"-in", "PlaintextKeyMaterial.bin", "-out", "key-material-wrapped.bin")
+	run("pkeyutl", "-encrypt", "-in", "aes-key.bin", "-out", "aes-key-wrapped.bin",
+		"-inkey", "WrappingPublicKey.bin", "-keyform", "DER", "-pubin",
+		"-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:"+md, "-pkeyopt", "rsa_mgf1_md:"+md)
+	var out []byte
+	for _, f := range []string{"aes-key-wrapped.bin", "key-material-wrapped.bin"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+// goRSAAES is opensslRSAAES in Go, with the parts exposed for the attack
+// tests: the AES key and the RSA-OAEP hash are the caller's.
+func goRSAAES(t *testing.T, pubDER, aesKey, material []byte, h hash.Hash) []byte {
+	t.Helper()
+	pub, err := x509.ParsePKIXPublicKey(pubDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := rsa.EncryptOAEP(h, rand.Reader, pub.(*rsa.PublicKey), aesKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm, err := keywrap.Wrap(aesKey, material)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(ek, wm...)
+}
+
+// TestImportRSAAESOpenSSL: SYMMETRIC_DEFAULT material wrapped by OpenSSL
+// with RSA_AES_KEY_WRAP_SHA_1 and _SHA_256, under each wrapping key spec,
+// imports through the official client; the key's ciphertext is the
+// material's (it opens locally with AES-256-GCM under the material, and a
+// blob sealed locally decrypts through the server).
+func TestImportRSAAESOpenSSL(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		alg  types.AlgorithmSpec
+		md   string
+		spec types.WrappingKeySpec
+	}{
+		{types.AlgorithmSpecRsaAesKeyWrapSha256, "sha256", types.WrappingKeySpecRsa2048},
+		{types.AlgorithmSpecRsaAesKeyWrapSha1, "sha1", types.WrappingKeySpecRsa3072},
+		{types.AlgorithmSpecRsaAesKeyWrapSha256, "sha256", types.WrappingKeySpecRsa4096},
+	} {
+		t.Run(string(tc.alg)+"/"+string(tc.spec), func(t *testing.T) {
+			key := createExternalKey(t, env.client)
+			p, err := env.client.GetParametersForImport(ctx, &awskms.GetParametersForImportInput{KeyId: aws.String(key),
+				WrappingAlgorithm: tc.alg, WrappingKeySpec: tc.spec})
+			if err != nil {
+				t.Fatalf("GetParametersForImport: %v", err)
+			}
+			material := make([]byte, 32)
+			rand.Read(material)
+			enc := opensslRSAAES(t, p.PublicKey, material, tc.md)
+			if _, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+				ImportToken: p.ImportToken, EncryptedKeyMaterial: enc, ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
+				t.Fatalf("ImportKeyMaterial: %v", err)
+			}
+			m, err := keymaterial.NewMaterial(specSymmetric, material)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ec := map[string]string{"purpose": "import test"}
+			out, err := env.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("imported with RSA_AES"), EncryptionContext: ec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := keymaterial.OpenBlob(m.AEAD, out.CiphertextBlob, ec); err != nil || string(got) != "imported with RSA_AES" {
+				t.Fatalf("the server's ciphertext does not open under the imported material locally: %q %v", got, err)
+			}
+			mid, err := keymaterial.BlobMaterialID(out.CiphertextBlob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local, err := keymaterial.SealBlobMaterial(m.AEAD, rand.Reader, key, mid, []byte("sealed locally"), ec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: local, EncryptionContext: ec})
+			if err != nil || string(dec.Plaintext) != "sealed locally" {
+				t.Fatalf("Decrypt of a locally sealed blob: %q %v", dec.Plaintext, err)
+			}
+		})
+	}
+}
+
+// TestImportRSAAESAttacks: an RSA_AES import fails with the same
+// InvalidCiphertextException whichever step is wrong (the RSA part under
+// another key or hash, an AES key of the wrong size, a changed or cut AES
+// part, material under another AES key), so the server is no oracle for
+// which; RSAES material under an RSA_AES token and the reverse fail too;
+// the right material still imports afterwards.
+func TestImportRSAAESAttacks(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	key, other := createExternalKey(t, env.client), createExternalKey(t, env.client)
+	p := importParams(t, env.client, key, types.AlgorithmSpecRsaAesKeyWrapSha256)
+	po := importParams(t, env.client, other, types.AlgorithmSpecRsaAesKeyWrapSha256)
+	material := bytes.Repeat([]byte{0x42}, 32)
+	aesKey := bytes.Repeat([]byte{0x17}, 32)
+	good := goRSAAES(t, p.PublicKey, aesKey, material, sha256.New())
+
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)-3] ^= 1
+	otherAES := goRSAAES(t, p.PublicKey, aesKey, material, sha256.New())
+	copy(otherAES[256:], goRSAAES(t, p.PublicKey, bytes.Repeat([]byte{0x18}, 32), material, sha256.New())[256:])
+	cases := map[string][]byte{
+		"another wrapping key": goRSAAES(t, po.PublicKey, aesKey, material, sha256.New()),
+		"OAEP with SHA-1":      goRSAAES(t, p.PublicKey, aesKey, material, sha1.New()),
+		"128-bit AES key":      goRSAAES(t, p.PublicKey, aesKey[:16], material, sha256.New()),
+		"flipped AES part":     flipped,
+		"cut AES part":         good[:len(good)-8],
+		"RSA part only":        good[:256],
+		"AES part of another":  otherAES,
+		"RSAES_OAEP_SHA_256":   wrapMaterial(t, p.PublicKey, material),
+		"one byte":             good[:1],
+	}
+	var msg string
+	for name, enc := range cases {
+		_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+			ImportToken: p.ImportToken, EncryptedKeyMaterial: enc})
+		ae := wantCode(t, err, CodeInvalidCiphertext)
+		if msg == "" {
+			msg = ae.ErrorMessage()
+		} else if ae.ErrorMessage() != msg {
+			t.Errorf("%s: message %q differs from %q: the failures are told apart", name, ae.ErrorMessage(), msg)
+		}
+	}
+	// RSA_AES material under an RSAES_OAEP token.
+	po2 := importParams(t, env.client, key, types.AlgorithmSpecRsaesOaepSha256)
+	_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+		ImportToken: po2.ImportToken, EncryptedKeyMaterial: goRSAAES(t, po2.PublicKey, aesKey, material, sha256.New())})
+	wantCode(t, err, CodeInvalidCiphertext)
+	// The wrong size of material, wrapped correctly.
+	_, err = env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+		ImportToken: p.ImportToken, EncryptedKeyMaterial: goRSAAES(t, p.PublicKey, aesKey, material[:16], sha256.New())})
+	wantCode(t, err, CodeIncorrectKeyMaterial)
+
+	if _, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+		ImportToken: p.ImportToken, EncryptedKeyMaterial: good}); err != nil {
+		t.Fatalf("import after the failures: %v", err)
+	}
+}
