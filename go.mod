@@ -3,6 +3,7 @@ module github.com/enclavekit/enclavekit
 go 1.26.8
 
 require (
+	filippo.io/mldsa v1.0.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/kms v1.62.6

@@ -184,7 +184,7 @@ func TestAsymmetricRefusalsSDK(t *testing.T) {
 		{"RSA_1024", types.KeyUsageTypeSignVerify, CodeValidation},
 		{types.KeySpecEccNistP256, "SIGN", CodeValidation},
 		{types.KeySpecSm2, types.KeyUsageTypeSignVerify, CodeUnsupportedOperation},
-		{types.KeySpecMlDsa65, types.KeyUsageTypeSignVerify, CodeUnsupportedOperation},
+		{types.KeySpecMlDsa65, types.KeyUsageTypeEncryptDecrypt, CodeValidation},
 		{types.KeySpecEccNistEdwards25519, types.KeyUsageTypeKeyAgreement, CodeValidation},
 		{types.KeySpecMlKem512, types.KeyUsageTypeEncapsulateDecapsulate, CodeUnsupportedOperation},
 	} {

@@ -31,8 +31,9 @@
 // this list against it:
 //   - op_keys.go: CreateKey, DescribeKey, ListKeys
 //     (SYMMETRIC_DEFAULT, HMAC, RSA, ECC_NIST, ECC_SECG_P256K1,
-//     ECC_NIST_EDWARDS25519 and ML_KEM_768/1024 key specs; ML_KEM_512,
-//     ML_DSA and SM2 answer UnsupportedOperationException with the reason)
+//     ECC_NIST_EDWARDS25519, ML_KEM_768/1024 and ML_DSA_44/65/87 key
+//     specs; ML_KEM_512 and SM2 answer UnsupportedOperationException with
+//     the reason)
 //   - op_lifecycle.go: EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion
 //   - op_aliases.go: CreateAlias, UpdateAlias, DeleteAlias, ListAliases
 //   - op_tags.go: TagResource, UntagResource, ListResourceTags
@@ -53,7 +54,8 @@
 //     ECC_NIST_EDWARDS25519 pairs from keyspec; SM2 and ML-KEM pairs answer
 //     UnsupportedOperationException)
 //   - op_random.go: GenerateRandom
-//   - op_sign.go: Sign, Verify, GetPublicKey
+//   - op_sign.go: Sign, Verify, GetPublicKey (ML_DSA_SHAKE_256 with RAW
+//     and EXTERNAL_MU messages; Verify of EXTERNAL_MU refused)
 //   - op_mac.go: GenerateMac, VerifyMac
 //   - op_agreement.go: DeriveSharedSecret
 //   - op_kem.go: Encapsulate, Decapsulate

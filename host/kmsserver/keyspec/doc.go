@@ -27,10 +27,18 @@
 //	ECC_NIST_EDWARDS25519       SIGN_VERIFY                     ED25519_SHA_512 (RAW), ED25519_PH_SHA_512 (DIGEST)
 //	HMAC_224 … HMAC_512         GENERATE_VERIFY_MAC             HMAC_SHA_224 … HMAC_SHA_512 (the spec's own only)
 //	ML_KEM_768, ML_KEM_1024     ENCAPSULATE_DECAPSULATE         ML_KEM
+//	ML_DSA_44, ML_DSA_65,       SIGN_VERIFY                     ML_DSA_SHAKE_256 (RAW, EXTERNAL_MU)
+//	ML_DSA_87
 //
-// AWS also has ML_KEM_512 (Go's crypto/mlkem has no ML-KEM-512),
-// ML_DSA_44/65/87 (no ML-DSA in Go 1.26's standard library) and SM2 (China
-// Regions only); they
+// ML-DSA (FIPS 204, filippo.io/mldsa) signs a RAW message (1 to 4096
+// bytes) with the empty context, hedged, or a 64-byte EXTERNAL_MU message,
+// the μ of FIPS 204 section 6.2 ([MLDSAMu]); both give signatures that
+// verify for the message. Verify takes RAW only: an EXTERNAL_MU Verify is
+// an [*UnsupportedError] (no Go ML-DSA library exports verification of an
+// external μ).
+//
+// AWS also has ML_KEM_512 (Go's crypto/mlkem has no ML-KEM-512) and SM2
+// (China Regions only); they
 // are refused with an [*UnsupportedError] whose Reason says why
 // ([Unsupported]).
 //
@@ -38,11 +46,14 @@
 //
 //   - Private material ([Key.Marshal], [ParsePrivateKey]): PKCS #8 DER
 //     (crypto/x509 for RSA and the NIST curves; RFC 5915 ECPrivateKey with
-//     the secp256k1 OID for ECC_SECG_P256K1; the 64-byte seed for ML-KEM),
+//     the secp256k1 OID for ECC_SECG_P256K1; the 64-byte seed for ML-KEM;
+//     the 32-byte seed for ML-DSA, RFC 9881's seed-only form),
 //     the raw key for HMAC (generated as long as the hash output; imports
 //     may be up to the hash's block size).
 //   - Public keys ([Key.PublicKey]): DER SubjectPublicKeyInfo, as
-//     GetPublicKey returns it; secp256k1 with OID 1.3.132.0.10.
+//     GetPublicKey returns it; secp256k1 with OID 1.3.132.0.10; ML-DSA
+//     with id-ml-dsa-44/65/87 (2.16.840.1.101.3.4.3.17/18/19), no
+//     parameters (RFC 9881).
 //   - Signatures: PKCS #1 v1.5 or PSS (salt length = hash length, MGF1 with
 //     the same hash) for RSA; DER Ecdsa-Sig-Value for ECDSA; 64 bytes
 //     (RFC 8032) for Ed25519. ED25519_SHA_512 is pure Ed25519 of a RAW

@@ -49,8 +49,8 @@ func FuzzParsePeerPublicKey(f *testing.F) {
 }
 
 func FuzzVerify(f *testing.F) {
-	specsF := []Spec{ECCNISTP256, ECCSECGP256K1, RSA2048, ECCNISTP521, ECCNISTEdwards25519}
-	algs := []SigningAlgorithm{ECDSA_SHA_256, ECDSA_SHA_512, RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, "BOGUS", ED25519_SHA_512, ED25519_PH_SHA_512}
+	specsF := []Spec{ECCNISTP256, ECCSECGP256K1, RSA2048, ECCNISTP521, ECCNISTEdwards25519, MLDSA44, MLDSA87}
+	algs := []SigningAlgorithm{ECDSA_SHA_256, ECDSA_SHA_512, RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, "BOGUS", ED25519_SHA_512, ED25519_PH_SHA_512, ML_DSA_SHAKE_256}
 	mts := []MessageType{RAW, DIGEST, "", EXTERNAL_MU}
 	msg := []byte("fuzz")
 	for i, spec := range specsF {
@@ -66,6 +66,10 @@ func FuzzVerify(f *testing.F) {
 		err := k.Verify(pick(algs, a), pick(mts, m), msg, sig)
 		switch Exception(err) {
 		case "", ExceptionInvalidSignature, ExceptionValidation, ExceptionInvalidKeyUsage:
+		case ExceptionUnsupportedOperation: // EXTERNAL_MU on an ML-DSA key only
+			if !isMLDSA(k.Spec()) || pick(mts, m) != EXTERNAL_MU {
+				t.Fatalf("unexpected UnsupportedOperation: %v", err)
+			}
 		default:
 			t.Fatalf("unexpected error class: %v", err)
 		}

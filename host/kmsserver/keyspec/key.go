@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sync"
 
+	"filippo.io/mldsa"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
@@ -32,6 +33,7 @@ type Key struct {
 	hmac     []byte
 	kem768   *mlkem.DecapsulationKey768
 	kem1024  *mlkem.DecapsulationKey1024
+	mldsa    *mldsa.PrivateKey
 	der      []byte // what Marshal returns
 	spki     []byte // nil for HMAC keys
 	ecdhOnce func() (*ecdh.PrivateKey, error)
@@ -100,6 +102,8 @@ func Generate(spec Spec) (*Key, error) {
 			return nil, err
 		}
 		return fromMLKEM(spec, info, k.Bytes())
+	case isMLDSA(spec):
+		return generateMLDSA(spec, info)
 	}
 	return nil, fmt.Errorf("keyspec: no generator for %s", spec)
 }
@@ -173,6 +177,8 @@ func ParsePrivateKey(spec Spec, der []byte) (*Key, error) {
 			return nil, fmt.Errorf("keyspec: %s material: %w", spec, err)
 		}
 		return fromMLKEM(spec, info, seed)
+	case isMLDSA(spec):
+		return parseMLDSA(spec, info, der)
 	}
 	return nil, &UnsupportedError{Spec: spec, Reason: "SYMMETRIC_DEFAULT material is an AES-256 key handled by the key service itself"}
 }

@@ -27,8 +27,9 @@ var pssOptions = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 // in AWS's order: the key must be a signing key; alg must be a known signing
 // algorithm (ValidationException) that goes with the spec
 // (InvalidKeyUsageException); mt must be RAW, DIGEST or empty
-// (ValidationException; EXTERNAL_MU is for ML-DSA keys only); the message
-// must be 1 to 4096 bytes, and a DIGEST exactly as long as alg's hash
+// (ValidationException; EXTERNAL_MU is for ML-DSA keys only, which take
+// RAW or EXTERNAL_MU); the message must be 1 to 4096 bytes, a DIGEST
+// exactly as long as alg's hash and an EXTERNAL_MU exactly 64 bytes
 // (ValidationException).
 func (k *Key) digestFor(op Operation, alg SigningAlgorithm, mt MessageType, msg []byte) (crypto.Hash, []byte, error) {
 	if len(k.info.signing) == 0 {
@@ -45,6 +46,11 @@ func (k *Key) digestFor(op Operation, alg SigningAlgorithm, mt MessageType, msg 
 		return 0, nil, &ValidationError{Field: "message", Reason: "Member must have length between 1 and 4096"}
 	}
 	switch alg {
+	case ML_DSA_SHAKE_256: // ML-DSA hashes the message itself (or takes μ)
+		if err := checkMLDSAMessage(mt, msg); err != nil {
+			return 0, nil, err
+		}
+		return 0, msg, nil
 	case ED25519_SHA_512: // pure Ed25519 signs the message itself
 		if mt != RAW && mt != "" {
 			return 0, nil, &ValidationError{Field: "messageType", Value: string(mt), Reason: "ED25519_SHA_512 requires MessageType RAW"}
@@ -100,6 +106,8 @@ func (k *Key) Sign(alg SigningAlgorithm, mt MessageType, msg []byte) ([]byte, er
 		return ecdsa.SignASN1(rand.Reader, k.ec, digest)
 	case k.ed != nil:
 		return k.ed.Sign(nil, digest, &ed25519.Options{Hash: h})
+	case k.mldsa != nil:
+		return k.signMLDSA(mt, digest)
 	default: // secp256k1
 		return secpecdsa.Sign(k.k1, digest).Serialize(), nil
 	}
@@ -125,6 +133,8 @@ func (k *Key) Verify(alg SigningAlgorithm, mt MessageType, msg, sig []byte) erro
 	}
 	bad := &InvalidSignatureError{Algorithm: alg, MessageType: mt}
 	switch {
+	case k.mldsa != nil:
+		return k.verifyMLDSA(mt, digest, sig)
 	case k.rsa != nil:
 		var err error
 		if strings.HasPrefix(string(alg), "RSASSA_PSS_") {

@@ -32,11 +32,12 @@ const (
 	MLKEM768         Spec = "ML_KEM_768"
 	MLKEM1024        Spec = "ML_KEM_1024"
 
-	// Specs AWS has that this package refuses (see [Unsupported]).
-	SM2     Spec = "SM2"
 	MLDSA44 Spec = "ML_DSA_44"
 	MLDSA65 Spec = "ML_DSA_65"
 	MLDSA87 Spec = "ML_DSA_87"
+
+	// SM2 is a spec AWS has that this package refuses (see [Unsupported]).
+	SM2 Spec = "SM2"
 )
 
 // ECCNISTEdwards25519 is the Ed25519 key spec (SIGN_VERIFY only).
@@ -122,7 +123,7 @@ const ML_KEM EncapsulationAlgorithm = "ML_KEM"
 // as the digest (DIGEST). The empty MessageType is RAW, as in AWS.
 type MessageType string
 
-// The message types. EXTERNAL_MU (ML-DSA only) is refused.
+// The message types. EXTERNAL_MU is for ML-DSA keys only (see [MuSize]).
 const (
 	RAW         MessageType = "RAW"
 	DIGEST      MessageType = "DIGEST"
@@ -181,22 +182,23 @@ var specs = map[Spec]*specInfo{
 	HMAC512:             {usages: []Usage{GenerateVerifyMac}, mac: []MacAlgorithm{HMAC_SHA_512}, hmacSize: 64},
 	MLKEM768:            {usages: []Usage{EncapsulateDecapsulate}, kem: []EncapsulationAlgorithm{ML_KEM}},
 	MLKEM1024:           {usages: []Usage{EncapsulateDecapsulate}, kem: []EncapsulationAlgorithm{ML_KEM}},
+	MLDSA44:             {usages: []Usage{SignVerify}, signing: []SigningAlgorithm{ML_DSA_SHAKE_256}},
+	MLDSA65:             {usages: []Usage{SignVerify}, signing: []SigningAlgorithm{ML_DSA_SHAKE_256}},
+	MLDSA87:             {usages: []Usage{SignVerify}, signing: []SigningAlgorithm{ML_DSA_SHAKE_256}},
 }
 
 // unsupported gives the reason for every AWS spec this package refuses.
 var unsupported = map[Spec]string{
 	MLKEM512: "Go's crypto/mlkem implements ML-KEM-768 and ML-KEM-1024 only",
 	SM2:      "SM2 keys exist only in AWS's China Regions; Go has no SM2 implementation in the standard library or x/crypto",
-	MLDSA44:  "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
-	MLDSA65:  "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
-	MLDSA87:  "ML-DSA signing is not implemented (no ML-DSA in this Go version's standard library)",
 }
 
 // Specs returns the key specs this package implements, SymmetricDefault
 // excluded, in AWS's documentation order.
 func Specs() []Spec {
 	return []Spec{RSA2048, RSA3072, RSA4096, ECCNISTP256, ECCNISTP384, ECCNISTP521,
-		ECCSECGP256K1, ECCNISTEdwards25519, HMAC224, HMAC256, HMAC384, HMAC512, MLKEM768, MLKEM1024}
+		ECCSECGP256K1, ECCNISTEdwards25519, HMAC224, HMAC256, HMAC384, HMAC512, MLKEM768, MLKEM1024,
+		MLDSA44, MLDSA65, MLDSA87}
 }
 
 // Unsupported reports whether AWS has spec but this package refuses it, and
