@@ -56,6 +56,7 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 		return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because %s",
 			c.principal, action, s.keyARN(k.ID), reason)
 	}
+	c.noteUse(k.ID)
 	return nil
 }
 

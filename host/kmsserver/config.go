@@ -125,6 +125,11 @@ type Config struct {
 	// whose automatic rotation is due (and once when it starts); default
 	// 1 hour.
 	RotationSweepInterval time.Duration
+	// KeyUsageFlushInterval is how often [Server.Serve] writes the keys'
+	// last usage (GetKeyLastUsage) to the store: at most one write per key
+	// used per interval, and one more when Serve stops; default 1 minute.
+	// A crash loses the usage of the last interval at most.
+	KeyUsageFlushInterval time.Duration
 
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
@@ -209,6 +214,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.RotationSweepInterval == 0 {
 		cfg.RotationSweepInterval = time.Hour
 	}
+	if cfg.KeyUsageFlushInterval == 0 {
+		cfg.KeyUsageFlushInterval = time.Minute
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -258,6 +266,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	}
 	if cfg.DeletionSweepInterval < 0 {
 		bad("deletion sweep interval", "negative")
+	}
+	if cfg.KeyUsageFlushInterval < 0 {
+		bad("key usage flush interval", "negative")
 	}
 	if cfg.TLSConfig == nil && !cfg.InsecureHTTPUnsafe && !isLoopback(cfg.Listen) {
 		bad("listen", "plain HTTP on %s, which is not a loopback address: configure TLS (tls: cert and key, or --tls-cert and --tls-key), or allow it explicitly with insecure_http_unsafe", cfg.Listen)

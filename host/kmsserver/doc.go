@@ -67,6 +67,8 @@
 //     bound to the key and expiring after 24 h; the imported material's ID
 //     is a keyed fingerprint, so only the same material reimports; Origin
 //     and ValidTo are bound to the wrapped material)
+//   - op_usage.go: GetKeyLastUsage (the tracking itself in usage.go; see
+//     Key usage below)
 //
 // # Layout
 //
@@ -222,6 +224,31 @@
 // whose record fails its check is left alone, logged and counted. A writer
 // can still delete records, or restore an old copy it kept (rollback is
 // not detected): denial of service, not disclosure.
+//
+// # Key usage
+//
+// GetKeyLastUsage reports a key's last successful cryptographic operation
+// (the operations of KMS's KeyLastUsageTrackingOperation: Encrypt,
+// Decrypt, ReEncrypt for both its keys, the GenerateDataKey family,
+// Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret, Encapsulate,
+// Decapsulate): operation, time and request ID (KmsRequestId, the audit
+// line's requestId). CloudTrailEventId is left absent: there is no
+// CloudTrail, and the audit line has no ID of its own beyond requestId. A
+// request counts once it has succeeded; a denied, failed or DryRun request
+// does not. The use is noted in memory (usage.go), never written on the
+// request path; [Server.Serve] writes the keys used since its last round
+// to the store every [Config.KeyUsageFlushInterval] (one write per key
+// used, none for keys not used) and once more when it stops. So, as KMS
+// documents eventual consistency for it, the answer may lag: a crash loses
+// at most the last interval's usage, and with several replicas sharing
+// PostgreSQL a replica answers from the store and its own memory, and
+// sees another replica's use after that replica's next flush. Writes keep
+// the later of the stored and the noted use, whichever replica flushes
+// last. TrackingStartDate is the key's creation, or for a key created
+// before tracking existed, the start of the server that first persisted
+// its usage (until then, the current server's start). The usage is not
+// bound to the key material: a store writer can forge it (it decides no
+// access).
 //
 // # TLS
 //

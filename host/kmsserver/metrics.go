@@ -14,6 +14,9 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 	deletions *prometheus.CounterVec // by result: destroyed, failed
 	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed
+	// usageFlushFailures counts key-usage writes that failed (retried at
+	// the next flush).
+	usageFlushFailures prometheus.Counter
 	// byOp holds each known operation's pre-resolved success counter and
 	// duration histogram (read-only after prepare), so the common path
 	// skips the label hashing and lookup of WithLabelValues.
@@ -60,7 +63,11 @@ func newMetrics() *metrics {
 	}, []string{"result"})
 	m.rotations.WithLabelValues("rotated")
 	m.rotations.WithLabelValues("failed")
-	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations)
+	m.usageFlushFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kms_key_usage_flush_failures_total",
+		Help: "Writes of a key's last usage (GetKeyLastUsage) to the store that failed; the usage stays in memory and is written at the next flush.",
+	})
+	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures)
 	return m
 }
 

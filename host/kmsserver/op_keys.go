@@ -93,7 +93,7 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		}
 		polText = *in.Policy
 	}
-	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), Description: in.Description, KeySpec: spec,
+	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), UsageTrackingStart: c.now.UTC(), Description: in.Description, KeySpec: spec,
 		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
 	var raw []byte
 	if external { // no material until ImportKeyMaterial (op_import.go)

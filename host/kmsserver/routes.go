@@ -63,6 +63,7 @@ func (s *Server) operations() map[string]opFunc {
 		"GetParametersForImport":              s.getParametersForImport,
 		"ImportKeyMaterial":                   s.importKeyMaterial,
 		"DeleteImportedKeyMaterial":           s.deleteImportedKeyMaterial,
+		"GetKeyLastUsage":                     s.getKeyLastUsage,
 	}
 }
 
@@ -71,8 +72,7 @@ func (s *Server) operations() map[string]opFunc {
 var knownUnsupported = map[string]bool{
 	"ConnectCustomKeyStore": true, "CreateCustomKeyStore": true, "DeleteCustomKeyStore": true,
 	"DescribeCustomKeyStores": true, "DisconnectCustomKeyStore": true,
-	"GetKeyLastUsage": true,
-	"ReplicateKey":    true, "UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
+	"ReplicateKey": true, "UpdateCustomKeyStore": true, "UpdatePrimaryRegion": true,
 }
 
 type opFunc func(c *call, body []byte) (any, error)
@@ -96,6 +96,10 @@ type call struct {
 	// grant is the grant that allowed the last authorization, nil when a
 	// policy did.
 	grant *keystore.Grant
+	// used are the keys a tracked cryptographic operation was authorized
+	// on (two for ReEncrypt), recorded as used if it succeeds (usage.go).
+	used  [2]string
+	nUsed int
 }
 
 type keyIDInput struct {

@@ -147,6 +147,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer loops.Done(); s.deletionLoop(loopCtx) }()
 	loops.Add(1)
 	go func() { defer loops.Done(); s.rotationLoop(loopCtx) }()
+	loops.Add(1)
+	go func() { defer loops.Done(); s.usageLoop(loopCtx) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -164,6 +166,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	// The requests have finished: their keys' usage reaches the store.
+	fctx, fcancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	if ferr := s.FlushKeyUsage(fctx); ferr != nil {
+		s.cfg.Logger.Error("key usage flush at shutdown failed; the usage since the last flush is lost", "error", ferr)
+	}
+	fcancel()
 	s.mu.Lock()
 	clear(s.listeners)
 	s.mu.Unlock()

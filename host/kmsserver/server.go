@@ -49,6 +49,8 @@ type Server struct {
 	metrics *metrics
 	ops     map[string]opFunc
 	keyGen  chan struct{} // one token per RSA key generation in progress (startKeyGen)
+	usage   *usageTracker // last use of each key (usage.go)
+	started time.Time     // when NewServer ran: usage tracking began
 
 	mu        sync.Mutex
 	listeners map[string]net.Listener // "kms", "metrics"; bound by Listen
@@ -85,6 +87,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	if s.root, err = keymaterial.NewRoot(c.RootKey); err != nil {
 		return nil, ConfigErrors{&ConfigError{Setting: "root key", Reason: err.Error()}}
 	}
+	s.usage, s.started = newUsageTracker(), c.Clock().UTC()
 	s.audit = newAuditLog(c.AuditLog, c.Logger)
 	s.metrics = newMetrics()
 	s.ops = s.operations()
@@ -146,6 +149,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	op := "unknown"
 	var out any
 	var err error
+	var c *call
 	defer func() {
 		if p := recover(); p != nil {
 			// A bug reached by this request: answer and audit it as the
@@ -158,6 +162,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			code = writeError(w, err)
 		} else {
 			s.writeJSON(w, out)
+			if c != nil && c.nUsed > 0 {
+				s.recordUses(c)
+			}
 		}
 		ev.finish(code, err)
 		s.audit.write(ev)
@@ -220,6 +227,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	c := &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev, source: remoteAddr(r), secure: r.TLS != nil}
+	c = &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev, source: remoteAddr(r), secure: r.TLS != nil}
 	out, err = fn(c, body)
 }

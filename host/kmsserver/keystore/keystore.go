@@ -106,6 +106,26 @@ type Key struct {
 	// does not).
 	Origin  string    `json:"origin,omitempty"`
 	ValidTo time.Time `json:"valid_to,omitzero"`
+	// LastUsage is the key's last successful cryptographic operation as
+	// last persisted (GetKeyLastUsage); zero when none was. The server
+	// keeps it in memory and writes it here coalesced, so it may lag the
+	// latest use. Not bound to the key material: it is informational.
+	LastUsage KeyUsage `json:"last_usage,omitzero"`
+	// UsageTrackingStart is when the server began tracking the key's
+	// usage (its creation for keys created since tracking exists); zero
+	// for an older key until usage is first persisted for it.
+	UsageTrackingStart time.Time `json:"usage_tracking_start,omitzero"`
+}
+
+// KeyUsage is one successful cryptographic operation on a key.
+type KeyUsage struct {
+	// Operation is the KMS operation, e.g. "Decrypt".
+	Operation string `json:"operation"`
+	// Time is when the server received the request.
+	Time time.Time `json:"time"`
+	// RequestID is the request's x-amzn-RequestId (and the audit line's
+	// requestId).
+	RequestID string `json:"request_id"`
 }
 
 // Grant is one grant on a key: GranteePrincipal may perform Operations on
