@@ -65,22 +65,16 @@ func (s *Server) generateMaterial(spec string) ([]byte, error) {
 }
 
 // parseMaterial prepares the unwrapped material of a key record: keymaterial
-// for SYMMETRIC_DEFAULT and HMAC keys, keyspec for every spec but
-// SYMMETRIC_DEFAULT. Material a spec cannot parse is an integrity failure of
+// for SYMMETRIC_DEFAULT keys, keyspec for every other spec. Material a spec cannot parse is an integrity failure of
 // the record.
 func parseMaterial(spec string, raw []byte) (*keymaterial.Material, *keyspec.Key, error) {
-	var km *keymaterial.Material
-	if _, ok := keymaterial.KeySize(spec); ok {
-		var err error
-		if km, err = keymaterial.NewMaterial(spec, raw); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		km = &keymaterial.Material{Raw: raw} // no AEAD: blob operations refuse it
-	}
 	if spec == specSymmetric {
-		return km, nil, nil
+		km, err := keymaterial.NewMaterial(spec, raw)
+		return km, nil, err
 	}
+	// No AEAD: blob operations refuse it. HMAC material is checked by
+	// keyspec, which takes the longer keys ImportKeyMaterial accepts.
+	km := &keymaterial.Material{Raw: raw}
 	k, err := keyspec.ParsePrivateKey(keyspec.Spec(spec), raw)
 	if err != nil {
 		return nil, nil, keymaterial.ErrIntegrity

@@ -60,8 +60,9 @@
 //   - op_agreement.go: DeriveSharedSecret
 //   - op_kem.go: Encapsulate, Decapsulate
 //   - op_import.go: GetParametersForImport, ImportKeyMaterial,
-//     DeleteImportedKeyMaterial (SYMMETRIC_DEFAULT keys of Origin
-//     EXTERNAL; wrapping algorithms RSAES_OAEP_SHA_1/256 and
+//     DeleteImportedKeyMaterial (SYMMETRIC_DEFAULT, HMAC, RSA and ECC
+//     keys of Origin EXTERNAL, material checked by keyspec.ParsePrivateKey;
+//     wrapping algorithms RSAES_OAEP_SHA_1/256 and
 //     RSA_AES_KEY_WRAP_SHA_1/256, the latter's AES Key Wrap with Padding
 //     in package keywrap; a self-contained import token sealed under the root key,
 //     bound to the key and expiring after 24 h; the imported material's ID
@@ -83,12 +84,9 @@
 // (Limit and Marker of the list operations of one key), audit.go and
 // metrics.go. Key material, with no HTTP, is package keymaterial (wrapping,
 // blobs, symmetric and HMAC keys) and package keyspec (the asymmetric, HMAC
-// and ML-KEM specs and their operations); key policies package policy;
+// and ML-KEM specs and their operations); AES Key Wrap with Padding for
+// imports package keywrap; key policies package policy;
 // storage package keystore; the configuration file package kmsconfig.
-//
-// Where the next features go:
-//   - Import of asymmetric and HMAC material: op_import.go;
-//     keyspec.ParsePrivateKey already reads PKCS #8 and HMAC material.
 //
 // # Request path
 //

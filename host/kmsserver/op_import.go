@@ -3,7 +3,7 @@
 package kmsserver
 
 // GetParametersForImport, ImportKeyMaterial and DeleteImportedKeyMaterial,
-// for SYMMETRIC_DEFAULT keys created with Origin EXTERNAL, with the
+// for keys created with Origin EXTERNAL (see importableSpec), with the
 // wrapping algorithms RSAES_OAEP_SHA_1/256 and RSA_AES_KEY_WRAP_SHA_1/256
 // (see unwrapKeyMaterial).
 //
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keywrap"
 )
@@ -119,6 +120,47 @@ func (s *Server) importable(c *call, ref, action string) (*keystore.Key, error) 
 	return k, nil
 }
 
+// importableSpecNames names the specs of importableSpec, for messages.
+const importableSpecNames = "SYMMETRIC_DEFAULT, HMAC, RSA and ECC (NIST, secp256k1)"
+
+// importableSpec reports whether keys of spec take imported material here:
+// SYMMETRIC_DEFAULT (256 bits), HMAC (as long as the hash output up to the
+// hash's block size) and the RSA and ECC specs (a PKCS #8 DER private key),
+// AWS's own list but for SM2. ECC_NIST_EDWARDS25519, ML-KEM and ML-DSA
+// keys are generated here only.
+func importableSpec(spec string) bool {
+	switch keyspec.Spec(spec) {
+	case keyspec.SymmetricDefault, keyspec.HMAC224, keyspec.HMAC256, keyspec.HMAC384, keyspec.HMAC512,
+		keyspec.RSA2048, keyspec.RSA3072, keyspec.RSA4096,
+		keyspec.ECCNISTP256, keyspec.ECCNISTP384, keyspec.ECCNISTP521, keyspec.ECCSECGP256K1:
+		return true
+	}
+	return false
+}
+
+// checkImportedMaterial checks unwrapped material against the key's spec
+// and returns it as it is stored: 256 bits for SYMMETRIC_DEFAULT, the raw
+// key for HMAC, and for RSA and ECC the private key as package keyspec
+// re-encodes it (so the same key in another PKCS #8 form, OpenSSL's with
+// the public key say, is the same material). Material of the wrong spec,
+// size or form is IncorrectKeyMaterialException.
+func checkImportedMaterial(spec string, raw []byte) ([]byte, error) {
+	if spec == specSymmetric {
+		if len(raw) != 32 {
+			return nil, apiErr(CodeIncorrectKeyMaterial, "SYMMETRIC_DEFAULT key material must be 256 bits, not %d", 8*len(raw))
+		}
+		return raw, nil
+	}
+	k, err := keyspec.ParsePrivateKey(keyspec.Spec(spec), raw)
+	if err != nil {
+		if keymaterial.IsHMAC(spec) {
+			return nil, apiErr(CodeIncorrectKeyMaterial, "%s key material must be a raw HMAC key from the hash output's length to the hash's block size, not %d bytes", spec, len(raw))
+		}
+		return nil, apiErr(CodeIncorrectKeyMaterial, "%s key material must be a DER-encoded PKCS #8 private key of the key spec: %v", spec, err)
+	}
+	return k.Marshal(), nil
+}
+
 type importToken struct {
 	KeyID   string `json:"k"`
 	Alg     string `json:"a"`
@@ -154,8 +196,8 @@ func (s *Server) getParametersForImport(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.KeySpec != specSymmetric {
-		return nil, apiErr(CodeUnsupportedOperation, "%s is a %s key; this server imports SYMMETRIC_DEFAULT key material only.", s.keyARN(k.ID), k.KeySpec)
+	if !importableSpec(k.KeySpec) { // not created with Origin EXTERNAL by this server
+		return nil, apiErr(CodeUnsupportedOperation, "%s is a %s key; this server imports %s key material.", s.keyARN(k.ID), k.KeySpec, importableSpecNames)
 	}
 	release, err := s.startKeyGen(in.WrappingKeySpec)
 	if err != nil {
@@ -281,8 +323,9 @@ func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) != 32 {
-		return nil, apiErr(CodeIncorrectKeyMaterial, "SYMMETRIC_DEFAULT key material must be 256 bits, not %d", 8*len(raw))
+	raw, err = checkImportedMaterial(k.KeySpec, raw)
+	if err != nil {
+		return nil, err
 	}
 	mid := s.importedMaterialID(k.ID, raw)
 	if in.KeyMaterialID != "" && in.KeyMaterialID != mid {

@@ -204,7 +204,7 @@ func TestImportAttacks(t *testing.T) {
 	_, err = env.client.GetParametersForImport(ctx, &awskms.GetParametersForImportInput{KeyId: aws.String(a),
 		WrappingAlgorithm: types.AlgorithmSpecRsaesPkcs1V15, WrappingKeySpec: types.WrappingKeySpecRsa2048})
 	wantCode(t, err, CodeUnsupportedOperation)
-	_, err = env.client.CreateKey(ctx, &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
+	_, err = env.client.CreateKey(ctx, &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, KeySpec: types.KeySpecEccNistEdwards25519, KeyUsage: types.KeyUsageTypeSignVerify})
 	wantCode(t, err, CodeUnsupportedOperation)
 
 	// Imported material expires at ValidTo.

@@ -55,8 +55,8 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		}
 	}
 	external := in.Origin == keystore.OriginExternal
-	if external && spec != specSymmetric {
-		return nil, apiErr(CodeUnsupportedOperation, "Origin EXTERNAL is supported for SYMMETRIC_DEFAULT keys only, not %s", spec)
+	if external && !importableSpec(spec) {
+		return nil, apiErr(CodeUnsupportedOperation, "Origin EXTERNAL is not supported for %s keys; this server imports %s key material", spec, importableSpecNames)
 	}
 	if in.Origin != "" && in.Origin != "AWS_KMS" && !external {
 		return nil, apiErr(CodeUnsupportedOperation, "Origin %s is not supported", in.Origin)
