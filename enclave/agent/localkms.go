@@ -32,7 +32,10 @@ import (
 const (
 	DefaultKMSMaxRequest    = 64 << 10
 	DefaultKMSMaxConcurrent = 64
-	maxKMSResponse          = 1 << 20
+	// DefaultKMSMaxConnections is KMSEndpointConfig.MaxConnections when
+	// zero.
+	DefaultKMSMaxConnections = 256
+	maxKMSResponse           = 1 << 20
 )
 
 // ErrKMSEndpointAddr is returned by [ServeKMSEndpoint] for a listen address
@@ -53,6 +56,11 @@ type KMSEndpointConfig struct {
 	// ThrottlingException at once (the SDKs back off and retry). 0 is
 	// DefaultKMSMaxConcurrent.
 	MaxConcurrent int
+	// MaxConnections bounds the connections [ServeKMSEndpoint] keeps open
+	// at once (each holds a read buffer of 16 KiB and, while a request
+	// arrives, its body); one beyond it is answered 503 and closed (the
+	// SDKs retry). 0 is DefaultKMSMaxConnections.
+	MaxConnections int
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 }
@@ -96,11 +104,11 @@ var secretFields = []string{"Plaintext", "PrivateKeyPlaintext", "SharedSecret"}
 // enclave, for SDKs pointed at it with an endpoint URL (AWS_ENDPOINT_URL_KMS,
 // endpoint_url, endpoint). See the package documentation, "Local KMS
 // endpoint".
-func NewKMSEndpoint(cfg *KMSEndpointConfig) (http.Handler, error) {
+func NewKMSEndpoint(cfg *KMSEndpointConfig) (*KMSEndpoint, error) {
 	if cfg == nil || cfg.Client == nil {
 		return nil, fmt.Errorf("%w: local KMS endpoint: no client", ErrConfig)
 	}
-	e := &kmsEndpoint{c: cfg.Client, max: cfg.MaxRequestBytes, timeout: cfg.Timeout, log: cfg.Logger}
+	e := &KMSEndpoint{c: cfg.Client, max: cfg.MaxRequestBytes, timeout: cfg.Timeout, conns: cfg.MaxConnections, log: cfg.Logger}
 	if e.max == 0 {
 		e.max = DefaultKMSMaxRequest
 	}
@@ -111,7 +119,10 @@ func NewKMSEndpoint(cfg *KMSEndpointConfig) (http.Handler, error) {
 	if n == 0 {
 		n = DefaultKMSMaxConcurrent
 	}
-	if e.max < 0 || e.timeout < 0 || n < 0 {
+	if e.conns == 0 {
+		e.conns = DefaultKMSMaxConnections
+	}
+	if e.max < 0 || e.timeout < 0 || n < 0 || e.conns < 0 {
 		return nil, fmt.Errorf("%w: local KMS endpoint: negative limit", ErrConfig)
 	}
 	e.slots = slots.New(n)
@@ -119,17 +130,6 @@ func NewKMSEndpoint(cfg *KMSEndpointConfig) (http.Handler, error) {
 		e.log = slog.Default()
 	}
 	return e, nil
-}
-
-// ServeKMSEndpoint serves h (from [NewKMSEndpoint]) on addr, which must be
-// tcp://127.0.0.1:PORT or another loopback address: the endpoint returns
-// plaintext, so it must be reachable from inside the enclave only, never
-// over vsock. It returns when ctx is done, as [Serve].
-func ServeKMSEndpoint(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
-	if err := CheckKMSEndpointAddr(addr); err != nil {
-		return err
-	}
-	return Serve(ctx, addr, h, ready)
 }
 
 // CheckKMSEndpointAddr reports whether addr is a loopback TCP address
@@ -152,10 +152,12 @@ func CheckKMSEndpointAddr(addr string) error {
 	return nil
 }
 
-type kmsEndpoint struct {
+// KMSEndpoint is the local KMS endpoint: see [NewKMSEndpoint].
+type KMSEndpoint struct {
 	c       *Client
 	max     int64
 	timeout time.Duration
+	conns   int          // connections open at once (ServeKMSEndpoint)
 	slots   *slots.Slots // requests in progress
 	log     *slog.Logger
 }
@@ -169,10 +171,10 @@ type kmsError struct {
 
 func (e *kmsError) Error() string { return e.code + ": " + e.msg }
 
-func writeKMSError(w http.ResponseWriter, e *kmsError) {
+// body is the error's JSON answer.
+func (e *kmsError) body() []byte {
 	b, _ := json.Marshal(map[string]string{"__type": e.code, "message": e.msg})
-	w.Header().Set("X-Amzn-ErrorType", e.code)
-	writeJSON(w, e.status, b)
+	return b
 }
 
 // writeJSON writes an answer in one piece with its Content-Length and
@@ -200,50 +202,88 @@ func validOpName(s string) bool {
 	return true
 }
 
-func (e *kmsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !e.slots.TryAcquire() {
-		writeKMSError(w, &kmsError{400, "ThrottlingException", "too many requests in progress at the local KMS endpoint"})
-		return
-	}
-	defer e.slots.Release()
-	ctx, cancel := context.WithTimeout(r.Context(), e.timeout)
-	defer cancel()
-	out, err := e.serve(ctx, r)
-	if err != nil {
-		var ke *kmsError
-		if !errors.As(err, &ke) {
-			ke = &kmsError{500, "KMSInternalException", "local KMS endpoint: internal error"}
+// ServeHTTP answers one request in process (an [http.Handler], for tests
+// and for an application that serves the endpoint itself);
+// [ServeKMSEndpoint] serves the same answers over loopback TCP.
+func (e *KMSEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, out, ke := e.handle(r.Context(), r.Method, r.URL.Path, relayHeader(r.Header), r.Header.Get("X-Amz-Target"), func() ([]byte, error) {
+		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, e.max))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, e.tooLarge()
+			}
+			return nil, &kmsError{400, "SerializationException", "reading the request body: " + err.Error()}
 		}
-		if ke.status >= 500 {
-			e.log.Warn("agent: local KMS endpoint", slog.String("target", r.Header.Get("X-Amz-Target")), slog.String("error", ke.Error()))
-		}
-		writeKMSError(w, ke)
-		return
+		return body, nil
+	})
+	if ke != nil {
+		w.Header().Set("X-Amzn-ErrorType", ke.code)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, status, out)
 	clear(out)
 }
 
-func (e *kmsEndpoint) serve(ctx context.Context, r *http.Request) ([]byte, error) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		return nil, &kmsError{404, "UnknownOperationException", "the local KMS endpoint answers POST / only"}
+// handle answers one request, given its method, path, relay header (see
+// [relayHeader]), X-Amz-Target and a function reading its body: the
+// status, the JSON answer, and for an error answer the error.
+func (e *KMSEndpoint) handle(parent context.Context, method, path, relay, target string, body func() ([]byte, error)) (int, []byte, *kmsError) {
+	if !e.slots.TryAcquire() {
+		ke := &kmsError{400, "ThrottlingException", "too many requests in progress at the local KMS endpoint"}
+		return ke.status, ke.body(), ke
 	}
-	if h := relayHeader(r.Header); h != "" {
-		return nil, &kmsError{403, "AccessDeniedException", "the local KMS endpoint answers processes in the enclave only: the request carries " + h + " (relayed by a proxy)"}
+	defer e.slots.Release()
+	ctx, cancel := context.WithTimeout(parent, e.timeout)
+	defer cancel()
+	out, err := e.serve(ctx, method, path, relay, target, body)
+	if err == nil {
+		return http.StatusOK, out, nil
 	}
-	target := r.Header.Get("X-Amz-Target")
+	var ke *kmsError
+	if !errors.As(err, &ke) {
+		ke = &kmsError{500, "KMSInternalException", "local KMS endpoint: internal error"}
+	}
+	if ke.status >= 500 {
+		e.log.Warn("agent: local KMS endpoint", slog.String("target", target), slog.String("error", ke.Error()))
+	}
+	return ke.status, ke.body(), ke
+}
+
+func (e *KMSEndpoint) serve(ctx context.Context, method, path, relay, target string, readBody func() ([]byte, error)) ([]byte, error) {
+	op, err := checkHead(method, path, relay, target)
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody()
+	if err != nil {
+		return nil, err
+	}
+	return e.call(ctx, op, body)
+}
+
+// tooLarge is the answer to a request body over the endpoint's bound.
+func (e *KMSEndpoint) tooLarge() *kmsError {
+	return &kmsError{413, "ValidationException", "request body exceeds " + strconv.FormatInt(e.max, 10) + " bytes"}
+}
+
+// checkHead checks a request's method, path, relay header (see
+// [relayHeader]) and X-Amz-Target, and returns the operation named.
+func checkHead(method, path, relay, target string) (string, error) {
+	if method != http.MethodPost || path != "/" {
+		return "", &kmsError{404, "UnknownOperationException", "the local KMS endpoint answers POST / only"}
+	}
+	if relay != "" {
+		return "", &kmsError{403, "AccessDeniedException", "the local KMS endpoint answers processes in the enclave only: the request carries " + relay + " (relayed by a proxy)"}
+	}
 	op, ok := strings.CutPrefix(target, "TrentService.")
 	if !ok || !validOpName(op) {
-		return nil, &kmsError{400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"}
+		return "", &kmsError{400, "UnknownOperationException", "X-Amz-Target must be TrentService.<Operation>"}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, e.max))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &kmsError{413, "ValidationException", "request body exceeds " + strconv.FormatInt(e.max, 10) + " bytes"}
-		}
-		return nil, &kmsError{400, "SerializationException", "reading the request body: " + err.Error()}
-	}
+	return op, nil
+}
+
+// call answers operation op with the request body.
+func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte, error) {
 	var fields map[string]json.RawMessage
 	if len(bytes.TrimSpace(body)) == 0 {
 		fields = map[string]json.RawMessage{}
@@ -303,11 +343,19 @@ func caseTwins(m map[string]json.RawMessage) (string, string, bool) {
 // pointed at this endpoint), and the answer carries plaintext.
 func relayHeader(h http.Header) string {
 	for k := range h {
-		if strings.HasPrefix(k, "X-Forwarded-") || k == "Forwarded" || k == "Via" {
+		if isRelayHeader(k) {
 			return k
 		}
 	}
 	return ""
+}
+
+// isRelayHeader reports whether name, in any case, is one of the headers
+// [relayHeader] looks for.
+func isRelayHeader(name string) bool {
+	const fwd = "x-forwarded-"
+	return len(name) >= len(fwd) && strings.EqualFold(name[:len(fwd)], fwd) ||
+		strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "Via")
 }
 
 func present(v json.RawMessage) bool { return len(v) != 0 && string(v) != "null" }
@@ -342,7 +390,7 @@ func upstreamError(status int, body []byte) error {
 // withRecipient adds Recipient to the application's request, sends it, and
 // answers with the plaintext opened from CiphertextForRecipient in the field
 // the application's SDK expects.
-func (e *kmsEndpoint) withRecipient(ctx context.Context, op, ptField string, fields map[string]json.RawMessage) ([]byte, error) {
+func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fields map[string]json.RawMessage) ([]byte, error) {
 	valid, err := plaintextCheck(op, fields)
 	if err != nil {
 		return nil, err
@@ -449,7 +497,7 @@ func appendName(dst []byte, s string) []byte {
 
 // checkAccount checks every key the answer names against the client's
 // Config.KMSAccount (see [checkAnswerAccount] and [KeyAccountError]).
-func (e *kmsEndpoint) checkAccount(op string, req, out map[string]json.RawMessage) error {
+func (e *KMSEndpoint) checkAccount(op string, req, out map[string]json.RawMessage) error {
 	if err := checkAnswerAccount(e.c.account, op, req, out); err != nil {
 		return &kmsError{500, "KMSInternalException", err.Error()}
 	}
