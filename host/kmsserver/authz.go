@@ -36,6 +36,9 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	if err := s.addResourceAliases(c, k, req.Context, p, s.identities[c.principal]); err != nil {
 		return err
 	}
+	if err := s.addResourceTags(c, k, action, req.Context, p, s.identities[c.principal]); err != nil {
+		return err
+	}
 	pr := policy.Prepare(req) // once for both policies
 	kd := p.EvaluatePrepared(pr)
 	id := s.identities[c.principal].EvaluatePrepared(pr)

@@ -4,8 +4,10 @@ package kmsserver
 
 // The request's own condition keys: aws:SourceIp, aws:SecureTransport,
 // aws:CurrentTime, aws:EpochTime (from the connection and the request
-// time), kms:RequestAlias (the alias the request named a key by) and
-// kms:ResourceAliases (the key's aliases, read only when a policy uses it).
+// time), kms:RequestAlias (the alias the request named a key by),
+// kms:ResourceAliases (the key's aliases, read only when a policy uses it),
+// aws:ResourceTag/<key> (the key's tags, likewise) and aws:RequestTag/<key>
+// and aws:TagKeys (the tags of CreateKey, TagResource and UntagResource).
 
 import (
 	"net"
@@ -74,4 +76,52 @@ func (s *Server) addResourceAliases(c *call, k *keystore.Key, ctx map[string][]s
 		ctx[policy.KeyResourceAliases] = names
 	}
 	return nil
+}
+
+// addResourceTags adds aws:ResourceTag/<key> for every tag of k when a
+// policy that decides the request reads one. The tags are bound to the
+// key material (binding), so a store writer cannot add or remove one; a
+// record wrapped before tags were bound cannot vouch for its tags, and the
+// request is denied (fail closed) until the key's next TagResource,
+// UntagResource or PutKeyPolicy binds them.
+func (s *Server) addResourceTags(c *call, k *keystore.Key, action string, ctx map[string][]string, ps ...*policy.Policy) error {
+	used := false
+	for _, p := range ps {
+		used = used || p.UsesResourceTags()
+	}
+	if !used {
+		return nil
+	}
+	m, err := s.material(k)
+	if err != nil {
+		return err
+	}
+	if !m.tagsBound {
+		reason := "a policy reads aws:ResourceTag, and the key's tags were stored before kms-server bound tags to the key material, so they cannot be vouched for (TagResource, UntagResource or PutKeyPolicy on the key binds them)"
+		c.ev.PolicyReason = reason
+		return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because %s", c.principal, action, s.keyARN(k.ID), reason)
+	}
+	if len(k.Tags) == 0 {
+		return nil
+	}
+	tags := make(map[string]string, len(k.Tags))
+	for _, t := range k.Tags {
+		tags[t.Key] = t.Value
+	}
+	policy.AddResourceTags(ctx, tags)
+	return nil
+}
+
+// requestTagConditions adds aws:RequestTag/<key> and aws:TagKeys for the
+// tags of a CreateKey or TagResource request to cond (allocating it when
+// nil) and returns it.
+func requestTagConditions(cond map[string][]string, tags []tag) map[string][]string {
+	if len(tags) == 0 {
+		return cond
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.TagKey] = t.TagValue
+	}
+	return policy.AddRequestTags(cond, m)
 }

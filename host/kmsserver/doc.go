@@ -118,7 +118,9 @@
 // kms:MessageType, kms:MacAlgorithm, kms:KeyAgreementAlgorithm),
 // kms:RequestAlias (the alias the request named the key by, keyref.go),
 // kms:ResourceAliases (the key's aliases, listed only when a deciding
-// policy reads it), aws:SourceIp (the connection's remote address, never a
+// policy reads it), aws:ResourceTag/<key> (the key's tags, gathered only
+// when a deciding policy reads one), aws:RequestTag/<key> and aws:TagKeys
+// (the tags of CreateKey and TagResource, the tag keys of UntagResource), aws:SourceIp (the connection's remote address, never a
 // forwarding header), aws:SecureTransport (TLS or not), aws:CurrentTime and
 // aws:EpochTime (the request time), filled in condkeys.go, as AWS
 // documents it: an explicit Deny in
@@ -206,11 +208,15 @@
 // no I/O before [Server.Listen]. Key material is sealed with AES-256-GCM under
 // [Config.RootKey] before it reaches the store, so no backend sees it in
 // the clear. The additional data binds the material to the key ID, key
-// spec, key usage, the SHA-256 of the key policy, the key state and the
-// deletion date (package keymaterial): whoever can write to the store but
-// lacks the root key cannot loosen a policy, swap material between keys or
-// bring a disabled or deleted key back (the key then fails with
-// KMSInternalException). Every request verifies the record (cached while
+// spec, key usage, the SHA-256 of the key policy, the key state, the
+// deletion date and the SHA-256 of the key's tags (package keymaterial):
+// whoever can write to the store but lacks the root key cannot loosen a
+// policy, retag a key past an aws:ResourceTag condition, swap material
+// between keys or bring a disabled or deleted key back (the key then fails
+// with KMSInternalException). Records written before the tags were bound
+// still open, but cannot vouch for their tags: a policy that reads
+// aws:ResourceTag denies them until TagResource, UntagResource or
+// PutKeyPolicy binds the tags (condkeys.go). Every request verifies the record (cached while
 // every bound field and the wrapped bytes are unchanged) before it trusts
 // its policy. Records written before the state was bound still open; their
 // state is bound at their next change. Alias records carry an HMAC-SHA256

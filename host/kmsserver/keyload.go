@@ -7,7 +7,9 @@ package kmsserver
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
@@ -117,21 +119,41 @@ type material struct {
 	*keymaterial.Material
 	spec    *keyspec.Key // every spec but SYMMETRIC_DEFAULT (package keyspec)
 	wrapped []byte
-	binding keymaterial.Binding // without the grants digest (see material)
+	binding keymaterial.Binding // without the grants digest and the tags (see material)
 	grants  []keystore.Grant    // the grants verified with it
+	tags    []keystore.Tag      // the tags verified with it
+	// tagsBound is false for material wrapped before tags were bound
+	// (keymaterial.Root.Unwrap's legacy): its record's tags are not
+	// vouched for, and aws:ResourceTag conditions cannot be decided.
+	tagsBound bool
 }
 
 // binding is the part of k its wrapped material is bound to. The grants,
 // which widen access as the policy does, are bound with the policy (see
-// grantsDigest).
+// grantsDigest); the tags, which decide aws:ResourceTag conditions, too
+// (tagsEncoding).
 func binding(k *keystore.Key) keymaterial.Binding {
 	b := bindingWithoutGrants(k)
 	b.Policy += grantsDigest(k.Grants)
+	b.Tags = tagsEncoding(k.Tags)
 	return b
 }
 
-// bindingWithoutGrants is binding without the grants digest (which the
-// material cache does not recompute on a hit: see material).
+// tagsEncoding is the canonical form of a key's tags for the binding: ""
+// without tags, else their JSON (kept sorted by tag key, mergeTags).
+func tagsEncoding(tags []keystore.Tag) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(tags)
+	if err != nil { // strings only: cannot happen
+		return "\x00unencodable"
+	}
+	return string(b)
+}
+
+// bindingWithoutGrants is binding without the grants digest and the tags
+// (which the material cache does not recompute on a hit: see material).
 func bindingWithoutGrants(k *keystore.Key) keymaterial.Binding {
 	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
 		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID,
@@ -165,24 +187,27 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 		// A hit needs every bound field and the wrapped bytes unchanged:
 		// the cache vouches only for the exact record it verified.
 		m := v.(*material)
-		if m.binding == b && grantsEqual(m.grants, k.Grants) && bytes.Equal(m.wrapped, k.WrappedMaterial) {
+		if m.binding == b && grantsEqual(m.grants, k.Grants) && slices.Equal(m.tags, k.Tags) && bytes.Equal(m.wrapped, k.WrappedMaterial) {
 			return m, nil
 		}
 	}
 	full := b
 	full.Policy += grantsDigest(k.Grants)
-	raw, _, err := s.root.Unwrap(full, k.WrappedMaterial)
+	full.Tags = tagsEncoding(k.Tags)
+	raw, legacy, err := s.root.Unwrap(full, k.WrappedMaterial)
 	if err != nil {
 		return nil, err
 	}
 	if len(raw) == 0 && b.Imported {
-		return &material{binding: b}, nil // verified; no material to use (see loadKey)
+		// Verified; no material to use (see loadKey).
+		return &material{binding: b, tags: slices.Clone(k.Tags), tagsBound: !legacy}, nil
 	}
 	km, sk, err := parseMaterial(k.KeySpec, raw)
 	if err != nil {
 		return nil, err
 	}
-	m := &material{Material: km, spec: sk, wrapped: bytes.Clone(k.WrappedMaterial), binding: b}
+	m := &material{Material: km, spec: sk, wrapped: bytes.Clone(k.WrappedMaterial), binding: b,
+		tags: slices.Clone(k.Tags), tagsBound: !legacy}
 	for _, g := range k.Grants {
 		m.grants = append(m.grants, g.Clone())
 	}

@@ -20,7 +20,7 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	c.cond = createKeyConditions(in.KeySpec, in.CustomerMasterKeySpec, in.KeyUsage)
+	c.cond = requestTagConditions(createKeyConditions(in.KeySpec, in.CustomerMasterKeySpec, in.KeyUsage), in.Tags)
 	err := s.authorizeAccount(c, "kms:CreateKey", "")
 	c.cond = nil
 	if err != nil {
@@ -76,7 +76,10 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		}
 		// AWS: tagging at creation needs kms:TagResource in the
 		// principal's identity policy too.
-		if err := s.authorizeAccount(c, "kms:TagResource", ""); err != nil {
+		c.cond = requestTagConditions(nil, in.Tags)
+		err := s.authorizeAccount(c, "kms:TagResource", "")
+		c.cond = nil
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/policy"
 )
 
 const (
@@ -92,16 +93,19 @@ func (s *Server) tagResource(c *call, body []byte) (any, error) {
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
+	c.cond = requestTagConditions(nil, in.Tags)
 	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:TagResource")
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
+	// Tags are bound to the material (aws:ResourceTag decides access):
+	// the change rewraps it.
+	_, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}
 		return mergeTags(k, in.Tags)
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -124,17 +128,18 @@ func (s *Server) untagResource(c *call, body []byte) (any, error) {
 			return nil, err
 		}
 	}
+	c.cond = policy.AddTagKeys(nil, in.TagKeys)
 	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:UntagResource")
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.store.UpdateKey(c.ctx, k.ID, func(k *keystore.Key) error {
+	_, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}
 		k.Tags = slices.DeleteFunc(k.Tags, func(t keystore.Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,12 @@ type Binding struct {
 	// can neither extend the expiry nor turn a key into an imported one.
 	Imported bool
 	ValidTo  time.Time
+	// Tags is the key's tags in the caller's canonical encoding (the
+	// kms-server's: their JSON, sorted by tag key); its SHA-256 is bound
+	// by every Wrap, empty included, since tags decide access through
+	// aws:ResourceTag conditions. Material wrapped before tags were bound
+	// opens with legacy true (see Unwrap).
+	Tags string
 }
 
 // AAD returns the additional data for b: the label, then key ID, key spec,
@@ -115,7 +121,18 @@ type Binding struct {
 // An imported key's AAD ends with importMarker and the expiry as 8 bytes of
 // Unix seconds (0 when the material does not expire); no other AAD has
 // that suffix (v2 ends with a hash, v3 with hex digits and a NUL).
+//
+// Every AAD then ends with tagsMarker and the SHA-256 of Tags (32 bytes).
+// An AAD from before tags were bound (aadWithoutTags) cannot equal one
+// with them unless SHA-256 collides with the marker in its last 45 bytes.
 func (b Binding) AAD() []byte {
+	h := sha256.Sum256([]byte(b.Tags))
+	aad := append(b.aadWithoutTags(), tagsMarker...)
+	return append(aad, h[:]...)
+}
+
+// aadWithoutTags is the AAD of material wrapped before tags were bound.
+func (b Binding) aadWithoutTags() []byte {
 	var aad []byte
 	if b.MaterialID != "" {
 		// v3: the v2 fields, then the material ID and a NUL.
@@ -171,11 +188,16 @@ func (r *Root) Wrap(rand io.Reader, b Binding, raw []byte) ([]byte, error) {
 	return r.aead.Seal(nonce, nonce, raw, b.AAD()), nil
 }
 
+// tagsMarker precedes the SHA-256 of the tags at the end of every AAD
+// since tags are bound.
+const tagsMarker = "\x00key tags\x00"
+
 // Unwrap opens material sealed by [Root.Wrap] for b, and so verifies the
 // binding; any mismatch is [ErrIntegrity]. Material wrapped before the
-// state was bound (label v1: key ID, spec, usage and policy only) still
-// opens, with legacy true: its state is bound once it is wrapped again
-// (at its next change of state or policy).
+// tags were bound (every field but Tags), or before the state was bound
+// (label v1: key ID, spec, usage and policy only), still opens, with
+// legacy true: its tags (and state) are not vouched for until it is
+// wrapped again (at its next change of state, policy or tags).
 func (r *Root) Unwrap(b Binding, wrapped []byte) (raw []byte, legacy bool, err error) {
 	ns := r.aead.NonceSize()
 	if len(wrapped) < ns {
@@ -183,6 +205,9 @@ func (r *Root) Unwrap(b Binding, wrapped []byte) (raw []byte, legacy bool, err e
 	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD()); err == nil {
 		return raw, false, nil
+	}
+	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aadWithoutTags()); err == nil {
+		return raw, true, nil
 	}
 	if b.MaterialID != "" {
 		return nil, false, ErrIntegrity

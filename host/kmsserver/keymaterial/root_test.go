@@ -36,7 +36,7 @@ func TestNewRootKeySize(t *testing.T) {
 func TestWrapBinding(t *testing.T) {
 	r := testRoot(t)
 	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`,
-		State: "PendingDeletion", DeletionDate: time.Date(2026, 12, 13, 0, 0, 0, 0, time.UTC)}
+		State: "PendingDeletion", DeletionDate: time.Date(2026, 12, 13, 0, 0, 0, 0, time.UTC), Tags: `[{"key":"Project","value":"Alpha"}]`}
 	raw := bytes.Repeat([]byte{1}, 32)
 	w, err := r.Wrap(rand.Reader, b, raw)
 	if err != nil {
@@ -53,6 +53,8 @@ func TestWrapBinding(t *testing.T) {
 		"state":            func(b *Binding) { b.State = "Enabled" },
 		"deletion date":    func(b *Binding) { b.DeletionDate = b.DeletionDate.Add(24 * time.Hour) },
 		"no deletion date": func(b *Binding) { b.DeletionDate = time.Time{} },
+		"tags":             func(b *Binding) { b.Tags = `[{"key":"Project","value":"Beta"}]` },
+		"no tags":          func(b *Binding) { b.Tags = "" },
 	} {
 		c := b
 		mod(&c)
@@ -84,6 +86,34 @@ func TestUnwrapLegacy(t *testing.T) {
 	b.Policy = `{"a":2}`
 	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("legacy record with another policy: %v", err)
+	}
+}
+
+// TestUnwrapBeforeTags: material wrapped before the tags were bound opens
+// whatever the record's tags, reported as legacy (so its tags are not
+// trusted); every other field stays bound. Material wrapped now with no
+// tags does not open once a store writer adds some.
+func TestUnwrapBeforeTags(t *testing.T) {
+	r := testRoot(t)
+	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`, State: "Enabled"}
+	nonce := make([]byte, r.aead.NonceSize())
+	w := r.aead.Seal(bytes.Clone(nonce), nonce, []byte("raw"), b.aadWithoutTags())
+	b.Tags = `[{"key":"Project","value":"Alpha"}]`
+	if got, legacy, err := r.Unwrap(b, w); err != nil || !legacy || string(got) != "raw" {
+		t.Fatalf("record from before tags were bound: %q %v %v", got, legacy, err)
+	}
+	b.State = "Disabled"
+	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("record from before tags were bound, state changed: %v", err)
+	}
+	b.State, b.Tags = "Enabled", ""
+	w, err := r.Wrap(rand.Reader, b, []byte("raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Tags = `[{"key":"Project","value":"Alpha"}]`
+	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("tags added to a record wrapped without: %v", err)
 	}
 }
 

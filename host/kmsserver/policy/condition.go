@@ -307,8 +307,17 @@ func checkConditionKey(key, lkey, path string) (multi bool, err error) {
 		lkey == strings.ToLower(KeyGranteePrincipal), lkey == strings.ToLower(KeyRetiringPrincipal),
 		lkey == strings.ToLower(KeyGrantIsForAWSResource), lkey == strings.ToLower(KeyGrantConstraintType):
 		return false, nil
-	case lkey == strings.ToLower(KeyResourceAliases):
+	case lkey == strings.ToLower(KeyResourceAliases), lkey == strings.ToLower(KeyTagKeys):
 		return true, nil
+	case strings.HasPrefix(lkey, keyResourceTagPrefixLower), strings.HasPrefix(lkey, keyRequestTagPrefixLower):
+		tagKey := key[strings.IndexByte(key, '/')+1:]
+		if tagKey == "" {
+			return false, malformed(path, "condition key %q names no tag key", key)
+		}
+		if strings.Contains(tagKey, "${") {
+			return false, unsupported(path, "policy variables are not supported (%q)", key)
+		}
+		return false, nil
 	}
 	return false, unsupported(path, "condition key %q is not supported", key)
 }

@@ -44,7 +44,7 @@ var lowerKeys = func() map[string]string {
 		KeyMessageType, KeyEncryptionAlgorithm, KeyMacAlgorithm, KeyKeyAgreementAlgorithm,
 		KeyGrantOperations, KeyGranteePrincipal, KeyRetiringPrincipal, KeyGrantIsForAWSResource,
 		KeyGrantConstraintType, KeySourceIP, KeySecureTransport, KeyCurrentTime, KeyEpochTime,
-		KeyRequestAlias, KeyResourceAliases}
+		KeyRequestAlias, KeyResourceAliases, KeyTagKeys}
 	named = append(append(named, pcrKeys...), nitroTPMPCRKeys...)
 	m := make(map[string]string, len(named))
 	for _, k := range named {

@@ -73,7 +73,16 @@
 // aws:CurrentTime and aws:EpochTime ([AddTransport] fills these four);
 // kms:GrantOperations (multi-valued), kms:GranteePrincipal,
 // kms:RetiringPrincipal, kms:GrantIsForAWSResource and
-// kms:GrantConstraintType (CreateGrant).
+// kms:GrantConstraintType (CreateGrant); aws:ResourceTag/<tag-key> (a tag
+// of the key used, [AddResourceTags]), aws:RequestTag/<tag-key> (a tag the
+// request sets: CreateKey, TagResource) and aws:TagKeys (multi-valued: the
+// tag keys of CreateKey, TagResource and UntagResource; [AddRequestTags],
+// [AddTagKeys]). The tag key part is case-insensitive, as IAM documents it;
+// tag values are compared as the operator says. A missing tag makes
+// StringEquals false and StringEqualsIfExists true; ForAllValues holds and
+// ForAnyValue fails when the request has no tag keys.
+// [Policy.UsesResourceTags] tells a caller whether gathering the key's
+// tags is needed at all.
 // Condition key names are case-insensitive, including the <key> part of
 // kms:EncryptionContext:<key>, as the AWS KMS Developer Guide documents ("the
 // condition key, which consists of the kms:EncryptionContext: prefix and the

@@ -24,6 +24,9 @@ var fuzzRequests = []Request{
 	{Principal: "arn:aws:iam::111122223333:role/r", Action: "kms:Sign", Context: AddTransport(map[string][]string{
 		"kms:RequestAlias": {"alias/prod"}, "kms:ResourceAliases": {"alias/prod", "alias/x"}, "kms:EncryptionContext:n": {"12.5", "x"}},
 		netip.MustParseAddr("203.0.113.7"), true, time.Unix(1796603400, 0))},
+	{Principal: "arn:aws:iam::111122223333:role/abac", Action: "kms:TagResource", Resource: "arn:aws:kms:us-east-1:111122223333:key/k",
+		Context: AddResourceTags(AddRequestTags(nil, map[string]string{"Project": "Alpha", "project": "", "a:b/c": "x"}), map[string]string{"Project": "Beta", "Stage": ""})},
+	{Principal: "arn:aws:iam::111122223333:role/abac", Action: "kms:UntagResource", Context: AddTagKeys(nil, []string{"Project", "Owner"})},
 	{},
 }
 
@@ -42,6 +45,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*"}]}`))
 	f.Add([]byte(stmt(base + `,"Condition":{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","2001:db8::/32"]},"Bool":{"aws:SecureTransport":true},"DateLessThan":{"aws:CurrentTime":"2027-01-01T00:00:00Z"},"NumericGreaterThanEqualsIfExists":{"aws:EpochTime":1796603400}}`)))
 	f.Add([]byte(stmt(base + `,"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/r*"},"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/p*"},"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"},"NumericNotEquals":{"kms:EncryptionContext:n":"-1.5"},"DateNotEquals":{"aws:EpochTime":"2026-12-07"}}`)))
+	f.Add([]byte(stmt(base + `,"Condition":{"StringEqualsIfExists":{"aws:ResourceTag/Project":["Alpha","Beta"]},"ForAnyValue:StringNotEquals":{"aws:TagKeys":["Project","CostCenter"]},"Null":{"aws:RequestTag/Stage":false},"ForAllValues:StringLike":{"aws:TagKeys":"P*"}}`)))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		// The identity grammar is the key-policy grammar without
 		// Principal: it must hold to the same contract.

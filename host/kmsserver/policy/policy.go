@@ -35,6 +35,8 @@ type Policy struct {
 	id         string
 	identity   bool // an identity policy (ParseIdentity): no Principal
 	statements []statement
+	// resourceTags is true when a condition reads aws:ResourceTag/<key>.
+	resourceTags bool
 }
 
 // Identity reports whether p is an identity policy ([ParseIdentity]).
@@ -95,8 +97,9 @@ func (s *statement) label() string {
 //     kms:EncryptionContextKeys, kms:CallerAccount, kms:ViaService,
 //     aws:PrincipalArn, aws:PrincipalAccount, kms:KeySpec, kms:KeyUsage,
 //     kms:SigningAlgorithm, kms:MessageType, kms:EncryptionAlgorithm,
-//     kms:MacAlgorithm and kms:KeyAgreementAlgorithm (names
-//     case-insensitive).
+//     kms:MacAlgorithm, kms:KeyAgreementAlgorithm, aws:ResourceTag/<key>,
+//     aws:RequestTag/<key> and aws:TagKeys, and the others the package
+//     documentation lists (names case-insensitive).
 //
 // Everything else is an error naming the element: unknown members, duplicate
 // members, NotPrincipal, NotResource, other operators or condition keys,
@@ -178,6 +181,9 @@ func parse(doc []byte, identity bool) (*Policy, error) {
 			sids[s.sid] = i
 		}
 		p.statements = append(p.statements, s)
+		for j := range s.conditions {
+			p.resourceTags = p.resourceTags || strings.HasPrefix(s.conditions[j].lkey, keyResourceTagPrefixLower)
+		}
 	}
 	return p, nil
 }

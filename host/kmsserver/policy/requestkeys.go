@@ -4,8 +4,8 @@ package policy
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -27,7 +27,74 @@ const (
 	// KeyResourceAliases is multi-valued: the aliases ("alias/name") of the
 	// key the request uses.
 	KeyResourceAliases = "kms:ResourceAliases"
+	// KeyResourceTagPrefix followed by a tag key holds the value of that
+	// tag of the key the request uses (operations on an existing key); a
+	// key without the tag lacks it.
+	KeyResourceTagPrefix = "aws:ResourceTag/"
+	// KeyRequestTagPrefix followed by a tag key holds the value the
+	// request gives that tag (CreateKey and TagResource).
+	KeyRequestTagPrefix = "aws:RequestTag/"
+	// KeyTagKeys is multi-valued: the tag keys of the request (CreateKey,
+	// TagResource, UntagResource), for use with ForAllValues and
+	// ForAnyValue.
+	KeyTagKeys = "aws:TagKeys"
 )
+
+const (
+	keyResourceTagPrefixLower = "aws:resourcetag/"
+	keyRequestTagPrefixLower  = "aws:requesttag/"
+)
+
+// AddResourceTags adds aws:ResourceTag/<key> for every tag of the key the
+// request uses to ctx (allocating it when nil) and returns it. tags maps
+// tag keys to values; an empty value is a present tag.
+func AddResourceTags(ctx map[string][]string, tags map[string]string) map[string][]string {
+	return addTags(ctx, KeyResourceTagPrefix, tags)
+}
+
+// AddRequestTags adds aws:RequestTag/<key> for every tag of the request,
+// and aws:TagKeys (the sorted tag keys) unless tags is empty, to ctx
+// (allocating it when nil) and returns it. Use it for CreateKey and
+// TagResource; [AddTagKeys] for UntagResource.
+func AddRequestTags(ctx map[string][]string, tags map[string]string) map[string][]string {
+	ctx = addTags(ctx, KeyRequestTagPrefix, tags)
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	return AddTagKeys(ctx, keys)
+}
+
+// AddTagKeys adds aws:TagKeys, the tag keys of the request (sorted, in a
+// copy), to ctx (allocating it when nil) unless keys is empty, and
+// returns it.
+func AddTagKeys(ctx map[string][]string, keys []string) map[string][]string {
+	if ctx == nil {
+		ctx = make(map[string][]string, 1)
+	}
+	if len(keys) > 0 {
+		ctx[KeyTagKeys] = slices.Sorted(slices.Values(keys))
+	}
+	return ctx
+}
+
+func addTags(ctx map[string][]string, prefix string, tags map[string]string) map[string][]string {
+	if ctx == nil {
+		ctx = make(map[string][]string, len(tags)+1)
+	}
+	for k, v := range tags {
+		// Tag keys that differ only in case merge into one condition key
+		// (IAM compares the key part case-insensitively); evaluation then
+		// treats the two values fail-closed both ways.
+		ctx[prefix+k] = append(ctx[prefix+k], v)
+	}
+	return ctx
+}
+
+// UsesResourceTags reports whether any condition of the policy reads an
+// aws:ResourceTag/<key>, so a caller can skip gathering the key's tags
+// otherwise. A nil *Policy reads none.
+func (p *Policy) UsesResourceTags() bool { return p != nil && p.resourceTags }
 
 // AddTransport adds aws:SourceIp (when source is valid), aws:SecureTransport,
 // aws:CurrentTime and aws:EpochTime to ctx (allocating it when nil) and
@@ -54,7 +121,7 @@ func (p *Policy) UsesKey(key string) bool {
 	if p == nil {
 		return false
 	}
-	lkey := strings.ToLower(key)
+	lkey := lowerKey(key) // no allocation for the keys this package names
 	for i := range p.statements {
 		for j := range p.statements[i].conditions {
 			if p.statements[i].conditions[j].lkey == lkey {
