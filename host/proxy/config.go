@@ -131,6 +131,9 @@ type Config struct {
 	// splice copies TCP and unix connections with io.Copy, i.e. splice(2)
 	// on Linux, instead of buffers (benchmarks compare the two).
 	splice bool
+	// goroutines serves the routes with goroutines per connection (the
+	// path of systems without the event engine) instead of the engine.
+	goroutines bool
 
 	// lines locates the keys of the file ParseConfig read, so that New's
 	// errors can name the line.

@@ -88,6 +88,17 @@ func (d *dnsCache) lookup(ctx context.Context) (addrs []netip.Addr, stale error,
 	}
 }
 
+// fresh returns the cached answer while it is current, without resolving
+// (nil otherwise: [dnsCache.lookup] resolves, and may block).
+func (d *dnsCache) fresh() []netip.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.addrs != nil && d.now().Before(d.expires) {
+		return d.addrs
+	}
+	return nil
+}
+
 // resolve looks the name up: with its TTL when it can, else with Go's
 // resolver and the fixed interval. keep is how long the answer is used.
 func (d *dnsCache) resolve(ctx context.Context) (addrs []netip.Addr, keep time.Duration, err error) {

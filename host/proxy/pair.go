@@ -355,9 +355,14 @@ func (pr *pair) release() {
 	p.untrack(cn.c)
 	r.mActive.Dec()
 	defer p.wg.Done()
+	cn.ended(pr.dirs[dirIn].err, pr.dirs[dirOut].err, pr.in.Load(), pr.out.Load())
+}
 
-	errIn, errOut := pr.dirs[dirIn].err, pr.dirs[dirOut].err
-	args := []any{"bytes_in", pr.in.Load(), "bytes_out", pr.out.Load(), "duration", time.Since(cn.start).String()}
+// ended logs how a proxied connection ended (both directions' errors, the
+// bytes copied each way) and counts an error end.
+func (cn *conn) ended(errIn, errOut error, in, out int64) {
+	p := cn.p
+	args := []any{"bytes_in", in, "bytes_out", out, "duration", time.Since(cn.start).String()}
 	if errors.Is(errIn, errGrace) {
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
 			cn.log().Debug("connection closed: the client kept its side open past half_close_grace", args...)

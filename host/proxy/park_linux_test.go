@@ -41,6 +41,14 @@ func waitParked(t *testing.T, p *Proxy, want int) {
 	}
 }
 
+// goroutineConfig is egressConfig on the goroutine path (the path of
+// systems without the event engine), whose idle directions park.
+func goroutineConfig(t *testing.T, up *server) *Config {
+	cfg := egressConfig(t, up)
+	cfg.goroutines = true
+	return cfg
+}
+
 // exchange writes msg and reads len(msg) bytes back.
 func exchange(t *testing.T, c net.Conn, msg []byte) {
 	t.Helper()
@@ -67,7 +75,7 @@ func TestParkedPairWakes(t *testing.T) {
 		}()
 		echo(c)
 	})
-	p, _ := startProxy(t, egressConfig(t, up))
+	p, _ := startProxy(t, goroutineConfig(t, up))
 	runtime.GC()
 	c := dialRoute(t, p, "r")
 	defer c.Close()
@@ -95,7 +103,7 @@ func TestParkedPairWakes(t *testing.T) {
 // idle, and frees its slot.
 func TestParkedPairIdleTimeout(t *testing.T) {
 	up := startServer(t, echo)
-	cfg := egressConfig(t, up)
+	cfg := goroutineConfig(t, up)
 	cfg.IdleTimeout = 400 * time.Millisecond
 	p, _ := startProxy(t, cfg)
 	c := dialRoute(t, p, "r")
@@ -127,7 +135,7 @@ func TestParkedPeerCloses(t *testing.T) {
 			_, err := c.Read(buf) // the proxy's half-close
 			upDone <- err
 		})
-		p, _ := startProxy(t, egressConfig(t, up))
+		p, _ := startProxy(t, goroutineConfig(t, up))
 		c := dialRoute(t, p, "r")
 		exchange(t, c, []byte("x"))
 		waitParked(t, p, 2)
@@ -145,7 +153,7 @@ func TestParkedPeerCloses(t *testing.T) {
 			_, _ = c.Write(buf)
 			<-closeUp
 		})
-		cfg := egressConfig(t, up)
+		cfg := goroutineConfig(t, up)
 		cfg.HalfCloseGrace = 300 * time.Millisecond
 		p, _ := startProxy(t, cfg)
 		c := dialRoute(t, p, "r")
@@ -171,7 +179,7 @@ func TestParkedPeerCloses(t *testing.T) {
 // idle connections opened by the parent still cannot exceed the limit.
 func TestParkedLimit(t *testing.T) {
 	up := startServer(t, echo)
-	cfg := egressConfig(t, up)
+	cfg := goroutineConfig(t, up)
 	cfg.Routes[0].MaxConnections = 2
 	cfg.ConnectTimeout = 300 * time.Millisecond
 	p, _ := startProxy(t, cfg)
@@ -197,7 +205,7 @@ func TestParkedLimit(t *testing.T) {
 // and Serve returns.
 func TestCloseAllParked(t *testing.T) {
 	up := startServer(t, echo)
-	cfg := egressConfig(t, up)
+	cfg := goroutineConfig(t, up)
 	cfg.ShutdownTimeout = 200 * time.Millisecond
 	p, stop := startProxy(t, cfg)
 	var cs []net.Conn
@@ -229,7 +237,7 @@ func TestCloseAllParked(t *testing.T) {
 // for an exchange at once, and nothing is left after they close.
 func TestManyParked(t *testing.T) {
 	up := startServer(t, echo)
-	cfg := egressConfig(t, up)
+	cfg := goroutineConfig(t, up)
 	p, _ := startProxy(t, cfg)
 	runtime.GC()
 	baseFD := countFDs(t)

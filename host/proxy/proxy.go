@@ -42,6 +42,8 @@ type Proxy struct {
 	draining  atomic.Bool
 	forced    atomic.Bool
 	parker    *parker     // idle directions without goroutines; nil before Serve or where unsupported
+	useEngine bool        // routes are served by the event engine (Linux)
+	eng       *engine     // set by Serve when useEngine
 	logLimit  *logLimiter // the logs route's budget of lines (hostsvc.go)
 }
 
@@ -57,6 +59,7 @@ type route struct {
 	mConns         prometheus.Counter
 	mActive        prometheus.Gauge
 	mConnect       prometheus.Observer
+	e              *eroute // the event engine's state, when it serves the route
 }
 
 // New validates cfg (see [Config]) and prepares a proxy. Every problem is
@@ -186,7 +189,25 @@ func (p *Proxy) Listen() error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, w := range ws {
+	p.useEngine = engineSupported && !p.cfg.goroutines
+	routes := len(p.routes)
+	for i, w := range ws {
+		if i < routes && p.useEngine {
+			// The event engine accepts itself, and checks allowed_cids.
+			l, err := listenEngine(w.addr)
+			if err != nil {
+				for _, l := range p.listeners {
+					l.Close()
+				}
+				clear(p.listeners)
+				if w.name == w.addr.String() {
+					return fmt.Errorf("proxy: listen on %s: %w", w.addr, err)
+				}
+				return fmt.Errorf("proxy: %s: listen on %s: %w", w.name, w.addr, err)
+			}
+			p.listeners[w.name] = l
+			continue
+		}
 		l, err := transport.Listen(w.addr)
 		if err != nil {
 			for _, l := range p.listeners {
@@ -257,16 +278,35 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	if p.cfg.ReleaseMemoryAfterBursts {
 		release = debug.FreeOSMemory
 	}
-	p.parker = newParker(sweepPeriod(p.routes), release)
-	if p.parker != nil {
-		defer p.parker.stop() // after the drain: no pair is left
+	if p.useEngine {
+		eng, err := newEngine(p, listeners)
+		if err != nil {
+			p.mu.Lock()
+			for _, l := range p.listeners {
+				l.Close()
+			}
+			clear(p.listeners)
+			p.mu.Unlock()
+			return err
+		}
+		p.mu.Lock()
+		p.eng = eng
+		p.mu.Unlock()
+		defer eng.stop() // after the drain: no connection is left
+	} else {
+		p.parker = newParker(sweepPeriod(p.routes), release)
+		if p.parker != nil {
+			defer p.parker.stop() // after the drain: no pair is left
+		}
 	}
 	var loops, routeLoops sync.WaitGroup
 	var servers []*http.Server
 	for _, r := range p.routes {
 		l := listeners[r.Name]
-		routeLoops.Add(1)
-		go func() { defer routeLoops.Done(); p.acceptLoop(r, l) }()
+		if !p.useEngine {
+			routeLoops.Add(1)
+			go func() { defer routeLoops.Done(); p.acceptLoop(r, l) }()
+		}
 		p.log.Info("route ready", "route", r.Name, "direction", r.Direction, "listen", transport.Bound(r.listen, l).String(),
 			"destination", r.dest.String(), "max_connections", cap(r.sem))
 	}
@@ -302,6 +342,9 @@ func (p *Proxy) Serve(ctx context.Context) error {
 
 	<-ctx.Done()
 	p.draining.Store(true)
+	if p.eng != nil {
+		p.eng.stopAccepting() // before the listeners are closed
+	}
 	for name, l := range listeners {
 		if name != "admin" && name != "credentials" && name != "time" {
 			l.Close()
@@ -431,7 +474,11 @@ func (p *Proxy) untrack(cs ...net.Conn) {
 func (p *Proxy) activeCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns)
+	n := len(p.conns)
+	if p.eng != nil {
+		n += p.eng.active()
+	}
+	return n
 }
 
 func (p *Proxy) closeAll() int {
@@ -441,9 +488,13 @@ func (p *Proxy) closeAll() int {
 		c.Close()
 	}
 	n := len(p.conns)
+	eng := p.eng
 	p.mu.Unlock()
 	if p.parker != nil {
 		p.parker.shutdown() // parked directions have no goroutine to see the close
+	}
+	if eng != nil {
+		n += eng.forceClose()
 	}
 	return n
 }
@@ -453,7 +504,8 @@ func (p *Proxy) closeAll() int {
 type conn struct {
 	p     *Proxy
 	r     *route
-	c     net.Conn
+	c     net.Conn // nil in the event engine
+	peer  interface{ RemoteAddr() net.Addr }
 	start time.Time
 	clog  *slog.Logger
 }
@@ -461,7 +513,7 @@ type conn struct {
 // log returns the connection's logger, built only when something is logged.
 func (cn *conn) log() *slog.Logger {
 	if cn.clog == nil {
-		cn.clog = cn.p.log.With("route", cn.r.Name, "peer", transport.PeerString(cn.c.RemoteAddr()))
+		cn.clog = cn.p.log.With("route", cn.r.Name, "peer", transport.PeerString(cn.peer.RemoteAddr()))
 	}
 	return cn.clog
 }
@@ -482,7 +534,7 @@ func (cn *conn) fail(reason string, msg string, args ...any) {
 // connection. An idle connection holds no goroutine and no buffer (see
 // [parker] and [rawSource]).
 func (p *Proxy) handle(r *route, c net.Conn) {
-	cn := &conn{p: p, r: r, c: c, start: time.Now()}
+	cn := &conn{p: p, r: r, c: c, peer: c, start: time.Now()}
 	r.mConns.Inc()
 	r.mActive.Inc()
 	up, ok := p.connect(cn)
@@ -552,6 +604,25 @@ func firstReal(a, b error) error {
 	return b
 }
 
+// allowedAddrs returns the addresses of got that the allow-list allows for
+// r's destination name, logging and counting the others; an error when none
+// is left.
+func (p *Proxy) allowedAddrs(r *route, got []netip.Addr, log func() *slog.Logger) ([]netip.Addr, error) {
+	addrs := make([]netip.Addr, 0, len(got))
+	for _, a := range got {
+		if why := p.c.allow.checkResolved(r.destHost, a, r.destPort); why != "" {
+			p.m.dns.WithLabelValues(r.Name).Inc()
+			log().Warn("resolved address refused", "name", r.destHost, "address", a.String(), "why", why)
+			continue
+		}
+		addrs = append(addrs, a)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: no address of %s is allowed (resolved to %v)", ErrNotAllowed, r.destHost, got)
+	}
+	return addrs, nil
+}
+
 // dial connects to the route's destination; for egress it resolves, checks
 // every address against the allow-list and tries the allowed ones in order.
 func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (net.Conn, string, error) {
@@ -573,16 +644,8 @@ func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (ne
 		if stale != nil {
 			log().Warn("DNS refresh failed: using the previous answer", "name", r.destHost, "error", stale)
 		}
-		for _, a := range got {
-			if why := p.c.allow.checkResolved(r.destHost, a, r.destPort); why != "" {
-				p.m.dns.WithLabelValues(r.Name).Inc()
-				log().Warn("resolved address refused", "name", r.destHost, "address", a.String(), "why", why)
-				continue
-			}
-			addrs = append(addrs, a)
-		}
-		if len(addrs) == 0 {
-			return nil, reasonNotAllowed, fmt.Errorf("%w: no address of %s is allowed (resolved to %v)", ErrNotAllowed, r.destHost, got)
+		if addrs, err = p.allowedAddrs(r, got, log); err != nil {
+			return nil, reasonNotAllowed, err
 		}
 	}
 	var d net.Dialer

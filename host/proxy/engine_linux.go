@@ -1,0 +1,1299 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/mdlayher/vsock"
+	"golang.org/x/sys/unix"
+
+	"github.com/enclavekit/enclavekit/internal/transport"
+)
+
+// engineSupported: routes are served by the event engine (see doc.go, Data
+// path) unless Config.goroutines asks for the goroutine path.
+const engineSupported = true
+
+// Keys of epoll events: the low two bits say what the event is about, the
+// rest name it. A connection's sockets are named by the slot of the
+// connection in its worker's table and the slot's generation (the high 32
+// bits), so that an event for a connection that has ended, or whose
+// descriptor number was reused, is recognised and dropped.
+const (
+	kindClient   = 0 // the accepted socket of a connection
+	kindUpstream = 1 // its destination socket
+	kindListener = 2 // a route's listening socket (index in engine.ls)
+	kindWake     = 3 // the worker's eventfd (messages in its inbox)
+)
+
+func connKey(slot, gen uint32, kind int) uint64 {
+	return uint64(gen)<<32 | uint64(slot)<<2 | uint64(kind)
+}
+
+// Connection states.
+const (
+	stWaitSlot   = iota + 1 // no free slot of the route: in its wait queue
+	stResolving             // a goroutine resolves and dials (a name to look up)
+	stConnecting            // non-blocking connect in flight
+	stOpen                  // both sockets open: bytes are copied
+	stClosed
+)
+
+// Wait states (guarded by eroute.mu).
+const (
+	waitNone = iota
+	waitQueued
+	waitGranted // a released slot was handed to this connection
+)
+
+// Sizes: each worker reads into one scratch buffer; a direction whose
+// write was partial keeps the rest in a pooled buffer of the smallest class
+// that holds it, and reads no more until it is written.
+const (
+	scratchSize = 256 << 10
+	acceptBatch = 64 // accepts per listener per wake-up
+	pumpBudget  = 16 // reads per direction per wake-up before yielding
+)
+
+var (
+	pendPools = [...]struct {
+		size int
+		pool sync.Pool
+	}{{size: 4 << 10}, {size: 64 << 10}, {size: scratchSize}}
+)
+
+func getPend(n int) *[]byte {
+	for i := range pendPools {
+		pp := &pendPools[i]
+		if n <= pp.size {
+			if b, ok := pp.pool.Get().(*[]byte); ok {
+				return b
+			}
+			b := make([]byte, pp.size)
+			return &b
+		}
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putPend(b *[]byte) {
+	for i := range pendPools {
+		if len(*b) == pendPools[i].size {
+			pendPools[i].pool.Put(b)
+			return
+		}
+	}
+}
+
+// engine serves the routes: GOMAXPROCS workers, each a goroutine locked to
+// its thread and waiting in its own epoll set, all of them accepting on
+// every route's listening socket (EPOLLEXCLUSIVE: one worker is woken per
+// connection) and each copying the connections it accepted.
+type engine struct {
+	p       *Proxy
+	ls      []*elistener
+	workers []*worker
+	sweep   time.Duration
+	count   atomic.Int64   // connections in the engine
+	wg      sync.WaitGroup // workers
+	dialers sync.WaitGroup // goroutines resolving a name
+}
+
+// eroute is the engine's state of a route.
+type eroute struct {
+	allowed map[uint32]bool // allowed_cids; nil: any peer
+	fixed   []netip.Addr    // egress to an IP address
+	dest    unix.Sockaddr   // ingress to an address needing no resolution; nil: resolve
+	destNet string          // "tcp", "unix" or "vsock" (errors)
+	tcp     bool            // dest is TCP: set TCP_NODELAY
+
+	mu sync.Mutex // the route's slots (r.sem) and wait queue
+	q  []*econn
+}
+
+// elistener is a route's listening socket.
+type elistener struct {
+	r  *route
+	fd int
+}
+
+// worker is one event loop.
+type worker struct {
+	e    *engine
+	epfd int
+	evfd int
+
+	conns []*econn // by slot
+	gens  []uint32
+	free  []uint32
+	ready []*econn // connections with more to copy (their budget ran out)
+
+	scratch []byte
+	now     time.Time
+	next    time.Time // next sweep
+	lst     []lstate  // per listener
+	stopped bool
+
+	mu       sync.Mutex
+	inbox    []wmsg
+	signaled bool
+}
+
+// lstate is a worker's view of a listener: paused after EMFILE and the like.
+type lstate struct {
+	off      bool // removed from the epoll set (paused or stopped)
+	stopped  bool
+	resumeAt time.Time
+	backoff  time.Duration
+}
+
+// Messages to a worker.
+const (
+	msgGrant  = iota + 1 // c was handed a slot
+	msgDialed            // c's destination, dialled by a goroutine: fd or err
+	msgStopAccept
+	msgForceClose
+	msgStop
+)
+
+type wmsg struct {
+	kind   int
+	c      *econn
+	fd     int
+	reason string
+	err    error
+	done   chan struct{}
+}
+
+type eside struct {
+	fd     int // -1: none
+	rd, wr bool
+}
+
+type edir struct {
+	buf       *[]byte // pending bytes: buf[off:end]
+	off, end  int
+	stall     time.Time // when the pending bytes were last stuck
+	done      bool
+	shutAfter bool // the source ended: half-close the destination once buf is written
+	err       error
+}
+
+// econn is one connection in the engine.
+type econn struct {
+	conn
+	w         *worker
+	er        *eroute
+	slot, gen uint32
+	state     uint8
+	waitState uint8 // eroute.mu
+	holdsSlot bool
+	posted    bool
+	sa        unix.Sockaddr
+	side      [2]eside // kindClient, kindUpstream
+	dirs      [2]edir  // dirIn, dirOut
+	deadline  time.Time
+	addrs     []netip.Addr
+	next      int
+	errs      []error
+	cancel    context.CancelFunc
+
+	lastActive time.Time
+	graceUntil time.Time
+	in, out    int64
+	inF, outF  int64 // counted in the metrics
+}
+
+// RemoteAddr is the client's address, for logs.
+func (c *econn) RemoteAddr() net.Addr { return sockaddrToNet(c.sa) }
+
+func sockaddrToNet(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	case *unix.SockaddrVM:
+		return &vsock.Addr{ContextID: a.CID, Port: a.Port}
+	}
+	return nil
+}
+
+// fdListener is what Proxy.Listen keeps for a route served by the engine:
+// the listening socket, outside Go's netpoller (so that a new connection
+// wakes one worker and nothing else), its address and its close.
+type fdListener struct {
+	fd     int
+	addr   net.Addr
+	unlink string
+	once   sync.Once
+}
+
+var errEngineAccept = errors.New("proxy: the event engine accepts on this listener")
+
+func (l *fdListener) Accept() (net.Conn, error) { return nil, errEngineAccept }
+func (l *fdListener) Addr() net.Addr            { return l.addr }
+func (l *fdListener) Close() error {
+	l.once.Do(func() {
+		unix.Close(l.fd)
+		if l.unlink != "" {
+			_ = os.Remove(l.unlink)
+		}
+	})
+	return nil
+}
+
+// listenEngine binds a for the engine: TCP and unix through
+// transport.Listen (the same semantics), whose socket is then taken out of
+// Go's netpoller; vsock directly (the vsock package gives no descriptor).
+func listenEngine(a transport.Addr) (net.Listener, error) {
+	if a.Network == transport.NetworkVsock {
+		return listenVsockFD(a.CID, a.Port)
+	}
+	l, err := transport.Listen(a)
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		l.Close()
+		return nil, fmt.Errorf("listener %T has no descriptor", l)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
+		l.Close()
+		return nil, errors.Join(err, derr)
+	}
+	fl := &fdListener{fd: fd, addr: l.Addr()}
+	if ul, ok := l.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+		fl.unlink = a.Address
+	}
+	l.Close() // the socket stays open through fd
+	if err := unix.SetNonblock(fd, true); err != nil {
+		fl.Close()
+		return nil, err
+	}
+	if a.Network == transport.NetworkTCP {
+		// Accepted sockets inherit it: one setsockopt per route, not per
+		// connection.
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	return fl, nil
+}
+
+func listenVsockFD(cid, port uint32) (net.Listener, error) {
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrVM{CID: cid, Port: port}); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("bind", err)
+	}
+	if err := unix.Listen(fd, 4096); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("listen", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	return &fdListener{fd: fd, addr: sockaddrToNet(sa)}, nil
+}
+
+// newEngine prepares the routes' engine state and starts the workers.
+func newEngine(p *Proxy, ls map[string]net.Listener) (*engine, error) {
+	e := &engine{p: p, sweep: engineSweep(p)}
+	for _, r := range p.routes {
+		fl, ok := ls[r.Name].(*fdListener)
+		if !ok {
+			return nil, fmt.Errorf("proxy: route %s: no engine listener", r.Name)
+		}
+		er := &eroute{}
+		if len(r.AllowedCIDs) > 0 {
+			er.allowed = map[uint32]bool{}
+			for _, c := range r.AllowedCIDs {
+				er.allowed[c] = true
+			}
+		}
+		if r.Direction == Egress {
+			er.destNet, er.tcp = "tcp", true
+			if r.destIP.IsValid() {
+				er.fixed = []netip.Addr{r.destIP.Unmap()}
+			}
+		} else {
+			er.destNet = r.dest.Network
+			switch r.dest.Network {
+			case transport.NetworkVsock:
+				er.dest = &unix.SockaddrVM{CID: r.dest.CID, Port: r.dest.Port}
+			case transport.NetworkUnix:
+				er.dest = &unix.SockaddrUnix{Name: r.dest.Address}
+			case transport.NetworkTCP:
+				if ap, err := netip.ParseAddrPort(r.dest.Address); err == nil {
+					er.dest, er.tcp = ipSockaddr(ap.Addr().Unmap(), int(ap.Port())), true
+				}
+			}
+		}
+		r.e = er
+		e.ls = append(e.ls, &elistener{r: r, fd: fl.fd})
+	}
+	n := runtime.GOMAXPROCS(0)
+	for range n {
+		w, err := e.newWorker()
+		if err != nil {
+			for _, w := range e.workers {
+				w.close()
+			}
+			return nil, err
+		}
+		e.workers = append(e.workers, w)
+	}
+	for _, w := range e.workers {
+		e.wg.Add(1)
+		go w.run()
+	}
+	return e, nil
+}
+
+// engineSweep is how often a worker checks its connections' deadlines: an
+// eighth of the shortest idle, connect or half-close timeout, within
+// [10ms, 1s].
+func engineSweep(p *Proxy) time.Duration {
+	period := time.Second
+	if g := p.cfg.HalfCloseGrace; g > 0 {
+		period = min(period, g/8)
+	}
+	for _, r := range p.routes {
+		if r.idleTimeout > 0 {
+			period = min(period, r.idleTimeout/8)
+		}
+		if r.connectTimeout > 0 {
+			period = min(period, r.connectTimeout/8)
+		}
+	}
+	return max(period, 10*time.Millisecond)
+}
+
+func ipSockaddr(a netip.Addr, port int) unix.Sockaddr {
+	if a.Is4() {
+		return &unix.SockaddrInet4{Addr: a.As4(), Port: port}
+	}
+	return &unix.SockaddrInet6{Addr: a.As16(), Port: port}
+}
+
+func (e *engine) newWorker() (*worker, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	w := &worker{e: e, epfd: epfd, evfd: evfd, scratch: make([]byte, scratchSize), lst: make([]lstate, len(e.ls))}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setKey(&ev, kindWake)
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		w.close()
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	for i, l := range e.ls {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE}
+		setKey(&ev, uint64(i)<<2|kindListener)
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, l.fd, &ev); err != nil {
+			w.close()
+			return nil, os.NewSyscallError("epoll_ctl", err)
+		}
+	}
+	return w, nil
+}
+
+func (w *worker) close() {
+	unix.Close(w.epfd)
+	unix.Close(w.evfd)
+}
+
+// post queues m for the worker and wakes it.
+func (w *worker) post(m wmsg) {
+	w.mu.Lock()
+	w.inbox = append(w.inbox, m)
+	wake := !w.signaled
+	w.signaled = true
+	w.mu.Unlock()
+	if wake {
+		var one = [8]byte{1}
+		_, _ = unix.Write(w.evfd, one[:])
+	}
+}
+
+// each posts a message to every worker and waits until all have handled it.
+func (e *engine) each(kind int) {
+	var dones []chan struct{}
+	for _, w := range e.workers {
+		d := make(chan struct{})
+		dones = append(dones, d)
+		w.post(wmsg{kind: kind, done: d})
+	}
+	for _, d := range dones {
+		<-d
+	}
+}
+
+// stopAccepting takes every listener out of every worker; the listeners
+// can be closed once it returns.
+func (e *engine) stopAccepting() { e.each(msgStopAccept) }
+
+// forceClose closes every connection (the drain deadline); it returns how
+// many there were.
+func (e *engine) forceClose() int {
+	n := int(e.count.Load())
+	e.each(msgForceClose)
+	return n
+}
+
+// active is the number of connections in the engine.
+func (e *engine) active() int { return int(e.count.Load()) }
+
+// stop ends the workers once no connection is left.
+func (e *engine) stop() {
+	e.dialers.Wait()
+	for _, w := range e.workers {
+		w.post(wmsg{kind: msgStop})
+	}
+	e.wg.Wait()
+}
+
+// run is the worker's loop. A panic is logged and ends the process (with
+// the runtime's report and a non-zero status; systemd restarts host-proxy):
+// a worker holds many connections and the engine cannot run without it.
+func (w *worker) run() {
+	runtime.LockOSThread()
+	defer w.e.wg.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			w.e.p.log.Error("event worker panicked: exiting", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			panic(v)
+		}
+	}()
+	defer w.close()
+	events := make([]unix.EpollEvent, 256)
+	w.now = time.Now()
+	w.next = w.now.Add(w.e.sweep)
+	for !w.stopped {
+		n, err := unix.EpollWait(w.epfd, events, w.timeout())
+		w.now = time.Now()
+		if err != nil && err != unix.EINTR {
+			panic(fmt.Sprintf("epoll_wait: %v", err))
+		}
+		for i := 0; i < n; i++ {
+			w.event(&events[i])
+		}
+		w.runReady()
+		if !w.now.Before(w.next) {
+			w.sweep()
+			w.next = w.now.Add(w.e.sweep)
+		}
+	}
+}
+
+// timeout is epoll_wait's: until the next sweep or listener resume, 0 when
+// connections are waiting in the ready list.
+func (w *worker) timeout() int {
+	if len(w.ready) > 0 {
+		return 0
+	}
+	until := w.next
+	for i := range w.lst {
+		if ls := &w.lst[i]; ls.off && !ls.stopped && ls.resumeAt.Before(until) {
+			until = ls.resumeAt
+		}
+	}
+	d := until.Sub(time.Now())
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func (w *worker) event(ev *unix.EpollEvent) {
+	key := getKey(ev)
+	switch kind := int(key & 3); kind {
+	case kindListener:
+		w.accept(int(uint32(key) >> 2))
+	case kindWake:
+		var b [8]byte
+		_, _ = unix.Read(w.evfd, b[:])
+		w.drainInbox()
+	default:
+		slot, gen := uint32(key)>>2, uint32(key>>32)
+		if int(slot) >= len(w.conns) || w.gens[slot] != gen || w.conns[slot] == nil {
+			return // stale: the connection has ended
+		}
+		c := w.conns[slot]
+		s := &c.side[kind]
+		m := ev.Events
+		if m&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			s.rd = true
+		}
+		if m&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			s.wr = true
+		}
+		switch c.state {
+		case stConnecting:
+			if kind == kindUpstream && m&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				w.connected(c)
+			}
+		case stOpen:
+			w.pump(c)
+		}
+	}
+}
+
+func (w *worker) drainInbox() {
+	w.mu.Lock()
+	msgs := w.inbox
+	w.inbox = nil
+	w.signaled = false
+	w.mu.Unlock()
+	for _, m := range msgs {
+		switch m.kind {
+		case msgGrant:
+			c := m.c
+			if c.state == stWaitSlot {
+				c.holdsSlot = true
+				c.waitState = waitNone
+				w.dial(c)
+			}
+		case msgDialed:
+			w.dialed(m)
+		case msgStopAccept:
+			for i := range w.lst {
+				ls := &w.lst[i]
+				if !ls.off {
+					_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, w.e.ls[i].fd, nil)
+				}
+				ls.off, ls.stopped = true, true
+			}
+			close(m.done)
+		case msgForceClose:
+			for _, c := range w.conns {
+				if c != nil {
+					w.forceClose(c)
+				}
+			}
+			close(m.done)
+		case msgStop:
+			for _, c := range w.conns {
+				if c != nil {
+					w.forceClose(c)
+				}
+			}
+			w.stopped = true
+		}
+	}
+}
+
+// accept takes up to acceptBatch connections from listener i.
+func (w *worker) accept(i int) {
+	ls := &w.lst[i]
+	if ls.off {
+		return
+	}
+	l := w.e.ls[i]
+	for range acceptBatch {
+		fd, sa, err := unix.Accept4(l.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		default:
+			// EMFILE, ENFILE, ENOBUFS...: the connection stays queued, so
+			// the listener would wake the worker at once again. Pause it.
+			ls.backoff = min(max(2*ls.backoff, 5*time.Millisecond), time.Second)
+			ls.resumeAt = w.now.Add(ls.backoff)
+			ls.off = true
+			_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, l.fd, nil)
+			w.e.p.m.errors.WithLabelValues(l.r.Name, reasonAccept).Inc()
+			w.e.p.log.Warn("accept failed", "route", l.r.Name, "error", os.NewSyscallError("accept4", err),
+				"retry_in", ls.backoff.String())
+			return
+		}
+		ls.backoff = 0
+		w.newConn(l.r, fd, sa)
+	}
+}
+
+// resume puts paused listeners back.
+func (w *worker) resume() {
+	for i := range w.lst {
+		ls := &w.lst[i]
+		if !ls.off || ls.stopped || w.now.Before(ls.resumeAt) {
+			continue
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE}
+		setKey(&ev, uint64(i)<<2|kindListener)
+		if unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, w.e.ls[i].fd, &ev) == nil {
+			ls.off = false
+		}
+	}
+}
+
+// newConn starts an accepted connection: the peer check, the route's slot,
+// then the destination (the goroutine path's order, logs and metrics).
+func (w *worker) newConn(r *route, fd int, sa unix.Sockaddr) {
+	p, er := w.e.p, r.e
+	if er.allowed != nil {
+		if vm, ok := sa.(*unix.SockaddrVM); !ok || !er.allowed[vm.CID] {
+			p.peerRefused(r.Name)(sockaddrToNet(sa))
+			unix.Close(fd)
+			return
+		}
+	}
+	c := &econn{w: w, er: er, sa: sa, state: stWaitSlot}
+	c.conn = conn{p: p, r: r, start: w.now, peer: c}
+	c.side[kindClient].fd, c.side[kindUpstream].fd = fd, -1
+	c.deadline = w.now.Add(r.connectTimeout)
+	r.mConns.Inc()
+	r.mActive.Inc()
+	p.wg.Add(1)
+	w.e.count.Add(1)
+	w.insert(c)
+	if err := w.register(fd, c, kindClient); err != nil {
+		w.failEarly(c, reasonCopy, "connection closed: registering the socket failed", "error", err)
+		return
+	}
+	if w.acquire(c) {
+		w.dial(c)
+	}
+}
+
+func (w *worker) insert(c *econn) {
+	var i uint32
+	if n := len(w.free); n > 0 {
+		i = w.free[n-1]
+		w.free = w.free[:n-1]
+	} else {
+		i = uint32(len(w.conns))
+		w.conns = append(w.conns, nil)
+		w.gens = append(w.gens, 0)
+	}
+	w.conns[i] = c
+	c.slot, c.gen = i, w.gens[i]
+}
+
+func (w *worker) remove(c *econn) {
+	w.conns[c.slot] = nil
+	w.gens[c.slot]++
+	w.free = append(w.free, c.slot)
+}
+
+// register adds fd to the epoll set, edge-triggered for reading and
+// writing: no epoll_ctl is needed again for the life of the socket.
+func (w *worker) register(fd int, c *econn, kind int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
+	setKey(&ev, connKey(c.slot, c.gen, kind))
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// acquire takes a slot of the route, or queues c for one (false).
+func (w *worker) acquire(c *econn) bool {
+	r, er := c.r, c.er
+	er.mu.Lock()
+	select {
+	case r.sem <- struct{}{}:
+		er.mu.Unlock()
+		c.holdsSlot = true
+		return true
+	default:
+	}
+	if r.waiting.Add(1) > int64(cap(r.sem)) {
+		r.waiting.Add(-1)
+		er.mu.Unlock()
+		w.failEarly(c, reasonLimit, "connection refused: concurrency limit reached and too many waiting",
+			"max_connections", cap(r.sem))
+		return false
+	}
+	c.waitState = waitQueued
+	er.q = append(er.q, c)
+	er.mu.Unlock()
+	return false
+}
+
+// unqueue takes c out of its route's wait queue; false when a slot has been
+// handed to it already (c then holds it).
+func (c *econn) unqueue() bool {
+	er := c.er
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	switch c.waitState {
+	case waitQueued:
+		for i, q := range er.q {
+			if q == c {
+				er.q = append(er.q[:i], er.q[i+1:]...)
+				break
+			}
+		}
+		c.r.waiting.Add(-1)
+		c.waitState = waitNone
+		return true
+	case waitGranted:
+		c.holdsSlot = true
+		c.waitState = waitNone
+		return false
+	}
+	return true
+}
+
+// releaseSlot gives c's slot to the first connection waiting for one, or
+// back to the route.
+func (c *econn) releaseSlot() {
+	if !c.holdsSlot {
+		return
+	}
+	c.holdsSlot = false
+	r, er := c.r, c.er
+	er.mu.Lock()
+	if len(er.q) > 0 {
+		wc := er.q[0]
+		er.q[0] = nil
+		er.q = er.q[1:]
+		wc.waitState = waitGranted
+		r.waiting.Add(-1)
+		er.mu.Unlock()
+		wc.w.post(wmsg{kind: msgGrant, c: wc})
+		return
+	}
+	<-r.sem
+	er.mu.Unlock()
+}
+
+// dial starts connecting c to its destination: from the loop when no name
+// must be resolved (or the route's answer is current), else on a goroutine.
+func (w *worker) dial(c *econn) {
+	r, er := c.r, c.er
+	switch {
+	case er.fixed != nil:
+		c.addrs = er.fixed
+	case er.dest != nil:
+	case r.Direction == Egress && r.dns != nil:
+		got := r.dns.fresh()
+		if got == nil {
+			w.dialSlow(c)
+			return
+		}
+		addrs, err := w.e.p.allowedAddrs(r, got, c.log)
+		if err != nil {
+			w.failEarly(c, reasonNotAllowed, "destination unavailable: closing connection", "destination", r.dest.String(), "error", err)
+			return
+		}
+		c.addrs = addrs
+	default:
+		w.dialSlow(c)
+		return
+	}
+	c.state = stConnecting
+	w.connectNext(c)
+}
+
+// dialSlow resolves and dials on a goroutine (the goroutine path's dial,
+// with its checks and logs) and hands the socket back to the worker.
+func (w *worker) dialSlow(c *econn) {
+	c.state = stResolving
+	c.log() // built here: the goroutine and the worker both log
+	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
+	c.cancel = cancel
+	p := w.e.p
+	w.e.dialers.Add(1)
+	go func() {
+		defer w.e.dialers.Done()
+		defer cancel()
+		up, reason, err := p.dial(ctx, c.r, c.log)
+		fd := -1
+		if err == nil {
+			fd, err = takeFD(up)
+			if err != nil {
+				reason = reasonDial
+			}
+		}
+		w.post(wmsg{kind: msgDialed, c: c, fd: fd, reason: reason, err: err})
+	}()
+}
+
+// takeFD returns a non-blocking duplicate of c's descriptor and closes c.
+func takeFD(c net.Conn) (int, error) {
+	defer c.Close()
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1, fmt.Errorf("connection %T has no descriptor", c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, os.NewSyscallError("fcntl", derr)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func (w *worker) dialed(m wmsg) {
+	c := m.c
+	if c.state != stResolving {
+		if m.fd >= 0 {
+			unix.Close(m.fd)
+		}
+		return
+	}
+	c.cancel = nil
+	if m.err != nil {
+		w.failEarly(c, m.reason, "destination unavailable: closing connection", "destination", c.r.dest.String(), "error", m.err)
+		return
+	}
+	c.side[kindUpstream] = eside{fd: m.fd}
+	if err := w.register(m.fd, c, kindUpstream); err != nil {
+		w.failEarly(c, reasonDial, "destination unavailable: closing connection", "destination", c.r.dest.String(), "error", err)
+		return
+	}
+	w.open(c)
+}
+
+// connectNext tries the next address (c.addrs, or the route's fixed
+// destination), until one connects or is in progress.
+func (w *worker) connectNext(c *econn) {
+	er := c.er
+	for {
+		var sa unix.Sockaddr
+		tcp := er.tcp
+		if c.addrs != nil {
+			if c.next >= len(c.addrs) {
+				w.dialFailed(c)
+				return
+			}
+			sa = ipSockaddr(c.addrs[c.next], c.r.destPort)
+			tcp = true
+		} else {
+			if c.next > 0 {
+				w.dialFailed(c)
+				return
+			}
+			sa = er.dest
+		}
+		c.next++
+		family := unix.AF_INET
+		switch sa.(type) {
+		case *unix.SockaddrInet6:
+			family = unix.AF_INET6
+		case *unix.SockaddrUnix:
+			family = unix.AF_UNIX
+		case *unix.SockaddrVM:
+			family = unix.AF_VSOCK
+		}
+		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			c.errs = append(c.errs, c.dialError(sa, os.NewSyscallError("socket", err)))
+			continue
+		}
+		if tcp {
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		}
+		err = unix.Connect(fd, sa)
+		switch err {
+		case nil, unix.EINPROGRESS, unix.EINTR:
+		default:
+			unix.Close(fd)
+			c.errs = append(c.errs, c.dialError(sa, os.NewSyscallError("connect", err)))
+			continue
+		}
+		c.side[kindUpstream] = eside{fd: fd}
+		if rerr := w.register(fd, c, kindUpstream); rerr != nil {
+			unix.Close(fd)
+			c.side[kindUpstream].fd = -1
+			c.errs = append(c.errs, rerr)
+			continue
+		}
+		if err == nil {
+			w.open(c)
+		}
+		return // EPOLLOUT says when it is connected
+	}
+}
+
+// dialError is the error the goroutine path's dial would report.
+func (c *econn) dialError(sa unix.Sockaddr, err error) error {
+	network := c.er.destNet
+	if c.addrs != nil {
+		network = "tcp"
+	}
+	return &net.OpError{Op: "dial", Net: network, Addr: sockaddrToNet(sa), Err: err}
+}
+
+// connected handles the destination socket turning writable (or failing)
+// while connecting.
+func (w *worker) connected(c *econn) {
+	up := &c.side[kindUpstream]
+	soerr, err := unix.GetsockoptInt(up.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr == 0 {
+		w.open(c)
+		return
+	}
+	if err == nil {
+		err = syscall.Errno(soerr)
+	}
+	sa, _ := unix.Getpeername(up.fd)
+	if sa == nil {
+		sa = c.lastSockaddr()
+	}
+	c.errs = append(c.errs, c.dialError(sa, os.NewSyscallError("connect", err)))
+	unix.Close(up.fd)
+	*up = eside{fd: -1}
+	w.connectNext(c)
+}
+
+// lastSockaddr is the address connectNext tried last.
+func (c *econn) lastSockaddr() unix.Sockaddr {
+	if c.addrs != nil && c.next > 0 {
+		return ipSockaddr(c.addrs[c.next-1], c.r.destPort)
+	}
+	return c.er.dest
+}
+
+func (w *worker) dialFailed(c *econn) {
+	err := errors.Join(c.errs...)
+	if err == nil {
+		err = errors.New("no address to dial")
+	}
+	w.failEarly(c, reasonDial, "destination unavailable: closing connection", "destination", c.r.dest.String(), "error", err)
+}
+
+// open starts copying.
+func (w *worker) open(c *econn) {
+	c.state = stOpen
+	c.addrs, c.errs = nil, nil
+	c.lastActive = w.now
+	c.r.mConnect.Observe(w.now.Sub(c.start).Seconds())
+	w.pump(c)
+}
+
+// failEarly ends a connection that never reached stOpen.
+func (w *worker) failEarly(c *econn, reason, msg string, args ...any) {
+	c.fail(reason, msg, args...)
+	w.drop(c)
+}
+
+// drop releases everything a connection took (not yet open, or failed).
+func (w *worker) drop(c *econn) {
+	if c.state == stWaitSlot {
+		c.unqueue()
+	}
+	if c.cancel != nil {
+		c.cancel()
+		c.cancel = nil
+	}
+	c.state = stClosed
+	w.remove(c)
+	for i := range c.side {
+		if c.side[i].fd >= 0 {
+			unix.Close(c.side[i].fd)
+			c.side[i].fd = -1
+		}
+	}
+	c.releaseSlot()
+	c.r.mActive.Dec()
+	w.e.count.Add(-1)
+	w.e.p.wg.Done()
+}
+
+// forceClose ends c at the drain deadline.
+func (w *worker) forceClose(c *econn) {
+	if c.state == stOpen {
+		w.end(c, net.ErrClosed)
+		return
+	}
+	w.failEarly(c, reasonShutdown, "connection closed at the drain deadline before it was proxied")
+}
+
+// sweep applies the deadlines and flushes the byte counts.
+func (w *worker) sweep() {
+	w.resume()
+	now := w.now
+	for _, c := range w.conns {
+		if c == nil {
+			continue
+		}
+		switch c.state {
+		case stWaitSlot:
+			// A slot handed over just before the deadline is kept: the
+			// grant message follows.
+			if !now.Before(c.deadline) && c.unqueue() {
+				w.failEarly(c, reasonLimit, "connection refused: concurrency limit reached", "max_connections", cap(c.r.sem),
+					"waited", c.r.connectTimeout.String())
+			}
+		case stConnecting:
+			if !now.Before(c.deadline) {
+				c.errs = append(c.errs, c.dialError(c.lastSockaddr(), os.ErrDeadlineExceeded))
+				w.dialFailed(c)
+			}
+		case stOpen:
+			c.flush()
+			if !c.graceUntil.IsZero() && !now.Before(c.graceUntil) && !c.dirs[dirIn].done {
+				c.dirs[dirIn].err = errGrace
+				w.end(c, net.ErrClosed)
+				continue
+			}
+			idle := c.r.idleTimeout
+			if idle <= 0 {
+				continue
+			}
+			if now.Sub(c.lastActive) >= idle {
+				w.end(c, errIdle)
+				continue
+			}
+			for d := range c.dirs {
+				if c.dirs[d].buf != nil && now.Sub(c.dirs[d].stall) >= idle {
+					c.dirs[d].err = errIdle // a write stuck for the idle period
+					w.end(c, net.ErrClosed)
+					break
+				}
+			}
+		}
+	}
+}
+
+// flush adds the bytes copied since the last flush to the route's counters.
+func (c *econn) flush() {
+	if d := c.in - c.inF; d > 0 {
+		c.r.bytesIn.Add(float64(d))
+		c.inF = c.in
+	}
+	if d := c.out - c.outF; d > 0 {
+		c.r.bytesOut.Add(float64(d))
+		c.outF = c.out
+	}
+}
+
+func (w *worker) runReady() {
+	if len(w.ready) == 0 {
+		return
+	}
+	ready := w.ready
+	w.ready = nil
+	for _, c := range ready {
+		c.posted = false
+		if c.state == stOpen {
+			w.pump(c)
+		}
+	}
+}
+
+// pump copies what can be copied in both directions without blocking.
+func (w *worker) pump(c *econn) {
+	for d := range c.dirs {
+		if c.dirs[d].done {
+			continue
+		}
+		w.pumpDir(c, d)
+		if c.state != stOpen {
+			return
+		}
+	}
+	if c.dirs[dirIn].done && c.dirs[dirOut].done {
+		w.end(c, nil)
+	}
+}
+
+// pumpDir copies direction d: the pending bytes first, then reads into the
+// scratch buffer and writes them on, until the source has nothing, the
+// destination is full (the rest is kept, and the source not read until it
+// is written) or the budget is spent (the connection goes on the ready
+// list).
+func (w *worker) pumpDir(c *econn, d int) {
+	dir := &c.dirs[d]
+	src, dst := &c.side[d], &c.side[1-d]
+	if dir.buf != nil {
+		if !dst.wr {
+			return
+		}
+		b := (*dir.buf)[dir.off:dir.end]
+		n, err := rawSend(dst.fd, b)
+		if err != nil && err != unix.EAGAIN {
+			dir.err = os.NewSyscallError("write", err)
+			w.end(c, net.ErrClosed)
+			return
+		}
+		if n > 0 {
+			c.count(d, n)
+			dir.off += n
+			dir.stall = w.now
+		}
+		if dir.off < dir.end {
+			dst.wr = false
+			return
+		}
+		putPend(dir.buf)
+		dir.buf = nil
+		if dir.shutAfter {
+			w.dirEnded(c, d)
+			return
+		}
+	}
+	for range pumpBudget {
+		if !src.rd {
+			return
+		}
+		n, err := rawRead(uintptr(src.fd), w.scratch)
+		switch {
+		case err == unix.EAGAIN:
+			src.rd = false
+			return
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			dir.err = os.NewSyscallError("read", err)
+			w.end(c, net.ErrClosed)
+			return
+		case n == 0:
+			w.dirEnded(c, d)
+			return
+		}
+		c.lastActive = w.now
+		m, err := rawSend(dst.fd, w.scratch[:n])
+		if err != nil {
+			if err != unix.EAGAIN {
+				dir.err = os.NewSyscallError("write", err)
+				w.end(c, net.ErrClosed)
+				return
+			}
+			m = 0
+		}
+		c.count(d, m)
+		if m < n {
+			rest := n - m
+			dir.buf = getPend(rest)
+			dir.off, dir.end = 0, copy(*dir.buf, w.scratch[m:n])
+			dir.stall = w.now
+			dst.wr = false
+			return
+		}
+	}
+	if !c.posted {
+		c.posted = true
+		w.ready = append(w.ready, c)
+	}
+}
+
+func (c *econn) count(d, n int) {
+	if d == dirIn {
+		c.in += int64(n)
+	} else {
+		c.out += int64(n)
+	}
+}
+
+// dirEnded: direction d's source has ended (and everything read has been
+// written): half-close the destination. The destination's clean end
+// starts the client's half-close grace.
+func (w *worker) dirEnded(c *econn, d int) {
+	dir := &c.dirs[d]
+	if dir.buf != nil {
+		dir.shutAfter = true
+		return
+	}
+	dir.done = true
+	if err := unix.Shutdown(c.side[1-d].fd, unix.SHUT_WR); err != nil {
+		dir.err = os.NewSyscallError("shutdown", err)
+		w.end(c, net.ErrClosed)
+		return
+	}
+	if d == dirOut {
+		c.graceUntil = w.now.Add(w.e.p.cfg.HalfCloseGrace)
+	}
+	if c.dirs[dirIn].done && c.dirs[dirOut].done {
+		w.end(c, nil)
+	}
+}
+
+// end closes an open connection: a direction still running ends with
+// other (errors already recorded in c.dirs are kept). It logs and counts
+// the end as the goroutine path does.
+func (w *worker) end(c *econn, other error) {
+	for d := range c.dirs {
+		dir := &c.dirs[d]
+		if !dir.done && dir.err == nil {
+			dir.err = other
+		}
+		if dir.buf != nil {
+			putPend(dir.buf)
+			dir.buf = nil
+		}
+	}
+	c.state = stClosed
+	w.remove(c)
+	for i := range c.side {
+		unix.Close(c.side[i].fd)
+		c.side[i].fd = -1
+	}
+	c.releaseSlot()
+	c.flush()
+	c.r.mActive.Dec()
+	w.e.count.Add(-1)
+	defer w.e.p.wg.Done()
+	c.ended(c.dirs[dirIn].err, c.dirs[dirOut].err, c.in, c.out)
+}
+
+// rawSend is send(2) with MSG_NOSIGNAL on a non-blocking socket, without
+// the runtime's system-call bookkeeping (see rawRead).
+func rawSend(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			unix.MSG_NOSIGNAL, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), nil
+	}
+}
