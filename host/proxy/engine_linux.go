@@ -533,7 +533,7 @@ func (w *worker) timeout() int {
 			until = ls.resumeAt
 		}
 	}
-	d := until.Sub(time.Now())
+	d := time.Until(until)
 	if d <= 0 {
 		return 0
 	}
