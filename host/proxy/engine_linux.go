@@ -146,6 +146,7 @@ type worker struct {
 	now     time.Time
 	next    time.Time // next sweep
 	lst     []lstate  // per listener
+	paused  int       // listeners paused after an accept error
 	stopped bool
 
 	mu       sync.Mutex
@@ -514,6 +515,9 @@ func (w *worker) run() {
 			w.event(&events[i])
 		}
 		w.runReady()
+		if w.paused > 0 {
+			w.resume()
+		}
 		if !w.now.Before(w.next) {
 			w.sweep()
 			w.next = w.now.Add(w.e.sweep)
@@ -596,6 +600,8 @@ func (w *worker) drainInbox() {
 				ls := &w.lst[i]
 				if !ls.off {
 					_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, w.e.ls[i].fd, nil)
+				} else if !ls.stopped {
+					w.paused--
 				}
 				ls.off, ls.stopped = true, true
 			}
@@ -639,6 +645,7 @@ func (w *worker) accept(i int) {
 			ls.backoff = min(max(2*ls.backoff, 5*time.Millisecond), time.Second)
 			ls.resumeAt = w.now.Add(ls.backoff)
 			ls.off = true
+			w.paused++
 			_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, l.fd, nil)
 			w.e.p.m.errors.WithLabelValues(l.r.Name, reasonAccept).Inc()
 			w.e.p.log.Warn("accept failed", "route", l.r.Name, "error", os.NewSyscallError("accept4", err),
@@ -661,6 +668,7 @@ func (w *worker) resume() {
 		setKey(&ev, uint64(i)<<2|kindListener)
 		if unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, w.e.ls[i].fd, &ev) == nil {
 			ls.off = false
+			w.paused--
 		}
 	}
 }
@@ -1053,7 +1061,6 @@ func (w *worker) forceClose(c *econn) {
 
 // sweep applies the deadlines and flushes the byte counts.
 func (w *worker) sweep() {
-	w.resume()
 	now := w.now
 	for _, c := range w.conns {
 		if c == nil {

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestEngineServesRoutes: on Linux every route is served by the event
+// engine unless the goroutine path is asked for.
+func TestEngineServesRoutes(t *testing.T) {
+	up := startServer(t, echo)
+	p, _ := startProxy(t, egressConfig(t, up))
+	if p.eng == nil || p.parker != nil {
+		t.Fatalf("engine %v, parker %v: want the engine", p.eng != nil, p.parker != nil)
+	}
+	if _, ok := p.listeners["r"].(*fdListener); !ok {
+		t.Errorf("route listener %T, want the engine's", p.listeners["r"])
+	}
+	c := dialRoute(t, p, "r")
+	defer c.Close()
+	exchange(t, c, []byte("via the engine"))
+	waitUntil(t, "the engine counts the connection", func() bool { return p.eng.active() == 1 })
+}
+
+// TestEngineNoFDLeak: many connections ending every way an attacker can
+// end them (clean, half-closed, reset mid-transfer, silent until the idle
+// timeout, refused for the limit, to a dead destination) leave no
+// descriptor behind.
+func TestEngineNoFDLeak(t *testing.T) {
+	up := startServer(t, echo)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().(*net.TCPAddr)
+	dead.Close()
+	log, _ := testLogger(t)
+	cfg := &Config{
+		Logger:      log,
+		IdleTimeout: 200 * time.Millisecond,
+		AllowList:   []AllowEntry{{Address: "127.0.0.1", Port: up.port()}, {Address: "127.0.0.1", Port: deadAddr.Port}},
+		Routes: []Route{
+			{Name: "r", Direction: Egress, Listen: "tcp://127.0.0.1:0", Destination: up.url(), MaxConnections: 8},
+			{Name: "dead", Direction: Egress, Listen: "tcp://127.0.0.1:0", Destination: "tcp://" + deadAddr.String()},
+		},
+	}
+	p, _ := startProxy(t, cfg)
+	base := countFDs(t)
+	big := bytes.Repeat([]byte("z"), 1<<20)
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				c, err := net.Dial("tcp", p.Addr("r").String())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				switch i % 4 {
+				case 0: // clean exchange with half-close
+					if got := roundTrip(t, c, []byte("hello")); string(got) != "hello" {
+						t.Errorf("got %q", got)
+					}
+				case 1: // reset in the middle of a transfer
+					_, _ = c.Write(big[:256<<10])
+					_ = c.(*net.TCPConn).SetLinger(0)
+				case 2: // silent: the idle timeout ends it
+					expectClosed(t, c, 5*time.Second)
+				case 3: // half-close at once, never read
+					_ = c.(*net.TCPConn).CloseWrite()
+					_, _ = io.Copy(io.Discard, c)
+				}
+			}(i)
+		}
+		wg.Wait()
+		// Connections to a dead destination.
+		for i := 0; i < 4; i++ {
+			c := dialRoute(t, p, "dead")
+			expectClosed(t, c, 5*time.Second)
+			c.Close()
+		}
+	}
+	waitUntil(t, "every connection has ended", func() bool { return p.eng.active() == 0 })
+	if got := settle(base, func() int { return countFDs(t) }); got > base {
+		t.Errorf("descriptors: %d before, %d after", base, got)
+	}
+}
+
+// TestEngineBackPressure: a destination that never reads does not make the
+// proxy buffer what the client sends: the client's writes block once the
+// kernel's socket buffers and one pending buffer are full.
+func TestEngineBackPressure(t *testing.T) {
+	stop := make(chan struct{})
+	up := startServer(t, func(c net.Conn) { <-stop })
+	defer close(stop)
+	p, _ := startProxy(t, egressConfig(t, up))
+	c := dialRoute(t, p, "r")
+	defer c.Close()
+	chunk := make([]byte, 64<<10)
+	var sent int
+	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	for sent < 512<<20 {
+		n, err := c.Write(chunk)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	// Loopback socket buffers reach a few MiB each way (two sockets on
+	// each side of the proxy); 512 MiB would mean unbounded buffering.
+	if sent > 64<<20 {
+		t.Fatalf("the proxy took %d MiB from a client whose destination never reads", sent>>20)
+	}
+	t.Logf("client could write %d KiB before blocking", sent>>10)
+}
+
+// TestEngineTrickle: a client sending a byte at a time, each within the
+// idle timeout, keeps its connection; the bytes all arrive.
+func TestEngineTrickle(t *testing.T) {
+	up := startServer(t, echo)
+	cfg := egressConfig(t, up)
+	cfg.IdleTimeout = 300 * time.Millisecond
+	p, _ := startProxy(t, cfg)
+	c := dialRoute(t, p, "r")
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < 10; i++ { // 10 × 100 ms: over three idle timeouts
+		if _, err := c.Write([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != byte('a'+i) {
+			t.Fatalf("byte %d: %q, %v", i, b, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Then silent: closed after the idle timeout, counted.
+	expectClosed(t, c, 5*time.Second)
+	waitMetric(t, p.m.errors.WithLabelValues("r", reasonIdle), 1)
+}
+
+// TestEngineSilentClient: a client that connects and says nothing is
+// closed after the idle timeout.
+func TestEngineSilentClient(t *testing.T) {
+	up := startServer(t, echo)
+	cfg := egressConfig(t, up)
+	cfg.IdleTimeout = 200 * time.Millisecond
+	p, _ := startProxy(t, cfg)
+	c := dialRoute(t, p, "r")
+	defer c.Close()
+	start := time.Now()
+	expectClosed(t, c, 5*time.Second)
+	if el := time.Since(start); el < 150*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", el)
+	}
+	waitMetric(t, p.m.errors.WithLabelValues("r", reasonIdle), 1)
+}
+
+// TestEngineStalledWriter: a client that sends but never reads what the
+// destination sends back is closed after the idle timeout even while its
+// own direction keeps the connection active.
+func TestEngineStalledWriter(t *testing.T) {
+	up := startServer(t, func(c net.Conn) {
+		go func() { _, _ = io.Copy(io.Discard, c) }()
+		big := make([]byte, 1<<20)
+		for {
+			if _, err := c.Write(big); err != nil {
+				return
+			}
+		}
+	})
+	cfg := egressConfig(t, up)
+	cfg.IdleTimeout = 300 * time.Millisecond
+	p, _ := startProxy(t, cfg)
+	c := dialRoute(t, p, "r")
+	defer c.Close()
+	done := make(chan struct{})
+	go func() { // keep the client's direction active, never read
+		defer close(done)
+		for {
+			if _, err := c.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a client that never reads kept its connection")
+	}
+	waitMetric(t, p.m.errors.WithLabelValues("r", reasonIdle), 1)
+}
+
+// TestEngineResetMidWrite: a client resetting while the destination
+// streams to it ends the connection as a copy error, and the destination's
+// socket is closed.
+func TestEngineResetMidWrite(t *testing.T) {
+	upClosed := make(chan struct{})
+	up := startServer(t, func(c net.Conn) {
+		defer close(upClosed)
+		big := make([]byte, 256<<10)
+		for {
+			if _, err := c.Write(big); err != nil {
+				return
+			}
+		}
+	})
+	p, _ := startProxy(t, egressConfig(t, up))
+	c := dialRoute(t, p, "r")
+	if _, err := io.ReadFull(c, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	select {
+	case <-upClosed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the destination kept streaming after the client reset")
+	}
+	waitMetric(t, p.m.errors.WithLabelValues("r", reasonCopy), 1)
+	waitUntil(t, "the connection ended", func() bool { return p.eng.active() == 0 })
+}
+
+// TestEngineAcceptEMFILE: out of descriptors, the engine pauses accepting
+// (logged and counted) instead of spinning on the listener, and serves the
+// queued connections once descriptors are available again.
+func TestEngineAcceptEMFILE(t *testing.T) {
+	up := startServer(t, echo)
+	cfg := egressConfig(t, up)
+	log, logs := testLogger(t)
+	cfg.Logger = log
+	p, _ := startProxy(t, cfg)
+	c0 := dialRoute(t, p, "r") // warm: the upstream side works
+	exchange(t, c0, []byte("warm"))
+	c0.Close()
+	waitUntil(t, "warm-up connection ended", func() bool { return p.eng.active() == 0 })
+
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Skip(err)
+	}
+	n := countFDs(t)
+	var clients []net.Conn
+	func() {
+		lim := unix.Rlimit{Cur: uint64(n + 3), Max: old.Max}
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			t.Skip(err)
+		}
+		defer func() { _ = unix.Setrlimit(unix.RLIMIT_NOFILE, &old) }()
+		for i := 0; i < 3; i++ {
+			c, err := net.DialTimeout("tcp", p.Addr("r").String(), time.Second)
+			if err != nil {
+				if errors.Is(err, syscall.EMFILE) {
+					break
+				}
+				t.Fatal(err)
+			}
+			clients = append(clients, c)
+		}
+		var before, after unix.Rusage
+		_ = unix.Getrusage(unix.RUSAGE_SELF, &before)
+		time.Sleep(300 * time.Millisecond)
+		_ = unix.Getrusage(unix.RUSAGE_SELF, &after)
+		cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+		if cpu > 150*time.Millisecond {
+			t.Errorf("%v of CPU in 300 ms out of descriptors: the accept loop spins", cpu)
+		}
+	}()
+	if len(clients) == 0 {
+		t.Skip("could not open a client connection under the lowered limit")
+	}
+	if n := metricValue(p.m.errors.WithLabelValues("r", reasonAccept)); n < 1 || n > 30 {
+		t.Errorf("%v accept errors counted in 300 ms (want some, and a backoff between them)", n)
+	}
+	if !strings.Contains(logs.String(), "too many open files") {
+		t.Errorf("EMFILE not logged:\n%s", logs.String())
+	}
+	for _, c := range clients {
+		exchange(t, c, []byte("after EMFILE"))
+		c.Close()
+	}
+}
+
+// TestEngineForcedCloseWaiting: at the drain deadline, connections still
+// waiting for a slot are closed too, counted as shutdown, and Serve
+// returns.
+func TestEngineForcedCloseWaiting(t *testing.T) {
+	up := startServer(t, echo)
+	cfg := egressConfig(t, up)
+	cfg.Routes[0].MaxConnections = 1
+	cfg.ConnectTimeout = time.Minute
+	cfg.ShutdownTimeout = 200 * time.Millisecond
+	p, stop := startProxy(t, cfg)
+	held := dialRoute(t, p, "r")
+	defer held.Close()
+	exchange(t, held, []byte("held"))
+	waiting := dialRoute(t, p, "r")
+	defer waiting.Close()
+	waitUntil(t, "a connection waits", func() bool { return p.routes[0].waiting.Load() == 1 })
+	start := time.Now()
+	stop()
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("Serve returned after %v", el)
+	}
+	expectClosed(t, held, time.Second)
+	expectClosed(t, waiting, time.Second)
+	waitMetric(t, p.m.errors.WithLabelValues("r", reasonShutdown), 2)
+	if w := p.routes[0].waiting.Load(); w != 0 {
+		t.Errorf("%d still waiting", w)
+	}
+}
+
+// TestEngineStaleKey: an event naming a connection that has ended (its
+// slot's generation moved on, the slot perhaps reused) is dropped.
+func TestEngineStaleKey(t *testing.T) {
+	e := &engine{}
+	w := &worker{e: e}
+	old := &econn{state: stOpen}
+	w.insert(old)
+	slot, gen := old.slot, old.gen
+	w.remove(old)
+	reused := &econn{state: stWaitSlot}
+	w.insert(reused)
+	if reused.slot != slot || reused.gen == gen {
+		t.Fatalf("slot %d gen %d reused as slot %d gen %d", slot, gen, reused.slot, reused.gen)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setKey(&ev, connKey(slot, gen, kindClient))
+	w.event(&ev) // must not touch the new connection
+	if reused.side[kindClient].rd {
+		t.Fatal("a stale event reached the connection that reuses the slot")
+	}
+	setKey(&ev, connKey(reused.slot, reused.gen, kindClient))
+	w.event(&ev)
+	if !reused.side[kindClient].rd {
+		t.Fatal("the current key did not reach its connection")
+	}
+	setKey(&ev, connKey(99, 0, kindUpstream))
+	w.event(&ev) // out of the table: dropped
+}
