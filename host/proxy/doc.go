@@ -54,30 +54,66 @@
 //
 // # Data path
 //
-// Each connection takes a slot of its route's concurrency limit
-// (max_connections, vsock-proxy's -w). A connection that finds no free slot
-// waits up to the connect timeout, then is closed with a logged reason: there
-// is no pool of idle workers, and at most max_connections connections wait.
-// Bytes are copied by one goroutine per direction, and only while the
-// direction has something to copy: each read(2) runs inside
-// syscall.RawConn's read callback, into a pooled 4 KiB buffer taken there
-// (128 KiB while reads fill the buffer), so a direction waiting for data
-// holds no buffer. A direction that has read nothing for 25 ms hands its
-// socket to one epoll set for the whole proxy (Linux; registered
-// level-triggered and one-shot, named by a table slot and generation) and
-// its goroutine ends; the socket turning readable starts a goroutine again.
-// An idle connection therefore holds no goroutine and no buffer, only its
-// two sockets and about 1.5 kB of state (on other systems an idle
-// direction keeps its goroutine). The idle timeout of a connection whose
-// directions are all parked is applied by a periodic sweep (an eighth of
-// the shortest idle timeout, 10 ms to 1 s); the drain deadline's forced
-// close ends parked connections too. AF_VSOCK cannot splice(2); between two
-// TCP sockets on loopback splice costs less CPU per byte when the upstream
-// reads in large blocks but more when it reads 8 KiB at a time, and
-// neither gets within 80% of a direct connection once the CPUs are
-// saturated (see docs/PERFORMANCE.md), so buffers are used everywhere.
-// End-of-stream is propagated as a half-close (CloseWrite) in each
-// direction independently. Connect and idle timeouts apply per route. A
+// On Linux the routes are served by an event engine: GOMAXPROCS workers,
+// each a goroutine locked to its thread and waiting in its own epoll set
+// (golang.org/x/sys/unix; gnet and similar libraries have no AF_VSOCK, no
+// half-close and no splice, which a proxy needs). Every route's listening
+// socket, TCP, unix or vsock, sits in every worker's set with
+// EPOLLEXCLUSIVE, so a new connection wakes one worker; the worker
+// accepts a bounded batch (accept4) and serves what it accepted from then
+// on, with no other thread involved. An accept error such as EMFILE is
+// logged and counted, and the worker stops accepting on that listener for
+// a backoff (5 ms doubling to 1 s) rather than spinning on it.
+//
+// Each connection then goes through the goroutine path's checks, in its
+// order and with its logs and metrics: the peer (allowed_cids), a slot of
+// its route's concurrency limit (max_connections, vsock-proxy's -w), then
+// the destination. A connection that finds no free slot waits up to the
+// connect timeout in its route's queue, then is closed with a logged
+// reason; at most max_connections connections wait, and a released slot
+// goes to the first in the queue. A destination that needs no lookup (an
+// IP address, a unix or vsock address, or a name whose allow-listed answer
+// is current) is connected from the worker with a non-blocking connect(2),
+// trying the addresses in order within the connect timeout; a name that
+// must be resolved is resolved and dialled on a goroutine for that one
+// connection, which hands the socket back to the worker.
+//
+// Both sockets of a connection are registered once, edge-triggered. Each
+// direction reads into its worker's 256 KiB scratch buffer and writes the
+// bytes on at once; only when the destination takes part of them does the
+// direction keep the rest in a pooled buffer, and it reads nothing more
+// until that is written (back-pressure: a peer that never reads holds at
+// most one buffer per direction, and the kernel's socket buffers). An idle
+// connection holds no buffer and no goroutine: its two sockets and about
+// 400 bytes of state. A direction reads at most 16 times per wake-up
+// before the worker turns to other connections. End-of-stream is
+// propagated as a half-close (shutdown SHUT_WR) in each direction
+// independently. Deadlines are checked by each worker every eighth of the
+// shortest idle, connect or half-close timeout (10 ms to 1 s): a
+// connection with no traffic either way for the idle timeout, or whose
+// pending bytes have not moved for that long (a peer that stopped
+// reading), is closed; so is a client still open half_close_grace after
+// the destination finished sending. Byte counts reach the metrics at that
+// period and when the connection ends. At the drain deadline every worker
+// closes its connections, including those still waiting or connecting. A
+// panic in a worker is logged and ends the process with a non-zero status
+// (systemd restarts host-proxy): a worker serves many connections, and
+// recovering per event would cost every event.
+//
+// On other systems, or with the goroutine path chosen in tests, bytes are
+// copied by one goroutine per direction, and only while the direction has
+// something to copy: each read(2) runs inside syscall.RawConn's read
+// callback, into a pooled 4 KiB buffer taken there (128 KiB while reads
+// fill the buffer), so a direction waiting for data holds no buffer. On
+// Linux a direction that has read nothing for 25 ms hands its socket to
+// one epoll set for the whole proxy (registered level-triggered and
+// one-shot, named by a table slot and generation) and its goroutine ends;
+// the socket turning readable starts a goroutine again. The idle timeout
+// of a connection whose directions are all parked is applied by a
+// periodic sweep; the drain deadline's forced close ends parked
+// connections too.
+//
+// AF_VSOCK cannot splice(2). Connect and idle timeouts apply per route. A
 // failing destination closes only the connection that needed it.
 //
 // # Credentials

@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "bytes_total",
-			Help: "Bytes forwarded, per route and direction (in: from the accepting side to the destination, out: back). Counted when a copy returns (at least every idle_timeout/2).",
+			Help: "Bytes forwarded, per route and direction (in: from the accepting side to the destination, out: back). Counted at least every second (and when a copy returns, on the goroutine path at least every idle_timeout/2).",
 		}, []string{"route", "direction"}),
 		dns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "dns_refused_total",
