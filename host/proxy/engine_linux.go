@@ -923,7 +923,7 @@ func (w *worker) connectNext(c *econn) {
 				w.dialFailed(c)
 				return
 			}
-			sa = er.dest
+			sa = copySockaddr(er.dest) // unix.Connect writes into it: one per call
 		}
 		c.next++
 		family := unix.AF_INET
@@ -965,6 +965,21 @@ func (w *worker) connectNext(c *econn) {
 	}
 }
 
+// copySockaddr returns a copy of a route's destination address.
+func copySockaddr(sa unix.Sockaddr) unix.Sockaddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &unix.SockaddrInet4{Addr: a.Addr, Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &unix.SockaddrInet6{Addr: a.Addr, Port: a.Port, ZoneId: a.ZoneId}
+	case *unix.SockaddrUnix:
+		return &unix.SockaddrUnix{Name: a.Name}
+	case *unix.SockaddrVM:
+		return &unix.SockaddrVM{CID: a.CID, Port: a.Port, Flags: a.Flags}
+	}
+	return sa
+}
+
 // dialError is the error the goroutine path's dial would report.
 func (c *econn) dialError(sa unix.Sockaddr, err error) error {
 	network := c.er.destNet
@@ -1001,7 +1016,7 @@ func (c *econn) lastSockaddr() unix.Sockaddr {
 	if c.addrs != nil && c.next > 0 {
 		return ipSockaddr(c.addrs[c.next-1], c.r.destPort)
 	}
-	return c.er.dest
+	return copySockaddr(c.er.dest)
 }
 
 func (w *worker) dialFailed(c *econn) {

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -242,6 +242,28 @@ func TestEngineResetMidWrite(t *testing.T) {
 // queued connections once descriptors are available again.
 func TestEngineAcceptEMFILE(t *testing.T) {
 	up := startServer(t, echo)
+	// The upstream keeps accepting through EMFILE too (startServer's
+	// loop ends at its first accept error).
+	ul, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.l.Close()
+	up.l = ul
+	go func() {
+		for {
+			c, err := ul.Accept()
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err != nil {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			go func() { defer c.Close(); echo(c) }()
+		}
+	}()
+	t.Cleanup(func() { ul.Close() })
 	cfg := egressConfig(t, up)
 	log, logs := testLogger(t)
 	cfg.Logger = log
@@ -255,36 +277,68 @@ func TestEngineAcceptEMFILE(t *testing.T) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
 		t.Skip(err)
 	}
-	n := countFDs(t)
-	var clients []net.Conn
+	// Client sockets made before the limit is lowered, connected after:
+	// the proxy's accept4 then finds no descriptor free.
+	addr := p.Addr("r").(*net.TCPAddr)
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for range 3 {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
 	func() {
-		lim := unix.Rlimit{Cur: uint64(n + 3), Max: old.Max}
+		lim := unix.Rlimit{Cur: uint64(countFDs(t) + 16), Max: old.Max}
 		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 			t.Skip(err)
 		}
 		defer func() { _ = unix.Setrlimit(unix.RLIMIT_NOFILE, &old) }()
-		for i := 0; i < 3; i++ {
-			c, err := net.DialTimeout("tcp", p.Addr("r").String(), time.Second)
-			if err != nil {
-				if errors.Is(err, syscall.EMFILE) {
-					break
-				}
-				t.Fatal(err)
+		// The limit bounds descriptor numbers: fill every free one.
+		var fill []int
+		defer func() {
+			for _, fd := range fill {
+				unix.Close(fd)
 			}
-			clients = append(clients, c)
+		}()
+		for {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				break
+			}
+			fill = append(fill, fd)
+		}
+		for _, fd := range fds {
+			if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: addr.Port}); err != nil {
+				t.Errorf("connect: %v", err)
+				return
+			}
 		}
 		var before, after unix.Rusage
 		_ = unix.Getrusage(unix.RUSAGE_SELF, &before)
 		time.Sleep(300 * time.Millisecond)
 		_ = unix.Getrusage(unix.RUSAGE_SELF, &after)
-		cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+		cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 		if cpu > 150*time.Millisecond {
 			t.Errorf("%v of CPU in 300 ms out of descriptors: the accept loop spins", cpu)
 		}
 	}()
-	if len(clients) == 0 {
-		t.Skip("could not open a client connection under the lowered limit")
+	var clients []net.Conn
+	for _, fd := range fds {
+		f := os.NewFile(uintptr(fd), "client")
+		c, err := net.FileConn(f) // a duplicate
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
 	}
+	fds = nil
 	if n := metricValue(p.m.errors.WithLabelValues("r", reasonAccept)); n < 1 || n > 30 {
 		t.Errorf("%v accept errors counted in 300 ms (want some, and a backoff between them)", n)
 	}
