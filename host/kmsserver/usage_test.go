@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
 	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
@@ -283,4 +284,40 @@ func TestKeyUsageFlushedWhenServeStops(t *testing.T) {
 	// The next server (a restart) answers it through GetKeyLastUsage.
 	env := newEnv(t, func(c *Config) { c.Store, c.RootKey = store, make([]byte, 32) })
 	wantUsage(t, env.lastUsage(t, id), types.KeyLastUsageTrackingOperationGenerateDataKey, reqIDOf(gdk.ResultMetadata), got.CreatedAt)
+}
+
+// TestKeyUsageReplicas: two replicas sharing PostgreSQL, each with its own
+// connection pool and memory. Each answers its own uses at once and the
+// other's after that replica's flush; the later use wins whichever
+// replica flushes last.
+func TestKeyUsageReplicas(t *testing.T) {
+	if testBackend != backendPostgres {
+		t.Skip("PostgreSQL backend only")
+	}
+	a := newEnv(t, nil)
+	b := newEnv(t, func(c *Config) { c.Store = openPostgres(t, &postgres.Config{URL: a.dbURL}) })
+	ctx := context.Background()
+	start := time.Now()
+	key := a.createKey(t)
+	enc, err := a.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := b.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, a.lastUsage(t, key), types.KeyLastUsageTrackingOperationEncrypt, reqIDOf(enc.ResultMetadata), start)
+	wantUsage(t, b.lastUsage(t, key), types.KeyLastUsageTrackingOperationDecrypt, reqIDOf(dec.ResultMetadata), start)
+	// b (the later use) flushes first, a last: the store keeps b's.
+	if err := b.srv.FlushKeyUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.srv.FlushKeyUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, a.lastUsage(t, key), types.KeyLastUsageTrackingOperationDecrypt, reqIDOf(dec.ResultMetadata), start)
+	// A third replica, started after both flushed, answers it too.
+	c := newEnv(t, func(c *Config) { c.Store = openPostgres(t, &postgres.Config{URL: a.dbURL}) })
+	wantUsage(t, c.lastUsage(t, key), types.KeyLastUsageTrackingOperationDecrypt, reqIDOf(dec.ResultMetadata), start)
 }

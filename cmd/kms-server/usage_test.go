@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
+)
+
+// TestKeyUsageSurvivesSIGTERM: the process writes the keys' last usage to
+// the store when SIGTERM stops it (well before its first periodic flush),
+// and the restarted process answers GetKeyLastUsage with it.
+func TestKeyUsageSurvivesSIGTERM(t *testing.T) {
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	client := clientFor(st, c.addr)
+	ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *ck.KeyMetadata.KeyId
+	gdk, err := client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), KeySpec: types.DataKeySpecAes256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqID, _ := awsmiddleware.GetRequestIDMetadata(gdk.ResultMetadata)
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("kms-server did not stop after SIGTERM")
+	}
+	c2 := startChild(t, st.ConfigPath)
+	defer c2.kill()
+	out, err := clientFor(st, c2.addr).GetKeyLastUsage(ctx, &awskms.GetKeyLastUsageInput{KeyId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := out.KeyLastUsage
+	if u == nil || u.Operation != types.KeyLastUsageTrackingOperationGenerateDataKey || u.KmsRequestId == nil || *u.KmsRequestId != reqID {
+		t.Fatalf("after a SIGTERM and a restart: KeyLastUsage %+v, want the GenerateDataKey of request %s", u, reqID)
+	}
+	if out.TrackingStartDate == nil || !out.TrackingStartDate.Equal(*ck.KeyMetadata.CreationDate) {
+		t.Errorf("TrackingStartDate %v, want the key's creation %v", out.TrackingStartDate, ck.KeyMetadata.CreationDate)
+	}
+}
