@@ -66,6 +66,7 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		}
 		s.materials.Delete(k.ID)
 		s.policies.Delete(k.ID)
+		s.usage.forget(k.ID)
 		s.metrics.deletions.WithLabelValues("destroyed").Inc()
 		s.cfg.Logger.Info("key deleted: its deletion date has passed", "key", arn, "deletion_date", k.DeletionDate)
 		// As CloudTrail records KMS's own DeleteKey event.

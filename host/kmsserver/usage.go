@@ -19,7 +19,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
 
-// trackedOps are the operations whose success counts as a use of their
+// trackedOp reports whether op is an operation whose success counts as a use of its
 // keys: KMS's KeyLastUsageTrackingOperation values.
 func trackedOp(op string) bool {
 	switch op {
@@ -105,7 +105,7 @@ func (t *usageTracker) last(id string) keystore.KeyUsage {
 	return e.last
 }
 
-// dirty returns the keys whose last use has not reached the store, and
+// takeDirty returns the keys whose last use has not reached the store, and
 // marks them clean; a failed write marks its key dirty again (redirty).
 func (t *usageTracker) takeDirty() map[string]keystore.KeyUsage {
 	t.mu.RLock()

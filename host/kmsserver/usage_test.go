@@ -321,3 +321,35 @@ func TestKeyUsageReplicas(t *testing.T) {
 	c := newEnv(t, func(c *Config) { c.Store = openPostgres(t, &postgres.Config{URL: a.dbURL}) })
 	wantUsage(t, c.lastUsage(t, key), types.KeyLastUsageTrackingOperationDecrypt, reqIDOf(dec.ResultMetadata), start)
 }
+
+// TestKeyUsageForgottenWhenKeyDestroyed: the deletion sweep drops a
+// destroyed key's usage from memory (no entry kept for ever, no write
+// retried for it).
+func TestKeyUsageForgottenWhenKeyDestroyed(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	key := env.createKey(t)
+	env.encrypt(t, key, []byte("x"), nil)
+	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(key), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := env.srv.cfg
+	cfg.Clock = func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	later, err := NewServer(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later.usage = env.srv.usage // the same process, days later
+	if u := later.usage.last(key); u.Operation != "Encrypt" {
+		t.Fatalf("usage before the sweep: %+v", u)
+	}
+	if n := later.sweepDeletions(ctx); n != 1 {
+		t.Fatalf("sweep destroyed %d keys, want 1", n)
+	}
+	if u := later.usage.last(key); !u.Time.IsZero() {
+		t.Fatalf("usage of a destroyed key kept: %+v", u)
+	}
+	if len(later.usage.takeDirty()) != 0 {
+		t.Fatal("a destroyed key's usage is still to be written")
+	}
+}
