@@ -35,12 +35,11 @@ func TestSyncClockParentPower(t *testing.T) {
 		{"just inside the bound, ahead", nsm, nsm.Add(DefaultMaxClockStep - 5*time.Second), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := timeRoute(t, func() string { return fmt.Sprintf(`{"unix_nano":%d}`, tc.host.UnixNano()) }, 0)
-			start := time.Now()
+			addr := timeRoute(t, func() string { return fmt.Sprintf(`{"unix_nano":%d}`, tc.host.UnixNano()) }, nil, 0)
 			var set []time.Time
-			_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxRTT: 500 * time.Millisecond,
-				Clock:     func() time.Time { return tc.enclave.Add(time.Since(start)) },
-				Reference: func() (time.Time, error) { return nsm.Add(time.Since(start)), nil },
+			_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxRTT: testMaxRTT,
+				Clock:     (&manualClock{now: tc.enclave}).Now,
+				Reference: func() (time.Time, error) { return nsm, nil },
 				Set:       func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
 			if tc.stepped {
 				if err != nil || len(set) != 1 || set[0].Sub(tc.host).Abs() > time.Second {
@@ -67,13 +66,12 @@ func TestSyncClockMaxStepBounded(t *testing.T) {
 	nsm := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
 	host := nsm.AddDate(0, 3, 0) // the parent names a time three months ahead
 	asked := 0
-	addr := timeRoute(t, func() string { asked++; return fmt.Sprintf(`{"unix_nano":%d}`, host.UnixNano()) }, 0)
+	addr := timeRoute(t, func() string { asked++; return fmt.Sprintf(`{"unix_nano":%d}`, host.UnixNano()) }, nil, 0)
 	for _, step := range []time.Duration{MaxClockStepLimit + time.Nanosecond, 365 * 24 * time.Hour, time.Duration(1<<63 - 1), -time.Minute} {
-		start := time.Now()
 		var set []time.Time
-		_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxStep: step, MaxRTT: 500 * time.Millisecond,
-			Clock:     func() time.Time { return time.Unix(0, 0).Add(time.Since(start)) },
-			Reference: func() (time.Time, error) { return nsm.Add(time.Since(start)), nil },
+		_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxStep: step, MaxRTT: testMaxRTT,
+			Clock:     func() time.Time { return time.Unix(0, 0) },
+			Reference: func() (time.Time, error) { return nsm, nil },
 			Set:       func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
 		var ce *ClockConfigError
 		if !errors.As(err, &ce) || !errors.Is(err, ErrClockConfig) || len(set) != 0 {
@@ -87,7 +85,7 @@ func TestSyncClockMaxStepBounded(t *testing.T) {
 		t.Fatalf("the host was asked %d times with a bad MaxStep", asked)
 	}
 	// The limit itself is accepted (and still refuses three months).
-	_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxStep: MaxClockStepLimit, MaxRTT: 500 * time.Millisecond,
+	_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxStep: MaxClockStepLimit, MaxRTT: testMaxRTT,
 		Clock:     func() time.Time { return time.Unix(0, 0) },
 		Reference: func() (time.Time, error) { return nsm, nil },
 		Set:       func(time.Time) error { t.Fatal("clock set"); return nil }, Logger: slog.New(slog.DiscardHandler)})

@@ -10,15 +10,36 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/enclavekit/enclavekit/enclave/emulator"
 )
 
+// manualClock is the enclave's clock in these tests: it moves only when
+// the test moves it, so a round trip is as long as the test says and not
+// as long as a loaded machine makes it.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Add moves the clock d ahead.
+func (c *manualClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// testMaxRTT is MaxRTT in these tests: SyncClock measures the round trip on
+// the manual clock, but its HTTP client gives up after 2 x MaxRTT of real
+// time, which a loaded machine must not reach.
+const testMaxRTT = 10 * time.Second
+
 // timeRoute serves the host's time route on a unix socket; answer picks
-// the body for each request.
-func timeRoute(t *testing.T, answer func() string, delay time.Duration) string {
+// the body for each request, and each request moves clk delay ahead (nil:
+// no clock to move).
+func timeRoute(t *testing.T, answer func() string, clk *manualClock, delay time.Duration) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "time.sock")
 	l, err := net.Listen("unix", sock)
@@ -30,7 +51,9 @@ func timeRoute(t *testing.T, answer func() string, delay time.Duration) string {
 			http.NotFound(w, r)
 			return
 		}
-		time.Sleep(delay)
+		if clk != nil {
+			clk.Add(delay)
+		}
 		fmt.Fprint(w, answer())
 	})}
 	go srv.Serve(l)
@@ -56,26 +79,27 @@ func TestSyncClock(t *testing.T) {
 		{"unset clock", time.Unix(0, 0), host, 0, true, nil},
 		{"host before floor", hostNow, func() string { return `{"unix_nano":0}` }, 0, false, errAny},
 		{"malformed", hostNow, func() string { return `{"time":"now"}` }, 0, false, errAny},
-		{"slow answer", hostNow, host, 300 * time.Millisecond, false, errAny},
+		{"slow answer", hostNow, host, testMaxRTT + time.Millisecond, false, errSlow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := timeRoute(t, tc.body, tc.delay)
+			// The enclave's clock stands at tc.enclave and moves only by
+			// the answer's delay.
+			clk := &manualClock{now: tc.enclave}
+			addr := timeRoute(t, tc.body, clk, tc.delay)
 			var set []time.Time
-			// The enclave's clock advances only with the real elapsed time,
-			// from tc.enclave.
-			start := time.Now()
-			now := func() time.Time { return tc.enclave.Add(time.Since(start)) }
-			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Clock: now, MaxRTT: 200 * time.Millisecond,
+			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Clock: clk.Now, MaxRTT: testMaxRTT,
 				Set: func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
 			switch {
-			case tc.wantErr == errAny && err == nil, tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
+			case tc.wantErr == errAny && err == nil,
+				tc.wantErr == errSlow && (err == nil || !strings.Contains(err.Error(), "round trip")),
+				tc.wantErr != errAny && tc.wantErr != errSlow && !errors.Is(err, tc.wantErr):
 				t.Fatalf("SyncClock: %v, want %v", err, tc.wantErr)
 			}
 			if (len(set) == 1) != tc.stepped || (res != nil && res.Stepped != tc.stepped) {
 				t.Fatalf("clock set %d times (stepped %v), want stepped %v", len(set), res != nil && res.Stepped, tc.stepped)
 			}
 			if tc.stepped {
-				if d := set[0].Sub(hostNow).Abs(); d > 100*time.Millisecond {
+				if d := set[0].Sub(hostNow).Abs(); d != 0 {
 					t.Fatalf("clock set %v from the host's time", d)
 				}
 			}
@@ -87,7 +111,10 @@ func TestSyncClock(t *testing.T) {
 	}
 }
 
-var errAny = errors.New("any error")
+var (
+	errAny  = errors.New("any error")
+	errSlow = errors.New(`an error for the round trip ("round trip ... exceeds")`)
+)
 
 // TestSyncClockReference: with a Reference (a clock the parent cannot
 // set), the host's time must be within MaxStep of it: an unset enclave
@@ -111,12 +138,10 @@ func TestSyncClockReference(t *testing.T) {
 		{"reference fails", time.Unix(0, 0), trusted, errors.New("no NSM"), false, errAny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := timeRoute(t, func() string { return fmt.Sprintf(`{"unix_nano":%d}`, tc.host.UnixNano()) }, 0)
-			start := time.Now()
-			now := func() time.Time { return tc.enclave.Add(time.Since(start)) }
-			ref := func() (time.Time, error) { return trusted.Add(time.Since(start)), tc.refErr }
+			addr := timeRoute(t, func() string { return fmt.Sprintf(`{"unix_nano":%d}`, tc.host.UnixNano()) }, nil, 0)
+			ref := func() (time.Time, error) { return trusted, tc.refErr }
 			var set []time.Time
-			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Clock: now, Reference: ref, MaxRTT: 200 * time.Millisecond,
+			res, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, Clock: (&manualClock{now: tc.enclave}).Now, Reference: ref, MaxRTT: testMaxRTT,
 				Set: func(t time.Time) error { set = append(set, t); return nil }, Logger: slog.New(slog.DiscardHandler)})
 			switch {
 			case tc.wantErr == errAny && err == nil, tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
