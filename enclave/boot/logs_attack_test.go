@@ -51,7 +51,18 @@ func TestLogRouteCannotReachStdin(t *testing.T) {
 	addr, recs := maliciousLogHost(t, "rm -rf /\nINJECTED\n")
 	f, stop := newForwarder(t, addr, 16)
 	defer stop()
-	time.Sleep(50 * time.Millisecond) // the host's bytes are on the wire first
+	// The forwarder connects with its first record, and the host writes
+	// its bytes before it reads any: once the host has that record, its
+	// bytes are on the wire.
+	f.Record("stdout", "first")
+	select {
+	case r := <-recs:
+		if r.Line != "first" {
+			t.Fatalf("the host got %q first", r.Line)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the first line never reached the host")
+	}
 	st, _ := supervise(t, context.Background(), &SupervisorConfig{
 		Args:   []string{"sh", "-c", `sleep 0.2; if read -r x; then echo "stdin:$x"; else echo "stdin empty"; fi`},
 		Stdout: f.Writer("stdout")})
@@ -63,7 +74,7 @@ func TestLogRouteCannotReachStdin(t *testing.T) {
 		if r.Line != "stdin empty" {
 			t.Fatalf("the application read %q from its stdin", r.Line)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("the application's line never reached the host")
 	}
 }

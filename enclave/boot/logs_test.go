@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -98,10 +99,7 @@ func TestLogForwarder(t *testing.T) {
 	out.Close()
 	want := []string{"stdout first line", "stderr an error", "stdout second line",
 		"stdout " + strings.Repeat("x", 64), "stdout " + strings.Repeat("x", 64), "stdout " + strings.Repeat("x", 22), "stdout no newline"}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(h.records()) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, fmt.Sprintf("the host has %d records", len(want)), func() bool { return len(h.records()) >= len(want) })
 	stop()
 	var got []string
 	for _, r := range h.records() {
@@ -116,7 +114,8 @@ func TestLogForwarder(t *testing.T) {
 }
 
 // TestLogForwarderBackPressure: a host that never reads must not slow the
-// application down; lines beyond the queue are dropped and counted.
+// application down; lines beyond the queue are dropped and counted (a
+// writer that waited for room instead would drop nothing).
 func TestLogForwarderBackPressure(t *testing.T) {
 	h := startLogHost(t, true)
 	f, stop := newForwarder(t, h.l.Addr().String(), 256)
@@ -125,13 +124,28 @@ func TestLogForwarderBackPressure(t *testing.T) {
 	const lines = 100000
 	line := strings.Repeat("y", 60) + "\n"
 	start := time.Now()
-	for i := range lines {
-		if i%1000 == 0 && time.Since(start) > 10*time.Second {
-			t.Fatalf("writing blocked: %d lines in %v", i, time.Since(start))
+	written := make(chan error, 1)
+	var n atomic.Int64
+	go func() {
+		for range lines {
+			if _, err := w.Write([]byte(line)); err != nil {
+				written <- err
+				return
+			}
+			n.Add(1)
 		}
-		if _, err := w.Write([]byte(line)); err != nil {
+		written <- nil
+	}()
+	// Waiting a WriteWait (200 ms) per line past the queue would take
+	// hours; a minute is far beyond what a loaded machine needs for the
+	// 100,000 lines (about a second here under the race detector).
+	select {
+	case err := <-written:
+		if err != nil {
 			t.Fatal(err)
 		}
+	case <-time.After(waitLimit):
+		t.Fatalf("writing blocked: %d lines of %d in %v", n.Load(), lines, time.Since(start))
 	}
 	el := time.Since(start)
 	s := f.Stats()
@@ -143,6 +157,39 @@ func TestLogForwarderBackPressure(t *testing.T) {
 		t.Fatalf("%d forwarded + %d dropped + %d queued != %d lines (one may be in flight)", s.Forwarded, s.DroppedLines, queued, lines)
 	}
 	t.Logf("%d lines written in %v against a stuck host: %+v", lines, el, s)
+}
+
+// TestLogForwarderNeverWaitsForRoom: with nothing draining the queue (the
+// sender stuck on the host for good), every line past the queue is dropped
+// at once. A writer that waited for room, even only WriteWait (200 ms) per
+// line, would take hours for these lines instead of about a second.
+func TestLogForwarderNeverWaitsForRoom(t *testing.T) {
+	f, err := NewLogForwarder(&LogForwarderConfig{Addr: "tcp://127.0.0.1:1", Queue: 256, MaxLine: 64,
+		WriteWait: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No Run: nothing takes lines off the queue.
+	w := f.Writer("stdout")
+	const lines = 100000
+	line := strings.Repeat("z", 60) + "\n"
+	written := make(chan struct{})
+	var n atomic.Int64
+	go func() {
+		defer close(written)
+		for range lines {
+			_, _ = w.Write([]byte(line))
+			n.Add(1)
+		}
+	}()
+	select {
+	case <-written:
+	case <-time.After(waitLimit):
+		t.Fatalf("writing waited for room: %d lines of %d in %v", n.Load(), lines, waitLimit)
+	}
+	if s := f.Stats(); s.DroppedLines != lines-256 || len(f.queue) != 256 || s.Forwarded != 0 {
+		t.Fatalf("%d lines into a queue of 256 nobody drains: %d queued, stats %+v", lines, len(f.queue), s)
+	}
 }
 
 // TestLogForwarderReportsDrops: while the host is away lines are dropped;
@@ -159,10 +206,7 @@ func TestLogForwarderReportsDrops(t *testing.T) {
 	for i := range 20 {
 		f.Record("stdout", fmt.Sprint("lost ", i))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for f.Stats().DroppedLines < 20 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, "20 lines dropped", func() bool { return f.Stats().DroppedLines >= 20 })
 	if s := f.Stats(); s.DroppedLines != 20 || s.Forwarded != 0 {
 		t.Fatalf("host away: %+v", s)
 	}
@@ -190,9 +234,7 @@ func TestLogForwarderReportsDrops(t *testing.T) {
 	defer l2.Close()
 	time.Sleep(1100 * time.Millisecond)
 	f.Record("stdout", "back")
-	for len(h.records()) == 0 && time.Now().Before(deadline.Add(5*time.Second)) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, "the host has the line after the gap", func() bool { return len(h.records()) > 0 })
 	recs := h.records()
 	if len(recs) != 1 || recs[0].Line != "back" || recs[0].Dropped != 20 {
 		t.Fatalf("after the gap the host got %+v, want the line with dropped=20", recs)
