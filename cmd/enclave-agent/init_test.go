@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -87,10 +88,7 @@ func TestInitRunsTheApplication(t *testing.T) {
 	if code != 3 {
 		t.Fatalf("init exit %d, want the application's 3\n%s", code, stderr)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(h.all(), "exit: ") < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, "the host has both exits", func() bool { return strings.Count(h.all(), "exit: ") >= 2 })
 	got := h.all()
 	for _, want := range []string{"stdout: hello", "stderr: oops", `exit: {"code":3,"restarts":0`, `exit: {"code":3,"restarts":1`} {
 		if !strings.Contains(got, want) {
@@ -104,14 +102,35 @@ func TestInitRunsTheApplication(t *testing.T) {
 	}
 }
 
+// TestInitStopsOnSIGTERM: SIGTERM to init, once the application runs, is
+// passed on to it, and init exits 0 when it has stopped (no restart). The
+// application exits 0 on SIGTERM, so an exit 0 shows it got the signal and
+// was not killed after --stop-timeout.
 func TestInitStopsOnSIGTERM(t *testing.T) {
+	started := filepath.Join(t.TempDir(), "started")
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(500*time.Millisecond, cancel) // what SIGTERM to init does
-	start := time.Now()
-	code, stderr := runInit(t, ctx, "--restart", "always", "--stop-timeout", "2s", "--",
-		"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done")
-	if code != 0 || time.Since(start) > 5*time.Second || !strings.Contains(stderr, "stopped=true") {
-		t.Fatalf("init exit %d after %v:\n%s", code, time.Since(start), stderr)
+	defer cancel()
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stderr := runInit(t, ctx, "--restart", "always", "--stop-timeout", "2s", "--",
+			"sh", "-c", "trap 'exit 0' TERM; touch "+started+"; while :; do sleep 0.05; done")
+		done <- result{code, stderr}
+	}()
+	waitUntil(t, "the application started", func() bool { _, err := os.Stat(started); return err == nil })
+	cancel() // what SIGTERM to init does
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(waitLimit):
+		t.Fatalf("init still running %v after SIGTERM", waitLimit)
+	}
+	if r.code != 0 || !strings.Contains(r.stderr, "application exited") || !strings.Contains(r.stderr, "code=0") ||
+		!strings.Contains(r.stderr, "stopped=true") || strings.Contains(r.stderr, "restarting the application") {
+		t.Fatalf("init exit %d; want 0 after the application exited 0 on the stop, no restart:\n%s", r.code, r.stderr)
 	}
 }
 
@@ -162,7 +181,7 @@ func TestInitMaxConcurrentAttestations(t *testing.T) {
 		code, stderr := runInit(t, ctx, "--listen", "tcp://"+addr, "--max-concurrent-attestations", "2", "--", "sleep", "30")
 		done <- result{code, stderr}
 	}()
-	if err := waitHealth(addr, 20*time.Second); err != nil {
+	if err := waitHealth(addr, waitLimit); err != nil {
 		cancel()
 		t.Fatalf("init's attestation endpoint did not answer: %v\n%s", err, (<-done).stderr)
 	}

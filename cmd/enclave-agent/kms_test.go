@@ -228,10 +228,10 @@ func TestServeCommand(t *testing.T) {
 		close(done)
 	}()
 	addr, _ := transport.ParseAddr("unix://" + agentSock)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	client := &http.Client{Timeout: waitLimit, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return transport.Dial(ctx, addr)
 	}}}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		resp, err := client.Get("http://agent/v1/health")
 		if err == nil {

@@ -40,7 +40,7 @@ func TestServeKMSListen(t *testing.T) {
 	app := awskms.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""),
 		HTTPClient: sdkhttp.New(nil), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
 	var dk *awskms.GenerateDataKeyOutput
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		dk, err = app.GenerateDataKey(context.Background(), &awskms.GenerateDataKeyInput{KeyId: aws.String(e.keyID), KeySpec: "AES_256"})
 		if err == nil {
@@ -98,7 +98,7 @@ func TestServeMaxConcurrentAttestations(t *testing.T) {
 		go func() {
 			done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr, func(string) string { return "" })
 		}()
-		if err := waitHealth(addr, 20*time.Second); err != nil {
+		if err := waitHealth(addr, waitLimit); err != nil {
 			cancel()
 			t.Fatalf("--max-concurrent-attestations %q: serve did not answer: %v", tc.arg, err)
 		}

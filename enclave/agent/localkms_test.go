@@ -515,16 +515,39 @@ func TestLocalKMSEndpointFailsClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			const timeout = 500 * time.Millisecond
+			// The answer must come within the configured timeout (500 ms),
+			// not the Client's (DefaultTimeout, 30 s) and never not at all:
+			// bound is 20 times the timeout, far beyond what a loaded
+			// machine adds, and a third of the default.
+			const timeout, bound = 500 * time.Millisecond, 10 * time.Second
 			url := serveLocalKMS(t, &KMSEndpointConfig{Client: c, Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+			hc := &http.Client{Timeout: bound}
 			for _, target := range []string{"TrentService.GenerateDataKey", "TrentService.ListKeys"} {
+				req, _ := http.NewRequest("POST", url, strings.NewReader(`{"KeyId":"k","KeySpec":"AES_256"}`))
+				req.Header.Set("X-Amz-Target", target)
+				req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 				start := time.Now()
-				status, code, b := post(t, url, "POST", target, strings.NewReader(`{"KeyId":"k","KeySpec":"AES_256"}`))
-				if el := time.Since(start); el > timeout+time.Second {
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatalf("%s: no answer within %v (timeout %v): %v", target, bound, timeout, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if el := time.Since(start); el > bound {
 					t.Errorf("%s: answered after %v, timeout %v", target, el, timeout)
 				}
-				if status != 503 || code != "DependencyTimeoutException" {
-					t.Errorf("%s: %d %s %s, want 503 DependencyTimeoutException", target, status, code, b)
+				var ej struct {
+					Type    string `json:"__type"`
+					Message string `json:"message"`
+				}
+				_ = json.Unmarshal(b, &ej)
+				if resp.StatusCode != 503 || ej.Type != "DependencyTimeoutException" || resp.Header.Get("X-Amzn-ErrorType") != ej.Type {
+					t.Errorf("%s: %d %s, want 503 DependencyTimeoutException", target, resp.StatusCode, b)
+				}
+				// It was the timeout that answered for the key service that
+				// hangs, and the refused connection for the one away.
+				if want := map[string]string{"hangs": "did not answer in time", "unreachable": "unreachable"}[name]; !strings.Contains(ej.Message, want) {
+					t.Errorf("%s: message %q, want it to say %q", target, ej.Message, want)
 				}
 			}
 		})
