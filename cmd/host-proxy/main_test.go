@@ -76,11 +76,17 @@ func TestSIGTERMDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
+	// upstream gets a value for each connection host-proxy makes to it.
+	upstream := make(chan struct{}, 8)
 	go func() {
 		for {
 			c, err := up.Accept()
 			if err != nil {
 				return
+			}
+			select {
+			case upstream <- struct{}{}:
+			default:
 			}
 			go func() { defer c.Close(); got, _ := io.ReadAll(c); _, _ = c.Write(got) }()
 		}
@@ -108,7 +114,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	var all []string
 	waitLog := func(substr string) {
 		t.Helper()
-		timeout := time.After(20 * time.Second)
+		timeout := time.After(waitLimit)
 		for {
 			select {
 			case l, ok := <-logs:
@@ -131,11 +137,18 @@ func TestSIGTERMDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(waitLimit))
 	if _, err := c.Write([]byte("before SIGTERM,")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The connection is in flight once host-proxy has accepted it and
+	// connected upstream (until then it waits in the listen backlog, and
+	// closing the listener resets it).
+	select {
+	case <-upstream:
+	case <-time.After(waitLimit):
+		t.Fatalf("host-proxy did not connect upstream in %v:\n%s", waitLimit, strings.Join(all, "\n"))
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
