@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,8 +23,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -336,39 +339,9 @@ func TestLocalKMSEndpointNodeSDK(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not installed: cannot run @aws-sdk/client-kms")
 	}
-	// Installed once per machine into the user cache with `npm ci`, from
-	// the committed package-lock.json (exact versions, integrity hashes);
-	// the directory is named by the lockfile's hash, so a changed lock
-	// installs afresh and never reuses another version's node_modules.
-	const src = "testdata/localkms/node"
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
+	dir, err := nodeClientDir(t, npm)
 	if err != nil {
 		t.Fatal(err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	sum := sha256.Sum256(lock)
-	dir := filepath.Join(cache, "enclavekit-test", "localkms-node-"+hex.EncodeToString(sum[:8]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"package.json", "package-lock.json", "client.mjs"} {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kms")); err != nil {
-		install := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--silent")
-		install.Dir = dir
-		if out, err := install.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci (@aws-sdk/client-kms from %s/package-lock.json): %v\n%s", src, err, out)
-		}
 	}
 	l := startLocalKMS(t)
 	cmd := exec.Command(node, "client.mjs")
@@ -380,6 +353,97 @@ func TestLocalKMSEndpointNodeSDK(t *testing.T) {
 	}
 	l.checkApp(t, out)
 }
+
+// nodeClientDir returns a directory holding testdata/localkms/node with
+// its node_modules, installed once per machine into the user cache with
+// `npm ci` from the committed package-lock.json (exact versions, integrity
+// hashes). The directory is named by the hash of the three files, so a
+// change installs afresh and never reuses another version's node_modules;
+// it is installed under a lock (other test processes on the machine use
+// the same cache) into a fresh directory renamed into place when complete,
+// so an interrupted install is never taken for a finished one. npm is
+// tried twice (a registry hiccup is no test failure) and prefers its own cache;
+// a registry that stays unreachable skips the test, saying so.
+func nodeClientDir(t *testing.T, npm string) (string, error) {
+	t.Helper()
+	const src = "testdata/localkms/node"
+	h := sha256.New()
+	files := map[string][]byte{}
+	for _, f := range []string{"package.json", "package-lock.json", "client.mjs"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return "", err
+		}
+		files[f] = b
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	parent := filepath.Join(cache, "enclavekit-test")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(parent, "localkms-node-"+hex.EncodeToString(h.Sum(nil)[:8]))
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kms", "package.json")); err == nil {
+		return dir, nil
+	}
+	tmp, err := os.MkdirTemp(parent, "localkms-node-install-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	for f, b := range files {
+		if err := os.WriteFile(filepath.Join(tmp, f), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	// npm's own retries wait up to a minute each, and a request up to
+	// five: with these, an unreachable registry fails in seconds, and a
+	// blackholed one in about two minutes a try.
+	const tries = 2
+	var out []byte
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		install := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--prefer-offline",
+			"--fetch-retries=1", "--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000", "--fetch-timeout=60000")
+		install.Dir = tmp
+		out, err = install.CombinedOutput()
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == tries {
+			if npmOffline.Match(out) {
+				t.Skipf("the npm registry is unreachable (%s), so @aws-sdk/client-kms could not be installed (npm ci, %d tries)", npmOffline.Find(out), try)
+			}
+			return "", fmt.Errorf("npm ci (@aws-sdk/client-kms from %s/package-lock.json), %d tries: %v\n%s", src, try, err, out)
+		}
+		t.Logf("npm ci failed (try %d of %d), trying again: %v:\n%s", try, tries, err, out)
+		time.Sleep(time.Duration(try) * 2 * time.Second)
+	}
+	if err := os.RemoveAll(dir); err != nil { // a partial install from before the lock
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// npmOffline matches npm's errors for a registry it cannot reach.
+var npmOffline = regexp.MustCompile(`\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH)\b`)
 
 func stderrOf(err error) string {
 	var ee *exec.ExitError
