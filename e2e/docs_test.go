@@ -331,8 +331,10 @@ func runDocFile(t *testing.T, root string, blocks []docBlock) {
 
 	// docs/key-policies.md alone runs the aws CLI and enclave-agent many times (a Python
 	// start, a TLS handshake and an emulated attestation each): about 80 s
-	// on an idle machine, over 2 min under make test's load.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// on an idle machine, over 2 min under make test's load. The limit only
+	// turns a hang into a failure (with the output) before go test's
+	// -timeout (20 min in make test), so it leaves a loaded machine room.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
