@@ -5,14 +5,22 @@ package kmsserver
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keywrap"
 )
 
 // FuzzImportToken: whatever ImportToken a caller sends, the token parser
@@ -49,5 +57,49 @@ func FuzzImportToken(f *testing.F) {
 		if !errors.As(err, &ae) || (ae.Code != CodeInvalidImportToken && ae.Code != CodeExpiredImportToken) {
 			t.Fatalf("error %v", err)
 		}
+	})
+}
+
+// FuzzUnwrapKeyMaterial: whatever EncryptedKeyMaterial a caller sends
+// under an RSA_AES_KEY_WRAP or RSAES_OAEP token, unwrapKeyMaterial answers
+// the material or InvalidCiphertextException with one message per
+// algorithm (no oracle for which step failed), and never panics.
+func FuzzUnwrapKeyMaterial(f *testing.F) {
+	der, err := os.ReadFile(filepath.Join("keyspec", "testdata", "bench-RSA_2048.der"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	pk, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		f.Fatal(err)
+	}
+	priv := pk.(*rsa.PrivateKey)
+	algs := []string{"RSA_AES_KEY_WRAP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"}
+	aesKey := bytes.Repeat([]byte{9}, 32)
+	ek, _ := rsa.EncryptOAEP(sha256.New(), rand.Reader, &priv.PublicKey, aesKey, nil)
+	wm, _ := keywrap.Wrap(aesKey, bytes.Repeat([]byte{1}, 32))
+	f.Add(byte(0), append(ek, wm...))
+	direct, _ := rsa.EncryptOAEP(sha256.New(), rand.Reader, &priv.PublicKey, bytes.Repeat([]byte{1}, 32), nil)
+	f.Add(byte(2), direct)
+	f.Add(byte(1), make([]byte, 256+40))
+	f.Add(byte(0), []byte{0})
+	msgs := map[string]string{}
+	f.Fuzz(func(t *testing.T, which byte, enc []byte) {
+		alg := algs[int(which)%len(algs)]
+		raw, err := unwrapKeyMaterial(priv, alg, enc)
+		if err == nil {
+			if len(raw) == 0 {
+				t.Fatal("empty material without an error")
+			}
+			return
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Code != CodeInvalidCiphertext {
+			t.Fatalf("error %v", err)
+		}
+		if m, ok := msgs[alg]; ok && m != ae.Message {
+			t.Fatalf("two messages for %s: %q and %q", alg, m, ae.Message)
+		}
+		msgs[alg] = ae.Message
 	})
 }

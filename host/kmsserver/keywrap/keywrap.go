@@ -99,18 +99,18 @@ func Wrap(kek, plaintext []byte) ([]byte, error) {
 func wrap(b cipher.Block, buf []byte) {
 	n := len(buf)/8 - 1
 	var blk [16]byte
-	copy(blk[:8], buf[:8])
+	a := binary.BigEndian.Uint64(buf[:8])
 	for j := 0; j < 6; j++ {
 		for i := 1; i <= n; i++ {
 			r := buf[8*i : 8*i+8]
+			binary.BigEndian.PutUint64(blk[:8], a)
 			copy(blk[8:], r)
 			b.Encrypt(blk[:], blk[:])
-			t := uint64(n*j + i)
-			binary.BigEndian.PutUint64(blk[:8], binary.BigEndian.Uint64(blk[:8])^t)
+			a = binary.BigEndian.Uint64(blk[:8]) ^ uint64(n*j+i)
 			copy(r, blk[8:])
 		}
 	}
-	copy(buf[:8], blk[:8])
+	binary.BigEndian.PutUint64(buf[:8], a)
 }
 
 // unwrap is RFC 3394's unwrapping process (section 2.2.2, index form) in
@@ -119,18 +119,18 @@ func wrap(b cipher.Block, buf []byte) {
 func unwrap(b cipher.Block, buf []byte) {
 	n := len(buf)/8 - 1
 	var blk [16]byte
-	copy(blk[:8], buf[:8])
+	a := binary.BigEndian.Uint64(buf[:8])
 	for j := 5; j >= 0; j-- {
 		for i := n; i >= 1; i-- {
 			r := buf[8*i : 8*i+8]
-			t := uint64(n*j + i)
-			binary.BigEndian.PutUint64(blk[:8], binary.BigEndian.Uint64(blk[:8])^t)
+			binary.BigEndian.PutUint64(blk[:8], a^uint64(n*j+i))
 			copy(blk[8:], r)
 			b.Decrypt(blk[:], blk[:])
+			a = binary.BigEndian.Uint64(blk[:8])
 			copy(r, blk[8:])
 		}
 	}
-	copy(buf[:8], blk[:8])
+	binary.BigEndian.PutUint64(buf[:8], a)
 }
 
 // Unwrap opens a ciphertext of [Wrap] under kek and returns the plaintext,
