@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -645,30 +644,9 @@ func TestAsymmetricKeyRecordBinding(t *testing.T) {
 // VerifyMac with `aws kms ... --endpoint-url` (Debian's awscli), and has
 // OpenSSL verify the CLI's signature.
 func TestAWSCLIAsymmetric(t *testing.T) {
-	bin := awsCLI(t)
+	awsCLI(t)
 	env := newEnv(t, nil)
-	home := t.TempDir()
-	run := func(args ...string) map[string]any {
-		t.Helper()
-		cmd := exec.Command(bin, append([]string{"kms"}, append(args, "--endpoint-url", env.ts.URL, "--output", "json")...)...)
-		cmd.Env = []string{
-			"HOME=" + home, "PATH=/usr/bin:/bin",
-			"AWS_ACCESS_KEY_ID=" + testAKID, "AWS_SECRET_ACCESS_KEY=" + testSecret, "AWS_REGION=us-east-1",
-			"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
-			"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("aws kms %v: %v\n%s", args, err, stderr.String())
-		}
-		var m map[string]any
-		if err := json.Unmarshal(out, &m); err != nil {
-			t.Fatalf("aws kms %v: output %q: %v", args, out, err)
-		}
-		return m
-	}
+	run, home := awsCLIRun(t, env)
 	b64 := func(m map[string]any, k string) []byte {
 		t.Helper()
 		b, err := base64.StdEncoding.DecodeString(m[k].(string))
