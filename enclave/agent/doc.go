@@ -99,7 +99,8 @@
 //     application's plaintext to the key service, as KMS's Encrypt does:
 //     over TLS only the key service reads it, over plain HTTP the parent too.
 //   - An answer carrying Plaintext, PrivateKeyPlaintext or SharedSecret from
-//     the key service is refused, for every operation.
+//     the key service, in any case ("plaintext"), is refused, for every
+//     operation.
 //   - Every request is bounded: the body to [KMSEndpointConfig].MaxRequestBytes
 //     (64 KiB; 413 ValidationException beyond), the whole exchange to the
 //     timeout (503 DependencyTimeoutException when the key service does not

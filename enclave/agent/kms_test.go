@@ -59,7 +59,7 @@ func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := bytes.Repeat([]byte{0x42}, 32)
 	resp := map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:key/fake", "CiphertextBlob": []byte("blob")}
 	switch f.mode {
-	case "sealed", "plaintext", "short":
+	case "sealed", "plaintext", "short", "plaintext-lower":
 		if f.mode == "short" {
 			key = key[:1]
 		}
@@ -70,6 +70,11 @@ func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp["CiphertextForRecipient"] = cfr
 		if f.mode == "plaintext" {
 			resp["Plaintext"] = key
+		}
+		if f.mode == "plaintext-lower" {
+			// A member only a case-insensitive decoder takes for
+			// Plaintext: the parent's own key.
+			resp["plaintext"] = bytes.Repeat([]byte{0x66}, 32)
 		}
 	case "garbage":
 		resp["CiphertextForRecipient"] = []byte("not CMS")

@@ -310,10 +310,8 @@ func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte,
 	if err := json.Unmarshal(resp, &out); err != nil {
 		return nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
 	}
-	for _, f := range secretFields {
-		if present(out[f]) {
-			return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + f + ": refused"}
-		}
+	if f, ok := secretMember(out); ok {
+		return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + f + ": refused"}
 	}
 	if err := e.checkAccount(op, fields, out); err != nil {
 		return nil, err
@@ -359,6 +357,23 @@ func isRelayHeader(name string) bool {
 }
 
 func present(v json.RawMessage) bool { return len(v) != 0 && string(v) != "null" }
+
+// secretMember returns the name of a member of an answer that is one of
+// secretFields in any case ("plaintext", "SHAREDSECRET") and not null. The
+// endpoint writes its answer's members in name order, so a "plaintext" of
+// the parent's would follow the endpoint's own "Plaintext", and a decoder
+// matching names regardless of case (Go's encoding/json: the last wins)
+// would take the parent's.
+func secretMember(out map[string]json.RawMessage) (string, bool) {
+	for k, v := range out {
+		for _, f := range secretFields {
+			if strings.EqualFold(k, f) && present(v) {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
 
 // upstreamError relays a KMS error answer as its code and message only.
 func upstreamError(status int, body []byte) error {
@@ -436,11 +451,9 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 			return nil, &kmsError{500, "KMSInternalException", "CiphertextForRecipient is not base64"}
 		}
 	}
-	for _, f := range secretFields {
-		if present(out[f]) {
-			clear(resp)
-			return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
-		}
+	if _, ok := secretMember(out); ok {
+		clear(resp)
+		return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
 	}
 	if err := e.checkAccount(op, fields, out); err != nil {
 		return nil, err

@@ -549,6 +549,42 @@ func TestLocalKMSEndpointRefusesPlaintext(t *testing.T) {
 	}
 }
 
+// TestLocalKMSEndpointRefusesPlaintextAnyCase: an answer carrying
+// "plaintext" (or any other case of a secret field) is refused too. The
+// endpoint writes its answer's members in name order, so the parent's
+// "plaintext" would follow the endpoint's "Plaintext", and a decoder that
+// matches names regardless of case, the last one winning (Go's
+// encoding/json), would hand the application a data key the parent chose.
+func TestLocalKMSEndpointRefusesPlaintextAnyCase(t *testing.T) {
+	e := newEmulator(t)
+	_, c := newFakeClient(t, e, "plaintext-lower")
+	url := serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})
+	status, code, b := post(t, url, "POST", "TrentService.GenerateDataKey", strings.NewReader(`{"KeyId":"k","KeySpec":"AES_256"}`))
+	if status != 500 || code != "KMSInternalException" || bytes.Contains(b, []byte("ZmZm")) {
+		t.Fatalf("GenerateDataKey answered with plaintext: %d %s %s", status, code, b)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = io.WriteString(w, `{"KeyId":"k","KeyMetadata":{"KeyId":"k"},"sharedSECRET":"ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY="}`)
+	}))
+	c2, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	url2 := serveLocalKMS(t, &KMSEndpointConfig{Client: c2, Logger: slog.New(slog.DiscardHandler)})
+	status, code, b = post(t, url2, "POST", "TrentService.DescribeKey", strings.NewReader(`{"KeyId":"k"}`))
+	if status != 500 || code != "KMSInternalException" || bytes.Contains(b, []byte("ZmZm")) {
+		t.Fatalf("DescribeKey answered with sharedSECRET: %d %s %s", status, code, b)
+	}
+}
+
 // TestLocalKMSEndpointFailsClosed: a key service that does not answer, or
 // cannot be reached, gets the application an error within the endpoint's
 // timeout, never a hang.
