@@ -34,7 +34,8 @@ import (
 //
 // Environment: ENCLAVEKIT_BENCH_PROXY (host-proxy binary, required),
 // ENCLAVEKIT_BENCH_ROUNDS (default 2), ENCLAVEKIT_BENCH_SECONDS (seconds
-// per measurement, default 1).
+// per measurement, default 1), ENCLAVEKIT_BENCH_ONLY (a comma-separated
+// list of the proxies to run; default all).
 func TestCompareProxies(t *testing.T) {
 	bin := os.Getenv("ENCLAVEKIT_BENCH_PROXY")
 	if bin == "" {
@@ -72,6 +73,15 @@ func TestCompareProxies(t *testing.T) {
 		{name: "haproxy-tuned", start: startHAProxy(true)},
 		{name: "socat", start: startSocat(false), maxConc: 64},
 		{name: "socat-tuned", start: startSocat(true), maxConc: 64},
+	}
+	if only := os.Getenv("ENCLAVEKIT_BENCH_ONLY"); only != "" { // e.g. "host-proxy,nginx"
+		var keep []proxyKind
+		for _, k := range kinds {
+			if slices.Contains(strings.Split(only, ","), k.name) {
+				keep = append(keep, k)
+			}
+		}
+		kinds = keep
 	}
 	for round := range rounds {
 		for _, k := range kinds {

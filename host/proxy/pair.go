@@ -362,10 +362,12 @@ func (pr *pair) release() {
 // bytes copied each way) and counts an error end.
 func (cn *conn) ended(errIn, errOut error, in, out int64) {
 	p := cn.p
-	args := []any{"bytes_in", in, "bytes_out", out, "duration", time.Since(cn.start).String()}
+	args := func() []any {
+		return []any{"bytes_in", in, "bytes_out", out, "duration", time.Since(cn.start).String()}
+	}
 	if errors.Is(errIn, errGrace) {
 		if p.log.Enabled(context.Background(), slog.LevelDebug) {
-			cn.log().Debug("connection closed: the client kept its side open past half_close_grace", args...)
+			cn.log().Debug("connection closed: the client kept its side open past half_close_grace", args()...)
 		}
 		return
 	}
@@ -374,10 +376,10 @@ func (cn *conn) ended(errIn, errOut error, in, out int64) {
 		if errors.Is(err, errIdle) {
 			reason = reasonIdle
 		}
-		cn.fail(reason, "connection ended with an error", append(args, "error", err)...)
+		cn.fail(reason, "connection ended with an error", append(args(), "error", err)...)
 		return
 	}
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
-		cn.log().Debug("connection closed", args...)
+		cn.log().Debug("connection closed", args()...)
 	}
 }
