@@ -136,10 +136,13 @@ type worker struct {
 	epfd int
 	evfd int
 
-	conns []*econn // by slot
-	gens  []uint32
-	free  []uint32
-	ready []*econn // connections with more to copy (their budget ran out)
+	conns   []*econn // by slot
+	gens    []uint32
+	free    []uint32
+	ready   []*econn     // connections with more to copy (their budget ran out)
+	pipes   []*epipe     // free, empty
+	npipes  atomic.Int32 // pipes of the worker's, free or in use
+	spliced atomic.Int64 // bytes moved through pipes (tests)
 
 	scratch []byte
 	now     time.Time
@@ -188,6 +191,9 @@ type eside struct {
 type edir struct {
 	buf       *[]byte // pending bytes: buf[off:end]
 	off, end  int
+	pipe      *epipe // splicing: inPipe bytes are in the pipe
+	inPipe    int
+	leave     bool      // return the pipe once it is empty
 	stall     time.Time // when the pending bytes were last stuck
 	done      bool
 	shutAfter bool // the source ended: half-close the destination once buf is written
@@ -204,6 +210,7 @@ type econn struct {
 	waitState uint8 // eroute.mu
 	holdsSlot bool
 	posted    bool
+	splice    bool // neither socket is AF_VSOCK
 	sa        unix.Sockaddr
 	side      [2]eside // kindClient, kindUpstream
 	dirs      [2]edir  // dirIn, dirOut
@@ -444,6 +451,11 @@ func (e *engine) newWorker() (*worker, error) {
 }
 
 func (w *worker) close() {
+	for _, p := range w.pipes {
+		sysClose(p.r)
+		sysClose(p.w)
+	}
+	w.pipes = nil
 	unix.Close(w.epfd)
 	unix.Close(w.evfd)
 }
@@ -1046,6 +1058,9 @@ func (w *worker) dialFailed(c *econn) {
 // open starts copying.
 func (w *worker) open(c *econn) {
 	c.state = stOpen
+	_, vmClient := c.sa.(*unix.SockaddrVM)
+	_, vmDest := c.er.dest.(*unix.SockaddrVM)
+	c.splice = !vmClient && !vmDest
 	c.addrs, c.errs = nil, nil
 	c.lastActive = w.now
 	c.r.mConnect.Observe(w.now.Sub(c.start).Seconds())
@@ -1126,7 +1141,7 @@ func (w *worker) sweep() {
 				continue
 			}
 			for d := range c.dirs {
-				if c.dirs[d].buf != nil && now.Sub(c.dirs[d].stall) >= idle {
+				if (c.dirs[d].buf != nil || c.dirs[d].inPipe > 0) && now.Sub(c.dirs[d].stall) >= idle {
 					c.dirs[d].err = errIdle // a write stuck for the idle period
 					w.end(c, net.ErrClosed)
 					break
@@ -1162,6 +1177,131 @@ func (w *worker) runReady() {
 	}
 }
 
+// Splice (TCP and unix sockets; AF_VSOCK cannot): a direction whose read
+// returns at least spliceAfter bytes moves its next bytes through a pipe
+// with splice(2), source to pipe to destination, without copying them
+// through the worker; a splice that moves less than spliceBelow bytes
+// returns the (empty) pipe and the direction reads again. While the pipe
+// holds bytes the destination could not take, the source is not read
+// (back-pressure, as with a pending buffer). Each worker keeps at most
+// maxPipes pipes of pipeSize.
+const (
+	spliceAfter = 64 << 10
+	spliceBelow = 16 << 10
+	pipeSize    = 256 << 10
+	maxPipes    = 64
+)
+
+type epipe struct {
+	r, w int
+	size int
+}
+
+// getPipe returns a pipe from the worker's pool, a new one while the
+// worker has fewer than maxPipes, or nil.
+func (w *worker) getPipe() *epipe {
+	if n := len(w.pipes); n > 0 {
+		p := w.pipes[n-1]
+		w.pipes = w.pipes[:n-1]
+		return p
+	}
+	if w.npipes.Load() >= maxPipes {
+		return nil
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return nil
+	}
+	size := 64 << 10
+	if n, err := unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, pipeSize); err == nil {
+		size = n
+	}
+	w.npipes.Add(1)
+	return &epipe{r: fds[0], w: fds[1], size: size}
+}
+
+// putPipe returns an empty pipe to the pool; a pipe still holding bytes is
+// closed.
+func (w *worker) putPipe(p *epipe, empty bool) {
+	if empty {
+		w.pipes = append(w.pipes, p)
+		return
+	}
+	sysClose(p.r)
+	sysClose(p.w)
+	w.npipes.Add(-1)
+}
+
+// pumpSplice is pumpDir for a direction with a pipe.
+func (w *worker) pumpSplice(c *econn, d int) {
+	dir := &c.dirs[d]
+	src, dst := &c.side[d], &c.side[1-d]
+	for range pumpBudget {
+		if dir.inPipe > 0 {
+			if !dst.wr {
+				return
+			}
+			n, err := sysSplice(dir.pipe.r, dst.fd, dir.inPipe)
+			if err != nil && err != unix.EAGAIN {
+				dir.err = os.NewSyscallError("splice", err)
+				w.end(c, net.ErrClosed)
+				return
+			}
+			if n > 0 {
+				c.count(d, n)
+				dir.inPipe -= n
+				dir.stall = w.now
+				w.spliced.Add(int64(n))
+			}
+			if dir.inPipe > 0 {
+				dst.wr = false
+				return
+			}
+			if dir.shutAfter {
+				w.dirEnded(c, d)
+				return
+			}
+			if dir.leave {
+				w.putPipe(dir.pipe, true)
+				dir.pipe, dir.leave = nil, false
+				if src.rd {
+					w.pumpDir(c, d)
+				}
+				return
+			}
+		}
+		if !src.rd {
+			return
+		}
+		n, err := sysSplice(src.fd, dir.pipe.w, dir.pipe.size)
+		switch {
+		case err == unix.EAGAIN:
+			src.rd = false
+			return
+		case err != nil:
+			dir.err = os.NewSyscallError("splice", err)
+			w.end(c, net.ErrClosed)
+			return
+		case n == 0:
+			w.dirEnded(c, d)
+			return
+		}
+		c.lastActive = w.now
+		dir.inPipe = n
+		dir.stall = w.now
+		if n < dir.pipe.size && !src.hup {
+			src.rd = false // as after a short read
+		}
+		if n < spliceBelow {
+			dir.leave = true
+		}
+	}
+	if !c.posted {
+		c.posted = true
+		w.ready = append(w.ready, c)
+	}
+}
+
 // pump copies what can be copied in both directions without blocking.
 func (w *worker) pump(c *econn) {
 	for d := range c.dirs {
@@ -1186,6 +1326,10 @@ func (w *worker) pump(c *econn) {
 func (w *worker) pumpDir(c *econn, d int) {
 	dir := &c.dirs[d]
 	src, dst := &c.side[d], &c.side[1-d]
+	if dir.pipe != nil {
+		w.pumpSplice(c, d)
+		return
+	}
 	if dir.buf != nil {
 		if !dst.wr {
 			return
@@ -1249,6 +1393,13 @@ func (w *worker) pumpDir(c *econn, d int) {
 			m = 0
 		}
 		c.count(d, m)
+		if n >= spliceAfter && c.splice && m == n {
+			// Streaming: the next reads go through a pipe.
+			if dir.pipe = w.getPipe(); dir.pipe != nil {
+				w.pumpSplice(c, d)
+				return
+			}
+		}
 		if m < n {
 			rest := n - m
 			dir.buf = getPend(rest)
@@ -1277,9 +1428,13 @@ func (c *econn) count(d, n int) {
 // starts the client's half-close grace.
 func (w *worker) dirEnded(c *econn, d int) {
 	dir := &c.dirs[d]
-	if dir.buf != nil {
+	if dir.buf != nil || dir.inPipe > 0 {
 		dir.shutAfter = true
 		return
+	}
+	if dir.pipe != nil {
+		w.putPipe(dir.pipe, true)
+		dir.pipe = nil
 	}
 	dir.done = true
 	if c.dirs[1-d].done {
@@ -1308,6 +1463,10 @@ func (w *worker) end(c *econn, other error) {
 		if dir.buf != nil {
 			putPend(dir.buf)
 			dir.buf = nil
+		}
+		if dir.pipe != nil {
+			w.putPipe(dir.pipe, dir.inPipe == 0)
+			dir.pipe, dir.inPipe = nil, 0
 		}
 	}
 	c.state = stClosed

@@ -147,3 +147,18 @@ func sysEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
 	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
 	return errnoErr(e)
 }
+
+// sysSplice moves up to n bytes from in to out (one of them a pipe).
+func sysSplice(in, out, n int) (int, error) {
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n),
+			unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(r), nil
+	}
+}
