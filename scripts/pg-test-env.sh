@@ -81,7 +81,7 @@ log_min_messages = warning
 EOF
   fi
   if ! running; then
-    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start >/dev/null
+    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 180 start >/dev/null
   fi
   # Create the database once (the role is the initdb superuser).
   if ! PGPASSWORD="$PASSWORD" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U "$USER_NAME" -d enclavekit -Atqc 'select 1' >/dev/null 2>&1; then
