@@ -65,7 +65,7 @@ func serveAttested(t *testing.T, a *agent.Attested, addr string) net.Addr {
 	case err := <-done:
 		cancel()
 		t.Fatal(err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute): // only turns a hang into a failure
 		t.Fatal("Serve did not start")
 	}
 	return nil

@@ -87,8 +87,11 @@ func TestEndpointFloodBounded(t *testing.T) {
 		<-nsm.entered
 	}
 	// The flood: every further request, attestation or health, is
-	// refused fast instead of waiting for an NSM slot.
-	flood := &http.Client{Timeout: 5 * time.Second}
+	// refused at once instead of waiting for an NSM slot. A request that
+	// waited would wait until the held ones are released, after the flood:
+	// the timeout only turns that wait into a failure, so it is far beyond
+	// what a loaded machine needs to refuse.
+	flood := &http.Client{Timeout: 30 * time.Second}
 	for i := range 20 {
 		path, method := AttestationPath, "POST"
 		if i%4 == 3 {

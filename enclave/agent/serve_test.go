@@ -45,7 +45,7 @@ func serveAsync(t *testing.T, addr string) (net.Addr, error) {
 	case err := <-done:
 		cancel()
 		return nil, err
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute): // only turns a hang into a failure
 		cancel()
 		t.Fatal("Serve did not start")
 		return nil, nil
@@ -56,7 +56,7 @@ func healthOver(t *testing.T, a transport.Addr) map[string]string {
 	t.Helper()
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return transport.Dial(ctx, a)
-	}}, Timeout: 5 * time.Second}
+	}}, Timeout: time.Minute}
 	resp, err := c.Get("http://agent" + HealthPath)
 	if err != nil {
 		t.Fatal(err)
