@@ -76,7 +76,8 @@ type LogForwarderConfig struct {
 	// It is written to from the application's side: give a writer that
 	// does not block.
 	Echo io.Writer
-	// Clock stamps records; nil is time.Now.
+	// Clock stamps records and times the reconnection backoff; nil is
+	// time.Now.
 	Clock func() time.Time
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
@@ -258,7 +259,7 @@ func (f *LogForwarder) Run(ctx context.Context) {
 	var nextDial time.Time
 	send := func(ctx context.Context, r LogRecord) {
 		if conn == nil {
-			if time.Now().Before(nextDial) {
+			if f.cfg.Clock().Before(nextDial) {
 				f.drop(1, len(r.Line))
 				return
 			}
@@ -267,7 +268,7 @@ func (f *LogForwarder) Run(ctx context.Context) {
 			cancel()
 			if err != nil {
 				f.cfg.Logger.Debug("boot: log route unreachable", slog.String("error", err.Error()))
-				nextDial = time.Now().Add(backoff)
+				nextDial = f.cfg.Clock().Add(backoff)
 				backoff = min(2*backoff, 30*time.Second)
 				f.drop(1, len(r.Line))
 				return

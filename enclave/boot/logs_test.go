@@ -201,8 +201,16 @@ func TestLogForwarderReportsDrops(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // the host is away
-	f, stop := newForwarder(t, addr, 8)
-	defer stop()
+	clk := &manualClock{now: time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)}
+	f, err := NewLogForwarder(&LogForwarderConfig{Addr: "tcp://" + addr, Queue: 8, MaxLine: 64,
+		WriteWait: 200 * time.Millisecond, Clock: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { f.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
 	for i := range 20 {
 		f.Record("stdout", fmt.Sprint("lost ", i))
 	}
@@ -210,7 +218,7 @@ func TestLogForwarderReportsDrops(t *testing.T) {
 	if s := f.Stats(); s.DroppedLines != 20 || s.Forwarded != 0 {
 		t.Fatalf("host away: %+v", s)
 	}
-	// The host comes back on the same address; the dial backoff (1 s) passes.
+	// The host comes back on the same address.
 	l2, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
@@ -232,11 +240,15 @@ func TestLogForwarderReportsDrops(t *testing.T) {
 		}
 	}()
 	defer l2.Close()
-	time.Sleep(1100 * time.Millisecond)
+	// Within the dial backoff (1 s) the forwarder does not try: the line
+	// is dropped too.
+	f.Record("stdout", "also lost")
+	waitUntil(t, "21 lines dropped", func() bool { return f.Stats().DroppedLines >= 21 })
+	clk.Add(time.Second) // the backoff passes
 	f.Record("stdout", "back")
 	waitUntil(t, "the host has the line after the gap", func() bool { return len(h.records()) > 0 })
 	recs := h.records()
-	if len(recs) != 1 || recs[0].Line != "back" || recs[0].Dropped != 20 {
-		t.Fatalf("after the gap the host got %+v, want the line with dropped=20", recs)
+	if len(recs) != 1 || recs[0].Line != "back" || recs[0].Dropped != 21 {
+		t.Fatalf("after the gap the host got %+v, want the line with dropped=21", recs)
 	}
 }
