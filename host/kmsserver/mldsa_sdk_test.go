@@ -19,6 +19,8 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
@@ -121,6 +123,23 @@ func TestMLDSASDK(t *testing.T) {
 			lpk, lsk := cc.scheme.DeriveKey(seed)
 			if !lpk.Equal(pk) {
 				t.Fatal("the stored seed does not give GetPublicKey's key")
+			}
+			// A store writer relabels the record as another ML-DSA
+			// parameter set (or another usage): the material no longer
+			// unwraps.
+			for _, edit := range []func(k *keystore.Key){
+				func(k *keystore.Key) { k.KeySpec = string(types.KeySpecMlDsa87) },
+				func(k *keystore.Key) { k.KeySpec = string(types.KeySpecMlDsa44) },
+				func(k *keystore.Key) { k.KeyUsage = string(types.KeyUsageTypeEncryptDecrypt) },
+			} {
+				forged := *k
+				edit(&forged)
+				if forged.KeySpec == k.KeySpec && forged.KeyUsage == k.KeyUsage {
+					continue
+				}
+				if _, err := env.srv.material(&forged); err == nil {
+					t.Fatalf("a record relabelled %s/%s unwrapped", forged.KeySpec, forged.KeyUsage)
+				}
 			}
 			local := cc.scheme.Sign(lsk, msg, nil)
 			if v, err := c.Verify(ctx, &awskms.VerifyInput{KeyId: aws.String(id), Message: msg, Signature: local,
