@@ -75,11 +75,12 @@ func fromMLDSA(spec Spec, info *specInfo, sk *mldsa.PrivateKey) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	spki, err := mldsax509.MarshalPKIXPublicKey(sk.PublicKey())
+	pub := sk.PublicKey()
+	spki, err := mldsax509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, err
 	}
-	return &Key{spec: spec, info: info, mldsa: sk, der: der, spki: spki}, nil
+	return &Key{spec: spec, info: info, mldsa: sk, mldsaPub: pub, der: der, spki: spki}, nil
 }
 
 // checkMLDSAMessage checks mt and msg for ML_DSA_SHAKE_256: RAW (or empty)
@@ -112,7 +113,7 @@ func (k *Key) verifyMLDSA(mt MessageType, msg, sig []byte) error {
 	if mt == EXTERNAL_MU {
 		return &UnsupportedError{Spec: k.spec, Operation: OpVerify, Algorithm: string(EXTERNAL_MU), Reason: ErrExternalMuVerify.Error()}
 	}
-	if mldsa.Verify(k.mldsa.PublicKey(), msg, sig, nil) != nil {
+	if mldsa.Verify(k.mldsaPub, msg, sig, nil) != nil {
 		return &InvalidSignatureError{Algorithm: ML_DSA_SHAKE_256, MessageType: RAW}
 	}
 	return nil
