@@ -35,8 +35,8 @@ type Key struct {
 	kem1024  *mlkem.DecapsulationKey1024
 	mldsa    *mldsa.PrivateKey
 	mldsaPub *mldsa.PublicKey // kept: PrivateKey.PublicKey copies the expanded key each call
-	der      []byte // what Marshal returns
-	spki     []byte // nil for HMAC keys
+	der      []byte           // what Marshal returns
+	spki     []byte           // nil for HMAC keys
 	ecdhOnce func() (*ecdh.PrivateKey, error)
 }
 
