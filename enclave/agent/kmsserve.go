@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -134,6 +135,16 @@ func requestError(err error, maxBody int64, lim kmsServerLimits) *kmsError {
 // serveFast answers one request the server read whole (its body within
 // the endpoint's bound).
 func (e *KMSEndpoint) serveFast(rc *fasthttp.RequestCtx) {
+	// fasthttp does not recover a handler's panic, as net/http's server
+	// does: the agent (PID 1 under init) would die with it.
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("agent: local KMS endpoint: panic", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			ke := &kmsError{500, "KMSInternalException", "local KMS endpoint: internal error"}
+			rc.Response.Reset()
+			writeFastAnswer(rc, ke.status, ke.body(), ke)
+		}
+	}()
 	h := &rc.Request.Header
 	relay := ""
 	for k := range h.All() {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -414,4 +415,50 @@ func TestKMSServerMalformed(t *testing.T) {
 	if n := f.calls.Load(); n != 0 {
 		t.Errorf("%d malformed requests reached the key service", n)
 	}
+}
+
+// TestKMSServerPanic: a panic while answering (a bug) is answered 500
+// KMSInternalException and logged, and the server goes on serving:
+// fasthttp does not recover a handler's panic as net/http's server does.
+func TestKMSServerPanic(t *testing.T) {
+	logged := &lockedBuffer{}
+	e := &KMSEndpoint{log: slog.New(slog.NewTextHandler(logged, nil))} // no slots: the handler panics
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serveKMS(ctx, ln, e.serveFast, 1024, 4, kmsServerDefaults, slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+	for range 2 {
+		c := dialRaw(t, ln.Addr().String())
+		c.send(kmsRequest("GenerateRandom", randomBody))
+		if status, code, b, _ := c.answer(); status != 500 || code != "KMSInternalException" || strings.Contains(string(b), "nil pointer") {
+			t.Fatalf("a request that panics: %d %s %s, want 500 KMSInternalException without the panic's text", status, code, b)
+		}
+	}
+	if !strings.Contains(logged.String(), "panic") {
+		t.Errorf("the panic was not logged: %q", logged.String())
+	}
+}
+
+// lockedBuffer is a log sink safe to read while the server writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
