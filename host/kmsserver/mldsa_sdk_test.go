@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha3"
 	"encoding/asn1"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -239,4 +240,21 @@ func TestMLDSARefusalsSDK(t *testing.T) {
 	}
 	wantCode(t, signErr(rawOnly, types.SigningAlgorithmSpecMlDsaShake256, types.MessageTypeExternalMu, make([]byte, 64)), CodeAccessDenied)
 	wantCode(t, verifyErr(rawOnly, types.SigningAlgorithmSpecMlDsaShake256, "", msg, good.Signature), CodeAccessDenied)
+
+	// The audit log has the denied EXTERNAL_MU Sign: operation, key,
+	// decision and the condition that failed.
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(env.audit.String()), "\n") {
+		var ev auditEvent
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if ev.Operation == "Sign" && ev.Decision == "deny" && strings.HasSuffix(ev.KeyARN, rawOnly) &&
+			strings.Contains(ev.PolicyReason, "kms:MessageType") && strings.Contains(ev.PolicyReason, "EXTERNAL_MU") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no audit line for the denied EXTERNAL_MU Sign:\n%s", env.audit.String())
+	}
 }

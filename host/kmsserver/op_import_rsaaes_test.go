@@ -10,11 +10,13 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"hash"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -205,6 +207,23 @@ func TestImportRSAAESAttacks(t *testing.T) {
 	if _, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
 		ImportToken: p.ImportToken, EncryptedKeyMaterial: good}); err != nil {
 		t.Fatalf("import after the failures: %v", err)
+	}
+
+	// Each failed import is audited with its code; neither the material
+	// nor the AES key appears in the log, in any encoding.
+	log := env.audit.String()
+	if n := strings.Count(log, `"operation":"ImportKeyMaterial","principal"`); n < len(cases)+3 {
+		t.Errorf("%d ImportKeyMaterial audit lines, want %d", n, len(cases)+3)
+	}
+	if n := strings.Count(log, `"errorCode":"InvalidCiphertextException"`); n != len(cases)+1 {
+		t.Errorf("%d InvalidCiphertextException audit lines, want %d", n, len(cases)+1)
+	}
+	for _, secret := range [][]byte{material, aesKey} {
+		for _, enc := range []string{hex.EncodeToString(secret), base64.StdEncoding.EncodeToString(secret), string(secret)} {
+			if strings.Contains(log, enc) {
+				t.Fatalf("the audit log contains key material (%q)", enc)
+			}
+		}
 	}
 }
 
