@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,9 +33,6 @@ import (
 // and the two concatenated, the RSA ciphertext first.
 func opensslRSAAES(t *testing.T, pubDER, material []byte, md string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "WrappingPublicKey.bin"), pubDER, 0o600); err != nil {
 		t.Fatal(err)
@@ -44,15 +40,7 @@ func opensslRSAAES(t *testing.T, pubDER, material []byte, md string) []byte {
 	if err := os.WriteFile(filepath.Join(dir, "PlaintextKeyMaterial.bin"), material, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) []byte {
-		cmd := exec.Command("openssl", args...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("openssl %v: %v\n%s", args, err, out)
-		}
-		return out
-	}
+	run := func(args ...string) { mustOSSL(t, dir, args...) }
 	run("rand", "-out", "aes-key.bin", "32")
 	aesKey, err := os.ReadFile(filepath.Join(dir, "aes-key.bin"))
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -28,17 +27,8 @@ import (
 // DER SubjectPublicKeyInfo.
 func opensslKey(t *testing.T, args ...string) (pkcs8, spki []byte) {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
 	dir := t.TempDir()
-	run := func(a ...string) {
-		cmd := exec.Command("openssl", a...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("openssl %v: %v\n%s", a, err, out)
-		}
-	}
+	run := func(a ...string) { mustOSSL(t, dir, a...) }
 	run(append([]string{"genpkey", "-out", "key.pem"}, args...)...)
 	// As AWS's instructions convert a private key for import.
 	run("pkcs8", "-topk8", "-inform", "PEM", "-in", "key.pem", "-outform", "DER", "-nocrypt", "-out", "key.der")
