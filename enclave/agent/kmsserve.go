@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -174,10 +175,16 @@ func writeFastAnswer(rc *fasthttp.RequestCtx, status int, body []byte, ke *kmsEr
 	rc.SetBody(body)
 }
 
-// fastLogger logs fasthttp's messages (connections refused over the
-// limit, connection errors) at debug level.
+// fastLogger logs fasthttp's messages: connections refused over the limit
+// (at most once a minute) as warnings, the rest (a connection's error, as
+// a malformed request, which its client was answered) at debug level.
 type fastLogger struct{ log *slog.Logger }
 
 func (l fastLogger) Printf(format string, args ...any) {
-	l.log.Debug("agent: local KMS endpoint: " + fmt.Sprintf(format, args...))
+	msg := "agent: local KMS endpoint: " + fmt.Sprintf(format, args...)
+	if strings.Contains(format, "Concurrency") {
+		l.log.Warn(msg)
+		return
+	}
+	l.log.Debug(msg)
 }

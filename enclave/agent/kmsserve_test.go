@@ -29,7 +29,10 @@ import (
 func rawKMS(t *testing.T, cfg KMSEndpointConfig, lim kmsServerLimits) (string, *fakeKMS) {
 	t.Helper()
 	f, c := newFakeClient(t, newEmulator(t), "sealed")
-	cfg.Client, cfg.Logger = c, slog.New(slog.DiscardHandler)
+	cfg.Client = c
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	e, err := NewKMSEndpoint(&cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +342,8 @@ func TestKMSServerHTTP10(t *testing.T) {
 // new one is answered 503 (which the SDKs retry) and closed, and served
 // again once one closes.
 func TestKMSServerConnectionBound(t *testing.T) {
-	addr, _ := rawKMS(t, KMSEndpointConfig{MaxConnections: 2}, kmsServerDefaults)
+	logged := &lockedBuffer{}
+	addr, _ := rawKMS(t, KMSEndpointConfig{MaxConnections: 2, Logger: slog.New(slog.NewTextHandler(logged, nil))}, kmsServerDefaults)
 	var open []*rawConn
 	for range 2 {
 		c := dialRaw(t, addr)
@@ -357,6 +361,9 @@ func TestKMSServerConnectionBound(t *testing.T) {
 	}
 	if _, err := io.ReadAll(resp.Body); err != nil || !c.closed() {
 		t.Error("the connection over the bound stays open")
+	}
+	if l := logged.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "concurrent connections") {
+		t.Errorf("the refused connection was not logged as a warning: %q", l)
 	}
 	open[0].c.Close()
 	deadline := time.Now().Add(5 * time.Second)
