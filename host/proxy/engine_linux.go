@@ -593,8 +593,14 @@ func (w *worker) event(ev *unix.EpollEvent) {
 		}
 		switch c.state {
 		case stConnecting:
-			if kind == kindUpstream && m&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				w.connected(c)
+			switch {
+			case kind != kindUpstream:
+			case m&(unix.EPOLLHUP|unix.EPOLLERR) != 0:
+				w.connected(c) // failed (SO_ERROR says why), or a spurious wake-up
+			case m&unix.EPOLLOUT != 0:
+				// A connecting socket turns writable only once established
+				// (a failure raises EPOLLERR): no getsockopt(SO_ERROR).
+				w.open(c)
 			}
 		case stOpen:
 			w.pump(c)
@@ -1192,6 +1198,7 @@ const (
 	maxPipes    = 64
 )
 
+
 type epipe struct {
 	r, w int
 	size int
@@ -1212,9 +1219,14 @@ func (w *worker) getPipe() *epipe {
 	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
 		return nil
 	}
-	size := 64 << 10
-	if n, err := unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, pipeSize); err == nil {
-		size = n
+	// The size may stay smaller (pipe-max-size, the user's pipe pages
+	// limit): ask what it is.
+	_, _ = unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, pipeSize)
+	size, err := unix.FcntlInt(uintptr(fds[1]), unix.F_GETPIPE_SZ, 0)
+	if err != nil || size <= 0 {
+		sysClose(fds[0])
+		sysClose(fds[1])
+		return nil
 	}
 	w.npipes.Add(1)
 	return &epipe{r: fds[0], w: fds[1], size: size}
