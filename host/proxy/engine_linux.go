@@ -1198,7 +1198,6 @@ const (
 	maxPipes    = 64
 )
 
-
 type epipe struct {
 	r, w int
 	size int
