@@ -119,7 +119,9 @@ type Config struct {
 	// os.Environ at start-up.
 	Environ []string `yaml:"-"`
 	// ReleaseMemoryAfterBursts returns the memory a burst of connections
-	// used to the system once the burst has gone idle (Linux): when at
+	// used to the system once the burst has gone idle, on the goroutine
+	// path on Linux (the event engine keeps no goroutine stack per
+	// connection, so it has nothing of the kind to release): when at
 	// least 256 connection directions were copying at once and no more
 	// than a quarter of that number still are, the proxy calls
 	// debug.FreeOSMemory (a garbage collection and a scavenge of the whole

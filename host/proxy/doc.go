@@ -54,14 +54,18 @@
 //
 // # Data path
 //
-// On Linux the routes are served by an event engine: GOMAXPROCS workers,
-// each a goroutine locked to its thread and waiting in its own epoll set
-// (golang.org/x/sys/unix; gnet and similar libraries have no AF_VSOCK, no
-// half-close and no splice, which a proxy needs). Every route's listening
-// socket, TCP, unix or vsock, sits in every worker's set with
-// EPOLLEXCLUSIVE, so a new connection wakes one worker; the worker
-// accepts a bounded batch (accept4) and serves what it accepted from then
-// on, with no other thread involved. An accept error such as EMFILE is
+// On Linux the routes are served by an event engine: one worker per
+// GOMAXPROCS but one (at least one), each a goroutine locked to its thread
+// and waiting in its own epoll set (golang.org/x/sys/unix; gnet and
+// similar libraries have no AF_VSOCK, no half-close and no splice, which a
+// proxy needs). The P left over keeps Go's runtime from handing the P of
+// a worker blocked in epoll_wait to another thread at every wait. Every
+// route's listening socket, TCP, unix or vsock, sits outside Go's
+// netpoller in every worker's set with EPOLLEXCLUSIVE, so a new
+// connection wakes one worker; the worker accepts it (one accept4 per
+// event; the listener is level-triggered) and serves it from then on,
+// with no other thread involved and its non-blocking system calls made
+// without the runtime's bookkeeping. An accept error such as EMFILE is
 // logged and counted, and the worker stops accepting on that listener for
 // a backoff (5 ms doubling to 1 s) rather than spinning on it.
 //
@@ -83,10 +87,17 @@
 // bytes on at once; only when the destination takes part of them does the
 // direction keep the rest in a pooled buffer, and it reads nothing more
 // until that is written (back-pressure: a peer that never reads holds at
-// most one buffer per direction, and the kernel's socket buffers). An idle
-// connection holds no buffer and no goroutine: its two sockets and about
-// 400 bytes of state. A direction reads at most 16 times per wake-up
-// before the worker turns to other connections. End-of-stream is
+// most one buffer per direction, and the kernel's socket buffers). A
+// direction between TCP or unix sockets whose read returns 64 KiB or more
+// is streaming: its next bytes move through a pipe with splice(2), never
+// through the worker's memory, until a splice moves less than 16 KiB;
+// the pipe holding bytes the destination has not taken stops the reads
+// the same way. Pipes (256 KiB, at most 64 per worker, else the direction
+// keeps reading and writing) are pooled. AF_VSOCK cannot splice(2): vsock
+// directions always read and write. An idle connection holds no buffer,
+// no pipe and no goroutine: its two sockets and about 400 bytes of state.
+// A direction reads at most 16 times per wake-up before the worker turns
+// to other connections. End-of-stream is
 // propagated as a half-close (shutdown SHUT_WR) in each direction
 // independently. Deadlines are checked by each worker every eighth of the
 // shortest idle, connect or half-close timeout (10 ms to 1 s): a
@@ -113,8 +124,8 @@
 // periodic sweep; the drain deadline's forced close ends parked
 // connections too.
 //
-// AF_VSOCK cannot splice(2). Connect and idle timeouts apply per route. A
-// failing destination closes only the connection that needed it.
+// Connect and idle timeouts apply per route. A failing destination closes
+// only the connection that needed it.
 //
 // # Credentials
 //
