@@ -1275,10 +1275,7 @@ func (w *worker) pumpSplice(c *econn, d int) {
 			if dir.leave {
 				w.putPipe(dir.pipe, true)
 				dir.pipe, dir.leave = nil, false
-				if src.rd {
-					w.pumpDir(c, d)
-				}
-				return
+				break // reads again, from the ready list
 			}
 		}
 		if !src.rd {
