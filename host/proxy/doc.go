@@ -65,7 +65,8 @@
 // connection wakes one worker; the worker accepts it (one accept4 per
 // event; the listener is level-triggered) and serves it from then on,
 // with no other thread involved and its non-blocking system calls made
-// without the runtime's bookkeeping. An accept error such as EMFILE is
+// without the runtime's bookkeeping (so is its wait while it is busy, for
+// at most 5 ms at a time; an idle worker waits as a system call). An accept error such as EMFILE is
 // logged and counted, and the worker stops accepting on that listener for
 // a backoff (5 ms doubling to 1 s) rather than spinning on it.
 //

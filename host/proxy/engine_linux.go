@@ -107,6 +107,7 @@ type engine struct {
 	ls      []*elistener
 	workers []*worker
 	sweep   time.Duration
+	spare   bool           // GOMAXPROCS leaves a P besides the workers'
 	count   atomic.Int64   // connections in the engine
 	wg      sync.WaitGroup // workers
 	dialers sync.WaitGroup // goroutines resolving a name
@@ -369,7 +370,9 @@ func newEngine(p *Proxy, ls map[string]net.Listener) (*engine, error) {
 		r.e = er
 		e.ls = append(e.ls, &elistener{r: r, fd: fl.fd})
 	}
-	for range engineWorkers(runtime.GOMAXPROCS(0)) {
+	procs := runtime.GOMAXPROCS(0)
+	e.spare = engineWorkers(procs) < procs
+	for range engineWorkers(procs) {
 		w, err := e.newWorker()
 		if err != nil {
 			for _, w := range e.workers {
@@ -395,6 +398,23 @@ func newEngine(p *Proxy, ls map[string]net.Listener) (*engine, error) {
 // that, and keeps one for the runtime's own goroutines (the garbage
 // collector, timers, name resolution, the admin endpoint).
 func engineWorkers(procs int) int { return max(1, procs-1) }
+
+// hotWait (ms) bounds a busy worker's wait outside the runtime's
+// bookkeeping: a worker that waits that long with nothing to do waits
+// again as a system call, so an idle proxy is not preempted every 10 ms.
+const hotWait = 5
+
+// rawEpollWait is epoll_wait(2) without the runtime's system-call
+// bookkeeping: the P stays with the worker while it waits (a signal, e.g.
+// the runtime's preemption, ends the wait with EINTR).
+func rawEpollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), uintptr(msec), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
 
 // engineSweep is how often a worker checks its connections' deadlines: an
 // eighth of the shortest idle, connect or half-close timeout, within
@@ -526,8 +546,21 @@ func (w *worker) run() {
 	events := make([]unix.EpollEvent, 256)
 	w.now = time.Now()
 	w.next = w.now.Add(w.e.sweep)
+	hot := false
 	for !w.stopped {
-		n, err := unix.EpollWait(w.epfd, events, w.timeout())
+		var n int
+		var err error
+		if hot && w.e.spare {
+			// Busy: wait without the runtime's system-call bookkeeping
+			// (the worker keeps its P; a spare P serves the rest of the
+			// process), at most hotWait, below the 10 ms after which
+			// the runtime preempts a goroutine it thinks is running.
+			n, err = rawEpollWait(w.epfd, events, min(w.timeout(), hotWait))
+			hot = n > 0 || err != nil
+		} else {
+			n, err = unix.EpollWait(w.epfd, events, w.timeout())
+			hot = n > 0
+		}
 		w.now = time.Now()
 		if err != nil && err != unix.EINTR {
 			panic(fmt.Sprintf("epoll_wait: %v", err))
