@@ -172,6 +172,7 @@ const (
 	msgStopAccept
 	msgForceClose
 	msgStop
+	msgCall // run fn on the worker (tests)
 )
 
 type wmsg struct {
@@ -181,6 +182,7 @@ type wmsg struct {
 	reason string
 	err    error
 	done   chan struct{}
+	fn     func(*worker)
 }
 
 type eside struct {
@@ -675,6 +677,9 @@ func (w *worker) drainInbox() {
 					w.forceClose(c)
 				}
 			}
+			close(m.done)
+		case msgCall:
+			m.fn(w)
 			close(m.done)
 		case msgStop:
 			for _, c := range w.conns {

@@ -469,3 +469,62 @@ func TestEngineSplice(t *testing.T) {
 	waitMetric(t, p.m.bytes.WithLabelValues("r", "in"), float64(len(data)))
 	waitMetric(t, p.m.bytes.WithLabelValues("r", "out"), float64(len(want)+16<<20))
 }
+
+// TestEngineAllowedCIDs: on a route with allowed_cids, the engine closes a
+// connection from any other vsock context ID (logged and counted, before
+// it takes a slot) and serves one from an allowed ID. No vsock loopback
+// here: the accepted sockets are socket pairs handed to the worker with
+// the peer address accept4 would have given.
+func TestEngineAllowedCIDs(t *testing.T) {
+	up := startServer(t, echo)
+	cfg := egressConfig(t, up)
+	log, logs := testLogger(t)
+	cfg.Logger = log
+	cfg.Routes[0].Listen = "vsock://any:4294967295"
+	cfg.Routes[0].AllowedCIDs = []uint32{16}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Listen(); err != nil {
+		t.Skipf("AF_VSOCK not available: %v", err)
+	}
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, "serving", func() bool { return p.serving.Load() })
+	w := p.eng.workers[0]
+	r := p.routes[0]
+	hand := func(cid uint32) net.Conn {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(fds[1]), "client")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := make(chan struct{})
+		w.post(wmsg{kind: msgCall, done: d, fn: func(w *worker) {
+			w.newConn(r, fds[0], &unix.SockaddrVM{CID: cid, Port: 1234})
+		}})
+		<-d
+		return c
+	}
+	other := hand(17)
+	defer other.Close()
+	expectClosed(t, other, 5*time.Second)
+	waitMetric(t, p.m.errors.WithLabelValues("r", reasonPeer), 1)
+	if n := metricValue(p.m.connections.WithLabelValues("r")); n != 0 {
+		t.Errorf("a refused peer counted as a connection: %v", n)
+	}
+	if !strings.Contains(logs.String(), "peer=vsock://17:1234") || !strings.Contains(logs.String(), "allowed_cids") {
+		t.Errorf("refusal not logged with the peer:\n%s", logs.String())
+	}
+	allowed := hand(16)
+	defer allowed.Close()
+	exchange(t, allowed, []byte("from the allowed enclave"))
+}
