@@ -131,7 +131,8 @@ type Config struct {
 	ReleaseMemoryAfterBursts bool `yaml:"-"`
 
 	// splice copies TCP and unix connections with io.Copy, i.e. splice(2)
-	// on Linux, instead of buffers (benchmarks compare the two).
+	// on Linux, instead of buffers, on the goroutine path (benchmarks
+	// compare the two; it selects the goroutine path).
 	splice bool
 	// goroutines serves the routes with goroutines per connection (the
 	// path of systems without the event engine) instead of the engine.

@@ -189,7 +189,7 @@ func (p *Proxy) Listen() error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.useEngine = engineSupported && !p.cfg.goroutines
+	p.useEngine = engineSupported && !p.cfg.goroutines && !p.cfg.splice // splice: the goroutine path's io.Copy
 	routes := len(p.routes)
 	for i, w := range ws {
 		if i < routes && p.useEngine {
