@@ -101,15 +101,20 @@ func (s *Server) addResourceTags(c *call, k *keystore.Key, action string, ctx ma
 		c.ev.PolicyReason = reason
 		return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because %s", c.principal, action, s.keyARN(k.ID), reason)
 	}
+	addKeyTags(k, ctx)
+	return nil
+}
+
+// addKeyTags adds aws:ResourceTag/<key> for every tag of k to ctx.
+func addKeyTags(k *keystore.Key, ctx map[string][]string) {
 	if len(k.Tags) == 0 {
-		return nil
+		return
 	}
 	tags := make(map[string]string, len(k.Tags))
 	for _, t := range k.Tags {
 		tags[t.Key] = t.Value
 	}
 	policy.AddResourceTags(ctx, tags)
-	return nil
 }
 
 // requestTagConditions adds aws:RequestTag/<key> and aws:TagKeys for the

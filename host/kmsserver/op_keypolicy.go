@@ -54,7 +54,7 @@ func (s *Server) putKeyPolicy(c *call, body []byte) (any, error) {
 	if err := s.authorize(c, k, "kms:PutKeyPolicy", nil, nil); err != nil {
 		return nil, err
 	}
-	if err := s.checkNewPolicy(c, k.ID, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+	if err := s.checkNewPolicy(c, k, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 		return nil, err
 	}
 	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {

@@ -90,14 +90,20 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	id := formatUUID(b)
 	c.ev.KeyARN = s.keyARN(id)
 	polText := string(policy.DefaultKeyPolicy(s.cfg.AccountID))
+	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), UsageTrackingStart: c.now.UTC(), Description: in.Description, KeySpec: spec,
+		KeyUsage: usage, State: keystore.StateEnabled}
+	if err := mergeTags(k, in.Tags); err != nil {
+		return nil, err
+	}
 	if in.Policy != nil {
-		if err := s.checkNewPolicy(c, id, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+		// k carries the request's tags: the check sees the key as it
+		// will be created.
+		if err := s.checkNewPolicy(c, k, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
 		}
 		polText = *in.Policy
 	}
-	k := &keystore.Key{ID: id, CreatedAt: c.now.UTC(), UsageTrackingStart: c.now.UTC(), Description: in.Description, KeySpec: spec,
-		KeyUsage: usage, State: keystore.StateEnabled, Policy: polText}
+	k.Policy = polText
 	var raw []byte
 	if external { // no material until ImportKeyMaterial (op_import.go)
 		k.Origin, k.State = keystore.OriginExternal, keystore.StatePendingImport
@@ -108,9 +114,6 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 		if k.MaterialID, err = keymaterial.NewMaterialID(s.rand); err != nil {
 			return nil, err
 		}
-	}
-	if err := mergeTags(k, in.Tags); err != nil {
-		return nil, err
 	}
 	wrapped, err := s.root.Wrap(s.rand, binding(k), raw)
 	if err != nil {
@@ -124,8 +127,15 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 }
 
 // checkNewPolicy parses a key policy and, unless bypass, refuses one that
-// would lock the caller out of PutKeyPolicy (KMS's lockout safety check).
-func (s *Server) checkNewPolicy(c *call, id, text string, bypass bool) error {
+// would lock the caller out of PutKeyPolicy (KMS's lockout safety check)
+// on key k. The new policy decides a PutKeyPolicy request of the caller
+// with the context that request would have: the transport keys of this
+// request, k's kms:KeySpec and kms:KeyUsage, its aliases
+// (kms:ResourceAliases) and its tags (aws:ResourceTag/<key>). The tags are
+// k's as they stand after this request, which binds them to the material
+// (CreateKey's, or the stored ones that PutKeyPolicy rebinds); the caller
+// is not further authorized by them: it already is for this request.
+func (s *Server) checkNewPolicy(c *call, k *keystore.Key, text string, bypass bool) error {
 	if len(text) > 32768 {
 		return apiErr(CodeMalformedPolicy, "the key policy is longer than 32768 characters")
 	}
@@ -133,11 +143,23 @@ func (s *Server) checkNewPolicy(c *call, id, text string, bypass bool) error {
 	if err != nil {
 		return apiErr(CodeMalformedPolicy, "%v", err)
 	}
-	if !bypass {
-		d := p.Evaluate(s.policyRequest(c, id, "kms:PutKeyPolicy", nil, nil))
-		if !d.Allowed {
-			return apiErr(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future (%s).", d.Reason)
-		}
+	if bypass {
+		return nil
+	}
+	const action = "kms:PutKeyPolicy"
+	saved := c.cond // CreateKey's request keys are not a PutKeyPolicy's
+	c.cond = nil
+	req := s.policyRequest(c, k.ID, action, nil, nil)
+	addKeyConditions(c, k, action, req.Context)
+	c.cond = saved
+	if err := s.addResourceAliases(c, k, req.Context, p); err != nil {
+		return err
+	}
+	if p.UsesResourceTags() {
+		addKeyTags(k, req.Context)
+	}
+	if d := p.Evaluate(req); !d.Allowed {
+		return apiErr(CodeMalformedPolicy, "The new key policy will not allow you to update the key policy in the future (%s).", d.Reason)
 	}
 	return nil
 }
