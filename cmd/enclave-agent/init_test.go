@@ -164,30 +164,26 @@ func TestInitUsage(t *testing.T) {
 // to the attestation endpoint it starts with --listen, as serve does (its
 // start line reports the bound in force).
 func TestInitMaxConcurrentAttestations(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	type result struct {
-		code   int
-		stderr string
-	}
-	done := make(chan result, 1)
+	stderr := newLogWatch()
+	exited := make(chan struct{})
+	var code int
 	go func() {
-		code, stderr := runInit(t, ctx, "--listen", "tcp://"+addr, "--max-concurrent-attestations", "2", "--", "sleep", "30")
-		done <- result{code, stderr}
+		defer close(exited)
+		code = run(ctx, []string{"--nsm", "emulator", "--debug-mode", "init", "--seed-entropy=false",
+			"--listen", "tcp://127.0.0.1:0", "--max-concurrent-attestations", "2", "--", "sleep", "30"},
+			strings.NewReader(""), &bytes.Buffer{}, stderr, func(string) string { return "" })
 	}()
+	addr := stderr.waitFor(t, `attestation endpoint listening.* local=(\S+)`, exited)
 	if err := waitHealth(addr, waitLimit); err != nil {
 		cancel()
-		t.Fatalf("init's attestation endpoint did not answer: %v\n%s", err, (<-done).stderr)
+		<-exited
+		t.Fatalf("init's attestation endpoint did not answer: %v\n%s", err, stderr.String())
 	}
 	cancel()
-	r := <-done
-	if !strings.Contains(r.stderr, "attestation endpoint listening") || !strings.Contains(r.stderr, "max_concurrent=2") {
-		t.Fatalf("init exit %d; its log lacks the endpoint's start line with max_concurrent=2:\n%s", r.code, r.stderr)
+	<-exited
+	if !strings.Contains(stderr.String(), "max_concurrent=2") {
+		t.Fatalf("init exit %d; its log lacks the endpoint's start line with max_concurrent=2:\n%s", code, stderr.String())
 	}
 }

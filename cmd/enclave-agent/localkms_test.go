@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,38 +22,25 @@ import (
 // with data keys obtained with Recipient.
 func TestServeKMSListen(t *testing.T) {
 	e := startKMS(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kmsAddr := l.Addr().String()
-	l.Close()
+	// A kernel-assigned port, read from the start line (a port found free
+	// and released first may be taken by another test before serve binds
+	// it).
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan struct{})
+	stderr := newLogWatch()
 	var code int
-	var stderr string
 	go func() {
-		code, _, stderr = e.run(t, ctx, append(e.globalArgs(pcr0Hex), "serve", "--listen", "tcp://127.0.0.1:0", "--kms-listen", kmsAddr)...)
-		close(done)
+		defer close(done)
+		code = run(ctx, append(e.globalArgs(pcr0Hex), "serve", "--listen", "tcp://127.0.0.1:0", "--kms-listen", "tcp://127.0.0.1:0"),
+			strings.NewReader(""), &bytes.Buffer{}, stderr, func(k string) string { return e.env[k] })
 	}()
+	kmsAddr := stderr.waitFor(t, `local KMS endpoint listening.* local=(\S+)`, done)
 	app := awskms.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("any", "any", ""),
 		HTTPClient: sdkhttp.New(nil), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}, func(o *awskms.Options) { o.BaseEndpoint = aws.String("http://" + kmsAddr) })
-	var dk *awskms.GenerateDataKeyOutput
-	deadline := time.Now().Add(waitLimit)
-	for {
-		dk, err = app.GenerateDataKey(context.Background(), &awskms.GenerateDataKeyInput{KeyId: aws.String(e.keyID), KeySpec: "AES_256"})
-		if err == nil {
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("serve exited %d: %s", code, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("local KMS endpoint: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	dk, err := app.GenerateDataKey(context.Background(), &awskms.GenerateDataKeyInput{KeyId: aws.String(e.keyID), KeySpec: "AES_256"})
+	if err != nil {
+		t.Fatalf("local KMS endpoint on %s: %v\n%s", kmsAddr, err, stderr.String())
 	}
 	plain, err := e.admin.Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
 	if err != nil || len(dk.Plaintext) != 32 || !bytes.Equal(plain.Plaintext, dk.Plaintext) {
@@ -62,8 +48,8 @@ func TestServeKMSListen(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if code != 0 || !strings.Contains(stderr, "local KMS endpoint listening") {
-		t.Fatalf("serve exit %d: %s", code, stderr)
+	if code != 0 {
+		t.Fatalf("serve exit %d: %s", code, stderr.String())
 	}
 }
 
@@ -82,28 +68,26 @@ func TestServeKMSListenNotLoopback(t *testing.T) {
 // reports the bound in force), and 0 leaves the default.
 func TestServeMaxConcurrentAttestations(t *testing.T) {
 	for _, tc := range []struct{ arg, want string }{{"1", "max_concurrent=1"}, {"0", "max_concurrent=4"}, {"", "max_concurrent=4"}} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		args := []string{"--nsm", "emulator", "--debug-mode", "serve", "--listen", "tcp://" + addr}
+		args := []string{"--nsm", "emulator", "--debug-mode", "serve", "--listen", "tcp://127.0.0.1:0"}
 		if tc.arg != "" {
 			args = append(args, "--max-concurrent-attestations", tc.arg)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		var stderr bytes.Buffer
-		done := make(chan int, 1)
+		stderr := newLogWatch()
+		exited := make(chan struct{})
+		var code int
 		go func() {
-			done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr, func(string) string { return "" })
+			defer close(exited)
+			code = run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, stderr, func(string) string { return "" })
 		}()
+		addr := stderr.waitFor(t, `attestation endpoint listening.* local=(\S+)`, exited)
 		if err := waitHealth(addr, waitLimit); err != nil {
 			cancel()
 			t.Fatalf("--max-concurrent-attestations %q: serve did not answer: %v", tc.arg, err)
 		}
 		cancel()
-		if code := <-done; code != 0 || !strings.Contains(stderr.String(), tc.want) {
+		<-exited
+		if code != 0 || !strings.Contains(stderr.String(), tc.want) {
 			t.Fatalf("--max-concurrent-attestations %q: exit %d, want 0 and %q in:\n%s", tc.arg, code, tc.want, stderr.String())
 		}
 	}
