@@ -57,15 +57,6 @@ func TestScript(t *testing.T) {
 	})
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestSIGTERMDrain runs host-proxy as a process in vsock-proxy's invocation
 // (with --listen for this machine), sends SIGTERM with a connection open and
 // checks that the connection is served to its end, that new connections are
@@ -93,11 +84,10 @@ func TestSIGTERMDrain(t *testing.T) {
 	}()
 	upPort := up.Addr().(*net.TCPAddr).Port
 	allow := writeFile(t, "allow.yaml", "allowlist:\n  - {address: 127.0.0.1, port: "+strconv.Itoa(upPort)+"}\n")
-	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "HOST_PROXY_TEST_MAIN=1",
-		"HOST_PROXY_ARGS=-w 16 --config "+allow+" --listen tcp://"+listen+" --shutdown-timeout 20s 8000 127.0.0.1 "+strconv.Itoa(upPort))
+		"HOST_PROXY_ARGS=-w 16 --config "+allow+" --listen tcp://127.0.0.1:0 --shutdown-timeout 20s 8000 127.0.0.1 "+strconv.Itoa(upPort))
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -112,7 +102,7 @@ func TestSIGTERMDrain(t *testing.T) {
 		close(logs)
 	}()
 	var all []string
-	waitLog := func(substr string) {
+	waitLog := func(substr string) string {
 		t.Helper()
 		timeout := time.After(waitLimit)
 		for {
@@ -123,14 +113,20 @@ func TestSIGTERMDrain(t *testing.T) {
 				}
 				all = append(all, l)
 				if strings.Contains(l, substr) {
-					return
+					return l
 				}
 			case <-timeout:
 				t.Fatalf("no %q in the log:\n%s", substr, strings.Join(all, "\n"))
 			}
 		}
 	}
-	waitLog("route ready")
+	// A kernel-assigned port, read from the route's start line (a port
+	// found free and released first may be taken before host-proxy binds).
+	m := regexp.MustCompile(`listen=tcp://(\S+)`).FindStringSubmatch(waitLog("route ready"))
+	if m == nil {
+		t.Fatalf("no listen=tcp://... in the route's start line:\n%s", strings.Join(all, "\n"))
+	}
+	listen := m[1]
 
 	c, err := net.Dial("tcp", listen)
 	if err != nil {
