@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -58,5 +59,47 @@ func TestKeyUsageSurvivesSIGTERM(t *testing.T) {
 	}
 	if out.TrackingStartDate == nil || !out.TrackingStartDate.Equal(*ck.KeyMetadata.CreationDate) {
 		t.Errorf("TrackingStartDate %v, want the key's creation %v", out.TrackingStartDate, ck.KeyMetadata.CreationDate)
+	}
+}
+
+// TestKeyUsageFlushIntervalFromFile: key_usage_flush_interval in the file
+// sets how often the process writes the keys' last usage: with 1s, a use
+// is in the store within a few seconds, and survives a crash (SIGKILL, no
+// stop flush) that the default 1-minute interval would lose it to.
+func TestKeyUsageFlushIntervalFromFile(t *testing.T) {
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(st.ConfigPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("key_usage_flush_interval: 1s\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ctx := context.Background()
+	c := startChild(t, st.ConfigPath)
+	defer c.kill()
+	client := clientFor(st, c.addr)
+	ck, err := client.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *ck.KeyMetadata.KeyId
+	if _, err := client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), KeySpec: types.DataKeySpecAes256}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // past two flush rounds
+	c.kill()
+	c2 := startChild(t, st.ConfigPath)
+	defer c2.kill()
+	out, err := clientFor(st, c2.addr).GetKeyLastUsage(ctx, &awskms.GetKeyLastUsageInput{KeyId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := out.KeyLastUsage; u == nil || u.Operation != types.KeyLastUsageTrackingOperationGenerateDataKey {
+		t.Fatalf("after a crash 3s past the use, with key_usage_flush_interval 1s: KeyLastUsage %+v, want the GenerateDataKey", u)
 	}
 }

@@ -31,6 +31,11 @@
 //	  client_ca: clients.pem          # optional: require client certificates it signed
 //	# insecure_http_unsafe: true      # plain HTTP on a non-loopback listen address
 //
+// Optional settings, with their defaults:
+//
+//	max_concurrent_key_generations: 0  # RSA key generations at once; 0 = half the CPUs
+//	key_usage_flush_interval: 1m       # last usage written to the store; 1s to 24h
+//
 // Several replicas share their keys through PostgreSQL instead of a
 // directory: replace key_store_dir with a postgres block (every replica gets
 // the same database and the same root key):
@@ -73,6 +78,14 @@ import (
 // ErrConfig reports an invalid configuration file.
 var ErrConfig = errors.New("kmsconfig: invalid configuration")
 
+// The bounds of key_usage_flush_interval. Below a second, every request
+// would write to the store again; past a day, a crash loses a day of usage
+// and other replicas see a use a day late.
+const (
+	MinKeyUsageFlushInterval = time.Second
+	MaxKeyUsageFlushInterval = 24 * time.Hour
+)
+
 // ErrNoRootKey reports a root_key_file that does not exist (it also
 // matches [ErrConfig]).
 var ErrNoRootKey = errors.New("kmsconfig: root key file not found")
@@ -100,6 +113,12 @@ type File struct {
 	// the RSA key generations running at once; see
 	// kmsserver.Config.MaxConcurrentKeyGenerations.
 	MaxConcurrentKeyGenerations int `yaml:"max_concurrent_key_generations"`
+	// KeyUsageFlushInterval (key_usage_flush_interval) is how often the
+	// keys' last usage (GetKeyLastUsage) is written to the store, from
+	// [MinKeyUsageFlushInterval] to [MaxKeyUsageFlushInterval]; nil (left
+	// out) is the server's default, 1 minute. See
+	// kmsserver.Config.KeyUsageFlushInterval.
+	KeyUsageFlushInterval *time.Duration `yaml:"key_usage_flush_interval"`
 
 	// Warnings lists deprecated settings Load found (for the caller to
 	// log); they still take effect.
@@ -248,6 +267,9 @@ func Load(path string) (*File, error) {
 	if f.MaxConcurrentKeyGenerations < 0 {
 		return nil, f.errorf("max_concurrent_key_generations", "negative; leave it out (half the CPUs) or give at least 1")
 	}
+	if d := f.KeyUsageFlushInterval; d != nil && (*d < MinKeyUsageFlushInterval || *d > MaxKeyUsageFlushInterval) {
+		return nil, f.errorf("key_usage_flush_interval", "%s is out of range: give a duration from 1s to 24h (such as 1m or 5m), or leave it out for the default 1m", *d)
+	}
 	if a := f.Attestation.AllowDebug; a != nil {
 		if f.Attestation.AllowDebugUnsafe && !*a {
 			return nil, f.errorf("attestation.allow_debug", "allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only")
@@ -350,6 +372,9 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 		InsecureHTTPUnsafe:          f.InsecureHTTPUnsafe,
 		MaxConcurrentKeyGenerations: f.MaxConcurrentKeyGenerations,
 		AuditLog:                    audit,
+	}
+	if f.KeyUsageFlushInterval != nil {
+		cfg.KeyUsageFlushInterval = *f.KeyUsageFlushInterval
 	}
 	if f.TLS != nil {
 		tc, err := f.tlsConfig()
