@@ -98,8 +98,8 @@ func putPend(b *[]byte) {
 	}
 }
 
-// engine serves the routes: GOMAXPROCS workers, each a goroutine locked to
-// its thread and waiting in its own epoll set, all of them accepting on
+// engine serves the routes: engineWorkers workers, each a goroutine locked
+// to its thread and waiting in its own epoll set, all of them accepting on
 // every route's listening socket (EPOLLEXCLUSIVE: one worker is woken per
 // connection) and each copying the connections it accepted.
 type engine struct {

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -527,4 +529,36 @@ func TestEngineAllowedCIDs(t *testing.T) {
 	allowed := hand(16)
 	defer allowed.Close()
 	exchange(t, allowed, []byte("from the allowed enclave"))
+}
+
+// TestEngineWorkerPanicExits: a panic in a worker is logged and ends the
+// process with a non-zero status (systemd restarts host-proxy), rather
+// than leaving the proxy up with the worker's connections dead.
+func TestEngineWorkerPanicExits(t *testing.T) {
+	if os.Getenv("ENCLAVEKIT_ENGINE_PANIC_CHILD") == "1" {
+		up := startServer(t, echo)
+		cfg := egressConfig(t, up)
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		p, _ := startProxy(t, cfg)
+		p.eng.workers[0].post(wmsg{kind: msgCall, done: make(chan struct{}), fn: func(*worker) { panic("injected") }})
+		time.Sleep(10 * time.Second)
+		t.Fatal("the process survived a worker's panic")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEngineWorkerPanicExits$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ENCLAVEKIT_ENGINE_PANIC_CHILD=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("child: %v, want a non-zero exit\n%s", err, stderr.String())
+	}
+	out := stderr.String()
+	if !strings.Contains(out, `msg="event worker panicked: exiting"`) || !strings.Contains(out, "panic=injected") {
+		t.Errorf("no log line for the panic:\n%s", out)
+	}
+	if strings.Contains(out, "the process survived") {
+		t.Errorf("the process survived:\n%s", out)
+	}
 }
