@@ -6,6 +6,14 @@ BINARIES  := enclave-agent host-proxy kms-server nitro-verify
 # Per fuzz target. Below about 5s, FuzzVerify can still be gathering its
 # baseline coverage when time runs out, which go test reports as a failure.
 FUZZTIME  ?= 10s
+# Time spent minimizing each new interesting (or failing) input. go test's
+# default, 60s, is not counted in the execs it reports, and a target whose
+# seeds are large (FuzzRecipientKind's attestation documents) then spends a
+# short run minimizing: "execs: 40 (0/sec)" after 6s. 1x tries each
+# minimization once, so FUZZTIME goes to fuzzing (FuzzRecipientKind: some
+# 5,000 execs in 5s); a failing input is still saved, unminimized, under
+# testdata/fuzz. Give FUZZMINIMIZETIME=60s to minimize a crasher you study.
+FUZZMINIMIZETIME ?= 1x
 PKGS      := ./...
 
 .PHONY: all build test demo bench bench-proxy fuzz lint vet clean
@@ -45,7 +53,7 @@ fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$t"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
 	  done; \
 	done
 
