@@ -3,21 +3,22 @@
 package kmsserver
 
 import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"path/filepath"
 	"testing"
-
-	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 )
 
 // TestAWSCLIMLDSAAndImport follows AWS's documented procedures with the
 // aws CLI (Debian's, older than both features: the enum values pass
 // through) and OpenSSL: an ML_DSA_65 key signs a RAW message and an
 // EXTERNAL_MU computed from get-public-key's DER with OpenSSL as AWS's
-// documentation does, both verified here with circl; and a symmetric key
-// takes material wrapped with RSA_AES_KEY_WRAP_SHA_256 (openssl enc
-// -id-aes256-wrap-pad and pkeyutl), whose ciphertext then opens here under
-// that material.
+// documentation does, both verified here with circl; and an ECC_NIST_P256
+// key takes an OpenSSL private key wrapped with RSA_AES_KEY_WRAP_SHA_256
+// (openssl enc -id-aes256-wrap-pad and pkeyutl), and signs under its
+// public key.
 func TestAWSCLIMLDSAAndImport(t *testing.T) {
 	awsCLI(t)
 	env := newEnv(t, nil)
@@ -65,24 +66,23 @@ func TestAWSCLIMLDSAAndImport(t *testing.T) {
 		t.Fatalf("verify: %v", v)
 	}
 
-	// Import with RSA_AES_KEY_WRAP_SHA_256.
-	ek := run("create-key", "--origin", "EXTERNAL")
+	// Import with RSA_AES_KEY_WRAP_SHA_256 (which wraps RSA and ECC
+	// material only): an OpenSSL P-256 key.
+	ek := run("create-key", "--origin", "EXTERNAL", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY")
 	eid := ek["KeyMetadata"].(map[string]any)["KeyId"].(string)
 	p := run("get-parameters-for-import", "--key-id", eid, "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_256", "--wrapping-key-spec", "RSA_3072")
 	writeTemp(t, home, "ImportToken.bin", b64(p, "ImportToken"))
-	material := make([]byte, 32)
-	for i := range material {
-		material[i] = byte(i * 7)
-	}
+	material, spki := opensslKey(t, "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
 	writeTemp(t, home, "EncryptedKeyMaterial.bin", opensslRSAAES(t, b64(p, "PublicKey"), material, "sha256"))
 	run("import-key-material", "--key-id", eid, "--encrypted-key-material", "fileb://"+file("EncryptedKeyMaterial.bin"),
 		"--import-token", "fileb://"+file("ImportToken.bin"), "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
-	enc := run("encrypt", "--key-id", eid, "--plaintext", "fileb://"+file("msg"))
-	m, err := keymaterial.NewMaterial(specSymmetric, material)
+	sig := run("sign", "--key-id", eid, "--message", "fileb://"+file("msg"), "--message-type", "RAW", "--signing-algorithm", "ECDSA_SHA_256")
+	ecPub, err := x509.ParsePKIXPublicKey(spki)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := keymaterial.OpenBlob(m.AEAD, b64(enc, "CiphertextBlob"), nil); err != nil || string(got) != string(msg) {
-		t.Fatalf("the CLI's ciphertext does not open under the imported material: %v", err)
+	d := sha256.Sum256(msg)
+	if !ecdsa.VerifyASN1(ecPub.(*ecdsa.PublicKey), d[:], b64(sig, "Signature")) {
+		t.Fatal("the CLI's signature does not verify under the imported key's public key")
 	}
 }

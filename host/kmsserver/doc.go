@@ -64,7 +64,10 @@
 //     keys of Origin EXTERNAL, material checked by keyspec.ParsePrivateKey;
 //     wrapping algorithms RSAES_OAEP_SHA_1/256 and
 //     RSA_AES_KEY_WRAP_SHA_1/256, the latter's AES Key Wrap with Padding
-//     in package keywrap; a self-contained import token sealed under the root key,
+//     in package keywrap, with AWS's rules of which wraps what (checkWrapping:
+//     RSA keys need RSA_AES, which wraps RSA and ECC only; no RSAES_OAEP
+//     under RSA_2048 for ECC_NIST_P521; no RSA_AES in cn-* regions);
+//     a self-contained import token sealed under the root key,
 //     bound to the key and expiring after 24 h; the imported material's ID
 //     is a keyed fingerprint, so only the same material reimports; Origin
 //     and ValidTo are bound to the wrapped material)

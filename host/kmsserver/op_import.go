@@ -22,6 +22,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -58,9 +59,34 @@ func wrappingHash(alg string) (crypto.Hash, error) {
 	case "RSAES_PKCS1_V1_5":
 		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm RSAES_PKCS1_V1_5 is not supported (padding oracle); use RSAES_OAEP_SHA_256")
 	case "SM2PKE":
-		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm SM2PKE is not supported")
+		return 0, apiErr(CodeUnsupportedOperation, "WrappingAlgorithm SM2PKE is not supported (AWS offers it in the China Regions only; this server does not implement SM2)")
 	}
 	return 0, validation("1 validation error detected: Value '%s' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, SM2PKE]", alg)
+}
+
+// checkWrapping refuses the wrapping algorithm alg with a wrapping key of
+// wrapSpec (RSA_2048, RSA_3072 or RSA_4096) for key material of spec where
+// AWS KMS does (GetParametersForImport's WrappingAlgorithm and
+// WrappingKeySpec in the API reference; the developer guide's "Encrypt the
+// key material"): RSA private keys need RSA_AES_KEY_WRAP (they do not fit
+// one RSA-OAEP block); RSA_AES_KEY_WRAP wraps only RSA and ECC key
+// material; RSAES_OAEP under RSA_2048 cannot wrap ECC_NIST_P521 (its
+// PKCS #8 exceeds the block); and RSA_AES_KEY_WRAP is not offered in the
+// China Regions (cn-*), where AWS wraps with SM2 instead, which this server
+// does not implement.
+func (s *Server) checkWrapping(spec, alg, wrapSpec string) error {
+	rsaAES := isRSAAES(alg)
+	switch {
+	case rsaAES && strings.HasPrefix(s.cfg.Region, "cn-"):
+		return apiErr(CodeUnsupportedOperation, "WrappingAlgorithm %s is not supported in the China Regions (%s); use RSAES_OAEP_SHA_256", alg, s.cfg.Region)
+	case !rsaAES && strings.HasPrefix(spec, "RSA_"):
+		return validation("WrappingAlgorithm %s cannot wrap %s key material: RSA private keys are imported with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1", alg, spec)
+	case rsaAES && !strings.HasPrefix(spec, "RSA_") && !strings.HasPrefix(spec, "ECC_"):
+		return validation("WrappingAlgorithm %s wraps only RSA and ECC key material, not %s; use RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1", alg, spec)
+	case !rsaAES && spec == string(keyspec.ECCNISTP521) && wrapSpec == "RSA_2048":
+		return validation("WrappingAlgorithm %s with WrappingKeySpec RSA_2048 cannot wrap ECC_NIST_P521 key material: use WrappingKeySpec RSA_3072 or RSA_4096, or RSA_AES_KEY_WRAP_SHA_256", alg)
+	}
+	return nil
 }
 
 // isRSAAES reports whether alg is one of the two-step RSA_AES_KEY_WRAP
@@ -188,7 +214,7 @@ func (s *Server) getParametersForImport(c *call, body []byte) (any, error) {
 	bits, ok := wrappingKeyBits[in.WrappingKeySpec]
 	if !ok {
 		if in.WrappingKeySpec == "SM2" {
-			return nil, apiErr(CodeUnsupportedOperation, "WrappingKeySpec SM2 is not supported")
+			return nil, apiErr(CodeUnsupportedOperation, "WrappingKeySpec SM2 is not supported (AWS offers it in the China Regions only; this server does not implement SM2)")
 		}
 		return nil, validation("1 validation error detected: Value '%s' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]", in.WrappingKeySpec)
 	}
@@ -198,6 +224,9 @@ func (s *Server) getParametersForImport(c *call, body []byte) (any, error) {
 	}
 	if !importableSpec(k.KeySpec) { // not created with Origin EXTERNAL by this server
 		return nil, apiErr(CodeUnsupportedOperation, "%s is a %s key; this server imports %s key material.", s.keyARN(k.ID), k.KeySpec, importableSpecNames)
+	}
+	if err := s.checkWrapping(k.KeySpec, in.WrappingAlgorithm, in.WrappingKeySpec); err != nil {
+		return nil, err // before the costly key generation
 	}
 	release, err := s.startKeyGen(in.WrappingKeySpec)
 	if err != nil {
@@ -317,6 +346,11 @@ func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
 	}
 	priv, alg, err := s.openImportToken(c, k.ID, in.ImportToken)
 	if err != nil {
+		return nil, err
+	}
+	// Again: a token from a server without the rules, or from before a
+	// change of Region, may name a combination they refuse.
+	if err := s.checkWrapping(k.KeySpec, alg, fmt.Sprintf("RSA_%d", priv.N.BitLen())); err != nil {
 		return nil, err
 	}
 	raw, err := unwrapKeyMaterial(priv, alg, in.EncryptedKeyMaterial)

@@ -5,6 +5,8 @@ package kmsserver
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -22,7 +24,6 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keywrap"
 )
 
@@ -81,11 +82,11 @@ func goRSAAES(t *testing.T, pubDER, aesKey, material []byte, h hash.Hash) []byte
 	return append(ek, wm...)
 }
 
-// TestImportRSAAESOpenSSL: SYMMETRIC_DEFAULT material wrapped by OpenSSL
-// with RSA_AES_KEY_WRAP_SHA_1 and _SHA_256, under each wrapping key spec,
-// imports through the official client; the key's ciphertext is the
-// material's (it opens locally with AES-256-GCM under the material, and a
-// blob sealed locally decrypts through the server).
+// TestImportRSAAESOpenSSL: an ECC_NIST_P256 private key made and wrapped
+// by OpenSSL with RSA_AES_KEY_WRAP_SHA_1 and _SHA_256, under each wrapping
+// key spec, imports through the official client (RSA_AES wraps RSA and ECC
+// material only); the key's public key is OpenSSL's, and its signatures
+// verify under it.
 func TestImportRSAAESOpenSSL(t *testing.T) {
 	env := newEnv(t, nil)
 	ctx := context.Background()
@@ -99,45 +100,55 @@ func TestImportRSAAESOpenSSL(t *testing.T) {
 		{types.AlgorithmSpecRsaAesKeyWrapSha256, "sha256", types.WrappingKeySpecRsa4096},
 	} {
 		t.Run(string(tc.alg)+"/"+string(tc.spec), func(t *testing.T) {
-			key := createExternalKey(t, env.client)
+			key := createExternalKeyOf(t, env.client, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
 			p, err := env.client.GetParametersForImport(ctx, &awskms.GetParametersForImportInput{KeyId: aws.String(key),
 				WrappingAlgorithm: tc.alg, WrappingKeySpec: tc.spec})
 			if err != nil {
 				t.Fatalf("GetParametersForImport: %v", err)
 			}
-			material := make([]byte, 32)
-			rand.Read(material)
+			material, spki := opensslKey(t, "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
 			enc := opensslRSAAES(t, p.PublicKey, material, tc.md)
 			if _, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
 				ImportToken: p.ImportToken, EncryptedKeyMaterial: enc, ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
 				t.Fatalf("ImportKeyMaterial: %v", err)
 			}
-			m, err := keymaterial.NewMaterial(specSymmetric, material)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ec := map[string]string{"purpose": "import test"}
-			out, err := env.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("imported with RSA_AES"), EncryptionContext: ec})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, err := keymaterial.OpenBlob(m.AEAD, out.CiphertextBlob, ec); err != nil || string(got) != "imported with RSA_AES" {
-				t.Fatalf("the server's ciphertext does not open under the imported material locally: %q %v", got, err)
-			}
-			mid, err := keymaterial.BlobMaterialID(out.CiphertextBlob)
-			if err != nil {
-				t.Fatal(err)
-			}
-			local, err := keymaterial.SealBlobMaterial(m.AEAD, rand.Reader, key, mid, []byte("sealed locally"), ec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dec, err := env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: local, EncryptionContext: ec})
-			if err != nil || string(dec.Plaintext) != "sealed locally" {
-				t.Fatalf("Decrypt of a locally sealed blob: %q %v", dec.Plaintext, err)
-			}
+			checkImportedP256(t, env, key, spki)
 		})
 	}
+}
+
+// checkImportedP256 checks that ECC_NIST_P256 key id has the public key
+// spki and signs under it.
+func checkImportedP256(t *testing.T, env *testEnv, id string, spki []byte) {
+	t.Helper()
+	ctx := context.Background()
+	gp, err := env.client.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: aws.String(id)})
+	if err != nil || !bytes.Equal(gp.PublicKey, spki) {
+		t.Fatalf("GetPublicKey is not the imported key's public key: %v", err)
+	}
+	msg := []byte("signed with imported material")
+	out, err := env.client.Sign(ctx, &awskms.SignInput{KeyId: aws.String(id), Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(msg)
+	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], out.Signature) {
+		t.Fatal("the server's signature does not verify under the imported key's public key")
+	}
+}
+
+// createExternalKeyOf creates a key of spec and usage with Origin EXTERNAL.
+func createExternalKeyOf(t *testing.T, client *awskms.Client, spec types.KeySpec, usage types.KeyUsageType) string {
+	t.Helper()
+	out, err := client.CreateKey(context.Background(), &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, KeySpec: spec, KeyUsage: usage})
+	if err != nil {
+		t.Fatalf("CreateKey %s EXTERNAL: %v", spec, err)
+	}
+	return *out.KeyMetadata.KeyId
 }
 
 // TestImportRSAAESAttacks: an RSA_AES import fails with the same
@@ -149,10 +160,20 @@ func TestImportRSAAESOpenSSL(t *testing.T) {
 func TestImportRSAAESAttacks(t *testing.T) {
 	env := newEnv(t, nil)
 	ctx := context.Background()
-	key, other := createExternalKey(t, env.client), createExternalKey(t, env.client)
+	p256 := func() string {
+		return createExternalKeyOf(t, env.client, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	}
+	key, other := p256(), p256() // RSA_AES wraps RSA and ECC material only
 	p := importParams(t, env.client, key, types.AlgorithmSpecRsaAesKeyWrapSha256)
 	po := importParams(t, env.client, other, types.AlgorithmSpecRsaAesKeyWrapSha256)
-	material := bytes.Repeat([]byte{0x42}, 32)
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	material, err := x509.MarshalPKCS8PrivateKey(ek)
+	if err != nil {
+		t.Fatal(err)
+	}
 	aesKey := bytes.Repeat([]byte{0x17}, 32)
 	good := goRSAAES(t, p.PublicKey, aesKey, material, sha256.New())
 
@@ -184,10 +205,10 @@ func TestImportRSAAESAttacks(t *testing.T) {
 	}
 	// RSA_AES material under an RSAES_OAEP token.
 	po2 := importParams(t, env.client, key, types.AlgorithmSpecRsaesOaepSha256)
-	_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+	_, err = env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
 		ImportToken: po2.ImportToken, EncryptedKeyMaterial: goRSAAES(t, po2.PublicKey, aesKey, material, sha256.New())})
 	wantCode(t, err, CodeInvalidCiphertext)
-	// The wrong size of material, wrapped correctly.
+	// Cut material, wrapped correctly.
 	_, err = env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
 		ImportToken: p.ImportToken, EncryptedKeyMaterial: goRSAAES(t, p.PublicKey, aesKey, material[:16], sha256.New())})
 	wantCode(t, err, CodeIncorrectKeyMaterial)

@@ -78,7 +78,8 @@ func importWith(t *testing.T, env *testEnv, id string, alg types.AlgorithmSpec, 
 }
 
 // TestImportHMAC: HMAC keys take imported material of the hash output's
-// length (RSAES_OAEP_SHA_256) up to the block size (RSA_AES_KEY_WRAP);
+// length up to the block size (RSAES_OAEP_SHA_256: AWS wraps HMAC material
+// with RSAES_OAEP only, and 128 bytes fit one RSA_2048 block);
 // GenerateMac is HMAC under that material, computed here with crypto/hmac,
 // and VerifyMac takes a MAC made here.
 func TestImportHMAC(t *testing.T) {
@@ -92,8 +93,8 @@ func TestImportHMAC(t *testing.T) {
 		wrap types.AlgorithmSpec
 	}{
 		{types.KeySpecHmac256, types.MacAlgorithmSpecHmacSha256, 32, types.AlgorithmSpecRsaesOaepSha256},
-		{types.KeySpecHmac256, types.MacAlgorithmSpecHmacSha256, 64, types.AlgorithmSpecRsaAesKeyWrapSha256},
-		{types.KeySpecHmac512, types.MacAlgorithmSpecHmacSha512, 128, types.AlgorithmSpecRsaAesKeyWrapSha1},
+		{types.KeySpecHmac256, types.MacAlgorithmSpecHmacSha256, 64, types.AlgorithmSpecRsaesOaepSha256},
+		{types.KeySpecHmac512, types.MacAlgorithmSpecHmacSha512, 128, types.AlgorithmSpecRsaesOaepSha256},
 	} {
 		material := make([]byte, tc.n)
 		rand.Read(material)
@@ -284,7 +285,11 @@ func TestImportSpecRefusals(t *testing.T) {
 		"63 bytes into HMAC_512":  {hmac512, make([]byte, 63)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantCode(t, importWith(t, env, tc.id, types.AlgorithmSpecRsaAesKeyWrapSha256, tc.material), CodeIncorrectKeyMaterial)
+			alg := types.AlgorithmSpecRsaAesKeyWrapSha256
+			if tc.id == hmac224 || tc.id == hmac512 { // RSA_AES wraps RSA and ECC material only
+				alg = types.AlgorithmSpecRsaesOaepSha256
+			}
+			wantCode(t, importWith(t, env, tc.id, alg, tc.material), CodeIncorrectKeyMaterial)
 		})
 	}
 	if err := importWith(t, env, ecKey, types.AlgorithmSpecRsaAesKeyWrapSha256, p256); err != nil {
