@@ -96,7 +96,7 @@
 // the same way. Pipes (256 KiB, at most 64 per worker, else the direction
 // keeps reading and writing) are pooled. AF_VSOCK cannot splice(2): vsock
 // directions always read and write. An idle connection holds no buffer,
-// no pipe and no goroutine: its two sockets and about 400 bytes of state.
+// no pipe and no goroutine: its two sockets and about 600 bytes of state.
 // A direction reads at most 16 times per wake-up before the worker turns
 // to other connections. End-of-stream is
 // propagated as a half-close (shutdown SHUT_WR) in each direction
