@@ -557,8 +557,9 @@ func (w *worker) run() {
 			// (the worker keeps its P; a spare P serves the rest of the
 			// process), at most hotWait, below the 10 ms after which
 			// the runtime preempts a goroutine it thinks is running.
-			n, err = rawEpollWait(w.epfd, events, min(w.timeout(), hotWait))
-			hot = n > 0 || err != nil
+			wait := min(w.timeout(), hotWait)
+			n, err = rawEpollWait(w.epfd, events, wait)
+			hot = n > 0 || err != nil || wait == 0 // still busy: the ready list is not empty
 		} else {
 			n, err = unix.EpollWait(w.epfd, events, w.timeout())
 			hot = n > 0
