@@ -604,12 +604,12 @@ func TestLocalKMSEndpointFailsClosed(t *testing.T) {
 			defer c.Close() // accepted, never answered
 		}
 	}()
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	for name, addr := range map[string]string{"hangs": hang.Addr().String(), "unreachable": closedAddr} {
+	// Nothing listens on a socket file that does not exist (a TCP port
+	// found free and released may be taken by another test meanwhile).
+	absent := "unix://" + filepath.Join(t.TempDir(), "absent.sock")
+	for name, proxy := range map[string]string{"hangs": "tcp://" + hang.Addr().String(), "unreachable": absent} {
 		t.Run(name, func(t *testing.T) {
-			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + addr,
+			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: proxy,
 				Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
