@@ -171,9 +171,10 @@ func TestAttestedUpstreamDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	// Port 1 is privileged: no test listens there, and the kernel never
+	// hands it out (a released ephemeral port may be taken by another
+	// test meanwhile).
+	dead := "http://127.0.0.1:1"
 	a, err := agent.NewAttested(&agent.AttestedConfig{NSM: emu, Upstream: dead, Logger: log})
 	if err != nil {
 		t.Fatal(err)
