@@ -140,6 +140,11 @@ type Config struct {
 	AuditLog io.Writer
 	// Logger receives operational logs; nil discards.
 	Logger *slog.Logger
+
+	// sweepDone, when set (by tests), is called at the end of each sweep
+	// of Serve's background loops with the loop's name ("deletion" or
+	// "rotation"): the event a test waits on instead of a duration.
+	sweepDone func(loop string)
 }
 
 // ErrConfig is matched (errors.Is) by every configuration error of

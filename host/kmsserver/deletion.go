@@ -21,6 +21,9 @@ func (s *Server) deletionLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		s.sweepDeletions(ctx)
+		if s.cfg.sweepDone != nil {
+			s.cfg.sweepDone("deletion")
+		}
 		select {
 		case <-ctx.Done():
 			return

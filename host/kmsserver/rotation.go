@@ -142,6 +142,9 @@ func (s *Server) rotationLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		s.sweepRotations(ctx, s.cfg.Clock())
+		if s.cfg.sweepDone != nil {
+			s.cfg.sweepDone("rotation")
+		}
 		select {
 		case <-ctx.Done():
 			return
