@@ -134,13 +134,16 @@ func TestKeyGenerationBoundSDKRetries(t *testing.T) {
 		o.BaseEndpoint = aws.String(env.ts.URL)
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("count", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				attempts.Add(1)
+				if attempts.Add(1) == 2 {
+					// The first attempt was refused and the retryer came
+					// back: the generation in flight ends now.
+					<-env.srv.keyGen
+				}
 				return next.HandleFinalize(ctx, in)
 			}), middleware.After)
 		})
 	})
-	env.srv.keyGen <- struct{}{} // a generation in flight
-	time.AfterFunc(300*time.Millisecond, func() { <-env.srv.keyGen })
+	env.srv.keyGen <- struct{}{} // a generation in flight, until the first retry
 	_, err := client.CreateKey(context.Background(), &awskms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify})
 	if err != nil {
 		t.Fatalf("CreateKey RSA_2048 with the SDK's standard retryer: %v", err)
