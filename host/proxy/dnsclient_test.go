@@ -205,7 +205,7 @@ func TestDNSTTLAnswersChecked(t *testing.T) {
 	defer c.Close()
 	expectClosed(t, c, 5*time.Second)
 	waitMetric(t, p.m.errors.WithLabelValues("r", reasonNotAllowed), 1)
-	if !strings.Contains(logs.String(), "address=127.0.0.1") {
+	if !logged(logs, "address=127.0.0.1") {
 		t.Errorf("refusal not logged:\n%s", logs.String())
 	}
 }

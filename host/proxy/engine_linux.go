@@ -540,7 +540,8 @@ func (w *worker) run() {
 	defer w.e.wg.Done()
 	defer func() {
 		if v := recover(); v != nil {
-			w.e.p.log.Error("event worker panicked: exiting", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			// Written (or given LogFlushTimeout) before the process ends.
+			w.e.p.logFatal("event worker panicked: exiting", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			panic(v)
 		}
 	}()

@@ -353,7 +353,7 @@ func TestEngineAcceptEMFILE(t *testing.T) {
 	if n := metricValue(p.m.errors.WithLabelValues("r", reasonAccept)); n < 1 || n > 30 {
 		t.Errorf("%v accept errors counted in 300 ms (want some, and a backoff between them)", n)
 	}
-	if !strings.Contains(logs.String(), "too many open files") {
+	if !logged(logs, "too many open files") {
 		t.Errorf("EMFILE not logged:\n%s", logs.String())
 	}
 	for _, c := range clients {
@@ -523,7 +523,7 @@ func TestEngineAllowedCIDs(t *testing.T) {
 	if n := metricValue(p.m.connections.WithLabelValues("r")); n != 0 {
 		t.Errorf("a refused peer counted as a connection: %v", n)
 	}
-	if !strings.Contains(logs.String(), "peer=vsock://17:1234") || !strings.Contains(logs.String(), "allowed_cids") {
+	if !logged(logs, "peer=vsock://17:1234") || !logged(logs, "allowed_cids") {
 		t.Errorf("refusal not logged with the peer:\n%s", logs.String())
 	}
 	allowed := hand(16)
@@ -533,32 +533,54 @@ func TestEngineAllowedCIDs(t *testing.T) {
 
 // TestEngineWorkerPanicExits: a panic in a worker is logged and ends the
 // process with a non-zero status (systemd restarts host-proxy), rather
-// than leaving the proxy up with the worker's connections dead.
+// than leaving the proxy up with the worker's connections dead. The panic's
+// line is written before the process ends, also when the log queue is
+// full behind a slow sink ("slow": 300 lines queued, 20 ms a write).
 func TestEngineWorkerPanicExits(t *testing.T) {
-	if os.Getenv("ENCLAVEKIT_ENGINE_PANIC_CHILD") == "1" {
+	if mode := os.Getenv("ENCLAVEKIT_ENGINE_PANIC_CHILD"); mode != "" {
 		up := startServer(t, echo)
 		cfg := egressConfig(t, up)
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		var w io.Writer = os.Stderr
+		if mode == "slow" {
+			w = &slowStderr{d: 20 * time.Millisecond}
+		}
+		cfg.Logger = slog.New(slog.NewTextHandler(w, nil))
 		p, _ := startProxy(t, cfg)
+		if mode == "slow" {
+			p.alog.q.flushTimeout = 500 * time.Millisecond
+			for i := range 300 {
+				p.log.Info("filler", "i", i)
+			}
+		}
 		p.eng.workers[0].post(wmsg{kind: msgCall, done: make(chan struct{}), fn: func(*worker) { panic("injected") }})
-		time.Sleep(10 * time.Second)
+		time.Sleep(20 * time.Second)
 		t.Fatal("the process survived a worker's panic")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEngineWorkerPanicExits$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "ENCLAVEKIT_ENGINE_PANIC_CHILD=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-		t.Fatalf("child: %v, want a non-zero exit\n%s", err, stderr.String())
+	for _, mode := range []string{"1", "slow"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEngineWorkerPanicExits$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ENCLAVEKIT_ENGINE_PANIC_CHILD="+mode)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Stdout = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Fatalf("%s: child: %v, want a non-zero exit\n%s", mode, err, stderr.String())
+		}
+		out := stderr.String()
+		if !strings.Contains(out, `msg="event worker panicked: exiting"`) || !strings.Contains(out, "panic=injected") {
+			t.Errorf("%s: no log line for the panic:\n%s", mode, out)
+		}
+		if strings.Contains(out, "the process survived") {
+			t.Errorf("%s: the process survived:\n%s", mode, out)
+		}
 	}
-	out := stderr.String()
-	if !strings.Contains(out, `msg="event worker panicked: exiting"`) || !strings.Contains(out, "panic=injected") {
-		t.Errorf("no log line for the panic:\n%s", out)
-	}
-	if strings.Contains(out, "the process survived") {
-		t.Errorf("the process survived:\n%s", out)
-	}
+}
+
+// slowStderr writes to stderr, taking d per write.
+type slowStderr struct{ d time.Duration }
+
+func (w *slowStderr) Write(p []byte) (int, error) {
+	time.Sleep(w.d)
+	return os.Stderr.Write(p)
 }

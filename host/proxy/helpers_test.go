@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,19 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// logged reports whether buf holds s within 10 s: the proxy's log lines
+// are written by its log writer goroutine, after the event they report.
+func logged(buf *syncBuffer, s string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
 }
 
 // metricValue reads a counter or gauge.

@@ -44,6 +44,7 @@ func TestLogsRouteRateLimit(t *testing.T) {
 	}
 	a.Close()
 	<-done
+	p.FlushLogs(time.Minute)
 	out := logs.String()
 	passed := strings.Count(out, "msg=\"flood ") + strings.Count(out, "msg=\"later ")
 	if passed != 100+20 {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // journaldLineMax is systemd-journald's default LineMax (journald.conf):
@@ -123,7 +124,7 @@ func logsProxy(t testing.TB, format string) (*Proxy, *syncBuffer) {
 }
 
 // feedLogs hands in to p's logs route as one enclave connection and
-// returns once the route has read all of it.
+// returns once the route has read all of it and its lines are written.
 func feedLogs(p *Proxy, in []byte) {
 	a, b := net.Pipe()
 	done := make(chan struct{})
@@ -131,4 +132,5 @@ func feedLogs(p *Proxy, in []byte) {
 	_, _ = a.Write(in)
 	a.Close()
 	<-done
+	p.FlushLogs(time.Minute)
 }

@@ -15,6 +15,9 @@ type metrics struct {
 	limitWait   *prometheus.HistogramVec // route
 	enclaveLog  *prometheus.CounterVec   // stream
 	logDropped  prometheus.Counter
+	// logRecordsDropped counts the proxy's own log records dropped
+	// because the log writer was slow (asynclog.go).
+	logRecordsDropped prometheus.Counter
 }
 
 // Error reasons used as the "reason" label and in logs.
@@ -69,8 +72,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "hostproxy", Name: "enclave_log_dropped_lines_total",
 			Help: "Lines the enclave reported it dropped because the host was slow or away (the forwarder never blocks the application).",
 		}),
+		logRecordsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hostproxy", Name: "log_dropped_records_total",
+			Help: "host-proxy's own log records dropped because its log writer was slow (journald busy, stderr not read): the proxy never waits for its log.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.active, m.errors, m.bytes, m.dns, m.creds, m.limitWait, m.enclaveLog, m.logDropped} {
+	for _, c := range []prometheus.Collector{m.connections, m.active, m.errors, m.bytes, m.dns, m.creds, m.limitWait, m.enclaveLog, m.logDropped, m.logRecordsDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

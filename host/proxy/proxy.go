@@ -28,7 +28,8 @@ import (
 type Proxy struct {
 	cfg      Config
 	c        *compiled
-	log      *slog.Logger
+	log      *slog.Logger  // through alog when Config.Logger is set
+	alog     *asyncHandler // the log queue (asynclog.go); nil without Config.Logger
 	m        *metrics
 	gatherer prometheus.Gatherer
 	routes   []*route
@@ -106,10 +107,6 @@ func New(cfg *Config) (*Proxy, error) {
 	} else if t, ok := d.Resolver.(TTLResolver); ok {
 		ttlRes = t
 	}
-	p.log = d.Logger
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
 	reg := d.Registerer
 	if reg == nil {
 		r := prometheus.NewRegistry()
@@ -119,6 +116,13 @@ func New(cfg *Config) (*Proxy, error) {
 	}
 	if p.m, err = newMetrics(reg); err != nil {
 		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+	}
+	p.log = slog.New(slog.DiscardHandler)
+	if d.Logger != nil {
+		// Every line goes through one bounded queue and one writer
+		// goroutine: a slow log sink never blocks a worker.
+		p.alog = newAsyncHandler(d.Logger.Handler(), p.m.logRecordsDropped, d.Clock)
+		p.log = slog.New(p.alog)
 	}
 	p.logLimit = newLogLimiter(d.Logs)
 	for _, cr := range c.routes {
@@ -260,9 +264,12 @@ func (p *Proxy) Run(ctx context.Context) error {
 // Serve accepts connections on the bound listeners until ctx is done, then
 // shuts down gracefully: it stops accepting, reports unhealthy, waits up to
 // ShutdownTimeout for active connections to finish and closes those still
-// open. It returns nil after a shutdown, or an error if it was never bound.
-// A Proxy serves once.
+// open. Before it returns it waits up to [LogFlushTimeout] for the queued
+// log records to be written (see [Proxy.FlushLogs]). It returns nil after a
+// shutdown, or an error if it was never bound. A Proxy serves once.
 func (p *Proxy) Serve(ctx context.Context) error {
+	// Last: the lines of the shutdown are written before Serve returns.
+	defer p.FlushLogs(LogFlushTimeout)
 	p.mu.Lock()
 	if len(p.listeners) == 0 {
 		p.mu.Unlock()

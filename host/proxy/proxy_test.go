@@ -255,7 +255,7 @@ func TestUpstreamRefuses(t *testing.T) {
 		c.Close()
 	}
 	waitMetric(t, p.m.errors.WithLabelValues("dead", reasonDial), 20)
-	if !strings.Contains(logs.String(), "connection refused") || !strings.Contains(logs.String(), "reason=dial") {
+	if !logged(logs, "connection refused") || !logged(logs, "reason=dial") {
 		t.Errorf("log does not give the reason:\n%s", logs.String())
 	}
 	// The proxy stays healthy and serves the next connection.
@@ -333,7 +333,7 @@ func TestUpstreamHangs(t *testing.T) {
 			t.Errorf("closed after %v, before the connect timeout", el)
 		}
 		waitMetric(t, p.m.errors.WithLabelValues("hang", reasonDial), 1)
-		if !strings.Contains(logs.String(), "i/o timeout") {
+		if !logged(logs, "i/o timeout") {
 			t.Errorf("log does not say the connect timed out:\n%s", logs.String())
 		}
 		assertHealthy(t, p)
@@ -404,7 +404,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	expectClosed(t, c, 5*time.Second)
 	c.Close()
 	waitMetric(t, p.m.errors.WithLabelValues("r", reasonLimit), 1)
-	if !strings.Contains(logs.String(), "concurrency limit reached") {
+	if !logged(logs, "concurrency limit reached") {
 		t.Errorf("no logged reason:\n%s", logs.String())
 	}
 	// A connection waiting for a slot gets it when one frees up in time;
@@ -419,7 +419,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	extra.Close()
 	// Refused at once, not after waiting the connect timeout: the log
 	// says which (wall time would, on a loaded machine, not).
-	if !strings.Contains(logs.String(), "concurrency limit reached and too many waiting") {
+	if !logged(logs, "concurrency limit reached and too many waiting") {
 		t.Errorf("third waiting connection not refused for too many waiting:\n%s", logs.String())
 	}
 	held[0].Close()
@@ -464,7 +464,7 @@ func TestDNSReresolve(t *testing.T) {
 		c := dialRoute(t, p, "r")
 		defer c.Close()
 		expectClosed(t, c, 5*time.Second)
-		if !strings.Contains(logs.String(), "address="+addr) {
+		if !logged(logs, "address="+addr) {
 			t.Errorf("refusal of %s not logged:\n%s", addr, logs.String())
 		}
 	}
@@ -495,7 +495,7 @@ func TestDNSReresolve(t *testing.T) {
 	res.mu.Unlock()
 	clock.Advance(31 * time.Second)
 	ok()
-	if !strings.Contains(logs.String(), "DNS refresh failed: using the previous answer") {
+	if !logged(logs, "DNS refresh failed: using the previous answer") {
 		t.Errorf("stale answer not logged")
 	}
 }
@@ -513,7 +513,7 @@ func TestDNSFailureNoCache(t *testing.T) {
 	defer c.Close()
 	expectClosed(t, c, 5*time.Second)
 	waitMetric(t, p.m.errors.WithLabelValues("r", reasonDNS), 1)
-	if !strings.Contains(logs.String(), "no such host") {
+	if !logged(logs, "no such host") {
 		t.Errorf("reason not logged:\n%s", logs.String())
 	}
 }
