@@ -220,6 +220,10 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 	if err != nil {
 		return cli.Usage(configErrors(path, err))
 	}
+	// The proxy's log lines are written by its own goroutine (a slow
+	// stderr never stalls a connection): those of --check, of a failed
+	// start and of the shutdown are written before the process exits.
+	defer px.FlushLogs(proxy.LogFlushTimeout)
 	if err := px.CheckNames(ctx); err != nil {
 		return cli.Usage(configErrors(path, err))
 	}
