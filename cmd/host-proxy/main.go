@@ -51,7 +51,9 @@ Flags:
                       override the config file's values (Go durations: 10s, 5m)
   --dns-refresh D     the longest a DNS answer is used, overriding dns_refresh;
                       answers are re-resolved at their TTL, at least every 5s
-  --log-format F      text (default) or json
+  --log-format F      text (default) or json, on stderr; lines wait in a
+                      bounded queue, never holding a connection: when stderr
+                      is too slow they are dropped, counted and reported
   --log-level L       debug, info (default), warn or error
   --check             validate the configuration (and the allow-list's names
                       in DNS) and exit

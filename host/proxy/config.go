@@ -106,7 +106,10 @@ type Config struct {
 	// starts; connections still open then are closed.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
-	// Logger receives structured logs; nil discards them.
+	// Logger receives structured logs; nil discards them. Its handler is
+	// called from the proxy's log writer goroutine, after a bounded queue
+	// (see "Operations" in the package documentation): the proxy never
+	// waits for it.
 	Logger *slog.Logger `yaml:"-"`
 	// Resolver resolves destination names; nil is net.DefaultResolver.
 	Resolver Resolver `yaml:"-"`

@@ -193,4 +193,23 @@
 // structured (log/slog). When the context given to [Proxy.Serve] is done the
 // proxy stops accepting, reports 503 on /healthz, waits up to
 // ShutdownTimeout for active connections and then closes those left.
+//
+// The proxy never waits for its log: a slow sink (journald busy, a stderr
+// pipe nobody reads, a full disk behind a redirect) would otherwise stop
+// an event worker in write(2), and with it every connection the worker
+// serves, on lines a client can provoke (a refused peer, an unreachable
+// destination). Every record passes Config.Logger's Enabled check first (a
+// debug line costs nothing when debug is off), then goes into one queue of
+// at most 4096 records and 4 MiB, in order, written to Config.Logger's
+// handler by one goroutine that runs while the queue is not empty. When
+// the queue is full, records are dropped and counted
+// (hostproxy_log_dropped_records_total), and a warning "log records
+// dropped: the log writer was slow" with their number takes their place
+// once the writer catches up. [Proxy.Serve] waits up to [LogFlushTimeout]
+// for the queue before it returns ([Proxy.FlushLogs] does the same for
+// lines logged outside Serve), and a worker's panic is logged after the
+// queue, or directly when the queue is not written within that time,
+// before the process ends. The handler is called from the writer
+// goroutine (and, for that last line, from another), so values it resolves
+// late (slog.LogValuer) must be safe to read there.
 package proxy
