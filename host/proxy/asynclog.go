@@ -226,7 +226,9 @@ func attrSize(a slog.Attr) int {
 // FlushLogs waits up to timeout for the proxy's queued log records to be
 // written to Config.Logger's handler, and reports whether they were.
 // [Proxy.Serve] does so (for [LogFlushTimeout]) before it returns; call it
-// before the process exits after logging outside Serve.
+// before the process exits after logging outside Serve. When it reports
+// false the handler is stuck in a write, and the writer goroutine stays
+// until that write returns.
 func (p *Proxy) FlushLogs(timeout time.Duration) bool {
 	if p.alog == nil {
 		return true

@@ -332,3 +332,26 @@ func TestLogFatalWrittenPastFullQueue(t *testing.T) {
 	}
 	a.q.flush(10 * time.Second)
 }
+
+// The dropped records are a series of the proxy's registry, under the
+// name the documentation gives.
+func TestLogDroppedMetricRegistered(t *testing.T) {
+	p, err := New(&Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.m.logRecordsDropped.Add(3)
+	fams, err := p.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "hostproxy_log_dropped_records_total" {
+			if v := f.GetMetric()[0].GetCounter().GetValue(); v != 3 {
+				t.Errorf("hostproxy_log_dropped_records_total = %v, want 3", v)
+			}
+			return
+		}
+	}
+	t.Error("hostproxy_log_dropped_records_total is not registered")
+}
