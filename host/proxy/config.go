@@ -140,6 +140,9 @@ type Config struct {
 	// goroutines serves the routes with goroutines per connection (the
 	// path of systems without the event engine) instead of the engine.
 	goroutines bool
+	// pipeSize replaces the engine's splice pipe size (tests: a larger
+	// pipe makes short splices likelier).
+	pipeSize int
 
 	// lines locates the keys of the file ParseConfig read, so that New's
 	// errors can name the line.

@@ -108,6 +108,7 @@ type engine struct {
 	workers []*worker
 	sweep   time.Duration
 	spare   bool           // GOMAXPROCS leaves a P besides the workers'
+	pipe    int            // the size asked for each splice pipe
 	count   atomic.Int64   // connections in the engine
 	wg      sync.WaitGroup // workers
 	dialers sync.WaitGroup // goroutines resolving a name
@@ -338,7 +339,10 @@ func listenVsockFD(cid, port uint32) (net.Listener, error) {
 
 // newEngine prepares the routes' engine state and starts the workers.
 func newEngine(p *Proxy, ls map[string]net.Listener) (*engine, error) {
-	e := &engine{p: p, sweep: engineSweep(p)}
+	e := &engine{p: p, sweep: engineSweep(p), pipe: pipeSize}
+	if p.cfg.pipeSize > 0 {
+		e.pipe = p.cfg.pipeSize
+	}
 	for _, r := range p.routes {
 		fl, ok := ls[r.Name].(*fdListener)
 		if !ok {
@@ -1230,7 +1234,7 @@ func (w *worker) runReady() {
 // returns the (empty) pipe and the direction reads again. While the pipe
 // holds bytes the destination could not take, the source is not read
 // (back-pressure, as with a pending buffer). Each worker keeps at most
-// maxPipes pipes of pipeSize.
+// maxPipes pipes of pipeSize (Config.pipeSize in tests).
 const (
 	spliceAfter = 64 << 10
 	spliceBelow = 16 << 10
@@ -1260,7 +1264,7 @@ func (w *worker) getPipe() *epipe {
 	}
 	// The size may stay smaller (pipe-max-size, the user's pipe pages
 	// limit): ask what it is.
-	_, _ = unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, pipeSize)
+	_, _ = unix.FcntlInt(uintptr(fds[1]), unix.F_SETPIPE_SZ, w.e.pipe)
 	size, err := unix.FcntlInt(uintptr(fds[1]), unix.F_GETPIPE_SZ, 0)
 	if err != nil || size <= 0 {
 		sysClose(fds[0])
@@ -1305,8 +1309,14 @@ func (w *worker) pumpSplice(c *econn, d int) {
 				w.spliced.Add(int64(n))
 			}
 			if dir.inPipe > 0 {
-				dst.wr = false
-				return
+				// Only EAGAIN says the socket is full: a splice into a
+				// socket can move less than asked while there is room,
+				// and no EPOLLOUT edge would follow. Try again.
+				if err == unix.EAGAIN || n == 0 {
+					dst.wr = false
+					return
+				}
+				continue
 			}
 			if dir.shutAfter {
 				w.dirEnded(c, d)
@@ -1337,9 +1347,10 @@ func (w *worker) pumpSplice(c *econn, d int) {
 		c.lastActive = w.now
 		dir.inPipe = n
 		dir.stall = w.now
-		if n < dir.pipe.size && !src.hup {
-			src.rd = false // as after a short read
-		}
+		// A short splice is no sign that the socket is drained (unlike a
+		// short read): the pipe can run out of slots before bytes. Only
+		// EAGAIN clears src.rd, or the rest of a full receive queue
+		// would wait for an edge that the stalled sender never makes.
 		if n < spliceBelow {
 			dir.leave = true
 		}

@@ -584,3 +584,66 @@ func (w *slowStderr) Write(p []byte) (int, error) {
 	time.Sleep(w.d)
 	return os.Stderr.Write(p)
 }
+
+// TestEngineSpliceBurstsWithoutClose: a client that writes a burst and then
+// waits for the destination's acknowledgement, without closing, gets it for
+// every burst. A splice from a socket into a pipe can return short while the
+// socket still holds data (the pipe runs out of slots before bytes), and a
+// splice from the pipe into a socket can return short while the socket has
+// room; a direction that took a short splice for "drained" or "full" would
+// wait for an edge that never comes, with the burst's tail stuck in the
+// proxy until the idle timeout.
+func TestEngineSpliceBurstsWithoutClose(t *testing.T) {
+	const burst = 24 << 20
+	const bursts = 4
+	up := startServer(t, func(c net.Conn) {
+		buf := make([]byte, 256<<10)
+		for range bursts {
+			// Read late, so that every buffer on the way fills up,
+			// the proxy's receive queue included, and the client
+			// stops sending: then no new data makes a new edge.
+			time.Sleep(300 * time.Millisecond)
+			var got int
+			for got < burst {
+				n, err := c.Read(buf[:min(len(buf), burst-got)])
+				if err != nil {
+					return
+				}
+				got += n
+			}
+			if _, err := c.Write([]byte("ok")); err != nil {
+				return
+			}
+		}
+	})
+	cfg := egressConfig(t, up)
+	// 1 MiB pipes: with them the stall happened at every try before the
+	// fix (docs/PERFORMANCE.md); with 256 KiB ones it was not seen.
+	cfg.pipeSize = 1 << 20
+	p, _ := startProxy(t, cfg)
+	c := dialRoute(t, p, "r")
+	defer c.Close()
+	data := make([]byte, burst)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	ack := make([]byte, 2)
+	for i := range bursts {
+		// Far below the route's idle timeout, far above a loaded machine's
+		// time for 24 MiB on loopback.
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Write(data); err != nil {
+			t.Fatalf("burst %d: write: %v", i, err)
+		}
+		if _, err := io.ReadFull(c, ack); err != nil {
+			t.Fatalf("burst %d: no acknowledgement (the burst's tail is stuck in the proxy): %v", i, err)
+		}
+	}
+	var spliced int64
+	for _, w := range p.eng.workers {
+		spliced += w.spliced.Load()
+	}
+	if spliced < burst {
+		t.Errorf("only %d bytes spliced of %d: the test did not exercise splice", spliced, burst*bursts)
+	}
+}
