@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -125,7 +126,7 @@ func (a *app) initCmd(args []string) error {
 		stdout, stderr = o, e
 	}
 	// 5. The agent's own endpoints, in this process.
-	ctx, waitKMS, err := a.startKMSEndpoint(ctx, nsm, *kmsListen)
+	ctx, waitKMS, err := a.startKMSEndpoint(ctx, "init", nsm, *kmsListen)
 	if err != nil {
 		return err
 	}
@@ -139,14 +140,20 @@ func (a *app) initCmd(args []string) error {
 		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() {
-			done <- agent.Serve(ctx, *listen, h, endpointListening(log, *listen, epCfg))
+		sctx := ctx
+		wait, err := startListening(ctx, func(ready func(net.Addr)) error {
+			return agent.Serve(sctx, *listen, h, ready)
+		}, endpointListening(log, *listen, epCfg), cancel)
+		if err != nil {
 			cancel()
-		}()
-		waitEndpoint = func() error { cancel(); return <-done }
+			_ = waitKMS()
+			return listenError("init", "--listen", *listen, err)
+		}
+		waitEndpoint = func() error { cancel(); return wait() }
 	}
-	// 6. The application.
+	// 6. The application, once both endpoints listen (step 5 waited for
+	// them): its first request finds them, and it never runs when one of
+	// them could not listen.
 	st, err := boot.Supervise(ctx, &boot.SupervisorConfig{
 		Path: path, Args: command, Restart: *restart, MaxRestarts: *maxRestarts, StopTimeout: *stopTimeout,
 		Stdout: stdout, Stderr: stderr, ReapOrphans: os.Getpid() == 1, Logger: log,
