@@ -112,6 +112,9 @@ func serveKMS(ctx context.Context, ln net.Listener, h fasthttp.RequestHandler, m
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.ShutdownWithContext(sctx)
+		// A Shutdown before Serve has begun does not stop a Serve that
+		// begins later (a stop right at start): closing ln ends it.
+		ln.Close()
 		<-errc
 		return nil
 	}
