@@ -512,6 +512,24 @@ func TestLocalKMSEndpointBadRequests(t *testing.T) {
 }
 
 // plaintextKMS answers every operation with a Plaintext field.
+// passThroughEndpoint serves a local KMS endpoint whose agent reaches the
+// key service kms stands for; it returns the endpoint's URL.
+func passThroughEndpoint(t *testing.T, e *emulator.Emulator, kms http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, ln, kms)
+	c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})
+}
+
 type plaintextKMS struct{}
 
 func (plaintextKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -531,18 +549,7 @@ func TestLocalKMSEndpointRefusesPlaintext(t *testing.T) {
 		t.Fatalf("GenerateDataKey answered with Plaintext: %d %s %s", status, code, b)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveOn(t, ln, plaintextKMS{})
-	c2, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
-		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	url2 := serveLocalKMS(t, &KMSEndpointConfig{Client: c2, Logger: slog.New(slog.DiscardHandler)})
+	url2 := passThroughEndpoint(t, e, plaintextKMS{})
 	status, code, b = post(t, url2, "POST", "TrentService.DescribeKey", strings.NewReader(`{"KeyId":"k"}`))
 	if status != 500 || code != "KMSInternalException" || bytes.Contains(b, []byte("QUFB")) {
 		t.Fatalf("DescribeKey answered with Plaintext: %d %s %s", status, code, b)
@@ -564,21 +571,10 @@ func TestLocalKMSEndpointRefusesPlaintextAnyCase(t *testing.T) {
 		t.Fatalf("GenerateDataKey answered with plaintext: %d %s %s", status, code, b)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveOn(t, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url2 := passThroughEndpoint(t, e, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		_, _ = io.WriteString(w, `{"KeyId":"k","KeyMetadata":{"KeyId":"k"},"sharedSECRET":"ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY="}`)
 	}))
-	c2, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(),
-		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	url2 := serveLocalKMS(t, &KMSEndpointConfig{Client: c2, Logger: slog.New(slog.DiscardHandler)})
 	status, code, b = post(t, url2, "POST", "TrentService.DescribeKey", strings.NewReader(`{"KeyId":"k"}`))
 	if status != 500 || code != "KMSInternalException" || bytes.Contains(b, []byte("ZmZm")) {
 		t.Fatalf("DescribeKey answered with sharedSECRET: %d %s %s", status, code, b)
