@@ -584,30 +584,13 @@ logs:
 		}
 		auditFile := path("kms", "audit.jsonl")
 		genBefore, decBefore := len(auditEvents(t, auditFile, "GenerateDataKey")), len(auditEvents(t, auditFile, "Decrypt"))
-		// The application learns the endpoint from its environment, which
-		// init fixes before it binds --kms-listen: a kernel-assigned port
-		// (127.0.0.1:0) cannot be told to it. So the port is one found free
-		// and released, and another process may bind it first: then init
-		// fails with "address already in use" (and stops the application,
-		// which had no endpoint to reach), and the whole start is tried
-		// again on another port.
-		var r result
-		for try := 1; ; try++ {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			kmsListen := l.Addr().String()
-			l.Close()
-			r = run(t, ctx, "enclave-agent", append(agentA, "init", "--seed-entropy=false",
-				"--time-from", "unix://"+path("time.sock"), "--logs-to", "unix://"+path("logs.sock"), "--kms-listen", kmsListen,
-				"--", "/usr/bin/env", "AWS_KMS_ENDPOINT=http://"+kmsListen, "KEY_ID=alias/e2e", "SECRET_FILE="+path("secret.blob"),
-				py, app)...)
-			if r.code == 0 || !strings.Contains(r.stderr, "address already in use") || try == 3 {
-				break
-			}
-			t.Logf("init: --kms-listen %s was taken before init bound it (try %d of 3); trying another port", kmsListen, try)
-		}
+		// The endpoint listens on a kernel-assigned port, which init puts
+		// in the application's environment (ENCLAVE_AGENT_KMS_ENDPOINT,
+		// read by app.py): no port is found free and released first.
+		r := run(t, ctx, "enclave-agent", append(agentA, "init", "--seed-entropy=false",
+			"--time-from", "unix://"+path("time.sock"), "--logs-to", "unix://"+path("logs.sock"), "--kms-listen", "127.0.0.1:0",
+			"--", "/usr/bin/env", "-u", "AWS_KMS_ENDPOINT", "KEY_ID=alias/e2e", "SECRET_FILE="+path("secret.blob"),
+			py, app)...)
 		if r.code != 0 {
 			t.Fatalf("init -- app.py: exit %d:\n%s\nhost-proxy:\n%s", r.code, r.stderr, hp.out.String())
 		}

@@ -126,10 +126,11 @@ func (a *app) initCmd(args []string) error {
 		stdout, stderr = o, e
 	}
 	// 5. The agent's own endpoints, in this process.
-	ctx, waitKMS, err := a.startKMSEndpoint(ctx, "init", nsm, *kmsListen)
+	ctx, waitKMS, kmsAddr, err := a.startKMSEndpoint(ctx, "init", nsm, *kmsListen)
 	if err != nil {
 		return err
 	}
+	var attAddr boundAddr
 	waitEndpoint := func() error { return nil }
 	if *listen != "" {
 		epCfg := &agent.EndpointConfig{NSM: nsm, Kind: a.g.nsm, MaxConcurrent: *maxAttest, Logger: log}
@@ -141,9 +142,10 @@ func (a *app) initCmd(args []string) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		sctx := ctx
+		logListening := endpointListening(log, *listen, epCfg)
 		wait, err := startListening(ctx, func(ready func(net.Addr)) error {
 			return agent.Serve(sctx, *listen, h, ready)
-		}, endpointListening(log, *listen, epCfg), cancel)
+		}, func(addr net.Addr) { attAddr.set(addr); logListening(addr) }, cancel)
 		if err != nil {
 			cancel()
 			_ = waitKMS()
@@ -153,9 +155,12 @@ func (a *app) initCmd(args []string) error {
 	}
 	// 6. The application, once both endpoints listen (step 5 waited for
 	// them): its first request finds them, and it never runs when one of
-	// them could not listen.
+	// them could not listen. Its environment names the addresses they
+	// listen on (a kernel-assigned port resolved: --kms-listen
+	// 127.0.0.1:0 leaves no port to find free and race for).
 	st, err := boot.Supervise(ctx, &boot.SupervisorConfig{
-		Path: path, Args: command, Restart: *restart, MaxRestarts: *maxRestarts, StopTimeout: *stopTimeout,
+		Path: path, Args: command, Env: appEnv(os.Environ(), kmsAddr, attAddr.get()),
+		Restart: *restart, MaxRestarts: *maxRestarts, StopTimeout: *stopTimeout,
 		Stdout: stdout, Stderr: stderr, ReapOrphans: os.Getpid() == 1, Logger: log,
 		OnExit: func(st boot.ExitStatus) {
 			if fwd != nil {

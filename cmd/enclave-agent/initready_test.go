@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -22,21 +23,6 @@ func takenPort(t *testing.T) string {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
-}
-
-// freePort returns a loopback port that was free a moment ago. The
-// application must know the port before init starts, so it cannot be
-// kernel-assigned at bind time; another process taking it in between would
-// fail the test loudly (a bind error), never pass it wrongly.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // TestInitEndpointBindFails: when an endpoint cannot listen (its port is
@@ -64,22 +50,28 @@ func TestInitEndpointBindFails(t *testing.T) {
 
 // TestInitEndpointsListenFirst: the application's very first request to
 // each local endpoint, made at once with no retry, is answered (init waits
-// for both endpoints to listen before it starts the application).
+// for both endpoints to listen before it starts the application). Both
+// listen on kernel-assigned ports, which the application learns from
+// ENCLAVE_AGENT_KMS_ENDPOINT and ENCLAVE_AGENT_LISTEN: no port is found
+// free and released first, for another process to take in between.
 func TestInitEndpointsListenFirst(t *testing.T) {
 	e := startKMS(t)
-	kmsAddr, attAddr := freePort(t), freePort(t)
 	out := filepath.Join(t.TempDir(), "out")
 	// One connection attempt each (curl retries nothing by default); a
 	// refused connection makes curl exit 7, recorded in out.
-	app := "curl -sS -o /dev/null -w 'kms=%{http_code}\n' -X POST http://" + kmsAddr + "/ >>" + out + " 2>&1 || echo kms-failed=$? >>" + out + "; " +
-		"curl -sS -o /dev/null -w 'att=%{http_code}\n' http://" + attAddr + agent.HealthPath + " >>" + out + " 2>&1 || echo att-failed=$? >>" + out
+	app := `echo "kms-env=$ENCLAVE_AGENT_KMS_ENDPOINT att-env=$ENCLAVE_AGENT_LISTEN" >>` + out + `; ` +
+		`curl -sS -o /dev/null -w 'kms=%{http_code}\n' -X POST "$ENCLAVE_AGENT_KMS_ENDPOINT/" >>` + out + ` 2>&1 || echo kms-failed=$? >>` + out + `; ` +
+		`curl -sS -o /dev/null -w 'att=%{http_code}\n' "http://${ENCLAVE_AGENT_LISTEN#tcp://}` + agent.HealthPath + `" >>` + out + ` 2>&1 || echo att-failed=$? >>` + out
 	code, _, stderr := e.run(t, context.Background(), append(e.globalArgs(pcr0Hex), "init", "--seed-entropy=false",
-		"--kms-listen", kmsAddr, "--listen", "tcp://"+attAddr, "--", "sh", "-c", app)...)
+		"--kms-listen", "127.0.0.1:0", "--listen", "tcp://127.0.0.1:0", "--", "sh", "-c", app)...)
 	b, err := os.ReadFile(out)
 	if code != 0 || err != nil {
 		t.Fatalf("init exit %d (%v):\n%s\n%s", code, err, b, stderr)
 	}
 	got := string(b)
+	if !regexp.MustCompile(`kms-env=http://127\.0\.0\.1:[1-9][0-9]* att-env=tcp://127\.0\.0\.1:[1-9][0-9]*\n`).MatchString(got) {
+		t.Fatalf("the application's environment does not name the bound endpoints:\n%s\n%s", got, stderr)
+	}
 	if strings.Contains(got, "failed") || !strings.Contains(got, "kms=4") || !strings.Contains(got, "att=200") {
 		t.Fatalf("the application's first requests were not answered (want kms=4xx for an empty request, att=200):\n%s\n%s", got, stderr)
 	}

@@ -59,7 +59,10 @@ Commands:
                kernel's random pool from the NSM, bring up lo, set the clock
                from host-proxy's time route, then run COMMAND with its output
                sent to host-proxy's logs route, restarted by policy, stopped
-               with SIGTERM; exits with COMMAND's status
+               with SIGTERM; exits with COMMAND's status. COMMAND's
+               environment names the endpoints' bound addresses:
+               ENCLAVE_AGENT_KMS_ENDPOINT=http://127.0.0.1:PORT (--kms-listen)
+               and ENCLAVE_AGENT_LISTEN=tcp://HOST:PORT (--listen)
   attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
                [--format raw|base64|hex] [--out FILE]
                print an attestation document (raw CBOR by default)

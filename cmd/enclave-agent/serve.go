@@ -80,7 +80,7 @@ func (a *app) serve(args []string) error {
 		}
 		return err
 	}
-	ctx, waitKMS, err := a.startKMSEndpoint(ctx, "serve", nsm, *kmsListen)
+	ctx, waitKMS, _, err := a.startKMSEndpoint(ctx, "serve", nsm, *kmsListen)
 	if err != nil {
 		_ = waitAttested()
 		return err

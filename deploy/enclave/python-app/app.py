@@ -10,7 +10,9 @@
 # never a key or the secret itself (stdout goes to the parent's log).
 #
 # Environment:
-#   AWS_KMS_ENDPOINT  the agent's local endpoint (default http://127.0.0.1:8010)
+#   AWS_KMS_ENDPOINT  the agent's local endpoint; else ENCLAVE_AGENT_KMS_ENDPOINT,
+#                     which enclave-agent init sets to the endpoint it listens
+#                     on; else http://127.0.0.1:8010
 #   KEY_ID            the KMS key (alias/NAME or key ARN) pinned to this image
 #   SECRET_FILE       a CiphertextBlob to decrypt (the stored secret)
 #   AWS_REGION        any region name (the agent talks to the real one)
@@ -30,7 +32,9 @@ def sha256(b):
 def main():
     kms = boto3.client(
         "kms",
-        endpoint_url=os.environ.get("AWS_KMS_ENDPOINT", "http://127.0.0.1:8010"),
+        endpoint_url=os.environ.get("AWS_KMS_ENDPOINT")
+        or os.environ.get("ENCLAVE_AGENT_KMS_ENDPOINT")
+        or "http://127.0.0.1:8010",
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         # The agent signs with its own credentials; these are placeholders
         # the SDK insists on (the endpoint listens on the enclave's loopback).
