@@ -169,7 +169,8 @@ func importableSpec(spec string) bool {
 // key for HMAC, and for RSA and ECC the private key as package keyspec
 // re-encodes it (so the same key in another PKCS #8 form, OpenSSL's with
 // the public key say, is the same material). Material of the wrong spec,
-// size or form is IncorrectKeyMaterialException.
+// size or form, or an ECC key whose embedded public key is not its own, is
+// IncorrectKeyMaterialException.
 func checkImportedMaterial(spec string, raw []byte) ([]byte, error) {
 	if spec == specSymmetric {
 		if len(raw) != 32 {

@@ -242,8 +242,10 @@ func TestImportAsymmetric(t *testing.T) {
 	}
 }
 
-// TestImportSpecRefusals: material of the wrong spec, curve, size or form
-// is IncorrectKeyMaterialException; another key is refused on reimport;
+// TestImportSpecRefusals: material of the wrong spec, curve, size or form,
+// or whose embedded public key is not its own (OpenSSL's `pkey -check`
+// refuses such a key; crypto/x509 alone would import it, dropping the
+// public key), is IncorrectKeyMaterialException; another key is refused on reimport;
 // specs this server does not import are refused at CreateKey.
 func TestImportSpecRefusals(t *testing.T) {
 	env := newEnv(t, nil)
@@ -258,6 +260,34 @@ func TestImportSpecRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkcs1 := x509.MarshalPKCS1PrivateKey(priv.(*rsa.PrivateKey))
+	// OpenSSL's P-256 PKCS #8 with the embedded public key replaced:
+	// another key's, and a point off the curve.
+	withPub := func(pub []byte) []byte {
+		k, err := x509.ParsePKCS8PrivateKey(p256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, err := k.(*ecdsa.PrivateKey).PublicKey.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := bytes.Clone(p256)
+		at := bytes.Index(out, own)
+		if at < 0 {
+			t.Fatal("no public key in OpenSSL's P-256 PKCS #8")
+		}
+		copy(out[at:], pub)
+		return out
+	}
+	_, otherSPKI := opensslKey(t, "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
+	otherPub, err := x509.ParsePKIXPublicKey(otherSPKI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPoint, err := otherPub.(*ecdsa.PublicKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	external := func(spec types.KeySpec, usage types.KeyUsageType) string {
 		out, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, KeySpec: spec, KeyUsage: usage})
 		if err != nil {
@@ -273,16 +303,18 @@ func TestImportSpecRefusals(t *testing.T) {
 		id       string
 		material []byte
 	}{
-		"P-384 into P-256":        {ecKey, p384},
-		"secp256k1 into P-256":    {ecKey, k1},
-		"Ed25519 into P-256":      {ecKey, ed},
-		"P-256 into RSA_2048":     {rsaKey, p256},
-		"RSA in PKCS #1 form":     {rsaKey, pkcs1},
-		"garbage into P-256":      {ecKey, bytes.Repeat([]byte{0x30}, 100)},
-		"27 bytes into HMAC_224":  {hmac224, make([]byte, 27)},
-		"65 bytes into HMAC_224":  {hmac224, make([]byte, 65)},
-		"129 bytes into HMAC_512": {hmac512, make([]byte, 129)},
-		"63 bytes into HMAC_512":  {hmac512, make([]byte, 63)},
+		"P-384 into P-256":                    {ecKey, p384},
+		"secp256k1 into P-256":                {ecKey, k1},
+		"Ed25519 into P-256":                  {ecKey, ed},
+		"P-256 into RSA_2048":                 {rsaKey, p256},
+		"RSA in PKCS #1 form":                 {rsaKey, pkcs1},
+		"garbage into P-256":                  {ecKey, bytes.Repeat([]byte{0x30}, 100)},
+		"P-256 with another key's public key": {ecKey, withPub(otherPoint)},
+		"P-256 with a point off the curve":    {ecKey, withPub(append([]byte{4}, make([]byte, 64)...))},
+		"27 bytes into HMAC_224":              {hmac224, make([]byte, 27)},
+		"65 bytes into HMAC_224":              {hmac224, make([]byte, 65)},
+		"129 bytes into HMAC_512":             {hmac512, make([]byte, 129)},
+		"63 bytes into HMAC_512":              {hmac512, make([]byte, 63)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			alg := types.AlgorithmSpecRsaAesKeyWrapSha256

@@ -168,10 +168,34 @@ func parseSecp256k1(der []byte) (*secp256k1.PrivateKey, error) {
 			return nil, errDER
 		}
 		if !bytes.Equal(pub.Bytes, k.PubKey().SerializeUncompressed()) && !bytes.Equal(pub.Bytes, k.PubKey().SerializeCompressed()) {
-			return nil, errors.New("keyspec: secp256k1 public key does not match the private key")
+			return nil, ErrKeyPairMismatch
 		}
 	}
 	return k, nil
+}
+
+// ecPKCS8PublicKey returns the public key that PKCS #8 material of a NIST
+// curve carries in its RFC 5915 ECPrivateKey (the optional [1] publicKey),
+// and whether it carries one. crypto/x509, which has parsed der already,
+// ignores that field; this reads it so that [ParsePrivateKey] can check it.
+func ecPKCS8PublicKey(der []byte) (pub []byte, present bool, err error) {
+	s := cryptobyte.String(der)
+	var pki, inner, ecpk, field cryptobyte.String
+	if !s.ReadASN1(&pki, cbasn1.SEQUENCE) || !pki.SkipASN1(cbasn1.INTEGER) || !pki.SkipASN1(cbasn1.SEQUENCE) ||
+		!pki.ReadASN1(&inner, cbasn1.OCTET_STRING) ||
+		!inner.ReadASN1(&ecpk, cbasn1.SEQUENCE) || !ecpk.SkipASN1(cbasn1.INTEGER) || !ecpk.SkipASN1(cbasn1.OCTET_STRING) ||
+		!ecpk.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+		!ecpk.ReadOptionalASN1(&field, &present, cbasn1.Tag(1).Constructed().ContextSpecific()) {
+		return nil, false, errDER
+	}
+	if !present {
+		return nil, false, nil
+	}
+	var bits asn1.BitString
+	if !field.ReadASN1BitString(&bits) || !field.Empty() || bits.BitLength%8 != 0 {
+		return nil, false, errDER
+	}
+	return bits.Bytes, true, nil
 }
 
 // marshalMLKEMSeed returns the PKCS #8 encoding of an ML-KEM seed: the

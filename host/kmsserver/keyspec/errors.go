@@ -29,6 +29,14 @@ var (
 	ErrInvalidCipher    = errors.New("keyspec: invalid ciphertext")
 )
 
+// ErrKeyPairMismatch is key material (RSA or ECC PKCS #8) whose embedded
+// public key is not its private key's, or no point of its curve: OpenSSL's
+// `pkey -check` refuses such a key, and crypto/x509 would silently drop the
+// public key. [ParsePrivateKey] wraps it; like its other errors, it is a
+// bad import (IncorrectKeyMaterialException) or a broken store, not a
+// caller's exception.
+var ErrKeyPairMismatch = errors.New("keyspec: the public key in the material is not the private key's")
+
 // Exception returns the AWS KMS exception name for err when err is (or
 // wraps) an error of this package, and "" otherwise.
 func Exception(err error) string {

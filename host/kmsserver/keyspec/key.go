@@ -3,6 +3,7 @@
 package keyspec
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -118,9 +119,12 @@ var hmacImportMax = map[Spec]int{HMAC224: 64, HMAC256: 64, HMAC384: 128, HMAC512
 // PKCS #8 DER for RSA, ECC and ML-KEM keys (crypto/x509 for RSA and the NIST
 // curves, so OpenSSL's `genpkey` output parses too), the raw key for HMAC
 // keys. The material must be of spec: an RSA_3072 key is not an RSA_2048
-// key, and a P-256 key is not a secp256k1 key. Errors other than those of
-// [lookup] are plain errors: material that does not parse is a broken store
-// or a bad import, not a caller's request.
+// key, and a P-256 key is not a secp256k1 key. An ECC key's embedded
+// public key, when there is one, must be its own ([ErrKeyPairMismatch]);
+// RSA keys are checked whole by crypto/rsa (modulus, exponents, CRT
+// values). Errors other than those of [lookup] are plain errors: material
+// that does not parse is a broken store or a bad import, not a caller's
+// request.
 func ParsePrivateKey(spec Spec, der []byte) (*Key, error) {
 	info, err := lookup(spec)
 	if err != nil {
@@ -149,6 +153,9 @@ func ParsePrivateKey(spec Spec, der []byte) (*Key, error) {
 		case *ecdsa.PrivateKey:
 			if curves[spec] != k.Curve {
 				return nil, fmt.Errorf("keyspec: %s material is a key on %s", spec, k.Curve.Params().Name)
+			}
+			if err := checkECPublicKey(der, k); err != nil {
+				return nil, fmt.Errorf("keyspec: %s material: %w", spec, err)
 			}
 			return fromECDSA(spec, info, k)
 		default:
@@ -182,6 +189,28 @@ func ParsePrivateKey(spec Spec, der []byte) (*Key, error) {
 		return parseMLDSA(spec, info, der)
 	}
 	return nil, &UnsupportedError{Spec: spec, Reason: "SYMMETRIC_DEFAULT material is an AES-256 key handled by the key service itself"}
+}
+
+// checkECPublicKey checks the public key that der, the PKCS #8 k was
+// parsed from, carries (if any): it must be k's, uncompressed or
+// compressed; anything else (another key, no point of the curve) is
+// [ErrKeyPairMismatch].
+func checkECPublicKey(der []byte, k *ecdsa.PrivateKey) error {
+	pub, present, err := ecPKCS8PublicKey(der)
+	if err != nil {
+		return err
+	}
+	if !present {
+		return nil
+	}
+	want, err := k.PublicKey.Bytes()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(pub, want) && !bytes.Equal(pub, elliptic.MarshalCompressed(k.Curve, k.X, k.Y)) {
+		return ErrKeyPairMismatch
+	}
+	return nil
 }
 
 func fromRSA(spec Spec, info *specInfo, k *rsa.PrivateKey) (*Key, error) {
