@@ -34,15 +34,16 @@ import (
 
 // Import error codes, as KMS names them.
 const (
-	CodeInvalidImportToken    = "InvalidImportTokenException"
-	CodeExpiredImportToken    = "ExpiredImportTokenException"
-	CodeIncorrectKeyMaterial  = "IncorrectKeyMaterialException"
-	importTokenLifetime       = 24 * time.Hour
-	maxImportTokenBytes       = 6144 // KMS's limit on ImportToken
-	maxImportedMaterialExpiry = 365 * 24 * time.Hour
-	expirationExpires         = "KEY_MATERIAL_EXPIRES"
-	expirationDoesNotExpire   = "KEY_MATERIAL_DOES_NOT_EXPIRE"
-	importTokenSpec           = "enclavekit import token" // Binding.KeySpec of a token
+	CodeInvalidImportToken       = "InvalidImportTokenException"
+	CodeExpiredImportToken       = "ExpiredImportTokenException"
+	CodeIncorrectKeyMaterial     = "IncorrectKeyMaterialException"
+	importTokenLifetime          = 24 * time.Hour
+	maxImportTokenBytes          = 6144 // KMS's limit on ImportToken
+	maxEncryptedKeyMaterialBytes = 6144 // and on EncryptedKeyMaterial
+	maxImportedMaterialExpiry    = 365 * 24 * time.Hour
+	expirationExpires            = "KEY_MATERIAL_EXPIRES"
+	expirationDoesNotExpire      = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	importTokenSpec              = "enclavekit import token" // Binding.KeySpec of a token
 )
 
 var wrappingKeyBits = map[string]int{"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
@@ -315,8 +316,11 @@ func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
 	if len(in.ImportToken) == 0 || len(in.EncryptedKeyMaterial) == 0 {
 		return nil, validation("ImportToken and EncryptedKeyMaterial are required")
 	}
-	if len(in.EncryptedKeyMaterial) > 6144 {
-		return nil, validation("EncryptedKeyMaterial is longer than 6144 bytes")
+	if len(in.ImportToken) > maxImportTokenBytes {
+		return nil, validation("1 validation error detected: Value at 'importToken' failed to satisfy constraint: Member must have length less than or equal to %d", maxImportTokenBytes)
+	}
+	if len(in.EncryptedKeyMaterial) > maxEncryptedKeyMaterialBytes {
+		return nil, validation("1 validation error detected: Value at 'encryptedKeyMaterial' failed to satisfy constraint: Member must have length less than or equal to %d", maxEncryptedKeyMaterialBytes)
 	}
 	var validTo time.Time
 	switch in.ExpirationModel {

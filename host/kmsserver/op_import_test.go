@@ -247,3 +247,34 @@ func TestImportPendingStates(t *testing.T) {
 		t.Fatalf("DescribeKey: %+v %v", d, err)
 	}
 }
+
+// TestImportKeyMaterialLengths: an ImportToken or EncryptedKeyMaterial
+// longer than KMS's 6144 bytes is ValidationException with KMS's
+// constraint message naming the member (the API reference's Length
+// Constraints), before the key or the token is looked at; a token one byte
+// shorter is just an invalid token.
+func TestImportKeyMaterialLengths(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	key := createExternalKey(t, env.client)
+	p := importParams(t, env.client, key, types.AlgorithmSpecRsaesOaepSha256)
+	enc := wrapMaterial(t, p.PublicKey, bytes.Repeat([]byte{7}, 32))
+	for _, tc := range []struct {
+		member     string
+		token, enc []byte
+	}{
+		{"importToken", make([]byte, 6145), enc},
+		{"encryptedKeyMaterial", p.ImportToken, make([]byte, 6145)},
+	} {
+		_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+			ImportToken: tc.token, EncryptedKeyMaterial: tc.enc})
+		e := wantCode(t, err, CodeValidation)
+		want := "1 validation error detected: Value at '" + tc.member + "' failed to satisfy constraint: Member must have length less than or equal to 6144"
+		if e.Message != want {
+			t.Errorf("%s: message %q, want %q", tc.member, e.Message, want)
+		}
+	}
+	_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
+		ImportToken: make([]byte, 6144), EncryptedKeyMaterial: enc})
+	wantCode(t, err, CodeInvalidImportToken)
+}
