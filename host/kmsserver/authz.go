@@ -31,17 +31,18 @@ func (s *Server) authorize(c *call, k *keystore.Key, action string, ec map[strin
 	if err != nil {
 		return err // a stored policy that no longer parses is an internal error
 	}
-	req := s.policyRequest(c, k.ID, action, ec, doc)
+	ip := s.identities[c.principal]
+	req := s.policyRequest(c, k.ID, action, ec, doc, p, ip)
 	addKeyConditions(c, k, action, req.Context)
-	if err := s.addResourceAliases(c, k, req.Context, p, s.identities[c.principal]); err != nil {
+	if err := s.addResourceAliases(c, k, req.Context, p, ip); err != nil {
 		return err
 	}
-	if err := s.addResourceTags(c, k, action, req.Context, p, s.identities[c.principal]); err != nil {
+	if err := s.addResourceTags(c, k, action, req.Context, p, ip); err != nil {
 		return err
 	}
 	pr := policy.Prepare(req) // once for both policies
 	kd := p.EvaluatePrepared(pr)
-	id := s.identities[c.principal].EvaluatePrepared(pr)
+	id := ip.EvaluatePrepared(pr)
 	ok, reason := combine(kd, id, principalAccount(c.principal) == s.cfg.AccountID)
 	c.grant = nil
 	if !ok && !kd.ExplicitDeny && !id.ExplicitDeny {
@@ -104,16 +105,17 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 	if shown == "" {
 		shown = "*"
 	}
+	ip := s.identities[c.principal]
 	ctx := addRequestConditions(c, "", nil)
 	if doc != nil {
-		ctx = doc.addConditionKeys(ctx)
+		ctx = doc.addConditionKeys(ctx, ip)
 	}
 	if len(c.cond) > 0 { // CreateKey's kms:KeySpec and kms:KeyUsage
 		for k, v := range c.cond {
 			ctx[k] = v
 		}
 	}
-	d := s.identities[c.principal].Evaluate(policy.Request{Principal: c.principal, Action: action, Resource: resource, Context: ctx})
+	d := ip.Evaluate(policy.Request{Principal: c.principal, Action: action, Resource: resource, Context: ctx})
 	if !d.Allowed {
 		c.ev.PolicyReason = d.Reason + " in the identity policy"
 		return apiErr(CodeAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows it (%s)",
@@ -122,16 +124,19 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 	return nil
 }
 
-func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedRecipient) policy.Request {
-	// Sized for every key added here and in authorize, so that the map
-	// does not grow (and rehash) key by key.
+// policyRequest is the request put to the policies ps (the key policy and
+// the caller's identity policy), which alone may decide it: of the
+// attestation document's keys it carries those ps read (addConditionKeys).
+func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedRecipient, ps ...*policy.Policy) policy.Request {
+	// Sized for the keys added here and in authorize (with a few of the
+	// document's), so that the map does not grow (and rehash) key by key.
 	n := 8 + len(c.cond) + len(ec) + 1
 	if doc != nil {
-		n += doc.conditionKeyCount()
+		n += 2
 	}
 	ctx := policy.AddEncryptionContext(addRequestConditions(c, id, make(map[string][]string, n)), ec)
 	if doc != nil {
-		ctx = doc.addConditionKeys(ctx)
+		ctx = doc.addConditionKeys(ctx, ps...)
 	}
 	return policy.Request{Principal: c.principal, Action: action, Resource: s.keyARN(id), Context: ctx}
 }

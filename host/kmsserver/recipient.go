@@ -76,21 +76,16 @@ func (a *attestedRecipient) publicKey() []byte {
 	return a.enclave.PublicKey
 }
 
-// addConditionKeys adds the document's condition keys to ctx: ImageSha384
-// and PCR<n> for an enclave, NitroTPMPCR<n> for a NitroTPM.
-func (a *attestedRecipient) addConditionKeys(ctx map[string][]string) map[string][]string {
+// addConditionKeys adds the document's condition keys that the policies
+// ps read to ctx: ImageSha384 and PCR<n> for an enclave, NitroTPMPCR<n>
+// for a NitroTPM, and always the PCR of the lowest index, which tells the
+// policies' reasons which kind of document was presented (see
+// policy.AddAttestationFor). Only ps may decide on the result.
+func (a *attestedRecipient) addConditionKeys(ctx map[string][]string, ps ...*policy.Policy) map[string][]string {
 	if a.nitroTPM != nil {
-		return policy.AddNitroTPMAttestation(ctx, a.nitroTPM.PCRs)
+		return policy.AddNitroTPMAttestationFor(ctx, a.nitroTPM.PCRs, ps...)
 	}
-	return policy.AddAttestation(ctx, a.enclave.PCRs)
-}
-
-// conditionKeyCount is how many keys addConditionKeys adds at most.
-func (a *attestedRecipient) conditionKeyCount() int {
-	if a.nitroTPM != nil {
-		return len(a.nitroTPM.PCRs)
-	}
-	return len(a.enclave.PCRs) + 1 // + ImageSha384
+	return policy.AddAttestationFor(ctx, a.enclave.PCRs, ps...)
 }
 
 // auditRecord is what the audit log says of the document, as CloudTrail

@@ -5,6 +5,7 @@ package policy
 import (
 	"encoding/hex"
 	"encoding/json"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,17 +62,20 @@ func lowerKey(k string) string {
 	return strings.ToLower(k)
 }
 
-// addPCRs sets keys[i] (and also, for PCR0, alias0 unless it is "") in ctx
-// to the lower-case hex of pcrs[i] for every i in keys' range. The values
-// share one string and one backing array (two allocations instead of two
-// per PCR); every value slice has a capacity of one, so an append to one
-// never writes into another.
-func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, alias0 string) {
+// addPCRs sets keys[i] in ctx to the lower-case hex of pcrs[i] for every
+// i in keys' range whose bit is set in sel, and also alias0 (unless it is
+// "") to that of pcrs[0]. The values share one string and one backing
+// array (two allocations instead of two per PCR); every value slice has a
+// capacity of one, so an append to one never writes into another.
+func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, sel uint32, alias0 string) {
 	type span struct{ i, from, to int }
 	var spans [MaxPCR + 1]span // no table is longer than pcrKeys
+	want := func(i int) bool {
+		return i >= 0 && i < len(keys) && (sel&(1<<i) != 0 || i == 0 && alias0 != "")
+	}
 	n, size := 0, 0
 	for i, v := range pcrs {
-		if i >= 0 && i < len(keys) {
+		if want(i) {
 			n++
 			size += hex.EncodedLen(len(v))
 		}
@@ -84,7 +88,7 @@ func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, alias0
 	var tmp [128]byte
 	k := 0
 	for i, v := range pcrs {
-		if i < 0 || i >= len(keys) {
+		if !want(i) {
 			continue
 		}
 		from := sb.Len()
@@ -101,7 +105,9 @@ func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, alias0
 	for j, sp := range spans[:n] {
 		vals[j] = all[sp.from:sp.to]
 		v := vals[j : j+1 : j+1]
-		ctx[keys[sp.i]] = v
+		if sel&(1<<sp.i) != 0 {
+			ctx[keys[sp.i]] = v
+		}
 		if sp.i == 0 && alias0 != "" {
 			ctx[alias0] = v
 		}
@@ -119,8 +125,89 @@ func AddAttestation(ctx map[string][]string, pcrs map[int][]byte) map[string][]s
 	if ctx == nil {
 		ctx = make(map[string][]string, len(pcrs)+1)
 	}
-	addPCRs(ctx, pcrs, pcrKeys, KeyImageSha384)
+	addPCRs(ctx, pcrs, pcrKeys, allPCRs, KeyImageSha384)
 	return ctx
+}
+
+// allPCRs selects every index of a key table (addPCRs).
+const allPCRs = ^uint32(0)
+
+// AddAttestationFor is [AddAttestation] for a request that only the
+// policies ps decide: of the document's keys it adds those a condition of
+// ps reads, and the PCR<n> of the lowest index the document has, which
+// marks that an enclave document was presented (reasons say so). Each
+// condition of ps then reads the same values as after [AddAttestation], so
+// ps decide exactly as they would there, with the same reasons; the
+// hex-encoding of the PCRs no condition reads is skipped. Evaluate no
+// other policy on the result. A nil *Policy reads no key.
+func AddAttestationFor(ctx map[string][]string, pcrs map[int][]byte, ps ...*Policy) map[string][]string {
+	var r attReads
+	for _, p := range ps {
+		if p != nil {
+			r.pcrs |= p.att.pcrs
+			r.imageSha384 = r.imageSha384 || p.att.imageSha384
+		}
+	}
+	if ctx == nil {
+		ctx = make(map[string][]string, 2+bits.OnesCount32(r.pcrs))
+	}
+	alias := ""
+	if r.imageSha384 {
+		alias = KeyImageSha384
+	}
+	addPCRs(ctx, pcrs, pcrKeys, r.pcrs|lowestPCR(pcrs, len(pcrKeys)), alias)
+	return ctx
+}
+
+// lowestPCR is the bit of the lowest index of pcrs below n (0 when none).
+func lowestPCR(pcrs map[int][]byte, n int) uint32 {
+	low := n
+	for i := range pcrs {
+		if i >= 0 && i < low {
+			low = i
+		}
+	}
+	if low == n {
+		return 0
+	}
+	return 1 << low
+}
+
+// attReads is the set of attestation condition keys the conditions of a
+// policy read, by exact lower-cased name (parse sets it).
+type attReads struct {
+	pcrs        uint32 // bit i: kms:RecipientAttestation:PCR<i>
+	nitroTPM    uint32 // bit i: kms:RecipientAttestation:NitroTPMPCR<i>
+	imageSha384 bool
+}
+
+// note adds the condition key lkey (lower-cased) to r when it is an
+// attestation key.
+func (r *attReads) note(lkey string) {
+	if lkey == keyImageSha384Lower {
+		r.imageSha384 = true
+	}
+	if i, ok := lowerPCRIndex[lkey]; ok {
+		r.pcrs |= 1 << i
+	}
+	if i, ok := lowerNitroTPMPCRIndex[lkey]; ok {
+		r.nitroTPM |= 1 << i
+	}
+}
+
+// lowerPCRIndex and lowerNitroTPMPCRIndex map the lower-cased keys of
+// pcrKeys and nitroTPMPCRKeys to their index. Read-only.
+var (
+	lowerPCRIndex         = indexOf(pcrKeys)
+	lowerNitroTPMPCRIndex = indexOf(nitroTPMPCRKeys)
+)
+
+func indexOf(keys []string) map[string]int {
+	m := make(map[string]int, len(keys))
+	for i, k := range keys {
+		m[strings.ToLower(k)] = i
+	}
+	return m
 }
 
 // NitroTPMPCRKey returns the condition key for NitroTPM PCR index i,
@@ -146,7 +233,26 @@ func AddNitroTPMAttestation(ctx map[string][]string, pcrs map[int][]byte) map[st
 	if ctx == nil {
 		ctx = make(map[string][]string, len(pcrs))
 	}
-	addPCRs(ctx, pcrs, nitroTPMPCRKeys, "")
+	addPCRs(ctx, pcrs, nitroTPMPCRKeys, allPCRs, "")
+	return ctx
+}
+
+// AddNitroTPMAttestationFor is [AddNitroTPMAttestation] for a request that
+// only the policies ps decide, as [AddAttestationFor] is for an enclave
+// document: the NitroTPMPCR<n> keys a condition of ps reads, and that of
+// the lowest index the document has. Evaluate no other policy on the
+// result.
+func AddNitroTPMAttestationFor(ctx map[string][]string, pcrs map[int][]byte, ps ...*Policy) map[string][]string {
+	var sel uint32
+	for _, p := range ps {
+		if p != nil {
+			sel |= p.att.nitroTPM
+		}
+	}
+	if ctx == nil {
+		ctx = make(map[string][]string, 1+bits.OnesCount32(sel))
+	}
+	addPCRs(ctx, pcrs, nitroTPMPCRKeys, sel|lowestPCR(pcrs, len(nitroTPMPCRKeys)), "")
 	return ctx
 }
 

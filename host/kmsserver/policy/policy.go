@@ -37,6 +37,8 @@ type Policy struct {
 	statements []statement
 	// resourceTags is true when a condition reads aws:ResourceTag/<key>.
 	resourceTags bool
+	// att is the attestation keys the conditions read (AddAttestationFor).
+	att attReads
 }
 
 // Identity reports whether p is an identity policy ([ParseIdentity]).
@@ -183,6 +185,7 @@ func parse(doc []byte, identity bool) (*Policy, error) {
 		p.statements = append(p.statements, s)
 		for j := range s.conditions {
 			p.resourceTags = p.resourceTags || strings.HasPrefix(s.conditions[j].lkey, keyResourceTagPrefixLower)
+			p.att.note(s.conditions[j].lkey)
 		}
 	}
 	return p, nil
