@@ -9,6 +9,7 @@ package kmsserver
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
@@ -48,6 +49,7 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		}
 		return 0
 	}
+	s.forgetAbsentKeys(keys)
 	n := 0
 	for _, k := range keys {
 		if ctx.Err() != nil {
@@ -78,4 +80,28 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		n++
 	}
 	return n
+}
+
+// forgetAbsentKeys drops from memory every key that is not in keys, the
+// store's listing: one destroyed by another replica (sharing PostgreSQL)
+// never reaches this replica's sweep, and without this its unwrapped
+// material, parsed policy and usage would stay until the process ends. A
+// key created after the listing loses only its cache entries (verified
+// again at its next use); its usage is dropped only once written (an
+// entry still to be written is kept, as FlushKeyUsage forgets a key the
+// store no longer has).
+func (s *Server) forgetAbsentKeys(keys []*keystore.Key) {
+	present := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		present[k.ID] = struct{}{}
+	}
+	for _, m := range []*sync.Map{&s.materials, &s.policies} {
+		m.Range(func(id, _ any) bool {
+			if _, ok := present[id.(string)]; !ok {
+				m.Delete(id)
+			}
+			return true
+		})
+	}
+	s.usage.forgetWrittenExcept(present)
 }

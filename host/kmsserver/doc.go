@@ -228,7 +228,10 @@
 // an alias at another key either. [Server.Serve] destroys a key when its
 // deletion date has passed (every [Config.DeletionSweepInterval]): its
 // record, with the sealed material, and its aliases leave the store; a key
-// whose record fails its check is left alone, logged and counted. A writer
+// whose record fails its check is left alone, logged and counted. Each
+// sweep also drops from memory (the unwrapped material, the parsed policy,
+// the written usage) every key the store no longer lists, such as one
+// another replica destroyed. A writer
 // can still delete records, or restore an old copy it kept (rollback is
 // not detected): denial of service, not disclosure.
 //
@@ -255,7 +258,9 @@
 // before tracking existed, the start of the server that first persisted
 // its usage (until then, the current server's start). The usage is not
 // bound to the key material: a store writer can forge it (it decides no
-// access).
+// access). Memory holds one entry per key this server used, dropped once
+// its use is written and the key has left the store (the deletion sweep,
+// whichever replica destroyed the key).
 //
 // # TLS
 //

@@ -59,6 +59,7 @@ type usageEntry struct {
 	mu    sync.Mutex
 	last  keystore.KeyUsage
 	dirty bool // last is newer than what the store holds
+	gone  bool // removed from the map (forgetWrittenExcept): take a new entry
 }
 
 func newUsageTracker() *usageTracker {
@@ -83,13 +84,26 @@ func (t *usageTracker) entry(id string) *usageEntry {
 
 // note records a use of key id unless a later one is known.
 func (t *usageTracker) note(id, op string, at time.Time, requestID string) {
-	e := t.entry(id)
-	e.mu.Lock()
-	if !at.Before(e.last.Time) {
-		e.last = keystore.KeyUsage{Operation: op, Time: at, RequestID: requestID}
-		e.dirty = true
+	t.merge(id, keystore.KeyUsage{Operation: op, Time: at, RequestID: requestID})
+}
+
+// merge records u as id's last use, to be written, unless a later one is
+// known (which is then still to be written itself, or written already).
+func (t *usageTracker) merge(id string, u keystore.KeyUsage) {
+	for {
+		e := t.entry(id)
+		e.mu.Lock()
+		if e.gone { // removed since entry found it: its writes would be lost
+			e.mu.Unlock()
+			continue
+		}
+		if !u.Time.Before(e.last.Time) {
+			e.last = u
+			e.dirty = true
+		}
+		e.mu.Unlock()
+		return
 	}
-	e.mu.Unlock()
 }
 
 // last returns the last use of id seen by this server (zero when none).
@@ -122,21 +136,32 @@ func (t *usageTracker) takeDirty() map[string]keystore.KeyUsage {
 	return out
 }
 
-func (t *usageTracker) redirty(id string) {
-	t.mu.RLock()
-	e := t.keys[id]
-	t.mu.RUnlock()
-	if e != nil {
-		e.mu.Lock()
-		e.dirty = true
-		e.mu.Unlock()
-	}
-}
+// redirty notes u, a use whose write failed, again, so that the next
+// flush retries it (its entry may have been dropped meanwhile).
+func (t *usageTracker) redirty(id string, u keystore.KeyUsage) { t.merge(id, u) }
 
 func (t *usageTracker) forget(id string) {
 	t.mu.Lock()
 	delete(t.keys, id)
 	t.mu.Unlock()
+}
+
+// forgetWrittenExcept drops the entries of keys not in keep whose last
+// use has reached the store (see Server.forgetAbsentKeys).
+func (t *usageTracker) forgetWrittenExcept(keep map[string]struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, e := range t.keys {
+		if _, ok := keep[id]; ok {
+			continue
+		}
+		e.mu.Lock()
+		if !e.dirty {
+			e.gone = true
+			delete(t.keys, id)
+		}
+		e.mu.Unlock()
+	}
 }
 
 // recordUses notes the keys of a successful request.
@@ -178,7 +203,7 @@ func (s *Server) FlushKeyUsage(ctx context.Context) error {
 		case errors.Is(err, keystore.ErrNotFound):
 			s.usage.forget(id) // destroyed since
 		default:
-			s.usage.redirty(id)
+			s.usage.redirty(id, u)
 			s.metrics.usageFlushFailures.Inc()
 			if first == nil {
 				first = err

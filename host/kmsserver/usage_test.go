@@ -4,6 +4,8 @@ package kmsserver
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -351,5 +353,153 @@ func TestKeyUsageForgottenWhenKeyDestroyed(t *testing.T) {
 	}
 	if len(later.usage.takeDirty()) != 0 {
 		t.Fatal("a destroyed key's usage is still to be written")
+	}
+}
+
+// TestDestroyedKeyLeavesEveryReplica: a key destroyed by another replica's
+// sweep leaves this replica's memory at its own next sweep: the unwrapped
+// material, the parsed policy and the (already written) usage. Without it,
+// a replica kept the material and usage of every key it had ever used that
+// another replica destroyed, until it restarted: memory without bound over
+// the store's churn, and key material outliving the key. A use still to be
+// written is kept, for a key the sweep's listing may predate.
+func TestDestroyedKeyLeavesEveryReplica(t *testing.T) {
+	var bNow atomic.Pointer[time.Time]
+	t0 := time.Now()
+	bNow.Store(&t0)
+	a := newEnv(t, nil)
+	b := newEnv(t, func(c *Config) {
+		c.Store = a.srv.cfg.Store // replicas sharing one store
+		c.Clock = func() time.Time { return *bNow.Load() }
+	})
+	ctx := context.Background()
+	key := a.createKey(t)
+	b.encrypt(t, key, []byte("x"), nil)
+	if err := b.srv.FlushKeyUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(key), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.srv.cfg
+	cfg.Clock = func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	aLater, err := NewServer(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := aLater.sweepDeletions(ctx); n != 1 {
+		t.Fatalf("replica a's sweep destroyed %d keys, want 1", n)
+	}
+	// A key used on b but not yet written: kept through b's sweep.
+	fresh := a.createKey(t)
+	b.encrypt(t, fresh, []byte("x"), nil)
+	if _, ok := b.srv.materials.Load(key); !ok {
+		t.Fatal("replica b has not cached the key's material: the test proves nothing")
+	}
+	later := t0.Add(8 * 24 * time.Hour)
+	bNow.Store(&later)
+	if n := b.srv.sweepDeletions(ctx); n != 0 {
+		t.Fatalf("replica b's sweep destroyed %d keys, want 0", n)
+	}
+	if _, ok := b.srv.materials.Load(key); ok {
+		t.Error("replica b still holds the destroyed key's material after its sweep")
+	}
+	if _, ok := b.srv.policies.Load(key); ok {
+		t.Error("replica b still holds the destroyed key's policy after its sweep")
+	}
+	if u := b.srv.usage.last(key); !u.Time.IsZero() {
+		t.Errorf("replica b still holds the destroyed key's usage: %+v", u)
+	}
+	if u := b.srv.usage.last(fresh); u.Operation != "Encrypt" {
+		t.Errorf("replica b lost a use not yet written: %+v", u)
+	}
+	if _, ok := b.srv.materials.Load(fresh); !ok {
+		t.Error("replica b dropped a live key's material")
+	}
+}
+
+// TestUsageTrackerForgetWritten: forgetWrittenExcept drops only written
+// entries of keys not kept; a failed write of a dropped key's use (the
+// flush took it before the sweep dropped it) is noted again, not lost.
+func TestUsageTrackerForgetWritten(t *testing.T) {
+	tr := newUsageTracker()
+	at := time.Unix(1_700_000_000, 0)
+	tr.note("written", "Encrypt", at, "r1")
+	tr.note("kept", "Encrypt", at, "r2")
+	taken := tr.takeDirty() // both written (as far as the tracker knows)
+	tr.note("pending", "Decrypt", at, "r3")
+	old := tr.entry("written")
+	tr.forgetWrittenExcept(map[string]struct{}{"kept": {}})
+	if !old.gone || !tr.last("written").Time.IsZero() {
+		t.Fatal("a written entry of an absent key was not dropped")
+	}
+	if tr.last("kept").RequestID != "r2" || tr.last("pending").RequestID != "r3" {
+		t.Fatal("a kept or pending entry was dropped")
+	}
+	// The write of "written" failed after all: noted again.
+	tr.redirty("written", taken["written"])
+	if got := tr.takeDirty(); got["written"].RequestID != "r1" || got["pending"].RequestID != "r3" || len(got) != 2 {
+		t.Fatalf("after the failed write: %+v", got)
+	}
+	// A use noted through the dropped entry lands in the live one.
+	tr.forgetWrittenExcept(nil)
+	tr.note("written", "Sign", at.Add(time.Second), "r4")
+	if u := tr.last("written"); u.RequestID != "r4" || old.last.RequestID == "r4" {
+		t.Fatalf("a use after the drop: %+v", u)
+	}
+}
+
+// TestUsageTrackerForgetRace: uses noted while flushes take them and sweeps
+// drop written entries are never lost: each key's latest use is in the
+// (simulated) store or still in memory.
+func TestUsageTrackerForgetRace(t *testing.T) {
+	tr := newUsageTracker()
+	keys := []string{"a", "b", "c", "d"}
+	stored := map[string]keystore.KeyUsage{}
+	var latest [4]atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // flushes and sweeps
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for id, u := range tr.takeDirty() {
+				if u.Time.After(stored[id].Time) {
+					stored[id] = u
+				}
+			}
+			tr.forgetWrittenExcept(nil)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= 2000; i++ {
+				n := int64(w*100000 + i)
+				k := (i + w) % len(keys)
+				tr.note(keys[k], "Encrypt", time.Unix(n, 0), "")
+				for {
+					cur := latest[k].Load()
+					if n <= cur || latest[k].CompareAndSwap(cur, n) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	for k, id := range keys {
+		got := max(stored[id].Time.Unix(), tr.last(id).Time.Unix())
+		if got != latest[k].Load() {
+			t.Errorf("key %s: latest use %d, store and memory have %d", id, latest[k].Load(), got)
+		}
 	}
 }
