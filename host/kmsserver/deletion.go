@@ -9,6 +9,7 @@ package kmsserver
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +84,7 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 }
 
 // forgetAbsentKeys drops from memory every key that is not in keys, the
-// store's listing: one destroyed by another replica (sharing PostgreSQL)
+// store's listing (the current and retired materials of each): one destroyed by another replica (sharing PostgreSQL)
 // never reaches this replica's sweep, and without this its unwrapped
 // material, parsed policy and usage would stay until the process ends. A
 // key created after the listing loses only its cache entries (verified
@@ -96,9 +97,10 @@ func (s *Server) forgetAbsentKeys(keys []*keystore.Key) {
 		present[k.ID] = struct{}{}
 	}
 	for _, m := range []*sync.Map{&s.materials, &s.policies} {
-		m.Range(func(id, _ any) bool {
-			if _, ok := present[id.(string)]; !ok {
-				m.Delete(id)
+		m.Range(func(k, _ any) bool {
+			id, _, _ := strings.Cut(k.(string), "/") // a retired material's entry: ID/materialID
+			if _, ok := present[id]; !ok {
+				m.Delete(k)
 			}
 			return true
 		})

@@ -396,6 +396,9 @@ func TestDestroyedKeyLeavesEveryReplica(t *testing.T) {
 	if _, ok := b.srv.materials.Load(key); !ok {
 		t.Fatal("replica b has not cached the key's material: the test proves nothing")
 	}
+	// Retired materials are cached as ID/materialID.
+	b.srv.materials.Store(key+"/retired", &material{})
+	b.srv.materials.Store(fresh+"/retired", &material{})
 	later := t0.Add(8 * 24 * time.Hour)
 	bNow.Store(&later)
 	if n := b.srv.sweepDeletions(ctx); n != 0 {
@@ -415,6 +418,12 @@ func TestDestroyedKeyLeavesEveryReplica(t *testing.T) {
 	}
 	if _, ok := b.srv.materials.Load(fresh); !ok {
 		t.Error("replica b dropped a live key's material")
+	}
+	if _, ok := b.srv.materials.Load(key + "/retired"); ok {
+		t.Error("replica b still holds the destroyed key's retired material")
+	}
+	if _, ok := b.srv.materials.Load(fresh + "/retired"); !ok {
+		t.Error("replica b dropped a live key's retired material")
 	}
 }
 
