@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,4 +310,98 @@ func BenchmarkLocalKMSEndpointOnly(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLocalKMSEndpointPhases splits the endpoint's call (and the
+// stub's) where the endpoint's server hands the request to the handler
+// and takes its answer back: "pre" is the application's SDK call until the
+// handler starts (serialising, signing, the request's loopback write, the
+// server's wake-up and reading), "handler" the handler, "post" the rest
+// (the answer's write, the application's wake-up and deserialising). The
+// calls are those of BenchmarkLocalKMSEndpoint (library, endpoint, stub,
+// in a random order each iteration), the endpoint and the stub served by
+// serveKMS as ServeKMSEndpoint serves them; each phase is a median, and
+// pre and post are reported as fractions of the library call's median too:
+// what the endpoint adds that is not its handler (docs/PERFORMANCE.md).
+func BenchmarkLocalKMSEndpointPhases(b *testing.B) {
+	env, keyID := benchKey(b)
+	c := env.agentFor(b, image("bench"))
+	ctx := context.Background()
+	in := &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"}
+	e, err := NewKMSEndpoint(&KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The handler's start and end, in ns since t0 (atomics: the server's
+	// goroutine writes them, the benchmark's reads them).
+	t0 := time.Now()
+	var enter, leave atomic.Int64
+	timed := func(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+		return func(rc *fasthttp.RequestCtx) {
+			enter.Store(int64(time.Since(t0)))
+			h(rc)
+			leave.Store(int64(time.Since(t0)))
+		}
+	}
+	serve := func(h fasthttp.RequestHandler) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- serveKMS(sctx, ln, timed(h), e.max, e.conns, kmsServerDefaults, slog.New(slog.DiscardHandler))
+		}()
+		b.Cleanup(func() { cancel(); <-done })
+		return "http://" + ln.Addr().String()
+	}
+	app := appSDKClient(serve(e.serveFast))
+	canned := endpointAnswer(b, c, in)
+	stub := appSDKClient(serve(func(rc *fasthttp.RequestCtx) { writeFastAnswer(rc, http.StatusOK, canned, nil) }))
+	var lib []time.Duration
+	var pre, mid, post [2][]time.Duration // endpoint, stub
+	rng := rand.New(rand.NewPCG(16, 10))
+	order := []int{0, 1, 2}
+	for b.Loop() {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, k := range order {
+			start := time.Since(t0)
+			var err error
+			switch k {
+			case 0:
+				_, err = c.GenerateDataKey(ctx, in)
+			case 1:
+				_, err = app.GenerateDataKey(ctx, in)
+			case 2:
+				_, err = stub.GenerateDataKey(ctx, in)
+			}
+			end := time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if k == 0 {
+				lib = append(lib, end-start)
+				continue
+			}
+			in, out := time.Duration(enter.Load()), time.Duration(leave.Load())
+			if in < start || out < in || end < out {
+				b.Fatalf("call %d: handler at %v-%v outside the call %v-%v", k, in, out, start, end)
+			}
+			pre[k-1] = append(pre[k-1], in-start)
+			mid[k-1] = append(mid[k-1], out-in)
+			post[k-1] = append(post[k-1], end-out)
+		}
+	}
+	ml := median(lib)
+	b.ReportMetric(float64(ml.Nanoseconds()), "ns/library")
+	for i, name := range []string{"endpoint", "stub"} {
+		mp, mm, mo := median(pre[i]), median(mid[i]), median(post[i])
+		b.ReportMetric(float64(mp.Nanoseconds()), "ns-pre/"+name)
+		b.ReportMetric(float64(mm.Nanoseconds()), "ns-handler/"+name)
+		b.ReportMetric(float64(mo.Nanoseconds()), "ns-post/"+name)
+		b.ReportMetric(float64(mp)/float64(ml), "pre-"+name+"/library")
+		b.ReportMetric(float64(mo)/float64(ml), "post-"+name+"/library")
+	}
+	b.ReportMetric(float64(median(mid[0]))/float64(ml), "handler-endpoint/library")
 }

@@ -415,17 +415,6 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 		return nil, err
 	}
 	defer e.c.keys.release(rk)
-	// The members are written as they are, not through json.Marshal, which
-	// would validate and compact each again (the 7 KB base64 document
-	// twice): they are valid JSON, as json.Unmarshal checked all of body,
-	// and base64 and the algorithm's name need no escaping.
-	doc := base64.StdEncoding
-	rj := make([]byte, 0, len(`{"AttestationDocument":"","KeyEncryptionAlgorithm":""}`)+doc.EncodedLen(len(rcpt.AttestationDocument))+len(rcpt.KeyEncryptionAlgorithm))
-	rj = append(rj, `{"AttestationDocument":"`...)
-	rj = doc.AppendEncode(rj, rcpt.AttestationDocument)
-	rj = append(rj, `","KeyEncryptionAlgorithm":"`...)
-	rj = append(rj, rcpt.KeyEncryptionAlgorithm...)
-	rj = append(rj, `"}`...)
 	for k := range fields {
 		// kms-server matches member names regardless of case: a
 		// "recipient" of the application's must not stand beside ours.
@@ -433,8 +422,21 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 			delete(fields, k)
 		}
 	}
-	fields["Recipient"] = rj
-	status, resp, err := e.c.rawCall(ctx, op, appendObject(nil, fields))
+	// The members are written as they are, not through json.Marshal, which
+	// would validate and compact each again (the 7 KB base64 document
+	// twice): they are valid JSON, as json.Unmarshal checked all of body,
+	// and base64 and the algorithm's name need no escaping. Recipient is
+	// written in its place in the request, not built apart and copied.
+	doc := base64.StdEncoding
+	rn := len(`{"AttestationDocument":"","KeyEncryptionAlgorithm":""}`) + doc.EncodedLen(len(rcpt.AttestationDocument)) + len(rcpt.KeyEncryptionAlgorithm)
+	body := appendObjectWith(nil, fields, "Recipient", rn, func(rj []byte) []byte {
+		rj = append(rj, `{"AttestationDocument":"`...)
+		rj = doc.AppendEncode(rj, rcpt.AttestationDocument)
+		rj = append(rj, `","KeyEncryptionAlgorithm":"`...)
+		rj = append(rj, rcpt.KeyEncryptionAlgorithm...)
+		return append(rj, `"}`...)
+	})
+	status, resp, err := e.c.rawCall(ctx, op, body)
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +449,7 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	}
 	var cfr []byte
 	if v := out["CiphertextForRecipient"]; present(v) {
-		if err := json.Unmarshal(v, &cfr); err != nil {
+		if cfr, err = jsonBytes(v); err != nil {
 			return nil, &kmsError{500, "KMSInternalException", "CiphertextForRecipient is not base64"}
 		}
 	}
@@ -476,21 +478,63 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 // value as it is: m comes from json.Unmarshal (which checked every value)
 // and from values the endpoint made valid.
 func appendObject(dst []byte, m map[string]json.RawMessage) []byte {
-	n := 2
+	return appendObjectWith(dst, m, "", 0, nil)
+}
+
+// appendObjectWith is appendObject with one more member when val is not
+// nil: name (which m must not hold), its value appended by val, at most n
+// bytes (for the buffer's size) and valid JSON as m's values are.
+func appendObjectWith(dst []byte, m map[string]json.RawMessage, name string, n int, val func([]byte) []byte) []byte {
+	n += 2 + len(name) + 4
 	for k, v := range m {
 		n += len(k) + len(v) + 4
 	}
 	dst = slices.Grow(dst, n)
 	dst = append(dst, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	names := slices.Collect(maps.Keys(m))
+	if val != nil {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for i, k := range names {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = appendName(dst, k)
 		dst = append(dst, ':')
-		dst = append(dst, m[k]...)
+		if val != nil && k == name {
+			dst = val(dst)
+		} else {
+			dst = append(dst, m[k]...)
+		}
 	}
 	return append(dst, '}')
+}
+
+// jsonBytes decodes v, a JSON value json.Unmarshal checked, as
+// encoding/json decodes a []byte: a base64 string (or null). A string of
+// base64 characters alone, as KMS writes its blobs, is decoded directly;
+// anything else (escapes, null) goes through json.Unmarshal, so the result
+// is always encoding/json's (FuzzJSONBytes).
+func jsonBytes(v json.RawMessage) ([]byte, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		s := v[1 : len(v)-1]
+		plain := true
+		for _, c := range s {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+			n, err := base64.StdEncoding.Decode(b, s)
+			return b[:n], err
+		}
+	}
+	var b []byte
+	err := json.Unmarshal(v, &b)
+	return b, err
 }
 
 // appendName appends s as a JSON string: as it is when it needs no
@@ -594,7 +638,7 @@ func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []by
 		return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: the key service is unreachable: " + err.Error()}
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, maxKMSResponse+1))
+	out, err := readAnswer(resp)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: the key service did not answer in time"}
@@ -605,4 +649,30 @@ func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []by
 		return 0, nil, &kmsError{500, "KMSInternalException", "agent: the key service's answer exceeds 1 MiB"}
 	}
 	return resp.StatusCode, out, nil
+}
+
+// readAnswer reads an answer's body, at most maxKMSResponse+1 bytes, into
+// a buffer sized from its Content-Length up to 64 KiB (a parent's header
+// alone reserves no more; io.ReadAll would grow from 512 bytes, copying at
+// every step).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	n := 512
+	if cl := resp.ContentLength; cl >= 0 {
+		n = int(min(cl, 64<<10)) + 1 // +1: the read that finds the end
+	}
+	b := make([]byte, 0, n)
+	r := io.LimitReader(resp.Body, maxKMSResponse+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }

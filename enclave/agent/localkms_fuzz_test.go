@@ -88,6 +88,26 @@ func FuzzAppendObject(f *testing.F) {
 	})
 }
 
+// FuzzJSONBytes: jsonBytes decodes any JSON value json.Unmarshal accepts
+// exactly as json.Unmarshal into a []byte does: the same bytes, or an
+// error for both.
+func FuzzJSONBytes(f *testing.F) {
+	for _, seed := range []string{`"AQIDBA=="`, `"AQIDBA"`, `""`, `"AQ\u0049DBA=="`, `"AQID\nBA=="`, `"A==="`, `"!!"`, `null`, `12`, `"QkJC"`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if !json.Valid(v) {
+			return
+		}
+		var want []byte
+		werr := json.Unmarshal(v, &want)
+		got, err := jsonBytes(v)
+		if (err != nil) != (werr != nil) || err == nil && (!bytes.Equal(got, want) || (got == nil) != (want == nil)) {
+			t.Fatalf("%q: jsonBytes %x, %v; json.Unmarshal %x, %v", v, got, err, want, werr)
+		}
+	})
+}
+
 func TestValidOpName(t *testing.T) {
 	for s, want := range map[string]bool{"GenerateDataKey": true, "a": true, "": false, "Generate_DataKey": false,
 		"Op1": false, "Op@": false, "Op[": false, "Op`": false, "Op{": false, "Opé": false, string(make([]byte, 65)): false,

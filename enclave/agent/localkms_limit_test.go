@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,50 @@ func TestLocalKMSEndpointConcurrencyLimit(t *testing.T) {
 	}
 	if code, typ := call(strings.NewReader("{}")); typ != "UnknownOperationException" {
 		t.Fatalf("after the slots were freed: %d %q, want UnknownOperationException", code, typ)
+	}
+}
+
+// TestLocalKMSEndpointAnswerBound: the parent's answer to the endpoint is
+// read up to 1 MiB, whatever its Content-Length says: a longer one is
+// refused, with its length announced or not, and a Content-Length that
+// promises more than comes is a failed read, not a wait or a buffer of
+// the promised size.
+func TestLocalKMSEndpointAnswerBound(t *testing.T) {
+	big := `{"KeyMetadata":{"Description":"` + strings.Repeat("a", maxKMSResponse) + `"}}`
+	for _, tc := range []struct {
+		name     string
+		parent   http.HandlerFunc
+		wantCode string
+		wantMsg  string
+	}{
+		{"over 1 MiB with Content-Length", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			_, _ = io.WriteString(w, big)
+		}, "KMSInternalException", "exceeds 1 MiB"},
+		{"over 1 MiB chunked", func(w http.ResponseWriter, _ *http.Request) {
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			_, _ = io.WriteString(w, big)
+		}, "KMSInternalException", "exceeds 1 MiB"},
+		{"Content-Length of 1 GiB, 2 bytes sent", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+			_, _ = io.WriteString(w, "{}")
+		}, "DependencyTimeoutException", "reading the key service's answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := passThroughEndpoint(t, newEmulator(t), tc.parent)
+			status, code, b := post(t, url, "POST", "TrentService.DescribeKey", strings.NewReader(`{"KeyId":"k"}`))
+			if code != tc.wantCode || !strings.Contains(string(b), tc.wantMsg) || status < 500 {
+				t.Fatalf("%d %s %.200s, want %s %q", status, code, b, tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+	// At the bound: an answer of exactly 1 MiB is read whole (and then
+	// checked as any answer).
+	exact := `{"KeyId":"k","KeyMetadata":{"KeyId":"k","Description":"` + strings.Repeat("a", maxKMSResponse-len(`{"KeyId":"k","KeyMetadata":{"KeyId":"k","Description":""}}`)) + `"}}`
+	url := passThroughEndpoint(t, newEmulator(t), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, exact)
+	}))
+	if status, code, b := post(t, url, "POST", "TrentService.DescribeKey", strings.NewReader(`{"KeyId":"k"}`)); status != 200 || len(b) != len(exact) {
+		t.Fatalf("an answer of 1 MiB: %d %s, %d bytes", status, code, len(b))
 	}
 }
