@@ -360,7 +360,7 @@ func BenchmarkLocalKMSEndpointPhases(b *testing.B) {
 	canned := endpointAnswer(b, c, in)
 	stub := appSDKClient(serve(func(rc *fasthttp.RequestCtx) { writeFastAnswer(rc, http.StatusOK, canned, nil) }))
 	var lib []time.Duration
-	var pre, mid, post [2][]time.Duration // endpoint, stub
+	var pre, mid, post, whole [2][]time.Duration // endpoint, stub
 	rng := rand.New(rand.NewPCG(16, 10))
 	order := []int{0, 1, 2}
 	for b.Loop() {
@@ -391,6 +391,7 @@ func BenchmarkLocalKMSEndpointPhases(b *testing.B) {
 			pre[k-1] = append(pre[k-1], in-start)
 			mid[k-1] = append(mid[k-1], out-in)
 			post[k-1] = append(post[k-1], end-out)
+			whole[k-1] = append(whole[k-1], end-start)
 		}
 	}
 	ml := median(lib)
@@ -402,6 +403,7 @@ func BenchmarkLocalKMSEndpointPhases(b *testing.B) {
 		b.ReportMetric(float64(mo.Nanoseconds()), "ns-post/"+name)
 		b.ReportMetric(float64(mp)/float64(ml), "pre-"+name+"/library")
 		b.ReportMetric(float64(mo)/float64(ml), "post-"+name+"/library")
+		b.ReportMetric(float64(median(whole[i]))/float64(ml), name+"/library")
 	}
 	b.ReportMetric(float64(median(mid[0]))/float64(ml), "handler-endpoint/library")
 }
