@@ -35,7 +35,10 @@ import (
 // Environment: ENCLAVEKIT_BENCH_PROXY (host-proxy binary, required),
 // ENCLAVEKIT_BENCH_ROUNDS (default 2), ENCLAVEKIT_BENCH_SECONDS (seconds
 // per measurement, default 1), ENCLAVEKIT_BENCH_ONLY (a comma-separated
-// list of the proxies to run; default all).
+// list of the proxies to run; default all), ENCLAVEKIT_BENCH_VARIANTS
+// (more host-proxy binaries, name=path,...; ENCLAVEKIT_BENCH_ONLY must
+// name them when it is set), ENCLAVEKIT_BENCH_SPREAD (non-empty: each
+// cell also shows the lowest and highest round).
 func TestCompareProxies(t *testing.T) {
 	bin := os.Getenv("ENCLAVEKIT_BENCH_PROXY")
 	if bin == "" {
@@ -73,6 +76,14 @@ func TestCompareProxies(t *testing.T) {
 		{name: "haproxy-tuned", start: startHAProxy(true)},
 		{name: "socat", start: startSocat(false), maxConc: 64},
 		{name: "socat-tuned", start: startSocat(true), maxConc: 64},
+	}
+	// ENCLAVEKIT_BENCH_VARIANTS adds host-proxy binaries (or wrapper
+	// scripts) run as proxies of their own, e.g. "hp-b=/tmp/b.sh": an A/B
+	// comparison in the same interleaved rounds.
+	for _, v := range strings.Split(os.Getenv("ENCLAVEKIT_BENCH_VARIANTS"), ",") {
+		if name, path, ok := strings.Cut(v, "="); ok && name != "" && path != "" {
+			kinds = append(kinds, proxyKind{name: name, start: startHostProxy(path)})
+		}
 	}
 	if only := os.Getenv("ENCLAVEKIT_BENCH_ONLY"); only != "" { // e.g. "host-proxy,nginx"
 		var keep []proxyKind
@@ -146,12 +157,14 @@ func TestCompareProxies(t *testing.T) {
 				p50, p99, exchanges, err := measureLatency(echoAddr, n, per)
 				record(k.name, fmt.Sprintf("p50µs@%d", n), p50, err)
 				record(k.name, fmt.Sprintf("p99µs@%d", n), p99, err)
+				record(k.name, fmt.Sprintf("exchanges/s@%d", n), exchanges/per.Seconds(), err)
 				cpu(fmt.Sprintf("µs/exchange@%d", n), c0, exchanges, err)
 			}
 			stopProcs(procs)
 			up.close()
 		}
 	}
+	spread := os.Getenv("ENCLAVEKIT_BENCH_SPREAD") != ""
 	var sb strings.Builder
 	table := func(title string, metrics []string) {
 		fmt.Fprintf(&sb, "\n%s\n\n| proxy | %s |\n|---|%s\n", title, strings.Join(metrics, " | "), strings.Repeat("---:|", len(metrics)))
@@ -163,6 +176,11 @@ func TestCompareProxies(t *testing.T) {
 					sb.WriteString(" – |")
 					continue
 				}
+				if spread && len(v) > 1 {
+					lo, hi := slices.Min(v), slices.Max(v)
+					fmt.Fprintf(&sb, " %s (%s–%s) |", fmtMedian(v), fmtMedian([]float64{lo}), fmtMedian([]float64{hi}))
+					continue
+				}
 				fmt.Fprintf(&sb, " %s |", fmtMedian(v))
 			}
 			sb.WriteString("\n")
@@ -172,6 +190,8 @@ func TestCompareProxies(t *testing.T) {
 		"p50µs@1", "p99µs@1", "p50µs@64", "p99µs@64", "idle-kB/conn"})
 	table("CPU of the proxy's processes per MB, connection and exchange (µs, user + system from /proc)",
 		[]string{"µs/MB@1", "µs/MB@64", "µs/MB@1000", "µs/conn@1", "µs/conn@64", "µs/conn@1000", "µs/exchange@1", "µs/exchange@64"})
+	table("Exchange rate behind the latency columns (1 KiB request/response; at 64 connections p50 is about 64 / rate)",
+		[]string{"exchanges/s@1", "exchanges/s@64"})
 	fmt.Fprintf(&sb, "\nmedian of %d interleaved rounds, %v per measurement; load average before/after: see the script's output\n", rounds, per)
 	fmt.Print(sb.String())
 }

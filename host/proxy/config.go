@@ -143,6 +143,9 @@ type Config struct {
 	// pipeSize replaces the engine's splice pipe size (tests: a larger
 	// pipe makes short splices likelier).
 	pipeSize int
+	// workers replaces the engine's worker count (tests: more workers
+	// than GOMAXPROCS allows).
+	workers int
 
 	// lines locates the keys of the file ParseConfig read, so that New's
 	// errors can name the line.

@@ -61,14 +61,24 @@
 // proxy needs). The P left over keeps Go's runtime from handing the P of
 // a worker blocked in epoll_wait to another thread at every wait. Every
 // route's listening socket, TCP, unix or vsock, sits outside Go's
-// netpoller in every worker's set with EPOLLEXCLUSIVE, so a new
-// connection wakes one worker; the worker accepts it (one accept4 per
-// event; the listener is level-triggered) and serves it from then on,
-// with no other thread involved and its non-blocking system calls made
-// without the runtime's bookkeeping (so is its wait while it is busy, for
-// at most 5 ms at a time; an idle worker waits as a system call). An accept error such as EMFILE is
-// logged and counted, and the worker stops accepting on that listener for
-// a backoff (5 ms doubling to 1 s) rather than spinning on it.
+// netpoller in the first worker's set, which accepts (one accept4 per
+// event; the listener is level-triggered) and keeps the connection unless
+// another worker serves more than two connections fewer; then the least
+// loaded worker is handed it through its inbox (one message, at most one
+// eventfd write; a worker is handed connections only while it counts
+// fewer than the acceptor, whose count the routes' limits bound, so that
+// queue is bounded too). So a burst of connections is
+// spread evenly, and one connection at a time stays on one thread. (With
+// every worker accepting through EPOLLEXCLUSIVE, the worker that happened
+// to be waiting took most of a burst: 64 connections landed 8/56 or 63/1
+// on two workers.) A worker that has ended refuses hand-offs, and closes
+// any still queued to it. The worker serving a connection does so from
+// then on, with no other thread involved and its non-blocking system calls
+// made without the runtime's bookkeeping (so is its wait while it is busy,
+// for at most 5 ms at a time; an idle worker waits as a system call). An
+// accept error such as EMFILE is logged and counted, and the worker stops
+// accepting on that listener for a backoff (5 ms doubling to 1 s) rather
+// than spinning on it.
 //
 // Each connection then goes through the goroutine path's checks, in its
 // order and with its logs and metrics: the peer (allowed_cids), a slot of

@@ -99,9 +99,10 @@ func putPend(b *[]byte) {
 }
 
 // engine serves the routes: engineWorkers workers, each a goroutine locked
-// to its thread and waiting in its own epoll set, all of them accepting on
-// every route's listening socket (EPOLLEXCLUSIVE: one worker is woken per
-// connection) and each copying the connections it accepted.
+// to its thread and waiting in its own epoll set. The first worker accepts
+// on every route's listening socket and keeps each connection or hands it
+// to the least loaded worker (admit, pick); each worker copies the
+// connections it was given.
 type engine struct {
 	p       *Proxy
 	ls      []*elistener
@@ -145,6 +146,8 @@ type worker struct {
 	pipes   []*epipe     // free, empty
 	npipes  atomic.Int32 // pipes of the worker's, free or in use
 	spliced atomic.Int64 // bytes moved through pipes (tests)
+	load    atomic.Int32 // connections the worker serves or was handed
+	adopted atomic.Int64 // connections handed to it by the accepting worker
 
 	scratch []byte
 	now     time.Time
@@ -156,6 +159,7 @@ type worker struct {
 	mu       sync.Mutex
 	inbox    []wmsg
 	signaled bool
+	closed   bool // the worker has ended: post refuses
 }
 
 // lstate is a worker's view of a listener: paused after EMFILE and the like.
@@ -173,7 +177,8 @@ const (
 	msgStopAccept
 	msgForceClose
 	msgStop
-	msgCall // run fn on the worker (tests)
+	msgCall  // run fn on the worker (tests)
+	msgAdopt // serve an accepted connection (fd, sa, listener l)
 )
 
 type wmsg struct {
@@ -184,6 +189,8 @@ type wmsg struct {
 	err    error
 	done   chan struct{}
 	fn     func(*worker)
+	sa     unix.Sockaddr
+	l      int
 }
 
 type eside struct {
@@ -377,8 +384,12 @@ func newEngine(p *Proxy, ls map[string]net.Listener) (*engine, error) {
 		e.ls = append(e.ls, &elistener{r: r, fd: fl.fd})
 	}
 	procs := runtime.GOMAXPROCS(0)
-	e.spare = engineWorkers(procs) < procs
-	for range engineWorkers(procs) {
+	nw := engineWorkers(procs)
+	if p.cfg.workers > 0 {
+		nw = p.cfg.workers
+	}
+	e.spare = nw < procs
+	for range nw {
 		w, err := e.newWorker()
 		if err != nil {
 			for _, w := range e.workers {
@@ -466,6 +477,11 @@ func (e *engine) newWorker() (*worker, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	for i, l := range e.ls {
+		if len(e.workers) > 0 {
+			// Worker 0 accepts; admit hands connections on.
+			w.lst[i] = lstate{off: true, stopped: true}
+			continue
+		}
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE}
 		setKey(&ev, uint64(i)<<2|kindListener)
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, l.fd, &ev); err != nil {
@@ -486,9 +502,14 @@ func (w *worker) close() {
 	unix.Close(w.evfd)
 }
 
-// post queues m for the worker and wakes it.
-func (w *worker) post(m wmsg) {
+// post queues m for the worker and wakes it; false when the worker has
+// ended (m is not handled).
+func (w *worker) post(m wmsg) bool {
 	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
 	w.inbox = append(w.inbox, m)
 	wake := !w.signaled
 	w.signaled = true
@@ -497,6 +518,36 @@ func (w *worker) post(m wmsg) {
 		var one = [8]byte{1}
 		_, _ = unix.Write(w.evfd, one[:])
 	}
+	return true
+}
+
+// shut refuses further messages and settles those still queued: a worker
+// that has ended closes the descriptors it was handed and releases what
+// they held, so nothing leaks and nobody waits for it.
+func (w *worker) shut() {
+	w.mu.Lock()
+	w.closed = true
+	msgs := w.inbox
+	w.inbox = nil
+	w.mu.Unlock()
+	for _, m := range msgs {
+		w.refuse(m)
+	}
+}
+
+// refuse settles a message the worker will not handle.
+func (w *worker) refuse(m wmsg) {
+	switch m.kind {
+	case msgAdopt:
+		w.e.unadmit(w, m.fd)
+	case msgDialed:
+		if m.fd >= 0 {
+			unix.Close(m.fd)
+		}
+	}
+	if m.done != nil {
+		close(m.done)
+	}
 }
 
 // each posts a message to every worker and waits until all have handled it.
@@ -504,8 +555,9 @@ func (e *engine) each(kind int) {
 	var dones []chan struct{}
 	for _, w := range e.workers {
 		d := make(chan struct{})
-		dones = append(dones, d)
-		w.post(wmsg{kind: kind, done: d})
+		if w.post(wmsg{kind: kind, done: d}) {
+			dones = append(dones, d)
+		}
 	}
 	for _, d := range dones {
 		<-d
@@ -550,6 +602,7 @@ func (w *worker) run() {
 		}
 	}()
 	defer w.close()
+	defer w.shut()
 	events := make([]unix.EpollEvent, 256)
 	w.now = time.Now()
 	w.next = w.now.Add(w.e.sweep)
@@ -687,6 +740,13 @@ func (w *worker) drainInbox() {
 		case msgCall:
 			m.fn(w)
 			close(m.done)
+		case msgAdopt:
+			if w.stopped {
+				w.refuse(m)
+				continue
+			}
+			w.adopted.Add(1)
+			w.newConn(w.e.ls[m.l].r, m.fd, m.sa)
 		case msgStop:
 			for _, c := range w.conns {
 				if c != nil {
@@ -730,7 +790,7 @@ func (w *worker) accept(i int) {
 			return
 		}
 		ls.backoff = 0
-		w.newConn(l.r, fd, sa)
+		w.admit(i, fd, sa)
 		return
 	}
 }
@@ -751,25 +811,82 @@ func (w *worker) resume() {
 	}
 }
 
-// newConn starts an accepted connection: the peer check, the route's slot,
-// then the destination (the goroutine path's order, logs and metrics).
-func (w *worker) newConn(r *route, fd int, sa unix.Sockaddr) {
-	p, er := w.e.p, r.e
-	if er.allowed != nil {
+// admit takes a connection accepted from listener i: the peer check, then
+// the worker that serves it (pick).
+func (w *worker) admit(i int, fd int, sa unix.Sockaddr) {
+	r := w.e.ls[i].r
+	if er := r.e; er.allowed != nil {
 		if vm, ok := sa.(*unix.SockaddrVM); !ok || !er.allowed[vm.CID] {
-			p.peerRefused(r.Name)(sockaddrToNet(sa))
-			unix.Close(fd)
+			w.e.p.peerRefused(r.Name)(sockaddrToNet(sa))
+			sysClose(fd)
 			return
 		}
 	}
+	w.give(w.e.pick(w), i, fd, sa)
+}
+
+// give has worker t serve a connection that w accepted from listener i:
+// w itself, or t through its inbox (w serves it when t has ended). The
+// connection counts from here, so the drain waits for it, and t's load
+// counts it at once, so the next pick sees it.
+func (w *worker) give(t *worker, i int, fd int, sa unix.Sockaddr) {
+	w.e.p.wg.Add(1)
+	w.e.count.Add(1)
+	t.load.Add(1)
+	if t != w {
+		if t.post(wmsg{kind: msgAdopt, fd: fd, sa: sa, l: i}) {
+			return
+		}
+		t.load.Add(-1)
+		w.load.Add(1)
+	}
+	w.newConn(w.e.ls[i].r, fd, sa)
+}
+
+// unadmit closes a connection given to t that t will not serve (t has
+// ended) and undoes what give counted.
+func (e *engine) unadmit(t *worker, fd int) {
+	sysClose(fd)
+	t.load.Add(-1)
+	e.count.Add(-1)
+	e.p.wg.Done()
+}
+
+// balanceSlack is how many more connections than the least loaded worker
+// the accepting worker keeps before it hands a new one on. A slack of 0
+// would hand off every other connection at concurrency 1 (the previous
+// connection's close is often not yet handled when the next is
+// accepted), and a hand-off costs a wake-up of the other worker; 2 keeps
+// concurrency 1 on the accepting worker and 64 connections within 33/31.
+const balanceSlack = 2
+
+// pick chooses the worker for a connection w accepted: w, unless another
+// worker serves more than balanceSlack connections fewer (then the least
+// loaded one).
+func (e *engine) pick(w *worker) *worker {
+	own := w.load.Load()
+	best, bl := w, own
+	for _, o := range e.workers {
+		if l := o.load.Load(); l < bl {
+			best, bl = o, l
+		}
+	}
+	if bl+balanceSlack >= own {
+		return w
+	}
+	return best
+}
+
+// newConn starts a connection admitted to w: its route's slot, then the
+// destination (the goroutine path's order, logs and metrics).
+func (w *worker) newConn(r *route, fd int, sa unix.Sockaddr) {
+	p, er := w.e.p, r.e
 	c := &econn{w: w, er: er, sa: sa, state: stWaitSlot}
 	c.conn = conn{p: p, r: r, start: w.now, peer: c}
 	c.side[kindClient].fd, c.side[kindUpstream].fd = fd, -1
 	c.deadline = w.now.Add(r.connectTimeout)
 	r.mConns.Inc()
 	r.mActive.Inc()
-	p.wg.Add(1)
-	w.e.count.Add(1)
 	w.insert(c)
 	if err := w.register(fd, c, kindClient); err != nil {
 		w.failEarly(c, reasonCopy, "connection closed: registering the socket failed", "error", err)
@@ -795,6 +912,7 @@ func (w *worker) insert(c *econn) {
 }
 
 func (w *worker) remove(c *econn) {
+	w.load.Add(-1)
 	w.conns[c.slot] = nil
 	w.gens[c.slot]++
 	w.free = append(w.free, c.slot)
@@ -931,7 +1049,9 @@ func (w *worker) dialSlow(c *econn) {
 				reason = reasonDial
 			}
 		}
-		w.post(wmsg{kind: msgDialed, c: c, fd: fd, reason: reason, err: err})
+		if !w.post(wmsg{kind: msgDialed, c: c, fd: fd, reason: reason, err: err}) && fd >= 0 {
+			unix.Close(fd) // the worker has ended (it closed c)
+		}
 	}()
 }
 

@@ -40,8 +40,15 @@ func TestEngineServesRoutes(t *testing.T) {
 // TestEngineNoFDLeak: many connections ending every way an attacker can
 // end them (clean, half-closed, reset mid-transfer, silent until the idle
 // timeout, refused for the limit, to a dead destination) leave no
-// descriptor behind.
+// descriptor behind; also with three workers, connections handed between
+// them and slots of the limit granted across them.
 func TestEngineNoFDLeak(t *testing.T) {
+	for _, workers := range []int{0, 3} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testEngineNoFDLeak(t, workers) })
+	}
+}
+
+func testEngineNoFDLeak(t *testing.T, workers int) {
 	up := startServer(t, echo)
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,6 +65,7 @@ func TestEngineNoFDLeak(t *testing.T) {
 			{Name: "r", Direction: Egress, Listen: "tcp://127.0.0.1:0", Destination: up.url(), MaxConnections: 8},
 			{Name: "dead", Direction: Egress, Listen: "tcp://127.0.0.1:0", Destination: "tcp://" + deadAddr.String()},
 		},
+		workers: workers,
 	}
 	p, _ := startProxy(t, cfg)
 	base := countFDs(t)
@@ -364,10 +372,17 @@ func TestEngineAcceptEMFILE(t *testing.T) {
 
 // TestEngineForcedCloseWaiting: at the drain deadline, connections still
 // waiting for a slot are closed too, counted as shutdown, and Serve
-// returns.
+// returns; also with the connections on different workers.
 func TestEngineForcedCloseWaiting(t *testing.T) {
+	for _, workers := range []int{0, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testEngineForcedCloseWaiting(t, workers) })
+	}
+}
+
+func testEngineForcedCloseWaiting(t *testing.T, workers int) {
 	up := startServer(t, echo)
 	cfg := egressConfig(t, up)
+	cfg.workers = workers
 	cfg.Routes[0].MaxConnections = 1
 	cfg.ConnectTimeout = time.Minute
 	cfg.ShutdownTimeout = 200 * time.Millisecond
@@ -497,7 +512,6 @@ func TestEngineAllowedCIDs(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitUntil(t, "serving", func() bool { return p.serving.Load() })
 	w := p.eng.workers[0]
-	r := p.routes[0]
 	hand := func(cid uint32) net.Conn {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -511,7 +525,7 @@ func TestEngineAllowedCIDs(t *testing.T) {
 		}
 		d := make(chan struct{})
 		w.post(wmsg{kind: msgCall, done: d, fn: func(w *worker) {
-			w.newConn(r, fds[0], &unix.SockaddrVM{CID: cid, Port: 1234})
+			w.admit(0, fds[0], &unix.SockaddrVM{CID: cid, Port: 1234})
 		}})
 		<-d
 		return c
