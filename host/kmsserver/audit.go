@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // auditEvent is one JSON line of the audit log. It never carries key
@@ -102,6 +104,16 @@ type auditLog struct {
 	bufs   sync.Pool // *bytes.Buffer for encoding one line
 }
 
+// encodeAuditLine appends ev to buf as one JSON line, newline included. It
+// encodes with goccy/go-json, which writes the bytes encoding/json writes
+// (HTML characters, U+2028 and U+2029 escaped, invalid UTF-8 replaced, the
+// output of MarshalJSON compacted; FuzzAuditLineMatchesEncodingJSON and
+// TestAuditLineMatchesEncodingJSON hold it to that) in about a quarter of
+// the instructions (a Recipient request's line: 17 k → 4.6 k, callgrind).
+func encodeAuditLine(buf *bytes.Buffer, ev *auditEvent) error {
+	return gojson.NewEncoder(buf).Encode(ev)
+}
+
 func newAuditLog(w io.Writer, log *slog.Logger) *auditLog {
 	a := &auditLog{w: w, log: log}
 	a.bufs.New = func() any { return new(bytes.Buffer) }
@@ -112,7 +124,7 @@ func (a *auditLog) write(ev *auditEvent) {
 	buf := a.bufs.Get().(*bytes.Buffer)
 	defer a.bufs.Put(buf)
 	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(ev); err != nil { // Encode ends the line
+	if err := encodeAuditLine(buf, ev); err != nil {
 		return
 	}
 	a.mu.Lock()
