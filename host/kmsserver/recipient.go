@@ -149,23 +149,73 @@ func recipientKind(doc []byte) docKind {
 		_           struct{} `cbor:",toarray"`
 		Protected   cborSkip
 		Unprotected cborSkip
-		Payload     []byte
+		Payload     kindPayload
 		Signature   cborSkip
 	}
 	if err := kindDecMode.Unmarshal(doc, &msg); err != nil {
 		return kindEnclave
 	}
-	var payload struct {
-		PCRs     cborPresent `cbor:"pcrs"`
-		NitroTPM cborPresent `cbor:"nitrotpm_pcrs"`
-	}
-	if err := kindDecMode.Unmarshal(msg.Payload, &payload); err != nil {
-		return kindEnclave
-	}
-	if payload.NitroTPM && !payload.PCRs {
+	if msg.Payload.NitroTPM && !msg.Payload.PCRs {
 		return kindNitroTPM
 	}
 	return kindEnclave
+}
+
+// kindPayload is the COSE_Sign1 payload as recipientKind reads it: whether
+// the map it holds has the keys pcrs and nitrotpm_pcrs. It decodes the map
+// where it lies in the document, without the copy of the ~4.5 KB byte
+// string that a []byte field would make; a payload that does not decode
+// fails the whole document's decoding, as it did as a []byte.
+type kindPayload struct {
+	PCRs     cborPresent `cbor:"pcrs"`
+	NitroTPM cborPresent `cbor:"nitrotpm_pcrs"`
+}
+
+// UnmarshalCBOR implements cbor.Unmarshaler. data is the payload item,
+// which the decoder has checked is well-formed; nothing of it is kept.
+func (p *kindPayload) UnmarshalCBOR(data []byte) error {
+	content, ok := byteStringContent(data)
+	if !ok {
+		// Not a definite-length byte string (indefinite length, null,
+		// another type): decode it as the []byte field did.
+		var b []byte
+		if err := kindDecMode.Unmarshal(data, &b); err != nil {
+			return err
+		}
+		content = b
+	}
+	type fields kindPayload // without this method
+	return kindDecMode.Unmarshal(content, (*fields)(p))
+}
+
+// byteStringContent returns the content of a well-formed CBOR item that is
+// a definite-length byte string (major type 2): the bytes after its head,
+// whose length the head states. ok is false for any other item.
+func byteStringContent(item []byte) (content []byte, ok bool) {
+	if len(item) == 0 || item[0]>>5 != 2 {
+		return nil, false
+	}
+	var n uint64
+	head := 1
+	switch ai := item[0] & 0x1f; {
+	case ai < 24:
+		n = uint64(ai)
+	case ai <= 27: // 1, 2, 4 or 8 bytes of length follow
+		size := 1 << (ai - 24)
+		if len(item) < 1+size {
+			return nil, false
+		}
+		for _, b := range item[1 : 1+size] {
+			n = n<<8 | uint64(b)
+		}
+		head += size
+	default: // 31: indefinite length; 28-30: reserved
+		return nil, false
+	}
+	if uint64(len(item)-head) != n {
+		return nil, false
+	}
+	return item[head:], true
 }
 
 // cborSkip takes one data item and keeps nothing of it; the decoder has

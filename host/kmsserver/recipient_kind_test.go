@@ -134,6 +134,21 @@ func kindPayloads(tb testing.TB) map[string][]byte {
 		}
 		return b
 	}
+	const tpmKey = "\x6dnitrotpm_pcrs" // the text string, head included
+	// raw is a COSE_Sign1 array around the payload item given as bytes
+	// and strings.
+	raw := func(payload ...any) []byte {
+		b := []byte{0x84, 0x41, 0xa0, 0xa0}
+		for _, p := range payload {
+			switch p := p.(type) {
+			case int:
+				b = append(b, byte(p))
+			case string:
+				b = append(b, p...)
+			}
+		}
+		return append(b, 0x42, 1, 2)
+	}
 	return map[string][]byte{
 		"nitrotpm null":          sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": nil}),
 		"nitrotpm, pcrs null":    sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": map[int][]byte{0: {1}}, "pcrs": nil}),
@@ -145,6 +160,15 @@ func kindPayloads(tb testing.TB) map[string][]byte {
 		"payload not a map":      sign1([]byte{0xa0}, []int{1}),
 		"nitrotpm, payload tail": append(sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": nil}), 0x00),
 		"truncated signature":    sign1([]byte{0xa0}, map[string]any{"nitrotpm_pcrs": nil})[:20],
+		// The payload's own head: indefinite length (two chunks), the
+		// one- and two-byte forms of a short payload, null, a text
+		// string, the map itself instead of a byte string.
+		"nitrotpm, indefinite payload": raw(0x5f, 0x41, 0xa1, 0x4f, tpmKey, 0xf6, 0xff),
+		"nitrotpm, short payload":      raw(0x50, 0xa1, tpmKey, 0xf6),
+		"nitrotpm, 25-byte payload":    raw(0x58, 25, 0xa2, tpmKey, 0xf6, 0x67, "other_k", 0x40),
+		"payload null":                 raw(0xf6),
+		"payload a text string":        raw(0x70, 0xa1, tpmKey, 0xf6),
+		"payload a map":                raw(0xa1, tpmKey, 0xf6),
 	}
 }
 
@@ -155,7 +179,8 @@ func TestRecipientKindFields(t *testing.T) {
 	// The routing reads only the payload's keys: a protected header of the
 	// wrong type is the NitroTPM verifier's to refuse.
 	want := map[string]docKind{"nitrotpm null": kindNitroTPM, "nitrotpm empty": kindNitroTPM, "nitrotpm a string": kindNitroTPM,
-		"protected not bytes": kindNitroTPM}
+		"protected not bytes": kindNitroTPM, "nitrotpm, indefinite payload": kindNitroTPM, "nitrotpm, short payload": kindNitroTPM,
+		"nitrotpm, 25-byte payload": kindNitroTPM}
 	for name, doc := range kindPayloads(t) {
 		got := recipientKind(doc)
 		if ref := recipientKindRaw(doc); got != ref {
