@@ -11,10 +11,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/attestationtest"
 	"github.com/enclavekit/enclavekit/internal/proccpu"
 	"github.com/enclavekit/enclavekit/recipient"
 )
@@ -31,15 +34,14 @@ import (
 // recipient GenerateDataKey: warm Verifier.Verify, recipient.Seal of a
 // 32-byte key, one AES-256-GCM seal.
 func BenchmarkFloorGenerateDataKeyRecipient(b *testing.B) {
-	e := newRecipientEnv(b, nil)
-	doc := e.doc(b)
-	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	fx := loadBenchDocument(b)
+	doc, now := fx.Document, fx.Time
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: fx.roots(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	blk, _ := aes.NewCipher(make([]byte, 32))
 	aead, _ := cipher.NewGCM(blk)
-	now := time.Now()
 	dk := make([]byte, 32)
 	nonce := make([]byte, 12)
 	v.Verify(doc, attestation.Options{CurrentTime: now, MaxAge: 5 * time.Minute})
@@ -82,23 +84,26 @@ func BenchmarkProtocolGenerateDataKeyRecipient(b *testing.B) {
 }
 
 func benchProtocol(b *testing.B, floor bool) {
-	e := newRecipientEnv(b, nil)
-	doc := e.doc(b)
+	fx := loadBenchDocument(b)
+	doc, now := fx.Document, fx.Time
+	spki, err := recipient.PublicKeyDER(&testEnclaveKey(b).PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
 	body, _ := json.Marshal(map[string]any{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "KeySpec": "AES_256",
 		"Recipient": map[string]any{"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": doc}})
-	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: e.fix.Roots()})
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: fx.roots(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	blk, _ := aes.NewCipher(make([]byte, 32))
 	aead, _ := cipher.NewGCM(blk)
-	now := time.Now()
 	amzDate := now.UTC().Format(amzDateFormat)
 	signingKey := make([]byte, 32) // derived once per day, region and service
 	dk := make([]byte, 32)
 	nonce := make([]byte, 12)
 	blob := aead.Seal(nil, nonce, dk, nil)
-	sealed, err := recipient.Seal(e.spki, dk, nil)
+	sealed, err := recipient.Seal(spki, dk, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,19 +174,24 @@ func benchProtocol(b *testing.B, floor bool) {
 // request.
 func BenchmarkServeGenerateDataKeyRecipient(b *testing.B) {
 	audit := &auditCounter{}
-	e := newRecipientEnv(b, func(c *Config) { c.AuditLog = audit })
-	id := e.createKey(b)
-	body, _ := json.Marshal(map[string]any{"KeyId": id, "KeySpec": "AES_256",
-		"Recipient": map[string]any{"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": e.doc(b)}})
-	req, _ := http.NewRequest("POST", "http://kms.local/", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "TrentService.GenerateDataKey")
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret},
-		req, hex.EncodeToString(sum[:]), "kms", "us-east-1", time.Now()); err != nil {
+	fx := loadBenchDocument(b)
+	e := newEnv(b, func(c *Config) {
+		c.AuditLog = audit
+		c.AttestationRoots = fx.roots(b)
+		c.Clock = func() time.Time { return fx.Time }
+	})
+	h := e.srv.Handler()
+	var key struct {
+		KeyMetadata struct {
+			KeyID string `json:"KeyId"`
+		}
+	}
+	if err := json.Unmarshal(benchCall(b, h, "CreateKey", []byte(`{}`), fx.Time), &key); err != nil {
 		b.Fatal(err)
 	}
-	h := e.srv.Handler()
+	body, _ := json.Marshal(map[string]any{"KeyId": key.KeyMetadata.KeyID, "KeySpec": "AES_256",
+		"Recipient": map[string]any{"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": fx.Document}})
+	req := signedBenchRequest(b, "GenerateDataKey", body, fx.Time)
 	serve := func() {
 		r := httptest.NewRequest("POST", "http://kms.local/", bytes.NewReader(body))
 		r.Header = req.Header.Clone()
@@ -199,8 +209,121 @@ func BenchmarkServeGenerateDataKeyRecipient(b *testing.B) {
 	}
 	reportCPU(b, cpu)
 	b.StopTimer()
-	if want := int64(b.N) + 2; audit.lines.Load() != want { // + createKey and the warm-up
+	if want := int64(b.N) + 2; audit.lines.Load() != want { // + CreateKey and the warm-up
 		b.Fatalf("%d audit lines for %d requests", audit.lines.Load(), want)
+	}
+}
+
+// signedBenchRequest is a KMS request for operation op with body, signed
+// as the test principal at t.
+func signedBenchRequest(b *testing.B, op string, body []byte, t time.Time) *http.Request {
+	b.Helper()
+	req, _ := http.NewRequest("POST", "http://kms.local/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "TrentService."+op)
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret},
+		req, hex.EncodeToString(sum[:]), "kms", "us-east-1", t); err != nil {
+		b.Fatal(err)
+	}
+	return req
+}
+
+// benchCall serves one request for op to h, signed at t, and returns the
+// response body; any status but 200 fails the benchmark.
+func benchCall(b *testing.B, h http.Handler, op string, body []byte, t time.Time) []byte {
+	b.Helper()
+	req := signedBenchRequest(b, op, body, t)
+	r := httptest.NewRequest("POST", "http://kms.local/", bytes.NewReader(body))
+	r.Header = req.Header
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		b.Fatalf("%s: status %d: %s", op, w.Code, w.Body.String())
+	}
+	return w.Body.Bytes()
+}
+
+// benchDocumentFile holds the attestation document the GenerateDataKey
+// Recipient benchmarks all verify: its root certificate, the document
+// (public_key: testdata/enclave_key.pem's) and the time they run at. A
+// document minted per run would differ in its signatures, and circl's
+// variable-time P-384 verification moves by up to ±0.035 M instructions
+// with them, more than most changes of the request path: with one
+// recorded document the floor and the handler verify the same signatures.
+// Write it again with ENCLAVEKIT_WRITE_BENCH_DOCUMENT=1 go test -run
+// TestWriteBenchDocument.
+const benchDocumentFile = "testdata/bench_recipient_document.json"
+
+type benchDocument struct {
+	Root     []byte    `json:"root"` // DER
+	Document []byte    `json:"document"`
+	Time     time.Time `json:"time"`
+}
+
+func (d *benchDocument) roots(b *testing.B) []*x509.Certificate {
+	c, err := x509.ParseCertificate(d.Root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []*x509.Certificate{c}
+}
+
+func loadBenchDocument(b *testing.B) *benchDocument {
+	b.Helper()
+	raw, err := os.ReadFile(benchDocumentFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d benchDocument
+	if err := json.Unmarshal(raw, &d); err != nil {
+		b.Fatal(err)
+	}
+	return &d
+}
+
+// TestWriteBenchDocument writes benchDocumentFile when
+// ENCLAVEKIT_WRITE_BENCH_DOCUMENT is set, and otherwise checks that the
+// recorded document verifies at its time under its root.
+func TestWriteBenchDocument(t *testing.T) {
+	if os.Getenv("ENCLAVEKIT_WRITE_BENCH_DOCUMENT") != "" {
+		now := time.Now().UTC().Truncate(time.Second)
+		fix := attestationtest.New(t, now.Add(-time.Minute))
+		spki, err := recipient.PublicKeyDER(&testEnclaveKey(t).PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := fix.Document(t, func(d *attestation.Document) { d.PublicKey = spki; d.Timestamp = now })
+		out, err := json.MarshalIndent(benchDocument{Root: fix.Roots()[0].Raw, Document: doc, Time: now.Add(time.Second)}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(benchDocumentFile, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(benchDocumentFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d benchDocument
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	root, err := x509.ParseCertificate(d.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := attestation.NewVerifier(&attestation.VerifierConfig{Roots: []*x509.Certificate{root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Verify(d.Document, attestation.Options{CurrentTime: d.Time, MaxAge: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recipient.ParsePublicKey(got.PublicKey); err != nil {
+		t.Fatal(err)
 	}
 }
 
