@@ -31,6 +31,8 @@ func TestLocalKMSEndpointRecipientAnyCase(t *testing.T) {
 	for _, body := range []string{
 		`{"KeyId":"` + l.keyID + `","KeySpec":"AES_256","RECIPIENT":null,"reCipient":null}`,
 		`{"KeyId":"` + l.keyID + `","keyid":"alias/other","KeySpec":"AES_256"}`,
+		// U+212A, the Kelvin sign, folds to "k" (strings.EqualFold).
+		`{"KeyId":"` + l.keyID + `","KeySpec":"AES_256","\u212aeySpec":"AES_128"}`,
 	} {
 		status, code, b := post(t, l.endpoint, "POST", "TrentService.GenerateDataKey", strings.NewReader(body))
 		if status != 400 || code != "SerializationException" {
