@@ -263,12 +263,19 @@ func BenchmarkConnect(b *testing.B) {
 // size: io.Copy(io.Discard, c) would read 8 KiB at a time, a cost every
 // path shares that hides part of a proxy's), then writes the byte count
 // as 8 big-endian bytes, the acknowledgement the bulk benchmarks wait for.
-func sinkAndAck(c net.Conn) {
+func sinkAndAck(c net.Conn) { sinkAndAckCounting(c, nil) }
+
+// sinkAndAckCounting is sinkAndAck that adds each read to reads when it is
+// not nil.
+func sinkAndAckCounting(c net.Conn, reads *atomic.Int64) {
 	buf := make([]byte, 256<<10)
 	var n int64
 	for {
 		nr, err := c.Read(buf)
 		n += int64(nr)
+		if reads != nil {
+			reads.Add(1)
+		}
 		if err != nil {
 			break
 		}

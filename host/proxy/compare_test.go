@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,6 +25,29 @@ import (
 	"github.com/enclavekit/enclavekit/internal/proccpu"
 )
 
+// TestSummarizeLatency checks the harness's latency summary on connections
+// served unevenly: the pooled p50 follows the connection served most, the
+// connection-weighted one does not.
+func TestSummarizeLatency(t *testing.T) {
+	us := time.Microsecond
+	rep := func(n int, d time.Duration) []time.Duration { return slices.Repeat([]time.Duration{d}, n) }
+	l, ok := summarizeLatency([][]time.Duration{rep(8, 100*us), rep(2, 500*us), rep(1, 1000*us), nil})
+	if !ok {
+		t.Fatal("no summary")
+	}
+	want := latency{p50: 100, p99: 1000, mean: 2800.0 / 11, connP50: 500, connP99: 1000, slowestP50: 1000, spread: 0, exchanges: 11}
+	if l != want {
+		t.Errorf("got %+v, want %+v", l, want)
+	}
+	l, _ = summarizeLatency([][]time.Duration{rep(8, 100*us), rep(2, 500*us)})
+	if l.spread != 4 || l.connP50 != 100 {
+		t.Errorf("two connections: spread %v, conn p50 %v; want 4, 100", l.spread, l.connP50)
+	}
+	if _, ok := summarizeLatency([][]time.Duration{nil, nil}); ok {
+		t.Error("no exchanges: summarized")
+	}
+}
+
 // TestCompareProxies is the side-by-side comparison behind `make
 // bench-proxy` (scripts/bench-proxy.sh): host-proxy, nginx (stream
 // module), HAProxy (tcp mode) and socat, each a separate process on
@@ -38,13 +62,19 @@ import (
 // list of the proxies to run; default all), ENCLAVEKIT_BENCH_VARIANTS
 // (more host-proxy binaries, name=path,...; ENCLAVEKIT_BENCH_ONLY must
 // name them when it is set), ENCLAVEKIT_BENCH_SPREAD (non-empty: each
-// cell also shows the lowest and highest round).
+// cell also shows the lowest and highest round), ENCLAVEKIT_BENCH_PARTS (a
+// comma-separated list of idle, throughput, connect and latency; default
+// all).
 func TestCompareProxies(t *testing.T) {
 	bin := os.Getenv("ENCLAVEKIT_BENCH_PROXY")
 	if bin == "" {
 		t.Skip("a benchmark run: set ENCLAVEKIT_BENCH_PROXY to a host-proxy binary (make bench-proxy does)")
 	}
 	rounds := envInt("ENCLAVEKIT_BENCH_ROUNDS", 2)
+	part := func(name string) bool {
+		parts := os.Getenv("ENCLAVEKIT_BENCH_PARTS")
+		return parts == "" || slices.Contains(strings.Split(parts, ","), name)
+	}
 	per := time.Duration(envInt("ENCLAVEKIT_BENCH_SECONDS", 1)) * time.Second
 	dir := t.TempDir()
 
@@ -116,7 +146,7 @@ func TestCompareProxies(t *testing.T) {
 					continue
 				}
 			}
-			if procs != nil {
+			if procs != nil && part("idle") {
 				// First, on the fresh process: memory freed by earlier
 				// measurements would otherwise be reused and hide the cost.
 				idle := 1000
@@ -138,14 +168,26 @@ func TestCompareProxies(t *testing.T) {
 				if k.maxConc > 0 && n > k.maxConc {
 					continue
 				}
-				c0 := cpuOf(procs)
+				if !part("throughput") {
+					break
+				}
+				c0, self0, reads0 := cpuOf(procs), proccpu.Self(), up.sinkReads.Load()
 				mbs, mb, err := measureThroughput(sink, n, per)
 				record(k.name, fmt.Sprintf("MB/s@%d", n), mbs, err)
 				cpu(fmt.Sprintf("µs/MB@%d", n), c0, mb, err)
+				if err == nil && mb > 0 {
+					record(k.name, fmt.Sprintf("client µs/MB@%d", n), float64((proccpu.Self()-self0).Microseconds())/mb, nil)
+					if r := up.sinkReads.Load() - reads0; r > 0 {
+						record(k.name, fmt.Sprintf("KiB/sink read@%d", n), mb*1e6/1024/float64(r), nil)
+					}
+				}
 			}
 			for _, n := range []int{1, 64, 1000} {
 				if k.maxConc > 0 && n > k.maxConc {
 					continue
+				}
+				if !part("connect") {
+					break
 				}
 				c0 := cpuOf(procs)
 				cps, conns, err := measureConnect(echoAddr, n, per)
@@ -153,12 +195,22 @@ func TestCompareProxies(t *testing.T) {
 				cpu(fmt.Sprintf("µs/conn@%d", n), c0, conns, err)
 			}
 			for _, n := range []int{1, 64} {
+				if !part("latency") {
+					break
+				}
 				c0 := cpuOf(procs)
-				p50, p99, exchanges, err := measureLatency(echoAddr, n, per)
-				record(k.name, fmt.Sprintf("p50µs@%d", n), p50, err)
-				record(k.name, fmt.Sprintf("p99µs@%d", n), p99, err)
-				record(k.name, fmt.Sprintf("exchanges/s@%d", n), exchanges/per.Seconds(), err)
-				cpu(fmt.Sprintf("µs/exchange@%d", n), c0, exchanges, err)
+				l, err := measureLatency(echoAddr, n, per)
+				record(k.name, fmt.Sprintf("p50µs@%d", n), l.p50, err)
+				record(k.name, fmt.Sprintf("p99µs@%d", n), l.p99, err)
+				record(k.name, fmt.Sprintf("exchanges/s@%d", n), l.exchanges/per.Seconds(), err)
+				if n > 1 {
+					record(k.name, fmt.Sprintf("mean µs@%d", n), l.mean, err)
+					record(k.name, fmt.Sprintf("conn-p50µs@%d", n), l.connP50, err)
+					record(k.name, fmt.Sprintf("conn-p99µs@%d", n), l.connP99, err)
+					record(k.name, fmt.Sprintf("slowest-conn-p50µs@%d", n), l.slowestP50, err)
+					record(k.name, fmt.Sprintf("max/min exchanges@%d", n), l.spread, err)
+				}
+				cpu(fmt.Sprintf("µs/exchange@%d", n), c0, l.exchanges, err)
 			}
 			stopProcs(procs)
 			up.close()
@@ -190,8 +242,12 @@ func TestCompareProxies(t *testing.T) {
 		"p50µs@1", "p99µs@1", "p50µs@64", "p99µs@64", "idle-kB/conn"})
 	table("CPU of the proxy's processes per MB, connection and exchange (µs, user + system from /proc)",
 		[]string{"µs/MB@1", "µs/MB@64", "µs/MB@1000", "µs/conn@1", "µs/conn@64", "µs/conn@1000", "µs/exchange@1", "µs/exchange@64"})
-	table("Exchange rate behind the latency columns (1 KiB request/response; at 64 connections p50 is about 64 / rate)",
+	table("CPU of the test process (clients, sink and echo upstreams, and the kernel's work it is charged) per MB through each proxy (µs)",
+		[]string{"client µs/MB@1", "client µs/MB@64", "client µs/MB@1000", "KiB/sink read@1", "KiB/sink read@64", "KiB/sink read@1000"})
+	table("Exchange rate behind the latency columns (1 KiB request/response; at 64 connections the mean latency is 64 / rate)",
 		[]string{"exchanges/s@1", "exchanges/s@64"})
+	table("Latency at 64 connections, each connection weighted alike (µs; the p50 and p99 above pool every exchange, so a connection served more often counts more)",
+		[]string{"p50µs@64", "mean µs@64", "conn-p50µs@64", "conn-p99µs@64", "slowest-conn-p50µs@64", "max/min exchanges@64"})
 	fmt.Fprintf(&sb, "\nmedian of %d interleaved rounds, %v per measurement; load average before/after: see the script's output\n", rounds, per)
 	fmt.Print(sb.String())
 }
@@ -231,6 +287,9 @@ type compareUpstreams struct {
 	ls         []net.Listener
 	sink, echo string
 	wg         sync.WaitGroup
+	// sinkReads counts the sink's reads: how many bytes a proxy hands on
+	// at a time, and so how often it wakes the destination.
+	sinkReads atomic.Int64
 }
 
 func newCompareUpstreams(t *testing.T) *compareUpstreams {
@@ -254,7 +313,7 @@ func newCompareUpstreams(t *testing.T) *compareUpstreams {
 		}()
 		return l.Addr().String()
 	}
-	u.sink = serve(sinkAndAck)
+	u.sink = serve(func(c net.Conn) { sinkAndAckCounting(c, &u.sinkReads) })
 	u.echo = serve(echoKiB)
 	return u
 }
@@ -497,12 +556,35 @@ func measureConnect(addr string, n int, d time.Duration) (rate, conns float64, e
 	return rate, conns, nil
 }
 
+// latency is what measureLatency measured, in µs but for exchanges and
+// spread.
+type latency struct {
+	// p50 and p99 are over every exchange of every connection (pooled): in
+	// a closed loop a connection that the proxy serves sooner makes more
+	// exchanges, so it counts for more.
+	p50, p99 float64
+	// mean is over every exchange: with n connections in a closed loop it
+	// is n / (exchanges per second), whatever the order of service.
+	mean float64
+	// connP50 and connP99 weigh each connection alike: each connection's
+	// exchanges count 1/len, so the percentile is of the time one
+	// connection of the n waits.
+	connP50, connP99 float64
+	// slowestP50 is the highest of the connections' own medians.
+	slowestP50 float64
+	// spread is the most exchanges one connection made over the fewest
+	// (1: every connection was served alike; 0 when one made none).
+	spread float64
+	// exchanges is the number of exchanges made.
+	exchanges float64
+}
+
 // measureLatency runs 1 KiB exchanges on n persistent connections for d
-// (at most 100,000 each): p50 and p99 in µs, and the exchanges made.
-func measureLatency(addr string, n int, d time.Duration) (p50, p99, exchanges float64, err error) {
+// (at most 100,000 each).
+func measureLatency(addr string, n int, d time.Duration) (latency, error) {
 	cs, err := dialN(addr, n)
 	if err != nil {
-		return 0, 0, 0, err
+		return latency{}, err
 	}
 	defer closeAll(cs)
 	lat := make([][]time.Duration, n)
@@ -530,15 +612,68 @@ func measureLatency(addr string, n int, d time.Duration) (p50, p99, exchanges fl
 		}()
 	}
 	wg.Wait()
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		e, _ := firstErr.Load().(error)
-		return 0, 0, 0, errors.Join(errors.New("no exchange completed"), e)
-	}
-	slices.Sort(all)
-	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
 	e, _ := firstErr.Load().(error)
-	return us(all[len(all)/2]), us(all[len(all)*99/100]), float64(len(all)), e
+	l, ok := summarizeLatency(lat)
+	if !ok {
+		return latency{}, errors.Join(errors.New("no exchange completed"), e)
+	}
+	return l, e
+}
+
+// summarizeLatency summarizes the exchanges' times of each connection; ok
+// is false when no connection completed one.
+func summarizeLatency(lat [][]time.Duration) (l latency, ok bool) {
+	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
+	type sample struct {
+		d time.Duration
+		w float64 // 1 / the connection's exchanges
+	}
+	var all []sample
+	var sum time.Duration
+	fewest, most := -1, 0
+	for _, c := range lat {
+		if fewest < 0 || len(c) < fewest {
+			fewest = len(c)
+		}
+		most = max(most, len(c))
+		if len(c) == 0 {
+			continue
+		}
+		own := slices.Clone(c)
+		slices.Sort(own)
+		l.slowestP50 = max(l.slowestP50, us(own[len(own)/2]))
+		for _, d := range c {
+			all = append(all, sample{d, 1 / float64(len(c))})
+			sum += d
+		}
+	}
+	if len(all) == 0 {
+		return latency{}, false
+	}
+	slices.SortFunc(all, func(a, b sample) int { return cmp.Compare(a.d, b.d) })
+	l.p50, l.p99 = us(all[len(all)/2].d), us(all[len(all)*99/100].d)
+	l.mean = us(sum) / float64(len(all))
+	l.exchanges = float64(len(all))
+	// Weighted percentiles: the first sample at which the connections'
+	// summed weights reach the fraction of their total.
+	var total float64
+	for _, s := range all {
+		total += s.w
+	}
+	weighted := func(q float64) float64 {
+		var acc float64
+		for _, s := range all {
+			if acc += s.w; acc >= q*total*(1-1e-9) { // float sums of 1/len
+				return us(s.d)
+			}
+		}
+		return us(all[len(all)-1].d)
+	}
+	l.connP50, l.connP99 = weighted(0.5), weighted(0.99)
+	if fewest > 0 {
+		l.spread = float64(most) / float64(fewest)
+	}
+	return l, true
 }
 
 // measureIdle opens n connections that each complete one exchange (so the
