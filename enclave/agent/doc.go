@@ -138,7 +138,12 @@
 // klauspost/compress and go-brrr, linked whether used or not), 1 MB more
 // in enclave-agent.
 // fasthttp does not cancel a request when its client goes away: the
-// endpoint's timeout bounds each request instead. [KMSEndpoint.ServeHTTP]
+// endpoint's timeout bounds each request instead. fasthttp pools its
+// buffers and never clears them, so an answer (a plaintext) is written from
+// the endpoint's own buffer, which is cleared once written, and the
+// server's write buffer is too small to take a copy; a request's body
+// (Encrypt's plaintext) does stay in the pooled read buffers until they
+// are reused. [KMSEndpoint.ServeHTTP]
 // answers the same requests as a [net/http.Handler], in process.
 //
 // Authentication: none. The endpoint checks no SigV4 signature and needs no

@@ -32,10 +32,15 @@ type kmsServerLimits struct {
 	// header bounds the request line and headers, in bytes (the server's
 	// read buffer).
 	header int
+	// writeBuffer is the size of the server's pooled write buffer; 0 is
+	// fasthttp's 4 KiB. Smaller than any answer's header, it never holds
+	// an answer, whose header and body go to the connection from where
+	// they are (one writev on TCP): nobody clears the pooled buffer.
+	writeBuffer int
 }
 
 // kmsServerDefaults are the limits [ServeKMSEndpoint] serves with.
-var kmsServerDefaults = kmsServerLimits{read: 10 * time.Second, write: 30 * time.Second, idle: 2 * time.Minute, header: 16 << 10}
+var kmsServerDefaults = kmsServerLimits{read: 10 * time.Second, write: 30 * time.Second, idle: 2 * time.Minute, header: 16 << 10, writeBuffer: 64}
 
 // ServeKMSEndpoint serves e on addr, which must be tcp://127.0.0.1:PORT or
 // another loopback address: the endpoint returns plaintext, so it must be
@@ -83,6 +88,7 @@ func serveKMS(ctx context.Context, ln net.Listener, h fasthttp.RequestHandler, m
 		},
 		Concurrency:        conns,
 		ReadBufferSize:     lim.header,
+		WriteBufferSize:    lim.writeBuffer,
 		ReadTimeout:        lim.read,
 		WriteTimeout:       lim.write,
 		IdleTimeout:        lim.idle,
@@ -163,19 +169,46 @@ func (e *KMSEndpoint) serveFast(rc *fasthttp.RequestCtx) {
 	status, out, ke := e.handle(context.Background(), string(h.Method()), string(rc.Path()), relay, string(h.Peek("X-Amz-Target")), func() ([]byte, error) {
 		return rc.Request.Body(), nil
 	})
-	writeFastAnswer(rc, status, out, ke)
-	clear(out)
+	// The answer (a plaintext for the Recipient operations) is sent from
+	// out itself, not copied into the response's pooled body buffer,
+	// which fasthttp truncates and never clears; wipeOnClose clears out
+	// once the server has written it (or given up): fasthttp closes a
+	// request's user values when it resets the request, after the answer
+	// is written. The server's write buffer is too small to take a copy
+	// (kmsServerLimits.writeBuffer).
+	setFastHead(rc, status, ke)
+	rc.Response.SetBodyRaw(out)
+	rc.SetUserValue(wipeKey{}, wipeOnClose(out))
+}
+
+// wipeKey is the request user value under which serveFast leaves its
+// answer's buffer for fasthttp to close.
+type wipeKey struct{}
+
+// wipeOnClose is an answer's buffer, cleared by Close.
+type wipeOnClose []byte
+
+// Close clears the buffer.
+func (w wipeOnClose) Close() error {
+	clear(w)
+	return nil
 }
 
 // writeFastAnswer sets the answer: status, JSON body (copied), and for an
 // error its code in X-Amzn-ErrorType.
 func writeFastAnswer(rc *fasthttp.RequestCtx, status int, body []byte, ke *kmsError) {
+	setFastHead(rc, status, ke)
+	rc.SetBody(body)
+}
+
+// setFastHead sets an answer's status and headers: its content type and,
+// for an error, its code in X-Amzn-ErrorType.
+func setFastHead(rc *fasthttp.RequestCtx, status int, ke *kmsError) {
 	rc.SetStatusCode(status)
 	rc.Response.Header.SetContentType("application/x-amz-json-1.1")
 	if ke != nil {
 		rc.Response.Header.Set("X-Amzn-ErrorType", ke.code)
 	}
-	rc.SetBody(body)
 }
 
 // fastLogger logs fasthttp's messages: connections refused over the limit
