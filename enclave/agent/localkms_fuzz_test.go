@@ -7,10 +7,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // FuzzKMSEndpoint sends arbitrary targets and bodies to the local KMS
@@ -116,4 +120,86 @@ func TestValidOpName(t *testing.T) {
 			t.Errorf("validOpName(%q) = %v", s, !want)
 		}
 	}
+}
+
+// fuzzParent answers every request with the status and body it holds.
+type fuzzParent struct {
+	status atomic.Int32
+	body   atomic.Value
+}
+
+func (p *fuzzParent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(int(p.status.Load()))
+	_, _ = w.Write(p.body.Load().([]byte))
+}
+
+// FuzzKMSEndpointParentAnswer gives the local KMS endpoint arbitrary
+// answers from the key service (as a parent would over plain HTTP, with and
+// without Config.KMSAccount) to Recipient and pass-through operations: it
+// never panics, always answers the application with a JSON object, never
+// answers a Recipient operation 200 from an answer the fuzzer made (no
+// envelope for the enclave's key), and never relays a secret member.
+func FuzzKMSEndpointParentAnswer(f *testing.F) {
+	for _, s := range []string{`{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/x","CiphertextForRecipient":"AAAA"}`, `{"__type":"X#Y","message":"m"}`, `{"KeyMetadata":{"Arn":"arn:aws:kms:us-east-1:111122223333:key/x","KeyId":"x"}}`, `{"Keys":[{"KeyArn":"arn:aws:kms:us-east-1:111122223333:key/x"}]}`, `{"KeyPairSpec":"RSA_2048","PublicKey":"AA==","CiphertextForRecipient":"MAA="}`} {
+		for _, op := range []uint8{0, 1, 2, 3, 4, 5} {
+			f.Add(op, uint16(200), []byte(s))
+		}
+	}
+	e := newEmulator(f)
+	p := &fuzzParent{}
+	p.status.Store(200)
+	p.body.Store([]byte("{}"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	serveOn(f, ln, p)
+	var hs []*KMSEndpoint
+	for _, acct := range []string{"", "111122223333"} {
+		c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: "tcp://" + ln.Addr().String(), KMSAccount: acct,
+			Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			f.Fatal(err)
+		}
+		h, err := NewKMSEndpoint(&KMSEndpointConfig{Client: c, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			f.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	ops := []struct{ op, body string }{
+		{"GenerateDataKey", `{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/x","KeySpec":"AES_256"}`},
+		{"Decrypt", `{"CiphertextBlob":"YmxvYg=="}`},
+		{"GenerateDataKeyPair", `{"KeyId":"k","KeyPairSpec":"RSA_2048"}`},
+		{"DescribeKey", `{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/x"}`},
+		{"ListKeys", `{}`},
+		{"ReEncrypt", `{"CiphertextBlob":"YmxvYg==","DestinationKeyId":"k"}`},
+	}
+	f.Fuzz(func(t *testing.T, op uint8, status uint16, answer []byte) {
+		if status < 200 || status > 599 {
+			return // informational answers and invalid codes: net/http's business
+		}
+		p.status.Store(int32(status))
+		p.body.Store(answer)
+		o := ops[int(op)%len(ops)]
+		for _, h := range hs {
+			req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader([]byte(o.body)))
+			req.Header.Set("X-Amz-Target", "TrentService."+o.op)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			out := w.Body.Bytes()
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("answer %d is not a JSON object: %q", w.Code, out)
+			}
+			if w.Code == 200 && (o.op == "GenerateDataKey" || o.op == "Decrypt" || o.op == "GenerateDataKeyPair") {
+				t.Fatalf("200 to %s from an answer the fuzzer made: %q", o.op, out)
+			}
+			if _, ok := secretMember(m); ok && w.Code == 200 {
+				t.Fatalf("secret relayed: %q", out)
+			}
+		}
+	})
 }
