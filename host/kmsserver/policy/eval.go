@@ -155,7 +155,7 @@ func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
 			}
 			if ok {
 				if !s.onlyViaAccount(r.Principal) {
-					return Decision{Allowed: true, Reason: fmt.Sprintf("allowed by statement %q", s.label()), MatchedStatement: s.label()}
+					return Decision{Allowed: true, Reason: s.allowedBy, MatchedStatement: s.name}
 				}
 				if delegated < 0 {
 					delegated = i
@@ -176,8 +176,7 @@ func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
 	}
 	if delegated >= 0 {
 		s := &p.statements[delegated]
-		return Decision{Allowed: true, ViaAccount: true, MatchedStatement: s.label(),
-			Reason: fmt.Sprintf("allowed by statement %q", s.label())}
+		return Decision{Allowed: true, ViaAccount: true, MatchedStatement: s.name, Reason: s.allowedBy}
 	}
 	if bestStage == stageCondition {
 		return Decision{Reason: fmt.Sprintf("%s (statement %q)", bestWhy, p.statements[best].label())}

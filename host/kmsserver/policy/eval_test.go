@@ -3,6 +3,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -539,5 +541,30 @@ func TestEvaluatePrepared(t *testing.T) {
 	r.Context[PCRKey(0)] = []string{"ab01"}
 	if d := allowPCR0.EvaluatePrepared(pr); d.Allowed {
 		t.Errorf("a change to Context after Prepare reached the prepared request: %+v", d)
+	}
+}
+
+// TestAllowedReasonFormat: the reason and statement of an allowed decision,
+// named once at parse time, are those the evaluation formatted for every
+// request before (fmt's %q of the Sid or of Statement[i]), for Sids that
+// need escaping, through a named principal and through the account.
+func TestAllowedReasonFormat(t *testing.T) {
+	sids := []string{"", "AllowAll", `quo"te`, `back\slash`, "tab\tnew\nline", "ünïcödé ✓", "\x00\x7f", "\xff\xfe invalid", "\u2028\u2029", strings.Repeat("x", 300)}
+	for _, sid := range sids {
+		for _, principal := range []string{`"*"`, `{"AWS":"arn:aws:iam::111122223333:root"}`} {
+			sidMember, label := "", "Statement[1]"
+			if sid != "" {
+				q, _ := json.Marshal(sid) // invalid UTF-8 becomes U+FFFD
+				sidMember = `"Sid":` + string(q) + `,`
+				json.Unmarshal(q, &label)
+			}
+			doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:Sign","Resource":"*"},
+				{` + sidMember + `"Effect":"Allow","Principal":` + principal + `,"Action":"kms:*","Resource":"*"}]}`
+			p := mustParse(t, doc)
+			d := p.Evaluate(Request{Principal: "arn:aws:iam::111122223333:user/alice", Action: "kms:Decrypt"})
+			if !d.Allowed || d.MatchedStatement != label || d.Reason != fmt.Sprintf("allowed by statement %q", label) {
+				t.Errorf("Sid %q, principal %s: %+v", sid, principal, d)
+			}
+		}
 	}
 }

@@ -70,14 +70,33 @@ type statement struct {
 	actions    []string // lower-cased patterns
 	resources  []string // patterns, as written
 	conditions []condition
+	// name and allowedBy are set once by parse (named): the statement's
+	// label and the reason of a decision it allows, which every allowed
+	// request would otherwise format again.
+	name      string
+	allowedBy string
 }
 
 // label names the statement in reasons: its Sid, or its position.
 func (s *statement) label() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.formatLabel()
+}
+
+func (s *statement) formatLabel() string {
 	if s.sid != "" {
 		return s.sid
 	}
 	return fmt.Sprintf("Statement[%d]", s.index)
+}
+
+// named sets s's label and the reason of a decision it allows: "allowed by
+// statement " and the label quoted as fmt's %q quotes it.
+func (s *statement) named() {
+	s.name = s.formatLabel()
+	s.allowedBy = "allowed by statement " + strconv.Quote(s.name)
 }
 
 // Parse parses and validates a key policy document written in the AWS JSON
@@ -182,6 +201,7 @@ func parse(doc []byte, identity bool) (*Policy, error) {
 			}
 			sids[s.sid] = i
 		}
+		s.named()
 		p.statements = append(p.statements, s)
 		for j := range s.conditions {
 			p.resourceTags = p.resourceTags || strings.HasPrefix(s.conditions[j].lkey, keyResourceTagPrefixLower)
