@@ -153,19 +153,51 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	if err := s.signer.SignHTTP(ctx, creds, re, payloadHash, "kms", s.cfg.Region, t); err != nil {
 		return a.accessKeyID, AccessKey{}, internalErr()
 	}
-	want, aerr := parseAuthorization(re.Header.Get("Authorization"))
-	if aerr != nil {
+	wantSig, sameHeaders, ok := signerOutput(re.Header[authorizationKey], a.signedHeaders)
+	if !ok {
 		return a.accessKeyID, AccessKey{}, internalErr()
 	}
-	if want.signedHeaders != a.signedHeaders {
+	if !sameHeaders {
 		// The client signed a header the canonical form ignores (or
 		// listed headers out of order): the signatures cannot agree.
 		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, msgBadSig)
 	}
-	if subtle.ConstantTimeCompare([]byte(want.signature), []byte(a.signature)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(wantSig), []byte(a.signature)) != 1 {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, msgBadSig)
 	}
 	return a.accessKeyID, key, nil
+}
+
+// authorizationKey is the canonical key of the Authorization header.
+const authorizationKey = "Authorization"
+
+// signerOutput reads the one Authorization value the aws-sdk-go-v2 signer
+// set, which it writes as "AWS4-HMAC-SHA256 Credential=<key ID>/<scope>,
+// SignedHeaders=<names>, Signature=<64 hex digits>" (its
+// buildAuthorizationHeader): it returns the Signature, and whether the
+// SignedHeaders are signedHeaders (the client's list, lower-case names,
+// which cannot hold ", SignedHeaders=", nor can the signer's). It reads
+// from the end, where the configured key ID and region cannot reach, and
+// only the signer's output, never the client's header (that is
+// parseAuthorization's); ok is false for any other shape. TestSignerOutput
+// holds it to parseAuthorization on the signer's values.
+func signerOutput(vals []string, signedHeaders string) (signature string, sameHeaders, ok bool) {
+	const sigLen = 2 * sha256.Size
+	if len(vals) != 1 {
+		return "", false, false
+	}
+	v := vals[0]
+	if !strings.HasPrefix(v, sigV4Algorithm+" Credential=") || len(v) < sigLen {
+		return "", false, false
+	}
+	head, signature := v[:len(v)-sigLen], v[len(v)-sigLen:]
+	head, ok = strings.CutSuffix(head, ", Signature=")
+	if !ok {
+		return "", false, false
+	}
+	head, sameHeaders = strings.CutSuffix(head, signedHeaders)
+	sameHeaders = sameHeaders && signedHeaders != "" && strings.HasSuffix(head, ", SignedHeaders=")
+	return signature, sameHeaders, true
 }
 
 func fmtSkew(d time.Duration) string {

@@ -182,3 +182,79 @@ func TestSigV4TargetMustBeSigned(t *testing.T) {
 		t.Errorf("unsigned X-Amz-Target: %d %q, want %s or %s", status, code, CodeInvalidSignature, CodeIncompleteSignature)
 	}
 }
+
+// TestSignerOutput: signerOutput reads the aws-sdk-go-v2 signer's
+// Authorization value as parseAuthorization does (the Signature, and
+// whether the SignedHeaders are the client's list), for requests signing
+// several header sets, against the right list, others and its own
+// prefixes and suffixes, and refuses values of any other shape.
+func TestSignerOutput(t *testing.T) {
+	headerSets := [][][2]string{
+		nil,
+		{{"X-Amz-Target", "TrentService.GenerateDataKey"}},
+		{{"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", "TrentService.Decrypt"}},
+		{{"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", "TrentService.Encrypt"}, {"X-Amz-Security-Token", "tok, en="},
+			{"X-Custom", "a,  b"}, {"Amz-Sdk-Invocation-Id", "0e6c8f1e"}, {"X-Amz-Content-Sha256", strings.Repeat("ab", 32)}},
+	}
+	for i, hs := range headerSets {
+		for _, length := range []int64{0, 7011} {
+			req, _ := http.NewRequest("POST", "http://kms.local:8443/", nil)
+			for _, h := range hs {
+				req.Header.Add(h[0], h[1])
+			}
+			req.ContentLength = length
+			for _, akid := range []string{testAKID, "AKIA/WITH, SignedHeaders=host, Signature=" + strings.Repeat("0", 64)} {
+				err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: akid, SecretAccessKey: testSecret},
+					req, strings.Repeat("0", 64), "kms", "us-east-1", time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC))
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals := req.Header[authorizationKey]
+				// parseAuthorization splits at the odd key ID's comma: read
+				// the rest of the value with the usual one.
+				want, aerr := parseAuthorization(strings.Replace(vals[0], akid, testAKID, 1))
+				if aerr != nil {
+					t.Fatalf("set %d: parseAuthorization(%q): %v", i, vals[0], aerr)
+				}
+				lists := []string{want.signedHeaders, "", "host", "host;x-amz-date", want.signedHeaders + ";x-amz-target",
+					want.signedHeaders[1:], want.signedHeaders[:len(want.signedHeaders)-1], "x" + want.signedHeaders}
+				for _, list := range lists {
+					sig, same, ok := signerOutput(vals, list)
+					if !ok || sig != want.signature || same != (list == want.signedHeaders) {
+						t.Errorf("set %d, key %q: signerOutput(%q, %q) = %q, %v, %v; parseAuthorization: %+v", i, akid, vals[0], list, sig, same, ok, want)
+					}
+				}
+			}
+		}
+	}
+	sig := strings.Repeat("ab", 32)
+	for _, bad := range [][]string{
+		nil,
+		{},
+		{"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=" + sig, "second"},
+		{"AWS4-HMAC-SHA1 Credential=a/b, SignedHeaders=host, Signature=" + sig},
+		{"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=" + sig[2:]},
+		{"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=" + sig + "ab"},
+		{"AWS4-HMAC-SHA256 Credential=a/b,SignedHeaders=host,Signature=" + sig},
+		{"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=" + sig + ", Extra=1"},
+		{"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host"},
+		{"AWS4-HMAC-SHA256 Credential=" + sig},
+	} {
+		if s, same, ok := signerOutput(bad, "host"); ok {
+			t.Errorf("signerOutput(%q) = %q, %v, true", bad, s, same)
+		}
+	}
+	for _, v := range []string{
+		"AWS4-HMAC-SHA256 Credential=a/b, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=xhost, Signature=" + sig,
+		"AWS4-HMAC-SHA256 Credential=a/b,SignedHeaders=host, Signature=" + sig,
+	} {
+		if s, same, ok := signerOutput([]string{v}, "host"); same || s != sig || !ok {
+			t.Errorf("signerOutput(%q, host) = %q, %v, %v: want the signature, not the same headers", v, s, same, ok)
+		}
+	}
+	if _, same, _ := signerOutput([]string{"AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=, Signature=" + sig}, ""); same {
+		t.Error("an empty list agrees with an empty SignedHeaders")
+	}
+}
