@@ -66,18 +66,33 @@ func lowerKey(k string) string {
 // i in keys' range whose bit is set in sel, and also alias0 (unless it is
 // "") to that of pcrs[0]. The values share one string and one backing
 // array (two allocations instead of two per PCR); every value slice has a
-// capacity of one, so an append to one never writes into another.
+// capacity of one, so an append to one never writes into another. When
+// sel selects fewer indexes than pcrs holds (a request path's one or two),
+// it looks them up instead of ranging over the map.
 func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, sel uint32, alias0 string) {
-	type span struct{ i, from, to int }
-	var spans [MaxPCR + 1]span // no table is longer than pcrKeys
-	want := func(i int) bool {
-		return i >= 0 && i < len(keys) && (sel&(1<<i) != 0 || i == 0 && alias0 != "")
+	want := sel // the indexes to encode
+	if alias0 != "" {
+		want |= 1
 	}
+	want &= uint32(uint64(1)<<len(keys) - 1) // keys' range (at most 32)
+	var idx [MaxPCR + 1]int                  // no table is longer than pcrKeys
 	n, size := 0, 0
-	for i, v := range pcrs {
-		if want(i) {
-			n++
-			size += hex.EncodedLen(len(v))
+	if bits.OnesCount32(want) <= len(pcrs) {
+		for rest := want; rest != 0; rest &= rest - 1 {
+			i := bits.TrailingZeros32(rest)
+			if v, ok := pcrs[i]; ok {
+				idx[n] = i
+				n++
+				size += hex.EncodedLen(len(v))
+			}
+		}
+	} else {
+		for i, v := range pcrs {
+			if i >= 0 && i < len(keys) && want&(1<<i) != 0 {
+				idx[n] = i
+				n++
+				size += hex.EncodedLen(len(v))
+			}
 		}
 	}
 	if n == 0 {
@@ -86,29 +101,26 @@ func addPCRs(ctx map[string][]string, pcrs map[int][]byte, keys []string, sel ui
 	var sb strings.Builder
 	sb.Grow(size)
 	var tmp [128]byte
-	k := 0
-	for i, v := range pcrs {
-		if !want(i) {
-			continue
-		}
+	type span struct{ from, to int }
+	var spans [MaxPCR + 1]span
+	for j, i := range idx[:n] {
 		from := sb.Len()
-		for len(v) > 0 {
+		for v := pcrs[i]; len(v) > 0; {
 			c := min(len(v), len(tmp)/2)
 			sb.Write(tmp[:hex.Encode(tmp[:], v[:c])])
 			v = v[c:]
 		}
-		spans[k] = span{i, from, sb.Len()}
-		k++
+		spans[j] = span{from, sb.Len()}
 	}
 	all := sb.String()
 	vals := make([]string, n)
-	for j, sp := range spans[:n] {
-		vals[j] = all[sp.from:sp.to]
+	for j, i := range idx[:n] {
+		vals[j] = all[spans[j].from:spans[j].to]
 		v := vals[j : j+1 : j+1]
-		if sel&(1<<sp.i) != 0 {
-			ctx[keys[sp.i]] = v
+		if sel&(1<<i) != 0 {
+			ctx[keys[i]] = v
 		}
-		if sp.i == 0 && alias0 != "" {
+		if i == 0 && alias0 != "" {
 			ctx[alias0] = v
 		}
 	}
@@ -160,7 +172,17 @@ func AddAttestationFor(ctx map[string][]string, pcrs map[int][]byte, ps ...*Poli
 }
 
 // lowestPCR is the bit of the lowest index of pcrs below n (0 when none).
+// It looks the indexes up from 0 (a document's lowest is nearly always 0)
+// while that costs fewer lookups than ranging over the map.
 func lowestPCR(pcrs map[int][]byte, n int) uint32 {
+	for i := 0; i < n && i < 2*len(pcrs); i++ {
+		if _, ok := pcrs[i]; ok {
+			return 1 << i
+		}
+	}
+	if n <= 2*len(pcrs) {
+		return 0 // every index below n was looked up
+	}
 	low := n
 	for i := range pcrs {
 		if i >= 0 && i < low {
