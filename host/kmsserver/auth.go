@@ -72,7 +72,7 @@ func parseAuthorization(h string) (*sigV4Auth, *APIError) {
 // aws-sdk-go-v2 signer over the headers the client listed in SignedHeaders,
 // the X-Amz-Date it sent, and the SHA-256 of the body actually received.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte, now time.Time) (string, AccessKey, *APIError) {
-	authz := r.Header.Get("Authorization")
+	authz := header(r.Header, authorizationKey)
 	if authz == "" {
 		return "", AccessKey{}, apiErr(CodeMissingAuthToken, "Missing Authentication Token")
 	}
@@ -84,7 +84,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	if !ok {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeUnrecognizedClient, "The security token included in the request is invalid.")
 	}
-	amzDate := r.Header.Get("X-Amz-Date")
+	amzDate := header(r.Header, hdrDate)
 	if amzDate == "" {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeIncompleteSignature, "Authorization header requires existence of a 'X-Amz-Date' header.")
 	}
@@ -113,7 +113,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	}
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && !strings.EqualFold(h, payloadHash) {
+	if h := header(r.Header, hdrContentSHA256); h != "" && !strings.EqualFold(h, payloadHash) {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 
@@ -133,11 +133,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			if h != strings.ToLower(h) || h == "" {
 				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, msgBadSig)
 			}
-			vals := r.Header.Values(h)
+			ck := textproto.CanonicalMIMEHeaderKey(h)
+			vals := r.Header[ck]
 			if len(vals) == 0 {
 				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "signed header %q is missing from the request", h)
 			}
-			re.Header[textproto.CanonicalMIMEHeaderKey(h)] = vals
+			re.Header[ck] = vals
 			hasTarget = hasTarget || h == "x-amz-target"
 		}
 	}
@@ -146,7 +147,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	}
 	// X-Amz-Target chooses the operation: a signature that does not cover
 	// it would let a signed DescribeKey be replayed as DisableKey.
-	if !hasTarget && r.Header.Get("X-Amz-Target") != "" {
+	if !hasTarget && header(r.Header, hdrTarget) != "" {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "'X-Amz-Target' must be a signed header")
 	}
 	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: key.Secret}
@@ -168,8 +169,28 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	return a.accessKeyID, key, nil
 }
 
-// authorizationKey is the canonical key of the Authorization header.
-const authorizationKey = "Authorization"
+// The canonical keys (textproto.CanonicalMIMEHeaderKey) of the headers
+// the request path reads and writes, to index http.Header directly as its
+// Get and Set do after canonicalizing the key (TestHeaderKeysCanonical).
+const (
+	authorizationKey  = "Authorization"
+	hdrTarget         = "X-Amz-Target"
+	hdrContentType    = "Content-Type"
+	hdrDate           = "X-Amz-Date"
+	hdrContentSHA256  = "X-Amz-Content-Sha256"
+	hdrRequestID      = "X-Amzn-Requestid"
+	hdrErrorType      = "X-Amzn-Errortype"
+	contentTypeJSON11 = "application/x-amz-json-1.1"
+)
+
+// header is h.Get(ck) for a canonical key ck, without canonicalizing ck
+// again.
+func header(h http.Header, ck string) string {
+	if v := h[ck]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // signerOutput reads the one Authorization value the aws-sdk-go-v2 signer
 // set, which it writes as "AWS4-HMAC-SHA256 Credential=<key ID>/<scope>,

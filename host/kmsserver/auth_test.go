@@ -258,3 +258,23 @@ func TestSignerOutput(t *testing.T) {
 		t.Error("an empty list agrees with an empty SignedHeaders")
 	}
 }
+
+// TestHeaderKeysCanonical: the header keys the request path indexes
+// http.Header with directly are in canonical form, so that indexing finds
+// what Get finds and sets what Set sets.
+func TestHeaderKeysCanonical(t *testing.T) {
+	for _, k := range []string{authorizationKey, hdrTarget, hdrContentType, hdrDate, hdrContentSHA256, hdrRequestID, hdrErrorType} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is not canonical (%q)", k, c)
+		}
+	}
+	h := http.Header{}
+	h.Set("x-amz-TARGET", "TrentService.Decrypt")
+	h.Add("x-amz-target", "second")
+	if got := header(h, hdrTarget); got != h.Get("X-Amz-Target") || got != "TrentService.Decrypt" {
+		t.Errorf("header = %q, Get = %q", got, h.Get("X-Amz-Target"))
+	}
+	if got := header(h, hdrDate); got != "" {
+		t.Errorf("absent header = %q", got)
+	}
+}

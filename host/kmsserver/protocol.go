@@ -114,7 +114,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, v any) {
 		writeError(w, internalErr())
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header()[hdrContentType] = []string{contentTypeJSON11}
 	w.WriteHeader(http.StatusOK)
 	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})) // Encode ends the value with a newline
 }
@@ -132,8 +132,8 @@ func writeError(w http.ResponseWriter, err error) string {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
 	}{ae.Code, ae.Message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", ae.Code)
+	w.Header()[hdrContentType] = []string{contentTypeJSON11}
+	w.Header()[hdrErrorType] = []string{ae.Code}
 	w.WriteHeader(ae.Status)
 	w.Write(b)
 	return ae.Code

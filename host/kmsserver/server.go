@@ -144,7 +144,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	now := s.cfg.Clock()
 	reqID := s.newRequestID()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header()[hdrRequestID] = []string{reqID}
 	ev := &auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: reqID, SourceIP: sourceIP(r)}
 	op := "unknown"
 	var out any
@@ -177,7 +177,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	target := r.Header.Get("X-Amz-Target")
+	target := header(r.Header, hdrTarget)
 	name, ok := strings.CutPrefix(target, "TrentService.")
 	fn := s.ops[name]
 	if ok && fn != nil {
@@ -188,7 +188,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = apiErr(CodeUnknownOperation, "only POST / is served")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-amz-json-1.1") &&
+	if ct := header(r.Header, hdrContentType); !strings.HasPrefix(ct, "application/x-amz-json-1.1") &&
 		!strings.HasPrefix(ct, "application/x-amz-json-1.0") && !strings.HasPrefix(ct, "application/json") {
 		err = apiErr(CodeSerialization, "Content-Type must be application/x-amz-json-1.1")
 		return
