@@ -125,8 +125,10 @@ func (s *Server) authorizeIdentity(c *call, action, resource string, doc *attest
 }
 
 // policyRequest is the request put to the policies ps (the key policy and
-// the caller's identity policy), which alone may decide it: of the
-// attestation document's keys it carries those ps read (addConditionKeys).
+// the caller's identity policy, or a new key policy), which alone may
+// decide it: of the attestation document's keys and of the transport and
+// time keys it carries those ps read (addConditionKeys,
+// policy.AddTransportFor). Every policy that decides must be in ps.
 func (s *Server) policyRequest(c *call, id, action string, ec map[string]string, doc *attestedRecipient, ps ...*policy.Policy) policy.Request {
 	// Sized for the keys added here and in authorize (with a few of the
 	// document's), so that the map does not grow (and rehash) key by key.
@@ -134,7 +136,7 @@ func (s *Server) policyRequest(c *call, id, action string, ec map[string]string,
 	if doc != nil {
 		n += 2
 	}
-	ctx := policy.AddEncryptionContext(addRequestConditions(c, id, make(map[string][]string, n)), ec)
+	ctx := policy.AddEncryptionContext(addRequestConditions(c, id, make(map[string][]string, n), ps...), ec)
 	if doc != nil {
 		ctx = doc.addConditionKeys(ctx, ps...)
 	}

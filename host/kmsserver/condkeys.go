@@ -34,9 +34,15 @@ func remoteAddr(r *http.Request) netip.Addr {
 }
 
 // addRequestConditions adds the transport, time and request-alias keys of
-// c for key id (empty for account-level requests) to ctx.
-func addRequestConditions(c *call, id string, ctx map[string][]string) map[string][]string {
-	ctx = policy.AddTransport(ctx, c.source, c.secure, c.now)
+// c for key id (empty for account-level requests) to ctx. With policies
+// ps, which alone may decide on ctx, it adds of the transport and time
+// keys only those ps read (policy.AddTransportFor); without, all.
+func addRequestConditions(c *call, id string, ctx map[string][]string, ps ...*policy.Policy) map[string][]string {
+	if len(ps) > 0 {
+		ctx = policy.AddTransportFor(ctx, c.source, c.secure, c.now, ps...)
+	} else {
+		ctx = policy.AddTransport(ctx, c.source, c.secure, c.now)
+	}
 	if a := c.requestAlias[id]; id != "" && a != "" {
 		ctx[policy.KeyRequestAlias] = []string{a}
 	}

@@ -144,3 +144,50 @@ func TestAliasConditions(t *testing.T) {
 		t.Errorf("denial does not name the condition: %s", ae.Message)
 	}
 }
+
+// TestTransportKeysReachEveryDecidingPolicy: the request's transport and
+// time keys reach every policy that decides a key request, not only the
+// key policy: the caller's identity policy (the default key policy
+// delegates to it) and, in the lockout check of CreateKey and
+// PutKeyPolicy, the new key policy.
+func TestTransportKeysReachEveryDecidingPolicy(t *testing.T) {
+	onlyPlain := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*",
+	  "Condition":{"Bool":{"aws:SecureTransport":"false"},"IpAddress":{"aws:SourceIp":["127.0.0.0/8","::1/128"]},
+	  "NumericGreaterThan":{"aws:EpochTime":1000},"DateGreaterThan":{"aws:CurrentTime":"2001-01-01T00:00:00Z"}}}]}`
+	env := newEnv(t, func(c *Config) {
+		k := c.AccessKeys[testAKID]
+		k.Policy = onlyPlain
+		c.AccessKeys[testAKID] = k
+	})
+	ctx := context.Background()
+	out, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{}) // the default key policy: the identity policy decides
+	if err != nil {
+		t.Fatalf("CreateKey under an identity policy that reads the transport keys: %v", err)
+	}
+	id := *out.KeyMetadata.KeyId
+	if err := encryptWith(env.client, id); err != nil {
+		t.Fatalf("Encrypt: the identity policy did not see the transport keys: %v", err)
+	}
+
+	// The lockout check: the new key policy sees them too.
+	gated := func(cond string) string {
+		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":%q},"Action":"kms:*","Resource":"*","Condition":%s}]}`,
+			testPrincipal, cond)
+	}
+	for _, cond := range []string{`{"Bool":{"aws:SecureTransport":"false"}}`, `{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}`,
+		`{"NumericGreaterThan":{"aws:EpochTime":1000}}`, `{"DateGreaterThan":{"aws:CurrentTime":"2001-01-01T00:00:00Z"}}`} {
+		if _, err := env.client.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: aws.String(id), Policy: aws.String(gated(cond))}); err != nil {
+			t.Errorf("PutKeyPolicy of a policy allowing this caller under %s: %v", cond, err)
+		}
+		if _, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(gated(cond))}); err != nil {
+			t.Errorf("CreateKey with a policy allowing this caller under %s: %v", cond, err)
+		}
+	}
+	for _, cond := range []string{`{"Bool":{"aws:SecureTransport":"true"}}`, `{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}`,
+		`{"NumericLessThan":{"aws:EpochTime":1000}}`} {
+		_, err := env.client.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: aws.String(id), Policy: aws.String(gated(cond))})
+		if e := wantCode(t, err, CodeMalformedPolicy); !strings.Contains(e.Message, "will not allow you to update the key policy") {
+			t.Errorf("lockout refusal under %s: %s", cond, e.Message)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func (s *Server) checkNewPolicy(c *call, k *keystore.Key, text string, bypass bo
 	const action = "kms:PutKeyPolicy"
 	saved := c.cond // CreateKey's request keys are not a PutKeyPolicy's
 	c.cond = nil
-	req := s.policyRequest(c, k.ID, action, nil, nil)
+	req := s.policyRequest(c, k.ID, action, nil, nil, p)
 	addKeyConditions(c, k, action, req.Context)
 	c.cond = saved
 	if err := s.addResourceAliases(c, k, req.Context, p); err != nil {

@@ -39,6 +39,9 @@ type Policy struct {
 	resourceTags bool
 	// att is the attestation keys the conditions read (AddAttestationFor).
 	att attReads
+	// transport is the transport keys the conditions read
+	// (AddTransportFor): a bit per transportKeys entry.
+	transport uint8
 }
 
 // Identity reports whether p is an identity policy ([ParseIdentity]).
@@ -206,6 +209,7 @@ func parse(doc []byte, identity bool) (*Policy, error) {
 		for j := range s.conditions {
 			p.resourceTags = p.resourceTags || strings.HasPrefix(s.conditions[j].lkey, keyResourceTagPrefixLower)
 			p.att.note(s.conditions[j].lkey)
+			p.transport |= transportBit(s.conditions[j].lkey)
 		}
 	}
 	return p, nil

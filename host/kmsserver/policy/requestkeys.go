@@ -114,6 +114,69 @@ func AddTransport(ctx map[string][]string, source netip.Addr, secure bool, now t
 	return ctx
 }
 
+// transportKeys are the keys AddTransport adds, lower-cased, in the order
+// of the bits of Policy.transport.
+var transportKeys = [...]string{
+	transportSourceIP:        "aws:sourceip",
+	transportSecureTransport: "aws:securetransport",
+	transportCurrentTime:     "aws:currenttime",
+	transportEpochTime:       "aws:epochtime",
+}
+
+const (
+	transportSourceIP = iota
+	transportSecureTransport
+	transportCurrentTime
+	transportEpochTime
+)
+
+// transportBit is the bit of the transport key lkey (lower-cased), 0 for
+// any other key.
+func transportBit(lkey string) uint8 {
+	for i, k := range transportKeys {
+		if lkey == k {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// AddTransportFor is [AddTransport] for a request that only the policies
+// ps decide: it adds the keys of AddTransport that a condition of ps reads,
+// and formats no others. Each condition of ps then reads the same values
+// as after AddTransport (a condition reads only its own key, and reasons
+// name only the keys of conditions), so ps decide exactly as they would
+// there, with the same reasons. Evaluate no other policy on the result. A
+// nil *Policy reads no key.
+func AddTransportFor(ctx map[string][]string, source netip.Addr, secure bool, now time.Time, ps ...*Policy) map[string][]string {
+	var reads uint8
+	for _, p := range ps {
+		if p != nil {
+			reads |= p.transport
+		}
+	}
+	if ctx == nil {
+		ctx = make(map[string][]string, 4)
+	}
+	if reads == 0 {
+		return ctx
+	}
+	if reads&(1<<transportSourceIP) != 0 && source.IsValid() {
+		ctx[KeySourceIP] = []string{source.Unmap().WithZone("").String()}
+	}
+	if reads&(1<<transportSecureTransport) != 0 {
+		ctx[KeySecureTransport] = []string{strconv.FormatBool(secure)}
+	}
+	now = now.UTC().Truncate(time.Second)
+	if reads&(1<<transportCurrentTime) != 0 {
+		ctx[KeyCurrentTime] = []string{now.Format(time.RFC3339)}
+	}
+	if reads&(1<<transportEpochTime) != 0 {
+		ctx[KeyEpochTime] = []string{strconv.FormatInt(now.Unix(), 10)}
+	}
+	return ctx
+}
+
 // UsesKey reports whether any condition of the policy names the condition
 // key (case-insensitively), so a caller can skip gathering a costly key
 // (kms:ResourceAliases) that no condition reads. A nil *Policy uses none.
