@@ -84,7 +84,8 @@
 // [Policy.UsesResourceTags] tells a caller whether gathering the key's
 // tags is needed at all; [AddAttestationFor] and [AddNitroTPMAttestationFor]
 // add only the document's keys that the policies about to decide read
-// (hex-encoding every PCR of every request costs more than evaluating).
+// (hex-encoding every PCR of every request costs more than evaluating),
+// and [AddTransportFor] only the transport and time keys they read.
 // Condition key names are case-insensitive, including the <key> part of
 // kms:EncryptionContext:<key>, as the AWS KMS Developer Guide documents ("the
 // condition key, which consists of the kms:EncryptionContext: prefix and the
