@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrKeyAccount is wrapped by every [KeyAccountError].
@@ -21,7 +22,9 @@ var ErrKeyAccount = errors.New("agent: KMS response names a key outside the conf
 // credentials' account: without the check it could hand in credentials for
 // its own account, where alias/app names a key it can use, and read what
 // the enclave encrypts. The response is refused (fail closed): no
-// plaintext from it is used.
+// plaintext from it is used. The message quotes what it repeats from the
+// answer and the request (as %q) and repeats at most 256 bytes of each,
+// saying where it cut; the fields hold the values whole.
 type KeyAccountError struct {
 	// Op is the KMS operation.
 	Op string
@@ -41,15 +44,24 @@ func (e *KeyAccountError) Error() string {
 	if field == "" {
 		field = "KeyId"
 	}
-	prefix := "agent: " + e.Op + ": the KMS response's " + field + " " + quote(e.Got)
 	last := field[strings.LastIndexByte(field, '.')+1:]
+	// Got and Field come from the key service's answer (the parent's to
+	// write), Op and Requested from the request: quoted and bounded.
+	op := e.Op
+	if !plainPath(op) {
+		op = echo(op)
+	}
+	if !plainPath(field) {
+		field = echo(field)
+	}
+	prefix := "agent: " + op + ": the KMS response's " + field + " " + echo(e.Got)
 	switch {
 	case last == "AWSAccountId":
 		return prefix + " is not account " + e.Account + " (--kms-account): refused"
 	case last == "AliasArn":
 		return prefix + " is not an alias ARN in account " + e.Account + " (--kms-account): refused"
 	case isKeyARN(e.Requested):
-		return prefix + " is not the key ARN requested, " + e.Requested + ": refused"
+		return prefix + " is not the key ARN requested, " + echo(e.Requested) + ": refused"
 	}
 	return prefix + " is not a key ARN in account " + e.Account + " (--kms-account): refused"
 }
@@ -57,7 +69,37 @@ func (e *KeyAccountError) Error() string {
 // Unwrap returns [ErrKeyAccount].
 func (e *KeyAccountError) Unwrap() error { return ErrKeyAccount }
 
-func quote(s string) string { return `"` + s + `"` }
+// maxEchoBytes bounds how much of a value an error message repeats.
+const maxEchoBytes = 256
+
+// echo quotes s for an error message (as %q: no newline, terminal escape
+// or invalid UTF-8 gets through) and repeats at most maxEchoBytes of it,
+// cut at a rune boundary and followed by its full length and "cut".
+func echo(s string) string {
+	if len(s) <= maxEchoBytes {
+		return strconv.Quote(s)
+	}
+	n := maxEchoBytes
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "... (" + strconv.Itoa(len(s)) + " bytes, cut)"
+}
+
+// plainPath reports whether a field path is short and made only of ASCII
+// letters, digits, '.', '[' and ']' (KeyMetadata.Arn, Keys[1].KeyArn), so
+// that a message can show it unquoted.
+func plainPath(s string) bool {
+	if len(s) > maxEchoBytes {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
+}
 
 // validAccount reports whether s is an AWS account ID (12 digits).
 func validAccount(s string) bool {
