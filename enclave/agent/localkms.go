@@ -312,8 +312,8 @@ func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte,
 	if err := json.Unmarshal(resp, &out); err != nil {
 		return nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
 	}
-	if f, ok := secretMember(out); ok {
-		return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + f + ": refused"}
+	if f, ok := refuseSecrets(resp, out); ok {
+		return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + strconv.Quote(f) + ": refused"}
 	}
 	if err := e.checkAccount(op, fields, out); err != nil {
 		return nil, err
@@ -425,6 +425,26 @@ func secretMember(out map[string]json.RawMessage) (string, bool) {
 	return "", false
 }
 
+// refuseSecrets is secretMember for an answer the endpoint refuses: when
+// out (parsed from resp) has a secret member, it clears resp and the value
+// of every member that is one of secretFields in any case (json.Unmarshal
+// copied each), and returns the member's name.
+func refuseSecrets(resp []byte, out map[string]json.RawMessage) (string, bool) {
+	f, ok := secretMember(out)
+	if !ok {
+		return "", false
+	}
+	clear(resp)
+	for k, v := range out {
+		for _, s := range secretFields {
+			if strings.EqualFold(k, s) {
+				clear(v)
+			}
+		}
+	}
+	return f, true
+}
+
 // upstreamError relays a KMS error answer as its code and message only.
 func upstreamError(status int, body []byte) error {
 	var ej struct {
@@ -503,8 +523,7 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 			return nil, &kmsError{500, "KMSInternalException", "CiphertextForRecipient is not base64"}
 		}
 	}
-	if _, ok := secretMember(out); ok {
-		clear(resp)
+	if _, ok := refuseSecrets(resp, out); ok {
 		return nil, &kmsError{500, "KMSInternalException", "agent: " + op + ": " + ErrPlaintextInResponse.Error()}
 	}
 	if err := e.checkAccount(op, fields, out); err != nil {
