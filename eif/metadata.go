@@ -56,17 +56,19 @@ func (m *Metadata) encode() ([]byte, error) {
 // parseMetadata decodes the section strictly: one JSON object with exactly
 // the five keys nitro-cli writes (BuildMetadata with exactly its five).
 func parseMetadata(b []byte) (*Metadata, error) {
+	// The keys are checked first, at both levels, so that the decoder
+	// never meets an unknown one: its error would repeat the key whole.
 	if err := exactKeys(b, "ImageName", "ImageVersion", "BuildMetadata", "DockerInfo", "CustomMetadata"); err != nil {
 		return nil, &MetadataError{Err: err}
+	}
+	if err := exactKeys(buildMetadataRaw(b), "BuildTime", "BuildTool", "BuildToolVersion", "OperatingSystem", "KernelVersion"); err != nil {
+		return nil, &MetadataError{Err: fmt.Errorf("BuildMetadata: %w", err)}
 	}
 	var m Metadata
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return nil, &MetadataError{Err: err}
-	}
-	if err := exactKeys(buildMetadataRaw(b), "BuildTime", "BuildTool", "BuildToolVersion", "OperatingSystem", "KernelVersion"); err != nil {
-		return nil, &MetadataError{Err: fmt.Errorf("BuildMetadata: %w", err)}
 	}
 	return &m, nil
 }
@@ -100,7 +102,7 @@ func exactKeys(b []byte, keys ...string) error {
 		}
 		k := t.(string)
 		if seen[k] {
-			return fmt.Errorf("duplicate key %q", k)
+			return fmt.Errorf("duplicate key %s", quoteKeys([]string{k}))
 		}
 		seen[k] = true
 		var v json.RawMessage
@@ -130,9 +132,38 @@ func exactKeys(b []byte, keys ...string) error {
 			extra = append(extra, k)
 		}
 		sort.Strings(extra)
-		return fmt.Errorf("unknown keys %s", strings.Join(extra, ", "))
+		return fmt.Errorf("unknown keys %s", quoteKeys(extra))
 	}
 	return nil
+}
+
+// maxShownKeys and maxShownKeyLen bound what an error repeats of the keys
+// of a metadata section, which the image's builder chose.
+const (
+	maxShownKeys   = 8
+	maxShownKeyLen = 64
+)
+
+// quoteKeys lists keys for an error message: each quoted (%q), at most
+// maxShownKeys of them and maxShownKeyLen bytes of each, with what was cut
+// said.
+func quoteKeys(keys []string) string {
+	var b strings.Builder
+	for i, k := range keys {
+		if i == maxShownKeys {
+			fmt.Fprintf(&b, " and %d more", len(keys)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if len(k) > maxShownKeyLen {
+			fmt.Fprintf(&b, "%q... (%d bytes)", k[:maxShownKeyLen], len(k))
+		} else {
+			fmt.Fprintf(&b, "%q", k)
+		}
+	}
+	return b.String()
 }
 
 // canonicalJSON re-encodes a JSON value as serde_json::Value does: object
