@@ -295,7 +295,14 @@ func (e *PCRMismatchError) Error() string {
 		if m.Got != nil {
 			got = hex.EncodeToString(m.Got)
 		}
-		fmt.Fprintf(&b, " PCR%d is %s, want %s", m.Index, got, hex.EncodeToString(m.Want))
+		want := hex.EncodeToString(m.Want)
+		switch {
+		case m.Want == nil:
+			want = "absent"
+		case len(m.Want) == 0:
+			want = "an empty value, which no PCR has (check the expected value)"
+		}
+		fmt.Fprintf(&b, " PCR%d is %s, want %s", m.Index, got, want)
 	}
 	return b.String()
 }

@@ -55,7 +55,8 @@ type Options struct {
 	// PCRs holds expected PCR values by index, any subset; every other PCR
 	// is accepted as it is. Pin at least PCR0 (the image) for a production
 	// enclave; PCR4 depends on the parent instance and PCR8 exists only for
-	// signed images. A nil value expects the PCR to be absent.
+	// signed images. A nil value expects the PCR to be absent; an empty,
+	// non-nil one matches no document.
 	PCRs map[int][]byte
 	// Nonce, UserData and PublicKey, when non-nil, must equal the
 	// document's field exactly (constant-time comparison); a non-nil empty
@@ -485,8 +486,10 @@ func checkPCRs(want, got map[int][]byte) error {
 	slices.Sort(idx)
 	var mm []PCRMismatch
 	for _, i := range idx {
+		// nil expects the PCR absent; any other value, even empty (no
+		// PCR is), expects it present and equal.
 		g, ok := got[i]
-		if !bytes.Equal(want[i], g) || (want[i] == nil && ok) {
+		if !bytes.Equal(want[i], g) || (want[i] == nil) == ok {
 			mm = append(mm, PCRMismatch{Index: i, Want: bytes.Clone(want[i]), Got: bytes.Clone(g)})
 		}
 	}
