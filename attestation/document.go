@@ -288,7 +288,11 @@ func protectedHeaderError(p []byte) error {
 			}
 		}
 	}
-	return &MalformedError{Field: "protected header", Reason: fmt.Sprintf("%x, want exactly a1013822 ({1: -35}, ES384)", p)}
+	shown := fmt.Sprintf("%x", p)
+	if len(p) > 16 { // the sender's to write, up to the whole document
+		shown = fmt.Sprintf("%x... (%d bytes)", p[:16], len(p))
+	}
+	return &MalformedError{Field: "protected header", Reason: shown + ", want exactly a1013822 ({1: -35}, ES384)"}
 }
 
 // Payload keys, as bits in the set of keys seen.

@@ -451,3 +451,23 @@ func TestParseLimits(t *testing.T) {
 		t.Errorf("huge declared length: %v allocations", n)
 	}
 }
+
+// TestParseProtectedHeaderMessageBounded: the protected header is the
+// sender's to write, up to the whole document; a MalformedError shows at
+// most its first bytes and its length, not all of it in hex.
+func TestParseProtectedHeaderMessageBounded(t *testing.T) {
+	d := realDoc(t, definiteDoc)
+	d.protected = encBytes(bytes.Repeat([]byte{0x41}, 20<<10))
+	_, err := Parse(d.encode())
+	var me *MalformedError
+	if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) || me.Field != "protected header" {
+		t.Fatalf("Parse: %v, want a MalformedError for the protected header", err)
+	}
+	if len(err.Error()) > 512 || !strings.Contains(err.Error(), "20480 bytes") {
+		t.Errorf("message of %d bytes, want at most 512 naming the header's length: %.200s", len(err.Error()), err)
+	}
+	d.protected = encBytes([]byte{0xa1, 0x01, 0x38, 0x23, 0x00})
+	if _, err := Parse(d.encode()); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "a101382300,") {
+		t.Errorf("a short header is shown whole: %v", err)
+	}
+}
