@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 // Metadata is the metadata section: nitro-cli's EifIdentityInfo, JSON.
@@ -144,27 +146,9 @@ const (
 	maxShownKeyLen = 64
 )
 
-// quoteKeys lists keys for an error message: each quoted (%q), at most
-// maxShownKeys of them and maxShownKeyLen bytes of each, with what was cut
-// said.
-func quoteKeys(keys []string) string {
-	var b strings.Builder
-	for i, k := range keys {
-		if i == maxShownKeys {
-			fmt.Fprintf(&b, " and %d more", len(keys)-i)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if len(k) > maxShownKeyLen {
-			fmt.Fprintf(&b, "%q... (%d bytes)", k[:maxShownKeyLen], len(k))
-		} else {
-			fmt.Fprintf(&b, "%q", k)
-		}
-	}
-	return b.String()
-}
+// quoteKeys lists keys for an error message with [quote.List]: each
+// quoted, at most maxShownKeys of them and maxShownKeyLen bytes of each.
+func quoteKeys(keys []string) string { return quote.List(keys, maxShownKeys, maxShownKeyLen) }
 
 // canonicalJSON re-encodes a JSON value as serde_json::Value does: object
 // keys sorted, compact, no HTML escaping, numbers kept as written. Empty

@@ -9,7 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 // ErrKeyAccount is wrapped by every [KeyAccountError].
@@ -72,19 +73,9 @@ func (e *KeyAccountError) Unwrap() error { return ErrKeyAccount }
 // maxEchoBytes bounds how much of a value an error message repeats.
 const maxEchoBytes = 256
 
-// echo quotes s for an error message (as %q: no newline, terminal escape
-// or invalid UTF-8 gets through) and repeats at most maxEchoBytes of it,
-// cut at a rune boundary and followed by its full length and "cut".
-func echo(s string) string {
-	if len(s) <= maxEchoBytes {
-		return strconv.Quote(s)
-	}
-	n := maxEchoBytes
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strconv.Quote(s[:n]) + "... (" + strconv.Itoa(len(s)) + " bytes, cut)"
-}
+// echo quotes s for an error message with [quote.String]: at most
+// maxEchoBytes of it, cut at a rune boundary.
+func echo(s string) string { return quote.String(s, maxEchoBytes) }
 
 // plainPath reports whether a field path is short and made only of ASCII
 // letters, digits, '.', '[' and ']' (KeyMetadata.Arn, Keys[1].KeyArn), so

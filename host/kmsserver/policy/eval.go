@@ -5,9 +5,9 @@ package policy
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 // Request is one authorization question put to a key policy.
@@ -509,26 +509,4 @@ const (
 	maxReasonValues = 8
 )
 
-func quoteList(vals []string) string {
-	var b strings.Builder
-	for i, v := range vals {
-		if i == maxReasonValues {
-			fmt.Fprintf(&b, " and %d more", len(vals)-i)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if len(v) > maxReasonValue {
-			cut := maxReasonValue
-			for cut > 0 && !utf8.RuneStart(v[cut]) {
-				cut--
-			}
-			b.WriteString(strconv.Quote(v[:cut]))
-			b.WriteString("…")
-			continue
-		}
-		b.WriteString(strconv.Quote(v))
-	}
-	return b.String()
-}
+func quoteList(vals []string) string { return quote.List(vals, maxReasonValues, maxReasonValue) }

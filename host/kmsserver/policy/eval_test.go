@@ -424,7 +424,7 @@ func TestReasons(t *testing.T) {
 func TestReasonBounds(t *testing.T) {
 	p := mustParse(t, stmt(`"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:x":["1","2","3","4","5","6","7","8","9","10"]}}`))
 	d := p.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Context: ctxOf("kms:EncryptionContext:x", strings.Repeat("é", 300))})
-	if !strings.Contains(d.Reason, `"8" and 2 more`) || !strings.Contains(d.Reason, `…`) || len(d.Reason) > 600 {
+	if !strings.Contains(d.Reason, `"8" and 2 more`) || !strings.Contains(d.Reason, `bytes, cut)`) || len(d.Reason) > 600 {
 		t.Errorf("reason not bounded: %q", d.Reason)
 	}
 }

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package quote
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestString(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"", 4, `""`},
+		{"abcd", 4, `"abcd"`},
+		{"abcde", 4, `"abcd"... (5 bytes, cut)`},
+		{"abcé", 4, `"abc"... (5 bytes, cut)`}, // é is 2 bytes: not split
+		{"a\nb\x1b[31m", 64, `"a\nb\x1b[31m"`},
+		{"\xff\xfe", 64, `"\xff\xfe"`},
+		{"abc", 0, `""... (3 bytes, cut)`},
+		{"abc", -1, `""... (3 bytes, cut)`},
+	} {
+		if got := String(tc.in, tc.max); got != tc.want {
+			t.Errorf("String(%q, %d) = %s, want %s", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	vals := []string{"a", "b\n", strings.Repeat("x", 10), "d"}
+	if got, want := List(vals, 3, 4), `"a", "b\n", "xxxx"... (10 bytes, cut) and 1 more`; got != want {
+		t.Errorf("List = %s, want %s", got, want)
+	}
+	if got := List(nil, 3, 4); got != "" {
+		t.Errorf("List(nil) = %q", got)
+	}
+	if got, want := List(vals[:2], 2, 4), `"a", "b\n"`; got != want {
+		t.Errorf("List = %s, want %s", got, want)
+	}
+}
+
+// FuzzString holds String to its promises on any input: the result is one
+// valid quoted Go string (plus the cut note), it repeats a prefix of s no
+// longer than maxBytes, and it has no raw newline.
+func FuzzString(f *testing.F) {
+	f.Add("abcé", 4)
+	f.Add("\xff\n\x1b", 1)
+	f.Fuzz(func(t *testing.T, s string, maxBytes int) {
+		maxBytes %= 1024
+		got := String(s, maxBytes)
+		if strings.ContainsAny(got, "\n\r") {
+			t.Fatalf("raw newline in %q", got)
+		}
+		q, rest, _ := strings.Cut(got, `"... (`)
+		if rest != "" {
+			q += `"`
+			if rest != strconv.Itoa(len(s))+" bytes, cut)" {
+				t.Fatalf("cut note %q for %d bytes", rest, len(s))
+			}
+		}
+		u, err := strconv.Unquote(q)
+		if err != nil {
+			t.Fatalf("not one quoted string: %s: %v", got, err)
+		}
+		if !strings.HasPrefix(s, u) || (rest != "" && len(u) > max(maxBytes, 0)) || (rest == "" && u != s) {
+			t.Fatalf("String(%q, %d) = %s", s, maxBytes, got)
+		}
+		if rest != "" && utf8.ValidString(s) && !utf8.ValidString(u) {
+			t.Fatalf("cut inside a rune: %s", got)
+		}
+	})
+}
