@@ -466,10 +466,42 @@ func upstreamError(status int, body []byte) error {
 	if msg == "" {
 		msg = ej.Message2
 	}
+	msg = relayedMessage(msg)
 	if status < 400 || status > 599 {
 		status = 500
 	}
 	return &kmsError{status, code, msg}
+}
+
+// maxRelayedMessage bounds the key service's error message as the
+// endpoint relays it (real KMS messages are well under 1 KiB).
+const maxRelayedMessage = 1024
+
+// relayedMessage is the key service's error message (the parent's to
+// write) as the endpoint relays and logs it: at most maxRelayedMessage
+// bytes, cut at a rune boundary and followed by its length and "cut", with
+// control, line-separator and bidirectional-override characters and
+// invalid UTF-8 replaced by '?', so that it cannot forge lines or
+// terminal output in the application's or the agent's logs.
+func relayedMessage(s string) string {
+	n := len(s)
+	if n > maxRelayedMessage {
+		cut := maxRelayedMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+			return '?'
+		}
+		return r
+	}, s)
+	if n > maxRelayedMessage {
+		s += "... (" + strconv.Itoa(n) + " bytes, cut)"
+	}
+	return s
 }
 
 // withRecipient adds Recipient to the application's request, sends it, and
