@@ -47,7 +47,11 @@ func (s *Server) AdminHandler() http.Handler {
 			return
 		}
 		if err := s.Healthy(r.Context()); err != nil {
-			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			// Anyone who reaches the listener asks, unauthenticated: the
+			// store's error (a database's address, user and name) is logged,
+			// not answered.
+			s.cfg.Logger.Warn("health check: the key store does not answer", "error", err)
+			http.Error(w, "unhealthy: the key store does not answer (see the server's log)", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ok\n")
