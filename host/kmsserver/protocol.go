@@ -40,14 +40,22 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
+// maxBodyReserve bounds what a declared Content-Length reserves before the
+// bytes arrive: the body is read before the request is authenticated, and
+// a head alone must not hold MaxBodyBytes per connection. 16 KiB holds a
+// Recipient request (a 4.5 KB document in base64) in one piece.
+const maxBodyReserve = 16 << 10
+
 // readBody reads the whole body into buf (its contents are overwritten;
 // nil is fine); a declared Content-Length (already checked against the
-// limit) sizes the buffer once instead of growing it through several
-// copies.
+// limit) sizes the buffer, up to maxBodyReserve, instead of growing it
+// through several copies. A longer body grows the buffer as it arrives,
+// and each outgrown buffer is cleared (bodies carry plaintext).
 func readBody(r io.Reader, contentLength int64, buf []byte) ([]byte, error) {
 	if contentLength <= 0 {
 		contentLength = 512
 	}
+	contentLength = min(contentLength, maxBodyReserve)
 	b := buf[:0]
 	if int64(cap(b)) < contentLength+1 {
 		b = make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
@@ -61,8 +69,10 @@ func readBody(r io.Reader, contentLength int64, buf []byte) ([]byte, error) {
 		if err != nil {
 			return b, err
 		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // longer than declared: grow and go on
+		if len(b) == cap(b) { // longer than reserved: grow and go on
+			old := b
+			b = append(make([]byte, 0, 2*cap(b)), b...)
+			clear(old[:cap(old)])
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -117,4 +118,49 @@ func TestBodyPoolClears(t *testing.T) {
 			t.Fatalf("the pool returned a buffer of %d bytes, over the %d limit", cap(got), maxPooledBody)
 		}
 	}
+}
+
+// TestReadBodyReservesOnlyWhatArrives: a declared Content-Length is the
+// caller's word, not bytes received, and the body is read before the
+// request is authenticated. Reserving all of it up front let anyone who
+// reaches the listener hold MaxBodyBytes of the server's memory per
+// connection for ReadTimeout with a 200-byte head and no body. At most
+// maxBodyReserve is reserved before the bytes arrive; a longer body grows
+// the buffer as it comes, and the outgrown buffers are cleared (bodies
+// carry plaintext).
+func TestReadBodyReservesOnlyWhatArrives(t *testing.T) {
+	for _, declared := range []int64{64 << 10, 1 << 20} {
+		got, err := readBody(bytes.NewReader(nil), declared, nil)
+		if err != nil || len(got) != 0 || cap(got) > maxBodyReserve+1 {
+			t.Errorf("declared %d, nothing sent: %d bytes in a buffer of %d, %v; want at most %d reserved", declared, len(got), cap(got), err, maxBodyReserve+1)
+		}
+	}
+	body := bytes.Repeat([]byte("secret plaintext"), 10<<10) // 160 KiB
+	var outgrown [][]byte
+	r := &spyReader{r: bytes.NewReader(body), seen: &outgrown}
+	got, err := readBody(r, int64(len(body)), nil)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("a 160 KiB body: %d bytes, %v", len(got), err)
+	}
+	for _, b := range outgrown {
+		if &b[:cap(b)][cap(b)-1] == &got[:cap(got)][cap(got)-1] {
+			continue // the final buffer
+		}
+		if i := bytes.IndexFunc(b[:cap(b)], func(r rune) bool { return r != 0 }); i >= 0 {
+			t.Fatalf("an outgrown buffer of %d bytes still holds the body (byte %d)", cap(b), i)
+		}
+	}
+}
+
+// spyReader records every buffer it is asked to fill.
+type spyReader struct {
+	r    io.Reader
+	seen *[][]byte
+}
+
+func (s *spyReader) Read(p []byte) (int, error) {
+	if len(p) > 0 {
+		*s.seen = append(*s.seen, p[:0:cap(p)])
+	}
+	return s.r.Read(p)
 }
