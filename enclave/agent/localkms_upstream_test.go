@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -97,4 +98,31 @@ func TestRelayedMessage(t *testing.T) {
 			t.Errorf("relayedMessage(%.40q) = %.80q, want %.80q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// FuzzRelayedMessage: whatever the key service's message, the relayed one
+// is valid UTF-8 without control, line-separator or bidi-override
+// characters, at most maxRelayedMessage bytes plus the cut marker, and a
+// message that needs nothing is relayed unchanged.
+func FuzzRelayedMessage(f *testing.F) {
+	for _, s := range []string{"", "Key 'alias/app' does not exist", "a\nb\x1b[31m\u202e\xff", strings.Repeat("é", 600)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := relayedMessage(s)
+		if !utf8.ValidString(got) || len(got) > maxRelayedMessage+40 {
+			t.Fatalf("relayedMessage(%q) = %q", s, got)
+		}
+		if i := strings.IndexFunc(got, func(r rune) bool {
+			return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
+		}); i >= 0 {
+			t.Fatalf("relayedMessage(%q) = %q has %q", s, got, got[i])
+		}
+		plain := len(s) <= maxRelayedMessage && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+			return r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
+		})
+		if plain && got != s {
+			t.Fatalf("relayedMessage(%q) = %q, want it unchanged", s, got)
+		}
+	})
 }
