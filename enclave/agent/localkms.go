@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/enclavekit/enclavekit/internal/readbody"
 	"github.com/enclavekit/enclavekit/internal/slots"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -752,28 +753,10 @@ func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []by
 	return resp.StatusCode, out, nil
 }
 
-// readAnswer reads an answer's body, at most maxKMSResponse+1 bytes, into
-// a buffer sized from its Content-Length up to 64 KiB (a parent's header
-// alone reserves no more; io.ReadAll would grow from 512 bytes, copying at
-// every step).
+// readAnswer reads an answer's body, at most maxKMSResponse+1 bytes, with
+// [readbody.Read]: into a buffer sized from its Content-Length up to 64
+// KiB (a parent's header alone reserves no more), each outgrown buffer
+// cleared (an answer carries a sealed or, refused, a plain data key).
 func readAnswer(resp *http.Response) ([]byte, error) {
-	n := 512
-	if cl := resp.ContentLength; cl >= 0 {
-		n = int(min(cl, 64<<10)) + 1 // +1: the read that finds the end
-	}
-	b := make([]byte, 0, n)
-	r := io.LimitReader(resp.Body, maxKMSResponse+1)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
+	return readbody.Read(io.LimitReader(resp.Body, maxKMSResponse+1), resp.ContentLength, 64<<10, nil)
 }

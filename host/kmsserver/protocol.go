@@ -16,6 +16,7 @@ import (
 	gojson "github.com/goccy/go-json"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/internal/readbody"
 )
 
 // decode parses a JSON request body strictly enough: one object, no
@@ -47,34 +48,11 @@ func decode(body []byte, v any) error {
 const maxBodyReserve = 16 << 10
 
 // readBody reads the whole body into buf (its contents are overwritten;
-// nil is fine); a declared Content-Length (already checked against the
-// limit) sizes the buffer, up to maxBodyReserve, instead of growing it
-// through several copies. A longer body grows the buffer as it arrives,
-// and each outgrown buffer is cleared (bodies carry plaintext).
+// nil is fine) with [readbody.Read]: a declared Content-Length (already
+// checked against the limit) sizes the buffer, up to maxBodyReserve, and
+// each outgrown buffer is cleared (bodies carry plaintext).
 func readBody(r io.Reader, contentLength int64, buf []byte) ([]byte, error) {
-	if contentLength <= 0 {
-		contentLength = 512
-	}
-	contentLength = min(contentLength, maxBodyReserve)
-	b := buf[:0]
-	if int64(cap(b)) < contentLength+1 {
-		b = make([]byte, 0, contentLength+1) // +1: EOF is seen without growing
-	}
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) { // longer than reserved: grow and go on
-			old := b
-			b = append(make([]byte, 0, 2*cap(b)), b...)
-			clear(old[:cap(old)])
-		}
-	}
+	return readbody.Read(r, contentLength, maxBodyReserve, buf)
 }
 
 // maxPooledBody is the largest request body buffer kept for reuse: a
