@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -243,18 +242,8 @@ func endpointAnswer(b *testing.B, c *Client, in *awskms.GenerateDataKeyInput) []
 // server and limits), a handler that answers canned at once to the request
 // the server read; it returns its URL.
 func serveStub(b *testing.B, canned []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	h := func(rc *fasthttp.RequestCtx) { writeFastAnswer(rc, http.StatusOK, canned, nil) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- serveKMS(ctx, ln, h, DefaultKMSMaxRequest, DefaultKMSMaxConnections, kmsServerDefaults, slog.New(slog.DiscardHandler))
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	return "http://" + startKMS(b, h, DefaultKMSMaxRequest, DefaultKMSMaxConnections, kmsServerDefaults, slog.New(slog.DiscardHandler))
 }
 
 // appSDKClient is an application's aws-sdk-go-v2 KMS client of endpoint:
@@ -344,17 +333,7 @@ func BenchmarkLocalKMSEndpointPhases(b *testing.B) {
 		}
 	}
 	serve := func(h fasthttp.RequestHandler) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() {
-			done <- serveKMS(sctx, ln, timed(h), e.max, e.conns, kmsServerDefaults, slog.New(slog.DiscardHandler))
-		}()
-		b.Cleanup(func() { cancel(); <-done })
-		return "http://" + ln.Addr().String()
+		return "http://" + startKMS(b, timed(h), e.max, e.conns, kmsServerDefaults, slog.New(slog.DiscardHandler))
 	}
 	app := appSDKClient(serve(e.serveFast))
 	canned := endpointAnswer(b, c, in)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // These tests speak raw HTTP/1.x to the server of ServeKMSEndpoint, each
@@ -37,20 +39,28 @@ func rawKMS(t *testing.T, cfg KMSEndpointConfig, lim kmsServerLimits) (string, *
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startKMS(t, e.serveFast, e.max, e.conns, lim, e.log), f
+}
+
+// startKMS serves h with serveKMS, as ServeKMSEndpoint serves the
+// endpoint, on a loopback port until the test ends, and returns the
+// address; serveKMS's error at the end fails the test.
+func startKMS(tb testing.TB, h fasthttp.RequestHandler, maxBody int64, conns int, lim kmsServerLimits, log *slog.Logger) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveKMS(ctx, ln, e.serveFast, e.max, e.conns, lim, e.log) }()
-	t.Cleanup(func() {
+	go func() { done <- serveKMS(ctx, ln, h, maxBody, conns, lim, log) }()
+	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serveKMS: %v", err)
+			tb.Errorf("serveKMS: %v", err)
 		}
 	})
-	return ln.Addr().String(), f
+	return ln.Addr().String()
 }
 
 // rawConn is one connection to the endpoint, written to as bytes and read
@@ -449,18 +459,9 @@ func TestKMSServerMalformed(t *testing.T) {
 func TestKMSServerPanic(t *testing.T) {
 	logged := &lockedBuffer{}
 	e := &KMSEndpoint{log: slog.New(slog.NewTextHandler(logged, nil))} // no slots: the handler panics
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- serveKMS(ctx, ln, e.serveFast, 1024, 4, kmsServerDefaults, slog.New(slog.DiscardHandler))
-	}()
-	defer func() { cancel(); <-done }()
+	addr := startKMS(t, e.serveFast, 1024, 4, kmsServerDefaults, slog.New(slog.DiscardHandler))
 	for range 2 {
-		c := dialRaw(t, ln.Addr().String())
+		c := dialRaw(t, addr)
 		c.send(kmsRequest("GenerateRandom", randomBody))
 		if status, code, b, _ := c.answer(); status != 500 || code != "KMSInternalException" || strings.Contains(string(b), "nil pointer") {
 			t.Fatalf("a request that panics: %d %s %s, want 500 KMSInternalException without the panic's text", status, code, b)

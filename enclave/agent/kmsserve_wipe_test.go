@@ -5,10 +5,8 @@ package agent
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -50,15 +48,7 @@ func TestKMSServerWipesAnswer(t *testing.T) {
 		left <- bytes.Clone(first)
 		e.serveFast(rc)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serveKMS(ctx, ln, h, e.max, e.conns, kmsServerDefaults, e.log) }()
-	t.Cleanup(func() { cancel(); <-done })
-	conn := dialRaw(t, ln.Addr().String())
+	conn := dialRaw(t, startKMS(t, h, e.max, e.conns, kmsServerDefaults, e.log))
 	conn.send(kmsRequest("GenerateRandom", randomBody))
 	status, code, body, _ := conn.answer()
 	if status != 200 {
