@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/enclavekit/enclavekit/internal/quote"
 	"github.com/enclavekit/enclavekit/internal/readbody"
 	"github.com/enclavekit/enclavekit/internal/slots"
 	"github.com/enclavekit/enclavekit/internal/transport"
@@ -485,24 +486,13 @@ const maxRelayedMessage = 1024
 // invalid UTF-8 replaced by '?', so that it cannot forge lines or
 // terminal output in the application's or the agent's logs.
 func relayedMessage(s string) string {
-	n := len(s)
-	if n > maxRelayedMessage {
-		cut := maxRelayedMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	s = strings.Map(func(r rune) rune {
+	s, note := quote.Cut(s, maxRelayedMessage)
+	return strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
 			return '?'
 		}
 		return r
-	}, s)
-	if n > maxRelayedMessage {
-		s += "... (" + strconv.Itoa(n) + " bytes, cut)"
-	}
-	return s
+	}, s) + note
 }
 
 // withRecipient adds Recipient to the application's request, sends it, and

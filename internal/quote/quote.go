@@ -12,14 +12,22 @@ import (
 // at a rune boundary and followed by `... (N bytes, cut)`, N being the
 // length of s. maxBytes below 1 repeats none of it.
 func String(s string, maxBytes int) string {
+	p, note := Cut(s, maxBytes)
+	return strconv.Quote(p) + note
+}
+
+// Cut returns at most maxBytes of s, cut at a rune boundary, and the note
+// that says so, `... (N bytes, cut)` (N the length of s), or "" when s is
+// whole. maxBytes below 1 keeps none of it.
+func Cut(s string, maxBytes int) (prefix, note string) {
 	if len(s) <= maxBytes {
-		return strconv.Quote(s)
+		return s, ""
 	}
 	n := max(maxBytes, 0)
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return strconv.Quote(s[:n]) + "... (" + strconv.Itoa(len(s)) + " bytes, cut)"
+	return s[:n], "... (" + strconv.Itoa(len(s)) + " bytes, cut)"
 }
 
 // List shows at most maxValues of vals, each as [String] with maxBytes,

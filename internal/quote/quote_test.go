@@ -74,3 +74,18 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+func TestCut(t *testing.T) {
+	for _, tc := range []struct {
+		in, prefix, note string
+		max              int
+	}{
+		{"abc", "abc", "", 3},
+		{"abcé", "abc", "... (5 bytes, cut)", 4},
+		{"abc", "", "... (3 bytes, cut)", -1},
+	} {
+		if p, n := Cut(tc.in, tc.max); p != tc.prefix || n != tc.note {
+			t.Errorf("Cut(%q, %d) = %q, %q; want %q, %q", tc.in, tc.max, p, n, tc.prefix, tc.note)
+		}
+	}
+}
