@@ -101,16 +101,28 @@ func (p *Policy) UsesResourceTags() bool { return p != nil && p.resourceTags }
 // returns it. source must be the connection's remote address, not a value
 // the client sent; now is the request time.
 func AddTransport(ctx map[string][]string, source netip.Addr, secure bool, now time.Time) map[string][]string {
+	return addTransport(ctx, source, secure, now, 1<<len(transportKeys)-1)
+}
+
+// addTransport adds to ctx (allocating it when nil) the transport keys
+// whose bits are set in reads, and returns it.
+func addTransport(ctx map[string][]string, source netip.Addr, secure bool, now time.Time, reads uint8) map[string][]string {
 	if ctx == nil {
 		ctx = make(map[string][]string, 4)
 	}
-	if source.IsValid() {
+	if reads&(1<<transportSourceIP) != 0 && source.IsValid() {
 		ctx[KeySourceIP] = []string{source.Unmap().WithZone("").String()}
 	}
-	ctx[KeySecureTransport] = []string{strconv.FormatBool(secure)}
+	if reads&(1<<transportSecureTransport) != 0 {
+		ctx[KeySecureTransport] = []string{strconv.FormatBool(secure)}
+	}
 	now = now.UTC().Truncate(time.Second)
-	ctx[KeyCurrentTime] = []string{now.Format(time.RFC3339)}
-	ctx[KeyEpochTime] = []string{strconv.FormatInt(now.Unix(), 10)}
+	if reads&(1<<transportCurrentTime) != 0 {
+		ctx[KeyCurrentTime] = []string{now.Format(time.RFC3339)}
+	}
+	if reads&(1<<transportEpochTime) != 0 {
+		ctx[KeyEpochTime] = []string{strconv.FormatInt(now.Unix(), 10)}
+	}
 	return ctx
 }
 
@@ -155,26 +167,7 @@ func AddTransportFor(ctx map[string][]string, source netip.Addr, secure bool, no
 			reads |= p.transport
 		}
 	}
-	if ctx == nil {
-		ctx = make(map[string][]string, 4)
-	}
-	if reads == 0 {
-		return ctx
-	}
-	if reads&(1<<transportSourceIP) != 0 && source.IsValid() {
-		ctx[KeySourceIP] = []string{source.Unmap().WithZone("").String()}
-	}
-	if reads&(1<<transportSecureTransport) != 0 {
-		ctx[KeySecureTransport] = []string{strconv.FormatBool(secure)}
-	}
-	now = now.UTC().Truncate(time.Second)
-	if reads&(1<<transportCurrentTime) != 0 {
-		ctx[KeyCurrentTime] = []string{now.Format(time.RFC3339)}
-	}
-	if reads&(1<<transportEpochTime) != 0 {
-		ctx[KeyEpochTime] = []string{strconv.FormatInt(now.Unix(), 10)}
-	}
-	return ctx
+	return addTransport(ctx, source, secure, now, reads)
 }
 
 // UsesKey reports whether any condition of the policy names the condition
