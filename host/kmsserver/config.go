@@ -117,6 +117,17 @@ type Config struct {
 	// ShutdownTimeout bounds how long [Server.Serve] waits for requests in
 	// flight after its context ends; default 10 seconds.
 	ShutdownTimeout time.Duration
+	// RequestTimeout bounds each request's operation, from the
+	// authenticated request to its answer: the deadline of the context
+	// every key store call gets. A store that has not answered by then (a
+	// database behind a network partition) makes the request fail with
+	// DependencyTimeoutException (HTTP 503), as an unavailable store does,
+	// instead of holding the request until the client gives up. Default 10
+	// seconds; it must be below the KMS listener's write timeout
+	// ([WriteTimeout], 30 seconds), past which the answer could not be
+	// written. A store's own bound (keystore/postgres's OperationTimeout)
+	// applies to each of its calls within it.
+	RequestTimeout time.Duration
 	// DeletionSweepInterval is how often [Server.Serve] destroys the keys
 	// whose deletion date has passed (and once when it starts); default 1
 	// hour. Until then such a key already answers NotFoundException.
@@ -213,6 +224,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	if cfg.DeletionSweepInterval == 0 {
 		cfg.DeletionSweepInterval = time.Hour
 	}
@@ -265,6 +279,11 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		bad("shutdown timeout", "negative")
+	}
+	if cfg.RequestTimeout < 0 {
+		bad("request timeout", "negative")
+	} else if cfg.RequestTimeout >= WriteTimeout {
+		bad("request timeout", "%s is not below the write timeout of %s, past which the answer could not be written", cfg.RequestTimeout, WriteTimeout)
 	}
 	if cfg.RotationSweepInterval < 0 {
 		bad("rotation sweep interval", "negative")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -19,14 +20,16 @@ func TestConfigErrors(t *testing.T) {
 		mod     func(*Config)
 		setting string
 	}{
-		"short root key": {func(c *Config) { c.RootKey = make([]byte, 16) }, "root key"},
-		"no access keys": {func(c *Config) { c.AccessKeys = nil }, "access keys"},
-		"no store":       {func(c *Config) { c.Store = nil }, "key store"},
-		"bad account":    {func(c *Config) { c.AccountID = "12" }, "account ID"},
-		"bad region":     {func(c *Config) { c.Region = "Mars" }, "region"},
-		"empty roots":    {func(c *Config) { c.AttestationRoots = []*x509.Certificate{} }, "attestation roots"},
-		"no principal":   {func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} }, `access key "A"`},
-		"negative skew":  {func(c *Config) { c.MaxClockSkew = -1 }, "maximum clock skew"},
+		"short root key":                       {func(c *Config) { c.RootKey = make([]byte, 16) }, "root key"},
+		"no access keys":                       {func(c *Config) { c.AccessKeys = nil }, "access keys"},
+		"no store":                             {func(c *Config) { c.Store = nil }, "key store"},
+		"bad account":                          {func(c *Config) { c.AccountID = "12" }, "account ID"},
+		"bad region":                           {func(c *Config) { c.Region = "Mars" }, "region"},
+		"empty roots":                          {func(c *Config) { c.AttestationRoots = []*x509.Certificate{} }, "attestation roots"},
+		"no principal":                         {func(c *Config) { c.AccessKeys["A"] = AccessKey{Secret: "s"} }, `access key "A"`},
+		"negative skew":                        {func(c *Config) { c.MaxClockSkew = -1 }, "maximum clock skew"},
+		"negative request timeout":             {func(c *Config) { c.RequestTimeout = -time.Second }, "request timeout"},
+		"request timeout at the write timeout": {func(c *Config) { c.RequestTimeout = WriteTimeout }, "request timeout"},
 		"no identity policy": {func(c *Config) {
 			c.AccessKeys["A"] = AccessKey{Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a"}
 		}, `access key "A"`},
@@ -92,5 +95,32 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 	c.TLSConfig = &tls.Config{}
 	if _, err := NewServer(c); err != nil {
 		t.Fatalf("with TLS: %v", err)
+	}
+}
+
+// TestRequestTimeoutDefault: a zero RequestTimeout is the default, below
+// the write timeout; one just below the write timeout is accepted.
+func TestRequestTimeoutDefault(t *testing.T) {
+	for _, tc := range []struct{ set, want time.Duration }{
+		{0, DefaultRequestTimeout},
+		{time.Second, time.Second},
+		{WriteTimeout - time.Millisecond, WriteTimeout - time.Millisecond},
+	} {
+		s, err := NewServer(&Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32), RequestTimeout: tc.set,
+			AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a", Policy: FullAccessPolicy}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.cfg.RequestTimeout != tc.want {
+			t.Errorf("RequestTimeout %v: got %v, want %v", tc.set, s.cfg.RequestTimeout, tc.want)
+		}
+	}
+	if DefaultRequestTimeout >= WriteTimeout {
+		t.Fatalf("default request timeout %v is not below the write timeout %v", DefaultRequestTimeout, WriteTimeout)
+	}
+	_, err := NewServer(&Config{Store: openDir(t, t.TempDir()), RootKey: make([]byte, 32), RequestTimeout: -1,
+		AccessKeys: map[string]AccessKey{"A": {Secret: "s", PrincipalARN: "arn:aws:iam::111122223333:user/a", Policy: FullAccessPolicy}}})
+	if err == nil || err.Error() != "kmsserver: request timeout: negative" {
+		t.Fatalf("negative request timeout: %v", err)
 	}
 }

@@ -18,9 +18,11 @@
 // X-Amzn-ErrorType header, HTTP 400 for client errors (412 for
 // DryRunOperationException, 413 for an oversized body), 500 for
 // KMSInternalException and 503 for DependencyTimeoutException (the key store
-// is unavailable: keystore.ErrUnavailable; Decrypt and GenerateDataKey mark
-// their context with keystore.WithCachedReads so a database backend may
-// answer them from its cache). Every response carries x-amzn-RequestId.
+// is unavailable: keystore.ErrUnavailable, or did not answer within
+// [Config.RequestTimeout], the deadline of every store call of a request;
+// Decrypt and GenerateDataKey mark their context with
+// keystore.WithCachedReads so a database backend may answer them from its
+// cache). Every response carries x-amzn-RequestId.
 //
 // Keys are named by key ID, key ARN, alias name or alias ARN.
 //

@@ -6,6 +6,7 @@ package kmsserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -113,6 +114,10 @@ func writeError(w http.ResponseWriter, err error) string {
 	case errors.As(err, &ae):
 	case errors.Is(err, keystore.ErrUnavailable):
 		ae = apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
+	case errors.Is(err, context.DeadlineExceeded):
+		// The request's deadline (Config.RequestTimeout, the only one on
+		// its context) passed in a store call.
+		ae = apiErr(CodeDependencyTimeout, "The key store did not answer in time; retry the request.")
 	default:
 		ae = internalErr()
 	}

@@ -21,6 +21,14 @@ import (
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
+// WriteTimeout bounds the writing of a KMS listener's answer, from the end
+// of the request's header ([Config.RequestTimeout] must stay below it).
+const WriteTimeout = 30 * time.Second
+
+// DefaultRequestTimeout is [Config.RequestTimeout] when left zero: below
+// [WriteTimeout] with room to write the answer.
+const DefaultRequestTimeout = 10 * time.Second
+
 // httpServer returns an http.Server for h with the timeouts and header
 // limit the service needs (slow clients cannot hold connections).
 func (s *Server) httpServer(h http.Handler) *http.Server {
@@ -28,7 +36,7 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),

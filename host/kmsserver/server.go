@@ -227,6 +227,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	c = &call{ctx: r.Context(), op: name, principal: key.PrincipalARN, now: now, ev: ev, source: remoteAddr(r), secure: r.TLS != nil}
+	// Every store call of the operation shares one deadline: a store that
+	// does not answer (a database behind a partition) fails the request
+	// with DependencyTimeoutException (writeError) instead of holding it.
+	octx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c = &call{ctx: octx, op: name, principal: key.PrincipalARN, now: now, ev: ev, source: remoteAddr(r), secure: r.TLS != nil}
 	out, err = fn(c, body)
 }
