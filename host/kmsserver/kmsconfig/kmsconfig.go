@@ -35,6 +35,7 @@
 //
 //	max_concurrent_key_generations: 0  # RSA key generations at once; 0 = half the CPUs
 //	key_usage_flush_interval: 1m       # last usage written to the store; 1s to 24h
+//	request_timeout: 10s               # then DependencyTimeoutException; 100ms to below 30s
 //
 // Several replicas share their keys through PostgreSQL instead of a
 // directory: replace key_store_dir with a postgres block (every replica gets
@@ -86,6 +87,14 @@ const (
 	MaxKeyUsageFlushInterval = 24 * time.Hour
 )
 
+// The bounds of request_timeout: below MinRequestTimeout a store's
+// ordinary round trips would fail; from kmsserver.WriteTimeout on, the
+// answer could not be written.
+const (
+	MinRequestTimeout = 100 * time.Millisecond
+	MaxRequestTimeout = kmsserver.WriteTimeout - time.Millisecond
+)
+
 // ErrNoRootKey reports a root_key_file that does not exist (it also
 // matches [ErrConfig]).
 var ErrNoRootKey = errors.New("kmsconfig: root key file not found")
@@ -119,6 +128,12 @@ type File struct {
 	// out) is the server's default, 1 minute. See
 	// kmsserver.Config.KeyUsageFlushInterval.
 	KeyUsageFlushInterval *time.Duration `yaml:"key_usage_flush_interval"`
+	// RequestTimeout (request_timeout) bounds each request's operation: a
+	// key store that has not answered by then makes it fail with
+	// DependencyTimeoutException. From [MinRequestTimeout] to
+	// [MaxRequestTimeout] (below the 30 s write timeout); nil (left out) is
+	// the server's default, 10 seconds. See kmsserver.Config.RequestTimeout.
+	RequestTimeout *time.Duration `yaml:"request_timeout"`
 
 	// Warnings lists deprecated settings Load found (for the caller to
 	// log); they still take effect.
@@ -270,6 +285,10 @@ func Load(path string) (*File, error) {
 	if d := f.KeyUsageFlushInterval; d != nil && (*d < MinKeyUsageFlushInterval || *d > MaxKeyUsageFlushInterval) {
 		return nil, f.errorf("key_usage_flush_interval", "%s is out of range: give a duration from 1s to 24h (such as 1m or 5m), or leave it out for the default 1m", *d)
 	}
+	if d := f.RequestTimeout; d != nil && (*d < MinRequestTimeout || *d > MaxRequestTimeout) {
+		return nil, f.errorf("request_timeout", "%s is out of range: give a duration from %s to below the %s write timeout (such as 10s), or leave it out for the default %s",
+			*d, MinRequestTimeout, kmsserver.WriteTimeout, kmsserver.DefaultRequestTimeout)
+	}
 	if a := f.Attestation.AllowDebug; a != nil {
 		if f.Attestation.AllowDebugUnsafe && !*a {
 			return nil, f.errorf("attestation.allow_debug", "allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only")
@@ -375,6 +394,9 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 	}
 	if f.KeyUsageFlushInterval != nil {
 		cfg.KeyUsageFlushInterval = *f.KeyUsageFlushInterval
+	}
+	if f.RequestTimeout != nil {
+		cfg.RequestTimeout = *f.RequestTimeout
 	}
 	if f.TLS != nil {
 		tc, err := f.tlsConfig()
