@@ -391,17 +391,22 @@ const (
 
 // attestationOf tells from the (lower-cased) context which kind of
 // document the attestation keys come from. It only shapes reasons: which
-// keys are present decides every condition by itself.
+// keys are present decides every condition by itself. A context with keys
+// of both kinds (no verified document presents them; a caller could build
+// one) is an enclave document's: NitroTPM only when no enclave key is
+// present, whatever the map order.
 func attestationOf(ctx map[string][]string) attKind {
+	kind := attNone
 	for k := range ctx {
-		switch {
-		case strings.HasPrefix(k, keyNitroTPMPCRPrefixLower):
-			return attNitroTPM
-		case strings.HasPrefix(k, keyAttestationPrefixLower):
+		if !strings.HasPrefix(k, keyAttestationPrefixLower) {
+			continue
+		}
+		if !strings.HasPrefix(k, keyNitroTPMPCRPrefixLower) {
 			return attEnclave
 		}
+		kind = attNitroTPM
 	}
-	return attNone
+	return kind
 }
 
 // otherKind names the kind of document presented when c is an attestation

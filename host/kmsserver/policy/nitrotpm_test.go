@@ -128,3 +128,39 @@ func TestAddNitroTPMAttestation(t *testing.T) {
 		t.Errorf("AddNitroTPMAttestation into existing = %v", got)
 	}
 }
+
+// TestAttestationKindMixedIsDeterministic: a context holding keys of both
+// kinds (no verified document yields one; a caller of this package could
+// build it) is taken as an enclave document's, every time: the kind used
+// to come from the first attestation key in map order, so the reason
+// for the same request changed from one evaluation to the next.
+func TestAttestationKindMixedIsDeterministic(t *testing.T) {
+	tpmPinned := mustParseFile(t, "nitrotpm_pcrs.json")
+	// Enclave keys, and NitroTPM keys without the pinned NitroTPMPCR4.
+	mixed := AddNitroTPMAttestation(
+		AddAttestation(nil, map[int][]byte{0: mustHex(image), 1: mustHex(pcr1), 2: mustHex(pcr2), 4: mustHex(tpmPCR4), 7: mustHex(tpmPCR7)}),
+		map[int][]byte{0: make([]byte, 48), 1: make([]byte, 48), 2: make([]byte, 48), 23: {0xff}})
+	r := Request{Principal: role, Action: "kms:Decrypt", Resource: keyARN, Context: mixed}
+	first := tpmPinned.Evaluate(r)
+	if first.Allowed {
+		t.Fatalf("mixed context without NitroTPMPCR4 admitted: %+v", first)
+	}
+	if !strings.Contains(first.Reason, "Nitro Enclave document") {
+		t.Errorf("reason %q: want the enclave document's", first.Reason)
+	}
+	for i := 0; i < 500; i++ {
+		if k := Prepare(r).hasAtt; k != attEnclave {
+			t.Fatalf("run %d: kind %d, want attEnclave (%d)", i, k, attEnclave)
+		}
+		if d := tpmPinned.Evaluate(r); d.Reason != first.Reason {
+			t.Fatalf("run %d: reason %q, the first run's %q", i, d.Reason, first.Reason)
+		}
+	}
+	// Only NitroTPM keys: a NitroTPM document.
+	if k := Prepare(Request{Context: nitroTPMAttested(tpmPCR4, tpmPCR7)}).hasAtt; k != attNitroTPM {
+		t.Errorf("NitroTPM keys only: kind %d, want attNitroTPM", k)
+	}
+	if k := Prepare(Request{Context: AddEncryptionContext(nil, map[string]string{"a": "b"})}).hasAtt; k != attNone {
+		t.Errorf("no attestation keys: kind %d, want attNone", k)
+	}
+}
