@@ -118,9 +118,10 @@ type Config struct {
 	// flight after its context ends; default 10 seconds.
 	ShutdownTimeout time.Duration
 	// RequestTimeout bounds each request's operation, from the
-	// authenticated request to its answer: the deadline of the context
-	// every key store call gets. A store that has not answered by then (a
-	// database behind a network partition) makes the request fail with
+	// authenticated request until the operation returns: the deadline of
+	// the context every key store call of the request gets (a Store must
+	// honour it). A store that has not answered by then (a database
+	// behind a network partition) makes the request fail with
 	// DependencyTimeoutException (HTTP 503), as an unavailable store does,
 	// instead of holding the request until the client gives up. Default 10
 	// seconds; it must be below the KMS listener's write timeout
