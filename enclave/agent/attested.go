@@ -18,7 +18,21 @@ import (
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
+// Defaults for the bounds of [Attested.Serve] (see [AttestedConfig]).
+const (
+	// DefaultAttestedHeaderTimeout is AttestedConfig.HeaderTimeout when
+	// zero.
+	DefaultAttestedHeaderTimeout = 10 * time.Second
+	// DefaultAttestedIdleTimeout is AttestedConfig.IdleTimeout when zero.
+	DefaultAttestedIdleTimeout = 2 * time.Minute
+)
+
 // AttestedConfig configures [NewAttested].
+//
+// Every connection to the attested listener comes through the parent
+// instance, which the threat model treats as an attacker: the bounds below
+// limit what it costs the enclave. A negative bound is refused
+// ([ErrConfig]); zero is its default.
 type AttestedConfig struct {
 	// NSM makes the attestation documents. Required.
 	NSM attestedtls.Attester
@@ -32,6 +46,46 @@ type AttestedConfig struct {
 	Refresh time.Duration
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
+
+	// HeaderTimeout bounds the TLS handshake, from the connection's
+	// opening, and then each request's line and headers, from the
+	// request's first byte (the first request's from the end of the
+	// handshake): a client that connects and sends nothing, or sends
+	// half a handshake or half a request, is closed after it. Zero is
+	// DefaultAttestedHeaderTimeout (10 s: ample for a handshake and a
+	// request head across the internet, short for a client that only
+	// holds the connection).
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection. Zero is DefaultAttestedIdleTimeout (2 min, as the local
+	// KMS endpoint).
+	IdleTimeout time.Duration
+}
+
+// attestedLimits are the bounds [Attested.Serve] serves with, the zero
+// fields of an AttestedConfig replaced by their defaults.
+type attestedLimits struct {
+	header, idle time.Duration
+}
+
+// limits checks cfg's bounds, reporting every negative one, and
+// returns them with the defaults filled in.
+func (cfg *AttestedConfig) limits() (attestedLimits, error) {
+	var errs []error
+	dur := func(name string, v, def time.Duration) time.Duration {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%w: attested listener: %s is negative (%v); 0 is the default, %v", ErrConfig, name, v, def))
+		}
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	lim := attestedLimits{
+		header: dur("HeaderTimeout", cfg.HeaderTimeout, DefaultAttestedHeaderTimeout),
+		idle:   dur("IdleTimeout", cfg.IdleTimeout, DefaultAttestedIdleTimeout),
+	}
+	return lim, errors.Join(errs...)
 }
 
 // Attested is the agent's attested TLS listener: one TLS 1.3 listener,
@@ -43,6 +97,7 @@ type AttestedConfig struct {
 type Attested struct {
 	srv *attestedtls.Server
 	h   http.Handler
+	lim attestedLimits
 	log *slog.Logger
 }
 
@@ -53,6 +108,10 @@ func NewAttested(cfg *AttestedConfig) (*Attested, error) {
 		return nil, fmt.Errorf("%w: attested listener without NSM", ErrConfig)
 	}
 	up, err := parseUpstream(cfg.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := cfg.limits()
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +134,7 @@ func NewAttested(cfg *AttestedConfig) (*Attested, error) {
 			writeError(w, http.StatusBadGateway, "upstream_error", "the application did not answer")
 		},
 	}
-	return &Attested{srv: srv, h: srv.Handler(rp), log: log}, nil
+	return &Attested{srv: srv, h: srv.Handler(rp), lim: lim, log: log}, nil
 }
 
 // parseUpstream accepts only http:// URLs on a loopback host: the
@@ -131,8 +190,8 @@ func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	srv := &http.Server{
 		Handler:           a.h,
 		TLSConfig:         a.srv.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: a.lim.header, // the handshake's bound too
+		IdleTimeout:       a.lim.idle,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
