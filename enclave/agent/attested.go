@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/enclavekit/enclavekit/attestedtls"
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -25,6 +27,11 @@ const (
 	DefaultAttestedHeaderTimeout = 10 * time.Second
 	// DefaultAttestedIdleTimeout is AttestedConfig.IdleTimeout when zero.
 	DefaultAttestedIdleTimeout = 2 * time.Minute
+	// DefaultAttestedWriteTimeout is AttestedConfig.WriteTimeout when
+	// zero.
+	DefaultAttestedWriteTimeout = time.Minute
+	// DefaultAttestedMaxConns is AttestedConfig.MaxConns when zero.
+	DefaultAttestedMaxConns = 1024
 )
 
 // AttestedConfig configures [NewAttested].
@@ -60,12 +67,41 @@ type AttestedConfig struct {
 	// connection. Zero is DefaultAttestedIdleTimeout (2 min, as the local
 	// KMS endpoint).
 	IdleTimeout time.Duration
+	// WriteTimeout bounds each request end to end, from the end of its
+	// headers: the arrival of its body, the application's answer and
+	// the client's reading of it must all be done within it. At the
+	// bound the request's context is cancelled, and the request to the
+	// application with it, releasing its connection (the client gets
+	// 504 upstream_timeout if no answer had begun); a moment later (a
+	// quarter of the bound, at most 1 s) the connection's reads and
+	// writes fail, which closes it. So a client that sends a request
+	// and never reads the answer, or trickles its body, holds a
+	// goroutine and a connection to the application for this long at
+	// most. An upgraded connection (WebSocket) is one request, bounded
+	// by it as well. Zero is DefaultAttestedWriteTimeout (1 min:
+	// the usual bound of reverse proxies and load balancers, nginx's
+	// proxy_read_timeout and send_timeout, an ALB's idle timeout; an
+	// application that streams longer answers needs a longer one).
+	WriteTimeout time.Duration
+	// MaxConns bounds the connections open at once. Each costs the
+	// enclave a goroutine, its TLS and HTTP buffers (tens of KiB) and,
+	// for its handshake, an ECDSA signature; one beyond the bound is not
+	// accepted, so neither handshaken nor read, until another closes: it
+	// waits in the kernel's accept queue, and the client sees a slow
+	// handshake, not an error. Held connections are closed by the
+	// timeouts above, so a parent that holds MaxConns of them keeps other
+	// clients waiting (a denial of service, which it can cause anyway by
+	// relaying nothing) but cannot grow the enclave's memory. Zero is
+	// DefaultAttestedMaxConns (1024, host-proxy's default per route,
+	// which relays this listener: tens of MiB at most).
+	MaxConns int
 }
 
 // attestedLimits are the bounds [Attested.Serve] serves with, the zero
 // fields of an AttestedConfig replaced by their defaults.
 type attestedLimits struct {
-	header, idle time.Duration
+	header, idle, write time.Duration
+	conns               int
 }
 
 // limits checks cfg's bounds, reporting every negative one, and
@@ -84,6 +120,14 @@ func (cfg *AttestedConfig) limits() (attestedLimits, error) {
 	lim := attestedLimits{
 		header: dur("HeaderTimeout", cfg.HeaderTimeout, DefaultAttestedHeaderTimeout),
 		idle:   dur("IdleTimeout", cfg.IdleTimeout, DefaultAttestedIdleTimeout),
+		write:  dur("WriteTimeout", cfg.WriteTimeout, DefaultAttestedWriteTimeout),
+		conns:  cfg.MaxConns,
+	}
+	switch {
+	case lim.conns < 0:
+		errs = append(errs, fmt.Errorf("%w: attested listener: MaxConns is negative (%d); 0 is the default, %d", ErrConfig, lim.conns, DefaultAttestedMaxConns))
+	case lim.conns == 0:
+		lim.conns = DefaultAttestedMaxConns
 	}
 	return lim, errors.Join(errs...)
 }
@@ -130,6 +174,11 @@ func NewAttested(cfg *AttestedConfig) (*Attested, error) {
 			r.Out.Header.Set("X-Forwarded-Proto", "https")
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.DeadlineExceeded) {
+				log.Warn("attested listener: the application did not answer in time", slog.String("upstream", up.String()), slog.Duration("write_timeout", lim.write))
+				writeError(w, http.StatusGatewayTimeout, "upstream_timeout", "the application did not answer within "+lim.write.String())
+				return
+			}
 			log.Warn("attested listener: upstream failed", slog.String("upstream", up.String()), slog.Any("err", err))
 			writeError(w, http.StatusBadGateway, "upstream_error", "the application did not answer")
 		},
@@ -174,10 +223,37 @@ func (a *Attested) TLSConfig() *tls.Config { return a.srv.TLSConfig() }
 // KeyHash returns the SHA-256 of the TLS key's SubjectPublicKeyInfo.
 func (a *Attested) KeyHash() []byte { return a.srv.KeyHash() }
 
+// bounded bounds each request h serves to the listener's WriteTimeout:
+// its context ends then, which ends the request to the application (an
+// answer not begun is 504, written within the grace), and the
+// connection's reads and writes fail a grace later (a quarter of the
+// bound, at most 1 s), which closes it. The deadlines are the
+// connection's, so they hold whatever h does, a hijacked (upgraded)
+// connection included; the server clears them after the request.
+func (a *Attested) bounded(h http.Handler) http.Handler {
+	grace := min(time.Second, a.lim.write/4)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		end := time.Now().Add(a.lim.write)
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(end.Add(grace))
+		_ = rc.SetWriteDeadline(end.Add(grace))
+		ctx, cancel := context.WithDeadline(r.Context(), end)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // Serve serves the attested listener on the transport address addr
 // (vsock://, tcp:// or unix://) until ctx is done, then shuts down
 // gracefully (up to 5 s). ready, when not nil, receives the listener's
 // address once listening.
+//
+// Its bounds are AttestedConfig's: at most MaxConns connections (one
+// more waits unaccepted), the handshake and each request's head within
+// HeaderTimeout, each request end to end within WriteTimeout (504
+// upstream_timeout when the application has not answered by then),
+// kept-alive connections idle for IdleTimeout at most; request line and
+// headers 16 KiB (431 beyond).
 func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
 	ta, err := transport.ParseAddr(addr)
 	if err != nil {
@@ -187,8 +263,9 @@ func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	if err != nil {
 		return fmt.Errorf("agent: listen on %s: %w", addr, err)
 	}
+	ln = netutil.LimitListener(ln, a.lim.conns)
 	srv := &http.Server{
-		Handler:           a.h,
+		Handler:           a.bounded(a.h),
 		TLSConfig:         a.srv.TLSConfig(),
 		ReadHeaderTimeout: a.lim.header, // the handshake's bound too
 		IdleTimeout:       a.lim.idle,

@@ -3,6 +3,7 @@
 package agent_test
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,7 +163,10 @@ func TestAttestedConfigBounds(t *testing.T) {
 	}{
 		{agent.AttestedConfig{HeaderTimeout: -time.Second}, []string{"HeaderTimeout"}},
 		{agent.AttestedConfig{IdleTimeout: -1}, []string{"IdleTimeout"}},
-		{agent.AttestedConfig{HeaderTimeout: -1, IdleTimeout: -1}, []string{"HeaderTimeout", "IdleTimeout"}},
+		{agent.AttestedConfig{WriteTimeout: -time.Minute}, []string{"WriteTimeout"}},
+		{agent.AttestedConfig{MaxConns: -1}, []string{"MaxConns"}},
+		{agent.AttestedConfig{HeaderTimeout: -1, IdleTimeout: -1, WriteTimeout: -1, MaxConns: -5},
+			[]string{"HeaderTimeout", "IdleTimeout", "WriteTimeout", "MaxConns"}},
 	} {
 		_, err := agent.NewAttested(cfg(tc.cfg))
 		if !errors.Is(err, agent.ErrConfig) {
@@ -176,5 +181,157 @@ func TestAttestedConfigBounds(t *testing.T) {
 	}
 	if _, err := agent.NewAttested(cfg(agent.AttestedConfig{})); err != nil {
 		t.Errorf("zero bounds (the defaults): %v", err)
+	}
+}
+
+// TestAttestedConnectionBound: with MaxConns connections open, whether
+// before or after their handshake, one more is not handshaken (nor read)
+// until one of them closes; then it is served.
+func TestAttestedConnectionBound(t *testing.T) {
+	const max = 2
+	for name, hold := range map[string]func(*testing.T, net.Conn) net.Conn{
+		"before the handshake": func(t *testing.T, c net.Conn) net.Conn { return c },
+		"after the handshake": func(t *testing.T, c net.Conn) net.Conn {
+			tc := tlsClient(c)
+			if err := tc.Handshake(); err != nil {
+				t.Fatalf("handshake within the bound: %v", err)
+			}
+			return tc
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr := serveBounded(t, agent.AttestedConfig{MaxConns: max}, okApp())
+			var held []net.Conn
+			for range max {
+				held = append(held, hold(t, dialTCP(t, addr)))
+			}
+			// The kernel completes the TCP connect of one more (it waits
+			// in the accept queue), but its handshake gets no answer.
+			over := tlsClient(dialTCP(t, addr))
+			_ = over.SetDeadline(time.Now().Add(time.Minute)) // only turns a hang into a failure
+			done := make(chan error, 1)
+			go func() { done <- over.Handshake() }()
+			select {
+			case err := <-done:
+				t.Fatalf("a connection over MaxConns %d was handshaken (err %v) while %d were open", max, err, max)
+			case <-time.After(300 * time.Millisecond):
+			}
+			held[0].Close()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("the waiting connection's handshake, once one closed: %v", err)
+				}
+			case <-time.After(boundSlack):
+				t.Fatalf("the waiting connection was not handshaken within %v of one closing", boundSlack)
+			}
+			if _, err := io.WriteString(over, "GET / HTTP/1.1\r\nHost: enclave\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+			if err != nil {
+				t.Fatalf("the waiting connection's request: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(b) != "ok" {
+				t.Errorf("the waiting connection's request: %d %q", resp.StatusCode, b)
+			}
+		})
+	}
+}
+
+// TestAttestedConnectionFlood: a flood of connections that send nothing
+// grows the enclave's goroutines by what MaxConns of them cost (one each,
+// and one more each while its handshake runs), not by the flood.
+func TestAttestedConnectionFlood(t *testing.T) {
+	const max, flood = 4, 64
+	addr := serveBounded(t, agent.AttestedConfig{MaxConns: max}, okApp())
+	before := runtime.NumGoroutine()
+	for range flood {
+		dialTCP(t, addr)
+	}
+	// The server accepts what it will at once; 300 ms is plenty for the
+	// flood to show, on a machine where 64 accepts take microseconds.
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if grown := runtime.NumGoroutine() - before; grown > 2*max+2 {
+			t.Fatalf("%d connections (MaxConns %d) grew the goroutines by %d", flood, max, grown)
+		}
+	}
+}
+
+// TestAttestedWriteTimeout: a client that sends a request and never reads
+// its answer holds the request, its goroutine and the connection to the
+// application for WriteTimeout, not for good: the application's writes
+// fail once the agent gives up, and the client's connection is closed.
+func TestAttestedWriteTimeout(t *testing.T) {
+	const write = 300 * time.Millisecond
+	released := make(chan time.Time, 1)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := w.Write(buf); err != nil {
+				released <- time.Now()
+				return
+			}
+		}
+	})
+	addr := serveBounded(t, agent.AttestedConfig{WriteTimeout: write}, app)
+	tc := tlsClient(dialTCP(t, addr))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := io.WriteString(tc, "GET /stream HTTP/1.1\r\nHost: enclave\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-released:
+		if el := at.Sub(start); el < write {
+			t.Errorf("the answer was cut after %v, before WriteTimeout %v", el, write)
+		}
+	case <-time.After(write + boundSlack):
+		t.Fatalf("%v after a request whose answer nobody reads, the agent still holds it and its connection to the application (WriteTimeout %v)", write+boundSlack, write)
+	}
+	// Reading now drains what the buffers hold, then finds the end.
+	if el, ok := closedWithin(tc, write+boundSlack); !ok {
+		t.Errorf("the client's connection is still open after %v more", el)
+	}
+}
+
+// TestAttestedRequestTimeout: a request the application does not answer
+// is bounded by WriteTimeout too: its request to the application is
+// cancelled and the client gets 504.
+func TestAttestedRequestTimeout(t *testing.T) {
+	const write = 300 * time.Millisecond
+	cancelled := make(chan time.Time, 1)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		cancelled <- time.Now()
+	})
+	addr := serveBounded(t, agent.AttestedConfig{WriteTimeout: write}, app)
+	tc := tlsClient(dialTCP(t, addr))
+	_ = tc.SetDeadline(time.Now().Add(time.Minute)) // only turns a hang into a failure
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := io.WriteString(tc, "GET /slow HTTP/1.1\r\nHost: enclave\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-cancelled:
+		if el := at.Sub(start); el < write {
+			t.Errorf("the request was cancelled after %v, before WriteTimeout %v", el, write)
+		}
+	case <-time.After(write + boundSlack):
+		t.Fatalf("the application's request is not cancelled %v after it began (WriteTimeout %v)", write+boundSlack, write)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil {
+		t.Fatalf("the client's answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(b), "upstream_timeout") {
+		t.Errorf("the client's answer: %d %s, want 504 upstream_timeout", resp.StatusCode, b)
 	}
 }
