@@ -213,6 +213,36 @@
 // package); remote clients verify it with attestedtls or nitro-verify
 // --connect, through host-proxy ingress, which relays it as raw TCP.
 //
+// Every connection to it comes through the parent, so [Attested.Serve]
+// bounds what one costs the enclave ([AttestedConfig] sets the bounds,
+// zero is the default):
+//
+//   - at most MaxConns connections open (1024, host-proxy's default per
+//     route); one more is not accepted, so neither handshaken (an ECDSA
+//     signature each) nor read, until one closes: it waits in the
+//     kernel's accept queue. A held connection costs 40 KiB at most (its
+//     goroutine's stack, TLS and HTTP buffers), so the bound keeps a flood
+//     to tens of MiB;
+//   - the TLS handshake, and then each request's line and headers,
+//     within HeaderTimeout (10 s): a client that connects and sends
+//     nothing, or half a handshake or half a request, is closed;
+//   - each request end to end within WriteTimeout (1 min, the usual
+//     bound of reverse proxies): its body's arrival, the application's
+//     answer and the client's reading of it. At the bound the request to
+//     the application is cancelled (504 upstream_timeout if no answer had
+//     begun) and, shortly after, the connection is closed: a client that
+//     never reads its answer, or trickles its body, holds a goroutine and
+//     a connection to the application no longer. An upgraded connection
+//     (WebSocket) is one request, so bounded too; an application that
+//     streams for longer needs a longer WriteTimeout;
+//   - a kept-alive connection idle for IdleTimeout (2 min) at most;
+//     request line and headers 16 KiB (431 beyond).
+//
+// A parent holding MaxConns connections keeps other clients waiting: a
+// denial of service, which it can cause anyway by relaying nothing; what
+// the bounds prevent is the enclave's memory and goroutines growing with
+// what the parent sends. enclave-agent serve uses the defaults.
+//
 // # Plain HTTP
 //
 // CiphertextForRecipient is not authenticated (see the recipient package):
