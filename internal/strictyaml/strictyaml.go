@@ -9,6 +9,10 @@
 // Keys are the struct fields' yaml tags; a field without a tag, or tagged
 // "-", is not a key. A type with its own UnmarshalYAML judges its value
 // itself.
+//
+// YAML aliases (*name) are refused wherever a key or value is checked:
+// checking the node an alias names again at every alias would let a few
+// kilobytes stand for an exponential document.
 package strictyaml
 
 import (
@@ -175,17 +179,21 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 			w.lines[path] = n.Line
 		}
 	}
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if isNull(n) {
-		return
-	}
 	bad := func(format string, args ...any) {
 		*errs = append(*errs, &Error{Line: n.Line, Key: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if n.Kind == yaml.AliasNode {
+		// Refused, not followed: checking the aliased node again at
+		// every alias made a small file cost time and errors without
+		// bound (aliases of aliases, each naming many keys).
+		bad("%s", aliasMsg(n))
+		return
+	}
+	if isNull(n) {
+		return
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
 		// The type decodes itself: let it judge its node, and word its
@@ -216,6 +224,10 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 		fields := keysOf(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.AliasNode {
+				*errs = append(*errs, &Error{Line: k.Line, Key: path, Msg: aliasMsg(k)})
+				continue
+			}
 			ft, ok := fields[k.Value]
 			if !ok {
 				msg := fmt.Sprintf("unknown key %q", k.Value)
@@ -242,6 +254,10 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.AliasNode {
+				*errs = append(*errs, &Error{Line: k.Line, Key: path, Msg: aliasMsg(k)})
+				continue
+			}
 			w.lines[join(path, n.Content[i].Value)] = n.Content[i].Line
 			w.check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
 		}
@@ -266,6 +282,11 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 			bad("want a number, not %s", show(n))
 		}
 	}
+}
+
+// aliasMsg refuses the alias n.
+func aliasMsg(n *yaml.Node) string {
+	return fmt.Sprintf("YAML aliases (*%s) are not allowed in a configuration file; write the value out", n.Value)
 }
 
 func rangeOf(t reflect.Type) string {

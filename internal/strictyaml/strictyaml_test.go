@@ -89,6 +89,13 @@ func TestDecodeErrors(t *testing.T) {
 		{"admin: a\nadmin: b\n", []string{`line 2: YAML: mapping key "admin" already defined at line 1`}},
 		{"policy:\n  bad: 1\n", []string{`line 2: policy: no bad keys here`}},
 		{"secret: x\nIgnored: y\n", []string{`line 1: unknown key "secret"`, `line 2: unknown key "Ignored"`}},
+		{"routes: [&r {name: a}, *r]\n", []string{`line 1: routes[1]: YAML aliases (*r) are not allowed in a configuration file; write the value out`}},
+		{"routes: [{name: &n a}]\nadmin: *n\n", []string{`line 2: admin: YAML aliases (*n) are not allowed in a configuration file; write the value out`}},
+		{"labels: {&k a: b, *k : c}\n", []string{`line 1: labels: YAML aliases (*k) are not allowed in a configuration file; write the value out`}},
+		{"routes: [{&k name: a, *k : b}]\n", []string{`line 1: routes[0]: YAML aliases (*k) are not allowed in a configuration file; write the value out`}},
+		{"labels: {a: &v b, c: *v}\npolicy: *v\n", []string{
+			`line 1: labels.c: YAML aliases (*v) are not allowed in a configuration file; write the value out`,
+			`line 2: policy: YAML aliases (*v) are not allowed in a configuration file; write the value out`}},
 	}
 	for _, tt := range tests {
 		var c config

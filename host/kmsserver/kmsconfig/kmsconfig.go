@@ -48,7 +48,8 @@
 //	  cached_reads_on_outage: false  # true: serve Decrypt/GenerateDataKey for cached keys while the database is down
 //	  cached_reads_max_age: 5m
 //
-// Unknown fields are errors. Relative paths are relative to the file.
+// Unknown fields are errors, and so are YAML aliases (*name). Relative
+// paths are relative to the file.
 //
 // [File.OpenStore] opens the key store the file names (the directory, or
 // PostgreSQL); [File.ServerConfig] builds the server configuration around
