@@ -80,14 +80,11 @@ func (d *Dir) load() error {
 		if err != nil {
 			return fmt.Errorf("keystore: %w", err)
 		}
-		var k Key
-		if err := json.Unmarshal(b, &k); err != nil {
-			return &CorruptError{Path: p, Err: err}
+		k, err := decodeKey(p, id, b)
+		if err != nil {
+			return err
 		}
-		if k.ID != id {
-			return &CorruptError{Path: p, Err: fmt.Errorf("key ID %q does not match the file name", k.ID)}
-		}
-		d.keys[id] = &k
+		d.keys[id] = k
 	}
 	if ents, err := os.ReadDir(d.dir); err == nil {
 		for _, e := range ents {
@@ -103,15 +100,40 @@ func (d *Dir) load() error {
 	case err != nil:
 		return fmt.Errorf("keystore: %w", err)
 	default:
-		var list []Alias
-		if err := json.Unmarshal(b, &list); err != nil {
-			return &CorruptError{Path: p, Err: err}
+		list, err := decodeAliases(p, b)
+		if err != nil {
+			return err
 		}
 		for _, a := range list {
 			d.aliases[a.Name] = a
 		}
 	}
 	return nil
+}
+
+// decodeKey decodes the record of key id read from the file at path; a
+// record that does not decode, or names another key, is a *CorruptError
+// naming path.
+func decodeKey(path, id string, b []byte) (*Key, error) {
+	var k Key
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	if k.ID != id {
+		return nil, &CorruptError{Path: path, Err: fmt.Errorf("key ID %q does not match the file name", k.ID)}
+	}
+	return &k, nil
+}
+
+// decodeAliases decodes the alias table read from the file at path
+// (aliases.json); a table that does not decode is a *CorruptError naming
+// path.
+func decodeAliases(path string, b []byte) ([]Alias, error) {
+	var list []Alias
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	return list, nil
 }
 
 // Close releases the lock. Further calls fail with [ErrClosed].
