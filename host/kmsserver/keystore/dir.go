@@ -126,12 +126,27 @@ func decodeKey(path, id string, b []byte) (*Key, error) {
 }
 
 // decodeAliases decodes the alias table read from the file at path
-// (aliases.json); a table that does not decode is a *CorruptError naming
-// path.
+// (aliases.json). A table that does not decode, is not a list (the store
+// writes [] when it is empty), or has an alias without a name or listed
+// twice is a *CorruptError naming path: loading it would drop aliases, or
+// pick the key of an alias listed twice by the order of the list.
 func decodeAliases(path string, b []byte) ([]Alias, error) {
 	var list []Alias
 	if err := json.Unmarshal(b, &list); err != nil {
 		return nil, &CorruptError{Path: path, Err: err}
+	}
+	if list == nil {
+		return nil, &CorruptError{Path: path, Err: errors.New("not a list of aliases")}
+	}
+	seen := make(map[string]bool, len(list))
+	for i, a := range list {
+		if a.Name == "" {
+			return nil, &CorruptError{Path: path, Err: fmt.Errorf("alias %d has no name", i)}
+		}
+		if seen[a.Name] {
+			return nil, &CorruptError{Path: path, Err: fmt.Errorf("alias %q listed twice", a.Name)}
+		}
+		seen[a.Name] = true
 	}
 	return list, nil
 }

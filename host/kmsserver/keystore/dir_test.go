@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -114,4 +115,56 @@ func TestDirCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
+}
+
+// TestDirCorruptAliases: an alias table that does not say which key each
+// alias names is refused at OpenDir with an error naming aliases.json: a
+// table of null (every alias gone), an alias without a name, an alias listed
+// twice (which key it names would depend on the order).
+func TestDirCorruptAliases(t *testing.T) {
+	for _, tc := range []struct{ table, want string }{
+		{"null", "not a list of aliases"},
+		{"[null]", "alias 0 has no name"},
+		{`[{"name":"alias/a","key_id":"` + id1 + `"},{}]`, "alias 1 has no name"},
+		{`[{"name":"","key_id":"` + id1 + `"}]`, "alias 0 has no name"},
+		{`[{"name":"alias/a","key_id":"` + id1 + `"},{"name":"alias/a","key_id":"` + id2 + `"}]`, `alias "alias/a" listed twice`},
+	} {
+		dir := t.TempDir()
+		d, err := OpenDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.CreateKey(context.Background(), newKey(id1)); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		p := filepath.Join(dir, "aliases.json")
+		os.WriteFile(p, []byte(tc.table), 0o600)
+		_, err = OpenDir(dir)
+		var ce *CorruptError
+		if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Path != p || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: OpenDir: %v; want a *CorruptError for %s saying %q", tc.table, err, p, tc.want)
+		}
+	}
+}
+
+// TestDirRecordTruncated: every proper prefix of a record the store wrote
+// (a torn write, a truncated file) is refused, naming the file.
+func TestDirRecordTruncated(t *testing.T) {
+	keyFiles, aliasFiles := storedRecords(t)
+	const path = "/store/record.json"
+	for _, b := range keyFiles {
+		for n := range len(b) {
+			if _, err := decodeKey(path, id1, b[:n]); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("key record cut at %d of %d: %v", n, len(b), err)
+			}
+		}
+	}
+	for _, b := range aliasFiles {
+		for n := range len(b) {
+			if _, err := decodeAliases(path, b[:n]); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("alias table cut at %d of %d: %v", n, len(b), err)
+			}
+		}
+	}
 }
