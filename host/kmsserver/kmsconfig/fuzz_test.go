@@ -111,7 +111,7 @@ var hostileConfigs = []string{
 	"\xef\xbb\xbflisten: a\n",
 	"listen: \"\\uD800\"\n",
 	"? [a, b]\n: c\n",
-	"{" + strings.Repeat("a: b, ", 1000) + "}",
+	"{" + strings.Repeat("a: b, ", 100) + "}",
 	"null\n",
 	"~",
 	"[]",
