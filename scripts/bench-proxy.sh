@@ -7,8 +7,9 @@
 # three proxies from Debian when missing. Not part of `make test` or CI.
 #
 # ROUNDS (default 2) and SECONDS_PER (seconds per measurement, default 1)
-# bound the run: about 8 proxies x 11 measurements x ROUNDS x SECONDS_PER,
-# plus start-up, i.e. 3-4 minutes at the defaults.
+# bound the run: about 11 proxies x 11 measurements x ROUNDS x SECONDS_PER,
+# plus start-up, i.e. 4-5 minutes at the defaults. (Three of the rows pair
+# thread counts: host-proxy with two workers, tuned nginx and HAProxy with one.)
 set -eu
 GO=${GO:-go}
 ROUNDS=${ROUNDS:-2}

@@ -100,10 +100,19 @@ func TestCompareProxies(t *testing.T) {
 	kinds := []proxyKind{
 		{name: "direct"},
 		{name: "host-proxy", start: startHostProxy(bin)},
-		{name: "nginx", start: startNginx(false)},
-		{name: "nginx-tuned", start: startNginx(true)},
-		{name: "haproxy", start: startHAProxy(false)},
-		{name: "haproxy-tuned", start: startHAProxy(true)},
+		{name: "nginx", start: startNginx(false, 0)},
+		{name: "nginx-tuned", start: startNginx(true, 0)},
+		{name: "haproxy", start: startHAProxy(false, 0)},
+		{name: "haproxy-tuned", start: startHAProxy(true, 0)},
+		// The same thread counts on both sides: host-proxy runs
+		// GOMAXPROCS-1 event workers (one on two cores), nginx-tuned
+		// one worker process per core (worker_processes auto), HAProxy
+		// one thread per core (its default nbthread). These rows pair
+		// them: host-proxy with two workers (GOMAXPROCS=3), the tuned
+		// nginx and HAProxy with one.
+		{name: "host-proxy-2w", start: startHostProxy(bin, "GOMAXPROCS=3")},
+		{name: "nginx-tuned-1w", start: startNginx(true, 1)},
+		{name: "haproxy-tuned-1t", start: startHAProxy(true, 1)},
 		{name: "socat", start: startSocat(false), maxConc: 64},
 		{name: "socat-tuned", start: startSocat(true), maxConc: 64},
 	}
@@ -383,7 +392,8 @@ func stopProcs(cmds []*exec.Cmd) {
 	}
 }
 
-func startHostProxy(bin string) func(string, []int, []string) ([]*exec.Cmd, error) {
+// startHostProxy starts bin with env added to the test's environment.
+func startHostProxy(bin string, env ...string) func(string, []int, []string) ([]*exec.Cmd, error) {
 	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -404,23 +414,31 @@ func startHostProxy(bin string) func(string, []int, []string) ([]*exec.Cmd, erro
 		}
 		c := exec.Command(bin, "--config", path)
 		c.Stderr = io.Discard
+		if len(env) > 0 {
+			c.Env = append(os.Environ(), env...)
+		}
 		return startProcs(c)
 	}
 }
 
-func startNginx(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
+// startNginx starts nginx's stream module, at its defaults or tuned (256
+// KiB buffers, a worker per core); workers > 0 sets the worker processes.
+func startNginx(tuned bool, workers int) func(string, []int, []string) ([]*exec.Cmd, error) {
 	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		workers, extra := "1", "    proxy_half_close on;\n"
+		procs, extra := "1", "    proxy_half_close on;\n"
 		if tuned {
-			workers, extra = "auto", "    proxy_half_close on;\n    proxy_buffer_size 256k;\n"
+			procs, extra = "auto", "    proxy_half_close on;\n    proxy_buffer_size 256k;\n"
+		}
+		if workers > 0 {
+			procs = strconv.Itoa(workers)
 		}
 		var cfg strings.Builder
 		fmt.Fprintf(&cfg, "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\ndaemon off;\nworker_processes %s;\n"+
 			"worker_rlimit_nofile 20000;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents { worker_connections 8192; }\nstream {\n",
-			workers, dir, dir)
+			procs, dir, dir)
 		for i, u := range up {
 			fmt.Fprintf(&cfg, "  server {\n    listen 127.0.0.1:%d;\n    proxy_pass %s;\n%s  }\n", listen[i], u, extra)
 		}
@@ -433,7 +451,10 @@ func startNginx(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
 	}
 }
 
-func startHAProxy(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error) {
+// startHAProxy starts HAProxy in TCP mode, at its defaults or tuned (256
+// KiB buffers, splice); threads > 0 sets nbthread (its default here is one
+// per core).
+func startHAProxy(tuned bool, threads int) func(string, []int, []string) ([]*exec.Cmd, error) {
 	return func(dir string, listen []int, up []string) ([]*exec.Cmd, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -441,6 +462,9 @@ func startHAProxy(tuned bool) func(string, []int, []string) ([]*exec.Cmd, error)
 		global, defaults := "", ""
 		if tuned {
 			global, defaults = "  tune.bufsize 262144\n", "  option splice-auto\n"
+		}
+		if threads > 0 {
+			global += fmt.Sprintf("  nbthread %d\n", threads)
 		}
 		var cfg strings.Builder
 		fmt.Fprintf(&cfg, "global\n  maxconn 4500\n%sdefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 10m\n"+
