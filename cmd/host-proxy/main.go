@@ -22,10 +22,15 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/proxy"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 const defaultConfig = "/etc/nitro_enclaves/vsock-proxy.yaml"
+
+// maxConfig bounds the allow-list file: vsock-proxy.yaml is a few hundred
+// bytes, so a file over 1 MiB is a mistaken path, refused unread.
+const maxConfig = boundedfile.MiB
 
 const usage = `Usage: host-proxy [flags] LOCAL_PORT REMOTE_HOST REMOTE_PORT
        host-proxy [flags] --config FILE
@@ -183,7 +188,7 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 	if path == "" {
 		path = defaultConfig
 	}
-	data, err := os.ReadFile(path)
+	data, err := boundedfile.Read(path, maxConfig)
 	if err != nil {
 		if o.config == "" {
 			return cli.WithHint(cli.Usagef("reading the allow-list: %v", err), "give the allow-list with --config FILE")

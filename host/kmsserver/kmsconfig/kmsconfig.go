@@ -74,6 +74,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 	"github.com/enclavekit/enclavekit/internal/strictyaml"
 )
 
@@ -260,9 +261,15 @@ func (f *File) wrapf(key string, class error, format string, args ...any) error 
 	return &FileError{Path: f.file, Err: &strictyaml.Error{Line: f.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}, Class: class}
 }
 
-// Load reads and strictly decodes the file at path.
+// MaxFileSize bounds the configuration file and the files it names (root
+// key, PEM certificates): a starter file is under 2 KiB, so a larger file
+// is a mistaken path, refused before it is read.
+const MaxFileSize = boundedfile.MiB
+
+// Load reads and strictly decodes the file at path, refusing a path that
+// is not a regular file or is larger than [MaxFileSize].
 func Load(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := boundedfile.Read(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +334,7 @@ func (f *File) RootKey() ([]byte, error) {
 		if fi.Mode().Perm()&0o077 != 0 {
 			return nil, f.errorf("root_key_file", "%s is accessible by group or others (mode %v); chmod 600 it", p, fi.Mode().Perm())
 		}
-		b, err := os.ReadFile(p)
+		b, err := boundedfile.Read(p, MaxFileSize)
 		if err != nil {
 			return nil, err
 		}
@@ -432,7 +439,7 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 func (f *File) AuditPath() string { return f.path(f.AuditLog) }
 
 func readPEMCerts(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	b, err := boundedfile.Read(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}

@@ -14,11 +14,11 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
 // TLS names the KMS listener's certificate and key (PEM files), and
@@ -93,7 +93,7 @@ func (f *File) tlsConfig() (*tls.Config, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cert.GetCertificate}
 	if f.TLS.ClientCA != "" {
-		b, err := os.ReadFile(f.path(f.TLS.ClientCA))
+		b, err := boundedfile.Read(f.path(f.TLS.ClientCA), MaxFileSize)
 		if err != nil {
 			return nil, f.errorf("tls.client_ca", "%v", err)
 		}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build unix
+
+package kmsconfig
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
+)
+
+// TestLoadRefusesHugeFile: a mistaken --config (a 2 GiB file, here sparse
+// so it costs no disk) is refused at once, naming the file and the limit,
+// without reading it into memory.
+func TestLoadRefusesHugeFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kms-server.yaml")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 2<<30); err != nil {
+		t.Skipf("cannot make a sparse file: %v", err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := Load(p)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("Load: %v, want an error naming %s and the 1 MiB limit", err, p)
+	}
+	var be *boundedfile.Error
+	if !errors.As(err, &be) || be.Path != p || be.Limit != MaxFileSize {
+		t.Errorf("Load: %v, want a *boundedfile.Error", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("Load allocated %d MiB for a file it should refuse unread", grew>>20)
+	}
+	if took > 2*time.Second {
+		t.Errorf("Load took %v to refuse the file", took)
+	}
+}
+
+// TestLoadRefusesFIFO: a named pipe nobody writes to is refused at once,
+// not waited on forever.
+func TestLoadRefusesFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kms-server.yaml")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(p); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boundedfile.ErrNotRegular) || !strings.Contains(err.Error(), p+" is a named pipe, not a regular file") {
+			t.Errorf("Load: %v, want %s is a named pipe, not a regular file", err, p)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the reader so the test can end.
+		if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		<-done
+		t.Fatal("Load blocked on a named pipe")
+	}
+}
+
+// TestLoadRefusesDirectory names what the path is.
+func TestLoadRefusesDirectory(t *testing.T) {
+	p := t.TempDir()
+	_, err := Load(p)
+	if err == nil || !strings.Contains(err.Error(), p+" is a directory, not a regular file") {
+		t.Errorf("Load: %v, want %s is a directory, not a regular file", err, p)
+	}
+}
