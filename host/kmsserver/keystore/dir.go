@@ -13,6 +13,20 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
+)
+
+// Bounds on the records read back, so a stray huge file or a named pipe in
+// the store fails OpenDir at once instead of exhausting memory. They are
+// far above what the store writes: a key record holds at most a 32 KiB
+// policy, 100 grants (maxGrantsPerKey in kmsserver), 50 tags, its retired
+// materials and one wrapped private key (ML-DSA-87 or RSA-4096: under
+// 10 KiB in base64), well under a MiB; aliases.json holds every alias, a
+// few hundred bytes each, with no count limit.
+const (
+	maxKeyRecord   = 16 * boundedfile.MiB
+	maxAliasRecord = 64 * boundedfile.MiB
 )
 
 // keyIDPattern bounds what may become a file name.
@@ -76,7 +90,7 @@ func (d *Dir) load() error {
 			continue
 		}
 		p := filepath.Join(kdir, name)
-		b, err := os.ReadFile(p)
+		b, err := boundedfile.Read(p, maxKeyRecord)
 		if err != nil {
 			return fmt.Errorf("keystore: %w", err)
 		}
@@ -94,7 +108,7 @@ func (d *Dir) load() error {
 		}
 	}
 	p := filepath.Join(d.dir, "aliases.json")
-	b, err := os.ReadFile(p)
+	b, err := boundedfile.Read(p, maxAliasRecord)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
