@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
 // Credentials are AWS credentials in the container-credentials JSON format
@@ -207,8 +209,12 @@ func validCreds(c Credentials) error {
 	return nil
 }
 
+// maxCredsFile bounds a credentials file: a JSON object with an access
+// key, secret and session token is a few KiB.
+const maxCredsFile = boundedfile.MiB
+
 func fileCredentials(path string) (Credentials, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedfile.Read(path, maxCredsFile)
 	if err != nil {
 		return Credentials{}, err
 	}

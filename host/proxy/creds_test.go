@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
 // fakeIMDS is an IMDSv2 stand-in: a token first, then the role list and the
@@ -164,6 +166,17 @@ func TestCredentialsFileAndEnv(t *testing.T) {
 	_ = os.WriteFile(bad, []byte(`{"AccessKeyId":"AKIA","SecretAccessKey":"hunter2",`), 0o600)
 	if _, err := fileCredentials(bad); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("malformed file: %v", err)
+	}
+	// A directory or a huge file is refused without being read.
+	if _, err := fileCredentials(dir); !errors.Is(err, boundedfile.ErrNotRegular) {
+		t.Errorf("directory: %v, want boundedfile.ErrNotRegular", err)
+	}
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 2<<30) != nil {
+		t.Fatal("cannot make a sparse file")
+	}
+	if _, err := fileCredentials(huge); !errors.Is(err, boundedfile.ErrTooLarge) || !strings.Contains(err.Error(), "huge.json: larger than 1 MiB") {
+		t.Errorf("huge file: %v, want boundedfile.ErrTooLarge", err)
 	}
 }
 
