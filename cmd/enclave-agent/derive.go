@@ -8,14 +8,19 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/enclavekit/enclavekit/enclave/agent"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 	"github.com/enclavekit/enclavekit/internal/cli"
 )
+
+// maxBlobFile bounds a --NAME-file: a DER public key for derive (KMS
+// takes at most 8192 bytes) or a message to sign (at most 4096 bytes), so
+// 64 KiB is a mistaken path.
+const maxBlobFile = 64 * boundedfile.KiB
 
 // blobFlag reads the value of exactly one of --NAME BASE64 and
 // --NAME-file FILE.
@@ -30,7 +35,7 @@ func blobFlag(cmd, name, b64v, file string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := boundedfile.Read(file, maxBlobFile)
 	if err != nil {
 		return nil, cli.Usagef("%s: --%s-file: %v", cmd, name, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/enclave"
 	"github.com/enclavekit/enclavekit/enclave/agent"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
@@ -61,7 +61,7 @@ func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
 	}
 	var tlsCfg *tls.Config
 	if a.g.kmsCA != "" {
-		pem, err := os.ReadFile(a.g.kmsCA)
+		pem, err := boundedfile.Read(a.g.kmsCA, maxPEMFile)
 		if err != nil {
 			return nil, cli.Usagef("--kms-ca: %v", err)
 		}
@@ -176,7 +176,7 @@ func (a *app) decrypt(args []string) error {
 			return usagef("decrypt: --ciphertext: not base64")
 		}
 	} else {
-		if blob, err = os.ReadFile(*ctFile); err != nil {
+		if blob, err = boundedfile.Read(*ctFile, maxCiphertextFile); err != nil {
 			return cli.Usagef("decrypt: --ciphertext-file: %v", err)
 		}
 	}
@@ -223,3 +223,12 @@ func (a *app) genrandom(args []string) error {
 		return a.emit(&o, map[string]string{"Plaintext": b64(r)}, r)
 	})
 }
+
+// Bounds on the files kms commands read.
+const (
+	// maxPEMFile bounds --kms-ca: a PEM bundle of a few CA certificates.
+	maxPEMFile = boundedfile.MiB
+	// maxCiphertextFile bounds --ciphertext-file: a KMS ciphertext blob is
+	// at most 6144 bytes.
+	maxCiphertextFile = 64 * boundedfile.KiB
+)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/enclave"
 	"github.com/enclavekit/enclavekit/enclave/emulator"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 	"github.com/enclavekit/enclavekit/internal/cli"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 )
@@ -55,7 +56,7 @@ func (a *app) openNSM() (enclave.NSM, error) {
 	}
 	pcrs := map[int][]byte{}
 	if a.g.measurements != "" {
-		b, err := os.ReadFile(a.g.measurements)
+		b, err := boundedfile.Read(a.g.measurements, maxMeasurementsFile)
 		if err != nil {
 			return nil, cli.Usagef("--image-measurements: %v", err)
 		}
@@ -178,7 +179,7 @@ func (a *app) pcr(args []string) error {
 			if payload, err = decodeHexFlag("data", *data); err != nil {
 				return err
 			}
-		} else if payload, err = os.ReadFile(*dataFile); err != nil {
+		} else if payload, err = boundedfile.Read(*dataFile, maxExtendData); err != nil {
 			return cli.Usagef("pcr extend: --data-file: %v", err)
 		}
 	}
@@ -277,3 +278,15 @@ func (a *app) emulatorRoot(args []string) error {
 	// private key stays in the state directory, 0600.
 	return a.outputMode(*out, root.CertPEM(), 0o644)
 }
+
+// Bounds on the files nsm and pcr commands read.
+const (
+	// maxMeasurementsFile bounds --image-measurements: the JSON that
+	// nitro-cli describe-eif prints (measurements, a signing certificate's
+	// details) is a few KiB.
+	maxMeasurementsFile = boundedfile.MiB
+	// maxExtendData bounds --data-file: the whole NSM request is at most
+	// enclave.MaxRequestSize (4 KiB), so 64 KiB is a mistaken path; the
+	// NSM still refuses data over its own limit.
+	maxExtendData = 64 * boundedfile.KiB
+)
