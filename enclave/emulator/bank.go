@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
 // PCR bank file names in the state directory (see [Config.StateDir]).
@@ -71,11 +72,15 @@ func (e *Emulator) withBank(mutate bool, fn func() error) error {
 	return nil
 }
 
+// maxBankFile bounds the PCR bank file: 32 PCRs in hex, their lock bits
+// and the boot digest are a few KiB of JSON.
+const maxBankFile = boundedfile.MiB
+
 // loadBankLocked replaces the in-memory bank with the saved one when it was
 // booted with the same measurements; otherwise the in-memory bank (this
 // process's boot) stays and will be saved: the emulated enclave rebooted.
 func (e *Emulator) loadBankLocked() error {
-	b, err := os.ReadFile(filepath.Join(e.stateDir, PCRBankFile))
+	b, err := boundedfile.Read(filepath.Join(e.stateDir, PCRBankFile), maxBankFile)
 	if os.IsNotExist(err) {
 		return e.saveBankLocked()
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
 // Lifetimes of the certificates of a chain, as AWS issues them.
@@ -142,13 +143,17 @@ func ParseRoot(certPEM, keyPEM []byte) (*Root, error) {
 	return &Root{Cert: cert, Key: key}, nil
 }
 
+// maxPEMFile bounds the certificate and key files [LoadRoot] reads: each
+// holds one PEM block of a few KiB.
+const maxPEMFile = boundedfile.MiB
+
 // LoadRoot reads a root saved by [Root.Save].
 func LoadRoot(certFile, keyFile string) (*Root, error) {
-	c, err := os.ReadFile(certFile)
+	c, err := boundedfile.Read(certFile, maxPEMFile)
 	if err != nil {
 		return nil, fmt.Errorf("nitroca: %w", err)
 	}
-	k, err := os.ReadFile(keyFile)
+	k, err := boundedfile.Read(keyFile, maxPEMFile)
 	if err != nil {
 		return nil, fmt.Errorf("nitroca: %w", err)
 	}
