@@ -81,3 +81,58 @@ func TestLoadRefusesDirectory(t *testing.T) {
 		t.Errorf("Load: %v, want %s is a directory, not a regular file", err, p)
 	}
 }
+
+// TestLoadCertificateRefusesFIFOAndHugeFiles: tls.cert and tls.key (and
+// kms-server's --tls-cert and --tls-key, which come here too) are read with
+// the same bound: a named pipe is refused at once, and a 2 GiB key file
+// unread, each naming the file.
+func TestLoadCertificateRefusesFIFOAndHugeFiles(t *testing.T) {
+	st, err := WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(st.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := f.path(f.TLS.Cert), f.path(f.TLS.Key)
+	if _, err := LoadCertificate(cert, key); err != nil {
+		t.Fatalf("the starter's pair: %v", err)
+	}
+	fifo := filepath.Join(t.TempDir(), "tls-cert.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := LoadCertificate(fifo, key); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConfig) || !errors.Is(err, boundedfile.ErrNotRegular) || !strings.Contains(err.Error(), fifo+" is a named pipe") {
+			t.Errorf("LoadCertificate(fifo): %v, want ErrConfig naming %s as a named pipe", err, fifo)
+		}
+	case <-time.After(5 * time.Second):
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		<-done
+		t.Fatal("LoadCertificate blocked on a named pipe")
+	}
+	huge := filepath.Join(t.TempDir(), "tls-key.pem")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 2<<30); err != nil {
+		t.Skipf("cannot make a sparse file: %v", err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = LoadCertificate(cert, huge)
+	runtime.ReadMemStats(&after)
+	var be *boundedfile.Error
+	if !errors.Is(err, ErrConfig) || !errors.As(err, &be) || be.Path != huge || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("LoadCertificate(huge key): %v, want ErrConfig naming %s and the 1 MiB limit", err, huge)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("LoadCertificate allocated %d MiB for a key file it should refuse unread", grew>>20)
+	}
+}

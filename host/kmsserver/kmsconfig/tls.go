@@ -47,11 +47,25 @@ func LoadCertificate(certFile, keyFile string) (*Certificate, error) {
 	return c, nil
 }
 
-// Reload reads the files again; on error the previous pair stays in use.
+// Reload reads the files again, each bounded by [MaxFileSize] (a named
+// pipe or a huge file given by mistake is refused at once, see
+// internal/boundedfile); on error the previous pair stays in use.
 func (c *Certificate) Reload() error {
-	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	fail := func(err error) error {
+		return fmt.Errorf("%w: tls: cert %s and key %s: %w", ErrConfig, c.certFile, c.keyFile, err)
+	}
+	certPEM, err := boundedfile.Read(c.certFile, MaxFileSize)
 	if err != nil {
-		return fmt.Errorf("%w: tls: cert %s and key %s: %v", ErrConfig, c.certFile, c.keyFile, err)
+		return fail(err)
+	}
+	keyPEM, err := boundedfile.Read(c.keyFile, MaxFileSize)
+	if err != nil {
+		return fail(err)
+	}
+	defer clear(keyPEM)
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fail(err)
 	}
 	c.cur.Store(&pair)
 	return nil
