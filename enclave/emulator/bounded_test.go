@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/boundedfile/boundedfiletest"
 )
 
 // TestBankFileBounded: a PCR bank file far larger than the emulator
@@ -18,22 +19,19 @@ import (
 func TestBankFileBounded(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		make func(p string) error
+		make func(t *testing.T, p string)
 		want error
 	}{
-		{"huge", func(p string) error {
-			if err := os.WriteFile(p, nil, 0o600); err != nil {
-				return err
+		{"huge", func(t *testing.T, p string) { boundedfiletest.Sparse(t, p, boundedfiletest.Huge) }, boundedfile.ErrTooLarge},
+		{"directory", func(t *testing.T, p string) {
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
 			}
-			return os.Truncate(p, 2<<30)
-		}, boundedfile.ErrTooLarge},
-		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, boundedfile.ErrNotRegular},
+		}, boundedfile.ErrNotRegular},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := tc.make(filepath.Join(dir, PCRBankFile)); err != nil {
-				t.Fatal(err)
-			}
+			tc.make(t, filepath.Join(dir, PCRBankFile))
 			_, err := New(&Config{PCRs: testImage(), StateDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("New: %v, want %v", err, tc.want)

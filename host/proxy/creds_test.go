@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/boundedfile/boundedfiletest"
 )
 
 // fakeIMDS is an IMDSv2 stand-in: a token first, then the role list and the
@@ -171,10 +172,7 @@ func TestCredentialsFileAndEnv(t *testing.T) {
 	if _, err := fileCredentials(dir); !errors.Is(err, boundedfile.ErrNotRegular) {
 		t.Errorf("directory: %v, want boundedfile.ErrNotRegular", err)
 	}
-	huge := filepath.Join(dir, "huge.json")
-	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 2<<30) != nil {
-		t.Fatal("cannot make a sparse file")
-	}
+	huge := boundedfiletest.Sparse(t, filepath.Join(dir, "huge.json"), boundedfiletest.Huge)
 	if _, err := fileCredentials(huge); !errors.Is(err, boundedfile.ErrTooLarge) || !strings.Contains(err.Error(), "huge.json: larger than 1 MiB") {
 		t.Errorf("huge file: %v, want boundedfile.ErrTooLarge", err)
 	}

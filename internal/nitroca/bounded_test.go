@@ -4,11 +4,11 @@ package nitroca_test
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/boundedfile/boundedfiletest"
 	"github.com/enclavekit/enclavekit/internal/nitroca"
 )
 
@@ -16,10 +16,7 @@ import (
 // or key is refused without being read.
 func TestLoadRootBounded(t *testing.T) {
 	dir := t.TempDir()
-	huge := filepath.Join(dir, "huge.pem")
-	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 2<<30) != nil {
-		t.Fatal("cannot make a sparse file")
-	}
+	huge := boundedfiletest.Sparse(t, filepath.Join(dir, "huge.pem"), boundedfiletest.Huge)
 	if _, err := nitroca.LoadRoot(huge, huge); !errors.Is(err, boundedfile.ErrTooLarge) {
 		t.Errorf("LoadRoot(huge): %v, want boundedfile.ErrTooLarge", err)
 	}

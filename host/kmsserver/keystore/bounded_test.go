@@ -8,10 +8,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
+	"time"
 
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/boundedfile/boundedfiletest"
 )
 
 // TestDirRefusesHugeRecord: a key record far larger than the store writes
@@ -19,10 +20,7 @@ import (
 func TestDirRefusesHugeRecord(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "keys"), 0o700)
-	p := filepath.Join(dir, "keys", id1+".json")
-	if err := os.WriteFile(p, nil, 0o600); err != nil || os.Truncate(p, 2<<30) != nil {
-		t.Fatal("cannot make a sparse file")
-	}
+	p := boundedfiletest.Sparse(t, filepath.Join(dir, "keys", id1+".json"), boundedfiletest.Huge)
 	_, err := OpenDir(dir)
 	var be *boundedfile.Error
 	if !errors.As(err, &be) || be.Path != p || be.Limit != maxKeyRecord {
@@ -35,10 +33,10 @@ func TestDirRefusesHugeRecord(t *testing.T) {
 func TestDirRefusesFIFOAliases(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "keys"), 0o700)
-	if err := syscall.Mkfifo(filepath.Join(dir, "aliases.json"), 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	if _, err := OpenDir(dir); !errors.Is(err, boundedfile.ErrNotRegular) {
+	boundedfiletest.FIFO(t, filepath.Join(dir, "aliases.json"))
+	var err error
+	boundedfiletest.Within(t, 5*time.Second, "OpenDir with a named pipe for aliases.json", func() { _, err = OpenDir(dir) })
+	if !errors.Is(err, boundedfile.ErrNotRegular) {
 		t.Fatalf("OpenDir: %v, want boundedfile.ErrNotRegular", err)
 	}
 }

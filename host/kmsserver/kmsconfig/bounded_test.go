@@ -6,28 +6,21 @@ package kmsconfig
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/boundedfile/boundedfiletest"
 )
 
 // TestLoadRefusesHugeFile: a mistaken --config (a 2 GiB file, here sparse
 // so it costs no disk) is refused at once, naming the file and the limit,
 // without reading it into memory.
 func TestLoadRefusesHugeFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "kms-server.yaml")
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(p, 2<<30); err != nil {
-		t.Skipf("cannot make a sparse file: %v", err)
-	}
+	p := boundedfiletest.Sparse(t, filepath.Join(t.TempDir(), "kms-server.yaml"), boundedfiletest.Huge)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
@@ -52,24 +45,11 @@ func TestLoadRefusesHugeFile(t *testing.T) {
 // TestLoadRefusesFIFO: a named pipe nobody writes to is refused at once,
 // not waited on forever.
 func TestLoadRefusesFIFO(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "kms-server.yaml")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := Load(p); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, boundedfile.ErrNotRegular) || !strings.Contains(err.Error(), p+" is a named pipe, not a regular file") {
-			t.Errorf("Load: %v, want %s is a named pipe, not a regular file", err, p)
-		}
-	case <-time.After(5 * time.Second):
-		// Unblock the reader so the test can end.
-		if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
-			w.Close()
-		}
-		<-done
-		t.Fatal("Load blocked on a named pipe")
+	p := boundedfiletest.FIFO(t, filepath.Join(t.TempDir(), "kms-server.yaml"))
+	var err error
+	boundedfiletest.Within(t, 5*time.Second, "Load of a named pipe", func() { _, err = Load(p) })
+	if !errors.Is(err, boundedfile.ErrNotRegular) || !strings.Contains(err.Error(), p+" is a named pipe, not a regular file") {
+		t.Errorf("Load: %v, want %s is a named pipe, not a regular file", err, p)
 	}
 }
 
@@ -99,31 +79,12 @@ func TestLoadCertificateRefusesFIFOAndHugeFiles(t *testing.T) {
 	if _, err := LoadCertificate(cert, key); err != nil {
 		t.Fatalf("the starter's pair: %v", err)
 	}
-	fifo := filepath.Join(t.TempDir(), "tls-cert.pem")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
+	fifo := boundedfiletest.FIFO(t, filepath.Join(t.TempDir(), "tls-cert.pem"))
+	boundedfiletest.Within(t, 5*time.Second, "LoadCertificate of a named pipe", func() { _, err = LoadCertificate(fifo, key) })
+	if !errors.Is(err, ErrConfig) || !errors.Is(err, boundedfile.ErrNotRegular) || !strings.Contains(err.Error(), fifo+" is a named pipe") {
+		t.Errorf("LoadCertificate(fifo): %v, want ErrConfig naming %s as a named pipe", err, fifo)
 	}
-	done := make(chan error, 1)
-	go func() { _, err := LoadCertificate(fifo, key); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrConfig) || !errors.Is(err, boundedfile.ErrNotRegular) || !strings.Contains(err.Error(), fifo+" is a named pipe") {
-			t.Errorf("LoadCertificate(fifo): %v, want ErrConfig naming %s as a named pipe", err, fifo)
-		}
-	case <-time.After(5 * time.Second):
-		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			w.Close()
-		}
-		<-done
-		t.Fatal("LoadCertificate blocked on a named pipe")
-	}
-	huge := filepath.Join(t.TempDir(), "tls-key.pem")
-	if err := os.WriteFile(huge, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(huge, 2<<30); err != nil {
-		t.Skipf("cannot make a sparse file: %v", err)
-	}
+	huge := boundedfiletest.Sparse(t, filepath.Join(t.TempDir(), "tls-key.pem"), boundedfiletest.Huge)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err = LoadCertificate(cert, huge)
