@@ -111,6 +111,26 @@ type Config struct {
 	// reads and changes every request and response. Without it, a
 	// non-loopback Listen without TLSConfig is a configuration error.
 	InsecureHTTPUnsafe bool
+	// MaxConnections bounds the KMS listener's connections open at once,
+	// counted from their accept (with TLS, before their handshake): one
+	// beyond it is not accepted, so neither handshaken nor read, until
+	// another closes; it waits in the kernel's accept queue, and its
+	// client sees a slow answer rather than an error. Each open connection
+	// costs a goroutine, its buffers and, with TLS, the connection's state,
+	// and a connection that never authenticates is held up to the
+	// listener's timeouts (10 s for its header, 120 s idle). Measured (heap
+	// and goroutine stacks, 1000 connections held from another process):
+	// about 14 KiB per connection that sends nothing, 17 KiB per plain-HTTP
+	// connection kept alive after a request, 25 KiB per TLS one; a request
+	// in flight adds its body, up to [Config.MaxBodyBytes]. Zero is
+	// [DefaultMaxConnections], 4096: about 100 MiB when every connection is
+	// held, far above what one server's clients keep open (each AWS SDK
+	// client pools a few) and below the usual file descriptor limits.
+	// Negative is a configuration error. A flood of held connections then
+	// delays other clients (a denial of service, which whoever reaches the
+	// listener can cause anyway by filling the accept queue) but cannot
+	// grow the server's memory without bound.
+	MaxConnections int
 	// MetricsListen is the address of the metrics and health endpoint
 	// (/metrics, /healthz) of [Server.Listen]; "" serves none.
 	MetricsListen string
@@ -228,6 +248,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
 	if cfg.DeletionSweepInterval == 0 {
 		cfg.DeletionSweepInterval = time.Hour
 	}
@@ -280,6 +303,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 	}
 	if cfg.ShutdownTimeout < 0 {
 		bad("shutdown timeout", "negative")
+	}
+	if cfg.MaxConnections < 0 {
+		bad("maximum connections", "MaxConnections is negative (%d); 0 is the default, %d", cfg.MaxConnections, DefaultMaxConnections)
 	}
 	if cfg.RequestTimeout < 0 {
 		bad("request timeout", "negative")

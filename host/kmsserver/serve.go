@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
@@ -28,6 +30,22 @@ const WriteTimeout = 30 * time.Second
 // DefaultRequestTimeout is [Config.RequestTimeout] when left zero: below
 // [WriteTimeout] with room to write the answer.
 const DefaultRequestTimeout = 10 * time.Second
+
+// DefaultMaxConnections is [Config.MaxConnections] when left zero.
+const DefaultMaxConnections = 4096
+
+// metricsMaxConnections bounds the metrics listener's connections open at
+// once, as [Config.MaxConnections] does the KMS listener's: its clients
+// are a scraper and health checks, a few connections, so a small fixed
+// bound serves them and keeps a flood of connections to it (unauthenticated
+// too) from growing the server's memory. metricsIdleTimeout closes the
+// kept-alive ones left idle: without it (and without a ReadTimeout) net/http
+// would hold them for good, and 64 held connections would lock the health
+// checks out.
+const (
+	metricsMaxConnections = 64
+	metricsIdleTimeout    = 30 * time.Second
+)
 
 // httpServer returns an http.Server for h with the timeouts and header
 // limit the service needs (slow clients cannot hold connections).
@@ -129,6 +147,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	if ls["kms"] == nil {
 		return errors.New("kmsserver: Serve before Listen")
 	}
+	// The bound counts connections from their accept: inside TLS, so that
+	// one held before or during its handshake counts as well.
+	ls["kms"] = netutil.LimitListener(ls["kms"], s.cfg.MaxConnections)
+	if ls["metrics"] != nil {
+		ls["metrics"] = netutil.LimitListener(ls["metrics"], metricsMaxConnections)
+	}
 	if s.cfg.TLSConfig != nil {
 		tc := s.cfg.TLSConfig.Clone()
 		if tc.MinVersion < tls.VersionTLS12 {
@@ -139,7 +163,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	servers := map[string]*http.Server{"kms": s.httpServer(s.Handler())}
 	if ls["metrics"] != nil {
 		servers["metrics"] = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
+			IdleTimeout: metricsIdleTimeout, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
 	}
 	errc := make(chan error, len(servers))
 	var wg sync.WaitGroup
