@@ -272,8 +272,10 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// yaml.v3 truncates a float into an integer field (1.5 to 1,
+		// 1e6 to 1000000): only an integer scalar is one.
 		v := reflect.New(t)
-		if n.Kind != yaml.ScalarNode || n.Decode(v.Interface()) != nil {
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(v.Interface()) != nil {
 			bad("want a whole number%s, not %s", rangeOf(t), show(n))
 		}
 	case reflect.Float32, reflect.Float64:

@@ -80,6 +80,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"max_connections: many\nallow_debug: maybe\n", []string{
 			`line 1: max_connections: want a whole number, not "many"`,
 			`line 2: allow_debug: want true or false, not "maybe"`}},
+		{"max_connections: 1.5\n", []string{`line 1: max_connections: want a whole number, not "1.5"`}},
+		{"max_connections: 1e6\n", []string{`line 1: max_connections: want a whole number, not "1e6"`}},
+		{"max_connections: \"64\"\n", []string{`line 1: max_connections: want a whole number, not "64"`}},
+		{"routes:\n  - allowed_cids: [2.0]\n", []string{`line 2: routes[0].allowed_cids[0]: want a whole number from 0 to 4294967295, not "2.0"`}},
 		{"routes:\n  - allowed_cids: [-1]\n", []string{`line 2: routes[0].allowed_cids[0]: want a whole number from 0 to 4294967295, not "-1"`}},
 		{"routes: {name: a}\n", []string{`line 1: routes: want a list, not a mapping`}},
 		{"admin: [a]\n", []string{`line 1: admin: want a string, not a list`}},
