@@ -36,6 +36,7 @@
 //	max_concurrent_key_generations: 0  # RSA key generations at once; 0 = half the CPUs
 //	key_usage_flush_interval: 1m       # last usage written to the store; 1s to 24h
 //	request_timeout: 10s               # then DependencyTimeoutException; 100ms to below 30s
+//	max_connections: 4096              # KMS connections open at once (then they wait); 1 to 1000000
 //
 // Several replicas share their keys through PostgreSQL instead of a
 // directory: replace key_store_dir with a postgres block (every replica gets
@@ -97,6 +98,10 @@ const (
 	MaxRequestTimeout = kmsserver.WriteTimeout - time.Millisecond
 )
 
+// MaxMaxConnections is the largest max_connections: beyond it the bound
+// is no bound (a million held connections cost tens of GiB).
+const MaxMaxConnections = 1_000_000
+
 // ErrNoRootKey reports a root_key_file that does not exist (it also
 // matches [ErrConfig]).
 var ErrNoRootKey = errors.New("kmsconfig: root key file not found")
@@ -136,6 +141,12 @@ type File struct {
 	// [MaxRequestTimeout] (below the 30 s write timeout); nil (left out) is
 	// the server's default, 10 seconds. See kmsserver.Config.RequestTimeout.
 	RequestTimeout *time.Duration `yaml:"request_timeout"`
+	// MaxConnections (max_connections) bounds the KMS listener's
+	// connections open at once; one more waits until another closes. From
+	// 1 to [MaxMaxConnections]; nil (left out) is the server's default,
+	// kmsserver.DefaultMaxConnections (4096). See
+	// kmsserver.Config.MaxConnections.
+	MaxConnections *int `yaml:"max_connections"`
 
 	// Warnings lists deprecated settings Load found (for the caller to
 	// log); they still take effect.
@@ -297,6 +308,10 @@ func Load(path string) (*File, error) {
 		return nil, f.errorf("request_timeout", "%s is out of range: give a duration from %s to below the %s write timeout (such as 10s), or leave it out for the default %s",
 			*d, MinRequestTimeout, kmsserver.WriteTimeout, kmsserver.DefaultRequestTimeout)
 	}
+	if n := f.MaxConnections; n != nil && (*n < 1 || *n > MaxMaxConnections) {
+		return nil, f.errorf("max_connections", "%d is out of range: give a number of connections from 1 to %d (such as %d), or leave it out for the default %d",
+			*n, MaxMaxConnections, kmsserver.DefaultMaxConnections, kmsserver.DefaultMaxConnections)
+	}
 	if a := f.Attestation.AllowDebug; a != nil {
 		if f.Attestation.AllowDebugUnsafe && !*a {
 			return nil, f.errorf("attestation.allow_debug", "allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only")
@@ -405,6 +420,9 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 	}
 	if f.RequestTimeout != nil {
 		cfg.RequestTimeout = *f.RequestTimeout
+	}
+	if f.MaxConnections != nil {
+		cfg.MaxConnections = *f.MaxConnections
 	}
 	if f.TLS != nil {
 		tc, err := f.tlsConfig()
