@@ -21,21 +21,8 @@ import (
 // key (and, for the range, the fix), with the key's line; a misspelt key
 // is refused with a suggestion.
 func TestDurationKeys(t *testing.T) {
-	st, err := WriteStarter(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.ReadFile(st.ConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(filepath.Dir(st.ConfigPath), "durations.yaml")
-	load := func(line string) (*File, error) {
-		if err := os.WriteFile(path, append(append([]byte{}, base...), line+"\n"...), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return Load(path)
-	}
+	load, path, base := starterPlus(t, "durations.yaml")
+	var err error
 	for _, k := range []struct {
 		key      string
 		field    func(*kmsserver.Config) time.Duration
@@ -115,4 +102,26 @@ func TestDurationKeys(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("negative request_timeout:\n got %v\nwant %s", err, want)
 	}
+}
+
+// starterPlus writes kms-server init's starter file and returns a loader
+// of that file with one more line appended (written to name beside it),
+// the file's path and the starter's bytes.
+func starterPlus(t *testing.T, name string) (load func(line string) (*File, error), path string, base []byte) {
+	t.Helper()
+	st, err := WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base, err = os.ReadFile(st.ConfigPath); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(filepath.Dir(st.ConfigPath), name)
+	load = func(line string) (*File, error) {
+		if err := os.WriteFile(path, append(append([]byte{}, base...), line+"\n"...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(path)
+	}
+	return load, path, base
 }

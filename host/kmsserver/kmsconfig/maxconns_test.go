@@ -4,8 +4,6 @@ package kmsconfig
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,21 +18,8 @@ import (
 // key and the fix, with the key's line; a value that is not an integer is
 // one naming the key; a misspelt key is refused with a suggestion.
 func TestMaxConnectionsKey(t *testing.T) {
-	st, err := WriteStarter(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.ReadFile(st.ConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(filepath.Dir(st.ConfigPath), "conns.yaml")
-	load := func(line string) (*File, error) {
-		if err := os.WriteFile(path, append(append([]byte{}, base...), line+"\n"...), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return Load(path)
-	}
+	load, path, base := starterPlus(t, "conns.yaml")
+	var err error
 	for v, want := range map[string]int{"": 0, "1": 1, "4096": 4096, "100000": 100000, "1000000": 1000000} {
 		line := ""
 		if v != "" {
