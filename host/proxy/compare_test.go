@@ -64,7 +64,8 @@ func TestSummarizeLatency(t *testing.T) {
 // name them when it is set), ENCLAVEKIT_BENCH_SPREAD (non-empty: each
 // cell also shows the lowest and highest round), ENCLAVEKIT_BENCH_PARTS (a
 // comma-separated list of idle, throughput, connect and latency; default
-// all).
+// all), ENCLAVEKIT_BENCH_CONC (a comma-separated list of the concurrencies
+// 1, 64 and 1000 to measure; default all).
 func TestCompareProxies(t *testing.T) {
 	bin := os.Getenv("ENCLAVEKIT_BENCH_PROXY")
 	if bin == "" {
@@ -74,6 +75,10 @@ func TestCompareProxies(t *testing.T) {
 	part := func(name string) bool {
 		parts := os.Getenv("ENCLAVEKIT_BENCH_PARTS")
 		return parts == "" || slices.Contains(strings.Split(parts, ","), name)
+	}
+	conc := func(n int) bool {
+		c := os.Getenv("ENCLAVEKIT_BENCH_CONC")
+		return c == "" || slices.Contains(strings.Split(c, ","), strconv.Itoa(n))
 	}
 	per := time.Duration(envInt("ENCLAVEKIT_BENCH_SECONDS", 1)) * time.Second
 	dir := t.TempDir()
@@ -174,7 +179,7 @@ func TestCompareProxies(t *testing.T) {
 				}
 			}
 			for _, n := range []int{1, 64, 1000} {
-				if k.maxConc > 0 && n > k.maxConc {
+				if k.maxConc > 0 && n > k.maxConc || !conc(n) {
 					continue
 				}
 				if !part("throughput") {
@@ -192,7 +197,7 @@ func TestCompareProxies(t *testing.T) {
 				}
 			}
 			for _, n := range []int{1, 64, 1000} {
-				if k.maxConc > 0 && n > k.maxConc {
+				if k.maxConc > 0 && n > k.maxConc || !conc(n) {
 					continue
 				}
 				if !part("connect") {
@@ -204,6 +209,9 @@ func TestCompareProxies(t *testing.T) {
 				cpu(fmt.Sprintf("µs/conn@%d", n), c0, conns, err)
 			}
 			for _, n := range []int{1, 64} {
+				if !conc(n) {
+					continue
+				}
 				if !part("latency") {
 					break
 				}
