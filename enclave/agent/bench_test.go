@@ -386,3 +386,45 @@ func BenchmarkLocalKMSEndpointPhases(b *testing.B) {
 	}
 	b.ReportMetric(float64(median(mid[0]))/float64(ml), "handler-endpoint/library")
 }
+
+// BenchmarkLocalKMSStubAfter is the stub call of BenchmarkLocalKMSEndpoint
+// (the application's SDK call and one loopback exchange with the
+// endpoint's server, nothing behind it) after three kinds of gap: none
+// (tight: every call follows the last), a library GenerateDataKey, and a
+// 2 ms sleep with no call at all. It separates what the stub costs when
+// the SDK's code and data are warm from what it costs when something else
+// ran or the cores idled in between (docs/PERFORMANCE.md, "what the stub
+// costs after a gap"). Only the stub call is timed; the reported value is
+// its median.
+func BenchmarkLocalKMSStubAfter(b *testing.B) {
+	env, keyID := benchKey(b)
+	c := env.agentFor(b, image("bench"))
+	ctx := context.Background()
+	in := &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"}
+	stub := appSDKClient(serveStub(b, endpointAnswer(b, c, in)))
+	gaps := []struct {
+		name string
+		gap  func() error
+	}{
+		{"tight", func() error { return nil }},
+		{"library", func() error { _, err := c.GenerateDataKey(ctx, in); return err }},
+		{"sleep-2ms", func() error { time.Sleep(2 * time.Millisecond); return nil }},
+	}
+	for _, g := range gaps {
+		b.Run(g.name, func(b *testing.B) {
+			var st []time.Duration
+			for b.Loop() {
+				if err := g.gap(); err != nil {
+					b.Fatal(err)
+				}
+				t0 := time.Now()
+				out, err := stub.GenerateDataKey(ctx, in)
+				st = append(st, time.Since(t0))
+				if err != nil || len(out.Plaintext) != 32 {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(median(st).Nanoseconds()), "ns/stub")
+		})
+	}
+}
