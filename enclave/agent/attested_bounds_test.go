@@ -33,7 +33,7 @@ const boundSlack = 2 * time.Second
 // serveBounded serves an attested listener configured by cfg (its NSM,
 // upstream and logger filled in) in front of app, on loopback TCP until
 // the test ends, and returns its address.
-func serveBounded(t *testing.T, cfg agent.AttestedConfig, app http.Handler) string {
+func serveBounded(t testing.TB, cfg agent.AttestedConfig, app http.Handler) string {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	emu, err := emulator.New(&emulator.Config{PCRs: map[int][]byte{0: image[:]}, Logger: log})

@@ -27,7 +27,7 @@ import (
 
 var image = sha512.Sum384([]byte("agent attested test image"))
 
-func attestedSetup(t *testing.T) (*emulator.Emulator, *agent.Attested) {
+func attestedSetup(t testing.TB) (*emulator.Emulator, *agent.Attested) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	emu, err := emulator.New(&emulator.Config{PCRs: map[int][]byte{0: image[:]}, Logger: log})
@@ -47,7 +47,7 @@ func attestedSetup(t *testing.T) (*emulator.Emulator, *agent.Attested) {
 }
 
 // serveAttested runs a.Serve on addr until the test ends.
-func serveAttested(t *testing.T, a *agent.Attested, addr string) net.Addr {
+func serveAttested(t testing.TB, a *agent.Attested, addr string) net.Addr {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
@@ -66,6 +66,7 @@ func serveAttested(t *testing.T, a *agent.Attested, addr string) net.Addr {
 		cancel()
 		t.Fatal(err)
 	case <-time.After(time.Minute): // only turns a hang into a failure
+		cancel()
 		t.Fatal("Serve did not start")
 	}
 	return nil
