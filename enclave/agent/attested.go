@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+	"golang.org/x/time/rate"
 
 	"github.com/enclavekit/enclavekit/attestedtls"
 	"github.com/enclavekit/enclavekit/internal/transport"
@@ -32,6 +33,12 @@ const (
 	DefaultAttestedWriteTimeout = time.Minute
 	// DefaultAttestedMaxConns is AttestedConfig.MaxConns when zero.
 	DefaultAttestedMaxConns = 1024
+	// DefaultAttestedMaxHandshakeRate is AttestedConfig.MaxHandshakeRate
+	// when zero: 50 handshakes a second.
+	DefaultAttestedMaxHandshakeRate = 50
+	// DefaultAttestedHandshakeBurst is AttestedConfig.HandshakeBurst when
+	// zero.
+	DefaultAttestedHandshakeBurst = 50
 )
 
 // AttestedConfig configures [NewAttested].
@@ -95,6 +102,41 @@ type AttestedConfig struct {
 	// DefaultAttestedMaxConns (1024, host-proxy's default per route,
 	// which relays this listener: tens of MiB at most).
 	MaxConns int
+	// MaxHandshakeRate bounds the TLS handshakes the listener starts, per
+	// second on average; HandshakeBurst is how many may start at once
+	// after a quiet spell (a token bucket: HandshakeBurst tokens, one
+	// more every 1/MaxHandshakeRate s). MaxConns does not bound this: a
+	// parent that opens connections and closes each once its handshake
+	// is done keeps few open, yet makes the enclave do one handshake per
+	// connection (a key exchange of the parent's choosing and an ECDSA
+	// signature; it need not compute anything itself, since replaying
+	// one recorded ClientHello suffices), burning the enclave's CPUs,
+	// which its application needs for its own work. A connection is
+	// accepted only with a token: without one it waits in the kernel's
+	// accept queue, as one over MaxConns does, costing the enclave
+	// nothing, and its client sees a slow handshake, not an error. So in
+	// any t seconds at most HandshakeBurst + 1 + MaxHandshakeRate × t
+	// handshakes start (the one more is the connection whose token was
+	// taken before it arrived).
+	//
+	// One handshake, measured (BenchmarkAttestedHandshake, CPU time per
+	// connection through the listener, on a 2-core Xeon): 0.43 ms with
+	// X25519MLKEM768 (Go's and browsers' default), 0.31 ms with P-256 or
+	// X25519, 1.7 ms with P-521, the costliest the parent can pick. Zero
+	// is DefaultAttestedMaxHandshakeRate (50 a second): a parent spamming
+	// handshakes takes at most 50 × 1.7 ms = 87 ms of CPU a second, 9 % of
+	// one core, with the costliest key exchange (2 % with the default
+	// one), and the burst's more at once after a quiet spell. An
+	// application whose clients open more than 50 connections a second
+	// (rather than keeping them alive) needs a higher bound, and leaves
+	// the parent more of the CPU.
+	MaxHandshakeRate int
+	// HandshakeBurst is the token bucket's size (see MaxHandshakeRate):
+	// how many handshakes may start at once, for clients that open
+	// several connections together. Zero is DefaultAttestedHandshakeBurst
+	// (50: 87 ms of CPU with the costliest key exchange, taken at once
+	// after a quiet second).
+	HandshakeBurst int
 }
 
 // attestedLimits are the bounds [Attested.Serve] serves with, the zero
@@ -102,6 +144,7 @@ type AttestedConfig struct {
 type attestedLimits struct {
 	header, idle, write time.Duration
 	conns               int
+	hsRate, hsBurst     int
 }
 
 // limits checks cfg's bounds, reporting every negative one, and
@@ -117,17 +160,22 @@ func (cfg *AttestedConfig) limits() (attestedLimits, error) {
 		}
 		return v
 	}
-	lim := attestedLimits{
-		header: dur("HeaderTimeout", cfg.HeaderTimeout, DefaultAttestedHeaderTimeout),
-		idle:   dur("IdleTimeout", cfg.IdleTimeout, DefaultAttestedIdleTimeout),
-		write:  dur("WriteTimeout", cfg.WriteTimeout, DefaultAttestedWriteTimeout),
-		conns:  cfg.MaxConns,
+	count := func(name string, v, def int) int {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%w: attested listener: %s is negative (%d); 0 is the default, %d", ErrConfig, name, v, def))
+		}
+		if v == 0 {
+			return def
+		}
+		return v
 	}
-	switch {
-	case lim.conns < 0:
-		errs = append(errs, fmt.Errorf("%w: attested listener: MaxConns is negative (%d); 0 is the default, %d", ErrConfig, lim.conns, DefaultAttestedMaxConns))
-	case lim.conns == 0:
-		lim.conns = DefaultAttestedMaxConns
+	lim := attestedLimits{
+		header:  dur("HeaderTimeout", cfg.HeaderTimeout, DefaultAttestedHeaderTimeout),
+		idle:    dur("IdleTimeout", cfg.IdleTimeout, DefaultAttestedIdleTimeout),
+		write:   dur("WriteTimeout", cfg.WriteTimeout, DefaultAttestedWriteTimeout),
+		conns:   count("MaxConns", cfg.MaxConns, DefaultAttestedMaxConns),
+		hsRate:  count("MaxHandshakeRate", cfg.MaxHandshakeRate, DefaultAttestedMaxHandshakeRate),
+		hsBurst: count("HandshakeBurst", cfg.HandshakeBurst, DefaultAttestedHandshakeBurst),
 	}
 	return lim, errors.Join(errs...)
 }
@@ -243,17 +291,49 @@ func (a *Attested) bounded(h http.Handler) http.Handler {
 	})
 }
 
+// rateListener takes a token from a bucket of burst, filled at perSec a
+// second, before each Accept of the listener it wraps: connections beyond
+// the rate wait unaccepted in the kernel's queue, nothing allocated for
+// them. Accept is called by one goroutine at a time (http.Server's loop).
+type rateListener struct {
+	net.Listener
+	lim    *rate.Limiter
+	closed context.Context // done once Close is called
+	close  context.CancelFunc
+}
+
+func newRateListener(ln net.Listener, perSec, burst int) *rateListener {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &rateListener{Listener: ln, lim: rate.NewLimiter(rate.Limit(perSec), burst), closed: ctx, close: cancel}
+}
+
+// Accept waits for a token, then accepts. Closing the listener ends the
+// wait with net.ErrClosed.
+func (l *rateListener) Accept() (net.Conn, error) {
+	if err := l.lim.Wait(l.closed); err != nil {
+		return nil, fmt.Errorf("agent: attested listener: %w", net.ErrClosed)
+	}
+	return l.Listener.Accept()
+}
+
+// Close ends a waiting Accept and closes the listener.
+func (l *rateListener) Close() error {
+	l.close()
+	return l.Listener.Close()
+}
+
 // Serve serves the attested listener on the transport address addr
 // (vsock://, tcp:// or unix://) until ctx is done, then shuts down
 // gracefully (up to 5 s). ready, when not nil, receives the listener's
 // address once listening.
 //
 // Its bounds are AttestedConfig's: at most MaxConns connections (one
-// more waits unaccepted), the handshake and each request's head within
-// HeaderTimeout, each request end to end within WriteTimeout (504
-// upstream_timeout when the application has not answered by then),
-// kept-alive connections idle for IdleTimeout at most; request line and
-// headers 16 KiB (431 beyond).
+// more waits unaccepted), handshakes started at MaxHandshakeRate a
+// second after a burst of HandshakeBurst (one more waits unaccepted),
+// the handshake and each request's head within HeaderTimeout, each
+// request end to end within WriteTimeout (504 upstream_timeout when the
+// application has not answered by then), kept-alive connections idle for
+// IdleTimeout at most; request line and headers 16 KiB (431 beyond).
 func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
 	ta, err := transport.ParseAddr(addr)
 	if err != nil {
@@ -263,7 +343,11 @@ func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	if err != nil {
 		return fmt.Errorf("agent: listen on %s: %w", addr, err)
 	}
-	ln = netutil.LimitListener(ln, a.lim.conns)
+	// A connection is accepted with a slot (MaxConns) and then a token
+	// (MaxHandshakeRate): while either is lacking, the next connection
+	// waits in the kernel's accept queue, and no token is spent while
+	// the slots are all taken.
+	ln = netutil.LimitListener(newRateListener(ln, a.lim.hsRate, a.lim.hsBurst), a.lim.conns)
 	srv := &http.Server{
 		Handler:           a.bounded(a.h),
 		TLSConfig:         a.srv.TLSConfig(),

@@ -165,8 +165,10 @@ func TestAttestedConfigBounds(t *testing.T) {
 		{agent.AttestedConfig{IdleTimeout: -1}, []string{"IdleTimeout"}},
 		{agent.AttestedConfig{WriteTimeout: -time.Minute}, []string{"WriteTimeout"}},
 		{agent.AttestedConfig{MaxConns: -1}, []string{"MaxConns"}},
-		{agent.AttestedConfig{HeaderTimeout: -1, IdleTimeout: -1, WriteTimeout: -1, MaxConns: -5},
-			[]string{"HeaderTimeout", "IdleTimeout", "WriteTimeout", "MaxConns"}},
+		{agent.AttestedConfig{MaxHandshakeRate: -1}, []string{"MaxHandshakeRate"}},
+		{agent.AttestedConfig{HandshakeBurst: -10}, []string{"HandshakeBurst"}},
+		{agent.AttestedConfig{HeaderTimeout: -1, IdleTimeout: -1, WriteTimeout: -1, MaxConns: -5, MaxHandshakeRate: -1, HandshakeBurst: -1},
+			[]string{"HeaderTimeout", "IdleTimeout", "WriteTimeout", "MaxConns", "MaxHandshakeRate", "HandshakeBurst"}},
 	} {
 		_, err := agent.NewAttested(cfg(tc.cfg))
 		if !errors.Is(err, agent.ErrConfig) {

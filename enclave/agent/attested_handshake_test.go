@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,7 +126,9 @@ func BenchmarkAttestedHandshake(b *testing.B) {
 			b.ReportMetric(float64((proccpu.Self()-c0).Nanoseconds())/float64(b.N), "cpu-ns/handshake")
 		})
 	}
-	addr := serveBounded(b, agent.AttestedConfig{}, okApp())
+	// MaxConns is the default; the handshake rate is set out of the way:
+	// this measures what each handshake costs.
+	addr := serveBounded(b, agent.AttestedConfig{MaxHandshakeRate: 1 << 30, HandshakeBurst: 1 << 30}, okApp())
 	for _, g := range handshakeGroups {
 		hello := recordClientHello(b, g.group)
 		flight := serverFlight(cfg, hello)
@@ -147,5 +151,85 @@ func BenchmarkAttestedHandshake(b *testing.B) {
 			}
 			b.ReportMetric(float64((proccpu.Self()-c0).Nanoseconds())/float64(b.N), "cpu-ns/handshake")
 		})
+	}
+}
+
+// TestAttestedHandshakeRate is the parent spamming handshakes: attackers
+// open connections, complete a handshake on each and close it at once,
+// as fast as they can, so MaxConns never binds. The handshakes the
+// listener has done by any moment t are at most HandshakeBurst + 1 +
+// MaxHandshakeRate × t, t counted from the first connection (the bucket
+// is full then, and one token may have been taken before). Each
+// handshake is counted when its client completes it, after the server's
+// work for it is done, so the count never runs ahead of the server's.
+func TestAttestedHandshakeRate(t *testing.T) {
+	const (
+		perSec, burst = 10, 3
+		attackers     = 4
+		window        = 500 * time.Millisecond
+		margin        = 2 // handshakes beyond the bound still tolerated
+	)
+	addr := serveBounded(t, agent.AttestedConfig{MaxHandshakeRate: perSec, HandshakeBurst: burst}, okApp())
+	start := time.Now()
+	end := start.Add(window)
+	done := make(chan []time.Time, attackers)
+	for range attackers {
+		go func() {
+			var at []time.Time
+			for time.Now().Before(end) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					break
+				}
+				_ = c.SetDeadline(end) // a handshake still waiting then is not counted
+				tc := tlsClient(c)
+				if tc.Handshake() == nil {
+					at = append(at, time.Now())
+				}
+				c.Close()
+			}
+			done <- at
+		}()
+	}
+	var at []time.Time
+	for range attackers {
+		at = append(at, <-done...)
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	for k, tk := range at {
+		el := tk.Sub(start)
+		if bound := burst + 1 + perSec*el.Seconds(); float64(k+1) > bound+margin {
+			t.Fatalf("%d handshakes done %v after the first connection (%d in %v); MaxHandshakeRate %d/s and HandshakeBurst %d allow %.1f",
+				k+1, el, len(at), window, perSec, burst, bound)
+		}
+	}
+	t.Logf("%d handshakes in %v (MaxHandshakeRate %d/s, HandshakeBurst %d)", len(at), window, perSec, burst)
+	// The bound delays handshakes, it does not refuse them: one more
+	// connection is served once the attackers' leftovers are through.
+	tc := tlsClient(dialTCP(t, addr))
+	_ = tc.SetDeadline(time.Now().Add(time.Minute)) // only turns a hang into a failure
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("a handshake after the attack: %v", err)
+	}
+}
+
+// TestAttestedHandshakeRateFlood: connections beyond the handshake rate
+// wait in the kernel's accept queue, not in the enclave: a flood of
+// connections that send nothing grows the goroutines by what the
+// burst's connections cost (one each, and one more each while its
+// handshake runs), not by the flood, though MaxConns would allow it.
+func TestAttestedHandshakeRateFlood(t *testing.T) {
+	const perSec, burst, flood = 1, 2, 64
+	addr := serveBounded(t, agent.AttestedConfig{MaxHandshakeRate: perSec, HandshakeBurst: burst}, okApp())
+	before := runtime.NumGoroutine()
+	for range flood {
+		dialTCP(t, addr)
+	}
+	// 300 ms: at most burst + 1 tokens, and plenty for the flood to
+	// show without the bound, where 64 accepts take microseconds.
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if grown := runtime.NumGoroutine() - before; grown > 2*(burst+1)+2 {
+			t.Fatalf("%d connections (MaxHandshakeRate %d/s, HandshakeBurst %d) grew the goroutines by %d", flood, perSec, burst, grown)
+		}
 	}
 }
