@@ -24,6 +24,20 @@
 // keystore.WithCachedReads so a database backend may answer them from its
 // cache). Every response carries x-amzn-RequestId.
 //
+// A request whose client closed its connection before the answer (net/http
+// cancels the request's context; a store call then returns
+// context.Canceled) is recorded as [CodeClientClosedRequest],
+// "ClientClosedRequest" (nginx's 499 "client closed request"), in the audit
+// line's errorCode, the log (at INFO, not ERROR) and kms_requests_total's
+// code, never as KMSInternalException: any client can hang up at will, so
+// it must not raise the rate of the server's own failures. Only a context
+// canceled without a cause counts: [Server.Serve] cancels the requests it
+// cuts at the end of [Config.ShutdownTimeout] with a cause of its own (they
+// stay KMSInternalException, the cause in the log), the request's deadline
+// ends it with context.DeadlineExceeded (DependencyTimeoutException), and a
+// request that succeeded is recorded as a success whether or not its client
+// stayed to read the answer (its work, a created key say, is done).
+//
 // Keys are named by key ID, key ARN, alias name or alias ARN.
 //
 // # Operations
@@ -276,8 +290,9 @@
 // # Audit
 //
 // One JSON line per request: time, requestId, operation, principal,
-// accessKeyId, sourceIp, keyArn, decision (allow, deny, error), errorCode,
-// errorMessage, policyReason, and for recipient requests
+// accessKeyId, sourceIp, keyArn, decision (allow, deny, error), errorCode
+// (KMS's exception name, or ClientClosedRequest for a request its client
+// abandoned), errorMessage, policyReason, and for recipient requests
 // additionalEventData.recipient {attestationDocumentModuleId,
 // attestationDocumentEnclaveImageDigest} as CloudTrail. Key material,
 // plaintext and ciphertext are never logged.

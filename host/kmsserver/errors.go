@@ -55,6 +55,20 @@ const (
 	statusRequestEntityTooLage = http.StatusRequestEntityTooLarge
 )
 
+// CodeClientClosedRequest is the outcome of a request whose client closed
+// its connection before the answer (nginx's 499 "client closed request"):
+// not a KMS exception, as no client reads it. It takes the place of an
+// error code in the audit line (errorCode, decision "error"), the log (at
+// INFO) and the metrics (kms_requests_total's code), so that a client
+// hanging up, which anyone can do at will, is told apart from the
+// server's own failures (KMSInternalException).
+const CodeClientClosedRequest = "ClientClosedRequest"
+
+// statusClientClosedRequest is written with [CodeClientClosedRequest]
+// (nginx's 499) for the rare client that half-closed its connection and
+// still reads.
+const statusClientClosedRequest = 499
+
 func apiErr(code string, format string, args ...any) *APIError {
 	st := statusClient
 	switch code {
@@ -66,6 +80,8 @@ func apiErr(code string, format string, args ...any) *APIError {
 		st = statusDryRun
 	case CodeRequestEntityTooLarge:
 		st = statusRequestEntityTooLage
+	case CodeClientClosedRequest:
+		st = statusClientClosedRequest
 	}
 	return &APIError{Code: code, Message: fmt.Sprintf(format, args...), Status: st}
 }

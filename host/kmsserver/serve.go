@@ -47,6 +47,11 @@ const (
 	metricsIdleTimeout    = 30 * time.Second
 )
 
+// errShutdownCut is the cause with which [Server.Serve] cancels the
+// requests still running when, at the end of [Config.ShutdownTimeout], it
+// closes their connections.
+var errShutdownCut = errors.New("kmsserver: request cut: its connection was closed at the end of the shutdown timeout")
+
 // httpServer returns an http.Server for h with the timeouts and header
 // limit the service needs (slow clients cannot hold connections).
 func (s *Server) httpServer(h http.Handler) *http.Server {
@@ -134,9 +139,11 @@ func (s *Server) Addr(name string) net.Addr {
 // [Config.DeletionSweepInterval]; the automatic rotation of keys, every
 // [Config.RotationSweepInterval]), until ctx is done, then shuts down
 // gracefully: it stops accepting, waits up to [Config.ShutdownTimeout] for
-// requests in flight and closes the connections still open. It returns nil
-// after a shutdown, or the error that stopped a listener. A Server serves
-// once.
+// requests in flight and closes the connections still open (the requests
+// still running are canceled with a cause, so they are recorded as
+// KMSInternalException, not as their clients' [CodeClientClosedRequest]).
+// It returns nil after a shutdown, or the error that stopped a listener. A
+// Server serves once.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	ls := make(map[string]net.Listener, len(s.listeners))
@@ -161,6 +168,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		ls["kms"] = tls.NewListener(ls["kms"], tc)
 	}
 	servers := map[string]*http.Server{"kms": s.httpServer(s.Handler())}
+	// The KMS requests' contexts descend from cutCtx, canceled (with
+	// errShutdownCut as its cause) only when the shutdown timeout has passed
+	// and the connections still open are closed: a request cut then is the
+	// server's doing, not a client's hang-up (canceled in server.go).
+	cutCtx, cutRequests := context.WithCancelCause(context.Background())
+	defer cutRequests(errShutdownCut)
+	servers["kms"].BaseContext = func(net.Listener) context.Context { return cutCtx }
 	if ls["metrics"] != nil {
 		servers["metrics"] = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second,
 			IdleTimeout: metricsIdleTimeout, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn)}
@@ -198,6 +212,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	for _, hs := range servers {
 		if serr := hs.Shutdown(sctx); serr != nil {
+			cutRequests(errShutdownCut)
 			hs.Close()
 		}
 	}

@@ -95,7 +95,12 @@ func NewServer(cfg *Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the KMS protocol handler (POST / only).
+// Handler returns the KMS protocol handler (POST / only). A request whose
+// context is canceled without a cause (net/http's way of telling that the
+// client closed its connection) and whose operation failed for it is
+// recorded as [CodeClientClosedRequest]; an HTTP server of the caller's
+// that cancels request contexts itself should do so with a cause
+// (context.WithCancelCause), or its cancellations count as the clients'.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // MetricsHandler serves the server's Prometheus metrics.
@@ -158,7 +163,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			out, err = nil, internalErr()
 		}
 		code := ""
+		failure := err // what the log names: the operation's own error
 		if err != nil {
+			err = canceled(r.Context(), err)
 			code = writeError(w, err)
 		} else {
 			s.writeJSON(w, out)
@@ -171,8 +178,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(op, code, time.Since(start))
 		if err != nil {
 			var ae *APIError
-			if !errors.As(err, &ae) || ae.Status >= 500 {
-				s.cfg.Logger.Error("request failed", "request_id", reqID, "operation", op, "error", err)
+			switch {
+			case code == CodeClientClosedRequest:
+				// Any client can hang up at will: not the server's failure.
+				s.cfg.Logger.Info("request abandoned: its client closed the connection", "request_id", reqID, "operation", op, "code", code, "error", failure)
+			case !errors.As(err, &ae) || ae.Status >= 500:
+				s.cfg.Logger.Error("request failed", "request_id", reqID, "operation", op, "code", code, "error", err)
 			}
 		}
 	}()
@@ -234,4 +245,36 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	c = &call{ctx: octx, op: name, principal: key.PrincipalARN, now: now, ev: ev, source: remoteAddr(r), secure: r.TLS != nil}
 	out, err = fn(c, body)
+}
+
+// canceled returns the error a failed request is recorded with: err
+// itself, unless err is or wraps context.Canceled; then it tells by whom
+// the request's context ctx was canceled (ctx is net/http's; the
+// operation's context below it only ends at its deadline, with
+// context.DeadlineExceeded, which is a DependencyTimeoutException):
+//   - its client, which net/http reports by canceling ctx with no cause
+//     of its own when the connection closes: a [CodeClientClosedRequest]
+//     error;
+//   - the server, which gives the cancellation a cause ([Server.Serve]
+//     cuts the requests left at the end of its shutdown timeout with
+//     errShutdownCut; a server of the caller's that mounts
+//     [Server.Handler] should cancel with a cause of its own too): err
+//     with the cause appended, a KMSInternalException;
+//   - nobody (ctx is live: the operation or the store canceled something
+//     of its own): err unchanged, a KMSInternalException.
+//
+// A request that succeeded is not asked: its work is done (a key may have
+// been created) whether or not the client stayed to read the answer.
+func canceled(ctx context.Context, err error) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	switch cause := context.Cause(ctx); {
+	case cause == nil:
+		return err
+	case cause == context.Canceled:
+		return apiErr(CodeClientClosedRequest, "The client closed the connection before the request completed.")
+	default:
+		return fmt.Errorf("%w (%w)", err, cause)
+	}
 }
