@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,6 +196,27 @@ func TestTLS13Only(t *testing.T) {
 	err := handshake(t, e.addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
 	if err == nil {
 		t.Fatal("the server accepted TLS 1.2")
+	}
+}
+
+// TestKeyExchanges: every key exchange the server lists completes a
+// handshake offered alone, and P-521, the costliest a relaying parent
+// could pick, is refused with the handshake-failure alert.
+func TestKeyExchanges(t *testing.T) {
+	e := newEnclave(t, "app")
+	for _, g := range attestedtls.KeyExchanges() {
+		if err := handshake(t, e.addr, &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{g}}); err != nil {
+			t.Errorf("%v offered alone: %v", g, err)
+		}
+	}
+	err := handshake(t, e.addr, &tls.Config{InsecureSkipVerify: true, CurvePreferences: []tls.CurveID{tls.CurveP521}})
+	// The server's alert reaches the client as "remote error" (a
+	// net.OpError around an unexported alert type).
+	if err == nil || !strings.Contains(err.Error(), "remote error: tls: handshake failure") {
+		t.Fatalf("P-521 offered alone: err = %v, want the server's handshake_failure alert", err)
+	}
+	if slices.Contains(attestedtls.KeyExchanges(), tls.CurveP521) {
+		t.Fatal("KeyExchanges lists P-521")
 	}
 }
 

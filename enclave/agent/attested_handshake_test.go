@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enclavekit/enclavekit/attestedtls"
 	"github.com/enclavekit/enclavekit/enclave/agent"
 	"github.com/enclavekit/enclavekit/internal/proccpu"
 )
@@ -26,20 +27,10 @@ import (
 // picks the key exchange, offering only the group that costs the server
 // most.
 
-// handshakeGroups are the key exchanges the listener accepts (Go's
-// defaults), each offered alone by the replayed ClientHello.
-var handshakeGroups = []struct {
-	name  string
-	group tls.CurveID
-}{
-	{"X25519MLKEM768", tls.X25519MLKEM768},
-	{"SecP256r1MLKEM768", tls.SecP256r1MLKEM768},
-	{"SecP384r1MLKEM1024", tls.SecP384r1MLKEM1024},
-	{"X25519", tls.X25519},
-	{"P-256", tls.CurveP256},
-	{"P-384", tls.CurveP384},
-	{"P-521", tls.CurveP521},
-}
+// handshakeGroups are the key exchanges the listener accepts
+// (attestedtls.KeyExchanges), each offered alone by the replayed
+// ClientHello.
+func handshakeGroups() []tls.CurveID { return attestedtls.KeyExchanges() }
 
 // scriptConn plays one side of a connection from memory: reads return in
 // and then EOF, writes are counted and dropped.
@@ -95,6 +86,21 @@ func serverFlight(cfg *tls.Config, hello []byte) int {
 	return c.wrote
 }
 
+// TestAttestedRefusesP521: a replayed ClientHello offering only P-521,
+// the costliest key exchange (1.7 ms of CPU per handshake when it was
+// accepted), gets the alert and nothing else: no key share, no
+// signature.
+func TestAttestedRefusesP521(t *testing.T) {
+	_, a := attestedSetup(t)
+	accepted := serverFlight(a.TLSConfig(), recordClientHello(t, tls.X25519))
+	if accepted < 1000 {
+		t.Fatalf("X25519: the server wrote %d bytes, not a whole flight", accepted)
+	}
+	if n := serverFlight(a.TLSConfig(), recordClientHello(t, tls.CurveP521)); n > 16 {
+		t.Fatalf("P-521: the server wrote %d bytes, want only an alert", n)
+	}
+}
+
 // BenchmarkAttestedHandshake is the CPU one replayed ClientHello costs
 // the attested listener, for each key exchange the parent may choose:
 //
@@ -110,13 +116,13 @@ func serverFlight(cfg *tls.Config, hello []byte) int {
 func BenchmarkAttestedHandshake(b *testing.B) {
 	_, a := attestedSetup(b)
 	cfg := a.TLSConfig()
-	for _, g := range handshakeGroups {
-		hello := recordClientHello(b, g.group)
+	for _, g := range handshakeGroups() {
+		hello := recordClientHello(b, g)
 		flight := serverFlight(cfg, hello)
 		if flight < 1000 {
-			b.Fatalf("%s: the server wrote %d bytes, not a whole flight", g.name, flight)
+			b.Fatalf("%v: the server wrote %d bytes, not a whole flight", g, flight)
 		}
-		b.Run("tls/"+g.name, func(b *testing.B) {
+		b.Run("tls/"+g.String(), func(b *testing.B) {
 			c0 := proccpu.Self()
 			for b.Loop() {
 				if n := serverFlight(cfg, hello); n < flight-flightJitter || n > flight+flightJitter {
@@ -129,10 +135,10 @@ func BenchmarkAttestedHandshake(b *testing.B) {
 	// MaxConns is the default; the handshake rate is set out of the way:
 	// this measures what each handshake costs.
 	addr := serveBounded(b, agent.AttestedConfig{MaxHandshakeRate: 1 << 30, HandshakeBurst: 1 << 30}, okApp())
-	for _, g := range handshakeGroups {
-		hello := recordClientHello(b, g.group)
+	for _, g := range handshakeGroups() {
+		hello := recordClientHello(b, g)
 		flight := serverFlight(cfg, hello)
-		b.Run("listener/"+g.name, func(b *testing.B) {
+		b.Run("listener/"+g.String(), func(b *testing.B) {
 			buf := make([]byte, flight-flightJitter)
 			c0 := proccpu.Self()
 			for b.Loop() {
