@@ -47,8 +47,9 @@ func TestAttestedTLS(t *testing.T) {
 
 	agent := start(t, "enclave-agent", "--nsm", "emulator", "--emulator-state", path("enclave"), "--pcr0", pcr0A,
 		"serve", "--listen", "unix://"+path("enclave", "agent.sock"),
-		"--attested-listen", "unix://"+path("enclave", "attested.sock"), "--upstream", app.URL)
-	agent.waitFor(t, `attested TLS listening`)
+		"--attested-listen", "unix://"+path("enclave", "attested.sock"), "--upstream", app.URL,
+		"--attested-handshake-rate", "500")
+	agent.waitFor(t, `attested TLS listening.*handshake_rate=500`)
 
 	writeFile(t, path("host-proxy.yaml"), fmt.Sprintf(`routes:
   - name: attested

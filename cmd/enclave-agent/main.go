@@ -42,7 +42,8 @@ Commands:
                [--max-concurrent-attestations 4]
                serve POST /v1/attestation and GET /v1/health on ADDR; with
                --key-id, fetch a data key at start (kept in memory)
-               [--attested-listen ADDR --upstream http://127.0.0.1:PORT]
+               [--attested-listen ADDR --upstream http://127.0.0.1:PORT
+                [--attested-handshake-rate 100]]
                also serve attested TLS on ADDR: the attestation challenge
                and a reverse proxy to the application (nitro-verify --connect)
                [--kms-listen 127.0.0.1:PORT]
@@ -105,6 +106,10 @@ Command flags:
   --attested-listen ADDR    serve: the attested TLS listener (an address as above)
   --upstream URL            serve: the application behind attested TLS, an
                             http:// URL on a loopback address
+  --attested-handshake-rate N
+                            serve: TLS handshakes the attested listener starts
+                            a second, after a burst of N (default 100; 0 is
+                            the default); more connections wait, unaccepted
   --kms-listen ADDR         serve: the local KMS endpoint, loopback TCP only
                             (127.0.0.1:PORT); --kms-endpoint is the key service
   --key-id ID               a key ID, key ARN, alias/NAME or alias ARN

@@ -27,6 +27,7 @@ func (a *app) serve(args []string) error {
 	upstream := fs.String("upstream", "", "")
 	kmsListen := fs.String("kms-listen", "", "")
 	maxAttest := fs.Int("max-concurrent-attestations", agent.DefaultEndpointMaxConcurrent, "")
+	hsRate := fs.Int("attested-handshake-rate", 0, "")
 	if err := a.noArgs(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +44,9 @@ func (a *app) serve(args []string) error {
 		if _, err := cli.ParseAddr("serve: --attested-listen", *attestedListen); err != nil {
 			return err
 		}
+	}
+	if err := checkHandshakeRate(*hsRate, *attestedListen); err != nil {
+		return err
 	}
 	nsm, err := a.openNSM()
 	if err != nil {
@@ -73,7 +77,7 @@ func (a *app) serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, waitAttested, err := a.startAttested(ctx, nsm, *attestedListen, *upstream)
+	ctx, waitAttested, err := a.startAttested(ctx, nsm, *attestedListen, *upstream, *hsRate)
 	if err != nil {
 		if errors.Is(err, agent.ErrConfig) {
 			return cli.Usage(err)
@@ -115,4 +119,18 @@ func endpointListening(log *slog.Logger, listen string, cfg *agent.EndpointConfi
 		log.Info("attestation endpoint listening", slog.String("addr", listen), slog.String("local", addr.String()),
 			slog.Int("max_concurrent", cmp.Or(cfg.MaxConcurrent, agent.DefaultEndpointMaxConcurrent)))
 	}
+}
+
+// checkHandshakeRate refuses a negative --attested-handshake-rate, and one
+// given without --attested-listen (it bounds nothing else), as usage
+// errors with a hint.
+func checkHandshakeRate(n int, attestedListen string) error {
+	hint := fmt.Sprintf("--attested-handshake-rate N lets the attested TLS listener start N handshakes a second, after a burst of N (the default is %d): connections beyond it wait, unaccepted; each handshake costs the enclave up to 1 ms of CPU, whichever key exchange the parent offers", agent.DefaultAttestedMaxHandshakeRate)
+	switch {
+	case n < 0:
+		return cli.WithHint(usagef("serve: --attested-handshake-rate %d: must not be negative", n), hint)
+	case n > 0 && attestedListen == "":
+		return cli.WithHint(usagef("serve: --attested-handshake-rate is given without --attested-listen"), hint)
+	}
+	return nil
 }

@@ -34,11 +34,11 @@ const (
 	// DefaultAttestedMaxConns is AttestedConfig.MaxConns when zero.
 	DefaultAttestedMaxConns = 1024
 	// DefaultAttestedMaxHandshakeRate is AttestedConfig.MaxHandshakeRate
-	// when zero: 50 handshakes a second.
-	DefaultAttestedMaxHandshakeRate = 50
+	// when zero: 100 handshakes a second.
+	DefaultAttestedMaxHandshakeRate = 100
 	// DefaultAttestedHandshakeBurst is AttestedConfig.HandshakeBurst when
 	// zero.
-	DefaultAttestedHandshakeBurst = 50
+	DefaultAttestedHandshakeBurst = 100
 )
 
 // AttestedConfig configures [NewAttested].
@@ -122,19 +122,21 @@ type AttestedConfig struct {
 	// One handshake, measured (BenchmarkAttestedHandshake, CPU time per
 	// connection through the listener, on a 2-core Xeon): 0.43 ms with
 	// X25519MLKEM768 (Go's and browsers' default), 0.31 ms with P-256 or
-	// X25519, 1.7 ms with P-521, the costliest the parent can pick. Zero
-	// is DefaultAttestedMaxHandshakeRate (50 a second): a parent spamming
-	// handshakes takes at most 50 × 1.7 ms = 87 ms of CPU a second, 9 % of
-	// one core, with the costliest key exchange (2 % with the default
+	// X25519, 0.99 ms with SecP384r1MLKEM1024, the costliest the parent
+	// can pick (attestedtls.KeyExchanges leaves out P-521, 1.7 ms). Zero
+	// is DefaultAttestedMaxHandshakeRate (100 a second): a parent spamming
+	// handshakes takes at most 100 × 0.99 ms = 99 ms of CPU a second, 10 %
+	// of one core, with the costliest key exchange (4 % with the default
 	// one), and the burst's more at once after a quiet spell. An
-	// application whose clients open more than 50 connections a second
-	// (rather than keeping them alive) needs a higher bound, and leaves
-	// the parent more of the CPU.
+	// application whose clients open more than 100 connections a second
+	// (rather than keeping them alive) needs a higher bound
+	// (enclave-agent serve --attested-handshake-rate), and leaves the
+	// parent more of the CPU.
 	MaxHandshakeRate int
 	// HandshakeBurst is the token bucket's size (see MaxHandshakeRate):
 	// how many handshakes may start at once, for clients that open
 	// several connections together. Zero is DefaultAttestedHandshakeBurst
-	// (50: 87 ms of CPU with the costliest key exchange, taken at once
+	// (100: 99 ms of CPU with the costliest key exchange, taken at once
 	// after a quiet second).
 	HandshakeBurst int
 }

@@ -223,15 +223,18 @@
 //     kernel's accept queue. A held connection costs 40 KiB at most (its
 //     goroutine's stack, TLS and HTTP buffers), so the bound keeps a flood
 //     to tens of MiB;
-//   - handshakes started at MaxHandshakeRate a second (50) after a burst
-//     of HandshakeBurst (50): a token bucket, taken before each accept,
+//   - handshakes started at MaxHandshakeRate a second (100; enclave-agent
+//     serve --attested-handshake-rate) after a burst of HandshakeBurst
+//     (100): a token bucket, taken before each accept,
 //     so a connection beyond the rate waits in the kernel's accept queue
 //     too. MaxConns does not bound a parent that closes each connection
 //     once handshaken, or replays one recorded ClientHello and never
 //     finishes: each costs the enclave a key exchange of the parent's
-//     choosing and an ECDSA signature, 0.43 ms of CPU with X25519MLKEM768
-//     and 1.7 ms with P-521 (BenchmarkAttestedHandshake), so the default
-//     leaves a spamming parent 9 % of one core at most;
+//     choosing among attestedtls.KeyExchanges and an ECDSA signature,
+//     0.43 ms of CPU with X25519MLKEM768 and 0.99 ms with
+//     SecP384r1MLKEM1024, the costliest (BenchmarkAttestedHandshake; P-521,
+//     1.7 ms, is refused), so the default leaves a spamming parent 10 % of
+//     one core at most;
 //   - the TLS handshake, and then each request's line and headers,
 //     within HeaderTimeout (10 s): a client that connects and sends
 //     nothing, or half a handshake or half a request, is closed;
