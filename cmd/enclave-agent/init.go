@@ -45,6 +45,9 @@ func (a *app) initCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.g.check(); err != nil {
+		return err
+	}
 	if len(command) == 0 {
 		return usagef("init: give the application after the flags: init [flags] -- COMMAND [ARGS...]")
 	}

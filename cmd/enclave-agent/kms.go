@@ -23,6 +23,11 @@ import (
 
 // client builds the KMS client over the opened NSM.
 func (a *app) client(nsm enclave.NSM) (*agent.Client, error) {
+	// Checked at parse time already; again here, where the credentials
+	// are used, so that no path to a client skips it.
+	if err := a.g.check(); err != nil {
+		return nil, err
+	}
 	log, err := a.logger()
 	if err != nil {
 		return nil, err

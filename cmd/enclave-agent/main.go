@@ -158,7 +158,10 @@ Global flags (accepted before or after the command):
                             fetch credentials from the host-proxy's credentials
                             route at ADDR (vsock://3:8003, unix://..., tcp://...);
                             without it: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-                            AWS_SESSION_TOKEN from the environment
+                            AWS_SESSION_TOKEN from the environment.
+                            --credentials-endpoint requires --kms-account: the
+                            parent could hand in credentials for an account
+                            of its own
   --credentials-path PATH   HTTP path there (default /credentials)
   --key-rotation DUR        replace the recipient RSA key this often (default 1h)
   --log-level LEVEL         debug, info (default), warn or error
@@ -182,9 +185,11 @@ Exit status:
 Examples:
   enclave-agent --nsm emulator --debug-mode attest --format base64
   enclave-agent --region eu-west-1 --proxy vsock://3:8000 \
-      --credentials-endpoint vsock://3:8003 genkey --key-id alias/app
+      --credentials-endpoint vsock://3:8003 --kms-account 111122223333 \
+      genkey --key-id alias/app
   enclave-agent --region eu-west-1 --proxy vsock://3:8000 \
-      --credentials-endpoint vsock://3:8003 serve --listen vsock://any:5005
+      --credentials-endpoint vsock://3:8003 --kms-account 111122223333 \
+      serve --listen vsock://any:5005
 `
 
 // app is one invocation.

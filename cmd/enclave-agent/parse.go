@@ -31,6 +31,27 @@ type globals struct {
 	version                                           bool
 }
 
+// check refuses combinations of global flags that no command may run with,
+// once every flag is parsed: --credentials-endpoint without --kms-account.
+//
+// The parent instance serves --credentials-endpoint, and it is an attacker
+// here: it could hand in credentials for an account of its own, where
+// alias/NAME and bare key IDs name keys it can Decrypt with. A key ARN pins
+// the account of one request, but the local KMS endpoint (--kms-listen)
+// takes key IDs from the application at request time and decrypt may name
+// no key at all, so no start-up look at --key-id can stand in for the
+// account: the rule is whole, with no escape hatch (kms-server has an
+// account too, its account_id).
+func (g *globals) check() error {
+	if g.credEndpoint != "" && g.kmsAccount == "" {
+		return cli.WithHint(usagef("--credentials-endpoint without --kms-account: the parent instance supplies these credentials, "+
+			"so alias/NAME and bare key IDs resolve in an account of its choosing"),
+			"add --kms-account ACCOUNT_ID, the 12-digit account that holds the enclave's keys (kms-server: its account_id): "+
+				"KMS answers naming a key outside it are then refused")
+	}
+	return nil
+}
+
 // pcrFlag collects --pcr N=HEX (emulator boot PCRs 0-15).
 type pcrFlag map[int]string
 
@@ -108,6 +129,9 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		if fs.NArg() == 0 {
 			if a.g.version {
 				return nil, errVersion
+			}
+			if err := a.g.check(); err != nil {
+				return nil, err
 			}
 			return pos, nil
 		}
