@@ -120,7 +120,7 @@ func (a *app) flags(name string) *flag.FlagSet {
 func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.ParseFlags(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, errHelp
 			}
@@ -143,7 +143,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // parseTop parses the global flags before the command; the command and
 // its arguments are returned.
 func (a *app) parseTop(fs *flag.FlagSet, args []string) ([]string, error) {
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}

@@ -118,11 +118,11 @@ func parseArgs(args []string) (*options, []string, error) {
 	fs := flagSet(o)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.ParseFlags(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, nil, errHelp
 			}
-			return nil, nil, cli.Usagef("%v", err)
+			return nil, nil, err
 		}
 		if fs.NArg() == 0 {
 			break

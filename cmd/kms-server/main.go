@@ -153,11 +153,8 @@ func serveFlagSet(o *serveOptions) *flag.FlagSet {
 func parseServeFlags(args []string) (*serveOptions, error) {
 	o := &serveOptions{}
 	fs := serveFlagSet(o)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, cli.Usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	if o.version {
 		return o, nil

@@ -16,6 +16,9 @@
 //     one;
 //   - [IsHelp] and [IsVersion]: "--help", "-h" and "help"; "--version" and
 //     "version".
+//   - [ParseFlags]: the flag package's parsing with the commands' own
+//     messages ("unknown flag --bogus", `--max-age "abc": want a duration
+//     such as 5m`), names written as [FlagName] writes them.
 //
 // Package clitest beside it registers the script commands the commands'
 // testscript tests share.

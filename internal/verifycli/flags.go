@@ -177,7 +177,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&c.anyImage, "any-image-unsafe", false, "")
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.ParseFlags(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				c.help = true
 				return c, nil

@@ -224,11 +224,11 @@ func TestRunUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown flag", []string{"--bogus", doc}, "flag provided but not defined"},
+		{"unknown flag", []string{"--bogus", doc}, "nitro-verify: error: unknown flag --bogus\n"},
 		{"two files", []string{doc, doc}, "one input file at most"},
 		{"bad --at", []string{"--at", "yesterday", doc}, "--at"},
 		{"negative --max-age", []string{"--max-age", "-5m", doc}, "must not be negative"},
-		{"bad --max-age", []string{"--max-age", "5 minutes", doc}, "invalid value"},
+		{"bad --max-age", []string{"--max-age", "5 minutes", doc}, "nitro-verify: error: --max-age \"5 minutes\": want a duration such as 5m\n"},
 		{"bad --pcr", []string{"--pcr", "0:aa", doc}, "want N=HEX"},
 		{"--pcr index", []string{"--pcr", "32=" + strings.Repeat("aa", 48), doc}, "0 to 31"},
 		{"--pcr size", []string{"--pcr", "0=" + strings.Repeat("aa", 47), doc}, "47 bytes"},
