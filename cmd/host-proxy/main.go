@@ -199,12 +199,14 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 	if err != nil {
 		return cli.Usage(cli.WithHint(configErrors(path, err), "deploy/host-proxy.yaml in the enclavekit repository shows every key"))
 	}
+	var positional string // the name of the route of LOCAL_PORT REMOTE_HOST REMOTE_PORT
 	if len(pos) == 3 {
 		r, err := positionalRoute(pos, o)
 		if err != nil {
 			return err
 		}
 		cfg.Routes = append(cfg.Routes, r)
+		positional = r.Name
 	} else if o.listen != "" || o.workers != 0 || o.ipv4 || o.ipv6 {
 		return cli.Usagef("--listen, -w, -4 and -6 apply to LOCAL_PORT REMOTE_HOST REMOTE_PORT; set them per route in %s", path)
 	}
@@ -239,7 +241,7 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 		return nil
 	}
 	if err := px.Listen(); err != nil {
-		return err
+		return listenFailure(err, path, positional, pos, o)
 	}
 	return px.Serve(ctx)
 }
@@ -256,6 +258,33 @@ func configErrors(path string, err error) error {
 		msgs[i] = path + ": " + strings.TrimPrefix(e.Error(), "proxy: ")
 	}
 	return errors.New(strings.Join(msgs, "\n"))
+}
+
+// listenFailure says which listener could not be bound in the operator's
+// terms: the flag or argument that gave its address, or the file and the
+// route or key, e.g. `--listen unix:///run/p.sock: bind: permission
+// denied` or `host-proxy.yaml: route "kms": listen on vsock://any:8000:
+// bind: address already in use`.
+func listenFailure(err error, path, positional string, pos []string, o *options) error {
+	var le *proxy.ListenError
+	if !errors.As(err, &le) {
+		return err
+	}
+	reason := le.Err
+	if oe := (*net.OpError)(nil); errors.As(reason, &oe) && oe.Err != nil {
+		reason = oe.Err // "listen unix /run/p.sock: bind: ..." repeats the address
+	}
+	switch {
+	case le.Route != "" && le.Route == positional && o.listen != "":
+		return fmt.Errorf("--listen %s: %w", o.listen, reason)
+	case le.Route != "" && le.Route == positional:
+		return fmt.Errorf("LOCAL_PORT %s: listen on %s: %w", pos[0], le.Addr, reason)
+	case le.Route != "":
+		return fmt.Errorf("%s: route %q: listen on %s: %w", path, le.Route, le.Addr, reason)
+	case le.Service == "admin" && o.admin != "":
+		return fmt.Errorf("--admin %s: %w", o.admin, reason)
+	}
+	return fmt.Errorf("%s: %s: listen on %s: %w", path, le.Service, le.Addr, reason)
 }
 
 // positionalRoute is the vsock-proxy invocation as a route, named after

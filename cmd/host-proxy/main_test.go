@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"io"
 	"net"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/enclavekit/enclavekit/host/proxy"
+	"github.com/enclavekit/enclavekit/internal/cli"
 	"github.com/enclavekit/enclavekit/internal/clitest"
 )
 
@@ -179,4 +182,39 @@ func TestHelpListsEveryFlag(t *testing.T) {
 			t.Errorf("the help does not describe %s%s", dash, f.Name)
 		}
 	})
+}
+
+// TestListenFailure checks the message of each kind of listener that cannot
+// be bound, including those no script can make fail here (a busy vsock port,
+// the credentials listener).
+func TestListenFailure(t *testing.T) {
+	busy := &net.OpError{Op: "listen", Net: "vsock", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	pos := []string{"8000", "kms.example.com", "443"}
+	for _, tt := range []struct {
+		le   proxy.ListenError
+		o    options
+		want string
+	}{
+		{proxy.ListenError{Route: "vsock://any:8000", Addr: "vsock://any:8000", Err: busy}, options{},
+			"LOCAL_PORT 8000: listen on vsock://any:8000: bind: address already in use"},
+		{proxy.ListenError{Route: "vsock://3:9000", Addr: "vsock://3:9000", Err: busy}, options{listen: "vsock://3:9000"},
+			"--listen vsock://3:9000: bind: address already in use"},
+		{proxy.ListenError{Route: "kms", Addr: "vsock://any:8000", Err: busy}, options{},
+			`hp.yaml: route "kms": listen on vsock://any:8000: bind: address already in use`},
+		{proxy.ListenError{Service: "credentials", Addr: "vsock://any:8002", Err: busy}, options{},
+			"hp.yaml: credentials: listen on vsock://any:8002: bind: address already in use"},
+		{proxy.ListenError{Service: "admin", Addr: "tcp://127.0.0.1:9102", Err: syscall.EACCES}, options{admin: "127.0.0.1:9102"},
+			"--admin 127.0.0.1:9102: permission denied"},
+		{proxy.ListenError{Service: "admin", Addr: "tcp://127.0.0.1:9102", Err: syscall.EACCES}, options{},
+			"hp.yaml: admin: listen on tcp://127.0.0.1:9102: permission denied"},
+	} {
+		positional := "vsock://any:8000"
+		if tt.o.listen != "" {
+			positional = tt.o.listen
+		}
+		err := listenFailure(&tt.le, "hp.yaml", positional, pos, &tt.o)
+		if err.Error() != tt.want || cli.ExitCode(err) != cli.ExitFailure || !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES) {
+			t.Errorf("%+v: %v (exit %d), want %q", tt.le, err, cli.ExitCode(err), tt.want)
+		}
+	}
 }

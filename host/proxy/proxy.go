@@ -166,9 +166,38 @@ func New(cfg *Config) (*Proxy, error) {
 // gather (the private registry, or a Registerer that is also a Gatherer).
 func (p *Proxy) Gatherer() prometheus.Gatherer { return p.gatherer }
 
+// ListenError is [Proxy.Listen]'s error: a listener could not be bound.
+type ListenError struct {
+	// Route is the name of the route whose listener failed; empty for a
+	// service listener.
+	Route string
+	// Service is the service listener that failed: "credentials",
+	// "time", "logs" or "admin" (the configuration key); empty for a
+	// route.
+	Service string
+	// Addr is the address it was to listen on, e.g. "vsock://any:8000".
+	Addr string
+	// Err is the reason, e.g. a *net.OpError wrapping EADDRINUSE.
+	Err error
+}
+
+// Error names the route (unless it is named after its address) or the
+// service, then the address:
+// "proxy: kms: listen on vsock://any:8000: ...".
+func (e *ListenError) Error() string {
+	name := e.Route + e.Service
+	if name == e.Addr {
+		return fmt.Sprintf("proxy: listen on %s: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("proxy: %s: listen on %s: %v", name, e.Addr, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // Listen binds every listener: each route, the credentials route and the
-// admin endpoint. On failure nothing stays bound and the error names the
-// route.
+// admin endpoint. On failure nothing stays bound and the error, a
+// *[ListenError], names the route or service.
 func (p *Proxy) Listen() error {
 	type want struct {
 		name string
@@ -191,10 +220,19 @@ func (p *Proxy) Listen() error {
 	if !p.c.admin.IsZero() {
 		ws = append(ws, want{"admin", p.c.admin, nil})
 	}
+	routes := len(p.routes)
+	listenError := func(i int, err error) error {
+		le := &ListenError{Addr: ws[i].addr.String(), Err: err}
+		if i < routes {
+			le.Route = ws[i].name
+		} else {
+			le.Service = ws[i].name
+		}
+		return le
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.useEngine = engineSupported && !p.cfg.goroutines && !p.cfg.splice // splice: the goroutine path's io.Copy
-	routes := len(p.routes)
 	for i, w := range ws {
 		if i < routes && p.useEngine {
 			// The event engine accepts itself, and checks allowed_cids.
@@ -204,10 +242,7 @@ func (p *Proxy) Listen() error {
 					l.Close()
 				}
 				clear(p.listeners)
-				if w.name == w.addr.String() {
-					return fmt.Errorf("proxy: listen on %s: %w", w.addr, err)
-				}
-				return fmt.Errorf("proxy: %s: listen on %s: %w", w.name, w.addr, err)
+				return listenError(i, err)
 			}
 			p.listeners[w.name] = l
 			continue
@@ -218,10 +253,7 @@ func (p *Proxy) Listen() error {
 				l.Close()
 			}
 			clear(p.listeners)
-			if w.name == w.addr.String() { // a route named after its address
-				return fmt.Errorf("proxy: listen on %s: %w", w.addr, err)
-			}
-			return fmt.Errorf("proxy: %s: listen on %s: %w", w.name, w.addr, err)
+			return listenError(i, err)
 		}
 		p.listeners[w.name] = newPeerListener(l, w.cids, p.peerRefused(w.name))
 	}

@@ -645,7 +645,32 @@ func TestListenConflictNamesRoute(t *testing.T) {
 	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "proxy: busy: listen on") {
 		t.Fatalf("Listen: %v", err)
 	}
+	var le *ListenError
+	if !errors.As(err, &le) || le.Route != "busy" || le.Service != "" || le.Addr != "tcp://"+l.Addr().String() || !errors.Is(le.Err, syscall.EADDRINUSE) {
+		t.Fatalf("Listen: %#v, want a *ListenError for route busy", err)
+	}
 	if p.Addr("free") != nil {
 		t.Error("the other listener stayed bound")
+	}
+}
+
+func TestListenErrorNamesService(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p, err := New(&Config{
+		Routes: []Route{{Name: "free", Direction: Ingress, Listen: "tcp://127.0.0.1:0", Destination: "vsock://16:1"}},
+		Admin:  "tcp://" + l.Addr().String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Listen()
+	want := "proxy: admin: listen on tcp://" + l.Addr().String() + ": "
+	var le *ListenError
+	if !errors.As(err, &le) || le.Route != "" || le.Service != "admin" || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Listen: %v, want a *ListenError for the admin endpoint starting %q", err, want)
 	}
 }
