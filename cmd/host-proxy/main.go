@@ -43,9 +43,11 @@ With --config and no arguments, serve the routes of FILE instead.
 Flags:
   -4, --ipv4          resolve REMOTE_HOST to IPv4 addresses only
   -6, --ipv6          resolve REMOTE_HOST to IPv6 addresses only
-  -w, --num_workers N at most N concurrent connections (vsock-proxy's meaning:
-                      a limit, not a worker pool; further connections wait up
-                      to the connect timeout)
+  -w, --num_workers N at most N concurrent connections, 1 to 1048576
+                      (vsock-proxy's flag, but a limit, not a worker pool:
+                      further connections wait up to the connect timeout);
+                      default: the --config file's max_connections,
+                      1024 unless set; 0 is the default
   --config FILE       YAML: allowlist (vsock-proxy's format) and optionally
                       routes, credentials, admin, timeouts
                       (default ` + defaultConfig + ` with LOCAL_PORT...)
@@ -85,6 +87,7 @@ func main() {
 type options struct {
 	ipv4, ipv6            bool
 	workers               int
+	workersFlag           string // -w or --num_workers, as given
 	config, listen, admin string
 	connectTimeout, idle  time.Duration
 	dnsRefresh, shutdown  time.Duration
@@ -130,6 +133,11 @@ func parseArgs(args []string) (*options, []string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "w" || f.Name == "num_workers" {
+			o.workersFlag = cli.FlagName(f.Name)
+		}
+	})
 	return o, pos, nil
 }
 
@@ -170,8 +178,8 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 	if o.ipv4 && o.ipv6 {
 		return cli.Usagef("-4 (--ipv4) and -6 (--ipv6) are mutually exclusive")
 	}
-	if o.workers < 0 {
-		return cli.Usagef("-w %d: want a positive limit", o.workers)
+	if o.workers < 0 || o.workers > proxy.MaxConnectionsLimit {
+		return cli.Usagef("%s %d: want 1 to %d connections, or 0 for the default", o.workersFlag, o.workers, proxy.MaxConnectionsLimit)
 	}
 	if len(pos) != 0 && len(pos) != 3 {
 		return cli.Usagef("want LOCAL_PORT REMOTE_HOST REMOTE_PORT (got %d arguments)", len(pos))

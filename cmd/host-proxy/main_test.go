@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -216,5 +217,50 @@ func TestListenFailure(t *testing.T) {
 		if err.Error() != tt.want || cli.ExitCode(err) != cli.ExitFailure || !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES) {
 			t.Errorf("%+v: %v (exit %d), want %q", tt.le, err, cli.ExitCode(err), tt.want)
 		}
+	}
+}
+
+// TestWorkersDefault checks that -w 0, like no -w, is the default limit:
+// the file's max_connections, or 1024 without one; the help says so.
+func TestWorkersDefault(t *testing.T) {
+	allow := "allowlist:\n  - {address: 127.0.0.1, port: 9}\n"
+	for _, tt := range []struct {
+		file string
+		w    []string
+		want string
+	}{
+		{allow, []string{"-w", "0"}, "max_connections=1024"},
+		{allow, nil, "max_connections=1024"},
+		{allow + "max_connections: 256\n", []string{"--num_workers", "0"}, "max_connections=256"},
+		{allow + "max_connections: 256\n", nil, "max_connections=256"},
+		{allow + "max_connections: 256\n", []string{"-w", "8"}, "max_connections=8"},
+	} {
+		cfg := writeFile(t, "allow.yaml", tt.file)
+		args := append([]string{"--config", cfg, "--listen", "tcp://127.0.0.1:0", "8000", "127.0.0.1", "9"}, tt.w...)
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, args, io.Discard, pw); pw.Close() }()
+		var line string
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "route ready") {
+				line = sc.Text()
+				break
+			}
+		}
+		cancel()
+		go io.Copy(io.Discard, pr)
+		if code := <-done; code != cli.ExitOK {
+			t.Errorf("%v: exit %d", tt.w, code)
+		}
+		if !strings.Contains(line, " "+tt.want) {
+			t.Errorf("%v with %q: route line %q, want %s", tt.w, tt.file, line, tt.want)
+		}
+	}
+	var help strings.Builder
+	run(context.Background(), []string{"--help"}, &help, io.Discard)
+	if !strings.Contains(help.String(), "default: the --config file's max_connections,\n                      1024 unless set; 0 is the default") {
+		t.Errorf("the help does not state -w's default:\n%s", help.String())
 	}
 }
