@@ -252,7 +252,10 @@ func (s *Server) renewLocked(now time.Time) error {
 
 // Handler returns the handler of the attested listener: the attestation
 // challenge on [ChallengePath] (any path under /.well-known/enclavekit/ is
-// reserved and answers 404), everything else passed to app.
+// reserved and answers 404), everything else passed to app, whose answers
+// (errors included) are its own: enclave-agent's app is a reverse proxy
+// that answers 502 upstream_error and 504 upstream_timeout itself (see
+// enclave/agent.Attested).
 //
 // A challenge is POST [ChallengePath] with the header [NonceHeader]: the
 // client's nonce in hex, [MinNonceSize] to [MaxNonceSize] bytes; the body

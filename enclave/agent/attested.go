@@ -188,6 +188,13 @@ func (cfg *AttestedConfig) limits() (attestedLimits, error) {
 // other path, a reverse proxy to the application (AttestedConfig.Upstream).
 // Remote clients verify it with the attestedtls package or
 // nitro-verify --connect. host-proxy ingress relays it as raw TCP.
+//
+// The proxy answers for the application in two cases, with JSON
+// {"error":{"code","message"}}: 502 upstream_error when the application
+// cannot be reached or fails before answering (connection refused or
+// reset, a malformed answer), and 504 upstream_timeout when it has not
+// begun answering within AttestedConfig.WriteTimeout. Every other status
+// is the application's own.
 type Attested struct {
 	srv *attestedtls.Server
 	h   http.Handler
@@ -334,7 +341,8 @@ func (l *rateListener) Close() error {
 // second after a burst of HandshakeBurst (one more waits unaccepted),
 // the handshake and each request's head within HeaderTimeout, each
 // request end to end within WriteTimeout (504 upstream_timeout when the
-// application has not answered by then), kept-alive connections idle for
+// application has not answered by then; 502 upstream_error when it cannot
+// be reached), kept-alive connections idle for
 // IdleTimeout at most; request line and headers 16 KiB (431 beyond).
 func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
 	ta, err := transport.ParseAddr(addr)

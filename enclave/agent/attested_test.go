@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,7 +165,8 @@ func TestAttestedConfigErrors(t *testing.T) {
 	}
 }
 
-// The application down: 502, not a hang or a crash.
+// The application down: 502 upstream_error (JSON, as documented on
+// AttestedConfig), not a hang or a crash.
 func TestAttestedUpstreamDown(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	emu, err := emulator.New(&emulator.Config{PCRs: map[int][]byte{0: image[:]}, Logger: log})
@@ -184,5 +186,14 @@ func TestAttestedUpstreamDown(t *testing.T) {
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
 	if rec.Code != http.StatusBadGateway {
 		t.Errorf("HTTP %d, want 502", rec.Code)
+	}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != "upstream_error" || e.Error.Message != "the application did not answer" {
+		t.Errorf("body %q (%v), want code upstream_error, message %q", rec.Body, err, "the application did not answer")
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
 	}
 }

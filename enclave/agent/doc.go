@@ -242,7 +242,9 @@
 //     bound of reverse proxies): its body's arrival, the application's
 //     answer and the client's reading of it. At the bound the request to
 //     the application is cancelled (504 upstream_timeout if no answer had
-//     begun) and, shortly after, the connection is closed: a client that
+//     begun; an application that cannot be reached or fails before
+//     answering is 502 upstream_error) and, shortly after, the connection
+//     is closed: a client that
 //     never reads its answer, or trickles its body, holds a goroutine and
 //     a connection to the application no longer. An upgraded connection
 //     (WebSocket) is one request, so bounded too; an application that

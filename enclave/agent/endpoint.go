@@ -156,7 +156,11 @@ type EndpointConfig struct {
 //	POST /v1/attestation   body as in [ParseAttestationRequest]; answers
 //	                       200 with the raw document (application/cbor),
 //	                       400 for a bad request or one over the NSM's
-//	                       limits, 500 when the NSM fails
+//	                       limits, 413 for a body over
+//	                       [MaxAttestationRequestBody], 415 for a
+//	                       Content-Type other than application/json
+//	                       (400, 413 and 415 all with code bad_request),
+//	                       405 for another method, 500 when the NSM fails
 //	GET  /v1/health        200 {"status":"ok","nsm":KIND,"module_id":...},
 //	                       503 {"status":"unavailable","error":...}
 //
