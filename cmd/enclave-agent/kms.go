@@ -147,7 +147,7 @@ func (a *app) genkey(args []string) error {
 		}
 		defer clear(dk.Plaintext)
 		if *ctOut != "" {
-			if err := writeFile(*ctOut, dk.CiphertextBlob, 0o600); err != nil {
+			if err := writeFile("--ciphertext-out", *ctOut, dk.CiphertextBlob, 0o600); err != nil {
 				return err
 			}
 		}

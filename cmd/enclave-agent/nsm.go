@@ -95,7 +95,7 @@ func (a *app) openNSM() (enclave.NSM, error) {
 		return nil, err
 	}
 	if a.g.emulatorRootOut != "" {
-		if err := writeFile(a.g.emulatorRootOut, emu.RootPEM(), 0o644); err != nil {
+		if err := writeFile("--emulator-root-out", a.g.emulatorRootOut, emu.RootPEM(), 0o644); err != nil {
 			return nil, err
 		}
 		log.Info("wrote the emulator root certificate", slog.String("file", a.g.emulatorRootOut))

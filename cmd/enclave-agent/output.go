@@ -5,21 +5,26 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
-// output writes b to the file (0600) or to stdout.
+// output writes b to the file given with --out (0600) or to stdout.
 func (a *app) output(file string, b []byte) error { return a.outputMode(file, b, 0o600) }
 
-// outputMode writes b to the file with mode perm, or to stdout.
+// outputMode writes b to the file given with --out with mode perm, or to
+// stdout.
 func (a *app) outputMode(file string, b []byte, perm os.FileMode) error {
 	if file == "" || file == "-" {
 		_, err := a.stdout.Write(b)
 		return err
 	}
-	return writeFile(file, b, perm)
+	return writeFile("--out", file, b, perm)
 }
 
 type outputFlags struct{ format, out string }
@@ -63,9 +68,30 @@ func (a *app) printJSON(v any) error {
 	return err
 }
 
-// writeFile writes data to name through a temporary file renamed into
-// place, with mode perm.
-func writeFile(name string, data []byte, perm os.FileMode) error {
+// writeFile writes data to name, given with flag, through a temporary file
+// renamed into place, with mode perm. Its errors name the flag and name,
+// never the temporary file.
+func writeFile(flag, name string, data []byte, perm os.FileMode) error {
+	err := writeFileAtomic(name, data, perm)
+	if err == nil {
+		return nil
+	}
+	// The operating system's reason only: its path is the temporary
+	// file's. A rename onto a directory says "file exists".
+	var pe *os.PathError
+	var le *os.LinkError
+	if fi, serr := os.Stat(name); serr == nil && fi.IsDir() {
+		err = errors.New("is a directory")
+	} else if errors.As(err, &pe) {
+		err = pe.Err
+	} else if errors.As(err, &le) {
+		err = le.Err
+	}
+	return cli.WithHint(fmt.Errorf("%s %s: %w", flag, name, err),
+		flag+" FILE is written to a temporary file in FILE's directory, then renamed over FILE: the directory must exist and be writable")
+}
+
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(name), ".enclave-agent-*")
 	if err != nil {
 		return err
