@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/enclavekit/enclavekit/enclave"
@@ -61,26 +62,28 @@ func (a *app) openNSM() (enclave.NSM, error) {
 			return nil, cli.Usagef("--image-measurements: %v", err)
 		}
 		if pcrs, err = emulator.ParseMeasurements(b); err != nil {
-			return nil, err
+			// The file's problem, in its own terms: no package prefix.
+			msg := strings.TrimPrefix(err.Error(), emulator.ErrConfig.Error()+": ")
+			return nil, usagef("--image-measurements %s: %s", a.g.measurements, strings.TrimPrefix(msg, "measurements: "))
 		}
 	}
-	set := func(i int, s string) error {
+	set := func(flag string, i int, s string) error {
 		v, err := emulator.ParsePCRHex(s)
 		if err != nil {
-			return usagef("PCR%d: %v", i, err)
+			return usagef("%s: %v", flag, err)
 		}
 		pcrs[i] = v
 		return nil
 	}
-	for i, s := range map[int]string{0: a.g.pcr0, 1: a.g.pcr1, 2: a.g.pcr2} {
+	for i, s := range []string{a.g.pcr0, a.g.pcr1, a.g.pcr2} {
 		if s != "" {
-			if err := set(i, s); err != nil {
+			if err := set(fmt.Sprintf("--pcr%d", i), i, s); err != nil {
 				return nil, err
 			}
 		}
 	}
 	for i, s := range a.g.pcrs {
-		if err := set(i, s); err != nil {
+		if err := set(fmt.Sprintf("--pcr %d=HEX", i), i, s); err != nil {
 			return nil, err
 		}
 	}

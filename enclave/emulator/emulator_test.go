@@ -416,6 +416,29 @@ func TestParseMeasurements(t *testing.T) {
 	}
 }
 
+// TestParsePCRHex: a PCR value is 48 bytes of hex, either case, and the
+// errors say what is wanted in the user's terms (no Go package text).
+func TestParsePCRHex(t *testing.T) {
+	img := testImage()
+	for _, s := range []string{string(hexEncode(img[0])), strings.ToUpper(string(hexEncode(img[0]))), " " + string(hexEncode(img[0])) + "\n"} {
+		if v, err := ParsePCRHex(s); err != nil || !bytes.Equal(v, img[0]) {
+			t.Errorf("%q: %x, %v", s, v, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"zz":                            "not hex: want 96 hex digits (48 bytes)",
+		"0g" + strings.Repeat("00", 47): "not hex: want 96 hex digits (48 bytes)",
+		"abc":                           "3 hex digits, want 96 (48 bytes)",
+		"abcd":                          "2 bytes, want 48 (96 hex digits)",
+		"":                              "0 bytes, want 48 (96 hex digits)",
+		strings.Repeat("00", 49):        "49 bytes, want 48 (96 hex digits)",
+	} {
+		if _, err := ParsePCRHex(in); err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+}
+
 // TestSharedPCRBank: emulators on one state directory share the PCR bank
 // as the processes of one enclave share the device's.
 func TestSharedPCRBank(t *testing.T) {

@@ -5,6 +5,7 @@ package emulator
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -62,13 +63,19 @@ func ParseMeasurements(data []byte) (map[int][]byte, error) {
 }
 
 // ParsePCRHex decodes a 48-byte PCR value written in hex (either case).
+// Its errors say what is wanted ("not hex: want 96 hex digits (48
+// bytes)", "2 bytes, want 48 (96 hex digits)"), for a caller to prefix
+// with where the value came from.
 func ParsePCRHex(s string) ([]byte, error) {
-	v, err := hex.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("not hex: %v", err)
-	}
-	if len(v) != enclave.PCRSize {
-		return nil, fmt.Errorf("%d bytes, want %d", len(v), enclave.PCRSize)
+	s = strings.TrimSpace(s)
+	v, err := hex.DecodeString(s)
+	switch {
+	case errors.Is(err, hex.ErrLength):
+		return nil, fmt.Errorf("%d hex digits, want %d (%d bytes)", len(s), 2*enclave.PCRSize, enclave.PCRSize)
+	case err != nil:
+		return nil, fmt.Errorf("not hex: want %d hex digits (%d bytes)", 2*enclave.PCRSize, enclave.PCRSize)
+	case len(v) != enclave.PCRSize:
+		return nil, fmt.Errorf("%d bytes, want %d (%d hex digits)", len(v), enclave.PCRSize, 2*enclave.PCRSize)
 	}
 	return v, nil
 }
