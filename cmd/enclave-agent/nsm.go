@@ -156,6 +156,12 @@ func (a *app) pcr(args []string) error {
 		return usagef("pcr: want describe, extend, lock or lock-range")
 	}
 	sub, args := args[0], args[1:]
+	switch {
+	case cli.IsHelp(sub):
+		return errHelp
+	case cli.IsVersion(sub):
+		return errVersion
+	}
 	fs := a.flags("pcr " + sub)
 	data := fs.String("data", "", "")
 	dataFile := fs.String("data-file", "", "")
