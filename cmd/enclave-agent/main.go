@@ -75,7 +75,7 @@ Commands:
                [--context K=V]... [--encryption-algorithm ALG]
                [--format json|raw] [--out FILE]
                Decrypt with Recipient
-  genrandom    --length N [--format json|raw] [--out FILE]
+  genrandom    [--length N (default 32)] [--format json|raw] [--out FILE]
                GenerateRandom with Recipient
   derive       --key-id ID (--public-key BASE64 | --public-key-file FILE)
                [--key-agreement-algorithm ECDH] [--format json|raw] [--out FILE]
@@ -120,7 +120,7 @@ Command flags:
                             decrypt: the CiphertextBlob
   --encryption-algorithm ALG
                             decrypt: SYMMETRIC_DEFAULT (default) or an RSA one
-  --length N                genrandom: 1 to 1024 bytes
+  --length N                genrandom: 1 to 1024 bytes (default 32)
   --nonce HEX, --user-data HEX, --public-key HEX
                             attest: fields of the document
   --data HEX, --data-file FILE
@@ -163,7 +163,8 @@ Global flags (accepted before or after the command):
                             parent could hand in credentials for an account
                             of its own
   --credentials-path PATH   HTTP path there (default /credentials)
-  --key-rotation DUR        replace the recipient RSA key this often (default 1h)
+  --key-rotation DUR        replace the recipient RSA key this often (default 1h;
+                            0 is the default; negative is refused)
   --log-level LEVEL         debug, info (default), warn or error
   --version                 print the version and exit
   -h, --help                print this help and exit

@@ -31,8 +31,9 @@ type globals struct {
 	version                                           bool
 }
 
-// check refuses combinations of global flags that no command may run with,
-// once every flag is parsed: --credentials-endpoint without --kms-account.
+// check refuses values and combinations of global flags that no command
+// may run with, once every flag is parsed: a negative --key-rotation, and
+// --credentials-endpoint without --kms-account.
 //
 // The parent instance serves --credentials-endpoint, and it is an attacker
 // here: it could hand in credentials for an account of its own, where
@@ -43,6 +44,12 @@ type globals struct {
 // account: the rule is whole, with no escape hatch (kms-server has an
 // account too, its account_id).
 func (g *globals) check() error {
+	if g.keyRotation < 0 {
+		// The library reads a negative period as "never rotate": a
+		// weaker key lifetime no one should get by a sign slip.
+		return cli.WithHint(usagef("--key-rotation %v: must not be negative", g.keyRotation),
+			"--key-rotation DUR replaces the recipient RSA key at its first use DUR after it was made (the default is 1h; 0 is the default); a key that never rotates is not offered")
+	}
 	if g.credEndpoint != "" && g.kmsAccount == "" {
 		return cli.WithHint(usagef("--credentials-endpoint without --kms-account: the parent instance supplies these credentials, "+
 			"so alias/NAME and bare key IDs resolve in an account of its choosing"),
