@@ -5,8 +5,11 @@ package attestation
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -250,7 +253,7 @@ func parseRaw(data []byte, kind docKind) (*rawDocument, error) {
 	var msg coseSign1
 	rest, err := strictDecMode.UnmarshalFirst(in, &msg)
 	if err != nil {
-		return nil, &MalformedError{Field: "COSE_Sign1", Reason: cborReason(err)}
+		return nil, envelopeError(in, err)
 	}
 	if len(rest) != 0 {
 		return nil, &MalformedError{Reason: fmt.Sprintf("%d trailing bytes after the COSE_Sign1 array", len(rest))}
@@ -273,6 +276,28 @@ func parseRaw(data []byte, kind docKind) (*rawDocument, error) {
 		return nil, err
 	}
 	return rd, nil
+}
+
+// envelopeError says why in is not a COSE_Sign1 array, given the CBOR
+// library's error decoding it: an item other than an array of 4 elements,
+// or an element other than the empty-map unprotected header that is not a
+// byte string, is named with what was found.
+func envelopeError(in []byte, err error) error {
+	var typeErr *cbor.UnmarshalTypeError
+	if !errors.As(err, &typeErr) {
+		return &MalformedError{Field: "COSE_Sign1", Reason: cborReason(err, "an array of 4 elements")}
+	}
+	var elems []cbor.RawMessage
+	if _, err := strictDecMode.UnmarshalFirst(in, &elems); err != nil || len(elems) != 4 {
+		return &MalformedError{Field: "COSE_Sign1", Reason: "want an array of 4 elements, found " + describeItem(in)}
+	}
+	for i, name := range [...]string{0: "protected header", 2: "payload", 3: "signature"} {
+		if name != "" && elems[i][0]>>5 != 2 {
+			return &MalformedError{Field: name, Reason: "want a byte string, found " + describeItem(elems[i])}
+		}
+	}
+	// Unreachable with this library; still no Go type in the message.
+	return &MalformedError{Field: "COSE_Sign1", Reason: cborReason(err, "an array of 4 elements")}
 }
 
 // protectedHeaderError classifies a protected header other than exactly
@@ -382,7 +407,7 @@ func (rd *rawDocument) decodePayload(p []byte) error {
 		var key string
 		var err error
 		if rest, err = strictDecMode.UnmarshalFirst(rest, &key); err != nil {
-			return &MalformedError{Field: "payload", Reason: "key " + strconv.Itoa(i) + ": " + cborReason(err)}
+			return &MalformedError{Field: "payload", Reason: "key " + strconv.Itoa(i) + ": " + cborReason(err, "a text string")}
 		}
 		// The PCRs' key tells the kinds apart: each verifier refuses the
 		// other kind's documents with a typed error of its own.
@@ -430,7 +455,7 @@ func (rd *rawDocument) decodePayload(p []byte) error {
 // returns what follows it.
 func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err error) {
 	bad := func(reason string) error { return &MalformedError{Field: key, Reason: reason} }
-	decodeErr := func(err error) error { return bad(cborReason(err)) }
+	decodeErr := func(err error, want string) error { return bad(cborReason(err, want)) }
 	// major is the CBOR major type of the value; headLenAtMost checks the
 	// length of a string from its head before fxamacker allocates it.
 	major := in[0] >> 5
@@ -443,7 +468,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 			return nil, bad(fmt.Sprintf("longer than %d bytes", MaxModuleIDLen))
 		}
 		if rest, err = strictDecMode.UnmarshalFirst(in, &rd.moduleID); err != nil {
-			return nil, decodeErr(err)
+			return nil, decodeErr(err, "a text string")
 		}
 		if rd.moduleID == "" {
 			return nil, bad("empty")
@@ -456,7 +481,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 			return nil, bad(`not "SHA384"`)
 		}
 		if rest, err = strictDecMode.UnmarshalFirst(in, &rd.digest); err != nil {
-			return nil, decodeErr(err)
+			return nil, decodeErr(err, "a text string")
 		}
 		if rd.digest != "SHA384" {
 			return nil, bad(fmt.Sprintf("%q, want \"SHA384\"", rd.digest))
@@ -466,7 +491,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 			return nil, bad("not an unsigned integer")
 		}
 		if rest, err = strictDecMode.UnmarshalFirst(in, &rd.timestamp); err != nil {
-			return nil, decodeErr(err)
+			return nil, decodeErr(err, "an unsigned integer")
 		}
 		if rd.timestamp == 0 || rd.timestamp > maxTimestampMillis {
 			return nil, bad(fmt.Sprintf("%d ms is out of range", rd.timestamp))
@@ -477,7 +502,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 		}
 		var pcrs map[int]cbor.RawMessage
 		if rest, err = strictDecMode.UnmarshalFirst(in, &pcrs); err != nil {
-			return nil, decodeErr(err)
+			return nil, decodeErr(err, "integer keys (PCR indexes)")
 		}
 		if len(pcrs) == 0 || len(pcrs) > MaxPCRs {
 			return nil, bad(fmt.Sprintf("%d entries, want 1 to %d", len(pcrs), MaxPCRs))
@@ -492,7 +517,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 			}
 			var v []byte
 			if err := strictDecMode.Unmarshal(raw, &v); err != nil {
-				return nil, bad(fmt.Sprintf("PCR%d: %s", i, cborReason(err)))
+				return nil, bad(fmt.Sprintf("PCR%d: %s", i, cborReason(err, "a byte string")))
 			}
 			if l := len(v); l != 32 && l != 48 && l != 64 {
 				return nil, bad(fmt.Sprintf("PCR%d is %d bytes, want 32, 48 or 64", i, l))
@@ -509,7 +534,7 @@ func (rd *rawDocument) decodeField(key string, in []byte) (rest []byte, err erro
 		}
 		var certs []cbor.RawMessage
 		if rest, err = strictDecMode.UnmarshalFirst(in, &certs); err != nil {
-			return nil, decodeErr(err)
+			return nil, decodeErr(err, "an array of byte strings")
 		}
 		if len(certs) == 0 || len(certs) > MaxCABundle {
 			return nil, bad(fmt.Sprintf("%d certificates, want 1 to %d", len(certs), MaxCABundle))
@@ -551,7 +576,7 @@ func decodeBytes(in []byte, minLen, maxLen int) (rest, v []byte, err error) {
 		return nil, nil, fmt.Errorf("longer than %d bytes", maxLen)
 	}
 	if rest, err = strictDecMode.UnmarshalFirst(in, &v); err != nil {
-		return nil, nil, fmt.Errorf("%s", cborReason(err))
+		return nil, nil, errors.New(cborReason(err, "a byte string"))
 	}
 	if len(v) < minLen {
 		return nil, nil, fmt.Errorf("%d bytes, want at least %d", len(v), minLen)
@@ -567,37 +592,147 @@ func decodeBytes(in []byte, minLen, maxLen int) (rest, v []byte, err error) {
 // truncated heads report true: strictDecMode rejects them with a precise
 // error.
 func headLenAtMost(in []byte, max uint64) bool {
-	if len(in) == 0 {
-		return true
-	}
-	ai := in[0] & 0x1f
-	var n uint64
-	switch {
-	case ai < 24:
-		n = uint64(ai)
-	case ai == 24 && len(in) >= 2:
-		n = uint64(in[1])
-	case ai == 25 && len(in) >= 3:
-		n = uint64(in[1])<<8 | uint64(in[2])
-	case ai == 26 && len(in) >= 5:
-		n = uint64(in[1])<<24 | uint64(in[2])<<16 | uint64(in[3])<<8 | uint64(in[4])
-	case ai == 27:
+	if len(in) > 0 && in[0]&0x1f == 27 {
 		return false // 8-byte lengths never fit the limits here
-	default:
-		return true
 	}
-	return n <= max
+	n, ok := headArg(in)
+	return !ok || n <= max
 }
 
-// cborReason turns a CBOR library error into a reason string: the library's
-// errors are not part of this package's API.
-func cborReason(err error) string {
-	const prefix = "cbor: "
-	s := err.Error()
-	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
-		s = s[len(prefix):]
+// headArg returns the argument (length, count or value) of the CBOR head at
+// the start of in, and false for an indefinite length, a reserved or
+// truncated head.
+func headArg(in []byte) (uint64, bool) {
+	if len(in) == 0 {
+		return 0, false
 	}
-	return s
+	ai := in[0] & 0x1f
+	switch {
+	case ai < 24:
+		return uint64(ai), true
+	case ai == 24 && len(in) >= 2:
+		return uint64(in[1]), true
+	case ai == 25 && len(in) >= 3:
+		return uint64(in[1])<<8 | uint64(in[2]), true
+	case ai == 26 && len(in) >= 5:
+		return uint64(in[1])<<24 | uint64(in[2])<<16 | uint64(in[3])<<8 | uint64(in[4]), true
+	case ai == 27 && len(in) >= 9:
+		var n uint64
+		for _, b := range in[1:9] {
+			n = n<<8 | uint64(b)
+		}
+		return n, true
+	}
+	return 0, false
+}
+
+// describeItem names the CBOR item that starts in for a message: "a map",
+// "an array of 3 elements", "null", ...
+func describeItem(in []byte) string {
+	if len(in) == 0 {
+		return "nothing"
+	}
+	switch in[0] >> 5 {
+	case 0:
+		return "an unsigned integer"
+	case 1:
+		return "a negative integer"
+	case 2:
+		return "a byte string"
+	case 3:
+		return "a text string"
+	case 4:
+		if n, ok := headArg(in); ok {
+			if n == 1 {
+				return "an array of 1 element"
+			}
+			return fmt.Sprintf("an array of %d elements", n)
+		}
+		return "an indefinite-length array"
+	case 5:
+		return "a map"
+	case 6:
+		return "a tag"
+	}
+	switch in[0] {
+	case 0xf4, 0xf5:
+		return "a boolean"
+	case 0xf6:
+		return "null"
+	case 0xf7:
+		return "undefined"
+	case 0xf9, 0xfa, 0xfb:
+		return "a float"
+	}
+	return "a simple value"
+}
+
+// cborTypeNames gives the CBOR library's type names (in its
+// UnmarshalTypeError) with an article, for messages.
+var cborTypeNames = map[string]string{
+	"positive integer":  "an unsigned integer",
+	"negative integer":  "a negative integer",
+	"byte string":       "a byte string",
+	"UTF-8 text string": "a text string",
+	"array":             "an array",
+	"map":               "a map",
+	"tag":               "a tag",
+	"primitives":        "a simple value or a float",
+}
+
+// cborReason turns an error of the CBOR library into a reason in CBOR's
+// terms: the library's messages name the Go types decoded into and its own
+// options, which are neither this package's API nor meaningful to the
+// sender of a document. want says what the item should have been ("a byte
+// string") and is shown when the item has another type.
+func cborReason(err error, want string) string {
+	var (
+		typeErr   *cbor.UnmarshalTypeError
+		dupErr    *cbor.DupMapKeyError
+		rejectErr *cbor.UnacceptableDataItemError
+	)
+	switch {
+	case errors.As(err, &typeErr):
+		found, ok := cborTypeNames[typeErr.CBORType]
+		switch {
+		case strings.Contains(typeErr.Error(), " overflows "):
+			found = "an out-of-range integer"
+		case !ok:
+			found = "another type"
+		}
+		return "want " + want + ", found " + found
+	case errors.As(err, &dupErr):
+		switch k := dupErr.Key.(type) {
+		case int, int64, uint64:
+			return fmt.Sprintf("duplicate map key %d", k)
+		case string:
+			return fmt.Sprintf("duplicate map key %q", truncate(k))
+		}
+		return "duplicate map key"
+	case errors.As(err, &rejectErr):
+		return "undefined is not allowed" // the only value strictDecMode rejects
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "truncated"
+	}
+	// The library's syntax and limit errors speak of CBOR only: "invalid
+	// UTF-8 string", "indefinite-length array isn't allowed", "CBOR tag
+	// isn't allowed", "exceeded max number of elements 16 for CBOR array".
+	var (
+		syntaxErr *cbor.SyntaxError
+		semErr    *cbor.SemanticError
+		nestErr   *cbor.MaxNestedLevelError
+		arrayErr  *cbor.MaxArrayElementsError
+		mapErr    *cbor.MaxMapPairsError
+		indefErr  *cbor.IndefiniteLengthError
+		tagErr    *cbor.TagsMdError
+		extraErr  *cbor.ExtraneousDataError
+	)
+	if errors.As(err, &syntaxErr) || errors.As(err, &semErr) || errors.As(err, &nestErr) ||
+		errors.As(err, &arrayErr) || errors.As(err, &mapErr) || errors.As(err, &indefErr) ||
+		errors.As(err, &tagErr) || errors.As(err, &extraErr) {
+		return strings.TrimPrefix(err.Error(), "cbor: ")
+	}
+	return "want " + want + ", found invalid CBOR"
 }
 
 // truncate shortens attacker-controlled text before it goes into a message.

@@ -16,26 +16,37 @@ import (
 // addSeeds adds every shared vector (real, NitroTPM, negative) and every
 // document the project generates (../testvectors) to the corpus.
 func addSeeds(f *testing.F) {
+	for _, data := range seedVectors(f) {
+		f.Add(data)
+	}
+}
+
+// seedVectors reads every shared vector (real, NitroTPM, negative) and
+// every document the project generates (../testvectors).
+func seedVectors(tb testing.TB) [][]byte {
+	tb.Helper()
 	var files []string
 	for _, sub := range []string{"real", "nitrotpm", "negative"} {
-		m, err := filepath.Glob(filepath.Join(awsvectors.Path(f, "attestation", sub), "*.cbor"))
+		m, err := filepath.Glob(filepath.Join(awsvectors.Path(tb, "attestation", sub), "*.cbor"))
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
 		files = append(files, m...)
 	}
 	own, _ := filepath.Glob(filepath.Join("..", "testvectors", "*.cbor"))
 	files = append(files, own...)
 	if len(files) < 27 {
-		f.Fatalf("only %d seed vectors", len(files))
+		tb.Fatalf("only %d seed vectors", len(files))
 	}
+	var seeds [][]byte
 	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
-		f.Add(data)
+		seeds = append(seeds, data)
 	}
+	return seeds
 }
 
 func FuzzParse(f *testing.F) {

@@ -323,6 +323,7 @@ func TestParseRejects(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "attestation: ") {
 				t.Errorf("message %q lacks the package prefix", err)
 			}
+			checkNoGoNames(t, err)
 			// Verify fails the same way, before any signature check.
 			doc, err = Verify(data, Options{AtDocumentTime: true, AllowDebugUnsafe: true})
 			if doc != nil || !errors.Is(err, tt.want) {
@@ -469,5 +470,118 @@ func TestParseProtectedHeaderMessageBounded(t *testing.T) {
 	d.protected = encBytes([]byte{0xa1, 0x01, 0x38, 0x23, 0x00})
 	if _, err := Parse(d.encode()); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "a101382300,") {
 		t.Errorf("a short header is shown whole: %v", err)
+	}
+}
+
+// goNames are fragments of the CBOR library's messages that name Go types
+// or its own options; none may reach a user (nitro-verify prints these
+// messages, kms-server returns them in a ValidationException).
+var goNames = []string{"Go value", "Go struct", "Go's", "attestation.", "[]uint8", "toarray", "cbor:", "RawMessage"}
+
+// checkNoGoNames fails the test if err's message names a Go type.
+func checkNoGoNames(tb testing.TB, err error) {
+	tb.Helper()
+	for _, s := range goNames {
+		if strings.Contains(err.Error(), s) {
+			tb.Errorf("message names %q: %v", s, err)
+		}
+	}
+}
+
+// TestParseRejectReasons: the reasons for input the CBOR library refuses
+// say what was expected and what was found, in CBOR's terms.
+func TestParseRejectReasons(t *testing.T) {
+	const prefix = "attestation: malformed document: "
+	tests := []struct {
+		name  string
+		mod   func(d *testDoc)
+		field string
+		want  string
+	}{
+		{"array of 3", func(d *testDoc) { d.arrayHead = []byte{0x83}; d.signature = nil },
+			"COSE_Sign1", "COSE_Sign1: want an array of 4 elements, found an array of 3 elements"},
+		{"array of 5", func(d *testDoc) { d.arrayHead = []byte{0x85}; d.trailing = []byte{0xf6} },
+			"COSE_Sign1", "COSE_Sign1: want an array of 4 elements, found an array of 5 elements"},
+		{"map not array", func(d *testDoc) { d.arrayHead = []byte{0xa2} },
+			"COSE_Sign1", "COSE_Sign1: want an array of 4 elements, found a map"},
+		{"protected not bstr", func(d *testDoc) { d.protected = []byte{0xa1, 0x01, 0x38, 0x22} },
+			"protected header", "protected header: want a byte string, found a map"},
+		{"payload integer", func(d *testDoc) { d.payloadItem = []byte{0x01} },
+			"payload", "payload: want a byte string, found an unsigned integer"},
+		{"signature text", func(d *testDoc) { d.signature = encText(string(zeros(96))) },
+			"signature", "signature: want a byte string, found a text string"},
+		{"truncated", func(d *testDoc) { d.signature = d.signature[:40] },
+			"COSE_Sign1", "COSE_Sign1: truncated"},
+		{"pcr text key", func(d *testDoc) { d.set("pcrs", cat([]byte{0xa1}, encText("0"), encBytes(zeros(48)))) },
+			"pcrs", "pcrs: want integer keys (PCR indexes), found a text string"},
+		{"pcr huge key", func(d *testDoc) {
+			d.set("pcrs", cat([]byte{0xa1, 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, encBytes(zeros(48))))
+		}, "pcrs", "pcrs: want integer keys (PCR indexes), found an out-of-range integer"},
+		{"pcr duplicate index", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(1, zeros(48)), pcrEntry(1, zeros(48)))) },
+			"pcrs", "pcrs: duplicate map key 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := realDoc(t, definiteDoc)
+			tt.mod(d)
+			_, err := Parse(d.encode())
+			var me *MalformedError
+			if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) || ErrorCode(err) != CodeMalformed {
+				t.Fatalf("Parse: %v, want a MalformedError", err)
+			}
+			if me.Field != tt.field || err.Error() != prefix+tt.want {
+				t.Errorf("Parse: field %q, %q\nwant field %q, %q", me.Field, err, tt.field, prefix+tt.want)
+			}
+		})
+	}
+	// Input that is not a COSE_Sign1 array at all.
+	for _, tt := range []struct {
+		in   []byte
+		want string
+	}{
+		{[]byte{0x18, 0x2a}, "COSE_Sign1: want an array of 4 elements, found an unsigned integer"},
+		{encText("hello"), "COSE_Sign1: want an array of 4 elements, found a text string"},
+		{[]byte{0xa1, 0x01, 0x02}, "COSE_Sign1: want an array of 4 elements, found a map"},
+		{[]byte{0xd2, 0x80}, "COSE_Sign1: want an array of 4 elements, found an array of 0 elements"},
+		{[]byte{0xd2}, "COSE_Sign1: truncated"},
+		{[]byte{0x84, 0x44}, "COSE_Sign1: truncated"},
+	} {
+		_, err := Parse(tt.in)
+		if err == nil || err.Error() != prefix+tt.want {
+			t.Errorf("Parse(%x): %v, want %q", tt.in, err, prefix+tt.want)
+		}
+	}
+}
+
+// TestParseMessagesNameNoGoTypes parses every seed vector and mutations of
+// each (truncations, a replaced head byte) as an enclave and as a NitroTPM
+// document: no message names a Go type or the CBOR library.
+func TestParseMessagesNameNoGoTypes(t *testing.T) {
+	heads := []byte{0x00, 0x18, 0x1b, 0x20, 0x40, 0x5f, 0x60, 0x7f, 0x80, 0x83, 0x85, 0x9f, 0xa0, 0xa1, 0xbf, 0xc0, 0xd2, 0xf4, 0xf6, 0xf7, 0xf9, 0xfb, 0xff}
+	n := 0
+	check := func(data []byte) {
+		if _, err := Parse(data); err != nil {
+			checkNoGoNames(t, err)
+			n++
+		}
+		if _, err := ParseNitroTPM(data); err != nil {
+			checkNoGoNames(t, err)
+		}
+	}
+	for _, seed := range seedVectors(t) {
+		check(seed)
+		for l := 0; l < len(seed); l += 1 + l/8 {
+			check(seed[:l])
+		}
+		for i := 0; i < 24 && i < len(seed); i++ {
+			for _, b := range heads {
+				m := bytes.Clone(seed)
+				m[i] = b
+				check(m)
+			}
+		}
+	}
+	if n < 1000 {
+		t.Errorf("only %d rejections checked", n)
 	}
 }
