@@ -51,7 +51,7 @@ func runMeasure(args []string, stdout, stderr io.Writer) int {
 	img, err := measureFile(files[0])
 	if err != nil {
 		if !isImageError(err) {
-			return p.Fail(cli.Usage(fmt.Errorf("measure %s: %w", files[0], err)))
+			return p.Fail(fileError("measure", files[0], err, hintMeasureFile))
 		}
 		return p.Fail(imageRefused("measure "+files[0], err))
 	}
@@ -114,7 +114,7 @@ func eifPCRs(name string) (map[int][]byte, error) {
 		if isImageError(err) {
 			return nil, imageRefused("--eif "+name, err)
 		}
-		return nil, fmt.Errorf("--eif %s: %w", name, err)
+		return nil, fileError("--eif", name, err, hintEIFFile)
 	}
 	return img.Measurements.PCRs(), nil
 }

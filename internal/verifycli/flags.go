@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -332,15 +333,36 @@ func pcrValue(v string) ([]byte, error) {
 // maxSideFile bounds --root and --pcrs files.
 const maxSideFile = 1 << 20
 
-func readSmallFile(name, flagName string) ([]byte, error) {
+// Hints for a file that cannot be read: what each flag or argument takes.
+const (
+	hintDocumentFile = "FILE is the attestation document to verify (raw CBOR, base64 or hex); give - or no FILE to read standard input"
+	hintRootFile     = "--root FILE is a PEM file of the root certificate(s) to trust, such as an emulator's; without --root the embedded AWS Nitro root is trusted"
+	hintPCRsFile     = `--pcrs FILE is a JSON file of the expected PCRs ({"PCR0":"HEX",...}, or the output of nitro-cli describe-eif); --pcr N=HEX gives one PCR`
+	hintEIFFile      = "--eif FILE is the enclave image file the enclave runs (nitro-cli build-enclave's output); --pcrs takes its measurements instead"
+	hintMeasureFile  = "measure takes an enclave image file (nitro-cli build-enclave's output)"
+)
+
+// fileError is the usage error (exit 2) for a file that cannot be opened
+// or read: "WHAT NAME: REASON" and a hint, WHAT naming the flag or
+// argument. The reason is the system's ("no such file or directory"),
+// without Go's "open NAME" prefix.
+func fileError(what, name string, err error, hint string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return cli.WithHint(cli.Usage(fmt.Errorf("%s %s: %w", what, name, err)), hint)
+}
+
+func readSmallFile(name, flagName, hint string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flagName, err)
+		return nil, fileError(flagName, name, err, hint)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSideFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flagName, err)
+		return nil, fileError(flagName, name, err, hint)
 	}
 	if len(b) > maxSideFile {
 		return nil, fmt.Errorf("%s %s: larger than %d bytes", flagName, name, maxSideFile)
@@ -352,7 +374,7 @@ func readSmallFile(name, flagName string) ([]byte, error) {
 // "Measurements" object (nitro-cli describe-eif / build-enclave output).
 // "HashAlgorithm" is ignored; any other key in the PCR object is an error.
 func readPCRsFile(name string) (map[int][]byte, error) {
-	b, err := readSmallFile(name, "--pcrs")
+	b, err := readSmallFile(name, "--pcrs", hintPCRsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +418,7 @@ func readPCRsFile(name string) (map[int][]byte, error) {
 
 // readRoots reads every CERTIFICATE block of a PEM file.
 func readRoots(name string) ([]*x509.Certificate, error) {
-	b, err := readSmallFile(name, "--root")
+	b, err := readSmallFile(name, "--root", hintRootFile)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
@@ -73,9 +74,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
 	raw, err := readInput(c.input, stdin)
 	if err != nil && !errors.Is(err, ErrTooLarge) {
-		p.Errorf("%v", err)
+		p.Fail(err)
 		if c.json {
-			rep.Error = &ReportError{Code: CodeIOError, Message: err.Error()}
+			rep.Error = &ReportError{Code: CodeIOError, Message: err.Error(), Hint: strings.Join(cli.Hints(err), "; ")}
 			return writeJSON(p, rep, ExitUsage)
 		}
 		return ExitUsage
@@ -153,12 +154,12 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, fileError("the document argument", name, err, hintDocumentFile)
 	}
 	defer f.Close()
 	b, err := ReadInput(f)
 	if err != nil && !errors.Is(err, ErrTooLarge) {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, fileError("the document argument", name, err, hintDocumentFile)
 	}
 	return b, err
 }
