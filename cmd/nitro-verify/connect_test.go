@@ -29,16 +29,21 @@ import (
 
 // connectCmds are the script commands of testdata/connect:
 //
-//	enclave NAME IMAGE [genuine|own-cert|copied-doc|replay]
+//	enclave NAME IMAGE [genuine|own-cert|copied-doc|replay|hang-up]
 //
 // starts, inside the test process, an attested TLS listener on loopback
 // for an emulated enclave of IMAGE (PCR0 = SHA-384 of IMAGE), or a parent
 // instance in the middle of it, and sets $NAME (HOST:PORT), $NAME_PCR0
-// (hex) and writes $WORK/NAME-root.pem (the emulator's root).
+// (hex) and writes $WORK/NAME-root.pem (the emulator's root); and
+//
+//	plainserver NAME
+//
+// starts a listener that does not speak TLS (see plainServer).
 var connectCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"plainserver": plainServer,
 	"enclave": func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) < 2 || len(args) > 3 {
-			ts.Fatalf("usage: enclave NAME IMAGE [genuine|own-cert|copied-doc|replay]")
+			ts.Fatalf("usage: enclave NAME IMAGE [genuine|own-cert|copied-doc|replay|hang-up]")
 		}
 		name, image, mode := args[0], args[1], "genuine"
 		if len(args) == 3 {
@@ -87,6 +92,19 @@ var connectCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 				w.Header().Set("Content-Type", "application/cbor")
 				w.Write(recorded)
 			})
+		case "hang-up":
+			// Completes the attested handshake, then hangs up on the
+			// challenge without an answer.
+			inner := h
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == attestedtls.ChallengePath {
+					if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+						c.Close()
+					}
+					return
+				}
+				inner.ServeHTTP(w, r)
+			})
 		default:
 			ts.Fatalf("enclave: unknown mode %q", mode)
 		}
@@ -100,6 +118,29 @@ var connectCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		ts.Setenv(name+"_PCR0", hex.EncodeToString(pcr0[:]))
 		ts.Check(os.WriteFile(ts.MkAbs(name+"-root.pem"), emu.RootPEM(), 0o644))
 	},
+}
+
+// plainServer is the script command "plainserver NAME": a TCP listener on
+// loopback that answers every connection with plain HTTP, not TLS, and
+// sets $NAME (HOST:PORT).
+func plainServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: plainserver NAME")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.0 400 Bad Request\r\n\r\n")
+			c.Close()
+		}
+	}()
+	ts.Defer(func() { ln.Close() })
+	ts.Setenv(args[0], ln.Addr().String())
 }
 
 // recorder keeps a copy of the body it passes on.

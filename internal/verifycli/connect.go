@@ -94,9 +94,7 @@ func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	}
 	nc, err := (&tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}).DialContext(ctx, "tcp", c.connect)
 	if err != nil {
-		fmt.Fprintf(stderr, "nitro-verify: error: --connect %s: %v\n", c.connect, err)
-		fmt.Fprintf(stderr, "nitro-verify: hint: is an attested TLS listener there (enclave-agent serve --attested-listen)?\n")
-		return ExitUsage
+		return connectIOError(stdout, stderr, c, rep, err, hintNoListener)
 	}
 	conn := nc.(*tls.Conn)
 	defer conn.Close()
@@ -133,18 +131,41 @@ func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	return ExitVerified
 }
 
+// Hints for a --connect that failed before a verdict.
+const (
+	hintNoListener  = "is an attested TLS listener there (enclave-agent serve --attested-listen)?"
+	hintNoChallenge = "the server completed the TLS handshake but not the attestation challenge (" + attestedtls.ChallengePath + "): is it an enclavekit attested TLS listener (enclave-agent serve --attested-listen)?"
+)
+
 // connectReject reports a rejection: exit 1 when err carries an
 // attestation code, 2 (I/O) otherwise.
 func connectReject(stdout, stderr io.Writer, c *config, rep *Report, err error) int {
 	switch attestation.ErrorCode(err) {
-	case "", attestation.CodeInvalidOptions:
+	case "":
+		return connectIOError(stdout, stderr, c, rep, err, hintNoChallenge)
+	case attestation.CodeInvalidOptions:
 		fmt.Fprintf(stderr, "nitro-verify: error: --connect %s: %v\n", c.connect, err)
-		if errors.Is(err, context.DeadlineExceeded) {
-			fmt.Fprintf(stderr, "nitro-verify: hint: no answer within %s\n", connectTimeout)
-		}
 		return ExitUsage
 	}
 	return reject(&cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}, c, rep, err)
+}
+
+// connectIOError reports a connection that failed before a verdict (exit
+// 2): on stderr with a hint (hint, or the timeout when that was the cause)
+// and, with --json, as an io_error report, as for an unreadable input file.
+func connectIOError(stdout, stderr io.Writer, c *config, rep *Report, err error, hint string) int {
+	p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
+	if errors.Is(err, context.DeadlineExceeded) {
+		hint = fmt.Sprintf("no answer within %s", connectTimeout)
+	}
+	msg := fmt.Sprintf("--connect %s: %v", c.connect, err)
+	p.Errorf("%s", msg)
+	p.Hintf("%s", hint)
+	if c.json {
+		rep.Error = &ReportError{Code: CodeIOError, Message: msg, Hint: hint}
+		return writeJSON(p, rep, ExitUsage)
+	}
+	return ExitUsage
 }
 
 func connectionReport(addr string, cs *tls.ConnectionState) *ReportConnection {

@@ -54,7 +54,8 @@ Flags:
                        --pcr, --pcrs and the report are then the NitroTPM
                        PCRs. Enclave documents are rejected (not_nitrotpm).
     --json             Write a JSON report to standard output, whatever the
-                       verdict (also when the input cannot be read).
+                       verdict (also when the input cannot be read, or the
+                       --connect address cannot be reached).
     --connect H:P      Attested TLS: connect to the enclave's attested listener at
                        H:P, verify the document in its certificate and the fresh
                        one it returns for a nonce (--nonce, or 32 random bytes)
@@ -76,9 +77,10 @@ A rejection is reported on standard error as "nitro-verify: error: CODE:
 MESSAGE", CODE being one of malformed, unsupported_algorithm, bad_signature,
 untrusted_chain, certificate_expired, certificate_not_yet_valid,
 pcr_mismatch, nonce_mismatch, user_data_mismatch, public_key_mismatch,
-too_old, from_future, debug_mode, not_enclave, not_nitrotpm; with --json
-the report's
-error.code is that CODE, or io_error when the input could not be read.
+too_old, from_future, debug_mode, not_enclave, not_nitrotpm. With --json
+the report's error.code is that CODE, or io_error when the input could not
+be read (with --connect: the listener could not be reached or did not
+answer).
 
 Examples:
     nitro-verify --at document doc.cbor

@@ -26,7 +26,8 @@ const (
 )
 
 // CodeIOError is the error.code of a --json report when the input could
-// not be read (exit status 2): nothing was verified.
+// not be read, or the --connect listener not reached or not heard (exit
+// status 2): nothing was verified.
 const CodeIOError = "io_error"
 
 // Main runs nitro-verify with args (without the program name) and returns
