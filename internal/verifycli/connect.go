@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
@@ -51,8 +52,14 @@ func checkConnectFlags(c *config) error {
 	case c.nonce != nil && (len(c.nonce) < attestedtls.MinNonceSize || len(c.nonce) > attestedtls.MaxNonceSize):
 		return usagef("--connect: --nonce must be %d to %d bytes (default: 32 random bytes)", attestedtls.MinNonceSize, attestedtls.MaxNonceSize)
 	}
-	if _, _, err := net.SplitHostPort(c.connect); err != nil {
-		return usagef("--connect %q: want HOST:PORT", c.connect)
+	// "unix:///PATH" splits as host "unix", port "///PATH": refuse any
+	// scheme here rather than fail the dial.
+	if _, _, err := net.SplitHostPort(c.connect); err != nil || strings.Contains(c.connect, "://") {
+		err := usagef("--connect %q: want HOST:PORT", c.connect)
+		if strings.Contains(c.connect, "://") {
+			err = cli.WithHint(err, "--connect takes a bare HOST:PORT (TCP), not a tcp://, unix:// or vsock:// address; a vsock enclave is reached through host-proxy ingress")
+		}
+		return err
 	}
 	// Without expected PCRs any genuine enclave passes, one the parent
 	// instance runs itself (with its own image) included.
