@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 
 	gojson "github.com/goccy/go-json"
@@ -35,11 +37,81 @@ func decode(body []byte, v any) error {
 	if err := gojson.Unmarshal(body, v); err != nil {
 		var te *gojson.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return apiErr(CodeSerialization, "member %s has the wrong type (want %s)", te.Field, te.Type)
+			return wrongType(te)
 		}
 		return apiErr(CodeSerialization, "malformed JSON request body: %v", err)
 	}
 	return nil
+}
+
+// wrongType describes a member of the wrong type in the words of the KMS
+// API reference (string, integer, boolean, base64-encoded blob, object,
+// array of ...): clients read the message, and Go's type names
+// ([]uint8, kmsserver.recipientInfo) mean nothing to them.
+func wrongType(te *gojson.UnmarshalTypeError) *APIError {
+	field, want := te.Field, jsonType(te.Type)
+	got, _, _ := strings.Cut(te.Value, " ") // "number 1.5"
+	if got == "bool" {
+		got = "boolean"
+	}
+	if te.Type.Kind() == reflect.Uint8 {
+		// An array given for a blob: goccy/go-json reports its first
+		// element that is not a byte; report the blob.
+		if i := strings.LastIndexByte(field, '.'); i >= 0 {
+			field = field[:i]
+		}
+		want, got = jsonType(reflect.TypeFor[[]byte]()), "array"
+	} else if got == "string" && want == jsonType(reflect.TypeFor[[]byte]()) {
+		// A string that is not standard padded base64.
+		return apiErr(CodeSerialization, "member %s is not a valid base64-encoded blob", field)
+	}
+	if field == "" {
+		return apiErr(CodeSerialization, "the request body has the wrong type (want %s, got %s)", want, got)
+	}
+	return apiErr(CodeSerialization, "member %s has the wrong type (want %s, got %s)", field, want, got)
+}
+
+// jsonType names the JSON type a request member of type t takes.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "base64-encoded blob"
+		}
+		return "array of " + plural(jsonType(t.Elem()))
+	case reflect.Map:
+		return "object with " + jsonType(t.Elem()) + " values"
+	case reflect.Struct:
+		return "object"
+	default:
+		return "value"
+	}
+}
+
+// plural makes a JSON type name plural for "array of ...".
+func plural(s string) string {
+	switch {
+	case strings.HasPrefix(s, "array of "), strings.HasPrefix(s, "object with "):
+		// "array of arrays of strings", "array of objects with string values"
+		head, tail, _ := strings.Cut(s, " ")
+		return head + "s " + tail
+	case s == "base64-encoded blob":
+		return "base64-encoded blobs"
+	default:
+		return s + "s"
+	}
 }
 
 // maxBodyReserve bounds what a declared Content-Length reserves before the
