@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
@@ -14,21 +15,28 @@ import (
 )
 
 // runInit is "kms-server init": it writes the starter configuration and
-// prints the development access key to stdout, once.
-func runInit(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kms-server init", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	dir := fs.String("dir", "", "")
-	if err := cli.ParseFlags(fs, args); err != nil {
+// prints the development access key to stdout, once. Like the top level,
+// it takes -h/--help and --version.
+func runInit(p *cli.Program, args []string) error {
+	stdout, stderr := p.Stdout, p.Stderr
+	flags := flag.NewFlagSet("kms-server init", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {}
+	dir := flags.String("dir", "", "")
+	version := flags.Bool("version", false, "")
+	if err := cli.ParseFlags(flags, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			io.WriteString(stdout, usage)
 			return nil
 		}
 		return cli.Usagef("init: %v", err)
 	}
-	if fs.NArg() != 0 {
-		return cli.Usagef("init: unexpected argument %q (give the directory with --dir DIR)", fs.Arg(0))
+	if *version {
+		p.PrintVersion()
+		return nil
+	}
+	if flags.NArg() != 0 {
+		return cli.Usagef("init: unexpected argument %q (give the directory with --dir DIR)", flags.Arg(0))
 	}
 	if *dir == "" {
 		// Without --dir, only an empty current directory: init must not
@@ -46,6 +54,9 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	}
 	st, err := kmsconfig.WriteStarter(*dir, nil)
 	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return cli.WithHint(fmt.Errorf("init: %w", err), "give a new or empty directory with kms-server init --dir DIR")
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "# The development access key of %s, printed this once.\nexport AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\n",

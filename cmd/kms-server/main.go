@@ -108,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			p.PrintVersion()
 			return cli.ExitOK
 		case args[0] == "init":
-			return p.Fail(runInit(args[1:], stdout, stderr))
+			return p.Fail(operatorError(runInit(p, args[1:])))
 		}
 	}
 	o, err := parseServeFlags(args)
@@ -125,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return p.Fail(serve(ctx, o, stdout, stderr))
+	return p.Fail(operatorError(serve(ctx, o, stdout, stderr)))
 }
 
 // serveOptions are the serve flags.

@@ -39,9 +39,9 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		var fe *kmsconfig.FileError
 		if errors.As(err, &fe) {
-			err = cli.WithHint(err, "kms-server init --dir DIR writes a starter file that shows the keys")
+			return cli.Usage(cli.WithHint(err, "kms-server init --dir DIR writes a starter file that shows the keys"))
 		}
-		return cli.Usage(err)
+		return cli.Usage(configFileError(o.config, err))
 	}
 	if o.listen != "" {
 		f.Listen = o.listen
@@ -99,6 +99,10 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	defer store.Close()
 	cfg, err := f.ServerConfig(store, audit)
 	if err != nil {
+		var ce *kmsconfig.CertificateError
+		if errors.As(err, &ce) {
+			err = certificateError(o.config, o.tlsCert, o.tlsKey, ce)
+		}
 		return cli.Usage(configHint(err))
 	}
 	cfg.Listen = kmsAddr.String()
@@ -142,6 +146,10 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	// Bind every listener before saying "serving": a supervisor or a test
 	// that waits for the line can then connect to any of them.
 	if err := srv.Listen(); err != nil {
+		var le *kmsserver.ListenError
+		if errors.As(err, &le) {
+			return listenError(o, f, le)
+		}
 		return err
 	}
 	scheme := "http"
@@ -165,14 +173,4 @@ func addrName(flagValue, flagName, key string) string {
 		return flagName
 	}
 	return key
-}
-
-// configHint adds what to do to the configuration errors a user meets
-// first.
-func configHint(err error) error {
-	if errors.Is(err, kmsconfig.ErrNoRootKey) {
-		return cli.WithHint(err, "root_key_file names the root key that seals every key in the store: restore it from your backup; "+
-			"only for a new, empty key store make one with kms-server init --dir DIR")
-	}
-	return err
 }

@@ -90,10 +90,29 @@ func (s *Server) AdminHandler() http.Handler {
 	return mux
 }
 
+// ListenError is a listener [Server.Listen] could not bind.
+type ListenError struct {
+	// Listener is "kms" or "metrics".
+	Listener string
+	// Addr is the address as configured ([Config.Listen] or
+	// [Config.MetricsListen]).
+	Addr string
+	// Err is the reason.
+	Err error
+}
+
+// Error names the listener and the reason.
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("kmsserver: %s listener: %v", e.Listener, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // Listen binds the KMS listener ([Config.Listen], TLS with
 // [Config.TLSConfig]) and, when configured, the
 // metrics listener ([Config.MetricsListen]). On failure nothing stays bound
-// and the error names the listener.
+// and the error, a [*ListenError], names the listener.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,7 +135,7 @@ func (s *Server) Listen() error {
 				l.Close()
 			}
 			clear(s.listeners)
-			return fmt.Errorf("kmsserver: %s listener: %w", w[0], err)
+			return &ListenError{Listener: w[0], Addr: w[1], Err: err}
 		}
 		s.listeners[w[0]] = l
 	}

@@ -443,10 +443,10 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 		}
 		cfg.AccessKeys[k.ID] = kmsserver.AccessKey{Secret: k.Secret, PrincipalARN: k.Principal, Policy: k.Policy.Text}
 	}
-	for _, p := range f.Attestation.Roots {
+	for i, p := range f.Attestation.Roots {
 		certs, err := readPEMCerts(f.path(p))
 		if err != nil {
-			return nil, err
+			return nil, f.errorf(fmt.Sprintf("attestation.roots[%d]", i), "%s", err)
 		}
 		cfg.AttestationRoots = append(cfg.AttestationRoots, certs...)
 	}
@@ -456,17 +456,40 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 // AuditPath returns the audit log path ("" or "-" for standard output).
 func (f *File) AuditPath() string { return f.path(f.AuditLog) }
 
+// readPEMCerts reads the PEM certificates in path; its errors start with
+// the path.
 func readPEMCerts(path string) ([]*x509.Certificate, error) {
 	b, err := boundedfile.Read(path, MaxFileSize)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(fileProblem(err))
 	}
 	out, err := attestation.ParseRootsPEM(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return out, nil
 }
+
+// fileProblem says why a file could not be read, starting with its path:
+// "PATH: no such file or directory" (not "open PATH: ..."), "PATH is a
+// directory, not a regular file".
+func fileProblem(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// existsError is [WriteStarter]'s refusal to overwrite a file; it matches
+// [fs.ErrExist].
+type existsError struct{ path string }
+
+func (e *existsError) Error() string {
+	return fmt.Sprintf("kmsconfig: %s exists; not overwriting it", e.path)
+}
+
+func (e *existsError) Is(target error) bool { return target == fs.ErrExist }
 
 // Starter describes what [WriteStarter] wrote.
 type Starter struct {
@@ -493,7 +516,7 @@ type Starter struct {
 // directory keys/, and a development CA (tls-ca.pem) with the server's
 // certificate for 127.0.0.1, ::1 and localhost (tls-cert.pem, tls-key.pem
 // 0600), so that development runs HTTPS too. It refuses to overwrite an
-// existing file.
+// existing file, with an error that matches [fs.ErrExist].
 func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 	if random == nil {
 		random = rand.Reader
@@ -519,7 +542,7 @@ func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 	}
 	for _, p := range []string{st.ConfigPath, st.RootKeyPath, st.TLSCAPath, st.TLSCertPath, st.TLSKeyPath} {
 		if _, err := os.Stat(p); err == nil {
-			return nil, fmt.Errorf("kmsconfig: %s exists; not overwriting it", p)
+			return nil, &existsError{path: p}
 		}
 	}
 	buf := make([]byte, 32+2*(16+20))

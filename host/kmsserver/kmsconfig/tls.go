@@ -47,25 +47,49 @@ func LoadCertificate(certFile, keyFile string) (*Certificate, error) {
 	return c, nil
 }
 
+// CertificateError is a TLS certificate and key that could not be loaded.
+// It matches [ErrConfig].
+type CertificateError struct {
+	// CertFile and KeyFile are the certificate's and the key's paths.
+	CertFile, KeyFile string
+	// File is the one of them that could not be read, or "" when both
+	// were read but do not make a pair (see Err).
+	File string
+	// Err is the reason: the read error, or the pair's problem.
+	Err error
+}
+
+// Error names both files and the reason.
+func (e *CertificateError) Error() string {
+	return fmt.Sprintf("%v: tls: cert %s and key %s: %v", ErrConfig, e.CertFile, e.KeyFile, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrConfig].
+func (e *CertificateError) Is(target error) bool { return target == ErrConfig }
+
 // Reload reads the files again, each bounded by [MaxFileSize] (a named
 // pipe or a huge file given by mistake is refused at once, see
-// internal/boundedfile); on error the previous pair stays in use.
+// internal/boundedfile); on error (a [*CertificateError]) the previous
+// pair stays in use.
 func (c *Certificate) Reload() error {
-	fail := func(err error) error {
-		return fmt.Errorf("%w: tls: cert %s and key %s: %w", ErrConfig, c.certFile, c.keyFile, err)
+	fail := func(file string, err error) error {
+		return &CertificateError{CertFile: c.certFile, KeyFile: c.keyFile, File: file, Err: err}
 	}
 	certPEM, err := boundedfile.Read(c.certFile, MaxFileSize)
 	if err != nil {
-		return fail(err)
+		return fail(c.certFile, err)
 	}
 	keyPEM, err := boundedfile.Read(c.keyFile, MaxFileSize)
 	if err != nil {
-		return fail(err)
+		return fail(c.keyFile, err)
 	}
 	defer clear(keyPEM)
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return fail(err)
+		return fail("", err)
 	}
 	c.cur.Store(&pair)
 	return nil

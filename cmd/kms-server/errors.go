@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+// Operators' messages: the flag when a flag was given, the configuration
+// key when the file was, and no Go package prefixes.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver"
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
+	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/cli"
+	"github.com/enclavekit/enclavekit/internal/strictyaml"
+)
+
+// fileProblem says why the file at path could not be read, without
+// repeating the path or Go's "open": "no such file or directory", "a
+// directory, not a regular file", "larger than 1 MiB: the wrong file?".
+func fileProblem(err error) string {
+	var pe *fs.PathError
+	var be *boundedfile.Error
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	case errors.As(err, &be) && be.Kind != "":
+		return fmt.Sprintf("a %s, not a regular file", be.Kind)
+	case errors.As(err, &be):
+		return fmt.Sprintf("larger than %s: the wrong file?", boundedfile.Size(be.Limit))
+	}
+	return err.Error()
+}
+
+// configFileError is a --config file that could not be read.
+func configFileError(path string, err error) error {
+	return cli.WithHint(fmt.Errorf("--config %s: %s", path, fileProblem(err)),
+		"give the configuration file with --config FILE; kms-server init --dir DIR writes a starter DIR/kms-server.yaml")
+}
+
+// certificateError names the TLS certificate and key by the flags when
+// they were given (flagCert, flagKey as typed), else by the file's keys.
+func certificateError(config, flagCert, flagKey string, ce *kmsconfig.CertificateError) error {
+	cert, key, hint := "tls.cert "+ce.CertFile, "tls.key "+ce.KeyFile,
+		"tls.cert and tls.key name the KMS listener's PEM certificate (with its chain) and private key, relative to the configuration file"
+	prefix := config + ": "
+	if flagCert != "" {
+		cert, key, hint = "--tls-cert "+flagCert, "--tls-key "+flagKey,
+			"--tls-cert and --tls-key name the KMS listener's PEM certificate (with its chain) and private key"
+		prefix = ""
+	}
+	var msg string
+	switch ce.File {
+	case ce.CertFile:
+		msg = cert + ": " + fileProblem(ce.Err)
+	case ce.KeyFile:
+		msg = key + ": " + fileProblem(ce.Err)
+	default:
+		// crypto/tls says "tls: private key does not match public key".
+		msg = cert + " and " + key + ": " + strings.TrimPrefix(ce.Err.Error(), "tls: ")
+	}
+	return cli.WithHint(errors.New(prefix+msg), hint)
+}
+
+// configHint adds what to do to the configuration errors a user meets
+// first.
+func configHint(err error) error {
+	if errors.Is(err, kmsconfig.ErrNoRootKey) {
+		return cli.WithHint(err, "root_key_file names the root key that seals every key in the store: restore it from your backup; "+
+			"only for a new, empty key store make one with kms-server init --dir DIR")
+	}
+	var ye *strictyaml.Error
+	if errors.As(err, &ye) && strings.HasPrefix(ye.Key, "attestation.roots") {
+		return cli.WithHint(err, "attestation.roots lists PEM files of roots attestation documents may chain to, relative to the configuration file; "+
+			"leave it empty to trust only the AWS Nitro Enclaves root")
+	}
+	return err
+}
+
+// listenError names a listener that could not be bound by its flag or
+// key and its address as given.
+func listenError(o *serveOptions, f *kmsconfig.File, le *kmsserver.ListenError) error {
+	name, addr := addrName(o.listen, "--listen", "listen"), f.Listen
+	if le.Listener == "metrics" {
+		name, addr = addrName(o.metricsListen, "--metrics-listen", "metrics_listen"), f.MetricsListen
+	}
+	return fmt.Errorf("%s %s: %w", name, addr, le.Err)
+}
+
+// packagePrefixes are the Go package prefixes library errors carry,
+// longest first; operators are shown the message without them.
+var packagePrefixes = []string{"kmsconfig: invalid configuration: ", "kmsconfig: ", "kmsserver: "}
+
+// operatorError strips Go package prefixes from err's message (at the
+// start of a line or after "WHAT: "), keeping err (its exit status and
+// hints) underneath.
+func operatorError(err error) error {
+	if err == nil {
+		return nil
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		for _, p := range packagePrefixes {
+			l = strings.TrimPrefix(l, p)
+			l = strings.ReplaceAll(l, ": "+p, ": ")
+		}
+		lines[i] = l
+	}
+	if msg := strings.Join(lines, "\n"); msg != err.Error() {
+		return &messageError{msg: msg, err: err}
+	}
+	return err
+}
+
+// messageError is err shown with another message.
+type messageError struct {
+	msg string
+	err error
+}
+
+func (e *messageError) Error() string { return e.msg }
+func (e *messageError) Unwrap() error { return e.err }
