@@ -356,3 +356,37 @@ func TestCheckRecipientWeakKey(t *testing.T) {
 	_, err = e.client.GenerateRandom(context.Background(), &awskms.GenerateRandomInput{NumberOfBytes: aws.Int32(32), Recipient: e.recipient(doc)})
 	wantCode(t, err, CodeValidation)
 }
+
+// TestRecipientKeySizes pins a documented difference from AWS KMS
+// (docs/kms-compatibility.md, "Recipient"): KMS takes an RSA-2048 public
+// key in the attestation document; kms-server also takes 3072 and 4096
+// bits (what recipient.Seal supports), answers with a
+// CiphertextForRecipient the key opens, and refuses smaller keys (the
+// negative cases are in TestRecipientRejections' table).
+func TestRecipientKeySizes(t *testing.T) {
+	e := newRecipientEnv(t, nil)
+	id := e.createKey(t)
+	for _, bits := range []int{2048, 3072, 4096} {
+		priv := e.priv
+		if bits != 2048 {
+			var err error
+			if priv, err = recipient.GenerateKey(nil, bits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spki, err := recipient.PublicKeyDER(&priv.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := e.doc(t, func(d *attestation.Document) { d.PublicKey = spki })
+		out, err := e.client.GenerateDataKey(context.Background(), &awskms.GenerateDataKeyInput{KeyId: aws.String(id),
+			KeySpec: types.DataKeySpecAes256, Recipient: e.recipient(doc)})
+		if err != nil {
+			t.Fatalf("RSA-%d: %v", bits, err)
+		}
+		pt, err := recipient.Open(priv, out.CiphertextForRecipient)
+		if err != nil || len(pt) != 32 || len(out.CiphertextForRecipient) > 6144 {
+			t.Fatalf("RSA-%d: opened %d bytes of a %d-byte CiphertextForRecipient, %v", bits, len(pt), len(out.CiphertextForRecipient), err)
+		}
+	}
+}
