@@ -133,3 +133,22 @@ func TestKMSAccountConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointCredentialsNeedKMSAccount: credentials from the parent
+// instance (EndpointCredentials) without KMSAccount are refused, since the
+// parent could hand in credentials for an account of its own, where an
+// alias names a key it can Decrypt with; with the account they are taken.
+func TestEndpointCredentialsNeedKMSAccount(t *testing.T) {
+	e := newEmulator(t)
+	const want = "agent: invalid configuration: EndpointCredentials without KMSAccount: the parent instance supplies those credentials, " +
+		"so an alias or a bare key ID resolves in an account of its choosing"
+	_, err := New(&Config{NSM: e, Region: "us-east-1", Credentials: &EndpointCredentials{Addr: "vsock://3:8003"}})
+	if !errors.Is(err, ErrConfig) || err.Error() != want {
+		t.Errorf("without KMSAccount: %v, want %q", err, want)
+	}
+	c, err := New(&Config{NSM: e, Region: "us-east-1", Credentials: &EndpointCredentials{Addr: "vsock://3:8003"}, KMSAccount: "111122223333"})
+	if err != nil {
+		t.Fatalf("with KMSAccount: %v", err)
+	}
+	c.Close()
+}

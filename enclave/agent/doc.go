@@ -176,9 +176,11 @@
 // credentials for its own account, where alias/app names a key it can
 // decrypt with, and the CiphertextBlob the enclave stores is then the
 // parent's to open without Recipient. Set [Config.KMSAccount] (enclave-agent
-// --kms-account ACCOUNT_ID) to the application's account: every KMS
-// response's KeyId must then be a key ARN in it, and, when the request names
-// a key by its full key ARN, that ARN. Any other response is refused with a
+// --kms-account ACCOUNT_ID) to the application's account ([New] refuses
+// [EndpointCredentials] without it, as enclave-agent refuses
+// --credentials-endpoint): every KMS response's KeyId must then be a key
+// ARN in it, and, when the request names a key by its full key ARN, that
+// ARN. Any other response is refused with a
 // [KeyAccountError] (the local KMS endpoint answers KMSInternalException),
 // like any other bad response: none of its plaintext is used. The local KMS
 // endpoint checks every key an answer it passes through names, at any

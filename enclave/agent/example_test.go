@@ -16,7 +16,8 @@ import (
 
 // Inside an enclave against real AWS KMS: every connection goes to the
 // host-proxy on vsock port 8000, TLS runs end to end with
-// kms.eu-west-1.amazonaws.com, credentials come from the host.
+// kms.eu-west-1.amazonaws.com, credentials come from the host, and every
+// answer must name a key in the application's account.
 func ExampleClient_GenerateDataKey() {
 	nsm, err := enclave.OpenDevice()
 	if err != nil {
@@ -28,6 +29,10 @@ func ExampleClient_GenerateDataKey() {
 		Region:      "eu-west-1",
 		Proxy:       "vsock://3:8000",
 		Credentials: &agent.EndpointCredentials{Addr: "vsock://3:8003"},
+		// The account that holds the key: the parent supplies the
+		// credentials, and could pick their account (New refuses
+		// EndpointCredentials without it).
+		KMSAccount: "111122223333",
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -97,7 +97,9 @@ type Config struct {
 	// used. The parent instance supplies the credentials, and an alias or a
 	// bare key ID resolves in the credentials' account, so without it a
 	// parent can hand in credentials for its own account, where alias/app
-	// names a key it can decrypt with. Empty checks nothing.
+	// names a key it can decrypt with. Empty checks nothing, and is
+	// refused with [EndpointCredentials] (the parent's credentials): a key
+	// ARN pins the account of one request only.
 	KMSAccount string
 	// Credentials signs requests (SigV4); it is wrapped in an
 	// aws.CredentialsCache that refreshes ExpiryWindow before expiry.
@@ -152,6 +154,10 @@ func New(cfg *Config) (*Client, error) {
 	}
 	if cfg.KMSAccount != "" && !validAccount(cfg.KMSAccount) {
 		return nil, fmt.Errorf("%w: KMS account %q: want a 12-digit AWS account ID", ErrConfig, cfg.KMSAccount)
+	}
+	if _, fromParent := cfg.Credentials.(*EndpointCredentials); fromParent && cfg.KMSAccount == "" {
+		return nil, fmt.Errorf("%w: EndpointCredentials without KMSAccount: the parent instance supplies those credentials, "+
+			"so an alias or a bare key ID resolves in an account of its choosing", ErrConfig)
 	}
 	endpoint := cfg.Endpoint
 	if endpoint == "" {

@@ -288,7 +288,7 @@ func TestCredentialsRefreshedBeforeExpiry(t *testing.T) {
 			ln, _ := net.Listen("tcp", "127.0.0.1:0")
 			serveOn(t, ln, f)
 			c, err := New(&Config{NSM: e, Region: "us-east-1", Endpoint: "http://" + ln.Addr().String(), InsecureHTTPUnsafe: true,
-				Credentials: &EndpointCredentials{Addr: addr}, ExpiryWindow: 5 * time.Minute, Logger: slog.New(slog.DiscardHandler)})
+				Credentials: &EndpointCredentials{Addr: addr}, KMSAccount: "111122223333", ExpiryWindow: 5 * time.Minute, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}

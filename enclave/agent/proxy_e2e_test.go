@@ -105,7 +105,7 @@ func TestThroughHostProxy(t *testing.T) {
 	}
 	defer emu.Close()
 	c, err := New(&Config{NSM: emu, Region: "us-east-1", Endpoint: "http://kms.local", InsecureHTTPUnsafe: true, Proxy: "unix://" + egress,
-		Credentials: &EndpointCredentials{Addr: "unix://" + creds}, Logger: slog.New(slog.DiscardHandler)})
+		Credentials: &EndpointCredentials{Addr: "unix://" + creds}, KMSAccount: "111122223333", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
