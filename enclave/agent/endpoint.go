@@ -224,8 +224,12 @@ func (e *endpoint) attest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAttestationRequestBody))
-	if err != nil {
+	if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("body over %d bytes", MaxAttestationRequestBody))
+		return
+	} else if err != nil {
+		// The client is most likely gone; the answer is for the log.
+		writeError(w, http.StatusBadRequest, "bad_request", "reading the request body: "+err.Error())
 		return
 	}
 	req, err := ParseAttestationRequest(body)

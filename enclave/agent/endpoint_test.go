@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
@@ -177,6 +178,28 @@ func TestEndpoint(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || hj["status"] != "ok" || hj["nsm"] != "emulator" || hj["module_id"] != e.ModuleID() {
 		t.Fatalf("health: %d %v", resp.StatusCode, hj)
+	}
+}
+
+// TestEndpointBodyReadFailure: a body that cannot be read for a reason
+// other than its size (a client gone mid-body, a broken chunked
+// encoding) is a 400 that says so, not the 413 "body over N bytes" of an
+// oversized body, which would mislead whoever reads the log.
+func TestEndpointBodyReadFailure(t *testing.T) {
+	h, err := NewEndpoint(&EndpointConfig{NSM: newEmulator(t), Kind: "emulator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", AttestationPath, io.MultiReader(strings.NewReader(`{"nonce":`), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &e)
+	if rec.Code != 400 || e.Error.Code != "bad_request" || e.Error.Message != "reading the request body: unexpected EOF" {
+		t.Fatalf("unreadable body: %d %+v, want 400 bad_request (reading the request body: unexpected EOF)", rec.Code, e.Error)
 	}
 }
 
