@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func (a *app) openNSM() (enclave.NSM, error) {
 		return nil, usagef("--nsm %q: want device or emulator", a.g.nsm)
 	}
 	pcrs := map[int][]byte{}
+	from := map[int]string{} // the flag (or file) each PCR came from
 	if a.g.measurements != "" {
 		b, err := boundedfile.Read(a.g.measurements, maxMeasurementsFile)
 		if err != nil {
@@ -66,13 +68,16 @@ func (a *app) openNSM() (enclave.NSM, error) {
 			msg := strings.TrimPrefix(err.Error(), emulator.ErrConfig.Error()+": ")
 			return nil, usagef("--image-measurements %s: %s", a.g.measurements, strings.TrimPrefix(msg, "measurements: "))
 		}
+		for i := range pcrs {
+			from[i] = "--image-measurements " + a.g.measurements
+		}
 	}
 	set := func(flag string, i int, s string) error {
 		v, err := emulator.ParsePCRHex(s)
 		if err != nil {
 			return usagef("%s: %v", flag, err)
 		}
-		pcrs[i] = v
+		pcrs[i], from[i] = v, flag
 		return nil
 	}
 	for i, s := range []string{a.g.pcr0, a.g.pcr1, a.g.pcr2} {
@@ -87,13 +92,17 @@ func (a *app) openNSM() (enclave.NSM, error) {
 			return nil, err
 		}
 	}
+	if err := checkImage(pcrs, from, a.g.measurements, a.g.debugMode); err != nil {
+		return nil, err
+	}
 	emu, err := emulator.New(&emulator.Config{
 		PCRs: pcrs, Debug: a.g.debugMode, StateDir: a.g.emulatorState, Region: a.g.region, Logger: log,
 	})
 	if err != nil {
 		if errors.Is(err, emulator.ErrConfig) {
-			return nil, cli.Usage(cli.WithHint(err,
-				"the emulator boots an image: give its PCR0 with --pcr0 HEX or --image-measurements FILE, or --debug-mode for a debug-mode enclave"))
+			// checkImage has said the known ones in the CLI's terms.
+			msg := strings.TrimPrefix(err.Error(), emulator.ErrConfig.Error()+": ")
+			return nil, cli.WithHint(usagef("--nsm emulator: %s", msg), hintNoImage)
 		}
 		return nil, err
 	}
@@ -104,6 +113,45 @@ func (a *app) openNSM() (enclave.NSM, error) {
 		log.Info("wrote the emulator root certificate", slog.String("file", a.g.emulatorRootOut))
 	}
 	return emu, nil
+}
+
+// hintNoImage says how to give the emulator its image.
+const hintNoImage = "the emulator boots an image: give its PCR0 with --pcr0 HEX or --image-measurements FILE, or --debug-mode for a debug-mode enclave"
+
+// checkImage refuses, as usage errors naming the flags (or the file) the
+// values came from, the boot measurements that [emulator.New] refuses
+// with ErrConfig: none without --debug-mode, PCR0-PCR2 with it, and a
+// PCR0 of all zeros (debug mode, unless said so). from names the source
+// of each PCR in pcrs; file is --image-measurements ("" if not given).
+// The emulator still checks them itself.
+func checkImage(pcrs map[int][]byte, from map[int]string, file string, debug bool) error {
+	if debug {
+		var given []string
+		for i := range 3 {
+			if _, ok := pcrs[i]; ok && !slices.Contains(given, from[i]) {
+				given = append(given, from[i])
+			}
+		}
+		if len(given) > 0 {
+			return cli.WithHint(usagef("--debug-mode with %s: a debug-mode enclave's PCR0, PCR1 and PCR2 are all zero", strings.Join(given, " and ")),
+				"give --debug-mode for a debug-mode enclave, or the image's measurements without it")
+		}
+		return nil
+	}
+	pcr0, ok := pcrs[0]
+	switch {
+	case !ok && file != "":
+		return cli.WithHint(usagef("--image-measurements %s: no PCR0 (the image measurement)", file), hintNoImage)
+	case !ok:
+		return cli.WithHint(usagef("--nsm emulator: no image measurement (PCR0) given"), hintNoImage)
+	case !slices.ContainsFunc(pcr0, func(b byte) bool { return b != 0 }):
+		src := from[0] + ":"
+		if file != "" && from[0] == "--image-measurements "+file {
+			src += " PCR0"
+		}
+		return cli.WithHint(usagef("%s all zero is a debug-mode enclave", src), "give --debug-mode for a debug-mode enclave")
+	}
+	return nil
 }
 
 func (a *app) attest(args []string) error {
