@@ -416,6 +416,35 @@ func TestParseMeasurements(t *testing.T) {
 	}
 }
 
+// TestParseMeasurementsMessages: a file that is not the JSON wanted is
+// described in JSON's terms, with the line and column of a syntax error,
+// never with the decoder's jargon or Go's type names.
+func TestParseMeasurementsMessages(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"PCR0": "ab",}`, "measurements: not valid JSON: line 1, column 15: unexpected '}' where a member name (a quoted string) should be"},
+		{"{\n \"PCR0\": \"ab\"\n \"PCR1\": \"cd\"}", "measurements: not valid JSON: line 3, column 2: unexpected '\"' after a member, want ',' or '}'"},
+		{`{"PCR0" "ab"}`, "measurements: not valid JSON: line 1, column 9: unexpected '\"' after a member name, want ':'"},
+		{`{"PCR0": ab}`, "measurements: not valid JSON: line 1, column 10: unexpected 'a' where a value should be"},
+		{`{"PCR0": "ab"} x`, "measurements: not valid JSON: line 1, column 16: unexpected 'x' after the JSON value"},
+		{"{\n \"Measurements\": {\n  \"PCR0\": \"ab\"\n}\n", "measurements: not valid JSON: the file ends before the JSON value does"},
+		{"", "measurements: empty: want a JSON object"},
+		{" \n", "measurements: empty: want a JSON object"},
+		{`[1]`, "measurements: want a JSON object, got an array"},
+		{`"PCR0"`, "measurements: want a JSON object, got a string"},
+		{`{"Measurements": [1]}`, "measurements: Measurements: want a JSON object, got an array"},
+		{`{"Measurements": 3}`, "measurements: Measurements: want a JSON object, got a number"},
+	} {
+		_, err := ParseMeasurements([]byte(tc.in))
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("%q: %v, want ErrConfig", tc.in, err)
+			continue
+		}
+		if got := strings.TrimPrefix(err.Error(), ErrConfig.Error()+": "); got != tc.want {
+			t.Errorf("%q:\n got %s\nwant %s", tc.in, got, tc.want)
+		}
+	}
+}
+
 // TestParsePCRHex: a PCR value is 48 bytes of hex, either case, and the
 // errors say what is wanted in the user's terms (no Go package text).
 func TestParsePCRHex(t *testing.T) {

@@ -3,6 +3,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,12 +23,12 @@ import (
 func ParseMeasurements(data []byte) (map[int][]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("%w: measurements: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: measurements: %s", ErrConfig, jsonProblem(data, err))
 	}
 	if m, ok := top["Measurements"]; ok {
 		top = nil
 		if err := json.Unmarshal(m, &top); err != nil {
-			return nil, fmt.Errorf("%w: measurements: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: measurements: Measurements: %s", ErrConfig, jsonProblem(m, err))
 		}
 	}
 	pcrs := make(map[int][]byte)
@@ -78,4 +79,63 @@ func ParsePCRHex(s string) ([]byte, error) {
 		return nil, fmt.Errorf("%d bytes, want %d (%d hex digits)", len(v), enclave.PCRSize, 2*enclave.PCRSize)
 	}
 	return v, nil
+}
+
+// jsonProblem describes err, from decoding data into a JSON object, in
+// JSON's terms for whoever wrote the file: where a syntax error is (line
+// and column, counted from 1, in bytes), what was found and what was
+// wanted, and which JSON type was given for the object, never the
+// decoder's jargon ("looking for beginning of object key string") or Go's
+// type names ("map[string]json.RawMessage").
+func jsonProblem(data []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case len(bytes.TrimSpace(data)) == 0:
+		return "empty: want a JSON object"
+	case errors.As(err, &te):
+		got, _, _ := strings.Cut(te.Value, " ") // "number 1.5"
+		switch got {
+		case "array", "object":
+			got = "an " + got
+		case "bool":
+			got = "a boolean"
+		default:
+			got = "a " + got
+		}
+		return "want a JSON object, got " + got
+	case !errors.As(err, &se):
+		return err.Error()
+	case se.Offset >= int64(len(data)) && !strings.HasPrefix(se.Error(), "invalid character"):
+		return "not valid JSON: the file ends before the JSON value does"
+	}
+	// Offset counts the bytes read, the offending one included.
+	before := data[:max(se.Offset-1, 0)]
+	line := 1 + bytes.Count(before, []byte("\n"))
+	col := 1 + len(before) - (bytes.LastIndexByte(before, '\n') + 1)
+	return fmt.Sprintf("not valid JSON: line %d, column %d: %s", line, col, syntaxReason(se.Error()))
+}
+
+// syntaxReason rewords encoding/json's syntax error messages ("invalid
+// character 'x' after object key") as what was found and what was wanted.
+// Messages it does not know pass unchanged.
+func syntaxReason(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "invalid character ")
+	if !ok {
+		return msg
+	}
+	for _, r := range []struct{ context, says string }{
+		{"looking for beginning of value", "where a value should be"},
+		{"looking for beginning of object key string", "where a member name (a quoted string) should be"},
+		{"after object key:value pair", "after a member, want ',' or '}'"},
+		{"after object key", "after a member name, want ':'"},
+		{"after array element", "after an array element, want ',' or ']'"},
+		{"after top-level value", "after the JSON value"},
+		{"in string literal", "in a string (control characters must be escaped)"},
+	} {
+		if char, ok := strings.CutSuffix(rest, " "+r.context); ok {
+			return "unexpected " + char + " " + r.says
+		}
+	}
+	return msg
 }
