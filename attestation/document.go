@@ -314,7 +314,10 @@ func protectedHeaderError(p []byte) error {
 		}
 	}
 	shown := fmt.Sprintf("%x", p)
-	if len(p) > 16 { // the sender's to write, up to the whole document
+	switch {
+	case len(p) == 0:
+		shown = "empty"
+	case len(p) > 16: // the sender's to write, up to the whole document
 		shown = fmt.Sprintf("%x... (%d bytes)", p[:16], len(p))
 	}
 	return &MalformedError{Field: "protected header", Reason: shown + ", want exactly a1013822 ({1: -35}, ES384)"}

@@ -519,6 +519,10 @@ func TestParseRejectReasons(t *testing.T) {
 		}, "pcrs", "pcrs: want integer keys (PCR indexes), found an out-of-range integer"},
 		{"pcr duplicate index", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(1, zeros(48)), pcrEntry(1, zeros(48)))) },
 			"pcrs", "pcrs: duplicate map key 1"},
+		{"protected header empty", func(d *testDoc) { d.protected = []byte{0x40} },
+			"protected header", "protected header: empty, want exactly a1013822 ({1: -35}, ES384)"},
+		{"protected header other", func(d *testDoc) { d.protected = []byte{0x42, 0xa0, 0xf6} },
+			"protected header", "protected header: a0f6, want exactly a1013822 ({1: -35}, ES384)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
