@@ -83,7 +83,7 @@ func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 		Roots: c.roots, CurrentTime: at, MaxAge: c.maxAge, PCRs: c.pcrs, AllowDebugUnsafe: c.allowDebug,
 	}})
 	if err != nil {
-		fmt.Fprintf(stderr, "nitro-verify: error: %v\n", err)
+		fmt.Fprintf(stderr, "nitro-verify: error: %s\n", plainMessage(err.Error()))
 		return ExitUsage
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
@@ -151,7 +151,7 @@ func connectReject(stdout, stderr io.Writer, c *config, rep *Report, err error) 
 	case "":
 		return connectIOError(stdout, stderr, c, rep, err, hintNoChallenge)
 	case attestation.CodeInvalidOptions:
-		fmt.Fprintf(stderr, "nitro-verify: error: --connect %s: %v\n", c.connect, err)
+		fmt.Fprintf(stderr, "nitro-verify: error: --connect %s: %s\n", c.connect, plainMessage(err.Error()))
 		return ExitUsage
 	}
 	return reject(&cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}, c, rep, err)
@@ -165,7 +165,7 @@ func connectIOError(stdout, stderr io.Writer, c *config, rep *Report, err error,
 	if errors.Is(err, context.DeadlineExceeded) {
 		hint = fmt.Sprintf("no answer within %s", connectTimeout)
 	}
-	msg := fmt.Sprintf("--connect %s: %v", c.connect, err)
+	msg := fmt.Sprintf("--connect %s: %s", c.connect, plainMessage(err.Error()))
 	p.Errorf("%s", msg)
 	p.Hintf("%s", hint)
 	if c.json {

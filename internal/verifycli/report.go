@@ -246,7 +246,56 @@ func message(err error) string {
 	case errors.As(err, &oe):
 		return "invalid verification options: " + oe.Reason
 	}
-	return strings.TrimPrefix(err.Error(), "attestation: ")
+	return plainMessage(err.Error())
+}
+
+// libPrefixes are the Go package prefixes of the libraries nitro-verify
+// calls: their errors' words are nitro-verify's, their package names not.
+var libPrefixes = []string{"attestedtls: ", "attestation: "}
+
+// plainMessage drops [libPrefixes] from an error's text wherever a
+// wrapped message starts: at the beginning, after ": " and after "(" (a
+// context error wrapping another). Text inside double quotes (a server's
+// own words, quoted by attestedtls) is kept as it is. Only the text
+// changes: callers still match the error itself with errors.Is and
+// errors.As.
+func plainMessage(s string) string {
+	var b strings.Builder
+	start, quoted, escaped := true, false, false
+	for i := 0; i < len(s); {
+		if start && !quoted {
+			if p := libPrefix(s[i:]); p != "" {
+				i += len(p)
+				continue
+			}
+		}
+		c := s[i]
+		b.WriteByte(c)
+		i++
+		start = false
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(', c == ' ' && i >= 2 && s[i-2] == ':':
+			start = true
+		}
+	}
+	return b.String()
+}
+
+// libPrefix returns the member of libPrefixes s starts with, or "".
+func libPrefix(s string) string {
+	for _, p := range libPrefixes {
+		if strings.HasPrefix(s, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // hint says what would fix or explain a rejection.

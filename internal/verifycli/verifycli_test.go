@@ -338,3 +338,21 @@ func FuzzRun(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainMessage: the Go package prefixes of the libraries are dropped
+// wherever a wrapped message starts, and kept inside quoted text (a
+// server's own words).
+func TestPlainMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		"attestedtls: reading the challenge answer: unexpected EOF":                                  "reading the challenge answer: unexpected EOF",
+		"context deadline exceeded (attestedtls: reading the challenge answer: i/o timeout)":         "context deadline exceeded (reading the challenge answer: i/o timeout)",
+		"attestedtls: the challenge document: attestation: nonce mismatch: 32 bytes":                 "the challenge document: nonce mismatch: 32 bytes",
+		`attestedtls: attestation challenge failed: HTTP 500: "attestedtls: down \" attestation: x"`: `attestation challenge failed: HTTP 500: "attestedtls: down \" attestation: x"`,
+		"dial tcp 127.0.0.1:1: connect: connection refused":                                          "dial tcp 127.0.0.1:1: connect: connection refused",
+		"attestation challenge failed: HTTP 404":                                                     "attestation challenge failed: HTTP 404",
+	} {
+		if got := plainMessage(in); got != want {
+			t.Errorf("plainMessage(%q)\n got %q\nwant %q", in, got, want)
+		}
+	}
+}
