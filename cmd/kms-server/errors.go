@@ -90,6 +90,33 @@ func listenError(o *serveOptions, f *kmsconfig.File, le *kmsserver.ListenError) 
 	return fmt.Errorf("%s %s: %w", name, addr, le.Err)
 }
 
+// serverConfigError says kmsserver's configuration errors in the
+// operator's terms where the library cannot: plain HTTP on a listen
+// address that is not loopback names --listen or the key listen, as the
+// operator chose, and the address as given (not its tcp:// form). The
+// other errors pass unchanged; each rewritten one keeps the library's
+// error underneath.
+func serverConfigError(o *serveOptions, f *kmsconfig.File, err error) error {
+	var errs kmsserver.ConfigErrors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	out, plain := make(kmsserver.ConfigErrors, len(errs)), false
+	for i, e := range errs {
+		out[i] = e
+		var ce *kmsserver.ConfigError
+		if errors.As(e, &ce) && ce.Setting == "listen" && strings.HasPrefix(ce.Reason, "plain HTTP") {
+			out[i] = &messageError{err: e, msg: fmt.Sprintf("%s %s: plain HTTP on an address that is not loopback", addrName(o.listen, "--listen", "listen"), f.Listen)}
+			plain = true
+		}
+	}
+	if !plain {
+		return err
+	}
+	return cli.WithHint(out, "configure TLS (--tls-cert and --tls-key, or tls: cert and key in the configuration file), "+
+		"or allow plain HTTP explicitly with insecure_http_unsafe: true in the configuration file")
+}
+
 // packagePrefixes are the Go package prefixes library errors carry,
 // longest first; operators are shown the message without them.
 var packagePrefixes = []string{"kmsconfig: invalid configuration: ", "kmsconfig: ", "kmsserver: "}

@@ -115,7 +115,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	srv, err := kmsserver.NewServer(cfg)
 	if err != nil {
 		if errors.Is(err, kmsserver.ErrConfig) {
-			return cli.Usage(err)
+			return cli.Usage(serverConfigError(o, f, err))
 		}
 		return err
 	}
