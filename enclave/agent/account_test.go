@@ -92,6 +92,42 @@ func TestKMSAccountPinned(t *testing.T) {
 	}
 }
 
+// TestKMSAccountPinnedSign: Sign is held to Config.KMSAccount as the
+// other operations are. The parent supplies the credentials, so alias/NAME
+// or a bare key ID resolves in an account of its choosing; a signature by
+// a key of the parent's account, returned as a success, would be one the
+// parent can make whenever it likes.
+func TestKMSAccountPinnedSign(t *testing.T) {
+	env := startKMSServer(t, "tcp")
+	ctx := context.Background()
+	admin := env.admin(t)
+	ck, err := admin.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(ck.KeyMetadata.Arn)
+	if _, err := admin.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/signer"), TargetKeyId: ck.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(c *Client, id string) (*Signature, error) {
+		return c.Sign(ctx, &awskms.SignInput{KeyId: aws.String(id), Message: []byte("m"), SigningAlgorithm: "ECDSA_SHA_256"})
+	}
+	c := accountAgent(t, env, "444455556666")
+	for _, id := range []string{"alias/signer", aws.ToString(ck.KeyMetadata.KeyId)} {
+		sig, err := sign(c, id)
+		var ke *KeyAccountError
+		if !errors.As(err, &ke) || !errors.Is(err, ErrKeyAccount) || sig != nil || ke.Account != "444455556666" || ke.Got != arn {
+			t.Fatalf("Sign(%s) in another account: %+v, %v; want a KeyAccountError", id, sig, err)
+		}
+	}
+	ok := accountAgent(t, env, "111122223333")
+	for _, id := range []string{"alias/signer", arn} {
+		if sig, err := sign(ok, id); err != nil || sig.KeyID != arn || len(sig.Signature) == 0 {
+			t.Fatalf("Sign(%s) in the configured account: %+v, %v", id, sig, err)
+		}
+	}
+}
+
 func TestCheckKeyAccount(t *testing.T) {
 	const acct = "111122223333"
 	const arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -12,7 +12,8 @@ import (
 )
 
 // ErrNoSignature is returned when a Sign response carries no signature or
-// names another key or algorithm than the request.
+// names another algorithm than the request. (A response naming a key
+// outside Config.KMSAccount is a [KeyAccountError].)
 var ErrNoSignature = errors.New("agent: KMS Sign response lacks the signature asked for")
 
 // Signature is the result of [Client.Sign].
@@ -41,6 +42,12 @@ func (c *Client) Sign(ctx context.Context, in *kms.SignInput) (*Signature, error
 	out, err := c.kms.Sign(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("agent: Sign: %w", err)
+	}
+	// The key first: with Config.KMSAccount, a signature by a key outside
+	// it (the parent supplies the credentials, so an alias resolves in an
+	// account of its choosing) is one the parent could make at will.
+	if err := c.checkKeyAccount("Sign", in.KeyId, out.KeyId); err != nil {
+		return nil, err
 	}
 	if len(out.Signature) == 0 || out.SigningAlgorithm != in.SigningAlgorithm {
 		return nil, fmt.Errorf("agent: Sign: %w", ErrNoSignature)
