@@ -54,6 +54,14 @@ const credentialsHeader = "X-Enclavekit-Credentials"
 // maxCredentialsBody bounds the credential endpoint's answer.
 const maxCredentialsBody = 64 << 10
 
+// maxCredentialsHeader bounds the credential endpoint's status line and
+// headers (http.Transport.MaxResponseHeaderBytes; its default is 10 MiB).
+// host-proxy's route sends four short lines (Cache-Control, Content-Type,
+// Content-Length, Date). Unbounded, a parent answering with 10 MiB of
+// short distinct lines cost the agent ~160 MiB of heap per fetch: each
+// line is a map entry, key and value (TestCredentialsHeaderBound).
+const maxCredentialsHeader = 16 << 10
+
 // EndpointCredentials fetches credentials from the host over a transport
 // address (vsock in production): an HTTP GET of Path, with Host localhost
 // and the header X-Enclavekit-Credentials: 1 that host-proxy's credentials
@@ -62,8 +70,11 @@ const maxCredentialsBody = 64 << 10
 //
 //	{"AccessKeyId": "...", "SecretAccessKey": "...", "Token": "...", "Expiration": "RFC 3339"}
 //
-// (Token and Expiration optional). Wrapped in aws.CredentialsCache (as [New]
-// does), credentials are fetched again ExpiryWindow before Expiration.
+// (Token and Expiration optional). The parent writes the answer, so it is
+// bounded: an answer whose status line and headers exceed 16 KiB, or
+// whose body exceeds 64 KiB, is refused with [ErrCredentials]. Wrapped in
+// aws.CredentialsCache (as [New] does), credentials are fetched again
+// ExpiryWindow before Expiration.
 type EndpointCredentials struct {
 	// Addr is the endpoint's transport address, e.g. "vsock://3:8003".
 	Addr string
@@ -101,8 +112,9 @@ func (p *EndpointCredentials) Retrieve(ctx context.Context) (aws.Credentials, er
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{
-		Proxy:             nil,
-		DisableKeepAlives: true,
+		Proxy:                  nil,
+		DisableKeepAlives:      true,
+		MaxResponseHeaderBytes: maxCredentialsHeader,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return transport.Dial(ctx, addr)
 		},

@@ -33,6 +33,14 @@ const (
 	defaultMaxIdleConns  = 4
 	defaultTLSHandshake  = 10 * time.Second
 	defaultResponseStart = 30 * time.Second
+	// maxKMSHeaderBytes bounds the status line and headers of a KMS
+	// answer (http.Transport.MaxResponseHeaderBytes; its default is
+	// 10 MiB). AWS KMS sends a handful of short lines (x-amzn-RequestId,
+	// Content-Type, Content-Length, Date); the bound leaves them ample
+	// room. Over plain http (InsecureHTTPUnsafe) the parent writes the
+	// answer, and unbounded, 10 MiB of short distinct header lines cost
+	// the agent ~160 MiB of heap per call (TestKMSHeaderBound).
+	maxKMSHeaderBytes = 64 << 10
 )
 
 // Sentinel errors.
@@ -233,6 +241,9 @@ func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, 
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   defaultTLSHandshake,
 		ResponseHeaderTimeout: defaultResponseStart,
+		// Whoever answers (the parent, over plain http) chooses the
+		// headers' size: see maxKMSHeaderBytes.
+		MaxResponseHeaderBytes: maxKMSHeaderBytes,
 	}
 	if proxy != "" {
 		addr, err := transport.ParseAddr(proxy)
