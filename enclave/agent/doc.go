@@ -205,7 +205,15 @@
 // are served at once and the rest refused at once with 503 busy and
 // Retry-After: a flood from the parent gets fast refusals instead of an
 // unbounded queue of NSM work (it can still keep the endpoint busy: a
-// denial of service, which the parent can cause anyway).
+// denial of service, which the parent can cause anyway). [Serve] keeps at
+// most [EndpointConfig.MaxConns] connections open (default
+// [DefaultEndpointMaxConns], 256): one more is not accepted, so not read,
+// until one closes: it waits in the kernel's accept queue, as one over the
+// attested listener's MaxConns does, so a parent opening thousands of
+// connections and keeping them alive costs the enclave 256 goroutines and
+// their buffers, a few MiB, not one of each per connection. Request line
+// and headers are bounded to 16 KiB, arriving within 10 s; an idle
+// kept-alive connection is closed after 2 min.
 //
 // # Attested TLS
 //

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/enclavekit/enclavekit/enclave"
 	"github.com/enclavekit/enclavekit/internal/slots"
 	"github.com/enclavekit/enclavekit/internal/transport"
@@ -33,6 +35,11 @@ const (
 	// DefaultEndpointMaxConcurrent is EndpointConfig.MaxConcurrent when
 	// zero.
 	DefaultEndpointMaxConcurrent = 4
+	// DefaultEndpointMaxConns is EndpointConfig.MaxConns when zero, and
+	// the bound [Serve] applies to a handler not from [NewEndpoint]:
+	// ample for callers that each hold a connection or two, a few MiB at
+	// most when all are held.
+	DefaultEndpointMaxConns = 256
 )
 
 // ErrBadRequest is wrapped by every [ParseAttestationRequest] failure.
@@ -149,6 +156,17 @@ type EndpointConfig struct {
 	// parent cannot queue NSM work without bound. Zero is
 	// [DefaultEndpointMaxConcurrent]; negative is an error.
 	MaxConcurrent int
+	// MaxConns bounds the connections [Serve] keeps open at once. Every
+	// connection comes through the parent, and each costs the enclave a
+	// goroutine and its buffers (a 16 KiB request line and headers at
+	// most) for as long as the parent keeps it alive; one beyond the
+	// bound is not accepted, so not read, until another closes: it waits
+	// in the kernel's accept queue, and its client sees a slow answer,
+	// not an error. A parent that holds MaxConns connections keeps other
+	// callers waiting (a denial of service, which it can cause anyway by
+	// relaying nothing) but cannot grow the enclave's memory with more.
+	// Zero is [DefaultEndpointMaxConns]; negative is an error.
+	MaxConns int
 }
 
 // NewEndpoint returns the HTTP handler of the attestation endpoint:
@@ -180,9 +198,16 @@ func NewEndpoint(cfg *EndpointConfig) (http.Handler, error) {
 	if cfg.MaxConcurrent < 0 {
 		return nil, fmt.Errorf("%w: endpoint MaxConcurrent is negative", ErrConfig)
 	}
+	if cfg.MaxConns < 0 {
+		return nil, fmt.Errorf("%w: endpoint MaxConns is negative (%d); 0 is the default, %d", ErrConfig, cfg.MaxConns, DefaultEndpointMaxConns)
+	}
 	n := cfg.MaxConcurrent
 	if n == 0 {
 		n = DefaultEndpointMaxConcurrent
+	}
+	conns := cfg.MaxConns
+	if conns == 0 {
+		conns = DefaultEndpointMaxConns
 	}
 	e := &endpoint{cfg: *cfg, log: cfg.Logger, slots: slots.New(n)}
 	if e.log == nil {
@@ -194,7 +219,14 @@ func NewEndpoint(cfg *EndpointConfig) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: use POST "+AttestationPath+" or GET "+HealthPath)
 	})
-	return mux, nil
+	return &endpointHandler{Handler: mux, maxConns: conns}, nil
+}
+
+// endpointHandler is the handler [NewEndpoint] returns: its routes, and
+// the connection bound (EndpointConfig.MaxConns) [Serve] applies.
+type endpointHandler struct {
+	http.Handler
+	maxConns int
 }
 
 type endpoint struct {
@@ -301,6 +333,14 @@ func (e *endpoint) health(w http.ResponseWriter, r *http.Request) {
 // Serve serves h on the transport address addr (vsock://, tcp:// or
 // unix://) until ctx is done, then shuts down gracefully (up to 5 s). ready,
 // when not nil, receives the listener's address once listening.
+//
+// Every connection may come from the parent, so Serve bounds what each
+// costs: a request's line and headers 16 KiB, arriving within 10 s, the
+// whole request within 30 s, its answer written within 30 s, a kept-alive
+// connection idle for 2 min at most, and at most EndpointConfig.MaxConns
+// connections open at once for a handler from [NewEndpoint]
+// ([DefaultEndpointMaxConns] for any other handler): one more is not
+// accepted, so not read, until one closes.
 func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
 	a, err := transport.ParseAddr(addr)
 	if err != nil {
@@ -321,6 +361,13 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	conns := DefaultEndpointMaxConns
+	if eh, ok := h.(*endpointHandler); ok {
+		conns = eh.maxConns
+	}
+	// A connection over the bound waits in the kernel's accept queue,
+	// costing the enclave nothing (EndpointConfig.MaxConns).
+	ln = netutil.LimitListener(ln, conns)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
