@@ -125,9 +125,11 @@
 // byte strings. A writes exactly one entry, for PCR0; A's reader and Q use
 // entry 0; this package requires exactly one, with the keys in that order.
 //
-//   - signing_certificate is the PEM file given to nitro-cli. A and Q parse
-//     it as PEM and hash its DER for PCR8. This package requires exactly
-//     one CERTIFICATE block with only whitespace around it.
+//   - signing_certificate is the PEM file given to nitro-cli, byte for
+//     byte. A parses it with X509::from_pem (OpenSSL's PEM_read_bio_X509:
+//     the first CERTIFICATE block, any text or other block before it
+//     skipped, anything after it ignored) and hashes that block's DER for
+//     PCR8; so does this package (a block with PEM headers is refused).
 //   - signature is an untagged COSE_Sign1 (aws-nitro-enclaves-cose):
 //     protected header {1: alg} with alg chosen by the key's curve (ES256
 //     for P-256, ES384 for P-384, ES512 for P-521), an empty unprotected

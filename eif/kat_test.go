@@ -5,8 +5,10 @@ package eif
 import (
 	"bytes"
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"os/exec"
 	"strings"
 	"testing"
@@ -113,5 +115,49 @@ func TestKnownAnswerOracleSigned(t *testing.T) {
 	bad[10] ^= 1
 	if res := oracle(t, map[string]any{"op": "verify", "image": hex.EncodeToString(raw), "cert_pem": string(certPEM), "r_s": hex.EncodeToString(bad)}); res["signature_valid"] != false || res["section_matches"] != false {
 		t.Errorf("oracle accepted a tampered signature: %v", res)
+	}
+}
+
+// TestSigningCertificateAsOpenSSLReadsIt: nitro-cli stores the certificate
+// file it was given byte for byte, and the reference reads it as OpenSSL
+// does (the first CERTIFICATE block, what surrounds it skipped). An image
+// whose file is `openssl x509 -text` output, with another PEM block before
+// the certificate and text after it, measures the same PCR8 as the clean
+// file, here and in the oracle (which reads the PEM with OpenSSL through
+// the cryptography package).
+func TestSigningCertificateAsOpenSSLReadsIt(t *testing.T) {
+	certPEM, keyPEM := testCert(t, elliptic.P384())
+	s, err := NewSigner(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := writeImage(t, smallSpecWith(s))
+	clean, err := Read(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy := []byte("Certificate:\n    Data:\n        Subject: " + cert.Subject.String() + "\n" +
+		"-----BEGIN EC PARAMETERS-----\nBgUrgQQAIg==\n-----END EC PARAMETERS-----\n")
+	noisy = append(noisy, certPEM...)
+	noisy = append(noisy, "trailing notes\n"...)
+	secs := sectionsOf(t, raw)
+	secs[len(secs)-1].data = encodeSignatureSection(noisy, clean.Signature.COSESign1)
+	img, err := Read(bytes.NewReader(assemble(4, secs)))
+	if err != nil {
+		t.Fatalf("Read with the noisy certificate file: %v", err)
+	}
+	if !bytes.Equal(img.Measurements.PCR8, clean.Measurements.PCR8) || !bytes.Equal(img.Signature.CertificatePEM, noisy) {
+		t.Fatalf("PCR8 %x, want %x (the clean file's); certificate bytes kept: %v", img.Measurements.PCR8, clean.Measurements.PCR8, bytes.Equal(img.Signature.CertificatePEM, noisy))
+	}
+	noisyImage := assemble(4, secs)
+	rs := img.Signature.COSESign1[len(img.Signature.COSESign1)-96:]
+	res := oracle(t, map[string]any{"op": "verify", "image": hex.EncodeToString(noisyImage), "cert_pem": string(noisy), "r_s": hex.EncodeToString(rs)})
+	if res["section_matches"] != true || res["signature_valid"] != true || res["PCR8"] != hex.EncodeToString(img.Measurements.PCR8) {
+		t.Errorf("oracle: %v; PCR8 here %x", res, img.Measurements.PCR8)
 	}
 }

@@ -142,9 +142,15 @@ func TestMutationsRefused(t *testing.T) {
 			s[3].data = []byte("a different bootstrap ramdisk") // PCR0 changes; the signature does not
 			return s
 		}), isBadSig},
-		{"PEM with trailing text", withSig(func(s []rawSection) []rawSection {
+		{"no CERTIFICATE block", withSig(func(s []rawSection) []rawSection {
 			sig := parseSig(t, s[len(s)-1].data)
-			s[len(s)-1].data = encodeSignatureSection(append(append([]byte(nil), sig.CertificatePEM...), "junk"...), sig.COSESign1)
+			s[len(s)-1].data = encodeSignatureSection([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), sig.COSESign1)
+			return s
+		}), isSigMalformed},
+		{"certificate with PEM headers", withSig(func(s []rawSection) []rawSection {
+			sig := parseSig(t, s[len(s)-1].data)
+			enc := bytes.Replace(sig.CertificatePEM, []byte("-----\n"), []byte("-----\nProc-Type: 4,ENCRYPTED\n\n"), 1)
+			s[len(s)-1].data = encodeSignatureSection(enc, sig.COSESign1)
 			return s
 		}), isSigMalformed},
 	}

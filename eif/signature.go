@@ -155,15 +155,26 @@ func parseSignatureSection(b []byte) (*Signature, error) {
 	}, nil
 }
 
-// parseCertificatePEM accepts exactly one PEM CERTIFICATE block without
-// headers, optionally surrounded by whitespace.
+// parseCertificatePEM reads the certificate of a signing_certificate as
+// the reference does (A's X509::from_pem, OpenSSL's PEM_read_bio_X509):
+// the first PEM block of type CERTIFICATE, skipping any text and any other
+// PEM block before it (nitro-cli stores the file it was given byte for
+// byte, so the output of `openssl x509 -text`, with the decoded
+// certificate above the block, is a valid signing certificate) and
+// ignoring what follows it. PCR8 is the hash of that block's DER alone. A
+// block with PEM headers (an encrypted one) is refused.
 func parseCertificatePEM(b []byte) (*x509.Certificate, error) {
-	block, rest := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
-		return nil, malformedSig("signing_certificate is not a PEM certificate", nil)
+	var block *pem.Block
+	for rest := b; ; {
+		if block, rest = pem.Decode(rest); block == nil || block.Type == "CERTIFICATE" {
+			break
+		}
 	}
-	if len(bytes.TrimSpace(rest)) != 0 || len(bytes.TrimSpace(b[:bytes.Index(b, []byte("-----BEGIN"))])) != 0 {
-		return nil, malformedSig("signing_certificate has data around its PEM block", nil)
+	if block == nil {
+		return nil, malformedSig("signing_certificate holds no PEM CERTIFICATE block", nil)
+	}
+	if len(block.Headers) != 0 {
+		return nil, malformedSig("signing_certificate's PEM block has headers (encrypted?)", nil)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {

@@ -4,7 +4,7 @@
 # formats of aws-nitro-enclaves-image-format and QEMU's hw/core/eif.c, not
 # from the Go code. It reads a JSON job on stdin and prints JSON:
 #   build:   lay out the image (struct, zlib.crc32, hashlib) and measure it
-#   verify:  check a signed image: PCR8 from the PEM's DER, the COSE_Sign1
+#   verify:  check a signed image: PCR8 from the PEM's DER (read as OpenSSL does), the COSE_Sign1
 #            over its Sig_structure with the `cryptography` package, and the
 #            serde_cbor layout of the signature section.
 import base64, hashlib, json, struct, sys, zlib
@@ -63,7 +63,7 @@ def build(job):
 
 def verify(job):
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
     img = bytes.fromhex(job["image"])
@@ -79,7 +79,9 @@ def verify(job):
     sig = [d for t, d in secs if t == 4][0]
     out = measure(k, c, rs)
     pem = job["cert_pem"].encode()
-    der = base64.b64decode(b"".join(l for l in pem.splitlines() if not l.startswith(b"-----")))
+    # OpenSSL's PEM reading, as nitro-cli's X509::from_pem: the first
+    # CERTIFICATE block, text and other blocks around it skipped.
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
     out["PCR8"] = extend(sha384(der)).hex()
     # The COSE_Sign1 the section must hold: protected {1: -35}, {}, payload, r||s.
     protected = bytes([0xa1, 0x01, 0x38, 0x22])
