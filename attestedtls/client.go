@@ -26,9 +26,11 @@ import (
 type ClientConfig struct {
 	// Options is the attestation policy: Roots (nil: the AWS root; must be
 	// nil with a Verifier), PCRs (pin at least PCR0), MaxAge,
-	// MaxFutureSkew, AtDocumentTime, AllowDebugUnsafe. Nonce, UserData and
-	// PublicKey must be nil: this package sets them. CurrentTime, when
-	// set, is the verification time of every handshake and challenge
+	// MaxFutureSkew, AllowDebugUnsafe. Nonce, UserData and PublicKey must
+	// be nil: this package sets them. AtDocumentTime must be false: a live
+	// peer is verified at the current time, and at its document's own time
+	// a recorded certificate (and its key) would pass forever. CurrentTime,
+	// when set, is the verification time of every handshake and challenge
 	// (tests); zero reads the clock at each of them.
 	Options attestation.Options
 	// Verifier, when set, verifies the documents and caches their
@@ -54,6 +56,9 @@ func NewClient(cfg *ClientConfig) (*Client, error) {
 	o := cfg.Options
 	if o.Nonce != nil || o.UserData != nil || o.PublicKey != nil {
 		return nil, &ConfigError{Reason: "Options.Nonce, UserData and PublicKey must be nil: the TLS key and session bind the documents"}
+	}
+	if o.AtDocumentTime {
+		return nil, &ConfigError{Reason: "Options.AtDocumentTime must be false: a live connection is verified at the current time (at the document's own time a recorded certificate would pass forever); it is for archived documents, with attestation.Verify"}
 	}
 	if cfg.Verifier != nil && o.Roots != nil {
 		return nil, &ConfigError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
@@ -148,7 +153,7 @@ func (c *Client) VerifyConnectionState(cs *tls.ConnectionState) (*attestation.Do
 	}
 	doc, err := c.verify(raw, c.options())
 	if err != nil {
-		return nil, fmt.Errorf("attestedtls: the document in the server's certificate: %w", err)
+		return nil, documentError("the document in the server's certificate", err)
 	}
 	want := KeyHash(leaf.RawSubjectPublicKeyInfo)
 	if doc.PublicKey == nil || subtle.ConstantTimeCompare(doc.PublicKey, want) != 1 {
@@ -210,7 +215,7 @@ func (c *Client) challenge(ctx context.Context, conn *tls.Conn, nonce []byte, ha
 	o.Nonce = nonce
 	doc, err := c.verify(raw, o)
 	if err != nil {
-		return nil, fmt.Errorf("attestedtls: the challenge document: %w", err)
+		return nil, documentError("the challenge document", err)
 	}
 	want := KeyHash(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
 	if doc.PublicKey == nil || subtle.ConstantTimeCompare(doc.PublicKey, want) != 1 {

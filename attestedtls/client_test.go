@@ -102,6 +102,18 @@ func TestRefuseExpiredDocument(t *testing.T) {
 	if !errors.As(err, &ve) || !ve.Expired() {
 		t.Fatalf("want a ValidityError, got %v", err)
 	}
+	// attestation's hint (set Options.AtDocumentTime, for archived
+	// documents) would lead to a client that NewClient refuses.
+	if msg := err.Error(); strings.Contains(msg, "AtDocumentTime") || !strings.Contains(msg, "verified at the current time") {
+		t.Errorf("message: %s", msg)
+	}
+	// A client clock behind the document: not yet valid, same words.
+	p.Options.CurrentTime = time.Now().Add(-time.Hour)
+	err = handshake(t, e.addr, newClient(t, p).TLSConfig())
+	wantCode(t, err, attestation.CodeCertificateNotYetValid, attestation.ErrCertificateNotYetValid)
+	if msg := err.Error(); strings.Contains(msg, "AtDocumentTime") || !strings.Contains(msg, "check this client's clock") {
+		t.Errorf("message: %s", msg)
+	}
 	// And a document older than MaxAge.
 	p = policy(e.emu, "app")
 	p.Options.CurrentTime = time.Now().Add(time.Hour)
@@ -177,7 +189,17 @@ func TestClientConfigErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)
 		}
 	}
+	// AtDocumentTime: a live connection verified at its document's own
+	// time would accept a recorded certificate (with its key) forever.
 	e := newEnclave(t, "app")
+	p := policy(e.emu, "app")
+	p.Options.AtDocumentTime = true
+	_, err := attestedtls.NewClient(p)
+	var ce *attestedtls.ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, attestedtls.ErrConfig) || !strings.Contains(ce.Reason, "Options.AtDocumentTime") ||
+		!strings.Contains(ce.Reason, "verified at the current time") {
+		t.Errorf("AtDocumentTime: err = %v, want a ConfigError naming it", err)
+	}
 	cl := newClient(t, policy(e.emu, "app"))
 	conn, err := cl.Dial(ctx(t), "tcp", e.addr, "")
 	if err != nil {

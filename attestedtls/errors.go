@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
 )
@@ -146,3 +147,33 @@ func (e *ConfigError) Code() string { return attestation.CodeInvalidOptions }
 func (e *ConfigError) Is(target error) bool {
 	return target == ErrConfig || target == attestation.ErrInvalidOptions
 }
+
+// documentError wraps err, the rejection of the peer's document what (in
+// the certificate, or answering a challenge), as attestation errors are
+// wrapped at this package's boundary: errors.Is, errors.As and
+// attestation.ErrorCode see err. A certificate validity error gets this
+// package's words: attestation's hint (set Options.AtDocumentTime) is for
+// archived documents, and [NewClient] refuses it.
+func documentError(what string, err error) error {
+	var ve *attestation.ValidityError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("attestedtls: %s: %w", what, err)
+	}
+	state, hint := "not yet valid", "check this client's clock (or Options.CurrentTime): a live peer is verified at the current time"
+	if ve.Expired() {
+		state, hint = "expired", "a live peer is verified at the current time, so its document must be current (a server that stopped refreshing its certificate, a recorded one replayed, or this client's clock ahead)"
+	}
+	msg := fmt.Sprintf("attestedtls: %s: attestation: certificate %s: %s %q is valid from %s to %s, verification time %s; %s",
+		what, state, ve.Position, ve.Subject, ve.NotBefore.UTC().Format(time.RFC3339),
+		ve.NotAfter.UTC().Format(time.RFC3339), ve.At.UTC().Format(time.RFC3339Nano), hint)
+	return &wrappedError{msg: msg, err: err}
+}
+
+// wrappedError is err with another message.
+type wrappedError struct {
+	msg string
+	err error
+}
+
+func (e *wrappedError) Error() string { return e.msg }
+func (e *wrappedError) Unwrap() error { return e.err }
