@@ -16,10 +16,14 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
 )
+
+// DefaultTimeout is ClientConfig.Timeout when zero.
+const DefaultTimeout = 30 * time.Second
 
 // ClientConfig is the policy a client applies to the enclave behind an
 // attested TLS endpoint.
@@ -39,6 +43,16 @@ type ClientConfig struct {
 	Verifier *attestation.Verifier
 	// Rand is the source of challenge nonces; nil is crypto/rand.
 	Rand io.Reader
+	// Timeout bounds each [Client.Dial] (the TCP dial, the handshake and
+	// the challenge together; so each connection of
+	// [Client.DialTLSContext]) and each [Client.Challenge], when their
+	// context has no earlier deadline: the parent relays every byte and
+	// can accept a connection and stay silent. Zero is [DefaultTimeout];
+	// negative is refused. A timeout fails with an error matching
+	// context.DeadlineExceeded (errors.Is). http.Transport ignores
+	// TLSHandshakeTimeout with DialTLSContext: set http.Client.Timeout for
+	// the requests themselves.
+	Timeout time.Duration
 }
 
 // Client verifies attested TLS endpoints. It is safe for concurrent use.
@@ -46,6 +60,7 @@ type Client struct {
 	opts     attestation.Options
 	verifier *attestation.Verifier
 	rand     io.Reader
+	timeout  time.Duration
 }
 
 // NewClient checks cfg and returns a Client.
@@ -63,9 +78,15 @@ func NewClient(cfg *ClientConfig) (*Client, error) {
 	if cfg.Verifier != nil && o.Roots != nil {
 		return nil, &ConfigError{Reason: "Options.Roots must be nil with a Verifier (set VerifierConfig.Roots)"}
 	}
-	c := &Client{opts: o, verifier: cfg.Verifier, rand: cfg.Rand}
+	if cfg.Timeout < 0 {
+		return nil, &ConfigError{Reason: fmt.Sprintf("Timeout is %s: want a positive bound, or zero for DefaultTimeout (%s)", cfg.Timeout, DefaultTimeout)}
+	}
+	c := &Client{opts: o, verifier: cfg.Verifier, rand: cfg.Rand, timeout: cfg.Timeout}
 	if c.rand == nil {
 		c.rand = rand.Reader
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
 	}
 	return c, nil
 }
@@ -92,7 +113,10 @@ func NewTLSConfig(cfg *ClientConfig) (*tls.Config, error) {
 // pinned image attested, at most MaxAge ago (the certificate's document is
 // replaced every ServerConfig.Refresh). For a proof that the enclave is
 // alive now and terminates this very session, run [Client.Challenge] on
-// the connection, or use [Client.Dial], which does both.
+// the connection, or use [Client.Dial], which does both. The
+// configuration bounds nothing in time: ClientConfig.Timeout applies to
+// Dial and Challenge; bound a dial made with it yourself (tls.Dialer and
+// a context with a deadline).
 func (c *Client) TLSConfig() *tls.Config {
 	return c.tlsConfig(nil)
 }
@@ -177,9 +201,13 @@ func (c *Client) VerifyConnectionState(cs *tls.ConnectionState) (*attestation.Do
 //  5. Its user_data is this session's TLS exporter value
 //     ([ErrChannelBinding]): the enclave itself terminates this session.
 //
-// ctx bounds the exchange (through the connection's deadline). The
-// connection stays usable for HTTP/1.1 requests afterwards.
+// ctx bounds the exchange (through the connection's deadline), and so
+// does ClientConfig.Timeout when ctx has no earlier deadline; a timeout
+// matches context.DeadlineExceeded. The connection stays usable for
+// HTTP/1.1 requests afterwards.
 func (c *Client) Challenge(ctx context.Context, conn *tls.Conn, nonce []byte) (*attestation.Document, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	return c.challenge(ctx, conn, nonce, false)
 }
 
@@ -284,11 +312,18 @@ func exchange(ctx context.Context, conn *tls.Conn, nonce []byte) ([]byte, error)
 	return body, nil
 }
 
+// ctxErr makes err, an I/O error on a connection whose deadline is ctx's,
+// match ctx's error when ctx ended. The connection's deadline can pass a
+// moment before ctx reports it: a deadline error is then ctx's deadline.
 func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	cerr := ctx.Err()
+	if _, ok := ctx.Deadline(); ok && cerr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		cerr = context.DeadlineExceeded
 	}
-	return err
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", cerr, err)
 }
 
 // errorMessage extracts a short message from an error body.
@@ -312,14 +347,21 @@ type Conn struct {
 // Dial connects to addr, completes an attested TLS handshake (see
 // [Client.TLSConfig]) and a [Client.Challenge] with a random nonce, and
 // returns the connection only when both passed. serverName, when not
-// empty, is sent as SNI.
+// empty, is sent as SNI. ctx bounds the whole, and so does
+// ClientConfig.Timeout when ctx has no earlier deadline; a timeout
+// matches context.DeadlineExceeded.
 func (c *Client) Dial(ctx context.Context, network, addr, serverName string) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	var hs *attestation.Document
 	cfg := c.tlsConfig(&hs)
 	cfg.ServerName = serverName
 	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
+		if err = ctxErr(ctx, err); errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("attestedtls: %s %s: timed out before the attested TLS handshake completed: %w", network, addr, err)
+		}
 		return nil, err
 	}
 	conn := nc.(*tls.Conn)

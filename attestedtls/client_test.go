@@ -5,9 +5,11 @@ package attestedtls_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -181,9 +183,10 @@ func TestRefuseBadChallengeAnswer(t *testing.T) {
 
 func TestClientConfigErrors(t *testing.T) {
 	for name, cfg := range map[string]*attestedtls.ClientConfig{
-		"nil":    nil,
-		"nonce":  {Options: attestation.Options{Nonce: []byte{1}}},
-		"pubkey": {Options: attestation.Options{PublicKey: []byte{1}}},
+		"nil":              nil,
+		"nonce":            {Options: attestation.Options{Nonce: []byte{1}}},
+		"pubkey":           {Options: attestation.Options{PublicKey: []byte{1}}},
+		"negative timeout": {Options: attestation.Options{PCRs: map[int][]byte{0: make([]byte, 48)}}, Timeout: -time.Second},
 	} {
 		if _, err := attestedtls.NewTLSConfig(cfg); !errors.Is(err, attestedtls.ErrConfig) || !errors.Is(err, attestation.ErrInvalidOptions) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)
@@ -286,4 +289,113 @@ func TestChallengeBoundsTheAnswer(t *testing.T) {
 	if !errors.As(err, &ce) || !errors.Is(err, attestedtls.ErrChallenge) {
 		t.Fatalf("Challenge: %v, want a ChallengeError for an oversized answer", err)
 	}
+}
+
+// silentListener accepts TCP connections on loopback (the kernel does,
+// for its backlog) and never speaks: a parent that relays nothing.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// within runs f and fails the test unless it returns within a generous
+// bound (it only turns a hang into a failure, measures nothing).
+func within(t *testing.T, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("still blocked after 30s")
+		return nil
+	}
+}
+
+// TestClientTimeout: a parent that accepts the TCP connection and stays
+// silent, or completes the handshake and never answers the challenge,
+// makes Dial, DialTLSContext (through an http.Client without a Timeout,
+// as the package example was) and Challenge fail once
+// ClientConfig.Timeout has passed, with an error matching
+// context.DeadlineExceeded, although their context has no deadline.
+func TestClientTimeout(t *testing.T) {
+	emu := newEmulator(t, "image")
+	p := policy(emu, "image")
+	p.Timeout = 200 * time.Millisecond
+	cl := newClient(t, p)
+	addr := silentListener(t)
+
+	err := within(t, func() error {
+		_, err := cl.Dial(context.Background(), "tcp", addr, "")
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dial to a silent peer: err = %v, want context.DeadlineExceeded", err)
+	}
+	t.Logf("Dial: %v", err)
+
+	hc := &http.Client{Transport: &http.Transport{DialTLSContext: cl.DialTLSContext}}
+	defer hc.CloseIdleConnections()
+	err = within(t, func() error {
+		resp, err := hc.Get("https://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("http.Client to a silent peer: err = %v, want context.DeadlineExceeded", err)
+	}
+	t.Logf("http.Client: %v", err)
+
+	// The handshake passes; the challenge is read and never answered.
+	srv, err := attestedtls.NewServer(&attestedtls.ServerConfig{NSM: emu, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				http.ReadRequest(bufio.NewReader(c))
+				io.Copy(io.Discard, c) // until the client gives up
+			}()
+		}
+	}()
+	conn, err := tls.Dial("tcp", ln.Addr().String(), cl.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = within(t, func() error {
+		_, err := cl.Challenge(context.Background(), conn, nil)
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Challenge never answered: err = %v, want context.DeadlineExceeded", err)
+	}
+	t.Logf("Challenge: %v", err)
+	err = within(t, func() error {
+		_, err := cl.Dial(context.Background(), "tcp", ln.Addr().String(), "")
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Dial, challenge never answered: err = %v, want context.DeadlineExceeded", err)
+	}
+	t.Logf("Dial (challenge): %v", err)
 }

@@ -78,8 +78,12 @@
 // rest refused with 503 at once, so a flood cannot queue NSM work without
 // bound (it can still keep challenges busy: a denial of service).
 //
-// The parent can also refuse service, delay, or cut connections; and it
-// can replay a stale handshake only as long as MaxAge allows, and never a
-// challenge. Pin at least PCR0: without PCRs any enclave on any Nitro host
+// The parent can also refuse service, delay, or cut connections: accept
+// a connection and stay silent, for one. [Client.Dial] and
+// [Client.Challenge] give up after ClientConfig.Timeout
+// ([DefaultTimeout]) unless their context ends sooner. It can replay a
+// stale handshake only as long as MaxAge allows (or, with MaxAge zero,
+// the certificate's three-hour validity: [NewClient] refuses
+// Options.AtDocumentTime), and never a challenge. Pin at least PCR0: without PCRs any enclave on any Nitro host
 // passes.
 package attestedtls

@@ -32,7 +32,10 @@ func ExampleClient_DialTLSContext() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hc := &http.Client{Transport: &http.Transport{DialTLSContext: c.DialTLSContext}}
+	// Each connection is bounded by ClientConfig.Timeout (DefaultTimeout);
+	// http.Transport ignores TLSHandshakeTimeout with DialTLSContext, so
+	// bound each request, reading included, with http.Client.Timeout.
+	hc := &http.Client{Transport: &http.Transport{DialTLSContext: c.DialTLSContext}, Timeout: time.Minute}
 	resp, err := hc.Get("https://enclave.example:8443/orders/42")
 	if err != nil {
 		log.Fatal(err) // errors.Is(err, attestation.ErrPCRMismatch), attestedtls.ErrKeyNotBound, ...
