@@ -182,9 +182,11 @@ type Route struct {
 // that carry [CredentialsHeader] and look like no browser's (see the
 // package documentation).
 type CredentialsConfig struct {
-	// Listen is the transport address the enclave connects to: vsock,
-	// a unix socket, or TCP on a loopback address (anything else is a
-	// configuration error).
+	// Listen is the transport address the enclave connects to: vsock
+	// (vsock://any:PORT), or a unix socket (unix:///PATH) for local tests,
+	// created under the process's umask. TCP, loopback included, is a
+	// configuration error: the enclave reaches the parent over vsock
+	// only, so a TCP listener would serve every local process instead.
 	Listen string `yaml:"listen"`
 	// Source is "imds" (the parent's instance role through IMDSv2), "file"
 	// (a JSON file with the same fields, re-read on refresh) or "env"
@@ -436,8 +438,14 @@ func validate(cfg *Config) (*compiled, error) {
 			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
 		} else {
 			claim(where, c.credsL)
-			if c.credsL.Network == transport.NetworkTCP && !loopbackListen(c.credsL.Address) {
-				add(where, ErrInvalidConfig, "listen %s is reachable from the network: serve credentials on vsock://, unix:// or tcp://127.0.0.1:PORT", c.credsL)
+			if c.credsL.Network == transport.NetworkTCP {
+				// The enclave reaches the parent over vsock only: a TCP
+				// listener, loopback included, serves every local
+				// process of any user (one kept from the credentials
+				// file or from IMDS too), and never the enclave.
+				add("credentials.listen", ErrInvalidConfig, "%s: a TCP listener serves the role's credentials to every local process, "+
+					"never to the enclave (it reaches the parent over vsock only); use vsock://any:PORT with allowed_cids for the enclave, "+
+					"or unix:///PATH for local tests (created under the umask; host-proxy.service sets UMask=0077)", c.credsL)
 			}
 			if len(cc.AllowedCIDs) > 0 && c.credsL.Network != transport.NetworkVsock {
 				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", c.credsL)

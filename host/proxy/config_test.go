@@ -80,6 +80,10 @@ func TestConfigErrors(t *testing.T) {
 			ErrInvalidConfig, `route "a": allowed_cids needs a vsock listen address, not tcp://127.0.0.1:1`},
 		{"credentials allowed_cids on unix", "credentials: {listen: 'unix:///run/c.sock', source: env, allowed_cids: [16]}\n",
 			ErrInvalidConfig, "credentials: allowed_cids needs a vsock listen address"},
+		{"credentials on loopback tcp", "credentials:\n  source: imds\n  listen: 'tcp://127.0.0.1:8003'\n", ErrInvalidConfig,
+			"proxy: line 3: credentials.listen: tcp://127.0.0.1:8003: a TCP listener serves the role's credentials to every local process"},
+		{"credentials on any tcp", "credentials: {listen: 'tcp://0.0.0.0:8003', source: env}\n", ErrInvalidConfig,
+			"proxy: line 1: credentials.listen: tcp://0.0.0.0:8003: a TCP listener serves the role's credentials to every local process"},
 		{"credentials source", "credentials: {listen: 'vsock://any:8003', source: magic}\n", ErrInvalidConfig, `credentials: source "magic"`},
 		{"credentials file missing", "credentials: {listen: 'vsock://any:8003', source: file}\n", ErrInvalidConfig, "source file needs file:"},
 		{"credentials bad imds", "credentials: {listen: 'vsock://any:8003', source: imds, imds_url: 'ftp://x'}\n", ErrInvalidConfig, "imds_url"},
@@ -204,6 +208,10 @@ func TestCheckResolved(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("allowlist:\n  - {address: kms.example.com, port: 443}\nroutes:\n  - {name: kms, direction: egress, listen: 'vsock://any:8000', destination: 'tcp://kms.example.com:443'}\n"))
 	f.Add([]byte("credentials: {listen: 'vsock://any:8003', source: env}\nadmin: 'tcp://127.0.0.1:1'\n"))
+	// Refused credentials listeners: TCP, loopback or not.
+	f.Add([]byte("credentials: {listen: 'tcp://127.0.0.1:0', source: env}\n"))
+	f.Add([]byte("credentials:\n  listen: tcp://[::1]:8003\n  source: imds\n"))
+	f.Add([]byte("credentials: {listen: 'tcp://0.0.0.0:8003', source: file, file: /run/c.json}\n"))
 	f.Add([]byte("allowlist: [{address: 10.0.0.0/8, port: 1}]\nroutes: [{name: a, direction: ingress, listen: 'tcp://127.0.0.1:1', destination: 'unix:///x'}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)

@@ -133,9 +133,10 @@ const CredentialsHeader = "X-Enclavekit-Credentials"
 const maxLoggedName = 64
 
 // refuseBrowser returns why r must not be served credentials, or "" when it
-// may. The route listens on vsock, a unix socket or loopback TCP only (see
-// validate); a web page in a browser on the parent can still reach
-// loopback, cross-origin or through DNS rebinding (its own name resolving
+// may. The route listens on vsock or a unix socket only (see validate),
+// which no web page reaches; these checks still hold should anything
+// forward a browser's request to it, e.g. a local proxy reached
+// cross-origin or through DNS rebinding (its own name resolving
 // to 127.0.0.1, so that the request is same-origin and needs no preflight).
 // Every browser request names that name in Host, and carries Origin or
 // Sec-Fetch-* metadata; a request relayed by an HTTP proxy carries

@@ -3,9 +3,11 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -66,11 +68,32 @@ func (f *fakeIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// credsListen returns a unix:// address in a temporary directory for a
+// credentials route (the route refuses TCP).
+func credsListen(t testing.TB) string {
+	t.Helper()
+	return "unix://" + filepath.Join(t.TempDir(), "creds.sock")
+}
+
+// credsClient returns an HTTP client connecting to p's credentials route
+// (a unix socket) and the route's URL, which names localhost in Host.
+func credsClient(t testing.TB, p *Proxy) (*http.Client, string) {
+	t.Helper()
+	path := p.Addr("credentials").String()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}, "http://localhost/credentials"
+}
+
 func getCreds(t *testing.T, p *Proxy) (int, Credentials) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+p.Addr("credentials").String()+"/credentials", nil)
+	client, u := credsClient(t, p)
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.Header.Set(CredentialsHeader, "1")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +114,7 @@ func TestCredentialsIMDS(t *testing.T) {
 	defer srv.Close()
 	log, logs := testLogger(t)
 	p, _ := startProxy(t, &Config{Logger: log, Clock: clock.Now, Credentials: &CredentialsConfig{
-		Listen: "tcp://127.0.0.1:0", Source: "imds", IMDSURL: srv.URL, RefreshBefore: 10 * time.Minute}})
+		Listen: credsListen(t), Source: "imds", IMDSURL: srv.URL, RefreshBefore: 10 * time.Minute}})
 
 	code, c := getCreds(t, p)
 	if code != 200 || c.AccessKeyID != "ASIAEXAMPLE1" || c.SecretAccessKey != "s3cr3t-1" || c.Token != "session-token-1" ||
@@ -122,7 +145,8 @@ func TestCredentialsIMDS(t *testing.T) {
 	}
 	waitMetric(t, p.m.creds.WithLabelValues("error"), 1)
 	// Other paths and methods.
-	resp, err := http.Post("http://"+p.Addr("credentials").String()+"/credentials", "text/plain", nil)
+	client, u := credsClient(t, p)
+	resp, err := client.Post(u, "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +173,13 @@ func TestCredentialsFileAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	log, _ := testLogger(t)
-	p, _ := startProxy(t, &Config{Logger: log, Credentials: &CredentialsConfig{Listen: "tcp://127.0.0.1:0", Source: "file", File: file}})
+	p, _ := startProxy(t, &Config{Logger: log, Credentials: &CredentialsConfig{Listen: credsListen(t), Source: "file", File: file}})
 	if code, c := getCreds(t, p); code != 200 || c.AccessKeyID != "AKIAFILE" || c.SecretAccessKey != "file-secret" {
 		t.Fatalf("file: %d %+v", code, c)
 	}
 
 	p2, _ := startProxy(t, &Config{Logger: log, Environ: []string{"AWS_ACCESS_KEY_ID=AKIAENV", "AWS_SECRET_ACCESS_KEY=env-secret", "AWS_SESSION_TOKEN=tok"},
-		Credentials: &CredentialsConfig{Listen: "tcp://127.0.0.1:0", Source: "env"}})
+		Credentials: &CredentialsConfig{Listen: credsListen(t), Source: "env"}})
 	if code, c := getCreds(t, p2); code != 200 || c.AccessKeyID != "AKIAENV" || c.Token != "tok" || !c.Expiration.IsZero() {
 		t.Fatalf("env: %d %+v", code, c)
 	}

@@ -150,10 +150,14 @@
 // the credentials route (and on egress routes) to admit only the intended
 // enclave's context ID.
 //
-// The route listens on vsock, a unix socket, or loopback TCP; any other TCP
-// address (0.0.0.0 included) is a configuration error. A browser on the
-// parent can still reach loopback, so every request must carry
-// [CredentialsHeader] with the value "1" (a web page cannot send it
+// The route listens on vsock, or on a unix socket for local tests (its
+// mode follows the umask: host-proxy.service sets UMask=0077). A TCP
+// address, loopback included, is a configuration error: the enclave
+// reaches the parent over vsock only, so a TCP listener would serve no
+// enclave but every process on the parent, of any user, one that cannot
+// read the credentials file or is kept from IMDS included. In case
+// anything forwards a browser's request to the route, every request must
+// carry [CredentialsHeader] with the value "1" (a web page cannot send it
 // cross-origin without a CORS preflight, which the route never answers),
 // name localhost or a loopback address in Host (a DNS-rebinding page names
 // its own host), and carry no Origin, Sec-Fetch-* or X-Forwarded-For

@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -13,19 +14,37 @@ import (
 	"time"
 )
 
-// serviceRoutesProxy serves the time and credentials routes and the admin
-// endpoint on loopback, and returns, by name, a URL each answers 200.
-func serviceRoutesProxy(t *testing.T) map[string]string {
+// serviceRoute is where serviceRoutesProxy serves one route: a URL it
+// answers 200 and the socket behind it.
+type serviceRoute struct {
+	url             string
+	network, socket string
+}
+
+// client returns an HTTP client that connects to the route's socket.
+func (r serviceRoute) client(t *testing.T) *http.Client {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, r.network, r.socket)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// serviceRoutesProxy serves the time route and the admin endpoint on
+// loopback and the credentials route on a unix socket (it refuses TCP),
+// and returns them by name.
+func serviceRoutesProxy(t *testing.T) map[string]serviceRoute {
 	t.Helper()
 	log, _ := testLogger(t)
 	p, _ := startProxy(t, &Config{Logger: log, Time: &ServiceConfig{Listen: "tcp://127.0.0.1:0"},
 		Environ:     []string{"AWS_ACCESS_KEY_ID=AKIDROLE", "AWS_SECRET_ACCESS_KEY=role-secret"},
-		Credentials: &CredentialsConfig{Listen: "tcp://127.0.0.1:0", Source: "env"},
+		Credentials: &CredentialsConfig{Listen: credsListen(t), Source: "env"},
 		Admin:       "tcp://127.0.0.1:0"})
-	return map[string]string{
-		"time":        "http://" + p.Addr("time").String() + "/v1/time",
-		"credentials": "http://" + p.Addr("credentials").String() + "/credentials",
-		"admin":       "http://" + p.Addr("admin").String() + "/metrics",
+	return map[string]serviceRoute{
+		"time":        {"http://" + p.Addr("time").String() + "/v1/time", "tcp", p.Addr("time").String()},
+		"credentials": {"http://localhost/credentials", "unix", p.Addr("credentials").String()},
+		"admin":       {"http://" + p.Addr("admin").String() + "/metrics", "tcp", p.Addr("admin").String()},
 	}
 }
 
@@ -33,11 +52,12 @@ func serviceRoutesProxy(t *testing.T) map[string]string {
 // client sending 16 KiB of headers (Go's default limit is 1 MB a request,
 // held in memory and parsed) is refused with 431.
 func TestServiceRoutesHeaderLimit(t *testing.T) {
-	for name, u := range serviceRoutesProxy(t) {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
+	for name, r := range serviceRoutesProxy(t) {
+		client := r.client(t)
+		req, _ := http.NewRequest(http.MethodGet, r.url, nil)
 		req.Header.Set(CredentialsHeader, "1")
 		req.Host = "localhost"
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +66,7 @@ func TestServiceRoutesHeaderLimit(t *testing.T) {
 			t.Fatalf("%s: a plain request: HTTP %d", name, resp.StatusCode)
 		}
 		req.Header.Set("X-Padding", strings.Repeat("a", 16<<10))
-		resp, err = http.DefaultClient.Do(req)
+		resp, err = client.Do(req)
 		if err != nil {
 			continue // the server may close before the client has written it all
 		}
@@ -61,7 +81,7 @@ func TestServiceRoutesHeaderLimit(t *testing.T) {
 // never), or keeps a connection idle, does not hold it for long: the
 // server closes it within the service routes' timeouts.
 func TestServiceRoutesTimeouts(t *testing.T) {
-	urls := serviceRoutesProxy(t)
+	routes := serviceRoutesProxy(t)
 	closedWithin := func(t *testing.T, c net.Conn, limit time.Duration) {
 		t.Helper()
 		start := time.Now()
@@ -71,14 +91,14 @@ func TestServiceRoutesTimeouts(t *testing.T) {
 			t.Fatalf("connection still open after %v (err %v), want closed within %v", took, err, limit)
 		}
 	}
-	for name, raw := range urls {
-		u, err := url.Parse(raw)
+	for name, r := range routes {
+		u, err := url.Parse(r.url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Run(name+"/slow headers", func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", u.Host)
+			c, err := net.Dial(r.network, r.socket)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +108,7 @@ func TestServiceRoutesTimeouts(t *testing.T) {
 		})
 		t.Run(name+"/idle", func(t *testing.T) {
 			t.Parallel()
-			c, err := net.Dial("tcp", u.Host)
+			c, err := net.Dial(r.network, r.socket)
 			if err != nil {
 				t.Fatal(err)
 			}
