@@ -201,9 +201,9 @@ type CredentialsConfig struct {
 	// RefreshBefore is how long before Expiration credentials are fetched
 	// again (DefaultRefreshBefore when 0).
 	RefreshBefore time.Duration `yaml:"refresh_before"`
-	// AllowedCIDs, when set, serves only these vsock context IDs
-	// (enclaves); the listen address must be vsock. Recommended: any
-	// enclave on the parent can otherwise fetch the role's credentials.
+	// AllowedCIDs serves only these vsock context IDs (enclaves).
+	// Required with a vsock listen address, and only there: any enclave
+	// on the parent could otherwise fetch the role's credentials.
 	AllowedCIDs []uint32 `yaml:"allowed_cids"`
 }
 
@@ -449,6 +449,11 @@ func validate(cfg *Config) (*compiled, error) {
 			}
 			if len(cc.AllowedCIDs) > 0 && c.credsL.Network != transport.NetworkVsock {
 				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", c.credsL)
+			}
+			if c.credsL.Network == transport.NetworkVsock && len(cc.AllowedCIDs) == 0 {
+				// Any enclave on the parent, one the parent runs itself
+				// included, could otherwise fetch the role's credentials.
+				add(where, ErrInvalidConfig, "listen %s needs allowed_cids: the enclave CIDs served (any enclave on the parent could otherwise fetch the role's credentials)", c.credsL)
 			}
 		}
 		switch cc.Source {

@@ -84,9 +84,13 @@ func TestConfigErrors(t *testing.T) {
 			"proxy: line 3: credentials.listen: tcp://127.0.0.1:8003: a TCP listener serves the role's credentials to every local process"},
 		{"credentials on any tcp", "credentials: {listen: 'tcp://0.0.0.0:8003', source: env}\n", ErrInvalidConfig,
 			"proxy: line 1: credentials.listen: tcp://0.0.0.0:8003: a TCP listener serves the role's credentials to every local process"},
-		{"credentials source", "credentials: {listen: 'vsock://any:8003', source: magic}\n", ErrInvalidConfig, `credentials: source "magic"`},
-		{"credentials file missing", "credentials: {listen: 'vsock://any:8003', source: file}\n", ErrInvalidConfig, "source file needs file:"},
-		{"credentials bad imds", "credentials: {listen: 'vsock://any:8003', source: imds, imds_url: 'ftp://x'}\n", ErrInvalidConfig, "imds_url"},
+		{"credentials vsock without allowed_cids", "credentials:\n  listen: 'vsock://any:8003'\n  source: imds\n", ErrInvalidConfig,
+			"proxy: line 1: credentials: listen vsock://any:8003 needs allowed_cids: the enclave CIDs served (any enclave on the parent could otherwise fetch the role's credentials)"},
+		{"credentials vsock with empty allowed_cids", "credentials: {listen: 'vsock://any:8003', source: env, allowed_cids: []}\n", ErrInvalidConfig,
+			"proxy: line 1: credentials: listen vsock://any:8003 needs allowed_cids"},
+		{"credentials source", "credentials: {listen: 'vsock://any:8003', source: magic, allowed_cids: [16]}\n", ErrInvalidConfig, `credentials: source "magic"`},
+		{"credentials file missing", "credentials: {listen: 'vsock://any:8003', source: file, allowed_cids: [16]}\n", ErrInvalidConfig, "source file needs file:"},
+		{"credentials bad imds", "credentials: {listen: 'vsock://any:8003', source: imds, imds_url: 'ftp://x', allowed_cids: [16]}\n", ErrInvalidConfig, "imds_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,8 +211,11 @@ func TestCheckResolved(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("allowlist:\n  - {address: kms.example.com, port: 443}\nroutes:\n  - {name: kms, direction: egress, listen: 'vsock://any:8000', destination: 'tcp://kms.example.com:443'}\n"))
+	f.Add([]byte("credentials: {listen: 'vsock://any:8003', source: env, allowed_cids: [16]}\nadmin: 'tcp://127.0.0.1:1'\n"))
+	// Refused credentials listeners: vsock without allowed_cids, TCP,
+	// loopback or not.
 	f.Add([]byte("credentials: {listen: 'vsock://any:8003', source: env}\nadmin: 'tcp://127.0.0.1:1'\n"))
-	// Refused credentials listeners: TCP, loopback or not.
+	f.Add([]byte("credentials: {listen: 'vsock://3:8003', source: imds, allowed_cids: []}\n"))
 	f.Add([]byte("credentials: {listen: 'tcp://127.0.0.1:0', source: env}\n"))
 	f.Add([]byte("credentials:\n  listen: tcp://[::1]:8003\n  source: imds\n"))
 	f.Add([]byte("credentials: {listen: 'tcp://0.0.0.0:8003', source: file, file: /run/c.json}\n"))

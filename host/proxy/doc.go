@@ -146,9 +146,9 @@
 // cached, fetched again [CredentialsConfig].RefreshBefore their expiry, and
 // never logged ([Credentials] redacts itself). This replaces passing
 // credentials on a command line, where `ps` shows them. Any enclave on the
-// parent can connect to a vsock port of the parent, so set allowed_cids on
-// the credentials route (and on egress routes) to admit only the intended
-// enclave's context ID.
+// parent can connect to a vsock port of the parent, so a vsock credentials
+// route needs allowed_cids, the intended enclaves' context IDs (as the
+// time and logs routes do; set it on egress routes too).
 //
 // The route listens on vsock, or on a unix socket for local tests (its
 // mode follows the umask: host-proxy.service sets UMask=0077). A TCP

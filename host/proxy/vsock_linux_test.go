@@ -19,7 +19,7 @@ func TestVsockRoutesListen(t *testing.T) {
 	up := startServer(t, echo)
 	cfg := egressConfig(t, up)
 	cfg.Routes[0].Listen = "vsock://any:4294967295" // VMADDR_PORT_ANY: the kernel picks
-	cfg.Credentials = &CredentialsConfig{Listen: "vsock://any:4294967295", Source: "env"}
+	cfg.Credentials = &CredentialsConfig{Listen: "vsock://any:4294967295", Source: "env", AllowedCIDs: []uint32{16}}
 	cfg.Environ = []string{"AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=x"}
 	p, err := New(cfg)
 	if err != nil {
