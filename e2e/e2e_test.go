@@ -242,9 +242,17 @@ func tapConnections(t *testing.T, tapLog *logBuffer) []demo.Connection {
 }
 
 // checkParentSawTLSOnly asserts that every connection the parent relayed
-// was TLS, and that nothing of a KMS exchange was readable in it.
-func checkParentSawTLSOnly(t *testing.T, tapLog *logBuffer) {
+// was TLS, and that nothing of a KMS exchange was readable in it. The tap
+// logs a connection once both of its directions have closed, which follows
+// the client's exit through host-proxy asynchronously: it first waits (up
+// to waitLimit) for the tap to have logged every connection it accepted.
+func checkParentSawTLSOnly(t *testing.T, tap *demo.RelayTap, tapLog *logBuffer) {
 	t.Helper()
+	for deadline := time.Now().Add(waitLimit); tap.Open() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tap still relays %d connection(s) %v after the client exited", tap.Open(), waitLimit)
+		}
+	}
 	conns := tapConnections(t, tapLog)
 	if len(conns) == 0 {
 		t.Fatal("the tap relayed no connection")
@@ -383,7 +391,8 @@ audit_log: audit.jsonl
 		t.Fatal(err)
 	}
 	tapCtx, stopTap := context.WithCancel(ctx)
-	go (&demo.RelayTap{Target: kmsTarget, Log: tapLog}).Serve(tapCtx, tapLn)
+	tap := &demo.RelayTap{Target: kmsTarget, Log: tapLog}
+	go tap.Serve(tapCtx, tapLn)
 	t.Cleanup(stopTap)
 	tapAddr := tapLn.Addr().(*net.TCPAddr)
 
@@ -480,7 +489,7 @@ logs:
 	if err := json.Unmarshal([]byte(r.stdout), &gk); err != nil {
 		t.Fatalf("genkey output %q: %v", r.stdout, err)
 	}
-	checkParentSawTLSOnly(t, tapLog)
+	checkParentSawTLSOnly(t, tap, tapLog)
 	gen := auditEvents(t, path("kms", "audit.jsonl"), "GenerateDataKey")
 	if len(gen) != 1 {
 		t.Fatalf("kms-server audited %d GenerateDataKey requests, want 1: %v", len(gen), gen)
@@ -518,7 +527,7 @@ logs:
 	if again, _ := base64.StdEncoding.DecodeString(dec.Plaintext); !bytes.Equal(again, key) || dec.KeyId != gk.KeyId {
 		t.Fatalf("decrypt gave %s (key %s), genkey %s (key %s)", demo.Fingerprint(again), dec.KeyId, demo.Fingerprint(key), gk.KeyId)
 	}
-	checkParentSawTLSOnly(t, tapLog)
+	checkParentSawTLSOnly(t, tap, tapLog)
 	var decs []map[string]any
 	for _, ev := range auditEvents(t, path("kms", "audit.jsonl"), "Decrypt") {
 		if ev["additionalEventData"] != nil { // the administrator's reference Decrypt has none
@@ -549,7 +558,7 @@ logs:
 	if gen := auditEvents(t, path("kms", "audit.jsonl"), "GenerateDataKey"); len(gen) != 2 || gen[1]["decision"] != "deny" || gen[1]["errorCode"] != "AccessDeniedException" {
 		t.Errorf("audit: image B's GenerateDataKey: %v", gen[len(gen)-1])
 	}
-	checkParentSawTLSOnly(t, tapLog)
+	checkParentSawTLSOnly(t, tap, tapLog)
 	audit, err := os.ReadFile(path("kms", "audit.jsonl"))
 	if err != nil || !strings.Contains(string(audit), `"decision":"deny"`) || !strings.Contains(string(audit), `"attestationDocumentEnclaveImageDigest":"`+pcr0B+`"`) {
 		t.Errorf("audit log (%v):\n%s", err, audit)
@@ -637,7 +646,7 @@ logs:
 		for _, e := range ex {
 			checkRecipientAudit(t, e, e["keyArn"].(string), pcr0A)
 		}
-		checkParentSawTLSOnly(t, tapLog)
+		checkParentSawTLSOnly(t, tap, tapLog)
 		if tl := tapLog.String(); strings.Contains(tl, base64.StdEncoding.EncodeToString(secret)) || strings.Contains(tl, base64.StdEncoding.EncodeToString(ref.Plaintext)) {
 			t.Error("a plaintext crossed the parent")
 		}

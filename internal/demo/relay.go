@@ -39,8 +39,14 @@ type RelayTap struct {
 	Target transport.Addr
 	Log    io.Writer
 
-	mu sync.Mutex
+	mu   sync.Mutex
+	open atomic.Int64 // accepted, not yet logged
 }
+
+// Open returns how many accepted connections the tap has not yet logged:
+// those still relaying, and those whose line is being written. A test
+// waits for 0 after its client has gone, before it reads Log.
+func (t *RelayTap) Open() int64 { return t.open.Load() }
 
 // Serve relays every connection accepted on ln until ctx ends.
 func (t *RelayTap) Serve(ctx context.Context, ln net.Listener) error {
@@ -53,7 +59,11 @@ func (t *RelayTap) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		go t.relay(ctx, c)
+		t.open.Add(1)
+		go func() {
+			defer t.open.Add(-1)
+			t.relay(ctx, c)
+		}()
 	}
 }
 
