@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"slices"
 
 	"github.com/enclavekit/enclavekit/internal/es384"
 )
@@ -50,9 +51,10 @@ import (
 // not crypto/x509's: the CAs' passed when the caChain was made, and the
 // leaf's runs on every path.
 type caChain struct {
-	bundle    []*x509.Certificate // as parsed from the document, shared read-only
-	subjects  [][]byte            // raw subjects of every bundle certificate
-	issuer    *x509.Certificate   // the CA that issued the leaf on the verified path
+	bundle    []*x509.Certificate // as parsed from the document: handed out in Documents, read-only by contract
+	private   []*x509.Certificate // the same DER parsed again, never handed out: what every check reads
+	subjects  [][]byte            // raw subjects of every bundle certificate (private)
+	issuer    *x509.Certificate   // the CA that issued the leaf on the verified path (private)
 	issuerKey *es384.PublicKey
 }
 
@@ -89,12 +91,33 @@ next:
 // newCAChain returns the caChain for a bundle whose chain crypto/x509
 // verified along path (the issuing CA first, the root last), or nil when
 // the semi-cold path cannot stand in for crypto/x509 under this bundle.
+//
+// Every check it makes later reads private copies of the certificates,
+// parsed again from copies of their DER: bundle's certificates are handed
+// out in Documents, and a caller that modified one (against the contract)
+// must not change the verdict on another caller's document.
 func newCAChain(bundle, path []*x509.Certificate) *caChain {
 	if len(path) == 0 {
 		return nil
 	}
-	subjects := make([][]byte, len(bundle))
+	private := make([]*x509.Certificate, len(bundle))
 	for i, b := range bundle {
+		p, err := x509.ParseCertificate(bytes.Clone(b.Raw))
+		if err != nil {
+			return nil
+		}
+		private[i] = p
+	}
+	// The path's CAs, as private copies: those from bundle mapped to theirs;
+	// the root from the trusted pool is the trust's own.
+	path = slices.Clone(path)
+	for j, ca := range path {
+		if i := slices.Index(bundle, ca); i >= 0 {
+			path[j] = private[i]
+		}
+	}
+	subjects := make([][]byte, len(private))
+	for i, b := range private {
 		for _, s := range subjects[:i] {
 			if bytes.Equal(s, b.RawSubject) {
 				return nil // two candidates for one issuer name
@@ -116,7 +139,7 @@ func newCAChain(bundle, path []*x509.Certificate) *caChain {
 	if err != nil {
 		return nil // not P-384
 	}
-	return &caChain{bundle: bundle, subjects: subjects, issuer: issuer, issuerKey: key}
+	return &caChain{bundle: bundle, private: private, subjects: subjects, issuer: issuer, issuerKey: key}
 }
 
 // checkLeaf decides step 4 for leaf, valid at the verification time (step

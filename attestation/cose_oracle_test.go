@@ -45,7 +45,7 @@ func TestCOSEOracle(t *testing.T) {
 }
 
 func mustChain(t *testing.T, leaf *x509.Certificate) *chain {
-	c, err := newChain(leaf, nil)
+	c, err := newChain(leaf, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/big"
@@ -503,4 +504,48 @@ func TestForgedLeavesStayCheap(t *testing.T) {
 	if full, fast := attestation.VerifierStats(v); full != 1 || fast != n {
 		t.Errorf("%d chain verifications and %d fast leaf checks for 1 good and %d forged documents", full, fast, n)
 	}
+}
+
+// TestSemiColdMutatedDocumentCannotChangeVerdicts: a caller modifying the
+// certificates of a returned Document (read-only by contract, but shared
+// pointers) cannot change what the semi-cold path decides for later
+// documents under the same CA bundle: neither by swapping a CA's key (a
+// leaf signed by another key, handed to crypto/x509 for its SAN, must stay
+// an untrusted chain) nor by moving a CA's validity (a leaf under an
+// expired CA must stay certificate_expired). Before the cached CA bundle
+// held private copies, both were accepted.
+func TestSemiColdMutatedDocumentCannotChangeVerdicts(t *testing.T) {
+	f := attestationtest.New(t, t0.Add(-time.Hour))
+	f.Now = t0
+	c := f.Chain
+	m := &leafMaker{t: t, f: f}
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots()})
+	d, err := v.Verify(f.Document(t), attestation.Options{CurrentTime: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := newKey(t)
+	d.CABundle[3].PublicKey = &attacker.PublicKey
+	d.CABundle[3].NotAfter = t0.Add(100 * 24 * time.Hour)
+
+	// A leaf naming the instance CA, signed by the attacker's key, with a
+	// SAN so that the fast path leaves it to crypto/x509.
+	impostor := &x509.Certificate{RawSubject: c.Instance.RawSubject, SubjectKeyId: c.Instance.SubjectKeyId, PublicKey: &attacker.PublicKey}
+	tmpl := leafTmpl("forged")
+	tmpl.DNSNames = []string{"x.example"}
+	k := newKey(t)
+	forged := m.doc(parseCert(t, issueDER(t, tmpl, impostor, &k.PublicKey, attacker)), k)
+	if _, err := attestation.Verify(forged, attestation.Options{Roots: f.Roots(), CurrentTime: t0}); !errors.Is(err, attestation.ErrUntrustedChain) {
+		t.Fatalf("package Verify of the forged leaf: %v, want an untrusted chain", err)
+	}
+	got, err := v.Verify(forged, attestation.Options{CurrentTime: t0})
+	wantCode(t, got, err, "untrusted_chain", attestation.ErrUntrustedChain)
+
+	// A genuine leaf under the instance CA, verified after the CA expired.
+	later := c.Instance.NotAfter.Add(time.Hour)
+	tmpl = leafTmpl("late")
+	tmpl.NotBefore, tmpl.NotAfter = later.Add(-time.Minute), later.Add(3*time.Hour)
+	late := m.doc(parseCert(t, issueDER(t, tmpl, c.Instance, &k.PublicKey, c.InstanceKey)), k)
+	got, err = v.Verify(late, attestation.Options{CurrentTime: later})
+	wantCode(t, got, err, "certificate_expired", attestation.ErrCertificateExpired)
 }

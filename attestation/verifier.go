@@ -138,21 +138,26 @@ func (v *Verifier) chain(rd *rawDocument, certTime time.Time, atDocumentTime boo
 		ca, _ = v.cas.get(bkey)
 	}
 	var (
-		leaf   *x509.Certificate
-		bundle []*x509.Certificate
-		err    error
+		leaf            *x509.Certificate
+		bundle, checked []*x509.Certificate
+		err             error
 	)
 	if ca != nil {
-		// Only the leaf is new: the cached bundle has the same bytes.
+		// Only the leaf is new: the cached bundle has the same bytes. The
+		// Document gets the certificates handed out before; validity and
+		// any full verification use the cache's private copies, which no
+		// caller can have modified.
 		if leaf, err = x509.ParseCertificate(rd.leaf); err != nil {
 			return nil, &MalformedError{Field: "certificate", Reason: err.Error()}
 		}
-		bundle = ca.bundle
+		bundle, checked = ca.bundle, ca.private
 	} else if leaf, bundle, err = parseCertificates(rd); err != nil {
 		return nil, err
+	} else {
+		checked = bundle
 	}
 	// 2. Algorithm.
-	c, err := newChain(leaf, bundle)
+	c, err := newChain(leaf, bundle, checked)
 	if err != nil {
 		return nil, err
 	}

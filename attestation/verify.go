@@ -202,6 +202,7 @@ func (t *trust) rootPool(der []byte) *x509.CertPool {
 type chain struct {
 	leaf     *x509.Certificate   // handed out in Documents (read-only by contract)
 	bundle   []*x509.Certificate // idem
+	checked  []*x509.Certificate // the bundle step 4 builds the path from: bundle, or a caChain's private copies
 	key      *es384.PublicKey    // validated private copy of the leaf's key
 	validity []validity          // leaf first, then cabundle in order
 }
@@ -212,8 +213,11 @@ type validity struct {
 	index               int               // -1 for the leaf, else the cabundle index
 }
 
-// newChain checks the leaf key (step 2) and records what later steps need.
-func newChain(leaf *x509.Certificate, bundle []*x509.Certificate) (*chain, error) {
+// newChain checks the leaf key (step 2) and records what later steps need:
+// bundle is handed out in Documents; checked (the same certificates,
+// possibly other copies of them: see caChain) gives the validity windows
+// and the path step 4 verifies.
+func newChain(leaf *x509.Certificate, bundle, checked []*x509.Certificate) (*chain, error) {
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		return nil, &AlgorithmError{Reason: fmt.Sprintf("leaf key is %s", leaf.PublicKeyAlgorithm)}
@@ -228,11 +232,12 @@ func newChain(leaf *x509.Certificate, bundle []*x509.Certificate) (*chain, error
 	c := &chain{
 		leaf:     leaf,
 		bundle:   bundle,
+		checked:  checked,
 		key:      key,
-		validity: make([]validity, 0, 1+len(bundle)),
+		validity: make([]validity, 0, 1+len(checked)),
 	}
 	c.validity = append(c.validity, validity{leaf.NotBefore, leaf.NotAfter, leaf, -1})
-	for i, b := range bundle {
+	for i, b := range checked {
 		c.validity = append(c.validity, validity{b.NotBefore, b.NotAfter, b, i})
 	}
 	return c, nil
@@ -266,7 +271,7 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) ([]*x509.Ce
 	// the regional CA's signature twice (hf/nitrite's sixth verification).
 	roots := t.rootPool(rd.cabundle[0])
 	if roots == nil {
-		subject := c.bundle[0].Subject.String()
+		subject := c.checked[0].Subject.String()
 		return nil, &ChainError{UntrustedRoot: subject,
 			Reason: fmt.Sprintf("cabundle[0] %q is not a trusted root; add it to Options.Roots only if you trust it", subject)}
 	}
@@ -276,7 +281,7 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) ([]*x509.Ce
 	// avoid (docs/PERFORMANCE.md), so a hand-written link-by-link walk with
 	// CheckSignatureFrom would save little and risk missing a rule.
 	inter := x509.NewCertPool()
-	for _, b := range c.bundle[1:] {
+	for _, b := range c.checked[1:] {
 		inter.AddCert(b)
 	}
 	chains, err := c.leaf.Verify(x509.VerifyOptions{
@@ -459,7 +464,7 @@ func coldChain(t *trust, rd *rawDocument, certTime time.Time, atDocumentTime boo
 		return nil, err
 	}
 	// 2. Algorithm.
-	c, err := newChain(leaf, bundle)
+	c, err := newChain(leaf, bundle, bundle)
 	if err != nil {
 		return nil, err
 	}
