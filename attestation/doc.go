@@ -80,8 +80,10 @@
 // Replay identifiers. ECDSA signatures are malleable: (r, s) and (r, n-s)
 // both verify, and AWS emits high-S signatures (8 of 22 real documents), so
 // this package accepts both. Never use a hash of the document bytes as a
-// replay or deduplication identifier — the same document has two valid
-// encodings; use the nonce, or the payload fields.
+// replay or deduplication identifier — the same document has four valid
+// encodings (either signature, with or without tag 18; every CBOR length
+// must be in its shortest form, so no more); use the nonce, or the payload
+// fields.
 //
 // Roots. Only the roots given (or the embedded AWS root) are trusted, and
 // cabundle[0] must be byte for byte one of them. Give an emulator's root

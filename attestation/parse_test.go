@@ -589,3 +589,46 @@ func TestParseMessagesNameNoGoTypes(t *testing.T) {
 		t.Errorf("only %d rejections checked", n)
 	}
 }
+
+// TestParseRejectsNonMinimalEnvelope: the COSE_Sign1 envelope of a real
+// AWS document with one of its heads (array, protected header, payload or
+// signature length) in a longer form than CBOR's shortest is refused; the
+// signed bytes are the same, so each would otherwise verify, giving one
+// document endless encodings. The tagged and untagged shortest forms stay
+// the only two.
+func TestParseRejectsNonMinimalEnvelope(t *testing.T) {
+	v := loadVectors(t, "real")[0]
+	rd, err := parseRaw(v.data, kindEnclave)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(rd.payload)
+	payload4 := append([]byte{0x5a, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, rd.payload...)
+	payload2 := append([]byte{0x59, byte(n >> 8), byte(n)}, rd.payload...)
+	sig := append([]byte{0x58, 0x60}, rd.signature...)
+	build := func(array []byte, protected []byte, payload, signature []byte) []byte {
+		out := append(append([]byte(nil), array...), protected...)
+		out = append(append(out, 0xa0), payload...)
+		return append(out, signature...)
+	}
+	canonical := build([]byte{0x84}, []byte{0x44, 0xa1, 0x01, 0x38, 0x22}, payload2, sig)
+	if n < 256 || n > 0xffff {
+		t.Fatalf("payload of %d bytes: the test expects a 2-byte length", n)
+	}
+	if _, err := parseRaw(canonical, kindEnclave); err != nil {
+		t.Fatalf("the document rebuilt in shortest form: %v", err)
+	}
+	for name, doc := range map[string][]byte{
+		"array head 98 04":          build([]byte{0x98, 0x04}, []byte{0x44, 0xa1, 0x01, 0x38, 0x22}, payload2, sig),
+		"protected header 58 04":    build([]byte{0x84}, []byte{0x58, 0x04, 0xa1, 0x01, 0x38, 0x22}, payload2, sig),
+		"payload length 5a":         build([]byte{0x84}, []byte{0x44, 0xa1, 0x01, 0x38, 0x22}, payload4, sig),
+		"signature length 59 00 60": build([]byte{0x84}, []byte{0x44, 0xa1, 0x01, 0x38, 0x22}, payload2, append([]byte{0x59, 0x00, 0x60}, rd.signature...)),
+		"tagged, signature 5b":      append([]byte{0xd2}, build([]byte{0x84}, []byte{0x44, 0xa1, 0x01, 0x38, 0x22}, payload2, append([]byte{0x5b, 0, 0, 0, 0, 0, 0, 0, 0x60}, rd.signature...))...),
+	} {
+		_, err := parseRaw(doc, kindEnclave)
+		var me *MalformedError
+		if !errors.As(err, &me) || me.Field != "COSE_Sign1" || !strings.Contains(me.Reason, "not in CBOR's shortest form") {
+			t.Errorf("%s: %v, want a MalformedError for COSE_Sign1 (shortest form)", name, err)
+		}
+	}
+}
