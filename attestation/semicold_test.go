@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -548,4 +549,33 @@ func TestSemiColdMutatedDocumentCannotChangeVerdicts(t *testing.T) {
 	late := m.doc(parseCert(t, issueDER(t, tmpl, c.Instance, &k.PublicKey, c.InstanceKey)), k)
 	got, err = v.Verify(late, attestation.Options{CurrentTime: later})
 	wantCode(t, got, err, "certificate_expired", attestation.ErrCertificateExpired)
+}
+
+// TestEmptyKeyUsageExtension: a leaf whose key usage extension is present
+// but has no bit set (crypto/x509 reads KeyUsage 0, as for no extension)
+// may be used for nothing (RFC 5280 §4.2.1.3), so not to sign documents:
+// refused by Verify and by a Verifier's fast path alike. crypto/x509 alone
+// accepts it.
+func TestEmptyKeyUsageExtension(t *testing.T) {
+	f := attestationtest.New(t, t0.Add(-time.Hour))
+	f.Now = t0
+	m := &leafMaker{t: t, f: f}
+	v := newVerifier(t, &attestation.VerifierConfig{Roots: f.Roots()})
+	if _, err := v.Verify(f.Document(t), attestation.Options{CurrentTime: t0}); err != nil {
+		t.Fatal(err) // caches the CA bundle: the next leaf takes the fast path
+	}
+	doc := m.leaf(func(l *x509.Certificate) {
+		l.KeyUsage = 0
+		l.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: []byte{0x03, 0x01, 0x00}}}
+	})
+	for name, verify := range map[string]func() (*attestation.Document, error){
+		"Verify":   func() (*attestation.Document, error) { return attestation.Verify(doc, f.Options()) },
+		"Verifier": func() (*attestation.Document, error) { return v.Verify(doc, attestation.Options{CurrentTime: t0}) },
+	} {
+		d, err := verify()
+		var ce *attestation.ChainError
+		if d != nil || !errors.As(err, &ce) || !strings.Contains(err.Error(), "lacks digitalSignature") {
+			t.Errorf("%s: %v, %v; want a ChainError (lacks digitalSignature)", name, d != nil, err)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"slices"
@@ -293,8 +294,10 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) ([]*x509.Ce
 	if err != nil {
 		return nil, &ChainError{Reason: x509Reason(err)}
 	}
-	// crypto/x509 ignores the key usage extension; RFC 5280 requires
-	// keyCertSign on CA certificates, and the leaf signs documents.
+	// RFC 5280 §4.2.1.3: keyCertSign on CA certificates, and the leaf signs
+	// documents (digitalSignature). crypto/x509 checks neither for a key
+	// usage extension with no bits set, which it reads as absent
+	// (KeyUsage 0), nor digitalSignature on the leaf.
 	if err := checkLeafKeyUsage(c.leaf); err != nil {
 		return nil, err
 	}
@@ -302,7 +305,7 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) ([]*x509.Ce
 	for _, ch := range chains {
 		kuErr = nil
 		for _, ca := range ch[1:] {
-			if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+			if hasKeyUsage(ca) && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
 				kuErr = &ChainError{Reason: fmt.Sprintf("CA certificate %q's key usage lacks keyCertSign", ca.Subject.String())}
 				break
 			}
@@ -317,10 +320,28 @@ func (t *trust) verifyChain(c *chain, rd *rawDocument, at time.Time) ([]*x509.Ce
 // checkLeafKeyUsage requires digitalSignature in the leaf's key usage
 // extension, when it has one.
 func checkLeafKeyUsage(leaf *x509.Certificate) error {
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+	if hasKeyUsage(leaf) && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		return &ChainError{Reason: "the leaf certificate's key usage lacks digitalSignature"}
 	}
 	return nil
+}
+
+// oidKeyUsage is the key usage extension's identifier (RFC 5280 §4.2.1.3).
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// hasKeyUsage reports whether c carries a key usage extension, with or
+// without bits set: crypto/x509 leaves KeyUsage 0 for one with none, as
+// for no extension, and such a certificate may be used for nothing.
+func hasKeyUsage(c *x509.Certificate) bool {
+	if c.KeyUsage != 0 {
+		return true
+	}
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidKeyUsage) {
+			return true
+		}
+	}
+	return false
 }
 
 // x509Reason describes a crypto/x509 verification error without making
