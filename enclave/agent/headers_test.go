@@ -3,17 +3,11 @@
 package agent
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/enclavekit/enclavekit/internal/floodtest"
 )
 
 // These tests are the parent instance answering the enclave's HTTP
@@ -41,66 +37,15 @@ const hugeHeaders = 10<<20 - 64<<10
 // far under the ~160 MiB of an unbounded one.
 const maxHeaderAlloc = 8 << 20
 
-// headerFlood serves, on loopback TCP until the test ends, an HTTP
-// answer to every request: 200, a header block of n bytes of short
-// distinct lines, then body. It returns the address as "tcp://HOST:PORT".
-func headerFlood(t testing.TB, n int, body string) string {
-	t.Helper()
-	var b bytes.Buffer
-	b.WriteString("HTTP/1.1 200 OK\r\n")
-	for i := 0; b.Len() < n; i++ {
-		b.WriteString("X" + strconv.FormatInt(int64(i), 36) + ":\r\n")
-	}
-	b.WriteString("Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-	answer := b.Bytes()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(time.Minute)) // only turns a hang into a failure
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				// Read whole, so that closing does not reset the
-				// connection under the answer.
-				_, _ = io.Copy(io.Discard, req.Body)
-				_, _ = c.Write(answer) // fails once the client gives up
-			}()
-		}
-	}()
-	return "tcp://" + ln.Addr().String()
-}
-
-// allocated returns the bytes f allocates on the heap (every goroutine's,
-// the parent's included: it allocates nothing while it writes).
-func allocated(f func()) uint64 {
-	var m0, m1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
-	f()
-	runtime.ReadMemStats(&m1)
-	return m1.TotalAlloc - m0.TotalAlloc
-}
-
 // TestCredentialsHeaderBound: a credential route answering with 10 MiB of
 // headers (and valid credentials after them) is refused once
 // maxCredentialsHeader of them are read, at a cost of a few MiB, not the
 // ~160 MiB of reading them all.
 func TestCredentialsHeaderBound(t *testing.T) {
-	addr := headerFlood(t, hugeHeaders, `{"AccessKeyId":"AKIDPARENT","SecretAccessKey":"s","Token":"t"}`)
+	addr := floodtest.HeaderFlood(t, hugeHeaders, `{"AccessKeyId":"AKIDPARENT","SecretAccessKey":"s","Token":"t"}`)
 	p := &EndpointCredentials{Addr: addr, Timeout: time.Minute}
 	var err error
-	n := allocated(func() { _, err = p.Retrieve(context.Background()) })
+	n := floodtest.Allocated(func() { _, err = p.Retrieve(context.Background()) })
 	t.Logf("Retrieve against %.2f MiB of headers: %v; allocated %.1f MiB", float64(hugeHeaders)/(1<<20), err, float64(n)/(1<<20))
 	if !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "headers exceeded") {
 		t.Errorf("Retrieve: %v, want ErrCredentials for headers over the bound", err)
@@ -114,7 +59,7 @@ func TestCredentialsHeaderBound(t *testing.T) {
 // to the bound, far more than host-proxy's route sends (four lines), is
 // still read.
 func TestCredentialsHeadersWithinBound(t *testing.T) {
-	addr := headerFlood(t, maxCredentialsHeader-1<<10, `{"AccessKeyId":"AKIDHOST","SecretAccessKey":"s","Token":"t"}`)
+	addr := floodtest.HeaderFlood(t, maxCredentialsHeader-1<<10, `{"AccessKeyId":"AKIDHOST","SecretAccessKey":"s","Token":"t"}`)
 	c, err := (&EndpointCredentials{Addr: addr, Timeout: time.Minute}).Retrieve(context.Background())
 	if err != nil || c.AccessKeyID != "AKIDHOST" {
 		t.Fatalf("Retrieve: %+v, %v", c, err)
@@ -125,7 +70,7 @@ func TestCredentialsHeadersWithinBound(t *testing.T) {
 // through the parent's proxy) answering with 10 MiB of headers is refused
 // once maxKMSHeaderBytes of them are read, at a cost of a few MiB.
 func TestKMSHeaderBound(t *testing.T) {
-	addr := headerFlood(t, hugeHeaders, `{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/fake"}`)
+	addr := floodtest.HeaderFlood(t, hugeHeaders, `{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/fake"}`)
 	c, err := New(&Config{
 		NSM: newEmulator(t), Region: "us-east-1", Endpoint: "http://kms.test", InsecureHTTPUnsafe: true, Proxy: addr,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
@@ -142,7 +87,7 @@ func TestKMSHeaderBound(t *testing.T) {
 	}
 	// The SDK makes three attempts, each reading up to maxKMSHeaderBytes
 	// of ~6-byte lines: ~10,000 header entries, ~1.7 MiB allocated each.
-	n := allocated(call)
+	n := floodtest.Allocated(call)
 	t.Logf("GenerateDataKey against %.2f MiB of headers: %v; allocated %.1f MiB", float64(hugeHeaders)/(1<<20), err, float64(n)/(1<<20))
 	if err == nil || !strings.Contains(err.Error(), "headers exceeded") {
 		t.Errorf("GenerateDataKey: %v, want an error for headers over the bound", err)
@@ -156,7 +101,7 @@ func TestKMSHeaderBound(t *testing.T) {
 // come close to maxKMSHeaderBytes, far more than AWS KMS sends (a handful
 // of lines).
 func TestKMSHeadersWithinBound(t *testing.T) {
-	addr := headerFlood(t, maxKMSHeaderBytes-1<<10, "{}")
+	addr := floodtest.HeaderFlood(t, maxKMSHeaderBytes-1<<10, "{}")
 	u, _ := url.Parse("http://kms.test")
 	hc, err := newHTTPClient(u, addr, nil)
 	if err != nil {
