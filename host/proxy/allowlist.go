@@ -4,8 +4,11 @@ package proxy
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -27,6 +30,73 @@ type AllowEntry struct {
 type allowList struct {
 	names    map[string][]int // canonical name → ports
 	prefixes []allowPrefix
+
+	// local is the host's own interface addresses (rule 2 refuses them
+	// for a name), read when the list is compiled and again, on a
+	// goroutine of its own, when a check finds it older than
+	// localAddrRefresh: never per connection.
+	local      atomic.Pointer[localAddrs]
+	refreshing atomic.Bool
+	now        func() time.Time
+	readLocal  func() ([]net.Addr, error)
+}
+
+// localAddrRefresh is how long the host's interface addresses are used
+// before they are read again (addresses come and go: DHCP, docker0, an ENI
+// attached later).
+const localAddrRefresh = 30 * time.Second
+
+// localAddrs is one reading of the host's interface addresses.
+type localAddrs struct {
+	set  map[netip.Addr]struct{}
+	read time.Time
+}
+
+// loadLocal reads the host's interface addresses. On failure the previous
+// reading is kept (and read again at the next interval).
+func (al *allowList) loadLocal() {
+	prev := al.local.Load()
+	ifas, err := al.readLocal()
+	if err != nil {
+		if prev != nil {
+			al.local.Store(&localAddrs{set: prev.set, read: al.now()})
+		} else {
+			al.local.Store(&localAddrs{read: al.now()})
+		}
+		return
+	}
+	set := make(map[netip.Addr]struct{}, len(ifas))
+	for _, ifa := range ifas {
+		var ip net.IP
+		switch v := ifa.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			set[a.Unmap().WithZone("")] = struct{}{}
+		}
+	}
+	al.local.Store(&localAddrs{set: set, read: al.now()})
+}
+
+// isLocal reports whether ip is one of the host's own interface addresses.
+// A reading older than localAddrRefresh is used while a goroutine reads
+// the addresses again.
+func (al *allowList) isLocal(ip netip.Addr) bool {
+	l := al.local.Load()
+	if l == nil {
+		return false
+	}
+	if al.now().Sub(l.read) >= localAddrRefresh && al.refreshing.CompareAndSwap(false, true) {
+		go func() {
+			defer al.refreshing.Store(false)
+			al.loadLocal()
+		}()
+	}
+	_, ok := l.set[ip.WithZone("")]
+	return ok
 }
 
 type allowPrefix struct {
@@ -66,7 +136,8 @@ func parseHost(s string, allowCIDR bool) (ip netip.Addr, prefix netip.Prefix, na
 }
 
 func compileAllowList(entries []AllowEntry) (*allowList, []error) {
-	al := &allowList{names: map[string][]int{}}
+	al := &allowList{names: map[string][]int{}, now: time.Now, readLocal: net.InterfaceAddrs}
+	al.loadLocal()
 	var errs []error
 	for i, e := range entries {
 		if e.Port < 1 || e.Port > 65535 {
@@ -135,13 +206,62 @@ func specialKind(ip netip.Addr) string {
 	return ""
 }
 
+var (
+	ipv4Compatible = netip.MustParsePrefix("::/96")        // ::a.b.c.d (RFC 4291, deprecated)
+	nat64          = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64 prefix (RFC 6052)
+	sixToFour      = netip.MustParsePrefix("2002::/16")    // 6to4 (RFC 3056): 2002:AABB:CCDD::/48
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address carries in a form
+// that routes to it (IPv4-compatible, NAT64 or 6to4) and the form's name;
+// ok is false for other addresses (IPv4-mapped ones are unmapped before).
+func embeddedIPv4(ip netip.Addr) (v4 netip.Addr, form string, ok bool) {
+	if !ip.Is6() || ip.Is4In6() {
+		return v4, "", false
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), "NAT64", true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), "6to4", true
+	case ipv4Compatible.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback():
+		return netip.AddrFrom4([4]byte(b[12:16])), "IPv4-compatible", true
+	}
+	return v4, "", false
+}
+
+// refusedKind is rule 2: the reason a DNS answer may not lead to ip ("" when
+// it may): a special address ([specialKind]), one of the host's own
+// interface addresses, or an IPv6 form embedding either.
+func (al *allowList) refusedKind(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if k := specialKind(ip); k != "" {
+		return "a " + k + " address"
+	}
+	if al.isLocal(ip) {
+		return "an address of this host"
+	}
+	if v4, form, ok := embeddedIPv4(ip); ok {
+		if k := specialKind(v4); k != "" {
+			return fmt.Sprintf("a %s address (%s embedded (%s))", k, v4, form)
+		}
+		if al.isLocal(v4) {
+			return fmt.Sprintf("an address of this host (%s embedded (%s))", v4, form)
+		}
+	}
+	return ""
+}
+
 // checkResolved decides whether a connection to ip:port, reached by
 // resolving the destination name, is allowed. The rules, in order:
 //
 //  1. an IP or CIDR entry covering ip on port allows it;
 //  2. a loopback, link-local (metadata service), unspecified, multicast or
-//     broadcast address is refused (DNS must not steer the enclave to the
-//     parent itself);
+//     broadcast address, an address of one of the host's own interfaces,
+//     or an IPv6 form embedding any of these IPv4 addresses (IPv4-compatible,
+//     NAT64 64:ff9b::/96, 6to4) is refused (DNS must not steer the enclave
+//     to the parent itself);
 //  3. a name entry for the destination name on port allows whatever that
 //     name resolves to at check time.
 //
@@ -150,8 +270,8 @@ func (al *allowList) checkResolved(name string, ip netip.Addr, port int) string 
 	if al.ipListed(ip, port) {
 		return ""
 	}
-	if k := specialKind(ip); k != "" {
-		return fmt.Sprintf("%s resolved to %s, a %s address; list it explicitly (- {address: %s, port: %d}) to allow it",
+	if k := al.refusedKind(ip); k != "" {
+		return fmt.Sprintf("%s resolved to %s, %s; list it explicitly (- {address: %s, port: %d}) to allow it",
 			name, ip, k, ip, port)
 	}
 	if name != "" && al.nameAllowed(name, port) {

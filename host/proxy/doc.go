@@ -24,11 +24,20 @@
 //
 //  1. an IP or CIDR entry covering the address on the port allows it;
 //  2. a loopback, link-local (including the instance metadata service
-//     169.254.169.254), unspecified, multicast or broadcast address is
-//     refused unless rule 1 allowed it — DNS must not steer the enclave to
-//     the parent itself;
+//     169.254.169.254), unspecified, multicast or broadcast address, an
+//     address of one of the parent's own interfaces (its VPC address,
+//     docker0, ...: its services bound to 0.0.0.0 answer there), or an IPv6
+//     form carrying such an IPv4 address (IPv4-compatible ::a.b.c.d, NAT64
+//     64:ff9b::/96, 6to4 2002::/16) is refused unless rule 1 allowed it —
+//     DNS must not steer the enclave to the parent itself;
 //  3. a name entry for the destination name and port allows whatever the
 //     name resolves to at check time.
+//
+// Rule 2 applies to DNS answers only: an IP address or CIDR entry, and a
+// route whose destination is an IP address, are the operator's explicit
+// choice and are not checked against it. The interface addresses are read
+// when the proxy is created and again at most every 30 s (on a goroutine
+// started by a check that finds them older), never per connection.
 //
 // Refused addresses are logged and counted; when no address is left the
 // connection is closed. A name entry that could never allow anything is a

@@ -90,7 +90,11 @@ func (p *Proxy) CheckNames(ctx context.Context) error {
 						usable = true
 						break
 					}
-					kinds = append(kinds, fmt.Sprintf("%s (%s)", a, specialKind(a)))
+					k := specialKind(a)
+					if k == "" {
+						k = p.c.allow.refusedKind(a) // the host's own, or embedded
+					}
+					kinds = append(kinds, fmt.Sprintf("%s (%s)", a, k))
 				}
 				if !usable {
 					mu.Lock()
