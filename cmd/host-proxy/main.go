@@ -51,8 +51,9 @@ Flags:
   --config FILE       YAML: allowlist (vsock-proxy's format) and optionally
                       routes, credentials, admin, timeouts
                       (default ` + defaultConfig + ` with LOCAL_PORT...)
-  --listen ADDR       listen on ADDR (vsock://CID:PORT, tcp://HOST:PORT,
-                      HOST:PORT, unix:///PATH) instead of vsock://any:LOCAL_PORT
+  --listen ADDR       listen on ADDR (vsock://CID:PORT, unix:///PATH, or
+                      loopback tcp://HOST:PORT or HOST:PORT) instead of
+                      vsock://any:LOCAL_PORT
   --admin ADDR        serve /healthz and /metrics on ADDR (localhost only)
   --connect-timeout D, --idle-timeout D, --shutdown-timeout D
                       override the config file's values (Go durations: 10s, 5m)

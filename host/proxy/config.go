@@ -407,6 +407,14 @@ func validate(cfg *Config) (*compiled, error) {
 			add(where, ErrBadAddress, "listen: %v", strings.TrimPrefix(err.Error(), "transport: "))
 		} else {
 			claim(where, cr.listen)
+			if r.Direction == Egress && cr.listen.Network == transport.NetworkTCP && !loopbackListen(cr.listen.Address) {
+				// An egress listener authenticates no one: on an interface
+				// it relays the network to every allow-listed destination
+				// (IMDS, a database, ...). Ingress listeners face outside
+				// clients by design.
+				add(where, ErrInvalidConfig, "listen %s is reachable from the network, and an egress route relays whoever connects to its allow-listed destination, unauthenticated; "+
+					"use vsock://any:PORT for the enclave, or unix:///PATH or a loopback address (tcp://127.0.0.1:PORT) for local tests", cr.listen)
+			}
 			if len(r.AllowedCIDs) > 0 && cr.listen.Network != transport.NetworkVsock {
 				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", cr.listen)
 			}

@@ -76,6 +76,14 @@ func TestConfigErrors(t *testing.T) {
 		{"negative duration", allow + "idle_timeout: -1s\nroutes:\n  - {name: a, direction: ingress, listen: 'tcp://127.0.0.1:1', destination: 'vsock://3:5'}\n",
 			ErrInvalidConfig, "idle_timeout: negative duration"},
 		{"bad duration", allow + "idle_timeout: soon\n", ErrInvalidConfig, `line 4: idle_timeout: want a duration such as 500ms, 30s or 5m, not "soon"`},
+		{"egress on any tcp", allow + "routes:\n  - {name: imds, direction: egress, listen: 'tcp://0.0.0.0:8000', destination: 'tcp://kms.example.com:443'}\n",
+			ErrInvalidConfig, `proxy: line 5: route "imds": listen tcp://0.0.0.0:8000 is reachable from the network, and an egress route relays whoever connects to its allow-listed destination, unauthenticated; use vsock://any:PORT for the enclave, or unix:///PATH or a loopback address (tcp://127.0.0.1:PORT) for local tests`},
+		{"egress on any tcp6", allow + "routes:\n  - {name: a, direction: egress, listen: 'tcp://[::]:8000', destination: 'tcp://kms.example.com:443'}\n",
+			ErrInvalidConfig, `route "a": listen tcp://[::]:8000 is reachable from the network, and an egress route relays`},
+		{"egress on an interface", allow + "routes:\n  - {name: a, direction: egress, listen: '10.0.0.5:8000', destination: 'tcp://kms.example.com:443'}\n",
+			ErrInvalidConfig, `route "a": listen tcp://10.0.0.5:8000 is reachable from the network, and an egress route relays`},
+		{"egress on a host name", allow + "routes:\n  - {name: a, direction: egress, listen: 'tcp://parent.example:8000', destination: 'tcp://kms.example.com:443'}\n",
+			ErrInvalidConfig, `route "a": listen tcp://parent.example:8000 is reachable from the network, and an egress route relays`},
 		{"allowed_cids on tcp", allow + "routes:\n  - {name: a, direction: egress, allowed_cids: [16], listen: 'tcp://127.0.0.1:1', destination: 'tcp://kms.example.com:443'}\n",
 			ErrInvalidConfig, `route "a": allowed_cids needs a vsock listen address, not tcp://127.0.0.1:1`},
 		{"credentials allowed_cids on unix", "credentials: {listen: 'unix:///run/c.sock', source: env, allowed_cids: [16]}\n",
@@ -147,6 +155,9 @@ routes:
   - {name: db, direction: egress, listen: 'vsock://any:8001', destination: 'tcp://10.1.2.3:5432', ip_version: 4}
   - {name: local, direction: egress, listen: 'unix:///run/x.sock', destination: 'tcp://[::1]:8443'}
   - {name: attest, direction: ingress, listen: 'tcp://0.0.0.0:8443', destination: 'vsock://16:5005'}
+  - {name: lo4, direction: egress, listen: 'tcp://127.0.0.1:8101', destination: 'tcp://kms.example.com:443'}
+  - {name: lo6, direction: egress, listen: 'tcp://[::1]:8102', destination: 'tcp://kms.example.com:443'}
+  - {name: lohost, direction: egress, listen: 'localhost:8103', destination: 'tcp://kms.example.com:443'}
 credentials: {listen: 'vsock://any:8003', source: imds, allowed_cids: [16]}
 admin: 'tcp://127.0.0.1:9102'
 dns_refresh: 10s

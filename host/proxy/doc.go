@@ -12,7 +12,12 @@
 // into the enclave (vsock://CID:PORT), e.g. to expose the agent's attestation
 // endpoint. Every listen and destination address is an
 // internal/transport address, so each route also works over TCP and unix
-// sockets for development and tests.
+// sockets for development and tests. An egress route authenticates no one,
+// so its TCP listener must be loopback: on an interface (tcp://0.0.0.0:PORT)
+// it would relay the network to every allow-listed destination, and [New]
+// refuses it (host-proxy's --listen included).
+// Ingress listeners face outside clients by design and may be on any
+// interface.
 //
 // # Allow-list
 //
