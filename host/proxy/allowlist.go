@@ -231,32 +231,87 @@ func embeddedIPv4(ip netip.Addr) (v4 netip.Addr, form string, ok bool) {
 	return v4, "", false
 }
 
+// specialRange is the special range (rule 2) holding ip, which
+// specialKind names: an IP or CIDR entry lets DNS answers in it through only
+// when it is at least as narrow (see [allowList.listedNarrowly]).
+func specialRange(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap()
+	bits := ip.BitLen() // unspecified, broadcast: the address itself
+	switch {
+	case ip.Is4() && ip.IsLoopback():
+		bits = 8 // 127.0.0.0/8
+	case ip.Is4() && ip.IsLinkLocalUnicast():
+		bits = 16 // 169.254.0.0/16
+	case ip.Is4() && ip.IsMulticast():
+		bits = 4 // 224.0.0.0/4
+	case ip.Is6() && ip.IsLinkLocalUnicast():
+		bits = 10 // fe80::/10
+	case ip.Is6() && ip.IsMulticast():
+		bits = 8 // ff00::/8
+	case ip.Is6() && netip.MustParsePrefix("fd00:ec2::/32").Contains(ip):
+		bits = 32
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
 // refusedKind is rule 2: the reason a DNS answer may not lead to ip ("" when
 // it may): a special address ([specialKind]), one of the host's own
 // interface addresses, or an IPv6 form embedding either.
 func (al *allowList) refusedKind(ip netip.Addr) string {
+	k, _ := al.refused(ip)
+	return k
+}
+
+// refused is refusedKind with the range an IP or CIDR entry must lie
+// within to let ip through for a name: the special range, the host's own
+// address itself, or, for an embedded IPv4 address, the IPv6 form of its
+// range.
+func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	ip = ip.Unmap()
 	if k := specialKind(ip); k != "" {
-		return "a " + k + " address"
+		return "a " + k + " address", specialRange(ip)
 	}
 	if al.isLocal(ip) {
-		return "an address of this host"
+		return "an address of this host", netip.PrefixFrom(ip, ip.BitLen())
 	}
 	if v4, form, ok := embeddedIPv4(ip); ok {
+		off := 96 // NAT64, IPv4-compatible: the last 32 bits
+		if form == "6to4" {
+			off = 16 // 2002:AABB:CCDD::/48
+		}
 		if k := specialKind(v4); k != "" {
-			return fmt.Sprintf("a %s address (%s embedded (%s))", k, v4, form)
+			p, _ := ip.Prefix(off + specialRange(v4).Bits())
+			return fmt.Sprintf("a %s address (%s embedded (%s))", k, v4, form), p
 		}
 		if al.isLocal(v4) {
-			return fmt.Sprintf("an address of this host (%s embedded (%s))", v4, form)
+			p, _ := ip.Prefix(off + 32)
+			return fmt.Sprintf("an address of this host (%s embedded (%s))", v4, form), p
 		}
 	}
-	return ""
+	return "", netip.Prefix{}
+}
+
+// listedNarrowly reports whether an IP or CIDR entry on port covers ip and
+// lies within rng: the entry names ip or part of ip's special range, rather
+// than covering it by being wide (0.0.0.0/0).
+func (al *allowList) listedNarrowly(ip netip.Addr, rng netip.Prefix, port int) bool {
+	ip = ip.Unmap()
+	for _, p := range al.prefixes {
+		if p.port == port && p.prefix.Contains(ip) && p.prefix.Bits() >= rng.Bits() {
+			return true
+		}
+	}
+	return false
 }
 
 // checkResolved decides whether a connection to ip:port, reached by
 // resolving the destination name, is allowed. The rules, in order:
 //
-//  1. an IP or CIDR entry covering ip on port allows it;
+//  1. an IP or CIDR entry covering ip on port allows it, except that an
+//     address rule 2 refuses is allowed only by an entry naming it or a
+//     prefix within its special range (a wide prefix such as 0.0.0.0/0
+//     does not let DNS steer the enclave to the parent);
 //  2. a loopback, link-local (metadata service), unspecified, multicast or
 //     broadcast address, an address of one of the host's own interfaces,
 //     or an IPv6 form embedding any of these IPv4 addresses (IPv4-compatible,
@@ -267,12 +322,15 @@ func (al *allowList) refusedKind(ip netip.Addr) string {
 //
 // It returns "" when allowed, else the reason.
 func (al *allowList) checkResolved(name string, ip netip.Addr, port int) string {
-	if al.ipListed(ip, port) {
-		return ""
-	}
-	if k := al.refusedKind(ip); k != "" {
+	if k, rng := al.refused(ip); k != "" {
+		if al.listedNarrowly(ip, rng, port) {
+			return ""
+		}
 		return fmt.Sprintf("%s resolved to %s, %s; list it explicitly (- {address: %s, port: %d}) to allow it",
 			name, ip, k, ip, port)
+	}
+	if al.ipListed(ip, port) {
+		return ""
 	}
 	if name != "" && al.nameAllowed(name, port) {
 		return ""

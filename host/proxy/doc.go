@@ -27,7 +27,12 @@
 // entry and says which entry to add. At connection time a destination name
 // is resolved (see DNS below) and every address is checked again:
 //
-//  1. an IP or CIDR entry covering the address on the port allows it;
+//  1. an IP or CIDR entry covering the address on the port allows it,
+//     but an address rule 2 refuses only when the entry names it or a
+//     prefix within its special range (127.0.0.0/8, 169.254.0.0/16, the
+//     interface address itself, ...): a wide entry such as
+//     {0.0.0.0/0, 80} does not let DNS steer a name route on port 80 to
+//     the parent;
 //  2. a loopback, link-local (including the instance metadata service
 //     169.254.169.254), unspecified, multicast or broadcast address, an
 //     address of one of the parent's own interfaces (its VPC address,
@@ -38,19 +43,20 @@
 //  3. a name entry for the destination name and port allows whatever the
 //     name resolves to at check time.
 //
-// Rule 2 applies to DNS answers only: an IP address or CIDR entry, and a
-// route whose destination is an IP address, are the operator's explicit
-// choice and are not checked against it. The interface addresses are read
-// when the proxy is created and again at most every 30 s (on a goroutine
-// started by a check that finds them older), never per connection.
+// Rule 2 applies to DNS answers only: a route whose destination is an IP
+// address is the operator's explicit choice, allowed by any IP or CIDR
+// entry covering it, and is not checked against it. The interface
+// addresses are read when the proxy is created and again at most every
+// 30 s (on a goroutine started by a check that finds them older), never
+// per connection.
 //
 // Refused addresses are logged and counted; when no address is left the
 // connection is closed. A name entry that could never allow anything is a
 // configuration error: [New] refuses names that resolve to loopback or the
 // metadata service by definition (localhost, *.localhost, instance-data,
-// ...) unless their addresses are listed, and [Proxy.CheckNames] (run by
-// host-proxy at start-up and with --check) refuses a name whose every
-// current answer rule 2 refuses.
+// ...) unless their addresses are listed (narrowly, as rule 1 asks), and
+// [Proxy.CheckNames] (run by host-proxy at start-up and with --check)
+// refuses a name whose every current answer rule 2 refuses.
 //
 // # DNS
 //

@@ -91,7 +91,7 @@ func TestCheckResolvedOwnAndEmbedded(t *testing.T) {
 	al, errs := compileAllowList([]AllowEntry{
 		{Address: "api.partner.test", Port: 22},
 		{Address: own.String(), Port: 9100},
-		{Address: "64:ff9b::/96", Port: 8443},
+		{Address: "64:ff9b::7f00:0/104", Port: 8443}, // 127.0.0.0/8 in NAT64
 	})
 	if errs != nil {
 		t.Fatal(errs)

@@ -129,7 +129,7 @@ func checkFixedNames(al *allowList, entries []AllowEntry) []error {
 		}
 		listed := false
 		for _, a := range rep {
-			listed = listed || al.ipListed(a, e.Port)
+			listed = listed || al.listedNarrowly(a, specialRange(a), e.Port)
 		}
 		if !listed {
 			errs = append(errs, &ConfigError{Where: fmt.Sprintf("allowlist[%d]", i), Err: ErrNotAllowed,
