@@ -21,7 +21,15 @@ type Resolver interface {
 // DNS client, or a TTLResolver given in Config.Resolver) answers; otherwise
 // Go's resolver answers and the answer is kept for the fixed interval. When
 // a refresh fails the previous answer keeps being used (and the failure
-// logged) until a refresh succeeds.
+// logged) until a refresh succeeds; with no previous answer the failure is
+// kept for MinDNSTTL (at most maxTTL), so a storm of connections to a
+// failing name makes one lookup, not one per connection.
+//
+// A lookup runs under its own timeout, not the caller's context: a caller
+// that gives up (its connection's deadline, or the client leaving) gets its
+// context's error, and the lookup goes on for the next caller. A lookup
+// cut short by its caller counted as a failed refresh and kept an expired
+// answer for fixed/4 more, indefinitely while callers kept giving up.
 type dnsCache struct {
 	resolver Resolver
 	ttl      TTLResolver // nil: resolver only, at the fixed interval
@@ -33,59 +41,79 @@ type dnsCache struct {
 
 	mu       sync.Mutex
 	addrs    []netip.Addr
+	err      error // the last failure while addrs is nil
 	expires  time.Time
-	inflight chan struct{} // closed when the running lookup finishes
+	inflight *dnsFlight // the running lookup
 }
+
+// dnsFlight is one lookup and its outcome, read by every caller waiting for
+// it once done is closed.
+type dnsFlight struct {
+	done  chan struct{}
+	addrs []netip.Addr
+	stale error
+	err   error
+}
+
+// dnsLookupTimeout bounds one lookup (the direct client's queries, then
+// Go's resolver), whatever its callers' deadlines.
+const dnsLookupTimeout = 30 * time.Second
 
 // lookup returns the current addresses, resolving again when the cached
 // answer is older than the refresh interval. stale is the refresh error when an old
 // answer is returned instead.
 func (d *dnsCache) lookup(ctx context.Context) (addrs []netip.Addr, stale error, err error) {
-	for {
-		d.mu.Lock()
-		if d.addrs != nil && d.now().Before(d.expires) {
-			a := d.addrs
-			d.mu.Unlock()
-			return a, nil, nil
-		}
-		if ch := d.inflight; ch != nil {
-			d.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
-			}
-		}
-		ch := make(chan struct{})
-		d.inflight = ch
+	d.mu.Lock()
+	if d.now().Before(d.expires) {
+		a, e := d.addrs, d.err
 		d.mu.Unlock()
-
-		got, keep, lerr := d.resolve(ctx)
-		d.mu.Lock()
-		d.inflight = nil
-		close(ch)
-		if lerr != nil {
-			old := d.addrs
-			if old != nil {
-				// Retry sooner than a full interval, without a lookup per
-				// connection while the resolver is failing.
-				d.expires = d.now().Add(d.fixed / 4)
-			}
-			d.mu.Unlock()
-			if old != nil {
-				return old, lerr, nil
-			}
-			return nil, nil, lerr
+		if a == nil {
+			return nil, nil, e // a recent failure, kept for a while
 		}
+		return a, nil, nil
+	}
+	f := d.inflight
+	if f == nil {
+		f = &dnsFlight{done: make(chan struct{})}
+		d.inflight = f
+		go d.refresh(context.WithoutCancel(ctx), f)
+	}
+	d.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.addrs, f.stale, f.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// refresh runs the lookup f and caches its outcome.
+func (d *dnsCache) refresh(ctx context.Context, f *dnsFlight) {
+	ctx, cancel := context.WithTimeout(ctx, dnsLookupTimeout)
+	defer cancel()
+	got, keep, lerr := d.resolve(ctx)
+	d.mu.Lock()
+	switch {
+	case lerr != nil && d.addrs != nil:
+		// Retry sooner than a full interval, without a lookup per
+		// connection while the resolver is failing.
+		d.expires = d.now().Add(d.fixed / 4)
+		f.addrs, f.stale = d.addrs, lerr
+	case lerr != nil:
+		d.err = lerr
+		d.expires = d.now().Add(clampTTL(MinDNSTTL, d.maxTTL))
+		f.err = lerr
+	default:
 		for i := range got {
 			got[i] = got[i].Unmap()
 		}
-		d.addrs = got
+		d.addrs, d.err = got, nil
 		d.expires = d.now().Add(keep)
-		d.mu.Unlock()
-		return got, nil, nil
+		f.addrs = got
 	}
+	d.inflight = nil
+	d.mu.Unlock()
+	close(f.done)
 }
 
 // fresh returns the cached answer while it is current, without resolving

@@ -70,7 +70,11 @@
 // [Config].Resolver replaces both; if it implements [TTLResolver] its TTLs
 // are used the same way. Every answer is checked against the allow-list
 // before it is dialled. A failed refresh keeps the previous answer (logged)
-// and retries sooner. No restart is ever needed.
+// and retries sooner; with no previous answer the failure is kept for
+// [MinDNSTTL], so a storm of connections to a failing name makes one
+// lookup. A lookup runs under its own timeout: a connection that gives up
+// waiting leaves it running for the next one, and never extends an expired
+// answer. No restart is ever needed.
 //
 // # Data path
 //
