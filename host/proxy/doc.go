@@ -172,7 +172,10 @@
 // credentials on a command line, where `ps` shows them. Any enclave on the
 // parent can connect to a vsock port of the parent, so a vsock credentials
 // route needs allowed_cids, the intended enclaves' context IDs (as the
-// time and logs routes do; set it on egress routes too).
+// time and logs routes do; set it on egress routes too: it is optional there,
+// for compatibility, and host-proxy's positional form LOCAL_PORT
+// REMOTE_HOST REMOTE_PORT, like vsock-proxy, cannot restrict CIDs, so use
+// a routes: section to limit an egress route to its enclaves).
 //
 // The route listens on vsock, or on a unix socket for local tests (its
 // mode follows the umask: host-proxy.service sets UMask=0077). A TCP
