@@ -61,6 +61,18 @@ func dialKMS(t *testing.T, srv *Server) net.Conn {
 	return c
 }
 
+// servingBounded is a serving kms-server holding at most max connections,
+// over TLS when withTLS.
+func servingBounded(t *testing.T, max int, withTLS bool) *Server {
+	srv, _ := newServing(t, func(c *Config) {
+		c.MaxConnections = max
+		if withTLS {
+			c.TLSConfig = selfSignedTLS(t)
+		}
+	})
+	return srv
+}
+
 // TestConnectionBound: with MaxConnections connections open (raw TCP that
 // sends nothing: with TLS, before their handshake), one more is not served
 // (its request gets no answer, its handshake none) until one of them
@@ -73,12 +85,7 @@ func TestConnectionBound(t *testing.T) {
 			name = "TLS, held before the handshake"
 		}
 		t.Run(name, func(t *testing.T) {
-			srv, _ := newServing(t, func(c *Config) {
-				c.MaxConnections = max
-				if withTLS {
-					c.TLSConfig = selfSignedTLS(t)
-				}
-			})
+			srv := servingBounded(t, max, withTLS)
 			var held []net.Conn
 			for range max {
 				held = append(held, dialKMS(t, srv))
@@ -108,12 +115,7 @@ func TestConnectionFlood(t *testing.T) {
 			name = "TLS"
 		}
 		t.Run(name, func(t *testing.T) {
-			srv, _ := newServing(t, func(c *Config) {
-				c.MaxConnections = max
-				if withTLS {
-					c.TLSConfig = selfSignedTLS(t)
-				}
-			})
+			srv := servingBounded(t, max, withTLS)
 			before := runtime.NumGoroutine()
 			for range flood {
 				dialKMS(t, srv)
