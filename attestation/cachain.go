@@ -108,14 +108,6 @@ func newCAChain(bundle, path []*x509.Certificate) *caChain {
 		}
 		private[i] = p
 	}
-	// The path's CAs, as private copies: those from bundle mapped to theirs;
-	// the root from the trusted pool is the trust's own.
-	path = slices.Clone(path)
-	for j, ca := range path {
-		if i := slices.Index(bundle, ca); i >= 0 {
-			path[j] = private[i]
-		}
-	}
 	subjects := make([][]byte, len(private))
 	for i, b := range private {
 		for _, s := range subjects[:i] {
@@ -130,7 +122,12 @@ func newCAChain(bundle, path []*x509.Certificate) *caChain {
 			return nil
 		}
 	}
+	// The issuer is kept: its private copy (the root from the trusted pool
+	// is the trust's own).
 	issuer := path[0]
+	if i := slices.Index(bundle, issuer); i >= 0 {
+		issuer = private[i]
+	}
 	pub, ok := issuer.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		return nil

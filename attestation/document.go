@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/enclavekit/enclavekit/internal/cborhead"
 )
 
 // Limits enforced by [Parse]. Every size is checked before the value is
@@ -275,7 +277,7 @@ func parseRaw(data []byte, kind docKind) (*rawDocument, error) {
 	// canonical envelope has one length. A longer input encodes some
 	// length in more bytes than it needs (98 04 for 84, 5a for 59, ...):
 	// not forgeable, but it would give one document endless encodings.
-	if want := 1 + 1 + len(protectedES384) + 1 + headLen(len(msg.Payload)) + len(msg.Payload) + 2 + 96; len(in) != want {
+	if want := 1 + 1 + len(protectedES384) + 1 + cborhead.Len(uint64(len(msg.Payload))) + len(msg.Payload) + 2 + 96; len(in) != want {
 		return nil, &MalformedError{Field: "COSE_Sign1", Reason: fmt.Sprintf("%d bytes where its contents take %d: a length is not in CBOR's shortest form", len(in), want)}
 	}
 	rd := &rawDocument{kind: kind, payload: msg.Payload, signature: msg.Signature}
@@ -751,19 +753,4 @@ func truncate(s string) string {
 		return s[:40] + "..."
 	}
 	return s
-}
-
-// headLen is the size of the shortest CBOR head for a length of n.
-func headLen(n int) int {
-	switch {
-	case n < 24:
-		return 1
-	case n <= 0xff:
-		return 2
-	case n <= 0xffff:
-		return 3
-	case uint64(n) <= 0xffffffff:
-		return 5
-	}
-	return 9
 }

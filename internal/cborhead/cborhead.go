@@ -21,6 +21,21 @@ func Append(b []byte, major byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
+// Len returns the length of the head Append writes for argument n.
+func Len(n uint64) int {
+	switch {
+	case n < 24:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	case n <= 0xffffffff:
+		return 5
+	}
+	return 9
+}
+
 // Read reads the head at the start of b and returns its major type, its
 // argument and the bytes after it. ok is false, and the other results
 // zero, when b is empty or truncated, when the argument is not in its

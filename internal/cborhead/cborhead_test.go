@@ -98,3 +98,12 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestLen: Len is the length of what Append writes, at every boundary.
+func TestLen(t *testing.T) {
+	for _, n := range []uint64{0, 23, 24, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 0x100000000, 1<<64 - 1} {
+		if got, want := cborhead.Len(n), len(cborhead.Append(nil, 2, n)); got != want {
+			t.Errorf("Len(%d) = %d, Append writes %d", n, got, want)
+		}
+	}
+}

@@ -54,12 +54,12 @@ func checkConnectFlags(c *config) error {
 	}
 	// "unix:///PATH" splits as host "unix", port "///PATH": refuse any
 	// scheme here rather than fail the dial.
-	if _, _, err := net.SplitHostPort(c.connect); err != nil || strings.Contains(c.connect, "://") {
-		err := usagef("--connect %q: want HOST:PORT", c.connect)
-		if strings.Contains(c.connect, "://") {
-			err = cli.WithHint(err, "--connect takes a bare HOST:PORT (TCP), not a tcp://, unix:// or vsock:// address; a vsock enclave is reached through host-proxy ingress")
-		}
-		return err
+	if strings.Contains(c.connect, "://") {
+		return cli.WithHint(usagef("--connect %q: want HOST:PORT", c.connect),
+			"--connect takes a bare HOST:PORT (TCP), not a tcp://, unix:// or vsock:// address; a vsock enclave is reached through host-proxy ingress")
+	}
+	if _, _, err := net.SplitHostPort(c.connect); err != nil {
+		return usagef("--connect %q: want HOST:PORT", c.connect)
 	}
 	// Without expected PCRs any genuine enclave passes, one the parent
 	// instance runs itself (with its own image) included.
