@@ -149,28 +149,24 @@ type attestedLimits struct {
 	hsRate, hsBurst     int
 }
 
+// orDefault is an attested listener bound: def for 0, v otherwise; a
+// negative v is also an ErrConfig naming the bound, added to errs.
+func orDefault[T int | time.Duration](errs *[]error, name string, v, def T) T {
+	if v < 0 {
+		*errs = append(*errs, fmt.Errorf("%w: attested listener: %s is negative (%v); 0 is the default, %v", ErrConfig, name, v, def))
+	}
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
 // limits checks cfg's bounds, reporting every negative one, and
 // returns them with the defaults filled in.
 func (cfg *AttestedConfig) limits() (attestedLimits, error) {
 	var errs []error
-	dur := func(name string, v, def time.Duration) time.Duration {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%w: attested listener: %s is negative (%v); 0 is the default, %v", ErrConfig, name, v, def))
-		}
-		if v == 0 {
-			return def
-		}
-		return v
-	}
-	count := func(name string, v, def int) int {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%w: attested listener: %s is negative (%d); 0 is the default, %d", ErrConfig, name, v, def))
-		}
-		if v == 0 {
-			return def
-		}
-		return v
-	}
+	dur := func(name string, v, def time.Duration) time.Duration { return orDefault(&errs, name, v, def) }
+	count := func(name string, v, def int) int { return orDefault(&errs, name, v, def) }
 	lim := attestedLimits{
 		header:  dur("HeaderTimeout", cfg.HeaderTimeout, DefaultAttestedHeaderTimeout),
 		idle:    dur("IdleTimeout", cfg.IdleTimeout, DefaultAttestedIdleTimeout),

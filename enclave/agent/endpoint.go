@@ -256,7 +256,8 @@ func (e *endpoint) attest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAttestationRequestBody))
-	if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("body over %d bytes", MaxAttestationRequestBody))
 		return
 	} else if err != nil {

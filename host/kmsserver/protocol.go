@@ -60,8 +60,8 @@ func wrongType(te *gojson.UnmarshalTypeError) *APIError {
 		if i := strings.LastIndexByte(field, '.'); i >= 0 {
 			field = field[:i]
 		}
-		want, got = jsonType(reflect.TypeFor[[]byte]()), "array"
-	} else if got == "string" && want == jsonType(reflect.TypeFor[[]byte]()) {
+		want, got = blobType, "array"
+	} else if got == "string" && want == blobType {
 		// A string that is not standard padded base64.
 		return apiErr(CodeSerialization, "member %s is not a valid base64-encoded blob", field)
 	}
@@ -88,7 +88,7 @@ func jsonType(t reflect.Type) string {
 		return "number"
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 {
-			return "base64-encoded blob"
+			return blobType
 		}
 		return "array of " + plural(jsonType(t.Elem()))
 	case reflect.Map:
@@ -100,6 +100,9 @@ func jsonType(t reflect.Type) string {
 	}
 }
 
+// blobType is a []byte member's JSON type.
+const blobType = "base64-encoded blob"
+
 // plural makes a JSON type name plural for "array of ...".
 func plural(s string) string {
 	switch {
@@ -107,8 +110,6 @@ func plural(s string) string {
 		// "array of arrays of strings", "array of objects with string values"
 		head, tail, _ := strings.Cut(s, " ")
 		return head + "s " + tail
-	case s == "base64-encoded blob":
-		return "base64-encoded blobs"
 	default:
 		return s + "s"
 	}

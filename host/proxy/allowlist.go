@@ -200,16 +200,17 @@ func specialKind(ip netip.Addr) string {
 		return "multicast"
 	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		return "broadcast"
-	case ip.Is6() && netip.MustParsePrefix("fd00:ec2::/32").Contains(ip):
+	case ip.Is6() && imdsV6.Contains(ip):
 		return "link-local (instance metadata)"
 	}
 	return ""
 }
 
 var (
-	ipv4Compatible = netip.MustParsePrefix("::/96")        // ::a.b.c.d (RFC 4291, deprecated)
-	nat64          = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64 prefix (RFC 6052)
-	sixToFour      = netip.MustParsePrefix("2002::/16")    // 6to4 (RFC 3056): 2002:AABB:CCDD::/48
+	ipv4Compatible = netip.MustParsePrefix("::/96")         // ::a.b.c.d (RFC 4291, deprecated)
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")  // well-known NAT64 prefix (RFC 6052)
+	imdsV6         = netip.MustParsePrefix("fd00:ec2::/32") // EC2's IPv6 link-local services (IMDS, DNS, NTP)
+	sixToFour      = netip.MustParsePrefix("2002::/16")     // 6to4 (RFC 3056): 2002:AABB:CCDD::/48
 )
 
 // embeddedIPv4 returns the IPv4 address an IPv6 address carries in a form
@@ -248,7 +249,7 @@ func specialRange(ip netip.Addr) netip.Prefix {
 		bits = 10 // fe80::/10
 	case ip.Is6() && ip.IsMulticast():
 		bits = 8 // ff00::/8
-	case ip.Is6() && netip.MustParsePrefix("fd00:ec2::/32").Contains(ip):
+	case ip.Is6() && imdsV6.Contains(ip):
 		bits = 32
 	}
 	p, _ := ip.Prefix(bits)
