@@ -104,8 +104,7 @@ func serverConfigError(o *serveOptions, f *kmsconfig.File, err error) error {
 	out, plain := make(kmsserver.ConfigErrors, len(errs)), false
 	for i, e := range errs {
 		out[i] = e
-		var ce *kmsserver.ConfigError
-		if errors.As(e, &ce) && ce.Setting == "listen" && strings.HasPrefix(ce.Reason, "plain HTTP") {
+		if errors.Is(e, kmsserver.ErrPlainHTTP) {
 			out[i] = &messageError{err: e, msg: fmt.Sprintf("%s %s: plain HTTP on an address that is not loopback", addrName(o.listen, "--listen", "listen"), f.Listen)}
 			plain = true
 		}

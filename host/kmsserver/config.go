@@ -183,17 +183,26 @@ type Config struct {
 // [NewServer].
 var ErrConfig = errors.New("kmsserver: invalid configuration")
 
+// ErrPlainHTTP is matched (errors.Is), beside [ErrConfig], by the
+// configuration error of a plain-HTTP listener on an address that is not
+// loopback (no TLSConfig, no InsecureHTTPUnsafe).
+var ErrPlainHTTP = errors.New("kmsserver: plain HTTP on an address that is not loopback")
+
 // ConfigError is one problem in a [Config]: Setting names it in words
 // ("root key", "access key \"AKIA...\""), Reason says what is wrong.
 type ConfigError struct {
 	Setting string
 	Reason  string
+
+	kind error // a sentinel it matches beside ErrConfig, or nil
 }
 
 func (e *ConfigError) Error() string { return "kmsserver: " + e.Setting + ": " + e.Reason }
 
-// Is matches [ErrConfig].
-func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+// Is matches [ErrConfig], and [ErrPlainHTTP] for that refusal.
+func (e *ConfigError) Is(target error) bool {
+	return target == ErrConfig || (e.kind != nil && target == e.kind)
+}
 
 // ConfigErrors aggregates every problem found in a [Config], so that an
 // operator sees them all at once. It matches [ErrConfig].
@@ -322,7 +331,7 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 		bad("key usage flush interval", "negative")
 	}
 	if cfg.TLSConfig == nil && !cfg.InsecureHTTPUnsafe && !isLoopback(cfg.Listen) {
-		bad("listen", "plain HTTP on %s, which is not a loopback address: configure TLS (tls: cert and key, or --tls-cert and --tls-key), or allow it explicitly with insecure_http_unsafe", cfg.Listen)
+		errs = append(errs, &ConfigError{Setting: "listen", kind: ErrPlainHTTP, Reason: fmt.Sprintf("plain HTTP on %s, which is not a loopback address: configure TLS (tls: cert and key, or --tls-cert and --tls-key), or allow it explicitly with insecure_http_unsafe", cfg.Listen)})
 	}
 	ids := make([]string, 0, len(cfg.AccessKeys))
 	for id := range cfg.AccessKeys {

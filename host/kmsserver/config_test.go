@@ -86,6 +86,9 @@ func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Setting != "listen" || !strings.Contains(ce.Reason, "insecure_http_unsafe") {
 		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
 	}
+	if !errors.Is(err, ErrPlainHTTP) || !errors.Is(err, ErrConfig) {
+		t.Fatalf("plain HTTP on 0.0.0.0: %v does not match ErrPlainHTTP and ErrConfig", err)
+	}
 	c := base()
 	c.InsecureHTTPUnsafe = true
 	if _, err := NewServer(c); err != nil {
