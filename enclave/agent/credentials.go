@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -54,13 +53,9 @@ const credentialsHeader = "X-Enclavekit-Credentials"
 // maxCredentialsBody bounds the credential endpoint's answer.
 const maxCredentialsBody = 64 << 10
 
-// maxCredentialsHeader bounds the credential endpoint's status line and
-// headers (http.Transport.MaxResponseHeaderBytes; its default is 10 MiB).
-// host-proxy's route sends four short lines (Cache-Control, Content-Type,
-// Content-Length, Date). Unbounded, a parent answering with 10 MiB of
-// short distinct lines cost the agent ~160 MiB of heap per fetch: each
-// line is a map entry, key and value (TestCredentialsHeaderBound).
-const maxCredentialsHeader = 16 << 10
+// maxCredentialsHeader bounds the credential route's answer head
+// (TestCredentialsHeaderBound): transport.RouteHTTP's bound.
+const maxCredentialsHeader = transport.MaxRouteHeader
 
 // EndpointCredentials fetches credentials from the host over a transport
 // address (vsock in production): an HTTP GET of Path, with Host localhost
@@ -111,14 +106,7 @@ func (p *EndpointCredentials) Retrieve(ctx context.Context) (aws.Credentials, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Transport: &http.Transport{
-		Proxy:                  nil,
-		DisableKeepAlives:      true,
-		MaxResponseHeaderBytes: maxCredentialsHeader,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return transport.Dial(ctx, addr)
-		},
-	}}
+	client := &http.Client{Transport: transport.RouteHTTP(addr)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost"+path, nil)
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("%w: %w", ErrCredentials, err)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -34,14 +33,9 @@ const (
 // let it bound nothing.
 const MaxClockStepLimit = time.Hour
 
-// maxTimeHeader bounds the time route's status line and headers
-// (http.Transport.MaxResponseHeaderBytes; its default is 10 MiB).
-// host-proxy's route sends four short lines (Cache-Control, Content-Type,
-// Content-Length, Date). Unbounded, a parent answering with 10 MiB of
-// short distinct lines cost the enclave ~160 MiB of heap, at boot, before
-// the application runs: each line is a map entry, key and value
-// (TestSyncClockHeaderBound).
-const maxTimeHeader = 16 << 10
+// maxTimeHeader bounds the time route's answer head
+// (TestSyncClockHeaderBound): transport.RouteHTTP's bound.
+const maxTimeHeader = transport.MaxRouteHeader
 
 // DefaultClockFloor is the earliest time a set clock can show: an enclave
 // clock before it is taken as unset, and the host's time, if after it, is
@@ -165,9 +159,7 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boot: time route: %w", err)
 	}
-	client := &http.Client{Timeout: 2 * c.MaxRTT, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
-		MaxResponseHeaderBytes: maxTimeHeader,
-		DialContext:            func(ctx context.Context, _, _ string) (net.Conn, error) { return transport.Dial(ctx, addr) }}}
+	client := &http.Client{Timeout: 2 * c.MaxRTT, Transport: transport.RouteHTTP(addr)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://localhost"+c.Path, nil)
 	if err != nil {
 		return nil, err
