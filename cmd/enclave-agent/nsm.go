@@ -64,9 +64,11 @@ func (a *app) openNSM() (enclave.NSM, error) {
 			return nil, cli.Usagef("--image-measurements: %v", err)
 		}
 		if pcrs, err = emulator.ParseMeasurements(b); err != nil {
-			// The file's problem, in its own terms: no package prefix.
-			msg := strings.TrimPrefix(err.Error(), emulator.ErrConfig.Error()+": ")
-			return nil, usagef("--image-measurements %s: %s", a.g.measurements, strings.TrimPrefix(msg, "measurements: "))
+			var me *emulator.MeasurementsError
+			if errors.As(err, &me) { // the file's problem, in its own terms
+				return nil, usagef("--image-measurements %s: %s", a.g.measurements, me.Reason)
+			}
+			return nil, err
 		}
 		for i := range pcrs {
 			from[i] = "--image-measurements " + a.g.measurements
@@ -92,19 +94,11 @@ func (a *app) openNSM() (enclave.NSM, error) {
 			return nil, err
 		}
 	}
-	if err := checkImage(pcrs, from, a.g.measurements, a.g.debugMode); err != nil {
-		return nil, err
-	}
 	emu, err := emulator.New(&emulator.Config{
 		PCRs: pcrs, Debug: a.g.debugMode, StateDir: a.g.emulatorState, Region: a.g.region, Logger: log,
 	})
 	if err != nil {
-		if errors.Is(err, emulator.ErrConfig) {
-			// checkImage has said the known ones in the CLI's terms.
-			msg := strings.TrimPrefix(err.Error(), emulator.ErrConfig.Error()+": ")
-			return nil, cli.WithHint(usagef("--nsm emulator: %s", msg), hintNoImage)
-		}
-		return nil, err
+		return nil, imageError(err, pcrs, from, a.g.measurements)
 	}
 	if a.g.emulatorRootOut != "" {
 		if err := writeFile("--emulator-root-out", a.g.emulatorRootOut, emu.RootPEM(), 0o644); err != nil {
@@ -118,40 +112,37 @@ func (a *app) openNSM() (enclave.NSM, error) {
 // hintNoImage says how to give the emulator its image.
 const hintNoImage = "the emulator boots an image: give its PCR0 with --pcr0 HEX or --image-measurements FILE, or --debug-mode for a debug-mode enclave"
 
-// checkImage refuses, as usage errors naming the flags (or the file) the
-// values came from, the boot measurements that [emulator.New] refuses
-// with ErrConfig: none without --debug-mode, PCR0-PCR2 with it, and a
-// PCR0 of all zeros (debug mode, unless said so). from names the source
-// of each PCR in pcrs; file is --image-measurements ("" if not given).
-// The emulator still checks them itself.
-func checkImage(pcrs map[int][]byte, from map[int]string, file string, debug bool) error {
-	if debug {
+// imageError says err, emulator.New's, in the CLI's terms: the boot
+// measurements it refuses (none without --debug-mode, PCR0-PCR2 with it, a
+// PCR0 of all zeros without it) as usage errors naming the flags (or the
+// file) the values came from. from names the source of each PCR in pcrs;
+// file is --image-measurements ("" if not given).
+func imageError(err error, pcrs map[int][]byte, from map[int]string, file string) error {
+	switch {
+	case errors.Is(err, emulator.ErrDebugWithImage):
 		var given []string
 		for i := range 3 {
 			if _, ok := pcrs[i]; ok && !slices.Contains(given, from[i]) {
 				given = append(given, from[i])
 			}
 		}
-		if len(given) > 0 {
-			return cli.WithHint(usagef("--debug-mode with %s: a debug-mode enclave's PCR0, PCR1 and PCR2 are all zero", strings.Join(given, " and ")),
-				"give --debug-mode for a debug-mode enclave, or the image's measurements without it")
-		}
-		return nil
-	}
-	pcr0, ok := pcrs[0]
-	switch {
-	case !ok && file != "":
+		return cli.WithHint(usagef("--debug-mode with %s: a debug-mode enclave's PCR0, PCR1 and PCR2 are all zero", strings.Join(given, " and ")),
+			"give --debug-mode for a debug-mode enclave, or the image's measurements without it")
+	case errors.Is(err, emulator.ErrNoImage) && file != "":
 		return cli.WithHint(usagef("--image-measurements %s: no PCR0 (the image measurement)", file), hintNoImage)
-	case !ok:
+	case errors.Is(err, emulator.ErrNoImage):
 		return cli.WithHint(usagef("--nsm emulator: no image measurement (PCR0) given"), hintNoImage)
-	case !slices.ContainsFunc(pcr0, func(b byte) bool { return b != 0 }):
+	case errors.Is(err, emulator.ErrZeroPCR0):
 		src := from[0] + ":"
 		if file != "" && from[0] == "--image-measurements "+file {
 			src += " PCR0"
 		}
 		return cli.WithHint(usagef("%s all zero is a debug-mode enclave", src), "give --debug-mode for a debug-mode enclave")
+	case errors.Is(err, emulator.ErrConfig):
+		msg := strings.TrimPrefix(err.Error(), emulator.ErrConfig.Error()+": ")
+		return cli.WithHint(usagef("--nsm emulator: %s", msg), hintNoImage)
 	}
-	return nil
+	return err
 }
 
 func (a *app) attest(args []string) error {

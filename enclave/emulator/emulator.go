@@ -46,6 +46,17 @@ const (
 // ErrConfig is wrapped by every configuration error of [New].
 var ErrConfig = errors.New("emulator: invalid configuration")
 
+// The boot measurements [New] refuses; each matches [ErrConfig] too.
+var (
+	// ErrDebugWithImage: Config.Debug with PCR0, PCR1 or PCR2 given (a
+	// debug-mode enclave's are all zero).
+	ErrDebugWithImage = fmt.Errorf("%w: debug mode has PCR0-PCR2 all zero; do not also give an image measurement", ErrConfig)
+	// ErrNoImage: no PCR0 and not Config.Debug.
+	ErrNoImage = fmt.Errorf("%w: no image measurement: give PCR0 or choose debug mode", ErrConfig)
+	// ErrZeroPCR0: a PCR0 of all zeros without Config.Debug.
+	ErrZeroPCR0 = fmt.Errorf("%w: PCR0 all zero is debug mode: choose debug mode explicitly", ErrConfig)
+)
+
 // Config configures an [Emulator]. A nil *Config is not accepted: the image
 // measurement (or debug mode) must be chosen explicitly.
 type Config struct {
@@ -137,11 +148,11 @@ func New(cfg *Config) (*Emulator, error) {
 	_, has2 := cfg.PCRs[2]
 	switch {
 	case cfg.Debug && (has0 || has1 || has2):
-		return nil, fmt.Errorf("%w: debug mode has PCR0-PCR2 all zero; do not also give an image measurement", ErrConfig)
+		return nil, ErrDebugWithImage
 	case !cfg.Debug && !has0:
-		return nil, fmt.Errorf("%w: no image measurement: give PCR0 or choose debug mode", ErrConfig)
+		return nil, ErrNoImage
 	case !cfg.Debug && isZero(cfg.PCRs[0]):
-		return nil, fmt.Errorf("%w: PCR0 all zero is debug mode: choose debug mode explicitly", ErrConfig)
+		return nil, ErrZeroPCR0
 	}
 
 	now := e.clock()

@@ -587,3 +587,25 @@ func TestNitroTPMDocuments(t *testing.T) {
 		t.Error("oversized nonce accepted")
 	}
 }
+
+// TestNewImageSentinels: each boot measurement New refuses is its own
+// sentinel, matching ErrConfig too, so a caller (enclave-agent) can say it
+// in its own terms without reading the message.
+func TestNewImageSentinels(t *testing.T) {
+	pcr := func(b byte) []byte { v := make([]byte, 48); v[0] = b; return v }
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want error
+	}{
+		{"debug with PCR0", Config{Debug: true, PCRs: map[int][]byte{0: pcr(1)}}, ErrDebugWithImage},
+		{"debug with PCR2", Config{Debug: true, PCRs: map[int][]byte{2: pcr(1)}}, ErrDebugWithImage},
+		{"no PCR0", Config{PCRs: map[int][]byte{1: pcr(1)}}, ErrNoImage},
+		{"PCR0 all zero", Config{PCRs: map[int][]byte{0: pcr(0)}}, ErrZeroPCR0},
+	} {
+		e, err := New(&tc.cfg)
+		if e != nil || !errors.Is(err, tc.want) || !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want %v (and ErrConfig)", tc.name, err, tc.want)
+		}
+	}
+}

@@ -14,51 +14,66 @@ import (
 	"github.com/enclavekit/enclavekit/enclave"
 )
 
+// MeasurementsError is ParseMeasurements' refusal of a file: Reason says
+// what is wrong in the file's own terms (JSON, its keys and values). It
+// matches [ErrConfig].
+type MeasurementsError struct{ Reason string }
+
+func (e *MeasurementsError) Error() string { return ErrConfig.Error() + ": measurements: " + e.Reason }
+
+// Is matches [ErrConfig].
+func (e *MeasurementsError) Is(target error) bool { return target == ErrConfig }
+
+func measurementsErr(format string, args ...any) error {
+	return &MeasurementsError{Reason: fmt.Sprintf(format, args...)}
+}
+
 // ParseMeasurements reads image measurements as `nitro-cli describe-eif`
 // and `nitro-cli build-enclave` print them: either their whole JSON output
 // (the "Measurements" object is used, other keys ignored) or the
 // Measurements object alone, {"HashAlgorithm": "Sha384 { ... }", "PCR0":
 // "hex", "PCR1": ..., "PCR2": ..., "PCR8": ...}. It returns the PCRs by
 // index, for [Config.PCRs]. Values must be 48 bytes of hex; indices 0-15.
+// A file it refuses is a [*MeasurementsError].
 func ParseMeasurements(data []byte) (map[int][]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("%w: measurements: %s", ErrConfig, jsonProblem(data, err))
+		return nil, measurementsErr("%s", jsonProblem(data, err))
 	}
 	if m, ok := top["Measurements"]; ok {
 		top = nil
 		if err := json.Unmarshal(m, &top); err != nil {
-			return nil, fmt.Errorf("%w: measurements: Measurements: %s", ErrConfig, jsonProblem(m, err))
+			return nil, measurementsErr("Measurements: %s", jsonProblem(m, err))
 		}
 	}
 	pcrs := make(map[int][]byte)
 	for k, raw := range top {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, fmt.Errorf("%w: measurements: %s is not a string", ErrConfig, k)
+			return nil, measurementsErr("%s is not a string", k)
 		}
 		if k == "HashAlgorithm" {
 			if !strings.HasPrefix(strings.ToLower(s), "sha384") {
-				return nil, fmt.Errorf("%w: measurements: hash algorithm %q, want Sha384", ErrConfig, s)
+				return nil, measurementsErr("hash algorithm %q, want Sha384", s)
 			}
 			continue
 		}
 		n, ok := strings.CutPrefix(k, "PCR")
 		if !ok {
-			return nil, fmt.Errorf("%w: measurements: unknown key %q", ErrConfig, k)
+			return nil, measurementsErr("unknown key %q", k)
 		}
 		i, err := strconv.Atoi(n)
 		if err != nil || i < 0 || i >= enclave.BootLockedPCRs || strconv.Itoa(i) != n {
-			return nil, fmt.Errorf("%w: measurements: bad PCR key %q (PCR0-PCR15)", ErrConfig, k)
+			return nil, measurementsErr("bad PCR key %q (PCR0-PCR15)", k)
 		}
 		v, err := ParsePCRHex(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: measurements: %s: %v", ErrConfig, k, err)
+			return nil, measurementsErr("%s: %v", k, err)
 		}
 		pcrs[i] = v
 	}
 	if len(pcrs) == 0 {
-		return nil, fmt.Errorf("%w: measurements: no PCR values", ErrConfig)
+		return nil, measurementsErr("no PCR values")
 	}
 	return pcrs, nil
 }
