@@ -120,22 +120,15 @@ func serverConfigError(o *serveOptions, f *kmsconfig.File, err error) error {
 // longest first; operators are shown the message without them.
 var packagePrefixes = []string{"kmsconfig: invalid configuration: ", "kmsconfig: ", "kmsserver: "}
 
-// operatorError strips Go package prefixes from err's message (at the
-// start of a line or after "WHAT: "), keeping err (its exit status and
-// hints) underneath.
+// operatorError strips Go package prefixes from err's message wherever a
+// wrapped message starts ([cli.TrimPrefixes]: at the start of a line,
+// after "WHAT: " or "("; not inside quotes), keeping err (its exit status
+// and hints) underneath.
 func operatorError(err error) error {
 	if err == nil {
 		return nil
 	}
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		for _, p := range packagePrefixes {
-			l = strings.TrimPrefix(l, p)
-			l = strings.ReplaceAll(l, ": "+p, ": ")
-		}
-		lines[i] = l
-	}
-	if msg := strings.Join(lines, "\n"); msg != err.Error() {
+	if msg := cli.TrimPrefixes(err.Error(), packagePrefixes); msg != err.Error() {
 		return &messageError{msg: msg, err: err}
 	}
 	return err

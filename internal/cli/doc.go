@@ -18,7 +18,9 @@
 //     "version".
 //   - [ParseFlags]: the flag package's parsing with the commands' own
 //     messages ("unknown flag --bogus", `--max-age "abc": want a duration
-//     such as 5m`), names written as [FlagName] writes them.
+//     such as 5m`), names written as [FlagName] writes them;
+//   - [TrimPrefixes]: library errors shown without their Go package
+//     prefixes ("attestation: ", "kmsserver: ").
 //
 // Package clitest beside it registers the script commands the commands'
 // testscript tests share.

@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
 // MediaType identifies the JSON report format.
@@ -254,49 +254,10 @@ func message(err error) string {
 var libPrefixes = []string{"attestedtls: ", "attestation: "}
 
 // plainMessage drops [libPrefixes] from an error's text wherever a
-// wrapped message starts: at the beginning, after ": " and after "(" (a
-// context error wrapping another). Text inside double quotes (a server's
-// own words, quoted by attestedtls) is kept as it is. Only the text
-// changes: callers still match the error itself with errors.Is and
-// errors.As.
-func plainMessage(s string) string {
-	var b strings.Builder
-	start, quoted, escaped := true, false, false
-	for i := 0; i < len(s); {
-		if start && !quoted {
-			if p := libPrefix(s[i:]); p != "" {
-				i += len(p)
-				continue
-			}
-		}
-		c := s[i]
-		b.WriteByte(c)
-		i++
-		start = false
-		switch {
-		case escaped:
-			escaped = false
-		case quoted && c == '\\':
-			escaped = true
-		case c == '"':
-			quoted = !quoted
-		case quoted:
-		case c == '(', c == ' ' && i >= 2 && s[i-2] == ':':
-			start = true
-		}
-	}
-	return b.String()
-}
-
-// libPrefix returns the member of libPrefixes s starts with, or "".
-func libPrefix(s string) string {
-	for _, p := range libPrefixes {
-		if strings.HasPrefix(s, p) {
-			return p
-		}
-	}
-	return ""
-}
+// wrapped message starts, outside quoted server text ([cli.TrimPrefixes]).
+// Only the text changes: callers still match the error itself with
+// errors.Is and errors.As.
+func plainMessage(s string) string { return cli.TrimPrefixes(s, libPrefixes) }
 
 // hint says what would fix or explain a rejection.
 func hint(code string, c *config) string {
