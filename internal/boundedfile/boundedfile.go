@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
+
+	"github.com/enclavekit/enclavekit/internal/readbody"
 )
 
 // Sizes for the limits callers pass to [Read].
@@ -100,24 +103,21 @@ func Read(path string, max int64) ([]byte, error) {
 	if err := check(path, fi, max); err != nil {
 		return nil, err
 	}
-	// One byte over the size, so a file read whole ends without growing
-	// the buffer; never over max+1.
-	b := make([]byte, 0, min(fi.Size(), max)+1)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if int64(len(b)) > max {
-			return nil, &Error{Path: path, Limit: max}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // grow (the size was 0 or the file grew)
-		}
+	// Reading stops one byte past max, so that a file grown since the
+	// checks (or one reporting no size, as /proc files do) is refused
+	// without reading more of it. The buffer is sized from the file's size
+	// (at most max); outgrown buffers are cleared, as files may hold keys.
+	r := io.Reader(f)
+	if max < math.MaxInt64 {
+		r = io.LimitReader(f, max+1)
+	}
+	b, err := readbody.Read(r, fi.Size(), int(min(max, math.MaxInt)), nil)
+	if err == nil && int64(len(b)) > max {
+		err = &Error{Path: path, Limit: max}
+	}
+	if err != nil {
+		clear(b)
+		return nil, err
 	}
 	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,6 +30,15 @@ func TestReadAtLimit(t *testing.T) {
 		if err != nil || len(b) != n {
 			t.Errorf("Read(%d bytes, limit %d) = %d bytes, %v", n, n, len(b), err)
 		}
+	}
+}
+
+// TestReadNoLimit: the largest limit reads the file whole (reading one
+// byte past it must not overflow into reading nothing).
+func TestReadNoLimit(t *testing.T) {
+	b, err := Read(write(t, 100), math.MaxInt64)
+	if err != nil || len(b) != 100 {
+		t.Fatalf("Read(100 bytes, limit MaxInt64) = %d bytes, %v", len(b), err)
 	}
 }
 
