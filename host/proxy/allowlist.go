@@ -207,29 +207,52 @@ func specialKind(ip netip.Addr) string {
 }
 
 var (
-	ipv4Compatible = netip.MustParsePrefix("::/96")         // ::a.b.c.d (RFC 4291, deprecated)
-	nat64          = netip.MustParsePrefix("64:ff9b::/96")  // well-known NAT64 prefix (RFC 6052)
-	imdsV6         = netip.MustParsePrefix("fd00:ec2::/32") // EC2's IPv6 link-local services (IMDS, DNS, NTP)
-	sixToFour      = netip.MustParsePrefix("2002::/16")     // 6to4 (RFC 3056): 2002:AABB:CCDD::/48
+	ipv4Compatible = netip.MustParsePrefix("::/96")          // ::a.b.c.d (RFC 4291, deprecated)
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")   // well-known NAT64 prefix (RFC 6052)
+	nat64Local     = netip.MustParsePrefix("64:ff9b:1::/48") // local-use NAT64 prefix (RFC 8215)
+	imdsV6         = netip.MustParsePrefix("fd00:ec2::/32")  // EC2's IPv6 link-local services (IMDS, DNS, NTP)
+	sixToFour      = netip.MustParsePrefix("2002::/16")      // 6to4 (RFC 3056): 2002:AABB:CCDD::/48
+	teredo         = netip.MustParsePrefix("2001::/32")      // Teredo (RFC 4380): 2001:0:SERVER:FLAGS:PORT:~CLIENT
 )
 
-// embeddedIPv4 returns the IPv4 address an IPv6 address carries in a form
-// that routes to it (IPv4-compatible, NAT64 or 6to4) and the form's name;
-// ok is false for other addresses (IPv4-mapped ones are unmapped before).
-func embeddedIPv4(ip netip.Addr) (v4 netip.Addr, form string, ok bool) {
+// embedding is an IPv4 address carried in an IPv6 address: the form's
+// name, and the bit offset of the IPv4 address in the IPv6 one.
+type embedding struct {
+	v4   netip.Addr
+	form string
+	off  int
+}
+
+// embeddedIPv4 returns the IPv4 addresses an IPv6 address carries in a
+// form that routes to them: IPv4-compatible, NAT64 (well-known or
+// local-use prefix, the IPv4 address in the last 32 bits), 6to4, or
+// Teredo, whose packets go to both its IPv4 addresses (the server's, bits
+// 32-63, and the client's, the last 32 bits inverted). n is 0 for other
+// addresses (IPv4-mapped ones are unmapped before).
+func embeddedIPv4(ip netip.Addr) (e [2]embedding, n int) {
 	if !ip.Is6() || ip.Is4In6() {
-		return v4, "", false
+		return e, 0
 	}
 	b := ip.As16()
+	last := netip.AddrFrom4([4]byte(b[12:16]))
 	switch {
 	case nat64.Contains(ip):
-		return netip.AddrFrom4([4]byte(b[12:16])), "NAT64", true
+		e[0] = embedding{last, "NAT64", 96}
+	case nat64Local.Contains(ip):
+		e[0] = embedding{last, "local-use NAT64", 96}
 	case sixToFour.Contains(ip):
-		return netip.AddrFrom4([4]byte(b[2:6])), "6to4", true
+		e[0] = embedding{netip.AddrFrom4([4]byte(b[2:6])), "6to4", 16}
+	case teredo.Contains(ip):
+		client := [4]byte{^b[12], ^b[13], ^b[14], ^b[15]}
+		e[0] = embedding{netip.AddrFrom4([4]byte(b[4:8])), "Teredo server", 32}
+		e[1] = embedding{netip.AddrFrom4(client), "Teredo client", 96}
+		return e, 2
 	case ipv4Compatible.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback():
-		return netip.AddrFrom4([4]byte(b[12:16])), "IPv4-compatible", true
+		e[0] = embedding{last, "IPv4-compatible", 96}
+	default:
+		return e, 0
 	}
-	return v4, "", false
+	return e, 1
 }
 
 // specialRange is the special range (rule 2) holding ip, which
@@ -267,7 +290,7 @@ func (al *allowList) refusedKind(ip netip.Addr) string {
 // refused is refusedKind with the range an IP or CIDR entry must lie
 // within to let ip through for a name: the special range, the host's own
 // address itself, or, for an embedded IPv4 address, the IPv6 form of its
-// range.
+// range (of both ranges for a Teredo address carrying two refused ones).
 func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	ip = ip.Unmap()
 	if k := specialKind(ip); k != "" {
@@ -276,19 +299,28 @@ func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	if al.isLocal(ip) {
 		return "an address of this host", netip.PrefixFrom(ip, ip.BitLen())
 	}
-	if v4, form, ok := embeddedIPv4(ip); ok {
-		off := 96 // NAT64, IPv4-compatible: the last 32 bits
-		if form == "6to4" {
-			off = 16 // 2002:AABB:CCDD::/48
+	// An embedded IPv4 address refused for itself refuses the IPv6 form;
+	// an entry lets it through only within the IPv6 form of its range,
+	// and within every such range when a Teredo address carries two
+	// (the ranges all hold ip, so the longest is within the others).
+	var kinds []string
+	es, n := embeddedIPv4(ip)
+	for _, e := range es[:n] {
+		bits := 32
+		if k := specialKind(e.v4); k != "" {
+			kinds = append(kinds, fmt.Sprintf("a %s address (%s embedded (%s))", k, e.v4, e.form))
+			bits = specialRange(e.v4).Bits()
+		} else if al.isLocal(e.v4) {
+			kinds = append(kinds, fmt.Sprintf("an address of this host (%s embedded (%s))", e.v4, e.form))
+		} else {
+			continue
 		}
-		if k := specialKind(v4); k != "" {
-			p, _ := ip.Prefix(off + specialRange(v4).Bits())
-			return fmt.Sprintf("a %s address (%s embedded (%s))", k, v4, form), p
+		if p, _ := ip.Prefix(e.off + bits); p.Bits() > rng.Bits() {
+			rng = p
 		}
-		if al.isLocal(v4) {
-			p, _ := ip.Prefix(off + 32)
-			return fmt.Sprintf("an address of this host (%s embedded (%s))", v4, form), p
-		}
+	}
+	if kinds != nil {
+		return strings.Join(kinds, " and "), rng
 	}
 	return "", netip.Prefix{}
 }
@@ -316,8 +348,9 @@ func (al *allowList) listedNarrowly(ip netip.Addr, rng netip.Prefix, port int) b
 //  2. a loopback, link-local (metadata service), unspecified, multicast or
 //     broadcast address, an address of one of the host's own interfaces,
 //     or an IPv6 form embedding any of these IPv4 addresses (IPv4-compatible,
-//     NAT64 64:ff9b::/96, 6to4) is refused (DNS must not steer the enclave
-//     to the parent itself);
+//     NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4, Teredo's server or
+//     client) is refused (DNS must not steer the enclave to the parent
+//     itself);
 //  3. a name entry for the destination name on port allows whatever that
 //     name resolves to at check time.
 //

@@ -37,9 +37,17 @@
 //     169.254.169.254), unspecified, multicast or broadcast address, an
 //     address of one of the parent's own interfaces (its VPC address,
 //     docker0, ...: its services bound to 0.0.0.0 answer there), or an IPv6
-//     form carrying such an IPv4 address (IPv4-compatible ::a.b.c.d, NAT64
-//     64:ff9b::/96, 6to4 2002::/16) is refused unless rule 1 allowed it —
-//     DNS must not steer the enclave to the parent itself;
+//     form carrying such an IPv4 address (IPv4-compatible ::a.b.c.d; NAT64,
+//     the well-known prefix 64:ff9b::/96 of RFC 6052 and the local-use
+//     prefix 64:ff9b:1::/48 of RFC 8215, both with the IPv4 address in the
+//     last 32 bits; 6to4 2002::/16; Teredo 2001::/32) is refused unless
+//     rule 1 allowed it — DNS must not steer the enclave to the parent
+//     itself. A Teredo address (RFC 4380) carries two IPv4 addresses, its
+//     server's in bits 32-63 and its client's, inverted, in the last 32
+//     bits; a relay sends the packets to the client's address and its
+//     bubbles, to open a NAT, through the server's, so the address is
+//     refused when either IPv4 address is, and rule 1 must name it within
+//     the IPv6 forms of both ranges;
 //  3. a name entry for the destination name and port allows whatever the
 //     name resolves to at check time.
 //
