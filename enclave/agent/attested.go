@@ -365,19 +365,5 @@ func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	select {
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("agent: attested serve: %w", err)
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-errc
-		return nil
-	}
+	return serveUntilDone(ctx, srv, func() error { return srv.ServeTLS(ln, "", "") }, "agent: attested serve")
 }

@@ -369,11 +369,22 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 	// A connection over the bound waits in the kernel's accept queue,
 	// costing the enclave nothing (EndpointConfig.MaxConns).
 	ln = netutil.LimitListener(ln, conns)
+	return serveUntilDone(ctx, srv, func() error { return srv.Serve(ln) }, "agent: serve")
+}
+
+// serveUntilDone runs serve (srv's Serve or ServeTLS on its listener)
+// until ctx is done, then shuts srv down gracefully, waiting up to 5 s for
+// the requests in flight, and returns nil. Another error that stops serve
+// first is returned after what: "WHAT: ERR".
+func serveUntilDone(ctx context.Context, srv *http.Server, serve func() error, what string) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("agent: serve: %w", err)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", what, err)
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
