@@ -303,16 +303,9 @@ func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte,
 	if !passThroughOps[op] {
 		return nil, &kmsError{400, "UnknownOperationException", "operation " + op + " is not known to the local KMS endpoint"}
 	}
-	status, resp, err := e.c.rawCall(ctx, op, body)
+	resp, out, err := e.upstream(ctx, op, body)
 	if err != nil {
 		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, upstreamError(status, resp)
-	}
-	var out map[string]json.RawMessage
-	if err := json.Unmarshal(resp, &out); err != nil {
-		return nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
 	}
 	if f, ok := refuseSecrets(resp, out); ok {
 		return nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " carries " + strconv.Quote(f) + ": refused"}
@@ -321,6 +314,25 @@ func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte,
 		return nil, err
 	}
 	return resp, nil
+}
+
+// upstream sends the request body of operation op to the key service and
+// returns its answer and the answer's members; an error answer comes back
+// as the key service's error ([upstreamError]), an answer that is not a
+// JSON object as a KMSInternalException.
+func (e *KMSEndpoint) upstream(ctx context.Context, op string, body []byte) ([]byte, map[string]json.RawMessage, error) {
+	status, resp, err := e.c.rawCall(ctx, op, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if status != http.StatusOK {
+		return nil, nil, upstreamError(status, resp)
+	}
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
+	}
+	return resp, out, nil
 }
 
 // caseTwins returns two member names of m that differ only in case
@@ -529,16 +541,9 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 		rj = append(rj, rcpt.KeyEncryptionAlgorithm...)
 		return append(rj, `"}`...)
 	})
-	status, resp, err := e.c.rawCall(ctx, op, body)
+	resp, out, err := e.upstream(ctx, op, body)
 	if err != nil {
 		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, upstreamError(status, resp)
-	}
-	var out map[string]json.RawMessage
-	if err := json.Unmarshal(resp, &out); err != nil {
-		return nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
 	}
 	var cfr []byte
 	if v := out["CiphertextForRecipient"]; present(v) {
