@@ -164,7 +164,7 @@ Global flags (accepted before or after the command):
                             of its own
   --credentials-path PATH   HTTP path there (default /credentials)
   --key-rotation DUR        replace the recipient RSA key this often (default 1h;
-                            0 is the default; negative is refused)
+                            at least 1m; 0 is the default; negative is refused)
   --log-level LEVEL         debug, info (default), warn or error
   --version                 print the version and exit
   -h, --help                print this help and exit

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enclavekit/enclavekit/enclave/agent"
 	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
@@ -32,8 +33,9 @@ type globals struct {
 }
 
 // check refuses values and combinations of global flags that no command
-// may run with, once every flag is parsed: a negative --key-rotation, and
-// --credentials-endpoint without --kms-account.
+// may run with, once every flag is parsed: a negative --key-rotation or one
+// below agent.MinKeyRotation, and --credentials-endpoint without
+// --kms-account.
 //
 // The parent instance serves --credentials-endpoint, and it is an attacker
 // here: it could hand in credentials for an account of its own, where
@@ -44,11 +46,18 @@ type globals struct {
 // account: the rule is whole, with no escape hatch (kms-server has an
 // account too, its account_id).
 func (g *globals) check() error {
+	const rotationHint = "--key-rotation DUR replaces the recipient RSA key at its first use DUR after it was made " +
+		"(at least 1m; the default is 1h; 0 is the default); a key that never rotates is not offered"
 	if g.keyRotation < 0 {
 		// The library reads a negative period as "never rotate": a
 		// weaker key lifetime no one should get by a sign slip.
-		return cli.WithHint(usagef("--key-rotation %v: must not be negative", g.keyRotation),
-			"--key-rotation DUR replaces the recipient RSA key at its first use DUR after it was made (the default is 1h; 0 is the default); a key that never rotates is not offered")
+		return cli.WithHint(usagef("--key-rotation %v: must not be negative", g.keyRotation), rotationHint)
+	}
+	if g.keyRotation > 0 && g.keyRotation < agent.MinKeyRotation {
+		// agent.New refuses it too (KeyRotationError); refused here
+		// before anything runs, for commands that make no RSA key.
+		return cli.WithHint(usagef("--key-rotation %v: below the minimum, %v: each rotation generates an RSA key (about 100 ms of CPU), "+
+			"so nearly every request would wait for one", g.keyRotation, agent.MinKeyRotation), rotationHint)
 	}
 	if g.credEndpoint != "" && g.kmsAccount == "" {
 		return cli.WithHint(usagef("--credentials-endpoint without --kms-account: the parent instance supplies these credentials, "+

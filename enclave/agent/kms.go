@@ -43,6 +43,13 @@ const (
 	maxKMSHeaderBytes = 64 << 10
 )
 
+// MinKeyRotation is the shortest Config.KeyRotation [New] accepts. A
+// rotation generates an RSA-2048 key, 63-230 ms of CPU (BenchmarkKeyRotation,
+// docs/PERFORMANCE.md), under the lock every request takes for the key:
+// with a period of a few milliseconds nearly every request would wait for
+// one. At one a minute it costs at most 0.4 % of a core.
+const MinKeyRotation = time.Minute
+
 // Sentinel errors.
 var (
 	// ErrConfig is wrapped by every configuration error of [New].
@@ -118,8 +125,10 @@ type Config struct {
 	ExpiryWindow time.Duration
 	// KeyBits is the RSA key size; 0 is 2048 (what KMS accepts).
 	KeyBits int
-	// KeyRotation is how often the RSA key is replaced; 0 is
-	// DefaultKeyRotation; negative never rotates.
+	// KeyRotation is how often the RSA key is replaced: at its first use
+	// KeyRotation after it was made. 0 is DefaultKeyRotation; negative
+	// never rotates; a positive period below [MinKeyRotation] is refused
+	// ([KeyRotationError]).
 	KeyRotation time.Duration
 	// Timeout bounds each KMS call; 0 is DefaultTimeout.
 	Timeout time.Duration
@@ -128,6 +137,21 @@ type Config struct {
 	// Logger; nil is slog.Default().
 	Logger *slog.Logger
 }
+
+// KeyRotationError reports a Config.KeyRotation that is positive but
+// below [MinKeyRotation]. errors.Is matches [ErrConfig].
+type KeyRotationError struct {
+	// KeyRotation is the period asked for; Min is MinKeyRotation.
+	KeyRotation, Min time.Duration
+}
+
+func (e *KeyRotationError) Error() string {
+	return fmt.Sprintf("agent: invalid configuration: KeyRotation %v is below the minimum, %v: each rotation generates an RSA key "+
+		"(about 100 ms of CPU), so nearly every request would wait for one; 0 is DefaultKeyRotation (%v)", e.KeyRotation, e.Min, DefaultKeyRotation)
+}
+
+// Is reports whether target is [ErrConfig].
+func (e *KeyRotationError) Is(target error) bool { return target == ErrConfig }
 
 // Client calls KMS with Recipient and returns plaintext only inside the
 // enclave. It is safe for concurrent use.
@@ -162,6 +186,9 @@ func New(cfg *Config) (*Client, error) {
 	}
 	if cfg.KMSAccount != "" && !validAccount(cfg.KMSAccount) {
 		return nil, fmt.Errorf("%w: KMS account %q: want a 12-digit AWS account ID", ErrConfig, cfg.KMSAccount)
+	}
+	if cfg.KeyRotation > 0 && cfg.KeyRotation < MinKeyRotation {
+		return nil, &KeyRotationError{KeyRotation: cfg.KeyRotation, Min: MinKeyRotation}
 	}
 	if _, fromParent := cfg.Credentials.(*EndpointCredentials); fromParent && cfg.KMSAccount == "" {
 		return nil, fmt.Errorf("%w: EndpointCredentials without KMSAccount: the parent instance supplies those credentials, "+

@@ -307,3 +307,39 @@ func TestCredentialsRefreshedBeforeExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyRotationMinimum: a KeyRotation below MinKeyRotation would make
+// the agent generate an RSA key (about 100 ms of CPU, under the keyring's
+// lock) at nearly every request; New refuses it with a KeyRotationError.
+// 0 (DefaultKeyRotation), MinKeyRotation itself and a negative period
+// (never rotate) keep their meaning.
+func TestKeyRotationMinimum(t *testing.T) {
+	e := newEmulator(t)
+	creds := credentials.NewStaticCredentialsProvider("a", "b", "")
+	cfg := func(d time.Duration) *Config {
+		return &Config{NSM: e, Region: "us-east-1", Credentials: creds, KeyRotation: d}
+	}
+	for _, d := range []time.Duration{time.Nanosecond, time.Millisecond, time.Second, MinKeyRotation - 1} {
+		c, err := New(cfg(d))
+		var re *KeyRotationError
+		if c != nil || !errors.As(err, &re) || !errors.Is(err, ErrConfig) {
+			t.Fatalf("KeyRotation %v: %v, want a KeyRotationError matching ErrConfig", d, err)
+		}
+		if re.KeyRotation != d || re.Min != MinKeyRotation {
+			t.Errorf("KeyRotation %v: %+v", d, re)
+		}
+		if want := "agent: invalid configuration: KeyRotation " + d.String() + " is below the minimum, 1m0s:"; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("KeyRotation %v: message %q, want it to begin %q", d, err, want)
+		}
+	}
+	for d, every := range map[time.Duration]time.Duration{0: DefaultKeyRotation, MinKeyRotation: MinKeyRotation, -1: -1} {
+		c, err := New(cfg(d))
+		if err != nil {
+			t.Fatalf("KeyRotation %v: %v", d, err)
+		}
+		if c.keys.every != every {
+			t.Errorf("KeyRotation %v: the key is replaced every %v, want %v", d, c.keys.every, every)
+		}
+		c.Close()
+	}
+}
