@@ -74,10 +74,7 @@ func checkConnectFlags(c *config) error {
 // HOST:PORT and a challenge with a fresh nonce over that connection, and
 // the report of the challenge document.
 func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
-	at := now
-	if !c.at.IsZero() {
-		at = c.at
-	}
+	at := c.time(now)
 	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
 	cl, err := attestedtls.NewClient(&attestedtls.ClientConfig{Options: attestation.Options{
 		Roots: c.roots, CurrentTime: at, MaxAge: c.maxAge, PCRs: c.pcrs, AllowDebugUnsafe: c.allowDebug,

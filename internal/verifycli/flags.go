@@ -78,9 +78,9 @@ MESSAGE", CODE being one of malformed, unsupported_algorithm, bad_signature,
 untrusted_chain, certificate_expired, certificate_not_yet_valid,
 pcr_mismatch, nonce_mismatch, user_data_mismatch, public_key_mismatch,
 too_old, from_future, debug_mode, not_enclave, not_nitrotpm. With --json
-the report's error.code is that CODE, or io_error when the input could not
-be read (with --connect: the listener could not be reached or did not
-answer).
+the report's error.code is that CODE, or io_error when the input or a
+--root, --pcrs or --eif file could not be read (with --connect: also when
+the listener could not be reached or did not answer).
 
 Examples:
     nitro-verify --at document doc.cbor
@@ -143,7 +143,9 @@ func decodeHex(s string) ([]byte, error) {
 }
 
 // parseArgs parses the command line; flags and the file may come in any
-// order. It reads --root and --pcrs files.
+// order. It reads the --root, --pcrs and --eif files: when one of them
+// cannot be read (a *fileReadError) the config parsed so far is returned
+// with the error; after any other error it is nil.
 func parseArgs(args []string) (*config, error) {
 	c := &config{}
 	// "nitro-verify help" and "nitro-verify version", alone; a file of
@@ -218,6 +220,16 @@ func parseArgs(args []string) (*config, error) {
 		return nil, usagef("--max-age %v: must not be negative", maxAge)
 	}
 	c.maxAge = maxAge
+	// The files come last, --root first: when one cannot be read, c is
+	// returned with the error, holding the policy read so far, for the
+	// --json report (see fileReadError).
+	if c.rootFile != "" {
+		roots, err := readRoots(c.rootFile)
+		if err != nil {
+			return c, err
+		}
+		c.roots = roots
+	}
 	for _, p := range pcrFlags {
 		i, v, err := parsePCRFlag(p)
 		if err != nil {
@@ -230,7 +242,7 @@ func parseArgs(args []string) (*config, error) {
 	if pcrsFile != "" {
 		m, err := readPCRsFile(pcrsFile)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
 		idx := make([]int, 0, len(m))
 		for i := range m {
@@ -246,7 +258,7 @@ func parseArgs(args []string) (*config, error) {
 	if eifFile != "" {
 		m, err := eifPCRs(eifFile)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
 		for _, i := range []int{0, 1, 2, 8} {
 			if v, ok := m[i]; ok {
@@ -255,13 +267,6 @@ func parseArgs(args []string) (*config, error) {
 				}
 			}
 		}
-	}
-	if c.rootFile != "" {
-		roots, err := readRoots(c.rootFile)
-		if err != nil {
-			return nil, err
-		}
-		c.roots = roots
 	}
 	if c.nitroTPM {
 		switch {
@@ -353,8 +358,16 @@ func fileError(what, name string, err error, hint string) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return cli.WithHint(cli.Usage(fmt.Errorf("%s %s: %w", what, name, err)), hint)
+	return &fileReadError{err: cli.WithHint(cli.Usage(fmt.Errorf("%s %s: %w", what, name, err)), hint)}
 }
+
+// fileReadError is a file that could not be opened or read, as opposed to
+// one read and refused for its content (a usage error like a bad flag):
+// with --json it is an io_error report, whichever file it was.
+type fileReadError struct{ err error }
+
+func (e *fileReadError) Error() string { return e.err.Error() }
+func (e *fileReadError) Unwrap() error { return e.err }
 
 func readSmallFile(name, flagName, hint string) ([]byte, error) {
 	f, err := os.Open(name)

@@ -97,4 +97,13 @@ func TestGoldenReports(t *testing.T) {
 		}
 		golden(t, "io_error.json", []byte(out))
 	})
+	// An unreadable --pcrs file: the same report (the policy as far as it
+	// was read: the roots, and no expected PCRs).
+	t.Run("io_error_pcrs", func(t *testing.T) {
+		code, out, _ := run(t, "", "--json", "--pcrs", filepath.Join("testdata", "no-such-pcrs.json"), filepath.Join("testdata", "no-such-document.cbor"))
+		if code != ExitUsage {
+			t.Errorf("exit %d, want %d", code, ExitUsage)
+		}
+		golden(t, "io_error_pcrs.json", []byte(out))
+	})
 }

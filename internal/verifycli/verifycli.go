@@ -25,9 +25,9 @@ const (
 	ExitUsage    = cli.ExitUsage
 )
 
-// CodeIOError is the error.code of a --json report when the input could
-// not be read, or the --connect listener not reached or not heard (exit
-// status 2): nothing was verified.
+// CodeIOError is the error.code of a --json report when the input or a
+// --root, --pcrs or --eif file could not be read, or the --connect
+// listener not reached or not heard (exit status 2): nothing was verified.
 const CodeIOError = "io_error"
 
 // Main runs nitro-verify with args (without the program name) and returns
@@ -53,7 +53,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	c, err := parseArgs(args)
 	if err != nil {
 		p.Fail(err)
-		return ExitUsage // a bad flag, or an unreadable --root or --pcrs file
+		var fe *fileReadError
+		if c != nil && c.json && errors.As(err, &fe) {
+			// An unreadable --root, --pcrs or --eif file: reported as an
+			// unreadable input is, with the policy read so far.
+			rep := &Report{MediaType: MediaType, Verification: policyReport(c, c.time(now)), Error: ioErrorReport(err)}
+			return writeJSON(p, rep, ExitUsage)
+		}
+		return ExitUsage // a bad flag, or a --root, --pcrs or --eif file refused
 	}
 	if c.help {
 		io.WriteString(stdout, usage)
@@ -68,16 +75,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		return runConnect(c, stdout, stderr, now)
 	}
 
-	at := now
-	if !c.at.IsZero() {
-		at = c.at
-	}
+	at := c.time(now)
 	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
 	raw, err := readInput(c.input, stdin)
 	if err != nil && !errors.Is(err, ErrTooLarge) {
 		p.Fail(err)
 		if c.json {
-			rep.Error = &ReportError{Code: CodeIOError, Message: err.Error(), Hint: strings.Join(cli.Hints(err), "; ")}
+			rep.Error = ioErrorReport(err)
 			return writeJSON(p, rep, ExitUsage)
 		}
 		return ExitUsage
@@ -122,6 +126,20 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	}
 	writeText(stdout, doc, c, &rep.Verification)
 	return ExitVerified
+}
+
+// time is the verification time: --at, or now.
+func (c *config) time(now time.Time) time.Time {
+	if !c.at.IsZero() {
+		return c.at
+	}
+	return now
+}
+
+// ioErrorReport is the report's error for a file or input that could not
+// be read: nothing was verified.
+func ioErrorReport(err error) *ReportError {
+	return &ReportError{Code: CodeIOError, Message: err.Error(), Hint: strings.Join(cli.Hints(err), "; ")}
 }
 
 // verifyDocument verifies an enclave document, or with --nitrotpm a
@@ -208,7 +226,8 @@ func policyReport(c *config, at time.Time) ReportPolicy {
 		p.MaxAge = c.maxAge.String()
 	}
 	roots := c.roots
-	if roots == nil {
+	if roots == nil && c.rootFile == "" {
+		// (With an unread --root file there are none: roots is null.)
 		roots = append(roots, attestation.AWSNitroRootG1())
 	}
 	for _, r := range roots {
