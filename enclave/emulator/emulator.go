@@ -254,19 +254,7 @@ func nsmErr(op, code string) error { return &enclave.NSMError{Op: op, Code: code
 // Attestation implements [enclave.NSM]: a document signed by the current
 // leaf, carrying the locked PCRs.
 func (e *Emulator) Attestation(nonce, userData, publicKey []byte) ([]byte, error) {
-	if err := enclave.CheckAttestationRequest(nonce, userData, publicKey); err != nil {
-		return nil, err
-	}
-	var out []byte
-	err := e.withBank(false, func() error {
-		var err error
-		out, err = e.attestLocked(nonce, userData, publicKey)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return e.attest(false, nonce, userData, publicKey)
 }
 
 // AttestationNitroTPM returns a NitroTPM-shaped document: what an EC2
@@ -277,13 +265,19 @@ func (e *Emulator) Attestation(nonce, userData, publicKey []byte) ([]byte, error
 // policies with NitroTPM condition keys), which must refuse enclave
 // documents, as enclave verifiers refuse these.
 func (e *Emulator) AttestationNitroTPM(nonce, userData, publicKey []byte) ([]byte, error) {
+	return e.attest(true, nonce, userData, publicKey)
+}
+
+// attest checks the request's fields and signs the document, an enclave
+// document or with nitroTPM a NitroTPM-shaped one, holding the bank's lock.
+func (e *Emulator) attest(nitroTPM bool, nonce, userData, publicKey []byte) ([]byte, error) {
 	if err := enclave.CheckAttestationRequest(nonce, userData, publicKey); err != nil {
 		return nil, err
 	}
 	var out []byte
 	err := e.withBank(false, func() error {
 		var err error
-		out, err = e.signLocked(true, nonce, userData, publicKey)
+		out, err = e.signLocked(nitroTPM, nonce, userData, publicKey)
 		return err
 	})
 	if err != nil {
@@ -294,10 +288,6 @@ func (e *Emulator) AttestationNitroTPM(nonce, userData, publicKey []byte) ([]byt
 
 // nitroTPMPCRs is the number of PCRs a NitroTPM reports.
 const nitroTPMPCRs = 24
-
-func (e *Emulator) attestLocked(nonce, userData, publicKey []byte) ([]byte, error) {
-	return e.signLocked(false, nonce, userData, publicKey)
-}
 
 // signLocked signs an enclave document (the locked PCRs), or with nitroTPM
 // a NitroTPM-shaped one (PCRs 0-23).
