@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -11,7 +12,8 @@ import (
 )
 
 // Resolver resolves host names. *net.Resolver implements it; tests inject a
-// fake.
+// fake. LookupNetIP must return once ctx is done: [Proxy.Serve] cancels the
+// lookups still running when it shuts down, and waits for them.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
@@ -29,7 +31,9 @@ type Resolver interface {
 // that gives up (its connection's deadline, or the client leaving) gets its
 // context's error, and the lookup goes on for the next caller. A lookup
 // cut short by its caller counted as a failed refresh and kept an expired
-// answer for fixed/4 more, indefinitely while callers kept giving up.
+// answer for fixed/4 more, indefinitely while callers kept giving up. The
+// lookup does end with the proxy (lookups): Serve cancels it and waits
+// for it before it returns.
 type dnsCache struct {
 	resolver Resolver
 	ttl      TTLResolver // nil: resolver only, at the fixed interval
@@ -44,6 +48,61 @@ type dnsCache struct {
 	err      error // the last failure while addrs is nil
 	expires  time.Time
 	inflight *dnsFlight // the running lookup
+
+	// lookups runs the lookups, each on a goroutine of its own, within
+	// the proxy's lifetime; nil: context.Background (tests).
+	lookups *lookupGroup
+}
+
+// lookupGroup runs a proxy's DNS lookups and ends them when the proxy
+// shuts down: [Proxy.Serve] cancels their context and waits for them, so
+// none outlives it by up to dnsLookupTimeout.
+type lookupGroup struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func newLookupGroup() *lookupGroup {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &lookupGroup{ctx: ctx, cancel: cancel}
+}
+
+// errStopped is a lookup's error once the proxy has shut down.
+var errStopped = errors.New("proxy: shut down")
+
+// start runs f on a goroutine with the group's context, or returns false
+// once the group is stopped.
+func (g *lookupGroup) start(f func(context.Context)) bool {
+	if g == nil {
+		go f(context.Background())
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f(g.ctx)
+	}()
+	return true
+}
+
+// stop cancels the running lookups, refuses new ones and waits for the
+// running ones to return (a [Resolver] must return when its context is
+// done, as net.Resolver and the direct client do).
+func (g *lookupGroup) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+	g.cancel()
+	g.wg.Wait()
 }
 
 // dnsFlight is one lookup and its outcome, read by every caller waiting for
@@ -75,8 +134,11 @@ func (d *dnsCache) lookup(ctx context.Context) (addrs []netip.Addr, stale error,
 	f := d.inflight
 	if f == nil {
 		f = &dnsFlight{done: make(chan struct{})}
+		if !d.lookups.start(func(lctx context.Context) { d.refresh(lctx, f) }) {
+			d.mu.Unlock()
+			return nil, nil, errStopped
+		}
 		d.inflight = f
-		go d.refresh(context.WithoutCancel(ctx), f)
 	}
 	d.mu.Unlock()
 	select {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,5 +143,50 @@ func TestDNSNegativeCache(t *testing.T) {
 	}
 	if n := f.calls.Load(); n != 3 {
 		t.Errorf("after MinDNSTTL: %d resolver calls, want 3", n)
+	}
+}
+
+// blockingResolver answers no lookup: each waits for its context, counted
+// while it runs.
+type blockingResolver struct {
+	started chan struct{}
+	running atomic.Int64
+}
+
+func (b *blockingResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+	b.running.Add(1)
+	defer b.running.Add(-1)
+	b.started <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestDNSLookupEndsWithServe: a lookup runs on past the connection that
+// started it (for the next one), but not past the proxy: when Serve
+// returns, no lookup is left running (one used to hold its goroutine, and
+// a resolver's socket, for up to dnsLookupTimeout after shutdown).
+func TestDNSLookupEndsWithServe(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		res := &blockingResolver{started: make(chan struct{}, 1)}
+		p, stop := startProxy(t, &Config{Resolver: res, ConnectTimeout: 50 * time.Millisecond, goroutines: goroutines,
+			AllowList: []AllowEntry{{Address: "api.partner.test", Port: 443}},
+			Routes:    []Route{{Name: "r", Direction: Egress, Listen: "tcp://127.0.0.1:0", Destination: "tcp://api.partner.test:443"}}})
+		c := dialRoute(t, p, "r")
+		<-res.started
+		// The connection gives up after ConnectTimeout; the lookup goes on.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.Read(make([]byte, 1))
+		c.Close()
+		if res.running.Load() != 1 {
+			t.Fatalf("goroutines %v: %d lookups running after the connection gave up, want 1", goroutines, res.running.Load())
+		}
+		stop()
+		if n := res.running.Load(); n != 0 {
+			t.Errorf("goroutines %v: %d lookups still running after Serve returned", goroutines, n)
+		}
+		buf := make([]byte, 1<<20)
+		if n := strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*dnsCache).refresh("); n != 0 {
+			t.Errorf("goroutines %v: %d lookup goroutines left after Serve returned", goroutines, n)
+		}
 	}
 }

@@ -82,7 +82,9 @@
 // [MinDNSTTL], so a storm of connections to a failing name makes one
 // lookup. A lookup runs under its own timeout: a connection that gives up
 // waiting leaves it running for the next one, and never extends an expired
-// answer. No restart is ever needed.
+// answer. It does not outlive the proxy: once the connections are drained,
+// [Proxy.Serve] cancels the lookups still running and waits for them before
+// it returns. No restart is ever needed.
 //
 // # Data path
 //

@@ -42,10 +42,11 @@ type Proxy struct {
 	serving   atomic.Bool
 	draining  atomic.Bool
 	forced    atomic.Bool
-	parker    *parker     // idle directions without goroutines; nil before Serve or where unsupported
-	useEngine bool        // routes are served by the event engine (Linux)
-	eng       *engine     // set by Serve when useEngine
-	logLimit  *logLimiter // the logs route's budget of lines (hostsvc.go)
+	parker    *parker      // idle directions without goroutines; nil before Serve or where unsupported
+	useEngine bool         // routes are served by the event engine (Linux)
+	eng       *engine      // set by Serve when useEngine
+	logLimit  *logLimiter  // the logs route's budget of lines (hostsvc.go)
+	lookups   *lookupGroup // the routes' DNS lookups, ended by Serve (dns.go)
 }
 
 type route struct {
@@ -125,6 +126,7 @@ func New(cfg *Config) (*Proxy, error) {
 		p.log = slog.New(p.alog)
 	}
 	p.logLimit = newLogLimiter(d.Logs)
+	p.lookups = newLookupGroup()
 	for _, cr := range c.routes {
 		r := &route{compiledRoute: cr, connectTimeout: cr.ConnectTimeout, idleTimeout: cr.IdleTimeout}
 		if r.connectTimeout == 0 {
@@ -144,7 +146,7 @@ func New(cfg *Config) (*Proxy, error) {
 				network += strconv.Itoa(cr.IPVersion)
 			}
 			r.dns = &dnsCache{resolver: d.Resolver, ttl: ttlRes, name: cr.destHost, network: network,
-				maxTTL: d.DNSRefresh, fixed: min(FallbackDNSRefresh, d.DNSRefresh), now: d.Clock}
+				maxTTL: d.DNSRefresh, fixed: min(FallbackDNSRefresh, d.DNSRefresh), now: d.Clock, lookups: p.lookups}
 		}
 		r.bytesIn = p.m.bytes.WithLabelValues(cr.Name, "in")
 		r.bytesOut = p.m.bytes.WithLabelValues(cr.Name, "out")
@@ -296,7 +298,8 @@ func (p *Proxy) Run(ctx context.Context) error {
 // Serve accepts connections on the bound listeners until ctx is done, then
 // shuts down gracefully: it stops accepting, reports unhealthy, waits up to
 // ShutdownTimeout for active connections to finish and closes those still
-// open. Before it returns it waits up to [LogFlushTimeout] for the queued
+// open, then ends the DNS lookups still running (see [Resolver]). Before
+// it returns it waits up to [LogFlushTimeout] for the queued
 // log records to be written (see [Proxy.FlushLogs]). It returns nil after a
 // shutdown, or an error if it was never bound. A Proxy serves once.
 func (p *Proxy) Serve(ctx context.Context) error {
@@ -405,6 +408,9 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		p.log.Warn("drain deadline reached: closing connections still open", "closed", n)
 		<-drained
 	}
+	// No connection is left to wait for a DNS answer: end the lookups
+	// still running (each has its own timeout, and would outlive Serve).
+	p.lookups.stop()
 	for _, srv := range servers {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = srv.Shutdown(sctx)
