@@ -18,7 +18,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/enclavekit/enclavekit/attestedtls"
-	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
 // Defaults for the bounds of [Attested.Serve] (see [AttestedConfig]).
@@ -341,13 +340,9 @@ func (l *rateListener) Close() error {
 // be reached), kept-alive connections idle for
 // IdleTimeout at most; request line and headers 16 KiB (431 beyond).
 func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
-	ta, err := transport.ParseAddr(addr)
+	ln, err := listen(addr, "attested listen address")
 	if err != nil {
-		return fmt.Errorf("agent: attested listen address: %w", err)
-	}
-	ln, err := transport.Listen(ta)
-	if err != nil {
-		return fmt.Errorf("agent: listen on %s: %w", addr, err)
+		return err
 	}
 	// A connection is accepted with a slot (MaxConns) and then a token
 	// (MaxHandshakeRate): while either is lacking, the next connection

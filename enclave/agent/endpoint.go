@@ -343,13 +343,9 @@ func (e *endpoint) health(w http.ResponseWriter, r *http.Request) {
 // ([DefaultEndpointMaxConns] for any other handler): one more is not
 // accepted, so not read, until one closes.
 func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
-	a, err := transport.ParseAddr(addr)
+	ln, err := listen(addr, "listen address")
 	if err != nil {
-		return fmt.Errorf("agent: listen address: %w", err)
-	}
-	ln, err := transport.Listen(a)
-	if err != nil {
-		return fmt.Errorf("agent: listen on %s: %w", addr, err)
+		return err
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -370,6 +366,21 @@ func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr
 	// costing the enclave nothing (EndpointConfig.MaxConns).
 	ln = netutil.LimitListener(ln, conns)
 	return serveUntilDone(ctx, srv, func() error { return srv.Serve(ln) }, "agent: serve")
+}
+
+// listen binds the transport address addr (vsock://, tcp:// or unix://).
+// what names addr in the error for a malformed one ("agent: WHAT: ...");
+// one that cannot be bound is "agent: listen on ADDR: ...".
+func listen(addr, what string) (net.Listener, error) {
+	a, err := transport.ParseAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %s: %w", what, err)
+	}
+	ln, err := transport.Listen(a)
+	if err != nil {
+		return nil, fmt.Errorf("agent: listen on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // serveUntilDone runs serve (srv's Serve or ServeTLS on its listener)

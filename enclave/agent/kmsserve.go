@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/enclavekit/enclavekit/internal/transport"
 )
 
 // kmsServerLimits bound the HTTP/1.1 server of the local KMS endpoint.
@@ -63,13 +61,9 @@ func ServeKMSEndpoint(ctx context.Context, addr string, e *KMSEndpoint, ready fu
 	if e == nil {
 		return fmt.Errorf("%w: local KMS endpoint: nil endpoint", ErrConfig)
 	}
-	a, err := transport.ParseAddr(addr)
+	ln, err := listen(addr, "listen address")
 	if err != nil {
-		return fmt.Errorf("agent: listen address: %w", err)
-	}
-	ln, err := transport.Listen(a)
-	if err != nil {
-		return fmt.Errorf("agent: listen on %s: %w", addr, err)
+		return err
 	}
 	if ready != nil {
 		ready(ln.Addr())
