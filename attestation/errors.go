@@ -223,25 +223,35 @@ type ValidityError struct {
 // Expired reports whether At is after NotAfter (else At is before NotBefore).
 func (e *ValidityError) Expired() bool { return e.At.After(e.NotAfter) }
 
-func (e *ValidityError) Error() string {
-	var b strings.Builder
-	b.WriteString("attestation: certificate ")
+// Facts states the error without the package prefix and without the
+// advice Error ends with, which names [Options] fields: expired or not yet
+// valid, which certificate, its validity period and the verification time
+// (noted as the document's own timestamp when it was). Packages and CLIs
+// that give advice in their own terms reuse it rather than spell the facts
+// again.
+func (e *ValidityError) Facts() string {
+	state := "not yet valid"
 	if e.Expired() {
-		b.WriteString("expired: ")
-	} else {
-		b.WriteString("not yet valid: ")
+		state = "expired"
 	}
-	fmt.Fprintf(&b, "%s %q is valid from %s to %s, verification time %s",
-		e.Position, e.Subject, e.NotBefore.UTC().Format(time.RFC3339),
+	s := fmt.Sprintf("certificate %s: %s %q is valid from %s to %s, verification time %s",
+		state, e.Position, e.Subject, e.NotBefore.UTC().Format(time.RFC3339),
 		e.NotAfter.UTC().Format(time.RFC3339), e.At.UTC().Format(time.RFC3339Nano))
 	if e.AtDocumentTime {
-		b.WriteString(" (the document's own timestamp)")
-	} else if e.Expired() {
-		b.WriteString("; set Options.AtDocumentTime to verify an archived document at its own time")
-	} else {
-		b.WriteString("; check the verifier's clock, or set Options.AtDocumentTime")
+		s += " (the document's own timestamp)"
 	}
-	return b.String()
+	return s
+}
+
+func (e *ValidityError) Error() string {
+	switch {
+	case e.AtDocumentTime:
+		return "attestation: " + e.Facts()
+	case e.Expired():
+		return "attestation: " + e.Facts() + "; set Options.AtDocumentTime to verify an archived document at its own time"
+	default:
+		return "attestation: " + e.Facts() + "; check the verifier's clock, or set Options.AtDocumentTime"
+	}
 }
 
 // Code returns "certificate_expired" or "certificate_not_yet_valid".

@@ -104,17 +104,26 @@ func TestRefuseExpiredDocument(t *testing.T) {
 	if !errors.As(err, &ve) || !ve.Expired() {
 		t.Fatalf("want a ValidityError, got %v", err)
 	}
-	// attestation's hint (set Options.AtDocumentTime, for archived
-	// documents) would lead to a client that NewClient refuses.
-	if msg := err.Error(); strings.Contains(msg, "AtDocumentTime") || !strings.Contains(msg, "verified at the current time") {
-		t.Errorf("message: %s", msg)
+	// attestation's facts, with this package's advice: attestation's
+	// (set Options.AtDocumentTime, for archived documents) would lead to a
+	// client that NewClient refuses.
+	want := "attestedtls: the document in the server's certificate: attestation: " + ve.Facts() +
+		"; a live peer is verified at the current time, so its document must be current" +
+		" (a server that stopped refreshing its certificate, a recorded one replayed, or this client's clock ahead)"
+	if msg := err.Error(); msg != want || strings.Contains(msg, "AtDocumentTime") {
+		t.Errorf("message:\n got %s\nwant %s", msg, want)
 	}
-	// A client clock behind the document: not yet valid, same words.
+	// A client clock behind the document: not yet valid.
 	p.Options.CurrentTime = time.Now().Add(-time.Hour)
 	err = handshake(t, e.addr, newClient(t, p).TLSConfig())
 	wantCode(t, err, attestation.CodeCertificateNotYetValid, attestation.ErrCertificateNotYetValid)
-	if msg := err.Error(); strings.Contains(msg, "AtDocumentTime") || !strings.Contains(msg, "check this client's clock") {
-		t.Errorf("message: %s", msg)
+	if !errors.As(err, &ve) || ve.Expired() {
+		t.Fatalf("want a not-yet-valid ValidityError, got %v", err)
+	}
+	want = "attestedtls: the document in the server's certificate: attestation: " + ve.Facts() +
+		"; check this client's clock (or Options.CurrentTime): a live peer is verified at the current time"
+	if msg := err.Error(); msg != want || strings.Contains(msg, "AtDocumentTime") {
+		t.Errorf("message:\n got %s\nwant %s", msg, want)
 	}
 	// And a document older than MaxAge.
 	p = policy(e.emu, "app")

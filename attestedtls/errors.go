@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
 )
@@ -151,22 +150,20 @@ func (e *ConfigError) Is(target error) bool {
 // documentError wraps err, the rejection of the peer's document what (in
 // the certificate, or answering a challenge), as attestation errors are
 // wrapped at this package's boundary: errors.Is, errors.As and
-// attestation.ErrorCode see err. A certificate validity error gets this
-// package's words: attestation's hint (set Options.AtDocumentTime) is for
-// archived documents, and [NewClient] refuses it.
+// attestation.ErrorCode see err. A certificate validity error keeps
+// attestation's facts (ValidityError.Facts) with this package's advice:
+// attestation's (set Options.AtDocumentTime) is for archived documents,
+// and [NewClient] refuses it.
 func documentError(what string, err error) error {
 	var ve *attestation.ValidityError
 	if !errors.As(err, &ve) {
 		return fmt.Errorf("attestedtls: %s: %w", what, err)
 	}
-	state, hint := "not yet valid", "check this client's clock (or Options.CurrentTime): a live peer is verified at the current time"
+	hint := "check this client's clock (or Options.CurrentTime): a live peer is verified at the current time"
 	if ve.Expired() {
-		state, hint = "expired", "a live peer is verified at the current time, so its document must be current (a server that stopped refreshing its certificate, a recorded one replayed, or this client's clock ahead)"
+		hint = "a live peer is verified at the current time, so its document must be current (a server that stopped refreshing its certificate, a recorded one replayed, or this client's clock ahead)"
 	}
-	msg := fmt.Sprintf("attestedtls: %s: attestation: certificate %s: %s %q is valid from %s to %s, verification time %s; %s",
-		what, state, ve.Position, ve.Subject, ve.NotBefore.UTC().Format(time.RFC3339),
-		ve.NotAfter.UTC().Format(time.RFC3339), ve.At.UTC().Format(time.RFC3339Nano), hint)
-	return &wrappedError{msg: msg, err: err}
+	return &wrappedError{msg: "attestedtls: " + what + ": attestation: " + ve.Facts() + "; " + hint, err: err}
 }
 
 // wrappedError is err with another message.

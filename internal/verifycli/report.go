@@ -222,16 +222,7 @@ func message(err error) string {
 	var oe *attestation.OptionsError
 	switch {
 	case errors.As(err, &ve):
-		what := "not yet valid"
-		if ve.Expired() {
-			what = "expired"
-		}
-		m := fmt.Sprintf("certificate %s: %s %q is valid from %s to %s, verification time %s", what, ve.Position, ve.Subject,
-			ve.NotBefore.UTC().Format(time.RFC3339), ve.NotAfter.UTC().Format(time.RFC3339), rfc3339(ve.At))
-		if ve.AtDocumentTime {
-			m += " (the document's own timestamp)"
-		}
-		return m
+		return ve.Facts()
 	case errors.As(err, &fe):
 		if fe.Future {
 			return fmt.Sprintf("document from the future: timestamp %s is %s after the verification time %s (allowed skew %s)",
