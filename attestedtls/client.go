@@ -51,7 +51,8 @@ type ClientConfig struct {
 	// negative is refused. A timeout fails with an error matching
 	// context.DeadlineExceeded (errors.Is). http.Transport ignores
 	// TLSHandshakeTimeout with DialTLSContext: set http.Client.Timeout for
-	// the requests themselves.
+	// the requests themselves. It does not apply to [Client.TLSConfig] and
+	// [NewTLSConfig]: a tls.Config carries no deadline.
 	Timeout time.Duration
 }
 
@@ -93,7 +94,9 @@ func NewClient(cfg *ClientConfig) (*Client, error) {
 
 // NewTLSConfig returns a TLS configuration whose handshakes fail unless the
 // server's certificate carries an attestation document that verifies under
-// cfg and binds the server's TLS key; see [Client.TLSConfig].
+// cfg and binds the server's TLS key; see [Client.TLSConfig]. It carries
+// no deadline: cfg.Timeout does not apply, and a dial made with it needs
+// a context with a deadline (see [Client.TLSConfig]).
 func NewTLSConfig(cfg *ClientConfig) (*tls.Config, error) {
 	c, err := NewClient(cfg)
 	if err != nil {
@@ -113,10 +116,30 @@ func NewTLSConfig(cfg *ClientConfig) (*tls.Config, error) {
 // pinned image attested, at most MaxAge ago (the certificate's document is
 // replaced every ServerConfig.Refresh). For a proof that the enclave is
 // alive now and terminates this very session, run [Client.Challenge] on
-// the connection, or use [Client.Dial], which does both. The
-// configuration bounds nothing in time: ClientConfig.Timeout applies to
-// Dial and Challenge; bound a dial made with it yourself (tls.Dialer and
-// a context with a deadline).
+// the connection, or use [Client.Dial], which does both.
+//
+// The configuration bounds nothing in time, and ClientConfig.Timeout
+// does not reach it (it bounds Dial, DialTLSContext and Challenge): a
+// tls.Config carries no deadline. The parent relays every byte and can
+// accept the connection and stay silent, so tls.Dial(network, addr,
+// c.TLSConfig()) may block forever (TestTLSConfigSilentPeer). Bound every
+// use: (&tls.Dialer{Config: cfg}).DialContext with a context that has a
+// deadline, which bounds the TCP dial and the handshake together (as the
+// package's ExampleNewTLSConfig does); or conn.SetDeadline before
+// tls.Client(conn, cfg).Handshake; as an http.Transport's
+// TLSClientConfig, its TLSHandshakeTimeout (a zero Transport has none),
+// or rather DialTLSContext set to [Client.DialTLSContext]. Reads after
+// the handshake need a deadline of their own.
+//
+// The verification cannot block on the peer: VerifyConnection runs once
+// the server's certificate has arrived and does no I/O; its work is
+// bounded (one document of at most [MaxDocumentSize] bytes, one to five
+// ECDSA verifications), and the only waits it can make are for a
+// Verifier's cache lock and for another handshake's verification of the
+// same chain, bounded work too. Every other wait of the handshake is a
+// read from the peer, which only the caller's deadline bounds: so a
+// silent peer is answered by that deadline, not by a change to the
+// callbacks.
 func (c *Client) TLSConfig() *tls.Config {
 	return c.tlsConfig(nil)
 }

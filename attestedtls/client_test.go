@@ -408,3 +408,53 @@ func TestClientTimeout(t *testing.T) {
 	}
 	t.Logf("Dial (challenge): %v", err)
 }
+
+// TestTLSConfigSilentPeer: a tls.Config carries no deadline, so
+// ClientConfig.Timeout does not reach a connection made with
+// Client.TLSConfig. tls.Dial with it, as ExampleNewTLSConfig had it, to a
+// peer that accepts the connection and stays silent is still blocked at
+// five times the Timeout (and would be forever); tls.Dialer.DialContext
+// with a deadline, as the example now has it, fails at the deadline with
+// context.DeadlineExceeded.
+func TestTLSConfigSilentPeer(t *testing.T) {
+	p := policy(newEmulator(t, "image"), "image")
+	p.Timeout = 100 * time.Millisecond
+	cfg := newClient(t, p).TLSConfig()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("tls.Dial with TLSConfig to a silent peer returned (%v); want it blocked: nothing bounds it", err)
+	case <-time.After(5 * p.Timeout):
+	}
+	ln.Close() // resets the queued connection, which ends the handshake
+	if err := within(t, func() error { return <-done }); err == nil {
+		t.Fatal("tls.Dial: handshake with a closed peer passed")
+	}
+
+	addr := silentListener(t)
+	dctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err = within(t, func() error {
+		c, err := (&tls.Dialer{Config: cfg}).DialContext(dctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("tls.Dialer.DialContext with a deadline to a silent peer: err = %v, want context.DeadlineExceeded", err)
+	}
+}

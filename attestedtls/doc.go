@@ -81,7 +81,9 @@
 // The parent can also refuse service, delay, or cut connections: accept
 // a connection and stay silent, for one. [Client.Dial] and
 // [Client.Challenge] give up after ClientConfig.Timeout
-// ([DefaultTimeout]) unless their context ends sooner. It can replay a
+// ([DefaultTimeout]) unless their context ends sooner; a connection made
+// with [Client.TLSConfig] or [NewTLSConfig] is bounded only by the
+// deadline its caller sets (tls.Dial has none). It can replay a
 // stale handshake only as long as MaxAge allows (or, with MaxAge zero,
 // the certificate's three-hour validity: [NewClient] refuses
 // Options.AtDocumentTime), and never a challenge. Pin at least PCR0: without PCRs any enclave on any Nitro host

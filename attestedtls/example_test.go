@@ -3,6 +3,7 @@
 package attestedtls_test
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
@@ -67,9 +68,14 @@ func ExampleNewTLSConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	conn, err := tls.Dial("tcp", "enclave.example:8443", cfg)
+	// A tls.Config carries no deadline (ClientConfig.Timeout does not
+	// apply), and the parent relays every byte: without one, tls.Dial to a
+	// peer that stays silent blocks forever.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := (&tls.Dialer{Config: cfg}).DialContext(ctx, "tcp", "enclave.example:8443")
 	if err != nil {
-		log.Fatal(err) // the handshake refused the server: see the typed errors
+		log.Fatal(err) // the handshake refused the server (see the typed errors), or timed out
 	}
 	defer conn.Close()
 }
