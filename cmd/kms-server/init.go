@@ -16,7 +16,7 @@ import (
 
 // runInit is "kms-server init": it writes the starter configuration and
 // prints the development access key to stdout, once. Like the top level,
-// it takes -h/--help and --version.
+// it takes -h, --help and help (the full help) and --version and version.
 func runInit(p *cli.Program, args []string) error {
 	stdout, stderr := p.Stdout, p.Stderr
 	flags := flag.NewFlagSet("kms-server init", flag.ContinueOnError)
@@ -31,11 +31,20 @@ func runInit(p *cli.Program, args []string) error {
 		}
 		return cli.Usagef("init: %v", err)
 	}
-	if *version {
+	switch {
+	case *version:
 		p.PrintVersion()
 		return nil
-	}
-	if flags.NArg() != 0 {
+	case flags.NArg() == 0:
+	case cli.IsHelp(flags.Arg(0)):
+		// "init help", as "init --help" (init takes no arguments, so the
+		// word cannot name anything else).
+		io.WriteString(stdout, usage)
+		return nil
+	case cli.IsVersion(flags.Arg(0)):
+		p.PrintVersion()
+		return nil
+	default:
 		return cli.Usagef("init: unexpected argument %q (give the directory with --dir DIR)", flags.Arg(0))
 	}
 	if *dir == "" {
