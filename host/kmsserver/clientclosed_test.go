@@ -104,7 +104,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // is held in a key store call and hangs up (any network client, or the
 // parent instance, can do it at will) does not raise the server's internal
 // error rate. The request is audited as attempted (operation, principal,
-// access key, the key once read) with errorCode ClientClosedRequest,
+// access key, and the key it named, even when the hang-up came while that
+// key was being read) with errorCode ClientClosedRequest,
 // counted under that code and logged at INFO with it; no
 // KMSInternalException appears in the log, the audit line or the metrics.
 func TestClientClosedRequest(t *testing.T) {
@@ -124,18 +125,34 @@ func TestClientClosedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := ck.KeyMetadata.KeyId
+	if _, err := client.CreateAlias(context.Background(), &awskms.CreateAliasInput{AliasName: aws.String("alias/hung"), TargetKeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := client.Encrypt(context.Background(), &awskms.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
-		op     string
-		hang   *atomic.Bool
-		keyARN bool // the key was read before the hung call
-		call   func(ctx context.Context) error
+		op   string
+		hang *atomic.Bool
+		call func(ctx context.Context) error
 	}{
-		{"GenerateDataKey", &hs.hangGet, false, func(ctx context.Context) error {
+		// Hung in GetKey: the key is named (by ID, by alias, by the
+		// ciphertext blob) but not yet read.
+		{"GenerateDataKey", &hs.hangGet, func(ctx context.Context) error {
 			_, err := client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: id, KeySpec: types.DataKeySpecAes256})
 			return err
 		}},
-		{"DisableKey", &hs.hangUpdate, true, func(ctx context.Context) error { // GetKey answers, UpdateKey hangs
+		{"GenerateDataKeyWithoutPlaintext", &hs.hangGet, func(ctx context.Context) error {
+			_, err := client.GenerateDataKeyWithoutPlaintext(ctx, &awskms.GenerateDataKeyWithoutPlaintextInput{KeyId: aws.String("alias/hung"), KeySpec: types.DataKeySpecAes256})
+			return err
+		}},
+		{"Decrypt", &hs.hangGet, func(ctx context.Context) error {
+			_, err := client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+			return err
+		}},
+		{"DisableKey", &hs.hangUpdate, func(ctx context.Context) error { // GetKey answers, UpdateKey hangs
 			_, err := client.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: id})
 			return err
 		}},
@@ -160,7 +177,7 @@ func TestClientClosedRequest(t *testing.T) {
 			if ev["principal"] != testPrincipal || ev["accessKeyId"] != testAKID || ev["requestId"] == nil {
 				t.Errorf("audit line does not name the caller: %v", ev)
 			}
-			if wantARN := srv.keyARN(*id); tc.keyARN && ev["keyArn"] != wantARN {
+			if wantARN := srv.keyARN(*id); ev["keyArn"] != wantARN {
 				t.Errorf("audit line: keyArn %v, want %s", ev["keyArn"], wantARN)
 			}
 

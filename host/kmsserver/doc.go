@@ -290,7 +290,10 @@
 // # Audit
 //
 // One JSON line per request: time, requestId, operation, principal,
-// accessKeyId, sourceIp, keyArn, decision (allow, deny, error), errorCode
+// accessKeyId, sourceIp, keyArn (the request's first key, for ReEncrypt
+// its source, once its name resolved to a key ID: present too when the
+// key does not exist or its lookup failed, timed out or was abandoned by
+// the client), decision (allow, deny, error), errorCode
 // (KMS's exception name, or ClientClosedRequest for a request its client
 // abandoned), errorMessage, policyReason, and for recipient requests
 // additionalEventData.recipient {attestationDocumentModuleId,

@@ -23,7 +23,12 @@ const (
 	usageMAC      = keymaterial.UsageGenerateVerifyMAC
 )
 
-// loadKey resolves ref and loads the key; the key ARN goes to the audit log.
+// loadKey resolves ref and loads the key. The key's ARN goes to the audit
+// line (the request's first key, for ReEncrypt its source) as soon as ref
+// resolves to a well-formed key ID, before the store is asked: a request
+// whose key lookup fails (the key does not exist, the store errs or does
+// not answer in time, the client hangs up) is still recorded against the
+// key it named.
 func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	id, err := s.resolveKeyID(c, ref)
 	if err != nil {
@@ -31,6 +36,9 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	}
 	if !isKeyID(id) {
 		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
+	}
+	if c.ev.KeyARN == "" {
+		c.ev.KeyARN = s.keyARN(id)
 	}
 	k, err := s.store.GetKey(c.ctx, id)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -43,9 +51,6 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 		// The waiting period is over: the key is deleted as far as any
 		// caller can tell (its record stays in the store).
 		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
-	}
-	if c.ev.KeyARN == "" {
-		c.ev.KeyARN = s.keyARN(id)
 	}
 	// Nothing in the record (its policy above all) is trusted before the
 	// root key vouches for it.
