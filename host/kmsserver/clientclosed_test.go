@@ -80,6 +80,19 @@ func logsOf(t *testing.T, logs *syncBuffer, reqID any) []map[string]any {
 	return out
 }
 
+// waitLogsOf waits for a log record of the request with the given ID,
+// which the server writes after its audit line, and returns the request's
+// records.
+func waitLogsOf(t *testing.T, logs *syncBuffer, reqID any) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	waitFor(t, "the request's log record", func() bool {
+		recs = logsOf(t, logs, reqID)
+		return len(recs) > 0
+	})
+	return recs
+}
+
 // scrape returns srv's metrics in the text format.
 func scrape(srv *Server) string {
 	w := httptest.NewRecorder()
@@ -181,7 +194,7 @@ func TestClientClosedRequest(t *testing.T) {
 				t.Errorf("audit line: keyArn %v, want %s", ev["keyArn"], wantARN)
 			}
 
-			recs := logsOf(t, logs, ev["requestId"])
+			recs := waitLogsOf(t, logs, ev["requestId"])
 			if len(recs) != 1 {
 				t.Fatalf("%d log records for the request, want 1:\n%s", len(recs), logs)
 			}
@@ -295,7 +308,7 @@ func TestRequestOutcomes(t *testing.T) {
 			if ev["errorCode"] != tc.code || ev["decision"] != "error" || ev["principal"] != testPrincipal {
 				t.Errorf("audit line %v, want errorCode %s, decision error, principal %s", ev, tc.code, testPrincipal)
 			}
-			recs := logsOf(t, logs, ev["requestId"])
+			recs := waitLogsOf(t, logs, ev["requestId"])
 			if len(recs) != 1 {
 				t.Fatalf("%d log records for the request, want 1:\n%s", len(recs), logs)
 			}
