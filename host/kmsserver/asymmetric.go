@@ -232,12 +232,12 @@ func (s *Server) decryptRSA(c *call, in *decryptInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.DryRun {
-		return nil, dryRun("kms:Decrypt")
-	}
 	pt, err := key.Decrypt(keyspec.EncryptionAlgorithm(in.EncryptionAlgorithm), in.CiphertextBlob)
 	if err != nil {
 		return nil, specErr(err)
+	}
+	if in.DryRun {
+		return nil, dryRun("kms:Decrypt")
 	}
 	out := decryptOutput{KeyID: s.keyARN(k.ID), EncryptionAlgorithm: in.EncryptionAlgorithm}
 	if doc != nil {

@@ -590,10 +590,10 @@ func TestMLKEMSDK(t *testing.T) {
 		}
 		_, err = c.Decapsulate(ctx, &awskms.DecapsulateInput{KeyId: aws.String(id), EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem, SharedSecretCiphertextBlob: []byte("short")})
 		wantCode(t, err, CodeInvalidCiphertext)
-		// DryRun stops before the secret is computed: a ciphertext the
-		// key cannot decapsulate still answers DryRunOperation.
+		// DryRun answers as the real call: a ciphertext the key cannot
+		// decapsulate is InvalidCiphertextException there too.
 		_, err = c.Decapsulate(ctx, &awskms.DecapsulateInput{KeyId: aws.String(id), EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem, SharedSecretCiphertextBlob: []byte("short"), DryRun: aws.Bool(true)})
-		wantCode(t, err, CodeDryRunOperation)
+		wantCode(t, err, CodeInvalidCiphertext)
 	}
 	_, err := c.Encapsulate(ctx, &awskms.EncapsulateInput{KeyId: aws.String(env.createKey(t)), EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
 	wantCode(t, err, CodeInvalidKeyUsage)

@@ -115,8 +115,21 @@
 // headers the client signed and the SHA-256 of the body received, X-Amz-Date
 // within [Config.MaxClockSkew]; JSON decoding; then per operation: input
 // validation, the Recipient check (below), key resolution, authorization
-// (below), key state and usage, DryRun, the work. An
+// (below), key state and usage, the work. An
 // audit line is written for every request, whatever its outcome.
+//
+// DryRun answers DryRunOperationException ("The request would have
+// succeeded") only where the same request without it would succeed, and
+// otherwise the real call's exception: it takes the real path and stops
+// before the answer, so Decrypt checks KeyId against the ciphertext's key
+// (IncorrectKeyException) and opens the ciphertext, Decapsulate and RSA
+// Decrypt decrypt, Verify and VerifyMac verify (KMSInvalidSignatureException,
+// KMSInvalidMacException), and CreateGrant checks that the key can take the
+// grant (pending deletion, the grant limit). Nothing is written and no key
+// use is noted. Only what builds the answer is skipped: the data key or key
+// pair of the GenerateDataKey family (so a DryRun never waits for, or is
+// throttled by, an RSA key generation) and the CiphertextForRecipient
+// envelope.
 //
 // The work of CreateKey, GenerateDataKeyPair(WithoutPlaintext) and
 // GetParametersForImport includes an RSA key generation for RSA specs

@@ -94,20 +94,14 @@ func (s *Server) decrypt(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.DryRun {
-		// Authorise and check the key without decrypting.
-		id, err := keymaterial.BlobKeyID(in.CiphertextBlob)
-		if err != nil {
-			return nil, apiErr(CodeInvalidCiphertext, "The ciphertext is not a valid ciphertext blob of this service.")
-		}
-		if _, _, err := s.useKey(c, id, "kms:Decrypt", in.EncryptionContext, doc); err != nil {
-			return nil, err
-		}
-		return nil, dryRun("kms:Decrypt")
-	}
+	// DryRun takes the real path (the KeyId check, the key, the
+	// authorization, the blob itself) and stops before the answer.
 	k, pt, err := s.openAny(c, in.CiphertextBlob, in.KeyID, in.EncryptionContext, "kms:Decrypt", doc)
 	if err != nil {
 		return nil, err
+	}
+	if in.DryRun {
+		return nil, dryRun("kms:Decrypt")
 	}
 	out := decryptOutput{KeyID: s.keyARN(k.ID), EncryptionAlgorithm: specSymmetric}
 	if doc != nil {

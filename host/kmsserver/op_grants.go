@@ -248,6 +248,10 @@ func (s *Server) createGrant(c *call, body []byte) (any, error) {
 		}
 	}
 	if in.DryRun {
+		// The checks of the store update below, on the record read.
+		if _, err := s.grantRoom(k, &g); err != nil {
+			return nil, err
+		}
 		return nil, dryRun("kms:CreateGrant")
 	}
 	if g.ID, err = keymaterial.NewMaterialID(s.rand); err != nil { // 64 hex digits, as AWS's grant IDs
@@ -255,21 +259,13 @@ func (s *Server) createGrant(c *call, body []byte) (any, error) {
 	}
 	var id string
 	_, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
-		if k.State == keystore.StatePendingDeletion {
-			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+		old, err := s.grantRoom(k, &g)
+		if err != nil {
+			return err
 		}
-		if g.Name != "" {
-			// A retried CreateGrant with the same name and parameters
-			// answers the same grant, as AWS.
-			for _, old := range k.Grants {
-				if old.Name == g.Name && sameGrant(&old, &g) {
-					id = old.ID
-					return errGrantExists
-				}
-			}
-		}
-		if len(k.Grants) >= maxGrantsPerKey {
-			return apiErr(CodeLimitExceeded, "%s has %d grants, the most a key may have here.", s.keyARN(k.ID), len(k.Grants))
+		if old != "" {
+			id = old
+			return errGrantExists
 		}
 		k.Grants = append(k.Grants, g.Clone())
 		id = g.ID
@@ -279,6 +275,27 @@ func (s *Server) createGrant(c *call, body []byte) (any, error) {
 		return nil, err
 	}
 	return createGrantOutput{GrantID: id, GrantToken: s.grantToken(k.ID, id)}, nil
+}
+
+// grantRoom checks that k can take the new grant g: not pending deletion,
+// and below maxGrantsPerKey grants, unless g retries a grant of the same
+// name and parameters, whose ID it returns (a retried CreateGrant answers
+// the same grant, as AWS).
+func (s *Server) grantRoom(k *keystore.Key, g *keystore.Grant) (existing string, err error) {
+	if k.State == keystore.StatePendingDeletion {
+		return "", apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+	}
+	if g.Name != "" {
+		for _, old := range k.Grants {
+			if old.Name == g.Name && sameGrant(&old, g) {
+				return old.ID, nil
+			}
+		}
+	}
+	if len(k.Grants) >= maxGrantsPerKey {
+		return "", apiErr(CodeLimitExceeded, "%s has %d grants, the most a key may have here.", s.keyARN(k.ID), len(k.Grants))
+	}
+	return "", nil
 }
 
 // errGrantExists aborts the update of a retried CreateGrant; never answered.

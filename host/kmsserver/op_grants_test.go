@@ -231,26 +231,45 @@ func TestGrants(t *testing.T) {
 }
 
 // TestGrantQuotaAndState: the 101st grant of a key is
-// LimitExceededException; a key pending deletion takes no new grant.
+// LimitExceededException; a key pending deletion takes no new grant. With
+// DryRun, both answer the same (not DryRunOperationException, "would have
+// succeeded"); a retry of an existing named grant, which the real call
+// answers with that grant even on a full key, is a DryRunOperation.
 func TestGrantQuotaAndState(t *testing.T) {
 	env := newEnv(t, nil)
 	ctx := context.Background()
 	c := env.client
 	id := env.createKey(t)
-	for i := range maxGrantsPerKey {
+	named := &awskms.CreateGrantInput{KeyId: aws.String(id), GranteePrincipal: aws.String("arn:aws:iam::111122223333:role/named"),
+		Operations: []types.GrantOperation{types.GrantOperationDecrypt}, Name: aws.String("named")}
+	if _, err := c.CreateGrant(ctx, named); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxGrantsPerKey - 1 {
 		if _, err := c.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id), GranteePrincipal: aws.String(fmt.Sprintf("arn:aws:iam::111122223333:role/r%d", i)),
 			Operations: []types.GrantOperation{types.GrantOperationDecrypt}}); err != nil {
 			t.Fatalf("grant %d: %v", i, err)
 		}
 	}
-	_, err := c.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id), GranteePrincipal: aws.String(strangerPrincipal), Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
-	wantCode(t, err, CodeLimitExceeded)
+	for _, dry := range []bool{true, false} {
+		_, err := c.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id), GranteePrincipal: aws.String(strangerPrincipal), Operations: []types.GrantOperation{types.GrantOperationDecrypt}, DryRun: aws.Bool(dry)})
+		wantCode(t, err, CodeLimitExceeded)
+	}
+	named.DryRun = aws.Bool(true)
+	_, err := c.CreateGrant(ctx, named)
+	wantCode(t, err, CodeDryRunOperation)
+	named.DryRun = nil
+	if _, err := c.CreateGrant(ctx, named); err != nil {
+		t.Fatalf("retry of a named grant on a full key: %v", err)
+	}
 	id2 := env.createKey(t)
 	if _, err := c.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id2), PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id2), GranteePrincipal: aws.String(strangerPrincipal), Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
-	wantCode(t, err, CodeInvalidState)
+	for _, dry := range []bool{true, false} {
+		_, err = c.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id2), GranteePrincipal: aws.String(strangerPrincipal), Operations: []types.GrantOperation{types.GrantOperationDecrypt}, DryRun: aws.Bool(dry)})
+		wantCode(t, err, CodeInvalidState)
+	}
 }
 
 // TestCreateGrantConditionKeys: a key policy limits CreateGrant with

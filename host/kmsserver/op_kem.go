@@ -45,13 +45,12 @@ func (s *Server) decapsulate(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.DryRun {
-		// Authorise and check the key without computing the secret.
-		return nil, dryRun("kms:Decapsulate")
-	}
 	secret, err := key.Decapsulate(keyspec.EncapsulationAlgorithm(in.EncapsulationAlgorithm), in.SharedSecretCiphertextBlob)
 	if err != nil {
 		return nil, specErr(err)
+	}
+	if in.DryRun {
+		return nil, dryRun("kms:Decapsulate")
 	}
 	return decapsulateOutput{KeyID: s.keyARN(k.ID), SharedSecret: secret, EncapsulationAlgorithm: in.EncapsulationAlgorithm}, nil
 }

@@ -48,12 +48,11 @@ func (s *Server) verifyMac(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = key.VerifyMac(keyspec.MacAlgorithm(in.MacAlgorithm), in.Message, in.Mac)
-	if in.DryRun && (err == nil || keyspec.Exception(err) == keyspec.ExceptionInvalidMac) {
-		return nil, dryRun("kms:VerifyMac")
+	if err := key.VerifyMac(keyspec.MacAlgorithm(in.MacAlgorithm), in.Message, in.Mac); err != nil {
+		return nil, specErr(err) // with DryRun too: the real call would fail
 	}
-	if err != nil {
-		return nil, specErr(err)
+	if in.DryRun {
+		return nil, dryRun("kms:VerifyMac")
 	}
 	return verifyMacOutput{KeyID: s.keyARN(k.ID), MacValid: true, MacAlgorithm: in.MacAlgorithm}, nil
 }

@@ -68,12 +68,11 @@ func (s *Server) verify(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = key.Verify(keyspec.SigningAlgorithm(in.SigningAlgorithm), keyspec.MessageType(in.MessageType), in.Message, in.Signature)
-	if in.DryRun && (err == nil || keyspec.Exception(err) == keyspec.ExceptionInvalidSignature) {
-		return nil, dryRun("kms:Verify")
+	if err := key.Verify(keyspec.SigningAlgorithm(in.SigningAlgorithm), keyspec.MessageType(in.MessageType), in.Message, in.Signature); err != nil {
+		return nil, specErr(err) // with DryRun too: the real call would fail
 	}
-	if err != nil {
-		return nil, specErr(err)
+	if in.DryRun {
+		return nil, dryRun("kms:Verify")
 	}
 	return verifyOutput{KeyID: s.keyARN(k.ID), SignatureValid: true, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
