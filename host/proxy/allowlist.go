@@ -172,38 +172,57 @@ func (al *allowList) nameAllowed(name string, port int) bool {
 	return false
 }
 
-// ipListed reports whether ip:port is allowed by an IP or CIDR entry.
-func (al *allowList) ipListed(ip netip.Addr, port int) bool {
+// listed reports whether an IP or CIDR entry on port covers ip with a
+// prefix of at least minBits bits: 0 for any entry (rule 1), the length of
+// ip's refused range for an entry that names ip or part of that range
+// rather than covering it by being wide (0.0.0.0/0; rule 2).
+func (al *allowList) listed(ip netip.Addr, port, minBits int) bool {
 	ip = ip.Unmap()
 	for _, p := range al.prefixes {
-		if p.port == port && p.prefix.Contains(ip) {
+		if p.port == port && p.prefix.Contains(ip) && p.prefix.Bits() >= minBits {
 			return true
 		}
 	}
 	return false
 }
 
-// specialKind names the address classes a DNS answer may not lead to unless
-// an IP or CIDR entry lists them explicitly: they reach the parent instance
-// itself (loopback, the instance metadata service at 169.254.169.254) or are
-// not unicast destinations at all. "" for ordinary addresses.
-func specialKind(ip netip.Addr) string {
+// special returns the class of a special address and its range: the
+// address classes a DNS answer may not lead to unless an IP or CIDR entry
+// within the range lists them (rule 2), because they reach the parent
+// instance itself (loopback, the instance metadata service at
+// 169.254.169.254, EC2's IPv6 services) or are not unicast destinations
+// at all. kind is "" for ordinary addresses.
+func special(ip netip.Addr) (kind string, rng netip.Prefix) {
 	ip = ip.Unmap()
+	v4 := ip.Is4()
+	bits := ip.BitLen() // ::1, unspecified, broadcast: the address itself
 	switch {
 	case ip.IsLoopback():
-		return "loopback"
+		kind = "loopback"
+		if v4 {
+			bits = 8 // 127.0.0.0/8
+		}
 	case ip.IsLinkLocalUnicast():
-		return "link-local (instance metadata)"
+		kind, bits = "link-local (instance metadata)", 10 // fe80::/10
+		if v4 {
+			bits = 16 // 169.254.0.0/16
+		}
+	case !v4 && imdsV6.Contains(ip):
+		kind, bits = "link-local (instance metadata)", 32
 	case ip.IsUnspecified():
-		return "unspecified"
-	case ip.IsMulticast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast():
-		return "multicast"
+		kind = "unspecified"
+	case ip.IsMulticast(): // link- and interface-local multicast included
+		kind, bits = "multicast", 8 // ff00::/8
+		if v4 {
+			bits = 4 // 224.0.0.0/4
+		}
 	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return "broadcast"
-	case ip.Is6() && imdsV6.Contains(ip):
-		return "link-local (instance metadata)"
+		kind = "broadcast"
+	default:
+		return "", netip.Prefix{}
 	}
-	return ""
+	rng, _ = ip.Prefix(bits)
+	return kind, rng
 }
 
 var (
@@ -255,32 +274,8 @@ func embeddedIPv4(ip netip.Addr) (e [2]embedding, n int) {
 	return e, 1
 }
 
-// specialRange is the special range (rule 2) holding ip, which
-// specialKind names: an IP or CIDR entry lets DNS answers in it through only
-// when it is at least as narrow (see [allowList.listedNarrowly]).
-func specialRange(ip netip.Addr) netip.Prefix {
-	ip = ip.Unmap()
-	bits := ip.BitLen() // unspecified, broadcast: the address itself
-	switch {
-	case ip.Is4() && ip.IsLoopback():
-		bits = 8 // 127.0.0.0/8
-	case ip.Is4() && ip.IsLinkLocalUnicast():
-		bits = 16 // 169.254.0.0/16
-	case ip.Is4() && ip.IsMulticast():
-		bits = 4 // 224.0.0.0/4
-	case ip.Is6() && ip.IsLinkLocalUnicast():
-		bits = 10 // fe80::/10
-	case ip.Is6() && ip.IsMulticast():
-		bits = 8 // ff00::/8
-	case ip.Is6() && imdsV6.Contains(ip):
-		bits = 32
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
-
 // refusedKind is rule 2: the reason a DNS answer may not lead to ip ("" when
-// it may): a special address ([specialKind]), one of the host's own
+// it may): a special address ([special]), one of the host's own
 // interface addresses, or an IPv6 form embedding either.
 func (al *allowList) refusedKind(ip netip.Addr) string {
 	k, _ := al.refused(ip)
@@ -293,8 +288,8 @@ func (al *allowList) refusedKind(ip netip.Addr) string {
 // range (of both ranges for a Teredo address carrying two refused ones).
 func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	ip = ip.Unmap()
-	if k := specialKind(ip); k != "" {
-		return "a " + k + " address", specialRange(ip)
+	if k, r := special(ip); k != "" {
+		return "a " + k + " address", r
 	}
 	if al.isLocal(ip) {
 		return "an address of this host", netip.PrefixFrom(ip, ip.BitLen())
@@ -307,9 +302,9 @@ func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	es, n := embeddedIPv4(ip)
 	for _, e := range es[:n] {
 		bits := 32
-		if k := specialKind(e.v4); k != "" {
+		if k, r := special(e.v4); k != "" {
 			kinds = append(kinds, fmt.Sprintf("a %s address (%s embedded (%s))", k, e.v4, e.form))
-			bits = specialRange(e.v4).Bits()
+			bits = r.Bits()
 		} else if al.isLocal(e.v4) {
 			kinds = append(kinds, fmt.Sprintf("an address of this host (%s embedded (%s))", e.v4, e.form))
 		} else {
@@ -323,19 +318,6 @@ func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 		return strings.Join(kinds, " and "), rng
 	}
 	return "", netip.Prefix{}
-}
-
-// listedNarrowly reports whether an IP or CIDR entry on port covers ip and
-// lies within rng: the entry names ip or part of ip's special range, rather
-// than covering it by being wide (0.0.0.0/0).
-func (al *allowList) listedNarrowly(ip netip.Addr, rng netip.Prefix, port int) bool {
-	ip = ip.Unmap()
-	for _, p := range al.prefixes {
-		if p.port == port && p.prefix.Contains(ip) && p.prefix.Bits() >= rng.Bits() {
-			return true
-		}
-	}
-	return false
 }
 
 // checkResolved decides whether a connection to ip:port, reached by
@@ -357,13 +339,13 @@ func (al *allowList) listedNarrowly(ip netip.Addr, rng netip.Prefix, port int) b
 // It returns "" when allowed, else the reason.
 func (al *allowList) checkResolved(name string, ip netip.Addr, port int) string {
 	if k, rng := al.refused(ip); k != "" {
-		if al.listedNarrowly(ip, rng, port) {
+		if al.listed(ip, port, rng.Bits()) {
 			return ""
 		}
 		return fmt.Sprintf("%s resolved to %s, %s; list it explicitly (- {address: %s, port: %d}) to allow it",
 			name, ip, k, ip, port)
 	}
-	if al.ipListed(ip, port) {
+	if al.listed(ip, port, 0) {
 		return ""
 	}
 	if name != "" && al.nameAllowed(name, port) {

@@ -570,7 +570,7 @@ func checkEgressDest(al *allowList, cr *compiledRoute) (string, error) {
 		if cr.IPVersion == 4 && !ip.Is4() || cr.IPVersion == 6 && !ip.Is6() {
 			return fmt.Sprintf("destination %s is not an IPv%d address", ip, cr.IPVersion), ErrInvalidConfig
 		}
-		if !al.ipListed(ip, port) {
+		if !al.listed(ip, port, 0) {
 			return fmt.Sprintf("destination %s:%d is not in the allow-list; add \"- {address: %s, port: %d}\" to allowlist",
 				ip, port, ip, port), ErrNotAllowed
 		}

@@ -90,7 +90,7 @@ func (p *Proxy) CheckNames(ctx context.Context) error {
 						usable = true
 						break
 					}
-					k := specialKind(a)
+					k, _ := special(a)
 					if k == "" {
 						k = p.c.allow.refusedKind(a) // the host's own, or embedded
 					}
@@ -129,7 +129,8 @@ func checkFixedNames(al *allowList, entries []AllowEntry) []error {
 		}
 		listed := false
 		for _, a := range rep {
-			listed = listed || al.listedNarrowly(a, specialRange(a), e.Port)
+			_, rng := special(a)
+			listed = listed || al.listed(a, e.Port, rng.Bits())
 		}
 		if !listed {
 			errs = append(errs, &ConfigError{Where: fmt.Sprintf("allowlist[%d]", i), Err: ErrNotAllowed,
