@@ -138,6 +138,19 @@ type AttestedConfig struct {
 	// (100: 99 ms of CPU with the costliest key exchange, taken at once
 	// after a quiet second).
 	HandshakeBurst int
+	// Clock is the listener's time source: the handshake rate's token
+	// bucket reads it, and so does the certificate's refresh
+	// (attestedtls.ServerConfig.Clock). nil is time.Now, whose monotonic
+	// reading a step of the wall clock does not move. A wait for a token
+	// sleeps on the system's timers for the time Clock says is left, then
+	// reads Clock again. The connections' timeouts are deadlines on the
+	// system clock, whatever Clock is.
+	Clock func() time.Time
+
+	// sleep waits d or until ctx ends (then returns its error); nil is a
+	// system timer. Tests set it (export_test.go) to drive the token
+	// bucket with a fake Clock.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // attestedLimits are the bounds [Attested.Serve] serves with, the zero
@@ -191,10 +204,12 @@ func (cfg *AttestedConfig) limits() (attestedLimits, error) {
 // begun answering within AttestedConfig.WriteTimeout. Every other status
 // is the application's own.
 type Attested struct {
-	srv *attestedtls.Server
-	h   http.Handler
-	lim attestedLimits
-	log *slog.Logger
+	srv   *attestedtls.Server
+	h     http.Handler
+	lim   attestedLimits
+	log   *slog.Logger
+	clock func() time.Time
+	sleep func(context.Context, time.Duration) error
 }
 
 // NewAttested makes the TLS key and first certificate and builds the
@@ -215,7 +230,14 @@ func NewAttested(cfg *AttestedConfig) (*Attested, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	srv, err := attestedtls.NewServer(&attestedtls.ServerConfig{NSM: cfg.NSM, DNSNames: cfg.DNSNames, Refresh: cfg.Refresh, Logger: log})
+	clock, sleep := cfg.Clock, cfg.sleep
+	if clock == nil {
+		clock = time.Now
+	}
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	srv, err := attestedtls.NewServer(&attestedtls.ServerConfig{NSM: cfg.NSM, DNSNames: cfg.DNSNames, Refresh: cfg.Refresh, Clock: clock, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +257,7 @@ func NewAttested(cfg *AttestedConfig) (*Attested, error) {
 			writeError(w, http.StatusBadGateway, "upstream_error", "the application did not answer")
 		},
 	}
-	return &Attested{srv: srv, h: srv.Handler(rp), lim: lim, log: log}, nil
+	return &Attested{srv: srv, h: srv.Handler(rp), lim: lim, log: log, clock: clock, sleep: sleep}, nil
 }
 
 // parseUpstream accepts only http:// URLs on a loopback host: the
@@ -296,28 +318,47 @@ func (a *Attested) bounded(h http.Handler) http.Handler {
 }
 
 // rateListener takes a token from a bucket of burst, filled at perSec a
-// second, before each Accept of the listener it wraps: connections beyond
-// the rate wait unaccepted in the kernel's queue, nothing allocated for
-// them. Accept is called by one goroutine at a time (http.Server's loop).
+// second of now's time, before each Accept of the listener it wraps:
+// connections beyond the rate wait unaccepted in the kernel's queue,
+// nothing allocated for them. Accept is called by one goroutine at a time
+// (http.Server's loop).
 type rateListener struct {
 	net.Listener
 	lim    *rate.Limiter
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
 	closed context.Context // done once Close is called
 	close  context.CancelFunc
 }
 
-func newRateListener(ln net.Listener, perSec, burst int) *rateListener {
+func newRateListener(ln net.Listener, perSec, burst int, now func() time.Time, sleep func(context.Context, time.Duration) error) *rateListener {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &rateListener{Listener: ln, lim: rate.NewLimiter(rate.Limit(perSec), burst), closed: ctx, close: cancel}
+	return &rateListener{Listener: ln, lim: rate.NewLimiter(rate.Limit(perSec), burst), now: now, sleep: sleep, closed: ctx, close: cancel}
 }
 
-// Accept waits for a token, then accepts. Closing the listener ends the
-// wait with net.ErrClosed.
+// Accept takes a token, waiting until now's time reaches it, then
+// accepts. Closing the listener ends the wait with net.ErrClosed.
 func (l *rateListener) Accept() (net.Conn, error) {
-	if err := l.lim.Wait(l.closed); err != nil {
-		return nil, fmt.Errorf("agent: attested listener: %w", net.ErrClosed)
+	// burst is at least 1 (limits), so the reservation is always OK.
+	r := l.lim.ReserveN(l.now(), 1)
+	for d := r.DelayFrom(l.now()); d > 0; d = r.DelayFrom(l.now()) {
+		if err := l.sleep(l.closed, d); err != nil {
+			return nil, fmt.Errorf("agent: attested listener: %w", net.ErrClosed)
+		}
 	}
 	return l.Listener.Accept()
+}
+
+// sleepCtx waits d on a system timer, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close ends a waiting Accept and closes the listener.
@@ -348,7 +389,7 @@ func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	// (MaxHandshakeRate): while either is lacking, the next connection
 	// waits in the kernel's accept queue, and no token is spent while
 	// the slots are all taken.
-	ln = netutil.LimitListener(newRateListener(ln, a.lim.hsRate, a.lim.hsBurst), a.lim.conns)
+	ln = netutil.LimitListener(newRateListener(ln, a.lim.hsRate, a.lim.hsBurst, a.clock, a.sleep), a.lim.conns)
 	srv := &http.Server{
 		Handler:           a.bounded(a.h),
 		TLSConfig:         a.srv.TLSConfig(),

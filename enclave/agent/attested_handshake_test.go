@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
@@ -160,62 +159,49 @@ func BenchmarkAttestedHandshake(b *testing.B) {
 	}
 }
 
-// TestAttestedHandshakeRate is the parent spamming handshakes: attackers
-// open connections, complete a handshake on each and close it at once,
-// as fast as they can, so MaxConns never binds. The handshakes the
-// listener has done by any moment t are at most HandshakeBurst + 1 +
-// MaxHandshakeRate × t, t counted from the first connection (the bucket
-// is full then, and one token may have been taken before). Each
-// handshake is counted when its client completes it, after the server's
-// work for it is done, so the count never runs ahead of the server's.
+// TestAttestedHandshakeRate is the parent spamming handshakes: more
+// connections than the bucket holds, each completing its handshake. The
+// listener's clock is a fake one: with it stopped, exactly HandshakeBurst
+// handshakes are done and the listener waits 1/MaxHandshakeRate for the
+// next token; each time the clock reaches it, one more is done.
+// (TestRateListener checks the bucket's arithmetic to the nanosecond.)
 func TestAttestedHandshakeRate(t *testing.T) {
-	const (
-		perSec, burst = 10, 3
-		attackers     = 4
-		window        = 500 * time.Millisecond
-		margin        = 2 // handshakes beyond the bound still tolerated
-	)
-	addr := serveBounded(t, agent.AttestedConfig{MaxHandshakeRate: perSec, HandshakeBurst: burst}, okApp())
-	start := time.Now()
-	end := start.Add(window)
-	done := make(chan []time.Time, attackers)
+	const perSec, burst, attackers = 10, 3, 6
+	clk := agent.NewFakeClock(time.Now())
+	cfg := agent.AttestedConfig{MaxHandshakeRate: perSec, HandshakeBurst: burst}
+	agent.UseFakeClock(&cfg, clk)
+	addr := serveBounded(t, cfg, okApp())
+	done := make(chan error, attackers)
 	for range attackers {
+		c := dialTCP(t, addr)
 		go func() {
-			var at []time.Time
-			for time.Now().Before(end) {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					break
-				}
-				_ = c.SetDeadline(end) // a handshake still waiting then is not counted
-				tc := tlsClient(c)
-				if tc.Handshake() == nil {
-					at = append(at, time.Now())
-				}
-				c.Close()
-			}
-			done <- at
+			tc := tlsClient(c)
+			_ = tc.SetDeadline(time.Now().Add(time.Minute)) // only turns a hang into a failure
+			done <- tc.Handshake()
 		}()
 	}
-	var at []time.Time
-	for range attackers {
-		at = append(at, <-done...)
-	}
-	slices.SortFunc(at, time.Time.Compare)
-	for k, tk := range at {
-		el := tk.Sub(start)
-		if bound := burst + 1 + perSec*el.Seconds(); float64(k+1) > bound+margin {
-			t.Fatalf("%d handshakes done %v after the first connection (%d in %v); MaxHandshakeRate %d/s and HandshakeBurst %d allow %.1f",
-				k+1, el, len(at), window, perSec, burst, bound)
+	handshakes := func(want int) {
+		t.Helper()
+		for i := range want {
+			if err := <-done; err != nil {
+				t.Fatalf("handshake %d: %v", i+1, err)
+			}
+		}
+		if d := clk.NextSleep(t); d != time.Second/perSec {
+			t.Fatalf("the listener waits %v for a token, want %v", d, time.Second/perSec)
+		}
+		// No handshake ends before its accept: none beyond these can
+		// end while the listener waits.
+		select {
+		case err := <-done:
+			t.Fatalf("a handshake beyond the %d expected (MaxHandshakeRate %d/s, HandshakeBurst %d) ended: %v", want, perSec, burst, err)
+		default:
 		}
 	}
-	t.Logf("%d handshakes in %v (MaxHandshakeRate %d/s, HandshakeBurst %d)", len(at), window, perSec, burst)
-	// The bound delays handshakes, it does not refuse them: one more
-	// connection is served once the attackers' leftovers are through.
-	tc := tlsClient(dialTCP(t, addr))
-	_ = tc.SetDeadline(time.Now().Add(time.Minute)) // only turns a hang into a failure
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("a handshake after the attack: %v", err)
+	handshakes(burst)
+	for range attackers - burst - 1 {
+		clk.Advance(time.Second / perSec)
+		handshakes(1)
 	}
 }
 
@@ -223,19 +209,23 @@ func TestAttestedHandshakeRate(t *testing.T) {
 // wait in the kernel's accept queue, not in the enclave: a flood of
 // connections that send nothing grows the goroutines by what the
 // burst's connections cost (one each, and one more each while its
-// handshake runs), not by the flood, though MaxConns would allow it.
+// handshake runs), not by the flood, though MaxConns would allow it. The
+// listener's clock is stopped, and the count is taken once it waits for
+// a token beyond the burst.
 func TestAttestedHandshakeRateFlood(t *testing.T) {
 	const perSec, burst, flood = 1, 2, 64
-	addr := serveBounded(t, agent.AttestedConfig{MaxHandshakeRate: perSec, HandshakeBurst: burst}, okApp())
+	clk := agent.NewFakeClock(time.Now())
+	cfg := agent.AttestedConfig{MaxHandshakeRate: perSec, HandshakeBurst: burst}
+	agent.UseFakeClock(&cfg, clk)
+	addr := serveBounded(t, cfg, okApp())
 	before := runtime.NumGoroutine()
 	for range flood {
 		dialTCP(t, addr)
 	}
-	// 300 ms: at most burst + 1 tokens, and plenty for the flood to
-	// show without the bound, where 64 accepts take microseconds.
-	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if grown := runtime.NumGoroutine() - before; grown > 2*(burst+1)+2 {
-			t.Fatalf("%d connections (MaxHandshakeRate %d/s, HandshakeBurst %d) grew the goroutines by %d", flood, perSec, burst, grown)
-		}
+	if d := clk.NextSleep(t); d != time.Second/perSec {
+		t.Fatalf("the listener waits %v for a token, want %v", d, time.Second/perSec)
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 2*(burst+1)+2 {
+		t.Fatalf("%d connections (MaxHandshakeRate %d/s, HandshakeBurst %d) grew the goroutines by %d", flood, perSec, burst, grown)
 	}
 }
