@@ -49,7 +49,9 @@ Flags:
                       default: the --config file's max_connections,
                       1024 unless set; 0 is the default
   --config FILE       YAML: allowlist (vsock-proxy's format) and optionally
-                      routes, credentials, admin, timeouts
+                      routes, credentials, time, logs, admin, timeouts
+                      (credentials, time and logs listen on vsock, or on
+                      unix:///PATH for local tests; never TCP)
                       (default ` + defaultConfig + ` with LOCAL_PORT...)
   --listen ADDR       listen on ADDR (vsock://CID:PORT, unix:///PATH, or
                       loopback tcp://HOST:PORT or HOST:PORT) instead of

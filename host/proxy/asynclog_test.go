@@ -336,7 +336,7 @@ func TestLogFatalWrittenPastFullQueue(t *testing.T) {
 // The dropped records are a series of the proxy's registry, under the
 // name the documentation gives.
 func TestLogDroppedMetricRegistered(t *testing.T) {
-	p, err := New(&Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+	p, err := New(&Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Logs: &ServiceConfig{Listen: unixListen(t, "logs.sock")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,9 +208,15 @@ type CredentialsConfig struct {
 }
 
 // ServiceConfig configures the time and logs routes: a listener for the
-// enclave, on vsock, a unix socket or loopback TCP.
+// enclave, on vsock, or on a unix socket for local tests.
 type ServiceConfig struct {
-	// Listen is the transport address the enclave connects to.
+	// Listen is the transport address the enclave connects to: vsock
+	// (vsock://any:PORT), or a unix socket (unix:///PATH) for local tests,
+	// created under the process's umask. TCP, loopback included, is a
+	// configuration error: the enclave reaches the parent over vsock
+	// only, so a TCP listener would serve every local process instead (on
+	// the logs route, writing lines to host-proxy's log in the enclave
+	// application's name).
 	Listen string `yaml:"listen"`
 	// AllowedCIDs admits only these vsock context IDs (enclaves). Required
 	// with a vsock listen address, and only there: any enclave on the
@@ -485,7 +491,9 @@ func validate(cfg *Config) (*compiled, error) {
 		c.creds = cc
 	}
 
-	service := func(where string, sc *ServiceConfig) transport.Addr {
+	// service checks the time or logs route's settings; tcpRisk says what
+	// a TCP listener would do, for its refusal.
+	service := func(where, tcpRisk string, sc *ServiceConfig) transport.Addr {
 		if sc.Listen == "" {
 			add(where, ErrInvalidConfig, "missing listen address")
 			return transport.Addr{}
@@ -496,8 +504,14 @@ func validate(cfg *Config) (*compiled, error) {
 			return transport.Addr{}
 		}
 		claim(where, a)
-		if a.Network == transport.NetworkTCP && !loopbackListen(a.Address) {
-			add(where, ErrInvalidConfig, "listen %s is reachable from the network: use vsock://, unix:// or tcp://127.0.0.1:PORT", a)
+		if a.Network == transport.NetworkTCP {
+			// The enclave reaches the parent over vsock only: a TCP
+			// listener, loopback included, serves every local process
+			// of any user, and never the enclave. On the logs route
+			// such a process writes lines to host-proxy's log
+			// (journald) in the enclave application's name.
+			add(where+".listen", ErrInvalidConfig, "%s: %s (it reaches the parent over vsock only); use vsock://any:PORT with allowed_cids for the enclave, "+
+				"or unix:///PATH for local tests (created under the umask; host-proxy.service sets UMask=0077)", a, tcpRisk)
 		}
 		if len(sc.AllowedCIDs) > 0 && a.Network != transport.NetworkVsock {
 			add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", a)
@@ -511,13 +525,13 @@ func validate(cfg *Config) (*compiled, error) {
 		return a
 	}
 	if cfg.Time != nil {
-		c.timeL = service("time", cfg.Time)
+		c.timeL = service("time", "a TCP listener serves the parent's clock to every local process, never to the enclave", cfg.Time)
 		if cfg.Time.MaxLinesPerSecond != 0 {
 			add("time", ErrInvalidConfig, "max_lines_per_second is a setting of the logs route")
 		}
 	}
 	if cfg.Logs != nil {
-		c.logsL = service("logs", cfg.Logs)
+		c.logsL = service("logs", "a TCP listener takes log lines from every local process, of any user, as the enclave's, and never from the enclave", cfg.Logs)
 		if cfg.Logs.MaxLinesPerSecond < 0 {
 			add("logs", ErrInvalidConfig, "negative max_lines_per_second")
 		}

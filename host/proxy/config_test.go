@@ -92,6 +92,12 @@ func TestConfigErrors(t *testing.T) {
 			"proxy: line 3: credentials.listen: tcp://127.0.0.1:8003: a TCP listener serves the role's credentials to every local process"},
 		{"credentials on any tcp", "credentials: {listen: 'tcp://0.0.0.0:8003', source: env}\n", ErrInvalidConfig,
 			"proxy: line 1: credentials.listen: tcp://0.0.0.0:8003: a TCP listener serves the role's credentials to every local process"},
+		{"time on loopback tcp", "time:\n  listen: 'tcp://127.0.0.1:8004'\n", ErrInvalidConfig,
+			"proxy: line 2: time.listen: tcp://127.0.0.1:8004: a TCP listener serves the parent's clock to every local process, never to the enclave (it reaches the parent over vsock only); use vsock://any:PORT with allowed_cids for the enclave, or unix:///PATH for local tests"},
+		{"logs on loopback tcp", "logs: {listen: 'tcp://[::1]:8005'}\n", ErrInvalidConfig,
+			"proxy: line 1: logs.listen: tcp://[::1]:8005: a TCP listener takes log lines from every local process, of any user, as the enclave's, and never from the enclave (it reaches the parent over vsock only)"},
+		{"logs on any tcp", "logs:\n  max_lines_per_second: 10\n  listen: '0.0.0.0:8005'\n", ErrInvalidConfig,
+			"proxy: line 3: logs.listen: tcp://0.0.0.0:8005: a TCP listener takes log lines from every local process"},
 		{"credentials vsock without allowed_cids", "credentials:\n  listen: 'vsock://any:8003'\n  source: imds\n", ErrInvalidConfig,
 			"proxy: line 1: credentials: listen vsock://any:8003 needs allowed_cids: the enclave CIDs served (any enclave on the parent could otherwise fetch the role's credentials)"},
 		{"credentials vsock with empty allowed_cids", "credentials: {listen: 'vsock://any:8003', source: env, allowed_cids: []}\n", ErrInvalidConfig,
@@ -230,6 +236,9 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("credentials: {listen: 'tcp://127.0.0.1:0', source: env}\n"))
 	f.Add([]byte("credentials:\n  listen: tcp://[::1]:8003\n  source: imds\n"))
 	f.Add([]byte("credentials: {listen: 'tcp://0.0.0.0:8003', source: file, file: /run/c.json}\n"))
+	// Refused time and logs listeners: TCP, loopback or not.
+	f.Add([]byte("time: {listen: 'tcp://127.0.0.1:0'}\n"))
+	f.Add([]byte("logs:\n  listen: localhost:8005\n  max_lines_per_second: 5\n"))
 	f.Add([]byte("allowlist: [{address: 10.0.0.0/8, port: 1}]\nroutes: [{name: a, direction: ingress, listen: 'tcp://127.0.0.1:1', destination: 'unix:///x'}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)

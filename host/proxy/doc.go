@@ -212,8 +212,13 @@
 // stderr as JSON lines and writes each to the proxy's log with its stream
 // (stderr at level WARN), the application's exit status, and the number of
 // lines the enclave dropped when the proxy was slow or away
-// (hostproxy_enclave_log_dropped_lines_total). Both listen on vsock, a unix
-// socket or loopback TCP only.
+// (hostproxy_enclave_log_dropped_lines_total). Both listen on vsock (with
+// allowed_cids), or on a unix socket for local tests, as the credentials
+// route does. A TCP address, loopback included, is a configuration error
+// (time.listen, logs.listen): the enclave reaches the parent over vsock
+// only, so a TCP listener would serve no enclave but every process on the
+// parent, of any user, and on the logs route such a process would write
+// lines to host-proxy's log (journald) in the enclave application's name.
 //
 // The time and credentials routes take one small GET at a time, so their
 // HTTP servers refuse request headers over 4 KiB (431; net/http reads 4

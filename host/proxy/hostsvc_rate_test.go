@@ -26,7 +26,7 @@ func TestLogsRouteRateLimit(t *testing.T) {
 	var now atomic.Int64 // the proxy's clock, in Unix nanoseconds
 	now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
 	p, err := New(&Config{Logger: log, Clock: func() time.Time { return time.Unix(0, now.Load()) },
-		Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0", MaxLinesPerSecond: 10}})
+		Logs: &ServiceConfig{Listen: unixListen(t, "logs.sock"), MaxLinesPerSecond: 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func TestLogsRouteRateLimit(t *testing.T) {
 // route and is not negative.
 func TestLogsRouteRateLimitConfig(t *testing.T) {
 	for _, cfg := range []*Config{
-		{Time: &ServiceConfig{Listen: "tcp://127.0.0.1:0", MaxLinesPerSecond: 5}},
-		{Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0", MaxLinesPerSecond: -1}},
+		{Time: &ServiceConfig{Listen: unixListen(t, "time.sock"), MaxLinesPerSecond: 5}},
+		{Logs: &ServiceConfig{Listen: unixListen(t, "logs.sock"), MaxLinesPerSecond: -1}},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "max_lines_per_second") {
 			t.Errorf("%+v %+v: %v", cfg.Time, cfg.Logs, err)

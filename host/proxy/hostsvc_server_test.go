@@ -31,18 +31,18 @@ func (r serviceRoute) client(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// serviceRoutesProxy serves the time route and the admin endpoint on
-// loopback and the credentials route on a unix socket (it refuses TCP),
-// and returns them by name.
+// serviceRoutesProxy serves the admin endpoint on loopback and the time
+// and credentials routes on unix sockets (they refuse TCP), and returns
+// them by name.
 func serviceRoutesProxy(t *testing.T) map[string]serviceRoute {
 	t.Helper()
 	log, _ := testLogger(t)
-	p, _ := startProxy(t, &Config{Logger: log, Time: &ServiceConfig{Listen: "tcp://127.0.0.1:0"},
+	p, _ := startProxy(t, &Config{Logger: log, Time: &ServiceConfig{Listen: unixListen(t, "time.sock")},
 		Environ:     []string{"AWS_ACCESS_KEY_ID=AKIDROLE", "AWS_SECRET_ACCESS_KEY=role-secret"},
 		Credentials: &CredentialsConfig{Listen: credsListen(t), Source: "env"},
 		Admin:       "tcp://127.0.0.1:0"})
 	return map[string]serviceRoute{
-		"time":        {"http://" + p.Addr("time").String() + "/v1/time", "tcp", p.Addr("time").String()},
+		"time":        {"http://localhost/v1/time", "unix", p.Addr("time").String()},
 		"credentials": {"http://localhost/credentials", "unix", p.Addr("credentials").String()},
 		"admin":       {"http://" + p.Addr("admin").String() + "/metrics", "tcp", p.Addr("admin").String()},
 	}

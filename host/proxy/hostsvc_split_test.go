@@ -94,7 +94,7 @@ func joinParts(t *testing.T, format string, lines []string) string {
 // an attribute, unsplit; a long one is refused as an invalid record.
 func TestLogsRouteLongExitSignal(t *testing.T) {
 	log, logs := testLogger(t)
-	p, err := New(&Config{Logger: log, Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+	p, err := New(&Config{Logger: log, Logs: &ServiceConfig{Listen: unboundLogs}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +107,10 @@ func TestLogsRouteLongExitSignal(t *testing.T) {
 	waitMetric(t, p.m.enclaveLog.WithLabelValues("invalid"), 1)
 }
 
+// unboundLogs is the logs route of proxies that are never bound: their
+// tests hand lines to readLogs (feedLogs).
+const unboundLogs = "unix:///nonexistent-enclavekit/logs.sock"
+
 // logsProxy returns a proxy with a logs route whose log goes, in slog's
 // text or JSON format, to the returned buffer.
 func logsProxy(t testing.TB, format string) (*Proxy, *syncBuffer) {
@@ -116,7 +120,7 @@ func logsProxy(t testing.TB, format string) (*Proxy, *syncBuffer) {
 	if format == "json" {
 		h = slog.NewJSONHandler(buf, nil)
 	}
-	p, err := New(&Config{Logger: slog.New(h), Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+	p, err := New(&Config{Logger: slog.New(h), Logs: &ServiceConfig{Listen: unboundLogs}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,16 +16,23 @@ import (
 	"github.com/enclavekit/enclavekit/enclave/boot"
 )
 
+// unixListen returns a unix:// address in a temporary directory for a
+// service route (they refuse TCP).
+func unixListen(t testing.TB, name string) string {
+	t.Helper()
+	return "unix://" + filepath.Join(t.TempDir(), name)
+}
+
 // TestTimeRoute: enclave/boot's SyncClock against the proxy's time route
 // sets the enclave's clock to the parent's.
 func TestTimeRoute(t *testing.T) {
 	log, _ := testLogger(t)
 	parent := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	p, _ := startProxy(t, &Config{Logger: log, Clock: func() time.Time { return parent },
-		Time: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
+		Time: &ServiceConfig{Listen: unixListen(t, "time.sock")}})
 	var set time.Time
 	enclave := parent.Add(-time.Minute)
-	res, err := boot.SyncClock(context.Background(), &boot.ClockConfig{Addr: "tcp://" + p.Addr("time").String(),
+	res, err := boot.SyncClock(context.Background(), &boot.ClockConfig{Addr: "unix://" + p.Addr("time").String(),
 		Clock: func() time.Time { return enclave }, Set: func(t time.Time) error { set = t; return nil }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || !res.Stepped || !set.Equal(parent) || res.Offset != time.Minute {
 		t.Fatalf("SyncClock: %+v, set %v, %v", res, set, err)
@@ -35,8 +44,8 @@ func TestTimeRoute(t *testing.T) {
 // enclave reported.
 func TestLogsRoute(t *testing.T) {
 	log, logs := testLogger(t)
-	p, _ := startProxy(t, &Config{Logger: log, Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
-	f, err := boot.NewLogForwarder(&boot.LogForwarderConfig{Addr: "tcp://" + p.Addr("logs").String(), Logger: slog.New(slog.DiscardHandler)})
+	p, _ := startProxy(t, &Config{Logger: log, Logs: &ServiceConfig{Listen: unixListen(t, "logs.sock")}})
+	f, err := boot.NewLogForwarder(&boot.LogForwarderConfig{Addr: "unix://" + p.Addr("logs").String(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +73,99 @@ func TestLogsRoute(t *testing.T) {
 	waitMetric(t, p.m.enclaveLog.WithLabelValues("exit"), 1)
 }
 
+// TestLogsListenRefusesTCP: the enclave reaches the parent over vsock
+// only, so a TCP logs listener, loopback included, takes no enclave's
+// lines: it takes lines from every process on the parent, of any user,
+// and writes them to host-proxy's log (journald) as the enclave
+// application's. New refuses it, naming the key, its line and what to use
+// instead. Were it accepted, the test shows a local client's forged line
+// in the log.
+func TestLogsListenRefusesTCP(t *testing.T) {
+	const want = "proxy: line 2: logs.listen: tcp://127.0.0.1:0: a TCP listener takes log lines from every local process, " +
+		"of any user, as the enclave's, and never from the enclave (it reaches the parent over vsock only); " +
+		"use vsock://any:PORT with allowed_cids for the enclave, or unix:///PATH for local tests " +
+		"(created under the umask; host-proxy.service sets UMask=0077)"
+	cfg, err := ParseConfig([]byte("logs:\n  listen: tcp://127.0.0.1:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, logs := testLogger(t)
+	cfg.Logger = log
+	p, err := New(cfg)
+	if err == nil {
+		if err := p.Listen(); err != nil {
+			t.Fatalf("accepted, and Listen: %v", err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Serve(ctx) }()
+		c, err := net.Dial("tcp", p.Addr("logs").String())
+		if err != nil {
+			t.Fatalf("logs.listen tcp://127.0.0.1:0 accepted (dial: %v)", err)
+		}
+		c.Write([]byte(`{"t":1,"stream":"stderr","line":"FORGED: disk wiped by the application"}` + "\n"))
+		c.Close()
+		waitMetric(t, p.m.enclaveLog.WithLabelValues("stderr"), 1)
+		cancel()
+		<-done
+		t.Fatalf("logs.listen tcp://127.0.0.1:0 accepted: a local process wrote an enclave line to the log: %v",
+			strings.Contains(logs.String(), "FORGED"))
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) || ce.Where != "logs.listen" || err.Error() != want {
+		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestServiceListenRefusesTCP: the time and logs routes refuse every TCP
+// address, loopback or not, with the same message shape as the
+// credentials route; vsock (with allowed_cids) and unix are served.
+func TestServiceListenRefusesTCP(t *testing.T) {
+	why := map[string]string{
+		"time": "a TCP listener serves the parent's clock to every local process, never to the enclave",
+		"logs": "a TCP listener takes log lines from every local process, of any user, as the enclave's, and never from the enclave",
+	}
+	for _, key := range []string{"time", "logs"} {
+		for listen, wantErr := range map[string]bool{
+			"tcp://127.0.0.1:8004":   true,
+			"tcp://127.0.0.2:8004":   true,
+			"tcp://[::1]:8004":       true,
+			"tcp://localhost:8004":   true,
+			"127.0.0.1:8004":         true,
+			"tcp://0.0.0.0:8004":     true,
+			"tcp://[::]:8004":        true,
+			"tcp://10.1.2.3:8004":    true,
+			"unix:///run/s.sock":     false,
+			"vsock://any:8004":       false,
+			"tcp://kms.example:8004": true,
+		} {
+			sc := &ServiceConfig{Listen: listen}
+			if strings.HasPrefix(listen, "vsock:") {
+				sc.AllowedCIDs = []uint32{16}
+			}
+			cfg := &Config{Time: sc}
+			if key == "logs" {
+				cfg = &Config{Logs: sc}
+			}
+			_, err := New(cfg)
+			if !wantErr {
+				if err != nil {
+					t.Errorf("%s.listen %s: %v", key, listen, err)
+				}
+				continue
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) || ce.Where != key+".listen" ||
+				!strings.Contains(err.Error(), key+".listen: tcp://") || !strings.Contains(err.Error(), why[key]) ||
+				!strings.Contains(err.Error(), "use vsock://any:PORT with allowed_cids for the enclave, or unix:///PATH for local tests") {
+				t.Errorf("%s.listen %s: %v", key, listen, err)
+			}
+		}
+	}
+}
+
 func TestServiceRoutesLocalOnly(t *testing.T) {
 	for _, cfg := range []*Config{
-		{Time: &ServiceConfig{Listen: "tcp://0.0.0.0:8004"}},
-		{Logs: &ServiceConfig{Listen: "tcp://10.1.2.3:8005"}},
 		{Logs: &ServiceConfig{Listen: "unix:///run/l.sock", AllowedCIDs: []uint32{16}}},
 		{Logs: &ServiceConfig{}},
 	} {
@@ -101,8 +199,8 @@ func TestServiceRoutesLocalOnly(t *testing.T) {
 // the proxy's log quoted, never as lines of their own.
 func TestLogsRouteEscapedLine(t *testing.T) {
 	log, logs := testLogger(t)
-	p, _ := startProxy(t, &Config{Logger: log, Logs: &ServiceConfig{Listen: "tcp://127.0.0.1:0"}})
-	f, err := boot.NewLogForwarder(&boot.LogForwarderConfig{Addr: "tcp://" + p.Addr("logs").String(), Logger: slog.New(slog.DiscardHandler)})
+	p, _ := startProxy(t, &Config{Logger: log, Logs: &ServiceConfig{Listen: unixListen(t, "logs.sock")}})
+	f, err := boot.NewLogForwarder(&boot.LogForwarderConfig{Addr: "unix://" + p.Addr("logs").String(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
