@@ -197,7 +197,7 @@ func (p *Program) Fail(err error) int {
 	}
 	code := ExitCode(err)
 	if code == ExitUsage && len(hints) == 0 {
-		p.Hintf("run %s --help for usage", p.Name)
+		p.Hintf("%s", p.UsageHint(""))
 	}
 	return code
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,41 @@ func TestIsHelpVersion(t *testing.T) {
 	}
 	if IsHelp("--helpme") || IsVersion("v") {
 		t.Error("near misses accepted")
+	}
+}
+
+func TestHelpArg(t *testing.T) {
+	tests := []struct {
+		pos  []string
+		want error
+	}{
+		{nil, nil},
+		{[]string{"help"}, ErrHelp},
+		{[]string{"--help", "x"}, ErrHelp},
+		{[]string{"version"}, ErrVersion},
+		{[]string{"16", "help"}, nil}, // only the first argument counts
+		{[]string{"helpme"}, nil},
+	}
+	for _, tt := range tests {
+		if got := HelpArg(tt.pos); got != tt.want {
+			t.Errorf("HelpArg(%q) = %v, want %v", tt.pos, got, tt.want)
+		}
+	}
+}
+
+func TestExit(t *testing.T) {
+	var out, errw bytes.Buffer
+	p := &Program{Name: "tool", Stdout: &out, Stderr: &errw}
+	if code := p.Exit(ErrHelp, "Usage: tool\n"); code != ExitOK || out.String() != "Usage: tool\n" || errw.Len() != 0 {
+		t.Errorf("ErrHelp: exit %d, stdout %q, stderr %q", code, out.String(), errw.String())
+	}
+	out.Reset()
+	if code := p.Exit(fmt.Errorf("wrapped: %w", ErrVersion), "Usage: tool\n"); code != ExitOK || !strings.HasPrefix(out.String(), "tool ") || errw.Len() != 0 {
+		t.Errorf("ErrVersion: exit %d, stdout %q, stderr %q", code, out.String(), errw.String())
+	}
+	out.Reset()
+	if code := p.Exit(WithHint(Usagef("unknown flag --bogus"), p.UsageHint("sub")), "Usage: tool\n"); code != ExitUsage || out.Len() != 0 ||
+		errw.String() != "tool: error: unknown flag --bogus\ntool: hint: run tool sub --help for usage\n" {
+		t.Errorf("usage error: exit %d, stdout %q, stderr %q", code, out.String(), errw.String())
 	}
 }

@@ -15,7 +15,10 @@
 //   - [ParseLogLevel]: one set of --log-level words and one error for a bad
 //     one;
 //   - [IsHelp] and [IsVersion]: "--help", "-h" and "help"; "--version" and
-//     "version".
+//     "version"; [HelpArg]: the same words as a subcommand's first
+//     argument ("NAME SUB help"), as [ErrHelp] and [ErrVersion], which
+//     [Program.Exit] prints; [Program.UsageHint]: "run NAME SUB --help for
+//     usage".
 //   - [ParseFlags]: the flag package's parsing with the commands' own
 //     messages ("unknown flag --bogus", `--max-age "abc": want a duration
 //     such as 5m`), names written as [FlagName] writes them;
