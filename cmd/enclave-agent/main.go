@@ -81,7 +81,7 @@ Commands:
                [--key-agreement-algorithm ECDH] [--format json|raw] [--out FILE]
                DeriveSharedSecret with Recipient (the peer's DER public key)
   sign         --key-id ID (--message BASE64 | --message-file FILE)
-               --signing-algorithm ALG [--message-type RAW|DIGEST]
+               --signing-algorithm ALG [--message-type RAW (default)|DIGEST]
                [--format json|raw] [--out FILE]
                Sign: a pass-through (KMS has no Recipient on Sign; the key
                policy gates it by other means, see docs/key-policies.md)
@@ -93,8 +93,9 @@ Commands:
                write the emulator's root certificate (PEM, mode 0644; its
                private key stays in DIR, 0600) for verifiers:
                nitro-verify --root FILE
-  help         this text (also -h, --help)
-  version      print the version (also --version)
+  help         this text (also -h, --help; after any command too:
+               "attest help", "pcr describe --help")
+  version      print the version (also --version; after any command too)
 
 Command flags:
   --listen ADDR             serve: vsock://any:PORT, vsock://CID:PORT,
@@ -125,7 +126,8 @@ Command flags:
                             attest: fields of the document
   --data HEX, --data-file FILE
                             pcr extend: the data to extend with
-  --format F                attest: raw, base64 or hex; KMS commands: json or raw
+  --format F                attest: raw (default), base64 or hex;
+                            KMS commands: json (default) or raw
   --out FILE                write there (mode 0600) instead of stdout
   --ciphertext-out FILE     genkey: write the CiphertextBlob there (0600)
 
@@ -205,11 +207,29 @@ type app struct {
 	p      *cli.Program
 }
 
+// commands is the dispatch table: every command and what runs it with the
+// arguments after its name. The usage's Commands section lists the same
+// names (TestHelpEveryCommand checks both ways); help and version are
+// answered before the table.
+var commands = map[string]func(a *app, args []string) error{
+	"serve":         (*app).serve,
+	"init":          (*app).initCmd,
+	"attest":        (*app).attest,
+	"genkey":        (*app).genkey,
+	"decrypt":       (*app).decrypt,
+	"genrandom":     (*app).genrandom,
+	"derive":        (*app).derive,
+	"sign":          (*app).sign,
+	"pcr":           (*app).pcr,
+	"describe-nsm":  (*app).describeNSM,
+	"emulator-root": (*app).emulatorRoot,
+}
+
 // errHelp and errVersion end a command early: -h or --version was given
-// among its flags.
+// among its flags, or help or version as its first argument.
 var (
-	errHelp    = errors.New("help requested")
-	errVersion = errors.New("version requested")
+	errHelp    = cli.ErrHelp
+	errVersion = cli.ErrVersion
 )
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -223,33 +243,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err == nil {
 		cmd, cargs := rest[0], rest[1:]
-		switch {
+		switch run, ok := commands[cmd]; {
 		case cli.IsHelp(cmd):
 			err = errHelp
 		case cli.IsVersion(cmd):
 			err = errVersion
-		case cmd == "serve":
-			err = a.serve(cargs)
-		case cmd == "init":
-			err = a.initCmd(cargs)
-		case cmd == "attest":
-			err = a.attest(cargs)
-		case cmd == "genkey":
-			err = a.genkey(cargs)
-		case cmd == "decrypt":
-			err = a.decrypt(cargs)
-		case cmd == "genrandom":
-			err = a.genrandom(cargs)
-		case cmd == "derive":
-			err = a.derive(cargs)
-		case cmd == "sign":
-			err = a.sign(cargs)
-		case cmd == "pcr":
-			err = a.pcr(cargs)
-		case cmd == "describe-nsm":
-			err = a.describeNSM(cargs)
-		case cmd == "emulator-root":
-			err = a.emulatorRoot(cargs)
+		case ok:
+			err = run(a, cargs)
 		default:
 			err = usagef("unknown command %q", cmd)
 		}
@@ -257,15 +257,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if ae := (*appExit)(nil); errors.As(err, &ae) {
 		return ae.code // init: the application's status (already logged)
 	}
-	switch {
-	case errors.Is(err, errHelp):
-		io.WriteString(stdout, usage)
-		return cli.ExitOK
-	case errors.Is(err, errVersion):
-		a.p.PrintVersion()
-		return cli.ExitOK
-	case errors.Is(err, enclave.ErrNoDevice):
+	if errors.Is(err, enclave.ErrNoDevice) {
 		err = cli.WithHint(err, "--nsm emulator --debug-mode (or --pcr0 HEX) for development")
 	}
-	return a.p.Fail(err)
+	return a.p.Exit(err, usage)
 }

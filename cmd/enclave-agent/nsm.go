@@ -190,22 +190,30 @@ func (a *app) attest(args []string) error {
 	return a.output(*out, enc(doc))
 }
 
+// pcrCommands are pcr's subcommands ("pcr describe N", ...), in the order
+// the usage and the messages name them.
+var pcrCommands = []string{"describe", "extend", "lock", "lock-range"}
+
 func (a *app) pcr(args []string) error {
-	if len(args) == 0 {
-		return usagef("pcr: want describe, extend, lock or lock-range")
+	name := "pcr" // the flags' hint names the subcommand when it comes first
+	if len(args) > 0 && slices.Contains(pcrCommands, args[0]) {
+		name += " " + args[0]
 	}
-	sub, args := args[0], args[1:]
-	switch {
-	case cli.IsHelp(sub):
-		return errHelp
-	case cli.IsVersion(sub):
-		return errVersion
-	}
-	fs := a.flags("pcr " + sub)
+	fs := a.flags(name)
 	data := fs.String("data", "", "")
 	dataFile := fs.String("data-file", "", "")
-	pos, err := a.parse(fs, args)
+	pos, err := a.parse(fs, args) // "pcr help": help
 	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("pcr: want describe, extend, lock or lock-range")
+	}
+	sub, pos := pos[0], pos[1:]
+	if !slices.Contains(pcrCommands, sub) {
+		return usagef("pcr: unknown subcommand %q: want describe, extend, lock or lock-range", sub)
+	}
+	if err := cli.HelpArg(pos); err != nil { // "pcr describe help"
 		return err
 	}
 	if len(pos) != 1 {
@@ -230,11 +238,6 @@ func (a *app) pcr(args []string) error {
 		} else if payload, err = boundedfile.Read(*dataFile, maxExtendData); err != nil {
 			return cli.Usagef("pcr extend: --data-file: %v", err)
 		}
-	}
-	switch sub {
-	case "describe", "extend", "lock", "lock-range":
-	default:
-		return usagef("pcr: unknown subcommand %q: want describe, extend, lock or lock-range", sub)
 	}
 	nsm, err := a.openNSM()
 	if err != nil {

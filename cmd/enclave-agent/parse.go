@@ -133,6 +133,10 @@ func (a *app) flags(name string) *flag.FlagSet {
 
 // parse parses args with fs, allowing flags after positional arguments
 // ("pcr extend 16 --data HEX"); the positional arguments are returned.
+// Help and the version win over every other check: -h, --help, --version
+// among the flags, and help or version as the first positional argument
+// ("attest help"). A flag's error names the flag, and its hint the
+// command's help (fs's name: "run enclave-agent attest --help").
 func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -140,9 +144,12 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, errHelp
 			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, cli.WithHint(err, a.p.UsageHint(fs.Name()))
 		}
 		if fs.NArg() == 0 {
+			if err := cli.HelpArg(pos); err != nil {
+				return nil, err
+			}
 			if a.g.version {
 				return nil, errVersion
 			}
@@ -156,19 +163,31 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// parseTop parses the global flags before the command; the command and
-// its arguments are returned.
+// parseTop parses the flags before the first positional argument: the
+// global flags before the command, or init's before the application. The
+// positional arguments are returned. Help and the version are answered as
+// in parse, except that "init -- help" names an application.
 func (a *app) parseTop(fs *flag.FlagSet, args []string) ([]string, error) {
+	cmd := fs.Name() // the top level's flag set is named after the program
+	if cmd == a.p.Name {
+		cmd = ""
+	}
 	if err := cli.ParseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}
-		return nil, usagef("%v", err)
+		return nil, cli.WithHint(err, a.p.UsageHint(cmd))
+	}
+	rest := fs.Args()
+	if i := len(args) - len(rest); i == 0 || args[i-1] != "--" {
+		if err := cli.HelpArg(rest); err != nil {
+			return nil, err
+		}
 	}
 	if a.g.version {
 		return nil, errVersion
 	}
-	return fs.Args(), nil
+	return rest, nil
 }
 
 // noArgs parses args and refuses positional arguments.
@@ -178,7 +197,7 @@ func (a *app) noArgs(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if len(pos) != 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), pos[0])
+		return cli.WithHint(usagef("%s: unexpected argument %q", fs.Name(), pos[0]), a.p.UsageHint(fs.Name()))
 	}
 	return nil
 }
