@@ -16,7 +16,8 @@ import (
 
 // runInit is "kms-server init": it writes the starter configuration and
 // prints the development access key to stdout, once. Like the top level,
-// it takes -h, --help and help (the full help) and --version and version.
+// it takes -h, --help and help (cli.ErrHelp: the full help) and --version
+// and version (cli.ErrVersion).
 func runInit(p *cli.Program, args []string) error {
 	stdout, stderr := p.Stdout, p.Stderr
 	flags := flag.NewFlagSet("kms-server init", flag.ContinueOnError)
@@ -26,26 +27,20 @@ func runInit(p *cli.Program, args []string) error {
 	version := flags.Bool("version", false, "")
 	if err := cli.ParseFlags(flags, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, usage)
-			return nil
+			return cli.ErrHelp
 		}
-		return cli.Usagef("init: %v", err)
+		return cli.WithHint(err, p.UsageHint("init"))
 	}
-	switch {
-	case *version:
-		p.PrintVersion()
-		return nil
-	case flags.NArg() == 0:
-	case cli.IsHelp(flags.Arg(0)):
-		// "init help", as "init --help" (init takes no arguments, so the
-		// word cannot name anything else).
-		io.WriteString(stdout, usage)
-		return nil
-	case cli.IsVersion(flags.Arg(0)):
-		p.PrintVersion()
-		return nil
-	default:
-		return cli.Usagef("init: unexpected argument %q (give the directory with --dir DIR)", flags.Arg(0))
+	if *version {
+		return cli.ErrVersion
+	}
+	// "init help", as "init --help" (init takes no arguments, so the word
+	// cannot name anything else).
+	if err := cli.HelpArg(flags.Args()); err != nil {
+		return err
+	}
+	if flags.NArg() != 0 {
+		return cli.WithHint(cli.Usagef("init: unexpected argument %q (give the directory with --dir DIR)", flags.Arg(0)), p.UsageHint("init"))
 	}
 	if *dir == "" {
 		// Without --dir, only an empty current directory: init must not

@@ -55,8 +55,10 @@ Serve flags:
                            lines on standard error; the audit log (one JSON line
                            per request) goes to audit_log: in the file, or to
                            standard output.
-    --version              Print the version and exit (also: kms-server version).
-    -h, --help             Print this help and exit (also: kms-server help).
+    --version              Print the version and exit (also: kms-server version;
+                           init takes --version and version too).
+    -h, --help             Print this help and exit (also: kms-server help;
+                           init takes -h, --help and help too).
 
 Init flags:
     --dir DIR              Write kms-server.yaml, root.key, keys/ and a
@@ -95,20 +97,23 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// commands is the dispatch table of the subcommands; without one of them,
+// kms-server serves. The usage lists the same names (TestHelpEveryCommand
+// checks both ways).
+var commands = map[string]func(p *cli.Program, args []string) error{
+	"init": runInit,
+}
+
 // run is kms-server with args (without the program name); it returns the
 // exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	p := &cli.Program{Name: "kms-server", Stdout: stdout, Stderr: stderr}
 	if len(args) > 0 {
-		switch {
-		case cli.IsHelp(args[0]):
-			io.WriteString(stdout, usage)
-			return cli.ExitOK
-		case args[0] == "version":
-			p.PrintVersion()
-			return cli.ExitOK
-		case args[0] == "init":
-			return p.Fail(operatorError(runInit(p, args[1:])))
+		if err := cli.HelpArg(args[:1]); err != nil {
+			return p.Exit(err, usage)
+		}
+		if cmd, ok := commands[args[0]]; ok {
+			return p.Exit(operatorError(cmd(p, args[1:])), usage)
 		}
 	}
 	o, err := parseServeFlags(args)

@@ -65,8 +65,8 @@ func CheckHelp(t *testing.T, name string, run Runner, cmds [][]string, version b
 
 // CheckUsageLists checks that the help text usage of the command name
 // lists exactly the subcommands of its dispatch table, besides help and
-// version: those named in a synopsis line ("NAME init [--dir DIR]", with
-// or without "Usage:" before it) and the first word of each entry of a
+// version: those named in a synopsis or example line ("NAME init [--dir
+// DIR]", indented or after "Usage:") and the first word of each entry of a
 // "Commands:" section.
 func CheckUsageLists(t *testing.T, name, usage string, table []string) {
 	t.Helper()
@@ -84,8 +84,11 @@ func CheckUsageLists(t *testing.T, name, usage string, table []string) {
 			listed[strings.Fields(l)[0]] = true
 			continue
 		}
-		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "Usage:"))
-		if len(f) >= 2 && f[0] == name && isWord(f[1]) {
+		// A synopsis or an example: indented, or after "Usage:" (a
+		// sentence of prose starting "NAME logs" is neither).
+		synopsis, ok := strings.CutPrefix(l, "Usage:")
+		f := strings.Fields(synopsis)
+		if (ok || strings.HasPrefix(l, " ")) && len(f) >= 2 && f[0] == name && isWord(f[1]) {
 			listed[f[1]] = true
 		}
 	}
