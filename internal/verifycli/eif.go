@@ -4,6 +4,7 @@ package verifycli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 // eif.Read, so memory stays bounded whatever the image's size.
 
 const measureUsage = `Usage: nitro-verify measure IMAGE.eif
+       nitro-verify measure help | version
 
 Measure an enclave image file (EIF) without nitro-cli or Docker, and print
 the JSON that 'nitro-cli describe-eif' prints: EifVersion, Measurements
@@ -31,22 +33,36 @@ The Measurements object can be given to --pcrs, or the image itself to
 Exit status: 0 measured, 1 the image is refused, 2 usage or I/O error.
 `
 
-// runMeasure runs "nitro-verify measure ARGS".
+// runMeasure runs "nitro-verify measure ARGS". It takes -h, --help and
+// help (its own help), --version and version, as the top level does.
 func runMeasure(args []string, stdout, stderr io.Writer) int {
 	p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
+	fs := flag.NewFlagSet("measure", flag.ContinueOnError)
+	version := fs.Bool("version", false, "")
 	var files []string
-	for _, a := range args {
-		if cli.IsHelp(a) {
-			io.WriteString(stdout, measureUsage)
-			return ExitVerified
+	for {
+		if err := cli.ParseFlags(fs, args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				err = cli.ErrHelp
+			} else {
+				err = cli.WithHint(err, p.UsageHint("measure"))
+			}
+			return p.Exit(err, measureUsage)
 		}
-		if len(a) > 1 && a[0] == '-' {
-			return p.Fail(cli.WithHint(cli.Usagef("measure: unknown flag %s", a), "run nitro-verify measure --help for usage"))
+		if fs.NArg() == 0 {
+			break
 		}
-		files = append(files, a)
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if *version {
+		return p.Exit(cli.ErrVersion, measureUsage)
+	}
+	if err := cli.HelpArg(files); err != nil {
+		return p.Exit(err, measureUsage) // "measure help", "measure version"
 	}
 	if len(files) != 1 {
-		return p.Fail(cli.WithHint(cli.Usagef("measure: want one image file, got %d", len(files)), "run nitro-verify measure --help for usage"))
+		return p.Fail(cli.WithHint(cli.Usagef("measure: want one image file, got %d", len(files)), p.UsageHint("measure")))
 	}
 	img, err := measureFile(files[0])
 	if err != nil {

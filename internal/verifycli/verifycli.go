@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,18 @@ const (
 // listener not reached or not heard (exit status 2): nothing was verified.
 const CodeIOError = "io_error"
 
+// commands is the dispatch table of nitro-verify's subcommands; without
+// one of them, it verifies a document.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"measure": runMeasure,
+}
+
+// Commands returns the names of nitro-verify's subcommands, sorted, for
+// the tests that check every one of them.
+func Commands() []string {
+	return slices.Sorted(maps.Keys(commands))
+}
+
 // Main runs nitro-verify with args (without the program name) and returns
 // its exit code. The clock is read once, here.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -47,8 +61,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 			exit = ExitUsage
 		}
 	}()
-	if len(args) > 0 && args[0] == "measure" {
-		return runMeasure(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		if cmd, ok := commands[args[0]]; ok {
+			return cmd(args[1:], stdout, stderr)
+		}
 	}
 	c, err := parseArgs(args)
 	if err != nil {
