@@ -98,24 +98,16 @@ type options struct {
 	check, version        bool
 }
 
-// errHelp asks for the help text.
-var errHelp = errors.New("help requested")
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	p := &cli.Program{Name: "host-proxy", Stdout: stdout, Stderr: stderr}
-	err := runErr(ctx, p, args)
-	if errors.Is(err, errHelp) {
-		io.WriteString(stdout, usage)
-		return cli.ExitOK
-	}
-	return p.Fail(err)
+	return p.Exit(runErr(ctx, p, args), usage)
 }
 
 // parseArgs parses the command line: flags may follow the positional
 // arguments, as vsock-proxy allows.
 func parseArgs(args []string) (*options, []string, error) {
 	if len(args) == 1 && cli.IsHelp(args[0]) {
-		return nil, nil, errHelp
+		return nil, nil, cli.ErrHelp
 	}
 	if len(args) == 1 && args[0] == "version" {
 		return &options{version: true}, nil, nil
@@ -126,7 +118,7 @@ func parseArgs(args []string) (*options, []string, error) {
 	for {
 		if err := cli.ParseFlags(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, nil, errHelp
+				return nil, nil, cli.ErrHelp
 			}
 			return nil, nil, err
 		}
@@ -175,8 +167,7 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 		return err
 	}
 	if o.version {
-		p.PrintVersion()
-		return nil
+		return cli.ErrVersion
 	}
 	if o.ipv4 && o.ipv6 {
 		return cli.Usagef("-4 (--ipv4) and -6 (--ipv6) are mutually exclusive")
