@@ -22,6 +22,14 @@
 // caller inside the enclave. A response that carries Plaintext anyway is
 // refused ([ErrPlaintextInResponse]): fail closed.
 //
+// Whoever answers (the parent instance, over plain http) chooses the
+// answer's size, so the client's transport reads at most 64 KiB of status
+// line and headers and 1 MiB of body per answer, for the library calls
+// and the local KMS endpoint alike: a body whose Content-Length exceeds
+// the bound is refused before any of it is read, and a longer one once the
+// bound is read, with [AnswerTooLargeError] (the endpoint answers
+// KMSInternalException). A KMS answer is a few KiB.
+//
 // The RSA-2048 key is generated with crypto/rand (since Go 1.26
 // rsa.GenerateKey ignores any other reader: the kernel's pool, which the
 // boot tasks seed from the NSM, is the entropy) and replaced on a schedule

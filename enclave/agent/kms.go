@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,12 @@ const (
 	// answer, and unbounded, 10 MiB of short distinct header lines cost
 	// the agent ~160 MiB of heap per call (TestKMSHeaderBound).
 	maxKMSHeaderBytes = 64 << 10
+	// maxKMSResponse bounds the body of a KMS answer, for the library
+	// calls (through aws-sdk-go-v2) and the local KMS endpoint alike: the
+	// client's transport refuses more ([boundedTransport]). A KMS answer
+	// is a few KiB; a page of 1,000 entries (ListKeys, ListAliases) a few
+	// hundred.
+	maxKMSResponse = 1 << 20
 )
 
 // MinKeyRotation is the shortest Config.KeyRotation [New] accepts. A
@@ -70,7 +77,34 @@ var (
 	// (see the package documentation).
 	ErrRecipientOpen = errors.New("agent: CiphertextForRecipient did not open to what was asked for")
 	errClosed        = errors.New("agent: client is closed")
+	// ErrAnswerTooLarge is wrapped by every [AnswerTooLargeError].
+	ErrAnswerTooLarge = errors.New("agent: the key service's answer is too large")
 )
+
+// AnswerTooLargeError is returned when the body of an answer from the key
+// service exceeds Limit bytes (1 MiB), by its Content-Length or as it
+// arrives: from the library calls ([Client.GenerateDataKey] and the
+// others, wrapped in the SDK's error) and, as KMSInternalException, from
+// the local KMS endpoint. Over plain http the parent writes the answer, and
+// unbounded, a 32 MiB one cost the agent ~216 MiB of heap per call.
+type AnswerTooLargeError struct {
+	// Limit is the bound, in bytes.
+	Limit int64
+	// ContentLength is the answer's declared length when that is what
+	// exceeds Limit, else -1 (no Content-Length, or one within Limit and
+	// more bytes sent).
+	ContentLength int64
+}
+
+func (e *AnswerTooLargeError) Error() string {
+	if e.ContentLength > e.Limit {
+		return fmt.Sprintf("agent: the key service's answer exceeds %d bytes (its Content-Length is %d): refused", e.Limit, e.ContentLength)
+	}
+	return fmt.Sprintf("agent: the key service's answer exceeds %d bytes: refused", e.Limit)
+}
+
+// Unwrap returns [ErrAnswerTooLarge].
+func (e *AnswerTooLargeError) Unwrap() error { return ErrAnswerTooLarge }
 
 // Config configures a [Client]. Credentials never come from flags: give an
 // environment provider ([EnvCredentials]) or the host's credential endpoint
@@ -297,7 +331,75 @@ func newHTTPClient(u *url.URL, proxy string, tlsCfg *tls.Config) (*http.Client, 
 		}
 		tr.TLSClientConfig = tc
 	}
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: &boundedTransport{tr: tr, max: maxKMSResponse}}, nil
+}
+
+// boundedTransport bounds the body of every answer tr returns to max
+// bytes. Over plain http (InsecureHTTPUnsafe) the parent writes the
+// answer, and the SDK reads a body whole, whatever its length: a 32 MiB
+// answer cost one GenerateDataKey ~216 MiB of heap (TestClientAnswerBound).
+// An answer whose Content-Length exceeds max is refused before a byte of
+// it is read; any other is read up to max bytes, and a byte more is an
+// [AnswerTooLargeError]. The refusal is the body's read error, not
+// RoundTrip's, so the SDK does not retry it as a failed connection.
+type boundedTransport struct {
+	tr  *http.Transport
+	max int64
+}
+
+// RoundTrip sends req through t.tr and bounds the answer's body.
+func (t *boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.tr.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > t.max {
+		// Closed unread: the transport drops the connection rather than
+		// read the rest.
+		resp.Body.Close()
+		resp.Body = &boundedBody{err: &AnswerTooLargeError{Limit: t.max, ContentLength: resp.ContentLength}}
+		return resp, nil
+	}
+	resp.Body = &boundedBody{body: resp.Body, left: t.max, limit: t.max}
+	return resp, nil
+}
+
+// CloseIdleConnections closes t.tr's idle connections (http.Client's
+// CloseIdleConnections calls it).
+func (t *boundedTransport) CloseIdleConnections() { t.tr.CloseIdleConnections() }
+
+// boundedBody reads body until left bytes are read; a byte more is err,
+// an [AnswerTooLargeError], from then on.
+type boundedBody struct {
+	body  io.ReadCloser // nil when refused by its Content-Length
+	left  int64
+	limit int64
+	err   error
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte past the bound tells an answer that ends there from a longer one
+	}
+	n, err := b.body.Read(p)
+	if int64(n) > b.left {
+		n = int(b.left)
+		b.left = 0
+		b.err = &AnswerTooLargeError{Limit: b.limit, ContentLength: -1}
+		return n, b.err
+	}
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *boundedBody) Close() error {
+	if b.body == nil {
+		return nil
+	}
+	return b.body.Close()
 }
 
 // Close releases the client's connections and zeroises its RSA key (best

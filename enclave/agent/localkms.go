@@ -39,7 +39,6 @@ const (
 	// DefaultKMSMaxConnections is KMSEndpointConfig.MaxConnections when
 	// zero.
 	DefaultKMSMaxConnections = 256
-	maxKMSResponse           = 1 << 20
 )
 
 // ErrKMSEndpointAddr is returned by [ServeKMSEndpoint] for a listen address
@@ -711,7 +710,7 @@ func sharedSecretSize(n int) bool { return n == 32 || n == 48 || n == 66 }
 
 // rawCall sends one KMS JSON request, signed with the client's credentials,
 // to the client's endpoint through its transport, and returns the status and
-// body (at most 1 MiB). No retries: the application's SDK retries.
+// body (at most maxKMSResponse bytes, the transport's bound). No retries: the application's SDK retries.
 func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/", bytes.NewReader(body))
 	if err != nil {
@@ -737,21 +736,25 @@ func (c *Client) rawCall(ctx context.Context, op string, body []byte) (int, []by
 	defer resp.Body.Close()
 	out, err := readAnswer(resp)
 	if err != nil {
-		if ctx.Err() != nil {
+		clear(out)
+		var tooLarge *AnswerTooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			return 0, nil, &kmsError{500, "KMSInternalException", tooLarge.Error()}
+		case ctx.Err() != nil:
 			return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: the key service did not answer in time"}
 		}
 		return 0, nil, &kmsError{503, "DependencyTimeoutException", "agent: reading the key service's answer: " + err.Error()}
 	}
-	if len(out) > maxKMSResponse {
-		return 0, nil, &kmsError{500, "KMSInternalException", "agent: the key service's answer exceeds 1 MiB"}
-	}
 	return resp.StatusCode, out, nil
 }
 
-// readAnswer reads an answer's body, at most maxKMSResponse+1 bytes, with
-// [readbody.Read]: into a buffer sized from its Content-Length up to 64
-// KiB (a parent's header alone reserves no more), each outgrown buffer
-// cleared (an answer carries a sealed or, refused, a plain data key).
+// readAnswer reads an answer's body with [readbody.Read]: into a buffer
+// sized from its Content-Length up to 64 KiB (a parent's header alone
+// reserves no more), each outgrown buffer cleared (an answer carries a
+// sealed or, refused, a plain data key). The client's transport bounds the
+// body to maxKMSResponse bytes ([AnswerTooLargeError] beyond), as it does
+// for the SDK's calls.
 func readAnswer(resp *http.Response) ([]byte, error) {
-	return readbody.Read(io.LimitReader(resp.Body, maxKMSResponse+1), resp.ContentLength, 64<<10, nil)
+	return readbody.Read(resp.Body, resp.ContentLength, 64<<10, nil)
 }

@@ -64,12 +64,14 @@ func TestLocalKMSEndpointConcurrencyLimit(t *testing.T) {
 }
 
 // TestLocalKMSEndpointAnswerBound: the parent's answer to the endpoint is
-// read up to 1 MiB, whatever its Content-Length says: a longer one is
-// refused, with its length announced or not, and a Content-Length that
+// read up to 1 MiB (the client's transport bounds it, as for the SDK's
+// calls): a longer one is refused, with its length announced or not, a
+// Content-Length over the bound at once, and a Content-Length that
 // promises more than comes is a failed read, not a wait or a buffer of
 // the promised size.
 func TestLocalKMSEndpointAnswerBound(t *testing.T) {
 	big := `{"KeyMetadata":{"Description":"` + strings.Repeat("a", maxKMSResponse) + `"}}`
+	exceeds := "agent: the key service's answer exceeds 1048576 bytes"
 	for _, tc := range []struct {
 		name     string
 		parent   http.HandlerFunc
@@ -79,13 +81,17 @@ func TestLocalKMSEndpointAnswerBound(t *testing.T) {
 		{"over 1 MiB with Content-Length", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
 			_, _ = io.WriteString(w, big)
-		}, "KMSInternalException", "exceeds 1 MiB"},
+		}, "KMSInternalException", exceeds + " (its Content-Length is " + strconv.Itoa(len(big)) + "): refused"},
 		{"over 1 MiB chunked", func(w http.ResponseWriter, _ *http.Request) {
 			w.(http.Flusher).Flush() // no Content-Length: chunked
 			_, _ = io.WriteString(w, big)
-		}, "KMSInternalException", "exceeds 1 MiB"},
+		}, "KMSInternalException", exceeds + ": refused"},
 		{"Content-Length of 1 GiB, 2 bytes sent", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+			_, _ = io.WriteString(w, "{}")
+		}, "KMSInternalException", exceeds + " (its Content-Length is 1073741824): refused"},
+		{"Content-Length of 1000, 2 bytes sent", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "1000")
 			_, _ = io.WriteString(w, "{}")
 		}, "DependencyTimeoutException", "reading the key service's answer"},
 	} {
