@@ -318,7 +318,9 @@ func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte,
 // upstream sends the request body of operation op to the key service and
 // returns its answer and the answer's members; an error answer comes back
 // as the key service's error ([upstreamError]), an answer that is not a
-// JSON object as a KMSInternalException.
+// JSON object, or that [checkAnswerMembers] refuses (a member named twice
+// in one object, ...), as a KMSInternalException, before anything in it
+// is checked.
 func (e *KMSEndpoint) upstream(ctx context.Context, op string, body []byte) ([]byte, map[string]json.RawMessage, error) {
 	status, resp, err := e.c.rawCall(ctx, op, body)
 	if err != nil {
@@ -327,9 +329,18 @@ func (e *KMSEndpoint) upstream(ctx context.Context, op string, body []byte) ([]b
 	if status != http.StatusOK {
 		return nil, nil, upstreamError(status, resp)
 	}
+	notObject := &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
+	if err := checkAnswerMembers(resp); err != nil {
+		clear(resp) // it may carry a data key in the clear
+		if errors.Is(err, errAnswerNotObject) {
+			return nil, nil, notObject
+		}
+		return nil, nil, &kmsError{500, "KMSInternalException", "the key service's answer to " + op + " " + err.Error() + ": refused"}
+	}
 	var out map[string]json.RawMessage
 	if err := json.Unmarshal(resp, &out); err != nil {
-		return nil, nil, &kmsError{500, "KMSInternalException", "the key service's answer is not a JSON object"}
+		clear(resp)
+		return nil, nil, notObject
 	}
 	return resp, out, nil
 }
