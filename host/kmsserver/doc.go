@@ -159,7 +159,13 @@
 // either wins; a key policy Allow that names the caller (or "*") grants by
 // itself; one that names only the caller's account (the account root, as
 // the default key policy does) delegates to the identity policy, which
-// must allow too; a principal of another account needs both. Account-level
+// must allow too; a principal of another account needs both, and only for
+// the operations AWS allows cross-account (the cryptographic operations,
+// DescribeKey, GetPublicKey, GetKeyRotationStatus, CreateGrant, ListGrants,
+// RetireGrant, RevokeGrant): every other operation on a key (its state,
+// deletion, key policy, tags, description, rotation, imports, aliases) is
+// refused to another account whatever the key policy says
+// (keyOfOwnAccount). Account-level
 // operations (CreateKey, ListKeys, ListAliases, and CreateAlias and
 // DeleteAlias on the alias's side) are allowed only by an identity policy,
 // to principals of [Config.AccountID]; GenerateRandom by an identity policy

@@ -2,7 +2,8 @@
 
 package kmsserver
 
-// GetKeyPolicy and PutKeyPolicy.
+// GetKeyPolicy and PutKeyPolicy, for principals of the key's own account
+// only (keyOfOwnAccount), as in AWS.
 
 import (
 	"strconv"
@@ -26,11 +27,8 @@ func (s *Server) getKeyPolicy(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:GetKeyPolicy")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:GetKeyPolicy", nil, nil); err != nil {
 		return nil, err
 	}
 	return getKeyPolicyOutput{Policy: k.Policy, PolicyName: name}, nil
@@ -47,11 +45,8 @@ func (s *Server) putKeyPolicy(c *call, body []byte) (any, error) {
 	if in.Policy == nil {
 		return nil, validation("1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null")
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:PutKeyPolicy")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:PutKeyPolicy", nil, nil); err != nil {
 		return nil, err
 	}
 	if err := s.checkNewPolicy(c, k, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {

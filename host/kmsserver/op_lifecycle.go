@@ -3,7 +3,8 @@
 package kmsserver
 
 // EnableKey, DisableKey, ScheduleKeyDeletion and CancelKeyDeletion: the key
-// state machine. Rotation (EnableKeyRotation, RotateKeyOnDemand, ...) will go
+// state machine, for principals of the key's own account only
+// (keyOfOwnAccount), as in AWS. Rotation (EnableKeyRotation, RotateKeyOnDemand, ...) will go
 // in op_rotation.go beside it.
 
 import (
@@ -17,11 +18,8 @@ func (s *Server) setState(c *call, body []byte, action string, fn func(k *keysto
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, action)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, action, nil, nil); err != nil {
 		return nil, err
 	}
 	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(fn)); err != nil {
@@ -62,11 +60,8 @@ func (s *Server) scheduleKeyDeletion(c *call, body []byte) (any, error) {
 			return nil, validation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30", days)
 		}
 	}
-	k, err := s.loadKey(c, in.KeyID)
+	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:ScheduleKeyDeletion")
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:ScheduleKeyDeletion", nil, nil); err != nil {
 		return nil, err
 	}
 	k, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {

@@ -15,8 +15,11 @@ import (
 const maxDescriptionLen = 8192
 
 // keyOfOwnAccount loads and authorizes a key for an operation AWS does not
-// allow cross-account (tags, description, rotation, ListKeyPolicies): a
-// principal of another account is refused whatever the key policy says.
+// allow cross-account ("Cross-account use: No" in the AWS KMS permissions
+// reference: the key state operations, the key policy, tags, description,
+// rotation, imports, ListKeyPolicies; TestCrossAccountUse checks every
+// operation against that column): a principal of another account is
+// refused whatever the key policy says.
 func (s *Server) keyOfOwnAccount(c *call, ref, action string) (*keystore.Key, error) {
 	k, err := s.loadKey(c, ref)
 	if err != nil {
