@@ -97,7 +97,7 @@ func (s *Server) useSpecKey(c *call, ref string, op keyspec.Operation, action st
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.enabled(k); err != nil {
+	if err := s.enabledFor(c, k); err != nil {
 		return nil, nil, err
 	}
 	if err := keyspec.CheckOperation(keyspec.Spec(k.KeySpec), keyspec.Usage(k.KeyUsage), op); err != nil {

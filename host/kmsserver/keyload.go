@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keyspec"
@@ -59,20 +60,57 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 		s.cfg.Logger.Error("key record rejected", "key", s.keyARN(id), "error", err)
 		return nil, err
 	}
-	if k.Origin == keystore.OriginExternal && k.State != keystore.StatePendingDeletion &&
-		(m.Material == nil || !k.ValidTo.IsZero() && !c.now.Before(k.ValidTo)) {
-		// An imported key without material (whatever EnableKey or
-		// CancelKeyDeletion set), or with material past its ValidTo, is
-		// PendingImport: the record is verified, and the state changes
-		// for this request only, so no operation reaches absent material.
-		k.State = keystore.StatePendingImport
+	if lacksMaterial(k, m.Material != nil, c.now) {
+		// PendingImport for this request (call.keyState), so that no
+		// operation reaches absent or expired material. k itself is left
+		// as verified: a later check of the record in the same request
+		// (addResourceTags, rebind) binds its stored state again.
+		c.markPendingImport(k.ID)
 	}
 	return k, nil
 }
 
-// enabled checks that k's state allows cryptographic operations.
+// lacksMaterial reports whether k is an imported key with no material to
+// use at now: none imported (or deleted since), or past its ValidTo. Such
+// a key is PendingImport whatever its stored state (nothing rewrites the
+// record when ValidTo passes; CancelKeyDeletion stores Disabled).
+func lacksMaterial(k *keystore.Key, hasMaterial bool, now time.Time) bool {
+	return k.Origin == keystore.OriginExternal && k.State != keystore.StatePendingDeletion &&
+		(!hasMaterial || !k.ValidTo.IsZero() && !now.Before(k.ValidTo))
+}
+
+// markPendingImport records that loadKey found key id without usable
+// material (lacksMaterial).
+func (c *call) markPendingImport(id string) {
+	if c.pendingImport == nil {
+		c.pendingImport = map[string]bool{}
+	}
+	c.pendingImport[id] = true
+}
+
+// keyState is k's state for this request: PendingImport for an imported key
+// loadKey found without usable material, else the stored state.
+func (c *call) keyState(k *keystore.Key) string {
+	if c.pendingImport[k.ID] {
+		return keystore.StatePendingImport
+	}
+	return k.State
+}
+
+// enabled checks that k's stored state allows cryptographic operations
+// (for a record read inside Store.UpdateKey).
 func (s *Server) enabled(k *keystore.Key) error {
-	switch k.State {
+	return s.stateAllowsUse(k, k.State)
+}
+
+// enabledFor checks that k's state for request c (call.keyState) allows
+// cryptographic operations.
+func (s *Server) enabledFor(c *call, k *keystore.Key) error {
+	return s.stateAllowsUse(k, c.keyState(k))
+}
+
+func (s *Server) stateAllowsUse(k *keystore.Key, state string) error {
+	switch state {
 	case keystore.StateEnabled:
 		return nil
 	case keystore.StateDisabled:
@@ -80,14 +118,14 @@ func (s *Server) enabled(k *keystore.Key) error {
 	case keystore.StatePendingDeletion:
 		return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 	default:
-		return apiErr(CodeInvalidState, "%s is in state %s.", s.keyARN(k.ID), k.State)
+		return apiErr(CodeInvalidState, "%s is in state %s.", s.keyARN(k.ID), state)
 	}
 }
 
-// usable checks that k can be used for a cryptographic operation of
-// ENCRYPT_DECRYPT usage with a symmetric key.
-func (s *Server) usable(k *keystore.Key) error {
-	if err := s.enabled(k); err != nil {
+// usable checks that k can be used in request c for a cryptographic
+// operation of ENCRYPT_DECRYPT usage with a symmetric key.
+func (s *Server) usable(c *call, k *keystore.Key) error {
+	if err := s.enabledFor(c, k); err != nil {
 		return err
 	}
 	if k.KeySpec != specSymmetric || k.KeyUsage != usageEncrypt {
@@ -107,7 +145,7 @@ func (s *Server) useKey(c *call, ref, action string, ec map[string]string, doc *
 	if err := s.authorize(c, k, action, ec, doc); err != nil {
 		return nil, nil, err
 	}
-	if err := s.usable(k); err != nil {
+	if err := s.usable(c, k); err != nil {
 		return nil, nil, err
 	}
 	m, err := s.material(k)
@@ -169,12 +207,18 @@ func bindingWithoutGrants(k *keystore.Key) keymaterial.Binding {
 // Store.UpdateKey: it verifies the record as it is in the store now,
 // applies change, and wraps the material again for the new binding.
 func (s *Server) rebind(change func(k *keystore.Key) error) func(k *keystore.Key) error {
+	return s.rebindRaw(func(k *keystore.Key, _ []byte) error { return change(k) })
+}
+
+// rebindRaw is rebind whose change also sees the record's unwrapped
+// material (empty for an imported key without material).
+func (s *Server) rebindRaw(change func(k *keystore.Key, raw []byte) error) func(k *keystore.Key) error {
 	return func(k *keystore.Key) error {
 		raw, _, err := s.root.Unwrap(binding(k), k.WrappedMaterial)
 		if err != nil {
 			return err
 		}
-		if err := change(k); err != nil {
+		if err := change(k, raw); err != nil {
 			return err
 		}
 		k.WrappedMaterial, err = s.root.Wrap(s.rand, binding(k), raw)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -277,4 +278,111 @@ func TestImportKeyMaterialLengths(t *testing.T) {
 	_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(key),
 		ImportToken: make([]byte, 6144), EncryptedKeyMaterial: enc})
 	wantCode(t, err, CodeInvalidImportToken)
+}
+
+// tagReadingPolicy is a key policy with a statement that reads
+// aws:ResourceTag, so that authorization verifies the key's tags.
+const tagReadingPolicy = `{"Version":"2012-10-17","Statement":[
+ {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+ {"Sid":"NoQuarantined","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+  "Condition":{"StringEquals":{"aws:ResourceTag/quarantine":"yes"}}}]}`
+
+// TestImportExpiredWithResourceTagPolicy: an imported key whose material
+// has passed its ValidTo is PendingImport for every request, also when a
+// policy reads aws:ResourceTag (which verifies the record once more): it
+// is described as PendingImport, refused for use with
+// KMSInvalidStateException, and the same material imported again makes it
+// usable. The record's own state (Enabled) is what it was sealed with.
+func TestImportExpiredWithResourceTagPolicy(t *testing.T) {
+	now := time.Now()
+	var clock atomic.Pointer[time.Time]
+	clock.Store(&now)
+	env := newEnv(t, func(c *Config) { c.Clock = func() time.Time { return *clock.Load() }; c.MaxClockSkew = 72 * time.Hour })
+	ctx := context.Background()
+	out, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, Policy: aws.String(tagReadingPolicy),
+		Tags: []types.Tag{{TagKey: aws.String("team"), TagValue: aws.String("a")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *out.KeyMetadata.KeyId
+	material := bytes.Repeat([]byte{9}, 32)
+	imp := func(validTo time.Time) error {
+		p := importParams(t, env.client, id, types.AlgorithmSpecRsaesOaepSha256)
+		_, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: p.ImportToken,
+			EncryptedKeyMaterial: wrapMaterial(t, p.PublicKey, material),
+			ExpirationModel:      types.ExpirationModelTypeKeyMaterialExpires, ValidTo: aws.Time(validTo)})
+		return err
+	}
+	if err := imp(now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	blob := env.encrypt(t, id, []byte("secret"), nil)
+
+	later := now.Add(2 * time.Hour) // the material has expired
+	clock.Store(&later)
+	d, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+	if err != nil {
+		t.Fatalf("DescribeKey of a key whose imported material expired: %v", err)
+	}
+	if d.KeyMetadata.KeyState != types.KeyStatePendingImport || d.KeyMetadata.Enabled {
+		t.Errorf("KeyState %s, Enabled %v; want PendingImport, false", d.KeyMetadata.KeyState, d.KeyMetadata.Enabled)
+	}
+	_, err = env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
+	wantCode(t, err, CodeInvalidState)
+	_, err = env.client.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: aws.String(id)})
+	wantCode(t, err, CodeInvalidState)
+	if err := imp(later.Add(time.Hour)); err != nil {
+		t.Fatalf("re-importing the same material after expiry: %v", err)
+	}
+	dec, err := env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob})
+	if err != nil || string(dec.Plaintext) != "secret" {
+		t.Fatalf("Decrypt after re-import: %v", err)
+	}
+}
+
+// TestEnableKeyPendingImport: EnableKey on a key without imported material
+// (never imported, deleted with DeleteImportedKeyMaterial, or back from a
+// cancelled deletion) is KMSInvalidStateException, as in AWS, and the key
+// stays PendingImport and describable, also under a policy that reads
+// aws:ResourceTag.
+func TestEnableKeyPendingImport(t *testing.T) {
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	out, err := env.client.CreateKey(ctx, &awskms.CreateKeyInput{Origin: types.OriginTypeExternal, Policy: aws.String(tagReadingPolicy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *out.KeyMetadata.KeyId
+	check := func(when string) {
+		t.Helper()
+		_, err := env.client.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: aws.String(id)})
+		if ae := wantCode(t, err, CodeInvalidState); !strings.Contains(ae.Message, "pending import") {
+			t.Errorf("%s: EnableKey message %q does not say the key is pending import", when, ae.Message)
+		}
+		d, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+		if err != nil {
+			t.Fatalf("%s: DescribeKey after EnableKey: %v", when, err)
+		}
+		if d.KeyMetadata.KeyState != types.KeyStatePendingImport {
+			t.Errorf("%s: KeyState %s, want PendingImport", when, d.KeyMetadata.KeyState)
+		}
+	}
+	check("never imported")
+	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.client.CancelKeyDeletion(ctx, &awskms.CancelKeyDeletionInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	check("deletion cancelled")
+	p := importParams(t, env.client, id, types.AlgorithmSpecRsaesOaepSha256)
+	if _, err := env.client.ImportKeyMaterial(ctx, &awskms.ImportKeyMaterialInput{KeyId: aws.String(id), ImportToken: p.ImportToken,
+		EncryptedKeyMaterial: wrapMaterial(t, p.PublicKey, bytes.Repeat([]byte{7}, 32)),
+		ExpirationModel:      types.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.client.DeleteImportedKeyMaterial(ctx, &awskms.DeleteImportedKeyMaterialInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	check("material deleted")
 }

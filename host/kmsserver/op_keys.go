@@ -123,7 +123,7 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 	if err := s.store.CreateKey(c.ctx, k); err != nil {
 		return nil, err
 	}
-	return keyMetadataOutput{KeyMetadata: s.metadata(k)}, nil
+	return keyMetadataOutput{KeyMetadata: s.metadata(k, c.keyState(k))}, nil
 }
 
 // checkNewPolicy parses a key policy and, unless bypass, refuses one that
@@ -176,7 +176,7 @@ func (s *Server) describeKey(c *call, body []byte) (any, error) {
 	if err := s.authorize(c, k, "kms:DescribeKey", nil, nil); err != nil {
 		return nil, err
 	}
-	return keyMetadataOutput{KeyMetadata: s.metadata(k)}, nil
+	return keyMetadataOutput{KeyMetadata: s.metadata(k, c.keyState(k))}, nil
 }
 
 func (s *Server) listKeys(c *call, body []byte) (any, error) {
@@ -210,16 +210,18 @@ func (s *Server) listKeys(c *call, body []byte) (any, error) {
 	return out, nil
 }
 
-func (s *Server) metadata(k *keystore.Key) keyMetadata {
+// metadata is k's KeyMetadata, with state its state for the request
+// (call.keyState).
+func (s *Server) metadata(k *keystore.Key, state string) keyMetadata {
 	m := keyMetadata{
 		AWSAccountID:          s.cfg.AccountID,
 		KeyID:                 k.ID,
 		Arn:                   s.keyARN(k.ID),
 		CreationDate:          epoch(k.CreatedAt),
-		Enabled:               k.State == keystore.StateEnabled,
+		Enabled:               state == keystore.StateEnabled,
 		Description:           k.Description,
 		KeyUsage:              k.KeyUsage,
-		KeyState:              k.State,
+		KeyState:              state,
 		Origin:                origin(k),
 		KeyManager:            "CUSTOMER",
 		CustomerMasterKeySpec: k.KeySpec,
@@ -233,7 +235,7 @@ func (s *Server) metadata(k *keystore.Key) keyMetadata {
 	}
 	addAlgorithms(&m, k.KeySpec, k.KeyUsage)
 	if k.Origin == keystore.OriginExternal {
-		if k.State == keystore.StatePendingImport {
+		if state == keystore.StatePendingImport {
 			m.CurrentKeyMaterialID = ""
 		} else if k.ValidTo.IsZero() {
 			m.ExpirationModel = expirationDoesNotExpire

@@ -13,7 +13,10 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
 
-func (s *Server) setState(c *call, body []byte, action string, fn func(k *keystore.Key) error) (any, error) {
+// setState applies fn to the key's current record inside Store.UpdateKey;
+// state is that record's state for the request (PendingImport for an
+// imported key without usable material, see lacksMaterial).
+func (s *Server) setState(c *call, body []byte, action string, fn func(k *keystore.Key, state string) error) (any, error) {
 	var in keyIDInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -22,16 +25,28 @@ func (s *Server) setState(c *call, body []byte, action string, fn func(k *keysto
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(fn)); err != nil {
+	change := func(k *keystore.Key, raw []byte) error {
+		state := k.State
+		if lacksMaterial(k, len(raw) > 0, c.now) {
+			state = keystore.StatePendingImport
+		}
+		return fn(k, state)
+	}
+	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebindRaw(change)); err != nil {
 		return nil, err
 	}
 	return empty{}, nil
 }
 
 func (s *Server) enableKey(c *call, body []byte) (any, error) {
-	return s.setState(c, body, "kms:EnableKey", func(k *keystore.Key) error {
-		if k.State == keystore.StatePendingDeletion {
+	return s.setState(c, body, "kms:EnableKey", func(k *keystore.Key, state string) error {
+		switch state {
+		case keystore.StatePendingDeletion:
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+		case keystore.StatePendingImport:
+			// As AWS: a key without usable key material is enabled by
+			// importing it (ImportKeyMaterial), not by EnableKey.
+			return apiErr(CodeInvalidState, "%s is pending import.", s.keyARN(k.ID))
 		}
 		k.State = keystore.StateEnabled
 		return nil
@@ -39,7 +54,7 @@ func (s *Server) enableKey(c *call, body []byte) (any, error) {
 }
 
 func (s *Server) disableKey(c *call, body []byte) (any, error) {
-	return s.setState(c, body, "kms:DisableKey", func(k *keystore.Key) error {
+	return s.setState(c, body, "kms:DisableKey", func(k *keystore.Key, _ string) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}
@@ -82,7 +97,7 @@ func (s *Server) scheduleKeyDeletion(c *call, body []byte) (any, error) {
 
 func (s *Server) cancelKeyDeletion(c *call, body []byte) (any, error) {
 	var id string
-	if _, err := s.setState(c, body, "kms:CancelKeyDeletion", func(k *keystore.Key) error {
+	if _, err := s.setState(c, body, "kms:CancelKeyDeletion", func(k *keystore.Key, _ string) error {
 		if k.State != keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is not pending deletion.", s.keyARN(k.ID))
 		}

@@ -96,6 +96,9 @@ type call struct {
 	// grant is the grant that allowed the last authorization, nil when a
 	// policy did.
 	grant *keystore.Grant
+	// pendingImport are the imported keys loadKey found without usable
+	// material: PendingImport for this request (keyState).
+	pendingImport map[string]bool
 	// used are the keys a tracked cryptographic operation was authorized
 	// on (two for ReEncrypt), recorded as used if it succeeds (usage.go).
 	used  [2]string
