@@ -37,9 +37,12 @@ func (s *Server) deletionLoop(ctx context.Context) {
 // sweepDeletions destroys every key pending deletion whose deletion date
 // has passed: its record (with the sealed material) and its aliases leave
 // the store, so that nobody who can write to the store can bring the key
-// back by editing the record. The record is verified first: the state and
-// deletion date are bound to the material, so only a deletion scheduled
-// through the server is carried out. It returns how many keys it destroyed.
+// back by editing the record. The record is judged as it is when it goes,
+// inside Store.DeleteKey's transaction, not as listed: it is verified (the
+// state and deletion date are bound to the material, so only a deletion
+// scheduled through the server is carried out) and must still be pending
+// deletion and due, so a CancelKeyDeletion that committed after the listing
+// keeps the key. It returns how many keys it destroyed.
 func (s *Server) sweepDeletions(ctx context.Context) int {
 	now := s.cfg.Clock()
 	keys, err := s.store.ListKeys(ctx)
@@ -60,12 +63,29 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 			continue
 		}
 		arn := s.keyARN(k.ID)
-		if _, _, err := s.root.Unwrap(binding(k), k.WrappedMaterial); err != nil {
-			s.cfg.Logger.Error("key deletion: record fails its integrity check; not deleting it", "key", arn, "error", err)
+		// The listing may be stale (a CancelKeyDeletion may have committed
+		// since): the record is judged again as it is when it goes, under
+		// the store's lock.
+		var integrity error
+		err := s.store.DeleteKey(ctx, k.ID, func(cur *keystore.Key) error {
+			if _, _, err := s.root.Unwrap(binding(cur), cur.WrappedMaterial); err != nil {
+				integrity = err
+				return err
+			}
+			if cur.State != keystore.StatePendingDeletion || now.Before(cur.DeletionDate) {
+				return errNoLongerDue
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errNoLongerDue):
+			s.cfg.Logger.Info("key deletion: the key is no longer due for deletion (its deletion was cancelled); keeping it", "key", arn)
+			continue
+		case integrity != nil:
+			s.cfg.Logger.Error("key deletion: record fails its integrity check; not deleting it", "key", arn, "error", integrity)
 			s.metrics.deletions.WithLabelValues("failed").Inc()
 			continue
-		}
-		if err := s.store.DeleteKey(ctx, k.ID); err != nil && !errors.Is(err, keystore.ErrNotFound) {
+		case err != nil && !errors.Is(err, keystore.ErrNotFound):
 			s.cfg.Logger.Error("key deletion failed; retrying at the next sweep", "key", arn, "error", err)
 			s.metrics.deletions.WithLabelValues("failed").Inc()
 			continue
@@ -82,6 +102,10 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 	}
 	return n
 }
+
+// errNoLongerDue is the sweep's check refusing a key whose current record is
+// no longer pending deletion, or not yet due.
+var errNoLongerDue = errors.New("kmsserver: key no longer due for deletion")
 
 // forgetAbsentKeys drops from memory every key that is not in keys, the
 // store's listing (the current and retired materials of each): one destroyed by another replica (sharing PostgreSQL)

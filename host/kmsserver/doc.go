@@ -263,7 +263,11 @@
 // an alias at another key either. [Server.Serve] destroys a key when its
 // deletion date has passed (every [Config.DeletionSweepInterval]): its
 // record, with the sealed material, and its aliases leave the store; a key
-// whose record fails its check is left alone, logged and counted. Each
+// whose record fails its check is left alone, logged and counted. The
+// record is judged as it is when it goes, inside keystore.Store.DeleteKey's
+// transaction (PostgreSQL's row lock, the directory's lock), not as the
+// sweep listed it: a CancelKeyDeletion that commits after the listing keeps
+// the key, and one that answered success is never undone. Each
 // sweep also drops from memory (the unwrapped material, the parsed policy,
 // the written usage) every key the store no longer lists, such as one
 // another replica destroyed. A writer

@@ -101,6 +101,13 @@ func (s *Server) cancelKeyDeletion(c *call, body []byte) (any, error) {
 		if k.State != keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is not pending deletion.", s.keyARN(k.ID))
 		}
+		if !c.now.Before(k.DeletionDate) {
+			// As loadKey: past its deletion date the key is deleted as far
+			// as any caller can tell, whatever the sweep has done yet
+			// (checked on the record being updated, which may not be the
+			// one loadKey read).
+			return apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(k.ID))
+		}
 		id = k.ID
 		k.State = keystore.StateDisabled
 		k.DeletionDate = time.Time{}

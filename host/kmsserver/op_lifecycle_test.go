@@ -14,7 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
+	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+	"github.com/enclavekit/enclavekit/internal/pgtest"
 	"github.com/enclavekit/enclavekit/internal/sdkhttp"
 )
 
@@ -178,5 +182,75 @@ func TestSweepSkipsTamperedRecords(t *testing.T) {
 	env.srv.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	if !strings.Contains(w.Body.String(), `kms_key_deletions_total{result="failed"} 1`) {
 		t.Fatalf("the failure was not counted:\n%s", w.Body.String())
+	}
+}
+
+// listHookStore runs afterList once, after ListKeys has taken its listing
+// and before it returns it.
+type listHookStore struct {
+	keystore.Store
+	afterList func()
+}
+
+func (h *listHookStore) ListKeys(ctx context.Context) ([]*keystore.Key, error) {
+	ks, err := h.Store.ListKeys(ctx)
+	if f := h.afterList; f != nil {
+		h.afterList = nil
+		f()
+	}
+	return ks, err
+}
+
+// TestCancelKeyDeletionRacingSweep: a CancelKeyDeletion received before
+// the deletion date that commits after the deletion sweep listed the keys
+// (the sweep's listing still says PendingDeletion, past its date) keeps
+// the key: the sweep deletes a key only if the record it deletes, read
+// under the store's lock, is still pending deletion and due. A success
+// answered to CancelKeyDeletion is never lost.
+func TestCancelKeyDeletionRacingSweep(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Pointer[time.Time]
+	set := func(t time.Time) { now.Store(&t) }
+	set(time.Now())
+	hs := &listHookStore{}
+	env := newEnv(t, func(c *Config) {
+		if testBackend == backendPostgres {
+			hs.Store = openPostgres(t, &postgres.Config{URL: pgtest.URL(t)})
+		} else {
+			hs.Store = openDir(t, t.TempDir())
+		}
+		c.Store = hs
+		c.Clock = func() time.Time { return *now.Load() }
+		c.MaxClockSkew = 30 * 24 * time.Hour
+	})
+	id := env.createKey(t)
+	sk, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := *sk.DeletionDate
+	var cancelErr error
+	hs.afterList = func() {
+		set(due.Add(-time.Second))
+		_, cancelErr = env.client.CancelKeyDeletion(ctx, &awskms.CancelKeyDeletionInput{KeyId: aws.String(id)})
+		set(due.Add(time.Second))
+	}
+	set(due.Add(time.Second))
+	if n := env.srv.sweepDeletions(ctx); n != 0 {
+		t.Errorf("the sweep destroyed %d keys", n)
+	}
+	if cancelErr != nil {
+		t.Fatalf("CancelKeyDeletion: %v", cancelErr)
+	}
+	set(due.Add(time.Hour))
+	d, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+	if err != nil {
+		t.Fatalf("CancelKeyDeletion succeeded, yet the key is gone: %v", err)
+	}
+	if d.KeyMetadata.KeyState != types.KeyStateDisabled {
+		t.Errorf("KeyState %s, want Disabled", d.KeyMetadata.KeyState)
+	}
+	if n := env.srv.sweepDeletions(ctx); n != 0 {
+		t.Errorf("a later sweep destroyed %d keys", n)
 	}
 }

@@ -253,18 +253,25 @@ func (d *Dir) ListKeys(context.Context) ([]*Key, error) {
 	return out, nil
 }
 
-// DeleteKey implements [Store]: the aliases naming the key go first (one
-// write of aliases.json), then the key's file, then the directory is
-// fsynced. After a crash in between, the key is still there without its
-// aliases, and deleting it again completes the job.
-func (d *Dir) DeleteKey(_ context.Context, id string) error {
+// DeleteKey implements [Store]: check runs under the store's lock, then
+// the aliases naming the key go (one write of aliases.json), then the
+// key's file, then the directory is fsynced. After a crash in between, the
+// key is still there without its aliases, and deleting it again completes
+// the job.
+func (d *Dir) DeleteKey(_ context.Context, id string, check func(*Key) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return ErrClosed
 	}
-	if _, ok := d.keys[id]; !ok {
+	cur, ok := d.keys[id]
+	if !ok {
 		return ErrNotFound
+	}
+	if check != nil {
+		if err := check(cur.Clone()); err != nil {
+			return err
+		}
 	}
 	var removed []Alias
 	for name, a := range d.aliases {

@@ -71,7 +71,7 @@ func storedRecords(tb testing.TB) (keyFiles [][]byte, aliasFiles [][]byte) {
 		}
 		keyFiles = append(keyFiles, b)
 	}
-	if err := d.DeleteKey(ctx, id2); err != nil {
+	if err := d.DeleteKey(ctx, id2, nil); err != nil {
 		tb.Fatal(err)
 	}
 	if err := d.DeleteAlias(ctx, "alias/b"); !errors.Is(err, ErrNotFound) {

@@ -224,9 +224,15 @@ type Store interface {
 	// ListKeys returns every key, ordered by ID.
 	ListKeys(ctx context.Context) ([]*Key, error)
 	// DeleteKey removes a key's record (its sealed material with it) and
-	// every alias naming the key, for good; ErrNotFound when absent. The
-	// server calls it when a key's deletion date has passed.
-	DeleteKey(ctx context.Context, id string) error
+	// every alias naming the key, for good; ErrNotFound when absent. When
+	// check is not nil it first runs on a copy of the key as stored now,
+	// inside the same transaction (row lock) as the deletion, and when it
+	// returns an error nothing is deleted and the error is returned
+	// unchanged: the key is judged as it is when it goes, not as the
+	// caller last read it. The server calls it when a key's deletion date
+	// has passed, with a check that the record is still pending deletion
+	// and due (a CancelKeyDeletion may have committed since its listing).
+	DeleteKey(ctx context.Context, id string, check func(*Key) error) error
 	// CreateAlias adds an alias; ErrExists when the name is taken,
 	// ErrNotFound when the target key does not exist.
 	CreateAlias(ctx context.Context, a Alias) error

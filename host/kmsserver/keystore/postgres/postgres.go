@@ -260,8 +260,8 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*keystore.Key)
 	return out.Clone(), nil
 }
 
-// errFnAborted rolls back the transaction of UpdateKey when fn failed; fn's
-// own error is returned to the caller.
+// errFnAborted rolls back the transaction of UpdateKey when fn failed (of
+// DeleteKey when check did); their own error is returned to the caller.
 var errFnAborted = errors.New("postgres: update aborted")
 
 // ListKeys implements keystore.Store: every key, ordered by ID (byte
@@ -335,11 +335,24 @@ func (s *Store) GetAlias(ctx context.Context, name string) (keystore.Alias, erro
 	return a, nil
 }
 
-// DeleteKey implements keystore.Store: the key's aliases and its row in one
-// transaction.
-func (s *Store) DeleteKey(ctx context.Context, id string) error {
+// DeleteKey implements keystore.Store: SELECT … FOR UPDATE and check (when
+// not nil), then the key's aliases and its row, in one transaction.
+func (s *Store) DeleteKey(ctx context.Context, id string, check func(*keystore.Key) error) error {
+	var checkErr error
 	err := s.op(ctx, "DeleteKey", false, func(ctx context.Context) error {
+		checkErr = nil
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if check != nil {
+				row := tx.QueryRow(ctx, `SELECT id, record, wrapped_material, revision FROM keys WHERE id = $1 FOR UPDATE`, id)
+				cur, err := scanKey(row)
+				if err != nil {
+					return err
+				}
+				if err := check(cur); err != nil {
+					checkErr = err
+					return errFnAborted
+				}
+			}
 			if _, err := tx.Exec(ctx, `DELETE FROM aliases WHERE key_id = $1`, id); err != nil {
 				return err
 			}
@@ -353,6 +366,9 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 			return nil
 		})
 	})
+	if checkErr != nil {
+		return checkErr
+	}
 	if s.cacheOn {
 		s.cacheMu.Lock()
 		delete(s.keys, id)

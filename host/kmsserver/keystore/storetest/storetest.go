@@ -54,6 +54,7 @@ func Run(t *testing.T, open Open) {
 		{"Aliases", testAliases},
 		{"ListAliasesOrdered", testListAliasesOrdered},
 		{"DeleteKey", testDeleteKey},
+		{"DeleteKeyCheck", testDeleteKeyCheck},
 		{"ConcurrentUpdateKey", testConcurrentUpdateKey},
 		{"ConcurrentCreateAlias", testConcurrentCreateAlias},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
@@ -522,6 +523,53 @@ func testConcurrentCreateKey(t *testing.T, s keystore.Store) {
 	}
 }
 
+// testDeleteKeyCheck: DeleteKey's check sees the key as stored now (not
+// as the caller last read it); when it fails, its error comes back
+// unchanged and neither the key nor its aliases go.
+func testDeleteKeyCheck(t *testing.T, s keystore.Store) {
+	mustCreate(t, s, NewKey(ID(1)))
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/kept", KeyID: ID(1), CreatedAt: time.Date(2026, 11, 28, 1, 2, 3, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.GetKey(bg, ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateKey(bg, ID(1), func(k *keystore.Key) error { k.Description = "changed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("no longer due")
+	var seen *keystore.Key
+	err = s.DeleteKey(bg, ID(1), func(k *keystore.Key) error {
+		seen = k
+		if k.Revision != stale.Revision {
+			return refused
+		}
+		return nil
+	})
+	if err != refused {
+		t.Fatalf("DeleteKey with a failing check: %v, want the check's error unchanged", err)
+	}
+	if seen == nil || seen.Description != "changed" || seen.Revision != stale.Revision+1 {
+		t.Fatalf("check saw %+v, want the stored revision %d", seen, stale.Revision+1)
+	}
+	if k, err := s.GetKey(bg, ID(1)); err != nil || k.Description != "changed" {
+		t.Fatalf("key after a refused DeleteKey: %+v, %v", k, err)
+	}
+	if a, err := s.GetAlias(bg, "alias/kept"); err != nil || a.KeyID != ID(1) {
+		t.Fatalf("alias after a refused DeleteKey: %+v, %v", a, err)
+	}
+	if err := s.DeleteKey(bg, ID(1), func(*keystore.Key) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetKey(bg, ID(1)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetKey after DeleteKey: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteKey(bg, ID(1), func(*keystore.Key) error { t.Error("check ran for an absent key"); return nil }); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("DeleteKey of an absent key: %v, want ErrNotFound", err)
+	}
+}
+
 // testDeleteKey: DeleteKey removes the key and the aliases naming it,
 // nothing else, and a deleted ID is free.
 func testDeleteKey(t *testing.T, s keystore.Store) {
@@ -533,7 +581,7 @@ func testDeleteKey(t *testing.T, s keystore.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.DeleteKey(bg, ID(1)); err != nil {
+	if err := s.DeleteKey(bg, ID(1), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetKey(bg, ID(1)); !errors.Is(err, keystore.ErrNotFound) {
@@ -551,7 +599,7 @@ func testDeleteKey(t *testing.T, s keystore.Store) {
 	if err != nil || len(keys) != 1 || keys[0].ID != ID(2) {
 		t.Fatalf("ListKeys after DeleteKey: %d keys, %v", len(keys), err)
 	}
-	if err := s.DeleteKey(bg, ID(1)); !errors.Is(err, keystore.ErrNotFound) {
+	if err := s.DeleteKey(bg, ID(1), nil); !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("second DeleteKey: %v, want ErrNotFound", err)
 	}
 	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(1), CreatedAt: at}); !errors.Is(err, keystore.ErrNotFound) {
@@ -582,7 +630,7 @@ func testClosed(t *testing.T, s keystore.Store) {
 	if _, err := s.ListKeys(bg); !errors.Is(err, keystore.ErrClosed) {
 		t.Fatalf("ListKeys after Close: %v, want ErrClosed", err)
 	}
-	if err := s.DeleteKey(bg, ID(1)); !errors.Is(err, keystore.ErrClosed) {
+	if err := s.DeleteKey(bg, ID(1), nil); !errors.Is(err, keystore.ErrClosed) {
 		t.Fatalf("DeleteKey after Close: %v, want ErrClosed", err)
 	}
 }
@@ -622,7 +670,7 @@ func testUpdateAlias(t *testing.T, s keystore.Store) {
 		t.Fatalf("a failed UpdateAlias created the alias: %v", err)
 	}
 	// The key it named can be deleted; the alias goes with its new key only.
-	if err := s.DeleteKey(bg, ID(1)); err != nil {
+	if err := s.DeleteKey(bg, ID(1), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetAlias(bg, "alias/a"); err != nil {
