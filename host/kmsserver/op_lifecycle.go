@@ -4,8 +4,8 @@ package kmsserver
 
 // EnableKey, DisableKey, ScheduleKeyDeletion and CancelKeyDeletion: the key
 // state machine, for principals of the key's own account only
-// (keyOfOwnAccount), as in AWS. Rotation (EnableKeyRotation, RotateKeyOnDemand, ...) will go
-// in op_rotation.go beside it.
+// (keyOfOwnAccount), as in AWS. Rotation (EnableKeyRotation,
+// RotateKeyOnDemand, ...) is in op_rotation.go beside it.
 
 import (
 	"time"
