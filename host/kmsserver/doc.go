@@ -177,7 +177,8 @@
 // Grants (op_grants.go) allow beside the key policy, as in AWS: when the
 // policies do not allow a request, a grant of the key naming the caller as
 // grantee, with the operation, and whose encryption context constraint the
-// request meets, allows it. An explicit Deny in the key policy or the
+// request meets, allows it (an empty constraint map is no constraint, as
+// the record stores it, and CreateGrant refuses one). An explicit Deny in the key policy or the
 // identity policy still wins, so a grant cannot lift a Deny on attestation
 // conditions. CreateGrant presents kms:GrantOperations,
 // kms:GranteePrincipal, kms:RetiringPrincipal, kms:GrantIsForAWSResource

@@ -119,8 +119,15 @@ func grantFor(principal string, k *keystore.Key, action string, ec map[string]st
 
 // constraintHolds checks a request's encryption context against a grant's
 // constraint.
+//
+// An empty constraint map is no constraint, here and in every function
+// below, because that is what the record keeps: keystore.Grant omits empty
+// maps, and grantsDigest with them, so a grant read back (PostgreSQL at
+// every request, the directory store after a restart) has none. CreateGrant
+// refuses empty maps, so no grant made here holds one; a record decoded
+// from a store writer's `{}` may, and must mean what the stored form means.
 func constraintHolds(g *keystore.Grant, ec map[string]string) bool {
-	if g.EncryptionContextEquals != nil {
+	if len(g.EncryptionContextEquals) > 0 {
 		return maps.Equal(g.EncryptionContextEquals, ec)
 	}
 	for k, v := range g.EncryptionContextSubset {
@@ -135,11 +142,11 @@ func constraintHolds(g *keystore.Grant, ec map[string]string) bool {
 // strict as its parent's (CreateGrant through a grant).
 func atLeastAsStrict(child, parent *keystore.Grant) bool {
 	switch {
-	case parent.EncryptionContextEquals != nil:
-		return child.EncryptionContextEquals != nil && maps.Equal(child.EncryptionContextEquals, parent.EncryptionContextEquals)
-	case parent.EncryptionContextSubset != nil:
+	case len(parent.EncryptionContextEquals) > 0:
+		return maps.Equal(child.EncryptionContextEquals, parent.EncryptionContextEquals)
+	case len(parent.EncryptionContextSubset) > 0:
 		have := child.EncryptionContextSubset
-		if child.EncryptionContextEquals != nil {
+		if len(child.EncryptionContextEquals) > 0 {
 			have = child.EncryptionContextEquals
 		}
 		for k, v := range parent.EncryptionContextSubset {
@@ -149,6 +156,26 @@ func atLeastAsStrict(child, parent *keystore.Grant) bool {
 		}
 	}
 	return true
+}
+
+// checkConstraint refuses an empty constraint map (null, absent, is
+// fine): the key record omits empty maps, so the grant would be stored
+// with no constraint at all, allowing every encryption context where its
+// creator asked for none. AWS documents no minimum; it counts an empty map
+// as a constraint supplied (aws-sdk-java#328: an empty
+// EncryptionContextEquals beside a Subset was refused as "More than one
+// constraint supplied"), so dropping it silently would not match AWS
+// either, and keeping it would need a new record field.
+func checkConstraint(member string, m map[string]string) error {
+	if m != nil && len(m) == 0 {
+		return validation("1 validation error detected: Value '{}' at 'constraints.%s' failed to satisfy constraint: Member must have at least 1 entry (Constraints.%s {} cannot be stored: omit the constraint, or name the pairs the encryption context must hold)", lowerFirst(member), member)
+	}
+	return nil
+}
+
+// lowerFirst is member as AWS's validation messages name it.
+func lowerFirst(member string) string {
+	return strings.ToLower(member[:1]) + member[1:]
 }
 
 func checkPrincipal(member, p string) error {
@@ -198,6 +225,12 @@ func (s *Server) createGrant(c *call, body []byte) (any, error) {
 	if in.Constraints != nil {
 		if in.Constraints.EncryptionContextEquals != nil && in.Constraints.EncryptionContextSubset != nil {
 			return nil, validation("Constraints may have EncryptionContextEquals or EncryptionContextSubset, not both")
+		}
+		if err := checkConstraint("EncryptionContextEquals", in.Constraints.EncryptionContextEquals); err != nil {
+			return nil, err
+		}
+		if err := checkConstraint("EncryptionContextSubset", in.Constraints.EncryptionContextSubset); err != nil {
+			return nil, err
 		}
 		if in.Constraints.EncryptionContextEquals != nil {
 			g.EncryptionContextEquals, constraintType = in.Constraints.EncryptionContextEquals, "EncryptionContextEquals"
@@ -304,9 +337,7 @@ var errGrantExists = errors.New("kmsserver: the grant exists")
 func sameGrant(a, b *keystore.Grant) bool {
 	return a.GranteePrincipal == b.GranteePrincipal && a.RetiringPrincipal == b.RetiringPrincipal &&
 		slices.Equal(a.Operations, b.Operations) && maps.Equal(a.EncryptionContextEquals, b.EncryptionContextEquals) &&
-		maps.Equal(a.EncryptionContextSubset, b.EncryptionContextSubset) &&
-		(a.EncryptionContextEquals == nil) == (b.EncryptionContextEquals == nil) &&
-		(a.EncryptionContextSubset == nil) == (b.EncryptionContextSubset == nil)
+		maps.Equal(a.EncryptionContextSubset, b.EncryptionContextSubset) // nil and empty alike, as stored
 }
 
 // grantToken names a grant: prefix, then base64url of key ID, "/", grant ID,
@@ -458,7 +489,7 @@ func (s *Server) grantPage(sel []keystore.Grant, keyOf func(keystore.Grant) stri
 		e := grantListEntry{KeyID: s.keyARN(keyOf(g)), GrantID: g.ID, Name: g.Name, CreationDate: epoch(g.CreatedAt),
 			GranteePrincipal: g.GranteePrincipal, RetiringPrincipal: g.RetiringPrincipal, IssuingAccount: "arn:aws:iam::" + g.IssuingAccount + ":root",
 			Operations: g.Operations}
-		if g.EncryptionContextEquals != nil || g.EncryptionContextSubset != nil {
+		if len(g.EncryptionContextEquals) > 0 || len(g.EncryptionContextSubset) > 0 {
 			e.Constraints = &grantConstraints{EncryptionContextEquals: g.EncryptionContextEquals, EncryptionContextSubset: g.EncryptionContextSubset}
 		}
 		out.Grants = append(out.Grants, e)
