@@ -252,7 +252,9 @@
 // whoever can write to the store but lacks the root key cannot loosen a
 // policy, retag a key past an aws:ResourceTag condition, swap material
 // between keys or bring a disabled or deleted key back (the key then fails
-// with KMSInternalException). Records written before the tags were bound
+// with KMSInternalException). A write that would make a record too
+// large for the store (keystore.ErrTooLarge) is answered
+// LimitExceededException. Records written before the tags were bound
 // still open, but cannot vouch for their tags: a policy that reads
 // aws:ResourceTag denies them until TagResource, UntagResource or
 // PutKeyPolicy binds the tags (condkeys.go). Every request verifies the record (cached while

@@ -187,6 +187,11 @@ func writeError(w http.ResponseWriter, err error) string {
 	case errors.As(err, &ae):
 	case errors.Is(err, keystore.ErrUnavailable):
 		ae = apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
+	case errors.Is(err, keystore.ErrTooLarge):
+		// A resource quota in effect: the record the request would write
+		// is too large for the store (keystore.MaxKeyRecordBytes, or the
+		// directory store's alias table), and nothing was written.
+		ae = apiErr(CodeLimitExceeded, "The request would make a key store record too large; nothing was changed (remove grants, tags or aliases first).")
 	case errors.Is(err, context.DeadlineExceeded):
 		// The request's deadline (Config.RequestTimeout, the only one on
 		// its context) passed in a store call.

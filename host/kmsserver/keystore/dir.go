@@ -20,13 +20,25 @@ import (
 // Bounds on the records read back, so a stray huge file or a named pipe in
 // the store fails OpenDir at once instead of exhausting memory. They are
 // far above what the store writes: a key record holds at most a 32 KiB
-// policy, 100 grants (maxGrantsPerKey in kmsserver), 50 tags, its retired
-// materials and one wrapped private key (ML-DSA-87 or RSA-4096: under
-// 10 KiB in base64), well under a MiB; aliases.json holds every alias, a
-// few hundred bytes each, with no count limit.
+// policy, 100 grants (maxGrantsPerKey in kmsserver, each constraint of at
+// most 384 characters), 50 tags, its retired materials and one wrapped
+// private key (ML-DSA-87 or RSA-4096: under 10 KiB in base64), under a
+// MiB even with every character escaped, and no write makes one over
+// MaxKeyRecordBytes; aliases.json holds every alias, a few hundred bytes
+// each, and no write makes it over maxAliasWrite (some 40,000 aliases).
+//
+// A record over its read bound (written by hand, or by a version without
+// the write bounds) fails OpenDir, for every key, naming the file: the
+// store does not set it aside and open without it, because the key would
+// then be silently gone (NotFound for its ciphertexts, its aliases left
+// dangling, its deletion date never acted on) on a server that looks
+// healthy. The operator decides: move the file away, or restore it.
 const (
 	maxKeyRecord   = 16 * boundedfile.MiB
 	maxAliasRecord = 64 * boundedfile.MiB
+	// maxAliasWrite bounds aliases.json as written, well under
+	// maxAliasRecord (MaxKeyRecordBytes does so for key records).
+	maxAliasWrite = 16 << 20
 )
 
 // keyIDPattern bounds what may become a file name.
@@ -41,6 +53,11 @@ type Dir struct {
 	closed  bool
 	keys    map[string]*Key
 	aliases map[string]Alias
+	// sizes are the sizes of the key records as last read or written,
+	// aliasesSize that of aliases.json: a record over its write bound may
+	// be replaced by one no larger (writeKey, writeAliases).
+	sizes       map[string]int
+	aliasesSize int
 }
 
 var _ Store = (*Dir)(nil)
@@ -65,7 +82,7 @@ func OpenDir(dir string) (*Dir, error) {
 		}
 		return nil, fmt.Errorf("keystore: lock %s: %w", dir, err)
 	}
-	d := &Dir{dir: dir, lock: lf, keys: map[string]*Key{}, aliases: map[string]Alias{}}
+	d := &Dir{dir: dir, lock: lf, keys: map[string]*Key{}, aliases: map[string]Alias{}, sizes: map[string]int{}}
 	if err := d.load(); err != nil {
 		d.Close()
 		return nil, err
@@ -99,6 +116,7 @@ func (d *Dir) load() error {
 			return err
 		}
 		d.keys[id] = k
+		d.sizes[id] = len(b)
 	}
 	if ents, err := os.ReadDir(d.dir); err == nil {
 		for _, e := range ents {
@@ -121,6 +139,7 @@ func (d *Dir) load() error {
 		for _, a := range list {
 			d.aliases[a.Name] = a
 		}
+		d.aliasesSize = len(b)
 	}
 	return nil
 }
@@ -193,7 +212,7 @@ func (d *Dir) CreateKey(_ context.Context, k *Key) error {
 	}
 	c := k.Clone()
 	c.Revision = 1
-	if err := d.writeJSON(d.keyPath(c.ID), c); err != nil {
+	if err := d.writeKey(c); err != nil {
 		return err
 	}
 	d.keys[c.ID] = c
@@ -231,7 +250,7 @@ func (d *Dir) UpdateKey(_ context.Context, id string, fn func(*Key) error) (*Key
 	}
 	c.ID = id
 	c.Revision = cur.Revision + 1
-	if err := d.writeJSON(d.keyPath(id), c); err != nil {
+	if err := d.writeKey(c); err != nil {
 		return nil, err
 	}
 	d.keys[id] = c
@@ -292,6 +311,7 @@ func (d *Dir) DeleteKey(_ context.Context, id string, check func(*Key) error) er
 		return fmt.Errorf("keystore: %w", err)
 	}
 	delete(d.keys, id)
+	delete(d.sizes, id)
 	return syncDir(filepath.Join(d.dir, "keys"))
 }
 
@@ -404,18 +424,41 @@ func (d *Dir) sortedAliases() []Alias {
 	return out
 }
 
-func (d *Dir) writeAliases() error {
-	return d.writeJSON(filepath.Join(d.dir, "aliases.json"), d.sortedAliases())
-}
-
-// writeJSON replaces path atomically and durably: temporary file in the
-// same directory, fsync, rename, fsync of the directory.
-func (d *Dir) writeJSON(path string, v any) error {
-	b, err := json.Marshal(v)
+// writeKey writes k's record, unless it would be over MaxKeyRecordBytes
+// and larger than the record it replaces: a *TooLargeError then, and
+// nothing written.
+func (d *Dir) writeKey(k *Key) error {
+	b, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
-	return WriteFileAtomic(path, b, 0o600)
+	if err := CheckKeyRecordSize(k.ID, len(b), d.sizes[k.ID]); err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(d.keyPath(k.ID), b, 0o600); err != nil {
+		return err
+	}
+	d.sizes[k.ID] = len(b)
+	return nil
+}
+
+// writeAliases writes aliases.json from d.aliases, unless it would be over
+// maxAliasWrite and larger than the table it replaces (so deleting
+// aliases from a table over the bound still works): a *TooLargeError
+// then, and nothing written.
+func (d *Dir) writeAliases() error {
+	b, err := json.Marshal(d.sortedAliases())
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if len(b) > maxAliasWrite && len(b) > d.aliasesSize {
+		return &TooLargeError{Record: "aliases.json", Size: len(b), Limit: maxAliasWrite}
+	}
+	if err := WriteFileAtomic(filepath.Join(d.dir, "aliases.json"), b, 0o600); err != nil {
+		return err
+	}
+	d.aliasesSize = len(b)
+	return nil
 }
 
 // WriteFileAtomic writes data to path so that after a crash path holds either

@@ -30,4 +30,11 @@
 // locked with flock(2) on a LOCK file: a second process opening the same
 // directory gets [ErrLocked]. All records are held in memory too (the
 // process holds the lock, so nobody else writes), which makes reads free.
+//
+// Every backend refuses a key record over [MaxKeyRecordBytes] (unless it
+// is no larger than the record it replaces) with a [*TooLargeError], and
+// the directory backend an alias table over 16 MiB, so a record written is
+// a record that reads back: OpenDir refuses a key record over 16 MiB and
+// an alias table over 64 MiB, failing for the whole store (see the
+// comment on the bounds in dir.go for why it does not set one aside).
 package keystore

@@ -30,7 +30,48 @@ var (
 	// error (KMS's DependencyTimeoutException) and the store recovers by
 	// itself when the service returns.
 	ErrUnavailable = errors.New("keystore: backing store unavailable")
+	// ErrTooLarge: a write was refused because its record would be larger
+	// than a backend may write ([MaxKeyRecordBytes] for a key record).
+	// Nothing was written; the kms-server answers LimitExceededException.
+	ErrTooLarge = errors.New("keystore: record too large")
 )
+
+// MaxKeyRecordBytes bounds a key record as a backend writes it: its JSON
+// (for PostgreSQL, the record column plus the wrapped material). A write
+// that would make a record larger, and larger than the record it
+// replaces, fails with a [*TooLargeError]: so every record a store
+// acknowledged reads back (the directory backend reads records of up to
+// 16 MiB), while a record over the bound written before the bound existed
+// can still shrink. The kms-server's own limits (AWS's: grants and their
+// constraints, tags, policy size) keep its records under a MiB.
+const MaxKeyRecordBytes = 4 << 20
+
+// TooLargeError is a write a backend refused because its record would
+// have been Size bytes, over Limit. It matches [ErrTooLarge].
+type TooLargeError struct {
+	// Record names the record: "key <ID>", or "aliases.json" for the
+	// directory backend's alias table.
+	Record      string
+	Size, Limit int
+}
+
+// Error says which record was refused and by how much.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("keystore: %s would be %d bytes, over the %d bytes a record may have; nothing was written", e.Record, e.Size, e.Limit)
+}
+
+// Is matches [ErrTooLarge].
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// CheckKeyRecordSize is the bound of [MaxKeyRecordBytes] for backends: nil
+// when a record of key id of size bytes may replace one of previous bytes
+// (0 for a new key), else a [*TooLargeError].
+func CheckKeyRecordSize(id string, size, previous int) error {
+	if size > MaxKeyRecordBytes && size > previous {
+		return &TooLargeError{Record: "key " + id, Size: size, Limit: MaxKeyRecordBytes}
+	}
+	return nil
+}
 
 type cachedReadsKey struct{}
 
@@ -140,7 +181,8 @@ type Grant struct {
 	IssuingAccount string   `json:"issuing_account"`
 	Operations     []string `json:"operations"`
 	// EncryptionContextEquals and EncryptionContextSubset are the grant
-	// constraints (at most one is set).
+	// constraints (at most one is set). An empty map is not stored
+	// (omitempty): it reads back as nil, so it means no constraint.
 	EncryptionContextEquals map[string]string `json:"encryption_context_equals,omitempty"`
 	EncryptionContextSubset map[string]string `json:"encryption_context_subset,omitempty"`
 }

@@ -182,6 +182,9 @@ func (s *Store) CreateKey(ctx context.Context, k *keystore.Key) error {
 	if err != nil {
 		return err
 	}
+	if err := keystore.CheckKeyRecordSize(c.ID, len(rec)+len(c.WrappedMaterial), 0); err != nil {
+		return err
+	}
 	err = s.op(ctx, "CreateKey", false, func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx,
 			`INSERT INTO keys (id, state, record, wrapped_material, revision) VALUES ($1, $2, $3::jsonb, $4, 1)`,
@@ -237,6 +240,9 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*keystore.Key)
 			c.ID = id
 			c.Revision = cur.Revision + 1
 			rec, err := keyRecord(c)
+			if err == nil {
+				err = checkGrowth(c, rec, cur)
+			}
 			if err != nil {
 				fnErr = err
 				return errFnAborted
@@ -477,6 +483,20 @@ func keyRecord(k *keystore.Key) (string, error) {
 		return "", fmt.Errorf("postgres: %w", err)
 	}
 	return string(b), nil
+}
+
+// checkGrowth applies keystore.MaxKeyRecordBytes to the record rec of c
+// replacing cur (whose size is computed only when rec is over the bound).
+func checkGrowth(c *keystore.Key, rec string, cur *keystore.Key) error {
+	size := len(rec) + len(c.WrappedMaterial)
+	if size <= keystore.MaxKeyRecordBytes {
+		return nil
+	}
+	prev, err := keyRecord(cur)
+	if err != nil {
+		return err
+	}
+	return keystore.CheckKeyRecordSize(c.ID, size, len(prev)+len(cur.WrappedMaterial))
 }
 
 func scanKey(row pgx.Row) (*keystore.Key, error) {

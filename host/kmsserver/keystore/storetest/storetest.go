@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +63,7 @@ func Run(t *testing.T, open Open) {
 		{"UpdateAlias", testUpdateAlias},
 		{"ConcurrentUpdateAlias", testConcurrentUpdateAlias},
 		{"ConcurrentRotations", testConcurrentRotations},
+		{"KeyRecordTooLarge", testKeyRecordTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -778,4 +780,38 @@ func testConcurrentRotations(t *testing.T, s keystore.Store) {
 	if !seen["m-initial"] || len(seen) != workers*each+1 {
 		t.Fatalf("materials lost: %d distinct", len(seen))
 	}
+}
+
+// testKeyRecordTooLarge: a key record over keystore.MaxKeyRecordBytes once
+// encoded (here a description of '<', which JSON writes as \u003c) is
+// refused with a *keystore.TooLargeError matching keystore.ErrTooLarge,
+// and nothing is stored: neither the new key nor the change of an old one.
+func testKeyRecordTooLarge(t *testing.T, s keystore.Store) {
+	huge := strings.Repeat("<", keystore.MaxKeyRecordBytes/6+1)
+	tooLarge := func(op string, err error) {
+		t.Helper()
+		var te *keystore.TooLargeError
+		if !errors.Is(err, keystore.ErrTooLarge) || !errors.As(err, &te) || te.Limit != keystore.MaxKeyRecordBytes || te.Size <= te.Limit {
+			t.Fatalf("%s of a record over the bound: %v, want a *keystore.TooLargeError", op, err)
+		}
+	}
+	k := NewKey(ID(1))
+	k.Description = huge
+	tooLarge("CreateKey", s.CreateKey(bg, k))
+	if _, err := s.GetKey(bg, ID(1)); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("GetKey after a refused CreateKey: %v, want ErrNotFound", err)
+	}
+	want := NewKey(ID(1))
+	mustCreate(t, s, want)
+	_, err := s.UpdateKey(bg, ID(1), func(k *keystore.Key) error { k.Description = huge; return nil })
+	tooLarge("UpdateKey", err)
+	got, err := s.GetKey(bg, ID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision != 1 {
+		t.Fatalf("revision %d after a refused UpdateKey, want 1", got.Revision)
+	}
+	got.Revision = 0
+	sameKey(t, got, want)
 }
