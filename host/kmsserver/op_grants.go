@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
@@ -35,10 +36,14 @@ import (
 const (
 	// maxGrantsPerKey bounds a key record (AWS allows 50,000 grants per
 	// key; here they live in the record every request reads).
-	maxGrantsPerKey  = 100
-	maxPrincipalLen  = 256
-	maxGrantNameLen  = 256
-	grantTokenPrefix = "ekgt1."
+	maxGrantsPerKey = 100
+	maxPrincipalLen = 256
+	maxGrantNameLen = 256
+	// maxConstraintPairs and maxConstraintChars are AWS's bounds on one
+	// grant constraint map (checkConstraint).
+	maxConstraintPairs = 8
+	maxConstraintChars = 384
+	grantTokenPrefix   = "ekgt1."
 )
 
 var (
@@ -158,17 +163,34 @@ func atLeastAsStrict(child, parent *keystore.Grant) bool {
 	return true
 }
 
-// checkConstraint refuses an empty constraint map (null, absent, is
-// fine): the key record omits empty maps, so the grant would be stored
-// with no constraint at all, allowing every encryption context where its
-// creator asked for none. AWS documents no minimum; it counts an empty map
-// as a constraint supplied (aws-sdk-java#328: an empty
-// EncryptionContextEquals beside a Subset was refused as "More than one
-// constraint supplied"), so dropping it silently would not match AWS
-// either, and keeping it would need a new record field.
+// checkConstraint applies AWS's bounds on a grant constraint map (CreateGrant's
+// Constraints: "Each constraint value can include up to 8 encryption
+// context pairs. The encryption context value in each constraint cannot
+// exceed 384 characters", read here as the pairs' keys and values
+// together), which also bound the key record: without them a principal
+// allowed CreateGrant grew a record by up to the request body per grant.
+//
+// It also refuses an empty map (null, absent, is fine): the key record
+// omits empty maps, so the grant would be stored with no constraint at
+// all, allowing every encryption context where its creator asked for
+// none. AWS documents no minimum; it counts an empty map as a constraint
+// supplied (aws-sdk-java#328: an empty EncryptionContextEquals beside a
+// Subset was refused as "More than one constraint supplied"), so dropping
+// it silently would not match AWS either, and keeping it would need a new
+// record field.
 func checkConstraint(member string, m map[string]string) error {
 	if m != nil && len(m) == 0 {
 		return validation("1 validation error detected: Value '{}' at 'constraints.%s' failed to satisfy constraint: Member must have at least 1 entry (Constraints.%s {} cannot be stored: omit the constraint, or name the pairs the encryption context must hold)", lowerFirst(member), member)
+	}
+	if len(m) > maxConstraintPairs {
+		return validation("1 validation error detected: Value at 'constraints.%s' failed to satisfy constraint: Member must have at most %d entries (it has %d)", lowerFirst(member), maxConstraintPairs, len(m))
+	}
+	n := 0
+	for k, v := range m {
+		n += utf8.RuneCountInString(k) + utf8.RuneCountInString(v)
+	}
+	if n > maxConstraintChars {
+		return validation("1 validation error detected: Value at 'constraints.%s' failed to satisfy constraint: its keys and values must have at most %d characters in all (they have %d)", lowerFirst(member), maxConstraintChars, n)
 	}
 	return nil
 }
