@@ -111,8 +111,12 @@ func (a *app) initCmd(args []string) error {
 		}
 	}
 	// 4. Logs: the application's output goes to the host, never waiting.
+	// The forwarder runs until the application has exited for good, then
+	// sends what is left (for at most its WriteWait, 5 s) before init
+	// returns.
 	var stdout, stderr io.Writer = os.Stdout, os.Stderr
 	var fwd *boot.LogForwarder
+	var fwdOut, fwdErr io.WriteCloser
 	var fwdDone sync.WaitGroup
 	fwdCtx, stopFwd := context.WithCancel(context.Background())
 	defer func() { stopFwd(); fwdDone.Wait() }()
@@ -123,10 +127,8 @@ func (a *app) initCmd(args []string) error {
 		}
 		fwdDone.Add(1)
 		go func() { defer fwdDone.Done(); fwd.Run(fwdCtx) }()
-		o, e := fwd.Writer("stdout"), fwd.Writer("stderr")
-		defer o.Close()
-		defer e.Close()
-		stdout, stderr = o, e
+		fwdOut, fwdErr = fwd.Writer("stdout"), fwd.Writer("stderr")
+		stdout, stderr = fwdOut, fwdErr
 	}
 	// 5. The agent's own endpoints, in this process.
 	ctx, waitKMS, kmsAddr, err := a.startKMSEndpoint(ctx, "init", nsm, *kmsListen)
@@ -167,6 +169,10 @@ func (a *app) initCmd(args []string) error {
 		Stdout: stdout, Stderr: stderr, ReapOrphans: os.Getpid() == 1, Logger: log,
 		OnExit: func(st boot.ExitStatus) {
 			if fwd != nil {
+				// A last line without a newline goes before the exit
+				// report (the writers take lines again on a restart).
+				fwdOut.Close()
+				fwdErr.Close()
 				b, _ := json.Marshal(st)
 				fwd.Record("exit", string(b))
 			}
@@ -179,6 +185,8 @@ func (a *app) initCmd(args []string) error {
 		err = kerr
 	}
 	if fwd != nil {
+		stopFwd()
+		fwdDone.Wait() // the statistics are final once Run has returned
 		s := fwd.Stats()
 		log.Info("init: log forwarding", slog.Uint64("forwarded", s.Forwarded), slog.Uint64("dropped_lines", s.DroppedLines),
 			slog.Uint64("dropped_bytes", s.DroppedBytes), slog.Uint64("split", s.Split))

@@ -187,3 +187,25 @@ func TestInitMaxConcurrentAttestations(t *testing.T) {
 		t.Fatalf("init exit %d; its log lacks the endpoint's start line with max_concurrent=2:\n%s", code, stderr.String())
 	}
 }
+
+// TestInitForwardsAQuickExit: an application that fails at once (the case
+// an operator most needs to see) exits before the log forwarder has even
+// connected; its last lines, the one without a newline included, and its
+// exit report still reach the host, and init's forwarding statistics,
+// logged once the forwarder has finished, count them.
+func TestInitForwardsAQuickExit(t *testing.T) {
+	h := startHostRoutes(t)
+	code, stderr := runInit(t, context.Background(), "--logs-to", h.logsAddr, "--",
+		"sh", "-c", "echo last words; printf 'no newline'; exit 2")
+	if code != 2 {
+		t.Fatalf("init exit %d, want the application's 2\n%s", code, stderr)
+	}
+	waitUntil(t, "the host has 3 records", func() bool { return strings.Count(h.all(), "\n") >= 2 })
+	got := strings.Split(h.all(), "\n")
+	if len(got) != 3 || got[0] != "stdout: last words" || got[1] != "stdout: no newline" || !strings.HasPrefix(got[2], `exit: {"code":2,`) {
+		t.Fatalf("the host got\n%s\nwant the two lines, then the exit report\ninit log:\n%s", h.all(), stderr)
+	}
+	if !strings.Contains(stderr, "forwarded=3 dropped_lines=0") {
+		t.Fatalf("init's log forwarding statistics do not count the 3 records:\n%s", stderr)
+	}
+}

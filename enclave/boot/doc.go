@@ -24,7 +24,10 @@
 //     bounded in lines and in bytes (4 MiB by default): a host that never
 //     reads holds it full, so its size is memory the parent can take.
 //     The forwarder never reads from the host (the application's stdin is
-//     /dev/null), and stamps lines to the millisecond only.
+//     /dev/null), and stamps lines to the millisecond only. Stopped, it
+//     sends what is still queued (the application's last lines and exit
+//     report), with one last dial if the host was away, for at most
+//     WriteWait (5 s) in total, however the host behaves.
 //   - [Supervisor] runs the application, restarts it by policy, reports its
 //     exit status, stops it gracefully on SIGTERM and, as PID 1, reaps
 //     orphaned processes.

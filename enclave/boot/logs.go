@@ -170,7 +170,8 @@ func (f *LogForwarder) drop(lines, bytes int) {
 
 // Writer returns a writer for stream (e.g. "stdout") that splits what it is
 // given into lines and queues them; Write never blocks on the host and
-// always reports success. Close flushes a last line without a newline.
+// always reports success. Close flushes a last line without a newline;
+// the writer takes lines again after it (a restarted application's).
 func (f *LogForwarder) Writer(stream string) io.WriteCloser {
 	return &lineWriter{f: f, stream: stream}
 }
@@ -246,8 +247,14 @@ func indexByte(p []byte, c byte) int {
 }
 
 // Run sends queued records to the host until ctx is done, reconnecting with
-// a backoff (1 s doubling to 30 s) when the host is away; then it sends
-// what is still queued for at most WriteWait and returns.
+// a backoff (1 s doubling to 30 s) when the host is away; lines that come
+// while it waits are dropped. When ctx is done it sends what is still
+// queued, with one last dial if it has no connection (the backoff no
+// longer applies), for at most WriteWait in total from that moment: a dial
+// or write under way when ctx ends is not cancelled but is bounded by the
+// same WriteWait, so a host that never accepts or never reads holds Run
+// no longer. What is left then is dropped and counted, and Run returns:
+// once it has, [LogForwarder.Stats] counts every record queued before.
 func (f *LogForwarder) Run(ctx context.Context) {
 	var conn net.Conn
 	defer func() {
@@ -255,15 +262,32 @@ func (f *LogForwarder) Run(ctx context.Context) {
 			conn.Close()
 		}
 	}()
+	// stopBy is when everything must be done once ctx is done: set by
+	// whichever comes first, the AfterFunc or the drain below, so that an
+	// operation started before Run saw ctx end is bounded as well.
+	var stopBy atomic.Int64
+	markStop := func() { stopBy.CompareAndSwap(0, time.Now().Add(f.cfg.WriteWait).UnixNano()) }
+	defer context.AfterFunc(ctx, markStop)()
+	// deadline bounds one dial or write: WriteWait, and never past stopBy.
+	deadline := func() time.Time {
+		d := time.Now().Add(f.cfg.WriteWait)
+		if s := stopBy.Load(); s != 0 && time.Unix(0, s).Before(d) {
+			d = time.Unix(0, s)
+		}
+		return d
+	}
 	backoff := time.Second
 	var nextDial time.Time
-	send := func(ctx context.Context, r LogRecord) {
+	send := func(r LogRecord) {
 		if conn == nil {
 			if f.cfg.Clock().Before(nextDial) {
 				f.drop(1, len(r.Line))
 				return
 			}
-			dctx, cancel := context.WithTimeout(ctx, f.cfg.WriteWait)
+			// Not cancelled with ctx: the stop must not lose the record
+			// being sent (often the application's last line, or its exit
+			// report); deadline bounds it instead.
+			dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline())
 			c, err := f.cfg.Dial(dctx)
 			cancel()
 			if err != nil {
@@ -277,7 +301,7 @@ func (f *LogForwarder) Run(ctx context.Context) {
 		}
 		r.Dropped = f.pendingDrops.Swap(0)
 		b, _ := json.Marshal(r)
-		_ = conn.SetWriteDeadline(time.Now().Add(f.cfg.WriteWait))
+		_ = conn.SetWriteDeadline(deadline())
 		if _, err := conn.Write(append(b, '\n')); err != nil {
 			conn.Close()
 			conn = nil
@@ -287,23 +311,34 @@ func (f *LogForwarder) Run(ctx context.Context) {
 		}
 		f.forwarded.Add(1)
 	}
-	for {
+	take := func(r LogRecord) LogRecord {
+		f.queuedBytes.Add(-int64(len(r.Line)))
+		return r
+	}
+	for ctx.Err() == nil {
 		select {
 		case r := <-f.queue:
-			f.queuedBytes.Add(-int64(len(r.Line)))
-			send(ctx, r)
+			send(take(r))
 		case <-ctx.Done():
-			deadline := time.Now().Add(f.cfg.WriteWait)
-			for time.Now().Before(deadline) {
-				select {
-				case r := <-f.queue:
-					f.queuedBytes.Add(-int64(len(r.Line)))
-					send(context.Background(), r)
-					continue
-				default:
-				}
-				return
-			}
+		}
+	}
+	markStop()
+	nextDial = time.Time{} // one last try for what is left
+	for stop := time.Unix(0, stopBy.Load()); time.Now().Before(stop); {
+		select {
+		case r := <-f.queue:
+			send(take(r))
+			continue
+		default:
+		}
+		return
+	}
+	// Out of time: count what is left (not what a writer still adds).
+	for range len(f.queue) {
+		select {
+		case r := <-f.queue:
+			f.drop(1, len(take(r).Line))
+		default:
 			return
 		}
 	}
