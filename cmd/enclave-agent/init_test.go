@@ -209,3 +209,24 @@ func TestInitForwardsAQuickExit(t *testing.T) {
 		t.Fatalf("init's log forwarding statistics do not count the 3 records:\n%s", stderr)
 	}
 }
+
+// TestInitExitRecordResolution: the exit record's runtime_ns, the run's
+// length by the enclave's clock, reaches the host to the millisecond only,
+// as every record's time does.
+func TestInitExitRecordResolution(t *testing.T) {
+	h := startHostRoutes(t)
+	if code, stderr := runInit(t, context.Background(), "--logs-to", h.logsAddr, "--", "sh", "-c", "exit 0"); code != 0 {
+		t.Fatalf("init exit %d\n%s", code, stderr)
+	}
+	waitUntil(t, "the host has the exit record", func() bool { return strings.Contains(h.all(), "exit: ") })
+	rec := h.all()[strings.Index(h.all(), "exit: ")+len("exit: "):]
+	var m struct {
+		Runtime *int64 `json:"runtime_ns"`
+	}
+	if err := json.Unmarshal([]byte(rec), &m); err != nil || m.Runtime == nil {
+		t.Fatalf("exit record %q: %v", rec, err)
+	}
+	if *m.Runtime%int64(time.Millisecond) != 0 {
+		t.Fatalf("the host read %s: the application's run timed to the nanosecond", rec)
+	}
+}

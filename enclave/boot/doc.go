@@ -28,9 +28,10 @@
 //     sends what is still queued (the application's last lines and exit
 //     report), with one last dial if the host was away, for at most
 //     WriteWait (5 s) in total, however the host behaves.
-//   - [Supervisor] runs the application, restarts it by policy, reports its
-//     exit status, stops it gracefully on SIGTERM and, as PID 1, reaps
-//     orphaned processes.
+//   - [Supervise] runs the application, restarts it by policy, reports its
+//     exit status (with its run time to the millisecond only, as log
+//     records are stamped), stops it gracefully on SIGTERM and, as PID 1,
+//     reaps orphaned processes.
 //
 // The Linux-only parts (ioctls, clock_settime, prctl) live in _linux.go
 // files; elsewhere they return [ErrUnsupported].

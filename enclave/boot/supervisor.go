@@ -37,7 +37,13 @@ type ExitStatus struct {
 	// Restarts is how many times the application had been restarted
 	// before this run.
 	Restarts int `json:"restarts"`
-	// Runtime is how long this run lasted.
+	// Runtime is how long this run lasted, to the millisecond only (in
+	// nanoseconds on the wire, a whole number of milliseconds): init sends
+	// the ExitStatus to the parent instance, and a finer reading of the
+	// enclave's clock would time the application's work (secret-dependent,
+	// perhaps) for it better than the records' arrival does. Record times
+	// have the same resolution ([LogRecord]); to the millisecond it still
+	// tells the operator how long a failing application ran.
 	Runtime time.Duration `json:"runtime_ns"`
 	// Stopped is true when the supervisor stopped it (SIGTERM to init).
 	Stopped bool `json:"stopped,omitempty"`
@@ -187,7 +193,7 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		reap.managed = 0
 		reap.mu.Unlock()
 	}
-	st := ExitStatus{Code: -1, Runtime: time.Since(start), Stopped: ctx.Err() != nil}
+	st := ExitStatus{Code: -1, Runtime: time.Since(start).Truncate(time.Millisecond), Stopped: ctx.Err() != nil}
 	if ps := cmd.ProcessState; ps != nil {
 		st.Code = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -5,6 +5,7 @@ package boot
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -171,3 +172,24 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 	return n, err
 }
 func (s *syncBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestExitStatusRuntimeResolution: init sends the ExitStatus to the host
+// (the exit record); its Runtime is the run's length by the enclave's
+// clock, which at full resolution would time the application's work for
+// the host to the nanosecond. It is given to the millisecond, as record
+// times are (TestLogRecordTimeResolution).
+func TestExitStatusRuntimeResolution(t *testing.T) {
+	for range 3 { // a run a whole number of ms long by chance: 1 in 10^6 each
+		st, exits := supervise(t, context.Background(), &SupervisorConfig{Args: []string{"sh", "-c", "exit 0"}})
+		b, _ := json.Marshal(st)
+		var m struct {
+			Runtime int64 `json:"runtime_ns"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Runtime%int64(time.Millisecond) != 0 || len(exits) != 1 || exits[0].Runtime%time.Millisecond != 0 {
+			t.Fatalf("exit status %s (OnExit got %v): the run timed finer than a millisecond", b, exits)
+		}
+	}
+}
