@@ -30,8 +30,9 @@
 //     WriteWait (5 s) in total, however the host behaves.
 //   - [Supervise] runs the application, restarts it by policy, reports its
 //     exit status (with its run time to the millisecond only, as log
-//     records are stamped), stops it gracefully on SIGTERM and, as PID 1,
-//     reaps orphaned processes.
+//     records are stamped), stops it gracefully on SIGTERM (its whole
+//     process group: an entrypoint script and the server it started) and,
+//     as PID 1, reaps orphaned processes.
 //
 // The Linux-only parts (ioctls, clock_settime, prctl) live in _linux.go
 // files; elsewhere they return [ErrUnsupported].

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -66,7 +67,10 @@ type SupervisorConfig struct {
 	// back to Backoff after a run of a minute or more; 0 is 1 s.
 	Backoff time.Duration
 	// StopTimeout is how long the application has between SIGTERM and
-	// SIGKILL when the supervisor stops; 0 is DefaultStopTimeout.
+	// SIGKILL when the supervisor stops; 0 is DefaultStopTimeout. Both go
+	// to its process group (every process it started, unless one left the
+	// group), and the stop ends once the group is gone, or a second after
+	// the SIGKILL if a process of it is not reaped (ReapOrphans unset).
 	StopTimeout time.Duration
 	// Stdout and Stderr receive the application's output (a
 	// [LogForwarder]'s writers, which never block); nil discards.
@@ -81,8 +85,11 @@ type SupervisorConfig struct {
 }
 
 // Supervise runs the application until it exits and the restart policy
-// says stop, or until ctx is done; then it sends SIGTERM, waits
-// StopTimeout, and kills. It returns the last run's status.
+// says stop, or until ctx is done; then it sends SIGTERM to the
+// application's process group (on Unix it starts the application in a
+// group of its own, so a shell wrapper's children get it too), waits up to
+// StopTimeout for the group to exit, and kills what is left of it. It
+// returns the last run's status.
 func Supervise(ctx context.Context, cfg *SupervisorConfig) (ExitStatus, error) {
 	c := *cfg
 	if c.Path == "" {
@@ -167,7 +174,15 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 	cmd.Dir = c.Dir
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	// The application runs in a process group of its own, and a stop
+	// signals the group: SIGTERM, then SIGKILL StopTimeout later (exec's
+	// WaitDelay kills the first process then, stopGroup the rest).
+	inOwnGroup(cmd)
+	var termAt atomic.Int64
+	cmd.Cancel = func() error {
+		termAt.Store(time.Now().UnixNano())
+		return signalGroup(cmd.Process.Pid, syscall.SIGTERM)
+	}
 	cmd.WaitDelay = c.StopTimeout
 	start := time.Now()
 	if reap != nil {
@@ -193,6 +208,13 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		reap.managed = 0
 		reap.mu.Unlock()
 	}
+	if ctx.Err() != nil {
+		var t time.Time
+		if n := termAt.Load(); n != 0 {
+			t = time.Unix(0, n)
+		}
+		stopGroup(cmd.Process.Pid, t, c.StopTimeout)
+	}
 	st := ExitStatus{Code: -1, Runtime: time.Since(start).Truncate(time.Millisecond), Stopped: ctx.Err() != nil}
 	if ps := cmd.ProcessState; ps != nil {
 		st.Code = ps.ExitCode()
@@ -202,4 +224,35 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		return st, nil
 	}
 	return st, fmt.Errorf("boot: waiting for %s: %w", c.Path, werr)
+}
+
+// stopGroup ends what is left of a stopped application once its first
+// process has exited: a wrapper's children get the rest of StopTimeout
+// from the SIGTERM (sent at termAt; now, if the application exited before
+// the stop and was not sent one) to exit, then SIGKILL. It returns once no
+// process is left in the group (exited and reaped: the reaper reaps them
+// as init), waiting at most a second after the SIGKILL for the reaping.
+func stopGroup(pgid int, termAt time.Time, timeout time.Duration) {
+	if !groupAlive(pgid) {
+		return
+	}
+	if termAt.IsZero() {
+		termAt = time.Now()
+		if signalGroup(pgid, syscall.SIGTERM) != nil {
+			return
+		}
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for killed := false; groupAlive(pgid); <-tick.C {
+		switch now := time.Now(); {
+		case !killed && !now.Before(termAt.Add(timeout)):
+			if signalGroup(pgid, syscall.SIGKILL) != nil {
+				return
+			}
+			killed = true
+		case !now.Before(termAt.Add(timeout + time.Second)):
+			return // not reaped: no reaper, or a zombie's parent still runs
+		}
+	}
 }
