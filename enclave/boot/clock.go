@@ -63,17 +63,25 @@ func (e *ClockStepError) Is(target error) bool { return target == ErrClockStep }
 // ErrClockConfig is matched by a [ClockConfigError].
 var ErrClockConfig = errors.New("boot: bad clock configuration")
 
-// ClockConfigError reports a [ClockConfig] field out of range: MaxStep
-// negative or over [MaxClockStepLimit]. [SyncClock] returns it before it
-// asks the host.
+// ClockConfigError reports a [ClockConfig] field that is wrong: MaxStep
+// negative or over [MaxClockStepLimit]; Reference missing without
+// AllowNoReferenceUnsafe; AllowNoReferenceUnsafe set beside a Reference.
+// [SyncClock] returns it before it asks the host (several joined with
+// [errors.Join] when several fields are wrong).
 type ClockConfigError struct {
 	// Field is the ClockConfig field, e.g. "MaxStep".
 	Field string
-	// Value is the value given; Max the largest accepted.
+	// Value is the value given; Max the largest accepted (for MaxStep).
 	Value, Max time.Duration
+	// Reason says what is wrong with a field that is no duration
+	// (Reference, AllowNoReferenceUnsafe); "" for MaxStep.
+	Reason string
 }
 
 func (e *ClockConfigError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("boot: ClockConfig.%s: %s", e.Field, e.Reason)
+	}
 	return fmt.Sprintf("boot: ClockConfig.%s %v is out of range: want 0 (the default) up to %v", e.Field, e.Value, e.Max)
 }
 
@@ -99,12 +107,22 @@ type ClockConfig struct {
 	MaxRTT time.Duration
 	// Clock reads the clock; nil is time.Now.
 	Clock func() time.Time
-	// Reference, when set, reads a clock the parent instance cannot set
-	// ([NSMTime]: the timestamp of a document the NSM makes). The host's
-	// time must then be within MaxStep of it, whether the enclave's clock
-	// is set or not ([ClockStepError] beyond, and the clock is left
-	// alone): without it an unset clock takes any host time after Floor.
+	// Reference reads a clock the parent instance cannot set ([NSMTime]:
+	// the timestamp of a document the NSM makes). The host's time must be
+	// within MaxStep of it, whether the enclave's clock is set or not
+	// ([ClockStepError] beyond, and the clock is left alone), so repeated
+	// syncs cannot add their steps up. Required: nil is a
+	// [ClockConfigError] unless AllowNoReferenceUnsafe.
 	Reference func() (time.Time, error)
+	// AllowNoReferenceUnsafe lets SyncClock run without a Reference, which
+	// it otherwise refuses ([ClockConfigError]). Then nothing the parent
+	// instance cannot set bounds the clock: each sync steps a set clock by
+	// up to MaxStep with no bound on the sum (a parent answering each of a
+	// periodic sync's requests MaxStep ahead walks the clock as far as it
+	// likes), and an unset clock takes any host time after Floor. Only
+	// where there is no NSM (tests, development outside an enclave); it
+	// cannot be combined with a Reference.
+	AllowNoReferenceUnsafe bool
 	// Set sets the clock; nil is [SetSystemClock].
 	Set func(time.Time) error
 	// Logger; nil is slog.Default().
@@ -124,15 +142,20 @@ type ClockResult struct {
 
 // SyncClock asks the host's time route for the time and steps the clock to
 // it when the offset is over 50 ms plus half the round trip (the host's
-// reading is somewhere within it): any offset when the clock is unset
-// (before Floor), otherwise at most MaxStep ([ClockStepError] beyond, and
-// the clock is left alone); with a Reference, only to a host time within
-// MaxStep of it, set or unset. The offset is logged either way. A MaxStep
-// out of range is a [ClockConfigError], returned before the host is asked.
+// reading is somewhere within it), only to a host time within MaxStep of
+// the Reference, whether the clock is set or unset ([ClockStepError]
+// beyond, and the clock is left alone): however often it runs, the parent
+// instance can move the clock at most MaxStep from the Reference's time.
+// The offset is logged either way. A MaxStep out of range, or a missing
+// Reference, is a [ClockConfigError], returned before the host is asked.
+//
+// With AllowNoReferenceUnsafe instead of a Reference, an unset clock
+// (before Floor) takes any host time after Floor, and a set one any step
+// up to MaxStep, at every call.
 func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	c := *cfg
-	if c.MaxStep < 0 || c.MaxStep > MaxClockStepLimit {
-		return nil, &ClockConfigError{Field: "MaxStep", Value: c.MaxStep, Max: MaxClockStepLimit}
+	if err := c.check(); err != nil {
+		return nil, err
 	}
 	if c.Path == "" {
 		c.Path = DefaultTimePath
@@ -230,6 +253,24 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	res.Stepped = true
 	log.Info("boot: clock set from the host's time", slog.Bool("was_unset", unset))
 	return res, nil
+}
+
+// check reports every field that is wrong.
+func (c *ClockConfig) check() error {
+	var errs []error
+	if c.MaxStep < 0 || c.MaxStep > MaxClockStepLimit {
+		errs = append(errs, &ClockConfigError{Field: "MaxStep", Value: c.MaxStep, Max: MaxClockStepLimit})
+	}
+	switch {
+	case c.Reference == nil && !c.AllowNoReferenceUnsafe:
+		errs = append(errs, &ClockConfigError{Field: "Reference", Reason: "required (e.g. NSMTime): without it the parent instance can step the clock by MaxStep at every sync, without bound in total; AllowNoReferenceUnsafe runs without one where there is no NSM"})
+	case c.Reference != nil && c.AllowNoReferenceUnsafe:
+		errs = append(errs, &ClockConfigError{Field: "AllowNoReferenceUnsafe", Reason: "set beside a Reference: give one or the other"})
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
 // NSMTime returns a [ClockConfig] Reference reading the NSM's clock: the

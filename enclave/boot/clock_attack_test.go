@@ -93,3 +93,75 @@ func TestSyncClockMaxStepBounded(t *testing.T) {
 		t.Fatalf("MaxStep at the limit: %v, want ErrClockStep", err)
 	}
 }
+
+// TestSyncClockRepeatedSyncsNeedReference: without a Reference each sync
+// may step a set clock by up to MaxStep, and nothing bounds the sum: a
+// parent answering "enclave + 4m50s" to a periodic sync walks the clock
+// an hour ahead in twelve. So SyncClock refuses to run without a
+// Reference (a *ClockConfigError naming it, before the host is asked)
+// unless AllowNoReferenceUnsafe says so, and refuses the two together;
+// with a Reference the twelve syncs move the clock once, within MaxStep.
+func TestSyncClockRepeatedSyncsNeedReference(t *testing.T) {
+	nsm := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	ref := func() (time.Time, error) { return nsm, nil }
+	for _, tc := range []struct {
+		name      string
+		reference func() (time.Time, error)
+		unsafe    bool
+		field     string // the ClockConfigError's, "" for none
+		maxMoved  time.Duration
+	}{
+		{"no Reference", nil, false, "Reference", 0},
+		{"Reference and AllowNoReferenceUnsafe", ref, true, "AllowNoReferenceUnsafe", 0},
+		{"Reference", ref, false, "", DefaultMaxClockStep},
+		{"AllowNoReferenceUnsafe: unbounded, as documented", nil, true, "", time.Duration(1<<63 - 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &manualClock{now: nsm}
+			asked := 0
+			addr := timeRoute(t, func() string {
+				asked++
+				return fmt.Sprintf(`{"unix_nano":%d}`, clk.Now().Add(DefaultMaxClockStep-10*time.Second).UnixNano())
+			}, nil, 0)
+			for range 12 {
+				_, err := SyncClock(context.Background(), &ClockConfig{Addr: addr, MaxRTT: testMaxRTT, Clock: clk.Now,
+					Reference: tc.reference, AllowNoReferenceUnsafe: tc.unsafe,
+					Set:    func(t time.Time) error { clk.mu.Lock(); clk.now = t; clk.mu.Unlock(); return nil },
+					Logger: slog.New(slog.DiscardHandler)})
+				if tc.field == "" {
+					continue
+				}
+				var ce *ClockConfigError
+				if !errors.As(err, &ce) || !errors.Is(err, ErrClockConfig) || ce.Field != tc.field {
+					t.Fatalf("SyncClock: %v; want a *ClockConfigError for %s", err, tc.field)
+				}
+			}
+			moved := clk.Now().Sub(nsm)
+			if moved > tc.maxMoved {
+				t.Fatalf("12 syncs moved the clock %v ahead; MaxStep is %v", moved, DefaultMaxClockStep)
+			}
+			if tc.field != "" && asked != 0 {
+				t.Fatalf("the host was asked %d times", asked)
+			}
+			if tc.unsafe && tc.field == "" && moved <= time.Hour-5*time.Minute {
+				t.Fatalf("AllowNoReferenceUnsafe: 12 syncs moved the clock %v; the doc says it is unbounded", moved)
+			}
+		})
+	}
+}
+
+// TestClockConfigErrorsAll: every wrong field is reported at once.
+func TestClockConfigErrorsAll(t *testing.T) {
+	_, err := SyncClock(context.Background(), &ClockConfig{Addr: "tcp://127.0.0.1:1", MaxStep: 2 * MaxClockStepLimit})
+	var fields []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if ce, ok := e.(*ClockConfigError); ok {
+				fields = append(fields, ce.Field)
+			}
+		}
+	}
+	if !errors.Is(err, ErrClockConfig) || fmt.Sprint(fields) != "[MaxStep Reference]" {
+		t.Fatalf("SyncClock: %v; want ClockConfigErrors for MaxStep and Reference", err)
+	}
+}

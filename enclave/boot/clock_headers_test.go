@@ -25,7 +25,8 @@ func TestSyncClockHeaderBound(t *testing.T) {
 	var set []time.Time
 	cfg := func(addr string) *ClockConfig {
 		return &ClockConfig{Addr: addr, MaxRTT: testMaxRTT, Logger: slog.New(slog.DiscardHandler),
-			Set: func(t time.Time) error { set = append(set, t); return nil }}
+			Reference: func() (time.Time, error) { return time.Now(), nil },
+			Set:       func(t time.Time) error { set = append(set, t); return nil }}
 	}
 	c := cfg(floodtest.HeaderFlood(t, huge, body))
 	var err error

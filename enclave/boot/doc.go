@@ -14,10 +14,12 @@
 //   - [SyncClock] sets the clock from the host's time route (host-proxy),
 //     with the step bounded (ClockConfig.MaxStep, default 5 minutes, at
 //     most [MaxClockStepLimit], one hour: a larger bound would bound
-//     nothing, so it is a [ClockConfigError]), and with [NSMTime] as the
-//     reference the host's time must agree with: the parent instance is
+//     nothing, so it is a [ClockConfigError]), and with a Reference
+//     ([NSMTime]) the host's time must agree with: the parent instance is
 //     not trusted, so it may correct drift but not move the clock
-//     arbitrarily.
+//     arbitrarily, nor walk it away step by step over repeated syncs. The
+//     Reference is required: ClockConfig.AllowNoReferenceUnsafe is the
+//     loudly named way to run without one, where there is no NSM.
 //   - [LogForwarder] sends the application's stdout and stderr to the host
 //     over vsock, line by line, without ever blocking the application: when
 //     the host is slow or away, lines are dropped and counted. The queue is

@@ -33,7 +33,8 @@ func TestTimeRoute(t *testing.T) {
 	var set time.Time
 	enclave := parent.Add(-time.Minute)
 	res, err := boot.SyncClock(context.Background(), &boot.ClockConfig{Addr: "unix://" + p.Addr("time").String(),
-		Clock: func() time.Time { return enclave }, Set: func(t time.Time) error { set = t; return nil }, Logger: slog.New(slog.DiscardHandler)})
+		Clock: func() time.Time { return enclave }, Reference: func() (time.Time, error) { return parent, nil }, // the NSM's time
+		Set: func(t time.Time) error { set = t; return nil }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || !res.Stepped || !set.Equal(parent) || res.Offset != time.Minute {
 		t.Fatalf("SyncClock: %+v, set %v, %v", res, set, err)
 	}
