@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -92,6 +93,9 @@ func (a *app) initCmd(args []string) error {
 	// 1. Entropy first: everything after it may use crypto/rand.
 	if *seed {
 		n, err := boot.SeedEntropy(nsm, boot.KernelPool(), *seedBytes)
+		if errors.Is(err, boot.ErrEntropyHealth) {
+			return cli.WithHint(err, "nothing was credited to the kernel's pool and the application did not start; if it recurs after a new boot, the NSM's random source is broken")
+		}
 		if err != nil {
 			return cli.WithHint(err, "init needs CAP_SYS_ADMIN for RNDADDENTROPY; --seed-entropy=false outside an enclave")
 		}

@@ -8,7 +8,10 @@
 //   - [SeedEntropy] seeds the kernel's random pool from the NSM's GetRandom
 //     (the RNDADDENTROPY ioctl, crediting the entropy), so that getrandom(2)
 //     and with it Go's crypto/rand, OpenSSL and every other library are
-//     seeded from the hardware source early in boot.
+//     seeded from the hardware source early in boot. It checks each answer
+//     first (not short, not all zeros, no repeat of an earlier one, and
+//     NIST SP 800-90B's repetition count and adaptive proportion tests)
+//     and fails closed, crediting nothing, with an [EntropyHealthError].
 //   - [LoopbackUp] brings up the loopback interface, on which the agent's
 //     local KMS endpoint and most applications listen.
 //   - [SyncClock] sets the clock from the host's time route (host-proxy),
