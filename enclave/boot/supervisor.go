@@ -203,6 +203,7 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		return ExitStatus{Code: -1}, fmt.Errorf("boot: starting %s: %w", c.Path, err)
 	}
 	werr := cmd.Wait()
+	runtime := time.Since(start).Truncate(time.Millisecond)
 	if reap != nil {
 		reap.mu.Lock()
 		reap.managed = 0
@@ -215,7 +216,7 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		}
 		stopGroup(cmd.Process.Pid, t, c.StopTimeout)
 	}
-	st := ExitStatus{Code: -1, Runtime: time.Since(start).Truncate(time.Millisecond), Stopped: ctx.Err() != nil}
+	st := ExitStatus{Code: -1, Runtime: runtime, Stopped: ctx.Err() != nil}
 	if ps := cmd.ProcessState; ps != nil {
 		st.Code = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
