@@ -244,9 +244,33 @@
 //
 // # Operations
 //
-// Metrics (Prometheus, namespace hostproxy, labelled by route) and /healthz
-// are served on the admin address, which must be on localhost. Logs are
-// structured (log/slog). When the context given to [Proxy.Serve] is done the
+// Metrics (Prometheus, namespace hostproxy) and /healthz are served on the
+// admin address, which must be on localhost:
+//
+//   - hostproxy_connections_total{route}: connections accepted;
+//   - hostproxy_connections_active{route}: connections proxied now, or
+//     waiting for a slot;
+//   - hostproxy_connection_errors_total{route,reason}: connections that
+//     ended in an error, reason one of limit, dns, not_allowed, dial,
+//     idle, copy, shutdown, accept, peer_not_allowed;
+//   - hostproxy_bytes_total{route,direction}: bytes forwarded, direction
+//     in (from the accepting side to the destination) or out;
+//   - hostproxy_connect_seconds{route}: from accept to an established
+//     destination connection (a histogram);
+//   - hostproxy_dns_refused_total{route}: resolved addresses the
+//     allow-list refused;
+//   - hostproxy_credentials_requests_total{result}: requests to the
+//     credentials route, result one of ok, error, refresh_error,
+//     peer_not_allowed, refused;
+//   - hostproxy_enclave_log_lines_total{stream}: lines received on the
+//     logs route, stream one of stdout, stderr, exit, invalid,
+//     rate_limited;
+//   - hostproxy_enclave_log_dropped_lines_total: lines the enclave
+//     reported it dropped;
+//   - hostproxy_log_dropped_records_total: host-proxy's own log records
+//     dropped (below).
+//
+// Logs are structured (log/slog). When the context given to [Proxy.Serve] is done the
 // proxy stops accepting, reports 503 on /healthz, waits up to
 // ShutdownTimeout for active connections and then closes those left.
 //
