@@ -50,9 +50,10 @@ Commands:
                also serve KMS (JSON 1.1) to applications in the enclave: an
                AWS SDK with endpoint http://127.0.0.1:PORT gets keys with
                Recipient
-  init         [--seed-entropy=true] [--seed-bytes N] [--loopback=true] [--time-from ADDR]
-               [--max-clock-step 5m (at most 1h)] [--logs-to ADDR]
-               [--restart no|on-failure|always] [--max-restarts N]
+  init         [--seed-entropy=true] [--seed-bytes 512 (1-4096)] [--loopback=true]
+               [--time-from ADDR] [--max-clock-step 5m (at most 1h)] [--logs-to ADDR]
+               [--restart no (default)|on-failure|always]
+               [--max-restarts N (default 0: no bound)]
                [--stop-timeout 10s] [--listen ADDR [--max-concurrent-attestations 4]]
                [--kms-listen ADDR]
                -- COMMAND [ARGS...]
@@ -98,7 +99,8 @@ Commands:
   version      print the version (also --version; after any command too)
 
 Command flags:
-  --listen ADDR             serve: vsock://any:PORT, vsock://CID:PORT,
+  --listen ADDR             serve, init: the attestation endpoint, on
+                            vsock://any:PORT, vsock://CID:PORT,
                             tcp://HOST:PORT, HOST:PORT or unix:///PATH
   --max-concurrent-attestations N
                             serve, init: NSM requests the attestation endpoint
@@ -111,7 +113,7 @@ Command flags:
                             serve: TLS handshakes the attested listener starts
                             a second, after a burst of N (default 100; 0 is
                             the default); more connections wait, unaccepted
-  --kms-listen ADDR         serve: the local KMS endpoint, loopback TCP only
+  --kms-listen ADDR         serve, init: the local KMS endpoint, loopback TCP only
                             (127.0.0.1:PORT); --kms-endpoint is the key service
   --key-id ID               a key ID, key ARN, alias/NAME or alias ARN
   --key-spec SPEC           AES_256 or AES_128 (genkey, serve)
