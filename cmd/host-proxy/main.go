@@ -58,9 +58,12 @@ Flags:
                       vsock://any:LOCAL_PORT
   --admin ADDR        serve /healthz and /metrics on ADDR (localhost only)
   --connect-timeout D, --idle-timeout D, --shutdown-timeout D
-                      override the config file's values (Go durations: 10s, 5m)
-  --dns-refresh D     the longest a DNS answer is used, overriding dns_refresh;
-                      answers are re-resolved at their TTL, at least every 5s
+                      override the config file's connect_timeout,
+                      idle_timeout and shutdown_timeout (Go durations;
+                      defaults 10s, 5m and 30s; 0 keeps the file's)
+  --dns-refresh D     the longest a DNS answer is used, overriding dns_refresh
+                      (default 5m); answers are re-resolved at their TTL,
+                      at least every 5s
   --log-format F      text (default) or json, on stderr; lines wait in a
                       bounded queue, never holding a connection: when stderr
                       is too slow they are dropped, counted and reported
