@@ -30,6 +30,10 @@ truncated or tampered image (bad CRC, bad signature) is refused.
 The Measurements object can be given to --pcrs, or the image itself to
 --eif, to verify an attestation document against it.
 
+Flags:
+    --version     Print the version and exit (also: nitro-verify measure version).
+    -h, --help    Print this help and exit (also: nitro-verify measure help).
+
 Exit status: 0 measured, 1 the image is refused, 2 usage or I/O error.
 `
 
