@@ -26,5 +26,6 @@
 //     prefixes ("attestation: ", "kmsserver: ").
 //
 // Package clitest beside it registers the script commands the commands'
-// testscript tests share.
+// testscript tests share, and checks every subcommand of a command against
+// that contract (help, version, an unknown flag).
 package cli

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package clitest holds the testscript commands that the enclavekit
-// commands' script tests share.
+// commands' script tests share, and [CheckHelp] and [CheckUsageLists],
+// which hold every subcommand of a command to the help contract of
+// package cli.
 package clitest
 
 import (
