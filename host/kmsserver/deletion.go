@@ -37,7 +37,10 @@ func (s *Server) deletionLoop(ctx context.Context) {
 // sweepDeletions destroys every key pending deletion whose deletion date
 // has passed: its record (with the sealed material) and its aliases leave
 // the store, so that nobody who can write to the store can bring the key
-// back by editing the record. The record is judged as it is when it goes,
+// back by editing the record (a copy of the record from before, kept by
+// such a writer or in a backup, is still validly sealed: put back, it
+// brings the key back, see the package documentation on rollback). The
+// record is judged as it is when it goes,
 // inside Store.DeleteKey's transaction, not as listed: it is verified (the
 // state and deletion date are bound to the material, so only a deletion
 // scheduled through the server is carried out) and must still be pending

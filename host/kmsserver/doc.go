@@ -251,8 +251,9 @@
 // deletion date and the SHA-256 of the key's tags (package keymaterial):
 // whoever can write to the store but lacks the root key cannot loosen a
 // policy, retag a key past an aws:ResourceTag condition, swap material
-// between keys or bring a disabled or deleted key back (the key then fails
-// with KMSInternalException). A write that would make a record too
+// between keys or bring a disabled or deleted key back by editing its
+// record (the key then fails with KMSInternalException; replaying an
+// older record whole is another matter: see Rollback below). A write that would make a record too
 // large for the store (keystore.ErrTooLarge) is answered
 // LimitExceededException. Records written before the tags were bound
 // still open, but cannot vouch for their tags: a policy that reads
@@ -273,9 +274,34 @@
 // the key, and one that answered success is never undone. Each
 // sweep also drops from memory (the unwrapped material, the parsed policy,
 // the written usage) every key the store no longer lists, such as one
-// another replica destroyed. A writer
-// can still delete records, or restore an old copy it kept (rollback is
-// not detected): denial of service, not disclosure.
+// another replica destroyed.
+//
+// # Rollback: an old record replayed
+//
+// The seal vouches that a record was written by a server holding the root
+// key, not that it is the latest one. Whoever can write to the store can
+// delete records (denial of service), and can put back an old, validly
+// sealed copy of a key record or alias record: the server takes it as
+// current, and a replay is not detected. That is not only denial of
+// service. A replayed key record brings back every field as it was: a key
+// policy since replaced (one that named an enclave image PutKeyPolicy
+// moved away from releases data keys to that image again), grants since
+// revoked or retired, Enabled over a DisableKey, a deletion since
+// cancelled or a key not yet scheduled for deletion, older tags (and so
+// aws:ResourceTag conditions); a record of a key the deletion sweep
+// destroyed, put back, makes the key usable again with its material. A
+// replayed alias record points the alias at the key it named before.
+// Copies to replay are not only kept by an attacker: a restored backup
+// (pg_dump, a base backup with its WAL archive, a copy of the key
+// directory) and the failover of PostgreSQL to an asynchronous standby
+// that had not received the latest commits replay every record changed
+// since, and a destroyed key lives on in every backup taken before its
+// destruction. Run PostgreSQL with synchronous replication
+// (synchronous_standby_names, synchronous_commit=on) so that a failover
+// loses no acknowledged write, keep backups as secret and as short-lived
+// as the keys' deletion demands, and after a restore repeat every
+// security change made since the backup (PutKeyPolicy, RevokeGrant,
+// RetireGrant, DisableKey, ScheduleKeyDeletion, UpdateAlias).
 //
 // # Key usage
 //

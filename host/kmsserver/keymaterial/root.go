@@ -91,7 +91,9 @@ type Binding struct {
 	Policy string
 	// State is the key state (Enabled, Disabled, PendingDeletion) and
 	// DeletionDate the end of a pending deletion (zero otherwise): a
-	// record cannot be brought back into use by editing them.
+	// record cannot be brought back into use by editing them. The binding
+	// says nothing of a record's age: an older record, sealed when the key
+	// was enabled (or had another policy), replayed whole opens as well.
 	State        string
 	DeletionDate time.Time
 	// MaterialID names the material (64 hex digits), "" for the original
