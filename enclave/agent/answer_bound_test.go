@@ -30,9 +30,16 @@ import (
 const hugeAnswer = 32 << 20
 
 // maxAnswerAlloc is what one call against a hugeAnswer may allocate: a
-// few times the bound (the SDK's decoder buffers what it reads), far
-// under the ~216 MiB an unbounded read of 32 MiB cost.
-const maxAnswerAlloc = 8 << 20
+// few times the bound (the SDK's decoder buffers what it reads; 4.2 MiB
+// measured for a chunked answer), far under the 120-184 MiB an unbounded
+// read of 32 MiB cost. Under the race detector, which makes sync.Pool
+// drop buffers, the same call allocates 8.1-8.2 MiB: twice the room.
+func maxAnswerAlloc() uint64 {
+	if raceDetector {
+		return 16 << 20
+	}
+	return 8 << 20
+}
 
 // TestClientAnswerBound: a plain-http KMS endpoint (InsecureHTTPUnsafe,
 // through the parent's proxy) answering a library call (through
@@ -74,6 +81,11 @@ func TestClientAnswerBound(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			// The key pair first, outside the measurement: an RSA key
+			// generation allocates a varying few MiB of its own.
+			if err := c.RotateKey(); err != nil {
+				t.Fatal(err)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			n := floodtest.Allocated(func() {
@@ -87,8 +99,8 @@ func TestClientAnswerBound(t *testing.T) {
 			if want := "the key service's answer exceeds " + strconv.Itoa(maxKMSResponse) + " bytes"; !strings.Contains(err.Error(), want) {
 				t.Errorf("GenerateDataKey: %q does not say %q", err, want)
 			}
-			if n > maxAnswerAlloc {
-				t.Errorf("one call allocated %d MiB for a %d MiB answer (want at most %d MiB)", n>>20, hugeAnswer>>20, maxAnswerAlloc>>20)
+			if n > maxAnswerAlloc() {
+				t.Errorf("one call allocated %d MiB for a %d MiB answer (want at most %d MiB)", n>>20, hugeAnswer>>20, maxAnswerAlloc()>>20)
 			}
 		})
 	}
