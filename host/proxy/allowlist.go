@@ -190,12 +190,12 @@ func (al *allowList) listed(ip netip.Addr, port, minBits int) bool {
 // address classes a DNS answer may not lead to unless an IP or CIDR entry
 // within the range lists them (rule 2), because they reach the parent
 // instance itself (loopback, the instance metadata service at
-// 169.254.169.254, EC2's IPv6 services) or are not unicast destinations
-// at all. kind is "" for ordinary addresses.
+// 169.254.169.254, EC2's IPv6 services, 0.0.0.0/8) or are not unicast
+// destinations at all. kind is "" for ordinary addresses.
 func special(ip netip.Addr) (kind string, rng netip.Prefix) {
 	ip = ip.Unmap()
 	v4 := ip.Is4()
-	bits := ip.BitLen() // ::1, unspecified, broadcast: the address itself
+	bits := ip.BitLen() // ::1, ::, broadcast: the address itself
 	switch {
 	case ip.IsLoopback():
 		kind = "loopback"
@@ -211,6 +211,14 @@ func special(ip netip.Addr) (kind string, rng netip.Prefix) {
 		kind, bits = "link-local (instance metadata)", 32
 	case ip.IsUnspecified():
 		kind = "unspecified"
+		if v4 {
+			bits = 8 // 0.0.0.0/8, as below
+		}
+	case v4 && ip.As4()[0] == 0:
+		// "This network" (RFC 1122 3.2.1.3, RFC 6890): Linux connects
+		// 0.0.0.0 to the host itself, and since Linux 5.3 assigns the rest
+		// of 0.0.0.0/8 to interfaces.
+		kind, bits = "this-network (0.0.0.0/8)", 8
 	case ip.IsMulticast(): // link- and interface-local multicast included
 		kind, bits = "multicast", 8 // ff00::/8
 		if v4 {
@@ -327,8 +335,8 @@ func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 //     address rule 2 refuses is allowed only by an entry naming it or a
 //     prefix within its special range (a wide prefix such as 0.0.0.0/0
 //     does not let DNS steer the enclave to the parent);
-//  2. a loopback, link-local (metadata service), unspecified, multicast or
-//     broadcast address, an address of one of the host's own interfaces,
+//  2. a loopback, link-local (metadata service), unspecified or other
+//     0.0.0.0/8 ("this network"), multicast or broadcast address, an address of one of the host's own interfaces,
 //     or an IPv6 form embedding any of these IPv4 addresses (IPv4-compatible,
 //     NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4, Teredo's server or
 //     client) is refused (DNS must not steer the enclave to the parent

@@ -34,7 +34,10 @@
 //     {0.0.0.0/0, 80} does not let DNS steer a name route on port 80 to
 //     the parent;
 //  2. a loopback, link-local (including the instance metadata service
-//     169.254.169.254), unspecified, multicast or broadcast address, an
+//     169.254.169.254), unspecified or "this network" (all of 0.0.0.0/8:
+//     Linux connects 0.0.0.0 to the host itself, and since Linux 5.3
+//     assigns the rest of 0.0.0.0/8 to interfaces), multicast or
+//     broadcast address, an
 //     address of one of the parent's own interfaces (its VPC address,
 //     docker0, ...: its services bound to 0.0.0.0 answer there), or an IPv6
 //     form carrying such an IPv4 address (IPv4-compatible ::a.b.c.d; NAT64,
