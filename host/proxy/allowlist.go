@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -39,6 +40,9 @@ type allowList struct {
 	refreshing atomic.Bool
 	now        func() time.Time
 	readLocal  func() ([]net.Addr, error)
+	// lookups runs the refresh within the proxy's lifetime (set by New;
+	// nil: a plain goroutine). Once it is stopped, the last reading stays.
+	lookups *lookupGroup
 }
 
 // localAddrRefresh is how long the host's interface addresses are used
@@ -83,17 +87,20 @@ func (al *allowList) loadLocal() {
 
 // isLocal reports whether ip is one of the host's own interface addresses.
 // A reading older than localAddrRefresh is used while a goroutine reads
-// the addresses again.
+// the addresses again (in al.lookups: none once [Proxy.Serve] has
+// returned).
 func (al *allowList) isLocal(ip netip.Addr) bool {
 	l := al.local.Load()
 	if l == nil {
 		return false
 	}
 	if al.now().Sub(l.read) >= localAddrRefresh && al.refreshing.CompareAndSwap(false, true) {
-		go func() {
+		if !al.lookups.start(func(context.Context) {
 			defer al.refreshing.Store(false)
 			al.loadLocal()
-		}()
+		}) {
+			al.refreshing.Store(false)
+		}
 	}
 	_, ok := l.set[ip.WithZone("")]
 	return ok

@@ -13,7 +13,8 @@ import (
 
 // Resolver resolves host names. *net.Resolver implements it; tests inject a
 // fake. LookupNetIP must return once ctx is done: [Proxy.Serve] cancels the
-// lookups still running when it shuts down, and waits for them.
+// lookups still running when it shuts down, and waits for them up to 5 s
+// (then returns, logging how many it left running).
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
@@ -54,21 +55,29 @@ type dnsCache struct {
 	lookups *lookupGroup
 }
 
-// lookupGroup runs a proxy's DNS lookups and ends them when the proxy
-// shuts down: [Proxy.Serve] cancels their context and waits for them, so
-// none outlives it by up to dnsLookupTimeout.
+// lookupGroup runs a proxy's lookups, DNS and the host's interface
+// addresses (allowList.isLocal), and ends them when the proxy shuts down:
+// [Proxy.Serve] cancels their context and waits for them, so none outlives
+// it by up to dnsLookupTimeout. The wait is bounded (wait), for a
+// [Resolver] that ignores its context.
 type lookupGroup struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	wait   time.Duration // how long stop waits for the running lookups
 
 	mu      sync.Mutex
 	stopped bool
+	running int
 	wg      sync.WaitGroup
 }
 
+// lookupStopWait is how long [Proxy.Serve] waits for the lookups it has
+// cancelled: they return at once unless a Resolver ignores its context.
+const lookupStopWait = 5 * time.Second
+
 func newLookupGroup() *lookupGroup {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &lookupGroup{ctx: ctx, cancel: cancel}
+	return &lookupGroup{ctx: ctx, cancel: cancel, wait: lookupStopWait}
 }
 
 // errStopped is a lookup's error once the proxy has shut down.
@@ -87,22 +96,36 @@ func (g *lookupGroup) start(f func(context.Context)) bool {
 		return false
 	}
 	g.wg.Add(1)
+	g.running++
 	go func() {
 		defer g.wg.Done()
+		defer func() { g.mu.Lock(); g.running--; g.mu.Unlock() }()
 		f(g.ctx)
 	}()
 	return true
 }
 
-// stop cancels the running lookups, refuses new ones and waits for the
-// running ones to return (a [Resolver] must return when its context is
-// done, as net.Resolver and the direct client do).
-func (g *lookupGroup) stop() {
+// stop cancels the running lookups, refuses new ones and waits up to
+// g.wait for the running ones to return (a [Resolver] must return when its
+// context is done, as net.Resolver and the direct client do). It returns
+// how many are still running then, left behind.
+func (g *lookupGroup) stop() (left int) {
 	g.mu.Lock()
 	g.stopped = true
 	g.mu.Unlock()
 	g.cancel()
-	g.wg.Wait()
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return 0
+	case <-t.C:
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running
 }
 
 // dnsFlight is one lookup and its outcome, read by every caller waiting for

@@ -58,8 +58,9 @@
 // address is the operator's explicit choice, allowed by any IP or CIDR
 // entry covering it, and is not checked against it. The interface
 // addresses are read when the proxy is created and again at most every
-// 30 s (on a goroutine started by a check that finds them older), never
-// per connection.
+// 30 s (on a goroutine started by a check that finds them older, which
+// [Proxy.Serve] waits for as it does for DNS lookups), never per
+// connection.
 //
 // Refused addresses are logged and counted; when no address is left the
 // connection is closed. A name entry that could never allow anything is a
@@ -87,7 +88,9 @@
 // waiting leaves it running for the next one, and never extends an expired
 // answer. It does not outlive the proxy: once the connections are drained,
 // [Proxy.Serve] cancels the lookups still running and waits for them before
-// it returns. No restart is ever needed.
+// it returns, up to 5 s: a [Config].Resolver that ignores its context is
+// left running then, and Serve logs how many lookups it left. No restart
+// is ever needed.
 //
 // # Data path
 //

@@ -127,6 +127,7 @@ func New(cfg *Config) (*Proxy, error) {
 	}
 	p.logLimit = newLogLimiter(d.Logs)
 	p.lookups = newLookupGroup()
+	c.allow.lookups = p.lookups
 	for _, cr := range c.routes {
 		r := &route{compiledRoute: cr, connectTimeout: cr.ConnectTimeout, idleTimeout: cr.IdleTimeout}
 		if r.connectTimeout == 0 {
@@ -298,7 +299,8 @@ func (p *Proxy) Run(ctx context.Context) error {
 // Serve accepts connections on the bound listeners until ctx is done, then
 // shuts down gracefully: it stops accepting, reports unhealthy, waits up to
 // ShutdownTimeout for active connections to finish and closes those still
-// open, then ends the DNS lookups still running (see [Resolver]). Before
+// open, then ends the DNS lookups still running (see [Resolver]; a lookup
+// that ignores cancellation is left after 5 s, logged). Before
 // it returns it waits up to [LogFlushTimeout] for the queued
 // log records to be written (see [Proxy.FlushLogs]). It returns nil after a
 // shutdown, or an error if it was never bound. A Proxy serves once.
@@ -410,7 +412,12 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	// No connection is left to wait for a DNS answer: end the lookups
 	// still running (each has its own timeout, and would outlive Serve).
-	p.lookups.stop()
+	// A Resolver that ignores its context is not waited for past
+	// lookupStopWait.
+	if n := p.lookups.stop(); n > 0 {
+		p.log.Warn("shutting down: lookups still running after cancellation, not waiting for them",
+			"lookups", n, "waited", p.lookups.wait.String())
+	}
 	for _, srv := range servers {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = srv.Shutdown(sctx)
