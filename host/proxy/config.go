@@ -225,7 +225,8 @@ type ServiceConfig struct {
 	AllowedCIDs []uint32 `yaml:"allowed_cids"`
 	// MaxLinesPerSecond (logs only) bounds the enclave's lines written to
 	// the proxy's log, with a burst of ten seconds' worth; the rest are
-	// dropped and counted. 0 is DefaultLogLinesPerSecond. journald drops
+	// dropped and counted, and the warning reporting them takes a line of
+	// the budget. 0 is DefaultLogLinesPerSecond. journald drops
 	// every message of a unit past its rate limit (by default 10000 per
 	// 30 s), the proxy's own with the enclave's: keep this below it.
 	MaxLinesPerSecond int `yaml:"max_lines_per_second"`

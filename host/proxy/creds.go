@@ -56,6 +56,7 @@ type credCache struct {
 	refreshBefore time.Duration
 	log           *slog.Logger
 	m             *metrics
+	connLog       *connLog // limits the per-request warnings (nil: none)
 
 	mu   sync.Mutex
 	cur  Credentials
@@ -185,14 +186,18 @@ func (c *credCache) handler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		if why := refuseBrowser(r); why != "" {
 			c.m.creds.WithLabelValues("refused").Inc()
-			c.log.Warn("credentials request refused", "reason", why, "peer", r.RemoteAddr)
+			if msg := "credentials request refused"; c.connLog.allow("credentials", msg) {
+				c.log.Warn(msg, "reason", why, "peer", r.RemoteAddr)
+			}
 			http.Error(w, "forbidden: "+why, http.StatusForbidden)
 			return
 		}
 		cr, err := c.get(r.Context())
 		if err != nil {
 			c.m.creds.WithLabelValues("error").Inc()
-			c.log.Warn("credentials request failed", "error", err)
+			if msg := "credentials request failed"; c.connLog.allow("credentials", msg) {
+				c.log.Warn(msg, "error", err)
+			}
 			http.Error(w, "credentials unavailable", http.StatusServiceUnavailable)
 			return
 		}

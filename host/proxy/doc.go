@@ -246,7 +246,14 @@
 // rate limit, so an enclave printing as fast as it can would otherwise
 // silence the proxy's own warnings. The rest are dropped, counted as
 // hostproxy_enclave_log_lines_total{stream="rate_limited"}, and reported
-// in one warning when lines pass again.
+// in one warning with their number, which takes a line of the budget:
+// ahead of the next line that passes, or a second after the first drop
+// when none does (and when Serve returns), so the route writes at most
+// its budget and one line more. At most 8 connections are served at
+// once; a connection refused over that, or ended by an error, is counted
+// in hostproxy_connection_errors_total{route="logs"} (a record over 128
+// KiB as {stream="invalid"}) and logged as the other routes' refusals are
+// (see Operations).
 //
 // # Operations
 //
@@ -257,8 +264,9 @@
 //   - hostproxy_connections_active{route}: connections proxied now, or
 //     waiting for a slot;
 //   - hostproxy_connection_errors_total{route,reason}: connections that
-//     ended in an error, reason one of limit, dns, not_allowed, dial,
-//     idle, copy, shutdown, accept, peer_not_allowed;
+//     ended in an error (route also time or logs, for those routes'
+//     listeners), reason one of limit, dns, not_allowed, dial, idle, copy,
+//     shutdown, accept, peer_not_allowed;
 //   - hostproxy_bytes_total{route,direction}: bytes forwarded, direction
 //     in (from the accepting side to the destination) or out;
 //   - hostproxy_connect_seconds{route}: from accept to an established
@@ -276,9 +284,21 @@
 //   - hostproxy_log_dropped_records_total: host-proxy's own log records
 //     dropped (below).
 //
-// Logs are structured (log/slog). When the context given to [Proxy.Serve] is done the
-// proxy stops accepting, reports 503 on /healthz, waits up to
-// ShutdownTimeout for active connections and then closes those left.
+// Logs are structured (log/slog). A peer can cause a warning per
+// connection or request: a connection refused (allowed_cids,
+// max_connections, the logs route's 8), failed (destination unavailable,
+// a DNS answer refused), a credentials request refused or failed. Each is
+// counted in the metrics, but written to the log at most 5 at once and one
+// a second per route and message; the others are reported in one line
+// with that message, route, repeated (their number) and since (the first
+// of them), a second after the first not written, or ahead of the next
+// written (and when Serve returns). Connections churning against a limit
+// cannot push host-proxy past journald's rate limit, which would drop its
+// other messages too.
+//
+// When the context given to [Proxy.Serve] is done the proxy stops
+// accepting, reports 503 on /healthz, waits up to ShutdownTimeout for
+// active connections and then closes those left.
 //
 // The proxy never waits for its log: a slow sink (journald busy, a stderr
 // pipe nobody reads, a full disk behind a redirect) would otherwise stop

@@ -10,15 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/time/rate"
 
 	"github.com/enclavekit/enclavekit/internal/transport"
 )
@@ -137,7 +135,10 @@ func (p *Proxy) serveLogs(ctx context.Context, l net.Listener) {
 		select {
 		case sem <- struct{}{}:
 		default:
-			p.log.Warn("logs route: connection refused: too many", "peer", transport.PeerString(c.RemoteAddr()), "max", maxLogConns)
+			p.m.errors.WithLabelValues("logs", reasonLimit).Inc()
+			if msg := "logs route: connection refused: too many"; p.connLog.allow("logs", msg) {
+				p.log.Warn(msg, "route", "logs", "peer", transport.PeerString(c.RemoteAddr()), "max", maxLogConns, "reason", reasonLimit)
+			}
 			c.Close()
 			continue
 		}
@@ -156,14 +157,23 @@ func (p *Proxy) serveLogs(ctx context.Context, l net.Listener) {
 
 func (p *Proxy) readLogs(c net.Conn) {
 	log := p.log.With("source", "enclave", "peer", transport.PeerString(c.RemoteAddr()))
-	defer p.logLimit.report(log)
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 4096), maxLogLine)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(logConnIdleTime))
 		if !sc.Scan() {
 			if err := sc.Err(); err != nil && !errors.Is(err, net.ErrClosed) {
-				log.Warn("logs route: connection ended", "error", err)
+				switch {
+				case errors.Is(err, bufio.ErrTooLong): // a record over maxLogLine
+					p.m.enclaveLog.WithLabelValues("invalid").Inc()
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					p.m.errors.WithLabelValues("logs", reasonIdle).Inc()
+				default:
+					p.m.errors.WithLabelValues("logs", reasonCopy).Inc()
+				}
+				if msg := "logs route: connection ended"; p.connLog.allow("logs", msg) {
+					log.Warn(msg, "route", "logs", "error", err)
+				}
 			}
 			return
 		}
@@ -201,11 +211,10 @@ func (p *Proxy) readLogs(c net.Conn) {
 		if r.Dropped > 0 {
 			lines++
 		}
-		if !p.logLimit.allow(p.cfg.Clock(), lines) {
+		if !p.logLimit.allow(lines) {
 			p.m.enclaveLog.WithLabelValues("rate_limited").Inc()
 			continue
 		}
-		p.logLimit.report(log)
 		p.m.enclaveLog.WithLabelValues(r.Stream).Inc()
 		if r.Dropped > 0 {
 			log.Warn("enclave log lines dropped (the host was slow or away)", "dropped", r.Dropped)
@@ -236,36 +245,19 @@ func (p *Proxy) readLogs(c net.Conn) {
 // past which journald drops the proxy's own messages too.
 const DefaultLogLinesPerSecond = 200
 
-// logLimiter is the logs route's budget of lines written to the proxy's
-// log, shared by its connections (journald's limit is per unit).
-type logLimiter struct {
-	lim     *rate.Limiter
-	perSec  int
-	pending atomic.Uint64 // records dropped since the last report
-}
-
-func newLogLimiter(sc *ServiceConfig) *logLimiter {
+// newEnclaveLogLimiter is the logs route's budget of lines written to the
+// proxy's log, shared by its connections (journald's limit is per unit):
+// MaxLinesPerSecond, a burst of ten seconds' worth. Its report of the
+// records dropped takes a line of the budget.
+func newEnclaveLogLimiter(sc *ServiceConfig, now func() time.Time, log *slog.Logger) *logLimiter {
 	n := DefaultLogLinesPerSecond
 	if sc != nil && sc.MaxLinesPerSecond > 0 {
 		n = sc.MaxLinesPerSecond
 	}
-	return &logLimiter{lim: rate.NewLimiter(rate.Limit(n), 10*n), perSec: n}
-}
-
-// allow takes lines from the budget at now, or counts a dropped record.
-func (l *logLimiter) allow(now time.Time, lines int) bool {
-	if l.lim.AllowN(now, lines) {
-		return true
-	}
-	l.pending.Add(1)
-	return false
-}
-
-// report logs how many records were dropped since the last report, if any.
-func (l *logLimiter) report(log *slog.Logger) {
-	if n := l.pending.Swap(0); n > 0 {
-		log.Warn("enclave log lines dropped: over the logs route's rate limit", "dropped", n, "max_lines_per_second", l.perSec)
-	}
+	return newLogLimiter(float64(n), 10*n, now, func(dropped uint64, since time.Time) {
+		log.Warn("enclave log lines dropped: over the logs route's rate limit", "dropped", dropped,
+			"since", since.UTC(), "max_lines_per_second", n)
+	})
 }
 
 // quoteBounded returns s quoted (strconv.Quote, invalid UTF-8 as U+FFFD),

@@ -45,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "connection_errors_total",
-			Help: "Connections that ended in an error, per route and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept, peer_not_allowed).",
+			Help: "Connections that ended in an error, per route (a route's name, or the time and logs routes) and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept, peer_not_allowed). Counted for every connection; the log writes at most 5 at once and one a second per route and message.",
 		}, []string{"route", "reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "bytes_total",

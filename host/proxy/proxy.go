@@ -46,6 +46,7 @@ type Proxy struct {
 	useEngine bool         // routes are served by the event engine (Linux)
 	eng       *engine      // set by Serve when useEngine
 	logLimit  *logLimiter  // the logs route's budget of lines (hostsvc.go)
+	connLog   *connLog     // limits the warnings a peer causes per connection (loglimit.go)
 	lookups   *lookupGroup // the routes' DNS lookups, ended by Serve (dns.go)
 }
 
@@ -125,7 +126,8 @@ func New(cfg *Config) (*Proxy, error) {
 		p.alog = newAsyncHandler(d.Logger.Handler(), p.m.logRecordsDropped, d.Clock)
 		p.log = slog.New(p.alog)
 	}
-	p.logLimit = newLogLimiter(d.Logs)
+	p.logLimit = newEnclaveLogLimiter(d.Logs, d.Clock, p.log)
+	p.connLog = newConnLog(p.log, d.Clock)
 	p.lookups = newLookupGroup()
 	c.allow.lookups = p.lookups
 	for _, cr := range c.routes {
@@ -161,6 +163,7 @@ func New(cfg *Config) (*Proxy, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.creds.connLog = p.connLog
 	}
 	return p, nil
 }
@@ -267,8 +270,9 @@ func (p *Proxy) Listen() error {
 // listener's allowed_cids.
 func (p *Proxy) peerRefused(name string) func(net.Addr) {
 	return func(peer net.Addr) {
-		p.log.Warn("connection refused: peer not in allowed_cids", "route", name, "peer", transport.PeerString(peer),
-			"reason", reasonPeer)
+		if msg := "connection refused: peer not in allowed_cids"; p.connLog.allow(name, msg) {
+			p.log.Warn(msg, "route", name, "peer", transport.PeerString(peer), "reason", reasonPeer)
+		}
 		if name == "credentials" {
 			p.m.creds.WithLabelValues(reasonPeer).Inc()
 			return
@@ -307,6 +311,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 func (p *Proxy) Serve(ctx context.Context) error {
 	// Last: the lines of the shutdown are written before Serve returns.
 	defer p.FlushLogs(LogFlushTimeout)
+	// Then, once every connection and route has ended: the reports of
+	// lines dropped by the log limiters.
+	defer p.connLog.stop()
+	defer p.logLimit.stop()
 	p.mu.Lock()
 	if len(p.listeners) == 0 {
 		p.mu.Unlock()
@@ -575,8 +583,10 @@ func (cn *conn) fail(reason string, msg string, args ...any) {
 	if cn.p.forced.Load() {
 		reason = reasonShutdown
 	}
-	cn.log().Warn(msg, append(args, "reason", reason)...)
 	cn.p.m.errors.WithLabelValues(cn.r.Name, reason).Inc()
+	if cn.p.connLog.allow(cn.r.Name, msg) {
+		cn.log().Warn(msg, append(args, "reason", reason)...)
+	}
 }
 
 // handle proxies one accepted connection. It never panics on peer input:
@@ -664,7 +674,9 @@ func (p *Proxy) allowedAddrs(r *route, got []netip.Addr, log func() *slog.Logger
 	for _, a := range got {
 		if why := p.c.allow.checkResolved(r.destHost, a, r.destPort); why != "" {
 			p.m.dns.WithLabelValues(r.Name).Inc()
-			log().Warn("resolved address refused", "name", r.destHost, "address", a.String(), "why", why)
+			if msg := "resolved address refused"; p.connLog.allow(r.Name, msg) {
+				log().Warn(msg, "name", r.destHost, "address", a.String(), "why", why)
+			}
 			continue
 		}
 		addrs = append(addrs, a)
@@ -693,8 +705,8 @@ func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (ne
 		if err != nil {
 			return nil, reasonDNS, fmt.Errorf("resolving %s: %w", r.destHost, err)
 		}
-		if stale != nil {
-			log().Warn("DNS refresh failed: using the previous answer", "name", r.destHost, "error", stale)
+		if msg := "DNS refresh failed: using the previous answer"; stale != nil && p.connLog.allow(r.Name, msg) {
+			log().Warn(msg, "name", r.destHost, "error", stale)
 		}
 		if addrs, err = p.allowedAddrs(r, got, log); err != nil {
 			return nil, reasonNotAllowed, err
