@@ -311,15 +311,15 @@ func (p *Proxy) Run(ctx context.Context) error {
 func (p *Proxy) Serve(ctx context.Context) error {
 	// Last: the lines of the shutdown are written before Serve returns.
 	defer p.FlushLogs(LogFlushTimeout)
-	// Then, once every connection and route has ended: the reports of
-	// lines dropped by the log limiters.
-	defer p.connLog.stop()
-	defer p.logLimit.stop()
 	p.mu.Lock()
 	if len(p.listeners) == 0 {
 		p.mu.Unlock()
 		return errors.New("proxy: Serve before Listen")
 	}
+	// Before the flush, once every connection and route has ended: the
+	// reports of lines dropped by the log limiters.
+	defer p.connLog.stop()
+	defer p.logLimit.stop()
 	listeners := make(map[string]net.Listener, len(p.listeners))
 	for k, v := range p.listeners {
 		listeners[k] = v
