@@ -5,11 +5,14 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 )
 
 // The names the docs give users to type or to watch for (flags, metrics,
@@ -136,6 +139,7 @@ func TestDocFlagsExist(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d flags checked", checked)
 	if checked < 50 {
 		t.Fatalf("checked only %d flags in the docs: the commands are no longer found", checked)
 	}
@@ -272,6 +276,83 @@ func TestDocKMSErrorNames(t *testing.T) {
 	for _, n := range sortedKeys(server) {
 		if !strings.Contains(errs, "`"+n+"`") {
 			t.Errorf("docs/kms-server.md's Errors section does not list %s, which kms-server answers", n)
+		}
+	}
+}
+
+// yamlKeys returns the YAML keys of ty's fields, at every depth.
+func yamlKeys(ty reflect.Type) map[string]bool {
+	keys := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(ty reflect.Type) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" || !f.IsExported() {
+				continue
+			}
+			keys[tag] = true
+			walk(f.Type)
+		}
+	}
+	walk(ty)
+	return keys
+}
+
+// deprecatedKMSKeys are kms-server configuration keys kept for old files
+// only: kmsconfig documents them, docs/kms-server.md does not.
+var deprecatedKMSKeys = map[string]bool{"allow_debug": true}
+
+// TestKMSServerConfigKeysDocumented checks every key kms-server's
+// configuration file takes is documented in docs/kms-server.md and in
+// package kmsconfig's documentation (which kms-server --help points to),
+// and that the YAML blocks of docs/kms-server.md and README.md use no key
+// it does not take.
+func TestKMSServerConfigKeysDocumented(t *testing.T) {
+	keys := yamlKeys(reflect.TypeOf(kmsconfig.File{}))
+	if len(keys) < 20 {
+		t.Fatalf("found only %d configuration keys in kmsconfig.File", len(keys))
+	}
+	src, err := os.ReadFile("../host/kmsserver/kmsconfig/kmsconfig.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgDoc, _, ok := strings.Cut(string(src), "\npackage kmsconfig")
+	if !ok {
+		t.Fatal("kmsconfig.go: no package clause")
+	}
+	guide, err := os.ReadFile("../docs/kms-server.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range sortedKeys(keys) {
+		mentioned := regexp.MustCompile(`(^|[\s{,#(` + "`" + `])` + regexp.QuoteMeta(k) + `:`)
+		if !mentioned.MatchString(pkgDoc) {
+			t.Errorf("kmsconfig's package documentation does not show %q, which kms-server's configuration takes", k)
+		}
+		if !deprecatedKMSKeys[k] && !mentioned.Match(guide) {
+			t.Errorf("docs/kms-server.md does not show %q, which kms-server's configuration takes", k)
+		}
+	}
+	yamlBlock := regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	keyLine := regexp.MustCompile(`(?m)^[\s#-]*([a-z][a-z0-9_]*):(\s|$)`)
+	for _, f := range []string{"../docs/kms-server.md", "../README.md"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range yamlBlock.FindAllStringSubmatch(string(data), -1) {
+			for _, m := range keyLine.FindAllStringSubmatch(b[1], -1) {
+				if !keys[m[1]] {
+					t.Errorf("%s: a YAML block shows %q, which kms-server's configuration does not take", f, m[1])
+				}
+			}
 		}
 	}
 }
