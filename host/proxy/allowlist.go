@@ -297,6 +297,15 @@ func (al *allowList) refusedKind(ip netip.Addr) string {
 	return k
 }
 
+// article is the indefinite article for a kind of special's ("an
+// unspecified address", "a loopback address").
+func article(kind string) string {
+	if strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // refused is refusedKind with the range an IP or CIDR entry must lie
 // within to let ip through for a name: the special range, the host's own
 // address itself, or, for an embedded IPv4 address, the IPv6 form of its
@@ -304,7 +313,7 @@ func (al *allowList) refusedKind(ip netip.Addr) string {
 func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	ip = ip.Unmap()
 	if k, r := special(ip); k != "" {
-		return "a " + k + " address", r
+		return article(k) + " " + k + " address", r
 	}
 	if al.isLocal(ip) {
 		return "an address of this host", netip.PrefixFrom(ip, ip.BitLen())
@@ -318,7 +327,7 @@ func (al *allowList) refused(ip netip.Addr) (kind string, rng netip.Prefix) {
 	for _, e := range es[:n] {
 		bits := 32
 		if k, r := special(e.v4); k != "" {
-			kinds = append(kinds, fmt.Sprintf("a %s address (%s embedded (%s))", k, e.v4, e.form))
+			kinds = append(kinds, fmt.Sprintf("%s %s address (%s embedded (%s))", article(k), k, e.v4, e.form))
 			bits = r.Bits()
 		} else if al.isLocal(e.v4) {
 			kinds = append(kinds, fmt.Sprintf("an address of this host (%s embedded (%s))", e.v4, e.form))

@@ -40,7 +40,7 @@ func TestThisNetworkRefusedForNames(t *testing.T) {
 		{"0.0.0.1", 80, kind},
 		{"0.255.255.255", 80, kind},
 		{"::ffff:0.1.2.3", 80, kind},
-		{"0.0.0.0", 80, "unspecified address"}, // refused before
+		{"0.0.0.0", 80, "an unspecified address"}, // refused before
 		{"64:ff9b::1:203", 80, kind + " (0.1.2.3 embedded (NAT64))"},
 		{"64:ff9b:1::1:203", 80, kind + " (0.1.2.3 embedded (local-use NAT64))"},
 		{"2002:1:203::1", 80, kind + " (0.1.2.3 embedded (6to4))"},
