@@ -71,9 +71,19 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		// the store's lock.
 		var integrity error
 		err := s.store.DeleteKey(ctx, k.ID, func(cur *keystore.Key) error {
-			if _, _, err := s.root.Unwrap(binding(cur), cur.WrappedMaterial); err != nil {
+			_, v, err := s.root.Open(binding(cur), cur.WrappedMaterial)
+			if err != nil {
 				integrity = err
 				return err
+			}
+			if !v.State {
+				// Written before the state was bound: its PendingDeletion
+				// and deletion date may be a store writer's, not a
+				// ScheduleKeyDeletion's. Such a record is rewrapped (and
+				// its state bound) at its next change of state, so a
+				// deletion scheduled through the server never lands here.
+				integrity = errStateNotSealed
+				return integrity
 			}
 			if cur.State != keystore.StatePendingDeletion || now.Before(cur.DeletionDate) {
 				return errNoLongerDue
@@ -105,6 +115,10 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 	}
 	return n
 }
+
+// errStateNotSealed is the sweep's check refusing a record whose state the
+// seal does not cover (keymaterial label v1).
+var errStateNotSealed = errors.New("kmsserver: the record's state is not sealed (written before the state was bound): its pending deletion cannot be told from a store writer's edit")
 
 // errNoLongerDue is the sweep's check refusing a key whose current record is
 // no longer pending deletion, or not yet due.

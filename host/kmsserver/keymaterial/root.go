@@ -201,23 +201,42 @@ const tagsMarker = "\x00key tags\x00"
 // legacy true: its tags (and state) are not vouched for until it is
 // wrapped again (at its next change of state, policy or tags).
 func (r *Root) Unwrap(b Binding, wrapped []byte) (raw []byte, legacy bool, err error) {
+	raw, v, err := r.Open(b, wrapped)
+	return raw, !v.Tags, err
+}
+
+// Vouched says which fields of a [Binding] the seal of an opened record
+// covers, beyond key ID, spec, usage and policy (which every label binds).
+type Vouched struct {
+	// State is true when the state and deletion date are bound (every
+	// label but v1), and with them the material ID and import fields.
+	State bool
+	// Tags is true when the tags are bound too.
+	Tags bool
+}
+
+// Open is [Root.Unwrap] that says which fields the seal vouches for: a
+// record wrapped before its state was bound (label v1) opens with
+// State false, and its state (pending deletion above all) may be a store
+// writer's.
+func (r *Root) Open(b Binding, wrapped []byte) (raw []byte, v Vouched, err error) {
 	ns := r.aead.NonceSize()
 	if len(wrapped) < ns {
-		return nil, false, ErrIntegrity
+		return nil, Vouched{}, ErrIntegrity
 	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD()); err == nil {
-		return raw, false, nil
+		return raw, Vouched{State: true, Tags: true}, nil
 	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aadWithoutTags()); err == nil {
-		return raw, true, nil
+		return raw, Vouched{State: true}, nil
 	}
 	if b.MaterialID != "" {
-		return nil, false, ErrIntegrity
+		return nil, Vouched{}, ErrIntegrity
 	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aad(wrapLabelV1, false)); err == nil {
-		return raw, true, nil
+		return raw, Vouched{}, nil
 	}
-	return nil, false, ErrIntegrity
+	return nil, Vouched{}, ErrIntegrity
 }
 
 // retiredAAD is the additional data of a retired material: the label,

@@ -45,6 +45,9 @@ func TestWrapBinding(t *testing.T) {
 	if got, legacy, err := r.Unwrap(b, w); err != nil || legacy || !bytes.Equal(got, raw) {
 		t.Fatalf("Unwrap: %x %v %v", got, legacy, err)
 	}
+	if _, v, err := r.Open(b, w); err != nil || v != (Vouched{State: true, Tags: true}) {
+		t.Fatalf("Open vouches %+v (%v), want state and tags", v, err)
+	}
 	for name, mod := range map[string]func(*Binding){
 		"key ID":           func(b *Binding) { b.KeyID = "0b9d2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5c" },
 		"key spec":         func(b *Binding) { b.KeySpec = "HMAC_256" },
@@ -83,6 +86,9 @@ func TestUnwrapLegacy(t *testing.T) {
 	if got, legacy, err := r.Unwrap(b, w); err != nil || !legacy || string(got) != "raw" {
 		t.Fatalf("legacy record: %q %v %v", got, legacy, err)
 	}
+	if _, v, err := r.Open(b, w); err != nil || v != (Vouched{}) {
+		t.Fatalf("legacy record: Open vouches %+v (%v), want neither state nor tags", v, err)
+	}
 	b.Policy = `{"a":2}`
 	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("legacy record with another policy: %v", err)
@@ -101,6 +107,9 @@ func TestUnwrapBeforeTags(t *testing.T) {
 	b.Tags = `[{"key":"Project","value":"Alpha"}]`
 	if got, legacy, err := r.Unwrap(b, w); err != nil || !legacy || string(got) != "raw" {
 		t.Fatalf("record from before tags were bound: %q %v %v", got, legacy, err)
+	}
+	if _, v, err := r.Open(b, w); err != nil || v != (Vouched{State: true}) {
+		t.Fatalf("record from before tags were bound: Open vouches %+v (%v), want the state only", v, err)
 	}
 	b.State = "Disabled"
 	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
