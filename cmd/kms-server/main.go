@@ -63,11 +63,11 @@ Serve flags:
 Init flags:
     --dir DIR              Write kms-server.yaml, root.key, keys/ and a
                            development CA (tls-ca.pem) with a certificate for
-                           127.0.0.1 and localhost (tls-cert.pem, tls-key.pem)
-                           into DIR, created if missing. Without --dir: the current
-                           directory, which must then be empty. The access key
-                           made for the development principal is printed to
-                           standard output, once.
+                           127.0.0.1, ::1 and localhost (tls-cert.pem,
+                           tls-key.pem) into DIR, created if missing. Without
+                           --dir: the current directory, which must then be
+                           empty. The access key made for the development
+                           principal is printed to standard output, once.
 
 kms-server logs "serving KMS" once every listener is bound. SIGTERM or SIGINT
 stop accepting requests and let those in flight finish (up to 10 s). SIGHUP
