@@ -71,7 +71,7 @@ var (
 	codeSpanRE = regexp.MustCompile("`([^`]+)`")
 	// commandRE finds a binary's name used as a command: at the start of
 	// a line or after a space or shell punctuation, and followed by a space.
-	commandRE = regexp.MustCompile(`(?:^|[\s(|;&$"'])(enclave-agent|host-proxy|kms-server|nitro-verify)[ \t]+([^|;&)#` + "`" + `]*)`)
+	commandRE = regexp.MustCompile(`(?:^|[\s(|;&$"'/])(enclave-agent|host-proxy|kms-server|nitro-verify)[ \t]+([^|;&)#` + "`" + `]*)`)
 	longFlag  = regexp.MustCompile(`(?:^|\s)--([a-z][a-z0-9_-]*)`)
 )
 
@@ -110,26 +110,68 @@ func TestDocCommands(t *testing.T) {
 		"enclave-agent serve --listen ADDR",
 		"enclave-agent --nsm emulator    attest --nonce 01 ",
 		"nitro-verify --root r.pem - ",
+		"host-proxy /usr/local/bin/", // a path: no flags, nothing checked
 		"host-proxy --config deploy/host-proxy.yaml --check",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("docCommands:\n got  %q\n want %q", got, want)
 	}
+	df := "CMD [\"/enclave-agent\", \\\n     \"--region\", \"eu-west-1\", \\\n     \"serve\", \"--listen\", \"vsock://any:5005\"]\n" +
+		"ExecStart=/usr/local/bin/host-proxy --config /etc/h.yaml --log-format json\n"
+	got = nil
+	for _, c := range deployCommands(df) {
+		got = append(got, strings.Join(strings.Fields(c), " "))
+	}
+	want = []string{
+		"enclave-agent --region eu-west-1 serve --listen vsock://any:5005",
+		"host-proxy --config /etc/h.yaml --log-format json",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("deployCommands:\n got  %q\n want %q", got, want)
+	}
+}
+
+// deployFiles are the files of deploy/ that run the binaries: a systemd
+// unit, Dockerfiles (CMD and ENTRYPOINT as JSON arrays) and the example
+// configuration's comments.
+var deployFiles = []string{
+	"../deploy/host-proxy.service",
+	"../deploy/host-proxy.yaml",
+	"../deploy/enclave/Dockerfile",
+	"../deploy/enclave/python-app/Dockerfile",
+}
+
+// deployCommands returns the command lines of a deploy/ file: its lines,
+// continuations joined, with a JSON array's punctuation taken out.
+func deployCommands(text string) []string {
+	text = strings.ReplaceAll(text, "\\\n", " ")
+	text = strings.NewReplacer(`"`, " ", ",", " ", "[", " ", "]", " ").Replace(text)
+	var cmds []string
+	for _, line := range strings.Split(text, "\n") {
+		for _, m := range commandRE.FindAllStringSubmatch(line, -1) {
+			cmds = append(cmds, m[1]+" "+m[2])
+		}
+	}
+	return cmds
 }
 
 // TestDocFlagsExist checks every flag the docs give one of the four
-// binaries (in a command block or a code span that names the binary) is
-// one of its flags. It cannot tell subcommands apart: a flag of
-// enclave-agent's genkey given to its serve passes here.
+// binaries (in a command block or a code span that names the binary), or
+// deploy/'s files do, is one of its flags. It cannot tell subcommands
+// apart: a flag of enclave-agent's genkey given to its serve passes here.
 func TestDocFlagsExist(t *testing.T) {
 	flags := binaryFlags(t)
 	checked := 0
-	for _, f := range docFiles(t) {
+	for _, f := range append(docFiles(t), deployFiles...) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, cmd := range docCommands(string(data)) {
+		cmds := docCommands(string(data))
+		if !strings.HasSuffix(f, ".md") {
+			cmds = deployCommands(string(data))
+		}
+		for _, cmd := range cmds {
 			bin, rest, _ := strings.Cut(cmd, " ")
 			for _, m := range longFlag.FindAllStringSubmatch(rest, -1) {
 				checked++
