@@ -186,6 +186,8 @@ Exit status:
   1  the operation failed (KMS error, NSM error, refused response, a
      listener that cannot be bound)
   2  usage error (bad flag or address, unreadable input file)
+init, once COMMAND ran, exits with COMMAND's status: 1 if a signal ended
+it, 0 if init stopped it on SIGTERM.
 
 Examples:
   enclave-agent --nsm emulator --debug-mode attest --format base64
