@@ -51,7 +51,10 @@ Flags:
   --config FILE       YAML: allowlist (vsock-proxy's format) and optionally
                       routes, credentials, time, logs, admin, timeouts
                       (credentials, time and logs listen on vsock, or on
-                      unix:///PATH for local tests; never TCP)
+                      unix:///PATH for local tests; never TCP; a route's
+                      max_connections_per_source bounds one client address,
+                      by default on TCP ingress routes; -1 behind a load
+                      balancer)
                       (default ` + defaultConfig + ` with LOCAL_PORT...)
   --listen ADDR       listen on ADDR (vsock://CID:PORT, unix:///PATH, or
                       loopback tcp://HOST:PORT or HOST:PORT) instead of

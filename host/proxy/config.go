@@ -166,6 +166,20 @@ type Route struct {
 	Destination string `yaml:"destination"`
 	// MaxConnections overrides Config.MaxConnections for this route.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource bounds the connections one source holds on
+	// this route, slots and wait places together: a source is an IPv4
+	// address, an IPv6 /64 prefix or a vsock context ID. Over it, a
+	// connection is refused at once (reason source_limit). 0 selects the
+	// default: on a TCP ingress route (the listener facing outside
+	// clients) a sixteenth of max_connections, at least 1, so that one
+	// address cannot take every slot and wait place; elsewhere no limit
+	// (an egress route's clients are the enclave, one source).
+	// [PerSourceUnlimited] (-1) turns the limit off: needed behind a load
+	// balancer or proxy that connects from one address for all clients,
+	// where the limit would bound everyone together. Unix socket
+	// listeners have no such source; a positive value there is a
+	// configuration error.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 	// IPVersion restricts resolved egress addresses to 4 or 6 (0: both).
 	IPVersion int `yaml:"ip_version"`
 	// ConnectTimeout and IdleTimeout override the global values.
@@ -401,6 +415,10 @@ func validate(cfg *Config) (*compiled, error) {
 		if r.MaxConnections < 0 || r.MaxConnections > MaxConnectionsLimit {
 			add(where, ErrInvalidConfig, "max_connections: %d out of range 0-%d", r.MaxConnections, MaxConnectionsLimit)
 		}
+		if r.MaxConnectionsPerSource < PerSourceUnlimited || r.MaxConnectionsPerSource > MaxConnectionsLimit {
+			add(where, ErrInvalidConfig, "max_connections_per_source: %d out of range -1 (no limit) to %d",
+				r.MaxConnectionsPerSource, MaxConnectionsLimit)
+		}
 		if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
 			add(where, ErrInvalidConfig, "ip_version %d: want 4, 6 or 0 (both)", r.IPVersion)
 		}
@@ -424,6 +442,9 @@ func validate(cfg *Config) (*compiled, error) {
 			}
 			if len(r.AllowedCIDs) > 0 && cr.listen.Network != transport.NetworkVsock {
 				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", cr.listen)
+			}
+			if r.MaxConnectionsPerSource > 0 && cr.listen.Network == transport.NetworkUnix {
+				add(where, ErrInvalidConfig, "max_connections_per_source needs a tcp or vsock listen address (a unix socket's peers have no source address), not %s", cr.listen)
 			}
 		}
 		if r.Destination == "" {

@@ -121,12 +121,31 @@
 // than spinning on it.
 //
 // Each connection then goes through the goroutine path's checks, in its
-// order and with its logs and metrics: the peer (allowed_cids), a slot of
-// its route's concurrency limit (max_connections, vsock-proxy's -w), then
-// the destination. A connection that finds no free slot waits up to the
-// connect timeout in its route's queue, then is closed with a logged
+// order and with its logs and metrics: the peer (allowed_cids), its
+// source's share of the route (max_connections_per_source, below), a slot
+// of its route's concurrency limit (max_connections, vsock-proxy's -w),
+// then the destination. A connection that finds no free slot waits up to
+// the connect timeout in its route's queue, then is closed with a logged
 // reason; at most max_connections connections wait, and a released slot
-// goes to the first in the queue. A destination that needs no lookup (an
+// goes to the first in the queue. A waiting (or resolving, or connecting)
+// connection whose client resets, or closes without having sent a byte, is
+// dropped at once, freeing its place (the goroutine path finds out only
+// when it starts copying); a client that sent its request and then
+// half-closed is served.
+//
+// One source, an IPv4 address, an IPv6 /64 prefix or a vsock context ID,
+// holds at most max_connections_per_source of a route's slots and wait
+// places together; its further connections are refused at once (reason
+// source_limit). The count is a map under the lock the slot check takes
+// anyway. By default the limit applies to TCP ingress routes only, the
+// listeners that face outside clients, at a sixteenth of max_connections
+// (at least 1): one address cannot take every slot and wait place, 32
+// addresses are needed. An egress route's client is the enclave, one
+// source, and a unix socket's peers have no address, so neither has a
+// limit unless set (a positive value on a unix listener is a configuration
+// error). Behind a load balancer that connects from its own address every
+// client is one source: turn the limit off there with -1
+// ([PerSourceUnlimited]). A destination that needs no lookup (an
 // IP address, a unix or vsock address, or a name whose allow-listed answer
 // is current) is connected from the worker with a non-blocking connect(2),
 // trying the addresses in order within the connect timeout; a name that
@@ -266,7 +285,7 @@
 //   - hostproxy_connection_errors_total{route,reason}: connections that
 //     ended in an error (route also time or logs, for those routes'
 //     listeners), reason one of limit, dns, not_allowed, dial, idle, copy,
-//     shutdown, accept, peer_not_allowed;
+//     shutdown, accept, peer_not_allowed, source_limit;
 //   - hostproxy_bytes_total{route,direction}: bytes forwarded, direction
 //     in (from the accepting side to the destination) or out;
 //   - hostproxy_connect_seconds{route}: from accept to an established
@@ -286,7 +305,7 @@
 //
 // Logs are structured (log/slog). A peer can cause a warning per
 // connection or request: a connection refused (allowed_cids,
-// max_connections, the logs route's 8), failed (destination unavailable,
+// max_connections_per_source, max_connections, the logs route's 8), failed (destination unavailable,
 // a DNS answer refused), a credentials request refused or failed. Each is
 // counted in the metrics, but written to the log at most 5 at once and one
 // a second per route and message; the others are reported in one line

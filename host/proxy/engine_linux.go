@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -235,6 +236,20 @@ type econn struct {
 	graceUntil time.Time
 	in, out    int64
 	inF, outF  int64 // counted in the metrics
+}
+
+// sockaddrSrcKey is the key of a client for the per-source limit; false
+// for unix sockets.
+func sockaddrSrcKey(sa unix.Sockaddr) (srcKey, bool) {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return ipSrcKey(netip.AddrFrom4(a.Addr)), true
+	case *unix.SockaddrInet6:
+		return ipSrcKey(netip.AddrFrom16(a.Addr)), true
+	case *unix.SockaddrVM:
+		return cidSrcKey(a.CID), true
+	}
+	return srcKey{}, false
 }
 
 // RemoteAddr is the client's address, for logs.
@@ -685,6 +700,9 @@ func (w *worker) event(ev *unix.EpollEvent) {
 		if m&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			s.wr = true
 		}
+		if kind == kindClient && c.state != stOpen && w.clientGone(c, m) {
+			return
+		}
 		switch c.state {
 		case stConnecting:
 			switch {
@@ -700,6 +718,36 @@ func (w *worker) event(ev *unix.EpollEvent) {
 			w.pump(c)
 		}
 	}
+}
+
+// clientGone drops a connection not yet proxied (waiting for a slot,
+// resolving or connecting) whose client has gone: reset (EPOLLHUP or
+// EPOLLERR), or closed without sending anything (EPOLLRDHUP with nothing
+// to read). It would otherwise keep its wait place or slot until the
+// connect timeout and still be dialled. A client that sent its request
+// and then half-closed is served.
+func (w *worker) clientGone(c *econn, m uint32) bool {
+	fd := c.side[kindClient].fd
+	switch {
+	case m&(unix.EPOLLHUP|unix.EPOLLERR) != 0:
+		err := error(unix.ECONNRESET)
+		if soerr, gerr := sysGetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); gerr == nil && soerr != 0 {
+			err = syscall.Errno(soerr)
+		}
+		w.failEarly(c, reasonCopy, "connection closed: the client went away before it was proxied",
+			"error", os.NewSyscallError("read", err))
+		return true
+	case m&unix.EPOLLRDHUP != 0:
+		var b [1]byte
+		n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if n != 0 || err != nil {
+			return false // bytes to relay (or nothing to decide on yet)
+		}
+		w.failEarly(c, reasonCopy, "connection closed: the client went away before it was proxied",
+			"error", io.EOF)
+		return true
+	}
+	return false
 }
 
 func (w *worker) drainInbox() {
@@ -933,6 +981,15 @@ func (w *worker) register(fd int, c *econn, kind int) error {
 func (w *worker) acquire(c *econn) bool {
 	r, er := c.r, c.er
 	er.mu.Lock()
+	if r.src != nil {
+		if c.src, c.srcHeld = sockaddrSrcKey(c.sa); c.srcHeld && !r.src.take(c.src) {
+			c.srcHeld = false
+			er.mu.Unlock()
+			c.refuseSource()
+			w.drop(c)
+			return false
+		}
+	}
 	select {
 	case r.sem <- struct{}{}:
 		er.mu.Unlock()
@@ -942,6 +999,10 @@ func (w *worker) acquire(c *econn) bool {
 	}
 	if r.waiting.Add(1) > int64(cap(r.sem)) {
 		r.waiting.Add(-1)
+		if c.srcHeld {
+			c.srcHeld = false
+			r.src.put(c.src)
+		}
 		er.mu.Unlock()
 		w.failEarly(c, reasonLimit, "connection refused: concurrency limit reached and too many waiting",
 			"max_connections", cap(r.sem))
@@ -982,11 +1043,21 @@ func (c *econn) unqueue() bool {
 // back to the route.
 func (c *econn) releaseSlot() {
 	if !c.holdsSlot {
+		if c.srcHeld { // ended while waiting
+			c.srcHeld = false
+			c.er.mu.Lock()
+			c.r.src.put(c.src)
+			c.er.mu.Unlock()
+		}
 		return
 	}
 	c.holdsSlot = false
 	r, er := c.r, c.er
 	er.mu.Lock()
+	if c.srcHeld {
+		c.srcHeld = false
+		r.src.put(c.src)
+	}
 	if len(er.q) > 0 {
 		wc := er.q[0]
 		er.q[0] = nil

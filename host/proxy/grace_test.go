@@ -37,7 +37,8 @@ func TestSilentClientsAfterEnclaveClose(t *testing.T) {
 	p, _ := startProxy(t, &Config{Logger: log, IdleTimeout: 5 * time.Minute, ConnectTimeout: 3 * time.Second,
 		HalfCloseGrace: grace,
 		Routes: []Route{{Name: "attest", Direction: Ingress, MaxConnections: 2,
-			Listen: "tcp://127.0.0.1:0", Destination: "unix://" + sock}}})
+			MaxConnectionsPerSource: PerSourceUnlimited, // every client here is 127.0.0.1
+			Listen:                  "tcp://127.0.0.1:0", Destination: "unix://" + sock}}})
 
 	read := func(c net.Conn) string {
 		t.Helper()

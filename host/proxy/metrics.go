@@ -31,6 +31,7 @@ const (
 	reasonShutdown   = "shutdown"         // closed at the end of the drain deadline
 	reasonAccept     = "accept"           // transient accept error
 	reasonPeer       = "peer_not_allowed" // vsock peer outside allowed_cids
+	reasonSource     = "source_limit"     // over the route's max_connections_per_source
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "connection_errors_total",
-			Help: "Connections that ended in an error, per route (a route's name, or the time and logs routes) and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept, peer_not_allowed). Counted for every connection; the log writes at most 5 at once and one a second per route and message.",
+			Help: "Connections that ended in an error, per route (a route's name, or the time and logs routes) and reason (limit, dns, not_allowed, dial, idle, copy, shutdown, accept, peer_not_allowed, source_limit). Counted for every connection; the log writes at most 5 at once and one a second per route and message.",
 		}, []string{"route", "reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hostproxy", Name: "bytes_total",

@@ -353,6 +353,7 @@ func (pr *pair) release() {
 	<-r.sem
 	cn.c.Close()
 	p.untrack(cn.c)
+	cn.putSource()
 	r.mActive.Dec()
 	defer p.wg.Done()
 	cn.ended(pr.dirs[dirIn].err, pr.dirs[dirOut].err, pr.in.Load(), pr.out.Load())

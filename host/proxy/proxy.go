@@ -54,6 +54,8 @@ type route struct {
 	*compiledRoute
 	sem            chan struct{}
 	waiting        atomic.Int64 // connections waiting for a slot
+	src            *sources     // per-source counts; nil: no per-source limit
+	srcMu          sync.Mutex   // src on the goroutine path (the engine uses eroute.mu)
 	dns            *dnsCache    // egress to a name
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
@@ -138,11 +140,18 @@ func New(cfg *Config) (*Proxy, error) {
 		if r.idleTimeout == 0 {
 			r.idleTimeout = d.IdleTimeout
 		}
-		max := cr.MaxConnections
-		if max == 0 {
-			max = d.MaxConnections
+		limit := cr.MaxConnections
+		if limit == 0 {
+			limit = d.MaxConnections
 		}
-		r.sem = make(chan struct{}, max)
+		r.sem = make(chan struct{}, limit)
+		perSource := cr.MaxConnectionsPerSource
+		if perSource == 0 && cr.Direction == Ingress && cr.listen.Network == transport.NetworkTCP {
+			perSource = max(1, limit/perSourceDivisor)
+		}
+		if perSource > 0 {
+			r.src = &sources{max: perSource, n: map[srcKey]int32{}}
+		}
 		if cr.Direction == Egress && !cr.destIP.IsValid() {
 			network := "ip"
 			if cr.IPVersion != 0 {
@@ -568,6 +577,15 @@ type conn struct {
 	peer  interface{ RemoteAddr() net.Addr }
 	start time.Time
 	clog  *slog.Logger
+	src   srcKey // the client's source, counted in r.src while srcHeld
+	// srcHeld: the connection counts in its route's per-source limit.
+	srcHeld bool
+}
+
+// refuseSource refuses a connection over its route's per-source limit.
+func (cn *conn) refuseSource() {
+	cn.fail(reasonSource, "connection refused: too many connections from one source",
+		"max_connections_per_source", cn.r.src.max)
 }
 
 // log returns the connection's logger, built only when something is logged.
@@ -599,15 +617,41 @@ func (p *Proxy) handle(r *route, c net.Conn) {
 	cn := &conn{p: p, r: r, c: c, peer: c, start: time.Now()}
 	r.mConns.Inc()
 	r.mActive.Inc()
-	up, ok := p.connect(cn)
+	ok := true
+	if r.src != nil {
+		if cn.src, cn.srcHeld = netSrcKey(c.RemoteAddr()); cn.srcHeld {
+			r.srcMu.Lock()
+			ok = r.src.take(cn.src)
+			r.srcMu.Unlock()
+			if !ok {
+				cn.srcHeld = false
+				cn.refuseSource()
+			}
+		}
+	}
+	var up net.Conn
+	if ok {
+		up, ok = p.connect(cn)
+	}
 	if !ok {
 		c.Close()
 		p.untrack(c)
+		cn.putSource()
 		r.mActive.Dec()
 		p.wg.Done()
 		return
 	}
 	go p.pipe(cn, up)
+}
+
+// putSource uncounts a goroutine-path connection from its source.
+func (cn *conn) putSource() {
+	if cn.srcHeld {
+		cn.srcHeld = false
+		cn.r.srcMu.Lock()
+		cn.r.src.put(cn.src)
+		cn.r.srcMu.Unlock()
+	}
 }
 
 // connect takes a slot of the route and dials its destination. On success
