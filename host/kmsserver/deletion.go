@@ -45,7 +45,9 @@ func (s *Server) deletionLoop(ctx context.Context) {
 // state and deletion date are bound to the material, so only a deletion
 // scheduled through the server is carried out) and must still be pending
 // deletion and due, so a CancelKeyDeletion that committed after the listing
-// keeps the key. It returns how many keys it destroyed.
+// keeps the key. Due is judged by this replica's clock, and nothing is
+// destroyed while that clock disagrees with the store's (sweepclock.go).
+// It returns how many keys it destroyed.
 func (s *Server) sweepDeletions(ctx context.Context) int {
 	now := s.cfg.Clock()
 	keys, err := s.store.ListKeys(ctx)
@@ -57,6 +59,11 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		return 0
 	}
 	s.forgetAbsentKeys(keys)
+	// Keys another replica destroyed leave memory whatever this clock
+	// says; destroying waits for the clocks to agree.
+	if !s.sweepClockAgrees(ctx, now, "key deletion", s.metrics.deletions) {
+		return 0
+	}
 	n := 0
 	for _, k := range keys {
 		if ctx.Err() != nil {

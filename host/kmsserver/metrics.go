@@ -12,8 +12,8 @@ type metrics struct {
 	reg       *prometheus.Registry
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
-	deletions *prometheus.CounterVec // by result: destroyed, failed
-	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed
+	deletions *prometheus.CounterVec // by result: destroyed, failed, clock_skew
+	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed, clock_skew
 	// usageFlushFailures counts key-usage writes that failed (retried at
 	// the next flush).
 	usageFlushFailures prometheus.Counter
@@ -53,16 +53,18 @@ func newMetrics() *metrics {
 	}
 	m.deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kms_key_deletions_total",
-		Help: "Keys whose deletion date passed, by result: destroyed (record and aliases removed from the store) or failed (retried at the next sweep).",
+		Help: "Keys whose deletion date passed, by result: destroyed (record and aliases removed from the store), failed (retried at the next sweep), or clock_skew (a sweep skipped: this replica's clock disagrees with the key store's).",
 	}, []string{"result"})
 	m.deletions.WithLabelValues("destroyed")
 	m.deletions.WithLabelValues("failed")
+	m.deletions.WithLabelValues(resultClockSkew)
 	m.rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kms_key_rotations_total",
-		Help: "Automatic key rotations, by result: rotated or failed (retried at the next sweep).",
+		Help: "Automatic key rotations, by result: rotated, failed (retried at the next sweep), or clock_skew (a sweep skipped: this replica's clock disagrees with the key store's).",
 	}, []string{"result"})
 	m.rotations.WithLabelValues("rotated")
 	m.rotations.WithLabelValues("failed")
+	m.rotations.WithLabelValues(resultClockSkew)
 	m.usageFlushFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kms_key_usage_flush_failures_total",
 		Help: "Writes of a key's last usage (GetKeyLastUsage) to the store that failed; the usage stays in memory and is written at the next flush.",

@@ -160,9 +160,13 @@ var errNotDue = errors.New("kmsserver: rotation not due")
 // at now. One key's failure is logged and counted, never fatal; it is
 // retried at the next sweep. Replicas sharing a database may sweep at the
 // same time: the due date is checked again inside the update (SELECT … FOR
-// UPDATE in PostgreSQL), so a key rotates once. It returns how many keys
-// it rotated.
+// UPDATE in PostgreSQL), so a key rotates once. Nothing rotates while now
+// disagrees with the store's clock (sweepclock.go). It returns how many
+// keys it rotated.
 func (s *Server) sweepRotations(ctx context.Context, now time.Time) int {
+	if !s.sweepClockAgrees(ctx, now, "key rotation", s.metrics.rotations) {
+		return 0
+	}
 	keys, err := s.store.ListKeys(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

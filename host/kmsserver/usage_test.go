@@ -337,6 +337,7 @@ func TestKeyUsageForgottenWhenKeyDestroyed(t *testing.T) {
 	}
 	cfg := env.srv.cfg
 	cfg.Clock = func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	cfg.MaxClockSkew = 9 * 24 * time.Hour // the database's clock is not 8 days later
 	later, err := NewServer(&cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -383,6 +384,7 @@ func TestDestroyedKeyLeavesEveryReplica(t *testing.T) {
 	}
 	cfg := a.srv.cfg
 	cfg.Clock = func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }
+	cfg.MaxClockSkew = 9 * 24 * time.Hour // the database's clock is not 8 days later
 	aLater, err := NewServer(&cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -294,6 +294,17 @@ type Store interface {
 	Close() error
 }
 
+// SharedClock is implemented by a store that several server processes
+// share and that has a clock of its own (PostgreSQL's). The server judges
+// due dates (key deletion, automatic rotation) by its own clock, and runs a
+// sweep only while that clock agrees with the store's: one replica whose
+// clock runs ahead must not destroy or rotate keys early for all of them.
+type SharedClock interface {
+	// Now returns the store's current time; an error matching
+	// ErrUnavailable when the store cannot be reached.
+	Now(ctx context.Context) (time.Time, error)
+}
+
 // CorruptError reports a record that could not be decoded.
 type CorruptError struct {
 	Path string

@@ -71,7 +71,10 @@ type cachedAlias struct {
 	at time.Time
 }
 
-var _ keystore.Store = (*Store)(nil)
+var (
+	_ keystore.Store       = (*Store)(nil)
+	_ keystore.SharedClock = (*Store)(nil)
+)
 
 // Open connects to the database, creates or migrates the schema (see the
 // package documentation) and returns the store. It fails with an error
@@ -148,6 +151,17 @@ func (s *Store) Close() error {
 
 // Pool returns the connection pool (for health checks and tests).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Now implements keystore.SharedClock: the database server's clock
+// (clock_timestamp(), not the transaction's start), which every replica
+// sharing the database sees.
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	err := s.op(ctx, "Now", true, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&t)
+	})
+	return t, err
+}
 
 // op runs fn with the operation timeout; a read (retry true) whose failure
 // is a lost or refused connection is retried once, a write only when

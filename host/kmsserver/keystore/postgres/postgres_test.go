@@ -360,3 +360,24 @@ func TestCachedReadsOnOutage(t *testing.T) {
 		t.Fatalf("expired cache entry: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestNowIsTheDatabaseClock: Now answers the database server's clock (here
+// the same machine's, so within a second of ours), and fails with
+// keystore.ErrUnavailable when the database cannot be reached.
+func TestNowIsTheDatabaseClock(t *testing.T) {
+	u := pgtest.URL(t)
+	p := pgtest.NewProxy(t, u)
+	s := open(t, &postgres.Config{URL: p.URL(t, u), OperationTimeout: testOperationTimeout})
+	ctx := context.Background()
+	got, err := s.Now(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(got); d > time.Second || d < -time.Second {
+		t.Fatalf("database clock %v, ours %v", got, time.Now())
+	}
+	p.SetDown(true)
+	if _, err := s.Now(ctx); !errors.Is(err, keystore.ErrUnavailable) {
+		t.Fatalf("Now during an outage: %v, want ErrUnavailable", err)
+	}
+}
