@@ -105,14 +105,17 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 			s.cfg.Logger.Error("key deletion: record fails its integrity check; not deleting it", "key", arn, "error", integrity)
 			s.metrics.deletions.WithLabelValues("failed").Inc()
 			continue
-		case err != nil && !errors.Is(err, keystore.ErrNotFound):
+		case errors.Is(err, keystore.ErrNotFound):
+			// Another replica destroyed it since the listing, and
+			// counted and audited that: here it only leaves memory.
+			s.forgetKey(k.ID)
+			continue
+		case err != nil:
 			s.cfg.Logger.Error("key deletion failed; retrying at the next sweep", "key", arn, "error", err)
 			s.metrics.deletions.WithLabelValues("failed").Inc()
 			continue
 		}
-		s.materials.Delete(k.ID)
-		s.policies.Delete(k.ID)
-		s.usage.forget(k.ID)
+		s.forgetKey(k.ID)
 		s.metrics.deletions.WithLabelValues("destroyed").Inc()
 		s.cfg.Logger.Info("key deleted: its deletion date has passed", "key", arn, "deletion_date", k.DeletionDate)
 		// As CloudTrail records KMS's own DeleteKey event.
@@ -126,6 +129,15 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 // errStateNotSealed is the sweep's check refusing a record whose state the
 // seal does not cover (keymaterial label v1).
 var errStateNotSealed = errors.New("kmsserver: the record's state is not sealed (written before the state was bound): its pending deletion cannot be told from a store writer's edit")
+
+// forgetKey drops a destroyed key's current material, parsed policy and
+// usage from memory (its retired materials go at the next sweep's
+// forgetAbsentKeys).
+func (s *Server) forgetKey(id string) {
+	s.materials.Delete(id)
+	s.policies.Delete(id)
+	s.usage.forget(id)
+}
 
 // errNoLongerDue is the sweep's check refusing a key whose current record is
 // no longer pending deletion, or not yet due.
