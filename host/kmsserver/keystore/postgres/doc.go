@@ -50,7 +50,11 @@
 // keys and aliases it has read and, during an outage, answers GetKey and
 // GetAlias from them for requests marked with [keystore.WithCachedReads]
 // (the kms-server marks Decrypt and GenerateDataKey), for at most
-// [Config.CachedReadsMaxAge]. That trades consistency for availability: a
-// key disabled during the outage stays usable on that replica until the
-// database is back.
+// [Config.CachedReadsMaxAge] (at most an hour) after the store last read
+// the record: the window starts at that read, not at the outage's start.
+// That trades consistency for availability: a key disabled through another
+// replica after that read (before or during the outage) stays usable on
+// this replica until the database is back or the window ends. The cache
+// keeps the newest revision of a key it has seen, and forgets a key or
+// alias the database answered as absent (with a key, its aliases).
 package postgres

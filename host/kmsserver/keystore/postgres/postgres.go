@@ -38,13 +38,20 @@ type Config struct {
 	// disabled (or an alias moved) during an outage stays usable on this
 	// replica until the database is back or CachedReadsMaxAge passes.
 	CachedReadsOnOutage bool
-	// CachedReadsMaxAge is how long after it was read a record may still
-	// be served during an outage; default 5 minutes.
+	// CachedReadsMaxAge is how long after this store last read (or wrote)
+	// a record it may still be served during an outage; default 5
+	// minutes, at most [MaxCachedReadsMaxAge]. The window starts at that
+	// last read, not at the outage's start: a key disabled through another
+	// replica after it stays usable here for up to this long.
 	CachedReadsMaxAge time.Duration
 	// Clock returns the current time (for CachedReadsMaxAge); default
 	// time.Now.
 	Clock func() time.Time
 }
+
+// MaxCachedReadsMaxAge bounds [Config.CachedReadsMaxAge]: how long a
+// record may be served from the cache after it was read.
+const MaxCachedReadsMaxAge = time.Hour
 
 // Store is the PostgreSQL implementation of keystore.Store. Create it with
 // [Open]; it is safe for concurrent use.
@@ -84,6 +91,9 @@ var (
 func Open(ctx context.Context, cfg *Config) (*Store, error) {
 	if cfg == nil || cfg.URL == "" {
 		return nil, errors.New("postgres: no connection URL")
+	}
+	if cfg.CachedReadsMaxAge > MaxCachedReadsMaxAge {
+		return nil, fmt.Errorf("postgres: CachedReadsMaxAge %s exceeds %s", cfg.CachedReadsMaxAge, MaxCachedReadsMaxAge)
 	}
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
@@ -227,6 +237,9 @@ func (s *Store) GetKey(ctx context.Context, id string) (*keystore.Key, error) {
 				return c, nil
 			}
 		}
+		if errors.Is(err, keystore.ErrNotFound) {
+			s.forgetKey(id)
+		}
 		return nil, err
 	}
 	s.remember(k)
@@ -349,6 +362,11 @@ func (s *Store) GetAlias(ctx context.Context, name string) (keystore.Alias, erro
 				return c, nil
 			}
 		}
+		if errors.Is(err, keystore.ErrNotFound) && s.cacheOn {
+			s.cacheMu.Lock()
+			delete(s.aliases, name)
+			s.cacheMu.Unlock()
+		}
 		return keystore.Alias{}, err
 	}
 	s.rememberAlias(a)
@@ -389,16 +407,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string, check func(*keystore.K
 	if checkErr != nil {
 		return checkErr
 	}
-	if s.cacheOn {
-		s.cacheMu.Lock()
-		delete(s.keys, id)
-		for name, c := range s.aliases {
-			if c.a.KeyID == id {
-				delete(s.aliases, name)
-			}
-		}
-		s.cacheMu.Unlock()
-	}
+	s.forgetKey(id)
 	return err
 }
 
@@ -540,14 +549,41 @@ func decodeAlias(name string, rec []byte, a *keystore.Alias) error {
 	return nil
 }
 
+// remember caches k as read or written now, unless the cache holds a newer
+// revision of it (a read that raced this store's own update may return
+// after it): the cache never goes back to an older revision. The same
+// revision read again renews the entry's time.
 func (s *Store) remember(k *keystore.Key) {
 	if !s.cacheOn {
 		return
 	}
-	c := k.Clone()
 	s.cacheMu.Lock()
-	s.keys[k.ID] = cachedKey{k: c, at: s.clock()}
-	s.cacheMu.Unlock()
+	defer s.cacheMu.Unlock()
+	now := s.clock()
+	if c, ok := s.keys[k.ID]; ok && c.k.Revision >= k.Revision {
+		if c.k.Revision == k.Revision {
+			c.at = now
+			s.keys[k.ID] = c
+		}
+		return
+	}
+	s.keys[k.ID] = cachedKey{k: k.Clone(), at: now}
+}
+
+// forgetKey drops key id and every alias naming it from the cache: the key
+// is gone (deleted here, or seen absent), and so are its aliases.
+func (s *Store) forgetKey(id string) {
+	if !s.cacheOn {
+		return
+	}
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	delete(s.keys, id)
+	for name, c := range s.aliases {
+		if c.a.KeyID == id {
+			delete(s.aliases, name)
+		}
+	}
 }
 
 func (s *Store) rememberAlias(a keystore.Alias) {
