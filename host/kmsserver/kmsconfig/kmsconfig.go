@@ -174,7 +174,8 @@ type Postgres struct {
 	// unreachable (default false: those requests fail too). A key disabled
 	// during the outage then stays usable here until the database returns.
 	CachedReadsOnOutage bool `yaml:"cached_reads_on_outage"`
-	// CachedReadsMaxAge bounds how old a cached record may be (default 5m).
+	// CachedReadsMaxAge bounds how long after this replica last read a
+	// record it may be served from the cache (default 5m, at most 1h).
 	CachedReadsMaxAge time.Duration `yaml:"cached_reads_max_age"`
 }
 
@@ -199,6 +200,9 @@ func (f *File) StoreConfig() (*postgres.Config, error) {
 	}
 	if p.MaxConns < 0 || p.OperationTimeout < 0 || p.CachedReadsMaxAge < 0 {
 		return nil, f.errorf("postgres", "negative limit")
+	}
+	if p.CachedReadsMaxAge > postgres.MaxCachedReadsMaxAge {
+		return nil, f.errorf("postgres.cached_reads_max_age", "%s is more than the %s allowed", p.CachedReadsMaxAge, postgres.MaxCachedReadsMaxAge)
 	}
 	return &postgres.Config{URL: u, MaxConns: p.MaxConns, OperationTimeout: p.OperationTimeout,
 		CachedReadsOnOutage: p.CachedReadsOnOutage, CachedReadsMaxAge: p.CachedReadsMaxAge}, nil

@@ -32,6 +32,8 @@ func TestPostgresStore(t *testing.T) {
 		{"dir and postgres", "key_store_dir: keys\npostgres: {url: x}\n", "not both", ""},
 		{"no store", "", "key_store_dir (or postgres) is required", ""},
 		{"unknown field", "postgres: {url: x, pool: 3}\n", "pool", ""},
+		{"cached reads for over an hour", "postgres: {url: x, cached_reads_on_outage: true, cached_reads_max_age: 61m}\n", "postgres.cached_reads_max_age: 1h1m0s is more than the 1h0m0s allowed", ""},
+		{"cached reads for an hour", "postgres: {url: postgres://u:p@h/db, cached_reads_on_outage: true, cached_reads_max_age: 1h}\n", "", "postgres://u:p@h/db"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
