@@ -264,7 +264,10 @@
 // state is bound at their next change. Alias records carry an HMAC-SHA256
 // of the alias name and key ID under a key derived from the root key
 // (HKDF), checked at every lookup by alias, so such a writer cannot point
-// an alias at another key either. [Server.Serve] destroys a key when its
+// an alias at another key either. The rotation settings (RotationEnabled,
+// RotationPeriodInDays, NextRotationDate) are not sealed: such a writer
+// can switch a key's automatic rotation off, or make it rotate at the next
+// sweep (the new material is the server's own, sealed as any). [Server.Serve] destroys a key when its
 // deletion date has passed (every [Config.DeletionSweepInterval]): its
 // record, with the sealed material, and its aliases leave the store; a key
 // whose record fails its check is left alone, logged and counted. The
@@ -274,7 +277,13 @@
 // the key, and one that answered success is never undone. Each
 // sweep also drops from memory (the unwrapped material, the parsed policy,
 // the written usage) every key the store no longer lists, such as one
-// another replica destroyed.
+// another replica destroyed. Deletion and rotation dates are judged by
+// [Config.Clock]; with a store that has a clock the replicas share
+// (keystore.SharedClock: PostgreSQL's), the deletion and rotation sweeps
+// act only while that clock is within [Config.MaxClockSkew] of the
+// store's, and otherwise log, count result "clock_skew" and do nothing
+// (sweepclock.go): one replica whose clock runs ahead cannot destroy keys
+// before their deletion date or rotate them early for all.
 //
 // # Rollback: an old record replayed
 //
