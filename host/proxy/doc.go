@@ -160,7 +160,8 @@
 // most one buffer per direction, and the kernel's socket buffers). A
 // direction between TCP or unix sockets whose read returns 64 KiB or more
 // is streaming: its next bytes move through a pipe with splice(2), never
-// through the worker's memory, until a splice moves less than 16 KiB;
+// through the worker's memory, until a splice moves less than 16 KiB or
+// finds the source drained (the empty pipe goes back to the pool then);
 // the pipe holding bytes the destination has not taken stops the reads
 // the same way. Pipes (256 KiB, at most 64 per worker, else the direction
 // keeps reading and writing) are pooled. AF_VSOCK cannot splice(2): vsock

@@ -1525,7 +1525,12 @@ func (w *worker) pumpSplice(c *econn, d int) {
 		n, err := sysSplice(src.fd, dir.pipe.w, dir.pipe.size)
 		switch {
 		case err == unix.EAGAIN:
+			// The source is drained and the pipe empty: give it back,
+			// so that a connection gone quiet holds no pipe. The next
+			// read of 64 KiB or more takes one from the pool again.
 			src.rd = false
+			w.putPipe(dir.pipe, true)
+			dir.pipe, dir.leave = nil, false
 			return
 		case err != nil:
 			dir.err = os.NewSyscallError("splice", err)
