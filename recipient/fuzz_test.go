@@ -3,9 +3,17 @@
 package recipient
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/awsvectors"
 )
 
@@ -58,6 +66,83 @@ func FuzzOpen(f *testing.F) {
 		}
 		if len(pt) >= len(blob) {
 			t.Fatalf("%d-byte plaintext from a %d-byte envelope", len(pt), len(blob))
+		}
+	})
+}
+
+// FuzzParsePublicKey: the key check a key service runs on the public_key
+// of an attestation document, which the enclave chooses. ParsePublicKey
+// must never panic, must fail only with ErrUnsupportedKey, and must accept
+// exactly what crypto/x509 reads as an RSA key that checkKey accepts, as
+// the same key (the direct DER path may not widen or change what x509
+// accepts). Seeded with the public_key of every document in testvectors/
+// and the shared attestation vectors, and with keys of each kind.
+func FuzzParsePublicKey(f *testing.F) {
+	for _, bits := range []int{2048, 4096} {
+		spki, err := PublicKeyDER(&testKey(f, bits).PublicKey)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(spki)
+	}
+	weak, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: testKey(f, 2048).N, E: 3})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(weak)
+	ec, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ecDER, err := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ecDER)
+	var docs []string
+	for _, sub := range []string{"real", "nitrotpm"} {
+		m, _ := filepath.Glob(filepath.Join(awsvectors.Path(f, "attestation", sub), "*.cbor"))
+		docs = append(docs, m...)
+	}
+	own, _ := filepath.Glob(filepath.Join("..", "testvectors", "*.cbor"))
+	docs = append(docs, own...)
+	seeded := 0
+	for _, p := range docs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if doc, err := attestation.Parse(data); err == nil && len(doc.PublicKey) > 0 {
+			f.Add(doc.PublicKey)
+			seeded++
+		}
+	}
+	if seeded == 0 {
+		f.Fatal("no document in testvectors has a public_key")
+	}
+
+	f.Fuzz(func(t *testing.T, der []byte) {
+		pub, err := ParsePublicKey(der)
+		k, xerr := x509.ParsePKIXPublicKey(der)
+		xpub, isRSA := k.(*rsa.PublicKey)
+		want := xerr == nil && isRSA && checkKey(xpub) == nil
+		if err != nil {
+			if pub != nil {
+				t.Fatalf("key returned with error %v", err)
+			}
+			if !errors.Is(err, ErrUnsupportedKey) {
+				t.Fatalf("error %v is not ErrUnsupportedKey", err)
+			}
+			if want {
+				t.Fatalf("refused %x, which x509 reads as an acceptable RSA key: %v", der, err)
+			}
+			return
+		}
+		if !want {
+			t.Fatalf("accepted %x; x509: %v, RSA %v", der, xerr, isRSA)
+		}
+		if !xpub.Equal(pub) {
+			t.Fatalf("ParsePublicKey and x509 read different keys from %x", der)
 		}
 	})
 }

@@ -99,7 +99,8 @@ func SubjectKeyID(spkiDER []byte) []byte {
 // checks [Seal] applies to its key: RSA of 2048 to 4096 bits, odd modulus,
 // odd exponent of at least 65537. A service can call it while validating a
 // request, so that a key Seal would refuse is reported as the caller's
-// error before any work is done. Errors match [ErrUnsupportedKey].
+// error before any work is done. Errors match [ErrUnsupportedKey]; no key
+// is returned beside an error.
 func ParsePublicKey(spkiDER []byte) (*rsa.PublicKey, error) {
 	return parsePublicKey(spkiDER)
 }
@@ -114,7 +115,7 @@ var oidRSAEncryption = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x
 // anything else goes through x509.ParsePKIXPublicKey for a precise error.
 func parsePublicKey(der []byte) (*rsa.PublicKey, error) {
 	if pub, ok := parseRSASPKI(der); ok {
-		return pub, checkKey(pub)
+		return checked(pub)
 	}
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
@@ -125,7 +126,15 @@ func parsePublicKey(der []byte) (*rsa.PublicKey, error) {
 		return nil, &KeyError{Reason: "not an RSA key (" + typeName(k) + "); KMS recipients are RSA 2048 to 4096 bits"}
 	}
 	// x509 accepted an RSA key the direct path did not: be as strict as x509.
-	return pub, checkKey(pub)
+	return checked(pub)
+}
+
+// checked returns pub if checkKey accepts it, and no key beside an error.
+func checked(pub *rsa.PublicKey) (*rsa.PublicKey, error) {
+	if err := checkKey(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
 }
 
 // parseRSASPKI is the direct path of parsePublicKey.

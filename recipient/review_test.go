@@ -37,6 +37,9 @@ func TestParsePublicKeyMatchesSeal(t *testing.T) {
 		if !tc.ok && !errors.Is(perr, ErrUnsupportedKey) {
 			t.Errorf("%s: %v does not match ErrUnsupportedKey", name, perr)
 		}
+		if !tc.ok && pub != nil {
+			t.Errorf("%s: a key returned beside %v", name, perr)
+		}
 		if tc.ok && (pub == nil || pub.N.Cmp(priv.N) != 0) {
 			t.Errorf("%s: wrong key", name)
 		}
