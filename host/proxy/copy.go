@@ -65,6 +65,23 @@ var (
 	errNoHalfClose = errors.New("connection cannot half-close")
 )
 
+// abnormal reports whether a direction's end is an error its peers must
+// see as one (a reset, not a clean end of stream): anything but a clean
+// end (nil), the half-close grace running out (the destination had
+// finished, and everything was relayed) or a destination that cannot
+// half-close.
+func abnormal(err error) bool {
+	return err != nil && err != errGrace && err != errNoHalfClose
+}
+
+// resetConn makes closing c send RST instead of FIN when c is TCP
+// (SetLinger(0); bytes still queued toward the peer are discarded).
+func resetConn(c net.Conn) {
+	if l, ok := c.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
+}
+
 // canSplice reports whether io.Copy(dst, src) takes the kernel splice path
 // on Linux: *net.TCPConn.ReadFrom splices from TCP and unix stream sockets,
 // and *net.TCPConn.WriteTo splices into a unix stream socket.

@@ -170,7 +170,14 @@
 // A direction reads at most 16 times per wake-up before the worker turns
 // to other connections. End-of-stream is
 // propagated as a half-close (shutdown SHUT_WR) in each direction
-// independently. Deadlines are checked by each worker every eighth of the
+// independently. A connection that ends in an error (a peer's reset, a
+// read or write error, the idle or stall cut, the drain deadline) closes
+// its TCP sockets with SO_LINGER {1, 0}, so both peers see a reset, not a
+// clean end of stream that an EOF-framed protocol would take for a
+// complete message; bytes still queued toward a peer are discarded then.
+// The half-close grace running out is no error: the destination had
+// finished and everything was relayed, so the client gets a FIN. (The
+// goroutine path does the same with SetLinger(0).) Deadlines are checked by each worker every eighth of the
 // shortest idle, connect or half-close timeout (10 ms to 1 s): a
 // connection with no traffic either way for the idle timeout, or whose
 // pending bytes have not moved for that long (a peer that stopped

@@ -1726,7 +1726,11 @@ func (w *worker) end(c *econn, other error) {
 	}
 	c.state = stClosed
 	w.remove(c)
+	abort := abnormal(c.dirs[dirIn].err) || abnormal(c.dirs[dirOut].err)
 	for i := range c.side {
+		if abort {
+			resetOnClose(c.side[i].fd)
+		}
 		sysClose(c.side[i].fd)
 		c.side[i].fd = -1
 	}
@@ -1736,6 +1740,16 @@ func (w *worker) end(c *econn, other error) {
 	w.e.count.Add(-1)
 	defer w.e.p.wg.Done()
 	c.ended(c.dirs[dirIn].err, c.dirs[dirOut].err, c.in, c.out)
+}
+
+// resetOnClose makes the close of a TCP socket send RST instead of FIN
+// (SO_LINGER {1, 0}; bytes still queued toward the peer are discarded), so
+// that a peer of a connection that ended in an error sees the error, not a
+// clean end of stream. Other sockets are left alone.
+func resetOnClose(fd int) {
+	if proto, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); err == nil && proto == unix.IPPROTO_TCP {
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
 }
 
 // rawSend is send(2) with MSG_NOSIGNAL on a non-blocking socket, without

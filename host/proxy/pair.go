@@ -260,7 +260,13 @@ func (pr *pair) closeLocked(err error) bool {
 	return done
 }
 
-func (pr *pair) closeConns() {
+// closeConns closes both sockets; abort makes TCP sockets send RST (see
+// [abnormal]).
+func (pr *pair) closeConns(abort bool) {
+	if abort {
+		resetConn(pr.cn.c)
+		resetConn(pr.up)
+	}
 	pr.cn.c.Close()
 	pr.up.Close()
 }
@@ -295,7 +301,7 @@ func (pr *pair) finish(d int, err error) {
 	}
 	pr.mu.Unlock()
 	if err != nil {
-		pr.closeConns()
+		pr.closeConns(abnormal(err))
 	}
 	if wakeIn {
 		go pr.run(dirIn)
@@ -319,7 +325,7 @@ func (pr *pair) sweep(now time.Time) {
 	}
 	last := pr.closeLocked(errIdle)
 	pr.mu.Unlock()
-	pr.closeConns()
+	pr.closeConns(true)
 	if last {
 		pr.release()
 	}
@@ -335,7 +341,7 @@ func (pr *pair) shutdown() {
 	}
 	last := pr.closeLocked(net.ErrClosed)
 	pr.mu.Unlock()
-	pr.closeConns()
+	pr.closeConns(true)
 	if last {
 		pr.release()
 	}

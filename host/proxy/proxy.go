@@ -554,6 +554,7 @@ func (p *Proxy) closeAll() int {
 	p.mu.Lock()
 	p.forced.Store(true)
 	for c := range p.conns {
+		resetConn(c) // cut at the drain deadline: the peers see a reset
 		c.Close()
 	}
 	n := len(p.conns)

@@ -4,7 +4,10 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,4 +69,58 @@ func TestIdleConnectionHoldsNoPipe(t *testing.T) {
 	if got := roundTrip(t, c, bytes.Repeat([]byte("t"), 1<<20)); len(got) != 1<<20 {
 		t.Fatalf("echoed %d bytes, want %d", len(got), 1<<20)
 	}
+}
+
+// A connection that ends in an error reaches the other peer as a reset,
+// not as a clean end of stream: a response the destination cut by a
+// reset, or a connection cut as idle, must not look complete to a
+// protocol framed by the end of stream. A clean end stays a FIN.
+func TestAbnormalEndResetsThePeer(t *testing.T) {
+	bothPaths(t, func(t *testing.T, gor bool) {
+		t.Run("destination reset", func(t *testing.T) {
+			up := startServer(t, func(c net.Conn) {
+				_, _ = c.Write(bytes.Repeat([]byte("r"), 64<<10))
+				time.Sleep(100 * time.Millisecond) // the 64 KiB reach the proxy
+				_ = c.(*net.TCPConn).SetLinger(0)  // then a reset: the response is cut
+			})
+			cfg := egressConfig(t, up)
+			cfg.goroutines = gor
+			p, _ := startProxy(t, cfg)
+			c := dialRoute(t, p, "r")
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(c)
+			waitMetric(t, p.m.errors.WithLabelValues("r", reasonCopy), 1)
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("the destination reset the connection; the client read %d bytes and %v, want ECONNRESET", len(got), err)
+			}
+		})
+		t.Run("idle cut", func(t *testing.T) {
+			up := startServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+			cfg := egressConfig(t, up)
+			cfg.goroutines = gor
+			cfg.IdleTimeout = 200 * time.Millisecond
+			p, _ := startProxy(t, cfg)
+			c := dialRoute(t, p, "r")
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, err := io.ReadAll(c)
+			waitMetric(t, p.m.errors.WithLabelValues("r", reasonIdle), 1)
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("cut as idle, the client read %v, want ECONNRESET", err)
+			}
+		})
+		t.Run("clean end", func(t *testing.T) {
+			up := startServer(t, func(c net.Conn) { _, _ = c.Write([]byte("complete")) })
+			cfg := egressConfig(t, up)
+			cfg.goroutines = gor
+			p, _ := startProxy(t, cfg)
+			c := dialRoute(t, p, "r")
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if got, err := io.ReadAll(c); err != nil || string(got) != "complete" {
+				t.Fatalf("clean end: read %q, %v", got, err)
+			}
+		})
+	})
 }
