@@ -38,9 +38,9 @@ func (s *Server) deletionLoop(ctx context.Context) {
 // has passed: its record (with the sealed material) and its aliases leave
 // the store, so that nobody who can write to the store can bring the key
 // back by editing the record (a copy of the record from before, kept by
-// such a writer or in a backup, is still validly sealed: put back, it
-// brings the key back, see the package documentation on rollback). The
-// record is judged as it is when it goes,
+// such a writer or in a backup, is still validly sealed: put back, it is
+// refused only by a replica that saw the key destroyed or a newer record,
+// see rollback.go). The record is judged as it is when it goes,
 // inside Store.DeleteKey's transaction, not as listed: it is verified (the
 // state and deletion date are bound to the material, so only a deletion
 // scheduled through the server is carried out) and must still be pending
@@ -78,7 +78,7 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		// the store's lock.
 		var integrity error
 		err := s.store.DeleteKey(ctx, k.ID, func(cur *keystore.Key) error {
-			_, v, err := s.root.Open(binding(cur), cur.WrappedMaterial)
+			_, v, err := s.openRecord(cur)
 			if err != nil {
 				integrity = err
 				return err
@@ -107,7 +107,9 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 			continue
 		case errors.Is(err, keystore.ErrNotFound):
 			// Another replica destroyed it since the listing, and
-			// counted and audited that: here it only leaves memory.
+			// counted and audited that: here it only leaves memory (and
+			// a record of it put back is refused).
+			s.marks.bury(k.ID)
 			s.forgetKey(k.ID)
 			continue
 		case err != nil:
@@ -115,6 +117,7 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 			s.metrics.deletions.WithLabelValues("failed").Inc()
 			continue
 		}
+		s.marks.bury(k.ID) // destroyed: a record of it put back is refused
 		s.forgetKey(k.ID)
 		s.metrics.deletions.WithLabelValues("destroyed").Inc()
 		s.cfg.Logger.Info("key deleted: its deletion date has passed", "key", arn, "deletion_date", k.DeletionDate)

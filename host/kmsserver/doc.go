@@ -270,7 +270,9 @@
 // sweep (the new material is the server's own, sealed as any). [Server.Serve] destroys a key when its
 // deletion date has passed (every [Config.DeletionSweepInterval]): its
 // record, with the sealed material, and its aliases leave the store; a key
-// whose record fails its check is left alone, logged and counted. The
+// whose record fails its check (or is older than one the replica has
+// seen, or does not seal its state: written before the state was bound)
+// is left alone, logged and counted. The
 // record is judged as it is when it goes, inside keystore.Store.DeleteKey's
 // transaction (PostgreSQL's row lock, the directory's lock), not as the
 // sweep listed it: a CancelKeyDeletion that commits after the listing keeps
@@ -288,10 +290,10 @@
 // # Rollback: an old record replayed
 //
 // The seal vouches that a record was written by a server holding the root
-// key, not that it is the latest one. Whoever can write to the store can
-// delete records (denial of service), and can put back an old, validly
-// sealed copy of a key record or alias record: the server takes it as
-// current, and a replay is not detected. That is not only denial of
+// key, not by itself that it is the latest one. Whoever can write to the
+// store can delete records (denial of service), and can put back an old,
+// validly sealed copy of a key record or alias record; one the server
+// does not catch (below) is taken as current. That is not only denial of
 // service. A replayed key record brings back every field as it was: a key
 // policy since replaced (one that named an enclave image PutKeyPolicy
 // moved away from releases data keys to that image again), grants since
@@ -311,6 +313,25 @@
 // as the keys' deletion demands, and after a restore repeat every
 // security change made since the backup (PutKeyPolicy, RevokeGrant,
 // RetireGrant, DisableKey, ScheduleKeyDeletion, UpdateAlias).
+//
+// What each replica detects (rollback.go): every sealed write of a key
+// record carries a sequence number one above the record it replaces
+// (keystore.Key.Seq, bound under the root key: keymaterial.Binding.Seq).
+// Each replica keeps in memory, per key, the highest sequence number it
+// has verified or written, and a tombstone for a key it destroyed or saw
+// vanish (NotFound after having verified it: key IDs are never reused); a
+// record older than that, or any record of a tombstoned key, is refused
+// with KMSInternalException (so it cannot be laundered into a new record
+// by a change either), logged at ERROR as "rollback detected" with the
+// key and both sequence numbers, and counted in
+// kms_key_rollbacks_detected_total. Memory: one entry per key verified
+// since start (its ID and 8 bytes), destroyed keys included. Records
+// sealed before sequence numbers open as sequence 0 and get one at their
+// next sealed write. Not detected: a replay while every replica restarts
+// (or of a key no replica has verified since it started), since the marks
+// live in memory only (persisting them outside the store would close
+// that); alias records, whose MAC binds name and key ID only; deletions.
+// After a deliberate restore, restart every replica.
 //
 // # Key usage
 //

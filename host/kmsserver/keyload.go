@@ -41,8 +41,14 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	if c.ev.KeyARN == "" {
 		c.ev.KeyARN = s.keyARN(id)
 	}
+	floor := s.marks.get(id) // before the read: see seqMarks.checkFrom
 	k, err := s.store.GetKey(c.ctx, id)
 	if errors.Is(err, keystore.ErrNotFound) {
+		if s.marks.seen(id) {
+			// Destroyed (key IDs are never reused): a record of it
+			// that comes back is an old one.
+			s.marks.bury(id)
+		}
 		return nil, apiErr(CodeNotFound, "Key '%s' does not exist", s.keyARN(id))
 	}
 	if err != nil {
@@ -58,6 +64,11 @@ func (s *Server) loadKey(c *call, ref string) (*keystore.Key, error) {
 	m, err := s.material(k)
 	if err != nil {
 		s.cfg.Logger.Error("key record rejected", "key", s.keyARN(id), "error", err)
+		return nil, err
+	}
+	// Nor before it is known not to be older than one seen (the cache
+	// vouches for a record, not for its being the latest).
+	if err := s.checkSeqFrom(id, m.seq, floor); err != nil {
 		return nil, err
 	}
 	if lacksMaterial(k, m.Material != nil, c.now) {
@@ -169,6 +180,9 @@ type material struct {
 	// (keymaterial.Root.Unwrap's legacy): its record's tags are not
 	// vouched for, and aws:ResourceTag conditions cannot be decided.
 	tagsBound bool
+	// seq is the record's sequence number as verified (0 for a record
+	// sealed before the sequence number was bound, whatever it stores).
+	seq uint64
 }
 
 // binding is the part of k its wrapped material is bound to. The grants,
@@ -200,7 +214,7 @@ func tagsEncoding(tags []keystore.Tag) string {
 func bindingWithoutGrants(k *keystore.Key) keymaterial.Binding {
 	return keymaterial.Binding{KeyID: k.ID, KeySpec: k.KeySpec, KeyUsage: k.KeyUsage, Policy: k.Policy,
 		State: k.State, DeletionDate: k.DeletionDate, MaterialID: k.MaterialID,
-		Imported: k.Origin == keystore.OriginExternal, ValidTo: k.ValidTo}
+		Imported: k.Origin == keystore.OriginExternal, ValidTo: k.ValidTo, Seq: k.Seq}
 }
 
 // rebind wraps a change of bound fields (policy, state) for
@@ -214,20 +228,21 @@ func (s *Server) rebind(change func(k *keystore.Key) error) func(k *keystore.Key
 // material (empty for an imported key without material).
 func (s *Server) rebindRaw(change func(k *keystore.Key, raw []byte) error) func(k *keystore.Key) error {
 	return func(k *keystore.Key) error {
-		raw, _, err := s.root.Unwrap(binding(k), k.WrappedMaterial)
+		raw, _, err := s.openRecord(k)
 		if err != nil {
 			return err
 		}
 		if err := change(k, raw); err != nil {
 			return err
 		}
-		k.WrappedMaterial, err = s.root.Wrap(s.rand, binding(k), raw)
-		return err
+		return s.seal(k, raw)
 	}
 }
 
 // material returns k's unwrapped material, verifying the record first
-// unless the same record was verified before.
+// unless the same record was verified before. It does not check the
+// record's sequence number (loadKey does, with the mark taken before the
+// read).
 func (s *Server) material(k *keystore.Key) (*material, error) {
 	// The grants are compared with those verified rather than hashed
 	// again (grantsDigest costs ~0.3 ms for 100 grants).
@@ -243,20 +258,25 @@ func (s *Server) material(k *keystore.Key) (*material, error) {
 	full := b
 	full.Policy += grantsDigest(k.Grants)
 	full.Tags = tagsEncoding(k.Tags)
-	raw, legacy, err := s.root.Unwrap(full, k.WrappedMaterial)
+	raw, v, err := s.root.Open(full, k.WrappedMaterial)
 	if err != nil {
 		return nil, err
 	}
+	var seq uint64
+	if v.Seq {
+		seq = k.Seq
+	}
+	legacy := !v.Tags
 	if len(raw) == 0 && b.Imported {
 		// Verified; no material to use (see loadKey).
-		return &material{binding: b, tags: slices.Clone(k.Tags), tagsBound: !legacy}, nil
+		return &material{binding: b, tags: slices.Clone(k.Tags), tagsBound: !legacy, seq: seq}, nil
 	}
 	km, sk, err := parseMaterial(k.KeySpec, raw)
 	if err != nil {
 		return nil, err
 	}
 	m := &material{Material: km, spec: sk, wrapped: bytes.Clone(k.WrappedMaterial), binding: b,
-		tags: slices.Clone(k.Tags), tagsBound: !legacy}
+		tags: slices.Clone(k.Tags), tagsBound: !legacy, seq: seq}
 	for _, g := range k.Grants {
 		m.grants = append(m.grants, g.Clone())
 	}

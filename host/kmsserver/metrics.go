@@ -13,6 +13,7 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	deletions *prometheus.CounterVec // by result: destroyed, failed, clock_skew
+	rollbacks prometheus.Counter     // key records refused as older than one verified (rollback.go)
 	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed, clock_skew
 	// usageFlushFailures counts key-usage writes that failed (retried at
 	// the next flush).
@@ -69,7 +70,11 @@ func newMetrics() *metrics {
 		Name: "kms_key_usage_flush_failures_total",
 		Help: "Writes of a key's last usage (GetKeyLastUsage) to the store that failed; the usage stays in memory and is written at the next flush.",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures)
+	m.rollbacks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kms_key_rollbacks_detected_total",
+		Help: "Key records refused because they are older than one this replica has verified, or belong to a key it saw destroyed (an old record put back in the store).",
+	})
+	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures, m.rollbacks)
 	return m
 }
 

@@ -313,7 +313,7 @@ func (s *Server) createGrant(c *call, body []byte) (any, error) {
 		return nil, err
 	}
 	var id string
-	_, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
+	_, err = s.updateSealed(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		old, err := s.grantRoom(k, &g)
 		if err != nil {
 			return err
@@ -456,6 +456,7 @@ func (s *Server) listRetirableGrants(c *call, body []byte) (any, error) {
 	if err := s.authorizeAccount(c, "kms:ListRetirableGrants", ""); err != nil {
 		return nil, err
 	}
+	floors := s.marks.snapshot() // before the read: see seqMarks.checkFrom
 	keys, err := s.store.ListKeys(c.ctx)
 	if err != nil {
 		return nil, err
@@ -466,7 +467,11 @@ func (s *Server) listRetirableGrants(c *call, body []byte) (any, error) {
 		if len(k.Grants) == 0 {
 			continue
 		}
-		if _, err := s.material(k); err != nil { // only grants the root key vouches for
+		m, err := s.material(k) // only grants the root key vouches for
+		if err == nil {
+			err = s.checkSeqFrom(k.ID, m.seq, floors[k.ID]) // and not revoked since
+		}
+		if err != nil {
 			s.cfg.Logger.Error("key record rejected", "key", s.keyARN(k.ID), "error", err)
 			continue
 		}
@@ -596,7 +601,7 @@ func (s *Server) removeGrant(c *call, k *keystore.Key, grantID string, allowed f
 	if dry {
 		return nil, dryRun(action)
 	}
-	_, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
+	_, err := s.updateSealed(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		i := slices.IndexFunc(k.Grants, func(g keystore.Grant) bool { return g.ID == grantID })
 		if i < 0 {
 			return apiErr(CodeNotFound, "Grant %s of %s is not found.", grantID, s.keyARN(k.ID))

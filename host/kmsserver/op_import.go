@@ -367,8 +367,8 @@ func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
 	if in.KeyMaterialID != "" && in.KeyMaterialID != mid {
 		return nil, apiErr(CodeIncorrectKeyMaterial, "KeyMaterialId %s does not name this key material", in.KeyMaterialID)
 	}
-	updated, err := s.store.UpdateKey(c.ctx, k.ID, func(cur *keystore.Key) error {
-		if _, _, err := s.root.Unwrap(binding(cur), cur.WrappedMaterial); err != nil {
+	updated, err := s.updateSealed(c.ctx, k.ID, func(cur *keystore.Key) error {
+		if _, _, err := s.openRecord(cur); err != nil {
 			return err
 		}
 		if cur.State == keystore.StatePendingDeletion {
@@ -382,12 +382,7 @@ func (s *Server) importKeyMaterial(c *call, body []byte) (any, error) {
 		if cur.State == keystore.StatePendingImport {
 			cur.State = keystore.StateEnabled
 		}
-		wrapped, err := s.root.Wrap(s.rand, binding(cur), raw)
-		if err != nil {
-			return err
-		}
-		cur.WrappedMaterial = wrapped
-		return nil
+		return s.seal(cur, raw)
 	})
 	if err != nil {
 		return nil, err
@@ -415,8 +410,8 @@ func (s *Server) deleteImportedKeyMaterial(c *call, body []byte) (any, error) {
 	if in.KeyMaterialID != "" && in.KeyMaterialID != k.MaterialID {
 		return nil, apiErr(CodeNotFound, "Key material %s of %s does not exist", in.KeyMaterialID, s.keyARN(k.ID))
 	}
-	updated, err := s.store.UpdateKey(c.ctx, k.ID, func(cur *keystore.Key) error {
-		if _, _, err := s.root.Unwrap(binding(cur), cur.WrappedMaterial); err != nil {
+	updated, err := s.updateSealed(c.ctx, k.ID, func(cur *keystore.Key) error {
+		if _, _, err := s.openRecord(cur); err != nil {
 			return err
 		}
 		if cur.State == keystore.StatePendingDeletion {
@@ -424,12 +419,7 @@ func (s *Server) deleteImportedKeyMaterial(c *call, body []byte) (any, error) {
 		}
 		cur.State = keystore.StatePendingImport
 		cur.ValidTo = time.Time{}
-		wrapped, err := s.root.Wrap(s.rand, binding(cur), nil)
-		if err != nil {
-			return err
-		}
-		cur.WrappedMaterial = wrapped
-		return nil
+		return s.seal(cur, nil)
 	})
 	if err != nil {
 		return nil, err

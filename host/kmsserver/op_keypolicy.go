@@ -52,7 +52,7 @@ func (s *Server) putKeyPolicy(c *call, body []byte) (any, error) {
 	if err := s.checkNewPolicy(c, k, *in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
+	if _, err := s.updateSealed(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		k.Policy = *in.Policy
 		return nil
 	})); err != nil {

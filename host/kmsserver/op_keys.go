@@ -115,11 +115,9 @@ func (s *Server) createKey(c *call, body []byte) (any, error) {
 			return nil, err
 		}
 	}
-	wrapped, err := s.root.Wrap(s.rand, binding(k), raw)
-	if err != nil {
+	if err := s.seal(k, raw); err != nil { // sequence 1
 		return nil, err
 	}
-	k.WrappedMaterial = wrapped
 	if err := s.store.CreateKey(c.ctx, k); err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func (s *Server) setState(c *call, body []byte, action string, fn func(k *keysto
 		}
 		return fn(k, state)
 	}
-	if _, err := s.store.UpdateKey(c.ctx, k.ID, s.rebindRaw(change)); err != nil {
+	if _, err := s.updateSealed(c.ctx, k.ID, s.rebindRaw(change)); err != nil {
 		return nil, err
 	}
 	return empty{}, nil
@@ -79,7 +79,7 @@ func (s *Server) scheduleKeyDeletion(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
+	k, err = s.updateSealed(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}

@@ -100,7 +100,7 @@ func (s *Server) tagResource(c *call, body []byte) (any, error) {
 	}
 	// Tags are bound to the material (aws:ResourceTag decides access):
 	// the change rewraps it.
-	_, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
+	_, err = s.updateSealed(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}
@@ -133,7 +133,7 @@ func (s *Server) untagResource(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.store.UpdateKey(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
+	_, err = s.updateSealed(c.ctx, k.ID, s.rebind(func(k *keystore.Key) error {
 		if k.State == keystore.StatePendingDeletion {
 			return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 		}

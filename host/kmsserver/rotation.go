@@ -99,8 +99,8 @@ func displayMaterialID(keyID, mid string) string {
 // check (run on the record as it is in the store, inside the update)
 // passes. The record is verified under the root key first.
 func (s *Server) rotate(ctx context.Context, id string, now time.Time, typ string, check func(k *keystore.Key) error) (*keystore.Key, error) {
-	return s.store.UpdateKey(ctx, id, func(k *keystore.Key) error {
-		raw, _, err := s.root.Unwrap(binding(k), k.WrappedMaterial)
+	return s.updateSealed(ctx, id, func(k *keystore.Key) error {
+		raw, _, err := s.openRecord(k)
 		if err != nil {
 			return err
 		}
@@ -128,8 +128,7 @@ func (s *Server) rotate(ctx context.Context, id string, now time.Time, typ strin
 		if typ == rotationAutomatic {
 			k.NextRotationDate = now.UTC().Add(days(k.RotationPeriodInDays))
 		}
-		k.WrappedMaterial, err = s.root.Wrap(s.rand, binding(k), fresh)
-		return err
+		return s.seal(k, fresh)
 	})
 }
 

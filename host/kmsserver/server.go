@@ -42,6 +42,7 @@ type Server struct {
 	outBufs   sync.Pool // *bytes.Buffer for encoding responses (writeJSON)
 	materials sync.Map  // key ID → *material (unwrapped key material, with the record it was verified for)
 	policies  sync.Map  // key ID → *cachedPolicy
+	marks     seqMarks  // highest key record sequence verified, per key (rollback.go)
 	// identities maps a principal ARN to its identity policy.
 	identities map[string]*policy.Policy
 

@@ -30,6 +30,10 @@ const (
 	// retired: it is bound to its key, spec and material ID only (it is
 	// used only once the key's current record has been verified).
 	retiredLabel = "enclavekit/kms retired key material v1\x00"
+	// seqLabel starts the additional data of every material wrapped since
+	// records carry a sequence number: the label, the sequence number (8
+	// bytes), then the AAD of before (v2 or v3, with tags).
+	seqLabel = "enclavekit/kms key material v4 sequenced\x00"
 	// wrapLabelV1 is the label of records written before the key state was
 	// bound; Unwrap still opens them (see Root.Unwrap).
 	wrapLabelV1 = "enclavekit/kms key material v1\x00"
@@ -91,9 +95,10 @@ type Binding struct {
 	Policy string
 	// State is the key state (Enabled, Disabled, PendingDeletion) and
 	// DeletionDate the end of a pending deletion (zero otherwise): a
-	// record cannot be brought back into use by editing them. The binding
-	// says nothing of a record's age: an older record, sealed when the key
-	// was enabled (or had another policy), replayed whole opens as well.
+	// record cannot be brought back into use by editing them. The seal
+	// alone says nothing of a record's age: an older record, sealed when
+	// the key was enabled (or had another policy), replayed whole opens as
+	// well; Seq is what lets the kms-server tell.
 	State        string
 	DeletionDate time.Time
 	// MaterialID names the material (64 hex digits), "" for the original
@@ -111,6 +116,12 @@ type Binding struct {
 	// aws:ResourceTag conditions. Material wrapped before tags were bound
 	// opens with legacy true (see Unwrap).
 	Tags string
+	// Seq is the record's sequence number: the kms-server gives every
+	// sealed write of a key's record the previous record's Seq plus one,
+	// so that it can tell an older record, replayed, from the latest one
+	// it has seen. Bound by every Wrap; material wrapped before it was
+	// opens with Vouched.Seq false (see Open).
+	Seq uint64
 }
 
 // AAD returns the additional data for b: the label, then key ID, key spec,
@@ -127,7 +138,21 @@ type Binding struct {
 // Every AAD then ends with tagsMarker and the SHA-256 of Tags (32 bytes).
 // An AAD from before tags were bound (aadWithoutTags) cannot equal one
 // with them unless SHA-256 collides with the marker in its last 45 bytes.
+//
+// Every AAD wrapped now starts with seqLabel and Seq as 8 bytes, the AAD of
+// before (aadWithoutSeq) following: no other label starts with seqLabel,
+// so the encoding stays injective and apart from the older ones.
 func (b Binding) AAD() []byte {
+	old := b.aadWithoutSeq()
+	aad := make([]byte, 0, len(seqLabel)+8+len(old))
+	aad = append(aad, seqLabel...)
+	aad = binary.BigEndian.AppendUint64(aad, b.Seq)
+	return append(aad, old...)
+}
+
+// aadWithoutSeq is the AAD of material wrapped before records carried a
+// sequence number (tags bound).
+func (b Binding) aadWithoutSeq() []byte {
 	h := sha256.Sum256([]byte(b.Tags))
 	aad := append(b.aadWithoutTags(), tagsMarker...)
 	return append(aad, h[:]...)
@@ -199,7 +224,9 @@ const tagsMarker = "\x00key tags\x00"
 // tags were bound (every field but Tags), or before the state was bound
 // (label v1: key ID, spec, usage and policy only), still opens, with
 // legacy true: its tags (and state) are not vouched for until it is
-// wrapped again (at its next change of state, policy or tags).
+// wrapped again (at its next change of state, policy or tags). Material
+// wrapped before the sequence number was bound opens too, legacy false
+// when its tags are bound: [Root.Open] tells it apart.
 func (r *Root) Unwrap(b Binding, wrapped []byte) (raw []byte, legacy bool, err error) {
 	raw, v, err := r.Open(b, wrapped)
 	return raw, !v.Tags, err
@@ -213,18 +240,26 @@ type Vouched struct {
 	State bool
 	// Tags is true when the tags are bound too.
 	Tags bool
+	// Seq is true when the sequence number is bound too (every record
+	// wrapped by this version): a record without it is older than any
+	// record with it, whatever its stored Seq says.
+	Seq bool
 }
 
 // Open is [Root.Unwrap] that says which fields the seal vouches for: a
 // record wrapped before its state was bound (label v1) opens with
 // State false, and its state (pending deletion above all) may be a store
-// writer's.
+// writer's; one wrapped before the sequence number was bound, with Seq
+// false (b.Seq is then not checked: such a record counts as sequence 0).
 func (r *Root) Open(b Binding, wrapped []byte) (raw []byte, v Vouched, err error) {
 	ns := r.aead.NonceSize()
 	if len(wrapped) < ns {
 		return nil, Vouched{}, ErrIntegrity
 	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.AAD()); err == nil {
+		return raw, Vouched{State: true, Tags: true, Seq: true}, nil
+	}
+	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aadWithoutSeq()); err == nil {
 		return raw, Vouched{State: true, Tags: true}, nil
 	}
 	if raw, err := r.aead.Open(nil, wrapped[:ns], wrapped[ns:], b.aadWithoutTags()); err == nil {

@@ -36,7 +36,7 @@ func TestNewRootKeySize(t *testing.T) {
 func TestWrapBinding(t *testing.T) {
 	r := testRoot(t)
 	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`,
-		State: "PendingDeletion", DeletionDate: time.Date(2026, 12, 13, 0, 0, 0, 0, time.UTC), Tags: `[{"key":"Project","value":"Alpha"}]`}
+		State: "PendingDeletion", DeletionDate: time.Date(2026, 12, 13, 0, 0, 0, 0, time.UTC), Tags: `[{"key":"Project","value":"Alpha"}]`, Seq: 7}
 	raw := bytes.Repeat([]byte{1}, 32)
 	w, err := r.Wrap(rand.Reader, b, raw)
 	if err != nil {
@@ -45,8 +45,8 @@ func TestWrapBinding(t *testing.T) {
 	if got, legacy, err := r.Unwrap(b, w); err != nil || legacy || !bytes.Equal(got, raw) {
 		t.Fatalf("Unwrap: %x %v %v", got, legacy, err)
 	}
-	if _, v, err := r.Open(b, w); err != nil || v != (Vouched{State: true, Tags: true}) {
-		t.Fatalf("Open vouches %+v (%v), want state and tags", v, err)
+	if _, v, err := r.Open(b, w); err != nil || v != (Vouched{State: true, Tags: true, Seq: true}) {
+		t.Fatalf("Open vouches %+v (%v), want state, tags and sequence", v, err)
 	}
 	for name, mod := range map[string]func(*Binding){
 		"key ID":           func(b *Binding) { b.KeyID = "0b9d2f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5c" },
@@ -58,6 +58,8 @@ func TestWrapBinding(t *testing.T) {
 		"no deletion date": func(b *Binding) { b.DeletionDate = time.Time{} },
 		"tags":             func(b *Binding) { b.Tags = `[{"key":"Project","value":"Beta"}]` },
 		"no tags":          func(b *Binding) { b.Tags = "" },
+		"older sequence":   func(b *Binding) { b.Seq = 6 },
+		"newer sequence":   func(b *Binding) { b.Seq = 8 },
 	} {
 		c := b
 		mod(&c)
@@ -123,6 +125,44 @@ func TestUnwrapBeforeTags(t *testing.T) {
 	b.Tags = `[{"key":"Project","value":"Alpha"}]`
 	if _, _, err := r.Unwrap(b, w); !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("tags added to a record wrapped without: %v", err)
+	}
+}
+
+// TestOpenBeforeSeq: material wrapped before the sequence number was bound
+// (tags bound) opens whatever the record's Seq, with Vouched.Seq false;
+// every other field stays bound. Material wrapped now does not open as
+// another sequence number.
+func TestOpenBeforeSeq(t *testing.T) {
+	r := testRoot(t)
+	b := Binding{KeyID: blobTestKeyID, KeySpec: SpecSymmetric, KeyUsage: UsageEncryptDecrypt, Policy: `{"a":1}`, State: "Enabled", Tags: "[]"}
+	nonce := make([]byte, r.aead.NonceSize())
+	w := r.aead.Seal(bytes.Clone(nonce), nonce, []byte("raw"), b.aadWithoutSeq())
+	for _, seq := range []uint64{0, 1, 1 << 63} {
+		b.Seq = seq
+		if got, v, err := r.Open(b, w); err != nil || v != (Vouched{State: true, Tags: true}) || string(got) != "raw" {
+			t.Fatalf("record from before the sequence number, Seq %d: %q %+v %v", seq, got, v, err)
+		}
+		if _, legacy, err := r.Unwrap(b, w); err != nil || legacy {
+			t.Fatalf("Unwrap of a record from before the sequence number: legacy %v, %v", legacy, err)
+		}
+	}
+	b.State = "Disabled"
+	if _, _, err := r.Open(b, w); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("record from before the sequence number, state changed: %v", err)
+	}
+	b.State, b.Seq = "Enabled", 3
+	w, err := r.Wrap(rand.Reader, b, []byte("raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{0, 2, 4} {
+		b.Seq = seq
+		if _, _, err := r.Open(b, w); !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("material of sequence 3 opened as %d: %v", seq, err)
+		}
+	}
+	if !bytes.HasPrefix(b.AAD(), []byte(seqLabel)) || bytes.Contains(b.aadWithoutSeq(), []byte(seqLabel)) {
+		t.Fatal("the sequenced AAD does not start with its own label")
 	}
 }
 

@@ -121,6 +121,12 @@ type Key struct {
 	WrappedMaterial []byte `json:"wrapped_material"`
 	// Revision is incremented by the store on every update.
 	Revision int64 `json:"revision"`
+	// Seq is the kms-server's sequence number of the record: one more
+	// than the record it replaced at every write that seals the material
+	// again, bound to WrappedMaterial under the root key (so that a
+	// server can tell an old record put back from the latest). 0 for a
+	// record sealed before it existed. Stores keep it verbatim.
+	Seq uint64 `json:"seq,omitempty"`
 	// Tags are the key's tags (TagResource), in the order the server keeps
 	// them (by tag key).
 	Tags []Tag `json:"tags,omitempty"`
