@@ -206,7 +206,10 @@ type CredentialsConfig struct {
 	// (a JSON file with the same fields, re-read on refresh) or "env"
 	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
 	Source string `yaml:"source"`
-	// File is the JSON file for source "file".
+	// File is the JSON file for source "file". It holds the role's
+	// secret, so a file its group or others can read (mode&0o077 != 0)
+	// is refused with a [*CredentialsFileModeError]: chmod 600 it, owned
+	// by the user host-proxy runs as.
 	File string `yaml:"file"`
 	// IMDSURL is the metadata service base URL (DefaultIMDSURL when empty).
 	IMDSURL string `yaml:"imds_url"`

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -219,8 +221,38 @@ func validCreds(c Credentials) error {
 // key, secret and session token is a few KiB.
 const maxCredsFile = boundedfile.MiB
 
+// ErrCredentialsFileMode is matched by a [*CredentialsFileModeError].
+var ErrCredentialsFileMode = errors.New("proxy: credentials file readable by group or others")
+
+// CredentialsFileModeError refuses a credentials file (source "file")
+// that its group or other users may read or write: it holds the role's
+// secret, which they could take (or replace). It matches
+// [ErrCredentialsFileMode]. Mode is that of the opened file.
+type CredentialsFileModeError struct {
+	Path string
+	Mode fs.FileMode // permission bits only
+}
+
+// Error names the file, its mode and the fix.
+func (e *CredentialsFileModeError) Error() string {
+	return fmt.Sprintf("proxy: credentials file %s has mode %04o: group or others may read the role's secret; "+
+		"chmod 600 it, owned by the user host-proxy runs as", e.Path, uint32(e.Mode))
+}
+
+// Is reports whether target is [ErrCredentialsFileMode].
+func (e *CredentialsFileModeError) Is(target error) bool { return target == ErrCredentialsFileMode }
+
 func fileCredentials(path string) (Credentials, error) {
-	data, err := boundedfile.Read(path, maxCredsFile)
+	// The mode is that of the file opened and read (fstat), so a file
+	// swapped in after a check of path is checked itself. Windows has no
+	// such bits to check.
+	check := func(fi fs.FileInfo) error {
+		if m := fi.Mode().Perm(); runtime.GOOS != "windows" && m&0o077 != 0 {
+			return &CredentialsFileModeError{Path: path, Mode: m}
+		}
+		return nil
+	}
+	data, err := boundedfile.ReadCheck(path, maxCredsFile, check)
 	if err != nil {
 		return Credentials{}, err
 	}

@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -214,5 +216,67 @@ func TestCredentialsRedacted(t *testing.T) {
 	cc, _ := newCredCache(&CredentialsConfig{Source: "env"}, time.Now, []string{}, log, m)
 	if _, err := cc.get(t.Context()); !errors.Is(err, ErrCredentials) {
 		t.Errorf("no credentials: %v, want ErrCredentials", err)
+	}
+}
+
+// TestFileCredentialsRefusesGroupOrOtherReadable: source "file" serves the
+// role's secret, so a credentials file any other local user (or group)
+// can read is refused, with the mode and the chmod that fixes it; 0600
+// and 0400 are served.
+func TestFileCredentialsRefusesGroupOrOtherReadable(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no unix file modes")
+	}
+	dir := t.TempDir()
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o620, 0o602, 0o610, 0o601} {
+		p := filepath.Join(dir, fmt.Sprintf("creds-%o.json", mode))
+		if err := os.WriteFile(p, []byte(`{"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"s3cr3t"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // not the umask's choice
+			t.Fatal(err)
+		}
+		_, err := fileCredentials(p)
+		var me *CredentialsFileModeError
+		if !errors.As(err, &me) || me.Mode != mode || me.Path != p || !errors.Is(err, ErrCredentialsFileMode) {
+			t.Errorf("mode %o: %v, want a *CredentialsFileModeError matching ErrCredentialsFileMode", mode, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("%04o", mode)) || !strings.Contains(msg, "chmod 600") || strings.Contains(msg, "s3cr3t") {
+			t.Errorf("mode %o: message %q does not name the mode and the fix (or quotes the secret)", mode, msg)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		p := filepath.Join(dir, fmt.Sprintf("ok-%o.json", mode))
+		if err := os.WriteFile(p, []byte(`{"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"s3cr3t"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := fileCredentials(p); err != nil || c.AccessKeyID != "AKIAEXAMPLE" {
+			t.Errorf("mode %o: %+v, %v", mode, c, err)
+		}
+	}
+}
+
+// TestCredentialsFileModeErrorThroughRoute: the refusal reaches the
+// credentials route's caller as ErrCredentials, and the log says why.
+func TestCredentialsFileModeErrorThroughRoute(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no unix file modes")
+	}
+	p := filepath.Join(t.TempDir(), "creds.json")
+	if err := os.WriteFile(p, []byte(`{"AccessKeyId":"AKIAEXAMPLE","SecretAccessKey":"s3cr3t"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := testLogger(t)
+	m, _ := newMetrics(prometheusRegistry())
+	cc, _ := newCredCache(&CredentialsConfig{Source: "file", File: p}, time.Now, nil, log, m)
+	if _, err := cc.get(t.Context()); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("get: %v, want ErrCredentials naming chmod 600", err)
 	}
 }

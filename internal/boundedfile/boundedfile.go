@@ -74,6 +74,16 @@ func Size(n int64) string {
 // [*Error] a path that is not a regular file or a file larger than max
 // bytes, without reading it. The package documentation lists the checks.
 func Read(path string, max int64) ([]byte, error) {
+	return ReadCheck(path, max, nil)
+}
+
+// ReadCheck is [Read] with one more check: after the file is opened and
+// before it is read, check is called with the opened file's own
+// information (fstat, not a second lookup of path), and its error, if
+// any, is returned as is. A caller refuses a file by its mode or owner
+// there, without a window in which path could be swapped for another
+// file. A nil check makes ReadCheck the same as Read.
+func ReadCheck(path string, max int64, check func(fs.FileInfo) error) ([]byte, error) {
 	if max < 0 {
 		return nil, fmt.Errorf("boundedfile: negative limit %d", max)
 	}
@@ -89,7 +99,7 @@ func Read(path string, max int64) ([]byte, error) {
 		}
 		return nil, err
 	}
-	if err := check(path, fi, max); err != nil {
+	if err := checkFile(path, fi, max); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|nonBlock, 0)
@@ -100,8 +110,13 @@ func Read(path string, max int64) ([]byte, error) {
 	if fi, err = f.Stat(); err != nil {
 		return nil, err
 	}
-	if err := check(path, fi, max); err != nil {
+	if err := checkFile(path, fi, max); err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(fi); err != nil {
+			return nil, err
+		}
 	}
 	// Reading stops one byte past max, so that a file grown since the
 	// checks (or one reporting no size, as /proc files do) is refused
@@ -122,8 +137,8 @@ func Read(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// check refuses what is not a regular file or is larger than max.
-func check(path string, fi fs.FileInfo, max int64) error {
+// checkFile refuses what is not a regular file or is larger than max.
+func checkFile(path string, fi fs.FileInfo, max int64) error {
 	if k := kind(fi.Mode()); k != "" {
 		return &Error{Path: path, Limit: max, Kind: k}
 	}

@@ -151,3 +151,20 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCheckSeesOpenedFile: ReadCheck hands its check the opened
+// file's information and returns the check's error without reading.
+func TestReadCheckSeesOpenedFile(t *testing.T) {
+	p := write(t, 10)
+	refused := errors.New("refused")
+	var size int64 = -1
+	if _, err := ReadCheck(p, KiB, func(fi fs.FileInfo) error { size = fi.Size(); return refused }); err != refused {
+		t.Fatalf("ReadCheck: %v, want the check's error", err)
+	}
+	if size != 10 {
+		t.Errorf("check saw size %d, want 10", size)
+	}
+	if b, err := ReadCheck(p, KiB, func(fs.FileInfo) error { return nil }); err != nil || len(b) != 10 {
+		t.Errorf("ReadCheck with a passing check: %d bytes, %v", len(b), err)
+	}
+}

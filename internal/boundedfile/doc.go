@@ -24,6 +24,9 @@
 //     read, or one that reports a size of 0 (as /proc files do), still
 //     cannot exceed the limit.
 //
+// [ReadCheck] adds a caller's check of the opened file's information
+// (its mode or owner, say) between the open and the read.
+//
 // A file that cannot be opened gives the [*fs.PathError] that
 // [os.ReadFile] would (Op "open"), so errors.Is(err, fs.ErrNotExist) still
 // holds for a missing file and messages keep their shape.
