@@ -324,8 +324,9 @@
 // with KMSInternalException (so it cannot be laundered into a new record
 // by a change either), logged at ERROR as "rollback detected" with the
 // key and both sequence numbers, and counted in
-// kms_key_rollbacks_detected_total. Memory: one entry per key verified
-// since start (its ID and 8 bytes), destroyed keys included. Records
+// kms_key_rollbacks_detected_total. Memory: one map entry per key
+// verified since start (its ID and a 64-bit counter), destroyed keys
+// included. Records
 // sealed before sequence numbers open as sequence 0 and get one at their
 // next sealed write. Not detected: a replay while every replica restarts
 // (or of a key no replica has verified since it started), since the marks

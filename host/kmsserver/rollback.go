@@ -44,6 +44,7 @@ type RollbackError struct {
 	Seq, Seen uint64
 }
 
+// Error names the key and both sequence numbers.
 func (e *RollbackError) Error() string {
 	if e.Seen == tombstone {
 		return fmt.Sprintf("kmsserver: rollback detected: key %s was destroyed or removed from the store, and a record of it (sequence %d) is back", e.KeyID, e.Seq)

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -493,5 +494,73 @@ func TestRollbackDetectionAcceptsReadOvertakenByWrite(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "rollback detected") {
 		t.Fatalf("a valid record was refused:\n%s", logs.String())
+	}
+}
+
+// TestSweepDoesNotDestroyReplayedPendingRecord (store writer): a key's
+// deletion is scheduled, then cancelled; the record from while it was
+// pending, put back once its date has passed, is refused by the sweep of
+// a replica that saw the cancellation: the key is not destroyed.
+func TestSweepDoesNotDestroyReplayedPendingRecord(t *testing.T) {
+	logs := &syncBuffer{}
+	var ahead atomic.Int64 // the clock's offset
+	env := newEnv(t, func(c *Config) {
+		logTo(logs)(c)
+		c.Clock = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+		c.MaxClockSkew = 30 * 24 * time.Hour
+	})
+	ctx := context.Background()
+	id := env.createKey(t)
+	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	pending := snapshot(t, env.srv.store, id)
+	if _, err := env.client.CancelKeyDeletion(ctx, &awskms.CancelKeyDeletionInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	replay(t, env.srv.store, pending)
+	ahead.Store(int64(8 * 24 * time.Hour)) // the replayed deletion date has passed
+	if n := env.srv.sweepDeletions(ctx); n != 0 {
+		t.Fatalf("the sweep destroyed %d key(s) on a replayed pending deletion that had been cancelled", n)
+	}
+	if _, err := env.srv.store.GetKey(ctx, id); err != nil {
+		t.Fatalf("the key is gone: %v", err)
+	}
+	if !strings.Contains(logs.String(), "rollback detected") {
+		t.Fatalf("the refusal is not logged as a rollback:\n%s", logs.String())
+	}
+	if !strings.Contains(env.metricsText(t), `kms_key_deletions_total{result="failed"} 1`) {
+		t.Error("the refusal is not counted as a failed deletion")
+	}
+}
+
+// TestListRetirableGrantsOmitsReplayedGrant: a grant retired, then the
+// record from before put back: ListRetirableGrants does not list the
+// grant again (the record is refused and logged).
+func TestListRetirableGrantsOmitsReplayedGrant(t *testing.T) {
+	logs := &syncBuffer{}
+	env := newEnv(t, logTo(logs))
+	ctx := context.Background()
+	id := env.createKey(t)
+	env.encrypt(t, id, []byte("x"), nil)
+	g, err := env.client.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id), GranteePrincipal: aws.String(strangerPrincipal),
+		RetiringPrincipal: aws.String(strangerPrincipal), Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := snapshot(t, env.srv.store, id)
+	if _, err := env.client.RevokeGrant(ctx, &awskms.RevokeGrantInput{KeyId: aws.String(id), GrantId: g.GrantId}); err != nil {
+		t.Fatal(err)
+	}
+	replay(t, env.srv.store, granted)
+	out, err := env.client.ListRetirableGrants(ctx, &awskms.ListRetirableGrantsInput{RetiringPrincipal: aws.String(strangerPrincipal)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Grants) != 0 {
+		t.Fatalf("a revoked grant is listed again from a replayed record: %+v", out.Grants)
+	}
+	if !strings.Contains(logs.String(), "rollback detected") {
+		t.Fatalf("the refusal is not logged as a rollback:\n%s", logs.String())
 	}
 }
