@@ -9,8 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/cli"
 )
 
@@ -69,10 +69,12 @@ func (a *app) printJSON(v any) error {
 }
 
 // writeFile writes data to name, given with flag, through a temporary file
-// renamed into place, with mode perm. Its errors name the flag and name,
+// fsynced and renamed into place (then the directory fsynced), with mode
+// perm: after a power loss name holds the old content or the new, never an
+// empty file. Its errors name the flag and name,
 // never the temporary file.
 func writeFile(flag, name string, data []byte, perm os.FileMode) error {
-	err := writeFileAtomic(name, data, perm)
+	err := atomicfile.Write(name, data, perm)
 	if err == nil {
 		return nil
 	}
@@ -89,24 +91,6 @@ func writeFile(flag, name string, data []byte, perm os.FileMode) error {
 	}
 	return cli.WithHint(fmt.Errorf("%s %s: %w", flag, name, err),
 		flag+" FILE is written to a temporary file in FILE's directory, then renamed over FILE: the directory must exist and be writable")
-}
-
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".enclave-agent-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err = f.Chmod(perm); err == nil {
-		_, err = f.Write(data)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	return err
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

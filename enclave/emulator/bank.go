@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/enclavekit/enclavekit/enclave"
+	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
@@ -126,19 +127,7 @@ func (e *Emulator) saveBankLocked() error {
 	if err != nil {
 		return fmt.Errorf("emulator: PCR bank: %w", err)
 	}
-	tmp, err := os.CreateTemp(e.stateDir, ".pcrs-*")
-	if err != nil {
-		return fmt.Errorf("emulator: PCR bank: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(e.stateDir, PCRBankFile))
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(e.stateDir, PCRBankFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("emulator: PCR bank: %w", err)
 	}
 	return nil

@@ -14,10 +14,10 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
@@ -194,7 +194,8 @@ func (r *Root) KeyPEM() ([]byte, error) {
 }
 
 // Save writes the certificate (mode 0644) and the key (mode 0600) as PEM,
-// each through a temporary file renamed into place.
+// each through a temporary file fsynced and renamed into place, then the
+// directory fsynced (internal/atomicfile).
 func (r *Root) Save(certFile, keyFile string) error {
 	k, err := r.KeyPEM()
 	if err != nil {
@@ -207,22 +208,7 @@ func (r *Root) Save(certFile, keyFile string) error {
 }
 
 func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".nitroca-*")
-	if err != nil {
-		return fmt.Errorf("nitroca: %w", err)
-	}
-	defer os.Remove(f.Name()) // no-op after the rename
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
+	if err := atomicfile.Write(name, data, perm); err != nil {
 		return fmt.Errorf("nitroca: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
 )
 
@@ -316,13 +317,8 @@ func (d *Dir) DeleteKey(_ context.Context, id string, check func(*Key) error) er
 }
 
 func syncDir(dir string) error {
-	df, err := os.Open(dir)
-	if err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("keystore: %w", err)
-	}
-	defer df.Close()
-	if err := df.Sync(); err != nil {
-		return fmt.Errorf("keystore: fsync %s: %w", dir, err)
 	}
 	return nil
 }
@@ -435,7 +431,7 @@ func (d *Dir) writeKey(k *Key) error {
 	if err := CheckKeyRecordSize(k.ID, len(b), d.sizes[k.ID]); err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(d.keyPath(k.ID), b, 0o600); err != nil {
+	if err := writeFileAtomic(d.keyPath(k.ID), b, 0o600); err != nil {
 		return err
 	}
 	d.sizes[k.ID] = len(b)
@@ -454,45 +450,17 @@ func (d *Dir) writeAliases() error {
 	if len(b) > maxAliasWrite && len(b) > d.aliasesSize {
 		return &TooLargeError{Record: "aliases.json", Size: len(b), Limit: maxAliasWrite}
 	}
-	if err := WriteFileAtomic(filepath.Join(d.dir, "aliases.json"), b, 0o600); err != nil {
+	if err := writeFileAtomic(filepath.Join(d.dir, "aliases.json"), b, 0o600); err != nil {
 		return err
 	}
 	d.aliasesSize = len(b)
 	return nil
 }
 
-// WriteFileAtomic writes data to path so that after a crash path holds either
-// its previous content or data, never a mix: temporary file in the same
-// directory, write, fsync, rename over path, fsync of the directory.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
+// writeFileAtomic is [atomicfile.Write] with the package's prefix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("keystore: fsync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	ok = true
-	return syncDir(dir)
+	return nil
 }

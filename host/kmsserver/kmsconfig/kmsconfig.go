@@ -75,6 +75,7 @@ import (
 	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore/postgres"
+	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
 	"github.com/enclavekit/enclavekit/internal/strictyaml"
 )
@@ -558,7 +559,7 @@ func WriteStarter(dir string, random io.Reader) (*Starter, error) {
 	if err := os.MkdirAll(st.KeyStoreDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := keystore.WriteFileAtomic(st.RootKeyPath, []byte(hex.EncodeToString(buf[:32])+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(st.RootKeyPath, []byte(hex.EncodeToString(buf[:32])+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	if err := writeDevTLS(random, time.Now(), st.TLSCAPath, st.TLSCertPath, st.TLSKeyPath); err != nil {
@@ -619,7 +620,7 @@ attestation:
   allow_debug_unsafe: false
 audit_log: audit.jsonl
 `, st.Listen, st.AccessKeyID, st.Secret, st.Principal, st.ParentAccessKeyID, st.ParentSecret, st.ParentPrincipal)
-	if err := keystore.WriteFileAtomic(st.ConfigPath, []byte(cfg), 0o600); err != nil {
+	if err := atomicfile.Write(st.ConfigPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	return st, nil
