@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -79,13 +78,13 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 
 	audit := stdout
+	var auditFile *kmsconfig.AuditFile
 	if p := f.AuditPath(); p != "" && p != "-" {
-		af, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return fmt.Errorf("audit_log: %w", err)
+		if auditFile, err = kmsconfig.OpenAuditFile(p); err != nil {
+			return err
 		}
-		defer af.Close()
-		audit = af
+		defer auditFile.Close()
+		audit = auditFile
 	}
 	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 	store, err := f.OpenStore(octx)
@@ -121,9 +120,10 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 	srv.MetricsRegistry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// SIGHUP reads the TLS certificate and key again (a renewal); open
-	// connections keep theirs.
-	if cert, _ := f.Certificate(); cert != nil {
+	// SIGHUP reads the TLS certificate and key again (a renewal; open
+	// connections keep theirs) and reopens the audit log file (after
+	// logrotate moved it away).
+	if cert, _ := f.Certificate(); cert != nil || auditFile != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
@@ -133,6 +133,16 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 				case <-ctx.Done():
 					return
 				case <-hup:
+					if auditFile != nil {
+						if err := auditFile.Reopen(); err != nil {
+							log.Error("SIGHUP: audit log not reopened; writing to the previous file", "error", err)
+						} else {
+							log.Info("SIGHUP: audit log reopened")
+						}
+					}
+					if cert == nil {
+						continue
+					}
 					if err := cert.Reload(); err != nil {
 						log.Error("SIGHUP: TLS certificate not reloaded; serving the previous one", "error", err)
 					} else {

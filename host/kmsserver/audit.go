@@ -6,13 +6,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // auditEvent is one JSON line of the audit log. It never carries key
@@ -97,12 +100,24 @@ func (ev *auditEvent) finish(code string, err error) {
 
 // auditLog serialises events as JSON lines onto one writer.
 type auditLog struct {
-	mu     sync.Mutex
-	w      io.Writer
-	log    *slog.Logger
-	failed bool      // a write failed; logged once until writes succeed again
+	mu  sync.Mutex
+	w   io.Writer
+	log *slog.Logger
+	// failures counts the writes that failed
+	// (kms_audit_write_failures_total).
+	failures prometheus.Counter
+	// failed: the last write failed (logged once until writes succeed
+	// again); [Server.Healthy] reports it.
+	failed atomic.Bool
+	// broken: a failed write left part of a line; the next line starts
+	// with a newline, so the broken one ends and a reader can skip it.
+	broken bool
 	bufs   sync.Pool // *bytes.Buffer for encoding one line
 }
+
+// errAuditWrite is what a request whose audit line could not be written
+// fails with (answered as KMSInternalException, its result withheld).
+var errAuditWrite = errors.New("audit log write failed; the request's result is withheld")
 
 // encodeAuditLine appends ev to buf as one JSON line, newline included. It
 // encodes with goccy/go-json, which writes the bytes encoding/json writes
@@ -114,27 +129,49 @@ func encodeAuditLine(buf *bytes.Buffer, ev *auditEvent) error {
 	return gojson.NewEncoder(buf).Encode(ev)
 }
 
-func newAuditLog(w io.Writer, log *slog.Logger) *auditLog {
-	a := &auditLog{w: w, log: log}
+func newAuditLog(w io.Writer, log *slog.Logger, failures prometheus.Counter) *auditLog {
+	a := &auditLog{w: w, log: log, failures: failures}
 	a.bufs.New = func() any { return new(bytes.Buffer) }
 	return a
 }
 
-func (a *auditLog) write(ev *auditEvent) {
+// write writes ev as one line. An error (the writer's, wrapped in
+// errAuditWrite) means the line is not in the log, or only part of it: a
+// request answers it with KMSInternalException instead of its result.
+func (a *auditLog) write(ev *auditEvent) error {
 	buf := a.bufs.Get().(*bytes.Buffer)
 	defer a.bufs.Put(buf)
 	buf.Reset()
 	if err := encodeAuditLine(buf, ev); err != nil {
-		return
+		a.failures.Inc()
+		a.log.Error("audit line not encoded", "error", err)
+		return fmt.Errorf("%w: %w", errAuditWrite, err)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := a.w.Write(buf.Bytes()); err != nil {
-		if !a.failed {
-			a.log.Error("audit log write failed", "error", err)
-		}
-		a.failed = true
-		return
+	var err error
+	if a.broken {
+		// The previous write left part of a line: end it first.
+		var n int
+		n, err = a.w.Write([]byte{'\n'})
+		a.broken = n == 0
 	}
-	a.failed = false
+	if err == nil {
+		var n int
+		n, err = a.w.Write(buf.Bytes())
+		if err != nil && n > 0 {
+			a.broken = true
+		}
+	}
+	if err != nil {
+		a.failures.Inc()
+		if !a.failed.Swap(true) {
+			a.log.Error("audit log write failed: requests fail with KMSInternalException and /healthz answers 503 until an audit line is written again", "error", err)
+		}
+		return fmt.Errorf("%w: %w", errAuditWrite, err)
+	}
+	if a.failed.Swap(false) {
+		a.log.Info("audit log written again")
+	}
+	return nil
 }

@@ -382,4 +382,14 @@
 // additionalEventData.recipient {attestationDocumentModuleId,
 // attestationDocumentEnclaveImageDigest} as CloudTrail. Key material,
 // plaintext and ciphertext are never logged.
+//
+// The audit log fails closed: a request's line is written to
+// [Config.AuditLog] before its answer is sent, and a request whose line
+// could not be written is answered with KMSInternalException instead of
+// its result, counted in kms_audit_write_failures_total; [Server.Healthy]
+// reports [ErrAuditLogUnwritable] until a line is written again. A line
+// after a write that stored only part of one starts with a newline. Lines
+// are not synced to disk (no fsync per request): a host crash can lose
+// those still in the page cache, never a result whose line was not
+// written first.
 package kmsserver

@@ -18,6 +18,8 @@ type metrics struct {
 	// usageFlushFailures counts key-usage writes that failed (retried at
 	// the next flush).
 	usageFlushFailures prometheus.Counter
+	// auditFailures counts audit lines that could not be written.
+	auditFailures prometheus.Counter
 	// byOp holds each known operation's pre-resolved success counter and
 	// duration histogram (read-only after prepare), so the common path
 	// skips the label hashing and lookup of WithLabelValues.
@@ -74,7 +76,11 @@ func newMetrics() *metrics {
 		Name: "kms_key_rollbacks_detected_total",
 		Help: "Key records refused because they are older than one this replica has verified, or belong to a key it saw destroyed (an old record put back in the store).",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures, m.rollbacks)
+	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kms_audit_write_failures_total",
+		Help: "Audit lines that could not be written (full or failing disk); each one's request was answered with KMSInternalException instead of its result.",
+	})
+	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures, m.rollbacks, m.auditFailures)
 	return m
 }
 

@@ -155,50 +155,65 @@ func (bp *bodyPool) put(b []byte) {
 	bp.p.Put(&b)
 }
 
-// writeJSON writes v as the response, encoded into a pooled buffer (the
-// same bytes as json.Marshal, without its copy of them); the buffer is
-// cleared before it goes back, as responses carry plaintext.
-func (s *Server) writeJSON(w http.ResponseWriter, v any) {
+// encodeJSON encodes v as the response into a pooled buffer (the same
+// bytes as json.Marshal, without its copy of them), which the caller
+// returns with putOutBuf; the buffer is cleared before it goes back, as
+// responses carry plaintext.
+func (s *Server) encodeJSON(v any) (*bytes.Buffer, error) {
 	buf, _ := s.outBufs.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
-	defer func() {
-		if buf.Cap() <= maxPooledBody {
-			buf.Reset()
-			b := buf.Bytes()
-			clear(b[:cap(b)])
-			s.outBufs.Put(buf)
-		}
-	}()
 	buf.Reset()
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		writeError(w, internalErr())
-		return
+		return buf, err
 	}
-	w.Header()[hdrContentType] = []string{contentTypeJSON11}
-	w.WriteHeader(http.StatusOK)
-	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})) // Encode ends the value with a newline
+	buf.Truncate(buf.Len() - 1) // Encode ends the value with a newline
+	return buf, nil
 }
 
-func writeError(w http.ResponseWriter, err error) string {
+// putOutBuf clears buf and returns it to the pool.
+func (s *Server) putOutBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		buf.Reset()
+		b := buf.Bytes()
+		clear(b[:cap(b)])
+		s.outBufs.Put(buf)
+	}
+}
+
+// sendJSON sends the encoded response buf.
+func (s *Server) sendJSON(w http.ResponseWriter, buf *bytes.Buffer) {
+	w.Header()[hdrContentType] = []string{contentTypeJSON11}
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}
+
+// errorFor returns the API error err is answered with.
+func errorFor(err error) *APIError {
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae):
+		return ae
 	case errors.Is(err, keystore.ErrUnavailable):
-		ae = apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
+		return apiErr(CodeDependencyTimeout, "The key store is unavailable; retry the request.")
 	case errors.Is(err, keystore.ErrTooLarge):
 		// A resource quota in effect: the record the request would write
 		// is too large for the store (keystore.MaxKeyRecordBytes, or the
 		// directory store's alias table), and nothing was written.
-		ae = apiErr(CodeLimitExceeded, "The request would make a key store record too large; nothing was changed (remove grants, tags or aliases first).")
+		return apiErr(CodeLimitExceeded, "The request would make a key store record too large; nothing was changed (remove grants, tags or aliases first).")
 	case errors.Is(err, context.DeadlineExceeded):
 		// The request's deadline (Config.RequestTimeout, the only one on
 		// its context) passed in a store call.
-		ae = apiErr(CodeDependencyTimeout, "The key store did not answer in time; retry the request.")
+		return apiErr(CodeDependencyTimeout, "The key store did not answer in time; retry the request.")
 	default:
-		ae = internalErr()
+		return internalErr()
 	}
+}
+
+// writeError answers err (as errorFor maps it) and returns its code.
+func writeError(w http.ResponseWriter, err error) string {
+	ae := errorFor(err)
 	b, _ := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`

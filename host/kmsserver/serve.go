@@ -66,8 +66,9 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// AdminHandler serves /metrics and /healthz (200 "ok" while the key store
-// answers and shutdown has not begun, 503 otherwise), as the metrics
+// AdminHandler serves /metrics and /healthz (200 "ok" while the audit log
+// can be written, the key store answers and shutdown has not begun, 503
+// otherwise), as the metrics
 // listener does.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -77,7 +78,10 @@ func (s *Server) AdminHandler() http.Handler {
 			http.Error(w, "unhealthy: shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		if err := s.Healthy(r.Context()); err != nil {
+		if err := s.Healthy(r.Context()); errors.Is(err, ErrAuditLogUnwritable) {
+			http.Error(w, "unhealthy: the audit log cannot be written (see the server's log)", http.StatusServiceUnavailable)
+			return
+		} else if err != nil {
 			// Anyone who reaches the listener asks, unauthenticated: the
 			// store's error (a database's address, user and name) is logged,
 			// not answered.

@@ -3,6 +3,7 @@
 package kmsserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,7 +40,7 @@ type Server struct {
 	rand     io.Reader
 
 	bodies    bodyPool  // request body buffers
-	outBufs   sync.Pool // *bytes.Buffer for encoding responses (writeJSON)
+	outBufs   sync.Pool // *bytes.Buffer for encoding responses (encodeJSON)
 	materials sync.Map  // key ID → *material (unwrapped key material, with the record it was verified for)
 	policies  sync.Map  // key ID → *cachedPolicy
 	marks     seqMarks  // highest key record sequence verified, per key (rollback.go)
@@ -89,8 +90,8 @@ func NewServer(cfg *Config) (*Server, error) {
 		return nil, ConfigErrors{&ConfigError{Setting: "root key", Reason: err.Error()}}
 	}
 	s.usage, s.started = newUsageTracker(), c.Clock().UTC()
-	s.audit = newAuditLog(c.AuditLog, c.Logger)
 	s.metrics = newMetrics()
+	s.audit = newAuditLog(c.AuditLog, c.Logger, s.metrics.auditFailures)
 	s.ops = s.operations()
 	s.metrics.prepare(slices.Collect(maps.Keys(s.ops)))
 	return s, nil
@@ -113,8 +114,17 @@ func (s *Server) MetricsHandler() http.Handler {
 // caller can add its own collectors (Go runtime, process).
 func (s *Server) MetricsRegistry() *prometheus.Registry { return s.metrics.reg }
 
-// Healthy reports whether the key store answers.
+// ErrAuditLogUnwritable is what [Server.Healthy] returns while the
+// audit log cannot be written: the last audit line failed, and requests
+// are answered with KMSInternalException until one is written again.
+var ErrAuditLogUnwritable = errors.New("kmsserver: the audit log cannot be written")
+
+// Healthy reports whether the audit log can be written (its last write
+// succeeded; else [ErrAuditLogUnwritable]) and the key store answers.
 func (s *Server) Healthy(ctx context.Context) error {
+	if s.audit.failed.Load() {
+		return ErrAuditLogUnwritable
+	}
 	_, err := s.store.GetKey(ctx, "00000000-0000-0000-0000-000000000000")
 	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
 		return err
@@ -163,19 +173,34 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Logger.Error("request panicked", "request_id", reqID, "operation", op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			out, err = nil, internalErr()
 		}
+		// The audit line is written before the answer is sent: a request
+		// whose line could not be written gets KMSInternalException, never
+		// its result (plaintext, a data key) unrecorded.
+		var resp *bytes.Buffer
+		if err == nil {
+			if resp, err = s.encodeJSON(out); err != nil {
+				err = fmt.Errorf("encoding the response: %w", err) // KMSInternalException
+			}
+			defer s.putOutBuf(resp)
+		}
 		code := ""
 		failure := err // what the log names: the operation's own error
 		if err != nil {
 			err = canceled(r.Context(), err)
-			code = writeError(w, err)
+			code = errorFor(err).Code
+		}
+		ev.finish(code, err)
+		if aerr := s.audit.write(ev); aerr != nil && err == nil {
+			err, code = aerr, CodeInternal // errorFor: KMSInternalException
+		}
+		if err != nil {
+			writeError(w, err)
 		} else {
-			s.writeJSON(w, out)
+			s.sendJSON(w, resp)
 			if c != nil && c.nUsed > 0 {
 				s.recordUses(c)
 			}
 		}
-		ev.finish(code, err)
-		s.audit.write(ev)
 		s.metrics.observe(op, code, time.Since(start))
 		if err != nil {
 			var ae *APIError

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package kmsserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// diskSink is an audit sink on a file system that can fill up: while
+// full, a write stores keep bytes of the line (0: none) and fails with
+// ENOSPC, as a write(2) that ran out of blocks part way does.
+type diskSink struct {
+	mu   sync.Mutex
+	full bool
+	keep int
+	b    bytes.Buffer
+}
+
+func (d *diskSink) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.full {
+		n := min(d.keep, len(p))
+		d.b.Write(p[:n])
+		return n, &sinkErr{syscall.ENOSPC}
+	}
+	return d.b.Write(p)
+}
+
+func (d *diskSink) set(full bool, keep int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.full, d.keep = full, keep
+}
+
+func (d *diskSink) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.b.String()
+}
+
+type sinkErr struct{ err error }
+
+func (e *sinkErr) Error() string { return "write audit.jsonl: " + e.err.Error() }
+func (e *sinkErr) Unwrap() error { return e.err }
+
+func healthz(t *testing.T, s *Server) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	return rec.Code, rec.Body.String()
+}
+
+// TestAuditFullDiskFailsClosed: once the audit log cannot be written, a
+// request that would return plaintext or a data key is answered with
+// KMSInternalException and no material; each failed line is counted in
+// kms_audit_write_failures_total, and /healthz answers 503 until an
+// audit line is written again.
+func TestAuditFullDiskFailsClosed(t *testing.T) {
+	sink := &diskSink{}
+	env := newEnv(t, func(c *Config) { c.AuditLog = sink })
+	ctx := context.Background()
+	id := env.createKey(t)
+	enc, err := env.client.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: []byte("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := healthz(t, env.srv); code != http.StatusOK {
+		t.Fatalf("/healthz before the disk filled: %d", code)
+	}
+	sink.set(true, 0) // the disk fills up
+	for i := 0; i < 3; i++ {
+		out, err := env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+		if err == nil {
+			t.Fatalf("Decrypt #%d returned plaintext %q with the audit log unwritable (ENOSPC): no record of who got it", i+1, out.Plaintext)
+		}
+		wantCode(t, err, CodeInternal)
+	}
+	dk, err := env.client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), NumberOfBytes: aws.Int32(32)})
+	if err == nil {
+		t.Fatalf("GenerateDataKey returned a data key (%d bytes) with the audit log unwritable", len(dk.Plaintext))
+	}
+	wantCode(t, err, CodeInternal)
+	if n := counterValue(t, env.srv.metrics.auditFailures); n != 4 {
+		t.Errorf("kms_audit_write_failures_total = %v after 4 refused requests, want 4", n)
+	}
+	if n := counterValue(t, env.srv.metrics.requests.WithLabelValues("Decrypt", CodeInternal)); n != 3 {
+		t.Errorf("kms_requests_total{Decrypt,KMSInternalException} = %v, want 3", n)
+	}
+	code, body := healthz(t, env.srv)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "audit log") {
+		t.Fatalf("/healthz with the audit log unwritable: %d %q", code, body)
+	}
+	if strings.Contains(sink.String(), `"operation":"Decrypt"`) {
+		t.Fatalf("a Decrypt line reached the full disk: %q", sink.String())
+	}
+
+	sink.set(false, 0) // space freed
+	out, err := env.client.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err != nil || string(out.Plaintext) != "secret" {
+		t.Fatalf("Decrypt once the audit log is writable again: %v", err)
+	}
+	if code, body := healthz(t, env.srv); code != http.StatusOK {
+		t.Fatalf("/healthz once an audit line was written again: %d %q", code, body)
+	}
+	if !strings.Contains(sink.String(), `"operation":"Decrypt","principal"`) {
+		t.Fatalf("the successful Decrypt is not in the audit log: %q", sink.String())
+	}
+}
+
+// TestAuditShortWriteNextLineFresh: a write that stored part of a line
+// before failing (ENOSPC part way) leaves a broken line; the next line
+// starts on a line of its own, so a reader skips only the broken one.
+func TestAuditShortWriteNextLineFresh(t *testing.T) {
+	sink := &diskSink{}
+	env := newEnv(t, func(c *Config) { c.AuditLog = sink })
+	ctx := context.Background()
+	id := env.createKey(t)
+	sink.set(true, 17) // 17 bytes of the next line fit
+	if _, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)}); err == nil {
+		t.Fatal("DescribeKey succeeded with its audit line cut short")
+	}
+	sink.set(false, 0)
+	if _, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(sink.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("audit log %q: want 3 lines (CreateKey, the broken one, DescribeKey)", sink.String())
+	}
+	if len(lines[1]) != 17 {
+		t.Fatalf("broken line %q, want the 17 bytes written", lines[1])
+	}
+	for _, i := range []int{0, 2} {
+		var ev auditEvent
+		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil {
+			t.Fatalf("line %d %q does not parse: %v", i+1, lines[i], err)
+		}
+	}
+	if !strings.Contains(lines[2], `"operation":"DescribeKey"`) || !strings.Contains(lines[2], `"decision":"allow"`) {
+		t.Fatalf("last line %q", lines[2])
+	}
+}
+
+var _ io.Writer = (*diskSink)(nil)
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
