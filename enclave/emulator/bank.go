@@ -13,6 +13,7 @@ import (
 	"github.com/enclavekit/enclavekit/enclave"
 	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/flock"
 )
 
 // PCR bank file names in the state directory (see [Config.StateDir]).
@@ -56,7 +57,7 @@ func (e *Emulator) withBank(mutate bool, fn func() error) error {
 	if e.stateDir == "" {
 		return fn()
 	}
-	unlock, err := lockFile(filepath.Join(e.stateDir, pcrBankLockFile))
+	unlock, err := flock.Lock(filepath.Join(e.stateDir, pcrBankLockFile))
 	if err != nil {
 		return fmt.Errorf("emulator: locking the PCR bank: %w", err)
 	}

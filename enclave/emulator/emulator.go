@@ -76,7 +76,9 @@ type Config struct {
 	Root *nitroca.Root
 	// StateDir keeps the root certificate (root.pem, 0644) and key
 	// (root.key, 0600) so that verifiers told to trust it once keep doing
-	// so across restarts, and the PCR bank (pcrs.json), shared under a file
+	// so across restarts (created under a lock, root.key.lock, so that
+	// processes starting together make one root; see
+	// nitroca.LoadOrCreateRoot for what a crash leaves), and the PCR bank (pcrs.json), shared under a file
 	// lock by every process using the directory, as the device's bank is
 	// shared by the processes of one enclave: a PCR extended and locked by
 	// one command shows in the next one's documents. A process started with

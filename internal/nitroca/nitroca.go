@@ -19,6 +19,7 @@ import (
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/boundedfile"
+	"github.com/enclavekit/enclavekit/internal/flock"
 )
 
 // Lifetimes of the certificates of a chain, as AWS issues them.
@@ -161,13 +162,35 @@ func LoadRoot(certFile, keyFile string) (*Root, error) {
 }
 
 // LoadOrCreateRoot loads the root saved in certFile and keyFile, or, when
-// neither file exists, makes a new one valid from now and saves it there.
+// there is none, makes a new one valid from now and saves it there. It
+// holds an exclusive lock on keyFile+".lock" (created beside it)
+// throughout, so processes starting together on a fresh directory agree
+// on one root.
+//
+// A certificate without its key is what a crash inside [Root.Save] leaves
+// (it writes the key last): no root can be loaded from it, so a new root
+// replaces it. A key without its certificate is not: Save never leaves
+// one (older versions, which wrote the key first, could), so it is an
+// error matching [ErrRoot] that names the file to remove, and the key is
+// left as it is. So are two files that do not make a root (unreadable,
+// corrupt, or a key that does not match the certificate).
 func LoadOrCreateRoot(certFile, keyFile string, rand io.Reader, now time.Time) (*Root, error) {
+	unlock, err := flock.Lock(keyFile + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("nitroca: locking the root: %w", err)
+	}
+	defer unlock()
 	_, errC := os.Stat(certFile)
 	_, errK := os.Stat(keyFile)
-	if !errors.Is(errC, os.ErrNotExist) || !errors.Is(errK, os.ErrNotExist) {
+	noCert, noKey := errors.Is(errC, os.ErrNotExist), errors.Is(errK, os.ErrNotExist)
+	switch {
+	case errC != nil && !noCert || errK != nil && !noKey || !noCert && !noKey:
 		return LoadRoot(certFile, keyFile)
+	case noCert && !noKey:
+		return nil, fmt.Errorf("%w: %s has no certificate %s beside it (removed, or left by an older version's interrupted save): remove %s to make a new root",
+			ErrRoot, keyFile, certFile, keyFile)
 	}
+	// No key: nothing, or a certificate left by a crash inside Save.
 	r, err := NewRoot(rand, now)
 	if err != nil {
 		return nil, err
@@ -193,18 +216,20 @@ func (r *Root) KeyPEM() ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// Save writes the certificate (mode 0644) and the key (mode 0600) as PEM,
-// each through a temporary file fsynced and renamed into place, then the
-// directory fsynced (internal/atomicfile).
+// Save writes the certificate (mode 0644), then the key (mode 0600), as
+// PEM, each through a temporary file fsynced and renamed into place, then
+// the directory fsynced (internal/atomicfile). The key comes last, so a
+// key on disk always has its certificate beside it: a crash between the
+// two leaves a certificate alone, which [LoadOrCreateRoot] replaces.
 func (r *Root) Save(certFile, keyFile string) error {
 	k, err := r.KeyPEM()
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyFile, k, 0o600); err != nil {
+	if err := writeFileAtomic(certFile, r.CertPEM(), 0o644); err != nil {
 		return err
 	}
-	return writeFileAtomic(certFile, r.CertPEM(), 0o644)
+	return writeFileAtomic(keyFile, k, 0o600)
 }
 
 func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
