@@ -37,6 +37,9 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	f, err := kmsconfig.Load(o.config)
 	if err != nil {
 		var fe *kmsconfig.FileError
+		if errors.Is(err, kmsconfig.ErrFileMode) {
+			return cli.Usage(err) // its message says what to chmod
+		}
 		if errors.As(err, &fe) {
 			return cli.Usage(cli.WithHint(err, "kms-server init --dir DIR writes a starter file that shows the keys"))
 		}

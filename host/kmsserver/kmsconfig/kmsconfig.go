@@ -66,6 +66,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,12 @@ const (
 // MaxMaxConnections is the largest max_connections: beyond it the bound
 // is no bound (a million held connections cost tens of GiB).
 const MaxMaxConnections = 1_000_000
+
+// ErrFileMode reports a file holding secrets (the configuration file with
+// access keys or a database password, the root key file, a TLS private
+// key) that group or others can access; chmod 600 it. It also matches
+// [ErrConfig] when it comes as a [FileError].
+var ErrFileMode = errors.New("kmsconfig: a file holding secrets is accessible by group or others")
 
 // ErrNoRootKey reports a root_key_file that does not exist (it also
 // matches [ErrConfig]).
@@ -283,9 +290,16 @@ func (f *File) wrapf(key string, class error, format string, args ...any) error 
 const MaxFileSize = boundedfile.MiB
 
 // Load reads and strictly decodes the file at path, refusing a path that
-// is not a regular file or is larger than [MaxFileSize].
+// is not a regular file or is larger than [MaxFileSize], and a file that
+// holds secrets (access_keys, or a postgres.url with a password) while
+// group or others can access it, as the root key file is refused (the
+// mode is that of the file opened, not of a second lookup of path).
 func Load(path string) (*File, error) {
-	b, err := boundedfile.Read(path, MaxFileSize)
+	var mode fs.FileMode
+	b, err := boundedfile.ReadCheck(path, MaxFileSize, func(fi fs.FileInfo) error {
+		mode = fi.Mode().Perm()
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +309,11 @@ func Load(path string) (*File, error) {
 		return nil, &FileError{Path: path, Err: err}
 	}
 	f.file, f.lines = path, lines
+	if mode&0o077 != 0 {
+		if key := f.secretKey(); key != "" {
+			return nil, f.wrapf(key, ErrFileMode, "%s holds secrets (%s) and is accessible by group or others (mode %v); chmod 600 %s", path, key, mode, path)
+		}
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -325,6 +344,34 @@ func Load(path string) (*File, error) {
 		f.Warnings = append(f.Warnings, "attestation: allow_debug is deprecated; rename it allow_debug_unsafe")
 	}
 	return &f, nil
+}
+
+// secretKey names the first setting of the file that holds a secret:
+// access_keys (their SigV4 secrets) or a postgres.url carrying a
+// password; "" when there is none.
+func (f *File) secretKey() string {
+	if len(f.AccessKeys) > 0 {
+		return "access_keys"
+	}
+	if f.Postgres != nil && urlHasPassword(f.Postgres.URL) {
+		return "postgres.url"
+	}
+	return ""
+}
+
+// urlHasPassword reports whether a PostgreSQL connection string (a URL or
+// key=value settings) carries a password.
+func urlHasPassword(s string) bool {
+	if strings.Contains(strings.ToLower(s), "password=") {
+		return true
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Unparsable: assume the worst if it looks like user:pw@host.
+		return strings.Contains(s, "@")
+	}
+	_, ok := u.User.Password()
+	return ok
 }
 
 func (f *File) path(p string) string {
