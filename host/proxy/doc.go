@@ -182,7 +182,14 @@
 // connection with no traffic either way for the idle timeout, or whose
 // pending bytes have not moved for that long (a peer that stopped
 // reading), is closed; so is a client still open half_close_grace after
-// the destination finished sending. Byte counts reach the metrics at that
+// the destination finished sending. Traffic is a read, a write that moved
+// pending bytes, or a change in a socket's send queue (SIOCOUTQ, sampled
+// when the connection has been quiet for an eighth of the idle timeout
+// and again before it is cut): a slow but steady reader draining megabytes from
+// the kernel's send buffer is not idle. On the goroutine path a write
+// blocked on a slow reader looks at its progress four times per idle
+// timeout and goes on while bytes move; there the parker's idle sweep
+// does not read the send queues. Byte counts reach the metrics at that
 // period and when the connection ends. At the drain deadline every worker
 // closes its connections, including those still waiting or connecting. A
 // panic in a worker is logged and ends the process with a non-zero status

@@ -234,6 +234,8 @@ type econn struct {
 
 	lastActive time.Time
 	graceUntil time.Time
+	outq       [2]int32  // the sockets' send queues (SIOCOUTQ) at outqAt; -1 unknown
+	outqAt     time.Time // when sweep sampled them (sendQueuesMoved)
 	in, out    int64
 	inF, outF  int64 // counted in the metrics
 }
@@ -1377,19 +1379,69 @@ func (w *worker) sweep() {
 			if idle <= 0 {
 				continue
 			}
-			if now.Sub(c.lastActive) >= idle {
-				w.end(c, errIdle)
-				continue
-			}
+			// The connection's quiet period: since the last read or the
+			// last write that moved pending bytes (last), or, for the
+			// stall cut, since a direction's pending bytes last moved.
+			last := c.lastActive
 			for d := range c.dirs {
-				if (c.dirs[d].buf != nil || c.dirs[d].inPipe > 0) && now.Sub(c.dirs[d].stall) >= idle {
-					c.dirs[d].err = errIdle // a write stuck for the idle period
-					w.end(c, net.ErrClosed)
-					break
+				if c.dirs[d].stall.After(last) {
+					last = c.dirs[d].stall
 				}
+			}
+			from, stalled := last, -1
+			for d := range c.dirs {
+				if (c.dirs[d].buf != nil || c.dirs[d].inPipe > 0) && c.dirs[d].stall.Before(from) {
+					from, stalled = c.dirs[d].stall, d
+				}
+			}
+			switch quiet := now.Sub(from); {
+			case quiet >= idle:
+				// The proxy has seen nothing move; the kernel's send
+				// buffers may have (a slow reader draining megabytes).
+				if c.outqAt.After(from) && w.sendQueuesMoved(c) {
+					c.lastActive = now
+					for d := range c.dirs {
+						c.dirs[d].stall = now
+					}
+					continue
+				}
+				if stalled >= 0 && now.Sub(last) < idle {
+					c.dirs[stalled].err = errIdle // a write stuck for the idle period
+					w.end(c, net.ErrClosed)
+				} else {
+					w.end(c, errIdle)
+				}
+			case quiet >= idle/8 && !c.outqAt.After(from):
+				w.sendQueuesMoved(c) // the sample the cut compares with
 			}
 		}
 	}
+}
+
+// sendQueuesMoved reads the send queues of c's sockets (SIOCOUTQ: bytes
+// not yet acknowledged by the peer), reports whether either changed since
+// the previous sample, and keeps them as the next comparison's. sweep
+// samples a connection quiet for an eighth of the idle timeout and
+// compares before it cuts it (a window of most of the idle timeout, so
+// that the bursts of a window opening on a slow reader show): the proxy's reads and pending bytes do not show a slow
+// reader draining the kernel's send buffer, which can hold megabytes. A
+// queue that does not move (a peer that stopped reading) or stays empty
+// does not keep the connection. Two ioctls, twice per idle period, only
+// for quiet connections.
+func (w *worker) sendQueuesMoved(c *econn) bool {
+	moved := false
+	for i := range c.side {
+		q := int32(-1) // unknown (AF_VSOCK on kernels without its SIOCOUTQ)
+		if v, err := unix.IoctlGetInt(c.side[i].fd, unix.TIOCOUTQ); err == nil {
+			q = int32(v)
+		}
+		if prev := c.outq[i]; q != prev && (q > 0 || prev > 0) {
+			moved = true
+		}
+		c.outq[i] = q
+	}
+	c.outqAt = w.now
+	return moved
 }
 
 // flush adds the bytes copied since the last flush to the route's counters.

@@ -48,6 +48,11 @@ type pairDir struct {
 	armed    bool            // the source has been added to the parker's epoll set
 	state    int
 	err      error
+	// wdl is dst's write deadline, lastMove when the direction's writes
+	// last moved bytes (or its loop started); the direction's goroutine,
+	// and its rawSink through extend, own them.
+	wdl, lastMove time.Time
+	extends       bool // sink is a rawSink that calls extend
 }
 
 // pair is one proxied connection once its destination is connected: the
@@ -85,6 +90,10 @@ func (p *Proxy) pipe(cn *conn, up net.Conn) {
 		}
 		pd.source = newSource(pd.src)
 		pd.sink = newSink(pd.dst)
+		if rs, ok := pd.sink.(*rawSink); ok && pr.ps.idle > 0 {
+			pd.extends = true
+			rs.extend = func(moved bool) bool { return pr.extend(pd, moved) }
+		}
 		pd.rc = sourceRawConn(pd.source)
 	}
 	if p.parker != nil && (pr.dirs[dirIn].rc != nil || pr.dirs[dirOut].rc != nil) && p.parker.add(pr) {
@@ -149,13 +158,17 @@ func (pr *pair) direction(d int) error {
 		tick = parkAfter
 	}
 	for {
-		var writeDeadline time.Time
+		pd.wdl = time.Time{}
 		if tick > 0 {
 			readDeadline := time.Now().Add(tick)
 			_ = src.SetReadDeadline(ps.capDeadline(readDeadline))
 			if ps.idle > 0 {
-				writeDeadline = readDeadline.Add(ps.idle)
-				_ = dst.SetWriteDeadline(writeDeadline)
+				wait := ps.idle
+				if pd.extends {
+					wait = ps.idle / writeChecks // extend looks again then
+				}
+				pd.wdl, pd.lastMove = readDeadline.Add(wait), time.Now()
+				_ = dst.SetWriteDeadline(pd.wdl)
 			}
 			// startGrace may have run between capDeadline and
 			// SetReadDeadline: apply its deadline again, so it is never
@@ -189,7 +202,10 @@ func (pr *pair) direction(d int) error {
 		if g := ps.graceUntil.Load(); g != 0 && !now.Before(time.Unix(0, g)) {
 			return errGrace
 		}
-		if !writeDeadline.IsZero() && !now.Before(writeDeadline) {
+		// A write stuck for the idle period (or worse); a rawSink's
+		// deadline is short, and only extend's lastMove tells (a read
+		// timeout seen late is no stuck write).
+		if !pd.wdl.IsZero() && !now.Before(pd.wdl) && (!pd.extends || now.Sub(pd.lastMove) >= ps.idle) {
 			return errIdle // a write stuck for the idle period (or worse)
 		}
 		if n > 0 {
@@ -202,6 +218,28 @@ func (pr *pair) direction(d int) error {
 			return errParked
 		}
 	}
+}
+
+// writeChecks is how many times per idle timeout a blocked write of a
+// rawSink looks whether it moved bytes.
+const writeChecks = 4
+
+// extend is called by direction pd's rawSink when its write deadline
+// passes in the middle of a write: a slow but steady reader is no stalled
+// one, so a write that moved bytes since the last look counts as traffic
+// (the connection's idle clock too) and goes on; one that moved nothing
+// for the idle timeout fails (false), and the direction ends as idle.
+func (pr *pair) extend(pd *pairDir, moved bool) bool {
+	now := time.Now()
+	if moved {
+		pd.lastMove = now
+		pr.ps.lastActive.Store(now.UnixNano())
+	}
+	if now.Sub(pd.lastMove) >= pr.ps.idle {
+		return false
+	}
+	pd.wdl = now.Add(pr.ps.idle / writeChecks)
+	return pd.dst.SetWriteDeadline(pd.wdl) == nil
 }
 
 // errParked: the direction's source is in the parker's epoll set and its

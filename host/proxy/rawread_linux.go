@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -121,6 +122,11 @@ type rawSink struct {
 	n      int
 	err    error
 	writeF func(fd uintptr) bool
+	// extend, when set, is called when the write deadline passes in the
+	// middle of a write, with whether the write moved bytes since the
+	// deadline was set (or last extended): true sets a later deadline and
+	// the write goes on; false fails the write with the timeout.
+	extend func(moved bool) bool
 }
 
 // newSink returns the writer copyAdaptive writes to: a rawSink when dst has
@@ -158,7 +164,13 @@ func (s *rawSink) write(fd uintptr) bool {
 
 func (s *rawSink) Write(b []byte) (int, error) {
 	s.b, s.n, s.err = b, 0, nil
-	err := s.rc.Write(s.writeF)
+	var err error
+	for start := 0; ; start = s.n {
+		err = s.rc.Write(s.writeF)
+		if err == nil || s.extend == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !s.extend(s.n > start) {
+			break
+		}
+	}
 	n := s.n
 	s.b = nil
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // heldPipes counts the splice pipes the engine's connections hold.
@@ -122,5 +124,80 @@ func TestAbnormalEndResetsThePeer(t *testing.T) {
 				t.Fatalf("clean end: read %q, %v", got, err)
 			}
 		})
+	})
+}
+
+// A client that reads slowly but steadily (4 KiB every 40 ms) a download
+// longer than the idle timeout is not cut as idle: bytes move toward it
+// all along, from the proxy's pending buffer or from the kernel's send
+// buffer. The engine used to refresh its idle clock only on reads, the
+// goroutine path to fail a write that outlived one absolute deadline.
+func TestSlowSteadyReaderIsNotIdle(t *testing.T) {
+	bothPaths(t, func(t *testing.T, gor bool) {
+		up := startServer(t, func(c net.Conn) {
+			big := bytes.Repeat([]byte("d"), 1<<20)
+			for range 16 {
+				if _, err := c.Write(big); err != nil {
+					return
+				}
+			}
+		})
+		cfg := egressConfig(t, up)
+		cfg.IdleTimeout = time.Second
+		cfg.goroutines = gor
+		p, _ := startProxy(t, cfg)
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10) })
+		}}
+		c, err := d.Dial("tcp", p.Addr("r").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		buf := make([]byte, 4<<10)
+		start := time.Now()
+		var got int
+		for time.Since(start) < 3*time.Second { // three idle timeouts
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, err := io.ReadFull(c, buf)
+			got += n
+			if err != nil {
+				t.Fatalf("read after %v (%d KiB): %v", time.Since(start).Round(time.Millisecond), got>>10, err)
+			}
+			if idle := metricValue(p.m.errors.WithLabelValues("r", reasonIdle)); idle != 0 {
+				t.Fatalf("cut as idle after %v although the client read 4 KiB every 40 ms (%d KiB so far)",
+					time.Since(start).Round(time.Millisecond), got>>10)
+			}
+			time.Sleep(40 * time.Millisecond)
+		}
+	})
+}
+
+// A client that stops reading is still cut once the buffers toward it are
+// full and have not moved for the idle timeout.
+func TestStoppedReaderIsCut(t *testing.T) {
+	bothPaths(t, func(t *testing.T, gor bool) {
+		up := startServer(t, func(c net.Conn) {
+			big := bytes.Repeat([]byte("d"), 1<<20)
+			for range 64 {
+				if _, err := c.Write(big); err != nil {
+					return
+				}
+			}
+		})
+		cfg := egressConfig(t, up)
+		cfg.IdleTimeout = 300 * time.Millisecond
+		cfg.goroutines = gor
+		p, _ := startProxy(t, cfg)
+		c := dialRoute(t, p, "r")
+		defer c.Close()
+		if _, err := io.ReadFull(c, make([]byte, 4<<10)); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		waitMetric(t, p.m.errors.WithLabelValues("r", reasonIdle), 1) // then it stops reading
+		if el := time.Since(start); el > 5*cfg.IdleTimeout {
+			t.Fatalf("a client that stopped reading was cut after %v (idle timeout %v)", el, cfg.IdleTimeout)
+		}
 	})
 }
