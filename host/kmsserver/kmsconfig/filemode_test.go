@@ -70,3 +70,47 @@ func TestLoadRefusesReadableSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSKeyModeChecked: the TLS private key is refused when group or
+// others can access it, at load and at a reload (SIGHUP), where the
+// previous pair stays in use.
+func TestTLSKeyModeChecked(t *testing.T) {
+	st, err := WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(st.TLSKeyPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(st.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Certificate()
+	var me *FileModeError
+	var ce *CertificateError
+	if !errors.As(err, &me) || !errors.Is(err, ErrFileMode) || !errors.As(err, &ce) || ce.File != st.TLSKeyPath {
+		t.Fatalf("tls.key at mode 0644: %v, want a CertificateError for the key with a FileModeError", err)
+	}
+	if want := "chmod 600 " + st.TLSKeyPath; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+
+	if err := os.Chmod(st.TLSKeyPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.GetCertificate(nil)
+	if err := os.Chmod(st.TLSKeyPath, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reload(); !errors.Is(err, ErrFileMode) {
+		t.Fatalf("Reload with tls.key at mode 0640: %v, want ErrFileMode", err)
+	}
+	if after, _ := c.GetCertificate(nil); after != before {
+		t.Fatal("the refused reload replaced the certificate")
+	}
+}

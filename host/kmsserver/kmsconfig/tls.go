@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"net"
 	"sync/atomic"
@@ -38,7 +39,8 @@ type Certificate struct {
 	cur               atomic.Pointer[tls.Certificate]
 }
 
-// LoadCertificate reads a PEM certificate (chain) and its private key.
+// LoadCertificate reads a PEM certificate (chain) and its private key,
+// refusing a key file that group or others can access ([*FileModeError]).
 func LoadCertificate(certFile, keyFile string) (*Certificate, error) {
 	c := &Certificate{certFile: certFile, keyFile: keyFile}
 	if err := c.Reload(); err != nil {
@@ -70,9 +72,36 @@ func (e *CertificateError) Unwrap() error { return e.Err }
 // Is reports whether target is [ErrConfig].
 func (e *CertificateError) Is(target error) bool { return target == ErrConfig }
 
+// FileModeError is a file holding a secret that group or others can
+// access. It matches [ErrFileMode].
+type FileModeError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+// Error says what to do.
+func (e *FileModeError) Error() string {
+	return fmt.Sprintf("accessible by group or others (mode %v); chmod 600 %s", e.Mode, e.Path)
+}
+
+// Is reports whether target is [ErrFileMode].
+func (e *FileModeError) Is(target error) bool { return target == ErrFileMode }
+
+// privateFile is a [boundedfile.ReadCheck] check that refuses, with a
+// [*FileModeError], a file that group or others can access.
+func privateFile(path string) func(fs.FileInfo) error {
+	return func(fi fs.FileInfo) error {
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			return &FileModeError{Path: path, Mode: m}
+		}
+		return nil
+	}
+}
+
 // Reload reads the files again, each bounded by [MaxFileSize] (a named
 // pipe or a huge file given by mistake is refused at once, see
-// internal/boundedfile); on error (a [*CertificateError]) the previous
+// internal/boundedfile), the key refused when group or others can access
+// it ([*FileModeError]); on error (a [*CertificateError]) the previous
 // pair stays in use.
 func (c *Certificate) Reload() error {
 	fail := func(file string, err error) error {
@@ -82,7 +111,7 @@ func (c *Certificate) Reload() error {
 	if err != nil {
 		return fail(c.certFile, err)
 	}
-	keyPEM, err := boundedfile.Read(c.keyFile, MaxFileSize)
+	keyPEM, err := boundedfile.ReadCheck(c.keyFile, MaxFileSize, privateFile(c.keyFile))
 	if err != nil {
 		return fail(c.keyFile, err)
 	}
