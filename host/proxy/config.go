@@ -198,9 +198,10 @@ type Route struct {
 type CredentialsConfig struct {
 	// Listen is the transport address the enclave connects to: vsock
 	// (vsock://any:PORT), or a unix socket (unix:///PATH) for local tests,
-	// created under the process's umask. TCP, loopback included, is a
-	// configuration error: the enclave reaches the parent over vsock
-	// only, so a TCP listener would serve every local process instead.
+	// mode 0600 whatever the umask (transport.UnixSocketMode). TCP,
+	// loopback included, is a configuration error: the enclave reaches
+	// the parent over vsock only, so a TCP listener would serve every
+	// local process instead.
 	Listen string `yaml:"listen"`
 	// Source is "imds" (the parent's instance role through IMDSv2), "file"
 	// (a JSON file with the same fields, re-read on refresh) or "env"
@@ -229,11 +230,11 @@ type CredentialsConfig struct {
 type ServiceConfig struct {
 	// Listen is the transport address the enclave connects to: vsock
 	// (vsock://any:PORT), or a unix socket (unix:///PATH) for local tests,
-	// created under the process's umask. TCP, loopback included, is a
-	// configuration error: the enclave reaches the parent over vsock
-	// only, so a TCP listener would serve every local process instead (on
-	// the logs route, writing lines to host-proxy's log in the enclave
-	// application's name).
+	// mode 0600 whatever the umask (transport.UnixSocketMode). TCP,
+	// loopback included, is a configuration error: the enclave reaches
+	// the parent over vsock only, so a TCP listener would serve every
+	// local process instead (on the logs route, writing lines to
+	// host-proxy's log in the enclave application's name).
 	Listen string `yaml:"listen"`
 	// AllowedCIDs admits only these vsock context IDs (enclaves). Required
 	// with a vsock listen address, and only there: any enclave on the
@@ -484,7 +485,7 @@ func validate(cfg *Config) (*compiled, error) {
 				// file or from IMDS too), and never the enclave.
 				add("credentials.listen", ErrInvalidConfig, "%s: a TCP listener serves the role's credentials to every local process, "+
 					"never to the enclave (it reaches the parent over vsock only); use vsock://any:PORT with allowed_cids for the enclave, "+
-					"or unix:///PATH for local tests (created under the umask; host-proxy.service sets UMask=0077)", c.credsL)
+					"or unix:///PATH for local tests (mode 0600: only host-proxy's user may connect)", c.credsL)
 			}
 			if len(cc.AllowedCIDs) > 0 && c.credsL.Network != transport.NetworkVsock {
 				add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", c.credsL)
@@ -536,7 +537,7 @@ func validate(cfg *Config) (*compiled, error) {
 			// such a process writes lines to host-proxy's log
 			// (journald) in the enclave application's name.
 			add(where+".listen", ErrInvalidConfig, "%s: %s (it reaches the parent over vsock only); use vsock://any:PORT with allowed_cids for the enclave, "+
-				"or unix:///PATH for local tests (created under the umask; host-proxy.service sets UMask=0077)", a, tcpRisk)
+				"or unix:///PATH for local tests (mode 0600: only host-proxy's user may connect)", a, tcpRisk)
 		}
 		if len(sc.AllowedCIDs) > 0 && a.Network != transport.NetworkVsock {
 			add(where, ErrInvalidConfig, "allowed_cids needs a vsock listen address, not %s", a)

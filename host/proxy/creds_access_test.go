@@ -91,7 +91,7 @@ func TestCredentialsListenRefusesTCP(t *testing.T) {
 	const want = "proxy: line 3: credentials.listen: tcp://127.0.0.1:0: a TCP listener serves the role's credentials " +
 		"to every local process, never to the enclave (it reaches the parent over vsock only); " +
 		"use vsock://any:PORT with allowed_cids for the enclave, or unix:///PATH for local tests " +
-		"(created under the umask; host-proxy.service sets UMask=0077)"
+		"(mode 0600: only host-proxy's user may connect)"
 	cfg, err := ParseConfig([]byte("credentials:\n  source: env\n  listen: tcp://127.0.0.1:0\n"))
 	if err != nil {
 		t.Fatal(err)

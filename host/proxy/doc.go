@@ -227,8 +227,8 @@
 // REMOTE_HOST REMOTE_PORT, like vsock-proxy, cannot restrict CIDs, so use
 // a routes: section to limit an egress route to its enclaves).
 //
-// The route listens on vsock, or on a unix socket for local tests (its
-// mode follows the umask: host-proxy.service sets UMask=0077). A TCP
+// The route listens on vsock, or on a unix socket for local tests (mode
+// 0600 whatever the umask: only host-proxy's user may connect). A TCP
 // address, loopback included, is a configuration error: the enclave
 // reaches the parent over vsock only, so a TCP listener would serve no
 // enclave but every process on the parent, of any user, one that cannot

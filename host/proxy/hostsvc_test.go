@@ -85,7 +85,7 @@ func TestLogsListenRefusesTCP(t *testing.T) {
 	const want = "proxy: line 2: logs.listen: tcp://127.0.0.1:0: a TCP listener takes log lines from every local process, " +
 		"of any user, as the enclave's, and never from the enclave (it reaches the parent over vsock only); " +
 		"use vsock://any:PORT with allowed_cids for the enclave, or unix:///PATH for local tests " +
-		"(created under the umask; host-proxy.service sets UMask=0077)"
+		"(mode 0600: only host-proxy's user may connect)"
 	cfg, err := ParseConfig([]byte("logs:\n  listen: tcp://127.0.0.1:0\n"))
 	if err != nil {
 		t.Fatal(err)

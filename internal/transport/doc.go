@@ -30,6 +30,11 @@
 // (*net.TCPConn, *net.UnixConn and *vsock.Conn all do), which proxies use to
 // propagate end-of-stream in one direction while the other keeps flowing.
 //
+// A unix socket [Listen] creates has mode [UnixSocketMode] (0600) whatever
+// the process's umask: only its user may connect. On Linux the file is
+// created with that mode; elsewhere it is chmod'ed right after bind(2),
+// and only a 0700 directory around it closes that short window.
+//
 // # Portability
 //
 // AF_VSOCK is implemented only on Linux (github.com/mdlayher/vsock); on other

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -210,18 +212,52 @@ func Dial(ctx context.Context, a Addr) (net.Conn, error) {
 }
 
 // Listen listens on a. For vsock addresses the CID is the local context ID
-// to bind ([CIDAny] for every one). A unix socket file is removed when the
+// to bind ([CIDAny] for every one). A unix socket file gets mode 0600
+// whatever the umask (see [UnixSocketMode]); it is removed when the
 // listener is closed; a stale file left by a crashed process makes Listen
 // fail with "address already in use".
 func Listen(a Addr) (net.Listener, error) {
 	switch a.Network {
-	case NetworkTCP, NetworkUnix:
+	case NetworkTCP:
 		return net.Listen(a.Network, a.Address)
+	case NetworkUnix:
+		return listenUnix(a.Address)
 	case NetworkVsock:
 		return listenVsock(a.CID, a.Port)
 	default:
 		return nil, fmt.Errorf("transport: listen %q: %w", a.String(), errUnknownNetwork(a))
 	}
+}
+
+// UnixSocketMode is the mode of the unix socket files [Listen] creates:
+// connecting to a unix socket needs write permission on its file, so only
+// the listener's user may connect. Under a permissive umask (002, 000) the
+// file would otherwise let the group, or every local user, connect (to
+// host-proxy's credentials route: take the role's credentials).
+//
+// On Linux the mode is set on the socket before bind(2), which creates
+// the file with it (less the umask's bits), so there is no moment at which
+// the file is more open. Elsewhere the file is created under the umask and
+// chmod'ed right after bind: a process could connect in that short window.
+// Placing the socket in a directory only its user can search (0700)
+// closes the window on every system, since connect(2) must reach the file
+// through the directory.
+const UnixSocketMode = 0o600
+
+func listenUnix(path string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: controlUnixMode}
+	ln, err := lc.Listen(context.Background(), NetworkUnix, path)
+	if err != nil {
+		return nil, err
+	}
+	// Windows' unix sockets have no such mode bits.
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(path, UnixSocketMode); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("transport: listen unix %s: %w", path, err)
+		}
+	}
+	return ln, nil
 }
 
 func errUnknownNetwork(a Addr) error {
