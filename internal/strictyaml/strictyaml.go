@@ -303,13 +303,27 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
+// showMax is the longest scalar a message quotes whole; of a longer one
+// it quotes the first showPrefix characters only.
+const (
+	showMax    = 16
+	showPrefix = 8
+)
+
 // show describes a node for a message: a scalar quoted, else its kind.
+// Configuration files hold secrets, and a value in the wrong place (a
+// database URL on the line of max_conns) is quoted in an error that goes
+// to logs: a connection string with a password is not quoted at all, and
+// a long value only by its start (a 40-character secret by 8).
 func show(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "…"
+		if hasPassword(v) {
+			return "a connection string with a password (not shown)"
+		}
+		if r := []rune(v); len(r) > showMax {
+			return fmt.Sprintf("%q… (%d characters)", string(r[:showPrefix]), len(r))
 		}
 		return fmt.Sprintf("%q", v)
 	case yaml.MappingNode:
@@ -318,6 +332,21 @@ func show(n *yaml.Node) string {
 		return "a list"
 	}
 	return "this value"
+}
+
+// hasPassword reports whether v looks like a connection string carrying
+// a password: a URL with user:password@, or password= settings.
+func hasPassword(v string) bool {
+	if strings.Contains(strings.ToLower(v), "password=") {
+		return true
+	}
+	_, rest, ok := strings.Cut(v, "://")
+	if !ok {
+		return false
+	}
+	auth, _, _ := strings.Cut(rest, "/")
+	userinfo, _, ok := strings.Cut(auth, "@")
+	return ok && strings.Contains(userinfo, ":")
 }
 
 func join(path, key string) string {

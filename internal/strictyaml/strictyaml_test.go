@@ -150,3 +150,34 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestTypeErrorsDoNotQuoteSecrets: a value in the wrong place (a database
+// URL on the line of a number, a secret pasted at the wrong key) is named
+// in an error that reaches logs: a connection string with a password is
+// not quoted, and a long value only by its first 8 characters.
+func TestTypeErrorsDoNotQuoteSecrets(t *testing.T) {
+	const awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	for _, tt := range []struct{ in, want, hidden string }{
+		{"max_connections: postgres://kms:hunter2@db:5432/kms\n",
+			`line 1: max_connections: want a whole number, not a connection string with a password (not shown)`, "hunter2"},
+		{"max_connections: \"host=db user=kms Password=hunter2\"\n",
+			`line 1: max_connections: want a whole number, not a connection string with a password (not shown)`, "hunter2"},
+		{"allow_debug: " + awsSecret + "\n",
+			`line 1: allow_debug: want true or false, not "wJalrXUt"… (40 characters)`, "nFEMI"},
+		{"max_connections: 0123456789abcdefX\n",
+			`line 1: max_connections: want a whole number, not "01234567"… (17 characters)`, "89abcdef"},
+		{"max_connections: 0123456789abcdef\n", // 16: quoted whole
+			`line 1: max_connections: want a whole number, not "0123456789abcdef"`, ""},
+		{"max_connections: postgres://kms@db:5432/kms\n", // no password: its start
+			`line 1: max_connections: want a whole number, not "postgres"… (26 characters)`, ""},
+	} {
+		var c config
+		err := Decode([]byte(tt.in), &c)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q: %v, want %s", tt.in, err, tt.want)
+		}
+		if tt.hidden != "" && err != nil && strings.Contains(err.Error(), tt.hidden) {
+			t.Errorf("%q: the error shows %q: %v", tt.in, tt.hidden, err)
+		}
+	}
+}
