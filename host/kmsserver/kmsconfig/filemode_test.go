@@ -114,3 +114,34 @@ func TestTLSKeyModeChecked(t *testing.T) {
 		t.Fatal("the refused reload replaced the certificate")
 	}
 }
+
+// TestRootKeyFileChecks: the root key file is judged by the file opened
+// (one fstat, no separate lookup of the path before): group or others
+// able to read it is ErrFileMode, a missing file ErrNoRootKey, and a
+// mode 0400 file (as systemd's LoadCredential= makes) is accepted.
+func TestRootKeyFileChecks(t *testing.T) {
+	st, err := WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(st.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o604, 0o640, 0o644} {
+		os.Chmod(st.RootKeyPath, mode)
+		_, err := f.RootKey()
+		if !errors.Is(err, ErrFileMode) || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "root_key_file") ||
+			!strings.Contains(err.Error(), st.RootKeyPath+" is accessible by group or others") {
+			t.Fatalf("root key at mode %v: %v, want ErrFileMode naming the file", mode, err)
+		}
+	}
+	os.Chmod(st.RootKeyPath, 0o400)
+	if k, err := f.RootKey(); err != nil || len(k) != 32 {
+		t.Fatalf("root key at mode 0400: %v", err)
+	}
+	os.Remove(st.RootKeyPath)
+	if _, err := f.RootKey(); !errors.Is(err, ErrNoRootKey) {
+		t.Fatalf("root key missing: %v, want ErrNoRootKey", err)
+	}
+}

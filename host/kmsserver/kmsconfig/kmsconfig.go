@@ -391,20 +391,21 @@ func (f *File) RootKey() ([]byte, error) {
 		return nil, f.errorf("root_key_env", "set root_key_file or root_key_env, not both")
 	case f.RootKeyFile != "":
 		p := f.path(f.RootKeyFile)
-		fi, err := os.Stat(p)
+		// The mode is that of the file opened and read (fstat), not of a
+		// lookup of p before it, which a swap could pass.
+		b, err := boundedfile.ReadCheck(p, MaxFileSize, func(fi fs.FileInfo) error {
+			if m := fi.Mode().Perm(); m&0o077 != 0 {
+				return f.wrapf("root_key_file", ErrFileMode, "%s is accessible by group or others (mode %v); chmod 600 it", p, m)
+			}
+			return nil
+		})
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, f.wrapf("root_key_file", ErrNoRootKey, "%s: root key file not found", p)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			return nil, f.errorf("root_key_file", "%s is accessible by group or others (mode %v); chmod 600 it", p, fi.Mode().Perm())
-		}
-		b, err := boundedfile.Read(p, MaxFileSize)
-		if err != nil {
-			return nil, err
-		}
+		defer clear(b)
 		src, text, srcKey = p, string(b), "root_key_file"
 	case f.RootKeyEnv != "":
 		src, text = "$"+f.RootKeyEnv, os.Getenv(f.RootKeyEnv)
