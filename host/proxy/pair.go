@@ -90,9 +90,9 @@ func (p *Proxy) pipe(cn *conn, up net.Conn) {
 		}
 		pd.source = newSource(pd.src)
 		pd.sink = newSink(pd.dst)
-		if rs, ok := pd.sink.(*rawSink); ok && pr.ps.idle > 0 {
+		if es, ok := pd.sink.(extendSink); ok && pr.ps.idle > 0 {
 			pd.extends = true
-			rs.extend = func(moved bool) bool { return pr.extend(pd, moved) }
+			es.setExtend(func(moved bool) bool { return pr.extend(pd, moved) })
 		}
 		pd.rc = sourceRawConn(pd.source)
 	}
@@ -218,6 +218,12 @@ func (pr *pair) direction(d int) error {
 			return errParked
 		}
 	}
+}
+
+// extendSink is a sink whose blocked write asks extend before it fails at
+// its deadline (rawSink, on Linux).
+type extendSink interface {
+	setExtend(func(moved bool) bool)
 }
 
 // writeChecks is how many times per idle timeout a blocked write of a

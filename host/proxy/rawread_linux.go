@@ -162,6 +162,8 @@ func (s *rawSink) write(fd uintptr) bool {
 	return true
 }
 
+func (s *rawSink) setExtend(f func(moved bool) bool) { s.extend = f }
+
 func (s *rawSink) Write(b []byte) (int, error) {
 	s.b, s.n, s.err = b, 0, nil
 	var err error
