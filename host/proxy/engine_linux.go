@@ -1572,6 +1572,10 @@ func (w *worker) pumpSplice(c *econn, d int) {
 			}
 		}
 		if !src.rd {
+			// Nothing to read until the next edge, and the pipe is
+			// empty: it goes back, as after EAGAIN below.
+			w.putPipe(dir.pipe, true)
+			dir.pipe, dir.leave = nil, false
 			return
 		}
 		n, err := sysSplice(src.fd, dir.pipe.w, dir.pipe.size)
@@ -1700,7 +1704,7 @@ func (w *worker) pumpDir(c *econn, d int) {
 			m = 0
 		}
 		c.count(d, m)
-		if n >= spliceAfter && c.splice && m == n {
+		if n >= spliceAfter && c.splice && m == n && src.rd {
 			// Streaming: the next reads go through a pipe.
 			if dir.pipe = w.getPipe(); dir.pipe != nil {
 				w.pumpSplice(c, d)
