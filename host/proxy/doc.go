@@ -177,7 +177,11 @@
 // complete message; bytes still queued toward a peer are discarded then.
 // The half-close grace running out is no error: the destination had
 // finished and everything was relayed, so the client gets a FIN. (The
-// goroutine path does the same with SetLinger(0).) Deadlines are checked by each worker every eighth of the
+// goroutine path does the same with SetLinger(0).) TCP urgent data
+// (MSG_OOB) is relayed inline, as an ordinary byte in its place in the
+// stream: the proxy's TCP sockets set SO_OOBINLINE (one setsockopt each;
+// without it read(2) skips the byte); its urgency is lost on the way, as
+// through any relay that reads the stream. Deadlines are checked by each worker every eighth of the
 // shortest idle, connect or half-close timeout (10 ms to 1 s): a
 // connection with no traffic either way for the idle timeout, or whose
 // pending bytes have not moved for that long (a peer that stopped

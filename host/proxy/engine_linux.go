@@ -935,6 +935,10 @@ func (w *worker) newConn(r *route, fd int, sa unix.Sockaddr) {
 	c.conn = conn{p: p, r: r, start: w.now, peer: c}
 	c.side[kindClient].fd, c.side[kindUpstream].fd = fd, -1
 	c.deadline = w.now.Add(r.connectTimeout)
+	switch sa.(type) {
+	case *unix.SockaddrInet4, *unix.SockaddrInet6:
+		_ = sysSetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1) // see urgentInline
+	}
 	r.mConns.Inc()
 	r.mActive.Inc()
 	w.insert(c)
@@ -1213,6 +1217,7 @@ func (w *worker) connectNext(c *econn) {
 		}
 		if tcp {
 			_ = sysSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+			_ = sysSetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_OOBINLINE, 1) // see urgentInline
 		}
 		err = sysConnect(fd, sa)
 		switch err {

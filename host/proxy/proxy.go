@@ -616,6 +616,7 @@ func (cn *conn) fail(reason string, msg string, args ...any) {
 // [parker] and [rawSource]).
 func (p *Proxy) handle(r *route, c net.Conn) {
 	cn := &conn{p: p, r: r, c: c, peer: c, start: time.Now()}
+	urgentInline(c)
 	r.mConns.Inc()
 	r.mActive.Inc()
 	ok := true
@@ -740,6 +741,7 @@ func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (ne
 		if err != nil {
 			return nil, reasonDial, err
 		}
+		urgentInline(c)
 		return c, "", nil
 	}
 	var addrs []netip.Addr
@@ -765,6 +767,7 @@ func (p *Proxy) dial(ctx context.Context, r *route, log func() *slog.Logger) (ne
 		// is known, a bind(2) more per connection).
 		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(a, uint16(r.destPort)).String())
 		if err == nil {
+			urgentInline(c)
 			return c, "", nil
 		}
 		errs = append(errs, err)

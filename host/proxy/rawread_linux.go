@@ -5,9 +5,12 @@ package proxy
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawSource reads a socket through its syscall.RawConn: the read(2) runs
@@ -182,4 +185,18 @@ func (s *rawSink) Write(b []byte) (int, error) {
 		return n, os.NewSyscallError("write", s.err)
 	}
 	return n, nil
+}
+
+// urgentInline sets SO_OOBINLINE on a TCP connection, so that a byte its
+// peer sends as urgent data (MSG_OOB) stays in the stream the proxy reads
+// and is relayed, as an ordinary byte, in its place; without it read(2)
+// skips the byte. One setsockopt per socket; other sockets are left alone.
+func urgentInline(c any) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if rc, err := tc.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = sysSetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1) })
+	}
 }

@@ -18,3 +18,6 @@ func sourceRawConn(bufSource) syscall.RawConn { return nil }
 
 // newSink is dst itself outside Linux.
 func newSink(dst io.Writer) io.Writer { return dst }
+
+// urgentInline is Linux only; elsewhere TCP urgent data is not relayed.
+func urgentInline(any) {}

@@ -201,3 +201,42 @@ func TestStoppedReaderIsCut(t *testing.T) {
 		}
 	})
 }
+
+// A byte the client sends as TCP urgent data (MSG_OOB) is relayed in its
+// place in the stream, as an ordinary byte (SO_OOBINLINE on the proxy's
+// TCP sockets): without it read(2) skipped the byte and the destination
+// got the stream without it.
+func TestUrgentByteRelayedInline(t *testing.T) {
+	bothPaths(t, func(t *testing.T, gor bool) {
+		for _, lead := range []int{3, 256 << 10} { // a short stream, and one that streams (splice on the engine)
+			up := startServer(t, echo)
+			cfg := egressConfig(t, up)
+			cfg.goroutines = gor
+			p, _ := startProxy(t, cfg)
+			c := dialRoute(t, p, "r")
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			head := bytes.Repeat([]byte("a"), lead)
+			want := string(head) + "Xdef"
+			got := make(chan []byte, 1)
+			go func() { b, _ := io.ReadAll(c); got <- b }()
+			if _, err := c.Write(head); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			rc, _ := c.(*net.TCPConn).SyscallConn()
+			var serr error
+			_ = rc.Control(func(fd uintptr) { serr = unix.Sendto(int(fd), []byte("X"), unix.MSG_OOB, nil) })
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			time.Sleep(50 * time.Millisecond)
+			_, _ = c.Write([]byte("def"))
+			_ = c.(*net.TCPConn).CloseWrite()
+			if b := <-got; string(b) != want {
+				t.Fatalf("sent %d bytes, X (MSG_OOB), def: %d bytes came back, ending %q, want ending %q",
+					lead, len(b), b[max(0, len(b)-8):], want[max(0, len(want)-8):])
+			}
+		}
+	})
+}
