@@ -37,7 +37,7 @@
 //
 // # Limits
 //
-// RSA keys of 2048 to 4096 bits with an odd exponent of at least 65537
+// RSA keys of 2048 to 4096 bits with an odd exponent of 65537 to 2^31-1
 // (KMS itself requires RSA-2048 in the document). [Seal] takes up to
 // [MaxPlaintextSize] (4096) bytes of plaintext, which covers every KMS
 // recipient payload and keeps the envelope under the 6144 bytes KMS allows

@@ -11,7 +11,7 @@ import (
 // Error classes, matched with errors.Is. Typed errors carry the details.
 var (
 	// ErrUnsupportedKey: the key is not RSA, or not 2048 to 4096 bits, or has
-	// an exponent below 65537 or even; see [KeyError].
+	// an exponent below 65537, above 2^31-1 or even; see [KeyError].
 	ErrUnsupportedKey = errors.New("recipient: unsupported key")
 
 	// ErrMalformed: the envelope is not a CMS EnvelopedData this package

@@ -72,10 +72,10 @@ func FuzzOpen(f *testing.F) {
 
 // FuzzParsePublicKey: the key check a key service runs on the public_key
 // of an attestation document, which the enclave chooses. ParsePublicKey
-// must never panic, must fail only with ErrUnsupportedKey, and must accept
+// must never panic, must fail only with ErrUnsupportedKey, must accept
 // exactly what crypto/x509 reads as an RSA key that checkKey accepts, as
 // the same key (the direct DER path may not widen or change what x509
-// accepts). Seeded with the public_key of every document in testvectors/
+// accepts), and must accept exactly the keys Seal encrypts to. Seeded with the public_key of every document in testvectors/
 // and the shared attestation vectors, and with keys of each kind.
 func FuzzParsePublicKey(f *testing.F) {
 	for _, bits := range []int{2048, 4096} {
@@ -85,11 +85,13 @@ func FuzzParsePublicKey(f *testing.F) {
 		}
 		f.Add(spki)
 	}
-	weak, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: testKey(f, 2048).N, E: 3})
-	if err != nil {
-		f.Fatal(err)
+	for _, e := range []int{3, 1<<31 - 1, 1<<32 + 1} {
+		k, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: testKey(f, 2048).N, E: e})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(k)
 	}
-	f.Add(weak)
 	ec, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		f.Fatal(err)
@@ -126,6 +128,10 @@ func FuzzParsePublicKey(f *testing.F) {
 		k, xerr := x509.ParsePKIXPublicKey(der)
 		xpub, isRSA := k.(*rsa.PublicKey)
 		want := xerr == nil && isRSA && checkKey(xpub) == nil
+		if _, serr := Seal(der, []byte{1}, nil); (serr == nil) != (err == nil) ||
+			serr != nil && !errors.Is(serr, ErrUnsupportedKey) {
+			t.Fatalf("ParsePublicKey %v, Seal %v for %x", err, serr, der)
+		}
 		if err != nil {
 			if pub != nil {
 				t.Fatalf("key returned with error %v", err)

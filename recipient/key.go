@@ -97,7 +97,7 @@ func SubjectKeyID(spkiDER []byte) []byte {
 
 // ParsePublicKey parses a DER SubjectPublicKeyInfo and applies exactly the
 // checks [Seal] applies to its key: RSA of 2048 to 4096 bits, odd modulus,
-// odd exponent of at least 65537. A service can call it while validating a
+// odd exponent of 65537 to 2^31-1. A service can call it while validating a
 // request, so that a key Seal would refuse is reported as the caller's
 // error before any work is done. Errors match [ErrUnsupportedKey]; no key
 // is returned beside an error.
@@ -163,8 +163,12 @@ func typeName(k any) string {
 	return fmt.Sprintf("%T", k)
 }
 
-// checkKey accepts RSA keys of 2048 to 4096 bits with an odd exponent of at
-// least 65537 and an odd modulus.
+// maxExponent is the largest RSA public exponent crypto/rsa encrypts to.
+const maxExponent = 1<<31 - 1
+
+// checkKey accepts RSA keys of 2048 to 4096 bits with an odd modulus and an
+// odd exponent of 65537 to 2^31-1 (crypto/x509 reads exponents up to
+// 2^63-1, but crypto/rsa encrypts to none above 2^31-1).
 func checkKey(pub *rsa.PublicKey) error {
 	if pub == nil || pub.N == nil {
 		return &KeyError{Reason: "no key"}
@@ -177,8 +181,8 @@ func checkKey(pub *rsa.PublicKey) error {
 	if pub.N.Bit(0) == 0 {
 		return &KeyError{Bits: bits, Reason: "even RSA modulus"}
 	}
-	if pub.E < 65537 || pub.E&1 == 0 {
-		return &KeyError{Bits: bits, Reason: "RSA exponent " + strconv.Itoa(pub.E) + ": want an odd exponent of at least 65537"}
+	if pub.E < 65537 || pub.E > maxExponent || pub.E&1 == 0 {
+		return &KeyError{Bits: bits, Reason: "RSA exponent " + strconv.Itoa(pub.E) + ": want an odd exponent of 65537 to 2^31-1"}
 	}
 	return nil
 }

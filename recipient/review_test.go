@@ -21,12 +21,19 @@ func TestParsePublicKeyMatchesSeal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// crypto/x509 reads exponents up to 2^63-1; crypto/rsa encrypts only
+	// to exponents up to 2^31-1.
+	huge, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: priv.N, E: 1<<32 + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		der []byte
 		ok  bool
 	}{
 		"rsa-2048": {good, true},
 		"e=3":      {weak, false},
+		"e=2^32+1": {huge, false},
 		"garbage":  {[]byte{0x30, 0x00}, false},
 	} {
 		pub, perr := ParsePublicKey(tc.der)
@@ -34,8 +41,8 @@ func TestParsePublicKeyMatchesSeal(t *testing.T) {
 		if tc.ok != (perr == nil) || (perr == nil) != (serr == nil) {
 			t.Errorf("%s: ParsePublicKey %v, Seal %v, want ok=%v", name, perr, serr, tc.ok)
 		}
-		if !tc.ok && !errors.Is(perr, ErrUnsupportedKey) {
-			t.Errorf("%s: %v does not match ErrUnsupportedKey", name, perr)
+		if !tc.ok && (!errors.Is(perr, ErrUnsupportedKey) || !errors.Is(serr, ErrUnsupportedKey)) {
+			t.Errorf("%s: ParsePublicKey %v, Seal %v: want both to match ErrUnsupportedKey", name, perr, serr)
 		}
 		if !tc.ok && pub != nil {
 			t.Errorf("%s: a key returned beside %v", name, perr)

@@ -73,8 +73,8 @@ var (
 //   - encryptedContent: constructed [0] with one OCTET STRING holding the
 //     AES-256-CBC encryption of plaintext with PKCS #7 padding.
 //
-// The key must be RSA, 2048 to 4096 bits, with an odd exponent of at least
-// 65537; anything else is a [KeyError] matching [ErrUnsupportedKey].
+// The key must be RSA, 2048 to 4096 bits, with an odd exponent of 65537 to
+// 2^31-1; anything else is a [KeyError] matching [ErrUnsupportedKey].
 // plaintext may be at most [MaxPlaintextSize] bytes ([ErrTooLarge]).
 //
 // Each call draws a fresh 32-byte content-encryption key and 16-byte IV
