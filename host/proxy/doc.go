@@ -160,13 +160,16 @@
 // most one buffer per direction, and the kernel's socket buffers). A
 // direction between TCP or unix sockets whose read returns 64 KiB or more
 // is streaming: its next bytes move through a pipe with splice(2), never
-// through the worker's memory, until a splice moves less than 16 KiB or
-// finds the source drained (the empty pipe goes back to the pool then);
-// the pipe holding bytes the destination has not taken stops the reads
-// the same way. Pipes (256 KiB, at most 64 per worker, else the direction
-// keeps reading and writing) are pooled. AF_VSOCK cannot splice(2): vsock
-// directions always read and write. An idle connection holds no buffer,
-// no pipe and no goroutine: its two sockets and about 600 bytes of state.
+// through the worker's memory, until a splice moves less than 16 KiB (the
+// empty pipe goes back to the pool then); the pipe holding bytes the
+// destination has not taken stops the reads the same way. A stream that
+// drains its source keeps its empty pipe for the next burst, and gives it
+// back once it has moved nothing for a sweep period (at most 1 s, less
+// with shorter timeouts). Pipes (256 KiB, at most 64 per worker, else the
+// direction keeps reading and writing) are pooled. AF_VSOCK cannot
+// splice(2): vsock directions always read and write. An idle connection
+// holds no buffer, no pipe (within two sweep periods of its last bytes)
+// and no goroutine: its two sockets and about 600 bytes of state.
 // A direction reads at most 16 times per wake-up before the worker turns
 // to other connections. End-of-stream is
 // propagated as a half-close (shutdown SHUT_WR) in each direction

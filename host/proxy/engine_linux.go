@@ -1375,6 +1375,7 @@ func (w *worker) sweep() {
 			}
 		case stOpen:
 			c.flush()
+			w.returnQuietPipes(c)
 			if !c.graceUntil.IsZero() && !now.Before(c.graceUntil) && !c.dirs[dirIn].done {
 				c.dirs[dirIn].err = errGrace
 				w.end(c, net.ErrClosed)
@@ -1419,6 +1420,29 @@ func (w *worker) sweep() {
 			case quiet >= idle/8 && !c.outqAt.After(from):
 				w.sendQueuesMoved(c) // the sample the cut compares with
 			}
+		}
+	}
+}
+
+// returnQuietPipes gives back the empty pipe of each of c's directions
+// that has moved nothing through it for a sweep period: a connection that
+// streamed and went quiet holds no pipe (and none of its worker's
+// maxPipes) for longer than two sweep periods, while a stream keeps its
+// pipe between bursts and splices each at once, with no copying read to
+// find out that it is streaming again.
+func (w *worker) returnQuietPipes(c *econn) {
+	for d := range c.dirs {
+		dir := &c.dirs[d]
+		if dir.pipe == nil || dir.inPipe > 0 || dir.shutAfter {
+			continue
+		}
+		last := c.lastActive
+		if dir.stall.After(last) {
+			last = dir.stall
+		}
+		if w.now.Sub(last) >= w.e.sweep {
+			w.putPipe(dir.pipe, true)
+			dir.pipe, dir.leave = nil, false
 		}
 	}
 }
@@ -1577,28 +1601,32 @@ func (w *worker) pumpSplice(c *econn, d int) {
 			}
 		}
 		if !src.rd {
-			// Nothing to read until the next edge, and the pipe is
-			// empty: it goes back, as after EAGAIN below.
-			w.putPipe(dir.pipe, true)
-			dir.pipe, dir.leave = nil, false
+			// Nothing to read until the next edge. The empty pipe is
+			// kept for it (a stream's next burst splices at once); sweep
+			// gives it back once the direction has been quiet for a
+			// sweep period, so a connection gone quiet holds no pipe.
 			return
 		}
 		n, err := sysSplice(src.fd, dir.pipe.w, dir.pipe.size)
 		switch {
 		case err == unix.EAGAIN:
-			// The source is drained and the pipe empty: give it back,
-			// so that a connection gone quiet holds no pipe. The next
-			// read of 64 KiB or more takes one from the pool again.
-			src.rd = false
-			w.putPipe(dir.pipe, true)
-			dir.pipe, dir.leave = nil, false
+			src.rd = false // the pipe is kept, as above
 			return
 		case err != nil:
 			dir.err = os.NewSyscallError("splice", err)
 			w.end(c, net.ErrClosed)
 			return
 		case n == 0:
-			w.dirEnded(c, d)
+			// The end of the stream, or TCP urgent data: splice(2)
+			// stops at the urgent mark and returns 0 there as at the
+			// end. read(2) tells them apart (SO_OOBINLINE: the byte
+			// comes inline), so the next pass reads without the pipe.
+			w.putPipe(dir.pipe, true)
+			dir.pipe, dir.leave = nil, false
+			if !c.posted {
+				c.posted = true
+				w.ready = append(w.ready, c)
+			}
 			return
 		}
 		c.lastActive = w.now
@@ -1709,7 +1737,7 @@ func (w *worker) pumpDir(c *econn, d int) {
 			m = 0
 		}
 		c.count(d, m)
-		if n >= spliceAfter && c.splice && m == n && src.rd {
+		if n >= spliceAfter && c.splice && m == n {
 			// Streaming: the next reads go through a pipe.
 			if dir.pipe = w.getPipe(); dir.pipe != nil {
 				w.pumpSplice(c, d)

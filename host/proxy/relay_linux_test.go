@@ -38,8 +38,9 @@ func heldPipes(p *Proxy) int {
 
 // A TCP↔TCP direction that streamed (reads of 64 KiB or more, so through
 // a splice pipe) and then went quiet returns its pipe to the worker's
-// pool: an idle connection holds no pipe (two descriptors of the worker's
-// 64). It used to keep it for as long as it stayed quiet.
+// pool within two sweep periods: an idle connection holds no pipe (two
+// descriptors of the worker's 64). It used to keep it for as long as it
+// stayed quiet.
 func TestIdleConnectionHoldsNoPipe(t *testing.T) {
 	up := startServer(t, echo)
 	p, _ := startProxy(t, egressConfig(t, up))
@@ -61,9 +62,15 @@ func TestIdleConnectionHoldsNoPipe(t *testing.T) {
 	if spliced == 0 {
 		t.Fatal("nothing went through a pipe: the test shows nothing")
 	}
-	time.Sleep(100 * time.Millisecond) // idle now
-	if held := heldPipes(p); held > 0 {
-		t.Fatalf("%d idle connections hold %d splice pipes (%d descriptors)", conns, held, 2*held)
+	// Idle now: the pipes go back within two sweep periods.
+	sweep := p.eng.sweep
+	deadline := time.Now().Add(2*sweep + time.Second)
+	held := heldPipes(p)
+	for ; held > 0 && time.Now().Before(deadline); held = heldPipes(p) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if held > 0 {
+		t.Fatalf("%d idle connections hold %d splice pipes (%d descriptors) %v after they went quiet (sweep period %v)", conns, held, 2*held, 2*sweep+time.Second, sweep)
 	}
 	// The connections still stream afterwards.
 	c := dialRoute(t, p, "r")
