@@ -11,8 +11,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -165,4 +167,47 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestSweepsWaitForTheAuditLog: while the audit log cannot be written, the
+// deletion sweep destroys nothing (a destruction cannot be undone, so it
+// happens only when it can be recorded) and counts result
+// "audit_unwritable"; once a line is written again, the next sweep
+// destroys the key and records it.
+func TestSweepsWaitForTheAuditLog(t *testing.T) {
+	sink := &diskSink{}
+	var now atomic.Pointer[time.Time]
+	set := func(t time.Time) { now.Store(&t) }
+	set(time.Now())
+	env := newEnv(t, func(c *Config) {
+		c.AuditLog = sink
+		c.Clock = func() time.Time { return *now.Load() }
+	})
+	ctx := context.Background()
+	id := env.createKey(t)
+	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	sink.set(true, 0) // the disk fills up
+	_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
+	wantCode(t, err, CodeInternal)
+	set(time.Now().Add(8 * 24 * time.Hour)) // due
+	if n := env.srv.sweepDeletions(ctx); n != 0 {
+		t.Fatalf("the sweep destroyed %d keys with the audit log unwritable: no record of the destruction", n)
+	}
+	if v := metricValue(t, env.srv, "kms_key_deletions_total", resultAuditUnwritable); v != 1 {
+		t.Fatalf(`kms_key_deletions_total{result="audit_unwritable"} = %v, want 1`, v)
+	}
+	sink.set(false, 0) // space freed; a request writes a line again
+	set(time.Now())
+	if _, err := env.client.ListKeys(ctx, &awskms.ListKeysInput{}); err != nil {
+		t.Fatal(err)
+	}
+	set(time.Now().Add(8 * 24 * time.Hour))
+	if n := env.srv.sweepDeletions(ctx); n != 1 {
+		t.Fatalf("the sweep destroyed %d keys once the audit log was writable, want 1", n)
+	}
+	if !strings.Contains(sink.String(), `"operation":"DeleteKey","principal":"kms-server"`) {
+		t.Fatalf("no DeleteKey line for the destruction: %q", sink.String())
+	}
 }

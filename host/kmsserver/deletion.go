@@ -46,7 +46,8 @@ func (s *Server) deletionLoop(ctx context.Context) {
 // scheduled through the server is carried out) and must still be pending
 // deletion and due, so a CancelKeyDeletion that committed after the listing
 // keeps the key. Due is judged by this replica's clock, and nothing is
-// destroyed while that clock disagrees with the store's (sweepclock.go).
+// destroyed while that clock disagrees with the store's, or while the
+// audit log cannot be written (sweepclock.go).
 // It returns how many keys it destroyed.
 func (s *Server) sweepDeletions(ctx context.Context) int {
 	now := s.cfg.Clock()
@@ -61,7 +62,8 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 	s.forgetAbsentKeys(keys)
 	// Keys another replica destroyed leave memory whatever this clock
 	// says; destroying waits for the clocks to agree.
-	if !s.sweepClockAgrees(ctx, now, "key deletion", s.metrics.deletions) {
+	if !s.sweepClockAgrees(ctx, now, "key deletion", s.metrics.deletions) ||
+		!s.sweepAuditWritable("key deletion", s.metrics.deletions) {
 		return 0
 	}
 	n := 0
@@ -122,8 +124,13 @@ func (s *Server) sweepDeletions(ctx context.Context) int {
 		s.metrics.deletions.WithLabelValues("destroyed").Inc()
 		s.cfg.Logger.Info("key deleted: its deletion date has passed", "key", arn, "deletion_date", k.DeletionDate)
 		// As CloudTrail records KMS's own DeleteKey event.
-		s.audit.write(&auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: s.newRequestID(),
-			Operation: "DeleteKey", Principal: "kms-server", KeyARN: arn, Decision: "allow"})
+		if err := s.audit.write(&auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: s.newRequestID(),
+			Operation: "DeleteKey", Principal: "kms-server", KeyARN: arn, Decision: "allow"}); err != nil {
+			// The log broke during this sweep: the destruction is in
+			// this log line at least, and the sweep stops.
+			s.cfg.Logger.Error("key deleted, but its audit line could not be written", "key", arn, "error", err)
+			return n + 1
+		}
 		n++
 	}
 	return n

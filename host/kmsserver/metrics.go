@@ -12,9 +12,9 @@ type metrics struct {
 	reg       *prometheus.Registry
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
-	deletions *prometheus.CounterVec // by result: destroyed, failed, clock_skew
+	deletions *prometheus.CounterVec // by result: destroyed, failed, clock_skew, audit_unwritable
 	rollbacks prometheus.Counter     // key records refused as older than one verified (rollback.go)
-	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed, clock_skew
+	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed, clock_skew, audit_unwritable
 	// usageFlushFailures counts key-usage writes that failed (retried at
 	// the next flush).
 	usageFlushFailures prometheus.Counter
@@ -56,14 +56,14 @@ func newMetrics() *metrics {
 	}
 	m.deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kms_key_deletions_total",
-		Help: "Keys whose deletion date passed, by result: destroyed (record and aliases removed from the store), failed (retried at the next sweep), or clock_skew (a sweep skipped: this replica's clock disagrees with the key store's).",
+		Help: "Keys whose deletion date passed, by result: destroyed (record and aliases removed from the store), failed (retried at the next sweep), clock_skew (a sweep skipped: this replica's clock disagrees with the key store's), or audit_unwritable (a sweep skipped: the audit log cannot be written).",
 	}, []string{"result"})
 	m.deletions.WithLabelValues("destroyed")
 	m.deletions.WithLabelValues("failed")
 	m.deletions.WithLabelValues(resultClockSkew)
 	m.rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kms_key_rotations_total",
-		Help: "Automatic key rotations, by result: rotated, failed (retried at the next sweep), or clock_skew (a sweep skipped: this replica's clock disagrees with the key store's).",
+		Help: "Automatic key rotations, by result: rotated, failed (retried at the next sweep), clock_skew (a sweep skipped: this replica's clock disagrees with the key store's), or audit_unwritable (a sweep skipped: the audit log cannot be written).",
 	}, []string{"result"})
 	m.rotations.WithLabelValues("rotated")
 	m.rotations.WithLabelValues("failed")

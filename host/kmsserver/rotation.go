@@ -160,10 +160,12 @@ var errNotDue = errors.New("kmsserver: rotation not due")
 // retried at the next sweep. Replicas sharing a database may sweep at the
 // same time: the due date is checked again inside the update (SELECT … FOR
 // UPDATE in PostgreSQL), so a key rotates once. Nothing rotates while now
-// disagrees with the store's clock (sweepclock.go). It returns how many
+// disagrees with the store's clock or the audit log cannot be written
+// (sweepclock.go). It returns how many
 // keys it rotated.
 func (s *Server) sweepRotations(ctx context.Context, now time.Time) int {
-	if !s.sweepClockAgrees(ctx, now, "key rotation", s.metrics.rotations) {
+	if !s.sweepClockAgrees(ctx, now, "key rotation", s.metrics.rotations) ||
+		!s.sweepAuditWritable("key rotation", s.metrics.rotations) {
 		return 0
 	}
 	keys, err := s.store.ListKeys(ctx)
@@ -202,8 +204,11 @@ func (s *Server) sweepRotations(ctx context.Context, now time.Time) int {
 		}
 		s.metrics.rotations.WithLabelValues("rotated").Inc()
 		s.cfg.Logger.Info("key rotated automatically", "key", arn, "material", nk.MaterialID, "next_rotation", nk.NextRotationDate)
-		s.audit.write(&auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: s.newRequestID(),
-			Operation: "RotateKey", Principal: "kms-server", KeyARN: arn, Decision: "allow"})
+		if err := s.audit.write(&auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: s.newRequestID(),
+			Operation: "RotateKey", Principal: "kms-server", KeyARN: arn, Decision: "allow"}); err != nil {
+			s.cfg.Logger.Error("key rotated, but its audit line could not be written", "key", arn, "error", err)
+			return n + 1 // the log broke during this sweep: it stops
+		}
 		n++
 	}
 	return n

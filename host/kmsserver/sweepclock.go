@@ -26,6 +26,10 @@ import (
 // replica's clock disagrees with the store's.
 const resultClockSkew = "clock_skew"
 
+// resultAuditUnwritable is the result label of a sweep skipped because the
+// audit log cannot be written.
+const resultAuditUnwritable = "audit_unwritable"
+
 // sweepClockAgrees reports whether now, the time the sweep named sweep
 // judges due dates by, is within MaxClockSkew of the store's clock, when
 // the store has one. When it is not, or the store's clock cannot be read,
@@ -56,4 +60,19 @@ func (s *Server) sweepClockAgrees(ctx context.Context, now time.Time, sweep stri
 		return false
 	}
 	return true
+}
+
+// sweepAuditWritable reports whether the audit log can be written (its
+// last line was). When it cannot, the sweep named sweep does nothing: it
+// logs, counts result "audit_unwritable" in counter and returns false. A
+// destroyed key or a rotated one changes the keys for good, so it happens
+// only when the change can be recorded, as a request's answer is sent only
+// once its audit line is written.
+func (s *Server) sweepAuditWritable(sweep string, counter *prometheus.CounterVec) bool {
+	if !s.audit.failed.Load() {
+		return true
+	}
+	s.cfg.Logger.Error(sweep + " sweep skipped: the audit log cannot be written; it runs again once an audit line is written (free space, or fix the audit_log file)")
+	counter.WithLabelValues(resultAuditUnwritable).Inc()
+	return false
 }
