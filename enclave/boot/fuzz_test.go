@@ -5,6 +5,7 @@ package boot
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -49,4 +50,53 @@ func FuzzLineWriter(f *testing.F) {
 			t.Fatalf("records %q from input %q", lines, in)
 		}
 	})
+}
+
+// TestLineWriterSplitsRuneAcrossWrites: a write that ends exactly MaxLine
+// bytes into a line, in the middle of a multi-byte character, keeps the
+// character whole (the fuzz input 19d3ffc9dc88d31e: 16 bytes of "€€€€€€",
+// then the rest). It was queued as five "€" and one lone byte, which Record
+// turned into U+FFFD: an 18-byte record over MaxLine 16 and a mangled line.
+func TestLineWriterSplitsRuneAcrossWrites(t *testing.T) {
+	fw, err := NewLogForwarder(&LogForwarderConfig{Addr: "tcp://127.0.0.1:1", Queue: 16, MaxLine: 16, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fw.Writer("stdout")
+	in := []byte(strings.Repeat("€", 6) + "\n")
+	_, _ = w.Write(in[:16])
+	_, _ = w.Write(in[16:])
+	var lines []string
+	for len(fw.queue) > 0 {
+		lines = append(lines, (<-fw.queue).Line)
+	}
+	if want := []string{strings.Repeat("€", 5), "€"}; !slices.Equal(lines, want) {
+		t.Fatalf("records %q, want %q", lines, want)
+	}
+	if s := fw.Stats().Split; s != 1 {
+		t.Fatalf("Split %d, want 1", s)
+	}
+}
+
+// TestLineWriterLineOfMaxLine: a line of exactly MaxLine bytes whose
+// newline comes in a later write is one record, not split, and not
+// followed by an empty one.
+func TestLineWriterLineOfMaxLine(t *testing.T) {
+	fw, err := NewLogForwarder(&LogForwarderConfig{Addr: "tcp://127.0.0.1:1", Queue: 16, MaxLine: 16, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fw.Writer("stdout")
+	_, _ = w.Write([]byte(strings.Repeat("x", 16)))
+	_, _ = w.Write([]byte("\n"))
+	var lines []string
+	for len(fw.queue) > 0 {
+		lines = append(lines, (<-fw.queue).Line)
+	}
+	if want := []string{strings.Repeat("x", 16)}; !slices.Equal(lines, want) {
+		t.Fatalf("records %q, want %q", lines, want)
+	}
+	if s := fw.Stats().Split; s != 0 {
+		t.Fatalf("Split %d, want 0", s)
+	}
 }

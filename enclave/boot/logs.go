@@ -191,7 +191,10 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		i := indexByte(p, '\n')
 		if i < 0 {
 			w.buf = append(w.buf, p...)
-			for len(w.buf) >= w.f.cfg.MaxLine {
+			// Only a buffer longer than MaxLine is cut: one of exactly
+			// MaxLine bytes may end inside a character whose rest, or the
+			// line's newline, comes in the next write.
+			for len(w.buf) > w.f.cfg.MaxLine {
 				n := runeCut(w.buf, w.f.cfg.MaxLine)
 				w.f.split.Add(1)
 				w.f.Record(w.stream, string(w.buf[:n]))
