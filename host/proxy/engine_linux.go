@@ -1404,7 +1404,14 @@ func (w *worker) sweep() {
 			case quiet >= idle:
 				// The proxy has seen nothing move; the kernel's send
 				// buffers may have (a slow reader draining megabytes).
-				if c.outqAt.After(from) && w.sendQueuesMoved(c) {
+				// A stuck direction is judged by its own destination's
+				// queue only: bytes flowing the other way (a client that
+				// writes but never reads) do not show its reader moving.
+				watch := -1
+				if stalled >= 0 {
+					watch = 1 - stalled // the side direction stalled writes to
+				}
+				if c.outqAt.After(from) && w.sendQueuesMoved(c, watch) {
 					c.lastActive = now
 					for d := range c.dirs {
 						c.dirs[d].stall = now
@@ -1418,7 +1425,7 @@ func (w *worker) sweep() {
 					w.end(c, errIdle)
 				}
 			case quiet >= idle/8 && !c.outqAt.After(from):
-				w.sendQueuesMoved(c) // the sample the cut compares with
+				w.sendQueuesMoved(c, -1) // the sample the cut compares with
 			}
 		}
 	}
@@ -1448,23 +1455,25 @@ func (w *worker) returnQuietPipes(c *econn) {
 }
 
 // sendQueuesMoved reads the send queues of c's sockets (SIOCOUTQ: bytes
-// not yet acknowledged by the peer), reports whether either changed since
-// the previous sample, and keeps them as the next comparison's. sweep
-// samples a connection quiet for an eighth of the idle timeout and
-// compares before it cuts it (a window of most of the idle timeout, so
-// that the bursts of a window opening on a slow reader show): the proxy's reads and pending bytes do not show a slow
-// reader draining the kernel's send buffer, which can hold megabytes. A
+// not yet acknowledged by the peer), reports whether the queue of side
+// watch (either, if watch is -1) changed since the previous sample, and
+// keeps them as the next comparison's. sweep samples a connection quiet
+// for an eighth of the idle timeout and compares before it cuts it (a
+// window of most of the idle timeout, so that the bursts of a window
+// opening on a slow reader show): the proxy's reads and pending bytes do
+// not show a slow reader draining the kernel's send buffer, which can
+// hold megabytes. A
 // queue that does not move (a peer that stopped reading) or stays empty
 // does not keep the connection. Two ioctls, twice per idle period, only
 // for quiet connections.
-func (w *worker) sendQueuesMoved(c *econn) bool {
+func (w *worker) sendQueuesMoved(c *econn, watch int) bool {
 	moved := false
 	for i := range c.side {
 		q := int32(-1) // unknown (AF_VSOCK on kernels without its SIOCOUTQ)
 		if v, err := unix.IoctlGetInt(c.side[i].fd, unix.TIOCOUTQ); err == nil {
 			q = int32(v)
 		}
-		if prev := c.outq[i]; q != prev && (q > 0 || prev > 0) {
+		if prev := c.outq[i]; (watch < 0 || watch == i) && q != prev && (q > 0 || prev > 0) {
 			moved = true
 		}
 		c.outq[i] = q
