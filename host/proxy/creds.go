@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -247,7 +246,7 @@ func fileCredentials(path string) (Credentials, error) {
 	// swapped in after a check of path is checked itself. Windows has no
 	// such bits to check.
 	check := func(fi fs.FileInfo) error {
-		if m := fi.Mode().Perm(); runtime.GOOS != "windows" && m&0o077 != 0 {
+		if m, open := boundedfile.OthersCanAccess(fi); open {
 			return &CredentialsFileModeError{Path: path, Mode: m}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"runtime"
 
 	"github.com/enclavekit/enclavekit/internal/readbody"
 )
@@ -68,6 +69,15 @@ func Size(n int64) string {
 		return fmt.Sprintf("%d KiB", n/KiB)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// OthersCanAccess reports whether group or others have any access to the
+// file fi describes (a secret's file must be mode 0600 or narrower), and
+// its permission bits for the message. It is false on Windows, whose
+// files have no such bits.
+func OthersCanAccess(fi fs.FileInfo) (perm fs.FileMode, ok bool) {
+	perm = fi.Mode().Perm()
+	return perm, runtime.GOOS != "windows" && perm&0o077 != 0
 }
 
 // Read returns the contents of the regular file at path, refusing with an

@@ -168,3 +168,23 @@ func TestReadCheckSeesOpenedFile(t *testing.T) {
 		t.Errorf("ReadCheck with a passing check: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestOthersCanAccess: any group or other bit counts, owner bits do not.
+func TestOthersCanAccess(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no group or other bits on Windows")
+	}
+	p := write(t, 1)
+	for mode, want := range map[os.FileMode]bool{0o600: false, 0o400: false, 0o700: false, 0o640: true, 0o604: true, 0o620: true, 0o601: true} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm, got := OthersCanAccess(fi); got != want || perm != mode {
+			t.Errorf("mode %v: OthersCanAccess = %v, %v; want %v", mode, perm, got, want)
+		}
+	}
+}

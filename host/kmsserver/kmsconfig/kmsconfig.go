@@ -296,8 +296,9 @@ const MaxFileSize = boundedfile.MiB
 // mode is that of the file opened, not of a second lookup of path).
 func Load(path string) (*File, error) {
 	var mode fs.FileMode
+	var open bool
 	b, err := boundedfile.ReadCheck(path, MaxFileSize, func(fi fs.FileInfo) error {
-		mode = fi.Mode().Perm()
+		mode, open = boundedfile.OthersCanAccess(fi)
 		return nil
 	})
 	if err != nil {
@@ -309,7 +310,7 @@ func Load(path string) (*File, error) {
 		return nil, &FileError{Path: path, Err: err}
 	}
 	f.file, f.lines = path, lines
-	if mode&0o077 != 0 {
+	if open {
 		if key := f.secretKey(); key != "" {
 			return nil, f.wrapf(key, ErrFileMode, "%s holds secrets (%s) and is accessible by group or others (mode %v); chmod 600 %s", path, key, mode, path)
 		}
@@ -394,7 +395,7 @@ func (f *File) RootKey() ([]byte, error) {
 		// The mode is that of the file opened and read (fstat), not of a
 		// lookup of p before it, which a swap could pass.
 		b, err := boundedfile.ReadCheck(p, MaxFileSize, func(fi fs.FileInfo) error {
-			if m := fi.Mode().Perm(); m&0o077 != 0 {
+			if m, open := boundedfile.OthersCanAccess(fi); open {
 				return f.wrapf("root_key_file", ErrFileMode, "%s is accessible by group or others (mode %v); chmod 600 it", p, m)
 			}
 			return nil

@@ -91,7 +91,7 @@ func (e *FileModeError) Is(target error) bool { return target == ErrFileMode }
 // [*FileModeError], a file that group or others can access.
 func privateFile(path string) func(fs.FileInfo) error {
 	return func(fi fs.FileInfo) error {
-		if m := fi.Mode().Perm(); m&0o077 != 0 {
+		if m, open := boundedfile.OthersCanAccess(fi); open {
 			return &FileModeError{Path: path, Mode: m}
 		}
 		return nil
