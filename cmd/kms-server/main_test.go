@@ -308,6 +308,11 @@ func TestServingAfterEveryListener(t *testing.T) {
 		if json.Unmarshal(sc.Bytes(), &m) != nil || m["msg"] != "serving KMS" {
 			continue
 		}
+		// The account and region in every ARN the server writes are in
+		// the line, so that an operator sees the example account_id left in.
+		if m["account_id"] != "111122223333" || m["region"] != "us-east-1" {
+			t.Errorf("serving line: account_id %v, region %v; want the starter's", m["account_id"], m["region"])
+		}
 		maddr, _ := m["metrics_addr"].(string)
 		resp, err := http.Get("http://" + maddr + "/healthz")
 		if err != nil {

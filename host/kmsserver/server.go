@@ -105,6 +105,10 @@ func NewServer(cfg *Config) (*Server, error) {
 // (context.WithCancelCause), or its cancellations count as the clients'.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
+// AccountID returns the account in the ARNs the server writes and in its
+// default key policy: Config.AccountID, or its default.
+func (s *Server) AccountID() string { return s.cfg.AccountID }
+
 // MetricsHandler serves the server's Prometheus metrics.
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
