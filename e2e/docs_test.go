@@ -378,26 +378,7 @@ func TestHostProxyExampleDocumentsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]bool{}
-	var walk func(reflect.Type)
-	walk = func(ty reflect.Type) {
-		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice {
-			ty = ty.Elem()
-		}
-		if ty.Kind() != reflect.Struct {
-			return
-		}
-		for i := 0; i < ty.NumField(); i++ {
-			f := ty.Field(i)
-			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if tag == "" || tag == "-" || !f.IsExported() {
-				continue
-			}
-			keys[tag] = true
-			walk(f.Type)
-		}
-	}
-	walk(reflect.TypeOf(proxy.Config{}))
+	keys := yamlKeys(reflect.TypeOf(proxy.Config{}))
 	if len(keys) < 10 {
 		t.Fatalf("found only %d configuration keys in proxy.Config", len(keys))
 	}
