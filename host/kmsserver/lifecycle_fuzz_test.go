@@ -58,6 +58,15 @@ func FuzzLifecycleRequests(f *testing.F) {
 	seed(3, map[string]any{"AliasName": "alias/fuzz", "TargetKeyId": sym2})
 	seed(13, map[string]any{"RetiringPrincipal": testPrincipal, "Limit": 1})
 	seed(14, map[string]any{"GrantToken": *cg.GrantToken, "DryRun": true})
+	fuzzOperations(f, env, ops)
+}
+
+// fuzzOperations runs the fuzz target shared by the operation fuzzers:
+// ops[op % len(ops)] called on body, directly through the server's
+// operation table as principal testPrincipal. Any error must be an
+// [APIError] below 500: anything else would reach the caller as an
+// internal error, on input a client chose.
+func fuzzOperations(f *testing.F, env *testEnv, ops []string) {
 	table := env.srv.operations()
 	f.Fuzz(func(t *testing.T, op byte, body []byte) {
 		name := ops[int(op)%len(ops)]
