@@ -3,7 +3,6 @@
 package recipient
 
 import (
-	"encoding/hex"
 	"errors"
 	"strconv"
 )
@@ -111,8 +110,8 @@ type RecipientMismatchError struct {
 }
 
 func (e *RecipientMismatchError) Error() string {
-	return "recipient: envelope is addressed to subject key identifier " + hex.EncodeToString(e.Envelope) +
-		", not to this key (" + hex.EncodeToString(e.Key) + ")"
+	return "recipient: envelope is addressed to subject key identifier " + hexString(e.Envelope) +
+		", not to this key (" + hexString(e.Key) + ")"
 }
 
 // Is matches [ErrRecipientMismatch].

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -662,14 +663,12 @@ func intString(b []byte) string {
 	return "0x" + hexString(b)
 }
 
+// hexString renders at most the first 32 bytes of b in hex, followed by
+// "..." if b is longer: b may be the sender's, up to an envelope's size.
 func hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	if len(b) > 32 {
-		b = b[:32]
+	const shown = 32
+	if len(b) > shown {
+		return hex.EncodeToString(b[:shown]) + "..."
 	}
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
+	return hex.EncodeToString(b)
 }

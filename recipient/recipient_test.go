@@ -560,3 +560,18 @@ func TestMarshalSPKIMatchesX509(t *testing.T) {
 		t.Fatalf("e=2^31-1: %x, x509 has %x", got, want)
 	}
 }
+
+// TestRecipientMismatchErrorBounded: the envelope's identifier is the
+// sender's bytes, up to the envelope's size; the error's text names at most
+// 32 bytes of it, marked as cut, so that a caller that logs the error does
+// not log a 64 KiB identifier twice over.
+func TestRecipientMismatchErrorBounded(t *testing.T) {
+	e := &RecipientMismatchError{Envelope: bytes.Repeat([]byte{0xab}, 60000), Key: bytes.Repeat([]byte{0xcd}, 32)}
+	msg := e.Error()
+	if len(msg) > 256 {
+		t.Fatalf("error text is %d bytes for a 60,000-byte identifier", len(msg))
+	}
+	if !strings.Contains(msg, strings.Repeat("ab", 32)+"...") || !strings.Contains(msg, strings.Repeat("cd", 32)+")") {
+		t.Fatalf("error text %q does not show the identifiers' first 32 bytes, the cut one marked", msg)
+	}
+}
