@@ -5,6 +5,7 @@ package ber
 import (
 	"errors"
 	"strconv"
+	"sync/atomic"
 )
 
 // Class is the class of a tag (the top two bits of the identifier octet).
@@ -47,8 +48,12 @@ type Limits struct {
 	MaxInput int
 	// MaxDepth is the deepest nesting level; the top-level element is at 0.
 	MaxDepth int
-	// MaxElements bounds the elements visited while finding the end of one
-	// indefinite-length element.
+	// MaxElements bounds the elements visited while finding the ends of
+	// indefinite-length elements, over one input: [Parse] and every
+	// [Element] and [Reader] read down from its result share one count.
+	// An element inside k nested indefinite-length elements is visited
+	// once for each of them it is read under, and reading the same element
+	// again visits again.
 	MaxElements int
 }
 
@@ -104,8 +109,9 @@ type Element struct {
 	// Contents are the contents octets.
 	Contents []byte
 
-	depth int
-	lim   Limits
+	depth  int
+	lim    Limits
+	budget *atomic.Int64 // shared by everything read from one Parse
 }
 
 // Is reports whether e has the given class, tag number and form.
@@ -121,7 +127,7 @@ func (e Element) Children() (Reader, error) {
 	if e.depth+1 > e.lim.MaxDepth {
 		return Reader{}, &Error{e.Offset, ErrLimit, "nesting deeper than " + strconv.Itoa(e.lim.MaxDepth)}
 	}
-	return Reader{data: e.Contents, off: e.Offset + e.HeaderLen, depth: e.depth + 1, lim: e.lim}, nil
+	return Reader{data: e.Contents, off: e.Offset + e.HeaderLen, depth: e.depth + 1, lim: e.lim, budget: e.budget}, nil
 }
 
 // Segments calls fn with the contents of a string-like element: the contents
@@ -160,6 +166,9 @@ type Reader struct {
 	depth int  // depth of the elements this reader returns
 	top   bool // data ends where the input ends: running out is truncation
 	lim   Limits
+	// budget is what is left of lim.MaxElements for the input: nil in a
+	// zero Reader, which then has no elements.
+	budget *atomic.Int64
 }
 
 // Parse decodes input as exactly one element, within lim (zero fields take
@@ -170,7 +179,9 @@ func Parse(input []byte, lim Limits) (Element, error) {
 		return Element{}, &Error{0, ErrLimit, "input of " + strconv.Itoa(len(input)) +
 			" bytes exceeds the limit of " + strconv.Itoa(lim.MaxInput)}
 	}
-	r := Reader{data: input, top: true, lim: lim}
+	budget := new(atomic.Int64)
+	budget.Store(int64(lim.MaxElements))
+	r := Reader{data: input, top: true, lim: lim, budget: budget}
 	e, err := r.Next()
 	if err != nil {
 		return Element{}, err
@@ -199,8 +210,7 @@ func (r *Reader) Next() (Element, error) {
 	clen := h.length
 	total := h.hlen + h.length
 	if h.indefinite {
-		budget := r.lim.MaxElements
-		n, err := r.lim.walk(r.data[h.hlen:], r.off+h.hlen, r.depth+1, r.top, &budget)
+		n, err := r.lim.walk(r.data[h.hlen:], r.off+h.hlen, r.depth+1, r.top, r.budget)
 		if err != nil {
 			return Element{}, err
 		}
@@ -217,6 +227,7 @@ func (r *Reader) Next() (Element, error) {
 		Contents:    r.data[h.hlen : h.hlen+clen : h.hlen+clen],
 		depth:       r.depth,
 		lim:         r.lim,
+		budget:      r.budget,
 	}
 	r.data = r.data[total:]
 	r.off += total
@@ -226,7 +237,7 @@ func (r *Reader) Next() (Element, error) {
 // walk finds the end-of-contents octets closing an indefinite-length element
 // whose contents start at d[0] (input offset off) and returns the length of
 // the contents before them. Children are at depth.
-func (l Limits) walk(d []byte, off, depth int, top bool, budget *int) (int, error) {
+func (l Limits) walk(d []byte, off, depth int, top bool, budget *atomic.Int64) (int, error) {
 	if depth > l.MaxDepth {
 		return 0, &Error{off, ErrLimit, "nesting deeper than " + strconv.Itoa(l.MaxDepth)}
 	}
@@ -245,8 +256,7 @@ func (l Limits) walk(d []byte, off, depth int, top bool, budget *int) (int, erro
 		if h.class == ClassUniversal && h.tag == 0 {
 			return 0, &Error{off + pos, ErrSyntax, "malformed end-of-contents"}
 		}
-		*budget--
-		if *budget < 0 {
+		if budget.Add(-1) < 0 {
 			return 0, &Error{off + pos, ErrLimit, "more than " + strconv.Itoa(l.MaxElements) + " elements"}
 		}
 		if h.indefinite {

@@ -243,3 +243,54 @@ func vectors(t testing.TB) [][]byte {
 	}
 	return out
 }
+
+// TestElementBudgetPerInput: MaxElements bounds the elements visited for
+// one input, not for each indefinite-length element found in it. Sibling
+// indefinite elements inside a definite one, each under the limit, and the
+// same subtree walked again at each level of nesting, once cost
+// MaxElements per element found: a 64 KiB envelope made of such chains
+// cost about 18 times a real one's parse (found by review).
+func TestElementBudgetPerInput(t *testing.T) {
+	// An indefinite constructed OCTET STRING of n empty primitive segments.
+	chain := func(n int) []byte {
+		b := []byte{0x24, 0x80}
+		for range n {
+			b = append(b, 0x04, 0x00)
+		}
+		return append(b, 0, 0)
+	}
+	// Four siblings of 40 segments in a definite SEQUENCE: 164 visits, each
+	// sibling's walk 41.
+	var body []byte
+	for range 4 {
+		body = append(body, chain(40)...)
+	}
+	in := append([]byte{0x30, 0x82, byte(len(body) >> 8), byte(len(body))}, body...)
+	for _, tc := range []struct {
+		max  int
+		want error
+	}{{100, ErrLimit}, {200, nil}} {
+		e, err := Parse(in, Limits{MaxElements: tc.max})
+		if err == nil {
+			err = walkAll(e)
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("MaxElements %d: err = %v, want %v", tc.max, err, tc.want)
+		}
+	}
+	// Nesting: an indefinite element inside another is walked once for
+	// the outer's end and again for its own; both count.
+	nested := append(append([]byte{0x24, 0x80}, chain(40)...), 0, 0)
+	for _, tc := range []struct {
+		max  int
+		want error
+	}{{60, ErrLimit}, {90, nil}} {
+		e, err := Parse(nested, Limits{MaxElements: tc.max})
+		if err == nil {
+			err = e.Segments(func([]byte) {})
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("nested, MaxElements %d: err = %v, want %v", tc.max, err, tc.want)
+		}
+	}
+}
