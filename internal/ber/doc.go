@@ -11,13 +11,15 @@
 // # Bounds
 //
 // Every input is bounded by [Limits]: total input size, nesting depth, and
-// the number of elements visited while finding the end of one
-// indefinite-length element. The reader never allocates in proportion to a
+// the number of elements visited while finding the ends of indefinite-length
+// elements, counted over the whole input (everything read down from one
+// [Parse] shares the count). The reader never allocates in proportion to a
 // declared length: [Element.Contents] aliases the input, and a declared
 // length larger than what is left is an error, not an allocation. Finding the
-// end of an indefinite-length element walks its subtree once; reading down a
-// path of nested indefinite elements therefore costs at most MaxDepth times
-// the input size.
+// end of an indefinite-length element walks its subtree once, so reading
+// down a path of nested indefinite elements walks some elements several
+// times; each walk counts, and the work is at most MaxElements element
+// headers plus MaxDepth times the input size for definite-length reading.
 //
 // # Tolerance and strictness
 //
