@@ -122,7 +122,9 @@
 // succeeded") only where the same request without it would succeed, and
 // otherwise the real call's exception: it takes the real path and stops
 // before the answer, so Decrypt checks KeyId against the ciphertext's key
-// (IncorrectKeyException) and opens the ciphertext, Decapsulate and RSA
+// (IncorrectKeyException; only for a caller authorized for the
+// ciphertext's key, so that the answer tells no one else what the KeyId
+// names) and opens the ciphertext, Decapsulate and RSA
 // Decrypt decrypt, Verify and VerifyMac verify (KMSInvalidSignatureException,
 // KMSInvalidMacException), and CreateGrant checks that the key can take the
 // grant (pending deletion, the grant limit). Nothing is written and no key

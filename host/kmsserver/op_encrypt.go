@@ -55,18 +55,25 @@ func (s *Server) openAny(c *call, blob []byte, keyRef string, ec map[string]stri
 	if err != nil {
 		return nil, nil, apiErr(CodeInvalidCiphertext, "The ciphertext is not a valid ciphertext blob of this service.")
 	}
+	// The request's KeyId is resolved before the authorization, which
+	// takes kms:RequestAlias from it, but what it names is answered only
+	// to a caller authorized for the ciphertext's key: otherwise
+	// NotFoundException against IncorrectKeyException would tell anyone
+	// which aliases exist and which key each names.
+	var want string
+	var refErr error
 	if keyRef != "" {
-		want, err := s.resolveKeyID(c, keyRef)
-		if err != nil {
-			return nil, nil, err
-		}
-		if want != id {
-			return nil, nil, apiErr(CodeIncorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation (the ciphertext was encrypted under a different key).")
-		}
+		want, refErr = s.resolveKeyID(c, keyRef)
 	}
 	k, m, err := s.useKey(c, id, action, ec, doc)
 	if err != nil {
 		return nil, nil, err
+	}
+	if refErr != nil {
+		return nil, nil, refErr
+	}
+	if keyRef != "" && want != id {
+		return nil, nil, apiErr(CodeIncorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation (the ciphertext was encrypted under a different key).")
 	}
 	if m, err = s.blobMaterial(k, m, blob); err != nil {
 		return nil, nil, err
@@ -94,8 +101,8 @@ func (s *Server) decrypt(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// DryRun takes the real path (the KeyId check, the key, the
-	// authorization, the blob itself) and stops before the answer.
+	// DryRun takes the real path (the key, the authorization, the KeyId
+	// check, the blob itself) and stops before the answer.
 	k, pt, err := s.openAny(c, in.CiphertextBlob, in.KeyID, in.EncryptionContext, "kms:Decrypt", doc)
 	if err != nil {
 		return nil, err
