@@ -37,12 +37,18 @@ func isKeyID(id string) bool {
 	return true
 }
 
+// arnPartition is the partition of every ARN the server builds (keys,
+// aliases, and the account's root principal in key policies and grants),
+// whatever its region; a key or alias ARN in another partition names no
+// key of this server.
+const arnPartition = "aws"
+
 func (s *Server) keyARN(id string) string {
-	return "arn:aws:kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":key/" + id
+	return "arn:" + arnPartition + ":kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":key/" + id
 }
 
 func (s *Server) aliasARN(name string) string {
-	return "arn:aws:kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":" + name
+	return "arn:" + arnPartition + ":kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":" + name
 }
 
 // resolveKeyID maps a key ID, key ARN, alias name or alias ARN to a key ID.
@@ -60,7 +66,7 @@ func (s *Server) resolveKeyID(c *call, ref string) (string, error) {
 		if len(parts) != 5 || parts[1] != "kms" {
 			return "", apiErr(CodeNotFound, "Invalid arn %s", ref)
 		}
-		if parts[2] != s.cfg.Region || parts[3] != s.cfg.AccountID {
+		if parts[0] != arnPartition || parts[2] != s.cfg.Region || parts[3] != s.cfg.AccountID {
 			return "", apiErr(CodeNotFound, "Key '%s' does not exist", ref)
 		}
 		name = parts[4]
