@@ -75,7 +75,7 @@ func checkConnectFlags(c *config) error {
 // the report of the challenge document.
 func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	at := c.time(now)
-	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
+	rep := newReport(c, at)
 	cl, err := attestedtls.NewClient(&attestedtls.ClientConfig{Options: attestation.Options{
 		Roots: c.roots, CurrentTime: at, MaxAge: c.maxAge, PCRs: c.pcrs, AllowDebugUnsafe: c.allowDebug,
 	}})

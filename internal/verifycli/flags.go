@@ -52,7 +52,9 @@ Flags:
     --nitrotpm         Verify a NitroTPM document (an EC2 instance's
                        attestation: nitrotpm_pcrs) instead of an enclave's;
                        --pcr, --pcrs and the report are then the NitroTPM
-                       PCRs. Enclave documents are rejected (not_nitrotpm).
+                       PCRs, the report's kind "nitrotpm" (else
+                       "nitro_enclave"). Enclave documents are rejected
+                       (not_nitrotpm).
     --json             Write a JSON report to standard output, whatever the
                        verdict (also when the input cannot be read, or the
                        --connect address cannot be reached).

@@ -20,10 +20,28 @@ import (
 // MediaType identifies the JSON report format.
 const MediaType = "application/vnd.enclavekit.verification+json;version=1"
 
+// The kinds of document nitro-verify verifies, the report's "kind" and
+// its verification's: what the PCRs, and everything else the document
+// says, are about.
+const (
+	// KindNitroEnclave is a Nitro Enclave's attestation document (without
+	// --nitrotpm): its PCRs measure the enclave image.
+	KindNitroEnclave = "nitro_enclave"
+	// KindNitroTPM is an EC2 instance's NitroTPM attestation document
+	// (--nitrotpm): its PCRs are the instance's TPM PCRs, some of which
+	// (PCR8-15, 16, 23) the instance's OS extends at will; they say
+	// nothing about any enclave.
+	KindNitroTPM = "nitrotpm"
+)
+
 // Report is the JSON report written with --json.
 type Report struct {
 	MediaType string `json:"mediaType"`
-	Verified  bool   `json:"verified"`
+	// Kind is the kind of document verified (KindNitroEnclave or
+	// KindNitroTPM): with Verified, the document is one of that kind, and
+	// its PCRs are that kind's. A tool reading Verified must check it.
+	Kind     string `json:"kind"`
+	Verified bool   `json:"verified"`
 	// Error is set only on rejection.
 	Error *ReportError `json:"error,omitempty"`
 	// Input describes what was read, when it was read.
@@ -45,6 +63,9 @@ type ReportInput struct {
 
 // ReportPolicy is the verification policy, as applied.
 type ReportPolicy struct {
+	// Kind is the kind of document the policy accepts: KindNitroTPM with
+	// --nitrotpm, KindNitroEnclave otherwise.
+	Kind string `json:"kind"`
 	// Time is the verification time (RFC 3339); with AtDocumentTime the
 	// certificates were checked at the document's timestamp instead.
 	Time           string `json:"time"`
@@ -305,8 +326,10 @@ func hint(code string, c *config) string {
 func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolicy) {
 	if c.nitroTPM {
 		fmt.Fprintf(w, "Verified: NitroTPM attestation document (EC2 instance)\n\n")
+		fmt.Fprintf(w, "Kind         %s (the PCRs are the EC2 instance's NitroTPM PCRs, not an enclave's)\n", KindNitroTPM)
 	} else {
 		fmt.Fprintf(w, "Verified: Nitro Enclaves attestation document\n\n")
+		fmt.Fprintf(w, "Kind         %s\n", KindNitroEnclave)
 	}
 	fmt.Fprintf(w, "Module ID    %s\n", d.ModuleID)
 	fmt.Fprintf(w, "Timestamp    %s\n", rfc3339(d.Timestamp))

@@ -73,7 +73,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		if c != nil && c.json && errors.As(err, &fe) {
 			// An unreadable --root, --pcrs or --eif file: reported as an
 			// unreadable input is, with the policy read so far.
-			rep := &Report{MediaType: MediaType, Verification: policyReport(c, c.time(now)), Error: ioErrorReport(err)}
+			rep := newReport(c, c.time(now))
+			rep.Error = ioErrorReport(err)
 			return writeJSON(p, rep, ExitUsage)
 		}
 		return ExitUsage // a bad flag, or a --root, --pcrs or --eif file refused
@@ -92,7 +93,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	}
 
 	at := c.time(now)
-	rep := &Report{MediaType: MediaType, Verification: policyReport(c, at)}
+	rep := newReport(c, at)
 	raw, err := readInput(c.input, stdin)
 	if err != nil && !errors.Is(err, ErrTooLarge) {
 		p.Fail(err)
@@ -235,8 +236,22 @@ func writeJSON(p *cli.Program, rep *Report, exit int) int {
 	return exit
 }
 
+// kind is the kind of document c verifies: KindNitroTPM or
+// KindNitroEnclave.
+func (c *config) kind() string {
+	if c.nitroTPM {
+		return KindNitroTPM
+	}
+	return KindNitroEnclave
+}
+
+// newReport starts the report of a verification with policy c at at.
+func newReport(c *config, at time.Time) *Report {
+	return &Report{MediaType: MediaType, Kind: c.kind(), Verification: policyReport(c, at)}
+}
+
 func policyReport(c *config, at time.Time) ReportPolicy {
-	p := ReportPolicy{Time: rfc3339(at), AtDocumentTime: c.atDocument, AllowDebug: c.allowDebug,
+	p := ReportPolicy{Kind: c.kind(), Time: rfc3339(at), AtDocumentTime: c.atDocument, AllowDebug: c.allowDebug,
 		Nonce: hexPtr(c.nonce), UserData: hexPtr(c.userData), PublicKey: hexPtr(c.publicKey)}
 	if c.maxAge > 0 {
 		p.MaxAge = c.maxAge.String()
