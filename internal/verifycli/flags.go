@@ -54,7 +54,8 @@ Flags:
                        --pcr, --pcrs and the report are then the NitroTPM
                        PCRs, the report's kind "nitrotpm" (else
                        "nitro_enclave"). Enclave documents are rejected
-                       (not_nitrotpm).
+                       (not_nitrotpm), and so are an enclave image's PCRs
+                       (--eif, or describe-eif's output in --pcrs).
     --json             Write a JSON report to standard output, whatever the
                        verdict (also when the input cannot be read, or the
                        --connect address cannot be reached).
@@ -242,9 +243,12 @@ func parseArgs(args []string) (*config, error) {
 		}
 	}
 	if pcrsFile != "" {
-		m, err := readPCRsFile(pcrsFile)
+		m, measurements, err := readPCRsFile(pcrsFile)
 		if err != nil {
 			return c, err
+		}
+		if measurements && c.nitroTPM {
+			return nil, cli.WithHint(usagef("--nitrotpm: --pcrs %s: an enclave image's measurements (describe-eif's \"Measurements\"), not an instance's NitroTPM PCRs", pcrsFile), hintNitroTPMPCRs)
 		}
 		idx := make([]int, 0, len(m))
 		for i := range m {
@@ -275,7 +279,7 @@ func parseArgs(args []string) (*config, error) {
 		case c.allowDebug:
 			return nil, usagef("--nitrotpm: --allow-debug does not apply (NitroTPM documents have no debug mode)")
 		case eifFile != "":
-			return nil, usagef("--nitrotpm: --eif gives an enclave image's PCRs, not an instance's NitroTPM PCRs")
+			return nil, cli.WithHint(usagef("--nitrotpm: --eif gives an enclave image's PCRs, not an instance's NitroTPM PCRs"), hintNitroTPMPCRs)
 		case c.connect != "":
 			return nil, usagef("--nitrotpm: --connect attests an enclave, not an instance")
 		}
@@ -349,6 +353,9 @@ const (
 	hintPCRsFile     = `--pcrs FILE is a JSON file of the expected PCRs ({"PCR0":"HEX",...}, or the output of nitro-cli describe-eif); --pcr N=HEX gives one PCR`
 	hintEIFFile      = "--eif FILE is the enclave image file the enclave runs (nitro-cli build-enclave's output); --pcrs takes its measurements instead"
 	hintMeasureFile  = "measure takes an enclave image file (nitro-cli build-enclave's output)"
+	// hintNitroTPMPCRs is the hint of --nitrotpm with an enclave image's
+	// PCRs (--eif, or a describe-eif file in --pcrs).
+	hintNitroTPMPCRs = `--pcrs and --eif pin an enclave image's PCRs; with --nitrotpm give the instance's NitroTPM PCRs with --pcr N=HEX or a --pcrs file {"PCR4":"HEX",...}`
 )
 
 // fileError is the usage error (exit 2) for a file that cannot be opened
@@ -388,21 +395,23 @@ func readSmallFile(name, flagName, hint string) ([]byte, error) {
 }
 
 // readPCRsFile reads {"PCR0":"hex",...}, or an object holding such a
-// "Measurements" object (nitro-cli describe-eif / build-enclave output).
+// "Measurements" object (nitro-cli describe-eif / build-enclave output,
+// an enclave image's measurements: then measurements is true).
 // "HashAlgorithm" is ignored; any other key in the PCR object is an error.
-func readPCRsFile(name string) (map[int][]byte, error) {
+func readPCRsFile(name string) (pcrs map[int][]byte, measurements bool, err error) {
 	b, err := readSmallFile(name, "--pcrs", hintPCRsFile)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
-		return nil, usagef("--pcrs %s: not a JSON object: %v", name, err)
+		return nil, false, usagef("--pcrs %s: not a JSON object: %v", name, err)
 	}
 	if m, ok := top["Measurements"]; ok {
+		measurements = true
 		top = nil
 		if err := json.Unmarshal(m, &top); err != nil {
-			return nil, usagef("--pcrs %s: Measurements is not a JSON object", name)
+			return nil, false, usagef("--pcrs %s: Measurements is not a JSON object", name)
 		}
 	}
 	out := map[int][]byte{}
@@ -411,26 +420,26 @@ func readPCRsFile(name string) (map[int][]byte, error) {
 			continue
 		}
 		if !strings.HasPrefix(k, "PCR") {
-			return nil, usagef("--pcrs %s: unexpected key %q (want PCR0, PCR1, ...)", name, k)
+			return nil, false, usagef("--pcrs %s: unexpected key %q (want PCR0, PCR1, ...)", name, k)
 		}
 		i, err := pcrIndex(k)
 		if err != nil {
-			return nil, usagef("--pcrs %s: %v", name, err)
+			return nil, false, usagef("--pcrs %s: %v", name, err)
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, usagef("--pcrs %s: %s is not a string", name, k)
+			return nil, false, usagef("--pcrs %s: %s is not a string", name, k)
 		}
 		v, err := pcrValue(s)
 		if err != nil {
-			return nil, usagef("--pcrs %s: %s: %v", name, k, err)
+			return nil, false, usagef("--pcrs %s: %s: %v", name, k, err)
 		}
 		out[i] = v
 	}
 	if len(out) == 0 {
-		return nil, usagef("--pcrs %s: no PCR values", name)
+		return nil, false, usagef("--pcrs %s: no PCR values", name)
 	}
-	return out, nil
+	return out, measurements, nil
 }
 
 // readRoots reads every CERTIFICATE block of a PEM file.

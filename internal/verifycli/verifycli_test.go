@@ -275,9 +275,12 @@ func TestReadPCRsFile(t *testing.T) {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m, err := readPCRsFile(p)
+		m, measurements, err := readPCRsFile(p)
 		if err != nil || len(m) != 2 || hexs(m[0]) != v0 || hexs(m[1]) != strings.ToLower(v1) {
 			t.Errorf("%s: %x %v", name, m, err)
+		}
+		if measurements != (name == "eif.json") {
+			t.Errorf("%s: measurements %v", name, measurements)
 		}
 	}
 	for name, content := range map[string]string{
@@ -292,7 +295,7 @@ func TestReadPCRsFile(t *testing.T) {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if m, err := readPCRsFile(p); err == nil {
+		if m, _, err := readPCRsFile(p); err == nil {
 			t.Errorf("%s: accepted as %x", name, m)
 		}
 	}
