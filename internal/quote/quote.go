@@ -48,3 +48,51 @@ func List(vals []string, maxValues, maxBytes int) string {
 	}
 	return b.String()
 }
+
+// Controls returns s with what a terminal could act on written as Go
+// escapes: C0 control characters (\n, \t, \x1b, ...), DEL (\x7f), C1
+// control characters (U+0080-U+009F, as \u009b) and bytes of invalid UTF-8
+// (\xff); everything else, backslashes included, is repeated as is. It is
+// for text shown to people (a value within a line they read), not a
+// reversible quoting: use [String] where the value must be told apart
+// from the text around it.
+func Controls(s string) string {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if isControl(r, n) {
+			break
+		}
+		i += n
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b.WriteString(`\x`)
+			b.WriteByte(hexDigits[s[i]>>4])
+			b.WriteByte(hexDigits[s[i]&0xf])
+		case isControl(r, n):
+			q := strconv.QuoteRune(r) // '\x1b', '\n', '\u009b'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+const hexDigits = "0123456789abcdef"
+
+// isControl reports whether the rune r, n bytes long in its string, is a
+// C0 or C1 control character, DEL, or a byte of invalid UTF-8.
+func isControl(r rune, n int) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || (r == utf8.RuneError && n == 1)
+}

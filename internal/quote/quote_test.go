@@ -89,3 +89,34 @@ func TestCut(t *testing.T) {
 		}
 	}
 }
+
+func TestControls(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"i-0123-enc0123", "i-0123-enc0123"},
+		{`back\slash "quoted" é ∑`, `back\slash "quoted" é ∑`},
+		{"a\nb\tc\x00", `a\nb\tc\x00`},
+		{"\x1b[2J\x1b]0;t\x07", `\x1b[2J\x1b]0;t\a`},
+		{"del\x7f", `del\x7f`},
+		{"c1\u0080\u009b31m\u009f\u00a0", `c1\u0080\u009b31m\u009f` + "\u00a0"},
+		{"bad\xff\xc2", `bad\xff\xc2`},
+		{"\xc2\x9b", `\u009b`},
+	} {
+		got := Controls(tc.in)
+		if got != tc.want {
+			t.Errorf("Controls(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		for _, r := range got {
+			if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+				t.Errorf("Controls(%q) = %q keeps %U", tc.in, got, r)
+			}
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("Controls(%q) = %q is not UTF-8", tc.in, got)
+		}
+	}
+	s := "plain text"
+	if got := Controls(s); strconv.Quote(got) != strconv.Quote(s) {
+		t.Errorf("plain text changed: %q", got)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/attestedtls"
 	"github.com/enclavekit/enclavekit/internal/cli"
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 // connectTimeout bounds --connect: dial, handshake and challenge.
@@ -163,7 +164,7 @@ func connectIOError(stdout, stderr io.Writer, c *config, rep *Report, err error,
 		hint = fmt.Sprintf("no answer within %s", connectTimeout)
 	}
 	msg := fmt.Sprintf("--connect %s: %s", c.connect, plainMessage(err.Error()))
-	p.Errorf("%s", msg)
+	p.Errorf("%s", quote.Controls(msg)) // msg may repeat the server's text
 	p.Hintf("%s", hint)
 	if c.json {
 		rep.Error = &ReportError{Code: CodeIOError, Message: msg, Hint: hint}

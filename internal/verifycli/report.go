@@ -15,6 +15,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/cli"
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 // MediaType identifies the JSON report format.
@@ -34,7 +35,10 @@ const (
 	KindNitroTPM = "nitrotpm"
 )
 
-// Report is the JSON report written with --json.
+// Report is the JSON report written with --json. Its strings are written
+// with every control character escaped, C1 ones (U+0080-U+009F) and DEL
+// included (\u009b): a document chooses its module_id and the subjects of
+// its certificates.
 type Report struct {
 	MediaType string `json:"mediaType"`
 	// Kind is the kind of document verified (KindNitroEnclave or
@@ -331,14 +335,18 @@ func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolic
 		fmt.Fprintf(w, "Verified: Nitro Enclaves attestation document\n\n")
 		fmt.Fprintf(w, "Kind         %s\n", KindNitroEnclave)
 	}
-	fmt.Fprintf(w, "Module ID    %s\n", d.ModuleID)
+	// The document's strings are written with their control characters
+	// escaped (quote.Controls): a document chooses its module_id, and a
+	// certificate its subject, so they could otherwise clear the terminal
+	// and write a verdict of their own.
+	fmt.Fprintf(w, "Module ID    %s\n", quote.Controls(d.ModuleID))
 	fmt.Fprintf(w, "Timestamp    %s\n", rfc3339(d.Timestamp))
 	at := pol.Time
 	if c.atDocument {
 		at = "the document's timestamp (certificates); freshness at " + pol.Time
 	}
 	fmt.Fprintf(w, "Verified at  %s\n", at)
-	fmt.Fprintf(w, "Digest       %s\n", d.Digest)
+	fmt.Fprintf(w, "Digest       %s\n", quote.Controls(d.Digest))
 	if c.maxAge > 0 {
 		fmt.Fprintf(w, "Max age      %s\n", c.maxAge)
 	}
@@ -375,7 +383,7 @@ func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolic
 }
 
 func chainLine(w io.Writer, name string, c *x509.Certificate) {
-	fmt.Fprintf(w, "  %-20s %s\n  %-20s valid %s to %s\n", name, c.Subject, "", rfc3339(c.NotBefore), rfc3339(c.NotAfter))
+	fmt.Fprintf(w, "  %-20s %s\n  %-20s valid %s to %s\n", name, quote.Controls(c.Subject.String()), "", rfc3339(c.NotBefore), rfc3339(c.NotAfter))
 }
 
 // short renders a byte field for humans: null, or its length and hex (cut
@@ -393,3 +401,40 @@ func short(b []byte) string {
 	}
 	return fmt.Sprintf("%d bytes %s", len(b), s)
 }
+
+// escapeJSONControls escapes in b, the output of encoding/json, the C1
+// control characters (U+0080-U+009F) and DEL it writes raw, as \u0080 ...
+// \u009f and \u007f, so that the report shown on a terminal cannot act on
+// it; the JSON means the same. encoding/json escapes the C0 ones itself,
+// and its output is valid UTF-8, where 0xC2 is always the first byte of a
+// two-byte character and any such character is inside a string.
+func escapeJSONControls(b []byte) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(b); i++ {
+		var r byte
+		switch {
+		case b[i] == 0x7f:
+			r = 0x7f
+		case b[i] == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f:
+			r = b[i+1]
+		default:
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(b)+16)
+		}
+		out = append(out, b[last:i]...)
+		out = append(out, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
+		if r != 0x7f {
+			i++
+		}
+		last = i + 1
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
+}
+
+const hexDigits = "0123456789abcdef"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/cli"
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 // Exit codes.
@@ -203,7 +204,9 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 // reject reports err on stderr (and as JSON on stdout with --json).
 func reject(p *cli.Program, c *config, rep *Report, err error) int {
 	rep.Error = errorReport(err, c)
-	p.Errorf("%s: %s", rep.Error.Code, rep.Error.Message)
+	// The message quotes the document's values with %q already; it is
+	// escaped once more, as the text report is, in case one did not.
+	p.Errorf("%s: %s", rep.Error.Code, quote.Controls(rep.Error.Message))
 	for _, m := range rep.Error.PCRMismatches {
 		actual := "absent"
 		if m.Actual != nil {
@@ -227,7 +230,7 @@ func reject(p *cli.Program, c *config, rep *Report, err error) int {
 func writeJSON(p *cli.Program, rep *Report, exit int) int {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err == nil {
-		_, err = p.Stdout.Write(append(b, '\n'))
+		_, err = p.Stdout.Write(append(escapeJSONControls(b), '\n'))
 	}
 	if err != nil {
 		p.Errorf("writing the report: %v", err)
