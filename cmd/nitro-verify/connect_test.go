@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -18,12 +19,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestedtls"
 	"github.com/enclavekit/enclavekit/enclave/emulator"
+	"github.com/enclavekit/enclavekit/internal/verifycli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -38,9 +41,16 @@ import (
 //
 //	plainserver NAME
 //
-// starts a listener that does not speak TLS (see plainServer).
+// starts a listener that does not speak TLS (see plainServer); and
+//
+//	reportfails ARGS...
+//
+// runs nitro-verify ARGS in the test process with a standard output that
+// fails every write, and requires exit status 2 and "writing the report:"
+// on standard error (see reportFails).
 var connectCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"plainserver": plainServer,
+	"reportfails": reportFails,
 	"enclave": func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) < 2 || len(args) > 3 {
 			ts.Fatalf("usage: enclave NAME IMAGE [genuine|own-cert|copied-doc|replay|hang-up]")
@@ -178,4 +188,24 @@ func TestScriptConnect(t *testing.T) {
 		Dir:  filepath.Join("testdata", "connect"),
 		Cmds: all,
 	})
+}
+
+// failingWriter fails every write, as a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// reportFails is the "reportfails ARGS..." script command: nitro-verify
+// must not exit 0 when its report could not be written (file arguments
+// are relative to the test's directory, not $WORK: give $WORK/...).
+func reportFails(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: reportfails ARGS...")
+	}
+	var stderr strings.Builder
+	code := verifycli.Main(args, strings.NewReader(""), failingWriter{}, &stderr)
+	want := "nitro-verify: error: writing the report: no space left on device\n"
+	if code != verifycli.ExitUsage || stderr.String() != want {
+		ts.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr.String(), want)
+	}
 }

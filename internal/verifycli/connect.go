@@ -128,12 +128,14 @@ func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	if c.json {
 		return writeJSON(&cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}, rep, ExitVerified)
 	}
-	fmt.Fprintf(stdout, "Attested TLS  %s: %s, %s\n", c.connect, rep.Connection.TLSVersion, rep.Connection.CipherSuite)
-	fmt.Fprintf(stdout, "TLS key      SHA-256 %s (the documents' public_key)\n", rep.Connection.KeySHA256)
-	fmt.Fprintf(stdout, "Session      bound: user_data is the TLS exporter value (%s)\n", attestedtls.ExporterLabel)
-	fmt.Fprintf(stdout, "Handshake    document of %s in the certificate\n\n", rep.Connection.HandshakeDocumentTimestamp)
-	writeText(stdout, doc, c, &rep.Verification)
-	return ExitVerified
+	p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
+	return writeTextReport(p, func(w io.Writer) {
+		fmt.Fprintf(w, "Attested TLS  %s: %s, %s\n", c.connect, rep.Connection.TLSVersion, rep.Connection.CipherSuite)
+		fmt.Fprintf(w, "TLS key      SHA-256 %s (the documents' public_key)\n", rep.Connection.KeySHA256)
+		fmt.Fprintf(w, "Session      bound: user_data is the TLS exporter value (%s)\n", attestedtls.ExporterLabel)
+		fmt.Fprintf(w, "Handshake    document of %s in the certificate\n\n", rep.Connection.HandshakeDocumentTimestamp)
+		writeText(w, doc, c, &rep.Verification)
+	})
 }
 
 // Hints for a --connect that failed before a verdict.

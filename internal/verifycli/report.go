@@ -326,7 +326,42 @@ func hint(code string, c *config) string {
 	return ""
 }
 
-// writeText writes the human report of a verified document.
+// errWriter is a writer that remembers its first error and then writes
+// nothing more, so that a report is written with fmt.Fprintf and its
+// errors checked once, at the end.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	e.err = err
+	return n, err
+}
+
+// writeTextReport writes a text report with write and returns the exit
+// status: verified, or a usage (I/O) error when the report could not be
+// written (exit 2, as for a --json report: a script reading the output
+// must not take a truncated report for a verdict).
+func writeTextReport(p *cli.Program, write func(w io.Writer)) int {
+	ew := &errWriter{w: p.Stdout}
+	write(ew)
+	if ew.err != nil {
+		p.Errorf("writing the report: %v", ew.err)
+		return ExitUsage
+	}
+	return ExitVerified
+}
+
+// writeText writes the human report of a verified document; write errors
+// are for the caller to check (see [writeTextReport]).
 func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolicy) {
 	if c.nitroTPM {
 		fmt.Fprintf(w, "Verified: NitroTPM attestation document (EC2 instance)\n\n")

@@ -142,8 +142,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	if c.json {
 		return writeJSON(p, rep, ExitVerified)
 	}
-	writeText(stdout, doc, c, &rep.Verification)
-	return ExitVerified
+	return writeTextReport(p, func(w io.Writer) { writeText(w, doc, c, &rep.Verification) })
 }
 
 // time is the verification time: --at, or now.
