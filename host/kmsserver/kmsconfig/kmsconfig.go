@@ -236,8 +236,9 @@ type Attestation struct {
 	// AllowDebugUnsafe (allow_debug_unsafe) lets documents of debug-mode
 	// enclaves reach key policies (kmsserver.Config.AllowDebugEnclavesUnsafe).
 	AllowDebugUnsafe bool `yaml:"allow_debug_unsafe"`
-	// AllowDebug is the deprecated spelling allow_debug: it still works,
-	// and Load adds a warning.
+	// AllowDebug is the deprecated spelling allow_debug: it still works
+	// alone, and Load adds a warning; a file setting both spellings is
+	// refused.
 	AllowDebug *bool `yaml:"allow_debug"`
 }
 
@@ -338,10 +339,13 @@ func Load(path string) (*File, error) {
 			*n, MaxMaxConnections, kmsserver.DefaultMaxConnections, kmsserver.DefaultMaxConnections)
 	}
 	if a := f.Attestation.AllowDebug; a != nil {
-		if f.Attestation.AllowDebugUnsafe && !*a {
-			return nil, f.errorf("attestation.allow_debug", "allow_debug_unsafe and the deprecated allow_debug disagree; keep allow_debug_unsafe only")
+		// Whatever the two say, a file naming both is refused: a leftover
+		// allow_debug: true must not override an allow_debug_unsafe: false
+		// that the reader of the file sees.
+		if _, both := f.lines["attestation.allow_debug_unsafe"]; both {
+			return nil, f.errorf("attestation.allow_debug", "both allow_debug_unsafe and its deprecated spelling allow_debug are set; delete the allow_debug line")
 		}
-		f.Attestation.AllowDebugUnsafe = f.Attestation.AllowDebugUnsafe || *a
+		f.Attestation.AllowDebugUnsafe = *a
 		f.Warnings = append(f.Warnings, "attestation: allow_debug is deprecated; rename it allow_debug_unsafe")
 	}
 	return &f, nil

@@ -85,7 +85,8 @@ func TestRootKeyEnv(t *testing.T) {
 }
 
 // TestAllowDebugAlias: allow_debug_unsafe is the setting; the old spelling
-// allow_debug still works, with a warning, and may not contradict it.
+// allow_debug still works alone, with a warning, and may not stand beside
+// it.
 func TestAllowDebugAlias(t *testing.T) {
 	for _, tc := range []struct {
 		yaml    string
@@ -96,7 +97,14 @@ func TestAllowDebugAlias(t *testing.T) {
 		{"attestation: {allow_debug_unsafe: true}\n", true, false, ""},
 		{"attestation: {allow_debug: true}\n", true, true, ""},
 		{"attestation: {allow_debug: false}\n", false, true, ""},
-		{"attestation: {allow_debug: false, allow_debug_unsafe: true}\n", false, false, "disagree"},
+		{"attestation: {allow_debug: false, allow_debug_unsafe: true}\n", false, false, "both"},
+		// A leftover allow_debug: true beside an explicit
+		// allow_debug_unsafe: false once turned debug enclaves on, with
+		// only a warning about its spelling (found by review); any file
+		// naming both is refused, whatever their values.
+		{"attestation: {allow_debug: true, allow_debug_unsafe: false}\n", false, false, "both"},
+		{"attestation:\n  allow_debug: true\n  max_age: 5m\n  # never true in production\n  allow_debug_unsafe: false\n", false, false, "both"},
+		{"attestation: {allow_debug: true, allow_debug_unsafe: true}\n", false, false, "both"},
 		{"attestation: {}\n", false, false, ""},
 	} {
 		p := filepath.Join(t.TempDir(), "c.yaml")
