@@ -32,6 +32,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/enclavekit/enclavekit/attestation"
+	"github.com/enclavekit/enclavekit/host/kmsserver"
 	"github.com/enclavekit/enclavekit/host/kmsserver/kmsconfig"
 	"github.com/enclavekit/enclavekit/internal/clitest"
 	"github.com/enclavekit/enclavekit/internal/sdkhttp"
@@ -383,5 +385,87 @@ func TestSIGHUPReloadsCertificate(t *testing.T) {
 			t.Fatalf("no renewed certificate after SIGHUP: %v", dial())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestUnsafeSettingsWarned: every setting that weakens what reaches key
+// policies is named in a WARN line before the server serves (found by
+// review: the serving line was all an operator saw with debug enclaves
+// allowed and an extra root trusted).
+func TestUnsafeSettingsWarned(t *testing.T) {
+	st, err := kmsconfig.WriteStarter(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(st.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The development TLS CA stands in for an emulator's root.
+	y := strings.Replace(string(b), "roots: []", "roots: [tls-ca.pem]", 1)
+	y = strings.Replace(y, "allow_debug_unsafe: false", "allow_debug_unsafe: true", 1)
+	if err := os.WriteFile(st.ConfigPath, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "--config", st.ConfigPath, "--listen", "tcp://127.0.0.1:0", "--metrics-listen", "off")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var warned []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		if m["msg"] == "serving KMS" {
+			break
+		}
+		if m["level"] == "WARN" {
+			warned = append(warned, sc.Text())
+		}
+	}
+	all := strings.Join(warned, "\n")
+	for _, want := range []string{"attestation.allow_debug_unsafe", "attestation.roots", "kms-server development CA"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning names %q; warnings:\n%s", want, all)
+		}
+	}
+}
+
+// TestUnsafeWarnings: what unsafeWarnings names for each unsafe setting,
+// and that a configuration without any is quiet.
+func TestUnsafeWarnings(t *testing.T) {
+	safe := &kmsserver.Config{Listen: "127.0.0.1:7700", TLSConfig: &tls.Config{}}
+	if w := unsafeWarnings(safe); len(w) != 0 {
+		t.Errorf("a safe configuration warns: %v", w)
+	}
+	// The AWS root, named explicitly, is not an extra root.
+	aws := *safe
+	aws.AttestationRoots = []*x509.Certificate{attestation.AWSNitroRootG1()}
+	if w := unsafeWarnings(&aws); len(w) != 0 {
+		t.Errorf("the AWS root warns: %v", w)
+	}
+	plain := *safe
+	plain.TLSConfig, plain.Listen, plain.InsecureHTTPUnsafe = nil, "tcp://10.0.0.5:7700", true
+	if w := unsafeWarnings(&plain); len(w) != 1 || w[0].setting != "insecure_http_unsafe" {
+		t.Errorf("plain HTTP allowed off loopback: %v", w)
+	}
+	// Plain HTTP on loopback is allowed without the setting: no warning.
+	lo := plain
+	lo.Listen, lo.InsecureHTTPUnsafe = "tcp://127.0.0.1:7700", false
+	if w := unsafeWarnings(&lo); len(w) != 0 {
+		t.Errorf("plain HTTP on loopback: %v", w)
+	}
+	debug := *safe
+	debug.AllowDebugEnclavesUnsafe = true
+	if w := unsafeWarnings(&debug); len(w) != 1 || w[0].setting != "attestation.allow_debug_unsafe" {
+		t.Errorf("debug enclaves: %v", w)
 	}
 }

@@ -114,6 +114,9 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	}
 	cfg.Logger = log
 	cfg.AttestationMessage = attestationMessage
+	for _, w := range unsafeWarnings(cfg) {
+		log.Warn("unsafe setting: "+w.msg, append([]any{"config", o.config, "setting", w.setting}, w.attrs...)...)
+	}
 	srv, err := kmsserver.NewServer(cfg)
 	if err != nil {
 		if errors.Is(err, kmsserver.ErrConfig) {
