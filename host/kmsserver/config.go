@@ -72,9 +72,10 @@ type Config struct {
 	// AllowDebugEnclavesUnsafe accepts documents from debug-mode enclaves
 	// (PCR0, PCR1 and PCR2 all zero) so that key policies decide about them
 	// (AWS KMS's behaviour; a PCR condition then denies). A debug enclave's
-	// memory is readable by the parent, so a key policy without PCR
-	// conditions then releases keys to it. Default false: such documents
-	// are rejected outright.
+	// memory is readable by the parent, so a key policy without a
+	// condition on PCR0, PCR1 or PCR2 (or ImageSha384) then releases keys
+	// to it: conditions on the other PCRs alone do not stop it, PCR8
+	// included. Default false: such documents are rejected outright.
 	AllowDebugEnclavesUnsafe bool
 	// AttestationMessage, when set, words a refused Recipient attestation
 	// document for the caller (the ValidationException message after the
