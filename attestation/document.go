@@ -50,7 +50,8 @@ type Document struct {
 	Digest string
 	// Timestamp is the document's creation time (milliseconds), in UTC.
 	Timestamp time.Time
-	// PCRs maps each PCR index (0-31) to its value (32, 48 or 64 bytes).
+	// PCRs maps each PCR index (0-31) to its value, as long as Digest's
+	// output (48 bytes for SHA384).
 	PCRs map[int][]byte
 	// Certificate is the leaf certificate that signed the document.
 	Certificate *x509.Certificate
@@ -176,7 +177,8 @@ type coseSign1 struct {
 // The payload is a definite- or indefinite-length map holding exactly the
 // keys module_id, digest ("SHA384"), timestamp, pcrs, certificate,
 // cabundle, and optionally public_key, user_data and nonce (null meaning
-// absent), each once, with its exact type and within the Max* limits.
+// absent), each once, with its exact type and within the Max* limits;
+// every PCR is 48 bytes, the size of the digest's (SHA384) output.
 // Strings must be definite-length; no other tags are allowed. A payload
 // with nitrotpm_pcrs is rejected with [ErrNotEnclave], any other failure
 // with [ErrMalformed] (a protected header naming another algorithm, or a
@@ -460,7 +462,34 @@ func (rd *rawDocument) decodePayload(p []byte) error {
 			}
 		}
 	}
-	return nil
+	return rd.checkPCRLengths()
+}
+
+// digestSize is the size in bytes of a PCR under each digest a document
+// may name (decodeField accepts "SHA384" only; the spec's 32 and 64 bytes
+// would be SHA256's and SHA512's).
+var digestSize = map[string]int{"SHA384": 48}
+
+// checkPCRLengths checks, once the whole map is read (the keys may come in
+// any order), that every PCR is as long as the digest says: 32, 48 and 64
+// bytes are the spec's bound, not a choice per PCR. The lowest offending
+// index is named.
+func (rd *rawDocument) checkPCRLengths() error {
+	want, ok := digestSize[rd.digest]
+	if !ok {
+		return &MalformedError{Field: "digest", Reason: fmt.Sprintf("%q, want \"SHA384\"", rd.digest)}
+	}
+	bad := -1
+	for i, v := range rd.pcrs {
+		if len(v) != want && (bad < 0 || i < bad) {
+			bad = i
+		}
+	}
+	if bad < 0 {
+		return nil
+	}
+	return &MalformedError{Field: rd.kind.pcrsKey(),
+		Reason: fmt.Sprintf("PCR%d is %d bytes, want %d (digest %s)", bad, len(rd.pcrs[bad]), want, rd.digest)}
 }
 
 // decodeField decodes the value of key at the start of in, checks it and

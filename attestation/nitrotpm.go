@@ -20,7 +20,7 @@ package attestation
 // It has the fields of [Document], with the same meaning, except that
 // ModuleID is the issuing NitroTPM's identifier (AWS's form is
 // "i-<instance>-tpm<16 digits>"), PCRs maps each NitroTPM PCR index (0-31;
-// AWS sends 0-23) to its value (32, 48 or 64 bytes), the payload's
+// AWS sends 0-23) to its value (48 bytes, as Digest SHA384 says), the payload's
 // nitrotpm_pcrs, and Raw is a copy of the exact COSE_Sign1 bytes given to
 // ParseNitroTPM or VerifyNitroTPM. It is a defined type, not an alias: it
 // has none of Document's methods (no [Document.Debug]: a NitroTPM has no

@@ -265,6 +265,13 @@ func TestParseRejects(t *testing.T) {
 		{"pcr 47 bytes", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(0, zeros(47)))) }, ErrMalformed},
 		{"pcr 0 bytes", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(0, nil))) }, ErrMalformed},
 		{"pcr 65 bytes", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(0, zeros(65)))) }, ErrMalformed},
+		// 32 and 64 bytes are the spec's bound; digest SHA384 says 48.
+		{"pcr 32 bytes, digest SHA384", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(0, zeros(48)), pcrEntry(1, zeros(32)))) }, ErrMalformed},
+		{"pcr 64 bytes, digest SHA384", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(0, zeros(64)))) }, ErrMalformed},
+		{"pcr 64 bytes, pcrs before digest", "", func(d *testDoc) {
+			d.set("pcrs", pcrsWith(pcrEntry(0, zeros(64))))
+			d.pairs[1], d.pairs[3] = d.pairs[3], d.pairs[1]
+		}, ErrMalformed},
 		{"pcr index 32", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(0, zeros(48)), pcrEntry(32, zeros(48)))) }, ErrMalformed},
 		{"pcr index -1", "", func(d *testDoc) { d.set("pcrs", pcrsWith(pcrEntry(-1, zeros(48)))) }, ErrMalformed},
 		{"pcr text key", "", func(d *testDoc) { d.set("pcrs", cat([]byte{0xa1}, encText("0"), encBytes(zeros(48)))) }, ErrMalformed},
@@ -374,15 +381,16 @@ func TestParseAccepts(t *testing.T) {
 				t.Error("1024-byte fields not kept")
 			}
 		}},
-		{"32 PCRs of 32 and 64 bytes, reordered keys", func(d *testDoc) {
+		{"32 PCRs, reordered keys, pcrs before digest", func(d *testDoc) {
 			var e [][]byte
 			for i := range 32 {
-				e = append(e, pcrEntry(31-i, zeros(32+32*(i%2))))
+				e = append(e, pcrEntry(31-i, bytes.Repeat([]byte{byte(31 - i)}, 48)))
 			}
 			d.set("pcrs", pcrsWith(e...))
 			d.pairs[0], d.pairs[8] = d.pairs[8], d.pairs[0]
+			d.pairs[1], d.pairs[3] = d.pairs[3], d.pairs[1]
 		}, func(t *testing.T, doc *Document) {
-			if len(doc.PCRs) != 32 || len(doc.PCRs[31]) != 32 || len(doc.PCRs[30]) != 64 {
+			if len(doc.PCRs) != 32 || len(doc.PCRs[31]) != 48 || doc.PCRs[30][0] != 30 {
 				t.Error("PCRs not decoded")
 			}
 		}},
