@@ -62,7 +62,10 @@
 // presented as lower-case hex (write them with StringEqualsIgnoreCase, as
 // AWS recommends);
 // kms:EncryptionContext:<key>; kms:EncryptionContextKeys (multi-valued);
-// kms:CallerAccount; kms:ViaService; aws:PrincipalArn; aws:PrincipalAccount;
+// kms:CallerAccount; kms:ViaService; aws:PrincipalArn (the caller's ARN; for
+// an assumed-role session, whose role's ARN the session ARN does not give,
+// unknown unless the context sets it: a condition on it then holds in a Deny
+// and fails in an Allow); aws:PrincipalAccount;
 // kms:KeySpec and kms:KeyUsage (of the key used; for CreateKey, as
 // requested); kms:SigningAlgorithm and
 // kms:MessageType (Sign, Verify); kms:EncryptionAlgorithm (Encrypt, Decrypt,

@@ -29,7 +29,13 @@ type Request struct {
 	// says. A key that is absent (or has no values) fails positive
 	// conditions. [AddAttestation] and [AddEncryptionContext] fill it.
 	// aws:PrincipalArn, aws:PrincipalAccount and kms:CallerAccount are
-	// derived from Principal when Context does not set them.
+	// derived from Principal when Context does not set them. For an STS
+	// assumed-role session (arn:aws:sts::ACCT:assumed-role/NAME/SESSION),
+	// AWS's aws:PrincipalArn is the role's ARN, whose path the session ARN
+	// does not give: unless Context sets aws:PrincipalArn to the role's
+	// ARN, its value is unknown, and a condition on it holds in a Deny and
+	// fails in an Allow, whatever the operator. A session ARN given as
+	// aws:PrincipalArn is unknown too.
 	Context map[string][]string
 }
 
@@ -106,12 +112,16 @@ type PreparedRequest struct {
 	ctx    map[string][]string
 	hasAtt attKind
 	action string
+	// sessionArn is true when aws:PrincipalArn is unknown: the caller is
+	// an assumed-role session and the context does not name its role (see
+	// buildContext).
+	sessionArn bool
 }
 
 // Prepare readies r for [Policy.EvaluatePrepared].
 func Prepare(r Request) *PreparedRequest {
-	ctx := buildContext(&r)
-	return &PreparedRequest{r: r, ctx: ctx, hasAtt: attestationOf(ctx), action: strings.ToLower(r.Action)}
+	ctx, sessionArn := buildContext(&r)
+	return &PreparedRequest{r: r, ctx: ctx, hasAtt: attestationOf(ctx), action: strings.ToLower(r.Action), sessionArn: sessionArn}
 }
 
 // EvaluatePrepared is [Policy.Evaluate] of a prepared request: the same
@@ -120,13 +130,13 @@ func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
 	if p == nil {
 		return Decision{Reason: "no key policy"}
 	}
-	r, ctx, hasAtt, action := pr.r, pr.ctx, pr.hasAtt, pr.action
+	r, action := pr.r, pr.action
 	budget := maxEvalSteps
 
 	for i := range p.statements {
 		s := &p.statements[i]
 		inScope := s.effect == effectDeny && s.scope(&r, action, &budget) == stageCondition
-		held := inScope && holdsAll(s, ctx, hasAtt, &budget)
+		held := inScope && holdsAll(s, pr, &budget)
 		if budget < 0 {
 			return exhausted(s)
 		}
@@ -135,7 +145,7 @@ func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
 		}
 		reason := fmt.Sprintf("explicit deny by statement %q", s.label())
 		if len(s.conditions) > 0 {
-			reason += ": " + s.conditions[0].whyHeld(ctx, hasAtt)
+			reason += ": " + s.conditions[0].whyHeld(pr)
 		}
 		return Decision{Reason: reason, MatchedStatement: s.label(), ExplicitDeny: true}
 	}
@@ -149,7 +159,7 @@ func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
 		}
 		st := s.scope(&r, action, &budget)
 		if st == stageCondition {
-			ok, why := s.conditionsHold(ctx, hasAtt, &budget)
+			ok, why := s.conditionsHold(pr, &budget)
 			if budget < 0 {
 				return exhausted(s)
 			}
@@ -198,8 +208,8 @@ func (p *Policy) EvaluatePrepared(pr *PreparedRequest) Decision {
 // request is denied (fail closed) instead of burning CPU.
 const maxEvalSteps = 1 << 22
 
-func holdsAll(s *statement, ctx map[string][]string, hasAtt attKind, budget *int) bool {
-	ok, _ := s.conditionsHold(ctx, hasAtt, budget)
+func holdsAll(s *statement, pr *PreparedRequest, budget *int) bool {
+	ok, _ := s.conditionsHold(pr, budget)
 	return ok
 }
 
@@ -208,9 +218,15 @@ func exhausted(s *statement) Decision {
 }
 
 // buildContext lower-cases the context keys (merging keys that differ only
-// in case) and derives the principal keys.
-func buildContext(r *Request) map[string][]string {
-	ctx := make(map[string][]string, len(r.Context)+3)
+// in case) and derives the principal keys. sessionArn reports that
+// aws:PrincipalArn is unknown, and left out of ctx: the caller is an
+// assumed-role session (arn:aws:sts::ACCT:assumed-role/NAME/SESSION), for
+// which AWS sets aws:PrincipalArn to the role's ARN
+// (arn:aws:iam::ACCT:role/[PATH/]NAME), and the session ARN does not carry
+// the role's path; or the context gives a session ARN as aws:PrincipalArn.
+// A context that gives the role's ARN decides the key.
+func buildContext(r *Request) (ctx map[string][]string, sessionArn bool) {
+	ctx = make(map[string][]string, len(r.Context)+3)
 	for k, v := range r.Context {
 		if len(v) == 0 {
 			continue
@@ -224,15 +240,35 @@ func buildContext(r *Request) map[string][]string {
 		}
 		ctx[lk] = v // read-only from here on
 	}
+	if vals, ok := ctx[lowerPrincipalArn]; ok {
+		for _, v := range vals {
+			if isRoleSession(v) {
+				delete(ctx, lowerPrincipalArn)
+				sessionArn = true
+				break
+			}
+		}
+	} else if isRoleSession(r.Principal) {
+		sessionArn = true
+	}
 	if r.Principal != "" {
-		setDefault(ctx, "aws:principalarn", r.Principal)
+		if !sessionArn {
+			setDefault(ctx, lowerPrincipalArn, r.Principal)
+		}
 		if acct := accountOf(r.Principal); acct != "" {
 			setDefault(ctx, "aws:principalaccount", acct)
 			setDefault(ctx, "kms:calleraccount", acct)
 		}
 	}
-	return ctx
+	return ctx, sessionArn
 }
+
+// lowerPrincipalArn is aws:PrincipalArn as the context holds it.
+const lowerPrincipalArn = "aws:principalarn"
+
+// sessionArnUnknown says why a condition on aws:PrincipalArn is decided
+// without a value.
+const sessionArnUnknown = "the caller is an assumed-role session, whose aws:PrincipalArn is its role's ARN, which the session ARN does not give (the role's path is not in it)"
 
 func setDefault(ctx map[string][]string, k, v string) {
 	if _, ok := ctx[k]; !ok {
@@ -291,18 +327,23 @@ func (s *statement) scope(r *Request, action string, budget *int) stage {
 
 // conditionsHold reports whether every condition holds and, if not, why the
 // first failing one failed.
-func (s *statement) conditionsHold(ctx map[string][]string, hasAtt attKind, budget *int) (bool, string) {
+func (s *statement) conditionsHold(pr *PreparedRequest, budget *int) (bool, string) {
 	for i := range s.conditions {
 		c := &s.conditions[i]
-		if !c.holds(ctx, s.effect, budget) {
-			return false, c.whyFailed(ctx, hasAtt)
+		if !c.holds(pr, s.effect, budget) {
+			return false, c.whyFailed(pr)
 		}
 	}
 	return true, ""
 }
 
-func (c *condition) holds(ctx map[string][]string, eff effect, budget *int) bool {
-	vals := ctx[c.lkey]
+func (c *condition) holds(pr *PreparedRequest, eff effect, budget *int) bool {
+	if pr.sessionArn && c.lkey == lowerPrincipalArn {
+		// Unknown value: a Deny applies, an Allow does not, whatever the
+		// operator (Null and IfExists included).
+		return eff == effectDeny
+	}
+	vals := pr.ctx[c.lkey]
 	present := len(vals) > 0
 	if c.base == opNull {
 		for _, pv := range c.values {
@@ -423,8 +464,11 @@ func (c *condition) otherKind(att attKind) string {
 	return ""
 }
 
-func (c *condition) whyFailed(ctx map[string][]string, hasAtt attKind) string {
-	vals := ctx[c.lkey]
+func (c *condition) whyFailed(pr *PreparedRequest) string {
+	if pr.sessionArn && c.lkey == lowerPrincipalArn {
+		return fmt.Sprintf("condition %s %s: %s, so the condition cannot hold in an Allow", c.op, c.key, sessionArnUnknown)
+	}
+	vals, hasAtt := pr.ctx[c.lkey], pr.hasAtt
 	if c.base == opNull {
 		if len(vals) > 0 {
 			return fmt.Sprintf("condition Null %s: expected the key to be absent, presented %s", c.key, quoteList(vals))
@@ -455,8 +499,11 @@ func (c *condition) whyFailed(ctx map[string][]string, hasAtt attKind) string {
 	return why
 }
 
-func (c *condition) whyHeld(ctx map[string][]string, hasAtt attKind) string {
-	vals := ctx[c.lkey]
+func (c *condition) whyHeld(pr *PreparedRequest) string {
+	if pr.sessionArn && c.lkey == lowerPrincipalArn {
+		return fmt.Sprintf("condition %s %s holds: %s, so a Deny on it applies", c.op, c.key, sessionArnUnknown)
+	}
+	vals, hasAtt := pr.ctx[c.lkey], pr.hasAtt
 	if c.base == opNull {
 		if len(vals) > 0 {
 			return fmt.Sprintf("condition Null %s holds: key present", c.key)
