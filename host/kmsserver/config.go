@@ -26,7 +26,9 @@ type AccessKey struct {
 	// Secret is the secret access key.
 	Secret string
 	// PrincipalARN is the identity the key authenticates, used as the
-	// Principal in key policies, e.g. "arn:aws:iam::111122223333:user/dev".
+	// Principal in key policies, e.g. "arn:aws:iam::111122223333:user/dev"
+	// or "arn:aws:iam::111122223333:role/parent-role". An STS assumed-role
+	// session ARN is refused (see [CheckPrincipalARN]): configure its role.
 	PrincipalARN string
 	// Policy is the principal's identity policy (IAM policy JSON without
 	// Principal, see policy.ParseIdentity); required. Access keys of one
@@ -345,6 +347,9 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 		if id == "" || k.Secret == "" || k.PrincipalARN == "" {
 			bad(fmt.Sprintf("access key %q", id), "needs an ID, a secret and a principal ARN")
 		}
+		if err := CheckPrincipalARN(k.PrincipalARN); err != nil {
+			bad(fmt.Sprintf("access key %q", id), "%v", err)
+		}
 		if k.Policy == "" {
 			bad(fmt.Sprintf("access key %q", id), "needs an identity policy (FullAccessPolicy allows every kms action)")
 		} else if _, err := policy.ParseIdentity([]byte(k.Policy)); err != nil {
@@ -355,6 +360,26 @@ func (c *Config) withDefaults() (Config, ConfigErrors) {
 		policies[k.PrincipalARN] = k.Policy
 	}
 	return cfg, errs
+}
+
+// CheckPrincipalARN refuses an access key principal that key policies
+// could not evaluate faithfully: an STS assumed-role session ARN
+// (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION). AWS evaluates a
+// session's aws:PrincipalArn as its role's ARN, path included, which the
+// session ARN does not give; the error names the role ARN to configure
+// instead. [NewServer] checks every access key with it.
+func CheckPrincipalARN(arn string) error {
+	if !policy.IsAssumedRoleSession(arn) {
+		return nil
+	}
+	role := "arn:aws:iam::ACCOUNT:role/[PATH/]NAME"
+	if f := strings.SplitN(arn, ":", 6); len(f) == 6 {
+		name, _, _ := strings.Cut(f[5][len("assumed-role/"):], "/")
+		role = "arn:" + f[1] + ":iam::" + f[4] + ":role/" + name
+	}
+	return fmt.Errorf("principal %s is an assumed-role session: key policies see a session as its role, "+
+		"and its aws:PrincipalArn is the role's ARN with the role's path, which a session ARN does not give; "+
+		"set principal to the role's ARN, %s (with the role's path, if it has one)", arn, role)
 }
 
 // isLoopback reports whether a listen address names a local endpoint only:

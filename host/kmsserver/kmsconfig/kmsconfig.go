@@ -499,6 +499,9 @@ func (f *File) ServerConfig(store keystore.Store, audit io.Writer) (*kmsserver.C
 		if k.Policy == nil {
 			return nil, f.errorf(fmt.Sprintf("access_keys[%d]", i), "(%s): policy is required: the principal's identity policy (see kms-server init)", k.ID)
 		}
+		if err := kmsserver.CheckPrincipalARN(k.Principal); err != nil {
+			return nil, f.errorf(fmt.Sprintf("access_keys[%d].principal", i), "(%s): %v", k.ID, err)
+		}
 		cfg.AccessKeys[k.ID] = kmsserver.AccessKey{Secret: k.Secret, PrincipalARN: k.Principal, Policy: k.Policy.Text}
 	}
 	for i, p := range f.Attestation.Roots {

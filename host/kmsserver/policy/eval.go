@@ -242,13 +242,13 @@ func buildContext(r *Request) (ctx map[string][]string, sessionArn bool) {
 	}
 	if vals, ok := ctx[lowerPrincipalArn]; ok {
 		for _, v := range vals {
-			if isRoleSession(v) {
+			if IsAssumedRoleSession(v) {
 				delete(ctx, lowerPrincipalArn)
 				sessionArn = true
 				break
 			}
 		}
-	} else if isRoleSession(r.Principal) {
+	} else if IsAssumedRoleSession(r.Principal) {
 		sessionArn = true
 	}
 	if r.Principal != "" {

@@ -155,10 +155,13 @@ func assumedRoleOf(req, roleARN string) bool {
 	return p.resource[strings.LastIndexByte(p.resource, '/')+1:] == name
 }
 
-// isRoleSession reports whether s is an STS assumed-role session ARN
-// (arn:aws:sts::111122223333:assumed-role/NAME/SESSION), in any letter case:
-// what could name a session is treated as one (fail closed).
-func isRoleSession(s string) bool {
+// IsAssumedRoleSession reports whether arn is an STS assumed-role session
+// ARN (arn:aws:sts::111122223333:assumed-role/NAME/SESSION), in any letter
+// case: what could name a session is treated as one (fail closed). A
+// session's aws:PrincipalArn is its role's ARN, which the session ARN does
+// not give (see [Request]).
+func IsAssumedRoleSession(arn string) bool {
+	s := arn
 	f := strings.SplitN(strings.ToLower(s), ":", 6)
 	return len(f) == 6 && f[0] == "arn" && f[2] == "sts" && strings.HasPrefix(f[5], "assumed-role/")
 }
