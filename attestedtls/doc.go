@@ -73,6 +73,12 @@
 // example when enclaves hold different data). Debug-mode enclaves of the
 // same image report zero PCR0-2 and are refused unless AllowDebugUnsafe.
 //
+// The listener speaks HTTP/1.1 only, as the client does: serve it with
+// [Server.HTTPServer], or set Protocols to [HTTP1Only] on an http.Server
+// of your own. net/http otherwise adds h2, and a client offering only h2
+// gets HTTP/2, up to 250 requests at once on one connection, past every
+// per-connection bound of the server.
+//
 // Anyone who reaches the listener can ask for challenges, each an NSM
 // request; at most ServerConfig.MaxChallenges are answered at once, the
 // rest refused with 503 at once, so a flood cannot queue NSM work without

@@ -47,6 +47,9 @@ func ExampleClient_DialTLSContext() {
 
 // The enclave side: a TLS key made in the enclave, a certificate carrying
 // the NSM's document, the challenge, and the application behind it.
+// HTTPServer speaks HTTP/1.1 only; an http.Server built by hand on
+// s.TLSConfig() needs Protocols: attestedtls.HTTP1Only(), or a client
+// offering h2 gets HTTP/2 and its hundreds of requests per connection.
 func ExampleNewServer() {
 	var nsm attestedtls.Attester // enclave.NSM: the device, or the emulator in development
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })
@@ -54,7 +57,9 @@ func ExampleNewServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: ":8443", Handler: s.Handler(app), TLSConfig: s.TLSConfig(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.HTTPServer(app)
+	srv.Addr = ":8443"
+	srv.WriteTimeout = time.Minute
 	log.Fatal(srv.ListenAndServeTLS("", ""))
 }
 

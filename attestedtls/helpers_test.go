@@ -75,7 +75,7 @@ func newEnclave(t testing.TB, image string) *enclave {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &enclave{emu: emu, srv: srv, addr: serveTLS(t, srv.TLSConfig(), srv.Handler(appHandler))}
+	return &enclave{emu: emu, srv: srv, addr: serveHTTP(t, srv.HTTPServer(appHandler))}
 }
 
 // policy is the client policy pinning image, trusting the emulator's root.

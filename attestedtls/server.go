@@ -145,7 +145,18 @@ func (s *Server) KeyHash() []byte { return append([]byte(nil), s.keyHash...) }
 
 // TLSConfig returns the server's TLS configuration: TLS 1.3 only, the
 // current certificate (replaced as ServerConfig.Refresh says), the key
-// exchanges of [KeyExchanges].
+// exchanges of [KeyExchanges], and http/1.1 as the only application
+// protocol (ALPN).
+//
+// An http.Server serving with it must set Protocols to [HTTP1Only], as
+// [Server.HTTPServer] does: http.Server adds h2 to the ALPN list
+// otherwise, and a client offering only h2 (any client, through the
+// parent instance) gets HTTP/2, whose one connection carries up to 250
+// requests at once, its frames read and its streams written by net/http's
+// HTTP/2 server: per-connection bounds (a connection limit, the
+// http.Server's ReadHeaderTimeout, deadlines a handler sets) then bound
+// much less than they say. [Client] speaks HTTP/1.1 only (its challenge is
+// an HTTP/1.1 exchange), so nothing is lost.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:       tls.VersionTLS13,
@@ -154,6 +165,43 @@ func (s *Server) TLSConfig() *tls.Config {
 			return s.Certificate()
 		},
 		NextProtos: []string{"http/1.1"},
+	}
+}
+
+// HTTP1Only returns the http.Server Protocols of an attested listener:
+// HTTP/1 alone (see [Server.TLSConfig]). With it, a client that offers
+// only h2 fails the handshake with no_application_protocol. Each call
+// returns a new value.
+func HTTP1Only() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	return &p
+}
+
+// Default bounds of [Server.HTTPServer].
+const (
+	// DefaultReadHeaderTimeout bounds the TLS handshake and each request's
+	// head (http.Server.ReadHeaderTimeout).
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout bounds the wait for the next request on a
+	// kept-alive connection (http.Server.IdleTimeout).
+	DefaultIdleTimeout = 2 * time.Minute
+)
+
+// HTTPServer returns an http.Server for the attested listener: Handler
+// is [Server.Handler](app), TLSConfig is [Server.TLSConfig], Protocols is
+// [HTTP1Only], ReadHeaderTimeout is [DefaultReadHeaderTimeout] and
+// IdleTimeout is [DefaultIdleTimeout]. Serve it with ServeTLS(ln, "", "")
+// or ListenAndServeTLS("", ""). Set Addr, and other bounds as the
+// application needs (WriteTimeout, a connection limit on the listener:
+// enclave/agent.Attested has them all); keep Protocols HTTP/1 only.
+func (s *Server) HTTPServer(app http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(app),
+		TLSConfig:         s.TLSConfig(),
+		Protocols:         HTTP1Only(),
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
 	}
 }
 
@@ -250,7 +298,9 @@ func (s *Server) renewLocked(now time.Time) error {
 	return nil
 }
 
-// Handler returns the handler of the attested listener: the attestation
+// Handler returns the handler of the attested listener (serve it with
+// [Server.HTTPServer], or on an http.Server whose Protocols is
+// [HTTP1Only]): the attestation
 // challenge on [ChallengePath] (any path under /.well-known/enclavekit/ is
 // reserved and answers 404), everything else passed to app, whose answers
 // (errors included) are its own: enclave-agent's app is a reverse proxy

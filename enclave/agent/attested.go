@@ -291,7 +291,9 @@ func parseUpstream(s string) (*url.URL, error) {
 // Handler returns the listener's HTTP handler (challenge and reverse proxy).
 func (a *Attested) Handler() http.Handler { return a.h }
 
-// TLSConfig returns the listener's TLS configuration.
+// TLSConfig returns the listener's TLS configuration. An http.Server
+// serving with it must set Protocols to attestedtls.HTTP1Only(), as
+// [Attested.Serve] does: see attestedtls.Server.TLSConfig.
 func (a *Attested) TLSConfig() *tls.Config { return a.srv.TLSConfig() }
 
 // KeyHash returns the SHA-256 of the TLS key's SubjectPublicKeyInfo.
@@ -380,6 +382,8 @@ func (l *rateListener) Close() error {
 // application has not answered by then; 502 upstream_error when it cannot
 // be reached), kept-alive connections idle for
 // IdleTimeout at most; request line and headers 16 KiB (431 beyond).
+// It speaks HTTP/1.1 only: a client offering only h2 in ALPN fails the
+// handshake.
 func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
 	ln, err := listen(addr, "attested listen address")
 	if err != nil {
@@ -391,8 +395,16 @@ func (a *Attested) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	// the slots are all taken.
 	ln = netutil.LimitListener(newRateListener(ln, a.lim.hsRate, a.lim.hsBurst, a.clock, a.sleep), a.lim.conns)
 	srv := &http.Server{
-		Handler:           a.bounded(a.h),
-		TLSConfig:         a.srv.TLSConfig(),
+		Handler:   a.bounded(a.h),
+		TLSConfig: a.srv.TLSConfig(),
+		// HTTP/1.1 only: every bound above is per connection and per
+		// HTTP/1.1 request. Over HTTP/2 (which http.Server adds to the
+		// ALPN list unless told otherwise) one connection carried 250
+		// requests at once past MaxConns, and its frames were read and
+		// its streams written beyond HeaderTimeout and WriteTimeout.
+		// A client offering only h2 fails the handshake
+		// (no_application_protocol).
+		Protocols:         attestedtls.HTTP1Only(),
 		ReadHeaderTimeout: a.lim.header, // the handshake's bound too
 		IdleTimeout:       a.lim.idle,
 		MaxHeaderBytes:    16 << 10,
