@@ -58,8 +58,13 @@ func (c *call) noteRequestAlias(id, name string) {
 }
 
 // addResourceAliases adds kms:ResourceAliases, the names of k's aliases
-// whose records pass their integrity check, when a policy that decides the
-// request reads it: listing aliases costs a store read.
+// whose records pass their integrity check and are not older than the
+// latest this replica has seen of their alias (aliasrollback.go: an old
+// record put back must not bring an alias back to a key it has left),
+// when a policy that decides the request reads it: listing aliases costs
+// a store read. An older record is left out without being counted as a
+// rollback: a concurrent UpdateAlias may have overtaken the listing (a
+// lookup of the alias by name reports a replay).
 func (s *Server) addResourceAliases(c *call, k *keystore.Key, ctx map[string][]string, ps ...*policy.Policy) error {
 	used := false
 	for _, p := range ps {
@@ -74,9 +79,17 @@ func (s *Server) addResourceAliases(c *call, k *keystore.Key, ctx map[string][]s
 	}
 	var names []string
 	for _, a := range all {
-		if a.KeyID == k.ID && s.root.AliasValid(a.Name, a.KeyID, a.MAC) {
-			names = append(names, a.Name)
+		if a.KeyID != k.ID {
+			continue
 		}
+		v, err := s.openAlias(a)
+		if err != nil {
+			continue
+		}
+		if v.refusedBy(s.aliasMarks.get(a.Name)) {
+			continue
+		}
+		names = append(names, a.Name)
 	}
 	if len(names) > 0 {
 		ctx[policy.KeyResourceAliases] = names

@@ -78,15 +78,21 @@ func (s *Server) resolveKeyID(c *call, ref string) (string, error) {
 		}
 	}
 	if strings.HasPrefix(name, "alias/") {
+		floor := s.aliasMarks.get(name)
 		a, err := s.store.GetAlias(c.ctx, name)
 		if errors.Is(err, keystore.ErrNotFound) {
+			if floor != nil {
+				// Seen before, gone now: deleted (the alias a later
+				// CreateAlias makes is created later).
+				s.aliasMarks.bury(name, floor.created)
+			}
 			return "", apiErr(CodeNotFound, "Alias %s is not found.", s.aliasARN(name))
 		}
 		if err != nil {
 			return "", err
 		}
-		if !s.root.AliasValid(a.Name, a.KeyID, a.MAC) {
-			return "", errAliasIntegrity
+		if _, err := s.checkAliasFrom(a, floor); err != nil {
+			return "", err
 		}
 		c.noteRequestAlias(a.KeyID, name)
 		return a.KeyID, nil

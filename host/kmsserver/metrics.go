@@ -15,6 +15,9 @@ type metrics struct {
 	deletions *prometheus.CounterVec // by result: destroyed, failed, clock_skew, audit_unwritable
 	rollbacks prometheus.Counter     // key records refused as older than one verified (rollback.go)
 	rotations *prometheus.CounterVec // automatic rotations by result: rotated, failed, clock_skew, audit_unwritable
+	// aliasRollbacks counts alias records refused as older than one
+	// verified (aliasrollback.go).
+	aliasRollbacks prometheus.Counter
 	// usageFlushFailures counts key-usage writes that failed (retried at
 	// the next flush).
 	usageFlushFailures prometheus.Counter
@@ -76,11 +79,15 @@ func newMetrics() *metrics {
 		Name: "kms_key_rollbacks_detected_total",
 		Help: "Key records refused because they are older than one this replica has verified, or belong to a key it saw destroyed (an old record put back in the store).",
 	})
+	m.aliasRollbacks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kms_alias_rollbacks_detected_total",
+		Help: "Alias records refused because they are older than one this replica has verified, or belong to an alias it saw deleted (an old record put back in the store).",
+	})
 	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kms_audit_write_failures_total",
 		Help: "Audit lines that could not be written (full or failing disk); each one's request was answered with KMSInternalException instead of its result.",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures, m.rollbacks, m.auditFailures)
+	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures, m.rollbacks, m.aliasRollbacks, m.auditFailures)
 	return m
 }
 

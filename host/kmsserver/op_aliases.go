@@ -8,6 +8,7 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keystore"
 )
@@ -46,7 +47,13 @@ func (s *Server) createAlias(c *call, body []byte) (any, error) {
 	if k.State == keystore.StatePendingDeletion {
 		return nil, apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 	}
-	err = s.store.CreateAlias(c.ctx, keystore.Alias{Name: in.AliasName, KeyID: k.ID, CreatedAt: c.now.UTC(), MAC: s.root.AliasMAC(in.AliasName, k.ID)})
+	created, err := s.aliasCreationTime(c, in.AliasName)
+	if err != nil {
+		return nil, err
+	}
+	a := keystore.Alias{Name: in.AliasName, KeyID: k.ID, CreatedAt: created}
+	s.sealAlias(&a, 1)
+	err = s.store.CreateAlias(c.ctx, a)
 	switch {
 	case errors.Is(err, keystore.ErrExists):
 		return nil, apiErr(CodeAlreadyExists, "An alias with the name %s already exists", s.aliasARN(in.AliasName))
@@ -55,8 +62,17 @@ func (s *Server) createAlias(c *call, body []byte) (any, error) {
 	case err != nil:
 		return nil, err
 	}
+	s.aliasMarks.raise(a.Name, aliasVersion{created: a.CreatedAt, seq: a.Seq})
 	return empty{}, nil
 }
+
+// aliasUpdateAttempts bounds how often updateAlias starts again when the
+// alias moved to another key between its authorization and its write.
+const aliasUpdateAttempts = 3
+
+// errAliasMoved: the alias named another key, inside the store's
+// transaction, than the one the caller was authorized on.
+var errAliasMoved = errors.New("kmsserver: the alias moved to another key during UpdateAlias")
 
 // updateAlias points an alias at another key in one store operation
 // (keystore.Store.UpdateAlias): the alias is never free, so no one can
@@ -80,36 +96,76 @@ func (s *Server) updateAlias(c *call, body []byte) (any, error) {
 	if strings.HasPrefix(in.TargetKeyID, "alias/") || strings.Contains(in.TargetKeyID, ":alias/") {
 		return nil, validation("TargetKeyId must be a key ID or key ARN, not an alias")
 	}
+	for attempt := 1; ; attempt++ {
+		err := s.updateAliasOnce(c, in)
+		if !errors.Is(err, errAliasMoved) {
+			if err != nil {
+				return nil, err
+			}
+			return empty{}, nil
+		}
+		if attempt == aliasUpdateAttempts {
+			return nil, apiErr(CodeThrottling, "Alias %s changed concurrently %d times; retry the request.", s.aliasARN(in.AliasName), attempt)
+		}
+	}
+}
+
+// updateAliasOnce authorizes the caller on the key alias in names and on
+// the new key, then writes the alias's next record conditionally: inside
+// the store's transaction, on the record as stored then, which must pass
+// its MAC and the rollback marks (aliasrollback.go) and still name the
+// key the caller was authorized on (else errAliasMoved). The new record
+// carries the next sequence number, sealed.
+func (s *Server) updateAliasOnce(c *call, in aliasInput) error {
 	old, err := s.loadKey(c, in.AliasName)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.authorize(c, old, "kms:UpdateAlias", nil, nil); err != nil {
-		return nil, err
+		return err
 	}
 	k, err := s.loadKey(c, in.TargetKeyID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.authorize(c, k, "kms:UpdateAlias", nil, nil); err != nil {
-		return nil, err
+		return err
 	}
 	if k.State == keystore.StatePendingDeletion {
-		return nil, apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
+		return apiErr(CodeInvalidState, "%s is pending deletion.", s.keyARN(k.ID))
 	}
 	if keyType(k.KeySpec) != keyType(old.KeySpec) || k.KeyUsage != old.KeyUsage {
-		return nil, validation("%s is not the same type of key (%s, %s) as %s (%s, %s), which alias %s names",
+		return validation("%s is not the same type of key (%s, %s) as %s (%s, %s), which alias %s names",
 			s.keyARN(k.ID), k.KeySpec, k.KeyUsage, s.keyARN(old.ID), old.KeySpec, old.KeyUsage, in.AliasName)
 	}
-	err = s.store.UpdateAlias(c.ctx, keystore.Alias{Name: in.AliasName, KeyID: k.ID, UpdatedAt: c.now.UTC(), MAC: s.root.AliasMAC(in.AliasName, k.ID)})
+	var written keystore.Alias
+	err = s.store.UpdateAlias(c.ctx, in.AliasName, func(a *keystore.Alias) error {
+		// Under the store's lock: no committed record is newer.
+		v, err := s.checkAliasFrom(*a, s.aliasMarks.get(a.Name))
+		if err != nil {
+			return err
+		}
+		if a.KeyID != old.ID {
+			return errAliasMoved
+		}
+		a.KeyID = k.ID
+		a.UpdatedAt = c.now.UTC()
+		if a.UpdatedAt.Before(a.CreatedAt) { // created by the store's clock
+			a.UpdatedAt = a.CreatedAt
+		}
+		s.sealAlias(a, v.seq+1)
+		written = a.Clone()
+		return nil
+	})
 	if errors.Is(err, keystore.ErrNotFound) {
 		// The alias was deleted, or the key destroyed, meanwhile.
-		return nil, apiErr(CodeNotFound, "Alias %s or key %s is not found.", s.aliasARN(in.AliasName), s.keyARN(k.ID))
+		return apiErr(CodeNotFound, "Alias %s or key %s is not found.", s.aliasARN(in.AliasName), s.keyARN(k.ID))
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return empty{}, nil
+	s.aliasMarks.raise(written.Name, aliasVersion{created: written.CreatedAt, seq: written.Seq})
+	return nil
 }
 
 // keyType is the class of a key spec UpdateAlias compares: symmetric,
@@ -135,8 +191,12 @@ func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
 	if err := s.authorizeAccount(c, "kms:DeleteAlias", s.aliasARN(in.AliasName)); err != nil {
 		return nil, err
 	}
+	floor := s.aliasMarks.get(in.AliasName)
 	a, err := s.store.GetAlias(c.ctx, in.AliasName)
 	if errors.Is(err, keystore.ErrNotFound) {
+		if floor != nil {
+			s.aliasMarks.bury(in.AliasName, floor.created)
+		}
 		return nil, apiErr(CodeNotFound, "Alias %s is not found.", s.aliasARN(in.AliasName))
 	}
 	if err != nil {
@@ -155,6 +215,17 @@ func (s *Server) deleteAlias(c *call, body []byte) (any, error) {
 		}
 		return nil, err
 	}
+	// No record of the alias deleted, nor of any before it, is taken
+	// again. (The record deleted is not checked against the marks: a
+	// replayed one may be deleted, which is how to be rid of it.)
+	dead := time.Time{}
+	if v, err := s.openAlias(a); err == nil {
+		dead = v.created
+	}
+	if floor != nil && floor.created.After(dead) {
+		dead = floor.created
+	}
+	s.aliasMarks.bury(in.AliasName, dead)
 	return empty{}, nil
 }
 

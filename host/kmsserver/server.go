@@ -44,6 +44,9 @@ type Server struct {
 	materials sync.Map  // key ID → *material (unwrapped key material, with the record it was verified for)
 	policies  sync.Map  // key ID → *cachedPolicy
 	marks     seqMarks  // highest key record sequence verified, per key (rollback.go)
+	// aliasMarks is the latest alias record verified, per alias name
+	// (aliasrollback.go).
+	aliasMarks aliasMarks
 	// identities maps a principal ARN to its identity policy.
 	identities map[string]*policy.Policy
 

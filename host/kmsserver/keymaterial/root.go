@@ -40,6 +40,10 @@ const (
 	// aliasMACLabel separates the alias MAC key from every other use of
 	// the root key.
 	aliasMACLabel = "enclavekit kms-server alias record MAC v1"
+	// aliasRecordLabel derives the key of the sequenced alias record MAC
+	// (Root.AliasRecordMAC), apart from the v1 MAC's key, so that no MAC
+	// of one kind is valid as the other.
+	aliasRecordLabel = "enclavekit kms-server alias record MAC v2 sequenced"
 )
 
 // ErrIntegrity reports a key record whose wrapped material does not open
@@ -61,6 +65,9 @@ func (e *RootKeySizeError) Error() string {
 type Root struct {
 	aead     cipher.AEAD
 	aliasKey []byte // HMAC key for alias records, derived from the root key
+	// aliasRecordKey is the HMAC key of sequenced alias records, derived
+	// from the root key.
+	aliasRecordKey []byte
 }
 
 // NewRoot returns the sealer for a 32-byte root key; a key of another
@@ -81,7 +88,11 @@ func NewRoot(key []byte) (*Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Root{aead: aead, aliasKey: ak}, nil
+	rk, err := hkdf.Key(sha256.New, key, nil, aliasRecordLabel, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &Root{aead: aead, aliasKey: ak, aliasRecordKey: rk}, nil
 }
 
 // Binding is what a key's wrapped material is bound to: the fields of the
@@ -339,4 +350,36 @@ func (r *Root) AliasMAC(name, keyID string) []byte {
 // and keyID (constant time).
 func (r *Root) AliasValid(name, keyID string, mac []byte) bool {
 	return hmac.Equal(mac, r.AliasMAC(name, keyID))
+}
+
+// AliasRecordMAC binds a whole alias record: its name, the key ID it
+// names, when the alias was created and the record's sequence number
+// since (one more at every change): HMAC-SHA256, under a key derived from
+// the root key apart from [Root.AliasMAC]'s, over uint32(len(name)) ||
+// name || uint32(len(keyID)) || keyID || int64(created's Unix seconds) ||
+// uint32(created's nanoseconds) || uint64(seq). Beside what
+// [Root.AliasMAC] prevents, the creation time and sequence number let the
+// server tell an old record put back in the store from the latest.
+func (r *Root) AliasRecordMAC(name, keyID string, created time.Time, seq uint64) []byte {
+	m := hmac.New(sha256.New, r.aliasRecordKey)
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(len(name)))
+	m.Write(b[:4])
+	m.Write([]byte(name))
+	binary.BigEndian.PutUint32(b[:4], uint32(len(keyID)))
+	m.Write(b[:4])
+	m.Write([]byte(keyID))
+	binary.BigEndian.PutUint64(b[:], uint64(created.Unix()))
+	m.Write(b[:])
+	binary.BigEndian.PutUint32(b[:4], uint32(created.Nanosecond()))
+	m.Write(b[:4])
+	binary.BigEndian.PutUint64(b[:], seq)
+	m.Write(b[:])
+	return m.Sum(nil)
+}
+
+// AliasRecordValid reports whether mac is the one [Root.AliasRecordMAC]
+// gives for the fields (constant time).
+func (r *Root) AliasRecordValid(name, keyID string, created time.Time, seq uint64, mac []byte) bool {
+	return hmac.Equal(mac, r.AliasRecordMAC(name, keyID, created, seq))
 }

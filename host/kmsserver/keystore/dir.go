@@ -358,25 +358,30 @@ func (d *Dir) GetAlias(_ context.Context, name string) (Alias, error) {
 	return a, nil
 }
 
-// UpdateAlias implements [Store]: aliases.json is replaced in one atomic
-// rename, so after a crash it names either the old or the new key.
-func (d *Dir) UpdateAlias(_ context.Context, a Alias) error {
+// UpdateAlias implements [Store]: fn runs under the store's lock, and
+// aliases.json is replaced in one atomic rename, so after a crash it
+// names either the old or the new key.
+func (d *Dir) UpdateAlias(_ context.Context, name string, fn func(*Alias) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return ErrClosed
 	}
-	cur, ok := d.aliases[a.Name]
+	cur, ok := d.aliases[name]
 	if !ok {
 		return ErrNotFound
 	}
+	a := cur.Clone()
+	if err := fn(&a); err != nil {
+		return err
+	}
+	a.Name, a.CreatedAt = cur.Name, cur.CreatedAt
 	if _, ok := d.keys[a.KeyID]; !ok {
 		return ErrNotFound
 	}
-	a.CreatedAt = cur.CreatedAt
-	d.aliases[a.Name] = a
+	d.aliases[name] = a
 	if err := d.writeAliases(); err != nil {
-		d.aliases[a.Name] = cur
+		d.aliases[name] = cur
 		return err
 	}
 	return nil

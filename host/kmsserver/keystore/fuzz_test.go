@@ -60,7 +60,10 @@ func storedRecords(tb testing.TB) (keyFiles [][]byte, aliasFiles [][]byte) {
 			tb.Fatal(err)
 		}
 	}
-	if err := d.UpdateAlias(ctx, Alias{Name: "alias/a", KeyID: id2, MAC: []byte{4}, UpdatedAt: at.Add(time.Minute)}); err != nil {
+	if err := d.UpdateAlias(ctx, "alias/a", func(a *Alias) error {
+		a.KeyID, a.MAC, a.UpdatedAt, a.Seq = id2, []byte{4}, at.Add(time.Minute), a.Seq+1
+		return nil
+	}); err != nil {
 		tb.Fatal(err)
 	}
 	readAliases()

@@ -248,12 +248,25 @@ type Alias struct {
 	Name      string    `json:"name"`
 	KeyID     string    `json:"key_id"`
 	CreatedAt time.Time `json:"created_at"`
-	// MAC binds Name to KeyID under the server's root key; opaque to the
-	// store, which keeps it verbatim.
+	// MAC binds Name, KeyID, CreatedAt and Seq under the server's root
+	// key (for a record written before Seq existed: Name and KeyID only);
+	// opaque to the store, which keeps it verbatim.
 	MAC []byte `json:"mac,omitempty"`
 	// UpdatedAt is when the alias was last pointed at a key (zero until
 	// its first UpdateAlias).
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Seq is the kms-server's sequence number of the record within the
+	// alias's life (since CreatedAt): 1 when created, one more at every
+	// UpdateAlias, bound by MAC, so that a server can tell an old record
+	// put back from the latest. 0 for a record written before it
+	// existed. Stores keep it verbatim.
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// Clone returns a deep copy of a.
+func (a Alias) Clone() Alias {
+	a.MAC = slices.Clone(a.MAC)
+	return a
 }
 
 // Store is the storage interface of the kms-server. Implementations must be
@@ -286,12 +299,18 @@ type Store interface {
 	CreateAlias(ctx context.Context, a Alias) error
 	// GetAlias returns the alias; ErrNotFound when absent.
 	GetAlias(ctx context.Context, name string) (Alias, error)
-	// UpdateAlias points an existing alias at another key, replacing its
-	// KeyID, MAC and UpdatedAt (Name and CreatedAt stay) in one atomic
-	// write: there is no moment, crash included, at which the alias is
-	// absent or names no key. ErrNotFound when the alias or the target key
-	// does not exist.
-	UpdateAlias(ctx context.Context, a Alias) error
+	// UpdateAlias runs fn on a copy of alias name as stored now, inside
+	// one transaction (PostgreSQL's row lock, the directory's lock), and
+	// stores the result when fn returns nil: fn may change KeyID, MAC,
+	// UpdatedAt and Seq (Name and CreatedAt stay). fn's error is returned
+	// unchanged and nothing is written. So the write is conditional on
+	// the record fn saw: the server verifies it and seals the next
+	// sequence number in fn, and two servers racing cannot both write on
+	// top of the same record. The write is atomic: there is no moment,
+	// crash included, at which the alias is absent or names no key.
+	// ErrNotFound when the alias, or the key fn points it at, does not
+	// exist.
+	UpdateAlias(ctx context.Context, name string, fn func(*Alias) error) error
 	// DeleteAlias removes an alias; ErrNotFound when absent.
 	DeleteAlias(ctx context.Context, name string) error
 	// ListAliases returns every alias, ordered by name.

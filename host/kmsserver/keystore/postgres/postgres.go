@@ -411,33 +411,48 @@ func (s *Store) DeleteKey(ctx context.Context, id string, check func(*keystore.K
 	return err
 }
 
-// UpdateAlias implements keystore.Store: one UPDATE of the alias's row
-// (its target a foreign key checked in the same statement), so the alias
-// names the old key or the new one, never none.
-func (s *Store) UpdateAlias(ctx context.Context, a keystore.Alias) error {
+// UpdateAlias implements keystore.Store: SELECT … FOR UPDATE, fn, one
+// UPDATE of the alias's row (its target a foreign key checked in the same
+// statement), in one transaction, so the alias names the old key or the
+// new one, never none, and fn sees the record it replaces.
+func (s *Store) UpdateAlias(ctx context.Context, name string, fn func(*keystore.Alias) error) error {
+	var out keystore.Alias
+	var fnErr error
 	err := s.op(ctx, "UpdateAlias", false, func(ctx context.Context) error {
+		fnErr = nil
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var rec []byte
-			if err := tx.QueryRow(ctx, `SELECT record FROM aliases WHERE name = $1 FOR UPDATE`, a.Name).Scan(&rec); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT record FROM aliases WHERE name = $1 FOR UPDATE`, name).Scan(&rec); err != nil {
 				return err
 			}
 			var cur keystore.Alias
-			if err := decodeAlias(a.Name, rec, &cur); err != nil {
+			if err := decodeAlias(name, rec, &cur); err != nil {
 				return err
 			}
-			a.CreatedAt = cur.CreatedAt
+			a := cur.Clone()
+			if err := fn(&a); err != nil {
+				fnErr = err
+				return errFnAborted
+			}
+			a.Name, a.CreatedAt = cur.Name, cur.CreatedAt
 			nrec, err := json.Marshal(a)
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `UPDATE aliases SET key_id = $2, record = $3::jsonb WHERE name = $1`, a.Name, a.KeyID, string(nrec))
-			return err
+			if _, err := tx.Exec(ctx, `UPDATE aliases SET key_id = $2, record = $3::jsonb WHERE name = $1`, name, a.KeyID, string(nrec)); err != nil {
+				return err
+			}
+			out = a
+			return nil
 		})
 	})
+	if fnErr != nil {
+		return fnErr
+	}
 	if err != nil {
 		return err
 	}
-	s.rememberAlias(a)
+	s.rememberAlias(out)
 	return nil
 }
 
@@ -586,13 +601,20 @@ func (s *Store) forgetKey(id string) {
 	}
 }
 
+// rememberAlias caches a as read or written now, unless the cache holds a
+// later record of the same alias (same CreatedAt, higher Seq: a read that
+// raced this store's own update may return after it), as remember does
+// for keys.
 func (s *Store) rememberAlias(a keystore.Alias) {
 	if !s.cacheOn {
 		return
 	}
 	s.cacheMu.Lock()
-	s.aliases[a.Name] = cachedAlias{a: a, at: s.clock()}
-	s.cacheMu.Unlock()
+	defer s.cacheMu.Unlock()
+	if c, ok := s.aliases[a.Name]; ok && c.a.CreatedAt.Equal(a.CreatedAt) && c.a.Seq > a.Seq {
+		return
+	}
+	s.aliases[a.Name] = cachedAlias{a: a.Clone(), at: s.clock()}
 }
 
 func (s *Store) cachedKey(id string) (*keystore.Key, bool) {

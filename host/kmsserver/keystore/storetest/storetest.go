@@ -637,35 +637,67 @@ func testClosed(t *testing.T, s keystore.Store) {
 	}
 }
 
+// pointAt is an UpdateAlias fn that points the alias at keyID with mac,
+// at updated.
+func pointAt(keyID string, mac []byte, updated time.Time) func(*keystore.Alias) error {
+	return func(a *keystore.Alias) error {
+		a.KeyID, a.MAC, a.UpdatedAt = keyID, mac, updated
+		a.Seq++
+		return nil
+	}
+}
+
 func testUpdateAlias(t *testing.T, s keystore.Store) {
 	mustCreate(t, s, NewKey(ID(1)))
 	mustCreate(t, s, NewKey(ID(2)))
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(1), CreatedAt: created, MAC: []byte{1}}); err != nil {
+	if err := s.CreateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(1), CreatedAt: created, MAC: []byte{1}, Seq: 7}); err != nil {
 		t.Fatal(err)
 	}
+	if a, err := s.GetAlias(bg, "alias/a"); err != nil || a.Seq != 7 {
+		t.Fatalf("the alias's Seq is not kept: %+v, %v", a, err)
+	}
 	updated := created.Add(time.Hour)
-	if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(2), MAC: []byte{2}, UpdatedAt: updated}); err != nil {
+	var seen keystore.Alias
+	if err := s.UpdateAlias(bg, "alias/a", func(a *keystore.Alias) error {
+		seen = a.Clone()
+		// Name and CreatedAt stay whatever fn does.
+		a.Name, a.CreatedAt = "alias/other", updated
+		return pointAt(ID(2), []byte{2}, updated)(a)
+	}); err != nil {
 		t.Fatal(err)
+	}
+	if seen.Name != "alias/a" || seen.KeyID != ID(1) || !reflect.DeepEqual(seen.MAC, []byte{1}) || seen.Seq != 7 || !seen.CreatedAt.Equal(created) {
+		t.Fatalf("UpdateAlias's fn saw %+v, not the stored record", seen)
 	}
 	a, err := s.GetAlias(bg, "alias/a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.KeyID != ID(2) || !reflect.DeepEqual(a.MAC, []byte{2}) || !a.CreatedAt.Equal(created) || !a.UpdatedAt.Equal(updated) {
+	if a.Name != "alias/a" || a.KeyID != ID(2) || !reflect.DeepEqual(a.MAC, []byte{2}) || !a.CreatedAt.Equal(created) || !a.UpdatedAt.Equal(updated) || a.Seq != 8 {
 		t.Fatalf("after UpdateAlias: %+v", a)
 	}
+	if _, err := s.GetAlias(bg, "alias/other"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("UpdateAlias's fn renamed the alias: %v", err)
+	}
 	list, err := s.ListAliases(bg)
-	if err != nil || len(list) != 1 || list[0].KeyID != ID(2) {
+	if err != nil || len(list) != 1 || list[0].KeyID != ID(2) || list[0].Seq != 8 {
 		t.Fatalf("ListAliases after UpdateAlias: %+v, %v", list, err)
 	}
-	if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/missing", KeyID: ID(2)}); !errors.Is(err, keystore.ErrNotFound) {
+	if err := s.UpdateAlias(bg, "alias/missing", pointAt(ID(2), nil, updated)); !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("UpdateAlias of a missing alias: %v, want ErrNotFound", err)
 	}
-	if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/a", KeyID: ID(9)}); !errors.Is(err, keystore.ErrNotFound) {
+	if err := s.UpdateAlias(bg, "alias/a", pointAt(ID(9), nil, updated)); !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("UpdateAlias to a missing key: %v, want ErrNotFound", err)
 	}
-	if a, err := s.GetAlias(bg, "alias/a"); err != nil || a.KeyID != ID(2) {
+	refused := errors.New("refused by fn")
+	if err := s.UpdateAlias(bg, "alias/a", func(a *keystore.Alias) error {
+		_ = pointAt(ID(1), []byte{3}, updated)(a)
+		return refused
+	}); err != refused {
+		t.Fatalf("UpdateAlias whose fn failed: %v, want fn's error unchanged", err)
+	}
+	if a, err := s.GetAlias(bg, "alias/a"); err != nil || a.KeyID != ID(2) || a.Seq != 8 || !reflect.DeepEqual(a.MAC, []byte{2}) {
 		t.Fatalf("a failed UpdateAlias changed the alias: %+v, %v", a, err)
 	}
 	if _, err := s.GetAlias(bg, "alias/missing"); !errors.Is(err, keystore.ErrNotFound) {
@@ -681,7 +713,8 @@ func testUpdateAlias(t *testing.T, s keystore.Store) {
 }
 
 // testConcurrentUpdateAlias: readers never see the alias absent or naming
-// a third key while writers move it back and forth.
+// a third key while writers move it back and forth, and every writer's fn
+// sees the record the last one wrote (UpdateAlias is conditional).
 func testConcurrentUpdateAlias(t *testing.T, s keystore.Store) {
 	mustCreate(t, s, NewKey(ID(1)))
 	mustCreate(t, s, NewKey(ID(2)))
@@ -696,7 +729,7 @@ func testConcurrentUpdateAlias(t *testing.T, s keystore.Store) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
-				if err := s.UpdateAlias(bg, keystore.Alias{Name: "alias/moving", KeyID: ID(1 + (i+w)%2)}); err != nil {
+				if err := s.UpdateAlias(bg, "alias/moving", pointAt(ID(1+(i+w)%2), nil, time.Now())); err != nil {
 					errc <- err
 					return
 				}
@@ -726,6 +759,10 @@ func testConcurrentUpdateAlias(t *testing.T, s keystore.Store) {
 	close(errc)
 	for err := range errc {
 		t.Fatal(err)
+	}
+	// Each fn saw the record the one before it wrote: none was lost.
+	if a, err := s.GetAlias(bg, "alias/moving"); err != nil || a.Seq != 40 {
+		t.Fatalf("after 40 updates that each raise Seq: %+v, %v", a, err)
 	}
 }
 
