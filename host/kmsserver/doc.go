@@ -264,9 +264,9 @@
 // every bound field and the wrapped bytes are unchanged) before it trusts
 // its policy. Records written before the state was bound still open; their
 // state is bound at their next change. Alias records carry an HMAC-SHA256
-// of the alias name and key ID under a key derived from the root key
-// (HKDF), checked at every lookup by alias, so such a writer cannot point
-// an alias at another key either. The rotation settings (RotationEnabled,
+// of the alias name, key ID, creation time and sequence number under a
+// key derived from the root key (HKDF), checked at every lookup by alias,
+// so such a writer cannot point an alias at another key either. The rotation settings (RotationEnabled,
 // RotationPeriodInDays, NextRotationDate) are not sealed: such a writer
 // can switch a key's automatic rotation off, or make it rotate at the next
 // sweep (the new material is the server's own, sealed as any). [Server.Serve] destroys a key when its
@@ -333,8 +333,49 @@
 // next sealed write. Not detected: a replay while every replica restarts
 // (or of a key no replica has verified since it started), since the marks
 // live in memory only (persisting them outside the store would close
-// that); alias records, whose MAC binds name and key ID only; deletions.
-// After a deliberate restore, restart every replica.
+// that); deletions. After a deliberate restore, restart every replica.
+//
+// Alias records are checked the same way (aliasrollback.go). Their MAC
+// (keymaterial's Root.AliasRecordMAC) binds the alias name, key ID, the
+// alias's creation time and the record's sequence number since: 1 at
+// CreateAlias, one above the record it replaces at every UpdateAlias.
+// Alias names are reused, so a record is placed by (creation time,
+// sequence number): an alias created later is a later alias. UpdateAlias
+// is conditional in the store (keystore.Store.UpdateAlias runs the
+// server's check and seal on the record as stored, under PostgreSQL's row
+// lock or the directory's lock): the record it replaces must pass its MAC
+// and the marks and still name the key the caller was authorized on
+// (else the update starts again, at most 3 times, then
+// ThrottlingException), so two replicas racing never write on top of the
+// same record. Each replica keeps per alias name the latest (creation
+// time, sequence number) it has verified or written, and marks that alias
+// deleted when it deletes it or a lookup finds it gone after having
+// verified it; CreateAlias stamps the new alias later than any alias of
+// that name the replica has seen, by the store's clock when the store has
+// one the replicas share (keystore.SharedClock: PostgreSQL's), else by
+// [Config.Clock]. A record older than the mark (an alias moved by
+// UpdateAlias, put back), or of an alias marked deleted or created before
+// it (a record from before DeleteAlias, put back while the alias is gone
+// or after it was created again), is refused: requests naming the alias
+// fail with KMSInternalException (UpdateAlias too, so an old record is not
+// laundered into a new one), logged at ERROR as "rollback detected" with
+// the alias ARN and both records' creation times and sequence numbers,
+// and counted in kms_alias_rollbacks_detected_total; such a record does
+// not count either in kms:ResourceAliases for the key it names. Keys named
+// by ID are not affected. DeleteAlias still deletes a refused record (to
+// recover: delete the alias and create it again). Memory: one map entry
+// per alias name verified or written since start (the name, a time and a
+// 64-bit counter), deleted aliases included. Alias records written before
+// sequence numbers (MAC over name and key ID only) are still taken, as the
+// oldest record of their name, and sealed with sequence 1 at their next
+// UpdateAlias. Not detected, as for keys: a replay while every replica
+// restarts, or of an alias no running replica has verified since it
+// started (the marks live in memory only); an alias record deleted from
+// the store (NotFound: denial of service). And a store clock that steps
+// back (a failover to a standby whose clock is behind) can make an alias
+// created afterwards look older than one of the same name deleted before
+// it: replicas that saw the old one refuse the new one until they restart
+// (a false alarm, never a silent use of an old record).
 //
 // # Key usage
 //

@@ -15,9 +15,12 @@
 // the key state and the deletion date.
 // [Root.Unwrap] fails with [ErrIntegrity] when any of them changed, so whoever
 // can write to the key store without holding the root key can neither
-// loosen a policy nor move material between keys. [Root.AliasMAC] binds an
-// alias name to its key ID under a key derived from the root key (HKDF), so
-// the same writer cannot repoint an alias either.
+// loosen a policy nor move material between keys. [Root.AliasRecordMAC]
+// binds an alias record (name, key ID, creation time, sequence number)
+// under a key derived from the root key (HKDF), so the same writer cannot
+// repoint an alias either, and the server can tell an old alias record
+// from the latest; [Root.AliasMAC] is the MAC of alias records before
+// sequence numbers, still checked for them.
 //
 // # Ciphertext blobs
 //
