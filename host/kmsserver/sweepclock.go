@@ -41,7 +41,7 @@ func (s *Server) sweepClockAgrees(ctx context.Context, now time.Time, sweep stri
 	if !ok {
 		return true
 	}
-	start := time.Now()
+	start := s.cfg.Clock()
 	storeNow, err := sc.Now(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -51,8 +51,9 @@ func (s *Server) sweepClockAgrees(ctx context.Context, now time.Time, sweep stri
 		return false
 	}
 	// The store read its clock at some moment of the round trip after now
-	// was taken: the round trip widens the tolerance.
-	tolerance := s.cfg.MaxClockSkew + time.Since(start)
+	// was taken: the round trip, by the server's clock, widens the
+	// tolerance (a clock that stepped back narrows it).
+	tolerance := s.cfg.MaxClockSkew + s.cfg.Clock().Sub(start)
 	if d := storeNow.Sub(now); d > tolerance || d < -tolerance {
 		s.cfg.Logger.Error(sweep+" sweep skipped: this replica's clock disagrees with the key store's by more than the maximum clock skew; fix the clock (NTP)",
 			"clock", now.UTC(), "store_clock", storeNow.UTC(), "max_clock_skew", s.cfg.MaxClockSkew)

@@ -179,3 +179,46 @@ func TestSweepSkippedWhenStoreClockUnreadable(t *testing.T) {
 		t.Errorf("sweep with the clocks agreeing rotated %d keys, want 1", n)
 	}
 }
+
+// TestSweepClockRoundTripByInjectedClock: the time the store takes to
+// read its clock widens the tolerance, and is measured with the server's
+// clock (Config.Clock), not the wall clock: a store whose answer took 10
+// minutes by the server's clock may be up to MaxClockSkew + 10 minutes
+// ahead; one that took a minute may not be MaxClockSkew + 5 minutes ahead.
+func TestSweepClockRoundTripByInjectedClock(t *testing.T) {
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var now atomic.Pointer[time.Time]
+	now.Store(&base)
+	clock := func() time.Time { return *now.Load() }
+	cs := &clockStore{Store: openDir(t, t.TempDir())}
+	env := newEnv(t, func(c *Config) {
+		c.Store = cs
+		c.Clock = clock
+		c.MaxClockSkew = time.Hour
+	})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		roundTrip, ahead time.Duration
+		agrees           bool
+	}{
+		{0, time.Hour, true},
+		{0, time.Hour + time.Second, false},
+		{10 * time.Minute, time.Hour + 5*time.Minute, true},
+		{10 * time.Minute, -(time.Hour + 5*time.Minute), true},
+		{time.Minute, time.Hour + 5*time.Minute, false},
+		{10 * time.Minute, time.Hour + 11*time.Minute, false},
+	} {
+		start := clock()
+		cs.now = func(context.Context) (time.Time, error) {
+			end := start.Add(tc.roundTrip) // the store answers tc.roundTrip later
+			now.Store(&end)
+			return start.Add(tc.ahead), nil
+		}
+		if got := env.srv.sweepClockAgrees(ctx, start, "key deletion", env.srv.metrics.deletions); got != tc.agrees {
+			t.Errorf("store %v ahead, round trip %v: sweepClockAgrees = %v, want %v", tc.ahead, tc.roundTrip, got, tc.agrees)
+		}
+	}
+	if v := metricValue(t, env.srv, "kms_key_deletions_total", resultClockSkew); v != 3 {
+		t.Errorf(`kms_key_deletions_total{result="clock_skew"} = %v, want 3`, v)
+	}
+}
