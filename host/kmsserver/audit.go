@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,7 +114,21 @@ type auditLog struct {
 	// with a newline, so the broken one ends and a reader can skip it.
 	broken bool
 	bufs   sync.Pool // *bytes.Buffer for encoding one line
+	// probing: a probe line is being written ([Server.probeAuditLog]);
+	// it also guards lastProbe.
+	probing atomic.Bool
+	// lastProbe is when the last probe line was tried, by the server's
+	// clock (zero: never).
+	lastProbe time.Time
 }
+
+// auditLogWritable is the operation of the line kms-server writes of its
+// own while its audit log is unwritable, to find it writable again
+// ([Server.probeAuditLog]).
+const auditLogWritable = "AuditLogWritable"
+
+// auditProbeInterval is the least time between two probe lines.
+const auditProbeInterval = time.Second
 
 // errAuditWrite is what a request whose audit line could not be written
 // fails with (answered as KMSInternalException, its result withheld).
@@ -166,7 +181,7 @@ func (a *auditLog) write(ev *auditEvent) error {
 	if err != nil {
 		a.failures.Inc()
 		if !a.failed.Swap(true) {
-			a.log.Error("audit log write failed: requests fail with KMSInternalException and /healthz answers 503 until an audit line is written again", "error", err)
+			a.log.Error("audit log write failed: requests fail with KMSInternalException, the sweeps wait and /healthz answers 503 until an audit line is written again (/healthz and the sweeps try one, "+auditLogWritable+", at most once a second)", "error", err)
 		}
 		return fmt.Errorf("%w: %w", errAuditWrite, err)
 	}
@@ -174,4 +189,31 @@ func (a *auditLog) write(ev *auditEvent) error {
 		a.log.Info("audit log written again")
 	}
 	return nil
+}
+
+// probeAuditLog, while the audit log's last line failed, writes a line of
+// its own (operation AuditLogWritable, principal kms-server) to find out
+// whether it can be written again; written, the log is healthy again. A
+// node whose /healthz answers 503 gets no requests from its load
+// balancer, so without this no request's line would ever clear the
+// failure, and the sweeps, which wait for the log, would stall too.
+// /healthz and the sweeps call it. /healthz is unauthenticated, so a
+// flood of it must not flood the log: at most one probe runs at a time
+// (the others return at once), and at most one is tried per
+// auditProbeInterval by the server's clock (one the clock stepped back
+// before is tried at once).
+func (s *Server) probeAuditLog() {
+	a := s.audit
+	if !a.failed.Load() || !a.probing.CompareAndSwap(false, true) {
+		return
+	}
+	defer a.probing.Store(false)
+	now := s.cfg.Clock()
+	if !a.lastProbe.IsZero() && !now.Before(a.lastProbe) && now.Sub(a.lastProbe) < auditProbeInterval {
+		return
+	}
+	a.lastProbe = now
+	// A failure is counted and logged by write, as any line's.
+	_ = a.write(&auditEvent{Time: now.UTC().Format(time.RFC3339Nano), RequestID: s.newRequestID(),
+		Operation: auditLogWritable, Principal: "kms-server", Decision: "allow"})
 }

@@ -30,12 +30,15 @@ type diskSink struct {
 	full bool
 	keep int
 	b    bytes.Buffer
+	// refused counts the writes that failed.
+	refused int
 }
 
 func (d *diskSink) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.full {
+		d.refused++
 		n := min(d.keep, len(p))
 		d.b.Write(p[:n])
 		return n, &sinkErr{syscall.ENOSPC}
@@ -47,6 +50,12 @@ func (d *diskSink) set(full bool, keep int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.full, d.keep = full, keep
+}
+
+func (d *diskSink) refusedWrites() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.refused
 }
 
 func (d *diskSink) String() string {
@@ -212,5 +221,110 @@ func TestSweepsWaitForTheAuditLog(t *testing.T) {
 	}
 	if !strings.Contains(sink.String(), `"operation":"DeleteKey","principal":"kms-server"`) {
 		t.Fatalf("no DeleteKey line for the destruction: %q", sink.String())
+	}
+}
+
+// TestHealthzRecoversWithoutRequests: once the audit log fails, /healthz
+// answers 503, and a load balancer sends the node no more requests; so
+// the log must be found writable again without one. While it is broken,
+// /healthz (and a sweep) writes a line of its own, operation
+// AuditLogWritable, at most one at a time and at most once per second by
+// the server's clock: a flood of /healthz, which anyone who reaches the
+// metrics listener can send, writes no more than that. Once the disk has
+// room, /healthz answers 200 with no KMS request, and the sweeps resume.
+func TestHealthzRecoversWithoutRequests(t *testing.T) {
+	sink := &diskSink{}
+	var now atomic.Pointer[time.Time]
+	set := func(t time.Time) { now.Store(&t) }
+	base := time.Now()
+	set(base)
+	env := newEnv(t, func(c *Config) {
+		c.AuditLog = sink
+		c.Clock = func() time.Time { return *now.Load() }
+		c.MaxClockSkew = 9 * 24 * time.Hour // the sweep's clock runs 8 days ahead of PostgreSQL's
+	})
+	ctx := context.Background()
+	first, second := env.createKey(t), env.createKey(t)
+	for _, id := range []string{first, second} {
+		if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink.set(true, 0) // the disk fills up
+	_, err := env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(first)})
+	wantCode(t, err, CodeInternal)
+	if n := sink.refusedWrites(); n != 1 {
+		t.Fatalf("%d writes refused after one request, want 1", n)
+	}
+
+	// A flood of /healthz while the log is broken: 400 callers, 50 at a
+	// time, while the clock moves 2.5 s. At most one probe line per
+	// second (plus the one at the start) is tried.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 50)
+	for i := range 400 {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if code, _ := healthz(t, env.srv); code != http.StatusServiceUnavailable {
+				t.Errorf("/healthz with the disk full: %d, want 503", code)
+			}
+		}()
+		if i%40 == 39 {
+			set(now.Load().Add(250 * time.Millisecond))
+		}
+	}
+	wg.Wait()
+	if n := sink.refusedWrites() - 1; n < 1 || n > 3 {
+		t.Fatalf("a flood of 400 /healthz over 2.5 s tried %d probe lines, want 1 to 3", n)
+	}
+	if n := counterValue(t, env.srv.metrics.auditFailures); n != float64(sink.refusedWrites()) {
+		t.Errorf("kms_audit_write_failures_total = %v, want %d (the request's line and the probes)", n, sink.refusedWrites())
+	}
+
+	// A second on, one /healthz tries exactly one probe line.
+	before := sink.refusedWrites()
+	set(now.Load().Add(time.Second))
+	if code, _ := healthz(t, env.srv); code != http.StatusServiceUnavailable || sink.refusedWrites() != before+1 {
+		t.Fatalf("/healthz a second after the flood: %d, %d probe lines tried, want 503 and 1", code, sink.refusedWrites()-before)
+	}
+
+	sink.set(false, 0) // space freed; no request comes
+	if code, _ := healthz(t, env.srv); code != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz within a second of the last probe: %d, want 503 (probes are rate-limited)", code)
+	}
+	set(now.Load().Add(time.Second))
+	if code, body := healthz(t, env.srv); code != http.StatusOK {
+		t.Fatalf("/healthz a second later, the disk writable again, no request sent: %d %q", code, body)
+	}
+	if n := strings.Count(sink.String(), `"operation":"AuditLogWritable","principal":"kms-server","decision":"allow"`); n != 1 {
+		t.Fatalf("%d AuditLogWritable lines, want 1: %q", n, sink.String())
+	}
+	if code, _ := healthz(t, env.srv); code != http.StatusOK || strings.Count(sink.String(), "AuditLogWritable") != 1 {
+		t.Fatalf("/healthz while healthy: %d, or it wrote a line", code)
+	}
+	set(base.Add(8 * 24 * time.Hour)) // both keys due
+	if n := env.srv.sweepDeletions(ctx); n != 2 {
+		t.Fatalf("the sweep after /healthz recovered destroyed %d keys, want 2", n)
+	}
+
+	// Broken again; no /healthz at all: the sweep probes, and runs.
+	set(base)
+	third := env.createKey(t)
+	if _, err := env.client.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(third), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	sink.set(true, 0)
+	_, err = env.client.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(third)})
+	wantCode(t, err, CodeInternal)
+	sink.set(false, 0)
+	set(base.Add(8*24*time.Hour + 2*time.Second))
+	if n := env.srv.sweepDeletions(ctx); n != 1 {
+		t.Fatalf("the sweep once the disk was writable again, with no request and no /healthz, destroyed %d keys, want 1", n)
+	}
+	if n := strings.Count(sink.String(), "AuditLogWritable"); n != 2 {
+		t.Fatalf("%d AuditLogWritable lines, want 2", n)
 	}
 }

@@ -430,7 +430,11 @@
 // [Config.AuditLog] before its answer is sent, and a request whose line
 // could not be written is answered with KMSInternalException instead of
 // its result, counted in kms_audit_write_failures_total; [Server.Healthy]
-// reports [ErrAuditLogUnwritable] until a line is written again. A line
+// reports [ErrAuditLogUnwritable] until a line is written again: while it
+// does, it (and each sweep) writes a line of its own, operation
+// AuditLogWritable, principal kms-server, at most one at a time and once a
+// second by [Config.Clock], so that the log is found writable again with
+// no request (an unhealthy node's load balancer sends none). A line
 // after a write that stored only part of one starts with a newline. Lines
 // are not synced to disk (no fsync per request): a host crash can lose
 // those still in the page cache, never a result whose line was not

@@ -85,7 +85,7 @@ func newMetrics() *metrics {
 	})
 	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kms_audit_write_failures_total",
-		Help: "Audit lines that could not be written (full or failing disk); each one's request was answered with KMSInternalException instead of its result.",
+		Help: "Audit lines that could not be written (full or failing disk): a request's (answered with KMSInternalException instead of its result), a sweep's, or an AuditLogWritable line's (tried at most once a second while the log is unwritable).",
 	})
 	m.reg.MustRegister(m.requests, m.duration, m.deletions, m.rotations, m.usageFlushFailures, m.rollbacks, m.aliasRollbacks, m.auditFailures)
 	return m

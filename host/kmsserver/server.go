@@ -128,9 +128,16 @@ var ErrAuditLogUnwritable = errors.New("kmsserver: the audit log cannot be writt
 
 // Healthy reports whether the audit log can be written (its last write
 // succeeded; else [ErrAuditLogUnwritable]) and the key store answers.
+// While the last audit line failed, it tries to write one of its own
+// (operation AuditLogWritable), at most once a second by [Config.Clock]
+// and one at a time, so that the log is found writable again without a
+// request: one that answered unhealthy may get no more.
 func (s *Server) Healthy(ctx context.Context) error {
 	if s.audit.failed.Load() {
-		return ErrAuditLogUnwritable
+		s.probeAuditLog()
+		if s.audit.failed.Load() {
+			return ErrAuditLogUnwritable
+		}
 	}
 	_, err := s.store.GetKey(ctx, "00000000-0000-0000-0000-000000000000")
 	if err != nil && !errors.Is(err, keystore.ErrNotFound) {

@@ -64,7 +64,8 @@ func (s *Server) sweepClockAgrees(ctx context.Context, now time.Time, sweep stri
 }
 
 // sweepAuditWritable reports whether the audit log can be written (its
-// last line was). When it cannot, the sweep named sweep does nothing: it
+// last line was, or the probe line it tries then is: probeAuditLog). When
+// it cannot, the sweep named sweep does nothing: it
 // logs, counts result "audit_unwritable" in counter and returns false. A
 // destroyed key or a rotated one changes the keys for good, so it happens
 // only when the change can be recorded, as a request's answer is sent only
@@ -73,7 +74,10 @@ func (s *Server) sweepAuditWritable(sweep string, counter *prometheus.CounterVec
 	if !s.audit.failed.Load() {
 		return true
 	}
-	s.cfg.Logger.Error(sweep + " sweep skipped: the audit log cannot be written; it runs again once an audit line is written (free space, or fix the audit_log file)")
+	if s.probeAuditLog(); !s.audit.failed.Load() {
+		return true
+	}
+	s.cfg.Logger.Error(sweep + " sweep skipped: the audit log cannot be written; it runs again once an audit line is written (free space, or fix the audit_log file; /healthz and the sweeps try one at most once a second)")
 	counter.WithLabelValues(resultAuditUnwritable).Inc()
 	return false
 }
