@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/enclavekit/enclavekit/attestation"
@@ -29,7 +31,8 @@ const DefaultTimeout = 30 * time.Second
 // attested TLS endpoint.
 type ClientConfig struct {
 	// Options is the attestation policy: Roots (nil: the AWS root; must be
-	// nil with a Verifier), PCRs (pin at least PCR0), MaxAge,
+	// nil with a Verifier), PCRs (they must pin the image: see
+	// [PinsImage] and AnyImageUnsafe), MaxAge,
 	// MaxFutureSkew, AllowDebugUnsafe. Nonce, UserData and PublicKey must
 	// be nil: this package sets them. AtDocumentTime must be false: a live
 	// peer is verified at the current time, and at its document's own time
@@ -54,6 +57,37 @@ type ClientConfig struct {
 	// the requests themselves. It does not apply to [Client.TLSConfig] and
 	// [NewTLSConfig]: a tls.Config carries no deadline.
 	Timeout time.Duration
+	// AnyImageUnsafe accepts a policy that pins no enclave image
+	// ([PinsImage] false: no PCRs, or only PCRs that do not identify the
+	// image, such as PCR4), which [NewClient] otherwise refuses with
+	// [ImageNotPinnedError]. Unsafe: any genuine enclave then passes,
+	// one the parent instance launches itself with an image of its own
+	// included, and the parent is in the middle of every connection.
+	// It is nitro-verify's --any-image-unsafe; for development and
+	// diagnostics only.
+	AnyImageUnsafe bool
+}
+
+// PinsImage reports whether pcrs, an attestation.Options.PCRs,
+// identifies the enclave image, as [NewClient] requires: a non-zero PCR0
+// (the whole image: kernel, command line and ramdisks), a non-zero PCR8
+// (the image's signing certificate: only images signed with its key), or
+// non-zero PCR1 and PCR2 together (what PCR0 covers, split). Other PCRs
+// do not: PCR3 and PCR4 name the parent instance's role and the instance
+// (the parent's own enclave on it has them too), PCR1 alone is the
+// kernel and command line that many images share, PCR2 alone the
+// ramdisks without the kernel that runs them, PCR16 and above what the
+// enclave itself extended. A nil value (the PCR absent) and an all-zero
+// one identify nothing either: every debug-mode enclave reports zero
+// PCR0-2, whatever its image, and every unsigned image a zero PCR8. A
+// value of another length than a PCR's matches no document; it counts as
+// pinned, since the policy then accepts no enclave at all.
+func PinsImage(pcrs map[int][]byte) bool {
+	set := func(i int) bool {
+		v := pcrs[i]
+		return v != nil && (len(v) == 0 || slices.ContainsFunc(v, func(b byte) bool { return b != 0 }))
+	}
+	return set(0) || set(8) || set(1) && set(2)
 }
 
 // Client verifies attested TLS endpoints. It is safe for concurrent use.
@@ -64,7 +98,9 @@ type Client struct {
 	timeout  time.Duration
 }
 
-// NewClient checks cfg and returns a Client.
+// NewClient checks cfg and returns a Client. It refuses (with
+// [ImageNotPinnedError]) a policy whose Options.PCRs pin no enclave image
+// ([PinsImage]) unless cfg.AnyImageUnsafe is set.
 func NewClient(cfg *ClientConfig) (*Client, error) {
 	if cfg == nil {
 		return nil, &ConfigError{Reason: "a ClientConfig is required: at least Options.PCRs should pin the enclave image"}
@@ -81,6 +117,9 @@ func NewClient(cfg *ClientConfig) (*Client, error) {
 	}
 	if cfg.Timeout < 0 {
 		return nil, &ConfigError{Reason: fmt.Sprintf("Timeout is %s: want a positive bound, or zero for DefaultTimeout (%s)", cfg.Timeout, DefaultTimeout)}
+	}
+	if !cfg.AnyImageUnsafe && !PinsImage(o.PCRs) {
+		return nil, &ImageNotPinnedError{PCRs: slices.Sorted(maps.Keys(o.PCRs))}
 	}
 	c := &Client{opts: o, verifier: cfg.Verifier, rand: cfg.Rand, timeout: cfg.Timeout}
 	if c.rand == nil {

@@ -195,7 +195,7 @@ func TestClientConfigErrors(t *testing.T) {
 		"nil":              nil,
 		"nonce":            {Options: attestation.Options{Nonce: []byte{1}}},
 		"pubkey":           {Options: attestation.Options{PublicKey: []byte{1}}},
-		"negative timeout": {Options: attestation.Options{PCRs: map[int][]byte{0: make([]byte, 48)}}, Timeout: -time.Second},
+		"negative timeout": {Options: attestation.Options{PCRs: map[int][]byte{0: pcr0("app")}}, Timeout: -time.Second},
 	} {
 		if _, err := attestedtls.NewTLSConfig(cfg); !errors.Is(err, attestedtls.ErrConfig) || !errors.Is(err, attestation.ErrInvalidOptions) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)

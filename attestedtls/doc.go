@@ -64,6 +64,14 @@
 // cannot pass a challenge on a session it terminates: the enclave binds
 // its own session's exporter value, which differs ([ErrChannelBinding]).
 //
+// Nor can it answer with an enclave of its own: it can launch one, a
+// genuine non-debug enclave on its own Nitro host, whose documents verify
+// and bind its key, but not of the pinned image ([attestation.ErrPCRMismatch]).
+// That holds only when the policy pins the image: [NewClient] refuses
+// Options.PCRs that do not ([ErrImageNotPinned], [PinsImage]: a non-zero
+// PCR0, PCR8, or PCR1 and PCR2), unless ClientConfig.AnyImageUnsafe says
+// any enclave will do.
+//
 // What it can do: relay the connection, unopened, to another enclave that
 // passes the same policy — another instance of the same image, on this or
 // another parent. The client gets a genuine attested session with an
@@ -92,6 +100,5 @@
 // deadline its caller sets (tls.Dial has none). It can replay a
 // stale handshake only as long as MaxAge allows (or, with MaxAge zero,
 // the certificate's three-hour validity: [NewClient] refuses
-// Options.AtDocumentTime), and never a challenge. Pin at least PCR0: without PCRs any enclave on any Nitro host
-// passes.
+// Options.AtDocumentTime), and never a challenge.
 package attestedtls

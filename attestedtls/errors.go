@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/enclavekit/enclavekit/attestation"
 )
@@ -30,6 +31,10 @@ var (
 	// ErrConfig: a configuration is invalid; nothing was verified (code
 	// "invalid_options").
 	ErrConfig = errors.New("attestedtls: invalid configuration")
+	// ErrImageNotPinned: a client policy pins no enclave image (see
+	// [PinsImage]) and ClientConfig.AnyImageUnsafe is not set; it is also
+	// an [ErrConfig] (code "invalid_options").
+	ErrImageNotPinned = errors.New("attestedtls: the client policy pins no enclave image")
 )
 
 // DocumentError reports a missing or malformed attestation document
@@ -145,6 +150,35 @@ func (e *ConfigError) Code() string { return attestation.CodeInvalidOptions }
 // Is reports whether target is [ErrConfig] or attestation.ErrInvalidOptions.
 func (e *ConfigError) Is(target error) bool {
 	return target == ErrConfig || target == attestation.ErrInvalidOptions
+}
+
+// ImageNotPinnedError reports a [ClientConfig] whose Options.PCRs pin no
+// enclave image ([PinsImage] is false) without AnyImageUnsafe: any
+// enclave would pass, one the parent instance launches itself included,
+// which then sits in the middle of every connection. errors.Is matches
+// [ErrImageNotPinned], [ErrConfig] and attestation.ErrInvalidOptions.
+type ImageNotPinnedError struct {
+	// PCRs are the indexes the policy pins, in increasing order (empty
+	// when none): none of them, with its value, identifies the image.
+	PCRs []int
+}
+
+func (e *ImageNotPinnedError) Error() string {
+	pinned := "no PCRs"
+	if len(e.PCRs) > 0 {
+		pinned = "PCRs " + strings.Trim(fmt.Sprint(e.PCRs), "[]")
+	}
+	return "attestedtls: invalid configuration: the client policy pins no enclave image (Options.PCRs has " + pinned +
+		"), so any enclave would pass, one the parent instance runs itself included: pin a non-zero PCR0 (the image), PCR8 (its signing certificate), or PCR1 and PCR2 together; or set ClientConfig.AnyImageUnsafe to accept any enclave"
+}
+
+// Code returns "invalid_options".
+func (e *ImageNotPinnedError) Code() string { return attestation.CodeInvalidOptions }
+
+// Is reports whether target is [ErrImageNotPinned], [ErrConfig] or
+// attestation.ErrInvalidOptions.
+func (e *ImageNotPinnedError) Is(target error) bool {
+	return target == ErrImageNotPinned || target == ErrConfig || target == attestation.ErrInvalidOptions
 }
 
 // documentError wraps err, the rejection of the peer's document what (in

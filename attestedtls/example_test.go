@@ -67,8 +67,11 @@ func ExampleNewServer() {
 // server is the attested enclave; a Challenge on the connection then
 // proves it live and terminating this very session.
 func ExampleNewTLSConfig() {
+	pcr0, _ := hex.DecodeString("f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b")
+	// NewTLSConfig refuses a policy that pins no image (ErrImageNotPinned):
+	// any enclave would pass, one the parent instance runs itself included.
 	cfg, err := attestedtls.NewTLSConfig(&attestedtls.ClientConfig{
-		Options: attestation.Options{PCRs: map[int][]byte{0: make([]byte, 48)}, MaxAge: 10 * time.Minute},
+		Options: attestation.Options{PCRs: map[int][]byte{0: pcr0}, MaxAge: 10 * time.Minute},
 	})
 	if err != nil {
 		log.Fatal(err)

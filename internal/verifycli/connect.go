@@ -62,10 +62,16 @@ func checkConnectFlags(c *config) error {
 	if _, _, err := net.SplitHostPort(c.connect); err != nil {
 		return usagef("--connect %q: want HOST:PORT", c.connect)
 	}
-	// Without expected PCRs any genuine enclave passes, one the parent
-	// instance runs itself (with its own image) included.
-	if len(c.pcrs) == 0 && !c.anyImage {
-		return cli.WithHint(usagef("--connect: no expected PCRs: any enclave would pass, one the parent instance runs itself included"),
+	// Without expected PCRs that pin the image (attestedtls.PinsImage,
+	// which attestedtls.NewClient requires too) any genuine enclave
+	// passes, one the parent instance runs itself (with its own image)
+	// included.
+	if !c.anyImage && !attestedtls.PinsImage(c.pcrs) {
+		what := "no expected PCRs"
+		if len(c.pcrs) > 0 {
+			what = "the expected PCRs pin no image (want a non-zero PCR0, PCR8, or PCR1 and PCR2)"
+		}
+		return cli.WithHint(usagef("--connect: %s: any enclave would pass, one the parent instance runs itself included", what),
 			"give the image you expect with --pcr N=HEX, --pcrs FILE or --eif FILE (or --any-image-unsafe to accept any enclave)")
 	}
 	return nil
@@ -79,7 +85,7 @@ func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	rep := newReport(c, at)
 	cl, err := attestedtls.NewClient(&attestedtls.ClientConfig{Options: attestation.Options{
 		Roots: c.roots, CurrentTime: at, MaxAge: c.maxAge, PCRs: c.pcrs, AllowDebugUnsafe: c.allowDebug,
-	}})
+	}, AnyImageUnsafe: c.anyImage})
 	if err != nil {
 		fmt.Fprintf(stderr, "nitro-verify: error: %s\n", plainMessage(err.Error()))
 		return ExitUsage

@@ -63,7 +63,8 @@ Flags:
                        H:P, verify the document in its certificate and the fresh
                        one it returns for a nonce (--nonce, or 32 random bytes)
                        over that connection, bound to its key and TLS session.
-                       Requires --pcr, --pcrs or --eif (the image expected).
+                       Requires --pcr, --pcrs or --eif pinning the image
+                       expected: a non-zero PCR0, PCR8, or PCR1 and PCR2.
     --any-image-unsafe With --connect: accept any enclave image. Unsafe: an
                        enclave the parent instance runs itself passes too.
     --version          Print the version and exit (also: nitro-verify version).
@@ -111,7 +112,7 @@ type config struct {
 	showVersion bool
 	help        bool
 	connect     string // HOST:PORT with --connect
-	anyImage    bool   // --any-image-unsafe: --connect without expected PCRs
+	anyImage    bool   // --any-image-unsafe: --connect without PCRs pinning the image
 }
 
 func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
