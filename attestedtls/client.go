@@ -167,7 +167,7 @@ func NewTLSConfig(cfg *ClientConfig) (*tls.Config, error) {
 // package's ExampleNewTLSConfig does); or conn.SetDeadline before
 // tls.Client(conn, cfg).Handshake; as an http.Transport's
 // TLSClientConfig, its TLSHandshakeTimeout (a zero Transport has none),
-// or rather DialTLSContext set to [Client.DialTLSContext]. Reads after
+// or rather [Client.Transport]. Reads after
 // the handshake need a deadline of their own.
 //
 // The verification cannot block on the peer: VerifyConnection runs once
@@ -440,8 +440,15 @@ func (c *Client) Dial(ctx context.Context, network, addr, serverName string) (*C
 }
 
 // DialTLSContext is [Client.Dial] shaped for http.Transport.DialTLSContext:
-// every connection of an http.Client using it is attested and challenged
-// before its first request.
+// each connection it makes is attested and challenged before its first
+// request. But http.Transport calls it only for https requests that it
+// sends straight to the server: with a Proxy (http.DefaultTransport and
+// its clones read HTTPS_PROXY from the environment) it dials the proxy,
+// and does TLS itself with TLSClientConfig (the web PKI when nil), no
+// attestation asked, so the parent, which can get a publicly trusted
+// certificate for the enclave's name, answers in its place; an http://
+// URL is plain TCP. Use [Client.Transport], which has neither, rather
+// than setting this on a Transport of your own.
 func (c *Client) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -455,4 +462,32 @@ func (c *Client) DialTLSContext(ctx context.Context, network, addr string) (net.
 		return nil, err
 	}
 	return conn.Conn, nil
+}
+
+// Transport returns an http.Transport for this Client whose every
+// connection is attested: DialTLSContext is [Client.DialTLSContext] (an
+// attested handshake and a challenge before the first request), Proxy is
+// nil (a proxy's tunnel would be dialled with DialContext, and its TLS
+// done by net/http, not by DialTLSContext), DialContext refuses with a
+// [ConfigError] (so an http:// URL, or a Proxy set later, fails instead
+// of going out in plain TCP or without the challenge), and
+// TLSClientConfig is [Client.TLSConfig] (should DialContext be replaced
+// as well, the handshakes net/http makes itself still verify the
+// attestation document, though without a challenge). A proxy cannot be
+// used with it.
+//
+// Each connection is bounded by ClientConfig.Timeout; TLSHandshakeTimeout
+// does not apply (net/http ignores it with DialTLSContext): bound each
+// request, reading included, with http.Client.Timeout. Idle connections
+// are closed after 90 s, as http.DefaultTransport's.
+func (c *Client) Transport() *http.Transport {
+	return &http.Transport{
+		Proxy:          nil,
+		DialTLSContext: c.DialTLSContext,
+		DialContext: func(_ context.Context, network, addr string) (net.Conn, error) {
+			return nil, &ConfigError{Reason: fmt.Sprintf("Client.Transport dials attested TLS only, not %s %s: an http:// URL or a Proxy would go out without the attested dial (a proxy cannot be used)", network, addr)}
+		},
+		TLSClientConfig: c.TLSConfig(),
+		IdleConnTimeout: 90 * time.Second,
+	}
 }

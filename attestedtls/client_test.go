@@ -56,7 +56,7 @@ func TestDialEmulator(t *testing.T) {
 func TestHTTPClientThroughAttestedListener(t *testing.T) {
 	e := newEnclave(t, "app")
 	cl := newClient(t, policy(e.emu, "app"))
-	hc := &http.Client{Transport: &http.Transport{DialTLSContext: cl.DialTLSContext}}
+	hc := &http.Client{Transport: cl.Transport()}
 	defer hc.CloseIdleConnections()
 	for range 3 {
 		resp, err := hc.Get("https://" + e.addr + "/hello")
@@ -329,7 +329,7 @@ func within(t *testing.T, f func() error) error {
 
 // TestClientTimeout: a parent that accepts the TCP connection and stays
 // silent, or completes the handshake and never answers the challenge,
-// makes Dial, DialTLSContext (through an http.Client without a Timeout,
+// makes Dial, Transport (through an http.Client without a Timeout,
 // as the package example was) and Challenge fail once
 // ClientConfig.Timeout has passed, with an error matching
 // context.DeadlineExceeded, although their context has no deadline.
@@ -349,7 +349,7 @@ func TestClientTimeout(t *testing.T) {
 	}
 	t.Logf("Dial: %v", err)
 
-	hc := &http.Client{Transport: &http.Transport{DialTLSContext: cl.DialTLSContext}}
+	hc := &http.Client{Transport: cl.Transport()}
 	defer hc.CloseIdleConnections()
 	err = within(t, func() error {
 		resp, err := hc.Get("https://" + addr + "/")

@@ -40,7 +40,10 @@
 // the session's TLS exporter value ([ExporterLabel], RFC 8446 §7.5). A
 // recorded document fails the nonce check (attestation.ErrNonceMismatch)
 // and a document made for another session fails the exporter check
-// ([ErrChannelBinding]). [Client.Dial] does the handshake and a challenge.
+// ([ErrChannelBinding]). [Client.Dial] does the handshake and a challenge,
+// and so does every connection of [Client.Transport], an http.Transport
+// for HTTPS requests. It uses no proxy: through one, net/http would do
+// TLS itself with its TLSClientConfig, not the attested dial.
 //
 // Interoperability. nitriding binds the SHA-256 of the whole certificate
 // in user_data ("sha256:" prefix) and serves GET /enclave/attestation;

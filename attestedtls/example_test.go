@@ -19,8 +19,10 @@ import (
 // A remote client: every connection of this http.Client is attested (the
 // document in the certificate binds the server's key and pins the image)
 // and challenged (a fresh document bound to the TLS session) before its
-// first request.
-func ExampleClient_DialTLSContext() {
+// first request. Client.Transport uses no proxy and refuses http:// URLs:
+// net/http would do TLS itself, unattested, through a proxy (HTTPS_PROXY
+// with http.DefaultTransport's clones), whatever DialTLSContext is.
+func ExampleClient_Transport() {
 	pcr0, _ := hex.DecodeString("f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b")
 	v, err := attestation.NewVerifier(nil) // the AWS Nitro root; caches chains
 	if err != nil {
@@ -36,7 +38,7 @@ func ExampleClient_DialTLSContext() {
 	// Each connection is bounded by ClientConfig.Timeout (DefaultTimeout);
 	// http.Transport ignores TLSHandshakeTimeout with DialTLSContext, so
 	// bound each request, reading included, with http.Client.Timeout.
-	hc := &http.Client{Transport: &http.Transport{DialTLSContext: c.DialTLSContext}, Timeout: time.Minute}
+	hc := &http.Client{Transport: c.Transport(), Timeout: time.Minute}
 	resp, err := hc.Get("https://enclave.example:8443/orders/42")
 	if err != nil {
 		log.Fatal(err) // errors.Is(err, attestation.ErrPCRMismatch), attestedtls.ErrKeyNotBound, ...

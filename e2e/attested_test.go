@@ -86,7 +86,7 @@ func TestAttestedTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Transport: &http.Transport{DialTLSContext: cl.DialTLSContext}, Timeout: 20 * time.Second}
+	hc := &http.Client{Transport: cl.Transport(), Timeout: 20 * time.Second}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Get("https://" + ingress + "/orders/42")
 	if err != nil {
