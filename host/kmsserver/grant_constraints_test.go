@@ -106,3 +106,97 @@ func TestGrantConstraintMeansItsStoredForm(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestConstraintHoldsKeyCase: in a grant constraint the keys of the
+// encryption context pairs are not case-sensitive and the values are (AWS's
+// GrantConstraints reference). Folding the keys never widens a grant: a
+// request context with two keys that differ only in case satisfies no
+// constraint, and a constraint with such keys holds for no context.
+func TestConstraintHoldsKeyCase(t *testing.T) {
+	eq := func(kv ...string) *keystore.Grant { return &keystore.Grant{EncryptionContextEquals: pairs(kv...)} }
+	sub := func(kv ...string) *keystore.Grant { return &keystore.Grant{EncryptionContextSubset: pairs(kv...)} }
+	for _, tc := range []struct {
+		name string
+		g    *keystore.Grant
+		ec   map[string]string
+		want bool
+	}{
+		{"Subset key case", sub("Tenant", "A"), pairs("tenant", "A"), true},
+		{"Subset key case, more pairs", sub("Tenant", "A"), pairs("TENANT", "A", "x", "y"), true},
+		{"Subset value case", sub("Tenant", "A"), pairs("Tenant", "a"), false},
+		{"Subset missing", sub("Tenant", "A"), pairs("x", "A"), false},
+		{"Equals key case", eq("Tenant", "A", "Purpose", "p"), pairs("tenant", "A", "PURPOSE", "p"), true},
+		{"Equals value case", eq("Tenant", "A"), pairs("tenant", "a"), false},
+		{"Equals extra pair", eq("Tenant", "A"), pairs("tenant", "A", "x", "y"), false},
+		{"Equals missing pair", eq("Tenant", "A", "x", "y"), pairs("tenant", "A"), false},
+		// Case twins in the request: never satisfied.
+		{"Subset, twins in the request", sub("tenant", "A"), pairs("tenant", "A", "TENANT", "B"), false},
+		{"Subset, twins agreeing", sub("tenant", "A"), pairs("tenant", "A", "Tenant", "A"), false},
+		{"Subset, twins elsewhere", sub("tenant", "A"), pairs("tenant", "A", "x", "1", "X", "2"), false},
+		{"Equals, twins in the request", eq("tenant", "A"), pairs("tenant", "A", "TENANT", "A"), false},
+		{"Equals, twins in both", eq("tenant", "A", "TENANT", "B"), pairs("tenant", "A", "TENANT", "B"), false},
+		// Case twins in the constraint: never satisfied.
+		{"Equals, twins in the constraint", eq("tenant", "A", "TENANT", "A"), pairs("tenant", "A", "x", "y"), false},
+		{"Subset, twins in the constraint", sub("tenant", "A", "TENANT", "B"), pairs("tenant", "A"), false},
+		// Unicode case folding (EqualFold's): the Kelvin sign is a k.
+		{"Subset, Kelvin sign", sub("\u212aey", "v"), pairs("key", "v"), true},
+		{"Subset, Kelvin sign twin", sub("key", "v"), pairs("key", "v", "\u212aEY", "w"), false},
+		// Invalid UTF-8 bytes are compared as bytes, never folded together.
+		{"invalid bytes", sub("\xff", "v"), pairs("\xfe", "v"), false},
+		{"invalid bytes twins", sub("\xff", "v"), pairs("\xff", "v", "\xfe", "w"), true},
+		{"no constraint", &keystore.Grant{}, pairs("tenant", "A", "TENANT", "B"), true},
+	} {
+		if got := constraintHolds(tc.g, tc.ec); got != tc.want {
+			t.Errorf("%s: constraint %v %v, context %q: holds %v, want %v", tc.name, tc.g.EncryptionContextEquals, tc.g.EncryptionContextSubset, tc.ec, got, tc.want)
+		}
+	}
+	// A grant made through a grant: a child constraint that differs from
+	// its parent's only in key case is as strict; values still count.
+	for _, tc := range []struct {
+		name          string
+		child, parent *keystore.Grant
+		want          bool
+	}{
+		{"Subset key case", sub("tenant", "A"), sub("Tenant", "A"), true},
+		{"Subset value case", sub("tenant", "a"), sub("Tenant", "A"), false},
+		{"Equals key case", eq("tenant", "A"), eq("TENANT", "A"), true},
+		{"Equals under Subset", eq("TENANT", "A", "x", "y"), sub("tenant", "A"), true},
+		{"Equals twins", eq("tenant", "A", "Tenant", "A"), eq("tenant", "A"), false},
+	} {
+		if got := atLeastAsStrict(tc.child, tc.parent); got != tc.want {
+			t.Errorf("%s: atLeastAsStrict = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func pairs(kv ...string) map[string]string {
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// TestGrantConstraintKeyCase: end to end, a grantee decrypts with an
+// encryption context whose key differs from the constraint's only in
+// case, and not with a context that adds a case twin of that key.
+func TestGrantConstraintKeyCase(t *testing.T) {
+	ctx := context.Background()
+	env := newEnv(t, nil)
+	id := env.createKey(t)
+	if _, err := env.client.CreateGrant(ctx, &awskms.CreateGrantInput{KeyId: aws.String(id), GranteePrincipal: aws.String(strangerPrincipal),
+		Operations:  []types.GrantOperation{types.GrantOperationDecrypt},
+		Constraints: &types.GrantConstraints{EncryptionContextSubset: map[string]string{"Tenant": "A"}}}); err != nil {
+		t.Fatal(err)
+	}
+	stranger := env.clientFor(strangerAKID, strangerSecret)
+	ec := map[string]string{"tenant": "A"}
+	blob := env.encrypt(t, id, []byte("tenant A's"), ec)
+	if _, err := stranger.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec}); err != nil {
+		t.Fatalf("Decrypt with {tenant: A} under a grant constrained to {Tenant: A}: %v", err)
+	}
+	twins := map[string]string{"tenant": "A", "TENANT": "B"}
+	blob = env.encrypt(t, id, []byte("tenant B's"), twins)
+	_, err := stranger.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, EncryptionContext: twins})
+	wantCode(t, err, CodeAccessDenied)
+}

@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/enclavekit/enclavekit/host/kmsserver/keymaterial"
@@ -123,7 +124,11 @@ func grantFor(principal string, k *keystore.Key, action string, ec map[string]st
 }
 
 // constraintHolds checks a request's encryption context against a grant's
-// constraint.
+// constraint. As in AWS, the keys of the constraint's pairs are not
+// case-sensitive and the values are; folding the keys never widens a
+// grant: a request context with two keys that differ only in case (which
+// an encryption context may hold) satisfies no constraint, and a
+// constraint with two such keys is satisfied by no context.
 //
 // An empty constraint map is no constraint, here and in every function
 // below, because that is what the record keeps: keystore.Grant omits empty
@@ -132,11 +137,26 @@ func grantFor(principal string, k *keystore.Key, action string, ec map[string]st
 // refuses empty maps, so no grant made here holds one; a record decoded
 // from a store writer's `{}` may, and must mean what the stored form means.
 func constraintHolds(g *keystore.Grant, ec map[string]string) bool {
-	if len(g.EncryptionContextEquals) > 0 {
-		return maps.Equal(g.EncryptionContextEquals, ec)
+	if len(g.EncryptionContextEquals) == 0 && len(g.EncryptionContextSubset) == 0 {
+		return true
 	}
-	for k, v := range g.EncryptionContextSubset {
-		if got, ok := ec[k]; !ok || got != v {
+	have, ok := foldContext(ec)
+	if !ok {
+		return false
+	}
+	if len(g.EncryptionContextEquals) > 0 {
+		want, ok := foldContext(g.EncryptionContextEquals)
+		return ok && maps.Equal(want, have)
+	}
+	return subsetHolds(g.EncryptionContextSubset, have)
+}
+
+// subsetHolds reports whether every pair of constraint is in have (keys
+// folded, see foldContext). A constraint with two keys that differ only in
+// case holds only when both values are the same, and then means one pair.
+func subsetHolds(constraint, have map[string]string) bool {
+	for k, v := range constraint {
+		if got, ok := have[foldKey(k)]; !ok || got != v {
 			return false
 		}
 	}
@@ -144,23 +164,68 @@ func constraintHolds(g *keystore.Grant, ec map[string]string) bool {
 }
 
 // atLeastAsStrict reports whether a new grant's constraint is at least as
-// strict as its parent's (CreateGrant through a grant).
+// strict as its parent's (CreateGrant through a grant), with keys compared
+// as constraintHolds compares them. A child constraint with two keys that
+// differ only in case is refused (it would hold for no context).
 func atLeastAsStrict(child, parent *keystore.Grant) bool {
 	switch {
 	case len(parent.EncryptionContextEquals) > 0:
-		return maps.Equal(child.EncryptionContextEquals, parent.EncryptionContextEquals)
+		if len(child.EncryptionContextEquals) == 0 {
+			return false
+		}
+		c, cok := foldContext(child.EncryptionContextEquals)
+		p, pok := foldContext(parent.EncryptionContextEquals)
+		return cok && pok && maps.Equal(c, p)
 	case len(parent.EncryptionContextSubset) > 0:
 		have := child.EncryptionContextSubset
 		if len(child.EncryptionContextEquals) > 0 {
 			have = child.EncryptionContextEquals
 		}
-		for k, v := range parent.EncryptionContextSubset {
-			if got, ok := have[k]; !ok || got != v {
-				return false
-			}
+		if len(have) == 0 {
+			return false
 		}
+		h, ok := foldContext(have)
+		return ok && subsetHolds(parent.EncryptionContextSubset, h)
 	}
 	return true
+}
+
+// foldContext returns ec with its keys case-folded (foldKey), and false
+// when two of its keys differ only in case.
+func foldContext(ec map[string]string) (map[string]string, bool) {
+	out := make(map[string]string, len(ec))
+	for k, v := range ec {
+		fk := foldKey(k)
+		if _, dup := out[fk]; dup {
+			return nil, false
+		}
+		out[fk] = v
+	}
+	return out, true
+}
+
+// foldKey maps every rune of s to the smallest rune of its Unicode simple
+// case-folding orbit, so that two strings strings.EqualFold calls equal
+// fold to one. Bytes that are not UTF-8 stay as they are: two different
+// ones never fold together.
+func foldKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b.WriteRune(m)
+		i += size
+	}
+	return b.String()
 }
 
 // checkConstraint applies AWS's bounds on a grant constraint map (CreateGrant's
