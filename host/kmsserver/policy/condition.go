@@ -140,6 +140,11 @@ func parseConditions(v *jval, path, version string) ([]condition, error) {
 				return nil, malformed(kpath, "condition key %q repeats %q (condition keys are case-insensitive)", km.key, prev)
 			}
 			seen[lkey] = km.key
+			// A literal variable in a key name (kms:EncryptionContext:${...})
+			// would name a key no request has: a Deny that never applies.
+			if err := checkVariables(km.key, kpath, version); err != nil {
+				return nil, err
+			}
 			multi, err := checkConditionKey(km.key, lkey, kpath)
 			if err != nil {
 				return nil, err

@@ -98,6 +98,12 @@ func TestParseErrors(t *testing.T) {
 		{"value nested list", stmt(base + `,"Condition":{"StringEquals":{"kms:CallerAccount":[["1"]]}}`), ErrMalformed, "array"},
 		{"Bool not boolean", stmt(base + `,"Condition":{"Bool":{"kms:ViaService":"yes"}}`), ErrMalformed, `"yes"`},
 		{"condition variable", stmt(base + `,"Condition":{"StringLike":{"kms:EncryptionContext:user":"${aws:username}"}}`), ErrUnsupported, "policy variables"},
+		// A literal variable in a Deny's Principal or encryption context key
+		// name would match nobody: a narrower Deny, so wider access.
+		{"principal variable", stmt(`"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/${aws:username}"},"Action":"kms:*","Resource":"*"`), ErrUnsupported, `Principal.AWS: policy variables are not supported`},
+		{"principal variable in list", stmt(`"Effect":"Deny","Principal":{"AWS":["111122223333","arn:aws:iam::111122223333:role/${aws:PrincipalTag/team}"]},"Action":"kms:*","Resource":"*"`), ErrUnsupported, `Principal.AWS: policy variables are not supported`},
+		{"service principal variable", stmt(`"Effect":"Deny","Principal":{"Service":"${aws:username}.amazonaws.com"},"Action":"kms:*","Resource":"*"`), ErrUnsupported, `Principal.Service: policy variables are not supported`},
+		{"encryption context key variable", stmt(`"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:${aws:username}":"x"}}`), ErrUnsupported, `kms:EncryptionContext:${aws:username}: policy variables are not supported`},
 		{"too deep", stmt(base + `,"Condition":{"StringEquals":{"kms:CallerAccount":` + deep + `}}`), ErrTooLarge, "nesting"},
 		{"too large", `{"Id":"` + strings.Repeat("x", MaxPolicySize) + `","Statement":{` + base + `}}`, ErrTooLarge, "limit"},
 	}
@@ -145,6 +151,7 @@ func TestParseAccepts(t *testing.T) {
 		{"statement object", `{"Version":"2012-10-17","Statement":{` + base + `}}`, Version2012, 1},
 		{"no version means 2008", `{"Statement":[{` + base + `}]}`, Version2008, 1},
 		{"2008 treats variables literally", `{"Version":"2008-10-17","Statement":{` + base + `,"Condition":{"StringEquals":{"kms:EncryptionContext:u":"${aws:username}"}}}}`, Version2008, 1},
+		{"2008 treats variables in names literally", `{"Version":"2008-10-17","Statement":{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/${aws:username}"},"Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:${aws:username}":"x"}}}}`, Version2008, 1},
 		{"Id", `{"Version":"2012-10-17","Id":"key-consolepolicy-3","Statement":[{` + base + `},{` + base + `}]}`, Version2012, 2},
 		{"all operators", stmt(base + `,"Condition":{
 			"StringEquals":{"kms:EncryptionContext:a":"1"},

@@ -127,7 +127,8 @@ func (s *statement) named() {
 //
 // Everything else is an error naming the element: unknown members, duplicate
 // members, NotPrincipal, NotResource, other operators or condition keys,
-// policy variables (${...}) in a "2012-10-17" policy, ForAllValues with a
+// policy variables (${...}) in a "2012-10-17" policy (in a Principal, a
+// Resource, a condition key name or value), ForAllValues with a
 // single-valued key (KMS itself refuses it for kms:EncryptionContext:<key> as
 // OverlyPermissiveCondition), and documents over the limits. The error is a
 // [*ParseError] matching [ErrMalformed], [ErrUnsupported] or [ErrTooLarge].
@@ -258,7 +259,7 @@ func parseStatement(v *jval, path string, index int, version string, identity bo
 				return s, malformed(mpath, "an identity policy has no Principal: it applies to the principal it is attached to")
 			}
 			havePrincipal = true
-			s.principals, err = parsePrincipal(&m.val, mpath)
+			s.principals, err = parsePrincipal(&m.val, mpath, version)
 		case "NotPrincipal":
 			if identity {
 				return s, malformed(mpath, "an identity policy has no NotPrincipal: it applies to the principal it is attached to")

@@ -47,7 +47,7 @@ func isAccountID(s string) bool {
 	return true
 }
 
-func parsePrincipal(v *jval, path string) ([]principal, error) {
+func parsePrincipal(v *jval, path, version string) ([]principal, error) {
 	switch v.kind {
 	case jString:
 		if v.s != "*" {
@@ -68,6 +68,13 @@ func parsePrincipal(v *jval, path string) ([]principal, error) {
 		list, err := stringList(&m.val, mpath)
 		if err != nil {
 			return nil, err
+		}
+		for _, s := range list {
+			// Taken literally, a variable would name nobody, and a Deny
+			// naming it would not apply.
+			if err := checkVariables(s, mpath, version); err != nil {
+				return nil, err
+			}
 		}
 		switch m.key {
 		case "AWS":
