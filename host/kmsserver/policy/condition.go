@@ -105,6 +105,7 @@ type condition struct {
 	base     baseOp
 	set      setOp
 	ifExists bool
+	multi    bool      // the key is multi-valued (kms:EncryptionContextKeys, ...)
 	key      string    // the condition key as written
 	lkey     string    // lower-cased, for lookup
 	values   []string  // Bool and Null values lower-cased
@@ -167,7 +168,7 @@ func parseConditions(v *jval, path, version string) ([]condition, error) {
 					operands[i] = o
 				}
 			}
-			out = append(out, condition{op: opm.key, base: base, set: set, ifExists: ifExists, key: km.key, lkey: lkey, values: values, operands: operands})
+			out = append(out, condition{op: opm.key, base: base, set: set, ifExists: ifExists, multi: multi, key: km.key, lkey: lkey, values: values, operands: operands})
 		}
 	}
 	return out, nil

@@ -94,7 +94,11 @@
 // condition key, which consists of the kms:EncryptionContext: prefix and the
 // context-key replacement, is not case sensitive"); the case sensitivity of
 // the value is the operator's. To require a case-sensitive encryption context
-// key, add kms:EncryptionContextKeys with StringEquals, as in AWS.
+// key, add kms:EncryptionContextKeys with StringEquals, as in AWS. Two
+// encryption context keys that differ only in case present one condition
+// key with both values: an Allow condition must hold for each, with
+// ForAnyValue too (on a single-valued key it is the plain operator), and a
+// Deny condition applies when one does.
 //
 // # Security considerations
 //

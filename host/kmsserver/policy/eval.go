@@ -89,8 +89,8 @@ const (
 // hold, ForAnyValue and the positive operators fail on an absent key. A
 // single-valued key presented with several values (say, two encryption
 // context keys that differ only in case) must satisfy an Allow condition with
-// every value, and satisfies a Deny condition with any value: fail closed in
-// both directions.
+// every value, ForAnyValue or not, and satisfies a Deny condition with any
+// value: fail closed in both directions.
 //
 // A nil *Policy denies everything.
 func (p *Policy) Evaluate(r Request) Decision {
@@ -364,7 +364,12 @@ func (c *condition) holds(pr *PreparedRequest, eff effect, budget *int) bool {
 		}
 		return c.base.negated()
 	}
-	anyMode := c.set == setAnyValue || (c.set == setNone && eff == effectDeny)
+	// Any value decides a Deny (fail closed) and ForAnyValue on a
+	// multi-valued key; otherwise every value must hold. A single-valued
+	// key has one value in AWS, where ForAnyValue is the plain operator;
+	// here keys that differ only in case merge into several, and
+	// ForAnyValue must not let one of them carry an Allow.
+	anyMode := (c.set == setAnyValue && c.multi) || (c.set != setAllValues && eff == effectDeny)
 	result := !anyMode
 	for _, v := range vals {
 		h, ok := c.valueHolds(v, budget)

@@ -159,7 +159,9 @@ func TestConditionOperators(t *testing.T) {
 
 // TestMultipleValuesForSingleValuedKey: encryption context keys differing
 // only in case merge into one condition key with two values; Allow needs
-// every value to satisfy the condition, Deny any.
+// every value to satisfy the condition, Deny any, with ForAnyValue too (a
+// single-valued key has one value in AWS, where ForAnyValue is the plain
+// operator).
 func TestMultipleValuesForSingleValuedKey(t *testing.T) {
 	ctx := AddEncryptionContext(nil, map[string]string{"app": "good", "APP": "evil"})
 	allow := mustParse(t, stmt(`"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":"good"}}`))
@@ -167,8 +169,8 @@ func TestMultipleValuesForSingleValuedKey(t *testing.T) {
 		t.Errorf("Allow with a conflicting second value: %+v, want denied", d)
 	}
 	anyAllow := mustParse(t, stmt(`"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:EncryptionContext:app":"good"}}`))
-	if d := anyAllow.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Context: ctx}); !d.Allowed {
-		t.Errorf("ForAnyValue: %+v, want allowed", d)
+	if d := anyAllow.Evaluate(Request{Principal: role, Action: "kms:Decrypt", Context: ctx}); d.Allowed {
+		t.Errorf("ForAnyValue Allow with a conflicting second value: %+v, want denied", d)
 	}
 	deny := mustParse(t, `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
 		{"Sid":"DenyEvil","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":"evil"}}}]}`)
@@ -566,5 +568,53 @@ func TestAllowedReasonFormat(t *testing.T) {
 				t.Errorf("Sid %q, principal %s: %+v", sid, principal, d)
 			}
 		}
+	}
+}
+
+// TestForAnyValueSingleValuedKey: ForAnyValue on a single-valued key is at
+// least as strict as the plain operator. In AWS such a key has one value
+// and the two agree; here keys that differ only in case merge into one
+// key with several values, and ForAnyValue must not let one of them carry
+// an Allow the plain operator refuses. On multi-valued keys ForAnyValue
+// keeps its meaning, and an absent key still fails it.
+func TestForAnyValueSingleValuedKey(t *testing.T) {
+	allow := func(cond string) *Policy {
+		return mustParse(t, stmt(`"Effect":"Allow","Principal":"*","Action":"kms:GenerateDataKey","Resource":"*","Condition":`+cond))
+	}
+	deny := func(cond string) *Policy {
+		return mustParse(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+		 {"Sid":"D","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":`+cond+`}]}`)
+	}
+	twins := AddEncryptionContext(nil, map[string]string{"tenant": "A", "TENANT": "B"})
+	one := AddEncryptionContext(nil, map[string]string{"tenant": "A"})
+	tests := []struct {
+		name    string
+		p       *Policy
+		ctx     map[string][]string
+		allowed bool
+	}{
+		{"plain, twins", allow(`{"StringEquals":{"kms:EncryptionContext:tenant":"A"}}`), twins, false},
+		{"ForAnyValue, twins", allow(`{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":"A"}}`), twins, false},
+		{"ForAnyValue StringLike, twins", allow(`{"ForAnyValue:StringLike":{"kms:EncryptionContext:tenant":"A*"}}`), twins, false},
+		{"ForAnyValue both values listed, twins", allow(`{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":["A","B"]}}`), twins, true},
+		{"ForAnyValue, one value", allow(`{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":"A"}}`), one, true},
+		{"ForAnyValue, absent", allow(`{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":"A"}}`), nil, false},
+		{"ForAnyValue StringNotEquals, absent", allow(`{"ForAnyValue:StringNotEquals":{"kms:EncryptionContext:tenant":"A"}}`), nil, false},
+		{"ForAnyValue typed, twins", allow(`{"ForAnyValue:NumericLessThan":{"kms:EncryptionContext:tenant":"5"}}`),
+			AddEncryptionContext(nil, map[string]string{"tenant": "1", "TENANT": "9"}), false},
+		// Deny: any value applies it, as before.
+		{"Deny ForAnyValue, twins", deny(`{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":"B"}}`), twins, false},
+		{"Deny ForAnyValue, other", deny(`{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":"C"}}`), twins, true},
+		// Multi-valued keys: ForAnyValue means any.
+		{"ForAnyValue EncryptionContextKeys", allow(`{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"tenant"}}`),
+			AddEncryptionContext(nil, map[string]string{"tenant": "A", "other": "B"}), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.p.Evaluate(Request{Principal: role, Action: "kms:GenerateDataKey", Resource: keyARN, Context: tt.ctx})
+			if d.Allowed != tt.allowed {
+				t.Errorf("Allowed = %v, want %v (%s)", d.Allowed, tt.allowed, d.Reason)
+			}
+		})
 	}
 }
