@@ -4,6 +4,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -490,18 +491,24 @@ func (c *condition) whyFailed(pr *PreparedRequest) string {
 		return fmt.Sprintf("condition %s %s: key not present in the request", c.op, c.key)
 	}
 	why := fmt.Sprintf("condition %s %s: %s %s, presented %s", c.op, c.key, c.expectation(), quoteList(c.values), quoteList(vals))
-	if c.base == opStringEquals {
-	hint:
-		for _, v := range vals {
-			for _, pv := range c.values {
-				if strings.EqualFold(v, pv) {
-					why += " (the values differ only in letter case; StringEqualsIgnoreCase would match)"
-					break hint
-				}
-			}
-		}
+	if c.base == opStringEquals && c.ignoringCaseHolds(vals) {
+		why += " (the values differ only in letter case; StringEqualsIgnoreCase would match)"
 	}
 	return why
+}
+
+// ignoringCaseHolds reports whether the failed StringEquals condition c of
+// an Allow would hold as StringEqualsIgnoreCase: with any presented value
+// for ForAnyValue on a multi-valued key, else with every one (as holds
+// decides an Allow).
+func (c *condition) ignoringCaseHolds(vals []string) bool {
+	anyMode := c.set == setAnyValue && c.multi
+	for _, v := range vals {
+		if slices.ContainsFunc(c.values, func(pv string) bool { return strings.EqualFold(v, pv) }) == anyMode {
+			return anyMode
+		}
+	}
+	return !anyMode
 }
 
 func (c *condition) whyHeld(pr *PreparedRequest) string {

@@ -373,6 +373,26 @@ func TestReasons(t *testing.T) {
 			`condition StringEquals kms:RecipientAttestation:PCR0: expected "AB", presented "ab" (the values differ only in letter case; StringEqualsIgnoreCase would match) (statement "S")`,
 		},
 		{
+			// One value matches exactly, the other not even in another
+			// case: StringEqualsIgnoreCase would fail too, so no hint.
+			"no case hint when a value matches exactly",
+			mustParse(t, stmt(`"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:tenant":"A"}}`)),
+			Request{Principal: role, Action: "kms:Decrypt", Context: ctxOf("kms:EncryptionContext:tenant", "A", "kms:EncryptionContext:TENANT", "B")},
+			`condition StringEquals kms:EncryptionContext:tenant: expected "A", presented "A", "B" (statement "S")`,
+		},
+		{
+			"case hint when every value matches in another case",
+			mustParse(t, stmt(`"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:tenant":"A"}}`)),
+			Request{Principal: role, Action: "kms:Decrypt", Context: ctxOf("kms:EncryptionContext:tenant", "A", "kms:EncryptionContext:TENANT", "a")},
+			`condition StringEquals kms:EncryptionContext:tenant: expected "A", presented "A", "a" (the values differ only in letter case; StringEqualsIgnoreCase would match) (statement "S")`,
+		},
+		{
+			"case hint for ForAnyValue on a multi-valued key",
+			mustParse(t, stmt(`"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"Tenant"}}`)),
+			Request{Principal: role, Action: "kms:Decrypt", Context: ctxOf("kms:EncryptionContextKeys", "other", "kms:EncryptionContextKeys", "tenant")},
+			`condition ForAnyValue:StringEquals kms:EncryptionContextKeys: expected "Tenant", presented "other", "tenant" (the values differ only in letter case; StringEqualsIgnoreCase would match) (statement "S")`,
+		},
+		{
 			"negated operator failure",
 			mustParse(t, stmt(`"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"kms:EncryptionContext:stage":["prod","restricted"]}}`)),
 			Request{Principal: role, Action: "kms:Decrypt", Context: ctxOf("kms:EncryptionContext:stage", "prod")},
