@@ -301,9 +301,10 @@ func AddEncryptionContext(ctx map[string][]string, ec map[string]string) map[str
 
 // DefaultKeyPolicy returns the key policy AWS KMS gives a key created without
 // one: a single "Enable IAM User Permissions" statement allowing kms:* on the
-// key to the account root principal, which in this engine matches every
-// principal of accountID (AWS would further consult IAM policies; there are
-// none here).
+// key to the account root principal. It names the caller only through its
+// account, so an Allow by it is [Decision.ViaAccount]: as in AWS, it
+// delegates to the caller's identity policy, which must allow the action
+// too; principals of other accounts get nothing from it.
 func DefaultKeyPolicy(accountID string) []byte {
 	type principal struct {
 		AWS string `json:"AWS"`
