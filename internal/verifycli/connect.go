@@ -77,12 +77,26 @@ func checkConnectFlags(c *config) error {
 	return nil
 }
 
+// anyImageUnpinned reports whether --any-image-unsafe is in force: given,
+// and the expected PCRs pin no image ([attestedtls.PinsImage]), so that
+// any genuine enclave passes. With PCRs that pin the image the flag
+// changes nothing.
+func (c *config) anyImageUnpinned() bool {
+	return c.anyImage && !attestedtls.PinsImage(c.pcrs)
+}
+
 // runConnect is nitro-verify --connect: an attested TLS handshake with
 // HOST:PORT and a challenge with a fresh nonce over that connection, and
 // the report of the challenge document.
 func runConnect(c *config, stdout, stderr io.Writer, now time.Time) int {
 	at := c.time(now)
 	rep := newReport(c, at)
+	if c.anyImageUnpinned() {
+		// Said first, whatever the verdict: a log of this run must show
+		// that no image was pinned (the reports say it too).
+		p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
+		p.Warnf("--any-image-unsafe: no expected PCR pins the enclave image: any genuine enclave passes, one the parent instance runs itself included")
+	}
 	cl, err := attestedtls.NewClient(&attestedtls.ClientConfig{Options: attestation.Options{
 		Roots: c.roots, CurrentTime: at, MaxAge: c.maxAge, PCRs: c.pcrs, AllowDebugUnsafe: c.allowDebug,
 	}, AnyImageUnsafe: c.anyImage})

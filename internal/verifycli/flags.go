@@ -67,6 +67,9 @@ Flags:
                        expected: a non-zero PCR0, PCR8, or PCR1 and PCR2.
     --any-image-unsafe With --connect: accept any enclave image. Unsafe: an
                        enclave the parent instance runs itself passes too.
+                       Said on standard error (a warning), in the text
+                       report (Image ANY) and in the JSON report
+                       (verification.any_image_unsafe: true).
     --version          Print the version and exit (also: nitro-verify version).
     -h, --help         Print this help and exit (also: nitro-verify help).
 

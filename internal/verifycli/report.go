@@ -82,6 +82,12 @@ type ReportPolicy struct {
 	UserData     *string      `json:"user_data,omitempty"`
 	PublicKey    *string      `json:"public_key,omitempty"`
 	AllowDebug   bool         `json:"allow_debug"`
+	// AnyImageUnsafe is set (true) with --connect --any-image-unsafe when
+	// the expected PCRs pin no enclave image ([attestedtls.PinsImage] is
+	// false): any genuine enclave passed, one the parent instance runs
+	// itself included. It is absent otherwise, and so when the expected
+	// PCRs pin the image whatever the flag.
+	AnyImageUnsafe bool `json:"any_image_unsafe,omitempty"`
 }
 
 // ReportRoot is a trusted root.
@@ -387,6 +393,9 @@ func writeText(w io.Writer, d *attestation.Document, c *config, pol *ReportPolic
 	}
 	if d.Debug() && !c.nitroTPM {
 		fmt.Fprintf(w, "Debug mode   YES (accepted with --allow-debug: the parent can read the enclave's memory)\n")
+	}
+	if pol.AnyImageUnsafe {
+		fmt.Fprintf(w, "Image        ANY (--any-image-unsafe: no expected PCR pins the enclave image)\n")
 	}
 	fmt.Fprintf(w, "Public key   %s\n", short(d.PublicKey))
 	fmt.Fprintf(w, "User data    %s\n", short(d.UserData))

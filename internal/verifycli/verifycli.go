@@ -254,7 +254,7 @@ func newReport(c *config, at time.Time) *Report {
 
 func policyReport(c *config, at time.Time) ReportPolicy {
 	p := ReportPolicy{Kind: c.kind(), Time: rfc3339(at), AtDocumentTime: c.atDocument, AllowDebug: c.allowDebug,
-		Nonce: hexPtr(c.nonce), UserData: hexPtr(c.userData), PublicKey: hexPtr(c.publicKey)}
+		AnyImageUnsafe: c.anyImageUnpinned(), Nonce: hexPtr(c.nonce), UserData: hexPtr(c.userData), PublicKey: hexPtr(c.publicKey)}
 	if c.maxAge > 0 {
 		p.MaxAge = c.maxAge.String()
 	}
