@@ -90,13 +90,13 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeIncompleteSignature, "X-Amz-Date %q is not in the form YYYYMMDD'T'HHMMSS'Z'", amzDate)
+		return a.accessKeyID, AccessKey{}, apiErr(CodeIncompleteSignature, "X-Amz-Date %q is not in the form YYYYMMDD'T'HHMMSS'Z'", clipped(amzDate))
 	}
 	if a.scopeDate != amzDate[:8] {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid date, %s, not %s", amzDate[:8], a.scopeDate)
+		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid date, %s, not %s", amzDate[:8], clipped(a.scopeDate))
 	}
 	if a.region != s.cfg.Region {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'. This server serves '%s'.", a.region, s.cfg.Region)
+		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'. This server serves '%s'.", clipped(a.region), s.cfg.Region)
 	}
 	if a.service != "kms" {
 		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to correct service: 'kms'.")
@@ -136,7 +136,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			ck := textproto.CanonicalMIMEHeaderKey(h)
 			vals := r.Header[ck]
 			if len(vals) == 0 {
-				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "signed header %q is missing from the request", h)
+				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "signed header %q is missing from the request", clipped(h))
 			}
 			re.Header[ck] = vals
 			hasTarget = hasTarget || h == "x-amz-target"
@@ -219,6 +219,50 @@ func signerOutput(vals []string, signedHeaders string) (signature string, sameHe
 	head, sameHeaders = strings.CutSuffix(head, signedHeaders)
 	sameHeaders = sameHeaders && signedHeaders != "" && strings.HasSuffix(head, ", SignedHeaders=")
 	return signature, sameHeaders, true
+}
+
+// maxEchoed bounds the bytes of a request's own value (a header, part of
+// one) that an error message quotes: the message goes into the audit line
+// too, and an unauthenticated request must not make a line much larger
+// than a fixed size whatever it sends.
+const maxEchoed = 64
+
+// clipped is v, cut to maxEchoed bytes (marked with "...") when longer.
+func clipped(v string) string {
+	if len(v) <= maxEchoed {
+		return v
+	}
+	return v[:maxEchoed] + "..."
+}
+
+// Placeholders of the audit line for request values it does not record.
+const (
+	// auditMalformedAccessKeyID takes the place of a claimed access key
+	// ID that is neither configured nor of an AWS access key ID's shape.
+	auditMalformedAccessKeyID = "(malformed)"
+)
+
+// auditAccessKeyID is what the audit line records of the access key ID
+// a request claimed (before its signature is checked, anyone's choice):
+// the ID if it is configured or has an AWS access key ID's shape (16 to
+// 128 characters A-Z and 0-9, as kms-server's own are: AKIA and 16 more),
+// else auditMalformedAccessKeyID.
+func (s *Server) auditAccessKeyID(id string) string {
+	if id == "" {
+		return ""
+	}
+	if _, ok := s.cfg.AccessKeys[id]; ok {
+		return id
+	}
+	if len(id) < 16 || len(id) > 128 {
+		return auditMalformedAccessKeyID
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return auditMalformedAccessKeyID
+		}
+	}
+	return id
 }
 
 func fmtSkew(d time.Duration) string {

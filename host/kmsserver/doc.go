@@ -424,7 +424,14 @@
 // abandoned), errorMessage, policyReason, and for recipient requests
 // additionalEventData.recipient {attestationDocumentModuleId,
 // attestationDocumentEnclaveImageDigest} as CloudTrail. Key material,
-// plaintext and ciphertext are never logged.
+// plaintext and ciphertext are never logged. What a request that has not
+// authenticated sends is anyone's, so its line stays small whatever it
+// sends: operation is "unknown" unless the X-Amz-Target names a KMS
+// operation, accessKeyId is the claimed ID only when it is configured or
+// has an access key ID's shape (16 to 128 of A-Z and 0-9), else
+// "(malformed)", and errorMessage quotes at most 64 bytes of any header
+// value. An authenticated caller's unknown operation is recorded as
+// named, cut to 64 bytes.
 //
 // The audit log fails closed: a request's line is written to
 // [Config.AuditLog] before its answer is sent, and a request whose line

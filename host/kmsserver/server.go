@@ -234,7 +234,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if ok && fn != nil {
 		op = name
 	}
-	ev.Operation = name
+	// Until the request is authenticated, its X-Amz-Target is anyone's:
+	// the audit line names the operation only if it is one.
+	ev.Operation = op
+	if ok && knownUnsupported[name] {
+		ev.Operation = name
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		err = apiErr(CodeUnknownOperation, "only POST / is served")
 		return
@@ -264,17 +269,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	akid, key, aerr := s.authenticate(r.Context(), r, body, now)
-	ev.AccessKeyID = akid
+	ev.AccessKeyID = s.auditAccessKeyID(akid)
 	if aerr != nil {
 		err = aerr
 		return
 	}
 	ev.Principal = key.PrincipalARN
 	if !ok || fn == nil {
+		// An authenticated caller's unknown operation is recorded as it
+		// named it, shortened.
+		ev.Operation = clipped(name)
 		if ok && knownUnsupported[name] {
 			err = apiErr(CodeUnsupportedOperation, "%s is a KMS operation this server does not implement", name)
 		} else {
-			err = apiErr(CodeUnknownOperation, "unknown operation %q", target)
+			err = apiErr(CodeUnknownOperation, "unknown operation %q", clipped(target))
 		}
 		return
 	}
