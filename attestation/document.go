@@ -468,7 +468,13 @@ func (rd *rawDocument) decodePayload(p []byte) error {
 // digestSize is the size in bytes of a PCR under each digest a document
 // may name (decodeField accepts "SHA384" only; the spec's 32 and 64 bytes
 // would be SHA256's and SHA512's).
-var digestSize = map[string]int{"SHA384": 48}
+var digestSize = map[string]int{"SHA384": PCRSize}
+
+// PCRSize is the length in bytes of every PCR a document may carry: the
+// output of SHA-384, the only digest accepted. An expected PCR value
+// ([Options].PCRs) of another length could never match and is refused
+// as invalid options.
+const PCRSize = 48
 
 // checkPCRLengths checks, once the whole map is read (the keys may come in
 // any order), that every PCR is as long as the digest says: 32, 48 and 64

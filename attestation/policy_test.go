@@ -345,7 +345,7 @@ func TestVerifyPCRs(t *testing.T) {
 		t.Fatalf("matching subset: %v", err)
 	}
 	bad0 := bytes.Repeat([]byte{0xaa}, 48)
-	bad4 := bytes.Repeat([]byte{0xbb}, 32)
+	bad4 := bytes.Repeat([]byte{0xbb}, 48)
 	opts.PCRs = map[int][]byte{4: bad4, 1: want[1], 0: bad0, 20: want[0]}
 	doc, err := attestation.Verify(data, opts)
 	wantCode(t, doc, err, "pcr_mismatch", attestation.ErrPCRMismatch)
@@ -441,6 +441,9 @@ func TestVerifyInvalidOptions(t *testing.T) {
 		"nil root":         {Roots: []*x509.Certificate{nil}},
 		"unparsed root":    {Roots: []*x509.Certificate{{}}},
 		"negative PCR idx": {PCRs: map[int][]byte{-1: nil}},
+		"PCR0 of 32 bytes": {PCRs: map[int][]byte{0: make([]byte, 32)}},
+		"PCR3 of 64 bytes": {PCRs: map[int][]byte{3: make([]byte, 64)}},
+		"PCR0 empty":       {PCRs: map[int][]byte{0: {}}},
 	} {
 		if o.Roots == nil {
 			o.Roots = f.Roots()

@@ -56,8 +56,9 @@ type Options struct {
 	// PCRs holds expected PCR values by index, any subset; every other PCR
 	// is accepted as it is. Pin at least PCR0 (the image) for a production
 	// enclave; PCR4 depends on the parent instance and PCR8 exists only for
-	// signed images. A nil value expects the PCR to be absent; an empty,
-	// non-nil one matches no document.
+	// signed images. A nil value expects the PCR to be absent; any other
+	// must be [PCRSize] (48) bytes, as every document's PCRs are: one of
+	// another length, empty included, is refused as invalid options.
 	PCRs map[int][]byte
 	// Nonce, UserData and PublicKey, when non-nil, must equal the
 	// document's field exactly (constant-time comparison); a non-nil empty
@@ -103,7 +104,8 @@ type Options struct {
 //  9. Debug mode: PCR0, PCR1 and PCR2 are not all zero, unless
 //     AllowDebugUnsafe ([ErrDebugMode]).
 //
-// Contradictory options are rejected before anything else
+// Contradictory or out-of-range options (an expected PCR value that is
+// not [PCRSize] bytes included) are rejected before anything else
 // ([ErrInvalidOptions]).
 func Verify(data []byte, opts Options) (*Document, error) {
 	return verifyKind(nil, data, &opts, kindEnclave)
@@ -403,10 +405,20 @@ func checkOptions(opts *Options) error {
 	if opts.MaxFutureSkew < 0 {
 		return &OptionsError{Reason: "MaxFutureSkew is negative"}
 	}
-	for i := range opts.PCRs {
+	bad := -1
+	for i, v := range opts.PCRs {
 		if i < 0 || i >= MaxPCRs {
 			return &OptionsError{Reason: fmt.Sprintf("PCRs has index %d, outside 0-%d", i, MaxPCRs-1)}
 		}
+		if v != nil && len(v) != PCRSize && (bad < 0 || i < bad) {
+			bad = i
+		}
+	}
+	if bad >= 0 {
+		// Every document's PCR is PCRSize bytes: this value would be a
+		// mismatch on every document, the caller's mistake told as the
+		// enclave's.
+		return &OptionsError{Reason: fmt.Sprintf("PCRs[%d] is %d bytes, want %d (a SHA-384 digest; nil expects the PCR absent)", bad, len(opts.PCRs[bad]), PCRSize)}
 	}
 	return nil
 }

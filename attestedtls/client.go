@@ -81,13 +81,32 @@ type ClientConfig struct {
 // one identify nothing either: every debug-mode enclave reports zero
 // PCR0-2, whatever its image, and every unsigned image a zero PCR8. A
 // value of another length than a PCR's matches no document; it counts as
-// pinned, since the policy then accepts no enclave at all.
+// pinned, since the policy then accepts no enclave at all (and NewClient
+// refuses it for its length).
 func PinsImage(pcrs map[int][]byte) bool {
 	set := func(i int) bool {
 		v := pcrs[i]
 		return v != nil && (len(v) == 0 || slices.ContainsFunc(v, func(b byte) bool { return b != 0 }))
 	}
 	return set(0) || set(8) || set(1) && set(2)
+}
+
+// checkPCRLengths refuses an expected PCR value that is not
+// attestation.PCRSize bytes (nil, the PCR absent, aside): it would match
+// no document, and every handshake would fail as a PCR mismatch, the
+// caller's mistake told as the enclave's. The lowest such index is named.
+func checkPCRLengths(pcrs map[int][]byte) error {
+	bad := -1
+	for i, v := range pcrs {
+		if v != nil && len(v) != attestation.PCRSize && (bad < 0 || i < bad) {
+			bad = i
+		}
+	}
+	if bad < 0 {
+		return nil
+	}
+	return &ConfigError{Reason: fmt.Sprintf("Options.PCRs[%d] is %d bytes, want %d (a SHA-384 digest, as every document's PCRs are; nil expects the PCR absent)",
+		bad, len(pcrs[bad]), attestation.PCRSize)}
 }
 
 // Client verifies attested TLS endpoints. It is safe for concurrent use.
@@ -100,7 +119,9 @@ type Client struct {
 
 // NewClient checks cfg and returns a Client. It refuses (with
 // [ImageNotPinnedError]) a policy whose Options.PCRs pin no enclave image
-// ([PinsImage]) unless cfg.AnyImageUnsafe is set.
+// ([PinsImage]) unless cfg.AnyImageUnsafe is set, and (with a
+// [ConfigError]) an expected PCR value that is not attestation.PCRSize
+// (48) bytes, which no document could match.
 func NewClient(cfg *ClientConfig) (*Client, error) {
 	if cfg == nil {
 		return nil, &ConfigError{Reason: "a ClientConfig is required: at least Options.PCRs should pin the enclave image"}
@@ -117,6 +138,9 @@ func NewClient(cfg *ClientConfig) (*Client, error) {
 	}
 	if cfg.Timeout < 0 {
 		return nil, &ConfigError{Reason: fmt.Sprintf("Timeout is %s: want a positive bound, or zero for DefaultTimeout (%s)", cfg.Timeout, DefaultTimeout)}
+	}
+	if err := checkPCRLengths(o.PCRs); err != nil {
+		return nil, err
 	}
 	if !cfg.AnyImageUnsafe && !PinsImage(o.PCRs) {
 		return nil, &ImageNotPinnedError{PCRs: slices.Sorted(maps.Keys(o.PCRs))}

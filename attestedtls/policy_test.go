@@ -44,8 +44,6 @@ func imagePolicies() map[string]struct {
 		"PCR0 and PCR4":        {map[int][]byte{0: v, 4: v}, true},
 		"PCR8 (the signer)":    {map[int][]byte{8: v}, true},
 		"PCR1 and PCR2":        {map[int][]byte{1: v, 2: v}, true},
-		// Matches no document: refuses everything, which is safe.
-		"PCR0 empty, not nil": {map[int][]byte{0: {}}, true},
 	}
 }
 
@@ -99,6 +97,48 @@ func TestPinsImage(t *testing.T) {
 		if got := attestedtls.PinsImage(tc.pcrs); got != tc.pins {
 			t.Errorf("%s: PinsImage = %v, want %v", name, got, tc.pins)
 		}
+	}
+	// A value of another length matches no document: it counts as
+	// pinned (NewClient refuses it for its length, TestNewClientPCRLength).
+	if !attestedtls.PinsImage(map[int][]byte{0: {}}) {
+		t.Errorf("PCR0 empty, not nil: PinsImage = false, want true")
+	}
+}
+
+// TestNewClientPCRLength: an expected PCR value is 48 bytes (SHA-384), as
+// every document's PCR is (attestation.PCRSize); one of another length
+// can never match, so NewClient and NewTLSConfig refuse it as a
+// configuration error naming the index, AnyImageUnsafe or not, rather
+// than refusing every enclave at the handshake. Found by review: a 32-byte
+// PCR0 (a SHA-256 digest) was accepted and then matched no enclave.
+func TestNewClientPCRLength(t *testing.T) {
+	v := bytes.Repeat([]byte{0xab}, 48)
+	for name, tc := range map[string]struct {
+		pcrs   map[int][]byte
+		reason string
+	}{
+		"PCR0 of 32 bytes":        {map[int][]byte{0: v[:32]}, "Options.PCRs[0] is 32 bytes, want 48"},
+		"PCR8 of 64 bytes":        {map[int][]byte{0: v, 8: append(v, v[:16]...)}, "Options.PCRs[8] is 64 bytes, want 48"},
+		"PCR0 empty, not nil":     {map[int][]byte{0: {}}, "Options.PCRs[0] is 0 bytes, want 48"},
+		"lowest index named":      {map[int][]byte{0: v, 2: v[:1], 5: v[:2]}, "Options.PCRs[2] is 1 bytes, want 48"},
+		"PCR4 of 47, image unset": {map[int][]byte{4: v[:47]}, "Options.PCRs[4] is 47 bytes, want 48"},
+	} {
+		for _, anyImage := range []bool{false, true} {
+			cfg := &attestedtls.ClientConfig{Options: attestation.Options{PCRs: tc.pcrs}, AnyImageUnsafe: anyImage}
+			_, err := attestedtls.NewClient(cfg)
+			_, err2 := attestedtls.NewTLSConfig(cfg)
+			for _, err := range []error{err, err2} {
+				wantCode(t, err, attestation.CodeInvalidOptions, attestedtls.ErrConfig, attestation.ErrInvalidOptions)
+				var ce *attestedtls.ConfigError
+				if !errors.As(err, &ce) || !strings.HasPrefix(ce.Reason, tc.reason) || !strings.Contains(ce.Reason, "SHA-384") {
+					t.Errorf("%s (AnyImageUnsafe %v): err = %v, want a ConfigError starting %q and naming SHA-384", name, anyImage, err, tc.reason)
+				}
+			}
+		}
+	}
+	// nil (the PCR absent) is no length: accepted beside a pinned image.
+	if _, err := attestedtls.NewClient(&attestedtls.ClientConfig{Options: attestation.Options{PCRs: map[int][]byte{0: v, 16: nil}}}); err != nil {
+		t.Errorf("PCR16 nil: %v", err)
 	}
 }
 

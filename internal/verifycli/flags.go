@@ -39,7 +39,8 @@ Flags:
                        documents; leaf certificates live 3 hours). Default: now.
     --max-age DUR      Reject documents older than DUR (e.g. 5m, 24h) at the
                        current time (also with --at document).
-    --pcr N=HEX        Expect PCR N to be HEX. Repeatable.
+    --pcr N=HEX        Expect PCR N to be HEX (48 bytes: 96 hex digits,
+                       SHA-384, as every document's PCRs). Repeatable.
     --pcrs FILE        Expect the PCRs in FILE: JSON {"PCR0":"hex",...}, or the
                        output of 'nitro-cli describe-eif' (its "Measurements").
     --eif FILE         Expect the PCRs measured from the enclave image FILE:
@@ -321,7 +322,11 @@ func parsePCRFlag(s string) (int, []byte, error) {
 		return 0, nil, usagef("--pcr %q: %v", s, err)
 	}
 	b, err := pcrValue(v)
-	if err != nil {
+	var le *pcrLengthError
+	switch {
+	case errors.As(err, &le):
+		return 0, nil, cli.WithHint(usagef("--pcr PCR%d: %v", i, err), hintPCRLength)
+	case err != nil:
 		return 0, nil, usagef("--pcr %q: %v", s, err)
 	}
 	return i, b, nil
@@ -336,16 +341,30 @@ func pcrIndex(k string) (int, error) {
 	return i, nil
 }
 
+// pcrValue decodes an expected PCR value: hex of attestation.PCRSize (48)
+// bytes, the length of every PCR a document may carry (SHA-384); any other
+// length could never match, and is a *pcrLengthError.
 func pcrValue(v string) ([]byte, error) {
 	b, err := decodeHex(v)
 	if err != nil {
 		return nil, errors.New("value is not hex")
 	}
-	if n := len(b); n != 32 && n != 48 && n != 64 {
-		return nil, fmt.Errorf("value is %d bytes, want 32, 48 or 64 (48 for SHA-384)", n)
+	if len(b) != attestation.PCRSize {
+		return nil, &pcrLengthError{n: len(b)}
 	}
 	return b, nil
 }
+
+// pcrLengthError is an expected PCR value of n bytes, not
+// attestation.PCRSize.
+type pcrLengthError struct{ n int }
+
+func (e *pcrLengthError) Error() string {
+	return fmt.Sprintf("the value is %d bytes (%d hex digits), want %d", e.n, 2*e.n, attestation.PCRSize)
+}
+
+// hintPCRLength is the hint of an expected PCR value of the wrong length.
+const hintPCRLength = "a PCR value is a SHA-384 digest: 48 bytes, 96 hex digits (as nitro-cli describe-eif prints it)"
 
 // maxSideFile bounds --root and --pcrs files.
 const maxSideFile = 1 << 20
@@ -435,7 +454,11 @@ func readPCRsFile(name string) (pcrs map[int][]byte, measurements bool, err erro
 			return nil, false, usagef("--pcrs %s: %s is not a string", name, k)
 		}
 		v, err := pcrValue(s)
-		if err != nil {
+		var le *pcrLengthError
+		switch {
+		case errors.As(err, &le):
+			return nil, false, cli.WithHint(usagef("--pcrs %s: %s: %v", name, k, err), hintPCRLength)
+		case err != nil:
 			return nil, false, usagef("--pcrs %s: %s: %v", name, k, err)
 		}
 		out[i] = v
