@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/big"
@@ -18,10 +19,12 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/eif"
 	"github.com/enclavekit/enclavekit/internal/attestationtest"
+	"github.com/enclavekit/enclavekit/internal/verifycli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -29,6 +32,7 @@ import (
 // "--eif" against images written by package eif, in $WORK:
 //
 //	signed.eif unsigned.eif     images (signed: ECDSA P-384, with metadata)
+//	controls.eif badutf8.eif    images whose metadata holds ESC, DEL, U+009B (and a lone 0x9b byte)
 //	truncated.eif badcrc.eif badsig.eif hostile.eif huge.eif   refused images
 //	root.pem                    the emulated CA's root
 //	match.cbor                  a document whose PCR0/1/2/8 are signed.eif's
@@ -40,6 +44,28 @@ func TestScriptEIF(t *testing.T) {
 		Cmds:  cmds,
 		Setup: func(e *testscript.Env) error { return writeEIFFixtures(t, e.WorkDir) },
 	})
+}
+
+// TestMeasureInvalidUTF8: a lone 0x9b byte (CSI on an 8-bit terminal) in
+// a rewritten metadata section comes out as U+FFFD, the description valid
+// UTF-8 without a C1 control, raw or decoded (a script's regexp cannot
+// tell a raw 0x9b from U+FFFD, hence a Go test).
+func TestMeasureInvalidUTF8(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeEIFFixtures(t, dir); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := verifycli.Main([]string{"measure", filepath.Join(dir, "badutf8.eif")}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.Bytes())
+	}
+	out := stdout.Bytes()
+	if !utf8.Valid(out) || bytes.ContainsAny(out, "\x7f\u0080\u0085\u009b\u009f") {
+		t.Errorf("not valid UTF-8, or a raw C1 control or DEL:\n%q", out)
+	}
+	if !bytes.Contains(out, []byte("\"team\": \"#\ufffd2J\\u0085\"")) {
+		t.Errorf("the metadata's team is not \"#\\ufffd2J\\\\u0085\":\n%s", out)
+	}
 }
 
 func writeEIFFixtures(t *testing.T, dir string) error {
@@ -79,6 +105,29 @@ func writeEIFFixtures(t *testing.T, dir string) error {
 	unsignedSpec.Metadata = nil
 	unsigned, ums, err := write("unsigned.eif", unsignedSpec)
 	if err != nil {
+		return err
+	}
+	// Metadata is the builder's, unsigned and unmeasured: its strings may
+	// carry C0, DEL and C1 controls (the writer keeps U+009B and DEL raw),
+	// and a rewritten section even a lone 0x9b byte, with the CRC fixed.
+	ctrlSpec := spec()
+	ctrlSpec.Metadata.ImageName = "evil\x1b[2J\u009b31m\x7f"
+	ctrlSpec.Metadata.CustomMetadata = json.RawMessage(`{"team":"\u009b2J\u0085"}`)
+	ctrl, _, err := write("controls.eif", ctrlSpec)
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(ctrl, []byte(`"team":"`))
+	if i < 0 || !bytes.HasPrefix(ctrl[i+8:], []byte("\u009b")) {
+		return fmt.Errorf("controls.eif: no raw U+009B in the metadata section")
+	}
+	bad := append([]byte(nil), ctrl...)
+	bad[i+8], bad[i+9] = '#', 0x9b // "\xc2\x9b" becomes "#\x9b": invalid UTF-8
+	c := crc32IEEE(bad[:eif.HeaderSize-4], bad[eif.HeaderSize:])
+	for k := 0; k < 4; k++ {
+		bad[eif.HeaderSize-4+k] = byte(c >> (24 - 8*k))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "badutf8.eif"), bad, 0o644); err != nil {
 		return err
 	}
 	// The last ramdisk claims 2^62 bytes in the table and its own header:

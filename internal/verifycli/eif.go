@@ -77,7 +77,9 @@ func runMeasure(args []string, stdout, stderr io.Writer) int {
 	}
 	out, err := img.Describe().JSON()
 	if err == nil {
-		_, err = stdout.Write(out)
+		// The metadata is the builder's, unsigned and unmeasured: its
+		// control characters are escaped as the verify report's are.
+		_, err = stdout.Write(escapeJSONControls(out))
 	}
 	if err != nil {
 		p.Errorf("writing the description: %v", err)

@@ -451,7 +451,9 @@ func short(b []byte) string {
 // \u009f and \u007f, so that the report shown on a terminal cannot act on
 // it; the JSON means the same. encoding/json escapes the C0 ones itself,
 // and its output is valid UTF-8, where 0xC2 is always the first byte of a
-// two-byte character and any such character is inside a string.
+// two-byte character and any such character is inside a string. (So is
+// eif.Description.JSON's, for measure: every string and raw value in it
+// was decoded and re-encoded, an invalid byte becoming U+FFFD.)
 func escapeJSONControls(b []byte) []byte {
 	var out []byte
 	last := 0
