@@ -129,3 +129,38 @@ func TestExit(t *testing.T) {
 		t.Errorf("usage error: exit %d, stdout %q, stderr %q", code, out.String(), errw.String())
 	}
 }
+
+type shortWriter struct{ err error }
+
+func (w shortWriter) Write(b []byte) (int, error) {
+	if len(b) > 0 {
+		return len(b) - 1, w.err
+	}
+	return 0, w.err
+}
+
+// TestWriteHelp: WriteHelp writes usage and exits ExitOK; a failed or
+// short write is an I/O error (ExitUsage) named on stderr. Exit's help,
+// which the other commands use, is unchanged.
+func TestWriteHelp(t *testing.T) {
+	var out, errw bytes.Buffer
+	p := &Program{Name: "tool", Stdout: &out, Stderr: &errw}
+	if code := p.WriteHelp("Usage: tool\n"); code != ExitOK || out.String() != "Usage: tool\n" || errw.Len() != 0 {
+		t.Errorf("WriteHelp: exit %d, stdout %q, stderr %q", code, out.String(), errw.String())
+	}
+	for _, w := range []shortWriter{{errors.New("no space left on device")}, {nil}} {
+		errw.Reset()
+		p.Stdout = w
+		want := "tool: error: writing the help: no space left on device\n"
+		if w.err == nil {
+			want = "tool: error: writing the help: short write\n"
+		}
+		if code := p.WriteHelp("Usage: tool\n"); code != ExitUsage || errw.String() != want {
+			t.Errorf("failed write (%v): exit %d, stderr %q, want %q", w.err, code, errw.String(), want)
+		}
+		errw.Reset()
+		if code := p.Exit(ErrHelp, "Usage: tool\n"); code != ExitOK || errw.Len() != 0 {
+			t.Errorf("Exit(ErrHelp) with a failed write (%v): exit %d, stderr %q: changed", w.err, code, errw.String())
+		}
+	}
+}

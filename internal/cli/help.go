@@ -45,6 +45,24 @@ func (p *Program) UsageHint(cmd string) string {
 	return fmt.Sprintf("run %s %s --help for usage", p.Name, cmd)
 }
 
+// WriteHelp writes usage to standard output and returns [ExitOK], or, when
+// it could not be written whole, reports "writing the help: ..." and
+// returns [ExitUsage] (an I/O error: a script must not take a lost help
+// text for one shown). [Program.Exit] ignores that error, as it did
+// before WriteHelp; nitro-verify, whose reports fail the same way, uses
+// WriteHelp.
+func (p *Program) WriteHelp(usage string) int {
+	n, err := io.WriteString(p.Stdout, usage)
+	if err == nil && n < len(usage) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		p.Errorf("writing the help: %v", err)
+		return ExitUsage
+	}
+	return ExitOK
+}
+
 // Exit ends a command: it writes usage to standard output for [ErrHelp],
 // the version for [ErrVersion] (both exit [ExitOK]), and otherwise reports
 // err as [Program.Fail] does. It returns the exit status.

@@ -41,6 +41,12 @@ Exit status: 0 measured, 1 the image is refused, 2 usage or I/O error.
 // help (its own help), --version and version, as the top level does.
 func runMeasure(args []string, stdout, stderr io.Writer) int {
 	p := &cli.Program{Name: "nitro-verify", Stdout: stdout, Stderr: stderr}
+	exit := func(err error) int {
+		if errors.Is(err, cli.ErrHelp) {
+			return p.WriteHelp(measureUsage) // exit 2 when it cannot be written
+		}
+		return p.Exit(err, measureUsage)
+	}
 	fs := flag.NewFlagSet("measure", flag.ContinueOnError)
 	version := fs.Bool("version", false, "")
 	var files []string
@@ -51,7 +57,7 @@ func runMeasure(args []string, stdout, stderr io.Writer) int {
 			} else {
 				err = cli.WithHint(err, p.UsageHint("measure"))
 			}
-			return p.Exit(err, measureUsage)
+			return exit(err)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -60,10 +66,10 @@ func runMeasure(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	if *version {
-		return p.Exit(cli.ErrVersion, measureUsage)
+		return exit(cli.ErrVersion)
 	}
 	if err := cli.HelpArg(files); err != nil {
-		return p.Exit(err, measureUsage) // "measure help", "measure version"
+		return exit(err) // "measure help", "measure version"
 	}
 	if len(files) != 1 {
 		return p.Fail(cli.WithHint(cli.Usagef("measure: want one image file, got %d", len(files)), p.UsageHint("measure")))

@@ -81,8 +81,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		return ExitUsage // a bad flag, or a --root, --pcrs or --eif file refused
 	}
 	if c.help {
-		io.WriteString(stdout, usage)
-		return ExitVerified
+		return p.WriteHelp(usage) // exit 2 when it cannot be written, as a report
 	}
 	if c.showVersion {
 		p.PrintVersion()

@@ -65,3 +65,20 @@ func TestVerifyTextWriteError(t *testing.T) {
 		t.Errorf(">/dev/full: exit %d, stderr %q; want exit 2 and writing the report: ...", code, errb.String())
 	}
 }
+
+// TestHelpWriteError: a help text that could not be written exits 2 with
+// "writing the help: ...", as a report does (TestVerifyTextWriteError),
+// for the top level and measure alike; before, the error was ignored and
+// nitro-verify exited 0 (found by review).
+func TestHelpWriteError(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"measure", "--help"}, {"measure", "help"}} {
+		for _, n := range []int{0, 100} {
+			var errb bytes.Buffer
+			code := Run(args, strings.NewReader(""), &failWriter{n: n}, &errb, testNow)
+			want := "nitro-verify: error: writing the help: no space left on device\n"
+			if code != ExitUsage || errb.String() != want {
+				t.Errorf("%q, failing after %d bytes: exit %d, stderr %q; want exit 2 and %q", args, n, code, errb.String(), want)
+			}
+		}
+	}
+}
