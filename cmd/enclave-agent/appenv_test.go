@@ -13,7 +13,7 @@ import (
 // elsewhere), and an inherited value of an endpoint init does not run is
 // dropped.
 func TestAppEnv(t *testing.T) {
-	base := []string{"PATH=/bin", "ENCLAVE_AGENT_KMS_ENDPOINT=http://10.0.0.9:80", "ENCLAVE_AGENT_LISTEN=tcp://10.0.0.9:81", "X=a=b"}
+	base := []string{"PATH=/bin", "ENCLAVE_AGENT_KMS_ENDPOINT=http://10.0.0.9:80", "ENCLAVE_AGENT_LISTEN=tcp://10.0.0.9:81", "ENCLAVE_AGENT_FORWARDED_PIPES=1:2,1:3", "X=a=b"}
 	kms := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40001}
 	att := &net.UnixAddr{Name: "/run/att.sock", Net: "unix"}
 	got := appEnv(base, kms, att)

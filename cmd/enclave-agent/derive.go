@@ -69,6 +69,9 @@ func (a *app) derive(args []string) error {
 	if err := o.check("derive"); err != nil {
 		return err
 	}
+	if err := a.checkSecretStdout("derive", "the SharedSecret", &o); err != nil {
+		return err
+	}
 	in := &kms.DeriveSharedSecretInput{KeyId: keyID, PublicKey: peer, KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpec(*alg)}
 	return a.withClient(func(ctx context.Context, c *agent.Client) error {
 		secret, err := c.DeriveSharedSecret(ctx, in)

@@ -122,6 +122,7 @@ func (a *app) initCmd(args []string) error {
 	var fwd *boot.LogForwarder
 	var fwdOut, fwdErr io.WriteCloser
 	var fwdDone sync.WaitGroup
+	pipesEnv := ""
 	fwdCtx, stopFwd := context.WithCancel(context.Background())
 	defer func() { stopFwd(); fwdDone.Wait() }()
 	if *logsTo != "" {
@@ -133,6 +134,9 @@ func (a *app) initCmd(args []string) error {
 		go func() { defer fwdDone.Done(); fwd.Run(fwdCtx) }()
 		fwdOut, fwdErr = fwd.Writer("stdout"), fwd.Writer("stderr")
 		stdout, stderr = fwdOut, fwdErr
+		// The application learns which pipes reach the parent: the KMS
+		// commands refuse to write key material to them.
+		pipesEnv = envForwardedPipes
 	}
 	// 5. The agent's own endpoints, in this process.
 	ctx, waitKMS, kmsAddr, err := a.startKMSEndpoint(ctx, "init", nsm, *kmsListen)
@@ -170,7 +174,7 @@ func (a *app) initCmd(args []string) error {
 	st, err := boot.Supervise(ctx, &boot.SupervisorConfig{
 		Path: path, Args: command, Env: appEnv(os.Environ(), kmsAddr, attAddr.get()),
 		Restart: *restart, MaxRestarts: *maxRestarts, StopTimeout: *stopTimeout,
-		Stdout: stdout, Stderr: stderr, ReapOrphans: os.Getpid() == 1, Logger: log,
+		Stdout: stdout, Stderr: stderr, PipesEnv: pipesEnv, ReapOrphans: os.Getpid() == 1, Logger: log,
 		OnExit: func(st boot.ExitStatus) {
 			if fwd != nil {
 				// A last line without a newline goes before the exit

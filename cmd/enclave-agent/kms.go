@@ -128,6 +128,9 @@ func (a *app) genkey(args []string) error {
 	if err := o.check("genkey"); err != nil {
 		return err
 	}
+	if err := a.checkSecretStdout("genkey", "the Plaintext", &o); err != nil {
+		return err
+	}
 	if o.format == "raw" && *ctOut == "" {
 		return usagef("genkey: --format raw needs --ciphertext-out FILE for the CiphertextBlob")
 	}
@@ -174,6 +177,9 @@ func (a *app) decrypt(args []string) error {
 	if err := o.check("decrypt"); err != nil {
 		return err
 	}
+	if err := a.checkSecretStdout("decrypt", "the Plaintext", &o); err != nil {
+		return err
+	}
 	var blob []byte
 	var err error
 	if *ct != "" {
@@ -217,6 +223,9 @@ func (a *app) genrandom(args []string) error {
 		return usagef("genrandom: --length %d: want 1 to 1024", *n)
 	}
 	if err := o.check("genrandom"); err != nil {
+		return err
+	}
+	if err := a.checkSecretStdout("genrandom", "the Plaintext", &o); err != nil {
 		return err
 	}
 	return a.withClient(func(ctx context.Context, c *agent.Client) error {

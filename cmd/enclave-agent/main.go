@@ -64,7 +64,11 @@ Commands:
                with SIGTERM; exits with COMMAND's status. COMMAND's
                environment names the endpoints' bound addresses:
                ENCLAVE_AGENT_KMS_ENDPOINT=http://127.0.0.1:PORT (--kms-listen)
-               and ENCLAVE_AGENT_LISTEN=tcp://HOST:PORT (--listen)
+               and ENCLAVE_AGENT_LISTEN=tcp://HOST:PORT (--listen); with
+               --logs-to, ENCLAVE_AGENT_FORWARDED_PIPES names the forwarded
+               stdout and stderr pipes, and genkey, decrypt, genrandom and
+               derive refuse to write key material to them (exit 2): give
+               --out FILE, or capture their output with a pipe of your own
   attest       [--nonce HEX] [--user-data HEX] [--public-key HEX]
                [--format raw|base64|hex] [--out FILE]
                print an attestation document (raw CBOR by default)

@@ -9,7 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
+	"github.com/enclavekit/enclavekit/enclave/boot"
 	"github.com/enclavekit/enclavekit/internal/atomicfile"
 	"github.com/enclavekit/enclavekit/internal/cli"
 )
@@ -45,6 +48,36 @@ func (o *outputFlags) check(cmd string) error {
 		return usagef("%s: --format %q: want json or raw", cmd, o.format)
 	}
 	return nil
+}
+
+// checkSecretStdout refuses, before anything is asked of KMS, to write
+// the key material of cmd (field, in the JSON) to stdout when stdout is one
+// of the pipes init --logs-to forwards to the parent instance (named in
+// ENCLAVE_AGENT_FORWARDED_PIPES, which init sets for its application): the
+// parent would get the key. A stdout the application gave this command
+// (a pipe of its own, a file) is another file, and is written.
+func (a *app) checkSecretStdout(cmd, field string, o *outputFlags) error {
+	if o.out != "" && o.out != "-" {
+		return nil
+	}
+	fwd := a.getenv(envForwardedPipes)
+	if fwd == "" {
+		return nil
+	}
+	f, ok := a.stdout.(*os.File)
+	if !ok {
+		return nil // not a file descriptor: not one init handed down
+	}
+	id, err := boot.FileID(f)
+	if err == nil && !slices.Contains(strings.Split(fwd, ","), id) {
+		return nil
+	}
+	msg := fmt.Sprintf("%s: stdout is forwarded to the parent instance by init --logs-to: %s would reach it", cmd, field)
+	if err != nil {
+		msg = fmt.Sprintf("%s: init --logs-to forwards output to the parent instance, and stdout cannot be told apart from it (%v): %s would reach it", cmd, err, field)
+	}
+	return cli.WithHint(usagef("%s", msg),
+		"write it to a file with --out FILE (mode 0600), or read this command's output through a pipe of the application's own (KEY=$(enclave-agent "+cmd+" ...), a subprocess); init forwards only what the application itself writes to its stdout and stderr")
 }
 
 // emit writes the JSON object v, or the raw bytes, as the flags say.

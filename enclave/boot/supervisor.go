@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -75,6 +78,16 @@ type SupervisorConfig struct {
 	// Stdout and Stderr receive the application's output (a
 	// [LogForwarder]'s writers, which never block); nil discards.
 	Stdout, Stderr io.Writer
+	// PipesEnv, when set, makes the supervisor give each run of the
+	// application its stdout and stderr through pipes of its own making
+	// (copied to Stdout and Stderr) and name them in the application's
+	// environment as PipesEnv=STDOUT_ID,STDERR_ID, each a [FileID]: a
+	// program that must not write a secret where Stdout or Stderr sends it
+	// (a [LogForwarder], to the parent instance) can compare its own stdout
+	// with them, and refuse only when it is one of them (not when the
+	// application gave it a pipe or file of its own). A value of PipesEnv
+	// in Env is replaced. Unix only: elsewhere it is ignored.
+	PipesEnv string
 	// OnExit is called after every run (to report the exit to the host).
 	OnExit func(ExitStatus)
 	// ReapOrphans makes the supervisor a child subreaper that reaps every
@@ -174,6 +187,10 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 	cmd.Dir = c.Dir
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = c.Stdout, c.Stderr
+	pipes, err := c.outputPipes(cmd)
+	if err != nil {
+		return ExitStatus{Code: -1}, err
+	}
 	// The application runs in a process group of its own, and a stop
 	// signals the group: SIGTERM, then SIGKILL StopTimeout later (exec's
 	// WaitDelay kills the first process then, stopGroup the rest).
@@ -188,7 +205,8 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 	if reap != nil {
 		reap.mu.Lock()
 	}
-	err := cmd.Start()
+	err = cmd.Start()
+	pipes.started()
 	if reap != nil {
 		if err == nil {
 			reap.managed = cmd.Process.Pid
@@ -196,6 +214,7 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		reap.mu.Unlock()
 	}
 	if err != nil {
+		pipes.wait(0)
 		if ctx.Err() != nil {
 			// exec.Cmd.Start refuses a done context without starting.
 			return ExitStatus{Code: -1, Stopped: true}, errStoppedBeforeStart
@@ -216,6 +235,9 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		}
 		stopGroup(cmd.Process.Pid, t, c.StopTimeout)
 	}
+	// What the application wrote is copied before OnExit reports the exit
+	// (exec.Cmd's own pipes: Wait waited for them, up to WaitDelay).
+	pipes.wait(c.StopTimeout)
 	st := ExitStatus{Code: -1, Runtime: runtime, Stopped: ctx.Err() != nil}
 	if ps := cmd.ProcessState; ps != nil {
 		st.Code = ps.ExitCode()
@@ -225,6 +247,96 @@ func runOnce(ctx context.Context, c *SupervisorConfig, reap *reaper) (ExitStatus
 		return st, nil
 	}
 	return st, fmt.Errorf("boot: waiting for %s: %w", c.Path, werr)
+}
+
+// outPipes are the pipes of [SupervisorConfig.PipesEnv] for one run.
+type outPipes struct {
+	r, w   []*os.File
+	copied sync.WaitGroup
+}
+
+// outputPipes gives cmd the pipes of c.PipesEnv, named in its environment,
+// copied to c.Stdout and c.Stderr; nil when c.PipesEnv is not set (or
+// FileID is unsupported).
+func (c *SupervisorConfig) outputPipes(cmd *exec.Cmd) (*outPipes, error) {
+	if c.PipesEnv == "" {
+		return nil, nil
+	}
+	p := &outPipes{}
+	var ids []string
+	for _, dst := range []*io.Writer{&cmd.Stdout, &cmd.Stderr} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.wait(0)
+			return nil, fmt.Errorf("boot: output pipe: %w", err)
+		}
+		p.r, p.w = append(p.r, r), append(p.w, w)
+		id, err := FileID(w)
+		if errors.Is(err, ErrUnsupported) {
+			p.wait(0)
+			return nil, nil
+		}
+		if err != nil {
+			p.wait(0)
+			return nil, fmt.Errorf("boot: output pipe: %w", err)
+		}
+		ids = append(ids, id)
+		out := *dst
+		if out == nil {
+			out = io.Discard
+		}
+		*dst = w
+		p.copied.Add(1)
+		go func() { defer p.copied.Done(); _, _ = io.Copy(out, r) }()
+	}
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); name != c.PipesEnv {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, c.PipesEnv+"="+strings.Join(ids, ","))
+	return p, nil
+}
+
+// started closes the supervisor's copy of the write ends, once the
+// application has its own (or failed to start): the copies end when every
+// process holding one has closed it.
+func (p *outPipes) started() {
+	if p == nil {
+		return
+	}
+	for _, w := range p.w {
+		w.Close()
+	}
+}
+
+// wait waits up to limit for the copies to end (the application, and any
+// process it left behind holding its output, gone), then closes the read
+// ends, which ends them.
+func (p *outPipes) wait(limit time.Duration) {
+	if p == nil {
+		return
+	}
+	p.started()
+	done := make(chan struct{})
+	go func() { p.copied.Wait(); close(done) }()
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	for _, r := range p.r {
+		r.Close()
+	}
+	<-done
 }
 
 // stopGroup ends what is left of a stopped application once its first
