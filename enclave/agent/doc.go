@@ -221,7 +221,7 @@
 // on a transport address. A caller-supplied public_key is refused unless
 // [EndpointConfig.AllowPublicKey]: a document binding this enclave's PCRs to
 // the caller's key is a KMS Recipient that releases this enclave's keys to
-// the caller.
+// the caller (NewEndpoint logs a WARN when it is set).
 // Each request is an NSM request, so at most
 // [EndpointConfig.MaxConcurrent] (default [DefaultEndpointMaxConcurrent])
 // are served at once and the rest refused at once with 503 busy and

@@ -148,6 +148,7 @@ type EndpointConfig struct {
 	// caller's key, so as the Recipient of a KMS request (real AWS KMS or
 	// kms-server) it makes KMS encrypt data keys to the caller, the parent
 	// instance included, with every PCR condition of the key policy met.
+	// [NewEndpoint] logs a WARN through Logger when it is set.
 	AllowPublicKey bool
 	// MaxConcurrent bounds the NSM requests the endpoint makes at once
 	// (attestations and health checks together; the NSM is shared with
@@ -212,6 +213,10 @@ func NewEndpoint(cfg *EndpointConfig) (http.Handler, error) {
 	e := &endpoint{cfg: *cfg, log: cfg.Logger, slots: slots.New(n)}
 	if e.log == nil {
 		e.log = slog.Default()
+	}
+	if cfg.AllowPublicKey {
+		e.log.Warn("agent: attestation endpoint with EndpointConfig.AllowPublicKey: any caller, the parent instance included, gets documents binding this enclave's PCRs to a public key of its choosing, and with them data keys from KMS (real or kms-server) encrypted to that key under every PCR condition of the key policy; only where every caller is trusted",
+			slog.String("option", "EndpointConfig.AllowPublicKey"))
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(AttestationPath, e.attest)

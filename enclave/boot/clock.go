@@ -121,7 +121,8 @@ type ClockConfig struct {
 	// periodic sync's requests MaxStep ahead walks the clock as far as it
 	// likes), and an unset clock takes any host time after Floor. Only
 	// where there is no NSM (tests, development outside an enclave); it
-	// cannot be combined with a Reference.
+	// cannot be combined with a Reference. SyncClock, which has no
+	// constructor, logs a WARN through Logger at every call with it set.
 	AllowNoReferenceUnsafe bool
 	// Set sets the clock; nil is [SetSystemClock].
 	Set func(time.Time) error
@@ -177,6 +178,12 @@ func SyncClock(ctx context.Context, cfg *ClockConfig) (*ClockResult, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.AllowNoReferenceUnsafe {
+		// SyncClock has no constructor: said at every call, before the
+		// host is asked.
+		c.Logger.Warn("boot: clock sync with ClockConfig.AllowNoReferenceUnsafe: no reference clock bounds the host's time, so the parent instance can step a set clock by up to MaxStep at every sync, with no bound on the sum, and set an unset one to any time after Floor; only where there is no NSM",
+			slog.String("option", "ClockConfig.AllowNoReferenceUnsafe"), slog.Duration("max_step", c.MaxStep))
 	}
 	addr, err := transport.ParseAddr(c.Addr)
 	if err != nil {

@@ -22,7 +22,8 @@
 //     not trusted, so it may correct drift but not move the clock
 //     arbitrarily, nor walk it away step by step over repeated syncs. The
 //     Reference is required: ClockConfig.AllowNoReferenceUnsafe is the
-//     loudly named way to run without one, where there is no NSM.
+//     loudly named way to run without one, where there is no NSM, and
+//     each call with it logs a WARN saying what it gives away.
 //   - [LogForwarder] sends the application's stdout and stderr to the host
 //     over vsock, line by line, without ever blocking the application: when
 //     the host is slow or away, lines are dropped and counted. The queue is
