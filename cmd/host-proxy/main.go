@@ -78,7 +78,8 @@ Flags:
 
 Exit status:
   0  clean shutdown (SIGTERM or SIGINT drains the connections), or --check ok
-  1  runtime failure (a listener cannot be bound, ...)
+  1  runtime failure (a listener cannot be bound, an event worker
+     panicked, ...)
   2  usage or configuration error (bad flag, unreadable or invalid file)
 
 Examples:
@@ -230,6 +231,9 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 		}
 	}
 	cfg.Logger = log
+	// A worker's panic ends the process as a runtime failure (exit 1),
+	// after its log line with the stack.
+	cfg.Fatal = exitOnFatal(p, os.Exit, proxy.LogFlushTimeout)
 	// Give back the memory of a burst of connections once it is idle
 	// (docs/PERFORMANCE.md, host-proxy: memory per idle connection).
 	cfg.ReleaseMemoryAfterBursts = true
@@ -252,6 +256,30 @@ func runErr(ctx context.Context, p *cli.Program, args []string) error {
 		return listenFailure(err, path, positional, pos, o)
 	}
 	return px.Serve(ctx)
+}
+
+// fatalHint follows the error of a proxy that cannot go on.
+const fatalHint = "a bug in host-proxy: the ERROR record logged before this line has the stack trace; please report it"
+
+// exitOnFatal is the proxy's Config.Fatal: it reports err (an event
+// worker panicked, its connections are lost) on stderr as every runtime
+// failure is, with [fatalHint], and exits with status 1. It waits at most
+// wait for stderr, which may be the log sink that is stuck: the process
+// exits 1 either way.
+func exitOnFatal(p *cli.Program, exit func(int), wait time.Duration) func(error) {
+	return func(err error) {
+		err = cli.WithHint(errors.New(strings.TrimPrefix(err.Error(), "proxy: ")), fatalHint)
+		code := make(chan int, 1)
+		go func() { code <- p.Fail(err) }()
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case c := <-code:
+			exit(c)
+		case <-t.C:
+			exit(cli.ExitFailure)
+		}
+	}
 }
 
 // configErrors names the file in front of every configuration problem,

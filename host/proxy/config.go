@@ -132,6 +132,17 @@ type Config struct {
 	// memory for reuse. host-proxy sets it; a program embedding the proxy
 	// decides for its own process.
 	ReleaseMemoryAfterBursts bool `yaml:"-"`
+	// Fatal ends the process when the proxy cannot go on: an event worker
+	// (Linux) panicked, or its epoll_wait failed, and the connections it
+	// served are lost with it. It is called once, on the failing worker's
+	// goroutine, after the ERROR record "event worker panicked: exiting"
+	// (with the stack) has been written, or LogFlushTimeout has passed
+	// twice, with an error that says what failed; it should not return.
+	// host-proxy reports the error and exits 1, a runtime failure. nil, or
+	// a Fatal that returns, re-raises the panic: the Go runtime then ends
+	// the process with status 2, which a supervisor cannot tell from a
+	// usage error.
+	Fatal func(err error) `yaml:"-"`
 
 	// splice copies TCP and unix connections with io.Copy, i.e. splice(2)
 	// on Linux, instead of buffers, on the goroutine path (benchmarks

@@ -199,9 +199,10 @@
 // does not read the send queues. Byte counts reach the metrics at that
 // period and when the connection ends. At the drain deadline every worker
 // closes its connections, including those still waiting or connecting. A
-// panic in a worker is logged and ends the process with a non-zero status
-// (systemd restarts host-proxy): a worker serves many connections, and
-// recovering per event would cost every event.
+// panic in a worker (a failed epoll_wait included) is logged with its
+// stack and ends the process through Config.Fatal (host-proxy exits 1, a
+// runtime failure, and systemd restarts it): a worker serves many
+// connections, and recovering per event would cost every event.
 //
 // On other systems, or with the goroutine path chosen in tests, bytes are
 // copied by one goroutine per direction, and only while the direction has

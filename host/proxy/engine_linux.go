@@ -605,9 +605,11 @@ func (e *engine) stop() {
 	e.wg.Wait()
 }
 
-// run is the worker's loop. A panic is logged and ends the process (with
-// the runtime's report and a non-zero status; systemd restarts host-proxy):
-// a worker holds many connections and the engine cannot run without it.
+// run is the worker's loop. A panic (a failed epoll_wait included) is
+// logged with its stack and ends the process through Config.Fatal
+// (host-proxy exits 1; systemd restarts it), or, without Fatal, by being
+// re-raised: a worker holds many connections and the engine cannot run
+// without it.
 func (w *worker) run() {
 	runtime.LockOSThread()
 	defer w.e.wg.Done()
@@ -615,7 +617,10 @@ func (w *worker) run() {
 		if v := recover(); v != nil {
 			// Written (or given LogFlushTimeout) before the process ends.
 			w.e.p.logFatal("event worker panicked: exiting", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			panic(v)
+			if fatal := w.e.p.cfg.Fatal; fatal != nil {
+				fatal(fmt.Errorf("proxy: event worker panicked: %v", v))
+			}
+			panic(v) // no Fatal, or it returned
 		}
 	}()
 	defer w.close()

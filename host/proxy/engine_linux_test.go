@@ -545,11 +545,13 @@ func TestEngineAllowedCIDs(t *testing.T) {
 	exchange(t, allowed, []byte("from the allowed enclave"))
 }
 
-// TestEngineWorkerPanicExits: a panic in a worker is logged and ends the
-// process with a non-zero status (systemd restarts host-proxy), rather
-// than leaving the proxy up with the worker's connections dead. The panic's
-// line is written before the process ends, also when the log queue is
+// TestEngineWorkerPanicExits: a panic in a worker, or a failed epoll_wait,
+// is logged and ends the process through Config.Fatal (host-proxy: exit
+// status 1, a runtime failure; systemd restarts it), rather than leaving
+// the proxy up with the worker's connections dead. The panic's line, with
+// its stack, is written before Fatal is called, also when the log queue is
 // full behind a slow sink ("slow": 300 lines queued, 20 ms a write).
+// Without Fatal the panic is re-raised ("nil": the runtime's status 2).
 func TestEngineWorkerPanicExits(t *testing.T) {
 	if mode := os.Getenv("ENCLAVEKIT_ENGINE_PANIC_CHILD"); mode != "" {
 		up := startServer(t, echo)
@@ -559,6 +561,12 @@ func TestEngineWorkerPanicExits(t *testing.T) {
 			w = &slowStderr{d: 20 * time.Millisecond}
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(w, nil))
+		if mode != "nil" {
+			cfg.Fatal = func(err error) {
+				fmt.Fprintf(os.Stderr, "fatal hook: %v\n", err)
+				os.Exit(1)
+			}
+		}
 		p, _ := startProxy(t, cfg)
 		if mode == "slow" {
 			p.alog.q.flushTimeout = 500 * time.Millisecond
@@ -566,27 +574,61 @@ func TestEngineWorkerPanicExits(t *testing.T) {
 				p.log.Info("filler", "i", i)
 			}
 		}
-		p.eng.workers[0].post(wmsg{kind: msgCall, done: make(chan struct{}), fn: func(*worker) { panic("injected") }})
+		fail := func(*worker) { panic("injected") }
+		if mode == "epoll" {
+			// epoll_wait on a descriptor that is no epoll instance
+			// fails with EINVAL.
+			fail = func(w *worker) {
+				null, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err == nil {
+					err = unix.Dup3(null, w.epfd, unix.O_CLOEXEC)
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "replacing the epoll descriptor: %v\n", err)
+					os.Exit(3)
+				}
+			}
+		}
+		p.eng.workers[0].post(wmsg{kind: msgCall, done: make(chan struct{}), fn: fail})
 		time.Sleep(20 * time.Second)
 		t.Fatal("the process survived a worker's panic")
 	}
-	for _, mode := range []string{"1", "slow"} {
+	for _, tc := range []struct {
+		mode   string
+		status int
+		panic  string // the log record's panic attribute
+		fatal  string // the error given to Config.Fatal
+	}{
+		{"1", 1, "panic=injected", "fatal hook: proxy: event worker panicked: injected\n"},
+		{"slow", 1, "panic=injected", "fatal hook: proxy: event worker panicked: injected\n"},
+		{"epoll", 1, `panic="epoll_wait: invalid argument"`, "fatal hook: proxy: event worker panicked: epoll_wait: invalid argument\n"},
+		{"nil", 2, "panic=injected", ""},
+	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestEngineWorkerPanicExits$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "ENCLAVEKIT_ENGINE_PANIC_CHILD="+mode)
+		cmd.Env = append(os.Environ(), "ENCLAVEKIT_ENGINE_PANIC_CHILD="+tc.mode)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		cmd.Stdout = &stderr
 		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-			t.Fatalf("%s: child: %v, want a non-zero exit\n%s", mode, err, stderr.String())
-		}
 		out := stderr.String()
-		if !strings.Contains(out, `msg="event worker panicked: exiting"`) || !strings.Contains(out, "panic=injected") {
-			t.Errorf("%s: no log line for the panic:\n%s", mode, out)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != tc.status {
+			t.Errorf("%s: child: %v, want exit status %d\n%s", tc.mode, err, tc.status, out)
+			continue
+		}
+		logAt := strings.Index(out, `msg="event worker panicked: exiting" `+tc.panic+` stack="goroutine `)
+		if logAt < 0 {
+			t.Errorf("%s: no log line with the panic and its stack:\n%s", tc.mode, out)
+		}
+		if tc.fatal != "" {
+			if at := strings.Index(out, tc.fatal); at < logAt {
+				t.Errorf("%s: Config.Fatal not given %q after the log line:\n%s", tc.mode, tc.fatal, out)
+			}
+		} else if !strings.Contains(out, "panic: injected") {
+			t.Errorf("%s: the panic was not re-raised:\n%s", tc.mode, out)
 		}
 		if strings.Contains(out, "the process survived") {
-			t.Errorf("%s: the process survived:\n%s", mode, out)
+			t.Errorf("%s: the process survived:\n%s", tc.mode, out)
 		}
 	}
 }
