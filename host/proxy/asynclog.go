@@ -43,7 +43,8 @@ type logQueue struct {
 	now          func() time.Time
 	maxRecords   int
 	maxBytes     int
-	flushTimeout time.Duration // of logFatal
+	flushTimeout time.Duration // logFatal's wait for the queue
+	fatalTimeout time.Duration // logFatal's wait for its own record, written directly
 
 	mu      sync.Mutex
 	ring    []logEntry // grows up to maxRecords
@@ -63,7 +64,8 @@ type logEntry struct {
 
 func newAsyncHandler(h slog.Handler, dropped prometheus.Counter, now func() time.Time) *asyncHandler {
 	return &asyncHandler{h: h, q: &logQueue{root: h, dropped: dropped, now: now,
-		maxRecords: logQueueRecords, maxBytes: logQueueBytes, flushTimeout: LogFlushTimeout}}
+		maxRecords: logQueueRecords, maxBytes: logQueueBytes,
+		flushTimeout: LogFlushTimeout, fatalTimeout: LogFlushTimeout}}
 }
 
 // Enabled reports whether the configured handler handles level.
@@ -238,8 +240,9 @@ func (p *Proxy) FlushLogs(timeout time.Duration) bool {
 
 // logFatal logs msg at ERROR before the process ends: after the queued
 // records when they are written within the flush timeout, else directly
-// (out of order, but written), waiting for that write as long again, so
-// that a dead log sink cannot keep the process from exiting.
+// (out of order, but written: the handler's own lock makes it wait for the
+// record being written, not for the queue), waiting for that write as long
+// again, so that a dead log sink cannot keep the process from exiting.
 func (p *Proxy) logFatal(msg string, args ...any) {
 	if p.alog == nil {
 		return
@@ -254,7 +257,7 @@ func (p *Proxy) logFatal(msg string, args ...any) {
 	r.Add(args...)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = q.root.Handle(ctx, r) }()
-	t := time.NewTimer(q.flushTimeout)
+	t := time.NewTimer(q.fatalTimeout)
 	defer t.Stop()
 	select {
 	case <-done:

@@ -313,24 +313,97 @@ func TestLogFlushedWhenServeReturns(t *testing.T) {
 
 // The record of a worker's panic is written before the process ends even
 // when the queue is full behind a slow sink: after a bounded flush it is
-// written directly.
+// handed to the handler directly, not behind the queue, and written before
+// logFatal returns. The sink holds every write until that direct hand-over
+// (no time decides the order): the flush cannot succeed, the writer is
+// still on its first record when the panic's record reaches the handler,
+// and then the sink is fast, so the record is written long before
+// fatalTimeout, which here only turns a hang into a failure.
 func TestLogFatalWrittenPastFullQueue(t *testing.T) {
-	w := &slowWriter{d: 20 * time.Millisecond}
+	w := newGatedWriter()
+	var writtenBefore atomic.Int64 // bytes written when the panic's record reached the handler; -1 before
+	writtenBefore.Store(-1)
+	h := &onErrorHandler{Handler: slog.NewTextHandler(w, nil), f: func() {
+		writtenBefore.Store(int64(len(w.buf.String())))
+		w.release()
+	}}
 	p := &Proxy{cfg: Config{Clock: time.Now}}
-	a, dropped := newTestQueue(t, slog.NewTextHandler(w, nil), 50, 1<<20)
-	a.q.flushTimeout = 200 * time.Millisecond
+	a, dropped := newTestQueue(t, h, 50, 1<<20)
+	a.q.flushTimeout, a.q.fatalTimeout = 200*time.Millisecond, time.Minute
 	p.alog, p.log = a, slog.New(a)
+	defer func() { w.release(); a.q.flush(time.Minute) }()
 	for i := range 100 {
 		p.log.Info("queued", "i", i)
 	}
 	if metricValue(dropped) == 0 {
 		t.Fatal("the queue did not fill")
 	}
-	p.logFatal("event worker panicked: exiting", "panic", "injected")
+	logFatalWithin(t, p, time.Minute)
+	if n := writtenBefore.Load(); n != 0 {
+		t.Errorf("the panic's record reached the handler after %d bytes of the queue (-1: never): want it before the queue", n)
+	}
 	if out := w.buf.String(); !regexp.MustCompile(`level=ERROR msg="event worker panicked: exiting" panic=injected`).MatchString(out) {
 		t.Errorf("the panic's record is not written:\n%s", out)
 	}
-	a.q.flush(10 * time.Second)
+}
+
+// A dead log sink cannot keep the process from ending: logFatal returns
+// after its two bounded waits, its record unwritten.
+func TestLogFatalReturnsPastDeadSink(t *testing.T) {
+	w := newGatedWriter()
+	p := &Proxy{cfg: Config{Clock: time.Now}}
+	a, _ := newTestQueue(t, slog.NewTextHandler(w, nil), 50, 1<<20)
+	a.q.flushTimeout, a.q.fatalTimeout = 50*time.Millisecond, 50*time.Millisecond
+	p.alog, p.log = a, slog.New(a)
+	defer func() { w.release(); a.q.flush(time.Minute) }()
+	p.log.Info("queued")
+	logFatalWithin(t, p, time.Minute)
+	if out := w.buf.String(); out != "" {
+		t.Errorf("the dead sink wrote:\n%s", out)
+	}
+}
+
+// logFatalWithin logs the panic's record with logFatal, failing the test
+// when that takes longer than limit (a bound far beyond logFatal's own
+// waits, only to turn a hang into a failure).
+func logFatalWithin(t *testing.T, p *Proxy, limit time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); p.logFatal("event worker panicked: exiting", "panic", "injected") }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("logFatal still waiting after %v", limit)
+	}
+}
+
+// gatedWriter holds every write until release.
+type gatedWriter struct {
+	open chan struct{}
+	once sync.Once
+	buf  syncBuffer
+}
+
+func newGatedWriter() *gatedWriter { return &gatedWriter{open: make(chan struct{})} }
+
+func (w *gatedWriter) release() { w.once.Do(func() { close(w.open) }) }
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	<-w.open
+	return w.buf.Write(p)
+}
+
+// onErrorHandler calls f before handing an ERROR record to Handler.
+type onErrorHandler struct {
+	slog.Handler
+	f func()
+}
+
+func (h *onErrorHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError {
+		h.f()
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 // The dropped records are a series of the proxy's registry, under the
