@@ -107,11 +107,8 @@ func (w *answerWalk) at(name string) string {
 }
 
 // object reads the object at w.i, depth levels down (the answer itself is
-// depth 1).
+// depth 1; [answerWalk.value] bounds the depth).
 func (w *answerWalk) object(depth int) error {
-	if depth > maxAnswerDepth {
-		return answerMembersError("nests deeper than any KMS answer (more than " + strconv.Itoa(maxAnswerDepth) + " levels)")
-	}
 	w.i++ // '{'
 	if w.space(); w.next('}') {
 		return nil
@@ -161,11 +158,9 @@ func (w *answerWalk) object(depth int) error {
 	}
 }
 
-// array reads the array at w.i, depth levels down.
+// array reads the array at w.i, depth levels down ([answerWalk.value]
+// bounds the depth).
 func (w *answerWalk) array(depth int) error {
-	if depth > maxAnswerDepth {
-		return answerMembersError("nests deeper than any KMS answer (more than " + strconv.Itoa(maxAnswerDepth) + " levels)")
-	}
 	w.i++ // '['
 	if w.space(); w.next(']') {
 		return nil
@@ -188,7 +183,9 @@ func (w *answerWalk) array(depth int) error {
 }
 
 // value reads the value at w.i (after white space), a member of an object
-// or an element of an array depth levels down, and counts it.
+// or an element of an array depth levels down, and counts it. An object or
+// array in it is depth+1 levels down, at most maxAnswerDepth: the one
+// check of the depth (the answer itself, depth 1, is within it).
 func (w *answerWalk) value(depth int) error {
 	if w.values++; w.values > w.maxValues {
 		return answerMembersError("has more than " + strconv.Itoa(w.maxValues) + " members and array elements (more than a page of 1,000 KMS list entries holds)")
@@ -196,10 +193,14 @@ func (w *answerWalk) value(depth int) error {
 	if w.space(); w.i >= len(w.b) {
 		return errAnswerNotObject
 	}
-	switch w.b[w.i] {
-	case '{':
-		return w.object(depth + 1)
-	case '[':
+	switch c := w.b[w.i]; c {
+	case '{', '[':
+		if depth+1 > maxAnswerDepth {
+			return answerMembersError("nests deeper than any KMS answer (more than " + strconv.Itoa(maxAnswerDepth) + " levels)")
+		}
+		if c == '{' {
+			return w.object(depth + 1)
+		}
 		return w.array(depth + 1)
 	case '"':
 		if !w.skipString() {
