@@ -67,106 +67,135 @@ func parseAuthorization(h string) (*sigV4Auth, *APIError) {
 	return a, nil
 }
 
-// authenticate checks the request's SigV4 signature and returns the access
-// key ID and its configuration. The canonical request is recomputed with the
-// aws-sdk-go-v2 signer over the headers the client listed in SignedHeaders,
-// the X-Amz-Date it sent, and the SHA-256 of the body actually received.
-func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte, now time.Time) (string, AccessKey, *APIError) {
+// pendingAuth is a request whose authentication checked out as far as it
+// can without the body (authenticateHeader); verifySignature finishes it.
+type pendingAuth struct {
+	a    *sigV4Auth
+	key  AccessKey
+	date time.Time     // X-Amz-Date
+	re   *http.Request // the request rebuilt with only the signed headers
+	// signsLength: content-length is a signed header.
+	signsLength bool
+}
+
+// authenticateHeader checks what it can of the request's SigV4 signature
+// before its body is read: the Authorization header's form, a configured
+// access key ID, X-Amz-Date within MaxClockSkew of now, the credential's
+// scope (date, region, service) and the signed headers (host and
+// X-Amz-Target among them, each present). It returns the claimed access
+// key ID too when it refuses the request after reading one. A request
+// without a key then costs no body buffer: it is refused before its body
+// is read, so its client cannot make the server hold one for the
+// listener's read timeout.
+func (s *Server) authenticateHeader(r *http.Request, now time.Time) (*pendingAuth, string, *APIError) {
 	authz := header(r.Header, authorizationKey)
 	if authz == "" {
-		return "", AccessKey{}, apiErr(CodeMissingAuthToken, "Missing Authentication Token")
+		return nil, "", apiErr(CodeMissingAuthToken, "Missing Authentication Token")
 	}
 	a, aerr := parseAuthorization(authz)
 	if aerr != nil {
-		return "", AccessKey{}, aerr
+		return nil, "", aerr
 	}
 	key, ok := s.cfg.AccessKeys[a.accessKeyID]
 	if !ok {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeUnrecognizedClient, "The security token included in the request is invalid.")
+		return nil, a.accessKeyID, apiErr(CodeUnrecognizedClient, "The security token included in the request is invalid.")
 	}
 	amzDate := header(r.Header, hdrDate)
 	if amzDate == "" {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeIncompleteSignature, "Authorization header requires existence of a 'X-Amz-Date' header.")
+		return nil, a.accessKeyID, apiErr(CodeIncompleteSignature, "Authorization header requires existence of a 'X-Amz-Date' header.")
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeIncompleteSignature, "X-Amz-Date %q is not in the form YYYYMMDD'T'HHMMSS'Z'", clipped(amzDate))
+		return nil, a.accessKeyID, apiErr(CodeIncompleteSignature, "X-Amz-Date %q is not in the form YYYYMMDD'T'HHMMSS'Z'", clipped(amzDate))
 	}
 	if a.scopeDate != amzDate[:8] {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid date, %s, not %s", amzDate[:8], clipped(a.scopeDate))
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid date, %s, not %s", amzDate[:8], clipped(a.scopeDate))
 	}
 	if a.region != s.cfg.Region {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'. This server serves '%s'.", clipped(a.region), s.cfg.Region)
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'. This server serves '%s'.", clipped(a.region), s.cfg.Region)
 	}
 	if a.service != "kms" {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Credential should be scoped to correct service: 'kms'.")
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "Credential should be scoped to correct service: 'kms'.")
 	}
 	skew := s.cfg.MaxClockSkew
 	now = now.UTC()
 	if t.Before(now.Add(-skew)) {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)",
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)",
 			amzDate, now.Add(-skew).Format(amzDateFormat), now.Format(amzDateFormat), fmtSkew(skew))
 	}
 	if t.After(now.Add(skew)) {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)",
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)",
 			amzDate, now.Add(skew).Format(amzDateFormat), now.Format(amzDateFormat), fmtSkew(skew))
-	}
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
-	if h := header(r.Header, hdrContentSHA256); h != "" && !strings.EqualFold(h, payloadHash) {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 
 	// Rebuild the request with only the headers the client signed.
 	signed := strings.Split(a.signedHeaders, ";")
+	p := &pendingAuth{a: a, key: key, date: t}
 	hasHost, hasTarget := false, false
 	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	re := &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: make(http.Header, len(signed))}
+	p.re = &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: make(http.Header, len(signed))}
 	for _, h := range signed {
 		switch h {
 		case "host":
 			hasHost = true
 		case "content-length":
-			re.ContentLength = int64(len(body))
+			p.signsLength = true
 		case "x-amz-date":
 		default:
 			if h != strings.ToLower(h) || h == "" {
-				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, msgBadSig)
+				return nil, a.accessKeyID, apiErr(CodeInvalidSignature, msgBadSig)
 			}
 			ck := textproto.CanonicalMIMEHeaderKey(h)
 			vals := r.Header[ck]
 			if len(vals) == 0 {
-				return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "signed header %q is missing from the request", clipped(h))
+				return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "signed header %q is missing from the request", clipped(h))
 			}
-			re.Header[ck] = vals
+			p.re.Header[ck] = vals
 			hasTarget = hasTarget || h == "x-amz-target"
 		}
 	}
 	if !hasHost {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "'Host' must be a signed header")
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "'Host' must be a signed header")
 	}
 	// X-Amz-Target chooses the operation: a signature that does not cover
 	// it would let a signed DescribeKey be replayed as DisableKey.
 	if !hasTarget && header(r.Header, hdrTarget) != "" {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, "'X-Amz-Target' must be a signed header")
+		return nil, a.accessKeyID, apiErr(CodeInvalidSignature, "'X-Amz-Target' must be a signed header")
 	}
-	creds := aws.Credentials{AccessKeyID: a.accessKeyID, SecretAccessKey: key.Secret}
-	if err := s.signer.SignHTTP(ctx, creds, re, payloadHash, "kms", s.cfg.Region, t); err != nil {
-		return a.accessKeyID, AccessKey{}, internalErr()
+	return p, a.accessKeyID, nil
+}
+
+// verifySignature finishes the authentication authenticateHeader began,
+// with the body: it recomputes the canonical request with the
+// aws-sdk-go-v2 signer over the headers the client listed in
+// SignedHeaders, the X-Amz-Date it sent, and the SHA-256 of the body
+// actually received, and compares the signatures.
+func (s *Server) verifySignature(ctx context.Context, r *http.Request, p *pendingAuth, body []byte) *APIError {
+	sum := sha256.Sum256(body)
+	payloadHash := hex.EncodeToString(sum[:])
+	if h := header(r.Header, hdrContentSHA256); h != "" && !strings.EqualFold(h, payloadHash) {
+		return apiErr(CodeInvalidSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
-	wantSig, sameHeaders, ok := signerOutput(re.Header[authorizationKey], a.signedHeaders)
+	if p.signsLength {
+		p.re.ContentLength = int64(len(body))
+	}
+	creds := aws.Credentials{AccessKeyID: p.a.accessKeyID, SecretAccessKey: p.key.Secret}
+	if err := s.signer.SignHTTP(ctx, creds, p.re, payloadHash, "kms", s.cfg.Region, p.date); err != nil {
+		return internalErr()
+	}
+	wantSig, sameHeaders, ok := signerOutput(p.re.Header[authorizationKey], p.a.signedHeaders)
 	if !ok {
-		return a.accessKeyID, AccessKey{}, internalErr()
+		return internalErr()
 	}
 	if !sameHeaders {
 		// The client signed a header the canonical form ignores (or
 		// listed headers out of order): the signatures cannot agree.
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, msgBadSig)
+		return apiErr(CodeInvalidSignature, msgBadSig)
 	}
-	if subtle.ConstantTimeCompare([]byte(wantSig), []byte(a.signature)) != 1 {
-		return a.accessKeyID, AccessKey{}, apiErr(CodeInvalidSignature, msgBadSig)
+	if subtle.ConstantTimeCompare([]byte(wantSig), []byte(p.a.signature)) != 1 {
+		return apiErr(CodeInvalidSignature, msgBadSig)
 	}
-	return a.accessKeyID, key, nil
+	return nil
 }
 
 // The canonical keys (textproto.CanonicalMIMEHeaderKey) of the headers

@@ -3,10 +3,13 @@
 package kmsserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -276,5 +279,76 @@ func TestHeaderKeysCanonical(t *testing.T) {
 	}
 	if got := header(h, hdrDate); got != "" {
 		t.Errorf("absent header = %q", got)
+	}
+}
+
+// TestAuthenticationBeforeBody: what can be checked of a request's
+// authentication without its body (an Authorization header of the right
+// form, a configured access key ID, an X-Amz-Date within the skew, the
+// credential's scope) is checked before the body is read, and refused
+// with the same error as before. Before, the server read the body first:
+// a client without any key held a body buffer of up to MaxBodyBytes on
+// each connection for the listener's 30 s read timeout (found by review).
+// Here the body never finishes: the answer must come without it.
+func TestAuthenticationBeforeBody(t *testing.T) {
+	env := newEnv(t, nil)
+	now := time.Now().UTC()
+	date := now.Format(amzDateFormat)
+	cred := func(akid, day, region, service string) string {
+		return "AWS4-HMAC-SHA256 Credential=" + akid + "/" + day + "/" + region + "/" + service +
+			"/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + strings.Repeat("0", 64)
+	}
+	for _, tc := range []struct {
+		name   string
+		authz  string
+		date   string
+		code   string
+		msg    string
+		status int
+	}{
+		{"no Authorization", "", date, CodeMissingAuthToken, "Missing Authentication Token", 400},
+		{"another algorithm", "AWS4-HMAC-SHA512 Credential=x", date, CodeIncompleteSignature, "algorithm", 400},
+		{"no Credential", "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00", date, CodeIncompleteSignature, "Credential", 400},
+		{"unknown access key", cred("AKIAUNKNOWN000000000", date[:8], "us-east-1", "kms"), date, CodeUnrecognizedClient, "security token", 400},
+		{"no X-Amz-Date", cred(testAKID, date[:8], "us-east-1", "kms"), "", CodeIncompleteSignature, "X-Amz-Date", 400},
+		{"stale X-Amz-Date", cred(testAKID, date[:8], "us-east-1", "kms"), now.Add(-6 * time.Minute).Format(amzDateFormat), CodeInvalidSignature, "Signature expired", 400},
+		{"future X-Amz-Date", cred(testAKID, date[:8], "us-east-1", "kms"), now.Add(6 * time.Minute).Format(amzDateFormat), CodeInvalidSignature, "not yet current", 400},
+		{"scope date", cred(testAKID, "20200101", "us-east-1", "kms"), date, CodeInvalidSignature, "valid date", 400},
+		{"region", cred(testAKID, date[:8], "eu-west-1", "kms"), date, CodeInvalidSignature, "valid region", 400},
+		{"service", cred(testAKID, date[:8], "us-east-1", "s3"), date, CodeInvalidSignature, "service", 400},
+		{"Host not signed", strings.Replace(cred(testAKID, date[:8], "us-east-1", "kms"), "host;", "", 1), date, CodeInvalidSignature, "'Host' must be a signed header", 400},
+		{"X-Amz-Target not signed", strings.Replace(cred(testAKID, date[:8], "us-east-1", "kms"), ";x-amz-target", "", 1), date, CodeInvalidSignature, "'X-Amz-Target' must be a signed header", 400},
+		{"signed header missing", strings.Replace(cred(testAKID, date[:8], "us-east-1", "kms"), "host;", "host;x-other;", 1), date, CodeInvalidSignature, "x-other", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", strings.TrimPrefix(env.ts.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req := "POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: TrentService.ListKeys\r\n"
+			if tc.authz != "" {
+				req += "Authorization: " + tc.authz + "\r\n"
+			}
+			if tc.date != "" {
+				req += "X-Amz-Date: " + tc.date + "\r\n"
+			}
+			req += "Content-Length: 60000\r\n\r\n{\"Limit\":"
+			if _, err := io.WriteString(c, req); err != nil {
+				t.Fatal(err)
+			}
+			// The body never ends: without an answer by then, the server
+			// is waiting for it (an httptest server has no read timeout).
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer before the body: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || resp.Header.Get("X-Amzn-ErrorType") != tc.code || !strings.Contains(string(b), tc.msg) {
+				t.Fatalf("answered %d %s %s, want %d %s containing %q", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), b, tc.status, tc.code, tc.msg)
+			}
+		})
 	}
 }

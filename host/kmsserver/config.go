@@ -119,20 +119,32 @@ type Config struct {
 	// beyond it is not accepted, so neither handshaken nor read, until
 	// another closes; it waits in the kernel's accept queue, and its
 	// client sees a slow answer rather than an error. Each open connection
-	// costs a goroutine, its buffers and, with TLS, the connection's state,
-	// and a connection that never authenticates is held up to the
-	// listener's timeouts (10 s for its header, 120 s idle). Measured (heap
-	// and goroutine stacks, 1000 connections held from another process):
-	// about 14 KiB per connection that sends nothing, 17 KiB per plain-HTTP
-	// connection kept alive after a request, 25 KiB per TLS one; a request
-	// in flight adds its body, up to [Config.MaxBodyBytes]. Zero is
+	// costs a goroutine, its buffers and, with TLS, the connection's state.
+	// A connection that never authenticates is held up to the listener's
+	// timeouts: 10 s for its header; a request refused before its body is
+	// read (no Authorization, an unknown access key ID, a stale
+	// X-Amz-Date: what can be checked without the body) is answered as
+	// soon as its header is in and, if it has a body, its connection
+	// closed; a request that passes those checks (a configured access key
+	// ID, which is no secret, and a current date) has its body read before
+	// its signature can be checked, up to [Config.MaxBodyBytes] held for up
+	// to the 30 s read timeout; a connection idle after a request is held
+	// 120 s. Measured (heap and goroutine stacks): about 14 KiB per
+	// connection that sends nothing, 17 KiB per plain-HTTP connection kept
+	// alive after a request, 25 KiB per TLS one (1000 connections held
+	// from another process), 93 KiB per plain-HTTP connection whose 64 KiB
+	// body never finishes after such a header (200 connections, the
+	// client in the same process, holding no buffers). Zero is
 	// [DefaultMaxConnections], 4096: about 100 MiB when every connection is
-	// held, far above what one server's clients keep open (each AWS SDK
-	// client pools a few) and below the usual file descriptor limits.
-	// Negative is a configuration error. A flood of held connections then
-	// delays other clients (a denial of service, which whoever reaches the
-	// listener can cause anyway by filling the accept queue) but cannot
-	// grow the server's memory without bound.
+	// held without a configured access key ID, about 370 MiB (plain HTTP;
+	// more with TLS) when every one holds an unfinished 64 KiB body, far
+	// above what one server's clients keep open (each AWS SDK client pools
+	// a few) and below the usual file descriptor limits. Lower it, or
+	// MaxBodyBytes, to lower that ceiling. Negative is a configuration
+	// error. A flood of held connections then delays other clients (a
+	// denial of service, which whoever reaches the listener can cause
+	// anyway by filling the accept queue) but cannot grow the server's
+	// memory without bound.
 	MaxConnections int
 	// MetricsListen is the address of the metrics and health endpoint
 	// (/metrics, /healthz) of [Server.Listen]; "" serves none.

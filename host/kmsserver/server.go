@@ -180,6 +180,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var out any
 	var err error
 	var c *call
+	bodyRead := false // the body was read (or reading it failed)
 	defer func() {
 		if p := recover(); p != nil {
 			// A bug reached by this request: answer and audit it as the
@@ -208,6 +209,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			err, code = aerr, CodeInternal // errorFor: KMSInternalException
 		}
 		if err != nil {
+			if !bodyRead && r.ContentLength != 0 {
+				// Refused before its body was read. net/http would read
+				// the rest of the body (up to 256 KiB, to reuse the
+				// connection), before the answer and after it, for as
+				// long as the client takes to send it (up to the read
+				// timeout): answer now, read no more, close the connection.
+				w.Header().Set("Connection", "close")
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // unsupported: an HTTP server of the caller's
+			}
 			writeError(w, err)
 		} else {
 			s.sendJSON(w, resp)
@@ -253,11 +263,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = apiErr(CodeRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.cfg.MaxBodyBytes)
 		return
 	}
+	// What can be checked of the signature without the body is, before
+	// the body is read (a client without a key must not make the server
+	// hold a body buffer while its body trickles in).
+	pending, akid, aerr := s.authenticateHeader(r, now)
+	ev.AccessKeyID = s.auditAccessKeyID(akid)
+	if aerr != nil {
+		err = aerr
+		return
+	}
 	// The body goes back to the pool (cleared) once the operation has
 	// returned, before the deferred response and audit line: nothing keeps
 	// a reference to it, as decode copies every string and byte slice out;
 	// a response that aliased it would read as zeros.
 	body, rerr := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.bodies.get())
+	bodyRead = true
 	defer s.bodies.put(body)
 	if rerr != nil {
 		var mbe *http.MaxBytesError
@@ -268,12 +288,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	akid, key, aerr := s.authenticate(r.Context(), r, body, now)
-	ev.AccessKeyID = s.auditAccessKeyID(akid)
-	if aerr != nil {
+	if aerr := s.verifySignature(r.Context(), r, pending, body); aerr != nil {
 		err = aerr
 		return
 	}
+	key := pending.key
 	ev.Principal = key.PrincipalARN
 	if !ok || fn == nil {
 		// An authenticated caller's unknown operation is recorded as it
