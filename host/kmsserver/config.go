@@ -106,7 +106,13 @@ type Config struct {
 	// whose MinVersion is at least TLS 1.2; Go prefers TLS 1.3). Give it a
 	// GetCertificate that reloads the certificate to renew it without
 	// dropping connections (package kmsconfig does, on SIGHUP); ClientCAs
-	// with ClientAuth for mutual TLS.
+	// with ClientAuth for mutual TLS. The listener serves HTTP/1.1 only,
+	// as the AWS SDKs speak to KMS: "h2" is taken out of the copy's
+	// NextProtos (a configuration from autocert offers it), so a client
+	// offering h2 and http/1.1 negotiates http/1.1 and one offering only
+	// h2 fails its handshake; HTTP/2's concurrent streams per connection
+	// would escape [Config.MaxConnections]. Other protocols (autocert's
+	// acme-tls/1) are left as they are.
 	TLSConfig *tls.Config
 	// InsecureHTTPUnsafe lets the KMS listener serve plain HTTP on an
 	// address other than loopback. Unsafe: whoever is on the path (the

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,9 +54,15 @@ const (
 var errShutdownCut = errors.New("kmsserver: request cut: its connection was closed at the end of the shutdown timeout")
 
 // httpServer returns an http.Server for h with the timeouts and header
-// limit the service needs (slow clients cannot hold connections).
+// limit the service needs (slow clients cannot hold connections), serving
+// HTTP/1.1 only: the AWS SDKs and CLI speak HTTP/1.1 to KMS, and HTTP/2's
+// concurrent streams (250 per connection by default) would escape the
+// bound of [Config.MaxConnections] on the requests in flight.
 func (s *Server) httpServer(h http.Handler) *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	return &http.Server{
+		Protocols:         &protocols,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -188,6 +195,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		if tc.MinVersion < tls.VersionTLS12 {
 			tc.MinVersion = tls.VersionTLS12
 		}
+		// HTTP/1.1 only (httpServer): a client offering h2 must not have
+		// it negotiated, or its connection would fail.
+		tc.NextProtos = slices.DeleteFunc(slices.Clone(tc.NextProtos), func(p string) bool { return p == "h2" })
 		ls["kms"] = tls.NewListener(ls["kms"], tc)
 	}
 	servers := map[string]*http.Server{"kms": s.httpServer(s.Handler())}

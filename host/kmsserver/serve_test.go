@@ -4,6 +4,7 @@ package kmsserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -196,5 +197,96 @@ func TestHeaderLimit(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+}
+
+// TestServeHTTP1OnlyWhenTLSConfigOffersH2: a Config.TLSConfig that offers
+// "h2" in its NextProtos (as autocert's and many copied configurations
+// do) does not turn on HTTP/2: the KMS listener negotiates http/1.1, so
+// MaxConnections still bounds the requests in flight. Before, HTTP/2 was
+// served, with up to 250 concurrent streams per connection past
+// MaxConnections (found by review). Here, with MaxConnections 1, a
+// request whose body has not finished holds the one connection; a second
+// request of the same client, which HTTP/2 would multiplex onto it, must
+// wait for it.
+func TestServeHTTP1OnlyWhenTLSConfigOffersH2(t *testing.T) {
+	tc := selfSignedTLS(t)
+	tc.NextProtos = []string{"h2", "http/1.1", "acme-tls/1"}
+	srv, _ := newServing(t, func(c *Config) {
+		c.MaxConnections = 1
+		c.TLSConfig = tc
+	})
+	if got := strings.Join(tc.NextProtos, ","); got != "h2,http/1.1,acme-tls/1" {
+		t.Errorf("the caller's TLSConfig.NextProtos changed to %s", got)
+	}
+	addr := srv.Addr("kms").String()
+	func() {
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+			t.Errorf("ALPN negotiated %q, want http/1.1", p)
+		}
+	}()
+	// A client that speaks only h2 gets no HTTP/2 either: no protocol in
+	// common fails its handshake.
+	if c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}); err == nil {
+		p := c.ConnectionState().NegotiatedProtocol
+		c.Close()
+		t.Errorf("an h2-only client connected, ALPN %q", p)
+	}
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr}
+	// The first request passes what is checked before the body (a
+	// configured access key ID, a current date) and its body does not end.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	held, _ := http.NewRequest("POST", "https://"+addr+"/", pr)
+	date := time.Now().UTC().Format(amzDateFormat)
+	held.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	held.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+	held.Header.Set("X-Amz-Date", date)
+	held.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/"+date[:8]+
+		"/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature="+strings.Repeat("0", 64))
+	held.ContentLength = 2
+	type answer struct {
+		proto string
+		err   error
+	}
+	do := func(req *http.Request, into chan<- answer) {
+		resp, err := cl.Do(req)
+		if err != nil {
+			into <- answer{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		into <- answer{proto: resp.Proto}
+	}
+	heldDone, secondDone := make(chan answer, 1), make(chan answer, 1)
+	go do(held, heldDone)
+	pw.Write([]byte("{"))
+	time.Sleep(500 * time.Millisecond) // the held request is in the handler
+	second, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+	go do(second, secondDone)
+	select {
+	case a := <-secondDone:
+		t.Fatalf("a second request was answered (%s, %v) while MaxConnections 1 was held by a request in flight", a.proto, a.err)
+	case <-time.After(time.Second):
+	}
+	pw.Write([]byte("}"))
+	for name, ch := range map[string]chan answer{"held request": heldDone, "second request": secondDone} {
+		select {
+		case a := <-ch:
+			if a.err != nil || a.proto != "HTTP/1.1" {
+				t.Errorf("%s: %s, %v; want HTTP/1.1", name, a.proto, a.err)
+			}
+		case <-time.After(time.Minute): // only turns a hang into a failure
+			t.Fatalf("%s: no answer", name)
+		}
 	}
 }
