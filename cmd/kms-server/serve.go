@@ -172,7 +172,7 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	if cfg.TLSConfig != nil {
 		scheme = "https"
 	}
-	attrs := []any{"addr", srv.Addr("kms").String(), "scheme", scheme, "region", cfg.Region, "account_id", srv.AccountID(), "key_store", f.StoreName()}
+	attrs := []any{"addr", srv.Addr("kms").String(), "scheme", scheme, "region", srv.Region(), "account_id", srv.AccountID(), "key_store", f.StoreName()}
 	metrics := "off"
 	if a := srv.Addr("metrics"); a != nil {
 		metrics = a.String()

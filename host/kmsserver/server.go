@@ -112,6 +112,10 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // default key policy: Config.AccountID, or its default.
 func (s *Server) AccountID() string { return s.cfg.AccountID }
 
+// Region returns the region the server signs for and writes in ARNs:
+// Config.Region, or its default.
+func (s *Server) Region() string { return s.cfg.Region }
+
 // MetricsHandler serves the server's Prometheus metrics.
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
