@@ -97,6 +97,17 @@
 //     the library calls, and answers with Plaintext (PrivateKeyPlaintext,
 //     SharedSecret) as KMS does without Recipient. The plaintext exists only
 //     inside the enclave.
+//   - An envelope that does not open (or opens to a plaintext that is not
+//     what was asked for) is answered 400 KMSInternalException, and not
+//     logged. Over plain HTTP the parent writes the envelope, and whether
+//     one it tampered with opens depends on the plaintext inside: a 500,
+//     which aws-sdk-go-v2, botocore and @aws-sdk/client-kms all retry
+//     (together with 502, 503, 504 and the throttling and timeout codes),
+//     would show the parent three requests (botocore's legacy mode: five)
+//     for a wrong guess against one for a right one, and a log line
+//     forwarded by init --logs-to would tell the two apart as well. None of
+//     the three retries a 400 with this code. Do not retry it in the
+//     application either: the same request reaches the same parent.
 //   - The other KMS operations that return no secret (DescribeKey, Encrypt,
 //     ListKeys, Sign, ...) pass through unchanged, signed with the agent's
 //     own credentials. Operations outside that list, including any the KMS

@@ -569,7 +569,7 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	}
 	pt, err := e.c.open(rk, "agent: "+op, nil, cfr, func(pt []byte) bool { return valid(pt, out) })
 	if err != nil {
-		return nil, &kmsError{500, "KMSInternalException", err.Error()}
+		return nil, refusedEnvelope(err.Error())
 	}
 	defer clear(pt)
 	delete(out, "CiphertextForRecipient")
@@ -579,6 +579,23 @@ func (e *KMSEndpoint) withRecipient(ctx context.Context, op, ptField string, fie
 	defer clear(enc)
 	out[ptField] = enc
 	return appendObject(nil, out), nil
+}
+
+// refusedEnvelope is the endpoint's answer when CiphertextForRecipient
+// did not open, or opened to a plaintext that is not what was asked for
+// ([Client] answers ErrRecipientOpen): 400 KMSInternalException, and no
+// log line. Over plain HTTP the parent writes the envelope, and whether
+// one it tampered with opens depends on the plaintext inside (CBC padding,
+// the length, the key pair's match): a padding oracle, were the refusal
+// told apart from a success by anything but the application's result. A
+// 500 is retried by aws-sdk-go-v2, botocore and @aws-sdk/client-kms alike
+// (as 502, 503, 504 and the throttling and timeout codes are; a 400 with
+// this code by none of them), so the parent would count one request for a
+// right guess and three (botocore's legacy mode: five) for a wrong one;
+// and the endpoint logs its 5xx answers, which init --logs-to forwards to
+// the parent when the agent runs as the application.
+func refusedEnvelope(msg string) *kmsError {
+	return &kmsError{http.StatusBadRequest, "KMSInternalException", msg}
 }
 
 // appendObject appends m as a JSON object, members in name order, each
