@@ -40,7 +40,9 @@ KMS (or kms-server) delivered with Recipient, an attestation endpoint.
 Commands:
   serve        --listen ADDR [--key-id ID [--key-spec AES_256]]
                [--max-concurrent-attestations 4]
-               serve POST /v1/attestation and GET /v1/health on ADDR; with
+               serve POST /v1/attestation and GET /v1/health on ADDR (its
+               documents carry any caller's nonce and user data, the
+               parent's too: they bind nothing to the enclave); with
                --key-id, fetch a data key at start (kept in memory)
                [--attested-listen ADDR --upstream http://127.0.0.1:PORT
                 [--attested-handshake-rate 100]]

@@ -233,6 +233,12 @@
 // [EndpointConfig.AllowPublicKey]: a document binding this enclave's PCRs to
 // the caller's key is a KMS Recipient that releases this enclave's keys to
 // the caller (NewEndpoint logs a WARN when it is set).
+// The nonce and user_data are signed as the caller sends them, whoever
+// the caller is (the parent instance reaches the endpoint): a document from
+// it proves the image, never that the enclave chose its user_data. A key
+// bound in user_data could be the parent's; bind a key as attestedtls
+// does (its hash in public_key, with proof of possession over the same
+// channel), or serve no endpoint the parent reaches.
 // Each request is an NSM request, so at most
 // [EndpointConfig.MaxConcurrent] (default [DefaultEndpointMaxConcurrent])
 // are served at once and the rest refused at once with 503 busy and
