@@ -8,7 +8,8 @@
 // The package is split by concern, as age's command is: main.go (usage and
 // dispatch), parse.go (flags), nsm.go (the NSM commands: attest, pcr,
 // describe-nsm, emulator-root), kms.go (genkey, decrypt, genrandom), derive.go (derive, sign),
-// serve.go (the attestation endpoint) and output.go (files and JSON).
+// serve.go (the attestation endpoint), keywait.go (serve's retried start-up
+// fetch of the data key) and output.go (files and JSON).
 package main
 
 import (
@@ -38,12 +39,14 @@ Runs inside a Nitro Enclave: attestation documents from the NSM, keys from
 KMS (or kms-server) delivered with Recipient, an attestation endpoint.
 
 Commands:
-  serve        --listen ADDR [--key-id ID [--key-spec AES_256]]
+  serve        --listen ADDR [--key-id ID [--key-spec AES_256] [--key-wait 5m]]
                [--max-concurrent-attestations 4]
                serve POST /v1/attestation and GET /v1/health on ADDR (its
                documents carry any caller's nonce and user data, the
                parent's too: they bind nothing to the enclave); with
-               --key-id, fetch a data key at start (kept in memory)
+               --key-id, fetch a data key at start (kept in memory),
+               retried for up to --key-wait while the key cannot be had
+               yet; ADDR is served once it is
                [--attested-listen ADDR --upstream http://127.0.0.1:PORT
                 [--attested-handshake-rate 100]]
                also serve attested TLS on ADDR: the attestation challenge
@@ -123,6 +126,14 @@ Command flags:
                             (127.0.0.1:PORT); --kms-endpoint is the key service
   --key-id ID               a key ID, key ARN, alias/NAME or alias ARN
   --key-spec SPEC           AES_256 or AES_128 (genkey, serve)
+  --key-wait DURATION       serve: how long to retry the data key fetched at
+                            start (default 5m; 0: ask once): each failure is
+                            logged at WARN, the next attempt 1s, 2s, ... (at
+                            most 30s, jittered) later; a refused answer
+                            (Plaintext, --kms-account, one that does not
+                            open) or a request KMS calls invalid
+                            (ValidationException, InvalidKeyUsageException)
+                            is not retried. Then serve exits 1
   --bytes N                 genkey: N bytes instead of --key-spec (1-1024)
   --context K=V             encryption context pair (repeatable)
   --ciphertext BASE64, --ciphertext-file FILE

@@ -4,10 +4,14 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -28,7 +32,13 @@ func (a *app) serve(args []string) error {
 	kmsListen := fs.String("kms-listen", "", "")
 	maxAttest := fs.Int("max-concurrent-attestations", agent.DefaultEndpointMaxConcurrent, "")
 	hsRate := fs.Int("attested-handshake-rate", 0, "")
+	keyWait := fs.Duration("key-wait", defaultKeyWait, "")
 	if err := a.noArgs(fs, args); err != nil {
+		return err
+	}
+	keyWaitGiven := false
+	fs.Visit(func(f *flag.Flag) { keyWaitGiven = keyWaitGiven || f.Name == "key-wait" })
+	if err := checkKeyWait(*keyWait, keyWaitGiven, *keyID); err != nil {
 		return err
 	}
 	if *listen == "" {
@@ -63,9 +73,11 @@ func (a *app) serve(args []string) error {
 			return err
 		}
 		defer c.Close()
-		dataKey, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpec(*keySpec)})
+		dataKey, err = fetchDataKey(ctx, log, startClock, rand.Float64, *keyWait, func(ctx context.Context) (*agent.DataKey, error) {
+			return c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpec(*keySpec)})
+		})
 		if err != nil {
-			return fmt.Errorf("fetching the data key at start: %w", err)
+			return err
 		}
 		defer clear(dataKey.Plaintext)
 		log.Info("data key fetched with Recipient", slog.String("key_id", dataKey.KeyID),
@@ -100,6 +112,20 @@ func (a *app) serve(args []string) error {
 		log.Info("attestation endpoint stopped")
 	}
 	return err
+}
+
+// checkKeyWait refuses a negative --key-wait, and one given without
+// --key-id (it bounds nothing else), as usage errors with a hint.
+func checkKeyWait(d time.Duration, given bool, keyID string) error {
+	hint := fmt.Sprintf("--key-wait DURATION retries the data key fetched at start (--key-id) for that long, "+
+		"while KMS answers that the key or its permission is not there yet or cannot be reached (default %v; 0 asks once)", defaultKeyWait)
+	switch {
+	case d < 0:
+		return cli.WithHint(usagef("serve: --key-wait %v: must not be negative", d), hint)
+	case given && keyID == "":
+		return cli.WithHint(usagef("serve: --key-wait is given without --key-id"), hint)
+	}
+	return nil
 }
 
 // checkMaxAttest refuses a negative --max-concurrent-attestations for cmd
