@@ -66,7 +66,7 @@ func TestKMSAccountPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob.CiphertextBlob}); !errors.Is(err, ErrKeyAccount) || d != nil {
+	if d, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob.CiphertextBlob, KeyId: aws.String("alias/app")}); !errors.Is(err, ErrKeyAccount) || d != nil {
 		t.Fatalf("Decrypt in the parent's account: %+v, %v", d, err)
 	}
 	// The local KMS endpoint refuses the same answers, and a pass-through

@@ -66,7 +66,7 @@ func TestLocalKMSEndpointRefusesRepeatedMembers(t *testing.T) {
 			`{"KeyId":"` + arnApp + `","Signature":"AAAA","Plaintext":"` + secretB64 + `","Plain\u0074ext":null}`, "repeats the member Plaintext"},
 		{"KeyId twice, the last null", "GetParametersForImport", `{"KeyId":"alias/app"}`,
 			`{"KeyId":"` + arnParent + `","KeyId":null,"ImportToken":"AAAA","PublicKey":"AAAA"}`, "repeats the member KeyId"},
-		{"KeyId twice, the last the application's", "ReEncrypt", `{"CiphertextBlob":"AAAA","DestinationKeyId":"alias/app"}`,
+		{"KeyId twice, the last the application's", "ReEncrypt", `{"CiphertextBlob":"AAAA","SourceKeyId":"alias/src","DestinationKeyId":"alias/app"}`,
 			`{"CiphertextBlob":"AAAA","KeyId":"` + arnParent + `","KeyId":"` + arnApp + `","SourceKeyId":"` + arnApp + `"}`, "repeats the member KeyId"},
 		{"KeyId and keyid", "Sign", `{"KeyId":"alias/app","Message":"AAAA","SigningAlgorithm":"ECDSA_SHA_256"}`,
 			`{"keyid":"` + arnParent + `","KeyId":"` + arnApp + `","Signature":"AAAA"}`, "has the members keyid and KeyId, which differ only in case"},
@@ -159,7 +159,7 @@ func TestLocalKMSEndpointDistinctMembersPass(t *testing.T) {
 	reqs := map[string]string{
 		"DescribeKey":                     `{"KeyId":"alias/app"}`,
 		"GenerateDataKeyWithoutPlaintext": `{"KeyId":"alias/app","KeySpec":"AES_256"}`,
-		"ReEncrypt":                       `{"CiphertextBlob":"AAAA","DestinationKeyId":"alias/app"}`,
+		"ReEncrypt":                       `{"CiphertextBlob":"AAAA","SourceKeyId":"alias/src","DestinationKeyId":"alias/app"}`,
 		"Sign":                            `{"KeyId":"alias/app","Message":"AAAA","SigningAlgorithm":"ECDSA_SHA_256"}`,
 		"GetParametersForImport":          `{"KeyId":"` + arnApp + `"}`,
 		"ListKeys":                        `{}`,

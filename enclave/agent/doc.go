@@ -78,8 +78,35 @@
 //     and a data key pair is parsed only when its padding is valid;
 //   - the parent can withhold, delay, replay or reorder responses.
 //
-// Over TLS to KMS or kms-server none of these apply: the parent relays
-// bytes it cannot change unnoticed.
+// Over TLS to KMS or kms-server none of these apply to what the parent
+// relays: it relays bytes it cannot change unnoticed. What it stores is
+// another matter.
+//
+// # Stored ciphertexts: name the key
+//
+// The enclave keeps its CiphertextBlob outside (S3, the parent's disk),
+// where the parent can replace it, TLS or not. With the credentials it
+// hands the enclave, the parent calls GenerateDataKey, without Recipient,
+// on another key of the account that its role may use (or runs a
+// production enclave of its own to satisfy a key policy that pins no
+// image), and stores that blob instead. KMS Decrypt without KeyId decrypts
+// whatever key a blob names, so the enclave would take a data key the
+// parent knows; the key is in the account, so [Config.KMSAccount] passes
+// it. So [Client.Decrypt] refuses a request without KeyId
+// ([KeyIDRequiredError], before anything is sent), and the local KMS
+// endpoint answers ValidationException to a Decrypt without KeyId and to a
+// ReEncrypt without SourceKeyId (which would re-encrypt the parent's blob
+// under the enclave's own key); enclave-agent decrypt requires --key-id.
+// With the key named, KMS refuses a blob under any other key
+// (IncorrectKeyException). There is no opt-out.
+//
+// Name the key by its key ARN, from the enclave's image or configuration,
+// never stored beside the blob (the parent would replace both); with
+// KMSAccount set the answer's KeyId must then be that ARN. An alias is only
+// as fixed as the permission to move it: anyone allowed kms:UpdateAlias on
+// it (the parent's role, if its policy allows) can point it at a key the
+// parent knows. The same holds for a stored PrivateKeyCiphertextBlob of
+// [Client.GenerateDataKeyPair].
 //
 // # Local KMS endpoint
 //
@@ -90,6 +117,10 @@
 // endpoint option) gets its keys through the agent, and nothing in the
 // application knows about attestation.
 //
+//   - Decrypt without KeyId, and ReEncrypt without SourceKeyId (each a
+//     non-empty string member spelled so), are refused with
+//     ValidationException naming the member, before anything is sent (see
+//     "Stored ciphertexts: name the key" above).
 //   - Decrypt, GenerateDataKey, GenerateDataKeyPair, GenerateRandom and
 //     DeriveSharedSecret: the agent adds Recipient (replacing any the
 //     application sent, in any case: kms-server matches member names
@@ -184,8 +215,9 @@
 // and the agent re-signs with its own. The reason is where the endpoint can
 // be reached from. [ServeKMSEndpoint] listens on loopback TCP only (never
 // vsock or a unix socket, which the parent could reach through a shared
-// file system or the vsock device), and an enclave's loopback is reachable
-// from inside the enclave only: every process there is part of the measured
+// file system or the vsock device; the generic [Serve] refuses the
+// endpoint with [ErrKMSEndpointServe]), and an enclave's loopback is
+// reachable from inside the enclave only: every process there is part of the measured
 // image that the key policy admits. A local token would have to be
 // distributed to those same processes through the same image, adding a
 // secret without adding a boundary. Run only trusted code in the enclave, as

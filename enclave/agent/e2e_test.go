@@ -234,7 +234,7 @@ func TestEndToEnd(t *testing.T) {
 			if !bytes.Equal(plain.Plaintext, dk.Plaintext) {
 				t.Fatal("the agent's data key differs from kms-server's Decrypt of the same CiphertextBlob")
 			}
-			dec, err := a.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
+			dec, err := a.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob, KeyId: aws.String(dk.KeyID)})
 			if err != nil || !bytes.Equal(dec.Plaintext, dk.Plaintext) {
 				t.Fatalf("agent Decrypt: %v", err)
 			}
@@ -243,7 +243,7 @@ func TestEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dec, err = a.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+			dec, err = a.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: aws.String(keyID)})
 			if err != nil || string(dec.Plaintext) != "secret config" {
 				t.Fatalf("agent Decrypt of Encrypt output: %q %v", dec, err)
 			}
@@ -265,7 +265,7 @@ func TestEndToEnd(t *testing.T) {
 			other := env.agentFor(t, image("another image"))
 			_, err = other.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: "AES_256"})
 			wantAccessDenied(t, err, "GenerateDataKey from another image")
-			_, err = other.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
+			_, err = other.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob, KeyId: aws.String(dk.KeyID)})
 			wantAccessDenied(t, err, "Decrypt from another image")
 		})
 	}

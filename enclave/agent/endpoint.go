@@ -347,7 +347,16 @@ func (e *endpoint) health(w http.ResponseWriter, r *http.Request) {
 // connections open at once for a handler from [NewEndpoint]
 // ([DefaultEndpointMaxConns] for any other handler): one more is not
 // accepted, so not read, until one closes.
+//
+// Serve refuses the local KMS endpoint (a *[KMSEndpoint] handler) with
+// [ErrKMSEndpointServe], whatever the address: its answers carry
+// plaintext, and [ServeKMSEndpoint] serves it on loopback TCP only, where
+// the parent cannot reach it. (A handler wrapping the endpoint is not
+// recognised: serve the endpoint with ServeKMSEndpoint.)
 func Serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	if _, ok := h.(*KMSEndpoint); ok {
+		return ErrKMSEndpointServe
+	}
 	ln, err := listen(addr, "listen address")
 	if err != nil {
 		return err

@@ -544,6 +544,15 @@ type Decrypted struct {
 // attestation document, and returns the plaintext opened from
 // CiphertextForRecipient (1 to 4096 bytes, as KMS plaintexts are).
 //
+// in.KeyId is required ([KeyIDRequiredError] otherwise, before anything is
+// sent): the CiphertextBlob is stored outside the enclave, where the parent
+// instance can replace it with one under another key it may use, and
+// without KeyId KMS would decrypt that. Give the key ARN that encrypted the
+// blob, from the enclave's image or configuration (not stored beside the
+// blob); with [Config.KMSAccount] set, the answer's KeyId must then be that
+// ARN. An alias is only as fixed as the permission to move it
+// (kms:UpdateAlias).
+//
 // Decrypt cannot know the plaintext's length in advance: over plain HTTP a
 // tampered envelope whose padding happens to stay valid is returned as a
 // plaintext of another value or length, and what the application then does
@@ -552,6 +561,9 @@ func (c *Client) Decrypt(ctx context.Context, in *kms.DecryptInput) (*Decrypted,
 	req := kms.DecryptInput{}
 	if in != nil {
 		req = *in
+	}
+	if aws.ToString(req.KeyId) == "" {
+		return nil, &KeyIDRequiredError{Op: "Decrypt", Field: "KeyId"}
 	}
 	out, pt, err := withRecipient(ctx, c, "Decrypt",
 		func(ctx context.Context, r *types.RecipientInfo) (*kms.DecryptOutput, error) {

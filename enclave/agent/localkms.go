@@ -45,6 +45,12 @@ const (
 // other than loopback TCP.
 var ErrKMSEndpointAddr = errors.New("agent: the local KMS endpoint listens on loopback TCP only")
 
+// ErrKMSEndpointServe is returned by [Serve] for a *[KMSEndpoint] handler:
+// the local KMS endpoint answers with plaintext, and [Serve] listens on any
+// transport address (vsock and unix sockets the parent can reach), without
+// the endpoint's own connection bounds. Serve it with [ServeKMSEndpoint].
+var ErrKMSEndpointServe = errors.New("agent: Serve does not serve the local KMS endpoint: use ServeKMSEndpoint, which listens on loopback TCP only")
+
 // KMSEndpointConfig configures [NewKMSEndpoint].
 type KMSEndpointConfig struct {
 	// Client makes the calls (its KMS endpoint, credentials, transport and
@@ -295,6 +301,13 @@ func (e *KMSEndpoint) call(ctx context.Context, op string, body []byte) ([]byte,
 	}
 	if a, b, ok := caseTwins(fields); ok {
 		return nil, &kmsError{400, "SerializationException", "members " + strconv.Quote(a) + " and " + strconv.Quote(b) + " differ only in case"}
+	}
+	if err := requireKeyID(op, fields); err != nil {
+		f := err.(*KeyIDRequiredError).Field
+		return nil, &kmsError{400, "ValidationException", "1 validation error detected: " + f + " is required by the enclave's local KMS endpoint: " +
+			op + " without " + f + " opens whatever key the stored CiphertextBlob names, and the parent instance can replace that blob " +
+			"with one under another key it may use, whose plaintext it knows; hint: pass " + f + "=<the key ARN that encrypted the blob>, " +
+			"from the enclave's image or configuration, not stored beside the blob"}
 	}
 	if ptField, ok := recipientOps[op]; ok {
 		return e.withRecipient(ctx, op, ptField, fields)

@@ -26,6 +26,7 @@ func FuzzKMSEndpoint(f *testing.F) {
 		{"TrentService.GenerateDataKey", `{"KeyId":"k","KeySpec":"AES_256"}`},
 		{"TrentService.GenerateDataKey", `{"KeyId":"k","NumberOfBytes":32,"Recipient":{"AttestationDocument":"AA=="}}`},
 		{"TrentService.Decrypt", `{"CiphertextBlob":"YmxvYg=="}`},
+		{"TrentService.Decrypt", `{"CiphertextBlob":"YmxvYg==","KeyId":"k"}`},
 		{"TrentService.GenerateRandom", `{"NumberOfBytes":32}`},
 		{"TrentService.GenerateDataKeyPair", `{"KeyId":"k","KeyPairSpec":"ECC_NIST_P256"}`},
 		{"TrentService.DescribeKey", `{"KeyId":"k"}`},
@@ -171,11 +172,11 @@ func FuzzKMSEndpointParentAnswer(f *testing.F) {
 	}
 	ops := []struct{ op, body string }{
 		{"GenerateDataKey", `{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/x","KeySpec":"AES_256"}`},
-		{"Decrypt", `{"CiphertextBlob":"YmxvYg=="}`},
+		{"Decrypt", `{"CiphertextBlob":"YmxvYg==","KeyId":"arn:aws:kms:us-east-1:111122223333:key/x"}`},
 		{"GenerateDataKeyPair", `{"KeyId":"k","KeyPairSpec":"RSA_2048"}`},
 		{"DescribeKey", `{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/x"}`},
 		{"ListKeys", `{}`},
-		{"ReEncrypt", `{"CiphertextBlob":"YmxvYg==","DestinationKeyId":"k"}`},
+		{"ReEncrypt", `{"CiphertextBlob":"YmxvYg==","SourceKeyId":"k","DestinationKeyId":"k"}`},
 	}
 	f.Fuzz(func(t *testing.T, op uint8, status uint16, answer []byte) {
 		if status < 200 || status > 599 {

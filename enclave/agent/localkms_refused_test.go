@@ -96,7 +96,8 @@ type guessEnv struct {
 	parent   *guessingParent
 	endpoint string
 	blob     []byte
-	right    byte // the guess that opens: the secret's last byte
+	keyID    string // the blob's key ARN
+	right    byte   // the guess that opens: the secret's last byte
 	log      *lockedBuffer
 }
 
@@ -141,7 +142,7 @@ func startGuessEnv(t *testing.T) *guessEnv {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &guessEnv{parent: parent, endpoint: serveLocalKMS(t, &KMSEndpointConfig{Client: c, Logger: logger}),
-		blob: enc.CiphertextBlob, right: secret[31], log: log}
+		blob: enc.CiphertextBlob, keyID: aws.ToString(ck.KeyMetadata.Arn), right: secret[31], log: log}
 }
 
 // TestLocalKMSRefusedOpenNotRetried: an envelope that does not open is
@@ -164,7 +165,7 @@ func TestLocalKMSRefusedOpenNotRetried(t *testing.T) {
 		}}, func(o *awskms.Options) { o.BaseEndpoint = aws.String(g.endpoint) })
 	for _, guess := range []byte{g.right ^ 0x40, g.right, g.right ^ 0x01, g.right ^ 0x1f} {
 		g.parent.set(guess)
-		_, err := app.Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: g.blob})
+		_, err := app.Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: g.blob, KeyId: aws.String(g.keyID)})
 		if n := g.parent.requests(); n != 1 {
 			t.Errorf("guess %#x: the parent saw %d agent requests for one application call, want 1 (err: %v)", guess, n, err)
 		}
@@ -202,7 +203,7 @@ func (g *guessEnv) checkRefused(t *testing.T, cmd *exec.Cmd) {
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "AWS_RETRY_MODE=") || strings.HasPrefix(kv, "AWS_MAX_ATTEMPTS=")
 	})
-	cmd.Env = append(cmd.Env, "ENDPOINT="+g.endpoint, "BLOB="+base64.StdEncoding.EncodeToString(g.blob), "CALLS="+strconv.Itoa(calls),
+	cmd.Env = append(cmd.Env, "ENDPOINT="+g.endpoint, "BLOB="+base64.StdEncoding.EncodeToString(g.blob), "KEY_ID="+g.keyID, "CALLS="+strconv.Itoa(calls),
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	out, err := cmd.Output()
 	if err != nil {

@@ -207,7 +207,7 @@ func TestLocalKMSEndpointGoSDK(t *testing.T) {
 	if err != nil || len(dk.Plaintext) != 32 || len(dk.CiphertextBlob) == 0 || dk.CiphertextForRecipient != nil {
 		t.Fatalf("GenerateDataKey: %v", err)
 	}
-	dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob})
+	dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk.CiphertextBlob, KeyId: dk.KeyId})
 	if err != nil || !bytes.Equal(dec.Plaintext, dk.Plaintext) {
 		t.Fatalf("Decrypt: %v", err)
 	}
@@ -239,7 +239,7 @@ func TestLocalKMSEndpointGoSDK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Encrypt: %v", err)
 	}
-	if dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil || string(dec.Plaintext) != "application secret" {
+	if dec, err := app.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: aws.String(l.keyID)}); err != nil || string(dec.Plaintext) != "application secret" {
 		t.Fatalf("Decrypt of Encrypt: %v", err)
 	}
 	// DeriveSharedSecret with Recipient: the secret ECDH gives with the

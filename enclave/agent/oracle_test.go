@@ -174,7 +174,7 @@ func testNoPaddingOracle(t *testing.T, op string) {
 		case "GenerateDataKey":
 			_, err = c.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: ck.KeyMetadata.KeyId, KeySpec: types.DataKeySpecAes256})
 		case "Decrypt":
-			_, err = c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+			_, err = c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: ck.KeyMetadata.Arn})
 		}
 		if err != nil {
 			errs = append(errs, err.Error())

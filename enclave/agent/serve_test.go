@@ -123,3 +123,36 @@ func TestServeVsock(t *testing.T) {
 		}
 	})
 }
+
+// TestServeRefusesKMSEndpoint: the generic Serve (vsock, unix, tcp on any
+// host) refuses the local KMS endpoint, whose answers carry plaintext,
+// before listening, on every kind of address, loopback TCP included
+// (ServeKMSEndpoint serves it there, with its own bounds).
+func TestServeRefusesKMSEndpoint(t *testing.T) {
+	_, c := newFakeClient(t, newEmulator(t), "sealed")
+	ep, err := NewKMSEndpoint(&KMSEndpointConfig{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "kms.sock")
+	for _, addr := range []string{"unix://" + sock, "tcp://0.0.0.0:0", "tcp://127.0.0.1:0", "vsock://3:8010"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		ready := make(chan net.Addr, 1)
+		go func() { done <- Serve(ctx, addr, ep, func(a net.Addr) { ready <- a }) }()
+		select {
+		case a := <-ready:
+			cancel()
+			<-done
+			t.Fatalf("Serve(%s) served the local KMS endpoint on %s", addr, a)
+		case err := <-done:
+			if !errors.Is(err, ErrKMSEndpointServe) || !strings.Contains(err.Error(), "use ServeKMSEndpoint") {
+				t.Errorf("Serve(%s): %v; want ErrKMSEndpointServe", addr, err)
+			}
+		}
+		cancel()
+		if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Serve(%s) left a socket: %v", addr, err)
+		}
+	}
+}

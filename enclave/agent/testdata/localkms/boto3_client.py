@@ -12,7 +12,7 @@ kms = boto3.client("kms", endpoint_url=os.environ["ENDPOINT"], region_name="us-e
                    aws_access_key_id="any", aws_secret_access_key="any",
                    config=Config(retries={"max_attempts": 1}))
 dk = kms.generate_data_key(KeyId=os.environ["KEY_ID"], KeySpec="AES_256")
-dec = kms.decrypt(CiphertextBlob=dk["CiphertextBlob"])
+dec = kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], KeyId=dk["KeyId"])
 rnd = kms.generate_random(NumberOfBytes=24)
 desc = kms.describe_key(KeyId=os.environ["KEY_ID"])
 json.dump({

@@ -13,7 +13,7 @@ const kms = new KMSClient({
 });
 const keyId = process.env.KEY_ID;
 const dk = await kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256" }));
-const dec = await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob }));
+const dec = await kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob, KeyId: dk.KeyId }));
 const rnd = await kms.send(new GenerateRandomCommand({ NumberOfBytes: 24 }));
 const desc = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
 process.stdout.write(JSON.stringify({

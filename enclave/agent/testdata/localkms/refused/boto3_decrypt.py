@@ -2,7 +2,7 @@
 #
 # An unmodified boto3 client, its retries as configured by default: it
 # calls Decrypt on the local KMS endpoint CALLS times with the stored blob
-# BLOB (base64) and prints, per call, the HTTP status and the error code
+# BLOB (base64), under the key KEY_ID, and prints, per call, the HTTP status and the error code
 # (or 200 and "" on success) as JSON.
 import base64, json, os, sys
 
@@ -15,7 +15,7 @@ blob = base64.b64decode(os.environ["BLOB"])
 out = []
 for _ in range(int(os.environ["CALLS"])):
     try:
-        kms.decrypt(CiphertextBlob=blob)
+        kms.decrypt(CiphertextBlob=blob, KeyId=os.environ["KEY_ID"])
         out.append({"status": 200, "code": ""})
     except ClientError as e:
         out.append({"status": e.response["ResponseMetadata"]["HTTPStatusCode"], "code": e.response["Error"]["Code"]})
