@@ -28,7 +28,7 @@ func TestKMSCommandsRefuseForwardedStdout(t *testing.T) {
 ` + ea + ` genkey --key-id ` + e.keyID + `; echo "genkey=$?"
 ` + ea + ` genkey --key-id ` + e.keyID + ` >&2; echo "genkey-to-stderr=$?"
 ` + ea + ` genkey --key-id ` + e.keyID + ` --out -; echo "genkey-out-dash=$?"
-` + ea + ` decrypt --ciphertext AAAA; echo "decrypt=$?"
+` + ea + ` decrypt --key-id ` + e.keyID + ` --ciphertext AAAA; echo "decrypt=$?"
 ` + ea + ` genrandom; echo "genrandom=$?"
 ` + ea + ` derive --key-id ` + e.keyID + ` --public-key AAAA; echo "derive=$?"
 K=$(` + ea + ` genkey --key-id ` + e.keyID + `); echo "own-pipe=$? ${#K}"

@@ -174,6 +174,14 @@ func (a *app) decrypt(args []string) error {
 	if (*ct == "") == (*ctFile == "") {
 		return usagef("decrypt: give exactly one of --ciphertext BASE64 and --ciphertext-file FILE")
 	}
+	if *keyID == "" {
+		// The library refuses it too (agent.KeyIDRequiredError); refused
+		// here as a usage error, before the NSM is opened.
+		return cli.WithHint(usagef("decrypt: --key-id is required: the parent instance can replace a stored CiphertextBlob "+
+			"with one under another key it may use, whose plaintext it knows, and without --key-id KMS decrypts it"),
+			"give --key-id KEY_ARN, the key that encrypted the blob, from the enclave's image or configuration, not stored beside the blob "+
+				"(an alias/NAME is only as fixed as the permission to move it, kms:UpdateAlias)")
+	}
 	if err := o.check("decrypt"); err != nil {
 		return err
 	}
@@ -191,10 +199,7 @@ func (a *app) decrypt(args []string) error {
 			return cli.Usagef("decrypt: --ciphertext-file: %v", err)
 		}
 	}
-	in := &kms.DecryptInput{CiphertextBlob: blob}
-	if *keyID != "" {
-		in.KeyId = keyID
-	}
+	in := &kms.DecryptInput{CiphertextBlob: blob, KeyId: keyID}
 	if *alg != "" {
 		in.EncryptionAlgorithm = types.EncryptionAlgorithmSpec(*alg)
 	}

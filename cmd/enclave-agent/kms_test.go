@@ -154,7 +154,7 @@ func TestKMSCommands(t *testing.T) {
 	if len(raw) != 24 {
 		t.Fatalf("raw key is %d bytes", len(raw))
 	}
-	code, out, errOut = e.run(t, ctx, append(g, "decrypt", "--ciphertext-file", ctFile)...)
+	code, out, errOut = e.run(t, ctx, append(g, "decrypt", "--ciphertext-file", ctFile, "--key-id", e.keyID)...)
 	if code != 0 {
 		t.Fatalf("decrypt: exit %d: %s", code, errOut)
 	}
@@ -270,5 +270,62 @@ func TestServeCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "data key fetched with Recipient") || !strings.Contains(stderr, "attestation endpoint stopped") || strings.Contains(stderr, "Plaintext\"") {
 		t.Fatalf("serve log: %s", stderr)
+	}
+}
+
+// TestDecryptKeyIDRequired: the parent swaps the stored CiphertextBlob for
+// one it made (no Recipient) under another key its role may use. decrypt
+// without --key-id is a usage error (exit 2, a hint, nothing on stdout,
+// nothing sent); with --key-id the key service refuses the swapped blob
+// (exit 1) and opens the enclave's own.
+func TestDecryptKeyIDRequired(t *testing.T) {
+	e := startKMS(t)
+	ctx := context.Background()
+	g := append(e.globalArgs(pcr0Hex), "--kms-account", "111122223333")
+	stored := filepath.Join(e.dir, "data.key.blob")
+	code, out, errOut := e.run(t, ctx, append(g, "genkey", "--key-id", e.keyID, "--ciphertext-out", stored)...)
+	if code != 0 {
+		t.Fatalf("genkey: exit %d: %s", code, errOut)
+	}
+	var gk struct{ KeyId, Plaintext string }
+	if err := json.Unmarshal([]byte(out), &gk); err != nil {
+		t.Fatal(err)
+	}
+	// The parent: the role's credentials, another key of the account.
+	other, err := e.admin.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String("the role's everyday key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := awskms.New(e.admin.Options(), func(o *awskms.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(roleAKID, roleSecret, "")
+	})
+	mine, err := parent.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: other.KeyMetadata.KeyId, KeySpec: "AES_256"})
+	if err != nil {
+		t.Fatalf("the parent's GenerateDataKey: %v", err)
+	}
+	swapped := filepath.Join(e.dir, "swapped.blob")
+	if err := os.WriteFile(swapped, mine.CiphertextBlob, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"decrypt", "--ciphertext-file", swapped},
+		{"decrypt", "--ciphertext-file", swapped, "--key-id", ""},
+		{"decrypt", "--ciphertext", base64.StdEncoding.EncodeToString(mine.CiphertextBlob)},
+	} {
+		code, out, errOut := e.run(t, ctx, append(g, args...)...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "enclave-agent: error: decrypt: --key-id is required") ||
+			!strings.Contains(errOut, "enclave-agent: hint: give --key-id KEY_ARN") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %s; want exit 2 naming --key-id with a hint", args, code, out, errOut)
+		}
+	}
+	// With the key named: the swapped blob is refused, the stored one opens.
+	code, out, errOut = e.run(t, ctx, append(g, "decrypt", "--ciphertext-file", swapped, "--key-id", gk.KeyId)...)
+	if code != 1 || out != "" || !strings.Contains(errOut, "IncorrectKeyException") {
+		t.Fatalf("decrypt of the swapped blob with --key-id: exit %d, stdout %q, stderr %s; want IncorrectKeyException", code, out, errOut)
+	}
+	code, out, errOut = e.run(t, ctx, append(g, "decrypt", "--ciphertext-file", stored, "--key-id", gk.KeyId)...)
+	var dec struct{ KeyId, Plaintext string }
+	if code != 0 || json.Unmarshal([]byte(out), &dec) != nil || dec.Plaintext != gk.Plaintext || dec.KeyId != gk.KeyId {
+		t.Fatalf("decrypt of the stored blob with --key-id: exit %d, stdout %q, stderr %s", code, out, errOut)
 	}
 }

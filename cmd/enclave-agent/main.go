@@ -81,10 +81,11 @@ Commands:
                [--context K=V]... [--format json|raw] [--out FILE]
                [--ciphertext-out FILE]
                GenerateDataKey with Recipient
-  decrypt      (--ciphertext BASE64 | --ciphertext-file FILE) [--key-id ID]
+  decrypt      --key-id ID (--ciphertext BASE64 | --ciphertext-file FILE)
                [--context K=V]... [--encryption-algorithm ALG]
                [--format json|raw] [--out FILE]
-               Decrypt with Recipient
+               Decrypt with Recipient; --key-id (the key ARN that encrypted
+               the blob) is required: the parent can swap a stored blob
   genrandom    [--length N (default 32)] [--format json|raw] [--out FILE]
                GenerateRandom with Recipient
   derive       --key-id ID (--public-key BASE64 | --public-key-file FILE)

@@ -41,10 +41,10 @@ type globals struct {
 // here: it could hand in credentials for an account of its own, where
 // alias/NAME and bare key IDs name keys it can Decrypt with. A key ARN pins
 // the account of one request, but the local KMS endpoint (--kms-listen)
-// takes key IDs from the application at request time and decrypt may name
-// no key at all, so no start-up look at --key-id can stand in for the
-// account: the rule is whole, with no escape hatch (kms-server has an
-// account too, its account_id).
+// takes key IDs from the application at request time, and an alias or a
+// bare key ID resolves in the credentials' account, so no start-up look at
+// --key-id can stand in for the account: the rule is whole, with no escape
+// hatch (kms-server has an account too, its account_id).
 func (g *globals) check() error {
 	const rotationHint = "--key-rotation DUR replaces the recipient RSA key at its first use DUR after it was made " +
 		"(at least 1m; the default is 1h; 0 is the default); a key that never rotates is not offered"
