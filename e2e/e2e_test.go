@@ -516,7 +516,7 @@ logs:
 	}
 
 	// 4. Decrypt with Recipient of the stored blob: the same key.
-	r = run(t, ctx, "enclave-agent", append(agentA, "decrypt", "--ciphertext-file", path("datakey.blob"))...)
+	r = run(t, ctx, "enclave-agent", append(agentA, "decrypt", "--key-id", gk.KeyId, "--ciphertext-file", path("datakey.blob"))...)
 	if r.code != 0 {
 		t.Fatalf("decrypt: exit %d: %s", r.code, r.stderr)
 	}
@@ -598,7 +598,7 @@ logs:
 		// read by app.py): no port is found free and released first.
 		r := run(t, ctx, "enclave-agent", append(agentA, "init", "--seed-entropy=false",
 			"--time-from", "unix://"+path("time.sock"), "--logs-to", "unix://"+path("logs.sock"), "--kms-listen", "127.0.0.1:0",
-			"--", "/usr/bin/env", "-u", "AWS_KMS_ENDPOINT", "KEY_ID=alias/e2e", "SECRET_FILE="+path("secret.blob"),
+			"--", "/usr/bin/env", "-u", "AWS_KMS_ENDPOINT", "KEY_ID="+gk.KeyId, "SECRET_FILE="+path("secret.blob"),
 			py, app)...)
 		if r.code != 0 {
 			t.Fatalf("init -- app.py: exit %d:\n%s\nhost-proxy:\n%s", r.code, r.stderr, hp.out.String())

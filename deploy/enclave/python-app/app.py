@@ -13,8 +13,11 @@
 #   AWS_KMS_ENDPOINT  the agent's local endpoint; else ENCLAVE_AGENT_KMS_ENDPOINT,
 #                     which enclave-agent init sets to the endpoint it listens
 #                     on; else http://127.0.0.1:8010
-#   KEY_ID            the KMS key (alias/NAME or key ARN) pinned to this image
-#   SECRET_FILE       a CiphertextBlob to decrypt (the stored secret)
+#   KEY_ID            the KMS key pinned to this image (its key ARN; an alias
+#                     is only as fixed as kms:UpdateAlias on it). Part of the
+#                     image's configuration, never stored beside the blob.
+#   SECRET_FILE       a CiphertextBlob to decrypt (the stored secret), made
+#                     under KEY_ID
 #   AWS_REGION        any region name (the agent talks to the real one)
 import base64
 import hashlib
@@ -43,8 +46,11 @@ def main():
         config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=30),
     )
     dk = kms.generate_data_key(KeyId=os.environ["KEY_ID"], KeySpec="AES_256")
+    # Decrypt names the key: the parent can replace the stored blob with one
+    # under another key its role may use, and without KeyId KMS would
+    # decrypt that (the agent's endpoint refuses Decrypt without KeyId).
     with open(os.environ["SECRET_FILE"], "rb") as f:
-        secret = kms.decrypt(CiphertextBlob=f.read())["Plaintext"]
+        secret = kms.decrypt(CiphertextBlob=f.read(), KeyId=os.environ["KEY_ID"])["Plaintext"]
     print(json.dumps({
         "data_key_sha256": sha256(dk["Plaintext"]),
         "data_key_blob": base64.b64encode(dk["CiphertextBlob"]).decode(),
