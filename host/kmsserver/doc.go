@@ -412,6 +412,9 @@
 // listen address but loopback or a unix socket unless
 // [Config.InsecureHTTPUnsafe]: the parent instance relays an enclave's
 // requests and, over plain HTTP, could answer them itself.
+// aws:SecureTransport is true only over TLS the server itself serves, and
+// aws:SourceIp is the address of the connection it accepted: behind a TLS
+// terminator every request is plain HTTP from the terminator's address.
 //
 // # Audit
 //
