@@ -12,8 +12,10 @@
 //
 // # Protocol
 //
-// KMS JSON 1.1: POST / with X-Amz-Target "TrentService.<Operation>",
-// Content-Type application/x-amz-json-1.1, KMS's member names, blobs in
+// KMS JSON 1.1 over HTTP/1.1: POST / with X-Amz-Target
+// "TrentService.<Operation>", Content-Type application/x-amz-json-1.1
+// (one beginning with application/x-amz-json-1.0 or application/json is
+// accepted too; any other is a SerializationException), KMS's member names, blobs in
 // standard base64. Errors are {"__type": name, "message": text} with the
 // X-Amzn-ErrorType header, HTTP 400 for client errors (412 for
 // DryRunOperationException, 413 for an oversized body), 500 for

@@ -4,13 +4,21 @@ package kmsserver
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // decode uses goccy/go-json for speed; FuzzDecodeMatchesEncodingJSON holds
@@ -163,4 +171,44 @@ func (s *spyReader) Read(p []byte) (int, error) {
 		*s.seen = append(*s.seen, p[:0:cap(p)])
 	}
 	return s.r.Read(p)
+}
+
+// TestContentType: the Content-Types docs/kms-server.md lists are served
+// (application/x-amz-json-1.1, which the AWS SDKs and CLI send, and any
+// beginning with application/x-amz-json-1.0 or application/json); any
+// other is a SerializationException, before authentication.
+func TestContentType(t *testing.T) {
+	env := newEnv(t, nil)
+	body := []byte(`{}`)
+	sum := sha256.Sum256(body)
+	for _, tc := range []struct {
+		ct   string
+		code string
+	}{
+		{"application/x-amz-json-1.1", ""},
+		{"application/x-amz-json-1.1; charset=utf-8", ""},
+		{"application/x-amz-json-1.0", ""},
+		{"application/json", ""},
+		{"text/plain", CodeSerialization},
+		{"application/xml", CodeSerialization},
+		{"", CodeSerialization},
+	} {
+		req, _ := http.NewRequest("POST", env.ts.URL+"/", bytes.NewReader(body))
+		if tc.ct != "" {
+			req.Header.Set("Content-Type", tc.ct)
+		}
+		req.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret},
+			req, hex.EncodeToString(sum[:]), "kms", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Amzn-ErrorType"); got != tc.code {
+			t.Errorf("Content-Type %q: answered %d %q, want %q", tc.ct, resp.StatusCode, got, tc.code)
+		}
+	}
 }
