@@ -13,8 +13,10 @@ import (
 
 // TestDeployKeyPolicy checks the example key policy of the README
 // (deploy/enclave/key-policy.json): kms-server accepts its grammar, it
-// releases keys to the pinned image through its parent's role only, and
-// nobody gets plaintext without that image's attestation.
+// releases keys to the pinned image through its parent's role only,
+// nobody gets plaintext without that image's attestation, and the
+// administrator may Encrypt (to store secrets for the image, as
+// deploy/enclave/python-app does) but gets no data key from it.
 func TestDeployKeyPolicy(t *testing.T) {
 	doc, err := os.ReadFile("../deploy/enclave/key-policy.json")
 	if err != nil {
@@ -58,6 +60,16 @@ func TestDeployKeyPolicy(t *testing.T) {
 		{admin, "kms:PutKeyPolicy", nil, true, ""},
 		{admin, "kms:ScheduleKeyDeletion", nil, true, ""},
 		{other, "kms:GenerateDataKey", imageA, false, ""},
+		// EncryptOnly: the administrator encrypts, and that is all it
+		// adds; nobody else encrypts.
+		{admin, "kms:Encrypt", nil, true, ""},
+		{admin, "kms:GenerateDataKey", nil, false, "NoKeyOutsideTheEnclaveImage"},
+		{admin, "kms:GenerateDataKeyWithoutPlaintext", nil, false, ""},
+		{admin, "kms:ReEncryptTo", nil, false, "NoKeyOutsideTheEnclaveImage"},
+		{parent, "kms:Encrypt", nil, false, ""},
+		{parent, "kms:Encrypt", imageA, false, ""},
+		{parent, "kms:CreateGrant", nil, false, ""},
+		{other, "kms:Encrypt", nil, false, ""},
 	} {
 		var ctx map[string][]string
 		if tc.pcrs != nil {
