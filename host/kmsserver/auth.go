@@ -104,8 +104,10 @@ func (s *Server) authenticateHeader(r *http.Request, now time.Time) (*pendingAut
 	if amzDate == "" {
 		return nil, a.accessKeyID, apiErr(CodeIncompleteSignature, "Authorization header requires existence of a 'X-Amz-Date' header.")
 	}
+	// time.Parse also takes fractional seconds the layout lacks; the date
+	// must be exactly the 16 characters the signature covers.
 	t, err := time.Parse(amzDateFormat, amzDate)
-	if err != nil {
+	if err != nil || len(amzDate) != len(amzDateFormat) {
 		return nil, a.accessKeyID, apiErr(CodeIncompleteSignature, "X-Amz-Date %q is not in the form YYYYMMDD'T'HHMMSS'Z'", clipped(amzDate))
 	}
 	if a.scopeDate != amzDate[:8] {
