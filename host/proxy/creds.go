@@ -230,10 +230,18 @@ var ErrCredentialsFileMode = errors.New("proxy: credentials file readable by gro
 type CredentialsFileModeError struct {
 	Path string
 	Mode fs.FileMode // permission bits only
+	// ACLEntry is the POSIX ACL entry that gives the access, as getfacl
+	// writes it (user:1001:r--), or "" when the mode bits do.
+	ACLEntry string
 }
 
 // Error names the file, its mode and the fix.
 func (e *CredentialsFileModeError) Error() string {
+	if e.ACLEntry != "" {
+		a := boundedfile.Access{Perm: e.Mode, Open: true, ACLEntry: e.ACLEntry}
+		return fmt.Sprintf("proxy: credentials file %s has mode %04o and the ACL entry %s: a user or group other than host-proxy's may read the role's secret; "+
+			"%s, owned by the user host-proxy runs as", e.Path, uint32(e.Mode), e.ACLEntry, a.Fix(e.Path))
+	}
 	return fmt.Sprintf("proxy: credentials file %s has mode %04o: group or others may read the role's secret; "+
 		"chmod 600 it, owned by the user host-proxy runs as", e.Path, uint32(e.Mode))
 }
@@ -246,8 +254,8 @@ func fileCredentials(path string) (Credentials, error) {
 	// swapped in after a check of path is checked itself. Windows has no
 	// such bits to check.
 	check := func(fi fs.FileInfo) error {
-		if m, open := boundedfile.OthersCanAccess(fi); open {
-			return &CredentialsFileModeError{Path: path, Mode: m}
+		if a := boundedfile.WhoCanAccess(fi); a.Open {
+			return &CredentialsFileModeError{Path: path, Mode: a.Perm, ACLEntry: a.ACLEntry}
 		}
 		return nil
 	}

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"runtime"
 
 	"github.com/enclavekit/enclavekit/internal/readbody"
 )
@@ -71,13 +70,13 @@ func Size(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// OthersCanAccess reports whether group or others have any access to the
-// file fi describes (a secret's file must be mode 0600 or narrower), and
-// its permission bits for the message. It is false on Windows, whose
-// files have no such bits.
+// OthersCanAccess reports whether anyone besides the file's owner has any
+// access to the file fi describes (a secret's file must be mode 0600 or
+// narrower), and its permission bits for the message: it is
+// [WhoCanAccess] without the ACL entry.
 func OthersCanAccess(fi fs.FileInfo) (perm fs.FileMode, ok bool) {
-	perm = fi.Mode().Perm()
-	return perm, runtime.GOOS != "windows" && perm&0o077 != 0
+	a := WhoCanAccess(fi)
+	return a.Perm, a.Open
 }
 
 // Read returns the contents of the regular file at path, refusing with an
@@ -92,7 +91,10 @@ func Read(path string, max int64) ([]byte, error) {
 // information (fstat, not a second lookup of path), and its error, if
 // any, is returned as is. A caller refuses a file by its mode or owner
 // there, without a window in which path could be swapped for another
-// file. A nil check makes ReadCheck the same as Read.
+// file. On Linux, when the file has a POSIX access ACL that its group
+// bits could be the mask of, the information check gets carries the ACL,
+// read from the opened file, for [WhoCanAccess]. A nil check makes
+// ReadCheck the same as Read.
 func ReadCheck(path string, max int64, check func(fs.FileInfo) error) ([]byte, error) {
 	if max < 0 {
 		return nil, fmt.Errorf("boundedfile: negative limit %d", max)
@@ -124,7 +126,7 @@ func ReadCheck(path string, max int64, check func(fs.FileInfo) error) ([]byte, e
 		return nil, err
 	}
 	if check != nil {
-		if err := check(fi); err != nil {
+		if err := check(withACL(f, fi)); err != nil {
 			return nil, err
 		}
 	}

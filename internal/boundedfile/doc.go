@@ -27,6 +27,20 @@
 // [ReadCheck] adds a caller's check of the opened file's information
 // (its mode or owner, say) between the open and the read.
 //
+// # Secrets' files
+//
+// [WhoCanAccess] (and [OthersCanAccess]) tell whether anyone besides a
+// file's owner can access it, for the files that hold secrets (kms-server's
+// configuration, root key and TLS key, host-proxy's credentials file). On
+// Linux, given what [ReadCheck] passes its check, a POSIX access ACL whose
+// mask shows in the group bits decides instead of the bits: systemd's
+// LoadCredential= gives a service with a User= of its own a root-owned
+// 0400 file with the ACL entry user:UID:r, which stat shows as 0440, and
+// that file is private to the service. The ACL is read from the opened
+// file (fgetxattr), parsed from the system.posix_acl_access attribute,
+// and refused if any entry gives a group, others or a user other than the
+// process's effective user access.
+//
 // A file that cannot be opened gives the [*fs.PathError] that
 // [os.ReadFile] would (Op "open"), so errors.Is(err, fs.ErrNotExist) still
 // holds for a missing file and messages keep their shape.

@@ -296,10 +296,9 @@ const MaxFileSize = boundedfile.MiB
 // group or others can access it, as the root key file is refused (the
 // mode is that of the file opened, not of a second lookup of path).
 func Load(path string) (*File, error) {
-	var mode fs.FileMode
-	var open bool
+	var access boundedfile.Access
 	b, err := boundedfile.ReadCheck(path, MaxFileSize, func(fi fs.FileInfo) error {
-		mode, open = boundedfile.OthersCanAccess(fi)
+		access = boundedfile.WhoCanAccess(fi)
 		return nil
 	})
 	if err != nil {
@@ -311,9 +310,9 @@ func Load(path string) (*File, error) {
 		return nil, &FileError{Path: path, Err: err}
 	}
 	f.file, f.lines = path, lines
-	if open {
+	if access.Open {
 		if key := f.secretKey(); key != "" {
-			return nil, f.wrapf(key, ErrFileMode, "%s holds secrets (%s) and is accessible by group or others (mode %v); chmod 600 %s", path, key, mode, path)
+			return nil, f.wrapf(key, ErrFileMode, "%s holds secrets (%s) and is accessible by group or others (%v); %s", path, key, access, access.Fix(path))
 		}
 	}
 	abs, err := filepath.Abs(path)
@@ -399,8 +398,8 @@ func (f *File) RootKey() ([]byte, error) {
 		// The mode is that of the file opened and read (fstat), not of a
 		// lookup of p before it, which a swap could pass.
 		b, err := boundedfile.ReadCheck(p, MaxFileSize, func(fi fs.FileInfo) error {
-			if m, open := boundedfile.OthersCanAccess(fi); open {
-				return f.wrapf("root_key_file", ErrFileMode, "%s is accessible by group or others (mode %v); chmod 600 it", p, m)
+			if a := boundedfile.WhoCanAccess(fi); a.Open {
+				return f.wrapf("root_key_file", ErrFileMode, "%s is accessible by group or others (%v); %s", p, a, a.Fix(p))
 			}
 			return nil
 		})

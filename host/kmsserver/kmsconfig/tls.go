@@ -77,11 +77,15 @@ func (e *CertificateError) Is(target error) bool { return target == ErrConfig }
 type FileModeError struct {
 	Path string
 	Mode fs.FileMode
+	// ACLEntry is the POSIX ACL entry that gives the access, as getfacl
+	// writes it (user:1001:r--), or "" when the mode bits do.
+	ACLEntry string
 }
 
 // Error says what to do.
 func (e *FileModeError) Error() string {
-	return fmt.Sprintf("accessible by group or others (mode %v); chmod 600 %s", e.Mode, e.Path)
+	a := boundedfile.Access{Perm: e.Mode, Open: true, ACLEntry: e.ACLEntry}
+	return fmt.Sprintf("accessible by group or others (%v); %s", a, a.Fix(e.Path))
 }
 
 // Is reports whether target is [ErrFileMode].
@@ -91,8 +95,8 @@ func (e *FileModeError) Is(target error) bool { return target == ErrFileMode }
 // [*FileModeError], a file that group or others can access.
 func privateFile(path string) func(fs.FileInfo) error {
 	return func(fi fs.FileInfo) error {
-		if m, open := boundedfile.OthersCanAccess(fi); open {
-			return &FileModeError{Path: path, Mode: m}
+		if a := boundedfile.WhoCanAccess(fi); a.Open {
+			return &FileModeError{Path: path, Mode: a.Perm, ACLEntry: a.ACLEntry}
 		}
 		return nil
 	}
