@@ -40,7 +40,12 @@
 // request that succeeded is recorded as a success whether or not its client
 // stayed to read the answer (its work, a created key say, is done).
 //
-// Keys are named by key ID, key ARN, alias name or alias ARN.
+// Keys are named by key ID, key ARN, alias name or alias ARN, except where
+// the AWS KMS API Reference says a field takes the key ID or key ARN only
+// (the key policy, key state, tag, description, rotation, grant and import
+// operations, GetKeyLastUsage, ListAliases' KeyId): there an alias is
+// refused with NotFoundException, as KMS refuses it (keyref.go, keyIDOnly;
+// docs/kms-compatibility.md lists the fields).
 //
 // # Operations
 //

@@ -245,6 +245,9 @@ func (s *Server) listAliases(c *call, body []byte) (any, error) {
 	}
 	filter := ""
 	if in.KeyID != "" {
+		if err := keyIDOnly(c, "KeyId", in.KeyID); err != nil {
+			return nil, err
+		}
 		k, err := s.loadKey(c, in.KeyID)
 		if err != nil {
 			return nil, err

@@ -325,6 +325,9 @@ func (s *Server) createGrant(c *call, body []byte) (any, error) {
 			g.EncryptionContextSubset, constraintType = in.Constraints.EncryptionContextSubset, "EncryptionContextSubset"
 		}
 	}
+	if err := keyIDOnly(c, "KeyId", in.KeyID); err != nil {
+		return nil, err
+	}
 	k, err := s.loadKey(c, in.KeyID)
 	if err != nil {
 		return nil, err
@@ -484,6 +487,9 @@ func (s *Server) listGrants(c *call, body []byte) (any, error) {
 	if in.GrantID != "" && !grantIDPattern.MatchString(in.GrantID) {
 		return nil, apiErr(CodeInvalidGrantID, "Grant ID %q is not valid.", in.GrantID)
 	}
+	if err := keyIDOnly(c, "KeyId", in.KeyID); err != nil {
+		return nil, err
+	}
 	k, err := s.loadKey(c, in.KeyID)
 	if err != nil {
 		return nil, err
@@ -642,6 +648,9 @@ func (s *Server) revokeGrant(c *call, body []byte) (any, error) {
 	}
 	if !grantIDPattern.MatchString(in.GrantID) {
 		return nil, apiErr(CodeInvalidGrantID, "Grant ID %q is not valid.", in.GrantID)
+	}
+	if err := keyIDOnly(c, "KeyId", in.KeyID); err != nil {
+		return nil, err
 	}
 	k, err := s.loadKey(c, in.KeyID)
 	if err != nil {

@@ -14,13 +14,18 @@ import (
 
 const maxDescriptionLen = 8192
 
-// keyOfOwnAccount loads and authorizes a key for an operation AWS does not
+// keyOfOwnAccount loads and authorizes a key, named by key ID or key ARN
+// (an alias is refused: keyIDOnly), for an operation AWS does not
 // allow cross-account ("Cross-account use: No" in the AWS KMS permissions
 // reference: the key state operations, the key policy, tags, description,
 // rotation, imports, ListKeyPolicies; TestCrossAccountUse checks every
 // operation against that column): a principal of another account is
 // refused whatever the key policy says.
 func (s *Server) keyOfOwnAccount(c *call, ref, action string) (*keystore.Key, error) {
+	// Every one of these operations takes the key ID or key ARN only.
+	if err := keyIDOnly(c, "KeyId", ref); err != nil {
+		return nil, err
+	}
 	k, err := s.loadKey(c, ref)
 	if err != nil {
 		return nil, err

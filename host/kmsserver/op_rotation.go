@@ -109,7 +109,10 @@ func (s *Server) getKeyRotationStatus(c *call, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	// Cross-account use allowed, as in AWS.
+	// Cross-account use allowed, as in AWS; the key ID or key ARN only.
+	if err := keyIDOnly(c, "KeyId", in.KeyID); err != nil {
+		return nil, err
+	}
 	k, err := s.loadKey(c, in.KeyID)
 	if err != nil {
 		return nil, err

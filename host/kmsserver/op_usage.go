@@ -5,8 +5,6 @@ package kmsserver
 // GetKeyLastUsage: the last successful cryptographic operation on a key
 // (usage.go keeps it), merged from this server's memory and the store.
 
-import "strings"
-
 func (s *Server) getKeyLastUsage(c *call, body []byte) (any, error) {
 	var in keyIDInput
 	if err := decode(body, &in); err != nil {
@@ -14,10 +12,6 @@ func (s *Server) getKeyLastUsage(c *call, body []byte) (any, error) {
 	}
 	if in.KeyID == "" {
 		return nil, validation("1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
-	}
-	if strings.HasPrefix(in.KeyID, "alias/") || strings.Contains(in.KeyID, ":alias/") {
-		// As KMS: the key ID or key ARN only.
-		return nil, apiErr(CodeNotFound, "Alias names are not supported by GetKeyLastUsage; specify the key ID or key ARN")
 	}
 	k, err := s.keyOfOwnAccount(c, in.KeyID, "kms:GetKeyLastUsage")
 	if err != nil {

@@ -242,7 +242,7 @@ func TestKeyLifecycle(t *testing.T) {
 
 	// Disable / enable.
 	blob := env.encrypt(t, id, []byte("hello"), nil)
-	if _, err := c.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String("alias/app")}); err != nil {
+	if _, err := c.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(id)}); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)})
