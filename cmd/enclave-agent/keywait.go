@@ -38,9 +38,6 @@ type clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// startClock is the clock of serve's start-up fetch; tests replace it.
-var startClock clock = realClock{}
-
 // realClock is the system clock.
 type realClock struct{}
 

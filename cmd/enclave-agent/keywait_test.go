@@ -54,13 +54,6 @@ func (c *fakeClock) sleeps() []time.Duration {
 	return append([]time.Duration(nil), c.slept...)
 }
 
-// useClock makes serve's start-up fetch wait on c for the test.
-func useClock(t *testing.T, c clock) {
-	old := startClock
-	startClock = c
-	t.Cleanup(func() { startClock = old })
-}
-
 // TestServeKeyWaitUntilKeyExists: serve --key-id alias/NAME started before
 // the alias exists keeps asking (KMS answers NotFoundException), logging
 // each failure at WARN with the error and the next attempt, and serves once
@@ -78,7 +71,6 @@ func TestServeKeyWaitUntilKeyExists(t *testing.T) {
 			}
 		}
 	}
-	useClock(t, clk)
 	agentSock := filepath.Join(e.dir, "agent.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -87,8 +79,8 @@ func TestServeKeyWaitUntilKeyExists(t *testing.T) {
 	var code int
 	go func() {
 		defer close(exited)
-		code = run(ctx, append(e.globalArgs(pcr0Hex), "serve", "--listen", "unix://"+agentSock, "--key-id", "alias/enclavekit-app"),
-			strings.NewReader(""), &bytes.Buffer{}, log, func(k string) string { return e.env[k] })
+		code = runWith(ctx, append(e.globalArgs(pcr0Hex), "serve", "--listen", "unix://"+agentSock, "--key-id", "alias/enclavekit-app"),
+			strings.NewReader(""), &bytes.Buffer{}, log, func(k string) string { return e.env[k] }, clk)
 	}()
 	log.waitFor(t, "attestation endpoint listening", exited)
 	addr, _ := transport.ParseAddr("unix://" + agentSock)
@@ -139,8 +131,7 @@ func TestServeKeyWaitGivesUp(t *testing.T) {
 	}{{"0", 1}, {"3m", 0}} {
 		t.Run(tc.wait, func(t *testing.T) {
 			clk := &fakeClock{now: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)}
-			useClock(t, clk)
-			code, _, stderr := e.run(t, context.Background(), append(e.globalArgs(pcr0Hex), "serve", "--listen", "unix://"+filepath.Join(e.dir, "gone.sock"),
+			code, _, stderr := e.runClock(t, context.Background(), clk, append(e.globalArgs(pcr0Hex), "serve", "--listen", "unix://"+filepath.Join(e.dir, "gone.sock"),
 				"--key-id", "alias/missing", "--key-wait", tc.wait)...)
 			if code != 1 || !strings.Contains(stderr, "NotFoundException") {
 				t.Fatalf("exit %d:\n%s", code, stderr)

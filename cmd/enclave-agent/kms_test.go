@@ -112,8 +112,14 @@ func (e *cliEnv) globalArgs(pcr0 string) []string {
 
 func (e *cliEnv) run(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
+	return e.runClock(t, ctx, realClock{}, args...)
+}
+
+// runClock is run with serve's start-up fetch waiting on clk.
+func (e *cliEnv) runClock(t *testing.T, ctx context.Context, clk clock, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, func(k string) string { return e.env[k] })
+	code := runWith(ctx, args, strings.NewReader(""), &stdout, &stderr, func(k string) string { return e.env[k] }, clk)
 	return code, stdout.String(), stderr.String()
 }
 

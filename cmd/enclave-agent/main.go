@@ -227,6 +227,7 @@ type app struct {
 	getenv func(string) string
 	log    *slog.Logger
 	p      *cli.Program
+	clock  clock // what serve's start-up fetch waits on
 }
 
 // commands is the dispatch table: every command and what runs it with the
@@ -255,7 +256,12 @@ var (
 )
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
+	return runWith(ctx, args, stdin, stdout, stderr, getenv, realClock{})
+}
+
+// runWith is run with the clock that serve's start-up fetch waits on.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, clk clock) int {
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, clock: clk,
 		p: &cli.Program{Name: "enclave-agent", Stdout: stdout, Stderr: stderr}}
 	a.g = globals{nsm: "device", pcrs: pcrFlag{}, logLevel: "info"}
 	top := a.flags("enclave-agent")

@@ -73,7 +73,7 @@ func (a *app) serve(args []string) error {
 			return err
 		}
 		defer c.Close()
-		dataKey, err = fetchDataKey(ctx, log, startClock, rand.Float64, *keyWait, func(ctx context.Context) (*agent.DataKey, error) {
+		dataKey, err = fetchDataKey(ctx, log, a.clock, rand.Float64, *keyWait, func(ctx context.Context) (*agent.DataKey, error) {
 			return c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpec(*keySpec)})
 		})
 		if err != nil {
