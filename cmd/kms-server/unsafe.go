@@ -31,7 +31,7 @@ func unsafeWarnings(cfg *kmsserver.Config) []unsafeWarning {
 	}
 	if cfg.TLSConfig == nil && cfg.InsecureHTTPUnsafe {
 		w = append(w, unsafeWarning{"insecure_http_unsafe",
-			"plain HTTP is allowed on a listener that is not loopback: requests, signatures and answers cross the network unencrypted; configure tls outside development", []any{"listen", cfg.Listen}})
+			"insecure_http_unsafe is set and no tls is configured: the listener may serve plain HTTP on any address, not only loopback, and requests, signatures and answers then cross the network unencrypted; configure tls outside development", []any{"listen", cfg.Listen}})
 	}
 	aws := attestation.AWSNitroRootG1().Raw
 	for _, c := range cfg.AttestationRoots {
