@@ -138,6 +138,11 @@ func TestConstraintHoldsKeyCase(t *testing.T) {
 		// Case twins in the constraint: never satisfied.
 		{"Equals, twins in the constraint", eq("tenant", "A", "TENANT", "A"), pairs("tenant", "A", "x", "y"), false},
 		{"Subset, twins in the constraint", sub("tenant", "A", "TENANT", "B"), pairs("tenant", "A"), false},
+		// Twins agreeing on the value: before keys were folded, such a
+		// constraint needed both keys in the context; folding them into
+		// one pair would widen it (found by review).
+		{"Subset, agreeing twins in the constraint", sub("tenant", "A", "TENANT", "A"), pairs("tenant", "A"), false},
+		{"Subset, agreeing twins, both in the context", sub("tenant", "A", "TENANT", "A"), pairs("tenant", "A", "TENANT", "A"), false},
 		// Unicode case folding (EqualFold's): the Kelvin sign is a k.
 		{"Subset, Kelvin sign", sub("\u212aey", "v"), pairs("key", "v"), true},
 		{"Subset, Kelvin sign twin", sub("key", "v"), pairs("key", "v", "\u212aEY", "w"), false},
@@ -162,6 +167,7 @@ func TestConstraintHoldsKeyCase(t *testing.T) {
 		{"Equals key case", eq("tenant", "A"), eq("TENANT", "A"), true},
 		{"Equals under Subset", eq("TENANT", "A", "x", "y"), sub("tenant", "A"), true},
 		{"Equals twins", eq("tenant", "A", "Tenant", "A"), eq("tenant", "A"), false},
+		{"under a parent with twins", sub("tenant", "A"), sub("tenant", "A", "TENANT", "A"), false},
 	} {
 		if got := atLeastAsStrict(tc.child, tc.parent); got != tc.want {
 			t.Errorf("%s: atLeastAsStrict = %v, want %v", tc.name, got, tc.want)

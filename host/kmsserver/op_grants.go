@@ -148,15 +148,17 @@ func constraintHolds(g *keystore.Grant, ec map[string]string) bool {
 		want, ok := foldContext(g.EncryptionContextEquals)
 		return ok && maps.Equal(want, have)
 	}
-	return subsetHolds(g.EncryptionContextSubset, have)
+	want, ok := foldContext(g.EncryptionContextSubset)
+	return ok && subsetHolds(want, have)
 }
 
-// subsetHolds reports whether every pair of constraint is in have (keys
-// folded, see foldContext). A constraint with two keys that differ only in
-// case holds only when both values are the same, and then means one pair.
+// subsetHolds reports whether every pair of constraint is in have, both
+// with their keys folded (foldContext). A constraint with two keys that
+// differ only in case holds for no context, whatever their values: the
+// caller folds it first and stops there.
 func subsetHolds(constraint, have map[string]string) bool {
 	for k, v := range constraint {
-		if got, ok := have[foldKey(k)]; !ok || got != v {
+		if got, ok := have[k]; !ok || got != v {
 			return false
 		}
 	}
@@ -165,8 +167,8 @@ func subsetHolds(constraint, have map[string]string) bool {
 
 // atLeastAsStrict reports whether a new grant's constraint is at least as
 // strict as its parent's (CreateGrant through a grant), with keys compared
-// as constraintHolds compares them. A child constraint with two keys that
-// differ only in case is refused (it would hold for no context).
+// as constraintHolds compares them. A child or parent constraint with two
+// keys that differ only in case is refused (it holds for no context).
 func atLeastAsStrict(child, parent *keystore.Grant) bool {
 	switch {
 	case len(parent.EncryptionContextEquals) > 0:
@@ -185,7 +187,8 @@ func atLeastAsStrict(child, parent *keystore.Grant) bool {
 			return false
 		}
 		h, ok := foldContext(have)
-		return ok && subsetHolds(parent.EncryptionContextSubset, h)
+		p, pok := foldContext(parent.EncryptionContextSubset)
+		return ok && pok && subsetHolds(p, h)
 	}
 	return true
 }
