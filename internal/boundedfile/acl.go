@@ -111,23 +111,47 @@ func aclGrant(acl []aclEntry, self uint32) (aclEntry, bool) {
 // opened file.
 type aclFileInfo struct {
 	fs.FileInfo
-	acl []aclEntry
-	err error // reading or parsing the ACL failed
+	acl   []aclEntry
+	owner uint32 // the file's owner
+	err   error  // reading or parsing the ACL failed
+}
+
+// aclComplete reports whether acl has the entries every access ACL the
+// kernel keeps has: one each for the owner, the owning group and others,
+// and one mask when there are named entries.
+func aclComplete(acl []aclEntry) bool {
+	n := map[uint16]int{}
+	for _, e := range acl {
+		n[e.tag]++
+	}
+	named := n[aclUser]+n[aclGroup] > 0
+	return n[aclUserObj] == 1 && n[aclGroupObj] == 1 && n[aclOther] == 1 && n[aclMask] <= 1 && (!named || n[aclMask] == 1)
 }
 
 // Access tells who besides the file's owner can access the file fi
 // describes: Open is false when no one can, and Perm is its permission
 // bits for a message. ACLEntry, when not empty, is the POSIX ACL entry
-// that gives access, as getfacl writes it (user:1001:r--).
+// that gives access, as getfacl writes it (user:1001:r--), or for a file
+// whose ACL gives this process access but whose owner is another user,
+// the owner's entry and uid.
 type Access struct {
 	Perm     fs.FileMode
 	Open     bool
 	ACLEntry string
+	// Owner, when not zero, is the owner of a file open to its owner
+	// through the ACL path: a user other than this process and root.
+	Owner uint32
+	// Self is this process's effective user, for the fix when Owner is set.
+	Self uint32
 }
 
-// Fix is what would close the file to others: "chmod 600 PATH", or for
-// an ACL entry naming a user or group, removing it with setfacl first.
+// Fix is what would close the file to others: "chmod 600 PATH", for an
+// ACL entry naming a user or group, removing it with setfacl first, and
+// for a file owned by another user, giving it to this process's user.
 func (a Access) Fix(path string) string {
+	if a.Owner != 0 {
+		return fmt.Sprintf("chown %d %s && chmod 600 %s (or have root own it)", a.Self, path, path)
+	}
 	kind, rest, _ := strings.Cut(a.ACLEntry, ":")
 	id, _, _ := strings.Cut(rest, ":")
 	if (kind == "user" || kind == "group") && id != "" {
@@ -154,9 +178,15 @@ func (a Access) String() string {
 // fi is what [ReadCheck] passes its check (the ACL is read from the opened
 // file, on Linux), the ACL decides instead of the bits: the file is open
 // if the ACL gives any access to a group, to others, or to a named user
-// other than this process's effective user. An ACL that cannot be read is
-// open. On Windows, whose files have no such bits, nothing is open.
+// other than this process's effective user, or if the file's owner is
+// neither this process's user nor root (the owner could read it). An ACL
+// that cannot be read, or lacks an entry every access ACL has, is open. On
+// Windows, whose files have no such bits, nothing is open.
 func WhoCanAccess(fi fs.FileInfo) Access {
+	return whoCanAccess(fi, uint32(os.Geteuid()))
+}
+
+func whoCanAccess(fi fs.FileInfo, self uint32) Access {
 	a := Access{Perm: fi.Mode().Perm()}
 	if runtime.GOOS == "windows" || a.Perm&0o077 == 0 {
 		return a
@@ -170,8 +200,21 @@ func WhoCanAccess(fi fs.FileInfo) Access {
 		a.ACLEntry = "unreadable (" + ai.err.Error() + ")"
 		return a
 	}
-	if e, grants := aclGrant(ai.acl, uint32(os.Geteuid())); grants {
+	if !aclComplete(ai.acl) {
+		a.ACLEntry = "incomplete (no single owner, owning group, other and mask entries)"
+		return a
+	}
+	if e, grants := aclGrant(ai.acl, self); grants {
 		a.ACLEntry = e.String()
+		return a
+	}
+	if ai.owner != self && ai.owner != 0 {
+		for _, e := range ai.acl {
+			if e.tag == aclUserObj {
+				a.ACLEntry = fmt.Sprintf("%s of uid %d", e, ai.owner)
+			}
+		}
+		a.Owner, a.Self = ai.owner, self
 		return a
 	}
 	a.Open = false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,5 +29,13 @@ func withACL(f *os.File, fi fs.FileInfo) fs.FileInfo {
 		return &aclFileInfo{FileInfo: fi, err: err}
 	}
 	acl, err := parseACL(buf[:n])
-	return &aclFileInfo{FileInfo: fi, acl: acl, err: err}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok && err == nil {
+		err = errors.New("boundedfile: no owner in the file's information")
+	}
+	ai := &aclFileInfo{FileInfo: fi, acl: acl, err: err}
+	if ok {
+		ai.owner = st.Uid
+	}
+	return ai
 }

@@ -39,7 +39,8 @@
 // that file is private to the service. The ACL is read from the opened
 // file (fgetxattr), parsed from the system.posix_acl_access attribute,
 // and refused if any entry gives a group, others or a user other than the
-// process's effective user access.
+// process's effective user access, if it lacks an entry every access ACL
+// has, or if the file's owner is neither that user nor root.
 //
 // A file that cannot be opened gives the [*fs.PathError] that
 // [os.ReadFile] would (Op "open"), so errors.Is(err, fs.ErrNotExist) still
