@@ -83,7 +83,9 @@ type AttestedConfig struct {
 	// writes fail, which closes it. So a client that sends a request
 	// and never reads the answer, or trickles its body, holds a
 	// goroutine and a connection to the application for this long at
-	// most. An upgraded connection (WebSocket) is one request, bounded
+	// most, and its MaxConns slot up to about 5 s more (crypto/tls waits
+	// that long to send its closing alert into a full send buffer
+	// before the connection closes). An upgraded connection (WebSocket) is one request, bounded
 	// by it as well. Zero is DefaultAttestedWriteTimeout (1 min:
 	// the usual bound of reverse proxies and load balancers, nginx's
 	// proxy_read_timeout and send_timeout, an ALB's idle timeout; an
