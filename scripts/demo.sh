@@ -257,7 +257,10 @@ say "data key inside the enclave: $FP1"
 say "(a fingerprint, never the key; the ciphertext blob is kept outside: $(wc -c <"$WORK/datakey.blob" | tr -d ' ') bytes)"
 
 step "5. Later, the enclave decrypts the stored CiphertextBlob: Decrypt with Recipient"
-"${AGENT_A[@]}" decrypt --ciphertext-file "$WORK/datakey.blob" --format raw \
+# The key is named by its ARN, as the enclave's configuration would name it:
+# the blob is stored outside, where the parent could swap it for one of its own.
+KEY_ARN="arn:aws:kms:$REGION:$ACCOUNT:key/$KEY_ID"
+"${AGENT_A[@]}" decrypt --key-id "$KEY_ARN" --ciphertext-file "$WORK/datakey.blob" --format raw \
 	--out "$WORK/enclave-a/datakey-again.bin" 2>"$WORK/decrypt.log" ||
 	{ cat "$WORK/decrypt.log" >&2; fail "decrypt failed"; }
 tail -1 "$WORK/tap.jsonl" | grep -q '"tls":true,.*"readable":null' || fail "the parent could read the Decrypt exchange"
