@@ -51,8 +51,10 @@ func List(vals []string, maxValues, maxBytes int) string {
 
 // Controls returns s with what a terminal could act on written as Go
 // escapes: C0 control characters (\n, \t, \x1b, ...), DEL (\x7f), C1
-// control characters (U+0080-U+009F, as \u009b) and bytes of invalid UTF-8
-// (\xff); everything else, backslashes included, is repeated as is. It is
+// control characters (U+0080-U+009F, as \u009b), bytes of invalid UTF-8
+// (\xff), and the bidirectional formatting characters and line
+// separators that reorder or break what is shown (\u202e; see
+// isControl); everything else, backslashes included, is repeated as is. It is
 // for text shown to people (a value within a line they read), not a
 // reversible quoting: use [String] where the value must be told apart
 // from the text around it.
@@ -92,7 +94,23 @@ func Controls(s string) string {
 const hexDigits = "0123456789abcdef"
 
 // isControl reports whether the rune r, n bytes long in its string, is a
-// C0 or C1 control character, DEL, or a byte of invalid UTF-8.
+// C0 or C1 control character, DEL, a byte of invalid UTF-8, a
+// bidirectional formatting character (U+061C, U+200E, U+200F,
+// U+202A-U+202E, U+2066-U+2069: they reorder what a terminal shows,
+// CVE-2021-42574) or a line or paragraph separator (U+2028, U+2029).
 func isControl(r rune, n int) bool {
-	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || (r == utf8.RuneError && n == 1)
+	return IsControl(r) || (r == utf8.RuneError && n == 1)
+}
+
+// IsControl reports whether r is a rune [Controls] escapes: a C0 or C1
+// control character, DEL, a bidirectional formatting character or a line
+// or paragraph separator.
+func IsControl(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x2028 && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }

@@ -120,3 +120,23 @@ func TestControls(t *testing.T) {
 		t.Errorf("plain text changed: %q", got)
 	}
 }
+
+// TestControlsBidi: the bidirectional formatting characters (U+202E
+// RIGHT-TO-LEFT OVERRIDE and its kin) reorder what a terminal shows, so
+// that a module_id or certificate subject could display as another
+// ("Trojan Source", CVE-2021-42574); U+2028 and U+2029 break the line in
+// some viewers. They are escaped like the controls.
+func TestControlsBidi(t *testing.T) {
+	for in, want := range map[string]string{
+		"i-0abc\u202edcba":         `i-0abc\u202edcba`,
+		"\u2066x\u2069":            `\u2066x\u2069`,
+		"a\u200eb\u200fc\u061cd":   `a\u200eb\u200fc\u061cd`,
+		"\u202a\u202b\u202c\u202d": `\u202a\u202b\u202c\u202d`,
+		"line\u2028two\u2029":      `line\u2028two\u2029`,
+		"café ünïcödé":             "café ünïcödé",
+	} {
+		if got := Controls(in); got != want {
+			t.Errorf("Controls(%+q) = %q, want %q", in, got, want)
+		}
+	}
+}

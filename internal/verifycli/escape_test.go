@@ -122,6 +122,9 @@ func TestVerifyEscapeJSONControls(t *testing.T) {
 		{`{"a":"b"}`, `{"a":"b"}`},
 		{"{\"a\":\"\u0080\u009b\u009f\u00a0é\x7f\"}", `{"a":"\u0080\u009b\u009f` + "\u00a0é" + `\u007f"}`},
 		{"\"\u009b\"", `"\u009b"`},
+		// Bidirectional formatting characters reorder what a terminal
+		// shows (quote.Controls escapes them in the text report too).
+		{"{\"module_id\":\"i-0abc\u202edcba\u2066\u2069\u200e\u061c\"}", `{"module_id":"i-0abc\u202edcba\u2066\u2069\u200e\u061c"}`},
 	} {
 		got := escapeJSONControls([]byte(tc.in))
 		if string(got) != tc.want {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enclavekit/enclavekit/attestation"
 	"github.com/enclavekit/enclavekit/internal/cli"
@@ -446,36 +447,36 @@ func short(b []byte) string {
 	return fmt.Sprintf("%d bytes %s", len(b), s)
 }
 
-// escapeJSONControls escapes in b, the output of encoding/json, the C1
-// control characters (U+0080-U+009F) and DEL it writes raw, as \u0080 ...
-// \u009f and \u007f, so that the report shown on a terminal cannot act on
-// it; the JSON means the same. encoding/json escapes the C0 ones itself,
-// and its output is valid UTF-8, where 0xC2 is always the first byte of a
-// two-byte character and any such character is inside a string. (So is
+// escapeJSONControls escapes in b, the output of encoding/json, what it
+// writes raw that a terminal could act on: DEL, the C1 control characters
+// (U+0080-U+009F) and the bidirectional formatting characters
+// (quote.IsControl), as \u007f, \u009b, \u202e ..., so that the report
+// shown on a terminal cannot act on it; the JSON means the same.
+// encoding/json escapes the C0 ones itself, and its output is valid UTF-8,
+// where any character above ASCII is inside a string. (So is
 // eif.Description.JSON's, for measure: every string and raw value in it
 // was decoded and re-encoded, an invalid byte becoming U+FFFD.)
 func escapeJSONControls(b []byte) []byte {
 	var out []byte
 	last := 0
-	for i := 0; i < len(b); i++ {
-		var r byte
-		switch {
-		case b[i] == 0x7f:
-			r = 0x7f
-		case b[i] == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f:
-			r = b[i+1]
-		default:
+	for i := 0; i < len(b); {
+		r, n := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRune(b[i:])
+		}
+		// encoding/json has escaped C0 already and writes valid UTF-8:
+		// what is left is DEL and the runes above ASCII.
+		if r < 0x7f || (r == utf8.RuneError && n == 1) || !quote.IsControl(r) {
+			i += n
 			continue
 		}
 		if out == nil {
 			out = make([]byte, 0, len(b)+16)
 		}
 		out = append(out, b[last:i]...)
-		out = append(out, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
-		if r != 0x7f {
-			i++
-		}
-		last = i + 1
+		out = append(out, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+		i += n
+		last = i
 	}
 	if out == nil {
 		return b
