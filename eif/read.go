@@ -203,8 +203,15 @@ func sectionTable(h *rawHeader, img *Image) (int64, error) {
 			}
 			return 0, &SectionError{Index: i, Offset: int64(min(h.offsets[i], math.MaxInt64)), Reason: reason}
 		}
-		if h.sizes[i] > uint64(math.MaxInt64-next-SectionHeaderSize) {
-			return 0, &SizeError{Index: i, Size: h.sizes[i], Max: math.MaxInt64 - next - SectionHeaderSize}
+		// The room left after this section's header: none (not a
+		// negative bound, which would wrap) when the previous section
+		// ends within a section header of the largest offset.
+		room := int64(0)
+		if next <= math.MaxInt64-SectionHeaderSize {
+			room = math.MaxInt64 - SectionHeaderSize - next
+		}
+		if next > math.MaxInt64-SectionHeaderSize || h.sizes[i] > uint64(room) {
+			return 0, &SizeError{Index: i, Size: h.sizes[i], Max: room}
 		}
 		img.Sections = append(img.Sections, Section{Offset: next, Size: int64(h.sizes[i])})
 		next += SectionHeaderSize + int64(h.sizes[i])
