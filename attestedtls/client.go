@@ -70,7 +70,8 @@ type ClientConfig struct {
 
 // PinsImage reports whether pcrs, an attestation.Options.PCRs,
 // identifies the enclave image, as [NewClient] requires: a non-zero PCR0
-// (the whole image: kernel, command line and ramdisks), a non-zero PCR8
+// (the whole image: kernel, command line and ramdisks, measured as one run
+// of bytes; see package eif), a non-zero PCR8
 // (the image's signing certificate: only images signed with its key), or
 // non-zero PCR1 and PCR2 together (what PCR0 covers, split). Other PCRs
 // do not: PCR3 and PCR4 name the parent instance's role and the instance

@@ -162,6 +162,10 @@
 // The parent instance can hand a verifier any file: every size is checked
 // against the table and the bounds before anything is allocated, a
 // truncated or padded file is refused, and nothing is read past the
-// declared end. A matching PCR0 proves the kernel, cmdline and ramdisks;
-// ImageName, ImageVersion and the rest of the metadata prove nothing.
+// declared end. A matching PCR0 proves the kernel, cmdline and ramdisks
+// as one run of bytes, not where each ends: the format measures the
+// sections' data concatenated (as AWS's specification and the reference
+// reader do), so moving bytes across a boundary (the end of the kernel
+// into the start of the cmdline, say) keeps every PCR. ImageName,
+// ImageVersion and the rest of the metadata prove nothing.
 package eif
