@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/enclavekit/enclavekit/internal/quote"
 )
 
 const (
@@ -258,12 +260,14 @@ func signerOutput(vals []string, signedHeaders string) (signature string, sameHe
 // than a fixed size whatever it sends.
 const maxEchoed = 64
 
-// clipped is v, cut to maxEchoed bytes (marked with "...") when longer.
+// clipped is v, cut to maxEchoed bytes at a rune boundary (quote.Cut)
+// and marked with "..." when longer.
 func clipped(v string) string {
-	if len(v) <= maxEchoed {
+	p, note := quote.Cut(v, maxEchoed)
+	if note == "" {
 		return v
 	}
-	return v[:maxEchoed] + "..."
+	return p + "..."
 }
 
 // Placeholders of the audit line for request values it does not record.
